@@ -1,0 +1,78 @@
+//! The telephony server as the engine sees it. The module shell implements [`Host`] over
+//! FreeSWITCH's string commands; tests and the simulator implement it too.
+//!
+//! Everything in a [`LegRequest`] is already validated: the customer number is E.164, the
+//! agent is a configured id, variables are short tokens. Free text (names, remarks,
+//! transcripts) never travels here: the agent-leg application reads it from the store by
+//! callback id.
+
+use crate::model::{CallbackId, CallbackType, Leg, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Who a leg rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A configured agent, dialled through its configured dial-string template.
+    Agent { id: String, dial: String },
+    /// The customer, E.164, dialled through the queue's gateway template.
+    Customer { e164: String, gateway: String },
+}
+
+/// A leg to originate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegRequest {
+    pub callback_id: CallbackId,
+    pub leg: Leg,
+    pub target: Target,
+    /// Seconds to ring before giving up (the no-answer timeout).
+    pub timeout_secs: u32,
+    /// Caller ID shown on the phone that rings: configured templates filled with digits only.
+    pub caller_id_name: String,
+    pub caller_id_number: String,
+    /// Channel variables for the leg (`callback_id`, `callback_type`, ...): token values only.
+    pub variables: Vec<(String, String)>,
+    /// The application the answered leg runs, with an argument made of digits only
+    /// (the callback id), e.g. the agent-preview application.
+    pub application: Option<(String, String)>,
+}
+
+/// How an originate ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegOutcome {
+    /// The leg's call uuid, when one was created.
+    pub uuid: Option<String>,
+    pub answered: bool,
+    /// The hangup cause (`NORMAL_CLEARING`, `NO_ANSWER`, ...) when not answered.
+    pub cause: Option<String>,
+}
+
+/// The host refused or failed a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HostError(pub String);
+
+/// A notification of a transition (FreeSWITCH: a CUSTOM `callback::info` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    /// What happened: `created`, `cancel`, `reschedule`, `claim`, `offer`, ...
+    pub action: String,
+    pub callback_id: CallbackId,
+    pub state: State,
+    pub queue: String,
+    pub kind: CallbackType,
+    pub due: Option<DateTime<Utc>>,
+}
+
+/// What the engine asks of the telephony server.
+pub trait Host: Send + Sync {
+    /// Originates a leg; blocks until it is answered or fails. Never call it on a call's
+    /// own thread.
+    fn originate(&self, leg: &LegRequest) -> Result<LegOutcome, HostError>;
+
+    /// Hangs up a call by uuid.
+    fn hangup(&self, uuid: &str, cause: &str) -> Result<(), HostError>;
+
+    /// Publishes a notification of a transition.
+    fn emit(&self, note: &Notification);
+}

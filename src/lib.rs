@@ -1,0 +1,30 @@
+//! callback-core: the host-agnostic engine of mod_callback.
+//!
+//! Map of the crate (each module a noun, one concept per file):
+//! - [`model`]: what a callback *is*: the request and its type, source and lifecycle
+//!   [`model::State`] machine, and the [`model::Attempt`] record of every leg.
+//! - [`number`]: phone numbers, validated to E.164 with a maintained library, deny-listed prefixes.
+//! - [`schedule`]: due-time rules as pure functions of (request, config, now): business
+//!   hours, closed dates, the horizon, slots with capacity, DST-safe local times, the
+//!   availability grid.
+//! - [`retry`]: the retry policy as data, and what happens after each attempt.
+//! - [`config`]: `callback.conf.xml` read into plain key/values, then validated with errors
+//!   that name the key.
+//! - [`store`]: the durable [`store::Store`] trait and its SQLite backend (WAL, migrations,
+//!   per-callback trace, do-not-call list, lease-based claims).
+//! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
+//! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
+//! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
+//!
+//! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod host;
+pub mod model;
+pub mod number;
+pub mod retry;
+pub mod schedule;
+pub mod service;
+pub mod store;

@@ -1,0 +1,11 @@
+//! What a callback is: the request, its lifecycle, and the attempt record of every leg.
+
+mod attempt;
+mod kind;
+mod request;
+mod state;
+
+pub use attempt::{classify_hangup, Attempt, AttemptResult, Leg};
+pub use kind::{CallbackType, ParseEnumError, Source};
+pub use request::{CallbackId, CallbackRequest, Draft, Recording, Transcript, Window};
+pub use state::{State, TransitionError};

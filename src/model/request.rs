@@ -1,0 +1,100 @@
+//! The callback request: what was asked, by whom, for when, and where it stands.
+
+use super::kind::{CallbackType, Source};
+use super::state::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A callback's identity: the store's row id, short enough to type in fs_cli.
+pub type CallbackId = i64;
+
+/// When the customer can be reached; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// The caller's own words, as a WAV file the server named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    pub path: String,
+    pub duration_ms: u32,
+    pub sample_rate: u32,
+}
+
+/// What the caller said, as text (filled in by the transcription workers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcript {
+    pub text: String,
+    pub language: Option<String>,
+}
+
+/// A validated request, ready to be stored: the number is E.164, the zone is a known IANA
+/// name, and the due time has been computed by the schedule rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    pub kind: CallbackType,
+    /// E.164, with the leading `+`.
+    pub number: String,
+    /// The customer's IANA time zone.
+    pub time_zone: String,
+    /// The instant the customer asked for (scheduled requests), if any.
+    pub desired_at: Option<DateTime<Utc>>,
+    pub window: Window,
+    pub queue: String,
+    /// A personal callback goes to this agent only.
+    pub agent: Option<String>,
+    pub remark: Option<String>,
+    /// Key/values the IVR collected (account number, menu choices, ...).
+    pub ivr_data: BTreeMap<String, String>,
+    pub source: Source,
+    /// The call that asked for the callback.
+    pub origin_uuid: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub recording: Option<Recording>,
+    pub tags: BTreeMap<String, String>,
+    /// `Scheduled` normally; `Requested` when no due time can be set yet.
+    pub state: State,
+    pub due_at: Option<DateTime<Utc>>,
+    /// After this instant the request expires instead of being dialled.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A stored callback request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackRequest {
+    pub id: CallbackId,
+    pub kind: CallbackType,
+    pub number: String,
+    pub time_zone: String,
+    pub desired_at: Option<DateTime<Utc>>,
+    pub window: Window,
+    pub queue: String,
+    pub agent: Option<String>,
+    pub remark: Option<String>,
+    pub ivr_data: BTreeMap<String, String>,
+    pub source: Source,
+    pub origin_uuid: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub recording: Option<Recording>,
+    pub transcript: Option<Transcript>,
+    pub tags: BTreeMap<String, String>,
+    pub state: State,
+    pub due_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Customer legs dialled so far (agent rejections do not count).
+    pub customer_attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Who holds it while it is being dispatched, and until when.
+    pub lease_owner: Option<String>,
+    pub lease_expires: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,166 @@
+//! Phone numbers: anything a caller, client or agent typed becomes E.164 digits here, or is
+//! refused with a reason. Only the output of [`NumberPolicy::normalize`] may ever reach a
+//! dial string.
+
+use phonenumber::country;
+use std::str::FromStr;
+
+/// Why a number was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    #[error("the number is empty")]
+    Empty,
+    #[error("the number is too long ({0} characters; at most 32)")]
+    TooLong(usize),
+    #[error("the number contains {0:?}, which is not allowed in a phone number")]
+    BadCharacter(char),
+    #[error("'{number}' is in national format but no default region is configured (set default-region, or give the number with +country code)")]
+    NoRegion { number: String },
+    #[error("'{number}' is not a phone number: {reason}")]
+    Unparsable { number: String, reason: String },
+    #[error("'{number}' is not a valid number for its country")]
+    Invalid { number: String },
+    #[error("{number} starts with the denied prefix {prefix}")]
+    Denied { number: String, prefix: String },
+}
+
+/// A region name in configuration that is not an ISO 3166 country code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown region '{0}' (expected a two-letter ISO 3166 country code such as US or DE)")]
+pub struct RegionError(pub String);
+
+/// How numbers are read: the region assumed for national numbers, and prefixes never dialled.
+#[derive(Debug, Clone, Default)]
+pub struct NumberPolicy {
+    default_region: Option<country::Id>,
+    /// E.164 prefixes with the `+` (premium rate, international ranges an admin forbids).
+    deny_prefixes: Vec<String>,
+}
+
+impl NumberPolicy {
+    /// `region` is an ISO 3166 alpha-2 code; `deny_prefixes` are E.164 prefixes such as
+    /// `+1900` (a missing `+` is added, spaces and dashes are ignored).
+    pub fn new(region: Option<&str>, deny_prefixes: &[&str]) -> Result<Self, RegionError> {
+        let default_region = match region.map(str::trim).filter(|r| !r.is_empty()) {
+            Some(r) => Some(
+                country::Id::from_str(&r.to_ascii_uppercase())
+                    .map_err(|_| RegionError(r.to_string()))?,
+            ),
+            None => None,
+        };
+        let deny_prefixes = deny_prefixes
+            .iter()
+            .map(|p| {
+                let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+                format!("+{digits}")
+            })
+            .filter(|p| p.len() > 1)
+            .collect();
+        Ok(Self {
+            default_region,
+            deny_prefixes,
+        })
+    }
+
+    /// The configured deny-list, normalised to `+digits`.
+    pub fn deny_prefixes(&self) -> &[String] {
+        &self.deny_prefixes
+    }
+
+    /// Turns what someone typed into an E.164 string (`+` and digits only), or says why not.
+    pub fn normalize(&self, input: &str) -> Result<String, NumberError> {
+        let raw = input.trim();
+        if raw.is_empty() {
+            return Err(NumberError::Empty);
+        }
+        if raw.chars().count() > 32 {
+            return Err(NumberError::TooLong(raw.chars().count()));
+        }
+        // Refuse anything but the characters people write numbers with, before any parser
+        // sees it: this is the gate between free text and dial strings.
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.')))
+        {
+            return Err(NumberError::BadCharacter(bad));
+        }
+        let international = raw.starts_with('+') || raw.starts_with("00");
+        if !international && self.default_region.is_none() {
+            return Err(NumberError::NoRegion {
+                number: raw.to_string(),
+            });
+        }
+        let parsed = phonenumber::parse(self.default_region, raw).map_err(|e| {
+            NumberError::Unparsable {
+                number: raw.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(NumberError::Invalid {
+                number: raw.to_string(),
+            });
+        }
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        // Belt and braces: whatever the library returns must be `+` and 2..=15 digits.
+        let digits = e164.strip_prefix('+').unwrap_or("");
+        if !(2..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NumberError::Invalid {
+                number: raw.to_string(),
+            });
+        }
+        if let Some(prefix) = self.deny_prefixes.iter().find(|p| e164.starts_with(p.as_str())) {
+            return Err(NumberError::Denied {
+                number: e164.clone(),
+                prefix: prefix.clone(),
+            });
+        }
+        Ok(e164)
+    }
+}
+
+/// True when `s` is already an E.164 string as [`NumberPolicy::normalize`] produces them.
+pub fn is_e164(s: &str) -> bool {
+    s.strip_prefix('+').is_some_and(|d| {
+        (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> NumberPolicy {
+        NumberPolicy::new(Some("de"), &["+49900", "1 900"]).unwrap()
+    }
+
+    #[test]
+    fn national_and_international_forms_become_e164() {
+        // The same German number typed three ways gives one E.164 string.
+        let p = policy();
+        assert_eq!(p.normalize("030 1234567").unwrap(), "+49301234567");
+        assert_eq!(p.normalize("+49 30 1234567").unwrap(), "+49301234567");
+        assert_eq!(p.normalize("0049 (30) 123-4567").unwrap(), "+49301234567");
+        assert_eq!(p.normalize("+1 212 555 0142").unwrap(), "+12125550142");
+        assert!(is_e164("+49301234567"));
+    }
+
+    #[test]
+    fn bad_numbers_are_refused_with_reasons() {
+        // Empty, injected, malformed, invalid and denied numbers each get their own error.
+        let p = policy();
+        assert_eq!(p.normalize("  "), Err(NumberError::Empty));
+        assert_eq!(p.normalize("+4930,123"), Err(NumberError::BadCharacter(',')));
+        assert_eq!(p.normalize("${system(id)}"), Err(NumberError::BadCharacter('$')));
+        assert_eq!(p.normalize("1234\n5"), Err(NumberError::BadCharacter('\n')));
+        assert!(matches!(p.normalize("+999 1"), Err(NumberError::Unparsable { .. } | NumberError::Invalid { .. })));
+        assert!(matches!(p.normalize("+49 1"), Err(NumberError::Invalid { .. } | NumberError::Unparsable { .. })));
+        let denied = p.normalize("+49 900 1234567").unwrap_err();
+        assert_eq!(denied, NumberError::Denied { number: "+499001234567".into(), prefix: "+49900".into() });
+        assert!(denied.to_string().contains("+49900"));
+        let no_region = NumberPolicy::new(None, &[]).unwrap();
+        assert!(matches!(no_region.normalize("030 1234567"), Err(NumberError::NoRegion { .. })));
+        assert!(NumberPolicy::new(Some("XX"), &[]).is_err());
+        assert!(!is_e164("+49 30"));
+    }
+}

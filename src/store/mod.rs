@@ -1,0 +1,269 @@
+//! The durable store. Everything is written here before anything acts on it.
+//!
+//! [`Store`] is a trait so a second backend (PostgreSQL, for clusters) can follow; the
+//! embedded default is [`SqliteStore`]. Times are UTC; zones are IANA names.
+//!
+//! Claims: [`Store::claim_due`] moves due pending callbacks to `due` under a lease (owner +
+//! expiry) in one transaction, and takes over active callbacks whose lease ran out (a
+//! crashed owner). Every change a dispatcher makes to a leased callback names the owner, and
+//! is refused when the lease is not held, so no callback is ever held by two owners at once.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::model::{
+    Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, State, TransitionError,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("callback {0} not found")]
+    NotFound(CallbackId),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("callback {id} is being dispatched by {owner} (lease until {until}); try again later")]
+    Leased {
+        id: CallbackId,
+        owner: String,
+        until: DateTime<Utc>,
+    },
+    #[error("callback {id} is no longer held by {owner}")]
+    LeaseLost { id: CallbackId, owner: String },
+    #[error("callback {id} is '{actual}', not '{expected}'")]
+    StateChanged {
+        id: CallbackId,
+        expected: State,
+        actual: State,
+    },
+    #[error("the slot starting {start} is full ({capacity} callbacks)")]
+    SlotFull {
+        start: DateTime<Utc>,
+        capacity: u32,
+    },
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Options of [`Store::create`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// When the same number already has a pending callback in the same queue, return that
+    /// one (with the new remark appended) instead of creating a second.
+    pub merge_pending: bool,
+    /// `[start, end)` and capacity: refuse with [`StoreError::SlotFull`] when the slot already
+    /// holds `capacity` live callbacks of the queue (checked in the same transaction).
+    pub slot: Option<(DateTime<Utc>, DateTime<Utc>, u32)>,
+}
+
+/// What [`Store::create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CreateOutcome {
+    /// A new callback was stored.
+    Created,
+    /// The idempotency key was seen before: this is the callback it created.
+    Existing,
+    /// The number already had a pending callback in the queue; the remark was appended to it.
+    Merged,
+}
+
+/// A change of state, with the fields it may set.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub to: State,
+    /// Refuse with [`StoreError::StateChanged`] unless the callback is in this state.
+    pub expect: Option<State>,
+    /// The lease holder making the change. `None` is a person (fs_cli, HTTP): allowed unless
+    /// a live lease is held by someone, except for the side exits (cancel/expire/fail),
+    /// which always win and clear the lease.
+    pub owner: Option<String>,
+    /// A short verb for the trace: `cancel`, `reschedule`, `offer`, `retry`, ...
+    pub action: String,
+    /// Who asked (an agent id, `fs_cli`, an API key name).
+    pub actor: Option<String>,
+    /// Free text for the trace.
+    pub detail: Option<String>,
+    /// A new due time.
+    pub due_at: Option<DateTime<Utc>>,
+    /// A new queue (failover).
+    pub queue: Option<String>,
+    /// Reset the customer-attempt count (after a failover).
+    pub reset_attempts: bool,
+}
+
+impl Transition {
+    pub fn new(to: State, action: impl Into<String>) -> Self {
+        Self {
+            to,
+            expect: None,
+            owner: None,
+            action: action.into(),
+            actor: None,
+            detail: None,
+            due_at: None,
+            queue: None,
+            reset_attempts: false,
+        }
+    }
+}
+
+/// One row of a callback's trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub callback_id: CallbackId,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub from: Option<State>,
+    pub to: State,
+    pub actor: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Which callbacks to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub queue: Option<String>,
+    pub state: Option<State>,
+    pub number: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// The start of a leg, for [`Store::start_attempt`].
+#[derive(Debug, Clone)]
+pub struct NewAttempt {
+    pub callback_id: CallbackId,
+    pub leg: Leg,
+    pub agent: Option<String>,
+    pub call_uuid: Option<String>,
+}
+
+/// The end of a leg, for [`Store::finish_attempt`].
+#[derive(Debug, Clone)]
+pub struct AttemptEnd {
+    pub answered_at: Option<DateTime<Utc>>,
+    pub hangup_cause: String,
+    pub result: AttemptResult,
+}
+
+/// A number on the do-not-call list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoNotCall {
+    pub number: String,
+    pub reason: Option<String>,
+    pub added_at: DateTime<Utc>,
+}
+
+/// Counts of callbacks per queue and state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// `(queue, state, count)`, sorted.
+    pub by_queue_state: Vec<(String, State, u64)>,
+}
+
+/// The durable store of callbacks, their traces, attempts and the do-not-call list.
+pub trait Store: Send + Sync {
+    /// Stores a validated request (one transaction: row + `created` event), or returns the
+    /// existing one per the idempotency key / merge rule.
+    fn create(
+        &self,
+        draft: &Draft,
+        options: &CreateOptions,
+        now: DateTime<Utc>,
+    ) -> Result<(CallbackRequest, CreateOutcome), StoreError>;
+
+    /// Stores many validated requests in one transaction (bulk import); no merging.
+    fn create_batch(&self, drafts: &[Draft], now: DateTime<Utc>)
+        -> Result<Vec<CallbackId>, StoreError>;
+
+    fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError>;
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError>;
+
+    /// The trace of one callback, oldest first.
+    fn events(&self, id: CallbackId) -> Result<Vec<Event>, StoreError>;
+
+    /// Applies a checked transition and writes its event, in one transaction.
+    fn transition(
+        &self,
+        id: CallbackId,
+        change: &Transition,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, StoreError>;
+
+    /// Claims up to `limit` callbacks for `owner` until `now + lease`: pending ones whose due
+    /// time has come (moved to `due`, oldest due first) and active ones whose lease expired
+    /// (state kept, taken over). One transaction; each claim writes an event.
+    fn claim_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<CallbackRequest>, StoreError>;
+
+    /// Extends a lease `owner` holds; [`StoreError::LeaseLost`] if it does not hold it.
+    fn renew_lease(
+        &self,
+        id: CallbackId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// The earliest due time among pending callbacks, or the earliest lease expiry of active
+    /// ones, whichever is sooner: when the scheduler should wake next.
+    fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Live callbacks of `queue` due in `[start, end)` (slot capacity).
+    fn count_due_between(
+        &self,
+        queue: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+
+    /// Records the start of a leg by the lease holder; returns the attempt id. A customer leg
+    /// increments the callback's customer-attempt count in the same transaction.
+    fn start_attempt(
+        &self,
+        attempt: &NewAttempt,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError>;
+
+    fn finish_attempt(
+        &self,
+        attempt_id: i64,
+        end: &AttemptEnd,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError>;
+
+    /// Sets the agent's after-call disposition and note on an attempt.
+    fn set_disposition(
+        &self,
+        attempt_id: i64,
+        result: Option<AttemptResult>,
+        disposition: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<Attempt, StoreError>;
+
+    fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError>;
+
+    fn dnc_add(&self, number: &str, reason: Option<&str>, now: DateTime<Utc>)
+        -> Result<(), StoreError>;
+    fn dnc_remove(&self, number: &str) -> Result<bool, StoreError>;
+    fn dnc_contains(&self, number: &str) -> Result<bool, StoreError>;
+    fn dnc_list(&self) -> Result<Vec<DoNotCall>, StoreError>;
+
+    fn stats(&self) -> Result<Stats, StoreError>;
+}
