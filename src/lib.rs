@@ -14,6 +14,7 @@
 //!   per-callback trace, do-not-call list, lease-based claims).
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
+//! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
 //!
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
@@ -28,3 +29,4 @@ pub mod retry;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod when;

@@ -90,12 +90,11 @@ impl NumberPolicy {
                 number: raw.to_string(),
             });
         }
-        let parsed = phonenumber::parse(self.default_region, raw).map_err(|e| {
-            NumberError::Unparsable {
+        let parsed =
+            phonenumber::parse(self.default_region, raw).map_err(|e| NumberError::Unparsable {
                 number: raw.to_string(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         if !phonenumber::is_valid(&parsed) {
             return Err(NumberError::Invalid {
                 number: raw.to_string(),
@@ -109,7 +108,11 @@ impl NumberPolicy {
                 number: raw.to_string(),
             });
         }
-        if let Some(prefix) = self.deny_prefixes.iter().find(|p| e164.starts_with(p.as_str())) {
+        if let Some(prefix) = self
+            .deny_prefixes
+            .iter()
+            .find(|p| e164.starts_with(p.as_str()))
+        {
             return Err(NumberError::Denied {
                 number: e164.clone(),
                 prefix: prefix.clone(),
@@ -150,16 +153,37 @@ mod tests {
         // Empty, injected, malformed, invalid and denied numbers each get their own error.
         let p = policy();
         assert_eq!(p.normalize("  "), Err(NumberError::Empty));
-        assert_eq!(p.normalize("+4930,123"), Err(NumberError::BadCharacter(',')));
-        assert_eq!(p.normalize("${system(id)}"), Err(NumberError::BadCharacter('$')));
+        assert_eq!(
+            p.normalize("+4930,123"),
+            Err(NumberError::BadCharacter(','))
+        );
+        assert_eq!(
+            p.normalize("${system(id)}"),
+            Err(NumberError::BadCharacter('$'))
+        );
         assert_eq!(p.normalize("1234\n5"), Err(NumberError::BadCharacter('\n')));
-        assert!(matches!(p.normalize("+999 1"), Err(NumberError::Unparsable { .. } | NumberError::Invalid { .. })));
-        assert!(matches!(p.normalize("+49 1"), Err(NumberError::Invalid { .. } | NumberError::Unparsable { .. })));
+        assert!(matches!(
+            p.normalize("+999 1"),
+            Err(NumberError::Unparsable { .. } | NumberError::Invalid { .. })
+        ));
+        assert!(matches!(
+            p.normalize("+49 1"),
+            Err(NumberError::Invalid { .. } | NumberError::Unparsable { .. })
+        ));
         let denied = p.normalize("+49 900 1234567").unwrap_err();
-        assert_eq!(denied, NumberError::Denied { number: "+499001234567".into(), prefix: "+49900".into() });
+        assert_eq!(
+            denied,
+            NumberError::Denied {
+                number: "+499001234567".into(),
+                prefix: "+49900".into()
+            }
+        );
         assert!(denied.to_string().contains("+49900"));
         let no_region = NumberPolicy::new(None, &[]).unwrap();
-        assert!(matches!(no_region.normalize("030 1234567"), Err(NumberError::NoRegion { .. })));
+        assert!(matches!(
+            no_region.normalize("030 1234567"),
+            Err(NumberError::NoRegion { .. })
+        ));
         assert!(NumberPolicy::new(Some("XX"), &[]).is_err());
         assert!(!is_e164("+49 30"));
     }

@@ -91,7 +91,11 @@ impl RetryPolicy {
         let expired = |at: DateTime<Utc>| expires_at.is_some_and(|e| at >= e);
         if leg == Leg::Agent {
             let at = now + self.reoffer_delay;
-            return if expired(at) { Next::Expire } else { Next::Reoffer { at } };
+            return if expired(at) {
+                Next::Expire
+            } else {
+                Next::Reoffer { at }
+            };
         }
         match result {
             AttemptResult::Answered => Next::Done,
@@ -137,7 +141,10 @@ mod tests {
         assert_eq!(d.after(1), Duration::minutes(1));
         assert_eq!(d.after(2), Duration::minutes(10));
         assert_eq!(d.after(7), Duration::minutes(10));
-        assert_eq!(RetryDelay::Fixed(Duration::minutes(3)).after(9), Duration::minutes(3));
+        assert_eq!(
+            RetryDelay::Fixed(Duration::minutes(3)).after(9),
+            Duration::minutes(3)
+        );
     }
 
     #[test]
@@ -145,7 +152,12 @@ mod tests {
         // An agent leg never consumes or exhausts the customer's attempts.
         let p = RetryPolicy::default();
         let next = p.next(Leg::Agent, AttemptResult::Rejected, 3, None, false, now());
-        assert_eq!(next, Next::Reoffer { at: now() + Duration::seconds(10) });
+        assert_eq!(
+            next,
+            Next::Reoffer {
+                at: now() + Duration::seconds(10)
+            }
+        );
     }
 
     #[test]
@@ -156,16 +168,37 @@ mod tests {
             ..RetryPolicy::default()
         };
         assert_eq!(
-            p.next(Leg::Customer, AttemptResult::NoAnswer, 1, None, false, now()),
-            Next::Retry { at: now() + Duration::minutes(5) }
+            p.next(
+                Leg::Customer,
+                AttemptResult::NoAnswer,
+                1,
+                None,
+                false,
+                now()
+            ),
+            Next::Retry {
+                at: now() + Duration::minutes(5)
+            }
         );
         assert_eq!(
             p.next(Leg::Customer, AttemptResult::Busy, 2, None, false, now()),
-            Next::Retry { at: now() + Duration::minutes(15) }
+            Next::Retry {
+                at: now() + Duration::minutes(15)
+            }
         );
         assert_eq!(
-            p.next(Leg::Customer, AttemptResult::NoAnswer, 3, None, false, now()),
-            Next::Failover { queue: "overflow".into(), at: now() + Duration::minutes(60) }
+            p.next(
+                Leg::Customer,
+                AttemptResult::NoAnswer,
+                3,
+                None,
+                false,
+                now()
+            ),
+            Next::Failover {
+                queue: "overflow".into(),
+                at: now() + Duration::minutes(60)
+            }
         );
         assert!(matches!(
             p.next(Leg::Customer, AttemptResult::NoAnswer, 3, None, true, now()),
@@ -177,12 +210,39 @@ mod tests {
     fn answered_wrong_number_and_expiry_end_the_request() {
         // An answer is done, a wrong number is not retried, a retry past the TTL expires.
         let p = RetryPolicy::default();
-        assert_eq!(p.next(Leg::Customer, AttemptResult::Answered, 1, None, false, now()), Next::Done);
+        assert_eq!(
+            p.next(
+                Leg::Customer,
+                AttemptResult::Answered,
+                1,
+                None,
+                false,
+                now()
+            ),
+            Next::Done
+        );
         assert!(matches!(
-            p.next(Leg::Customer, AttemptResult::WrongNumber, 1, None, false, now()),
+            p.next(
+                Leg::Customer,
+                AttemptResult::WrongNumber,
+                1,
+                None,
+                false,
+                now()
+            ),
             Next::Fail { .. }
         ));
         let soon = Some(now() + Duration::minutes(1));
-        assert_eq!(p.next(Leg::Customer, AttemptResult::NoAnswer, 1, soon, false, now()), Next::Expire);
+        assert_eq!(
+            p.next(
+                Leg::Customer,
+                AttemptResult::NoAnswer,
+                1,
+                soon,
+                false,
+                now()
+            ),
+            Next::Expire
+        );
     }
 }

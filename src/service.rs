@@ -1,28 +1,25 @@
 //! The facade every front end calls: dialplan applications, the fs_cli `callback` command,
-//! the HTTP API. It validates input (numbers, zones, times), applies the schedule rules,
-//! writes to the store, and notifies the host of every transition.
+//! the HTTP API. It validates input (numbers, zones, times, keys), applies the schedule
+//! rules, writes to the store first, and then notifies the host of the transition.
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, QueueConfig};
 use crate::host::{Host, Notification};
-use crate::model::{CallbackId, CallbackRequest, CallbackType, Recording, Source, Window};
-use crate::store::{Event, ListFilter, Stats, Store};
-use crate::model::Attempt;
-use crate::schedule::DayGrid;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use crate::model::{
+    Attempt, CallbackId, CallbackRequest, CallbackType, Draft, Recording, Source, State, Window,
+};
+use crate::number::NumberError;
+use crate::schedule::{self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, When, ZoneError};
+use crate::store::{
+    CreateOptions, CreateOutcome, Event, ListFilter, Stats, Store, StoreError, Transition,
+};
+pub use crate::when::Requested;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// When a person or client asked to be called, before the rules are applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requested {
-    Now,
-    After(Duration),
-    /// A wall-clock time in the request's time zone.
-    Local(NaiveDateTime),
-    At(DateTime<Utc>),
-}
 
 /// A request as a front end received it: nothing validated yet.
 #[derive(Debug, Clone)]
@@ -45,6 +42,33 @@ pub struct NewRequest {
     pub tags: BTreeMap<String, String>,
 }
 
+impl NewRequest {
+    /// A request of `kind` for `number` with every optional field empty.
+    pub fn new(
+        kind: CallbackType,
+        number: impl Into<String>,
+        when: Requested,
+        source: Source,
+    ) -> Self {
+        Self {
+            kind,
+            number: number.into(),
+            time_zone: None,
+            when,
+            window: Window::default(),
+            queue: None,
+            agent: None,
+            remark: None,
+            ivr_data: BTreeMap::new(),
+            source,
+            origin_uuid: None,
+            idempotency_key: None,
+            recording: None,
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
 /// The whole story of one callback.
 #[derive(Debug, Clone, Serialize)]
 pub struct Trace {
@@ -53,11 +77,97 @@ pub struct Trace {
     pub attempts: Vec<Attempt>,
 }
 
-/// Errors of the service, each with a stable code for the API boundary.
+/// Errors of the service, each with a stable [`Error::code`] and, where one field is to
+/// blame, its name ([`Error::field`]) for the API boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("invalid number: {0}")]
+    Number(#[from] NumberError),
+    #[error(transparent)]
+    Zone(#[from] ZoneError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown queue '{0}'")]
+    UnknownQueue(String),
     #[error("invalid {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+impl Error {
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// A stable, kebab-case code for APIs and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Number(NumberError::Denied { .. }) => "number-denied",
+            Error::Number(_) => "invalid-number",
+            Error::Zone(_) => "unknown-time-zone",
+            Error::Schedule(_) => "schedule", // TODO(merge): e.code()
+            Error::Store(StoreError::NotFound(_)) => "not-found",
+            Error::Store(StoreError::Transition(_) | StoreError::StateChanged { .. }) => {
+                "invalid-state"
+            }
+            Error::Store(StoreError::Leased { .. } | StoreError::LeaseLost { .. }) => "busy",
+            Error::Store(StoreError::SlotFull { .. }) => "slot-full",
+            Error::Store(StoreError::Invalid { .. }) | Error::Invalid { .. } => "invalid",
+            Error::Store(StoreError::Backend(_)) => "storage",
+            Error::UnknownQueue(_) => "unknown-queue",
+        }
+    }
+
+    /// The input field to blame, when there is one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::Number(_) => Some("number"),
+            Error::Zone(_) => Some("time_zone"),
+            Error::Schedule(_) | Error::Store(StoreError::SlotFull { .. }) => Some("when"),
+            Error::UnknownQueue(_) => Some("queue"),
+            Error::Invalid { field, .. } | Error::Store(StoreError::Invalid { field, .. }) => {
+                Some(field)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Text limits: what a caller, client or agent supplies is bounded before it is stored.
+const MAX_KEY_CHARS: usize = 128;
+const MAX_DATA_ENTRIES: usize = 32;
+const MAX_DATA_KEY_CHARS: usize = 64;
+const MAX_DATA_VALUE_CHARS: usize = 256;
+
+/// A short identifier: letters, digits and `-_.:@`.
+fn is_token(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+}
+
+fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), Error> {
+    if text.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(())
 }
 
 /// The engine's front door.
@@ -75,10 +185,37 @@ impl CallbackService {
         clock: Arc<dyn Clock>,
         host: Arc<dyn Host>,
     ) -> Self {
-        Self { store, config, clock, host }
+        Self {
+            store,
+            config,
+            clock,
+            host,
+        }
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Tells the host what happened; the store already holds it.
     fn notify(&self, action: &str, r: &CallbackRequest) {
+        tracing::info!(
+            callback_id = r.id,
+            queue = %r.queue,
+            "callback {} {action}: {} ({}), due {}",
+            r.id,
+            r.state,
+            r.kind,
+            r.due_at.map(|d| d.to_rfc3339()).unwrap_or_else(|| "-".into())
+        );
         self.host.emit(&Notification {
             action: action.to_string(),
             callback_id: r.id,
@@ -89,16 +226,299 @@ impl CallbackService {
         });
     }
 
-    pub fn request(&self, req: NewRequest) -> Result<(CallbackRequest, crate::store::CreateOutcome), Error> {
-        let _ = (req, &self.store, &self.config, &self.clock);
-        todo!()
+    fn queue_config(&self, name: Option<&str>) -> Result<&QueueConfig, Error> {
+        self.config.queue(name).ok_or_else(|| {
+            Error::UnknownQueue(
+                name.unwrap_or(&self.config.settings.default_queue)
+                    .to_string(),
+            )
+        })
     }
-    pub fn get(&self, id: CallbackId) -> Result<CallbackRequest, Error> { let _ = id; todo!() }
-    pub fn trace(&self, id: CallbackId) -> Result<Trace, Error> { let _ = id; todo!() }
-    pub fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, Error> { let _ = filter; todo!() }
-    pub fn cancel(&self, id: CallbackId, actor: &str) -> Result<CallbackRequest, Error> { let _ = (id, actor); self.notify("", &self.get(id)?); todo!() }
-    pub fn reschedule(&self, id: CallbackId, when: Requested, actor: &str) -> Result<CallbackRequest, Error> { let _ = (id, when, actor); todo!() }
-    pub fn call_now(&self, id: CallbackId, actor: &str) -> Result<CallbackRequest, Error> { let _ = (id, actor); todo!() }
-    pub fn stats(&self) -> Result<Stats, Error> { todo!() }
-    pub fn availability(&self, queue: &str, date: NaiveDate, zone: Option<&str>) -> Result<DayGrid, Error> { let _ = (queue, date, zone); todo!() }
+
+    fn zone_or(&self, name: Option<&str>, fallback: Tz) -> Result<Tz, Error> {
+        match name.map(str::trim).filter(|z| !z.is_empty()) {
+            Some(z) => Ok(parse_zone(z)?),
+            None => Ok(fallback),
+        }
+    }
+
+    /// Applies the schedule rules, asking the store how full slots are.
+    fn plan(
+        &self,
+        kind: CallbackType,
+        when: &Requested,
+        window: &Window,
+        queue: &QueueConfig,
+        zone: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, Error> {
+        let when = match when {
+            Requested::Now => When::Now,
+            Requested::After(d) => When::After(*d),
+            Requested::Local(n) => When::Local(*n, zone),
+            Requested::At(t) => When::At(*t),
+        };
+        let failure: RefCell<Option<StoreError>> = RefCell::new(None);
+        let usage = |start: DateTime<Utc>, end: DateTime<Utc>| -> u32 {
+            match self.store.count_due_between(queue.name(), start, end) {
+                Ok(n) => n,
+                Err(e) => {
+                    // Count the slot as full and surface the error below: never book blind.
+                    failure.borrow_mut().get_or_insert(e);
+                    u32::MAX
+                }
+            }
+        };
+        let plan = plan_due(kind, &when, window, &queue.rules, zone, now, &usage);
+        if let Some(e) = failure.into_inner() {
+            return Err(e.into());
+        }
+        Ok(plan?)
+    }
+
+    /// Validates, plans and stores a new request (or returns the one it repeats).
+    pub fn request(&self, req: NewRequest) -> Result<(CallbackRequest, CreateOutcome), Error> {
+        let now = self.clock.now();
+        let queue = self.queue_config(req.queue.as_deref())?;
+        let number = self.config.numbers.normalize(&req.number)?;
+        let zone = self.zone_or(req.time_zone.as_deref(), queue.zone())?;
+        self.check_fields(&req)?;
+        match (req.kind, &req.when) {
+            (CallbackType::Immediate, Requested::Now)
+            | (CallbackType::Delayed, Requested::After(_))
+            | (CallbackType::Scheduled, Requested::Local(_) | Requested::At(_))
+            | (CallbackType::AgentPreview, _) => {}
+            (CallbackType::Immediate, _) => {
+                return Err(Error::invalid(
+                    "when",
+                    "an immediate callback takes no time; use a delayed or scheduled one",
+                ))
+            }
+            (CallbackType::Delayed, _) => {
+                return Err(Error::invalid(
+                    "when",
+                    "a delayed callback needs a delay such as +15m",
+                ))
+            }
+            (CallbackType::Scheduled, _) => {
+                return Err(Error::invalid(
+                    "when",
+                    "a scheduled callback needs a date and time",
+                ))
+            }
+        }
+        if let Requested::After(d) = req.when {
+            if d <= chrono::Duration::zero() {
+                return Err(Error::invalid("when", "the delay must be positive"));
+            }
+        }
+        if let (Some(from), Some(until)) = (req.window.from, req.window.until) {
+            if until <= from {
+                return Err(Error::invalid(
+                    "window",
+                    "the window must end after it starts",
+                ));
+            }
+        }
+        let plan = self.plan(req.kind, &req.when, &req.window, queue, zone, now)?;
+        let desired_at = match req.when {
+            Requested::Local(_) | Requested::At(_) => Some(plan.due_at),
+            _ => None,
+        };
+        let draft = Draft {
+            kind: req.kind,
+            number,
+            time_zone: zone.name().to_string(),
+            desired_at,
+            window: req.window,
+            queue: queue.name().to_string(),
+            agent: req.agent,
+            remark: req
+                .remark
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty()),
+            ivr_data: req.ivr_data,
+            source: req.source,
+            origin_uuid: req.origin_uuid,
+            idempotency_key: req.idempotency_key,
+            recording: req.recording,
+            tags: req.tags,
+            state: State::Scheduled,
+            due_at: Some(plan.due_at),
+            // The time to live counts from the due time: a callback booked for next week
+            // does not expire before it was due.
+            expires_at: queue.retry.ttl.map(|ttl| plan.due_at.max(now) + ttl),
+        };
+        let options = CreateOptions {
+            merge_pending: self.config.settings.merge_pending,
+            slot: plan.slot,
+        };
+        let (stored, outcome) = self.store.create(&draft, &options, now)?;
+        match outcome {
+            CreateOutcome::Created => self.notify("created", &stored),
+            CreateOutcome::Merged => self.notify("merged", &stored),
+            CreateOutcome::Existing => {}
+        }
+        Ok((stored, outcome))
+    }
+
+    fn check_fields(&self, req: &NewRequest) -> Result<(), Error> {
+        if let Some(key) = &req.idempotency_key {
+            if !is_token(key, MAX_KEY_CHARS) {
+                return Err(Error::invalid(
+                    "idempotency_key",
+                    format!("must be 1-{MAX_KEY_CHARS} characters of letters, digits and -_.:@"),
+                ));
+            }
+        }
+        if let Some(agent) = &req.agent {
+            if !is_token(agent, 64) {
+                return Err(Error::invalid(
+                    "agent",
+                    "must be 1-64 characters of letters, digits and -_.:@",
+                ));
+            }
+        }
+        if let Some(uuid) = &req.origin_uuid {
+            if !is_token(uuid, 64) {
+                return Err(Error::invalid(
+                    "origin_uuid",
+                    "must be a call uuid (letters, digits and -)",
+                ));
+            }
+        }
+        if let Some(remark) = &req.remark {
+            check_text("remark", remark, self.config.settings.max_remark_chars)?;
+        }
+        for (field, map) in [("ivr_data", &req.ivr_data), ("tags", &req.tags)] {
+            if map.len() > MAX_DATA_ENTRIES {
+                return Err(Error::invalid(
+                    field,
+                    format!("more than {MAX_DATA_ENTRIES} entries"),
+                ));
+            }
+            for (k, v) in map {
+                if !is_token(k, MAX_DATA_KEY_CHARS) {
+                    return Err(Error::invalid(
+                        field,
+                        format!(
+                            "key '{k}' must be 1-{MAX_DATA_KEY_CHARS} letters, digits or -_.:@"
+                        ),
+                    ));
+                }
+                check_text(field, v, MAX_DATA_VALUE_CHARS)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: CallbackId) -> Result<CallbackRequest, Error> {
+        Ok(self.store.get(id)?)
+    }
+
+    pub fn trace(&self, id: CallbackId) -> Result<Trace, Error> {
+        Ok(Trace {
+            request: self.store.get(id)?,
+            events: self.store.events(id)?,
+            attempts: self.store.attempts(id)?,
+        })
+    }
+
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, Error> {
+        if let Some(q) = &filter.queue {
+            self.queue_config(Some(q))?;
+        }
+        Ok(self.store.list(filter)?)
+    }
+
+    /// Withdraws a callback; wins over a dispatcher's lease.
+    pub fn cancel(&self, id: CallbackId, actor: &str) -> Result<CallbackRequest, Error> {
+        let mut t = Transition::new(State::Cancelled, "cancel");
+        t.actor = Some(actor.to_string());
+        let r = self.store.transition(id, &t, self.clock.now())?;
+        self.notify("cancel", &r);
+        Ok(r)
+    }
+
+    /// Moves a pending callback to a new time, checked by the same rules as a new request.
+    pub fn reschedule(
+        &self,
+        id: CallbackId,
+        when: Requested,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        let queue = self.queue_config(Some(&current.queue))?;
+        let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
+        let kind = match when {
+            Requested::Now => CallbackType::Immediate,
+            Requested::After(_) => CallbackType::Delayed,
+            _ => CallbackType::Scheduled,
+        };
+        let plan = self.plan(kind, &when, &current.window, queue, zone, now)?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.due_at = Some(plan.due_at);
+        t.detail = Some(format!(
+            "due {}",
+            plan.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
+        ));
+        let r = self.store.transition(id, &t, now)?;
+        self.notify("reschedule", &r);
+        Ok(r)
+    }
+
+    /// Makes a pending callback due at once (it still waits for an agent).
+    pub fn call_now(&self, id: CallbackId, actor: &str) -> Result<CallbackRequest, Error> {
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "now");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.due_at = Some(now);
+        let r = self.store.transition(id, &t, now)?;
+        self.notify("now", &r);
+        Ok(r)
+    }
+
+    /// `requested` becomes `scheduled` when it gets a time; anything else pending or
+    /// claimed goes to `rescheduled` (the store refuses what the lifecycle forbids).
+    fn pending_state_after(&self, state: State) -> State {
+        if state == State::Requested {
+            State::Scheduled
+        } else {
+            State::Rescheduled
+        }
+    }
+
+    pub fn stats(&self) -> Result<Stats, Error> {
+        Ok(self.store.stats()?)
+    }
+
+    /// The slot grid of `date` in the customer's zone (the queue's when absent).
+    pub fn availability(
+        &self,
+        queue: Option<&str>,
+        date: NaiveDate,
+        zone: Option<&str>,
+    ) -> Result<DayGrid, Error> {
+        let q = self.queue_config(queue)?;
+        let zone = self.zone_or(zone, q.zone())?;
+        let failure: RefCell<Option<StoreError>> = RefCell::new(None);
+        let usage = |start: DateTime<Utc>, end: DateTime<Utc>| -> u32 {
+            self.store
+                .count_due_between(q.name(), start, end)
+                .unwrap_or_else(|e| {
+                    failure.borrow_mut().get_or_insert(e);
+                    u32::MAX
+                })
+        };
+        let grid = schedule::availability(&q.rules, zone, date, self.clock.now(), &usage);
+        match failure.into_inner() {
+            Some(e) => Err(e.into()),
+            None => Ok(grid),
+        }
+    }
 }

@@ -1,5 +1,19 @@
-//! Configuration: `callback.conf.xml` read into plain key/values, validated with errors
-//! that name the key.
+//! Configuration: `callback.conf.xml` read into plain key/values ([`raw`]), then validated
+//! here into [`Config`] with errors that name the key (`queues/sales/slot-minutes`) and why.
+//! Keys are kebab-case, as in FreeSWITCH's own autoload_configs. Unknown keys are refused:
+//! a typo silently ignored is a callback that never happens.
+
+pub mod raw;
+
+use crate::number::NumberPolicy;
+use crate::retry::{RetryDelay, RetryPolicy};
+use crate::schedule::{parse_zone, BusinessHours, QueueRules, SlotPolicy};
+use crate::when::parse_duration;
+use chrono::Duration;
+use chrono_tz::Tz;
+use raw::{Param, RawConfig};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// A configuration error, naming where (`settings/horizon-days`, `queues/sales/hours`) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,6 +23,387 @@ pub struct ConfigError {
     pub message: String,
 }
 
+impl ConfigError {
+    pub fn new(at: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            at: at.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Module-wide settings (`<settings>`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The SQLite database file.
+    pub db_path: PathBuf,
+    /// This node's name, the owner of its leases.
+    pub node_id: String,
+    /// Region assumed for numbers typed without a country code (ISO 3166, e.g. `DE`).
+    pub default_region: Option<String>,
+    /// E.164 prefixes never dialled (premium rate, ...).
+    pub deny_prefixes: Vec<String>,
+    /// The queue of requests that name none.
+    pub default_queue: String,
+    /// The zone of queues and customers that name none.
+    pub default_time_zone: Tz,
+    /// A second request from a number with one pending in the same queue is merged into it.
+    pub merge_pending: bool,
+    /// How long a dispatcher holds a claimed callback before another may take it over.
+    pub lease: Duration,
+    /// Longest remark kept, in characters.
+    pub max_remark_chars: usize,
+}
+
+/// One queue (`<queues><queue name="...">`).
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub rules: QueueRules,
+    pub retry: RetryPolicy,
+}
+
+impl QueueConfig {
+    pub fn name(&self) -> &str {
+        &self.rules.name
+    }
+
+    pub fn zone(&self) -> Tz {
+        self.rules.hours.zone()
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
-pub struct Config {}
+pub struct Config {
+    pub settings: Settings,
+    pub queues: BTreeMap<String, QueueConfig>,
+    pub numbers: NumberPolicy,
+}
+
+const SETTINGS_KEYS: &[&str] = &[
+    "db-path",
+    "node-id",
+    "default-region",
+    "deny-prefixes",
+    "default-queue",
+    "default-time-zone",
+    "horizon-days",
+    "merge-pending",
+    "lease-seconds",
+    "max-remark-chars",
+];
+
+const QUEUE_KEYS: &[&str] = &[
+    "time-zone",
+    "hours",
+    "closed-dates",
+    "slot-minutes",
+    "slot-capacity",
+    "horizon-days",
+    "retry-delays",
+    "max-attempts",
+    "failover-queue",
+    "ttl",
+    "reoffer-delay",
+];
+
+/// Looks up params by name, refusing unknown and repeated keys.
+struct Params<'a> {
+    at: String,
+    map: BTreeMap<&'a str, &'a Param>,
+}
+
+impl<'a> Params<'a> {
+    fn new(at: &str, params: &'a [Param], known: &[&str]) -> Result<Self, ConfigError> {
+        let mut map = BTreeMap::new();
+        for p in params {
+            if !known.contains(&p.name.as_str()) {
+                return Err(ConfigError::new(
+                    format!("{at}/{} (line {})", p.name, p.line),
+                    format!("unknown key (known keys: {})", known.join(", ")),
+                ));
+            }
+            if map.insert(p.name.as_str(), p).is_some() {
+                return Err(ConfigError::new(
+                    format!("{at}/{} (line {})", p.name, p.line),
+                    "the key is given twice",
+                ));
+            }
+        }
+        Ok(Self {
+            at: at.to_string(),
+            map,
+        })
+    }
+
+    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let line = self
+            .map
+            .get(key)
+            .map(|p| format!(" (line {})", p.line))
+            .unwrap_or_default();
+        ConfigError::new(format!("{}/{key}{line}", self.at), message)
+    }
+
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.map.get(key).map(|p| p.value.as_str())
+    }
+
+    fn text(&self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or(default).to_string()
+    }
+
+    fn number<T>(
+        &self,
+        key: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(v) = self.get(key) else {
+            return Ok(default);
+        };
+        let n: T = v
+            .parse()
+            .map_err(|_| self.err(key, format!("'{v}' is not a whole number")))?;
+        if !range.contains(&n) {
+            return Err(self.err(
+                key,
+                format!("{n} is out of range ({} to {})", range.start(), range.end()),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn flag(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "yes" | "on" | "1") => Ok(true),
+            Some("false" | "no" | "off" | "0") => Ok(false),
+            Some(v) => Err(self.err(key, format!("'{v}' is not true or false"))),
+        }
+    }
+
+    fn duration(&self, key: &str, default: &str) -> Result<Duration, ConfigError> {
+        let v = self.get(key).unwrap_or(default);
+        parse_duration(v).map_err(|e| self.err(key, e.to_string()))
+    }
+
+    fn zone(&self, key: &str, default: Tz) -> Result<Tz, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => parse_zone(v).map_err(|e| self.err(key, e.to_string())),
+        }
+    }
+}
+
+/// A name usable as a queue or node id: it travels in logs, events and channel variables.
+fn check_token(p: &Params<'_>, key: &str, value: &str) -> Result<(), ConfigError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(p.err(
+            key,
+            format!("'{value}' must be 1-64 letters, digits, '-', '_' or '.'"),
+        ))
+    }
+}
+
+fn list(v: &str) -> Vec<&str> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+impl Config {
+    /// Reads and validates a `callback.conf.xml` file.
+    pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))
+        })?;
+        Self::from_xml(&text)
+            .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), e.at), e.message))
+    }
+
+    /// Reads and validates the text of a `callback.conf.xml`.
+    pub fn from_xml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_raw(&raw::parse(text)?)
+    }
+
+    /// Validates key/values; every default is documented in the sample configuration.
+    pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let s = Params::new("settings", &raw.settings, SETTINGS_KEYS)?;
+        let default_time_zone = s.zone("default-time-zone", Tz::UTC)?;
+        let horizon_days = s.number("horizon-days", 30u32, 1..=365)?;
+        let default_queue = s.text("default-queue", "default");
+        check_token(&s, "default-queue", &default_queue)?;
+        let node_id = s.text("node-id", "node-1");
+        check_token(&s, "node-id", &node_id)?;
+        let default_region = s
+            .get("default-region")
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
+        let deny_prefixes: Vec<String> = list(s.get("deny-prefixes").unwrap_or(""))
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        for p in &deny_prefixes {
+            if !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-'))
+                || !p.chars().any(|c| c.is_ascii_digit())
+            {
+                return Err(s.err(
+                    "deny-prefixes",
+                    format!("'{p}' is not a number prefix such as +1900"),
+                ));
+            }
+        }
+        let deny_refs: Vec<&str> = deny_prefixes.iter().map(String::as_str).collect();
+        let numbers = NumberPolicy::new(default_region.as_deref(), &deny_refs)
+            .map_err(|e| s.err("default-region", e.to_string()))?;
+        let lease_secs = s.number("lease-seconds", 300i64, 10..=86_400)?;
+        let settings = Settings {
+            db_path: PathBuf::from(s.text("db-path", "/var/lib/freeswitch/db/callback.db")),
+            node_id,
+            default_region,
+            deny_prefixes,
+            default_queue: default_queue.clone(),
+            default_time_zone,
+            merge_pending: s.flag("merge-pending", true)?,
+            lease: Duration::seconds(lease_secs),
+            max_remark_chars: s.number("max-remark-chars", 500usize, 1..=10_000)?,
+        };
+
+        let mut queues = BTreeMap::new();
+        for section in &raw.sections {
+            let at = format!("{}/{}", section.group, section.name);
+            if section.group != "queues" || section.kind != "queue" {
+                return Err(ConfigError::new(
+                    format!("{}/{} (line {})", section.group, section.kind, section.line),
+                    "unknown section (known: <queues><queue name=\"...\">)",
+                ));
+            }
+            let q = Params::new(&at, &section.params, QUEUE_KEYS)?;
+            check_token(&q, "name", &section.name)?;
+            if queues.contains_key(&section.name) {
+                return Err(ConfigError::new(at, "the queue is defined twice"));
+            }
+            queues.insert(
+                section.name.clone(),
+                Self::build_queue(&q, &section.name, &settings, horizon_days)?,
+            );
+        }
+        if queues.is_empty() {
+            // A module with no <queues> still works: one always-open default queue.
+            let q = Params::new("queues/default", &[], QUEUE_KEYS)?;
+            queues.insert(
+                default_queue.clone(),
+                Self::build_queue(&q, &default_queue, &settings, horizon_days)?,
+            );
+        }
+        if !queues.contains_key(&default_queue) {
+            return Err(s.err(
+                "default-queue",
+                format!("queue '{default_queue}' is not defined in <queues>"),
+            ));
+        }
+        for (name, q) in &queues {
+            if let Some(f) = &q.retry.failover_queue {
+                if f == name || !queues.contains_key(f) {
+                    return Err(ConfigError::new(
+                        format!("queues/{name}/failover-queue"),
+                        format!("'{f}' must name another queue defined in <queues>"),
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            settings,
+            queues,
+            numbers,
+        })
+    }
+
+    fn build_queue(
+        q: &Params<'_>,
+        name: &str,
+        settings: &Settings,
+        horizon_days: u32,
+    ) -> Result<QueueConfig, ConfigError> {
+        let zone = q.zone("time-zone", settings.default_time_zone)?;
+        let hours = BusinessHours::parse(
+            zone,
+            q.get("hours").unwrap_or("always"),
+            q.get("closed-dates").unwrap_or(""),
+        )
+        .map_err(|e| {
+            q.err(
+                if e.0.contains("closed") {
+                    "closed-dates"
+                } else {
+                    "hours"
+                },
+                e.to_string(),
+            )
+        })?;
+        let slots = SlotPolicy {
+            minutes: q.number("slot-minutes", 30u32, 5..=1440)?,
+            capacity: q.number("slot-capacity", 10u32, 1..=100_000)?,
+        };
+        let horizon = Duration::days(i64::from(q.number(
+            "horizon-days",
+            horizon_days,
+            1..=365,
+        )?));
+        let delays = list(q.get("retry-delays").unwrap_or("5m,15m,60m"))
+            .into_iter()
+            .map(parse_duration)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| q.err("retry-delays", e.to_string()))?;
+        if delays.is_empty() {
+            return Err(q.err("retry-delays", "give at least one delay, e.g. 5m,15m,60m"));
+        }
+        let ttl = match q.get("ttl") {
+            Some("none" | "never") => None,
+            _ => Some(q.duration("ttl", "7d")?),
+        };
+        let retry = RetryPolicy {
+            delay: if delays.len() == 1 {
+                RetryDelay::Fixed(delays[0])
+            } else {
+                RetryDelay::Steps(delays)
+            },
+            max_attempts: q.number("max-attempts", 3u32, 1..=50)?,
+            failover_queue: q
+                .get("failover-queue")
+                .filter(|f| !f.is_empty())
+                .map(str::to_string),
+            ttl,
+            reoffer_delay: q.duration("reoffer-delay", "10s")?,
+        };
+        Ok(QueueConfig {
+            rules: QueueRules {
+                name: name.to_string(),
+                hours,
+                slots,
+                horizon,
+            },
+            retry,
+        })
+    }
+
+    /// The queue named, or the default queue when `name` is `None`.
+    pub fn queue(&self, name: Option<&str>) -> Option<&QueueConfig> {
+        self.queues
+            .get(name.unwrap_or(&self.settings.default_queue))
+    }
+}

@@ -38,12 +38,19 @@ pub fn classify_hangup(cause: &str, amd: Option<&str>) -> AttemptResult {
     }
     match cause.trim().to_ascii_uppercase().as_str() {
         "NORMAL_CLEARING" | "SUCCESS" => AttemptResult::Answered,
-        "NO_ANSWER" | "NO_USER_RESPONSE" | "ALLOTTED_TIMEOUT" | "RECOVERY_ON_TIMER_EXPIRE"
-        | "PROGRESS_TIMEOUT" | "ORIGINATOR_CANCEL" => AttemptResult::NoAnswer,
+        "NO_ANSWER"
+        | "NO_USER_RESPONSE"
+        | "ALLOTTED_TIMEOUT"
+        | "RECOVERY_ON_TIMER_EXPIRE"
+        | "PROGRESS_TIMEOUT"
+        | "ORIGINATOR_CANCEL" => AttemptResult::NoAnswer,
         "USER_BUSY" | "NORMAL_CIRCUIT_CONGESTION" | "SWITCH_CONGESTION" => AttemptResult::Busy,
         "CALL_REJECTED" | "USER_NOT_REGISTERED" | "SUBSCRIBER_ABSENT" => AttemptResult::Rejected,
-        "UNALLOCATED_NUMBER" | "INVALID_NUMBER_FORMAT" | "NO_ROUTE_DESTINATION"
-        | "NUMBER_CHANGED" | "INCOMPATIBLE_DESTINATION" => AttemptResult::WrongNumber,
+        "UNALLOCATED_NUMBER"
+        | "INVALID_NUMBER_FORMAT"
+        | "NO_ROUTE_DESTINATION"
+        | "NUMBER_CHANGED"
+        | "INCOMPATIBLE_DESTINATION" => AttemptResult::WrongNumber,
         _ => AttemptResult::Error,
     }
 }
@@ -77,15 +84,39 @@ mod tests {
     #[test]
     fn hangup_causes_map_to_contact_centre_results() {
         // The causes FreeSWITCH reports classify as an agent would report them.
-        assert_eq!(classify_hangup("NORMAL_CLEARING", None), AttemptResult::Answered);
+        assert_eq!(
+            classify_hangup("NORMAL_CLEARING", None),
+            AttemptResult::Answered
+        );
         assert_eq!(classify_hangup("NO_ANSWER", None), AttemptResult::NoAnswer);
-        assert_eq!(classify_hangup("no_user_response", None), AttemptResult::NoAnswer);
+        assert_eq!(
+            classify_hangup("no_user_response", None),
+            AttemptResult::NoAnswer
+        );
         assert_eq!(classify_hangup("USER_BUSY", None), AttemptResult::Busy);
-        assert_eq!(classify_hangup("CALL_REJECTED", None), AttemptResult::Rejected);
-        assert_eq!(classify_hangup("UNALLOCATED_NUMBER", None), AttemptResult::WrongNumber);
-        assert_eq!(classify_hangup("INVALID_NUMBER_FORMAT", None), AttemptResult::WrongNumber);
-        assert_eq!(classify_hangup("DESTINATION_OUT_OF_ORDER", None), AttemptResult::Error);
-        assert_eq!(classify_hangup("NORMAL_CLEARING", Some("MACHINE")), AttemptResult::Machine);
-        assert_eq!(classify_hangup("NORMAL_CLEARING", Some("HUMAN")), AttemptResult::Answered);
+        assert_eq!(
+            classify_hangup("CALL_REJECTED", None),
+            AttemptResult::Rejected
+        );
+        assert_eq!(
+            classify_hangup("UNALLOCATED_NUMBER", None),
+            AttemptResult::WrongNumber
+        );
+        assert_eq!(
+            classify_hangup("INVALID_NUMBER_FORMAT", None),
+            AttemptResult::WrongNumber
+        );
+        assert_eq!(
+            classify_hangup("DESTINATION_OUT_OF_ORDER", None),
+            AttemptResult::Error
+        );
+        assert_eq!(
+            classify_hangup("NORMAL_CLEARING", Some("MACHINE")),
+            AttemptResult::Machine
+        );
+        assert_eq!(
+            classify_hangup("NORMAL_CLEARING", Some("HUMAN")),
+            AttemptResult::Answered
+        );
     }
 }

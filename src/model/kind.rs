@@ -1,7 +1,6 @@
 //! The request type and where a request came from. One `as_str()` each, used by the
 //! database, events and APIs alike.
 
-
 /// An unknown name for one of the enums of the model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} '{value}' (expected one of: {expected})")]

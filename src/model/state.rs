@@ -50,7 +50,10 @@ pub struct TransitionError {
 impl State {
     /// Waiting for its due time: what the scheduler may claim.
     pub fn is_pending(self) -> bool {
-        matches!(self, State::Requested | State::Scheduled | State::Rescheduled)
+        matches!(
+            self,
+            State::Requested | State::Scheduled | State::Rescheduled
+        )
     }
 
     /// Held by a dispatcher under a lease.
@@ -118,7 +121,10 @@ mod tests {
         assert!(!Due.can_go_to(Connected));
         assert!(!Requested.can_go_to(Due));
         let err = Completed.check(Scheduled).unwrap_err();
-        assert_eq!(err.to_string(), "a callback cannot go from 'completed' to 'scheduled'");
+        assert_eq!(
+            err.to_string(),
+            "a callback cannot go from 'completed' to 'scheduled'"
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@ use chrono_tz::Tz;
 
 /// An unknown IANA zone name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown time zone '{0}' (expected an IANA name such as Europe/Berlin or America/New_York)")]
+#[error(
+    "unknown time zone '{0}' (expected an IANA name such as Europe/Berlin or America/New_York)"
+)]
 pub struct ZoneError(pub String);
 
 /// Parses an IANA zone name (`Europe/Berlin`); abbreviations such as `CET` that the

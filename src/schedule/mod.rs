@@ -36,11 +36,16 @@ pub struct QueueRules {
 /// How many live callbacks of a queue already fall due in `[start, end)`; the store answers
 /// it, the rules only ask.
 pub trait SlotUsage {
-    fn used(&self, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> u32;
+    fn used(&self, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>)
+        -> u32;
 }
 
 impl<F: Fn(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) -> u32> SlotUsage for F {
-    fn used(&self, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> u32 {
+    fn used(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> u32 {
         self(start, end)
     }
 }

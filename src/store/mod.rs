@@ -40,10 +40,7 @@ pub enum StoreError {
         actual: State,
     },
     #[error("the slot starting {start} is full ({capacity} callbacks)")]
-    SlotFull {
-        start: DateTime<Utc>,
-        capacity: u32,
-    },
+    SlotFull { start: DateTime<Utc>, capacity: u32 },
     #[error("invalid {field}: {message}")]
     Invalid {
         field: &'static str,
@@ -182,8 +179,11 @@ pub trait Store: Send + Sync {
     ) -> Result<(CallbackRequest, CreateOutcome), StoreError>;
 
     /// Stores many validated requests in one transaction (bulk import); no merging.
-    fn create_batch(&self, drafts: &[Draft], now: DateTime<Utc>)
-        -> Result<Vec<CallbackId>, StoreError>;
+    fn create_batch(
+        &self,
+        drafts: &[Draft],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CallbackId>, StoreError>;
 
     fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError>;
 
@@ -259,8 +259,12 @@ pub trait Store: Send + Sync {
 
     fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError>;
 
-    fn dnc_add(&self, number: &str, reason: Option<&str>, now: DateTime<Utc>)
-        -> Result<(), StoreError>;
+    fn dnc_add(
+        &self,
+        number: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     fn dnc_remove(&self, number: &str) -> Result<bool, StoreError>;
     fn dnc_contains(&self, number: &str) -> Result<bool, StoreError>;
     fn dnc_list(&self) -> Result<Vec<DoNotCall>, StoreError>;
