@@ -76,3 +76,38 @@ pub trait Host: Send + Sync {
     /// Publishes a notification of a transition.
     fn emit(&self, note: &Notification);
 }
+
+/// A host with no telephony attached (tools, demos, tests of capture): originates fail,
+/// notifications are kept in memory so they can be read back.
+#[derive(Debug, Default)]
+pub struct Detached {
+    notes: std::sync::Mutex<Vec<Notification>>,
+}
+
+impl Detached {
+    /// The notifications emitted so far, oldest first.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+}
+
+impl Host for Detached {
+    fn originate(&self, leg: &LegRequest) -> Result<LegOutcome, HostError> {
+        Err(HostError(format!(
+            "no telephony host attached: cannot originate the {} leg of callback {}",
+            leg.leg, leg.callback_id
+        )))
+    }
+
+    fn hangup(&self, uuid: &str, _cause: &str) -> Result<(), HostError> {
+        Err(HostError(format!(
+            "no telephony host attached: cannot hang up {uuid}"
+        )))
+    }
+
+    fn emit(&self, note: &Notification) {
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.push(note.clone());
+        }
+    }
+}
