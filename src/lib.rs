@@ -12,6 +12,8 @@
 //!   that name the key.
 //! - [`store`]: the durable [`store::Store`] trait and its SQLite backend (WAL, migrations,
 //!   per-callback trace, do-not-call list, lease-based claims).
+//! - [`transcribe`]: whisper transcription of recordings on bounded worker threads fed by a
+//!   durable job queue; audio conversion, tag rules (`intent=billing`), WER.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
@@ -29,4 +31,5 @@ pub mod retry;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod transcribe;
 pub mod when;

@@ -1,0 +1,378 @@
+//! A recorded WAV turned into what whisper eats: 16 kHz mono `f32`, silence trimmed,
+//! with the limits checked from the header before any sample is read (a runaway recording
+//! must not be pulled into memory just to be refused).
+
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler};
+use std::path::Path;
+
+/// The only rate whisper accepts.
+pub const WHISPER_RATE: u32 = 16_000;
+
+/// Why a recording cannot be transcribed. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a readable WAV file: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("{path}: unsupported WAV format: {reason}")]
+    Unsupported { path: String, reason: String },
+    #[error("{path}: the file holds no audio")]
+    Empty { path: String },
+    #[error("{path}: {seconds:.1} s of audio is longer than the limit of {limit_seconds} s")]
+    TooLong {
+        path: String,
+        seconds: f64,
+        limit_seconds: u32,
+    },
+    #[error("{path}: only {speech_ms} ms of sound above silence, at least {min_ms} ms needed")]
+    TooShort {
+        path: String,
+        speech_ms: u64,
+        min_ms: u32,
+    },
+    #[error("{path}: resampling from {rate} Hz failed: {reason}")]
+    Resample {
+        path: String,
+        rate: u32,
+        reason: String,
+    },
+}
+
+impl AudioError {
+    /// A missing or unopenable file may still be being written by the recorder; everything
+    /// else is a property of the file and will not change by trying again.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, AudioError::Open { .. })
+    }
+}
+
+/// What a recording may be, and how it is cleaned up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioLimits {
+    /// Longest recording accepted, in seconds (checked from the WAV header).
+    pub max_seconds: u32,
+    /// Over-long recordings: keep the first `max_seconds` instead of refusing. The reason for
+    /// a callback is nearly always said first.
+    pub truncate_long: bool,
+    /// Less sound than this after trimming is refused: whisper invents text for near-silence.
+    pub min_speech_ms: u32,
+    /// RMS (full scale = 1.0) below which a 20 ms frame counts as silence when trimming.
+    pub silence_rms: f32,
+    /// Scale the trimmed audio so its peak reaches this level (0 = leave as recorded).
+    pub normalize_peak: f32,
+}
+
+impl Default for AudioLimits {
+    fn default() -> Self {
+        Self {
+            max_seconds: 120,
+            truncate_long: false,
+            min_speech_ms: 300,
+            // About -46 dBFS: above line hiss, well below quiet speech.
+            silence_rms: 0.005,
+            normalize_peak: 0.0,
+        }
+    }
+}
+
+/// A recording ready for whisper.
+#[derive(Debug, Clone)]
+pub struct Audio {
+    /// 16 kHz mono, trimmed.
+    pub samples: Vec<f32>,
+    pub source_rate: u32,
+    pub source_channels: u16,
+    /// Length of the recording as stored (before truncation and trimming).
+    pub source_ms: u64,
+    /// True when the recording was longer than the limit and cut.
+    pub truncated: bool,
+}
+
+impl Audio {
+    pub fn duration_ms(&self) -> u64 {
+        self.samples.len() as u64 * 1000 / u64::from(WHISPER_RATE)
+    }
+}
+
+/// Keeps this much audio around the sound when trimming, so soft word edges survive.
+const TRIM_MARGIN_MS: u32 = 200;
+const FRAME_MS: u32 = 20;
+
+/// Reads `path` and converts it: decode, downmix, check limits, trim, resample.
+pub fn load_wav(path: &Path, limits: &AudioLimits) -> Result<Audio, AudioError> {
+    let name = path.display().to_string();
+    let reader = hound::WavReader::open(path).map_err(|e| match e {
+        hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Open {
+                path: name.clone(),
+                source,
+            }
+        }
+        other => AudioError::Corrupt {
+            path: name.clone(),
+            reason: other.to_string(),
+        },
+    })?;
+    let spec = reader.spec();
+    if spec.channels == 0 || spec.sample_rate == 0 {
+        return Err(AudioError::Unsupported {
+            path: name,
+            reason: format!("{} channels at {} Hz", spec.channels, spec.sample_rate),
+        });
+    }
+    // The header's data length, in frames: known before reading a sample.
+    let frames = u64::from(reader.duration());
+    let rate = u64::from(spec.sample_rate);
+    if frames == 0 {
+        return Err(AudioError::Empty { path: name });
+    }
+    let max_frames = u64::from(limits.max_seconds) * rate;
+    let truncated = frames > max_frames;
+    if truncated && !limits.truncate_long {
+        return Err(AudioError::TooLong {
+            path: name,
+            seconds: frames as f64 / rate as f64,
+            limit_seconds: limits.max_seconds,
+        });
+    }
+    let keep_frames = frames.min(max_frames);
+    let mono = decode_mono(reader, keep_frames, &name)?;
+    if mono.is_empty() {
+        return Err(AudioError::Empty { path: name });
+    }
+    let (start, end) = trim_silence(&mono, spec.sample_rate, limits.silence_rms);
+    let speech_ms = (end - start) as u64 * 1000 / rate;
+    if speech_ms < u64::from(limits.min_speech_ms) {
+        return Err(AudioError::TooShort {
+            path: name,
+            speech_ms,
+            min_ms: limits.min_speech_ms,
+        });
+    }
+    let mut samples =
+        resample(&mono[start..end], spec.sample_rate).map_err(|reason| AudioError::Resample {
+            path: name.clone(),
+            rate: spec.sample_rate,
+            reason,
+        })?;
+    normalize(&mut samples, limits.normalize_peak);
+    Ok(Audio {
+        samples,
+        source_rate: spec.sample_rate,
+        source_channels: spec.channels,
+        source_ms: frames * 1000 / rate,
+        truncated,
+    })
+}
+
+/// Decodes at most `frames` frames and averages the channels. Reads sample by sample so
+/// memory is bounded by the mono output, never by the file.
+fn decode_mono<R: std::io::Read>(
+    mut reader: hound::WavReader<R>,
+    frames: u64,
+    name: &str,
+) -> Result<Vec<f32>, AudioError> {
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels);
+    let capacity = usize::try_from(frames).unwrap_or(0);
+    let mut mono = Vec::with_capacity(capacity);
+    let corrupt = |e: hound::Error| AudioError::Corrupt {
+        path: name.to_string(),
+        reason: e.to_string(),
+    };
+    let take = capacity.saturating_mul(channels);
+    let mut acc = 0.0f32;
+    let mut n = 0usize;
+    let mut push = |v: f32| {
+        acc += v;
+        n += 1;
+        if n == channels {
+            mono.push(acc / channels as f32);
+            acc = 0.0;
+            n = 0;
+        }
+    };
+    match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) => {
+            for s in reader.samples::<f32>().take(take) {
+                push(s.map_err(corrupt)?);
+            }
+        }
+        (hound::SampleFormat::Int, bits @ 8..=32) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
+            for s in reader.samples::<i32>().take(take) {
+                push(s.map_err(corrupt)? as f32 * scale);
+            }
+        }
+        (format, bits) => {
+            return Err(AudioError::Unsupported {
+                path: name.to_string(),
+                reason: format!("{bits}-bit {format:?} samples"),
+            })
+        }
+    }
+    Ok(mono)
+}
+
+/// The `[start, end)` sample range between the first and last non-silent 20 ms frame, with
+/// a margin either side. All silence gives an empty range.
+pub fn trim_silence(samples: &[f32], rate: u32, silence_rms: f32) -> (usize, usize) {
+    let frame = (rate * FRAME_MS / 1000).max(1) as usize;
+    let loud = |chunk: &[f32]| {
+        let energy: f32 = chunk.iter().map(|s| s * s).sum::<f32>() / chunk.len() as f32;
+        energy.sqrt() > silence_rms
+    };
+    let chunks: Vec<&[f32]> = samples.chunks(frame).collect();
+    let Some(first) = chunks.iter().position(|c| loud(c)) else {
+        return (0, 0);
+    };
+    let last = chunks.iter().rposition(|c| loud(c)).unwrap_or(first);
+    let margin = (rate * TRIM_MARGIN_MS / 1000) as usize;
+    let start = (first * frame).saturating_sub(margin);
+    let end = ((last + 1) * frame + margin).min(samples.len());
+    (start, end)
+}
+
+/// Converts mono audio at `rate` to 16 kHz. Synchronous FFT resampling: the ratio is fixed,
+/// and it is both the fastest and the cleanest of rubato's converters for whole clips.
+pub fn resample(mono: &[f32], rate: u32) -> Result<Vec<f32>, String> {
+    if rate == WHISPER_RATE {
+        return Ok(mono.to_vec());
+    }
+    let mut fft = Fft::<f32>::new(
+        rate as usize,
+        WHISPER_RATE as usize,
+        1024,
+        1,
+        FixedSync::Both,
+    )
+    .map_err(|e| e.to_string())?;
+    let input = InterleavedSlice::new(mono, 1, mono.len()).map_err(|e| e.to_string())?;
+    let out = fft
+        .process_all(&input, mono.len(), None)
+        .map_err(|e| e.to_string())?;
+    Ok(out.take_data())
+}
+
+/// Scales so the peak is `target` (no-op for 0 or silence). Quiet phone recordings decode
+/// to small floats; whisper's log-mel is fairly level-invariant, so this is an option, not
+/// the default, and is kept only if it measurably helps.
+pub fn normalize(samples: &mut [f32], target: f32) {
+    if target <= 0.0 {
+        return;
+    }
+    let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    if peak > 1e-6 {
+        let gain = target / peak;
+        samples.iter_mut().for_each(|s| *s *= gain);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for s in samples {
+            w.write_sample(*s).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    fn tone(rate: u32, ms: u32, amp: f32) -> Vec<i16> {
+        (0..rate * ms / 1000)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                ((t * 440.0 * std::f32::consts::TAU).sin() * amp * 32767.0) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stereo_44k_becomes_16k_mono_with_silence_trimmed() {
+        // A 44.1 kHz stereo file with 1 s of silence either side of 1 s of tone.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.wav");
+        let mut mono = vec![0i16; 44_100];
+        mono.extend(tone(44_100, 1000, 0.5));
+        mono.extend(vec![0i16; 44_100]);
+        let stereo: Vec<i16> = mono.iter().flat_map(|s| [*s, *s]).collect();
+        write_wav(&p, 44_100, 2, &stereo);
+        let a = load_wav(&p, &AudioLimits::default()).unwrap();
+        assert_eq!(a.source_rate, 44_100);
+        assert_eq!(a.source_channels, 2);
+        assert_eq!(a.source_ms, 3000);
+        // 1 s of tone plus the 2 x 200 ms margins, give or take a frame.
+        let ms = a.duration_ms() as i64;
+        assert!((ms - 1400).abs() <= 30, "{ms} ms");
+    }
+
+    #[test]
+    fn over_long_refused_from_header_or_truncated() {
+        // A 3 s file against a 2 s limit: refused, or cut to 2 s when truncation is on.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("long.wav");
+        write_wav(&p, 8000, 1, &tone(8000, 3000, 0.5));
+        let mut limits = AudioLimits {
+            max_seconds: 2,
+            ..AudioLimits::default()
+        };
+        let err = load_wav(&p, &limits).unwrap_err();
+        assert!(matches!(err, AudioError::TooLong { .. }), "{err}");
+        assert!(err.is_permanent());
+        limits.truncate_long = true;
+        let a = load_wav(&p, &limits).unwrap();
+        assert!(a.truncated);
+        assert!(a.duration_ms() <= 2000, "{}", a.duration_ms());
+    }
+
+    #[test]
+    fn silence_only_is_too_short() {
+        // A file of digital silence has no sound to transcribe.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("quiet.wav");
+        write_wav(&p, 8000, 1, &vec![0i16; 16_000]);
+        let err = load_wav(&p, &AudioLimits::default()).unwrap_err();
+        assert!(
+            matches!(err, AudioError::TooShort { speech_ms: 0, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_file_is_retryable_garbage_is_not() {
+        // A file not there yet may appear; a file that is not a WAV never becomes one.
+        let dir = tempfile::tempdir().unwrap();
+        let missing = load_wav(&dir.path().join("nope.wav"), &AudioLimits::default());
+        assert!(!missing.unwrap_err().is_permanent());
+        let p = dir.path().join("junk.wav");
+        std::fs::write(&p, b"this is not a wav file at all").unwrap();
+        let err = load_wav(&p, &AudioLimits::default()).unwrap_err();
+        assert!(matches!(err, AudioError::Corrupt { .. }), "{err}");
+        assert!(err.is_permanent());
+    }
+
+    #[test]
+    fn normalize_reaches_target_peak() {
+        // Quiet audio scaled to a 0.9 peak; silence left alone.
+        let mut s = vec![0.1, -0.2, 0.05];
+        normalize(&mut s, 0.9);
+        assert!((s[1] + 0.9).abs() < 1e-6);
+        let mut z = vec![0.0; 4];
+        normalize(&mut z, 0.9);
+        assert!(z.iter().all(|v| *v == 0.0));
+    }
+}

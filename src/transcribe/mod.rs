@@ -1,0 +1,24 @@
+//! Transcription of recorded requests with whisper, off the call path.
+//!
+//! Map (one concept per file):
+//! - [`audio`]: WAV decode (hound), any rate/channels to 16 kHz mono (rubato), silence
+//!   trim, limits checked from the header; [`audio::AudioError`] says why a file is refused.
+//! - [`engine`]: the whisper model, loaded lazily once and shared; `transcribe(&[f32])` and
+//!   the whole-file path; [`engine::TranscriptResult`] (text, segments, language, time).
+//! - [`worker`]: bounded worker threads pulling from a durable [`worker::JobQueue`] with
+//!   leases, exponential backoff and permanent failures that keep their reason.
+//! - [`tags`]: rules from transcript words to tags (`intent=billing`), queue and priority.
+//! - [`wer`]: word error rate over normalised words, for tests and the bench.
+//!
+//! The SQLite implementation of the queue lives with the store (`store::transcriptions`).
+
+pub mod audio;
+pub mod engine;
+pub mod tags;
+pub mod wer;
+pub mod worker;
+
+pub use audio::{AudioError, AudioLimits};
+pub use engine::{Engine, EngineConfig, EngineStatus, Segment, TranscribeError, TranscriptResult};
+pub use tags::{TagOutcome, TagRule, TagRules};
+pub use worker::{Job, JobId, JobQueue, Retry, Transcriber, WorkerConfig, Workers};
