@@ -10,8 +10,10 @@
 
 mod schema;
 mod sqlite;
+mod transcriptions;
 
 pub use sqlite::SqliteStore;
+pub use transcriptions::{JobState, TranscriptionJob};
 
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, State, TransitionError,

@@ -97,6 +97,31 @@ CREATE TABLE do_not_call (
     added_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 2: the transcription job queue (issue 5). One row per recording to transcribe; the
+    // workers claim rows with a lease like dispatchers claim callbacks. No foreign key to
+    // `callbacks`: the queue is keyed by callback id but must not block deleting a callback
+    // whose job is still running (the job then completes into nothing).
+    r#"
+CREATE TABLE transcriptions (
+    id            INTEGER PRIMARY KEY,
+    callback_id   INTEGER NOT NULL,
+    wav_path      TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_try_at   INTEGER NOT NULL,
+    lease_until   INTEGER,
+    error         TEXT,
+    text          TEXT,
+    segments      TEXT,
+    language      TEXT,
+    processing_ms INTEGER,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX transcriptions_due ON transcriptions (next_try_at) WHERE state = 'queued';
+CREATE INDEX transcriptions_leases ON transcriptions (lease_until) WHERE state = 'running';
+CREATE INDEX transcriptions_callback ON transcriptions (callback_id);
+"#,
 ];
 
 /// The schema version this build writes.

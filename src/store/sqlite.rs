@@ -100,7 +100,7 @@ impl SqliteStore {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed if it returns `Ok`, rolled
     /// back otherwise. Immediate, so the write lock is taken up front and a read-then-write
     /// never fails halfway on a snapshot another process moved on from.
-    fn write<T>(
+    pub(super) fn write<T>(
         &self,
         doing: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
@@ -114,7 +114,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -182,18 +182,18 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 // ---- conversions ---------------------------------------------------------------------------
 
 /// Wraps a database error with what the store was doing.
-fn backend(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+pub(super) fn backend(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| StoreError::Backend(format!("{doing}: {e}"))
 }
 
 /// Epoch seconds, truncated: what is stored for event and request times.
-fn secs(t: DateTime<Utc>) -> i64 {
+pub(super) fn secs(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
 /// Epoch seconds rounded up: lease expiries and exclusive bounds, so the stored value is
 /// never earlier than the instant it stands for.
-fn ceil_secs(t: DateTime<Utc>) -> i64 {
+pub(super) fn ceil_secs(t: DateTime<Utc>) -> i64 {
     if t.timestamp_subsec_nanos() > 0 {
         t.timestamp() + 1
     } else {
@@ -201,7 +201,7 @@ fn ceil_secs(t: DateTime<Utc>) -> i64 {
     }
 }
 
-fn lease_until(now: DateTime<Utc>, lease: Duration) -> Result<i64, StoreError> {
+pub(super) fn lease_until(now: DateTime<Utc>, lease: Duration) -> Result<i64, StoreError> {
     now.checked_add_signed(lease)
         .map(ceil_secs)
         .ok_or_else(|| StoreError::Invalid {

@@ -64,6 +64,8 @@ pub struct AudioLimits {
     pub min_speech_ms: u32,
     /// RMS (full scale = 1.0) below which a 20 ms frame counts as silence when trimming.
     pub silence_rms: f32,
+    /// Audio kept either side of the sound when trimming, so soft word edges survive.
+    pub trim_margin_ms: u32,
     /// Scale the trimmed audio so its peak reaches this level (0 = leave as recorded).
     pub normalize_peak: f32,
 }
@@ -76,6 +78,7 @@ impl Default for AudioLimits {
             min_speech_ms: 300,
             // About -46 dBFS: above line hiss, well below quiet speech.
             silence_rms: 0.005,
+            trim_margin_ms: 200,
             normalize_peak: 0.0,
         }
     }
@@ -100,25 +103,21 @@ impl Audio {
     }
 }
 
-/// Keeps this much audio around the sound when trimming, so soft word edges survive.
-const TRIM_MARGIN_MS: u32 = 200;
 const FRAME_MS: u32 = 20;
 
 /// Reads `path` and converts it: decode, downmix, check limits, trim, resample.
 pub fn load_wav(path: &Path, limits: &AudioLimits) -> Result<Audio, AudioError> {
     let name = path.display().to_string();
-    let reader = hound::WavReader::open(path).map_err(|e| match e {
-        hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Open {
-                path: name.clone(),
-                source,
-            }
-        }
-        other => AudioError::Corrupt {
-            path: name.clone(),
-            reason: other.to_string(),
-        },
+    // Opened apart from the WAV parse: only a failure to open may be transient.
+    let file = std::fs::File::open(path).map_err(|source| AudioError::Open {
+        path: name.clone(),
+        source,
     })?;
+    let reader =
+        hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| AudioError::Corrupt {
+            path: name.clone(),
+            reason: e.to_string(),
+        })?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
         return Err(AudioError::Unsupported {
@@ -146,7 +145,12 @@ pub fn load_wav(path: &Path, limits: &AudioLimits) -> Result<Audio, AudioError> 
     if mono.is_empty() {
         return Err(AudioError::Empty { path: name });
     }
-    let (start, end) = trim_silence(&mono, spec.sample_rate, limits.silence_rms);
+    let (start, end) = trim_silence(
+        &mono,
+        spec.sample_rate,
+        limits.silence_rms,
+        limits.trim_margin_ms,
+    );
     let speech_ms = (end - start) as u64 * 1000 / rate;
     if speech_ms < u64::from(limits.min_speech_ms) {
         return Err(AudioError::TooShort {
@@ -222,7 +226,12 @@ fn decode_mono<R: std::io::Read>(
 
 /// The `[start, end)` sample range between the first and last non-silent 20 ms frame, with
 /// a margin either side. All silence gives an empty range.
-pub fn trim_silence(samples: &[f32], rate: u32, silence_rms: f32) -> (usize, usize) {
+pub fn trim_silence(
+    samples: &[f32],
+    rate: u32,
+    silence_rms: f32,
+    margin_ms: u32,
+) -> (usize, usize) {
     let frame = (rate * FRAME_MS / 1000).max(1) as usize;
     let loud = |chunk: &[f32]| {
         let energy: f32 = chunk.iter().map(|s| s * s).sum::<f32>() / chunk.len() as f32;
@@ -233,7 +242,7 @@ pub fn trim_silence(samples: &[f32], rate: u32, silence_rms: f32) -> (usize, usi
         return (0, 0);
     };
     let last = chunks.iter().rposition(|c| loud(c)).unwrap_or(first);
-    let margin = (rate * TRIM_MARGIN_MS / 1000) as usize;
+    let margin = (u64::from(rate) * u64::from(margin_ms) / 1000) as usize;
     let start = (first * frame).saturating_sub(margin);
     let end = ((last + 1) * frame + margin).min(samples.len());
     (start, end)

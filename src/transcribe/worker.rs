@@ -50,9 +50,21 @@ pub trait JobQueue: Send + Sync {
     /// attempt and leases it until `now + lease`.
     fn claim_next(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>, StoreError>;
     /// Stores the transcript and closes the job.
-    fn complete(&self, job: &Job, result: &TranscriptResult) -> Result<(), StoreError>;
+    /// Refused ([`StoreError::LeaseLost`]) when the claim lapsed and the job was taken over.
+    fn complete(
+        &self,
+        job: &Job,
+        result: &TranscriptResult,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Stores the reason; the job waits until `retry` or is failed for good.
-    fn fail(&self, job: &Job, reason: &str, retry: Retry) -> Result<(), StoreError>;
+    fn fail(
+        &self,
+        job: &Job,
+        reason: &str,
+        retry: Retry,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// What the workers need of whisper; [`Engine`] in production, a fake in tests.
@@ -139,12 +151,12 @@ pub fn run_once(
             cfg.max_attempts
         );
         tracing::warn!(job = job.id, callback = job.callback_id, "{reason}");
-        queue.fail(&job, &reason, Retry::Never)?;
+        queue.fail(&job, &reason, Retry::Never, clock.now())?;
         return Ok(Step::Failed(job.id));
     }
     match engine.transcribe_file(Path::new(&job.wav_path)) {
         Ok(result) => {
-            queue.complete(&job, &result)?;
+            queue.complete(&job, &result, clock.now())?;
             tracing::debug!(
                 job = job.id,
                 callback = job.callback_id,
@@ -160,13 +172,13 @@ pub fn run_once(
                 callback = job.callback_id,
                 "transcription failed: {reason}"
             );
-            queue.fail(&job, &reason, Retry::Never)?;
+            queue.fail(&job, &reason, Retry::Never, clock.now())?;
             Ok(Step::Failed(job.id))
         }
         Err(e) => {
             let at = clock.now() + cfg.backoff(job.attempts);
             tracing::info!(job = job.id, callback = job.callback_id, retry_at = %at, "transcription will be retried: {e}");
-            queue.fail(&job, &e.to_string(), Retry::At(at))?;
+            queue.fail(&job, &e.to_string(), Retry::At(at), clock.now())?;
             Ok(Step::RetryAt(job.id, at))
         }
     }
@@ -385,7 +397,12 @@ mod tests {
             }))
         }
 
-        fn complete(&self, job: &Job, result: &TranscriptResult) -> Result<(), StoreError> {
+        fn complete(
+            &self,
+            job: &Job,
+            result: &TranscriptResult,
+            _now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
             let mut jobs = self.jobs.lock().unwrap();
             let j = jobs.get_mut(&job.id).unwrap();
             j.state = MemState::Done(result.text.clone());
@@ -393,7 +410,13 @@ mod tests {
             Ok(())
         }
 
-        fn fail(&self, job: &Job, reason: &str, retry: Retry) -> Result<(), StoreError> {
+        fn fail(
+            &self,
+            job: &Job,
+            reason: &str,
+            retry: Retry,
+            _now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
             let mut jobs = self.jobs.lock().unwrap();
             let j = jobs.get_mut(&job.id).unwrap();
             j.error = Some(reason.to_string());
