@@ -85,3 +85,66 @@ fn a_missing_file_says_so() {
     assert!(err.to_string().contains("nope.conf.xml"));
     assert!(err.to_string().contains("cannot read"));
 }
+
+#[test]
+fn transcription_settings_and_tag_rules_load() {
+    // Whisper keys and <tags> rules are read; no model means transcription off, not an error.
+    let xml = r#"<configuration name="callback.conf">
+  <settings>
+    <param name="whisper-model" value="/opt/models/ggml-tiny.en.bin"/>
+    <param name="whisper-threads" value="3"/>
+    <param name="transcribe-max-seconds" value="90"/>
+    <param name="transcribe-retry-delay" value="1m"/>
+  </settings>
+  <queues><queue name="default"/><queue name="billing"/></queues>
+  <tags>
+    <tag name="intent=billing">
+      <param name="words" value="invoice, bill, account number"/>
+      <param name="queue" value="billing"/>
+    </tag>
+    <tag name="urgency=high">
+      <param name="regex" value="\b(urgent|asap)\b"/>
+      <param name="priority" value="10"/>
+    </tag>
+  </tags>
+</configuration>"#;
+    let c = Config::from_xml(xml).unwrap();
+    let t = &c.transcribe;
+    assert_eq!(
+        t.engine.model_path.as_deref(),
+        Some(std::path::Path::new("/opt/models/ggml-tiny.en.bin"))
+    );
+    assert_eq!(t.engine.threads, 3);
+    assert_eq!(t.engine.limits.max_seconds, 90);
+    assert_eq!(t.workers.workers, 1);
+    assert_eq!(t.workers.backoff_base, chrono::Duration::minutes(1));
+    let out = t.tags.apply("This is URGENT, about my bill");
+    assert_eq!(out.tags.get("intent").map(String::as_str), Some("billing"));
+    assert_eq!(out.queue.as_deref(), Some("billing"));
+    assert_eq!(out.priority, Some(10));
+
+    let off = Config::from_xml(r#"<configuration name="callback.conf"/>"#).unwrap();
+    assert!(off.transcribe.engine.model_path.is_none());
+    assert!(off.transcribe.tags.is_empty());
+}
+
+#[test]
+fn bad_tag_rules_are_refused_naming_the_key() {
+    // A tag routing to an unknown queue, or with a broken regex, is a config error.
+    let bad_queue = r#"<configuration name="callback.conf"><tags>
+      <tag name="intent=billing"><param name="words" value="bill"/>
+        <param name="queue" value="nowhere"/></tag></tags></configuration>"#;
+    let e = Config::from_xml(bad_queue).unwrap_err().to_string();
+    assert!(
+        e.contains("tags/intent=billing/queue") && e.contains("nowhere"),
+        "{e}"
+    );
+    let bad_regex = r#"<configuration name="callback.conf"><tags>
+      <tag name="urgency=high"><param name="regex" value="(urgent"/></tag></tags></configuration>"#;
+    let e = Config::from_xml(bad_regex).unwrap_err().to_string();
+    assert!(e.contains("tags/urgency=high/regex"), "{e}");
+    let bad_lang = r#"<configuration name="callback.conf"><settings>
+      <param name="whisper-language" value="English"/></settings></configuration>"#;
+    let e = Config::from_xml(bad_lang).unwrap_err().to_string();
+    assert!(e.contains("whisper-language"), "{e}");
+}

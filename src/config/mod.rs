@@ -8,6 +8,7 @@ pub mod raw;
 use crate::number::NumberPolicy;
 use crate::retry::{RetryDelay, RetryPolicy};
 use crate::schedule::{parse_zone, BusinessHours, QueueRules, SlotPolicy};
+use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
 use chrono::Duration;
 use chrono_tz::Tz;
@@ -72,12 +73,23 @@ impl QueueConfig {
     }
 }
 
+/// Transcription of recordings (`whisper-*`, `transcribe-*` settings and `<tags>`).
+#[derive(Debug, Clone)]
+pub struct TranscribeConfig {
+    /// `model_path` is `None` when `whisper-model` is unset or empty: transcription off.
+    pub engine: EngineConfig,
+    pub workers: WorkerConfig,
+    /// `<tags><tag name="intent=billing">`, in file order (first match per key wins).
+    pub tags: TagRules,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
     pub queues: BTreeMap<String, QueueConfig>,
     pub numbers: NumberPolicy,
+    pub transcribe: TranscribeConfig,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -91,7 +103,19 @@ const SETTINGS_KEYS: &[&str] = &[
     "merge-pending",
     "lease-seconds",
     "max-remark-chars",
+    "whisper-model",
+    "whisper-language",
+    "whisper-threads",
+    "whisper-beam-size",
+    "whisper-prompt",
+    "transcribe-workers",
+    "transcribe-max-seconds",
+    "transcribe-truncate-long",
+    "transcribe-max-attempts",
+    "transcribe-retry-delay",
 ];
+
+const TAG_KEYS: &[&str] = &["words", "regex", "queue", "priority"];
 
 const QUEUE_KEYS: &[&str] = &[
     "time-zone",
@@ -284,12 +308,19 @@ impl Config {
         };
 
         let mut queues = BTreeMap::new();
+        let mut tag_rules = Vec::new();
         for section in &raw.sections {
             let at = format!("{}/{}", section.group, section.name);
+            if section.group == "tags" && section.kind == "tag" {
+                let t = Params::new(&at, &section.params, TAG_KEYS)?;
+                tag_rules.push((Self::build_tag(&t, &section.name)?, t));
+                continue;
+            }
             if section.group != "queues" || section.kind != "queue" {
                 return Err(ConfigError::new(
                     format!("{}/{} (line {})", section.group, section.kind, section.line),
-                    "unknown section (known: <queues><queue name=\"...\">)",
+                    "unknown section (known: <queues><queue name=\"...\">, \
+                     <tags><tag name=\"key=value\">)",
                 ));
             }
             let q = Params::new(&at, &section.params, QUEUE_KEYS)?;
@@ -326,10 +357,93 @@ impl Config {
                 }
             }
         }
+        for (rule, t) in &tag_rules {
+            if let Some(q) = &rule.queue {
+                if !queues.contains_key(q) {
+                    return Err(t.err("queue", format!("queue '{q}' is not defined in <queues>")));
+                }
+            }
+        }
+        let transcribe = Self::build_transcribe(
+            &s,
+            TagRules::new(tag_rules.into_iter().map(|(r, _)| r).collect()),
+        )?;
         Ok(Self {
             settings,
             queues,
             numbers,
+            transcribe,
+        })
+    }
+
+    fn build_transcribe(s: &Params<'_>, tags: TagRules) -> Result<TranscribeConfig, ConfigError> {
+        let model_path = s
+            .get("whisper-model")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+        let language = s.text("whisper-language", "en");
+        let ok_lang = language == "auto"
+            || (matches!(language.len(), 2 | 3)
+                && language.bytes().all(|b| b.is_ascii_lowercase()));
+        if !ok_lang {
+            return Err(s.err(
+                "whisper-language",
+                format!("'{language}' is not a language code such as en, de, or auto"),
+            ));
+        }
+        let prompt = s.get("whisper-prompt").filter(|p| !p.trim().is_empty());
+        if prompt.is_some_and(|p| p.contains('\0')) {
+            return Err(s.err("whisper-prompt", "the prompt contains a NUL character"));
+        }
+        let defaults = EngineConfig::default();
+        let engine = EngineConfig {
+            model_path,
+            language,
+            threads: s.number("whisper-threads", defaults.threads, 1..=16)?,
+            beam_size: s.number("whisper-beam-size", defaults.beam_size, 0..=8)?,
+            initial_prompt: prompt.map(str::to_string),
+            limits: AudioLimits {
+                max_seconds: s.number("transcribe-max-seconds", 120u32, 1..=3600)?,
+                truncate_long: s.flag("transcribe-truncate-long", false)?,
+                ..AudioLimits::default()
+            },
+        };
+        let wd = WorkerConfig::default();
+        let base = s.duration("transcribe-retry-delay", "30s")?;
+        if base <= Duration::zero() {
+            return Err(s.err("transcribe-retry-delay", "must be longer than zero"));
+        }
+        let workers = WorkerConfig {
+            workers: s.number("transcribe-workers", 1usize, 1..=8)?,
+            max_attempts: s.number("transcribe-max-attempts", wd.max_attempts, 1..=20)?,
+            backoff_base: base,
+            ..wd
+        };
+        Ok(TranscribeConfig {
+            engine,
+            workers,
+            tags,
+        })
+    }
+
+    /// `<tag name="key=value">` with `words` or `regex` (one of them), `queue`, `priority`.
+    fn build_tag(t: &Params<'_>, name: &str) -> Result<TagRule, ConfigError> {
+        let rule = match (t.get("words"), t.get("regex")) {
+            (Some(w), None) => TagRule::words(name, w).map_err(|e| t.err("words", e.message))?,
+            (None, Some(r)) => TagRule::regex(name, r).map_err(|e| t.err("regex", e.message))?,
+            _ => return Err(t.err("words", "give either words or regex (exactly one)")),
+        };
+        let rule = match t.get("queue").filter(|q| !q.is_empty()) {
+            Some(q) => {
+                check_token(t, "queue", q)?;
+                rule.with_queue(q)
+            }
+            None => rule,
+        };
+        Ok(match t.get("priority") {
+            Some(_) => rule.with_priority(t.number("priority", 0i32, -1000..=1000)?),
+            None => rule,
         })
     }
 
