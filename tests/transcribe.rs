@@ -53,6 +53,14 @@ pub fn tuned_config(model: PathBuf) -> EngineConfig {
     }
 }
 
+/// whisper's ggml threads spin while waiting, so two model tests at once on a 2-core
+/// machine run far slower than one after the other: the model tests take turns.
+fn model_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn engine() -> Option<&'static Engine> {
     static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
     ENGINE
@@ -105,6 +113,7 @@ fn bare_whisper(ctx: &WhisperContext, wav: &Path) -> String {
 fn pipeline_wer_no_worse_than_bare_whisper() {
     // Over the 8 kHz fixture set, our decode+resample+trim path is at least as accurate as
     // whisper-rs on the plainly upsampled files (within 0.02).
+    let _turn = model_turn();
     let Some(engine) = engine() else { return };
     let ctx =
         WhisperContext::new_with_params(model_path(), WhisperContextParameters::default()).unwrap();
@@ -137,6 +146,7 @@ fn pipeline_wer_no_worse_than_bare_whisper() {
 fn transcript_tags_cancel_request_and_routes_it() {
     // The cancellation fixture, transcribed for real, is tagged intent=cancel and routed to
     // retention; the billing rule and the urgency rule do not fire.
+    let _turn = model_turn();
     let Some(engine) = engine() else { return };
     let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/speech/cancel.wav");
     let got = engine.transcribe_file(&wav).unwrap();
@@ -167,6 +177,7 @@ fn transcript_tags_cancel_request_and_routes_it() {
 fn restart_in_the_middle_of_a_job_resumes_it() {
     // A worker claims a job and the process dies (store dropped mid-job); after reopening
     // the database the job is claimed again once its lease lapses, and completes.
+    let _turn = model_turn();
     let Some(engine) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("callback.db");
@@ -206,6 +217,7 @@ fn restart_in_the_middle_of_a_job_resumes_it() {
 #[test]
 fn worker_thread_transcribes_queued_jobs_and_stops() {
     // One real worker thread drains two queued recordings from SQLite; stop() joins it.
+    let _turn = model_turn();
     let Some(model) = model_or_skip("worker_thread") else {
         return;
     };
@@ -248,6 +260,7 @@ fn worker_thread_transcribes_queued_jobs_and_stops() {
 #[test]
 fn corrupt_wav_refused_with_reason() {
     // A truncated RIFF header is refused as corrupt, permanently, naming the file.
+    let _turn = model_turn();
     let Some(engine) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("broken.wav");
@@ -283,6 +296,7 @@ fn write_tone(path: &Path, rate: u32, ms: u32) {
 #[test]
 fn short_wav_refused_not_hallucinated() {
     // A 0.2 s recording is refused before whisper can invent words for it.
+    let _turn = model_turn();
     let Some(engine) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("short.wav");
@@ -363,6 +377,7 @@ fn unreadable_model_leaves_transcription_off_with_reason() {
 #[ignore = "slow: compares pipeline options; run by hand with --ignored --nocapture"]
 fn wer_experiments() {
     // Which pipeline options lower the WER on the fixtures (numbers go in the report).
+    let _turn = model_turn();
     let Some(model) = model_or_skip("wer_experiments") else {
         return;
     };
