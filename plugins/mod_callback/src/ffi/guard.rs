@@ -48,7 +48,7 @@ pub fn guard<T>(entry: &str, uuid: Option<&str>, f: impl FnOnce() -> T) -> Resul
                 switch::log(
                     SWITCH_LOG_CRIT,
                     uuid,
-                    &format!("mod_callback: panic in {entry} at {at}: {message}; the call continues without it"),
+                    &format!("mod_callback: panic in {entry} at {at}: {message}"),
                 )
             }));
             Err(())
