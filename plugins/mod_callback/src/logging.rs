@@ -140,7 +140,8 @@ mod tests {
     #[test]
     fn lines_carry_the_call_uuid_and_callback_id() {
         // An event inside a call's span is logged with the span's uuid and its own callback id.
-        let lines: Arc<Mutex<Vec<(i32, Option<String>, String)>>> = Arc::default();
+        type Lines = Arc<Mutex<Vec<(i32, Option<String>, String)>>>;
+        let lines: Lines = Arc::default();
         let sink_lines = lines.clone();
         let sink: Sink = Box::new(move |lvl, uuid, text| {
             sink_lines

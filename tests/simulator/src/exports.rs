@@ -8,6 +8,11 @@
 //! exactly where a fixed-argument callee with one more parameter reads them. So they are
 //! defined with that one argument; any other format is recorded as a violation (a test
 //! checks there are none).
+//!
+//! # Safety (every export)
+//! Callers pass what FreeSWITCH's own functions expect: null or NUL-terminated strings,
+//! session/channel/event/stream pointers this simulator handed out, valid out-pointers.
+#![allow(clippy::missing_safety_doc)]
 
 use crate::core::{self, lock, state, Endpoint, FiredEvent, LogLine, SimSession};
 use chrono::Duration;

@@ -85,7 +85,7 @@ unsafe extern "C" fn load(
             log_line(SWITCH_LOG_CRIT, "mod_callback: load called without a module interface");
             return SWITCH_STATUS_GENERR;
         }
-        logging::install(Box::new(|level, uuid, text| switch::log(level, uuid, text)));
+        logging::install(Box::new(switch::log));
         let clock = Arc::new(callback_core::clock::FnClock(switch::micro_time_now));
         if let Err(line) = module::start(FfiSwitch, clock) {
             log_line(SWITCH_LOG_ERROR, &line);
@@ -147,7 +147,7 @@ unsafe extern "C" fn load(
         }
         SWITCH_STATUS_SUCCESS
     })
-    .unwrap_or_else(|()| {
+    .unwrap_or_else(|_| {
         let _ = guard("load cleanup", None, module::stop);
         SWITCH_STATUS_GENERR
     })
@@ -245,7 +245,7 @@ unsafe extern "C" fn api_callback(
         let m = module::current();
         command::execute(m.as_ref().map(|m| m.service()), &line)
     })
-    .unwrap_or_else(|()| "-ERR internal error\n".to_string());
+    .unwrap_or_else(|_| "-ERR internal error\n".to_string());
     // SAFETY: `stream` is null or the live stream the core passed in.
     if unsafe { stream_write(stream, &reply) } {
         SWITCH_STATUS_SUCCESS
@@ -253,7 +253,3 @@ unsafe extern "C" fn api_callback(
         SWITCH_STATUS_GENERR
     }
 }
-
-// Keep ChannelVars in scope for the closures above (trait methods on `Session`).
-#[allow(dead_code)]
-fn _uses(_: &dyn ChannelVars) {}

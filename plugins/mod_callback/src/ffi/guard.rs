@@ -28,8 +28,12 @@ pub fn install_hook() {
     });
 }
 
-/// Runs `f`; a panic is logged at CRIT and returned as `Err(())`.
-pub fn guard<T>(entry: &str, uuid: Option<&str>, f: impl FnOnce() -> T) -> Result<T, ()> {
+/// A panic was caught (and logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panicked;
+
+/// Runs `f`; a panic is logged at CRIT and returned as `Err(Panicked)`.
+pub fn guard<T>(entry: &str, uuid: Option<&str>, f: impl FnOnce() -> T) -> Result<T, Panicked> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => Ok(v),
         Err(payload) => {
@@ -51,7 +55,7 @@ pub fn guard<T>(entry: &str, uuid: Option<&str>, f: impl FnOnce() -> T) -> Resul
                     &format!("mod_callback: panic in {entry} at {at}: {message}"),
                 )
             }));
-            Err(())
+            Err(Panicked)
         }
     }
 }
