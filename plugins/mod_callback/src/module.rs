@@ -13,6 +13,7 @@
 use crate::fshost::{FsHost, Switch};
 use callback_core::clock::Clock;
 use callback_core::config::Config;
+use callback_core::host::Host;
 use callback_core::service::CallbackService;
 use callback_core::store::Store;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub const DEFAULT_CONF: &str = "/etc/freeswitch/autoload_configs/callback.conf.x
 /// A running module.
 pub struct Module {
     service: Arc<CallbackService>,
+    host: Arc<dyn Host>,
     stopping: Mutex<bool>,
     wake: Condvar,
 }
@@ -34,6 +36,11 @@ pub struct Module {
 impl Module {
     pub fn service(&self) -> &CallbackService {
         &self.service
+    }
+
+    /// The host the service uses (for the debug-build probe).
+    pub fn host(&self) -> &dyn Host {
+        self.host.as_ref()
     }
 }
 
@@ -67,10 +74,11 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
             config.settings.db_path.display()
         )
     })?;
-    let host = Arc::new(FsHost::new(switch));
-    let service = CallbackService::new(store, Arc::new(config), clock, host);
+    let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
+    let service = CallbackService::new(store, Arc::new(config), clock, host.clone());
     let module = Arc::new(Module {
         service: Arc::new(service),
+        host,
         stopping: Mutex::new(false),
         wake: Condvar::new(),
     });
@@ -121,5 +129,10 @@ pub fn not_yet(app: &str, chan: &dyn crate::vars::ChannelVars) {
         uuid = chan.uuid().unwrap_or_default(),
         "{app} is not available yet"
     );
-    crate::capture::set_error(chan, &format!("{app} is not available yet"));
+    // Only the result: on an agent leg `callback_id` is the input and stays.
+    chan.set_var("callback_result", Some("ERR"));
+    chan.set_var(
+        "callback_error",
+        Some(&format!("{app} is not available yet")),
+    );
 }

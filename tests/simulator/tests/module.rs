@@ -3,7 +3,7 @@
 
 use callback_simulator::loader::{self, Loaded};
 use callback_simulator::scenario::{self, load_with_config, repo_root};
-use callback_simulator::Sim;
+use callback_simulator::{Endpoint, Sim};
 use chrono::{TimeZone, Utc};
 use mod_callback::ffi::types::{SWITCH_LOG_CRIT, SWITCH_LOG_ERROR, SWITCH_STATUS_SUCCESS};
 
@@ -369,4 +369,58 @@ fn the_demo_scenario_runs() {
     let timeline = scenario::run_file(&repo_root().join("fixtures/scenarios/demo.scn"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(timeline.contains("fs_cli> callback list"));
+}
+
+#[test]
+fn fs_host_originates_and_hangs_up_through_the_switch() {
+    // FsHost rings scripted agents and customers with switch_api_execute and reads FreeSWITCH's replies.
+    let (sim, _m) = start();
+    sim.endpoint("user/1001", Endpoint::Answer(4));
+    sim.endpoint("sofia/gateway/pstn/+12125550142", Endpoint::Busy);
+    sim.endpoint("sofia/gateway/pstn/+12125550143", Endpoint::NoAnswer);
+    let t0 = sim.now();
+    let r = sim.api("callback _originate 5 agent user/1001 20");
+    assert!(r.starts_with("+OK answered "), "{r}");
+    let uuid = r.trim().rsplit(' ').next().unwrap().to_string();
+    assert_eq!((sim.now() - t0).num_seconds(), 4);
+    // The answered leg runs the agent application on its own thread.
+    Sim::settle();
+    assert_eq!(sim.var(&uuid, "callback_id").as_deref(), Some("5"));
+    assert_eq!(sim.var(&uuid, "callback_leg").as_deref(), Some("agent"));
+    assert_eq!(sim.var(&uuid, "callback_result").as_deref(), Some("ERR"));
+    let cmd = sim.commands()[0].clone();
+    assert!(
+        cmd.starts_with(&format!(
+            "originate {{origination_uuid={uuid},originate_timeout=20,"
+        )),
+        "{cmd}"
+    );
+    assert!(cmd.ends_with("}user/1001 &callback_agent(5)"), "{cmd}");
+    let r = sim.api("callback _originate 5 customer +12125550142 sofia/gateway/pstn/ 20");
+    assert_eq!(r, "+OK not-answered USER_BUSY\n");
+    let before = sim.now();
+    let r = sim.api("callback _originate 5 customer +12125550143 sofia/gateway/pstn/ 25");
+    assert_eq!(r, "+OK not-answered NO_ANSWER\n");
+    assert_eq!((sim.now() - before).num_seconds(), 25);
+    assert_eq!(
+        sim.api(&format!("callback _kill {uuid} NORMAL_CLEARING")),
+        "+OK\n"
+    );
+    let cause = sim
+        .session(&uuid)
+        .and_then(|s| s.hangup_cause.lock().unwrap().clone());
+    assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
+    // Injection attempts are refused before any command reaches the switch.
+    let sent = sim.commands().len();
+    for line in [
+        "callback _originate 5 customer +1212555,0142 sofia/gateway/pstn/ 20",
+        "callback _originate 5 customer +12125550142 sofia/gateway/${system(id)}/ 20",
+        "callback _originate 5 agent user/1001|user/666 20",
+        "callback _originate 5 agent {x=y}user/1001 20",
+        "callback _kill abc^def NORMAL_CLEARING",
+    ] {
+        assert!(sim.api(line).starts_with("-ERR refused"), "{line}");
+    }
+    assert_eq!(sim.commands().len(), sent);
+    assert_clean(&sim);
 }

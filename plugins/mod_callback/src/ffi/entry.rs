@@ -243,6 +243,10 @@ unsafe extern "C" fn api_callback(
     let line = unsafe { owned(cmd) }.unwrap_or_default();
     let reply = guard("callback API", None, || {
         let m = module::current();
+        #[cfg(debug_assertions)]
+        if let Some(reply) = m.as_ref().and_then(|m| crate::probe::run(m.host(), &line)) {
+            return reply;
+        }
         command::execute(m.as_ref().map(|m| m.service()), &line)
     })
     .unwrap_or_else(|_| "-ERR internal error\n".to_string());
