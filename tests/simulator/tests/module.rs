@@ -314,6 +314,7 @@ fn transitions_fire_callback_info_events() {
 }
 
 #[test]
+#[cfg(debug_assertions)] // the triggers exist only in debug builds
 fn a_panic_in_the_api_or_an_app_is_contained() {
     // Debug-build panic triggers become -ERR / callback_result=ERR and a CRIT line; the host serves on.
     let (sim, _m) = start();
@@ -372,6 +373,7 @@ fn the_demo_scenario_runs() {
 }
 
 #[test]
+#[cfg(debug_assertions)] // the triggers exist only in debug builds
 fn fs_host_originates_and_hangs_up_through_the_switch() {
     // FsHost rings scripted agents and customers with switch_api_execute and reads FreeSWITCH's replies.
     let (sim, _m) = start();
