@@ -21,6 +21,25 @@ use nom::multi::separated_list0;
 use nom::sequence::{delimited, separated_pair};
 use nom::{IResult, Parser};
 
+/// Why a capture was refused; the text goes to `callback_error`.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{0}")]
+    Args(String),
+    #[error("delay: {0}")]
+    Delay(callback_core::when::WhenError),
+    #[error("when: {0}")]
+    When(callback_core::when::WhenError),
+    #[error("tz: {0}")]
+    Zone(#[from] callback_core::schedule::ZoneError),
+    #[error("unknown queue '{0}'")]
+    UnknownQueue(String),
+    #[error("no number given and the call has no caller_id_number")]
+    NoNumber,
+    #[error(transparent)]
+    Service(#[from] callback_core::service::Error),
+}
+
 /// The parsed arguments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaptureArgs {
@@ -107,24 +126,23 @@ fn request(
     svc: &CallbackService,
     chan: &dyn ChannelVars,
     a: CaptureArgs,
-) -> Result<NewRequest, String> {
+) -> Result<NewRequest, CaptureError> {
     let requested = if let Some(d) = &a.delay {
-        Requested::After(callback_core::when::parse_duration(d).map_err(|e| format!("delay: {e}"))?)
+        Requested::After(callback_core::when::parse_duration(d).map_err(CaptureError::Delay)?)
     } else if let Some(w) = &a.when {
         let zone = match &a.tz {
-            Some(z) => callback_core::schedule::parse_zone(z).map_err(|e| format!("tz: {e}"))?,
+            Some(z) => callback_core::schedule::parse_zone(z)?,
             None => svc
                 .config()
                 .queue(a.queue.as_deref())
                 .map(|q| q.zone())
                 .ok_or_else(|| {
-                    format!(
-                        "unknown queue '{}'",
-                        a.queue.as_deref().unwrap_or("(default)")
+                    CaptureError::UnknownQueue(
+                        a.queue.clone().unwrap_or_else(|| "(default)".into()),
                     )
                 })?,
         };
-        callback_core::when::parse_when(w, zone, svc.now()).map_err(|e| format!("when: {e}"))?
+        callback_core::when::parse_when(w, zone, svc.now()).map_err(CaptureError::When)?
     } else {
         Requested::Now
     };
@@ -136,7 +154,7 @@ fn request(
     let number = a
         .number
         .or_else(|| chan.var("caller_id_number"))
-        .ok_or("no number given and the call has no caller_id_number")?;
+        .ok_or(CaptureError::NoNumber)?;
     let mut req = NewRequest::new(kind, number, requested, Source::Ivr);
     req.queue = a.queue;
     req.time_zone = a.tz;
@@ -166,8 +184,9 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
         return set_error(chan, "mod_callback is not running");
     };
     let outcome = parse_args(data)
+        .map_err(CaptureError::Args)
         .and_then(|a| request(svc, chan, a))
-        .and_then(|req| svc.request(req).map_err(|e| e.to_string()));
+        .and_then(|req| Ok(svc.request(req)?));
     match outcome {
         Ok((r, _)) => {
             chan.set_var("callback_result", Some("OK"));
@@ -186,7 +205,7 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
                 uuid = chan.uuid().unwrap_or_default(),
                 "callback_capture refused: {e}"
             );
-            set_error(chan, &e);
+            set_error(chan, &e.to_string());
         }
     }
 }

@@ -79,8 +79,8 @@ unsafe extern "C" fn load(
     module_interface: *mut *mut LoadableModuleInterface,
     pool: *mut MemoryPool,
 ) -> SwitchStatus {
-    install_hook();
     guard("load", None, || {
+        install_hook();
         if module_interface.is_null() {
             log_line(SWITCH_LOG_CRIT, "mod_callback: load called without a module interface");
             return SWITCH_STATUS_GENERR;
