@@ -90,6 +90,12 @@ fn end(i: &str) -> Res<'_, ()> {
 /// Parses one `callback` line.
 pub fn parse(line: &str) -> Result<Invocation, Usage> {
     let line = line.trim();
+    if line.eq_ignore_ascii_case("json") {
+        return Ok(Invocation {
+            json: true,
+            command: Command::Help,
+        });
+    }
     let (rest_line, json) = match opt((
         tag_no_case::<_, _, nom::error::Error<&str>>("json"),
         multispace1,
@@ -99,7 +105,6 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
         Ok((r, j)) => (r, j.is_some()),
         Err(_) => (line, false),
     };
-    // `callback json` alone is a request for help, like `callback`.
     let bad = |message: String, usage: &'static str| Usage {
         json,
         message,
@@ -426,6 +431,13 @@ mod tests {
         assert_eq!(
             cmd("reschedule 3 2026-11-22 14:00"),
             Command::Reschedule(3, "2026-11-22 14:00".into())
+        );
+        assert_eq!(
+            parse("json").unwrap(),
+            Invocation {
+                json: true,
+                command: Command::Help
+            }
         );
         let inv = parse("json list sales").unwrap();
         assert!(inv.json);
