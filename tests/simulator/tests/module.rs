@@ -365,11 +365,20 @@ fn ivr_and_agent_applications_say_they_are_not_available_yet() {
 }
 
 #[test]
-fn the_demo_scenario_runs() {
-    // The README demo scenario passes every expectation on the virtual clock.
-    let timeline = scenario::run_file(&repo_root().join("fixtures/scenarios/demo.scn"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(timeline.contains("fs_cli> callback list"));
+fn every_scenario_file_runs() {
+    // Each fixtures/scenarios/*.scn (the README demo among them) passes all its expectations.
+    let dir = repo_root().join("fixtures/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|f| f.ends_with("demo.scn")));
+    for f in files {
+        let timeline = scenario::run_file(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(timeline.contains("fs_cli> callback"), "{}", f.display());
+    }
 }
 
 #[test]
