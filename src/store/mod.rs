@@ -8,6 +8,7 @@
 //! crashed owner). Every change a dispatcher makes to a leased callback names the owner, and
 //! is refused when the lease is not held, so no callback is ever held by two owners at once.
 
+mod schema;
 mod sqlite;
 
 pub use sqlite::SqliteStore;

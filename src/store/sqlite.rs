@@ -1,6 +1,1353 @@
 //! The SQLite backend (rusqlite, bundled): WAL, `PRAGMA user_version` migrations.
+//!
+//! One connection behind a mutex: SQLite has one writer at a time anyway, and every write
+//! here is a short `BEGIN IMMEDIATE` transaction, so a second connection would only queue.
+//! Several processes (or several stores) may open the same file; `BEGIN IMMEDIATE` plus the
+//! busy timeout serialises them, and each check-then-write runs inside one transaction.
+//!
+//! Times are stored as whole UTC epoch seconds. Instants read back are truncated to the
+//! second; lease expiries are rounded *up*, so the store never thinks a lease ended before
+//! its holder does.
+
+use super::schema;
+use super::{
+    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, ListFilter, NewAttempt, Stats,
+    Store, StoreError, Transition,
+};
+use crate::model::{
+    Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
+    Window,
+};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// How long a connection waits for another writer (another process on the same file)
+/// before giving up with "database is locked".
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Page cache per connection, in KiB (negative = KiB for SQLite). The default 2 MiB makes
+/// bulk inserts into the 1M-row indexes thrash; 32 MiB is small next to a PBX's footprint.
+const CACHE_KIB: i64 = 32 * 1024;
+
+/// The SQL list of the states a dispatcher may claim when due (must match the partial
+/// index `callbacks_claimable` word for word, or SQLite will not use it).
+const CLAIMABLE: &str = "('scheduled', 'rescheduled')";
+/// The states held under a lease (must match `callbacks_leases`).
+const ACTIVE: &str = "('due', 'offering', 'previewing', 'dialing', 'connected')";
+/// The states waiting for their time (must match `callbacks_pending_number`).
+const PENDING: &str = "('requested', 'scheduled', 'rescheduled')";
+
+/// The columns of `callbacks`, in the order [`read_callback`] decodes them.
+macro_rules! callback_columns {
+    () => {
+        "id, kind, number, time_zone, queue, source, state, due_at, customer_attempts, \
+         created_at, updated_at, desired_at, window_from, window_until, expires_at, agent, \
+         remark, ivr_data, origin_uuid, idempotency_key, recording_path, recording_ms, \
+         recording_rate, transcript_text, transcript_language, tags, lease_owner, lease_expires"
+    };
+}
+
+macro_rules! attempt_columns {
+    () => {
+        "id, callback_id, leg, attempt_no, agent, call_uuid, started_at, answered_at, ended_at, \
+         hangup_cause, result, disposition, note"
+    };
+}
 
 /// The embedded store.
 pub struct SqliteStore {
-    // the store helper decides
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Refuses a database written by a newer build (its `user_version` is beyond ours).
+    ///
+    /// Durability: WAL with `synchronous = NORMAL`. A commit is durable as soon as it is in
+    /// the WAL, so a crash of the process (or of FreeSWITCH) loses nothing; a power cut or
+    /// kernel crash may roll back the last few commits, never corrupt the file. `FULL` would
+    /// fsync on every commit, which bounds claims and single creates by disk latency; the
+    /// PBX that loses power also loses every call in flight, so we accept that window.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let mut conn = Connection::open(path).map_err(|e| {
+            StoreError::Backend(format!("opening the database {}: {e}", path.display()))
+        })?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock rolled its transaction back when the guard's
+        // transaction dropped, so the connection is still usable.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed if it returns `Ok`, rolled
+    /// back otherwise. Immediate, so the write lock is taken up front and a read-then-write
+    /// never fails halfway on a snapshot another process moved on from.
+    fn write<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend(doing))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(backend(doing))?;
+        Ok(out)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.lock();
+        f(&conn)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    let err = backend("configuring the connection");
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(&err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "configuring the connection: journal_mode is '{mode}', WAL is required"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(&err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(&err)?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)
+        .map_err(&err)?;
+    Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(backend("reading the schema version"))
+}
+
+fn refuse_newer(found: i64) -> Result<usize, StoreError> {
+    let known = schema::latest_version();
+    match usize::try_from(found) {
+        Ok(v) if v <= schema::MIGRATIONS.len() => Ok(v),
+        _ => Err(StoreError::Backend(format!(
+            "the database has schema version {found}, newer than this build knows ({known}); \
+             refusing to open it (upgrade mod_callback, or point it at another file)"
+        ))),
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // Refuse early, before taking the write lock a newer build may be holding.
+    let mut applied = refuse_newer(user_version(conn)?)?;
+    if applied == schema::MIGRATIONS.len() {
+        return Ok(());
+    }
+    let err = backend("migrating the schema");
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(&err)?;
+    // Another process may have migrated while we waited for the lock.
+    applied = refuse_newer(user_version(&tx)?)?;
+    for step in &schema::MIGRATIONS[applied..] {
+        tx.execute_batch(step).map_err(&err)?;
+    }
+    tx.pragma_update(None, "user_version", i64::from(schema::latest_version()))
+        .map_err(&err)?;
+    tx.commit().map_err(&err)
+}
+
+// ---- conversions ---------------------------------------------------------------------------
+
+/// Wraps a database error with what the store was doing.
+fn backend(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Backend(format!("{doing}: {e}"))
+}
+
+/// Epoch seconds, truncated: what is stored for event and request times.
+fn secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// Epoch seconds rounded up: lease expiries and exclusive bounds, so the stored value is
+/// never earlier than the instant it stands for.
+fn ceil_secs(t: DateTime<Utc>) -> i64 {
+    if t.timestamp_subsec_nanos() > 0 {
+        t.timestamp() + 1
+    } else {
+        t.timestamp()
+    }
+}
+
+fn lease_until(now: DateTime<Utc>, lease: Duration) -> Result<i64, StoreError> {
+    now.checked_add_signed(lease)
+        .map(ceil_secs)
+        .ok_or_else(|| StoreError::Invalid {
+            field: "lease",
+            message: format!("{lease} from {now} is out of range"),
+        })
+}
+
+/// A value in the database that the model cannot represent, named by its column.
+#[derive(Debug, thiserror::Error)]
+#[error("column {column}: {message}")]
+struct BadColumn {
+    column: &'static str,
+    message: String,
+}
+
+fn bad_column(idx: usize, ty: Type, column: &'static str, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, ty, Box::new(BadColumn { column, message }))
+}
+
+fn enum_col<T>(row: &Row<'_>, idx: usize, column: &'static str) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.get(idx)?;
+    text.parse()
+        .map_err(|e: T::Err| bad_column(idx, Type::Text, column, e.to_string()))
+}
+
+fn opt_enum_col<T>(row: &Row<'_>, idx: usize, column: &'static str) -> rusqlite::Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| bad_column(idx, Type::Text, column, e.to_string())),
+    }
+}
+
+fn to_time(idx: usize, column: &'static str, s: i64) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::from_timestamp(s, 0).ok_or_else(|| {
+        bad_column(
+            idx,
+            Type::Integer,
+            column,
+            format!("{s} is not a representable time"),
+        )
+    })
+}
+
+fn time_col(row: &Row<'_>, idx: usize, column: &'static str) -> rusqlite::Result<DateTime<Utc>> {
+    to_time(idx, column, row.get(idx)?)
+}
+
+fn opt_time_col(
+    row: &Row<'_>,
+    idx: usize,
+    column: &'static str,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    row.get::<_, Option<i64>>(idx)?
+        .map(|s| to_time(idx, column, s))
+        .transpose()
+}
+
+fn u32_col(row: &Row<'_>, idx: usize, column: &'static str) -> rusqlite::Result<u32> {
+    let v: i64 = row.get(idx)?;
+    u32::try_from(v)
+        .map_err(|_| bad_column(idx, Type::Integer, column, format!("{v} is out of range")))
+}
+
+fn map_col(
+    row: &Row<'_>,
+    idx: usize,
+    column: &'static str,
+) -> rusqlite::Result<BTreeMap<String, String>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(BTreeMap::new()),
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            bad_column(
+                idx,
+                Type::Text,
+                column,
+                format!("not a JSON object of strings: {e}"),
+            )
+        }),
+    }
+}
+
+/// A map as JSON, or NULL when empty (most requests carry none).
+fn map_json(
+    map: &BTreeMap<String, String>,
+    field: &'static str,
+) -> Result<Option<String>, StoreError> {
+    if map.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(map)
+        .map(Some)
+        .map_err(|e| StoreError::Invalid {
+            field,
+            message: e.to_string(),
+        })
+}
+
+fn read_callback(row: &Row<'_>) -> rusqlite::Result<CallbackRequest> {
+    let recording = match row.get::<_, Option<String>>(20)? {
+        None => None,
+        Some(path) => Some(Recording {
+            path,
+            duration_ms: opt_u32(row, 21, "recording_ms")?,
+            sample_rate: opt_u32(row, 22, "recording_rate")?,
+        }),
+    };
+    let transcript = match row.get::<_, Option<String>>(23)? {
+        None => None,
+        Some(text) => Some(Transcript {
+            text,
+            language: row.get(24)?,
+        }),
+    };
+    Ok(CallbackRequest {
+        id: row.get(0)?,
+        kind: enum_col(row, 1, "kind")?,
+        number: row.get(2)?,
+        time_zone: row.get(3)?,
+        queue: row.get(4)?,
+        source: enum_col(row, 5, "source")?,
+        state: enum_col(row, 6, "state")?,
+        due_at: opt_time_col(row, 7, "due_at")?,
+        customer_attempts: u32_col(row, 8, "customer_attempts")?,
+        created_at: time_col(row, 9, "created_at")?,
+        updated_at: time_col(row, 10, "updated_at")?,
+        desired_at: opt_time_col(row, 11, "desired_at")?,
+        window: Window {
+            from: opt_time_col(row, 12, "window_from")?,
+            until: opt_time_col(row, 13, "window_until")?,
+        },
+        expires_at: opt_time_col(row, 14, "expires_at")?,
+        agent: row.get(15)?,
+        remark: row.get(16)?,
+        ivr_data: map_col(row, 17, "ivr_data")?,
+        origin_uuid: row.get(18)?,
+        idempotency_key: row.get(19)?,
+        recording,
+        transcript,
+        tags: map_col(row, 25, "tags")?,
+        lease_owner: row.get(26)?,
+        lease_expires: opt_time_col(row, 27, "lease_expires")?,
+    })
+}
+
+fn opt_u32(row: &Row<'_>, idx: usize, column: &'static str) -> rusqlite::Result<u32> {
+    match row.get::<_, Option<i64>>(idx)? {
+        None => Ok(0),
+        Some(_) => u32_col(row, idx, column),
+    }
+}
+
+fn read_attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        id: row.get(0)?,
+        callback_id: row.get(1)?,
+        leg: enum_col(row, 2, "leg")?,
+        attempt_no: u32_col(row, 3, "attempt_no")?,
+        agent: row.get(4)?,
+        call_uuid: row.get(5)?,
+        started_at: time_col(row, 6, "started_at")?,
+        answered_at: opt_time_col(row, 7, "answered_at")?,
+        ended_at: opt_time_col(row, 8, "ended_at")?,
+        hangup_cause: row.get(9)?,
+        result: opt_enum_col::<AttemptResult>(row, 10, "result")?,
+        disposition: row.get(11)?,
+        note: row.get(12)?,
+    })
+}
+
+fn read_event(row: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: row.get(0)?,
+        callback_id: row.get(1)?,
+        at: time_col(row, 2, "at")?,
+        action: row.get(3)?,
+        from: opt_enum_col(row, 4, "from_state")?,
+        to: enum_col(row, 5, "to_state")?,
+        actor: row.get(6)?,
+        detail: row.get(7)?,
+    })
+}
+
+// ---- validation ----------------------------------------------------------------------------
+
+/// A state read outside [`read_callback`], e.g. the state a row had before an update.
+fn parse_state(text: &str, doing: &str) -> Result<State, StoreError> {
+    State::from_str(text).map_err(|e| StoreError::Backend(format!("{doing}: column state: {e}")))
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> StoreError {
+    StoreError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Checks what the store relies on, whoever built the draft: a key that is safe to log and
+/// index, a dialable number, a queue, and a state/due time the claim index can see.
+fn validate(draft: &Draft) -> Result<(), StoreError> {
+    if let Some(key) = &draft.idempotency_key {
+        if key.is_empty() || key.len() > 128 {
+            return Err(invalid(
+                "idempotency_key",
+                format!("must be 1 to 128 characters, not {}", key.chars().count()),
+            ));
+        }
+        if let Some(c) = key
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+        {
+            return Err(invalid(
+                "idempotency_key",
+                format!("{c:?} is not allowed (use letters, digits and . _ : -)"),
+            ));
+        }
+    }
+    if !crate::number::is_e164(&draft.number) {
+        return Err(invalid(
+            "number",
+            format!(
+                "'{}' is not an E.164 number (+ and 2 to 15 digits)",
+                draft.number
+            ),
+        ));
+    }
+    validate_queue(&draft.queue)?;
+    if draft.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(invalid(
+            "time_zone",
+            format!("'{}' is not an IANA time zone", draft.time_zone),
+        ));
+    }
+    match (draft.state, draft.due_at) {
+        (State::Scheduled, Some(_)) | (State::Requested, None) => Ok(()),
+        (State::Scheduled, None) => Err(invalid("due_at", "a scheduled callback needs a due time")),
+        (State::Requested, Some(_)) => Err(invalid(
+            "due_at",
+            "a requested callback has no due time yet (store it as scheduled)",
+        )),
+        (other, _) => Err(invalid(
+            "state",
+            format!("a new callback is requested or scheduled, not '{other}'"),
+        )),
+    }
+}
+
+fn validate_queue(queue: &str) -> Result<(), StoreError> {
+    if queue.trim().is_empty() {
+        return Err(invalid("queue", "must not be empty"));
+    }
+    Ok(())
+}
+
+// ---- statements shared by several operations -------------------------------------------------
+
+fn load(tx: &Connection, id: CallbackId) -> Result<CallbackRequest, StoreError> {
+    tx.prepare_cached(concat!(
+        "SELECT ",
+        callback_columns!(),
+        " FROM callbacks WHERE id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([id], read_callback).optional())
+    .map_err(backend("reading a callback"))?
+    .ok_or(StoreError::NotFound(id))
+}
+
+fn exists(conn: &Connection, id: CallbackId) -> Result<(), StoreError> {
+    let found = conn
+        .prepare_cached("SELECT 1 FROM callbacks WHERE id = ?1")
+        .and_then(|mut s| s.exists([id]))
+        .map_err(backend("looking up a callback"))?;
+    if found {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(id))
+    }
+}
+
+fn insert_callback(tx: &Connection, d: &Draft, now: i64) -> Result<CallbackId, StoreError> {
+    let ivr = map_json(&d.ivr_data, "ivr_data")?;
+    let tags = map_json(&d.tags, "tags")?;
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO callbacks (kind, number, time_zone, queue, source, state, due_at, \
+             customer_attempts, created_at, updated_at, desired_at, window_from, window_until, \
+             expires_at, agent, remark, ivr_data, origin_uuid, idempotency_key, recording_path, \
+             recording_ms, recording_rate, tags) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+             ?16, ?17, ?18, ?19, ?20, ?21)",
+        )
+        .map_err(backend("storing a callback"))?;
+    stmt.insert(params![
+        d.kind.as_str(),
+        d.number,
+        d.time_zone,
+        d.queue,
+        d.source.as_str(),
+        d.state.as_str(),
+        d.due_at.map(secs),
+        now,
+        d.desired_at.map(secs),
+        d.window.from.map(secs),
+        d.window.until.map(secs),
+        d.expires_at.map(secs),
+        d.agent,
+        d.remark,
+        ivr,
+        d.origin_uuid,
+        d.idempotency_key,
+        d.recording.as_ref().map(|r| r.path.as_str()),
+        d.recording.as_ref().map(|r| r.duration_ms),
+        d.recording.as_ref().map(|r| r.sample_rate),
+        tags,
+    ])
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) if d.idempotency_key.is_some() => invalid(
+            "idempotency_key",
+            format!(
+                "'{}' is already used by another callback",
+                d.idempotency_key.as_deref().unwrap_or_default()
+            ),
+        ),
+        _ => StoreError::Backend(format!("storing a callback: {e}")),
+    })
+}
+
+/// One row of a callback's trace.
+struct NewEvent<'a> {
+    callback_id: CallbackId,
+    at: i64,
+    action: &'a str,
+    from: Option<State>,
+    to: State,
+    actor: Option<&'a str>,
+    detail: Option<&'a str>,
+}
+
+fn insert_event(tx: &Connection, e: &NewEvent<'_>) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO events (callback_id, at, action, from_state, to_state, actor, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            e.callback_id,
+            e.at,
+            e.action,
+            e.from.map(State::as_str),
+            e.to.as_str(),
+            e.actor,
+            e.detail,
+        ])
+    })
+    .map(drop)
+    .map_err(backend("writing the trace"))
+}
+
+/// Live callbacks of a queue due in `[start, end)`: waiting ones through the claim index,
+/// plus the few held under a lease (requested ones have no due time, so never count).
+fn count_slot(conn: &Connection, queue: &str, start: i64, end: i64) -> Result<u32, StoreError> {
+    let n: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT (SELECT count(*) FROM callbacks WHERE state IN {CLAIMABLE} \
+                     AND due_at >= ?2 AND due_at < ?3 AND queue = ?1) \
+                  + (SELECT count(*) FROM callbacks WHERE state IN {ACTIVE} \
+                     AND due_at >= ?2 AND due_at < ?3 AND queue = ?1)"
+        ))
+        .and_then(|mut s| s.query_row(params![queue, start, end], |r| r.get(0)))
+        .map_err(backend("counting a slot"))?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Whether `row` is held by someone at `now` (seconds): who, and until when.
+fn live_lease(row: &CallbackRequest, now: i64) -> Option<(&str, DateTime<Utc>)> {
+    match (&row.lease_owner, row.lease_expires) {
+        (Some(owner), Some(until)) if secs(until) > now => Some((owner.as_str(), until)),
+        _ => None,
+    }
+}
+
+fn holds(row: &CallbackRequest, owner: &str, now: i64) -> Result<(), StoreError> {
+    match live_lease(row, now) {
+        Some((holder, _)) if holder == owner => Ok(()),
+        _ => Err(StoreError::LeaseLost {
+            id: row.id,
+            owner: owner.to_string(),
+        }),
+    }
+}
+
+fn load_attempt(conn: &Connection, attempt_id: i64) -> Result<Attempt, StoreError> {
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        attempt_columns!(),
+        " FROM attempts WHERE id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([attempt_id], read_attempt).optional())
+    .map_err(backend("reading an attempt"))?
+    .ok_or_else(|| invalid("attempt_id", format!("there is no attempt {attempt_id}")))
+}
+
+/// Appends a repeated request's remark to the pending one's, once.
+fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
+    let new = new.map(str::trim).filter(|r| !r.is_empty())?;
+    match existing.filter(|e| !e.is_empty()) {
+        None => Some(new.to_string()),
+        Some(e) if e == new || e.split('\n').any(|line| line == new) => None,
+        Some(e) => Some(format!("{e}\n{new}")),
+    }
+}
+
+// ---- the trait ---------------------------------------------------------------------------------
+
+impl Store for SqliteStore {
+    fn create(
+        &self,
+        draft: &Draft,
+        options: &CreateOptions,
+        now: DateTime<Utc>,
+    ) -> Result<(CallbackRequest, CreateOutcome), StoreError> {
+        validate(draft)?;
+        let now_s = secs(now);
+        self.write("creating a callback", |tx| {
+            if let Some(key) = &draft.idempotency_key {
+                let existing: Option<CallbackId> = tx
+                    .prepare_cached("SELECT id FROM callbacks WHERE idempotency_key = ?1")
+                    .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+                    .map_err(backend("looking up the idempotency key"))?;
+                if let Some(id) = existing {
+                    return Ok((load(tx, id)?, CreateOutcome::Existing));
+                }
+            }
+            if options.merge_pending {
+                let pending: Option<CallbackId> = tx
+                    .prepare_cached(&format!(
+                        "SELECT id FROM callbacks WHERE number = ?1 AND queue = ?2 \
+                         AND state IN {PENDING} ORDER BY id LIMIT 1"
+                    ))
+                    .and_then(|mut s| {
+                        s.query_row([&draft.number, &draft.queue], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(backend("looking for a pending callback to merge into"))?;
+                if let Some(id) = pending {
+                    let row = load(tx, id)?;
+                    let remark = merged_remark(row.remark.as_deref(), draft.remark.as_deref());
+                    if let Some(remark) = &remark {
+                        tx.prepare_cached(
+                            "UPDATE callbacks SET remark = ?2, updated_at = ?3 WHERE id = ?1",
+                        )
+                        .and_then(|mut s| s.execute(params![id, remark, now_s]))
+                        .map_err(backend("merging a remark"))?;
+                    }
+                    insert_event(
+                        tx,
+                        &NewEvent {
+                            callback_id: id,
+                            at: now_s,
+                            action: "merge",
+                            from: Some(row.state),
+                            to: row.state,
+                            actor: None,
+                            detail: Some(if remark.is_some() {
+                                "a repeated request added its remark"
+                            } else {
+                                "a repeated request, nothing new to add"
+                            }),
+                        },
+                    )?;
+                    return Ok((load(tx, id)?, CreateOutcome::Merged));
+                }
+            }
+            if let Some((start, end, capacity)) = options.slot {
+                let used = count_slot(tx, &draft.queue, ceil_secs(start), ceil_secs(end))?;
+                if used >= capacity {
+                    return Err(StoreError::SlotFull { start, capacity });
+                }
+            }
+            let id = insert_callback(tx, draft, now_s)?;
+            insert_event(
+                tx,
+                &NewEvent {
+                    callback_id: id,
+                    at: now_s,
+                    action: "created",
+                    from: None,
+                    to: draft.state,
+                    actor: None,
+                    detail: None,
+                },
+            )?;
+            Ok((load(tx, id)?, CreateOutcome::Created))
+        })
+    }
+
+    fn create_batch(
+        &self,
+        drafts: &[Draft],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CallbackId>, StoreError> {
+        drafts.iter().try_for_each(validate)?;
+        let now_s = secs(now);
+        self.write("storing a batch of callbacks", |tx| {
+            let mut ids = Vec::with_capacity(drafts.len());
+            for d in drafts {
+                let id = insert_callback(tx, d, now_s)?;
+                insert_event(
+                    tx,
+                    &NewEvent {
+                        callback_id: id,
+                        at: now_s,
+                        action: "created",
+                        from: None,
+                        to: d.state,
+                        actor: None,
+                        detail: None,
+                    },
+                )?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+    }
+
+    fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError> {
+        self.read(|c| load(c, id))
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError> {
+        let limit = filter
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    callback_columns!(),
+                    " FROM callbacks WHERE (?1 IS NULL OR queue = ?1) \
+                     AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR number = ?3) \
+                     ORDER BY id LIMIT ?4"
+                ))
+                .map_err(backend("listing callbacks"))?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        filter.queue,
+                        filter.state.map(State::as_str),
+                        filter.number,
+                        limit
+                    ],
+                    read_callback,
+                )
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(backend("listing callbacks"))?;
+            Ok(rows)
+        })
+    }
+
+    fn events(&self, id: CallbackId) -> Result<Vec<Event>, StoreError> {
+        self.read(|c| {
+            exists(c, id)?;
+            c.prepare_cached(
+                "SELECT id, callback_id, at, action, from_state, to_state, actor, detail \
+                 FROM events WHERE callback_id = ?1 ORDER BY id",
+            )
+            .and_then(|mut s| {
+                s.query_map([id], read_event)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(backend("reading the trace"))
+        })
+    }
+
+    fn transition(
+        &self,
+        id: CallbackId,
+        change: &Transition,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, StoreError> {
+        if let Some(q) = &change.queue {
+            validate_queue(q)?;
+        }
+        let now_s = secs(now);
+        self.write("applying a transition", |tx| {
+            let row = load(tx, id)?;
+            if let Some(expected) = change.expect {
+                if expected != row.state {
+                    return Err(StoreError::StateChanged {
+                        id,
+                        expected,
+                        actual: row.state,
+                    });
+                }
+            }
+            let to = row.state.check(change.to)?;
+            match &change.owner {
+                Some(owner) => holds(&row, owner, now_s)?,
+                None => {
+                    let side_exit = matches!(to, State::Cancelled | State::Expired | State::Failed);
+                    if let (Some((holder, until)), false) = (live_lease(&row, now_s), side_exit) {
+                        return Err(StoreError::Leased {
+                            id,
+                            owner: holder.to_string(),
+                            until,
+                        });
+                    }
+                }
+            }
+            let due_at = change.due_at.or(row.due_at).map(secs);
+            if matches!(to, State::Scheduled | State::Rescheduled) && due_at.is_none() {
+                return Err(invalid(
+                    "due_at",
+                    format!("a '{to}' callback needs a due time"),
+                ));
+            }
+            let (lease_owner, lease_expires) = if !to.is_active() {
+                // Waiting or finished: nobody holds it any more.
+                (None, None)
+            } else if change.owner.is_some() {
+                (row.lease_owner.clone(), row.lease_expires.map(secs))
+            } else {
+                // A person moved it into an active state (e.g. "call now" on a due one):
+                // leave it unowned with an expired lease so the next claim takes it over.
+                (None, Some(now_s))
+            };
+            let queue = change.queue.as_deref().unwrap_or(&row.queue);
+            let attempts = if change.reset_attempts {
+                0
+            } else {
+                row.customer_attempts
+            };
+            let updated = tx
+                .prepare_cached(concat!(
+                    "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
+                     customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
+                     updated_at = ?8 WHERE id = ?1 RETURNING ",
+                    callback_columns!()
+                ))
+                .and_then(|mut s| {
+                    s.query_row(
+                        params![
+                            id,
+                            to.as_str(),
+                            due_at,
+                            queue,
+                            attempts,
+                            lease_owner,
+                            lease_expires,
+                            now_s
+                        ],
+                        read_callback,
+                    )
+                })
+                .map_err(backend("applying a transition"))?;
+            insert_event(
+                tx,
+                &NewEvent {
+                    callback_id: id,
+                    at: now_s,
+                    action: &change.action,
+                    from: Some(row.state),
+                    to,
+                    actor: change.actor.as_deref().or(change.owner.as_deref()),
+                    detail: change.detail.as_deref(),
+                },
+            )?;
+            Ok(updated)
+        })
+    }
+
+    fn claim_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<CallbackRequest>, StoreError> {
+        if owner.is_empty() {
+            return Err(invalid("owner", "must not be empty"));
+        }
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now_s = secs(now);
+        let until = lease_until(now, lease)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.write("claiming due callbacks", |tx| {
+            let err = backend("claiming due callbacks");
+            // Expired leases first: those callbacks fell due before anything still waiting.
+            let expired: Vec<(CallbackId, String, Option<String>, Option<i64>)> = tx
+                .prepare_cached(&format!(
+                    "SELECT id, state, lease_owner, lease_expires FROM callbacks \
+                     WHERE state IN {ACTIVE} AND lease_expires <= ?1 \
+                     ORDER BY lease_expires, id LIMIT ?2"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![now_s, limit], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect()
+                })
+                .map_err(&err)?;
+            let remaining = limit - i64::try_from(expired.len()).unwrap_or(limit);
+            let due: Vec<(CallbackId, String)> = if remaining > 0 {
+                tx.prepare_cached(&format!(
+                    "SELECT id, state FROM callbacks WHERE state IN {CLAIMABLE} AND due_at <= ?1 \
+                     ORDER BY due_at, id LIMIT ?2"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![now_s, remaining], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .map_err(&err)?
+            } else {
+                Vec::new()
+            };
+
+            let mut claimed = Vec::with_capacity(expired.len() + due.len());
+            let mut take = tx
+                .prepare_cached(concat!(
+                    "UPDATE callbacks SET state = coalesce(?2, state), lease_owner = ?3, \
+                     lease_expires = ?4, updated_at = ?5 WHERE id = ?1 RETURNING ",
+                    callback_columns!()
+                ))
+                .map_err(&err)?;
+            for (id, state, previous, previous_until) in expired {
+                let row = take
+                    .query_row(
+                        params![id, None::<&str>, owner, until, now_s],
+                        read_callback,
+                    )
+                    .map_err(&err)?;
+                // Key=value, so the trace reads for people and checks for tests.
+                let detail = format!(
+                    "lease_until={until} previous={} previous_until={}",
+                    previous.as_deref().unwrap_or("-"),
+                    previous_until.map_or_else(|| "-".to_string(), |t| t.to_string()),
+                );
+                let from = parse_state(&state, "claiming due callbacks")?;
+                insert_event(
+                    tx,
+                    &NewEvent {
+                        callback_id: id,
+                        at: now_s,
+                        action: "reclaim",
+                        from: Some(from),
+                        to: row.state,
+                        actor: Some(owner),
+                        detail: Some(&detail),
+                    },
+                )?;
+                claimed.push(row);
+            }
+            let detail = format!("lease_until={until}");
+            for (id, state) in due {
+                let row = take
+                    .query_row(
+                        params![id, State::Due.as_str(), owner, until, now_s],
+                        read_callback,
+                    )
+                    .map_err(&err)?;
+                insert_event(
+                    tx,
+                    &NewEvent {
+                        callback_id: id,
+                        at: now_s,
+                        action: "claim",
+                        from: Some(parse_state(&state, "claiming due callbacks")?),
+                        to: State::Due,
+                        actor: Some(owner),
+                        detail: Some(&detail),
+                    },
+                )?;
+                claimed.push(row);
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn renew_lease(
+        &self,
+        id: CallbackId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<(), StoreError> {
+        let now_s = secs(now);
+        let until = lease_until(now, lease)?;
+        self.write("renewing a lease", |tx| {
+            let n = tx
+                .prepare_cached(&format!(
+                    "UPDATE callbacks SET lease_expires = ?3 WHERE id = ?1 AND lease_owner = ?2 \
+                     AND lease_expires > ?4 AND state IN {ACTIVE}"
+                ))
+                .and_then(|mut s| s.execute(params![id, owner, until, now_s]))
+                .map_err(backend("renewing a lease"))?;
+            if n == 1 {
+                return Ok(());
+            }
+            exists(tx, id)?;
+            Err(StoreError::LeaseLost {
+                id,
+                owner: owner.to_string(),
+            })
+        })
+    }
+
+    fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(|c| {
+            let (due, lease): (Option<i64>, Option<i64>) = c
+                .prepare_cached(&format!(
+                    "SELECT (SELECT min(due_at) FROM callbacks WHERE state IN {CLAIMABLE}), \
+                            (SELECT min(lease_expires) FROM callbacks WHERE state IN {ACTIVE})"
+                ))
+                .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+                .map_err(backend("finding the next wake-up"))?;
+            let next = match (due, lease) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            next.map(|s| {
+                DateTime::from_timestamp(s, 0).ok_or_else(|| {
+                    StoreError::Backend(format!(
+                        "finding the next wake-up: column due_at/lease_expires: {s} is not a representable time"
+                    ))
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn count_due_between(
+        &self,
+        queue: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        self.read(|c| count_slot(c, queue, ceil_secs(start), ceil_secs(end)))
+    }
+
+    fn start_attempt(
+        &self,
+        attempt: &NewAttempt,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError> {
+        let now_s = secs(now);
+        self.write("starting an attempt", |tx| {
+            let row = load(tx, attempt.callback_id)?;
+            holds(&row, owner, now_s)?;
+            let attempt_no = match attempt.leg {
+                Leg::Customer => {
+                    let n = row.customer_attempts.saturating_add(1);
+                    tx.prepare_cached(
+                        "UPDATE callbacks SET customer_attempts = ?2, updated_at = ?3 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![row.id, n, now_s]))
+                    .map_err(backend("counting a customer attempt"))?;
+                    n
+                }
+                // An agent leg offers the next customer attempt without using it up.
+                Leg::Agent => row.customer_attempts.saturating_add(1),
+            };
+            tx.prepare_cached(concat!(
+                "INSERT INTO attempts (callback_id, leg, attempt_no, agent, call_uuid, started_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
+                attempt_columns!()
+            ))
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        row.id,
+                        attempt.leg.as_str(),
+                        attempt_no,
+                        attempt.agent,
+                        attempt.call_uuid,
+                        now_s
+                    ],
+                    read_attempt,
+                )
+            })
+            .map_err(backend("starting an attempt"))
+        })
+    }
+
+    fn finish_attempt(
+        &self,
+        attempt_id: i64,
+        end: &AttemptEnd,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError> {
+        let now_s = secs(now);
+        self.write("finishing an attempt", |tx| {
+            let a = load_attempt(tx, attempt_id)?;
+            if let Some(ended) = a.ended_at {
+                // The first report of a leg's end is the true one; a late duplicate is refused.
+                return Err(invalid(
+                    "attempt_id",
+                    format!("attempt {attempt_id} already ended at {ended}"),
+                ));
+            }
+            tx.prepare_cached(concat!(
+                "UPDATE attempts SET answered_at = ?2, ended_at = ?3, hangup_cause = ?4, \
+                 result = ?5 WHERE id = ?1 RETURNING ",
+                attempt_columns!()
+            ))
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        attempt_id,
+                        end.answered_at.map(secs),
+                        now_s,
+                        end.hangup_cause,
+                        end.result.as_str()
+                    ],
+                    read_attempt,
+                )
+            })
+            .map_err(backend("finishing an attempt"))
+        })
+    }
+
+    fn set_disposition(
+        &self,
+        attempt_id: i64,
+        result: Option<AttemptResult>,
+        disposition: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<Attempt, StoreError> {
+        self.write("setting a disposition", |tx| {
+            load_attempt(tx, attempt_id)?;
+            // `None` keeps what is there: an agent correcting the note does not erase the code.
+            tx.prepare_cached(concat!(
+                "UPDATE attempts SET result = coalesce(?2, result), \
+                 disposition = coalesce(?3, disposition), note = coalesce(?4, note) \
+                 WHERE id = ?1 RETURNING ",
+                attempt_columns!()
+            ))
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        attempt_id,
+                        result.map(AttemptResult::as_str),
+                        disposition,
+                        note
+                    ],
+                    read_attempt,
+                )
+            })
+            .map_err(backend("setting a disposition"))
+        })
+    }
+
+    fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError> {
+        self.read(|c| {
+            exists(c, id)?;
+            c.prepare_cached(concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM attempts WHERE callback_id = ?1 ORDER BY id"
+            ))
+            .and_then(|mut s| s.query_map([id], read_attempt)?.collect())
+            .map_err(backend("reading attempts"))
+        })
+    }
+
+    fn dnc_add(
+        &self,
+        number: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !crate::number::is_e164(number) {
+            return Err(invalid(
+                "number",
+                format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
+            ));
+        }
+        self.write("adding to the do-not-call list", |tx| {
+            // Adding twice keeps the first date (when the customer first asked); a new
+            // reason replaces the old one.
+            tx.prepare_cached(
+                "INSERT INTO do_not_call (number, reason, added_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (number) DO UPDATE SET reason = coalesce(excluded.reason, reason)",
+            )
+            .and_then(|mut s| s.execute(params![number, reason, secs(now)]))
+            .map(drop)
+            .map_err(backend("adding to the do-not-call list"))
+        })
+    }
+
+    fn dnc_remove(&self, number: &str) -> Result<bool, StoreError> {
+        self.write("removing from the do-not-call list", |tx| {
+            tx.prepare_cached("DELETE FROM do_not_call WHERE number = ?1")
+                .and_then(|mut s| s.execute([number]))
+                .map(|n| n > 0)
+                .map_err(backend("removing from the do-not-call list"))
+        })
+    }
+
+    fn dnc_contains(&self, number: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT 1 FROM do_not_call WHERE number = ?1")
+                .and_then(|mut s| s.exists([number]))
+                .map_err(backend("checking the do-not-call list"))
+        })
+    }
+
+    fn dnc_list(&self) -> Result<Vec<DoNotCall>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT number, reason, added_at FROM do_not_call ORDER BY number")
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        Ok(DoNotCall {
+                            number: r.get(0)?,
+                            reason: r.get(1)?,
+                            added_at: time_col(r, 2, "added_at")?,
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(backend("listing the do-not-call list"))
+        })
+    }
+
+    fn stats(&self) -> Result<Stats, StoreError> {
+        self.read(|c| {
+            let mut by_queue_state: Vec<(String, State, u64)> = c
+                .prepare_cached(
+                    "SELECT queue, state, count(*) FROM callbacks GROUP BY queue, state",
+                )
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        let n: i64 = r.get(2)?;
+                        Ok((
+                            r.get(0)?,
+                            enum_col(r, 1, "state")?,
+                            u64::try_from(n).unwrap_or(0),
+                        ))
+                    })?
+                    .collect()
+                })
+                .map_err(backend("counting callbacks"))?;
+            // Lifecycle order within a queue reads better than alphabetical.
+            by_queue_state.sort();
+            Ok(Stats { by_queue_state })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn plan(store: &SqliteStore, sql: &str) -> String {
+        let conn = store.lock();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows.join(" | ")
+    }
+
+    #[test]
+    fn hot_queries_use_their_partial_indexes() {
+        // Claiming, reclaiming, waking and slot counting never scan the whole table.
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("cb.db")).unwrap();
+        let claim = plan(
+            &store,
+            &format!(
+                "SELECT id, state FROM callbacks WHERE state IN {CLAIMABLE} AND due_at <= 1 \
+                 ORDER BY due_at, id LIMIT 100"
+            ),
+        );
+        assert!(claim.contains("callbacks_claimable"), "{claim}");
+        assert!(!claim.contains("TEMP B-TREE"), "{claim}");
+        let reclaim = plan(
+            &store,
+            &format!(
+                "SELECT id FROM callbacks WHERE state IN {ACTIVE} AND lease_expires <= 1 \
+                 ORDER BY lease_expires, id LIMIT 100"
+            ),
+        );
+        assert!(reclaim.contains("callbacks_leases"), "{reclaim}");
+        let wake = plan(
+            &store,
+            &format!(
+                "SELECT (SELECT min(due_at) FROM callbacks WHERE state IN {CLAIMABLE}), \
+                        (SELECT min(lease_expires) FROM callbacks WHERE state IN {ACTIVE})"
+            ),
+        );
+        assert!(
+            wake.contains("callbacks_claimable") && wake.contains("callbacks_leases"),
+            "{wake}"
+        );
+        let slot = plan(
+            &store,
+            &format!(
+                "SELECT count(*) FROM callbacks WHERE state IN {CLAIMABLE} \
+                 AND due_at >= 1 AND due_at < 2 AND queue = 'q'"
+            ),
+        );
+        assert!(slot.contains("callbacks_claimable"), "{slot}");
+        let merge = plan(
+            &store,
+            &format!(
+                "SELECT id FROM callbacks WHERE number = '+1' AND queue = 'q' \
+                 AND state IN {PENDING} ORDER BY id LIMIT 1"
+            ),
+        );
+        assert!(merge.contains("callbacks_pending_number"), "{merge}");
+    }
+
+    #[test]
+    fn lease_expiries_round_up_and_stored_times_truncate() {
+        // A lease never ends earlier in the store than for its holder.
+        let t = Utc.timestamp_opt(100, 1).unwrap();
+        assert_eq!(secs(t), 100);
+        assert_eq!(ceil_secs(t), 101);
+        assert_eq!(ceil_secs(Utc.timestamp_opt(100, 0).unwrap()), 100);
+        assert_eq!(lease_until(t, Duration::seconds(2)).unwrap(), 103);
+    }
+
+    #[test]
+    fn a_repeated_remark_is_appended_once() {
+        // Merging appends a new remark on its own line, and skips empty or known ones.
+        assert_eq!(merged_remark(None, Some(" late ")), Some("late".into()));
+        assert_eq!(merged_remark(Some("a"), Some("b")), Some("a\nb".into()));
+        assert_eq!(merged_remark(Some("a\nb"), Some("b")), None);
+        assert_eq!(merged_remark(Some("a"), Some("  ")), None);
+        assert_eq!(merged_remark(Some("a"), None), None);
+    }
 }

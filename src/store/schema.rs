@@ -1,0 +1,106 @@
+//! The SQLite schema as an ordered list of migrations, applied by `PRAGMA user_version`.
+//!
+//! Step `i` (0-based) brings a database from `user_version = i` to `i + 1`. Steps are only
+//! ever appended: a released step is never edited, or databases already past it would
+//! silently differ from new ones.
+
+/// The migrations, oldest first. `user_version` counts how many have been applied.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: callbacks, their trace, attempts, do-not-call.
+    //
+    // Times are UTC epoch seconds (INTEGER: compact, and compares without parsing); enums
+    // are their `as_str()` text so the file reads the same as the APIs; key/value maps are
+    // JSON, NULL when empty, to keep the common row small.
+    r#"
+CREATE TABLE callbacks (
+    id                  INTEGER PRIMARY KEY,
+    kind                TEXT    NOT NULL,
+    number              TEXT    NOT NULL,
+    time_zone           TEXT    NOT NULL,
+    queue               TEXT    NOT NULL,
+    source              TEXT    NOT NULL,
+    state               TEXT    NOT NULL,
+    due_at              INTEGER,
+    customer_attempts   INTEGER NOT NULL DEFAULT 0,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    desired_at          INTEGER,
+    window_from         INTEGER,
+    window_until        INTEGER,
+    expires_at          INTEGER,
+    agent               TEXT,
+    remark              TEXT,
+    ivr_data            TEXT,
+    origin_uuid         TEXT,
+    idempotency_key     TEXT,
+    recording_path      TEXT,
+    recording_ms        INTEGER,
+    recording_rate      INTEGER,
+    transcript_text     TEXT,
+    transcript_language TEXT,
+    tags                TEXT,
+    lease_owner         TEXT,
+    lease_expires       INTEGER,
+    -- The claim index only sees rows that can be claimed; a waiting row without a due time
+    -- would be invisible to the scheduler forever, so refuse it outright.
+    CHECK (state NOT IN ('scheduled', 'rescheduled') OR due_at IS NOT NULL)
+);
+
+-- Claiming: the next pending rows by due time (then id, which SQLite appends to every
+-- index). Partial, so it holds only waiting work and claimed rows leave it.
+CREATE INDEX callbacks_claimable ON callbacks (due_at)
+    WHERE state IN ('scheduled', 'rescheduled');
+
+-- Taking over from a crashed owner: active rows by lease expiry (a handful of rows).
+CREATE INDEX callbacks_leases ON callbacks (lease_expires)
+    WHERE state IN ('due', 'offering', 'previewing', 'dialing', 'connected');
+
+CREATE UNIQUE INDEX callbacks_idempotency ON callbacks (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Merging a repeated request into the pending one of the same number and queue.
+CREATE INDEX callbacks_pending_number ON callbacks (number, queue)
+    WHERE state IN ('requested', 'scheduled', 'rescheduled');
+
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    callback_id INTEGER NOT NULL REFERENCES callbacks (id) ON DELETE CASCADE,
+    at          INTEGER NOT NULL,
+    action      TEXT    NOT NULL,
+    from_state  TEXT,
+    to_state    TEXT    NOT NULL,
+    actor       TEXT,
+    detail      TEXT
+);
+CREATE INDEX events_callback ON events (callback_id);
+
+CREATE TABLE attempts (
+    id           INTEGER PRIMARY KEY,
+    callback_id  INTEGER NOT NULL REFERENCES callbacks (id) ON DELETE CASCADE,
+    leg          TEXT    NOT NULL,
+    attempt_no   INTEGER NOT NULL,
+    agent        TEXT,
+    call_uuid    TEXT,
+    started_at   INTEGER NOT NULL,
+    answered_at  INTEGER,
+    ended_at     INTEGER,
+    hangup_cause TEXT,
+    result       TEXT,
+    disposition  TEXT,
+    note         TEXT
+);
+CREATE INDEX attempts_callback ON attempts (callback_id);
+
+CREATE TABLE do_not_call (
+    number   TEXT PRIMARY KEY,
+    reason   TEXT,
+    added_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> u32 {
+    // The list is a handful of entries; the cast cannot truncate.
+    MIGRATIONS.len() as u32
+}
