@@ -15,7 +15,7 @@ use callback_core::clock::Clock;
 use callback_core::config::Config;
 use callback_core::host::Host;
 use callback_core::service::CallbackService;
-use callback_core::store::Store;
+use callback_core::store::{SqliteStore, Store};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -60,8 +60,9 @@ pub fn conf_path() -> PathBuf {
 }
 
 fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
-    let _ = config;
-    Err("the SQLite store is not available in this build yet".into())
+    SqliteStore::open(&config.settings.db_path)
+        .map(|s| Arc::new(s) as Arc<dyn Store>)
+        .map_err(|e| e.to_string())
 }
 
 /// Starts the module: everything or nothing. The error is the one log line to print.
