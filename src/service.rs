@@ -112,7 +112,7 @@ impl Error {
             Error::Number(NumberError::Denied { .. }) => "number-denied",
             Error::Number(_) => "invalid-number",
             Error::Zone(_) => "unknown-time-zone",
-            Error::Schedule(_) => "schedule", // TODO(merge): e.code()
+            Error::Schedule(e) => e.code(),
             Error::Store(StoreError::NotFound(_)) => "not-found",
             Error::Store(StoreError::Transition(_) | StoreError::StateChanged { .. }) => {
                 "invalid-state"

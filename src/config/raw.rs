@@ -127,6 +127,12 @@ pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
             _ => continue,
         };
         let Some(e) = start else { continue };
+        // Trimmed whitespace makes the position before the read point at the previous
+        // element: the element's own '<' is the last one before the end of the event.
+        let end = usize::try_from(reader.buffer_position())
+            .unwrap_or(usize::MAX)
+            .min(text.len());
+        let pos = text[..end].rfind('<').map_or(pos, |p| p as u64);
         let name = e.name().as_ref().to_string();
         let at = format!("line {}", line_of(text, pos));
         match (path.len(), name.as_str()) {
