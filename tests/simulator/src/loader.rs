@@ -130,6 +130,13 @@ impl Drop for Loaded {
 /// `MOD_CALLBACK_SO`; builds it with cargo when there is none. Then installs it as
 /// FreeSWITCH would, under the name `mod_callback.so`, in a directory of its own.
 pub fn find_module() -> Result<PathBuf, String> {
+    // Once per process, and atomically (copy, then rename): a test that maps a half-copied
+    // file dies of SIGBUS.
+    static INSTALLED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(install_module).clone()
+}
+
+fn install_module() -> Result<PathBuf, String> {
     let built = match std::env::var_os("MOD_CALLBACK_SO") {
         Some(p) => PathBuf::from(p),
         None => match newest_built() {
@@ -151,10 +158,10 @@ pub fn find_module() -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("callback-sim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let installed = dir.join("mod_callback.so");
-    if !installed.exists() {
-        std::fs::copy(&built, &installed)
-            .map_err(|e| format!("install {}: {e}", built.display()))?;
-    }
+    let partial = dir.join("mod_callback.so.partial");
+    std::fs::copy(&built, &partial).map_err(|e| format!("install {}: {e}", built.display()))?;
+    std::fs::rename(&partial, &installed)
+        .map_err(|e| format!("install {}: {e}", installed.display()))?;
     Ok(installed)
 }
 

@@ -92,7 +92,23 @@ fn broken_config_fails_the_load_with_one_line_naming_the_key() {
             "settings/horizon-days",
             "out of range",
         ),
-        ("bad-unknown-key.conf.xml", "slot-minuts", "unknown key"),
+        (
+            "bad-unknown-key.conf.xml",
+            "queues/support/slot-minuts",
+            "unknown key",
+        ),
+        (
+            "bad-zone.conf.xml",
+            "queues/default/time-zone",
+            "Europe/Atlantis",
+        ),
+        ("bad-hours.conf.xml", "queues/default/hours", "fry"),
+        (
+            "bad-failover.conf.xml",
+            "queues/default/failover-queue",
+            "nowhere",
+        ),
+        ("bad-xml.conf.xml", "line 4", "malformed XML"),
     ] {
         let sim = sim();
         let err = load_with_config(&repo_root().join("fixtures/config").join(file));
@@ -434,4 +450,39 @@ fn fs_host_originates_and_hangs_up_through_the_switch() {
     }
     assert_eq!(sim.commands().len(), sent);
     assert_clean(&sim);
+}
+
+#[test]
+fn the_module_reads_time_from_the_host_clock() {
+    // Due times come from switch_micro_time_now (the virtual clock), not the machine's clock.
+    let (sim, _m) = start();
+    sim.set_clock(Utc.with_ymd_and_hms(2031, 6, 2, 8, 0, 0).unwrap());
+    let call = capture(&sim, "+12125550142", "delay=2h");
+    let due: i64 = sim
+        .var(&call, "callback_due_epoch")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        due,
+        Utc.with_ymd_and_hms(2031, 6, 2, 10, 0, 0)
+            .unwrap()
+            .timestamp()
+    );
+    // Three virtual days later, "tomorrow" is relative to the virtual date.
+    sim.advance(chrono::Duration::days(3));
+    let call = capture(&sim, "+12125550143", "when='tomorrow 09:30' tz=UTC");
+    let due: i64 = sim
+        .var(&call, "callback_due_epoch")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        due,
+        Utc.with_ymd_and_hms(2031, 6, 6, 9, 30, 0)
+            .unwrap()
+            .timestamp()
+    );
+    let event = sim.events().pop().unwrap();
+    assert_eq!(event.at, Utc.with_ymd_and_hms(2031, 6, 5, 8, 0, 0).unwrap());
 }
