@@ -194,17 +194,10 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
             let due = r.due_at.map(|d| d.timestamp().to_string());
             chan.set_var("callback_due_epoch", due.as_deref());
             chan.set_var("callback_error", None);
-            tracing::info!(
-                uuid = chan.uuid().unwrap_or_default(),
-                callback_id = r.id,
-                "callback_capture: stored"
-            );
+            tracing::info!(callback_id = r.id, "callback_capture: stored");
         }
         Err(e) => {
-            tracing::info!(
-                uuid = chan.uuid().unwrap_or_default(),
-                "callback_capture refused: {e}"
-            );
+            tracing::info!("callback_capture refused: {e}");
             set_error(chan, &e.to_string());
         }
     }

@@ -126,10 +126,7 @@ pub fn stop() {
 /// `callback_ivr` and `callback_agent` arrive with later releases: until then they say so
 /// on the call instead of pretending.
 pub fn not_yet(app: &str, chan: &dyn crate::vars::ChannelVars) {
-    tracing::warn!(
-        uuid = chan.uuid().unwrap_or_default(),
-        "{app} is not available yet"
-    );
+    tracing::warn!("{app} is not available yet");
     // Only the result: on an agent leg `callback_id` is the input and stays.
     chan.set_var("callback_result", Some("ERR"));
     chan.set_var(

@@ -164,11 +164,15 @@ fn capture_stores_a_request_and_sets_the_result_variables() {
     let shown = sim.api("callback show 2");
     assert!(shown.contains("+12125550143"), "{shown}");
     assert!(shown.contains("immediate"), "{shown}");
-    // The log line of the capture names the call.
-    assert!(sim
-        .logs()
-        .iter()
-        .any(|l| l.uuid.as_deref() == Some(call.as_str())));
+    // The engine's log line of the transition names the call and the callback.
+    assert!(
+        sim.logs()
+            .iter()
+            .any(|l| l.uuid.as_deref() == Some(call.as_str())
+                && l.text.starts_with("mod_callback: [callback 2] ")),
+        "{:#?}",
+        sim.logs()
+    );
     assert_clean(&sim);
 }
 

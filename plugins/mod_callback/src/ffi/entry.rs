@@ -199,6 +199,9 @@ unsafe fn run_app(
         return;
     };
     let uuid = s.uuid();
+    // Everything logged while the application runs (the engine's lines too) names the call.
+    let span = tracing::info_span!("app", uuid = uuid.as_deref().unwrap_or_default());
+    let _in_call = span.enter();
     if guard(name, uuid.as_deref(), || body(&s, &data)).is_err() {
         let _ = guard(name, uuid.as_deref(), || {
             capture::set_error(&s, "internal error")
