@@ -23,9 +23,6 @@ pub struct Loaded {
     pub permanent: bool,
 }
 
-// The table's function pointers are plain code addresses valid while the library is open.
-unsafe impl Send for Loaded {}
-
 /// Loads a module file. The error is what FreeSWITCH would log.
 pub fn load(path: &Path) -> Result<Loaded, String> {
     let _ = exports::keep_exports();
