@@ -110,8 +110,8 @@ pub fn runtime_turn() -> bool {
     go_on
 }
 
-/// Stops the module: wakes the runtime thread (which then returns `TERM`) and drops the
-/// service, closing the store once in-flight commands finish with their handles.
+/// Stops the module: wakes the runtime thread (which then returns `TERM`), waits for it and
+/// any in-flight command to let go of the service, and drops it, closing the store.
 pub fn stop() {
     let taken = CURRENT.lock().ok().and_then(|mut m| m.take());
     if let Some(m) = taken {
@@ -119,7 +119,23 @@ pub fn stop() {
             *s = true;
         }
         m.wake.notify_all();
-        tracing::info!("mod_callback stopped");
+        // Wait (bounded) until the runtime thread and in-flight commands let go, so the
+        // service and its store are closed here, before shutdown returns.
+        let mut m = m;
+        for _ in 0..500 {
+            match Arc::try_unwrap(m) {
+                Ok(last) => {
+                    drop(last);
+                    tracing::info!("mod_callback stopped");
+                    return;
+                }
+                Err(still_shared) => {
+                    m = still_shared;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        tracing::warn!("mod_callback stopped; a command still held the service after 5 s");
     }
 }
 
