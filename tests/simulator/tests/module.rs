@@ -490,3 +490,16 @@ fn the_module_reads_time_from_the_host_clock() {
     let event = sim.events().pop().unwrap();
     assert_eq!(event.at, Utc.with_ymd_and_hms(2031, 6, 5, 8, 0, 0).unwrap());
 }
+
+#[test]
+fn the_table_symbol_is_found_by_the_file_name_as_freeswitch_does() {
+    // Installed under another name, the library is refused: the core looks up <name>_module_interface.
+    let sim = sim();
+    let so = loader::find_module().unwrap();
+    let other = so.with_file_name("mod_other.so");
+    std::fs::copy(&so, &other).unwrap();
+    let err = loader::load(&other).err().expect("must be refused");
+    assert!(err.contains("no mod_other_module_interface"), "{err}");
+    assert!(sim.api_commands().is_empty());
+    let _ = std::fs::remove_file(&other);
+}
