@@ -21,6 +21,8 @@ pub struct Loaded {
     pub api_commands: Vec<String>,
     /// `load` returned `SWITCH_STATUS_NOUNLOAD`: FreeSWITCH refuses to unload it.
     pub permanent: bool,
+    /// A scratch directory (configuration, database) removed after unload.
+    pub scratch: Option<PathBuf>,
 }
 
 /// Loads a module file. The error is what FreeSWITCH would log.
@@ -84,6 +86,7 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
         applications,
         api_commands,
         permanent: status == SWITCH_STATUS_NOUNLOAD,
+        scratch: None,
     })
 }
 
@@ -112,6 +115,9 @@ impl Loaded {
             let _ = lib.close();
         } else {
             std::mem::forget(lib);
+        }
+        if let Some(dir) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
         status
     }
@@ -152,6 +158,7 @@ fn install_module() -> Result<PathBuf, String> {
             }
         },
     };
+    remove_stale_installs();
     let dir = std::env::temp_dir().join(format!("callback-sim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let installed = dir.join("mod_callback.so");
@@ -160,6 +167,23 @@ fn install_module() -> Result<PathBuf, String> {
     std::fs::rename(&partial, &installed)
         .map_err(|e| format!("install {}: {e}", installed.display()))?;
     Ok(installed)
+}
+
+/// Removes the install directories of simulator processes that have ended (each holds a
+/// copy of the .so).
+fn remove_stale_installs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("callback-sim-") else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn newest_built() -> Option<PathBuf> {

@@ -77,7 +77,19 @@ pub fn load_with_config(config: &Path) -> Result<Loaded, String> {
     let path = install_config(config)?;
     // The module reads MOD_CALLBACK_CONF at load; the simulator is the only user of it.
     std::env::set_var("MOD_CALLBACK_CONF", &path);
-    loader::load(&loader::find_module()?)
+    let dir = path.parent().map(Path::to_path_buf);
+    match loader::load(&loader::find_module()?) {
+        Ok(mut m) => {
+            m.scratch = dir;
+            Ok(m)
+        }
+        Err(e) => {
+            if let Some(d) = dir {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Runs a scenario; returns its timeline, or the failing line and the timeline so far.
