@@ -93,6 +93,26 @@ fn step(
     store.transition(id, &t, Utc::now()).map(|_| ())
 }
 
+/// Ends a leg: answered, or not answered by the customer.
+fn end_leg(store: &SqliteStore, attempt_id: i64, answered: bool) -> Result<(), StoreError> {
+    let end = if answered {
+        AttemptEnd {
+            answered_at: Some(Utc::now()),
+            hangup_cause: "NORMAL_CLEARING".into(),
+            result: AttemptResult::Answered,
+        }
+    } else {
+        AttemptEnd {
+            answered_at: None,
+            hangup_cause: "NO_ANSWER".into(),
+            result: AttemptResult::NoAnswer,
+        }
+    };
+    store
+        .finish_attempt(attempt_id, &end, Utc::now())
+        .map(|_| ())
+}
+
 /// Moves one claimed callback on from wherever it stands, as a dispatcher would.
 fn advance(store: &SqliteStore, owner: &str, id: i64, rng: &mut Lcg) -> Result<(), StoreError> {
     let mut state = store.get(id)?.state;
@@ -110,15 +130,7 @@ fn advance(store: &SqliteStore, owner: &str, id: i64, rng: &mut Lcg) -> Result<(
                     Utc::now(),
                 )?;
                 step(store, owner, id, State::Offering, "offer")?;
-                store.finish_attempt(
-                    a.id,
-                    &AttemptEnd {
-                        answered_at: Some(Utc::now()),
-                        hangup_cause: "NORMAL_CLEARING".into(),
-                        result: AttemptResult::Answered,
-                    },
-                    Utc::now(),
-                )?;
+                end_leg(store, a.id, true)?;
                 State::Offering
             }
             State::Offering => {
@@ -139,27 +151,11 @@ fn advance(store: &SqliteStore, owner: &str, id: i64, rng: &mut Lcg) -> Result<(
                 )?;
                 // A third of customers do not answer the first time: a retry.
                 if rng.next(3) == 0 && store.get(id)?.customer_attempts < 3 {
-                    store.finish_attempt(
-                        a.id,
-                        &AttemptEnd {
-                            answered_at: None,
-                            hangup_cause: "NO_ANSWER".into(),
-                            result: AttemptResult::NoAnswer,
-                        },
-                        Utc::now(),
-                    )?;
+                    end_leg(store, a.id, false)?;
                     step(store, owner, id, State::Rescheduled, "retry")?;
                     return Ok(());
                 }
-                store.finish_attempt(
-                    a.id,
-                    &AttemptEnd {
-                        answered_at: Some(Utc::now()),
-                        hangup_cause: "NORMAL_CLEARING".into(),
-                        result: AttemptResult::Answered,
-                    },
-                    Utc::now(),
-                )?;
+                end_leg(store, a.id, true)?;
                 State::Dialing
             }
             State::Dialing => {
