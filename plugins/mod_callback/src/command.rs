@@ -1,0 +1,488 @@
+//! The fs_cli `callback` command: its grammar (nom) and its replies. Pure: it takes the
+//! service and a line and returns the text, so it is tested without FreeSWITCH.
+//!
+//! ```text
+//! callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id>
+//!          | reschedule <id> <when> | now <id> | stats
+//! ```
+//! Replies start with `+OK` or `-ERR`; with the leading `json` word the reply is one JSON
+//! object, `{"ok":true,...}` or `{"ok":false,"error":{"code":...,"message":...}}`.
+
+use callback_core::model::{CallbackId, CallbackRequest, State};
+use callback_core::service::{CallbackService, Error as ServiceError};
+use callback_core::store::ListFilter;
+use chrono::{DateTime, Utc};
+use nom::bytes::complete::{tag_no_case, take_till1};
+use nom::character::complete::{digit1, multispace0, multispace1};
+use nom::combinator::{all_consuming, map_res, opt, rest, verify};
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+use serde_json::json;
+use std::fmt::Write as _;
+
+/// The usage line of every sub-command.
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats";
+
+const HELP: &str = "\
+callback help                      this text
+callback list [<queue>] [<state>]  callbacks, optionally of one queue and/or state
+callback show <id>                 one callback with its whole trace and attempts
+callback cancel <id>               withdraw a callback
+callback reschedule <id> <when>    move it: +15m, +2h, tomorrow 09:30, 2026-11-22 14:00 (the callback's zone)
+callback now <id>                  make it due at once (it still waits for an agent)
+callback stats                     counts per queue and state
+Put `json` first (callback json list sales) for one JSON object per reply, for scripts.";
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    List {
+        queue: Option<String>,
+        state: Option<State>,
+    },
+    Show(CallbackId),
+    Cancel(CallbackId),
+    Reschedule(CallbackId, String),
+    Now(CallbackId),
+    Stats,
+    /// Debug builds only: panics, to prove the guard.
+    #[cfg(debug_assertions)]
+    Panic,
+}
+
+/// A command and the reply form asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub json: bool,
+    pub command: Command,
+}
+
+/// Why a line was not understood: the message and the usage of the sub-command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub json: bool,
+    pub message: String,
+    pub usage: &'static str,
+}
+
+type Res<'a, T> = IResult<&'a str, T>;
+
+fn word(i: &str) -> Res<'_, &str> {
+    take_till1(char::is_whitespace).parse(i)
+}
+
+fn id(i: &str) -> Res<'_, CallbackId> {
+    verify(map_res(digit1, str::parse::<CallbackId>), |n| *n > 0).parse(i)
+}
+
+fn arg<'a, T>(
+    p: impl Parser<&'a str, Output = T, Error = nom::error::Error<&'a str>>,
+) -> impl Parser<&'a str, Output = T, Error = nom::error::Error<&'a str>> {
+    preceded(multispace1, p)
+}
+
+fn end(i: &str) -> Res<'_, ()> {
+    let (i, _) = multispace0(i)?;
+    all_consuming(|i| Ok((i, ()))).parse(i)
+}
+
+/// Parses one `callback` line.
+pub fn parse(line: &str) -> Result<Invocation, Usage> {
+    let line = line.trim();
+    if line.eq_ignore_ascii_case("json") {
+        return Ok(Invocation {
+            json: true,
+            command: Command::Help,
+        });
+    }
+    let (rest_line, json) = match opt((
+        tag_no_case::<_, _, nom::error::Error<&str>>("json"),
+        multispace1,
+    ))
+    .parse(line)
+    {
+        Ok((r, j)) => (r, j.is_some()),
+        Err(_) => (line, false),
+    };
+    let bad = |message: String, usage: &'static str| Usage {
+        json,
+        message,
+        usage,
+    };
+    let (args, verb) = match word(rest_line) {
+        Ok((a, v)) => (a, v.to_ascii_lowercase()),
+        Err(_) => {
+            return Ok(Invocation {
+                json,
+                command: Command::Help,
+            })
+        }
+    };
+    let simple = |u: &'static str, p: &mut dyn FnMut(&str) -> Res<'_, Command>| {
+        p(args)
+            .map(|(_, c)| c)
+            .map_err(|_| bad(format!("bad arguments for '{verb}'"), u))
+    };
+    let command = match verb.as_str() {
+        "help" => simple("callback help", &mut |i| {
+            end.map(|_| Command::Help).parse(i)
+        })?,
+        "stats" => simple("callback stats", &mut |i| {
+            end.map(|_| Command::Stats).parse(i)
+        })?,
+        "show" => simple("callback show <id>", &mut |i| {
+            (arg(id), end).map(|(n, _)| Command::Show(n)).parse(i)
+        })?,
+        "cancel" => simple("callback cancel <id>", &mut |i| {
+            (arg(id), end).map(|(n, _)| Command::Cancel(n)).parse(i)
+        })?,
+        "now" => simple("callback now <id>", &mut |i| {
+            (arg(id), end).map(|(n, _)| Command::Now(n)).parse(i)
+        })?,
+        "reschedule" => simple("callback reschedule <id> <when>", &mut |i| {
+            (arg(id), arg(verify(rest, |s: &str| !s.trim().is_empty())))
+                .map(|(n, w): (CallbackId, &str)| Command::Reschedule(n, w.trim().to_string()))
+                .parse(i)
+        })?,
+        "list" => {
+            let usage = "callback list [<queue>] [<state>]";
+            let (_, words) = (opt(arg(word)), opt(arg(word)), end)
+                .map(|(a, b, _)| (a, b))
+                .parse(args)
+                .map_err(|_: nom::Err<nom::error::Error<&str>>| {
+                    bad("too many arguments for 'list'".into(), usage)
+                })?;
+            let (queue, state) = match words {
+                (None, _) => (None, None),
+                // One word: a state name if it is one, else a queue.
+                (Some(a), None) => match a.parse::<State>() {
+                    Ok(s) => (None, Some(s)),
+                    Err(_) => (Some(a.to_string()), None),
+                },
+                (Some(q), Some(s)) => (
+                    Some(q.to_string()),
+                    Some(s.parse::<State>().map_err(|e| bad(e.to_string(), usage))?),
+                ),
+            };
+            Command::List { queue, state }
+        }
+        #[cfg(debug_assertions)]
+        "_panic" => Command::Panic,
+        other => {
+            return Err(bad(format!("unknown sub-command '{other}'"), USAGE));
+        }
+    };
+    Ok(Invocation { json, command })
+}
+
+fn when(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn err_reply(json: bool, code: &str, message: &str, usage: Option<&str>) -> String {
+    if json {
+        let mut e = json!({ "code": code, "message": message });
+        if let Some(u) = usage {
+            e["usage"] = json!(u);
+        }
+        format!("{}\n", json!({ "ok": false, "error": e }))
+    } else {
+        match usage {
+            Some(u) => format!("-ERR {message}\nUSAGE: {u}\n"),
+            None => format!("-ERR {code}: {message}\n"),
+        }
+    }
+}
+
+fn service_err(json: bool, e: &ServiceError) -> String {
+    err_reply(json, e.code(), &e.to_string(), None)
+}
+
+fn row(r: &CallbackRequest) -> String {
+    format!(
+        "{:>6}  {:<11}  {:<13}  {:<12}  {:<21}  {}\n",
+        r.id,
+        r.state.as_str(),
+        r.kind.as_str(),
+        r.queue,
+        when(r.due_at),
+        r.number
+    )
+}
+
+fn ok_json(mut body: serde_json::Value) -> String {
+    body["ok"] = json!(true);
+    format!("{body}\n")
+}
+
+/// Runs one `callback` line against the service (`None`: the module is not running).
+pub fn execute(service: Option<&CallbackService>, line: &str) -> String {
+    let inv = match parse(line) {
+        Ok(inv) => inv,
+        Err(u) => return err_reply(u.json, "usage", &u.message, Some(u.usage)),
+    };
+    let json = inv.json;
+    if inv.command == Command::Help {
+        return if json {
+            ok_json(json!({ "usage": USAGE, "help": HELP }))
+        } else {
+            format!("+OK\n{HELP}\n")
+        };
+    }
+    let Some(svc) = service else {
+        return err_reply(json, "not-running", "mod_callback is not running", None);
+    };
+    let actor = "fs_cli";
+    match inv.command {
+        Command::Help => unreachable!("answered above"),
+        #[cfg(debug_assertions)]
+        Command::Panic => panic!("callback _panic: a test of the panic guard"),
+        Command::List { queue, state } => {
+            let filter = ListFilter {
+                queue,
+                state,
+                ..Default::default()
+            };
+            match svc.list(&filter) {
+                Err(e) => service_err(json, &e),
+                Ok(list) if json => ok_json(json!({ "callbacks": list })),
+                Ok(list) => {
+                    let mut out = format!("+OK {} callback(s)\n", list.len());
+                    if !list.is_empty() {
+                        out.push_str(&format!(
+                            "{:>6}  {:<11}  {:<13}  {:<12}  {:<21}  {}\n",
+                            "id", "state", "type", "queue", "due (UTC)", "number"
+                        ));
+                        list.iter().for_each(|r| out.push_str(&row(r)));
+                    }
+                    out
+                }
+            }
+        }
+        Command::Show(id) => match svc.trace(id) {
+            Err(e) => service_err(json, &e),
+            Ok(t) if json => ok_json(json!({ "trace": t })),
+            Ok(t) => {
+                let r = &t.request;
+                let mut out = format!("+OK callback {}\n", r.id);
+                let _ = writeln!(out, "state:     {}", r.state);
+                let _ = writeln!(out, "type:      {}", r.kind);
+                let _ = writeln!(out, "number:    {}", r.number);
+                let _ = writeln!(out, "queue:     {}", r.queue);
+                let _ = writeln!(out, "agent:     {}", r.agent.as_deref().unwrap_or("-"));
+                let _ = writeln!(out, "zone:      {}", r.time_zone);
+                let _ = writeln!(out, "due:       {}", when(r.due_at));
+                let _ = writeln!(out, "expires:   {}", when(r.expires_at));
+                let _ = writeln!(out, "source:    {}", r.source);
+                let _ = writeln!(out, "attempts:  {}", r.customer_attempts);
+                let _ = writeln!(out, "remark:    {}", r.remark.as_deref().unwrap_or("-"));
+                let _ = writeln!(out, "created:   {}", when(Some(r.created_at)));
+                let _ = writeln!(out, "trace:");
+                for e in &t.events {
+                    let from = e.from.map(|s| s.as_str()).unwrap_or("-");
+                    let _ = writeln!(
+                        out,
+                        "  {}  {:<10} {} -> {}{}{}",
+                        when(Some(e.at)),
+                        e.action,
+                        from,
+                        e.to,
+                        e.actor
+                            .as_deref()
+                            .map(|a| format!(" by {a}"))
+                            .unwrap_or_default(),
+                        e.detail
+                            .as_deref()
+                            .map(|d| format!(" ({d})"))
+                            .unwrap_or_default()
+                    );
+                }
+                let _ = writeln!(out, "legs:");
+                for a in &t.attempts {
+                    let _ = writeln!(
+                        out,
+                        "  #{} {} {} {} {} {}",
+                        a.attempt_no,
+                        a.leg,
+                        a.agent.as_deref().unwrap_or("-"),
+                        when(Some(a.started_at)),
+                        a.hangup_cause.as_deref().unwrap_or("-"),
+                        a.result.map(|r| r.as_str()).unwrap_or("-")
+                    );
+                }
+                out
+            }
+        },
+        Command::Cancel(id) => match svc.cancel(id, actor) {
+            Err(e) => service_err(json, &e),
+            Ok(r) if json => ok_json(json!({ "callback": r })),
+            Ok(r) => format!("+OK callback {} {}\n", r.id, r.state),
+        },
+        Command::Now(id) => match svc.call_now(id, actor) {
+            Err(e) => service_err(json, &e),
+            Ok(r) if json => ok_json(json!({ "callback": r })),
+            Ok(r) => format!(
+                "+OK callback {} {}, due {}\n",
+                r.id,
+                r.state,
+                when(r.due_at)
+            ),
+        },
+        Command::Reschedule(id, text) => {
+            let requested = match svc.get(id) {
+                Err(e) => return service_err(json, &e),
+                Ok(r) => {
+                    let zone = match callback_core::schedule::parse_zone(&r.time_zone) {
+                        Ok(z) => z,
+                        Err(e) => {
+                            return err_reply(json, "unknown-time-zone", &e.to_string(), None)
+                        }
+                    };
+                    match callback_core::when::parse_when(&text, zone, svc.now()) {
+                        Ok(w) => w,
+                        Err(e) => {
+                            return err_reply(
+                                json,
+                                "usage",
+                                &e.to_string(),
+                                Some("callback reschedule <id> <when>"),
+                            )
+                        }
+                    }
+                }
+            };
+            match svc.reschedule(id, requested, actor) {
+                Err(e) => service_err(json, &e),
+                Ok(r) if json => ok_json(json!({ "callback": r })),
+                Ok(r) => format!(
+                    "+OK callback {} {}, due {}\n",
+                    r.id,
+                    r.state,
+                    when(r.due_at)
+                ),
+            }
+        }
+        Command::Stats => match svc.stats() {
+            Err(e) => service_err(json, &e),
+            Ok(s) if json => ok_json(json!({ "stats": s })),
+            Ok(s) => {
+                let total: u64 = s.by_queue_state.iter().map(|(_, _, n)| n).sum();
+                let mut out = format!("+OK {total} callback(s)\n");
+                for (q, st, n) in &s.by_queue_state {
+                    let _ = writeln!(out, "{q:<12}  {:<11}  {n}", st.as_str());
+                }
+                out
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(line: &str) -> Command {
+        parse(line).unwrap().command
+    }
+
+    #[test]
+    fn every_sub_command_parses() {
+        // Each documented form parses to its command; `json` first selects the JSON reply.
+        assert_eq!(cmd(""), Command::Help);
+        assert_eq!(cmd("help"), Command::Help);
+        assert_eq!(cmd("stats"), Command::Stats);
+        assert_eq!(
+            cmd("list"),
+            Command::List {
+                queue: None,
+                state: None
+            }
+        );
+        assert_eq!(
+            cmd("list sales"),
+            Command::List {
+                queue: Some("sales".into()),
+                state: None
+            }
+        );
+        assert_eq!(
+            cmd("list scheduled"),
+            Command::List {
+                queue: None,
+                state: Some(State::Scheduled)
+            }
+        );
+        assert_eq!(
+            cmd("  LIST sales  due "),
+            Command::List {
+                queue: Some("sales".into()),
+                state: Some(State::Due)
+            }
+        );
+        assert_eq!(cmd("show 12"), Command::Show(12));
+        assert_eq!(cmd("cancel 3"), Command::Cancel(3));
+        assert_eq!(cmd("now 3"), Command::Now(3));
+        assert_eq!(
+            cmd("reschedule 3 +15m"),
+            Command::Reschedule(3, "+15m".into())
+        );
+        assert_eq!(
+            cmd("reschedule 3 2026-11-22 14:00"),
+            Command::Reschedule(3, "2026-11-22 14:00".into())
+        );
+        assert_eq!(
+            parse("json").unwrap(),
+            Invocation {
+                json: true,
+                command: Command::Help
+            }
+        );
+        let inv = parse("json list sales").unwrap();
+        assert!(inv.json);
+        assert!(!parse("list").unwrap().json);
+    }
+
+    #[test]
+    fn bad_lines_name_the_usage() {
+        // Wrong or missing arguments are refused with the sub-command's usage, never a panic.
+        for (line, usage) in [
+            ("show", "callback show <id>"),
+            ("show x", "callback show <id>"),
+            ("show 0", "callback show <id>"),
+            ("show 1 2", "callback show <id>"),
+            ("show 99999999999999999999999", "callback show <id>"),
+            ("cancel", "callback cancel <id>"),
+            ("now -1", "callback now <id>"),
+            ("reschedule 4", "callback reschedule <id> <when>"),
+            ("reschedule x +1h", "callback reschedule <id> <when>"),
+            ("list a b c", "callback list [<queue>] [<state>]"),
+            ("list sales nonsense", "callback list [<queue>] [<state>]"),
+            ("stats now", "callback stats"),
+            ("frobnicate", USAGE),
+        ] {
+            let u = parse(line).expect_err(line);
+            assert_eq!(u.usage, usage, "{line}");
+        }
+        let reply = execute(None, "show");
+        assert_eq!(
+            reply,
+            "-ERR bad arguments for 'show'\nUSAGE: callback show <id>\n"
+        );
+        let reply = execute(None, "json bogus");
+        let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"]["code"], "usage");
+    }
+
+    #[test]
+    fn help_works_without_a_service_and_the_rest_says_not_running() {
+        // `help` always answers; other commands say plainly that the module is not running.
+        assert!(execute(None, "help").starts_with("+OK\n"));
+        assert_eq!(
+            execute(None, "list"),
+            "-ERR not-running: mod_callback is not running\n"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! [`FsHost`]: the core's [`Host`] over FreeSWITCH string commands — `originate` and
+//! `uuid_kill` through `switch_api_execute`, notifications as CUSTOM `callback::info`
+//! events. The commands are built by [`crate::dial`], which refuses anything unsafe first.
+
+use crate::dial;
+use callback_core::host::{Host, HostError, LegOutcome, LegRequest, Notification};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The event subclass of every notification.
+pub const EVENT_SUBCLASS: &str = "callback::info";
+
+/// What `FsHost` needs from the switch (the FFI layer implements it; tests fake it).
+pub trait Switch: Send + Sync {
+    /// Runs an API command; `None` when it could not be run at all.
+    fn api(&self, cmd: &str, arg: &str) -> Option<String>;
+    /// Fires a `callback::info` CUSTOM event with these headers.
+    fn fire(&self, headers: &[(&str, String)]) -> bool;
+}
+
+/// The `Host` of the module.
+pub struct FsHost<S: Switch> {
+    switch: S,
+    counter: AtomicU64,
+}
+
+impl<S: Switch> FsHost<S> {
+    pub fn new(switch: S) -> Self {
+        Self {
+            switch,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// A fresh version-4-style uuid for `origination_uuid`, so the leg is known before it
+    /// answers.
+    fn new_uuid(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let word = |salt: u64| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(n);
+            h.write_u64(salt);
+            h.finish()
+        };
+        let (a, b) = (word(1), word(2));
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0x0fff,
+            0x8000 | (b >> 48) & 0x3fff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The headers of a notification's event.
+pub fn event_headers(note: &Notification) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        ("Callback-Action", note.action.clone()),
+        ("Callback-ID", note.callback_id.to_string()),
+        ("Callback-State", note.state.as_str().to_string()),
+        ("Callback-Queue", note.queue.clone()),
+        ("Callback-Type", note.kind.as_str().to_string()),
+    ];
+    if let Some(due) = note.due {
+        h.push(("Callback-Due", due.timestamp().to_string()));
+    }
+    h
+}
+
+impl<S: Switch> Host for FsHost<S> {
+    fn originate(&self, leg: &LegRequest) -> Result<LegOutcome, HostError> {
+        let uuid = self.new_uuid();
+        let args = dial::originate_args(leg, &uuid).map_err(|e| HostError(e.to_string()))?;
+        let reply = self
+            .switch
+            .api("originate", &args)
+            .ok_or_else(|| HostError("originate could not be run".into()))?;
+        let reply = reply.trim();
+        if let Some(rest) = reply.strip_prefix("+OK") {
+            let answered_uuid = rest.trim();
+            Ok(LegOutcome {
+                uuid: Some(if answered_uuid.is_empty() {
+                    uuid
+                } else {
+                    answered_uuid.to_string()
+                }),
+                answered: true,
+                cause: None,
+            })
+        } else if let Some(cause) = reply.strip_prefix("-ERR") {
+            let cause = cause.trim();
+            Ok(LegOutcome {
+                uuid: Some(uuid),
+                answered: false,
+                cause: Some(if cause.is_empty() {
+                    "NORMAL_TEMPORARY_FAILURE".into()
+                } else {
+                    cause.to_string()
+                }),
+            })
+        } else {
+            Err(HostError(format!("unexpected originate reply: {reply}")))
+        }
+    }
+
+    fn hangup(&self, uuid: &str, cause: &str) -> Result<(), HostError> {
+        dial::check_uuid(uuid).map_err(|e| HostError(e.to_string()))?;
+        dial::check_cause(cause).map_err(|e| HostError(e.to_string()))?;
+        let reply = self
+            .switch
+            .api("uuid_kill", &format!("{uuid} {cause}"))
+            .ok_or_else(|| HostError("uuid_kill could not be run".into()))?;
+        if reply.trim_start().starts_with("+OK") {
+            Ok(())
+        } else {
+            Err(HostError(reply.trim().to_string()))
+        }
+    }
+
+    fn emit(&self, note: &Notification) {
+        if !self.switch.fire(&event_headers(note)) {
+            tracing::warn!(
+                callback_id = note.callback_id,
+                "could not fire {EVENT_SUBCLASS}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callback_core::host::Target;
+    use callback_core::model::{CallbackType, Leg, State};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Fake {
+        reply: String,
+        calls: Mutex<Vec<(String, String)>>,
+        events: Mutex<Vec<Vec<(String, String)>>>,
+    }
+
+    impl Switch for &Fake {
+        fn api(&self, cmd: &str, arg: &str) -> Option<String> {
+            self.calls.lock().unwrap().push((cmd.into(), arg.into()));
+            Some(self.reply.clone())
+        }
+        fn fire(&self, headers: &[(&str, String)]) -> bool {
+            self.events.lock().unwrap().push(
+                headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            );
+            true
+        }
+    }
+
+    fn leg(e164: &str) -> LegRequest {
+        LegRequest {
+            callback_id: 5,
+            leg: Leg::Customer,
+            target: Target::Customer {
+                e164: e164.into(),
+                gateway: "sofia/gateway/pstn/".into(),
+            },
+            timeout_secs: 20,
+            caller_id_name: "Callback".into(),
+            caller_id_number: "+12125550100".into(),
+            variables: vec![],
+            application: None,
+        }
+    }
+
+    #[test]
+    fn originate_replies_become_outcomes() {
+        // +OK is an answered leg with its uuid; -ERR carries FreeSWITCH's hangup cause.
+        let fake = Fake {
+            reply: "+OK 11111111-2222-4333-8444-555555555555\n".into(),
+            ..Default::default()
+        };
+        let host = FsHost::new(&fake);
+        let out = host.originate(&leg("+12125550142")).unwrap();
+        assert!(out.answered);
+        assert_eq!(
+            out.uuid.as_deref(),
+            Some("11111111-2222-4333-8444-555555555555")
+        );
+        let busy = Fake {
+            reply: "-ERR USER_BUSY\n".into(),
+            ..Default::default()
+        };
+        let out = FsHost::new(&busy).originate(&leg("+12125550142")).unwrap();
+        assert!(!out.answered);
+        assert_eq!(out.cause.as_deref(), Some("USER_BUSY"));
+        let (cmd, arg) = busy.calls.lock().unwrap()[0].clone();
+        assert_eq!(cmd, "originate");
+        assert!(
+            arg.contains("}sofia/gateway/pstn/+12125550142 &park()"),
+            "{arg}"
+        );
+    }
+
+    #[test]
+    fn unsafe_legs_never_reach_the_switch() {
+        // A number with a dial-string separator is refused and no command is run.
+        let fake = Fake::default();
+        let host = FsHost::new(&fake);
+        assert!(host.originate(&leg("+1212555,0142")).is_err());
+        assert!(host.hangup("abc def", "NORMAL_CLEARING").is_err());
+        assert!(host.hangup("abcdef", "NORMAL_CLEARING,x").is_err());
+        assert!(fake.calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn notifications_become_callback_info_headers() {
+        // A transition is published with the documented Callback-* headers.
+        let fake = Fake::default();
+        FsHost::new(&fake).emit(&Notification {
+            action: "created".into(),
+            callback_id: 9,
+            state: State::Scheduled,
+            queue: "sales".into(),
+            kind: CallbackType::Delayed,
+            due: chrono::DateTime::from_timestamp(1_800_000_000, 0),
+        });
+        let ev = fake.events.lock().unwrap()[0].clone();
+        let get = |k: &str| ev.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("Callback-Action"), Some("created"));
+        assert_eq!(get("Callback-ID"), Some("9"));
+        assert_eq!(get("Callback-State"), Some("scheduled"));
+        assert_eq!(get("Callback-Queue"), Some("sales"));
+        assert_eq!(get("Callback-Type"), Some("delayed"));
+        assert_eq!(get("Callback-Due"), Some("1800000000"));
+    }
+}

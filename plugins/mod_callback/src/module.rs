@@ -1,0 +1,152 @@
+//! The module's life, in safe Rust: read and validate `callback.conf.xml`, open the store,
+//! build the service; idle the runtime thread; stop everything on shutdown.
+//!
+//! Configuration path: the environment variable `MOD_CALLBACK_CONF` if set, else
+//! [`DEFAULT_CONF`] (FreeSWITCH's conf directory is not reachable through the functions the
+//! module binds).
+//!
+//! Unloading: the module is unloadable. `shutdown` stops and joins everything the module
+//! started (today: nothing but the service object, whose store is closed when the last
+//! handle is dropped; the runtime thread is FreeSWITCH's and returns `TERM`), so nothing of
+//! ours runs after `dlclose`.
+
+use crate::fshost::{FsHost, Switch};
+use callback_core::clock::Clock;
+use callback_core::config::Config;
+use callback_core::host::Host;
+use callback_core::service::CallbackService;
+use callback_core::store::{SqliteStore, Store};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// The environment variable naming the configuration file.
+pub const CONF_ENV: &str = "MOD_CALLBACK_CONF";
+/// The configuration file when [`CONF_ENV`] is not set.
+pub const DEFAULT_CONF: &str = "/etc/freeswitch/autoload_configs/callback.conf.xml";
+
+/// A running module.
+pub struct Module {
+    service: Arc<CallbackService>,
+    host: Arc<dyn Host>,
+    stopping: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Module {
+    pub fn service(&self) -> &CallbackService {
+        &self.service
+    }
+
+    /// The host the service uses (for the debug-build probe).
+    pub fn host(&self) -> &dyn Host {
+        self.host.as_ref()
+    }
+}
+
+static CURRENT: Mutex<Option<Arc<Module>>> = Mutex::new(None);
+
+/// The running module, if loaded.
+pub fn current() -> Option<Arc<Module>> {
+    CURRENT.lock().ok().and_then(|m| m.clone())
+}
+
+/// Where the configuration is read from.
+pub fn conf_path() -> PathBuf {
+    std::env::var_os(CONF_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF))
+}
+
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
+    SqliteStore::open(&config.settings.db_path)
+        .map(|s| Arc::new(s) as Arc<dyn Store>)
+        .map_err(|e| e.to_string())
+}
+
+/// Starts the module: everything or nothing. The error is the one log line to print.
+pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<(), String> {
+    let path = conf_path();
+    let config = Config::load_file(&path).map_err(|e| format!("mod_callback not loaded: {e}"))?;
+    let store = open_store(&config).map_err(|e| {
+        format!(
+            "mod_callback not loaded: {}: cannot open the store: {e}",
+            config.settings.db_path.display()
+        )
+    })?;
+    let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
+    let service = CallbackService::new(store, Arc::new(config), clock, host.clone());
+    let module = Arc::new(Module {
+        service: Arc::new(service),
+        host,
+        stopping: Mutex::new(false),
+        wake: Condvar::new(),
+    });
+    let mut cur = CURRENT
+        .lock()
+        .map_err(|_| "mod_callback: state lock poisoned".to_string())?;
+    *cur = Some(module);
+    tracing::info!("mod_callback loaded ({})", path.display());
+    Ok(())
+}
+
+/// One turn of the runtime thread: waits (up to a second) for work or shutdown. Returns
+/// `false` when the module is stopping, so the runtime returns `TERM`.
+pub fn runtime_turn() -> bool {
+    let Some(m) = current() else {
+        return false;
+    };
+    let Ok(stopping) = m.stopping.lock() else {
+        return false;
+    };
+    if *stopping {
+        return false;
+    }
+    let go_on = match m.wake.wait_timeout(stopping, Duration::from_secs(1)) {
+        Ok((s, _)) => !*s,
+        Err(_) => false,
+    };
+    go_on
+}
+
+/// Stops the module: wakes the runtime thread (which then returns `TERM`), waits for it and
+/// any in-flight command to let go of the service, and drops it, closing the store.
+pub fn stop() {
+    let taken = CURRENT.lock().ok().and_then(|mut m| m.take());
+    if let Some(m) = taken {
+        if let Ok(mut s) = m.stopping.lock() {
+            *s = true;
+        }
+        m.wake.notify_all();
+        // Wait (bounded) until the runtime thread and in-flight commands let go, so the
+        // service and its store are closed here, before shutdown returns.
+        let mut m = m;
+        for _ in 0..500 {
+            match Arc::try_unwrap(m) {
+                Ok(last) => {
+                    drop(last);
+                    tracing::info!("mod_callback stopped");
+                    return;
+                }
+                Err(still_shared) => {
+                    m = still_shared;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        tracing::warn!("mod_callback stopped; a command still held the service after 5 s");
+    }
+}
+
+/// `callback_ivr` and `callback_agent` arrive with later releases: until then they say so
+/// on the call instead of pretending.
+pub fn not_yet(app: &str, chan: &dyn crate::vars::ChannelVars) {
+    tracing::warn!("{app} is not available yet");
+    // Only the result: on an agent leg `callback_id` is the input and stays.
+    chan.set_var("callback_result", Some("ERR"));
+    chan.set_var(
+        "callback_error",
+        Some(&format!("{app} is not available yet")),
+    );
+}

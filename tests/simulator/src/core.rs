@@ -1,0 +1,276 @@
+//! The simulated core: what mod_callback touches, as plain Rust state behind one lock.
+//! The lock is never held while the module runs (its code may call back into the core).
+
+use chrono::{DateTime, Duration, Utc};
+use mod_callback::ffi::types::{ApiFn, AppFn};
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// How a scripted phone behaves when `originate` rings it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Answers after this many (virtual) seconds.
+    Answer(u32),
+    /// `-ERR USER_BUSY`.
+    Busy,
+    /// Rings until the originate timeout: `-ERR NO_ANSWER`.
+    NoAnswer,
+    /// `-ERR CALL_REJECTED`.
+    Reject,
+    /// `-ERR UNALLOCATED_NUMBER`.
+    WrongNumber,
+}
+
+/// One line the module logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: i32,
+    pub uuid: Option<String>,
+    pub text: String,
+}
+
+/// One event the module fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredEvent {
+    pub event_id: i32,
+    pub subclass: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub at: DateTime<Utc>,
+}
+
+impl FiredEvent {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A simulated call.
+#[derive(Debug)]
+pub struct SimSession {
+    pub uuid: CString,
+    pub vars: Mutex<BTreeMap<String, String>>,
+    /// Strings handed to the module (`get_variable_dup` copies): they live as long as the
+    /// session, like FreeSWITCH's session pool.
+    pub pool: Mutex<Vec<CString>>,
+    /// Applications run on the call, in order.
+    pub apps: Mutex<Vec<(String, String)>>,
+    /// Digits the caller will press, one entry per prompt.
+    pub digits: Mutex<VecDeque<String>>,
+    pub answered: AtomicBool,
+    pub hangup_cause: Mutex<Option<String>>,
+}
+
+impl SimSession {
+    pub fn new(uuid: &str) -> Arc<Self> {
+        Arc::new(Self {
+            uuid: CString::new(uuid).unwrap_or_default(),
+            vars: Mutex::new(BTreeMap::new()),
+            pool: Mutex::new(Vec::new()),
+            apps: Mutex::new(Vec::new()),
+            digits: Mutex::new(VecDeque::new()),
+            answered: AtomicBool::new(false),
+            hangup_cause: Mutex::new(None),
+        })
+    }
+
+    pub fn uuid(&self) -> String {
+        self.uuid.to_string_lossy().into_owned()
+    }
+
+    pub fn var(&self, name: &str) -> Option<String> {
+        lock(&self.vars).get(name).cloned()
+    }
+
+    pub fn set(&self, name: &str, value: &str) {
+        lock(&self.vars).insert(name.to_string(), value.to_string());
+    }
+}
+
+/// Everything the core records.
+#[derive(Default)]
+pub struct State {
+    pub logs: Vec<LogLine>,
+    pub events: Vec<FiredEvent>,
+    /// Reserved event subclasses and their owners.
+    pub subclasses: BTreeMap<String, String>,
+    pub apps: BTreeMap<String, AppFn>,
+    pub apis: BTreeMap<String, ApiFn>,
+    pub endpoints: BTreeMap<String, Endpoint>,
+    pub sessions: BTreeMap<String, Arc<SimSession>>,
+    /// API commands the module ran (`originate ...`, `uuid_kill ...`).
+    pub commands: Vec<String>,
+    /// Calls to a variadic function with a format other than the literal "%s".
+    pub format_violations: Vec<String>,
+    pub threads: Vec<JoinHandle<()>>,
+    pub next_uuid: u64,
+}
+
+pub(crate) static STATE: Mutex<State> = Mutex::new(State {
+    logs: Vec::new(),
+    events: Vec::new(),
+    subclasses: BTreeMap::new(),
+    apps: BTreeMap::new(),
+    apis: BTreeMap::new(),
+    endpoints: BTreeMap::new(),
+    sessions: BTreeMap::new(),
+    commands: Vec::new(),
+    format_violations: Vec::new(),
+    threads: Vec::new(),
+    next_uuid: 0,
+});
+
+/// The virtual clock, microseconds since the epoch (what `switch_micro_time_now` returns).
+pub(crate) static CLOCK_US: AtomicI64 = AtomicI64::new(0);
+
+/// One simulator per process at a time: the exported C functions are process-global.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn state() -> MutexGuard<'static, State> {
+    lock(&STATE)
+}
+
+pub(crate) fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(CLOCK_US.load(Ordering::SeqCst)).unwrap_or_default()
+}
+
+pub(crate) fn advance(by: Duration) {
+    CLOCK_US.fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
+}
+
+pub(crate) fn new_uuid() -> String {
+    let mut s = state();
+    s.next_uuid += 1;
+    format!("00000000-0000-4000-8000-{:012x}", s.next_uuid)
+}
+
+/// A handle on the simulated core. Creating one waits for any other to be dropped, then
+/// starts from a clean state.
+pub struct Sim {
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Sim {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        let serial = lock(&SERIAL);
+        Self::settle();
+        *state() = State::default();
+        CLOCK_US.store(start.timestamp_micros(), Ordering::SeqCst);
+        Self { _serial: serial }
+    }
+
+    /// Waits for the call threads `originate` started (answered legs running an application).
+    pub fn settle() {
+        loop {
+            let threads: Vec<_> = std::mem::take(&mut state().threads);
+            if threads.is_empty() {
+                break;
+            }
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        now()
+    }
+
+    pub fn set_clock(&self, to: DateTime<Utc>) {
+        CLOCK_US.store(to.timestamp_micros(), Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, by: Duration) {
+        advance(by)
+    }
+
+    /// Scripts what happens when `target` (a dial string's endpoint) is rung.
+    pub fn endpoint(&self, target: &str, behaviour: Endpoint) {
+        state().endpoints.insert(target.to_string(), behaviour);
+    }
+
+    /// A new inbound call from `number`; returns its uuid.
+    pub fn new_call(&self, number: &str) -> String {
+        let uuid = new_uuid();
+        let s = SimSession::new(&uuid);
+        s.set("uuid", &uuid);
+        s.set("caller_id_number", number);
+        s.set("ani", number);
+        s.set("direction", "inbound");
+        state().sessions.insert(uuid.clone(), s);
+        uuid
+    }
+
+    pub fn session(&self, uuid: &str) -> Option<Arc<SimSession>> {
+        state().sessions.get(uuid).cloned()
+    }
+
+    pub fn var(&self, uuid: &str, name: &str) -> Option<String> {
+        self.session(uuid).and_then(|s| s.var(name))
+    }
+
+    /// Digits the caller of `uuid` presses at the next prompt.
+    pub fn press(&self, uuid: &str, digits: &str) {
+        if let Some(s) = self.session(uuid) {
+            lock(&s.digits).push_back(digits.to_string());
+        }
+    }
+
+    /// Runs a dialplan application on a call (a module's or a simulated one).
+    pub fn execute(&self, uuid: &str, app: &str, arg: &str) -> bool {
+        match self.session(uuid) {
+            Some(s) => crate::exports::execute_app(&s, app, arg),
+            None => false,
+        }
+    }
+
+    /// Runs an API command line as fs_cli would (`callback list`), returning its output.
+    pub fn api(&self, line: &str) -> String {
+        let line = line.trim();
+        let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
+        crate::exports::api_execute(cmd, arg.trim()).1
+    }
+
+    pub fn logs(&self) -> Vec<LogLine> {
+        state().logs.clone()
+    }
+
+    pub fn events(&self) -> Vec<FiredEvent> {
+        state().events.clone()
+    }
+
+    pub fn commands(&self) -> Vec<String> {
+        state().commands.clone()
+    }
+
+    pub fn format_violations(&self) -> Vec<String> {
+        state().format_violations.clone()
+    }
+
+    pub fn applications(&self) -> Vec<String> {
+        state().apps.keys().cloned().collect()
+    }
+
+    pub fn api_commands(&self) -> Vec<String> {
+        state().apis.keys().cloned().collect()
+    }
+
+    pub fn subclasses(&self) -> BTreeMap<String, String> {
+        state().subclasses.clone()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        Self::settle();
+    }
+}

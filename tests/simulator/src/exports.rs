@@ -1,0 +1,797 @@
+//! The `switch_*` functions mod_callback.so binds, exported from the executable so the
+//! module resolves them at dlopen, as it would against libfreeswitch. Necessarily `unsafe`:
+//! they receive raw pointers from C.
+//!
+//! Variadic functions (`switch_log_printf`, `switch_console_stream_write`) cannot be defined
+//! in stable Rust. The module always calls them with the literal `"%s"` and one `char *`,
+//! and on the System V x86_64 and AAPCS64 (Linux) ABIs a variadic call passes its arguments
+//! exactly where a fixed-argument callee with one more parameter reads them. So they are
+//! defined with that one argument; any other format is recorded as a violation (a test
+//! checks there are none).
+//!
+//! # Safety (every export)
+//! Callers pass what FreeSWITCH's own functions expect: null or NUL-terminated strings,
+//! session/channel/event/stream pointers this simulator handed out, valid out-pointers.
+#![allow(clippy::missing_safety_doc)]
+
+use crate::core::{self, lock, state, Endpoint, FiredEvent, LogLine, SimSession};
+use chrono::Duration;
+use mod_callback::ffi::types::*;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ptr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+extern "C" {
+    fn calloc(n: usize, size: usize) -> *mut c_void;
+    fn realloc(p: *mut c_void, size: usize) -> *mut c_void;
+    fn free(p: *mut c_void);
+}
+
+/// # Safety
+/// `p` is null or a NUL-terminated string.
+unsafe fn text(p: *const c_char) -> Option<String> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-null and NUL-terminated per the contract; copied at once.
+        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+}
+
+/// # Safety
+/// `p` is a session pointer this simulator handed out (an `Arc<SimSession>` kept alive in
+/// the state until the simulator is reset).
+unsafe fn session<'a>(p: *mut CoreSession) -> Option<&'a SimSession> {
+    // SAFETY: per the contract, a live `SimSession`.
+    unsafe { p.cast::<SimSession>().as_ref() }
+}
+
+fn session_ptr(s: &Arc<SimSession>) -> *mut CoreSession {
+    Arc::as_ptr(s).cast_mut().cast::<CoreSession>()
+}
+
+/// A module's record: the interfaces `load` created, as the core allocates them (zeroed and
+/// larger than the prefix the module writes).
+#[repr(C)]
+struct Allocated<T> {
+    prefix: T,
+    _rest: [usize; 32],
+}
+
+#[derive(Default)]
+struct ModuleRecord {
+    name: String,
+    apps: Vec<*mut ApplicationInterface>,
+    apis: Vec<*mut ApiInterface>,
+}
+
+/// Every module interface ever created; read back by the loader after `load`.
+static MODULES: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_loadable_module_create_module_interface(
+    _pool: *mut MemoryPool,
+    name: *const c_char,
+) -> *mut LoadableModuleInterface {
+    // SAFETY: the module passes a NUL-terminated name.
+    let name = unsafe { text(name) }.unwrap_or_default();
+    let rec = Box::into_raw(Box::new(ModuleRecord {
+        name,
+        ..Default::default()
+    }));
+    lock(&MODULES).push(rec as usize);
+    rec.cast::<LoadableModuleInterface>()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_loadable_module_create_interface(
+    module: *mut LoadableModuleInterface,
+    iname: c_int,
+) -> *mut c_void {
+    // SAFETY: `module` is a record created above (or null).
+    let Some(rec) = (unsafe { module.cast::<ModuleRecord>().as_mut() }) else {
+        return ptr::null_mut();
+    };
+    match iname {
+        SWITCH_APPLICATION_INTERFACE => {
+            // SAFETY: all-zero is a valid value of these plain C structs (null pointers, None).
+            let p = Box::into_raw(Box::new(unsafe {
+                std::mem::zeroed::<Allocated<ApplicationInterface>>()
+            }));
+            rec.apps.push(p.cast());
+            p.cast()
+        }
+        SWITCH_API_INTERFACE => {
+            // SAFETY: as above.
+            let p = Box::into_raw(Box::new(unsafe {
+                std::mem::zeroed::<Allocated<ApiInterface>>()
+            }));
+            rec.apis.push(p.cast());
+            p.cast()
+        }
+        _ => ptr::null_mut(),
+    }
+}
+
+/// What a loaded module registered: `(module name, applications, API commands)`.
+///
+/// # Safety
+/// `mi` is a module interface returned by `switch_loadable_module_create_module_interface`.
+pub(crate) unsafe fn registered(
+    mi: *mut LoadableModuleInterface,
+) -> Option<(String, Vec<String>, Vec<String>)> {
+    // SAFETY: per the contract.
+    let rec = unsafe { mi.cast::<ModuleRecord>().as_ref() }?;
+    let mut apps = Vec::new();
+    let mut apis = Vec::new();
+    let mut st = state();
+    for a in &rec.apps {
+        // SAFETY: allocated above; the module filled the prefix with 'static strings.
+        let a = unsafe { &**a };
+        // SAFETY: the module's interface name is a NUL-terminated string (or null).
+        if let (Some(name), Some(f)) = (unsafe { text(a.interface_name) }, a.application_function) {
+            st.apps.insert(name.clone(), f);
+            apps.push(name);
+        }
+    }
+    for a in &rec.apis {
+        // SAFETY: as above.
+        let a = unsafe { &**a };
+        // SAFETY: as above.
+        if let (Some(name), Some(f)) = (unsafe { text(a.interface_name) }, a.function) {
+            st.apis.insert(name.clone(), f);
+            apis.push(name);
+        }
+    }
+    Some((rec.name.clone(), apps, apis))
+}
+
+/// Forgets a module's interfaces (unload).
+pub(crate) fn unregister(apps: &[String], apis: &[String]) {
+    let mut st = state();
+    for a in apps {
+        st.apps.remove(a);
+    }
+    for a in apis {
+        st.apis.remove(a);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_core_session_get_channel(s: *mut CoreSession) -> *mut Channel {
+    // The channel is the session itself in this simulator.
+    s.cast()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_core_session_get_uuid(s: *mut CoreSession) -> *mut c_char {
+    // SAFETY: a session pointer this simulator handed out.
+    match unsafe { session(s) } {
+        Some(s) => s.uuid.as_ptr().cast_mut(),
+        None => ptr::null_mut(),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_channel_get_variable_dup(
+    ch: *mut Channel,
+    name: *const c_char,
+    _dup: c_int,
+    _idx: c_int,
+) -> *const c_char {
+    // SAFETY: the channel is one of our sessions; the name is NUL-terminated.
+    let (Some(s), Some(name)) = (unsafe { session(ch.cast()) }, unsafe { text(name) }) else {
+        return ptr::null();
+    };
+    match s.var(&name).and_then(|v| CString::new(v).ok()) {
+        Some(v) => {
+            let p = v.as_ptr();
+            // Kept until the session ends, like a copy in the session's pool.
+            lock(&s.pool).push(v);
+            p
+        }
+        None => ptr::null(),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_channel_set_variable_var_check(
+    ch: *mut Channel,
+    name: *const c_char,
+    value: *const c_char,
+    var_check: c_int,
+) -> SwitchStatus {
+    // SAFETY: as above.
+    let (Some(s), Some(name)) = (unsafe { session(ch.cast()) }, unsafe { text(name) }) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    // SAFETY: null (unset) or NUL-terminated.
+    match unsafe { text(value) } {
+        // FreeSWITCH's var_check refuses values that would expand (`${` / `$${`).
+        Some(v) if var_check == SWITCH_TRUE && v.contains("${") => SWITCH_STATUS_FALSE,
+        Some(v) => {
+            s.set(&name, &v);
+            SWITCH_STATUS_SUCCESS
+        }
+        None => {
+            lock(&s.vars).remove(&name);
+            SWITCH_STATUS_SUCCESS
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_core_session_execute_application_get_flags(
+    s: *mut CoreSession,
+    app: *const c_char,
+    arg: *const c_char,
+    flags: *mut i32,
+) -> SwitchStatus {
+    if !flags.is_null() {
+        // SAFETY: a valid out-pointer from the module.
+        unsafe { *flags = 0 };
+    }
+    // SAFETY: NUL-terminated strings from the module.
+    let (Some(app), arg) = (
+        unsafe { text(app) },
+        unsafe { text(arg) }.unwrap_or_default(),
+    ) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    // SAFETY: a session pointer we handed out.
+    let Some(sess) = (unsafe { session(s) }) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    let Some(arc) = state().sessions.get(&sess.uuid()).cloned() else {
+        return SWITCH_STATUS_FALSE;
+    };
+    if execute_app(&arc, &app, &arg) {
+        SWITCH_STATUS_SUCCESS
+    } else {
+        SWITCH_STATUS_FALSE
+    }
+}
+
+fn log_sim(text: String) {
+    state().logs.push(LogLine {
+        level: SWITCH_LOG_INFO,
+        uuid: None,
+        text: format!("[sim] {text}"),
+    });
+}
+
+/// Writes a small valid WAV (8 kHz, 16-bit mono, a quiet tone) of `secs` seconds.
+fn write_wav(path: &str, secs: u32) -> bool {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let Ok(mut w) = hound::WavWriter::create(path, spec) else {
+        return false;
+    };
+    for i in 0..(8000 * secs) {
+        let v = ((i as f32 * 440.0 * 2.0 * std::f32::consts::PI / 8000.0).sin() * 2000.0) as i16;
+        if w.write_sample(v).is_err() {
+            return false;
+        }
+    }
+    w.finalize().is_ok()
+}
+
+/// Runs an application on a call: one the module registered, or a simulated one.
+pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
+    lock(&s.apps).push((app.to_string(), arg.to_string()));
+    let module_app = state().apps.get(app).copied();
+    if let Some(f) = module_app {
+        let Ok(carg) = CString::new(arg) else {
+            return false;
+        };
+        // SAFETY: the module's application function, called with a live session (kept alive
+        // by `s`) and a NUL-terminated argument, on this (the call's) thread; no lock held.
+        unsafe { f(session_ptr(s), carg.as_ptr()) };
+        return true;
+    }
+    let args: Vec<&str> = arg.split_whitespace().collect();
+    match app {
+        "answer" => {
+            s.answered.store(true, Ordering::SeqCst);
+            true
+        }
+        "playback" | "say" => true,
+        "sleep" => {
+            let ms = args
+                .first()
+                .and_then(|a| a.parse::<i64>().ok())
+                .unwrap_or(0);
+            core::advance(Duration::milliseconds(ms));
+            true
+        }
+        "record" => {
+            let Some(path) = args.first() else {
+                return false;
+            };
+            let limit = args.get(1).and_then(|a| a.parse::<u32>().ok()).unwrap_or(0);
+            // The caller speaks for `sim_record_seconds` (default 3), cut at the limit.
+            let mut secs = s
+                .var("sim_record_seconds")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3u32);
+            if limit > 0 {
+                secs = secs.min(limit);
+            }
+            if !write_wav(path, secs) {
+                log_sim(format!("record: cannot write {path}"));
+                return false;
+            }
+            core::advance(Duration::seconds(secs.into()));
+            s.set("record_seconds", &secs.to_string());
+            s.set("record_ms", &(secs * 1000).to_string());
+            s.set("silence_hits_exhausted", "true");
+            true
+        }
+        "play_and_get_digits" => {
+            // min max tries timeout_ms terminators file invalid_file var regexp [digit_timeout]
+            if args.len() < 9 {
+                return false;
+            }
+            let min: usize = args[0].parse().unwrap_or(1);
+            let max: usize = args[1].parse().unwrap_or(1);
+            let tries: i64 = args[2].parse().unwrap_or(1);
+            let timeout: i64 = args[3].parse().unwrap_or(5000);
+            let var = args[7];
+            for _ in 0..tries.max(1) {
+                let pressed = lock(&s.digits).pop_front();
+                match pressed {
+                    Some(d) if (min..=max).contains(&d.len()) => {
+                        core::advance(Duration::milliseconds(500));
+                        s.set(var, &d);
+                        return true;
+                    }
+                    Some(_) => core::advance(Duration::milliseconds(500)),
+                    None => core::advance(Duration::milliseconds(timeout)),
+                }
+            }
+            lock(&s.vars).remove(var);
+            true
+        }
+        "bridge" => {
+            let timeout = s
+                .var("call_timeout")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60u32);
+            let (status, out) = originate(&format!("{} &park()", arg.trim()), Some(timeout));
+            let cause = out
+                .trim()
+                .strip_prefix("-ERR ")
+                .unwrap_or("SUCCESS")
+                .to_string();
+            s.set("originate_disposition", &cause);
+            s.set(
+                "bridge_hangup_cause",
+                if status == SWITCH_STATUS_SUCCESS {
+                    "NORMAL_CLEARING"
+                } else {
+                    &cause
+                },
+            );
+            status == SWITCH_STATUS_SUCCESS
+        }
+        "hangup" => {
+            *lock(&s.hangup_cause) = Some(args.first().unwrap_or(&"NORMAL_CLEARING").to_string());
+            true
+        }
+        _ => {
+            log_sim(format!("invalid application {app}"));
+            false
+        }
+    }
+}
+
+/// `originate {vars}target &app(arg)`: rings a scripted endpoint on the virtual clock.
+fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) {
+    let arg = arg.trim();
+    let (vars, rest) = match arg.strip_prefix('{').and_then(|r| r.split_once('}')) {
+        Some((v, rest)) => (v, rest),
+        None => ("", arg),
+    };
+    let vars: Vec<(String, String)> = vars
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut parts = rest.split_whitespace();
+    let target = parts.next().unwrap_or_default().to_string();
+    let app = parts.next().unwrap_or("&park()").to_string();
+    let timeout: u32 = get("originate_timeout")
+        .and_then(|t| t.parse().ok())
+        .or(default_timeout)
+        .unwrap_or(60);
+    let behaviour = state().endpoints.get(&target).copied();
+    let fail = |cause: &str| (SWITCH_STATUS_FALSE, format!("-ERR {cause}\n"));
+    match behaviour {
+        None => fail("NO_ROUTE_DESTINATION"),
+        Some(Endpoint::Busy) => fail("USER_BUSY"),
+        Some(Endpoint::Reject) => fail("CALL_REJECTED"),
+        Some(Endpoint::WrongNumber) => fail("UNALLOCATED_NUMBER"),
+        Some(Endpoint::NoAnswer) => {
+            core::advance(Duration::seconds(timeout.into()));
+            fail("NO_ANSWER")
+        }
+        Some(Endpoint::Answer(after)) if after > timeout => {
+            core::advance(Duration::seconds(timeout.into()));
+            fail("NO_ANSWER")
+        }
+        Some(Endpoint::Answer(after)) => {
+            core::advance(Duration::seconds(after.into()));
+            let uuid = get("origination_uuid").unwrap_or_else(core::new_uuid);
+            let s = SimSession::new(&uuid);
+            for (k, v) in &vars {
+                s.set(k, v);
+            }
+            s.set("uuid", &uuid);
+            s.set("direction", "outbound");
+            s.answered.store(true, Ordering::SeqCst);
+            state().sessions.insert(uuid.clone(), s.clone());
+            // `&app(arg)` runs on the new call's own thread, as in FreeSWITCH.
+            if let Some((name, a)) = app
+                .strip_prefix('&')
+                .and_then(|a| a.strip_suffix(')'))
+                .and_then(|a| a.split_once('('))
+            {
+                if name != "park" {
+                    let (name, a) = (name.to_string(), a.to_string());
+                    let t = std::thread::spawn(move || {
+                        execute_app(&s, &name, &a);
+                    });
+                    state().threads.push(t);
+                }
+            }
+            (SWITCH_STATUS_SUCCESS, format!("+OK {uuid}\n"))
+        }
+    }
+}
+
+fn uuid_kill(arg: &str) -> (SwitchStatus, String) {
+    let mut it = arg.split_whitespace();
+    let uuid = it.next().unwrap_or_default();
+    let cause = it.next().unwrap_or("NORMAL_CLEARING");
+    match state().sessions.get(uuid) {
+        Some(s) => {
+            *lock(&s.hangup_cause) = Some(cause.to_string());
+            (SWITCH_STATUS_SUCCESS, "+OK\n".into())
+        }
+        None => (SWITCH_STATUS_FALSE, "-ERR No such channel!\n".into()),
+    }
+}
+
+/// Runs an API command: the module's, or a simulated core command. Module commands get a
+/// stream set up exactly as `SWITCH_STANDARD_STREAM` does.
+pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
+    let module_api = state().apis.get(cmd).copied();
+    if let Some(f) = module_api {
+        return call_module_api(f, arg);
+    }
+    state().commands.push(format!("{cmd} {arg}"));
+    match cmd {
+        "originate" => originate(arg, None),
+        "uuid_kill" => uuid_kill(arg),
+        _ => (
+            SWITCH_STATUS_FALSE,
+            format!("-ERR {cmd} Command not found!\n"),
+        ),
+    }
+}
+
+fn call_module_api(f: ApiFn, arg: &str) -> (SwitchStatus, String) {
+    const CHUNK: usize = 1024;
+    let Ok(carg) = CString::new(arg) else {
+        return (SWITCH_STATUS_FALSE, "-ERR NUL in command\n".into());
+    };
+    // SAFETY: a zeroed block from the C allocator, as SWITCH_STANDARD_STREAM makes it.
+    let data = unsafe { calloc(1, CHUNK) };
+    let write: StreamWriteFn = {
+        let f: unsafe extern "C" fn(
+            *mut StreamHandle,
+            *const c_char,
+            *const c_char,
+        ) -> SwitchStatus = switch_console_stream_write;
+        // SAFETY: see the module doc: the one-argument definition reads a "%s" call's
+        // argument where the variadic caller put it.
+        unsafe { std::mem::transmute::<_, StreamWriteFn>(f) }
+    };
+    let mut stream = StreamHandle {
+        read_function: ptr::null_mut(),
+        write_function: Some(write),
+        raw_write_function: Some(switch_console_stream_raw_write),
+        data,
+        end: data,
+        data_size: CHUNK,
+        data_len: 0,
+        alloc_len: CHUNK,
+        alloc_chunk: CHUNK,
+        param_event: ptr::null_mut(),
+    };
+    // An empty command line reaches the module as NULL, as in FreeSWITCH.
+    let cmd_ptr = if arg.is_empty() {
+        ptr::null()
+    } else {
+        carg.as_ptr()
+    };
+    // SAFETY: the module's API function with a NUL-terminated (or null) command, no session
+    // and a valid stream; no lock held.
+    let status = unsafe { f(cmd_ptr, ptr::null_mut(), &mut stream) };
+    // SAFETY: `data` is NUL-terminated (calloc'ed, kept terminated by our writer) and freed
+    // once with the allocator that made it.
+    let out = unsafe { text(stream.data.cast()) }.unwrap_or_default();
+    // SAFETY: as above.
+    unsafe { free(stream.data) };
+    (status, out)
+}
+
+/// # Safety
+/// `stream` is a valid stream whose `data` came from the C allocator.
+unsafe fn append(stream: *mut StreamHandle, bytes: &[u8]) -> SwitchStatus {
+    // SAFETY: per the contract.
+    let Some(st) = (unsafe { stream.as_mut() }) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    let need = st.data_len + bytes.len() + 1;
+    if need > st.data_size {
+        let size = need.div_ceil(st.alloc_chunk.max(1)) * st.alloc_chunk.max(1);
+        // SAFETY: `data` came from calloc/realloc.
+        let p = unsafe { realloc(st.data, size) };
+        if p.is_null() {
+            return SWITCH_STATUS_FALSE;
+        }
+        st.data = p;
+        st.data_size = size;
+        st.alloc_len = size;
+    }
+    // SAFETY: the buffer holds at least `need` bytes now.
+    unsafe {
+        let base = st.data.cast::<u8>().add(st.data_len);
+        ptr::copy_nonoverlapping(bytes.as_ptr(), base, bytes.len());
+        *base.add(bytes.len()) = 0;
+        st.data_len += bytes.len();
+        st.end = st.data.cast::<u8>().add(st.data_len).cast();
+    }
+    SWITCH_STATUS_SUCCESS
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_console_stream_write(
+    stream: *mut StreamHandle,
+    fmt: *const c_char,
+    arg: *const c_char,
+) -> SwitchStatus {
+    // SAFETY: the format is NUL-terminated.
+    let fmt = unsafe { text(fmt) }.unwrap_or_default();
+    if fmt != "%s" {
+        state()
+            .format_violations
+            .push(format!("stream write with format {fmt:?}"));
+        return SWITCH_STATUS_FALSE;
+    }
+    // SAFETY: with "%s" the one argument is a NUL-terminated string.
+    let t = unsafe { text(arg) }.unwrap_or_default();
+    // SAFETY: the stream the module got from us (or from `api_execute`'s caller).
+    unsafe { append(stream, t.as_bytes()) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_console_stream_raw_write(
+    stream: *mut StreamHandle,
+    data: *mut u8,
+    len: usize,
+) -> SwitchStatus {
+    if data.is_null() {
+        return SWITCH_STATUS_FALSE;
+    }
+    // SAFETY: `data` holds `len` bytes per the caller.
+    let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+    // SAFETY: as above.
+    unsafe { append(stream, bytes) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_api_execute(
+    cmd: *const c_char,
+    arg: *const c_char,
+    _session: *mut CoreSession,
+    stream: *mut StreamHandle,
+) -> SwitchStatus {
+    // SAFETY: NUL-terminated strings from the module.
+    let (Some(cmd), arg) = (
+        unsafe { text(cmd) },
+        unsafe { text(arg) }.unwrap_or_default(),
+    ) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    let (status, out) = api_execute(&cmd, &arg);
+    // SAFETY: the module's stream, set up as SWITCH_STANDARD_STREAM.
+    unsafe { append(stream, out.as_bytes()) };
+    status
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_log_printf(
+    _channel: c_int,
+    _file: *const c_char,
+    _func: *const c_char,
+    _line: c_int,
+    userdata: *const c_char,
+    level: c_int,
+    fmt: *const c_char,
+    arg: *const c_char,
+) {
+    // SAFETY: NUL-terminated format.
+    let fmt = unsafe { text(fmt) }.unwrap_or_default();
+    if fmt != "%s" {
+        state()
+            .format_violations
+            .push(format!("log with format {fmt:?}"));
+        return;
+    }
+    // SAFETY: with "%s" the argument is a NUL-terminated string; user data is the uuid.
+    let line = LogLine {
+        level,
+        uuid: unsafe { text(userdata) },
+        text: unsafe { text(arg) }.unwrap_or_default(),
+    };
+    if std::env::var_os("SIM_LOG").is_some() {
+        eprintln!("[{level}] {}", line.text);
+    }
+    state().logs.push(line);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_event_reserve_subclass_detailed(
+    owner: *const c_char,
+    subclass: *const c_char,
+) -> SwitchStatus {
+    // SAFETY: NUL-terminated strings.
+    let (Some(owner), Some(sub)) = (unsafe { text(owner) }, unsafe { text(subclass) }) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    let mut st = state();
+    match st.subclasses.get(&sub) {
+        Some(o) if *o != owner => SWITCH_STATUS_FALSE,
+        _ => {
+            st.subclasses.insert(sub, owner);
+            SWITCH_STATUS_SUCCESS
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_event_free_subclass_detailed(
+    owner: *const c_char,
+    subclass: *const c_char,
+) -> SwitchStatus {
+    // SAFETY: NUL-terminated strings.
+    let (Some(owner), Some(sub)) = (unsafe { text(owner) }, unsafe { text(subclass) }) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    let mut st = state();
+    if st.subclasses.get(&sub) == Some(&owner) {
+        st.subclasses.remove(&sub);
+        SWITCH_STATUS_SUCCESS
+    } else {
+        SWITCH_STATUS_FALSE
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_event_create_subclass_detailed(
+    _file: *const c_char,
+    _func: *const c_char,
+    _line: c_int,
+    event: *mut *mut Event,
+    event_id: c_int,
+    subclass: *const c_char,
+) -> SwitchStatus {
+    if event.is_null() {
+        return SWITCH_STATUS_FALSE;
+    }
+    let e = Box::new(FiredEvent {
+        event_id,
+        // SAFETY: null or NUL-terminated.
+        subclass: unsafe { text(subclass) },
+        headers: Vec::new(),
+        at: core::now(),
+    });
+    // SAFETY: a valid out-pointer from the module.
+    unsafe { *event = Box::into_raw(e).cast() };
+    SWITCH_STATUS_SUCCESS
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_event_add_header_string(
+    event: *mut Event,
+    _stack: c_int,
+    name: *const c_char,
+    value: *const c_char,
+) -> SwitchStatus {
+    // SAFETY: an event created above (or null); NUL-terminated strings.
+    let (Some(e), Some(n), Some(v)) = (
+        unsafe { event.cast::<FiredEvent>().as_mut() },
+        unsafe { text(name) },
+        unsafe { text(value) },
+    ) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    e.headers.push((n, v));
+    SWITCH_STATUS_SUCCESS
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_event_fire_detailed(
+    _file: *const c_char,
+    _func: *const c_char,
+    _line: c_int,
+    event: *mut *mut Event,
+    _user_data: *mut c_void,
+) -> SwitchStatus {
+    // SAFETY: a valid pointer to an event created above; ownership moves to the core.
+    let Some(p) = (unsafe { event.as_mut() }) else {
+        return SWITCH_STATUS_FALSE;
+    };
+    if p.is_null() {
+        return SWITCH_STATUS_FALSE;
+    }
+    // SAFETY: created by `Box::into_raw` above, taken once.
+    let e = unsafe { Box::from_raw(p.cast::<FiredEvent>()) };
+    *p = ptr::null_mut();
+    state().events.push(*e);
+    SWITCH_STATUS_SUCCESS
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn switch_event_destroy(event: *mut *mut Event) {
+    // SAFETY: null or a pointer to an event created above.
+    if let Some(p) = unsafe { event.as_mut() } {
+        if !p.is_null() {
+            // SAFETY: created by `Box::into_raw`, freed once.
+            drop(unsafe { Box::from_raw(p.cast::<FiredEvent>()) });
+            *p = ptr::null_mut();
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn switch_micro_time_now() -> i64 {
+    core::CLOCK_US.load(Ordering::SeqCst)
+}
+
+/// Keeps every export in the executable even though nothing in it calls them (the linker
+/// would otherwise drop them before `-rdynamic` could export them).
+pub fn keep_exports() -> usize {
+    let table: &[usize] = &[
+        switch_loadable_module_create_module_interface as *const () as usize,
+        switch_loadable_module_create_interface as *const () as usize,
+        switch_core_session_get_channel as *const () as usize,
+        switch_core_session_get_uuid as *const () as usize,
+        switch_channel_get_variable_dup as *const () as usize,
+        switch_channel_set_variable_var_check as *const () as usize,
+        switch_core_session_execute_application_get_flags as *const () as usize,
+        switch_console_stream_write as *const () as usize,
+        switch_console_stream_raw_write as *const () as usize,
+        switch_api_execute as *const () as usize,
+        switch_log_printf as *const () as usize,
+        switch_event_reserve_subclass_detailed as *const () as usize,
+        switch_event_free_subclass_detailed as *const () as usize,
+        switch_event_create_subclass_detailed as *const () as usize,
+        switch_event_add_header_string as *const () as usize,
+        switch_event_fire_detailed as *const () as usize,
+        switch_event_destroy as *const () as usize,
+        switch_micro_time_now as *const () as usize,
+    ];
+    std::hint::black_box(table)
+        .iter()
+        .filter(|p| **p != 0)
+        .count()
+}

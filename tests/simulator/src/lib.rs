@@ -1,0 +1,23 @@
+//! A FreeSWITCH host simulator for mod_callback.
+//!
+//! - [`core`]: the simulated core — sessions with channel variables, dialplan applications
+//!   (`answer`, `playback`, `record`, `play_and_get_digits`, `say`, `sleep`, `bridge`,
+//!   `hangup`), API commands (`originate` to scripted endpoints, `uuid_kill`), captured
+//!   events and log lines, and a virtual clock.
+//! - [`exports`]: the `switch_*` C functions mod_callback.so binds, exported from the
+//!   executable (`-rdynamic`); the only unsafe code of this crate.
+//! - [`loader`]: loads the `.so` the way FreeSWITCH does (dlopen RTLD_NOW|RTLD_LOCAL, the
+//!   table symbol, the API-version check, `load`, the runtime thread, `shutdown`).
+//! - [`scenario`]: scripted scenarios (`fixtures/scenarios/*.scn`) on the virtual clock.
+//!
+//! What it does not model: media (audio is never read), the state machine of a real
+//! channel (only answered / hung up), dialplan XML, memory pools (nothing is freed until the
+//! session ends), `bgapi`, and the event system beyond capturing fired events.
+
+pub mod core;
+pub mod exports;
+pub mod loader;
+pub mod scenario;
+
+pub use crate::core::{Endpoint, FiredEvent, LogLine, Sim};
+pub use crate::loader::{find_module, Loaded};

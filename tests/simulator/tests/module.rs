@@ -1,0 +1,505 @@
+//! mod_callback.so in the simulated FreeSWITCH: loaded through its C ABI exactly as the core
+//! loads it, driven through its registered applications and API command.
+
+use callback_simulator::loader::{self, Loaded};
+use callback_simulator::scenario::{self, load_with_config, repo_root};
+use callback_simulator::{Endpoint, Sim};
+use chrono::{TimeZone, Utc};
+use mod_callback::ffi::types::{SWITCH_LOG_CRIT, SWITCH_LOG_ERROR, SWITCH_STATUS_SUCCESS};
+
+const DEMO_CONF: &str = "fixtures/config/demo.conf.xml";
+
+fn sim() -> Sim {
+    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
+}
+
+fn start() -> (Sim, Loaded) {
+    let sim = sim();
+    let m = load_with_config(&repo_root().join(DEMO_CONF)).unwrap_or_else(|e| {
+        panic!("load failed: {e}\nlog: {:#?}", sim.logs());
+    });
+    (sim, m)
+}
+
+/// Every log line and stream write used the literal "%s" format.
+fn assert_clean(sim: &Sim) {
+    assert_eq!(sim.format_violations(), Vec::<String>::new());
+}
+
+fn capture(sim: &Sim, number: &str, args: &str) -> String {
+    let call = sim.new_call(number);
+    sim.execute(&call, "callback_capture", args);
+    call
+}
+
+#[test]
+fn exports_only_the_module_table() {
+    // The installed .so has exactly one defined dynamic symbol of its own: the module table.
+    let so = loader::find_module().unwrap();
+    let out = std::process::Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&so)
+        .output()
+        .expect("nm (binutils) must be installed");
+    assert!(out.status.success());
+    let toolchain = ["_init", "_fini", "__bss_start", "_edata", "_end"];
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .filter(|n| !toolchain.contains(&n.as_str()))
+        .collect();
+    assert_eq!(names, vec!["mod_callback_module_interface".to_string()]);
+}
+
+#[test]
+fn loads_registers_and_unloads() {
+    // Load registers the three applications, the API and the event subclass; unload undoes it.
+    let (sim, m) = start();
+    assert_eq!(m.name, "mod_callback");
+    assert!(!m.permanent);
+    let mut apps = m.applications.clone();
+    apps.sort();
+    assert_eq!(apps, ["callback_agent", "callback_capture", "callback_ivr"]);
+    assert_eq!(m.api_commands, ["callback"]);
+    assert_eq!(
+        sim.subclasses().get("callback::info").map(String::as_str),
+        Some("mod_callback")
+    );
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    assert!(sim.subclasses().is_empty());
+    assert!(sim.applications().is_empty());
+    assert!(sim.api_commands().is_empty());
+    assert_clean(&sim);
+}
+
+#[test]
+fn loads_again_after_unload() {
+    // The module can be loaded, unloaded and loaded again in the same process.
+    let (sim, m) = start();
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    drop(sim);
+    let (sim, m) = start();
+    assert!(sim.api("callback list").starts_with("+OK"));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+}
+
+#[test]
+fn broken_config_fails_the_load_with_one_line_naming_the_key() {
+    // Each broken sample is refused at load with one error line that names the key and why.
+    for (file, key, why) in [
+        (
+            "bad-range.conf.xml",
+            "settings/horizon-days",
+            "out of range",
+        ),
+        (
+            "bad-unknown-key.conf.xml",
+            "queues/support/slot-minuts",
+            "unknown key",
+        ),
+        (
+            "bad-zone.conf.xml",
+            "queues/default/time-zone",
+            "Europe/Atlantis",
+        ),
+        ("bad-hours.conf.xml", "queues/default/hours", "fry"),
+        (
+            "bad-failover.conf.xml",
+            "queues/default/failover-queue",
+            "nowhere",
+        ),
+        ("bad-xml.conf.xml", "line 4", "malformed XML"),
+    ] {
+        let sim = sim();
+        let err = load_with_config(&repo_root().join("fixtures/config").join(file));
+        assert!(err.is_err(), "{file} must not load");
+        let logs = sim.logs();
+        assert_eq!(logs.len(), 1, "{file}: {logs:#?}");
+        assert_eq!(logs[0].level, SWITCH_LOG_ERROR);
+        assert!(logs[0].text.contains(key), "{file}: {}", logs[0].text);
+        assert!(logs[0].text.contains(why), "{file}: {}", logs[0].text);
+        assert!(sim.api_commands().is_empty());
+        assert_clean(&sim);
+    }
+}
+
+#[test]
+fn a_missing_config_file_fails_the_load() {
+    // A configuration path that does not exist is one error line naming the path.
+    let sim = sim();
+    std::env::set_var("MOD_CALLBACK_CONF", "/nonexistent/callback.conf.xml");
+    let err = loader::load(&loader::find_module().unwrap());
+    assert!(err.is_err());
+    let logs = sim.logs();
+    assert_eq!(logs.len(), 1, "{logs:#?}");
+    assert!(logs[0].text.contains("/nonexistent/callback.conf.xml"));
+}
+
+#[test]
+fn capture_stores_a_request_and_sets_the_result_variables() {
+    // callback_capture stores a valid request and reports id and due time in channel variables.
+    let (sim, _m) = start();
+    let call = capture(
+        &sim,
+        "+12125550142",
+        "delay=15m queue=support remark='about my invoice'",
+    );
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    assert_eq!(sim.var(&call, "callback_id").as_deref(), Some("1"));
+    let due: i64 = sim
+        .var(&call, "callback_due_epoch")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(due, sim.now().timestamp() + 15 * 60);
+    assert_eq!(sim.var(&call, "callback_error"), None);
+    // The number defaults to the caller's.
+    let call = capture(&sim, "+12125550143", "");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    let shown = sim.api("callback show 2");
+    assert!(shown.contains("+12125550143"), "{shown}");
+    assert!(shown.contains("immediate"), "{shown}");
+    // The engine's log line of the transition names the call and the callback.
+    assert!(
+        sim.logs()
+            .iter()
+            .any(|l| l.uuid.as_deref() == Some(call.as_str())
+                && l.text.starts_with("mod_callback: [callback 2] ")),
+        "{:#?}",
+        sim.logs()
+    );
+    assert_clean(&sim);
+}
+
+#[test]
+fn capture_refuses_bad_input_with_an_error_variable() {
+    // Bad numbers (including dial-string injection), keys and times give callback_result=ERR.
+    let (sim, _m) = start();
+    for args in [
+        "number='+1212,555${system(id)}' delay=5m",
+        "number=+12125550142 colour=red",
+        "number=+12125550142 delay=soon",
+        "number=+12125550142 queue=nowhere",
+        "number=+12125550142 remark='unclosed",
+    ] {
+        let call = capture(&sim, "+12125550142", args);
+        assert_eq!(
+            sim.var(&call, "callback_result").as_deref(),
+            Some("ERR"),
+            "{args}"
+        );
+        assert!(
+            sim.var(&call, "callback_error")
+                .is_some_and(|e| !e.is_empty()),
+            "{args}"
+        );
+        assert_eq!(sim.var(&call, "callback_id"), None, "{args}");
+    }
+    assert!(sim.api("callback list").starts_with("+OK 0 callback(s)"));
+    assert_clean(&sim);
+}
+
+#[test]
+fn every_callback_sub_command_answers() {
+    // help, list (all, by queue, by state), show, reschedule, now, cancel, stats, and JSON.
+    let (sim, _m) = start();
+    capture(&sim, "+12125550142", "delay=15m queue=support");
+    capture(
+        &sim,
+        "+4930901820",
+        "type=scheduled when='2026-11-24 10:30' tz=Europe/Berlin queue=sales",
+    );
+    let help = sim.api("callback help");
+    assert!(
+        help.starts_with("+OK") && help.contains("reschedule <id> <when>"),
+        "{help}"
+    );
+    assert!(sim.api("callback").starts_with("+OK"));
+    let list = sim.api("callback list");
+    assert!(list.starts_with("+OK 2 callback(s)"), "{list}");
+    assert!(sim
+        .api("callback list sales")
+        .starts_with("+OK 1 callback(s)"));
+    assert!(sim
+        .api("callback list scheduled")
+        .starts_with("+OK 2 callback(s)"));
+    assert!(sim
+        .api("callback list support cancelled")
+        .starts_with("+OK 0 callback(s)"));
+    let show = sim.api("callback show 1");
+    assert!(
+        show.starts_with("+OK callback 1") && show.contains("trace:") && show.contains("created"),
+        "{show}"
+    );
+    let r = sim.api("callback reschedule 1 +2h");
+    assert!(
+        r.starts_with("+OK callback 1 rescheduled, due 2026-11-23 16:00:00Z"),
+        "{r}"
+    );
+    let r = sim.api("callback reschedule 1 2026-11-25 09:00");
+    assert!(
+        r.starts_with("+OK callback 1 rescheduled, due 2026-11-25 14:00:00Z"),
+        "{r}"
+    );
+    let r = sim.api("callback now 2");
+    assert!(r.starts_with("+OK callback 2"), "{r}");
+    let r = sim.api("callback cancel 2");
+    assert_eq!(r, "+OK callback 2 cancelled\n");
+    let stats = sim.api("callback stats");
+    assert!(
+        stats.starts_with("+OK 2 callback(s)") && stats.contains("cancelled"),
+        "{stats}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sim.api("callback json list support")).unwrap();
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["callbacks"].as_array().map(Vec::len), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&sim.api("callback json show 1")).unwrap();
+    assert_eq!(json["trace"]["request"]["id"], 1);
+    let json: serde_json::Value = serde_json::from_str(&sim.api("callback json show 77")).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["error"]["code"], "not-found");
+    assert_clean(&sim);
+}
+
+#[test]
+fn bad_callback_commands_get_err_and_usage() {
+    // Unknown sub-commands, missing or bad arguments and refused changes reply -ERR, never crash.
+    let (sim, _m) = start();
+    capture(&sim, "+12125550142", "delay=15m");
+    for (line, want) in [
+        ("callback frobnicate", "USAGE: callback [json] help"),
+        ("callback show", "USAGE: callback show <id>"),
+        ("callback show abc", "USAGE: callback show <id>"),
+        ("callback cancel", "USAGE: callback cancel <id>"),
+        ("callback now 1 2", "USAGE: callback now <id>"),
+        (
+            "callback reschedule 1",
+            "USAGE: callback reschedule <id> <when>",
+        ),
+        (
+            "callback reschedule 1 someday",
+            "USAGE: callback reschedule <id> <when>",
+        ),
+        ("callback list a b c", "USAGE: callback list"),
+        ("callback list support bogus", "USAGE: callback list"),
+        ("callback show 42", "-ERR not-found"),
+        ("callback list nowhere", "-ERR unknown-queue"),
+    ] {
+        let r = sim.api(line);
+        assert!(r.starts_with("-ERR"), "{line}: {r}");
+        assert!(r.contains(want), "{line}: {r}");
+    }
+    assert!(sim.api("callback cancel 1").starts_with("+OK"));
+    let r = sim.api("callback cancel 1");
+    assert!(r.starts_with("-ERR"), "cancelling twice: {r}");
+    assert_clean(&sim);
+}
+
+#[test]
+fn transitions_fire_callback_info_events() {
+    // created, reschedule, now and cancel each fire a CUSTOM callback::info with the headers.
+    let (sim, _m) = start();
+    capture(&sim, "+12125550142", "delay=15m queue=support");
+    sim.api("callback reschedule 1 +1h");
+    sim.api("callback now 1");
+    sim.api("callback cancel 1");
+    let events = sim.events();
+    let actions: Vec<_> = events
+        .iter()
+        .filter_map(|e| e.header("Callback-Action"))
+        .collect();
+    assert_eq!(actions, ["created", "reschedule", "now", "cancel"]);
+    for e in &events {
+        assert_eq!(e.event_id, 0, "CUSTOM");
+        assert_eq!(e.subclass.as_deref(), Some("callback::info"));
+        assert_eq!(e.header("Callback-ID"), Some("1"));
+        assert_eq!(e.header("Callback-Queue"), Some("support"));
+        assert_eq!(e.header("Callback-Type"), Some("delayed"));
+    }
+    assert_eq!(events[0].header("Callback-State"), Some("scheduled"));
+    let due = sim.now().timestamp() + 15 * 60;
+    assert_eq!(
+        events[0].header("Callback-Due"),
+        Some(due.to_string().as_str())
+    );
+    assert_eq!(events[1].header("Callback-State"), Some("rescheduled"));
+    assert_eq!(events[3].header("Callback-State"), Some("cancelled"));
+    assert_clean(&sim);
+}
+
+#[test]
+#[cfg(debug_assertions)] // the triggers exist only in debug builds
+fn a_panic_in_the_api_or_an_app_is_contained() {
+    // Debug-build panic triggers become -ERR / callback_result=ERR and a CRIT line; the host serves on.
+    let (sim, _m) = start();
+    assert_eq!(sim.api("callback _panic"), "-ERR internal error\n");
+    let call = capture(&sim, "+12125550142", "_panic");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+    assert_eq!(
+        sim.var(&call, "callback_error").as_deref(),
+        Some("internal error")
+    );
+    let crit: Vec<_> = sim
+        .logs()
+        .into_iter()
+        .filter(|l| l.level == SWITCH_LOG_CRIT)
+        .collect();
+    assert_eq!(crit.len(), 2, "{crit:#?}");
+    assert!(
+        crit[0].text.contains("panic in callback API"),
+        "{}",
+        crit[0].text
+    );
+    assert!(
+        crit[1].text.contains("panic in callback_capture"),
+        "{}",
+        crit[1].text
+    );
+    assert_eq!(crit[1].uuid.as_deref(), Some(call.as_str()));
+    // Still serving.
+    let call = capture(&sim, "+12125550142", "delay=15m");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
+    assert_clean(&sim);
+}
+
+#[test]
+fn ivr_and_agent_applications_say_they_are_not_available_yet() {
+    // The registered later-issue applications answer honestly instead of pretending.
+    let (sim, _m) = start();
+    for app in ["callback_ivr", "callback_agent"] {
+        let call = sim.new_call("+12125550142");
+        sim.execute(&call, app, "");
+        assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+        assert!(sim
+            .var(&call, "callback_error")
+            .unwrap()
+            .contains("not available yet"));
+    }
+}
+
+#[test]
+fn every_scenario_file_runs() {
+    // Each fixtures/scenarios/*.scn (the README demo among them) passes all its expectations.
+    let dir = repo_root().join("fixtures/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|f| f.ends_with("demo.scn")));
+    for f in files {
+        let timeline = scenario::run_file(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(timeline.contains("fs_cli> callback"), "{}", f.display());
+    }
+}
+
+#[test]
+#[cfg(debug_assertions)] // the triggers exist only in debug builds
+fn fs_host_originates_and_hangs_up_through_the_switch() {
+    // FsHost rings scripted agents and customers with switch_api_execute and reads FreeSWITCH's replies.
+    let (sim, _m) = start();
+    sim.endpoint("user/1001", Endpoint::Answer(4));
+    sim.endpoint("sofia/gateway/pstn/+12125550142", Endpoint::Busy);
+    sim.endpoint("sofia/gateway/pstn/+12125550143", Endpoint::NoAnswer);
+    let t0 = sim.now();
+    let r = sim.api("callback _originate 5 agent user/1001 20");
+    assert!(r.starts_with("+OK answered "), "{r}");
+    let uuid = r.trim().rsplit(' ').next().unwrap().to_string();
+    assert_eq!((sim.now() - t0).num_seconds(), 4);
+    // The answered leg runs the agent application on its own thread.
+    Sim::settle();
+    assert_eq!(sim.var(&uuid, "callback_id").as_deref(), Some("5"));
+    assert_eq!(sim.var(&uuid, "callback_leg").as_deref(), Some("agent"));
+    assert_eq!(sim.var(&uuid, "callback_result").as_deref(), Some("ERR"));
+    let cmd = sim.commands()[0].clone();
+    assert!(
+        cmd.starts_with(&format!(
+            "originate {{origination_uuid={uuid},originate_timeout=20,"
+        )),
+        "{cmd}"
+    );
+    assert!(cmd.ends_with("}user/1001 &callback_agent(5)"), "{cmd}");
+    let r = sim.api("callback _originate 5 customer +12125550142 sofia/gateway/pstn/ 20");
+    assert_eq!(r, "+OK not-answered USER_BUSY\n");
+    let before = sim.now();
+    let r = sim.api("callback _originate 5 customer +12125550143 sofia/gateway/pstn/ 25");
+    assert_eq!(r, "+OK not-answered NO_ANSWER\n");
+    assert_eq!((sim.now() - before).num_seconds(), 25);
+    assert_eq!(
+        sim.api(&format!("callback _kill {uuid} NORMAL_CLEARING")),
+        "+OK\n"
+    );
+    let cause = sim
+        .session(&uuid)
+        .and_then(|s| s.hangup_cause.lock().unwrap().clone());
+    assert_eq!(cause.as_deref(), Some("NORMAL_CLEARING"));
+    // Injection attempts are refused before any command reaches the switch.
+    let sent = sim.commands().len();
+    for line in [
+        "callback _originate 5 customer +1212555,0142 sofia/gateway/pstn/ 20",
+        "callback _originate 5 customer +12125550142 sofia/gateway/${system(id)}/ 20",
+        "callback _originate 5 agent user/1001|user/666 20",
+        "callback _originate 5 agent {x=y}user/1001 20",
+        "callback _kill abc^def NORMAL_CLEARING",
+    ] {
+        assert!(sim.api(line).starts_with("-ERR refused"), "{line}");
+    }
+    assert_eq!(sim.commands().len(), sent);
+    assert_clean(&sim);
+}
+
+#[test]
+fn the_module_reads_time_from_the_host_clock() {
+    // Due times come from switch_micro_time_now (the virtual clock), not the machine's clock.
+    let (sim, _m) = start();
+    sim.set_clock(Utc.with_ymd_and_hms(2031, 6, 2, 8, 0, 0).unwrap());
+    let call = capture(&sim, "+12125550142", "delay=2h");
+    let due: i64 = sim
+        .var(&call, "callback_due_epoch")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        due,
+        Utc.with_ymd_and_hms(2031, 6, 2, 10, 0, 0)
+            .unwrap()
+            .timestamp()
+    );
+    // Three virtual days later, "tomorrow" is relative to the virtual date.
+    sim.advance(chrono::Duration::days(3));
+    let call = capture(&sim, "+12125550143", "when='tomorrow 09:30' tz=UTC");
+    let due: i64 = sim
+        .var(&call, "callback_due_epoch")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        due,
+        Utc.with_ymd_and_hms(2031, 6, 6, 9, 30, 0)
+            .unwrap()
+            .timestamp()
+    );
+    let event = sim.events().pop().unwrap();
+    assert_eq!(event.at, Utc.with_ymd_and_hms(2031, 6, 5, 8, 0, 0).unwrap());
+}
+
+#[test]
+fn the_table_symbol_is_found_by_the_file_name_as_freeswitch_does() {
+    // Installed under another name, the library is refused: the core looks up <name>_module_interface.
+    let sim = sim();
+    let so = loader::find_module().unwrap();
+    let other = so.with_file_name("mod_other.so");
+    std::fs::copy(&so, &other).unwrap();
+    let err = loader::load(&other).err().expect("must be refused");
+    assert!(err.contains("no mod_other_module_interface"), "{err}");
+    assert!(sim.api_commands().is_empty());
+    let _ = std::fs::remove_file(&other);
+}
