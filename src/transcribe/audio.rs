@@ -119,7 +119,9 @@ pub fn load_wav(path: &Path, limits: &AudioLimits) -> Result<Audio, AudioError> 
             reason: e.to_string(),
         })?;
     let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
+    // Telephone 8 kHz up to studio 192 kHz; anything else is a broken header, and an
+    // absurd rate would turn the length limit into an absurd allocation.
+    if spec.channels == 0 || !(4_000..=192_000).contains(&spec.sample_rate) {
         return Err(AudioError::Unsupported {
             path: name,
             reason: format!("{} channels at {} Hz", spec.channels, spec.sample_rate),
@@ -184,13 +186,15 @@ fn decode_mono<R: std::io::Read>(
 ) -> Result<Vec<f32>, AudioError> {
     let spec = reader.spec();
     let channels = usize::from(spec.channels);
-    let capacity = usize::try_from(frames).unwrap_or(0);
-    let mut mono = Vec::with_capacity(capacity);
+    let frames = usize::try_from(frames).unwrap_or(usize::MAX);
+    // Reserve for what the header promises only up to ~1 min at 48 kHz: a header may lie
+    // about its length, and the data actually read grows the vector anyway.
+    let mut mono = Vec::with_capacity(frames.min(1 << 22));
     let corrupt = |e: hound::Error| AudioError::Corrupt {
         path: name.to_string(),
         reason: e.to_string(),
     };
-    let take = capacity.saturating_mul(channels);
+    let take = frames.saturating_mul(channels);
     let mut acc = 0.0f32;
     let mut n = 0usize;
     let mut push = |v: f32| {
@@ -372,6 +376,20 @@ mod tests {
         let err = load_wav(&p, &AudioLimits::default()).unwrap_err();
         assert!(matches!(err, AudioError::Corrupt { .. }), "{err}");
         assert!(err.is_permanent());
+    }
+
+    #[test]
+    fn header_only_wav_is_empty_and_absurd_rate_unsupported() {
+        // A WAV with no samples is refused as empty; a 1 Hz header as unsupported.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("empty.wav");
+        write_wav(&p, 8000, 1, &[]);
+        let err = load_wav(&p, &AudioLimits::default()).unwrap_err();
+        assert!(matches!(err, AudioError::Empty { .. }), "{err}");
+        let p = dir.path().join("onehz.wav");
+        write_wav(&p, 1, 1, &[1, 2, 3]);
+        let err = load_wav(&p, &AudioLimits::default()).unwrap_err();
+        assert!(matches!(err, AudioError::Unsupported { .. }), "{err}");
     }
 
     #[test]
