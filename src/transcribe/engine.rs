@@ -100,6 +100,8 @@ pub struct Engine {
     /// The load is attempted once; its outcome (model or reason) is kept. A fixed model file
     /// is picked up by reloading the module, not by retrying on every job.
     model: OnceLock<Result<WhisperContext, String>>,
+    /// "No model configured" is said once too, however often the workers ask.
+    said_off: std::sync::Once,
 }
 
 impl std::fmt::Debug for Engine {
@@ -116,6 +118,7 @@ impl Engine {
         Self {
             config,
             model: OnceLock::new(),
+            said_off: std::sync::Once::new(),
         }
     }
 
@@ -141,6 +144,12 @@ impl Engine {
 
     fn model(&self) -> Result<&WhisperContext, TranscribeError> {
         let Some(path) = &self.config.model_path else {
+            self.said_off.call_once(|| {
+                tracing::warn!(
+                    "{}; callbacks continue without transcripts",
+                    TranscribeError::NoModel
+                );
+            });
             return Err(TranscribeError::NoModel);
         };
         let loaded = self.model.get_or_init(|| {
@@ -275,6 +284,51 @@ mod tests {
             e.transcribe(&[0.0; 16]),
             Err(TranscribeError::NoModel)
         ));
+    }
+
+    /// Counts WARN events; the smallest subscriber `tracing` accepts.
+    struct WarnCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for WarnCounter {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, e: &tracing::Event<'_>) {
+            if *e.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn missing_or_unreadable_model_warns_once_not_per_call() {
+        // Five jobs against a broken model log one warning, not five; likewise with none.
+        let warns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let e = Engine::new(EngineConfig {
+            model_path: Some(PathBuf::from("/nonexistent/ggml-model.bin")),
+            ..EngineConfig::default()
+        });
+        tracing::subscriber::with_default(WarnCounter(warns.clone()), || {
+            for _ in 0..5 {
+                assert!(e.transcribe_file(Path::new("/rec/a.wav")).is_err());
+            }
+        });
+        assert_eq!(warns.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Same for no model at all.
+        let off = Engine::new(EngineConfig::default());
+        tracing::subscriber::with_default(WarnCounter(warns.clone()), || {
+            for _ in 0..5 {
+                assert!(!crate::transcribe::Transcriber::ready(&off));
+            }
+        });
+        assert_eq!(warns.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]
