@@ -11,6 +11,26 @@
 //! - [`wer`]: word error rate over normalised words, for tests and the bench.
 //!
 //! The SQLite implementation of the queue lives with the store (`store::transcriptions`).
+//!
+//! Configuration (`callback.conf.xml`, checked in `config`): `whisper-model` (unset or
+//! empty = transcription off, callbacks unaffected), `whisper-language` (`en`, or `auto`),
+//! `whisper-threads` (2), `whisper-beam-size` (5; 0 = greedy), `whisper-prompt`,
+//! `transcribe-workers` (1), `transcribe-max-seconds` (120), `transcribe-truncate-long`
+//! (false: refuse), `transcribe-max-attempts` (4), `transcribe-retry-delay` (30s, doubled
+//! per attempt up to 30 min). Tag rules, in the order they are tried:
+//!
+//! ```xml
+//! <tags>
+//!   <tag name="intent=billing">
+//!     <param name="words" value="invoice, bill, refund, account number"/>
+//!     <param name="queue" value="billing"/>
+//!   </tag>
+//!   <tag name="urgency=high">
+//!     <param name="regex" value="\b(urgent|asap|emergency)\b"/>
+//!     <param name="priority" value="10"/>
+//!   </tag>
+//! </tags>
+//! ```
 
 pub mod audio;
 pub mod engine;
