@@ -158,7 +158,7 @@ fn write_cli_script(path: &Path, now: i64, total: usize) -> std::io::Result<()> 
     // The same per-connection settings the store uses, so the comparison is of the code path.
     writeln!(
         out,
-        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; BEGIN;"
+        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-131072; BEGIN;"
     )?;
     let mut rng = Rng(0x5eed_cafe_f00d_d00d);
     for i in 0..total {
