@@ -17,18 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
-const THREADS: u16 = 2;
+#[path = "support/speech.rs"]
+mod speech;
+use speech::{fixtures, model_path};
 
-fn model_path() -> PathBuf {
-    std::env::var_os("CALLBACK_WHISPER_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/models/ggml-tiny.en.bin"
-            ))
-        })
-}
+const THREADS: u16 = 2;
 
 /// The model path, or `None` (test skipped) when it is absent outside CI.
 fn model_or_skip(test: &str) -> Option<PathBuf> {
@@ -66,21 +59,6 @@ fn engine() -> Option<&'static Engine> {
     ENGINE
         .get_or_init(|| model_or_skip("engine").map(|p| Engine::new(tuned_config(p))))
         .as_ref()
-}
-
-fn fixtures() -> Vec<(PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/speech");
-    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-        .map(|p| {
-            let text = std::fs::read_to_string(p.with_extension("txt")).unwrap();
-            (p, text.trim().to_string())
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// whisper-rs called directly, the way its own example does, on the file converted to

@@ -21,33 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
+#[path = "../support/speech.rs"]
+mod speech;
+use speech::{fixtures, model_path};
+
 const THREADS: u16 = 2;
-
-fn model_path() -> PathBuf {
-    std::env::var_os("CALLBACK_WHISPER_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/models/ggml-tiny.en.bin"
-            ))
-        })
-}
-
-fn fixtures() -> Vec<(PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/speech");
-    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-        .map(|p| {
-            let text = std::fs::read_to_string(p.with_extension("txt")).unwrap();
-            (p, text.trim().to_string())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 fn read_i16(path: &Path) -> (u32, Vec<i16>) {
     let mut r = hound::WavReader::open(path).unwrap();
