@@ -9,7 +9,9 @@ use crate::model::{
     Attempt, CallbackId, CallbackRequest, CallbackType, Draft, Recording, Source, State, Window,
 };
 use crate::number::NumberError;
-use crate::schedule::{self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, When, ZoneError};
+use crate::schedule::{
+    self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, SlotUsage, When, ZoneError,
+};
 use crate::store::{
     CreateOptions, CreateOutcome, Event, ListFilter, Stats, Store, StoreError, Transition,
 };
@@ -170,6 +172,40 @@ fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), Error> 
     Ok(())
 }
 
+/// Slot usage answered by the store. A store error counts the slot as full (never book
+/// blind) and is kept for [`StoreUsage::finish`], so the caller reports it instead of a
+/// misleading "slot full".
+struct StoreUsage<'a> {
+    store: &'a dyn Store,
+    queue: &'a str,
+    failure: RefCell<Option<StoreError>>,
+}
+
+impl<'a> StoreUsage<'a> {
+    fn new(store: &'a dyn Store, queue: &'a str) -> Self {
+        Self {
+            store,
+            queue,
+            failure: RefCell::new(None),
+        }
+    }
+
+    fn finish(self) -> Result<(), StoreError> {
+        self.failure.into_inner().map_or(Ok(()), Err)
+    }
+}
+
+impl SlotUsage for StoreUsage<'_> {
+    fn used(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> u32 {
+        self.store
+            .count_due_between(self.queue, start, end)
+            .unwrap_or_else(|e| {
+                self.failure.borrow_mut().get_or_insert(e);
+                u32::MAX
+            })
+    }
+}
+
 /// The engine's front door.
 pub struct CallbackService {
     store: Arc<dyn Store>,
@@ -258,21 +294,9 @@ impl CallbackService {
             Requested::Local(n) => When::Local(*n, zone),
             Requested::At(t) => When::At(*t),
         };
-        let failure: RefCell<Option<StoreError>> = RefCell::new(None);
-        let usage = |start: DateTime<Utc>, end: DateTime<Utc>| -> u32 {
-            match self.store.count_due_between(queue.name(), start, end) {
-                Ok(n) => n,
-                Err(e) => {
-                    // Count the slot as full and surface the error below: never book blind.
-                    failure.borrow_mut().get_or_insert(e);
-                    u32::MAX
-                }
-            }
-        };
+        let usage = StoreUsage::new(self.store.as_ref(), queue.name());
         let plan = plan_due(kind, &when, window, &queue.rules, zone, now, &usage);
-        if let Some(e) = failure.into_inner() {
-            return Err(e.into());
-        }
+        usage.finish()?;
         Ok(plan?)
     }
 
@@ -506,19 +530,9 @@ impl CallbackService {
     ) -> Result<DayGrid, Error> {
         let q = self.queue_config(queue)?;
         let zone = self.zone_or(zone, q.zone())?;
-        let failure: RefCell<Option<StoreError>> = RefCell::new(None);
-        let usage = |start: DateTime<Utc>, end: DateTime<Utc>| -> u32 {
-            self.store
-                .count_due_between(q.name(), start, end)
-                .unwrap_or_else(|e| {
-                    failure.borrow_mut().get_or_insert(e);
-                    u32::MAX
-                })
-        };
+        let usage = StoreUsage::new(self.store.as_ref(), q.name());
         let grid = schedule::availability(&q.rules, zone, date, self.clock.now(), &usage);
-        match failure.into_inner() {
-            Some(e) => Err(e.into()),
-            None => Ok(grid),
-        }
+        usage.finish()?;
+        Ok(grid)
     }
 }

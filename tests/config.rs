@@ -148,3 +148,15 @@ fn bad_tag_rules_are_refused_naming_the_key() {
     let e = Config::from_xml(bad_lang).unwrap_err().to_string();
     assert!(e.contains("whisper-language"), "{e}");
 }
+
+#[test]
+fn a_bad_closed_date_names_the_closed_dates_key() {
+    // The hours and the closed dates are separate keys; an error blames the right one.
+    let xml = r#"<configuration name="callback.conf"><queues><queue name="default">
+      <param name="hours" value="mon-fri 09:00-17:00"/>
+      <param name="closed-dates" value="2026-12-25, 2026-13-01"/>
+    </queue></queues></configuration>"#;
+    let err = Config::from_xml(xml).unwrap_err().to_string();
+    assert!(err.starts_with("queues/default/closed-dates"), "{err}");
+    assert!(err.contains("'2026-13-01'"), "{err}");
+}

@@ -7,7 +7,7 @@ pub mod raw;
 
 use crate::number::NumberPolicy;
 use crate::retry::{RetryDelay, RetryPolicy};
-use crate::schedule::{parse_zone, BusinessHours, QueueRules, SlotPolicy};
+use crate::schedule::{parse_zone, BusinessHours, HoursError, QueueRules, SlotPolicy};
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
 use chrono::Duration;
@@ -460,14 +460,11 @@ impl Config {
             q.get("closed-dates").unwrap_or(""),
         )
         .map_err(|e| {
-            q.err(
-                if e.0.contains("closed") {
-                    "closed-dates"
-                } else {
-                    "hours"
-                },
-                e.to_string(),
-            )
+            let key = match e {
+                HoursError::ClosedDates(_) => "closed-dates",
+                HoursError::Hours(_) => "hours",
+            };
+            q.err(key, e.to_string())
         })?;
         let slots = SlotPolicy {
             minutes: q.number("slot-minutes", 30u32, 5..=1440)?,

@@ -16,10 +16,14 @@ use nom::sequence::separated_pair;
 use nom::{IResult, Parser};
 use std::collections::BTreeSet;
 
-/// A malformed hours or closed-dates string.
+/// A malformed hours or closed-dates string; the variant says which of the two.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct HoursError(pub String);
+pub enum HoursError {
+    #[error("{0}")]
+    Hours(String),
+    #[error("{0}")]
+    ClosedDates(String),
+}
 
 const DAY_MINUTES: u16 = 24 * 60;
 
@@ -74,7 +78,7 @@ fn days_token(token: &str) -> Result<Vec<usize>, HoursError> {
                 .split('-')
                 .find(|d| all_consuming(day).parse(d).is_err())
                 .unwrap_or(item);
-            HoursError(format!(
+            HoursError::Hours(format!(
                 "'{token}': unknown day '{bad}' (expected mon, tue, wed, thu, fri, sat or sun)"
             ))
         })?;
@@ -94,7 +98,7 @@ fn days_token(token: &str) -> Result<Vec<usize>, HoursError> {
         }
     }
     if out.is_empty() {
-        return Err(HoursError(format!("'{token}': no day given")));
+        return Err(HoursError::Hours(format!("'{token}': no day given")));
     }
     Ok(out)
 }
@@ -103,17 +107,17 @@ fn range_token(token: &str) -> Result<(u16, u16), HoursError> {
     let (_, (start, end)) = all_consuming(separated_pair(clock, char('-'), clock))
         .parse(token)
         .map_err(|_| {
-            HoursError(format!(
+            HoursError::Hours(format!(
                 "'{token}' is not a time range (expected HH:MM-HH:MM, e.g. 09:00-17:00)"
             ))
         })?;
     if start == DAY_MINUTES {
-        return Err(HoursError(format!(
+        return Err(HoursError::Hours(format!(
             "'{token}': a range cannot start at 24:00"
         )));
     }
     if end <= start {
-        return Err(HoursError(format!(
+        return Err(HoursError::Hours(format!(
             "'{token}': the range must end after it starts (no overnight ranges: split at 24:00)"
         )));
     }
@@ -134,7 +138,7 @@ fn parse_week(spec: &str) -> Result<[Vec<(u16, u16)>; 7], HoursError> {
         let days = days_token(tokens.next().unwrap_or(""))?;
         let ranges = tokens.map(range_token).collect::<Result<Vec<_>, _>>()?;
         if ranges.is_empty() {
-            return Err(HoursError(format!(
+            return Err(HoursError::Hours(format!(
                 "'{group}': give the opening times after the days, e.g. mon-fri 09:00-17:00"
             )));
         }
@@ -157,7 +161,7 @@ fn parse_week(spec: &str) -> Result<[Vec<(u16, u16)>; 7], HoursError> {
         *ranges = merged;
     }
     if !any {
-        return Err(HoursError(format!(
+        return Err(HoursError::Hours(format!(
             "'{spec}': no opening hours (expected e.g. mon-fri 09:00-17:00, or always)"
         )));
     }
@@ -171,7 +175,7 @@ fn parse_closed(closed: &str) -> Result<BTreeSet<NaiveDate>, HoursError> {
         .filter(|d| !d.is_empty())
         .map(|d| {
             NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                HoursError(format!(
+                HoursError::ClosedDates(format!(
                     "closed date '{d}' is not a date (expected YYYY-MM-DD)"
                 ))
             })
