@@ -14,6 +14,8 @@
 //!   per-callback trace, do-not-call list, lease-based claims).
 //! - [`transcribe`]: whisper transcription of recordings on bounded worker threads fed by a
 //!   durable job queue; audio conversion, tag rules (`intent=billing`), WER.
+//! - [`recording`]: the recordings directory: server-made file names, WAV inspection.
+//! - [`ivr`]: the turnkey callback IVR as a dialogue over an abstract caller.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
@@ -25,8 +27,10 @@
 pub mod clock;
 pub mod config;
 pub mod host;
+pub mod ivr;
 pub mod model;
 pub mod number;
+pub mod recording;
 pub mod retry;
 pub mod schedule;
 pub mod service;

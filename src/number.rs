@@ -122,6 +122,12 @@ impl NumberPolicy {
     }
 }
 
+/// The ISO 3166 region of an E.164 number (`DE` for +49...), when it has one.
+pub fn region_of(e164: &str) -> Option<String> {
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    parsed.country().id().map(|id| id.as_ref().to_string())
+}
+
 /// True when `s` is already an E.164 string as [`NumberPolicy::normalize`] produces them.
 pub fn is_e164(s: &str) -> bool {
     s.strip_prefix('+').is_some_and(|d| {

@@ -3,8 +3,10 @@
 //! Keys are kebab-case, as in FreeSWITCH's own autoload_configs. Unknown keys are refused:
 //! a typo silently ignored is a callback that never happens.
 
+mod ivr;
 pub mod raw;
 
+use crate::ivr::IvrProfile;
 use crate::number::NumberPolicy;
 use crate::retry::{RetryDelay, RetryPolicy};
 use crate::schedule::{parse_zone, BusinessHours, HoursError, QueueRules, SlotPolicy};
@@ -38,6 +40,8 @@ impl ConfigError {
 pub struct Settings {
     /// The SQLite database file.
     pub db_path: PathBuf,
+    /// Where callers' recordings are written (server-made names only).
+    pub recordings_dir: PathBuf,
     /// This node's name, the owner of its leases.
     pub node_id: String,
     /// Region assumed for numbers typed without a country code (ISO 3166, e.g. `DE`).
@@ -90,10 +94,13 @@ pub struct Config {
     pub queues: BTreeMap<String, QueueConfig>,
     pub numbers: NumberPolicy,
     pub transcribe: TranscribeConfig,
+    /// `<ivr-profiles><profile name="...">` by name.
+    pub ivr_profiles: BTreeMap<String, IvrProfile>,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
     "db-path",
+    "recordings-dir",
     "node-id",
     "default-region",
     "deny-prefixes",
@@ -297,6 +304,16 @@ impl Config {
         let lease_secs = s.number("lease-seconds", 300i64, 10..=86_400)?;
         let settings = Settings {
             db_path: PathBuf::from(s.text("db-path", "/var/lib/freeswitch/db/callback.db")),
+            recordings_dir: {
+                let dir = s.text("recordings-dir", "/var/lib/freeswitch/recordings/callback");
+                if dir.is_empty() || dir.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(s.err(
+                        "recordings-dir",
+                        "must be a directory path without spaces (it is played back to callers)",
+                    ));
+                }
+                PathBuf::from(dir)
+            },
             node_id,
             default_region,
             deny_prefixes,
@@ -309,7 +326,12 @@ impl Config {
 
         let mut queues = BTreeMap::new();
         let mut tag_rules = Vec::new();
+        let mut profile_sections = Vec::new();
         for section in &raw.sections {
+            if section.group == "ivr-profiles" && section.kind == "profile" {
+                profile_sections.push(section);
+                continue;
+            }
             let at = format!("{}/{}", section.group, section.name);
             if section.group == "tags" && section.kind == "tag" {
                 let t = Params::new(&at, &section.params, TAG_KEYS)?;
@@ -320,7 +342,7 @@ impl Config {
                 return Err(ConfigError::new(
                     format!("{}/{} (line {})", section.group, section.kind, section.line),
                     "unknown section (known: <queues><queue name=\"...\">, \
-                     <tags><tag name=\"key=value\">)",
+                     <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">)",
                 ));
             }
             let q = Params::new(&at, &section.params, QUEUE_KEYS)?;
@@ -364,6 +386,18 @@ impl Config {
                 }
             }
         }
+        let profile_keys = ivr::known_keys();
+        let profile_keys: Vec<&str> = profile_keys.iter().map(String::as_str).collect();
+        let mut ivr_profiles = BTreeMap::new();
+        for section in profile_sections {
+            let at = format!("{}/{}", section.group, section.name);
+            let p = Params::new(&at, &section.params, &profile_keys)?;
+            check_token(&p, "name", &section.name)?;
+            let profile = ivr::build_profile(&p, &section.name, &queues)?;
+            if ivr_profiles.insert(section.name.clone(), profile).is_some() {
+                return Err(ConfigError::new(at, "the profile is defined twice"));
+            }
+        }
         let transcribe = Self::build_transcribe(
             &s,
             TagRules::new(tag_rules.into_iter().map(|(r, _)| r).collect()),
@@ -373,6 +407,7 @@ impl Config {
             queues,
             numbers,
             transcribe,
+            ivr_profiles,
         })
     }
 
@@ -510,6 +545,20 @@ impl Config {
             },
             retry,
         })
+    }
+
+    /// The IVR profile named; without a name the one called `default`, or the built-in
+    /// defaults when none is configured. `None` for an unknown name.
+    pub fn ivr_profile(&self, name: Option<&str>) -> Option<IvrProfile> {
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => self.ivr_profiles.get(n).cloned(),
+            None => Some(
+                self.ivr_profiles
+                    .get("default")
+                    .cloned()
+                    .unwrap_or_else(|| IvrProfile::default_named("default")),
+            ),
+        }
     }
 
     /// The queue named, or the default queue when `name` is `None`.

@@ -7,12 +7,16 @@
 //! ```
 //! Keys: `type` (immediate, delayed, scheduled, agent-preview; default from the time given),
 //! `number` (default: the `caller_id_number` variable), `queue`, `delay` (a duration) or
-//! `when` (a time expression), `tz` (IANA zone), `remark`. The result is in channel
+//! `when` (a time expression), `tz` (IANA zone), `remark`, `recording` (a WAV file the
+//! dialplan recorded inside the configured `recordings-dir`; it is checked and renamed to a
+//! server-made name before it is stored, and renamed back if the request is refused). The result is in channel
 //! variables: `callback_result=OK|ERR`, `callback_id`, `callback_due_epoch`, `callback_error`.
 
 use crate::vars::ChannelVars;
 use callback_core::model::{CallbackType, Source};
+use callback_core::recording::RecordingDir;
 use callback_core::service::{CallbackService, NewRequest, Requested};
+use callback_core::store::CreateOutcome;
 use nom::branch::alt;
 use nom::bytes::complete::{is_not, take_till1, take_while1};
 use nom::character::complete::{char, multispace0, multispace1};
@@ -37,6 +41,8 @@ pub enum CaptureError {
     #[error("no number given and the call has no caller_id_number")]
     NoNumber,
     #[error(transparent)]
+    Recording(#[from] callback_core::recording::RecordingError),
+    #[error(transparent)]
     Service(#[from] callback_core::service::Error),
 }
 
@@ -50,9 +56,10 @@ pub struct CaptureArgs {
     pub when: Option<String>,
     pub tz: Option<String>,
     pub remark: Option<String>,
+    pub recording: Option<String>,
 }
 
-const KEYS: &str = "type, number, queue, delay, when, tz, remark";
+const KEYS: &str = "type, number, queue, delay, when, tz, remark, recording";
 
 fn key(i: &str) -> IResult<&str, &str> {
     take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-').parse(i)
@@ -109,6 +116,7 @@ pub fn parse_args(data: &str) -> Result<CaptureArgs, String> {
             "when" => &mut a.when,
             "tz" => &mut a.tz,
             "remark" => &mut a.remark,
+            "recording" => &mut a.recording,
             other => return Err(format!("unknown key '{other}' (keys: {KEYS})")),
         };
         if slot.replace(v.to_string()).is_some() {
@@ -163,6 +171,27 @@ fn request(
     Ok(req)
 }
 
+/// Stores the request; a recording is adopted first and given back if the store refuses.
+fn store(
+    svc: &CallbackService,
+    mut req: NewRequest,
+    recording: Option<&str>,
+) -> Result<(callback_core::model::CallbackRequest, CreateOutcome), CaptureError> {
+    let Some(given) = recording.filter(|r| !r.is_empty()) else {
+        return Ok(svc.request(req)?);
+    };
+    let dir = RecordingDir::new(&svc.config().settings.recordings_dir);
+    let rec = dir.adopt(given, svc.now())?;
+    let adopted = rec.path.clone();
+    req.recording = Some(rec);
+    svc.request(req).map_err(|e| {
+        if let Err(back) = std::fs::rename(&adopted, given) {
+            tracing::warn!("callback_capture: the recording stays at {adopted}: {back}");
+        }
+        CaptureError::from(e)
+    })
+}
+
 /// Sets the error result variables; a message the checked setter refuses (it would
 /// expand) is replaced by a generic one.
 pub fn set_error(chan: &dyn ChannelVars, message: &str) {
@@ -185,8 +214,11 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
     };
     let outcome = parse_args(data)
         .map_err(CaptureError::Args)
-        .and_then(|a| request(svc, chan, a))
-        .and_then(|req| Ok(svc.request(req)?));
+        .and_then(|a| {
+            let recording = a.recording.clone();
+            Ok((request(svc, chan, a)?, recording))
+        })
+        .and_then(|(req, recording)| store(svc, req, recording.as_deref()));
     match outcome {
         Ok((r, _)) => {
             chan.set_var("callback_result", Some("OK"));

@@ -6,6 +6,7 @@
 //! - [`module`]: the module's life (config path, start, runtime turn, stop).
 //! - [`capture`]: the `callback_capture` application's arguments and result variables.
 //! - [`command`]: the fs_cli `callback` command's grammar and replies.
+//! - [`ivr`]: the `callback_ivr` application: the core's IVR dialogue over stock apps.
 //! - [`dial`]: command lines for legs, built only from checked pieces.
 //! - [`fshost`]: `FsHost`, the core's `Host` over FreeSWITCH string commands and events.
 //! - [`logging`]: the core's `tracing` output into FreeSWITCH's log.
@@ -18,6 +19,7 @@ pub mod command;
 pub mod dial;
 pub mod ffi;
 pub mod fshost;
+pub mod ivr;
 pub mod logging;
 pub mod module;
 #[cfg(debug_assertions)]

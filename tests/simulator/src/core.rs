@@ -50,6 +50,20 @@ impl FiredEvent {
     }
 }
 
+/// What the caller does next, consumed in order by the prompts and recordings that meet it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Act {
+    /// Keys pressed at the next `play_and_get_digits` (a terminator such as `#` ends them).
+    Press(String),
+    /// Nothing pressed at the next prompt: it times out.
+    Silent,
+    /// Speech (a WAV file) at the next `record`; the caller then stays quiet until the
+    /// silence detector ends the recording.
+    Speak(std::path::PathBuf),
+    /// Hangs up at the next prompt, or right after speaking at the next `record`.
+    Hangup,
+}
+
 /// A simulated call.
 #[derive(Debug)]
 pub struct SimSession {
@@ -60,8 +74,8 @@ pub struct SimSession {
     pub pool: Mutex<Vec<CString>>,
     /// Applications run on the call, in order.
     pub apps: Mutex<Vec<(String, String)>>,
-    /// Digits the caller will press, one entry per prompt.
-    pub digits: Mutex<VecDeque<String>>,
+    /// What the caller will do, in order.
+    pub acts: Mutex<VecDeque<Act>>,
     pub answered: AtomicBool,
     pub hangup_cause: Mutex<Option<String>>,
 }
@@ -73,7 +87,7 @@ impl SimSession {
             vars: Mutex::new(BTreeMap::new()),
             pool: Mutex::new(Vec::new()),
             apps: Mutex::new(Vec::new()),
-            digits: Mutex::new(VecDeque::new()),
+            acts: Mutex::new(VecDeque::new()),
             answered: AtomicBool::new(false),
             hangup_cause: Mutex::new(None),
         })
@@ -89,6 +103,16 @@ impl SimSession {
 
     pub fn set(&self, name: &str, value: &str) {
         lock(&self.vars).insert(name.to_string(), value.to_string());
+    }
+
+    /// `switch_channel_ready()`: until the call hangs up.
+    pub fn ready(&self) -> bool {
+        lock(&self.hangup_cause).is_none()
+    }
+
+    /// Hangs the call up (the caller's side: NORMAL_CLEARING).
+    pub fn hang_up(&self) {
+        lock(&self.hangup_cause).get_or_insert_with(|| "NORMAL_CLEARING".to_string());
     }
 }
 
@@ -220,8 +244,13 @@ impl Sim {
 
     /// Digits the caller of `uuid` presses at the next prompt.
     pub fn press(&self, uuid: &str, digits: &str) {
+        self.act(uuid, Act::Press(digits.to_string()));
+    }
+
+    /// Queues what the caller of `uuid` does next.
+    pub fn act(&self, uuid: &str, act: Act) {
         if let Some(s) = self.session(uuid) {
-            lock(&s.digits).push_back(digits.to_string());
+            lock(&s.acts).push_back(act);
         }
     }
 

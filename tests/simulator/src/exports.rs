@@ -14,7 +14,7 @@
 //! session/channel/event/stream pointers this simulator handed out, valid out-pointers.
 #![allow(clippy::missing_safety_doc)]
 
-use crate::core::{self, lock, state, Endpoint, FiredEvent, LogLine, SimSession};
+use crate::core::{self, lock, state, Act, Endpoint, FiredEvent, LogLine, SimSession};
 use chrono::Duration;
 use mod_callback::ffi::types::*;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -222,6 +222,19 @@ pub unsafe extern "C" fn switch_channel_set_variable_var_check(
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn switch_channel_test_ready(
+    ch: *mut Channel,
+    _check_ready: c_int,
+    _check_media: c_int,
+) -> c_int {
+    // SAFETY: the channel is one of our sessions (or null).
+    match unsafe { session(ch.cast()) } {
+        Some(s) if s.ready() => SWITCH_TRUE,
+        _ => SWITCH_FALSE,
+    }
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn switch_core_session_execute_application_get_flags(
     s: *mut CoreSession,
     app: *const c_char,
@@ -261,24 +274,156 @@ fn log_sim(text: String) {
     });
 }
 
-/// Writes a small valid WAV (8 kHz, 16-bit mono, a quiet tone) of `secs` seconds.
-fn write_wav(path: &str, secs: u32) -> bool {
+/// What a `record` captures: the caller's speech (a WAV file), a tone, then silence.
+enum Heard<'a> {
+    Speech(&'a std::path::Path),
+    Tone(u32),
+    Nothing,
+}
+
+/// Writes the recording as FreeSWITCH does on a narrowband call: 8 kHz, 16-bit mono. The
+/// heard audio, then `silence_secs` of silence (what ends it), all cut at `limit` seconds
+/// (0 = none). Returns the milliseconds written.
+fn write_recording(path: &str, heard: &Heard<'_>, silence_secs: u32, limit: u32) -> Option<u32> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 8000,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let Ok(mut w) = hound::WavWriter::create(path, spec) else {
+    let mut samples: Vec<i16> = match heard {
+        Heard::Speech(file) => {
+            let mut r = hound::WavReader::open(file).ok()?;
+            let src = r.spec();
+            if src.sample_rate != 8000 || src.channels != 1 || src.bits_per_sample != 16 {
+                return None;
+            }
+            r.samples::<i16>().collect::<Result<_, _>>().ok()?
+        }
+        Heard::Tone(secs) => (0..8000 * secs)
+            .map(|i| {
+                ((i as f32 * 440.0 * 2.0 * std::f32::consts::PI / 8000.0).sin() * 2000.0) as i16
+            })
+            .collect(),
+        Heard::Nothing => Vec::new(),
+    };
+    samples.extend(std::iter::repeat_n(0i16, 8000 * silence_secs as usize));
+    if limit > 0 {
+        samples.truncate(8000 * limit as usize);
+    }
+    let mut w = hound::WavWriter::create(path, spec).ok()?;
+    for v in &samples {
+        w.write_sample(*v).ok()?;
+    }
+    w.finalize().ok()?;
+    u32::try_from(samples.len() / 8).ok()
+}
+
+/// `record <path> [limit] [threshold] [silence_secs]`: takes the caller's next act: speech
+/// (then silence ends it), a hang-up (the file holds what was said so far: nothing), or —
+/// when the caller does something else next — silence only.
+fn record(s: &SimSession, args: &[&str]) -> bool {
+    let Some(path) = args.first() else {
         return false;
     };
-    for i in 0..(8000 * secs) {
-        let v = ((i as f32 * 440.0 * 2.0 * std::f32::consts::PI / 8000.0).sin() * 2000.0) as i16;
-        if w.write_sample(v).is_err() {
-            return false;
+    let limit = args.get(1).and_then(|a| a.parse::<u32>().ok()).unwrap_or(0);
+    let silence = args.get(3).and_then(|a| a.parse::<u32>().ok()).unwrap_or(3);
+    let act = {
+        let mut acts = lock(&s.acts);
+        match acts.front() {
+            Some(Act::Speak(_) | Act::Hangup) => acts.pop_front(),
+            _ => None,
         }
+    };
+    let tone = s.var("sim_record_seconds").and_then(|v| v.parse().ok());
+    let (heard, hang_up) = match (&act, tone) {
+        (Some(Act::Speak(file)), _) => {
+            // Speaking and then hanging up is scripted as Speak followed by Hangup.
+            let next_is_hangup = lock(&s.acts).front() == Some(&Act::Hangup);
+            if next_is_hangup {
+                lock(&s.acts).pop_front();
+            }
+            (Heard::Speech(file.as_path()), next_is_hangup)
+        }
+        (Some(_), _) => (Heard::Nothing, true),
+        (None, Some(secs)) => (Heard::Tone(secs), false),
+        (None, None) => (Heard::Nothing, false),
+    };
+    // A caller who hangs up stops the recording at once: no trailing silence.
+    let trailing = if hang_up { 0 } else { silence };
+    let Some(ms) = write_recording(path, &heard, trailing, limit) else {
+        log_sim(format!("record: cannot write {path}"));
+        return false;
+    };
+    core::advance(Duration::milliseconds(ms.into()));
+    s.set("record_seconds", &(ms / 1000).to_string());
+    s.set("record_ms", &ms.to_string());
+    if !hang_up {
+        s.set("silence_hits_exhausted", "true");
     }
-    w.finalize().is_ok()
+    if hang_up {
+        s.hang_up();
+    }
+    true
+}
+
+/// `play_and_get_digits min max tries timeout_ms terminators file invalid_file var regexp
+/// [digit_timeout]`, as `switch_play_and_get_digits` does it: per try, read up to `max`
+/// digits (a terminator ends them; fewer than `min` is bad input), check the regexp, else
+/// play the invalid file and try again. On success the variable holds the digits; a
+/// regexp failure clears it; a timeout leaves it as it was.
+fn play_and_get_digits(s: &SimSession, args: &[&str]) -> bool {
+    if args.len() < 9 {
+        return false;
+    }
+    let min: usize = args[0].parse().unwrap_or(1);
+    let max: usize = args[1].parse().unwrap_or(1);
+    let tries: i64 = args[2].parse().unwrap_or(1);
+    let timeout: i64 = args[3].parse().unwrap_or(5000);
+    let terminators = args[4];
+    let var = args[7];
+    let Ok(re) = regex::Regex::new(args[8]) else {
+        log_sim(format!("play_and_get_digits: bad regexp {}", args[8]));
+        return false;
+    };
+    // The application ran, whatever the caller did: its status is SUCCESS either way.
+    for _ in 0..tries.max(1) {
+        if !s.ready() {
+            return true;
+        }
+        let act = {
+            let mut acts = lock(&s.acts);
+            match acts.front() {
+                Some(Act::Press(_) | Act::Silent | Act::Hangup) => acts.pop_front(),
+                _ => None,
+            }
+        };
+        match act {
+            Some(Act::Hangup) => {
+                s.hang_up();
+                return true;
+            }
+            Some(Act::Press(keys)) => {
+                core::advance(Duration::milliseconds(500));
+                let typed: String = keys
+                    .chars()
+                    .take_while(|c| !terminators.contains(*c))
+                    .take(max)
+                    .collect();
+                if typed.len() >= min && !typed.is_empty() {
+                    s.set(var, &typed);
+                    if re.is_match(&typed) {
+                        return true;
+                    }
+                    lock(&s.vars).remove(var);
+                }
+            }
+            _ => core::advance(Duration::milliseconds(timeout)),
+        }
+        // The invalid-input file plays before the next try.
+        lock(&s.apps).push(("playback".into(), args[6].to_string()));
+    }
+    true
 }
 
 /// Runs an application on a call: one the module registered, or a simulated one.
@@ -295,6 +440,10 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
         return true;
     }
     let args: Vec<&str> = arg.split_whitespace().collect();
+    // A hung-up call runs nothing more (FreeSWITCH returns at once).
+    if !s.ready() && app != "hangup" {
+        return false;
+    }
     match app {
         "answer" => {
             s.answered.store(true, Ordering::SeqCst);
@@ -309,54 +458,8 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
             core::advance(Duration::milliseconds(ms));
             true
         }
-        "record" => {
-            let Some(path) = args.first() else {
-                return false;
-            };
-            let limit = args.get(1).and_then(|a| a.parse::<u32>().ok()).unwrap_or(0);
-            // The caller speaks for `sim_record_seconds` (default 3), cut at the limit.
-            let mut secs = s
-                .var("sim_record_seconds")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(3u32);
-            if limit > 0 {
-                secs = secs.min(limit);
-            }
-            if !write_wav(path, secs) {
-                log_sim(format!("record: cannot write {path}"));
-                return false;
-            }
-            core::advance(Duration::seconds(secs.into()));
-            s.set("record_seconds", &secs.to_string());
-            s.set("record_ms", &(secs * 1000).to_string());
-            s.set("silence_hits_exhausted", "true");
-            true
-        }
-        "play_and_get_digits" => {
-            // min max tries timeout_ms terminators file invalid_file var regexp [digit_timeout]
-            if args.len() < 9 {
-                return false;
-            }
-            let min: usize = args[0].parse().unwrap_or(1);
-            let max: usize = args[1].parse().unwrap_or(1);
-            let tries: i64 = args[2].parse().unwrap_or(1);
-            let timeout: i64 = args[3].parse().unwrap_or(5000);
-            let var = args[7];
-            for _ in 0..tries.max(1) {
-                let pressed = lock(&s.digits).pop_front();
-                match pressed {
-                    Some(d) if (min..=max).contains(&d.len()) => {
-                        core::advance(Duration::milliseconds(500));
-                        s.set(var, &d);
-                        return true;
-                    }
-                    Some(_) => core::advance(Duration::milliseconds(500)),
-                    None => core::advance(Duration::milliseconds(timeout)),
-                }
-            }
-            lock(&s.vars).remove(var);
-            true
-        }
+        "record" => record(s, &args),
+        "play_and_get_digits" => play_and_get_digits(s, &args),
         "bridge" => {
             let timeout = s
                 .var("call_timeout")
@@ -778,6 +881,7 @@ pub fn keep_exports() -> usize {
         switch_channel_get_variable_dup as *const () as usize,
         switch_channel_set_variable_var_check as *const () as usize,
         switch_core_session_execute_application_get_flags as *const () as usize,
+        switch_channel_test_ready as *const () as usize,
         switch_console_stream_write as *const () as usize,
         switch_console_stream_raw_write as *const () as usize,
         switch_api_execute as *const () as usize,

@@ -19,5 +19,5 @@ pub mod exports;
 pub mod loader;
 pub mod scenario;
 
-pub use crate::core::{Endpoint, FiredEvent, LogLine, Sim};
+pub use crate::core::{Act, Endpoint, FiredEvent, LogLine, Sim};
 pub use crate::loader::{find_module, Loaded};

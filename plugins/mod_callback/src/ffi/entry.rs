@@ -8,7 +8,7 @@ use super::sys;
 use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
 use crate::vars::ChannelVars;
-use crate::{capture, command, logging, module};
+use crate::{capture, command, ivr, logging, module};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
@@ -60,7 +60,7 @@ const APPS: &[App] = &[
     App {
         name: c"callback_ivr",
         function: app_ivr,
-        short: c"The turnkey callback IVR (not available yet)",
+        short: c"The turnkey callback IVR: type, number, time, recording, read-back",
         syntax: c"[profile]",
     },
     App {
@@ -222,8 +222,9 @@ unsafe extern "C" fn app_capture(session: *mut CoreSession, data: *const c_char)
 unsafe extern "C" fn app_ivr(session: *mut CoreSession, data: *const c_char) {
     // SAFETY: called by the core with a live session and its argument string.
     unsafe {
-        run_app("callback_ivr", session, data, |s, _| {
-            module::not_yet("callback_ivr", s)
+        run_app("callback_ivr", session, data, |s, d| {
+            let m = module::current();
+            ivr::run(m.as_ref().map(|m| m.service()), s, d)
         })
     }
 }

@@ -199,6 +199,12 @@ impl Session {
         Some(Self { session, channel })
     }
 
+    /// `switch_channel_ready()`: false once the call is hanging up.
+    pub fn ready(&self) -> bool {
+        // SAFETY: live channel (see `from_raw`); plain flags read by the core.
+        unsafe { sys::switch_channel_test_ready(self.channel, SWITCH_TRUE, SWITCH_FALSE) != 0 }
+    }
+
     /// Runs a dialplan application on this call (blocks; the call's own thread only).
     pub fn execute(&self, app: &str, arg: &str) -> bool {
         let (Some(app), Some(arg)) = (c_text(app), c_text(arg)) else {

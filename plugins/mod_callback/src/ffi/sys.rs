@@ -28,6 +28,11 @@ extern "C" {
         value: *const c_char,
         var_check: c_int,
     ) -> SwitchStatus;
+    pub fn switch_channel_test_ready(
+        channel: *mut Channel,
+        check_ready: c_int,
+        check_media: c_int,
+    ) -> c_int;
     pub fn switch_core_session_execute_application_get_flags(
         session: *mut CoreSession,
         app: *const c_char,
