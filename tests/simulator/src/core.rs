@@ -78,6 +78,9 @@ pub struct SimSession {
     pub acts: Mutex<VecDeque<Act>>,
     pub answered: AtomicBool,
     pub hangup_cause: Mutex<Option<String>>,
+    /// When (real time) the last `record` on the call ended: the capture benchmark measures
+    /// from here to the application's return.
+    pub recorded_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl SimSession {
@@ -90,6 +93,7 @@ impl SimSession {
             acts: Mutex::new(VecDeque::new()),
             answered: AtomicBool::new(false),
             hangup_cause: Mutex::new(None),
+            recorded_at: Mutex::new(None),
         })
     }
 

@@ -364,6 +364,7 @@ fn record(s: &SimSession, args: &[&str]) -> bool {
     if hang_up {
         s.hang_up();
     }
+    *lock(&s.recorded_at) = Some(std::time::Instant::now());
     true
 }
 
