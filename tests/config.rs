@@ -160,3 +160,110 @@ fn a_bad_closed_date_names_the_closed_dates_key() {
     assert!(err.starts_with("queues/default/closed-dates"), "{err}");
     assert!(err.contains("'2026-13-01'"), "{err}");
 }
+
+#[test]
+fn ivr_profiles_load_with_defaults_and_overrides() {
+    // The sample's profile means what its comments say; a config without profiles still
+    // has the built-in default; an unknown profile name is None.
+    let c = Config::load_file(&root().join("plugins/mod_callback/conf/callback.conf.xml")).unwrap();
+    let p = c.ivr_profile(None).unwrap();
+    assert_eq!(p.name, "default");
+    assert_eq!(p.offer.len(), 3);
+    assert_eq!(p.delay, chrono::Duration::minutes(30));
+    assert_eq!(p.queue.as_deref(), Some("support"));
+    assert_eq!(
+        p.country_zones.get("DE").map(|z| z.name()),
+        Some("Europe/Berlin")
+    );
+    assert_eq!(
+        p.prompts.get("goodbye").map(String::as_str),
+        Some("callback/goodbye.wav")
+    );
+    assert_eq!(
+        c.settings.recordings_dir,
+        PathBuf::from("/var/lib/freeswitch/recordings/callback")
+    );
+    assert!(c.ivr_profile(Some("nosuch")).is_none());
+    let m = Config::load_file(&root().join("fixtures/config/minimal.conf.xml")).unwrap();
+    let d = m.ivr_profile(None).unwrap();
+    assert_eq!((d.tries, d.review, d.keep_unconfirmed), (3, true, true));
+    let ivr = Config::load_file(&root().join("fixtures/config/ivr.conf.xml")).unwrap();
+    let preview = ivr.ivr_profile(Some("preview")).unwrap();
+    assert_eq!(
+        preview.prompts.get("record").map(String::as_str),
+        Some("acme/callback-record.wav")
+    );
+    assert_eq!(
+        preview.prompts.get("goodbye").map(String::as_str),
+        Some("acme/bye.wav")
+    );
+}
+
+#[test]
+fn bad_ivr_profiles_are_refused_naming_the_key() {
+    // Each broken profile names profile/key and the reason.
+    let cases = [
+        (
+            "<param name=\"offer\" value=\"immediate, soon\"/>",
+            "ivr-profiles/p/offer",
+            "soon",
+        ),
+        (
+            "<param name=\"offer\" value=\"delayed, delayed\"/>",
+            "ivr-profiles/p/offer",
+            "twice",
+        ),
+        (
+            "<param name=\"queue\" value=\"nowhere\"/>",
+            "ivr-profiles/p/queue",
+            "nowhere",
+        ),
+        (
+            "<param name=\"prompt-offer\" value=\"my offer.wav\"/>",
+            "ivr-profiles/p/prompt-offer",
+            "without spaces",
+        ),
+        (
+            "<param name=\"tone\" value=\"${system(id)}\"/>",
+            "ivr-profiles/p/tone",
+            "${...}",
+        ),
+        (
+            "<param name=\"country-zones\" value=\"DE=Mars/Base\"/>",
+            "ivr-profiles/p/country-zones",
+            "Mars/Base",
+        ),
+        (
+            "<param name=\"country-zones\" value=\"Germany\"/>",
+            "ivr-profiles/p/country-zones",
+            "COUNTRY=Zone",
+        ),
+        (
+            "<param name=\"tries\" value=\"0\"/>",
+            "ivr-profiles/p/tries",
+            "out of range",
+        ),
+        (
+            "<param name=\"delay\" value=\"soon\"/>",
+            "ivr-profiles/p/delay",
+            "soon",
+        ),
+        (
+            "<param name=\"colour\" value=\"red\"/>",
+            "ivr-profiles/p/colour",
+            "unknown key",
+        ),
+    ];
+    for (param, at, why) in cases {
+        let xml = format!(
+            "<configuration name=\"callback.conf\"><ivr-profiles><profile name=\"p\">{param}\
+             </profile></ivr-profiles></configuration>"
+        );
+        let e = Config::from_xml(&xml).unwrap_err().to_string();
+        assert!(e.contains(at) && e.contains(why), "{param}: {e}");
+    }
+    let spaced = r#"<configuration name="callback.conf"><settings>
+      <param name="recordings-dir" value="/var/my recordings"/></settings></configuration>"#;
+    let e = Config::from_xml(spaced).unwrap_err().to_string();
+    assert!(e.contains("settings/recordings-dir"), "{e}");
+}

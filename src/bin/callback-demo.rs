@@ -2,6 +2,9 @@
 //! each type in a fresh SQLite file, and prints their due times and a day's slot grid.
 //!
 //! `cargo run --bin callback-demo -- [--config FILE] [--db FILE] [--now RFC3339]`
+//!
+//! `cargo run --bin callback-demo -- --prompts` prints the IVR's prompts instead, one
+//! `name|what it says` per line (`dialplans/make-prompts.sh` speaks them).
 
 use callback_core::clock::ManualClock;
 use callback_core::config::Config;
@@ -35,6 +38,17 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--prompts") {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for (name, text) in callback_core::ivr::PROMPTS {
+            // A closed pipe (`| head`) just ends the listing.
+            if writeln!(out, "{name}|{text}").is_err() {
+                break;
+            }
+        }
+        return Ok(());
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let conf = arg(&args, "--config")
         .map(PathBuf::from)

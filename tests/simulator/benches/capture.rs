@@ -58,7 +58,11 @@ fn main() {
         let done = Instant::now();
         let s = sim.session(&call).expect("the call exists");
         assert_eq!(s.var("callback_result").as_deref(), Some("OK"));
-        let recorded = s.recorded_at.lock().unwrap().expect("the call was recorded");
+        let recorded = s
+            .recorded_at
+            .lock()
+            .unwrap()
+            .expect("the call was recorded");
         returns.push(done.duration_since(recorded).as_secs_f64() * 1000.0);
     }
     returns.sort_by(|a, b| a.total_cmp(b));

@@ -8,6 +8,9 @@
 //! endpoint user/1001 answer 5            # answer <secs> | busy | no-answer | reject | wrong-number
 //! call alice +12125550142                # an inbound call, named alice, from that number
 //! press alice 1                          # digits alice presses at the next prompt
+//! speak alice fixtures/speech/john.wav   # what alice says at the next recording
+//! silent alice                           # alice presses nothing at the next prompt
+//! hangup alice                           # alice hangs up at the next prompt (or after speaking)
 //! app alice callback_capture delay=15m   # run an application on the call
 //! expect-var alice callback_result OK    # a channel variable's value
 //! api callback list                      # an fs_cli command
@@ -15,7 +18,7 @@
 //! expect-event created scheduled         # a callback::info event with this action [state]
 //! ```
 
-use crate::core::{Endpoint, Sim};
+use crate::core::{Act, Endpoint, Sim};
 use crate::loader::{self, Loaded};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use nom::bytes::complete::take_till1;
@@ -177,6 +180,27 @@ pub fn run(text: &str, base: &Path) -> Result<String, String> {
             "press" => match (words.as_slice(), words.first().and_then(|n| call(n))) {
                 ([_, digits], Some(uuid)) => sim.press(&uuid, digits),
                 _ => return fail("expected: press <call> <digits>".into(), &out),
+            },
+            "speak" => match (words.as_slice(), words.first().and_then(|n| call(n))) {
+                ([_, wav], Some(uuid)) => {
+                    let path = base.join(wav);
+                    if !path.is_file() {
+                        return fail(format!("no such WAV file {wav}"), &out);
+                    }
+                    sim.act(&uuid, Act::Speak(path));
+                }
+                _ => return fail("expected: speak <call> <wav file>".into(), &out),
+            },
+            "silent" | "hangup" => match (words.as_slice(), words.first().and_then(|n| call(n))) {
+                ([_], Some(uuid)) => sim.act(
+                    &uuid,
+                    if verb == "silent" {
+                        Act::Silent
+                    } else {
+                        Act::Hangup
+                    },
+                ),
+                _ => return fail(format!("expected: {verb} <call>"), &out),
             },
             "app" => {
                 let Some((name, rest)) = args.split_once(' ') else {

@@ -370,10 +370,10 @@ fn a_panic_in_the_api_or_an_app_is_contained() {
 }
 
 #[test]
-fn ivr_and_agent_applications_say_they_are_not_available_yet() {
-    // The registered later-issue applications answer honestly instead of pretending.
+fn agent_application_says_it_is_not_available_yet() {
+    // The registered later-issue application answers honestly instead of pretending.
     let (sim, _m) = start();
-    for app in ["callback_ivr", "callback_agent"] {
+    for app in ["callback_agent"] {
         let call = sim.new_call("+12125550142");
         sim.execute(&call, app, "");
         assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));

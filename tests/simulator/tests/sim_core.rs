@@ -72,7 +72,8 @@ fn record_writes_a_wav_and_sets_the_record_variables() {
 
 #[test]
 fn play_and_get_digits_uses_scripted_digits_and_times_out() {
-    // Scripted digits land in the variable; with none, every try times out on the virtual clock.
+    // Scripted digits land in the variable; with none, every try times out on the virtual
+    // clock and the variable keeps its old value (as switch_ivr_read leaves it).
     let sim = sim();
     let call = sim.new_call("+12125550142");
     sim.press(&call, "2");
@@ -81,11 +82,50 @@ fn play_and_get_digits_uses_scripted_digits_and_times_out() {
     assert_eq!(sim.var(&call, "choice").as_deref(), Some("2"));
     let before = sim.now();
     assert!(sim.execute(&call, "play_and_get_digits", args));
-    assert_eq!(sim.var(&call, "choice"), None);
+    assert_eq!(sim.var(&call, "choice").as_deref(), Some("2"));
     assert_eq!(sim.now() - before, Duration::seconds(15));
     assert!(sim.execute(&call, "sleep", "1500"));
     assert_eq!(sim.now() - before, Duration::milliseconds(16_500));
     assert!(sim.execute(&call, "answer", ""));
     assert!(sim.execute(&call, "hangup", "USER_BUSY"));
     assert!(!sim.execute(&call, "no_such_app", ""));
+}
+
+#[test]
+fn play_and_get_digits_applies_terminators_regexp_and_hangups() {
+    // A terminator ends the input; digits that fail the regexp clear the variable and
+    // cost a try; a caller who hangs up leaves the call not ready and every later
+    // application refused.
+    let sim = sim();
+    let call = sim.new_call("+12125550142");
+    sim.press(&call, "12#9");
+    assert!(sim.execute(
+        &call,
+        "play_and_get_digits",
+        "1 4 1 5000 # m.wav i.wav v \\d+"
+    ));
+    assert_eq!(sim.var(&call, "v").as_deref(), Some("12"));
+    sim.press(&call, "7");
+    sim.press(&call, "1");
+    assert!(sim.execute(
+        &call,
+        "play_and_get_digits",
+        "1 1 2 5000 # m.wav i.wav w ^1$"
+    ));
+    assert_eq!(sim.var(&call, "w").as_deref(), Some("1"));
+    sim.press(&call, "7");
+    assert!(sim.execute(
+        &call,
+        "play_and_get_digits",
+        "1 1 1 5000 # m.wav i.wav w ^1$"
+    ));
+    assert_eq!(sim.var(&call, "w"), None);
+    sim.act(&call, callback_simulator::Act::Hangup);
+    assert!(sim.execute(
+        &call,
+        "play_and_get_digits",
+        "1 1 1 5000 # m.wav i.wav x \\d"
+    ));
+    assert!(!sim.session(&call).unwrap().ready());
+    assert!(!sim.execute(&call, "playback", "m.wav"));
 }
