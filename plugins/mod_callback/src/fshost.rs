@@ -66,6 +66,15 @@ pub fn event_headers(note: &Notification) -> Vec<(&'static str, String)> {
     if let Some(due) = note.due {
         h.push(("Callback-Due", due.timestamp().to_string()));
     }
+    if let Some(text) = &note.transcript {
+        // One header line: a merged request's transcripts are joined by a space.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        h.push(("Callback-Transcript", text));
+    }
+    if !note.tags.is_empty() {
+        let tags: Vec<String> = note.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        h.push(("Callback-Tags", tags.join(",")));
+    }
     h
 }
 
@@ -220,6 +229,8 @@ mod tests {
         // A transition is published with the documented Callback-* headers.
         let fake = Fake::default();
         FsHost::new(&fake).emit(&Notification {
+            transcript: None,
+            tags: Default::default(),
             action: "created".into(),
             callback_id: 9,
             state: State::Scheduled,
