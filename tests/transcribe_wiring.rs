@@ -193,6 +193,14 @@ fn merge_adopts_a_first_recording_and_keeps_a_second() {
         again.recording.as_ref().map(|r| r.path.as_str()),
         Some("/rec/1.wav")
     );
+    // The same file once more (a retry without a key) queues nothing new.
+    store
+        .create(
+            &draft("+4930200", "support", 60, Some("/rec/2.wav")),
+            &merge(),
+            t(2),
+        )
+        .unwrap();
     let merges: Vec<String> = store
         .events(first.id)
         .unwrap()
@@ -200,7 +208,8 @@ fn merge_adopts_a_first_recording_and_keeps_a_second() {
         .filter(|e| e.action == "merge")
         .filter_map(|e| e.detail)
         .collect();
-    assert_eq!(merges.len(), 2);
+    assert_eq!(merges.len(), 3);
+    assert_eq!(merges[2], "a repeated request, nothing new to add");
     assert!(merges[0].contains("its recording /rec/1.wav"), "{merges:?}");
     assert!(
         merges[1].contains("a second recording /rec/2.wav"),

@@ -632,12 +632,21 @@ fn queue_recording(tx: &Connection, id: CallbackId, d: &Draft, now: i64) -> Resu
 /// its recording; one that has a recording keeps it, and the new one is transcribed too (its
 /// transcript is appended to the callback's, see `store::transcriptions`). Either way it is
 /// queued, and the returned words (for the merge event) name the file, so no path is lost.
+/// The same file again (a client retrying without an idempotency key) adds nothing.
 fn merge_recording(
     tx: &Connection,
     row: &CallbackRequest,
     rec: &Recording,
     now: i64,
-) -> Result<String, StoreError> {
+) -> Result<Option<String>, StoreError> {
+    let known = row.recording.as_ref().is_some_and(|r| r.path == rec.path)
+        || tx
+            .prepare_cached("SELECT 1 FROM transcriptions WHERE callback_id = ?1 AND wav_path = ?2")
+            .and_then(|mut s| s.exists(params![row.id, rec.path]))
+            .map_err(backend("merging a recording"))?;
+    if known {
+        return Ok(None);
+    }
     if row.recording.is_none() {
         tx.prepare_cached(
             "UPDATE callbacks SET recording_path = ?2, recording_ms = ?3, recording_rate = ?4, \
@@ -654,13 +663,13 @@ fn merge_recording(
         })
         .map_err(backend("merging a recording"))?;
         insert_job(tx, row.id, &rec.path, now)?;
-        Ok(format!("its recording {}", rec.path))
+        Ok(Some(format!("its recording {}", rec.path)))
     } else {
         insert_job(tx, row.id, &rec.path, now)?;
-        Ok(format!(
+        Ok(Some(format!(
             "a second recording {} (transcribed too, its text appended)",
             rec.path
-        ))
+        )))
     }
 }
 
@@ -721,7 +730,7 @@ impl Store for SqliteStore {
                         added.push("its remark".to_string());
                     }
                     if let Some(rec) = draft.recording.as_ref().filter(|r| !r.path.is_empty()) {
-                        added.push(merge_recording(tx, &row, rec, now_s)?);
+                        added.extend(merge_recording(tx, &row, rec, now_s)?);
                     }
                     let detail = if added.is_empty() {
                         "a repeated request, nothing new to add".to_string()

@@ -168,6 +168,8 @@ impl SqliteStore {
     /// request already has is kept), and a request still waiting (requested, scheduled,
     /// rescheduled) is moved to the rule's queue and its priority raised; one being
     /// dispatched or finished only gets the tags. A `transcribed` event says what changed.
+    /// The move keeps the due time and does not check the new queue's slot capacity: a
+    /// transcript arrives minutes after the request, and refusing it would lose the tags.
     /// Refused ([`StoreError::LeaseLost`]) when the job's claim lapsed and was taken over.
     pub fn complete_tagged(
         &self,
