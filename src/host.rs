@@ -3,12 +3,14 @@
 //!
 //! Everything in a [`LegRequest`] is already validated: the customer number is E.164, the
 //! agent is a configured id, variables are short tokens. Free text (names, remarks,
-//! transcripts) never travels here: the agent-leg application reads it from the store by
-//! callback id.
+//! transcripts) never travels in a leg: the agent-leg application reads it from the store by
+//! callback id. The one exception is data, not a command: the `transcribed` notification
+//! carries the transcript for event consumers.
 
 use crate::model::{CallbackId, CallbackType, Leg, State};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Who a leg rings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,12 @@ pub struct Notification {
     pub queue: String,
     pub kind: CallbackType,
     pub due: Option<DateTime<Utc>>,
+    /// `transcribed` only: the callback's transcript.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// `transcribed` only: the callback's tags, the transcript's among them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// What the engine asks of the telephony server.

@@ -13,8 +13,10 @@ use crate::schedule::{
     self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, SlotUsage, When, ZoneError,
 };
 use crate::store::{
-    CreateOptions, CreateOutcome, Event, ListFilter, Stats, Store, StoreError, Transition,
+    CreateOptions, CreateOutcome, Event, JobState, ListFilter, Stats, Store, StoreError,
+    TranscriptionJob, Transition,
 };
+use crate::transcribe::{Engine, EngineStatus, Notifier};
 pub use crate::when::Requested;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -77,6 +79,19 @@ pub struct Trace {
     pub request: CallbackRequest,
     pub events: Vec<Event>,
     pub attempts: Vec<Attempt>,
+    /// The latest transcription job of its recording, if it has one.
+    pub transcription: Option<TranscriptionJob>,
+    /// Why a job that is still waiting cannot run now (transcription off, and why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcription_off: Option<String>,
+}
+
+/// What the service knows of transcription: the engine (for its status) and how to wake
+/// the workers after a request queued a recording. Empty: nothing to report or wake.
+#[derive(Debug, Clone, Default)]
+pub struct TranscriptionLink {
+    pub engine: Option<Arc<Engine>>,
+    pub notifier: Option<Notifier>,
 }
 
 /// Errors of the service, each with a stable [`Error::code`] and, where one field is to
@@ -212,6 +227,7 @@ pub struct CallbackService {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     host: Arc<dyn Host>,
+    transcription: TranscriptionLink,
 }
 
 impl CallbackService {
@@ -226,7 +242,14 @@ impl CallbackService {
             config,
             clock,
             host,
+            transcription: TranscriptionLink::default(),
         }
+    }
+
+    /// Connects the transcription engine and workers (the module does, when configured).
+    pub fn with_transcription(mut self, link: TranscriptionLink) -> Self {
+        self.transcription = link;
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -259,6 +282,8 @@ impl CallbackService {
             queue: r.queue.clone(),
             kind: r.kind,
             due: r.due_at,
+            transcript: None,
+            tags: BTreeMap::new(),
         });
     }
 
@@ -378,6 +403,12 @@ impl CallbackService {
             slot: plan.slot,
         };
         let (stored, outcome) = self.store.create(&draft, &options, now)?;
+        // The store queued the recording with the request; wake a worker for it.
+        if draft.recording.is_some() && outcome != CreateOutcome::Existing {
+            if let Some(n) = &self.transcription.notifier {
+                n.notify();
+            }
+        }
         match outcome {
             CreateOutcome::Created => self.notify("created", &stored),
             CreateOutcome::Merged => self.notify("merged", &stored),
@@ -441,10 +472,23 @@ impl CallbackService {
     }
 
     pub fn trace(&self, id: CallbackId) -> Result<Trace, Error> {
+        let transcription = self.store.transcription(id)?;
+        let waiting = transcription
+            .as_ref()
+            .is_some_and(|j| matches!(j.state, JobState::Queued | JobState::Running));
+        let transcription_off = match (&self.transcription.engine, waiting) {
+            (Some(engine), true) => match engine.status() {
+                EngineStatus::Off(reason) => Some(reason),
+                EngineStatus::NotLoaded | EngineStatus::Ready => None,
+            },
+            _ => None,
+        };
         Ok(Trace {
             request: self.store.get(id)?,
             events: self.store.events(id)?,
             attempts: self.store.attempts(id)?,
+            transcription,
+            transcription_off,
         })
     }
 

@@ -334,3 +334,105 @@ fn unreadable_model_leaves_transcription_off_with_reason() {
     };
     assert!(reason.contains("not a usable ggml model"), "{reason}");
 }
+
+#[test]
+fn a_request_with_a_recording_wakes_the_workers_and_gets_tagged() {
+    // Through the service: the request stores its recording and job together, the notify
+    // wakes a worker that polls only once a minute, and the real transcript of cancel.wav
+    // tags it intent=cancel, moves it to retention and fires `transcribed`.
+    let _turn = model_turn();
+    let Some(model) = model_or_skip("service_wakes_workers") else {
+        return;
+    };
+    let conf = r#"<configuration name="callback.conf">
+  <settings><param name="default-queue" value="support"/></settings>
+  <queues>
+    <queue name="support"><param name="hours" value="always"/></queue>
+    <queue name="retention"><param name="hours" value="always"/></queue>
+  </queues>
+  <tags>
+    <tag name="intent=cancel">
+      <param name="words" value="cancel, cancellation"/>
+      <param name="queue" value="retention"/>
+    </tag>
+  </tags>
+</configuration>"#;
+    let config = Arc::new(callback_core::config::Config::from_xml(conf).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).unwrap());
+    let host = Arc::new(callback_core::host::Detached::default());
+    let mut engine_cfg = tuned_config(model);
+    engine_cfg.beam_size = 0;
+    let engine = Arc::new(Engine::new(engine_cfg));
+    let queue = Arc::new(callback_core::transcribe::TaggingQueue::new(
+        store.clone(),
+        config.transcribe.tags.clone(),
+        host.clone(),
+    ));
+    let workers = Workers::start(
+        queue,
+        engine.clone(),
+        Arc::new(SystemClock),
+        WorkerConfig {
+            poll: std::time::Duration::from_secs(60),
+            ..WorkerConfig::default()
+        },
+    )
+    .unwrap();
+    // Let the worker load the model, find the queue empty and go to sleep for a minute.
+    let loading = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while engine.status() != EngineStatus::Ready && std::time::Instant::now() < loading {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(engine.status(), EngineStatus::Ready);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let service = callback_core::service::CallbackService::new(
+        store.clone(),
+        config,
+        Arc::new(SystemClock),
+        host.clone(),
+    )
+    .with_transcription(callback_core::service::TranscriptionLink {
+        engine: Some(engine),
+        notifier: Some(workers.notifier()),
+    });
+    let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/speech/cancel.wav");
+    let mut req = callback_core::service::NewRequest::new(
+        callback_core::model::CallbackType::Delayed,
+        "+12125550142",
+        callback_core::service::Requested::After(chrono::Duration::hours(1)),
+        callback_core::model::Source::Ivr,
+    );
+    req.recording = Some(callback_core::model::Recording {
+        path: wav.display().to_string(),
+        duration_ms: 0,
+        sample_rate: 8000,
+    });
+    let (r, _) = service.request(req).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(50);
+    let done = || {
+        store
+            .transcription(r.id)
+            .unwrap()
+            .is_some_and(|j| j.state == JobState::Done)
+    };
+    while !done() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    workers.stop();
+    assert!(done(), "not transcribed before the worker's next poll");
+    let trace = service.trace(r.id).unwrap();
+    assert_eq!(trace.request.queue, "retention");
+    assert_eq!(
+        trace.request.tags.get("intent").map(String::as_str),
+        Some("cancel")
+    );
+    assert_eq!(trace.transcription_off, None);
+    let notes = host.notifications();
+    let actions: Vec<_> = notes.iter().map(|n| n.action.as_str()).collect();
+    assert_eq!(actions, ["created", "transcribed"]);
+    assert_eq!(
+        notes[1].transcript.as_deref(),
+        trace.request.transcript.as_ref().map(|t| t.text.as_str())
+    );
+}

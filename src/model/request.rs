@@ -97,4 +97,7 @@ pub struct CallbackRequest {
     /// Who holds it while it is being dispatched, and until when.
     pub lease_owner: Option<String>,
     pub lease_expires: Option<DateTime<Utc>>,
+    /// 0 normally; raised by transcript tag rules. Among due callbacks, higher goes first.
+    #[serde(default)]
+    pub priority: i32,
 }

@@ -13,7 +13,7 @@ mod sqlite;
 mod transcriptions;
 
 pub use sqlite::SqliteStore;
-pub use transcriptions::{JobState, TranscriptionJob};
+pub use transcriptions::{JobState, Transcribed, TranscriptionJob};
 
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, State, TransitionError,
@@ -273,4 +273,9 @@ pub trait Store: Send + Sync {
     fn dnc_list(&self) -> Result<Vec<DoNotCall>, StoreError>;
 
     fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// The latest transcription job of a callback (a backend without transcription: none).
+    fn transcription(&self, _id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {
+        Ok(None)
+    }
 }

@@ -122,6 +122,14 @@ CREATE INDEX transcriptions_due ON transcriptions (next_try_at) WHERE state = 'q
 CREATE INDEX transcriptions_leases ON transcriptions (lease_until) WHERE state = 'running';
 CREATE INDEX transcriptions_callback ON transcriptions (callback_id);
 "#,
+    // 3: priority from transcript tags (issue 5). 0 is normal; a tag rule may raise it. Claims
+    // take due rows with a priority above 0 first, through their own small partial index, and
+    // then the rest by due time as before, so the common all-zero case keeps its plan.
+    r#"
+ALTER TABLE callbacks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX callbacks_claimable_priority ON callbacks (priority DESC, due_at)
+    WHERE state IN ('scheduled', 'rescheduled') AND priority > 0;
+"#,
 ];
 
 /// The schema version this build writes.

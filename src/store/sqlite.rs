@@ -10,6 +10,7 @@
 //! its holder does.
 
 use super::schema;
+use super::transcriptions::insert_job;
 use super::{
     AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, ListFilter, NewAttempt, Stats,
     Store, StoreError, Transition,
@@ -49,7 +50,8 @@ macro_rules! callback_columns {
         "id, kind, number, time_zone, queue, source, state, due_at, customer_attempts, \
          created_at, updated_at, desired_at, window_from, window_until, expires_at, agent, \
          remark, ivr_data, origin_uuid, idempotency_key, recording_path, recording_ms, \
-         recording_rate, transcript_text, transcript_language, tags, lease_owner, lease_expires"
+         recording_rate, transcript_text, transcript_language, tags, lease_owner, lease_expires, \
+         priority"
     };
 }
 
@@ -297,7 +299,7 @@ fn map_col(
 }
 
 /// A map as JSON, or NULL when empty (most requests carry none).
-fn map_json(
+pub(super) fn map_json(
     map: &BTreeMap<String, String>,
     field: &'static str,
 ) -> Result<Option<String>, StoreError> {
@@ -356,6 +358,7 @@ fn read_callback(row: &Row<'_>) -> rusqlite::Result<CallbackRequest> {
         tags: map_col(row, 25, "tags")?,
         lease_owner: row.get(26)?,
         lease_expires: opt_time_col(row, 27, "lease_expires")?,
+        priority: row.get(28)?,
     })
 }
 
@@ -470,7 +473,7 @@ fn validate_queue(queue: &str) -> Result<(), StoreError> {
 
 // ---- statements shared by several operations -------------------------------------------------
 
-fn load(tx: &Connection, id: CallbackId) -> Result<CallbackRequest, StoreError> {
+pub(super) fn load(tx: &Connection, id: CallbackId) -> Result<CallbackRequest, StoreError> {
     tx.prepare_cached(concat!(
         "SELECT ",
         callback_columns!(),
@@ -542,17 +545,17 @@ fn insert_callback(tx: &Connection, d: &Draft, now: i64) -> Result<CallbackId, S
 }
 
 /// One row of a callback's trace.
-struct NewEvent<'a> {
-    callback_id: CallbackId,
-    at: i64,
-    action: &'a str,
-    from: Option<State>,
-    to: State,
-    actor: Option<&'a str>,
-    detail: Option<&'a str>,
+pub(super) struct NewEvent<'a> {
+    pub callback_id: CallbackId,
+    pub at: i64,
+    pub action: &'a str,
+    pub from: Option<State>,
+    pub to: State,
+    pub actor: Option<&'a str>,
+    pub detail: Option<&'a str>,
 }
 
-fn insert_event(tx: &Connection, e: &NewEvent<'_>) -> Result<(), StoreError> {
+pub(super) fn insert_event(tx: &Connection, e: &NewEvent<'_>) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO events (callback_id, at, action, from_state, to_state, actor, detail) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -616,6 +619,60 @@ fn load_attempt(conn: &Connection, attempt_id: i64) -> Result<Attempt, StoreErro
     .ok_or_else(|| invalid("attempt_id", format!("there is no attempt {attempt_id}")))
 }
 
+/// Queues the transcription of a new callback's recording, in the transaction that stores
+/// the callback: a stored recording never lacks its job, whatever crashes when.
+fn queue_recording(tx: &Connection, id: CallbackId, d: &Draft, now: i64) -> Result<(), StoreError> {
+    match d.recording.as_ref().filter(|r| !r.path.trim().is_empty()) {
+        Some(rec) => insert_job(tx, id, &rec.path, now).map(drop),
+        None => Ok(()),
+    }
+}
+
+/// A repeated request brought a recording. The pending callback without one takes it as
+/// its recording; one that has a recording keeps it, and the new one is transcribed too (its
+/// transcript is appended to the callback's, see `store::transcriptions`). Either way it is
+/// queued, and the returned words (for the merge event) name the file, so no path is lost.
+/// The same file again (a client retrying without an idempotency key) adds nothing.
+fn merge_recording(
+    tx: &Connection,
+    row: &CallbackRequest,
+    rec: &Recording,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let known = row.recording.as_ref().is_some_and(|r| r.path == rec.path)
+        || tx
+            .prepare_cached("SELECT 1 FROM transcriptions WHERE callback_id = ?1 AND wav_path = ?2")
+            .and_then(|mut s| s.exists(params![row.id, rec.path]))
+            .map_err(backend("merging a recording"))?;
+    if known {
+        return Ok(None);
+    }
+    if row.recording.is_none() {
+        tx.prepare_cached(
+            "UPDATE callbacks SET recording_path = ?2, recording_ms = ?3, recording_rate = ?4, \
+             updated_at = ?5 WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                row.id,
+                rec.path,
+                rec.duration_ms,
+                rec.sample_rate,
+                now
+            ])
+        })
+        .map_err(backend("merging a recording"))?;
+        insert_job(tx, row.id, &rec.path, now)?;
+        Ok(Some(format!("its recording {}", rec.path)))
+    } else {
+        insert_job(tx, row.id, &rec.path, now)?;
+        Ok(Some(format!(
+            "a second recording {} (transcribed too, its text appended)",
+            rec.path
+        )))
+    }
+}
+
 /// Appends a repeated request's remark to the pending one's, once.
 fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
     let new = new.map(str::trim).filter(|r| !r.is_empty())?;
@@ -668,6 +725,18 @@ impl Store for SqliteStore {
                         .and_then(|mut s| s.execute(params![id, remark, now_s]))
                         .map_err(backend("merging a remark"))?;
                     }
+                    let mut added = Vec::new();
+                    if remark.is_some() {
+                        added.push("its remark".to_string());
+                    }
+                    if let Some(rec) = draft.recording.as_ref().filter(|r| !r.path.is_empty()) {
+                        added.extend(merge_recording(tx, &row, rec, now_s)?);
+                    }
+                    let detail = if added.is_empty() {
+                        "a repeated request, nothing new to add".to_string()
+                    } else {
+                        format!("a repeated request added {}", added.join(" and "))
+                    };
                     insert_event(
                         tx,
                         &NewEvent {
@@ -677,11 +746,7 @@ impl Store for SqliteStore {
                             from: Some(row.state),
                             to: row.state,
                             actor: None,
-                            detail: Some(if remark.is_some() {
-                                "a repeated request added its remark"
-                            } else {
-                                "a repeated request, nothing new to add"
-                            }),
+                            detail: Some(&detail),
                         },
                     )?;
                     return Ok((load(tx, id)?, CreateOutcome::Merged));
@@ -706,6 +771,7 @@ impl Store for SqliteStore {
                     detail: None,
                 },
             )?;
+            queue_recording(tx, id, draft, now_s)?;
             Ok((load(tx, id)?, CreateOutcome::Created))
         })
     }
@@ -733,6 +799,7 @@ impl Store for SqliteStore {
                         detail: None,
                     },
                 )?;
+                queue_recording(tx, id, d, now_s)?;
                 ids.push(id);
             }
             Ok(ids)
@@ -918,19 +985,32 @@ impl Store for SqliteStore {
                 })
                 .map_err(&err)?;
             let remaining = limit - i64::try_from(expired.len()).unwrap_or(limit);
-            let due: Vec<(CallbackId, String)> = if remaining > 0 {
-                tx.prepare_cached(&format!(
+            // Then due rows a transcript raised (few, their own partial index), highest
+            // priority first, and the rest by due time, oldest first.
+            let mut due: Vec<(CallbackId, String)> = Vec::new();
+            for sql in [
+                format!(
+                    "SELECT id, state FROM callbacks WHERE state IN {CLAIMABLE} AND priority > 0 \
+                     AND due_at <= ?1 ORDER BY priority DESC, due_at, id LIMIT ?2"
+                ),
+                format!(
                     "SELECT id, state FROM callbacks WHERE state IN {CLAIMABLE} AND due_at <= ?1 \
-                     ORDER BY due_at, id LIMIT ?2"
-                ))
-                .and_then(|mut s| {
-                    s.query_map(params![now_s, remaining], |r| Ok((r.get(0)?, r.get(1)?)))?
-                        .collect()
-                })
-                .map_err(&err)?
-            } else {
-                Vec::new()
-            };
+                     AND priority <= 0 ORDER BY due_at, id LIMIT ?2"
+                ),
+            ] {
+                let left = remaining - i64::try_from(due.len()).unwrap_or(remaining);
+                if left <= 0 {
+                    break;
+                }
+                let rows: Vec<(CallbackId, String)> = tx
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| {
+                        s.query_map(params![now_s, left], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect()
+                    })
+                    .map_err(&err)?;
+                due.extend(rows);
+            }
 
             let mut claimed = Vec::with_capacity(expired.len() + due.len());
             let mut take = tx
@@ -1240,6 +1320,11 @@ impl Store for SqliteStore {
         })
     }
 
+    fn transcription(&self, id: CallbackId) -> Result<Option<super::TranscriptionJob>, StoreError> {
+        // The inherent reader (store::transcriptions), not this trait method.
+        SqliteStore::transcription(self, id)
+    }
+
     fn stats(&self) -> Result<Stats, StoreError> {
         self.read(|c| {
             let mut by_queue_state: Vec<(String, State, u64)> = c
@@ -1295,6 +1380,14 @@ mod tests {
         );
         assert!(claim.contains("callbacks_claimable"), "{claim}");
         assert!(!claim.contains("TEMP B-TREE"), "{claim}");
+        let first = plan(
+            &store,
+            &format!(
+                "SELECT id, state FROM callbacks WHERE state IN {CLAIMABLE} AND priority > 0 \
+                 AND due_at <= 1 ORDER BY priority DESC, due_at, id LIMIT 100"
+            ),
+        );
+        assert!(first.contains("callbacks_claimable_priority"), "{first}");
         let reclaim = plan(
             &store,
             &format!(

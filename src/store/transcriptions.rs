@@ -6,15 +6,20 @@
 //! The attempt number is the claim's token: `complete`/`fail` from a worker whose lease
 //! was taken over change nothing and say so.
 
-use super::sqlite::{backend, ceil_secs, lease_until, secs};
+use super::sqlite::{
+    backend, ceil_secs, insert_event, lease_until, load, map_json, secs, NewEvent,
+};
 use super::{SqliteStore, StoreError};
-use crate::model::CallbackId;
-use crate::transcribe::{Job, JobId, JobQueue, Retry, Segment, TranscriptResult};
+use crate::model::{CallbackId, CallbackRequest, State};
+use crate::transcribe::{Job, JobId, JobQueue, Retry, Segment, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Where a transcription job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum JobState {
     Queued,
     Running,
@@ -44,7 +49,7 @@ impl JobState {
 }
 
 /// A transcription job as stored, for status displays and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TranscriptionJob {
     pub id: JobId,
     pub callback_id: CallbackId,
@@ -126,6 +131,182 @@ impl SqliteStore {
     }
 }
 
+/// What storing a transcript changed on its callback (for the `transcribed` event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcribed {
+    /// The callback after the change; `None` when it was deleted meanwhile.
+    pub request: Option<CallbackRequest>,
+    /// The tags this transcript added (keys the request already had are kept as they were).
+    pub tags: BTreeMap<String, String>,
+    /// `(from, to)` when the request was moved to another queue.
+    pub queue: Option<(String, String)>,
+    /// `(from, to)` when the priority was raised.
+    pub priority: Option<(i32, i32)>,
+}
+
+/// Queues a recording in the caller's transaction (the store's create and merge use it, so
+/// a stored recording and its job commit together).
+pub(super) fn insert_job(
+    tx: &Connection,
+    callback_id: CallbackId,
+    wav_path: &str,
+    now: i64,
+) -> Result<JobId, StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO transcriptions (callback_id, wav_path, state, next_try_at, \
+         created_at, updated_at) VALUES (?1, ?2, 'queued', ?3, ?3, ?3)",
+    )
+    .and_then(|mut s| s.execute(params![callback_id, wav_path, now]))
+    .map_err(backend("queueing a transcription"))?;
+    Ok(tx.last_insert_rowid())
+}
+
+impl SqliteStore {
+    /// Stores a transcript and applies the tag rules to its callback, in one transaction:
+    /// the transcript goes on the request (appended on a new line when an earlier recording
+    /// of a merged request was transcribed first), the rules' tags are added (a key the
+    /// request already has is kept), and a request still waiting (requested, scheduled,
+    /// rescheduled) is moved to the rule's queue and its priority raised; one being
+    /// dispatched or finished only gets the tags. A `transcribed` event says what changed.
+    /// The move keeps the due time and does not check the new queue's slot capacity: a
+    /// transcript arrives minutes after the request, and refusing it would lose the tags.
+    /// Refused ([`StoreError::LeaseLost`]) when the job's claim lapsed and was taken over.
+    pub fn complete_tagged(
+        &self,
+        job: &Job,
+        result: &TranscriptResult,
+        rules: &TagRules,
+        now: DateTime<Utc>,
+    ) -> Result<Transcribed, StoreError> {
+        let segments = serde_json::to_string(&result.segments)
+            .map_err(|e| StoreError::Backend(format!("encoding segments: {e}")))?;
+        let ms = i64::try_from(result.processing_ms).unwrap_or(i64::MAX);
+        let outcome = rules.apply(&result.text);
+        self.write("storing a transcript", |tx| {
+            let err = backend("storing a transcript");
+            let t = secs(now);
+            let changed = tx
+                .execute(
+                    "UPDATE transcriptions SET state = 'done', lease_until = NULL, text = ?3, \
+                     segments = ?4, language = ?5, processing_ms = ?6, updated_at = ?7 \
+                     WHERE id = ?1 AND state = 'running' AND attempts = ?2",
+                    params![
+                        job.id,
+                        job.attempts,
+                        result.text,
+                        segments,
+                        result.language,
+                        ms,
+                        t
+                    ],
+                )
+                .map_err(&err)?;
+            held(job, changed)?;
+            let mut out = Transcribed {
+                request: None,
+                tags: BTreeMap::new(),
+                queue: None,
+                priority: None,
+            };
+            // A callback deleted meanwhile: the job is done, there is nothing to tag.
+            let row = match load(tx, job.callback_id) {
+                Ok(row) => row,
+                Err(StoreError::NotFound(_)) => return Ok(out),
+                Err(e) => return Err(e),
+            };
+            let text = match row.transcript.as_ref().map(|t| t.text.as_str()) {
+                Some(before) if !before.is_empty() => format!("{before}\n{}", result.text),
+                _ => result.text.clone(),
+            };
+            let language = row
+                .transcript
+                .as_ref()
+                .and_then(|t| t.language.clone())
+                .or_else(|| result.language.clone());
+            let mut tags = row.tags.clone();
+            for (k, v) in &outcome.tags {
+                if !tags.contains_key(k) {
+                    tags.insert(k.clone(), v.clone());
+                    out.tags.insert(k.clone(), v.clone());
+                }
+            }
+            // The states of `PENDING`: waiting for their time, so a new queue is safe.
+            let pending = matches!(
+                row.state,
+                State::Requested | State::Scheduled | State::Rescheduled
+            );
+            let mut queue = row.queue.clone();
+            let mut priority = row.priority;
+            if pending {
+                if let Some(q) = outcome.queue.as_ref().filter(|q| **q != row.queue) {
+                    out.queue = Some((row.queue.clone(), q.clone()));
+                    queue.clone_from(q);
+                }
+                if let Some(p) = outcome.priority.filter(|p| *p > row.priority) {
+                    out.priority = Some((row.priority, p));
+                    priority = p;
+                }
+            }
+            tx.execute(
+                "UPDATE callbacks SET transcript_text = ?2, transcript_language = ?3, \
+                 tags = ?4, queue = ?5, priority = ?6, updated_at = ?7 WHERE id = ?1",
+                params![
+                    row.id,
+                    text,
+                    language,
+                    map_json(&tags, "tags")?,
+                    queue,
+                    priority,
+                    t
+                ],
+            )
+            .map_err(&err)?;
+            let detail = describe(&out, &outcome.queue, pending, &row);
+            insert_event(
+                tx,
+                &NewEvent {
+                    callback_id: row.id,
+                    at: t,
+                    action: "transcribed",
+                    from: Some(row.state),
+                    to: row.state,
+                    actor: Some("whisper"),
+                    detail: Some(&detail),
+                },
+            )?;
+            out.request = Some(load(tx, row.id)?);
+            Ok(out)
+        })
+    }
+}
+
+/// The trace line of a transcript: `tags intent=billing; queue support -> billing`.
+fn describe(
+    out: &Transcribed,
+    wanted_queue: &Option<String>,
+    pending: bool,
+    row: &CallbackRequest,
+) -> String {
+    let mut parts = Vec::new();
+    if out.tags.is_empty() {
+        parts.push("no new tags".to_string());
+    } else {
+        let tags: Vec<String> = out.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("tags {}", tags.join(" ")));
+    }
+    if let Some((from, to)) = &out.queue {
+        parts.push(format!("queue {from} -> {to}"));
+    } else if let (Some(q), false) = (wanted_queue, pending) {
+        if *q != row.queue {
+            parts.push(format!("queue {q} not applied ({})", row.state));
+        }
+    }
+    if let Some((from, to)) = out.priority {
+        parts.push(format!("priority {from} -> {to}"));
+    }
+    parts.join("; ")
+}
+
 /// Refuses a write from a worker that no longer holds the job.
 fn held(job: &Job, changed: usize) -> Result<(), StoreError> {
     if changed == 1 {
@@ -152,14 +333,7 @@ impl JobQueue for SqliteStore {
             });
         }
         self.write("queueing a transcription", |tx| {
-            let t = secs(now);
-            tx.execute(
-                "INSERT INTO transcriptions (callback_id, wav_path, state, next_try_at, \
-                 created_at, updated_at) VALUES (?1, ?2, 'queued', ?3, ?3, ?3)",
-                params![callback_id, wav_path, t],
-            )
-            .map_err(backend("queueing a transcription"))?;
-            Ok(tx.last_insert_rowid())
+            insert_job(tx, callback_id, wav_path, secs(now))
         })
     }
 
@@ -207,39 +381,9 @@ impl JobQueue for SqliteStore {
         result: &TranscriptResult,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let segments = serde_json::to_string(&result.segments)
-            .map_err(|e| StoreError::Backend(format!("encoding segments: {e}")))?;
-        let ms = i64::try_from(result.processing_ms).unwrap_or(i64::MAX);
-        self.write("storing a transcript", |tx| {
-            let err = backend("storing a transcript");
-            let t = secs(now);
-            let changed = tx
-                .execute(
-                    "UPDATE transcriptions SET state = 'done', lease_until = NULL, text = ?3, \
-                     segments = ?4, language = ?5, processing_ms = ?6, updated_at = ?7 \
-                     WHERE id = ?1 AND state = 'running' AND attempts = ?2",
-                    params![
-                        job.id,
-                        job.attempts,
-                        result.text,
-                        segments,
-                        result.language,
-                        ms,
-                        t
-                    ],
-                )
-                .map_err(&err)?;
-            held(job, changed)?;
-            // The request itself shows the transcript (agent preview, API); a callback
-            // deleted meanwhile simply updates nothing.
-            tx.execute(
-                "UPDATE callbacks SET transcript_text = ?2, transcript_language = ?3, \
-                 updated_at = ?4 WHERE id = ?1",
-                params![job.callback_id, result.text, result.language, t],
-            )
-            .map_err(&err)?;
-            Ok(())
-        })
+        // Without rules: the transcript lands on the request, with its event, and no tags.
+        self.complete_tagged(job, result, &TagRules::default(), now)
+            .map(drop)
     }
 
     fn fail(

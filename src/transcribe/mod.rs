@@ -8,6 +8,9 @@
 //! - [`worker`]: bounded worker threads pulling from a durable [`worker::JobQueue`] with
 //!   leases, exponential backoff and permanent failures that keep their reason.
 //! - [`tags`]: rules from transcript words to tags (`intent=billing`), queue and priority.
+//! - [`queue`]: [`queue::TaggingQueue`], the queue the module's workers use: the SQLite
+//!   queue, the tag rules applied as each transcript is stored, and a `transcribed`
+//!   notification to the host.
 //! - [`wer`]: word error rate over normalised words, for tests and the bench.
 //!
 //! The SQLite implementation of the queue lives with the store (`store::transcriptions`).
@@ -34,11 +37,13 @@
 
 pub mod audio;
 pub mod engine;
+pub mod queue;
 pub mod tags;
 pub mod wer;
 pub mod worker;
 
 pub use audio::{AudioError, AudioLimits};
 pub use engine::{Engine, EngineConfig, EngineStatus, Segment, TranscribeError, TranscriptResult};
+pub use queue::TaggingQueue;
 pub use tags::{TagOutcome, TagRule, TagRules};
-pub use worker::{Job, JobId, JobQueue, Retry, Transcriber, WorkerConfig, Workers};
+pub use worker::{Job, JobId, JobQueue, Notifier, Retry, Transcriber, WorkerConfig, Workers};

@@ -203,8 +203,30 @@ impl Signal {
         guard.0
     }
 
+    fn notify(&self) {
+        let mut g = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
+        g.1 = g.1.wrapping_add(1);
+        self.cv.notify_all();
+    }
+
     fn stopping(&self) -> bool {
         self.stop.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+}
+
+/// Wakes the workers after an enqueue; cheap (a lock and a condvar signal).
+#[derive(Clone)]
+pub struct Notifier(Arc<Signal>);
+
+impl Notifier {
+    pub fn notify(&self) {
+        self.0.notify();
+    }
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notifier")
     }
 }
 
@@ -245,13 +267,13 @@ impl Workers {
 
     /// Wakes idle workers now (after an enqueue) instead of at their next poll.
     pub fn notify(&self) {
-        let mut g = self
-            .signal
-            .stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        g.1 = g.1.wrapping_add(1);
-        self.signal.cv.notify_all();
+        self.signal.notify();
+    }
+
+    /// A handle that wakes these workers, for whoever enqueues (it does not keep them alive
+    /// or stop them: after [`Workers::stop`] it wakes nobody).
+    pub fn notifier(&self) -> Notifier {
+        Notifier(self.signal.clone())
     }
 
     /// Asks the threads to stop and waits for them. A transcription in progress finishes

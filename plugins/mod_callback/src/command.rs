@@ -9,8 +9,8 @@
 //! object, `{"ok":true,...}` or `{"ok":false,"error":{"code":...,"message":...}}`.
 
 use callback_core::model::{CallbackId, CallbackRequest, State};
-use callback_core::service::{CallbackService, Error as ServiceError};
-use callback_core::store::ListFilter;
+use callback_core::service::{CallbackService, Error as ServiceError, Trace};
+use callback_core::store::{JobState, ListFilter};
 use chrono::{DateTime, Utc};
 use nom::bytes::complete::{tag_no_case, take_till1};
 use nom::character::complete::{digit1, multispace0, multispace1};
@@ -212,6 +212,54 @@ fn row(r: &CallbackRequest) -> String {
     )
 }
 
+/// The recording, tags and transcription part of `show`.
+fn transcription_lines(out: &mut String, t: &Trace) {
+    let r = &t.request;
+    let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(
+        out,
+        "tags:      {}",
+        if tags.is_empty() {
+            "-".to_string()
+        } else {
+            tags.join(" ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "recording: {}",
+        r.recording.as_ref().map_or("-", |rec| rec.path.as_str())
+    );
+    let Some(job) = &t.transcription else {
+        return;
+    };
+    let why = match (job.state, &t.transcription_off, &job.error) {
+        (JobState::Queued | JobState::Running, Some(off), _) => format!(" ({off})"),
+        (JobState::Queued, None, Some(e)) => {
+            format!(" (retry at {}: {e})", when(Some(job.next_try_at)))
+        }
+        (JobState::Failed, _, Some(e)) => format!(" ({e})"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "transcription: {} after {} attempt(s){why}",
+        job.state.as_str(),
+        job.attempts
+    );
+    if let Some(tr) = &r.transcript {
+        let _ = writeln!(
+            out,
+            "transcript: {}",
+            tr.text.replace('\n', "\n            ")
+        );
+        let _ = writeln!(out, "language:  {}", tr.language.as_deref().unwrap_or("-"));
+    }
+    if let Some(res) = &job.result {
+        let _ = writeln!(out, "transcribed in: {} ms", res.processing_ms);
+    }
+}
+
 fn ok_json(mut body: serde_json::Value) -> String {
     body["ok"] = json!(true);
     format!("{body}\n")
@@ -279,6 +327,8 @@ pub fn execute(service: Option<&CallbackService>, line: &str) -> String {
                 let _ = writeln!(out, "attempts:  {}", r.customer_attempts);
                 let _ = writeln!(out, "remark:    {}", r.remark.as_deref().unwrap_or("-"));
                 let _ = writeln!(out, "created:   {}", when(Some(r.created_at)));
+                let _ = writeln!(out, "priority:  {}", r.priority);
+                transcription_lines(&mut out, &t);
                 let _ = writeln!(out, "trace:");
                 for e in &t.events {
                     let from = e.from.map(|s| s.as_str()).unwrap_or("-");

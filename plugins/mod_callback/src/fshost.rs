@@ -66,6 +66,15 @@ pub fn event_headers(note: &Notification) -> Vec<(&'static str, String)> {
     if let Some(due) = note.due {
         h.push(("Callback-Due", due.timestamp().to_string()));
     }
+    if let Some(text) = &note.transcript {
+        // One header line: a merged request's transcripts are joined by a space.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        h.push(("Callback-Transcript", text));
+    }
+    if !note.tags.is_empty() {
+        let tags: Vec<String> = note.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        h.push(("Callback-Tags", tags.join(",")));
+    }
     h
 }
 
@@ -220,6 +229,8 @@ mod tests {
         // A transition is published with the documented Callback-* headers.
         let fake = Fake::default();
         FsHost::new(&fake).emit(&Notification {
+            transcript: None,
+            tags: Default::default(),
             action: "created".into(),
             callback_id: 9,
             state: State::Scheduled,
@@ -235,5 +246,31 @@ mod tests {
         assert_eq!(get("Callback-Queue"), Some("sales"));
         assert_eq!(get("Callback-Type"), Some("delayed"));
         assert_eq!(get("Callback-Due"), Some("1800000000"));
+        assert_eq!(get("Callback-Transcript"), None);
+        assert_eq!(get("Callback-Tags"), None);
+    }
+
+    #[test]
+    fn a_transcribed_notification_carries_text_and_tags_on_one_line_each() {
+        // A merged request's two transcripts become one header line; tags are key=value,...
+        let fake = Fake::default();
+        FsHost::new(&fake).emit(&Notification {
+            action: "transcribed".into(),
+            callback_id: 3,
+            state: State::Scheduled,
+            queue: "billing".into(),
+            kind: CallbackType::Immediate,
+            due: None,
+            transcript: Some("my invoice\nis wrong".into()),
+            tags: [("intent", "billing"), ("urgency", "high")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+        let ev = fake.events.lock().unwrap()[0].clone();
+        let get = |k: &str| ev.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("Callback-Action"), Some("transcribed"));
+        assert_eq!(get("Callback-Transcript"), Some("my invoice is wrong"));
+        assert_eq!(get("Callback-Tags"), Some("intent=billing,urgency=high"));
     }
 }

@@ -10,6 +10,7 @@
 //! - [`dial`]: command lines for legs, built only from checked pieces.
 //! - [`fshost`]: `FsHost`, the core's `Host` over FreeSWITCH string commands and events.
 //! - [`logging`]: the core's `tracing` output into FreeSWITCH's log.
+//! - [`transcription`]: the whisper workers' start and stop with the module.
 //! - `probe` (debug builds only): hidden sub-commands that drive `FsHost` for the simulator.
 //! - [`vars`]: channel variables as the applications see them.
 #![deny(unsafe_code)]
@@ -24,4 +25,5 @@ pub mod logging;
 pub mod module;
 #[cfg(debug_assertions)]
 pub mod probe;
+pub mod transcription;
 pub mod vars;

@@ -6,11 +6,12 @@
 //! module binds).
 //!
 //! Unloading: the module is unloadable. `shutdown` stops and joins everything the module
-//! started (today: nothing but the service object, whose store is closed when the last
-//! handle is dropped; the runtime thread is FreeSWITCH's and returns `TERM`), so nothing of
-//! ours runs after `dlclose`.
+//! started (the transcription workers, joined first; then the service object, whose store
+//! is closed when the last handle is dropped; the runtime thread is FreeSWITCH's and
+//! returns `TERM`), so nothing of ours runs after `dlclose`.
 
 use crate::fshost::{FsHost, Switch};
+use crate::transcription::{self, Transcription};
 use callback_core::clock::Clock;
 use callback_core::config::Config;
 use callback_core::host::Host;
@@ -31,6 +32,8 @@ pub struct Module {
     host: Arc<dyn Host>,
     stopping: Mutex<bool>,
     wake: Condvar,
+    /// The whisper workers; stopped before the service lets go of the store.
+    transcription: Mutex<Transcription>,
 }
 
 impl Module {
@@ -59,9 +62,9 @@ pub fn conf_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF))
 }
 
-fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
+fn open_store(config: &Config) -> Result<Arc<SqliteStore>, String> {
     SqliteStore::open(&config.settings.db_path)
-        .map(|s| Arc::new(s) as Arc<dyn Store>)
+        .map(Arc::new)
         .map_err(|e| e.to_string())
 }
 
@@ -76,12 +79,20 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         )
     })?;
     let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
-    let service = CallbackService::new(store, Arc::new(config), clock, host.clone());
+    let transcription = transcription::start(&config, store.clone(), host.clone(), clock.clone());
+    let service = CallbackService::new(
+        store as Arc<dyn Store>,
+        Arc::new(config),
+        clock,
+        host.clone(),
+    )
+    .with_transcription(transcription.link());
     let module = Arc::new(Module {
         service: Arc::new(service),
         host,
         stopping: Mutex::new(false),
         wake: Condvar::new(),
+        transcription: Mutex::new(transcription),
     });
     let mut cur = CURRENT
         .lock()
@@ -119,6 +130,11 @@ pub fn stop() {
             *s = true;
         }
         m.wake.notify_all();
+        // The workers hold the store too: joined here, before it is closed below.
+        m.transcription
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stop();
         // Wait (bounded) until the runtime thread and in-flight commands let go, so the
         // service and its store are closed here, before shutdown returns.
         let mut m = m;

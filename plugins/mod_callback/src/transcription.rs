@@ -1,0 +1,88 @@
+//! The transcription workers of the running module: started with it when a whisper model
+//! is configured, stopped and joined before its store closes.
+//!
+//! No model configured, or a model path that is not a file: no workers; the log says so
+//! once, at load; requests with recordings are still stored with their jobs queued, and
+//! `callback show` says why they wait. A file that is there but not a usable model is found
+//! out by the first worker (the model loads lazily, once, in the background, so loading the
+//! module never waits for it); that too is logged once, and the workers then idle.
+
+use callback_core::clock::Clock;
+use callback_core::config::Config;
+use callback_core::host::Host;
+use callback_core::service::TranscriptionLink;
+use callback_core::store::SqliteStore;
+use callback_core::transcribe::{Engine, TaggingQueue, Workers};
+use std::sync::Arc;
+
+/// The engine (always: it answers "why off") and the workers (when they can run).
+pub struct Transcription {
+    pub engine: Arc<Engine>,
+    pub workers: Option<Workers>,
+}
+
+impl Transcription {
+    /// What the service needs: the engine's status and a way to wake the workers.
+    pub fn link(&self) -> TranscriptionLink {
+        TranscriptionLink {
+            engine: Some(self.engine.clone()),
+            notifier: self.workers.as_ref().map(Workers::notifier),
+        }
+    }
+
+    /// Stops and joins the workers (a transcription in progress finishes first).
+    pub fn stop(&mut self) {
+        if let Some(w) = self.workers.take() {
+            w.stop();
+            tracing::info!("transcription workers stopped");
+        }
+    }
+}
+
+/// Starts the workers if the configuration allows it.
+pub fn start(
+    config: &Config,
+    store: Arc<SqliteStore>,
+    host: Arc<dyn Host>,
+    clock: Arc<dyn Clock>,
+) -> Transcription {
+    let t = &config.transcribe;
+    let engine = Arc::new(Engine::new(t.engine.clone()));
+    let runnable = t.engine.model_path.as_ref().is_some_and(|p| p.is_file());
+    if !runnable {
+        // Fails at once without touching whisper (no model, or no such file) and logs the
+        // reason, once for the life of the engine.
+        let _ = engine.ensure_loaded();
+        return Transcription {
+            engine,
+            workers: None,
+        };
+    }
+    let queue = Arc::new(TaggingQueue::new(store, t.tags.clone(), host));
+    match Workers::start(queue, engine.clone(), clock, t.workers.clone()) {
+        Ok(workers) => {
+            tracing::info!(
+                "transcription: {} worker(s) started, whisper model {} (loaded on first use)",
+                t.workers.workers.max(1),
+                t.engine
+                    .model_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            Transcription {
+                engine,
+                workers: Some(workers),
+            }
+        }
+        Err(e) => {
+            tracing::error!(
+                "transcription workers could not start: {e}; callbacks continue without transcripts"
+            );
+            Transcription {
+                engine,
+                workers: None,
+            }
+        }
+    }
+}

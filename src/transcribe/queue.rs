@@ -1,0 +1,84 @@
+//! The queue the transcription workers use in the module: the durable SQLite queue, with the
+//! configured tag rules applied in the transaction that stores each transcript, and a
+//! `transcribed` notification to the host once it is committed.
+
+use super::tags::TagRules;
+use super::worker::{Job, JobId, JobQueue, Retry};
+use super::TranscriptResult;
+use crate::host::{Host, Notification};
+use crate::model::CallbackId;
+use crate::store::{SqliteStore, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+/// [`JobQueue`] over [`SqliteStore`] that tags, routes and announces each transcript.
+pub struct TaggingQueue {
+    store: Arc<SqliteStore>,
+    rules: TagRules,
+    host: Arc<dyn Host>,
+}
+
+impl TaggingQueue {
+    pub fn new(store: Arc<SqliteStore>, rules: TagRules, host: Arc<dyn Host>) -> Self {
+        Self { store, rules, host }
+    }
+}
+
+impl JobQueue for TaggingQueue {
+    fn enqueue(
+        &self,
+        callback_id: CallbackId,
+        wav_path: &str,
+        now: DateTime<Utc>,
+    ) -> Result<JobId, StoreError> {
+        self.store.enqueue(callback_id, wav_path, now)
+    }
+
+    fn claim_next(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>, StoreError> {
+        self.store.claim_next(now, lease)
+    }
+
+    fn complete(
+        &self,
+        job: &Job,
+        result: &TranscriptResult,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = self.store.complete_tagged(job, result, &self.rules, now)?;
+        // Committed: now the host may hear of it (a deleted callback has nobody to tell).
+        if let Some(r) = done.request {
+            let text = r.transcript.as_ref().map(|t| t.text.clone());
+            tracing::info!(
+                callback_id = r.id,
+                "callback {} transcribed: {} tag(s) added{}",
+                r.id,
+                done.tags.len(),
+                done.queue
+                    .as_ref()
+                    .map(|(from, to)| format!(", queue {from} -> {to}"))
+                    .unwrap_or_default()
+            );
+            self.host.emit(&Notification {
+                action: "transcribed".into(),
+                callback_id: r.id,
+                state: r.state,
+                queue: r.queue.clone(),
+                kind: r.kind,
+                due: r.due_at,
+                transcript: text,
+                tags: r.tags.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn fail(
+        &self,
+        job: &Job,
+        reason: &str,
+        retry: Retry,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store.fail(job, reason, retry, now)
+    }
+}
