@@ -78,6 +78,15 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
             config.settings.db_path.display()
         )
     })?;
+    // Callbacks work without recordings, so a recordings directory that cannot be made is
+    // said once here (and the IVR goes on without recording), not a failed load.
+    let rec_dir = &config.settings.recordings_dir;
+    if let Err(e) = std::fs::create_dir_all(rec_dir) {
+        tracing::error!(
+            "recordings-dir {}: {e}; callers will not be recorded until it is writable",
+            rec_dir.display()
+        );
+    }
     let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
     let transcription = transcription::start(&config, store.clone(), host.clone(), clock.clone());
     let service = CallbackService::new(

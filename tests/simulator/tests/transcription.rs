@@ -10,7 +10,7 @@ use callback_core::model::{CallbackType, Draft, Recording, Source, State, Window
 use callback_core::store::{CreateOptions, SqliteStore, Store};
 use callback_simulator::loader::{self, Loaded};
 use callback_simulator::scenario::repo_root;
-use callback_simulator::Sim;
+use callback_simulator::{Act, Sim};
 use chrono::{TimeZone, Utc};
 use mod_callback::ffi::types::SWITCH_STATUS_SUCCESS;
 use std::collections::BTreeMap;
@@ -38,6 +38,7 @@ fn write_config(dir: &Path, model: &str) -> PathBuf {
         r#"<configuration name="callback.conf" description="transcription test">
   <settings>
     <param name="db-path" value="{db}"/>
+    <param name="recordings-dir" value="{rec}"/>
     <param name="default-region" value="US"/>
     <param name="default-queue" value="support"/>
     <param name="default-time-zone" value="America/New_York"/>
@@ -57,7 +58,8 @@ fn write_config(dir: &Path, model: &str) -> PathBuf {
   </tags>
 </configuration>
 "#,
-        db = dir.join("callback.db").display()
+        db = dir.join("callback.db").display(),
+        rec = dir.join("recordings").display()
     );
     let path = dir.join("callback.conf.xml");
     std::fs::write(&path, conf).unwrap();
@@ -168,6 +170,51 @@ fn a_stored_recording_is_transcribed_tagged_and_announced() {
         "{:#?}",
         sim.logs()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls `callback show <id>` until the transcription is done (bounded).
+fn wait_transcribed(sim: &Sim, id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut shown = sim.api(&format!("callback show {id}"));
+    while !shown.contains("transcription: done") && Instant::now() < deadline {
+        assert!(!shown.contains("transcription: failed"), "{shown}");
+        std::thread::sleep(Duration::from_millis(200));
+        shown = sim.api(&format!("callback show {id}"));
+    }
+    shown
+}
+
+#[test]
+fn what_a_caller_says_in_the_ivr_is_transcribed_and_routes_the_request() {
+    // End to end: a caller asks in callback_ivr and says (espeak, 8 kHz) they want to
+    // cancel; the recording the IVR made is transcribed by the module's workers off the
+    // call, and the request is tagged intent=cancel and moved to the retention queue.
+    let Some(model) = model_or_skip("ivr_transcribed") else {
+        return;
+    };
+    let sim = Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap());
+    let dir = tempfile_dir("ivr");
+    let conf = write_config(&dir, &model.display().to_string());
+    let m = load(&conf);
+    let call = sim.new_call("+12125550142");
+    for act in [
+        Act::Press("1".into()),
+        Act::Press("1".into()),
+        Act::Speak(repo_root().join("fixtures/speech/cancel.wav")),
+        Act::Press("1".into()),
+    ] {
+        sim.act(&call, act);
+    }
+    sim.execute(&call, "callback_ivr", "");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    let id = sim.var(&call, "callback_id").unwrap();
+    let shown = wait_transcribed(&sim, &id);
+    assert!(shown.contains("transcription: done"), "{shown}");
+    assert!(shown.contains("tags:      intent=cancel"), "{shown}");
+    assert!(shown.contains("queue:     retention"), "{shown}");
+    assert!(shown.contains(&dir.join("recordings").display().to_string()), "{shown}");
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
