@@ -625,3 +625,27 @@ fn two_hundred_concurrent_callers_are_all_stored() {
     assert_eq!(stored_count(&sim), 200);
     assert!(sim.logs().iter().all(|l| l.level > 3), "errors logged");
 }
+
+#[test]
+fn an_unwritable_recordings_directory_is_said_once_and_callers_still_get_callbacks() {
+    // recordings-dir that cannot be created: the load says so once, the IVR skips the
+    // recording step and still stores the callback.
+    let sim = Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap());
+    let text = std::fs::read_to_string(repo_root().join(IVR_CONF))
+        .unwrap()
+        .replace("@TMP@/recordings", "/proc/callback-recordings");
+    let conf = std::env::temp_dir().join(format!("ivr-norec-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    let _m = load_with_config(&conf).unwrap();
+    let said = sim
+        .logs()
+        .iter()
+        .filter(|l| l.text.contains("/proc/callback-recordings") && l.level == 3)
+        .count();
+    assert_eq!(said, 1, "{:#?}", sim.logs());
+    let call = ivr(&sim, CALLER, "quick", vec![press("1"), speak("john.wav")]);
+    let r = request(&sim, &ok_id(&sim, &call));
+    assert!(r["recording"].is_null());
+    assert!(!played(&sim, &call).contains(&"callback/record.wav".to_string()));
+    let _ = std::fs::remove_file(conf);
+}

@@ -213,7 +213,10 @@ fn what_a_caller_says_in_the_ivr_is_transcribed_and_routes_the_request() {
     assert!(shown.contains("transcription: done"), "{shown}");
     assert!(shown.contains("tags:      intent=cancel"), "{shown}");
     assert!(shown.contains("queue:     retention"), "{shown}");
-    assert!(shown.contains(&dir.join("recordings").display().to_string()), "{shown}");
+    assert!(
+        shown.contains(&dir.join("recordings").display().to_string()),
+        "{shown}"
+    );
     assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
     let _ = std::fs::remove_dir_all(&dir);
 }
