@@ -228,6 +228,8 @@ pub struct CallbackService {
     clock: Arc<dyn Clock>,
     host: Arc<dyn Host>,
     transcription: TranscriptionLink,
+    /// Called after every change (the dispatcher's nudge), once connected.
+    waker: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl CallbackService {
@@ -243,7 +245,14 @@ impl CallbackService {
             clock,
             host,
             transcription: TranscriptionLink::default(),
+            waker: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Connects a function called after every change (once; later calls are ignored):
+    /// the dispatcher wakes for a new or moved callback instead of at its next look.
+    pub fn set_waker(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(f);
     }
 
     /// Connects the transcription engine and workers (the module does, when configured).
@@ -256,6 +265,11 @@ impl CallbackService {
         &self.config
     }
 
+    /// The telephony host the service notifies (and the dispatcher originates through).
+    pub fn host(&self) -> &Arc<dyn Host> {
+        &self.host
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -265,7 +279,7 @@ impl CallbackService {
     }
 
     /// Tells the host what happened; the store already holds it.
-    fn notify(&self, action: &str, r: &CallbackRequest) {
+    pub(crate) fn notify(&self, action: &str, r: &CallbackRequest) {
         tracing::info!(
             callback_id = r.id,
             queue = %r.queue,
@@ -285,6 +299,9 @@ impl CallbackService {
             transcript: None,
             tags: BTreeMap::new(),
         });
+        if let Some(wake) = self.waker.get() {
+            wake();
+        }
     }
 
     fn queue_config(&self, name: Option<&str>) -> Result<&QueueConfig, Error> {

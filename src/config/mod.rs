@@ -3,6 +3,7 @@
 //! Keys are kebab-case, as in FreeSWITCH's own autoload_configs. Unknown keys are refused:
 //! a typo silently ignored is a callback that never happens.
 
+mod dispatch;
 mod ivr;
 pub mod raw;
 
@@ -14,6 +15,7 @@ use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConf
 use crate::when::parse_duration;
 use chrono::Duration;
 use chrono_tz::Tz;
+pub use dispatch::{AgentConfig, DispatchConfig, PreviewTimeout, QueueDial};
 use raw::{Param, RawConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,8 @@ pub struct Settings {
 pub struct QueueConfig {
     pub rules: QueueRules,
     pub retry: RetryPolicy,
+    /// How its customers are dialled and its agents picked.
+    pub dial: QueueDial,
 }
 
 impl QueueConfig {
@@ -96,6 +100,10 @@ pub struct Config {
     pub transcribe: TranscribeConfig,
     /// `<ivr-profiles><profile name="...">` by name.
     pub ivr_profiles: BTreeMap<String, IvrProfile>,
+    /// How agents are rung and previews run.
+    pub dispatch: DispatchConfig,
+    /// `<agents><agent name="...">`, in file order.
+    pub agents: Vec<AgentConfig>,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -271,7 +279,12 @@ impl Config {
 
     /// Validates key/values; every default is documented in the sample configuration.
     pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
-        let s = Params::new("settings", &raw.settings, SETTINGS_KEYS)?;
+        let settings_keys: Vec<&str> = SETTINGS_KEYS
+            .iter()
+            .chain(dispatch::DISPATCH_SETTINGS)
+            .copied()
+            .collect();
+        let s = Params::new("settings", &raw.settings, &settings_keys)?;
         let default_time_zone = s.zone("default-time-zone", Tz::UTC)?;
         let horizon_days = s.number("horizon-days", 30u32, 1..=365)?;
         let default_queue = s.text("default-queue", "default");
@@ -327,7 +340,25 @@ impl Config {
         let mut queues = BTreeMap::new();
         let mut tag_rules = Vec::new();
         let mut profile_sections = Vec::new();
+        let mut agents: Vec<AgentConfig> = Vec::new();
+        let queue_keys: Vec<&str> = QUEUE_KEYS
+            .iter()
+            .chain(dispatch::QUEUE_DIAL_KEYS)
+            .copied()
+            .collect();
+        let mut agent_params = Vec::new();
         for section in &raw.sections {
+            if section.group == "agents" && section.kind == "agent" {
+                let at = format!("{}/{}", section.group, section.name);
+                let a = Params::new(&at, &section.params, dispatch::AGENT_KEYS)?;
+                let agent = dispatch::build_agent(&a, &section.name)?;
+                if agents.iter().any(|x| x.id == agent.id) {
+                    return Err(ConfigError::new(at, "the agent is defined twice"));
+                }
+                agents.push(agent);
+                agent_params.push(a);
+                continue;
+            }
             if section.group == "ivr-profiles" && section.kind == "profile" {
                 profile_sections.push(section);
                 continue;
@@ -342,10 +373,11 @@ impl Config {
                 return Err(ConfigError::new(
                     format!("{}/{} (line {})", section.group, section.kind, section.line),
                     "unknown section (known: <queues><queue name=\"...\">, \
-                     <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">)",
+                     <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">, \
+                     <agents><agent name=\"...\">)",
                 ));
             }
-            let q = Params::new(&at, &section.params, QUEUE_KEYS)?;
+            let q = Params::new(&at, &section.params, &queue_keys)?;
             check_token(&q, "name", &section.name)?;
             if queues.contains_key(&section.name) {
                 return Err(ConfigError::new(at, "the queue is defined twice"));
@@ -357,7 +389,7 @@ impl Config {
         }
         if queues.is_empty() {
             // A module with no <queues> still works: one always-open default queue.
-            let q = Params::new("queues/default", &[], QUEUE_KEYS)?;
+            let q = Params::new("queues/default", &[], &queue_keys)?;
             queues.insert(
                 default_queue.clone(),
                 Self::build_queue(&q, &default_queue, &settings, horizon_days)?,
@@ -386,6 +418,14 @@ impl Config {
                 }
             }
         }
+        for (agent, a) in agents.iter().zip(&agent_params) {
+            for q in &agent.queues {
+                if !queues.contains_key(q) {
+                    return Err(a.err("queues", format!("queue '{q}' is not defined in <queues>")));
+                }
+            }
+        }
+        let dispatch = dispatch::build_dispatch(&s)?;
         let profile_keys = ivr::known_keys();
         let profile_keys: Vec<&str> = profile_keys.iter().map(String::as_str).collect();
         let mut ivr_profiles = BTreeMap::new();
@@ -408,6 +448,8 @@ impl Config {
             numbers,
             transcribe,
             ivr_profiles,
+            dispatch,
+            agents,
         })
     }
 
@@ -537,6 +579,7 @@ impl Config {
             reoffer_delay: q.duration("reoffer-delay", "10s")?,
         };
         Ok(QueueConfig {
+            dial: dispatch::build_queue_dial(q)?,
             rules: QueueRules {
                 name: name.to_string(),
                 hours,

@@ -1,7 +1,7 @@
 //! What a callback is: the request, its lifecycle, and the attempt record of every leg.
 
 mod attempt;
-mod kind;
+pub(crate) mod kind;
 mod request;
 mod state;
 

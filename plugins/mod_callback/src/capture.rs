@@ -57,9 +57,11 @@ pub struct CaptureArgs {
     pub tz: Option<String>,
     pub remark: Option<String>,
     pub recording: Option<String>,
+    /// A personal callback: only this agent gets it.
+    pub agent: Option<String>,
 }
 
-const KEYS: &str = "type, number, queue, delay, when, tz, remark, recording";
+const KEYS: &str = "type, number, queue, delay, when, tz, remark, recording, agent";
 
 fn key(i: &str) -> IResult<&str, &str> {
     take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-').parse(i)
@@ -117,6 +119,7 @@ pub fn parse_args(data: &str) -> Result<CaptureArgs, String> {
             "tz" => &mut a.tz,
             "remark" => &mut a.remark,
             "recording" => &mut a.recording,
+            "agent" => &mut a.agent,
             other => return Err(format!("unknown key '{other}' (keys: {KEYS})")),
         };
         if slot.replace(v.to_string()).is_some() {
@@ -167,6 +170,14 @@ fn request(
     req.queue = a.queue;
     req.time_zone = a.tz;
     req.remark = a.remark;
+    if let Some(agent) = &a.agent {
+        if !svc.config().agents.iter().any(|x| x.id == *agent) {
+            return Err(CaptureError::Args(format!(
+                "agent '{agent}' is not in callback.conf.xml"
+            )));
+        }
+    }
+    req.agent = a.agent;
     req.origin_uuid = chan.uuid();
     Ok(req)
 }

@@ -8,10 +8,12 @@
 //! Replies start with `+OK` or `-ERR`; with the leading `json` word the reply is one JSON
 //! object, `{"ok":true,...}` or `{"ok":false,"error":{"code":...,"message":...}}`.
 
+use callback_core::dispatch::Dispatcher;
 use callback_core::model::{CallbackId, CallbackRequest, State};
 use callback_core::service::{CallbackService, Error as ServiceError, Trace};
 use callback_core::store::{JobState, ListFilter};
 use chrono::{DateTime, Utc};
+use nom::branch::alt;
 use nom::bytes::complete::{tag_no_case, take_till1};
 use nom::character::complete::{digit1, multispace0, multispace1};
 use nom::combinator::{all_consuming, map_res, opt, rest, verify};
@@ -21,7 +23,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// The usage line of every sub-command.
-pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats";
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>]";
 
 const HELP: &str = "\
 callback help                      this text
@@ -31,6 +33,12 @@ callback cancel <id>               withdraw a callback
 callback reschedule <id> <when>    move it: +15m, +2h, tomorrow 09:30, 2026-11-22 14:00 (the callback's zone)
 callback now <id>                  make it due at once (it still waits for an agent)
 callback stats                     counts per queue and state
+callback agents                    agents, their state and the callback they are on
+callback agent <id> ready|away     set an agent ready for callbacks, or away
+callback dnc add|remove <number>   the do-not-call list (checked just before every dial)
+callback dnc list                  the numbers on it
+callback disposition <attempt id> <code> [<note>]
+                                   the agent's after-call code and note on a customer attempt
 Put `json` first (callback json list sales) for one JSON object per reply, for scripts.";
 
 /// A parsed command line.
@@ -46,6 +54,12 @@ pub enum Command {
     Reschedule(CallbackId, String),
     Now(CallbackId),
     Stats,
+    Agents,
+    Agent(String, bool),
+    DncAdd(String),
+    DncRemove(String),
+    DncList,
+    Disposition(i64, String, Option<String>),
     /// Debug builds only: panics, to prove the guard.
     #[cfg(debug_assertions)]
     Panic,
@@ -167,6 +181,47 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
             };
             Command::List { queue, state }
         }
+        "agents" => simple("callback agents", &mut |i| {
+            end.map(|_| Command::Agents).parse(i)
+        })?,
+        "agent" => simple("callback agent <id> ready|away", &mut |i| {
+            (arg(word), arg(word), end)
+                .map_opt(
+                    |(a, s, _): (&str, &str, ())| match s.to_ascii_lowercase().as_str() {
+                        "ready" => Some(Command::Agent(a.to_string(), true)),
+                        "away" => Some(Command::Agent(a.to_string(), false)),
+                        _ => None,
+                    },
+                )
+                .parse(i)
+        })?,
+        "dnc" => simple(
+            "callback dnc add|remove <number> | callback dnc list",
+            &mut |i| {
+                alt((
+                    (arg(tag_no_case("list")), end).map(|_| Command::DncList),
+                    (arg(tag_no_case("add")), arg(word), end)
+                        .map(|(_, n, _): (&str, &str, ())| Command::DncAdd(n.to_string())),
+                    (arg(tag_no_case("remove")), arg(word), end)
+                        .map(|(_, n, _): (&str, &str, ())| Command::DncRemove(n.to_string())),
+                ))
+                .parse(i)
+            },
+        )?,
+        "disposition" => simple(
+            "callback disposition <attempt id> <code> [<note>]",
+            &mut |i| {
+                (
+                    arg(id),
+                    arg(word),
+                    opt(arg(verify(rest, |s: &str| !s.trim().is_empty()))),
+                )
+                    .map(|(a, c, n): (i64, &str, Option<&str>)| {
+                        Command::Disposition(a, c.to_string(), n.map(|n| n.trim().to_string()))
+                    })
+                    .parse(i)
+            },
+        )?,
         #[cfg(debug_assertions)]
         "_panic" => Command::Panic,
         other => {
@@ -267,6 +322,15 @@ fn ok_json(mut body: serde_json::Value) -> String {
 
 /// Runs one `callback` line against the service (`None`: the module is not running).
 pub fn execute(service: Option<&CallbackService>, line: &str) -> String {
+    execute_with(service, None, line)
+}
+
+/// Runs one `callback` line with the dispatcher too (agents, dispositions).
+pub fn execute_with(
+    service: Option<&CallbackService>,
+    dispatcher: Option<&Dispatcher>,
+    line: &str,
+) -> String {
     let inv = match parse(line) {
         Ok(inv) => inv,
         Err(u) => return err_reply(u.json, "usage", &u.message, Some(u.usage)),
@@ -426,6 +490,97 @@ pub fn execute(service: Option<&CallbackService>, line: &str) -> String {
                 out
             }
         },
+        Command::DncAdd(n) => match svc.config().numbers.normalize(&n) {
+            Err(e) => err_reply(json, "invalid-number", &e.to_string(), None),
+            Ok(e164) => match svc.store().dnc_add(&e164, Some(actor), svc.now()) {
+                Err(e) => service_err(json, &e.into()),
+                Ok(()) if json => ok_json(json!({ "number": e164 })),
+                Ok(()) => format!("+OK {e164} is on the do-not-call list\n"),
+            },
+        },
+        Command::DncRemove(n) => {
+            let e164 = svc.config().numbers.normalize(&n).unwrap_or(n);
+            match svc.store().dnc_remove(&e164) {
+                Err(e) => service_err(json, &e.into()),
+                Ok(removed) if json => ok_json(json!({ "number": e164, "removed": removed })),
+                Ok(true) => format!("+OK {e164} removed from the do-not-call list\n"),
+                Ok(false) => err_reply(
+                    json,
+                    "not-found",
+                    &format!("{e164} is not on the list"),
+                    None,
+                ),
+            }
+        }
+        Command::DncList => match svc.store().dnc_list() {
+            Err(e) => service_err(json, &e.into()),
+            Ok(list) if json => ok_json(json!({ "numbers": list })),
+            Ok(list) => {
+                let mut out = format!("+OK {} number(s)\n", list.len());
+                for d in list {
+                    let _ = writeln!(
+                        out,
+                        "{:<16}  since {}  {}",
+                        d.number,
+                        when(Some(d.added_at)),
+                        d.reason.as_deref().unwrap_or("")
+                    );
+                }
+                out
+            }
+        },
+        Command::Disposition(attempt, code, note) => {
+            let known = &svc.config().dispatch.dispositions;
+            if !known.contains(&code) && code != "do-not-call" {
+                return err_reply(
+                    json,
+                    "invalid",
+                    &format!(
+                        "unknown disposition '{code}' (configured: {})",
+                        known.join(", ")
+                    ),
+                    None,
+                );
+            }
+            match svc
+                .store()
+                .set_disposition(attempt, None, Some(&code), note.as_deref())
+            {
+                Err(e) => service_err(json, &e.into()),
+                Ok(a) if json => ok_json(json!({ "attempt": a })),
+                Ok(a) => format!(
+                    "+OK attempt {} of callback {}: {code}\n",
+                    a.id, a.callback_id
+                ),
+            }
+        }
+        Command::Agents | Command::Agent(..) => {
+            let Some(d) = dispatcher else {
+                return err_reply(json, "not-running", "the dispatcher is not running", None);
+            };
+            if let Command::Agent(id, ready) = &inv.command {
+                if let Err(e) = d.set_agent(id, *ready) {
+                    return err_reply(json, "invalid", &e.to_string(), None);
+                }
+            }
+            let list = d.agents().list();
+            if json {
+                return ok_json(json!({ "agents": list }));
+            }
+            let mut out = format!("+OK {} agent(s)\n", list.len());
+            for a in list {
+                let _ = writeln!(
+                    out,
+                    "{:<10}  {:<5}  {:<8}  idle since {}  queues {}",
+                    a.id,
+                    a.state.as_str(),
+                    a.callback.map_or("-".to_string(), |c| format!("cb {c}")),
+                    when(Some(a.idle_since)),
+                    a.queues.join(",")
+                );
+            }
+            out
+        }
     }
 }
 

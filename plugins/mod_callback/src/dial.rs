@@ -119,6 +119,17 @@ pub fn target(t: &Target) -> Result<String, DialError> {
     }
 }
 
+/// The argument of the `bridge` application for a customer `leg`: `{vars}target`, with
+/// `uuid` as the leg's `origination_uuid`.
+pub fn bridge_args(leg: &LegRequest, uuid: &str) -> Result<String, DialError> {
+    let line = originate_args(leg, uuid)?;
+    // The same checked pieces, without the application part.
+    match line.rsplit_once(' ') {
+        Some((dial, _app)) => Ok(dial.to_string()),
+        None => Err(refuse("dial string", "has no target")),
+    }
+}
+
 /// The argument of the `originate` API command for `leg`, with `uuid` as the leg's
 /// `origination_uuid`: `{vars}target &app(arg)`.
 pub fn originate_args(leg: &LegRequest, uuid: &str) -> Result<String, DialError> {

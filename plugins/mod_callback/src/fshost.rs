@@ -32,26 +32,32 @@ impl<S: Switch> FsHost<S> {
         }
     }
 
-    /// A fresh version-4-style uuid for `origination_uuid`, so the leg is known before it
-    /// answers.
     fn new_uuid(&self) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let word = |salt: u64| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(n);
-            h.write_u64(salt);
-            h.finish()
-        };
-        let (a, b) = (word(1), word(2));
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0x0fff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
+        self.counter.fetch_add(1, Ordering::Relaxed);
+        fresh_uuid()
     }
+}
+
+/// A fresh version-4-style uuid for `origination_uuid`, so a leg is known before it
+/// answers.
+pub fn fresh_uuid() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let word = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(n);
+        h.write_u64(salt);
+        h.finish()
+    };
+    let (a, b) = (word(1), word(2));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// The headers of a notification's event.

@@ -4,6 +4,7 @@
 //! - [`ffi`]: the only `unsafe` code — ABI types, bound core functions, the module table,
 //!   the `extern "C"` trampolines and the panic guard around each.
 //! - [`module`]: the module's life (config path, start, runtime turn, stop).
+//! - [`agent`]: the `callback_agent` application: the agent leg's preview and customer leg.
 //! - [`capture`]: the `callback_capture` application's arguments and result variables.
 //! - [`command`]: the fs_cli `callback` command's grammar and replies.
 //! - [`ivr`]: the `callback_ivr` application: the core's IVR dialogue over stock apps.
@@ -15,6 +16,7 @@
 //! - [`vars`]: channel variables as the applications see them.
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod capture;
 pub mod command;
 pub mod dial;

@@ -14,6 +14,7 @@ use crate::fshost::{FsHost, Switch};
 use crate::transcription::{self, Transcription};
 use callback_core::clock::Clock;
 use callback_core::config::Config;
+use callback_core::dispatch::Dispatcher;
 use callback_core::host::Host;
 use callback_core::service::CallbackService;
 use callback_core::store::{SqliteStore, Store};
@@ -34,11 +35,17 @@ pub struct Module {
     wake: Condvar,
     /// The whisper workers; stopped before the service lets go of the store.
     transcription: Mutex<Transcription>,
+    /// Rings agents at the due time; stopped before the store closes.
+    dispatcher: Arc<Dispatcher>,
 }
 
 impl Module {
     pub fn service(&self) -> &CallbackService {
         &self.service
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
     }
 
     /// The host the service uses (for the debug-build probe).
@@ -96,8 +103,26 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         host.clone(),
     )
     .with_transcription(transcription.link());
+    let service = Arc::new(service);
+    let dispatcher = Dispatcher::new(service.clone());
+    let weak = Arc::downgrade(&dispatcher);
+    service.set_waker(Box::new(move || {
+        if let Some(d) = weak.upgrade() {
+            d.nudge();
+        }
+    }));
+    dispatcher
+        .start()
+        .map_err(|e| format!("mod_callback not loaded: cannot start the dispatcher: {e}"))?;
+    let agents = dispatcher.agents().list();
+    tracing::info!(
+        "dispatcher started: {} agent(s), {} ready",
+        agents.len(),
+        dispatcher.agents().ready()
+    );
     let module = Arc::new(Module {
-        service: Arc::new(service),
+        dispatcher,
+        service,
         host,
         stopping: Mutex::new(false),
         wake: Condvar::new(),
@@ -139,6 +164,8 @@ pub fn stop() {
             *s = true;
         }
         m.wake.notify_all();
+        // The dispatcher's loop and ringing legs are joined first: nothing dials after this.
+        m.dispatcher.stop();
         // The workers hold the store too: joined here, before it is closed below.
         m.transcription
             .lock()
@@ -162,16 +189,4 @@ pub fn stop() {
         }
         tracing::warn!("mod_callback stopped; a command still held the service after 5 s");
     }
-}
-
-/// `callback_ivr` and `callback_agent` arrive with later releases: until then they say so
-/// on the call instead of pretending.
-pub fn not_yet(app: &str, chan: &dyn crate::vars::ChannelVars) {
-    tracing::warn!("{app} is not available yet");
-    // Only the result: on an agent leg `callback_id` is the input and stays.
-    chan.set_var("callback_result", Some("ERR"));
-    chan.set_var(
-        "callback_error",
-        Some(&format!("{app} is not available yet")),
-    );
 }

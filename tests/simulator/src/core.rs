@@ -130,6 +130,8 @@ pub struct State {
     pub apps: BTreeMap<String, AppFn>,
     pub apis: BTreeMap<String, ApiFn>,
     pub endpoints: BTreeMap<String, Endpoint>,
+    /// Per endpoint, what the person who answers does: one script per answered call.
+    pub scripts: BTreeMap<String, VecDeque<Vec<Act>>>,
     pub sessions: BTreeMap<String, Arc<SimSession>>,
     /// API commands the module ran (`originate ...`, `uuid_kill ...`).
     pub commands: Vec<String>,
@@ -146,6 +148,7 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     apps: BTreeMap::new(),
     apis: BTreeMap::new(),
     endpoints: BTreeMap::new(),
+    scripts: BTreeMap::new(),
     sessions: BTreeMap::new(),
     commands: Vec::new(),
     format_violations: Vec::new(),
@@ -226,6 +229,16 @@ impl Sim {
         state().endpoints.insert(target.to_string(), behaviour);
     }
 
+    /// What the person at `target` does on the next call they answer (e.g. an agent who
+    /// presses 1 in the preview). Scripts are used one per answered call, in order.
+    pub fn script(&self, target: &str, acts: Vec<Act>) {
+        state()
+            .scripts
+            .entry(target.to_string())
+            .or_default()
+            .push_back(acts);
+    }
+
     /// A new inbound call from `number`; returns its uuid.
     pub fn new_call(&self, number: &str) -> String {
         let uuid = new_uuid();
@@ -236,6 +249,11 @@ impl Sim {
         s.set("direction", "inbound");
         state().sessions.insert(uuid.clone(), s);
         uuid
+    }
+
+    /// Every call the simulator knows, inbound and originated.
+    pub fn sessions(&self) -> Vec<Arc<SimSession>> {
+        state().sessions.values().cloned().collect()
     }
 
     pub fn session(&self, uuid: &str) -> Option<Arc<SimSession>> {

@@ -17,6 +17,7 @@
 use crate::core::{self, lock, state, Act, Endpoint, FiredEvent, LogLine, SimSession};
 use chrono::Duration;
 use mod_callback::ffi::types::*;
+use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -538,7 +539,15 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
             }
             s.set("uuid", &uuid);
             s.set("direction", "outbound");
+            s.set("destination_number", &target);
             s.answered.store(true, Ordering::SeqCst);
+            let script = state()
+                .scripts
+                .get_mut(&target)
+                .and_then(VecDeque::pop_front);
+            if let Some(acts) = script {
+                lock(&s.acts).extend(acts);
+            }
             state().sessions.insert(uuid.clone(), s.clone());
             // `&app(arg)` runs on the new call's own thread, as in FreeSWITCH.
             if let Some((name, a)) = app

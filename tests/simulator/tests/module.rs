@@ -370,18 +370,21 @@ fn a_panic_in_the_api_or_an_app_is_contained() {
 }
 
 #[test]
-fn agent_application_says_it_is_not_available_yet() {
-    // The registered later-issue application answers honestly instead of pretending.
+fn agent_application_without_an_offer_touches_nothing() {
+    // callback_agent on a call no offer stands behind (dialled by hand, or a bad id) says
+    // so and changes no callback.
     let (sim, _m) = start();
-    for app in ["callback_agent"] {
-        let call = sim.new_call("+12125550142");
-        sim.execute(&call, app, "");
-        assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
-        assert!(sim
-            .var(&call, "callback_error")
-            .unwrap()
-            .contains("not available yet"));
+    let id = capture(&sim, "+12125550142", "delay=15m");
+    let id = sim.var(&id, "callback_id").unwrap();
+    for arg in [id.as_str(), "x1"] {
+        let call = sim.new_call("1001");
+        sim.execute(&call, "callback_agent", arg);
+        let result = sim.var(&call, "callback_result").unwrap();
+        assert!(result == "NOT_OFFERED" || result == "ERR", "{result}");
     }
+    assert!(sim
+        .api(&format!("callback show {id}"))
+        .contains("state:     scheduled"));
 }
 
 #[test]
@@ -418,7 +421,11 @@ fn fs_host_originates_and_hangs_up_through_the_switch() {
     Sim::settle();
     assert_eq!(sim.var(&uuid, "callback_id").as_deref(), Some("5"));
     assert_eq!(sim.var(&uuid, "callback_leg").as_deref(), Some("agent"));
-    assert_eq!(sim.var(&uuid, "callback_result").as_deref(), Some("ERR"));
+    // No dispatcher offer stands behind this probe leg: the application says so.
+    assert_eq!(
+        sim.var(&uuid, "callback_result").as_deref(),
+        Some("NOT_OFFERED")
+    );
     let cmd = sim.commands()[0].clone();
     assert!(
         cmd.starts_with(&format!(

@@ -8,7 +8,7 @@ use super::sys;
 use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
 use crate::vars::ChannelVars;
-use crate::{capture, command, ivr, logging, module};
+use crate::{agent, capture, command, ivr, logging, module};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
@@ -66,7 +66,7 @@ const APPS: &[App] = &[
     App {
         name: c"callback_agent",
         function: app_agent,
-        short: c"The agent leg of a callback (not available yet)",
+        short: c"The agent leg of a callback: preview, then the customer",
         syntax: c"<callback id>",
     },
 ];
@@ -232,8 +232,9 @@ unsafe extern "C" fn app_ivr(session: *mut CoreSession, data: *const c_char) {
 unsafe extern "C" fn app_agent(session: *mut CoreSession, data: *const c_char) {
     // SAFETY: called by the core with a live session and its argument string.
     unsafe {
-        run_app("callback_agent", session, data, |s, _| {
-            module::not_yet("callback_agent", s)
+        run_app("callback_agent", session, data, |s, d| {
+            let m = module::current();
+            agent::run(m.as_ref().map(|m| m.dispatcher()), s, d)
         })
     }
 }
@@ -251,7 +252,11 @@ unsafe extern "C" fn api_callback(
         if let Some(reply) = m.as_ref().and_then(|m| crate::probe::run(m.host(), &line)) {
             return reply;
         }
-        command::execute(m.as_ref().map(|m| m.service()), &line)
+        command::execute_with(
+            m.as_ref().map(|m| m.service()),
+            m.as_ref().map(|m| m.dispatcher()),
+            &line,
+        )
     })
     .unwrap_or_else(|_| "-ERR internal error\n".to_string());
     // SAFETY: `stream` is null or the live stream the core passed in.

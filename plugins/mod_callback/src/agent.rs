@@ -1,0 +1,118 @@
+//! `callback_agent <id>`: the agent leg of a callback, run on the agent's call once it
+//! answered (the dispatcher originates the agent with `&callback_agent(<id>)`). The preview,
+//! the customer leg and the outcome are the core's ([`callback_core::dispatch::preview`]);
+//! this file adapts the call: prompts and keys through [`crate::ivr::FsCaller`], the
+//! customer leg through the `bridge` application with a dial string built by
+//! [`crate::dial::bridge_args`] from checked pieces only.
+
+use crate::capture::set_error;
+use crate::dial;
+use crate::fshost::fresh_uuid;
+use crate::ivr::{CallControl, FsCaller};
+use callback_core::dispatch::{preview, AgentLine, Dispatcher, PreviewEnd};
+use callback_core::host::{LegOutcome, LegRequest};
+use callback_core::ivr::{Answer, Ask, Caller, Prompt};
+
+/// The agent's call as the preview's [`AgentLine`].
+pub struct FsAgentLine<'a> {
+    call: &'a dyn CallControl,
+    caller: FsCaller<'a>,
+}
+
+impl<'a> FsAgentLine<'a> {
+    pub fn new(call: &'a dyn CallControl, language: &str) -> Self {
+        Self {
+            call,
+            caller: FsCaller::new(call, language),
+        }
+    }
+}
+
+impl AgentLine for FsAgentLine<'_> {
+    fn alive(&self) -> bool {
+        self.call.ready()
+    }
+
+    fn play(&mut self, prompts: &[Prompt]) -> bool {
+        self.caller.play(prompts)
+    }
+
+    fn ask(&mut self, prompts: &[Prompt], ask: &Ask) -> Answer {
+        self.caller.ask(prompts, ask)
+    }
+
+    fn uuid(&self) -> Option<String> {
+        self.call.uuid()
+    }
+
+    fn bridge(&mut self, leg: &LegRequest) -> LegOutcome {
+        let uuid = fresh_uuid();
+        let args = match dial::bridge_args(leg, &uuid) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(callback_id = leg.callback_id, "not dialling: {e}");
+                return LegOutcome {
+                    uuid: None,
+                    answered: false,
+                    cause: Some("INVALID_NUMBER_FORMAT".into()),
+                };
+            }
+        };
+        // Old values would read as this bridge's outcome.
+        self.call.set_var("originate_disposition", None);
+        self.call.set_var("bridge_hangup_cause", None);
+        self.call.execute("bridge", &args);
+        let disposition = self.call.var("originate_disposition");
+        let answered = matches!(disposition.as_deref(), Some("SUCCESS" | "ANSWER"));
+        let cause = if answered {
+            self.call.var("bridge_hangup_cause")
+        } else {
+            disposition
+                .filter(|d| !d.is_empty())
+                .or_else(|| self.call.var("bridge_hangup_cause"))
+        };
+        LegOutcome {
+            uuid: Some(uuid),
+            answered,
+            cause,
+        }
+    }
+}
+
+/// Runs `callback_agent <id>` on an agent's call.
+pub fn run(dispatcher: Option<&Dispatcher>, call: &dyn CallControl, data: &str) {
+    let Some(d) = dispatcher else {
+        return set_error(call, "mod_callback is not running");
+    };
+    let Ok(id) = data.trim().parse::<i64>() else {
+        return set_error(call, "callback_agent needs a callback id");
+    };
+    let language = d
+        .service()
+        .config()
+        .ivr_profile(None)
+        .map(|p| p.language)
+        .unwrap_or_else(|| "en".into());
+    let mut line = FsAgentLine::new(call, &language);
+    match preview::run(d, id, &mut line) {
+        Ok(end) => {
+            let result = match &end {
+                PreviewEnd::NotOffered => "NOT_OFFERED".to_string(),
+                PreviewEnd::Rejected => "REJECTED".into(),
+                PreviewEnd::Rescheduled => "RESCHEDULED".into(),
+                PreviewEnd::DoNotCall => "DO_NOT_CALL".into(),
+                PreviewEnd::Requeued => "REQUEUED".into(),
+                PreviewEnd::NotDialled(_) => "NOT_DIALLED".into(),
+                PreviewEnd::Dialled(r) => {
+                    format!("DIALLED_{}", r.as_str().to_uppercase().replace('-', "_"))
+                }
+            };
+            call.set_var("callback_result", Some(&result));
+            call.set_var("callback_error", None);
+        }
+        Err(e) => {
+            tracing::error!(callback_id = id, "callback_agent {id}: {e}");
+            set_error(call, &e.to_string());
+        }
+    }
+}

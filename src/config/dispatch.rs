@@ -1,0 +1,205 @@
+//! Dispatch settings: agents (`<agents><agent name="1001">`), how agents are rung and the
+//! preview runs (`<settings>`), and each queue's customer leg (`<queues><queue>`).
+
+use super::{check_token, list, ConfigError, Params};
+use crate::dispatch::Strategy;
+use chrono::Duration;
+
+/// One agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    pub id: String,
+    /// The dial string of the agent's phone (`user/1001`): letters, digits and `/_-.+@`.
+    pub dial: String,
+    /// The queues (teams) the agent takes callbacks of.
+    pub queues: Vec<String>,
+    /// Ready when the module loads (else away until set ready).
+    pub start_ready: bool,
+}
+
+impl AgentConfig {
+    pub fn serves(&self, queue: &str) -> bool {
+        self.queues.iter().any(|q| q == queue)
+    }
+}
+
+/// What happens when the agent lets the preview time out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewTimeout {
+    /// Dial the customer (the seeds: "after the callback recording time has expired ...
+    /// the state becomes Dialing").
+    Dial,
+    /// Give the callback back to the queue for another agent.
+    Requeue,
+}
+
+/// Module-wide dispatch settings.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// How long an agent's phone rings.
+    pub agent_ring_secs: u32,
+    /// Caller ID name on the agent's phone; `{number}` becomes the customer's digits.
+    pub agent_caller_id_name: String,
+    /// How long the preview waits for a key after the recording.
+    pub preview_secs: u32,
+    pub preview_timeout: PreviewTimeout,
+    /// Key 3 in the preview moves the callback by this much.
+    pub reschedule_delay: Duration,
+    /// Declines (reject or no answer) in a row that set an agent away; 0 never.
+    pub declines_to_away: u32,
+    /// A personal callback this long overdue goes to the whole queue; `None` never.
+    pub personal_fallback: Option<Duration>,
+    /// After the customer hangs up, the agent keys a disposition (1..n of `dispositions`).
+    pub after_call_menu: bool,
+    pub dispositions: Vec<String>,
+    /// How many agent legs may be ringing at once (originate threads).
+    pub max_ringing: usize,
+}
+
+/// A queue's customer leg.
+#[derive(Debug, Clone)]
+pub struct QueueDial {
+    /// `sofia/gateway/pstn/{e164}` (or `{digits}`); checked again when a leg is built.
+    pub gateway: String,
+    pub caller_id_number: String,
+    pub caller_id_name: String,
+    /// The no-answer timeout of the customer leg.
+    pub customer_timeout_secs: u32,
+    pub strategy: Strategy,
+}
+
+pub(super) const DISPATCH_SETTINGS: &[&str] = &[
+    "agent-ring-seconds",
+    "agent-caller-id-name",
+    "preview-seconds",
+    "preview-timeout",
+    "reschedule-delay",
+    "agent-declines-to-away",
+    "personal-fallback-minutes",
+    "after-call-menu",
+    "dispositions",
+    "max-ringing",
+];
+
+pub(super) const QUEUE_DIAL_KEYS: &[&str] = &[
+    "gateway",
+    "caller-id-number",
+    "caller-id-name",
+    "customer-timeout-seconds",
+    "strategy",
+];
+
+pub(super) const AGENT_KEYS: &[&str] = &["dial", "queues", "state"];
+
+fn dial_safe(v: &str) -> bool {
+    v.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.' | b'+' | b'@'))
+}
+
+pub(super) fn build_dispatch(s: &Params<'_>) -> Result<DispatchConfig, ConfigError> {
+    let cid = s.text("agent-caller-id-name", "Callback_{number}");
+    if cid
+        .replace("{number}", "")
+        .bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+' | b'@')))
+    {
+        return Err(s.err(
+            "agent-caller-id-name",
+            "may hold letters, digits, _ - . + @ and {number} (it goes into a dial string)",
+        ));
+    }
+    let preview_timeout = match s.text("preview-timeout", "dial").as_str() {
+        "dial" => PreviewTimeout::Dial,
+        "requeue" => PreviewTimeout::Requeue,
+        other => {
+            return Err(s.err(
+                "preview-timeout",
+                format!("'{other}' must be dial or requeue"),
+            ))
+        }
+    };
+    let fallback = s.number("personal-fallback-minutes", 0u32, 0..=10_080)?;
+    let dispositions: Vec<String> = list(
+        s.get("dispositions")
+            .unwrap_or("resolved, follow-up, no-interest"),
+    )
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    if dispositions.len() > 9 {
+        return Err(s.err("dispositions", "at most 9 (one key each)"));
+    }
+    for d in &dispositions {
+        check_token(s, "dispositions", d)?;
+    }
+    Ok(DispatchConfig {
+        agent_ring_secs: s.number("agent-ring-seconds", 20u32, 5..=300)?,
+        agent_caller_id_name: cid,
+        preview_secs: s.number("preview-seconds", 20u32, 1..=600)?,
+        preview_timeout,
+        reschedule_delay: s.duration("reschedule-delay", "15m")?,
+        declines_to_away: s.number("agent-declines-to-away", 3u32, 0..=100)?,
+        personal_fallback: (fallback > 0).then(|| Duration::minutes(i64::from(fallback))),
+        after_call_menu: s.flag("after-call-menu", false)?,
+        dispositions,
+        max_ringing: s.number("max-ringing", 64usize, 1..=4096)?,
+    })
+}
+
+pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError> {
+    let gateway = q.text("gateway", "sofia/gateway/default/{e164}");
+    let bare = gateway.replace("{e164}", "").replace("{digits}", "");
+    if !dial_safe(&bare) || !gateway.contains('/') {
+        return Err(q.err(
+            "gateway",
+            "must be an endpoint such as sofia/gateway/pstn/{e164} (letters, digits, / _ - . + @)",
+        ));
+    }
+    let cid_number = q.text("caller-id-number", "0000000000");
+    let digits = cid_number.strip_prefix('+').unwrap_or(&cid_number);
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(q.err("caller-id-number", "must be digits, optionally after +"));
+    }
+    let cid_name = q.text("caller-id-name", "Callback");
+    if cid_name.is_empty() || cid_name.len() > 64 || !dial_safe(&cid_name) || cid_name.contains('/')
+    {
+        return Err(q.err("caller-id-name", "must be letters, digits and _ - . + @"));
+    }
+    let strategy = q
+        .text("strategy", "longest-idle")
+        .parse::<Strategy>()
+        .map_err(|e| q.err("strategy", e.to_string()))?;
+    Ok(QueueDial {
+        gateway,
+        caller_id_number: cid_number,
+        caller_id_name: cid_name,
+        customer_timeout_secs: q.number("customer-timeout-seconds", 60u32, 5..=600)?,
+        strategy,
+    })
+}
+
+pub(super) fn build_agent(a: &Params<'_>, id: &str) -> Result<AgentConfig, ConfigError> {
+    check_token(a, "name", id)?;
+    let dial = a.text("dial", &format!("user/{id}"));
+    if !dial_safe(&dial) || !dial.contains('/') {
+        return Err(a.err(
+            "dial",
+            "must be an endpoint such as user/1001 (letters, digits, / _ - . + @)",
+        ));
+    }
+    let queues: Vec<String> = list(a.get("queues").unwrap_or(""))
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let start_ready = match a.text("state", "ready").as_str() {
+        "ready" => true,
+        "away" => false,
+        other => return Err(a.err("state", format!("'{other}' must be ready or away"))),
+    };
+    Ok(AgentConfig {
+        id: id.to_string(),
+        dial,
+        queues,
+        start_ready,
+    })
+}

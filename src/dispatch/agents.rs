@@ -1,0 +1,310 @@
+//! Agents: who can take a callback, their state (ready / away / busy), and which one gets
+//! the next offer. In memory, per node: an agent is offered one callback at a time.
+
+use crate::config::AgentConfig;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::{Mutex, PoisonError};
+
+crate::model::kind::named_enum!(
+    /// An agent's availability.
+    AgentState, "agent state", {
+        Ready => "ready",
+        Away => "away",
+        Busy => "busy",
+    }
+);
+
+crate::model::kind::named_enum!(
+    /// How a queue picks among its ready agents.
+    Strategy, "strategy", {
+        LongestIdle => "longest-idle",
+        RoundRobin => "round-robin",
+    }
+);
+
+/// How an offer ended for the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The agent took the callback (whatever the customer did).
+    Handled,
+    /// Rejected (key 9) or did not answer: counts toward going away.
+    Declined,
+    /// Nothing the agent did (the preview was withdrawn, the module stopped).
+    Withdrawn,
+}
+
+/// One agent as shown by `callback agents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentView {
+    pub id: String,
+    pub state: AgentState,
+    pub queues: Vec<String>,
+    /// The callback offered to or handled by the agent now.
+    pub callback: Option<i64>,
+    pub idle_since: DateTime<Utc>,
+    pub declined_in_row: u32,
+}
+
+#[derive(Debug)]
+struct Slot {
+    cfg: AgentConfig,
+    state: AgentState,
+    /// The state to go back to after a busy spell (away stays away).
+    callback: Option<i64>,
+    idle_since: DateTime<Utc>,
+    declined_in_row: u32,
+    /// Order of the last offer, for round robin.
+    last_offer: u64,
+}
+
+/// The agents of this node.
+#[derive(Debug)]
+pub struct Agents {
+    slots: Mutex<(Vec<Slot>, u64)>,
+    /// Declines in a row that set an agent away (0: never).
+    away_after: u32,
+}
+
+/// Why an agent's state could not be set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    #[error("no agent '{0}' in callback.conf.xml")]
+    Unknown(String),
+    #[error("agent '{0}' is busy with callback {1}; the state changes when it ends")]
+    Busy(String, i64),
+}
+
+impl Agents {
+    pub fn new(agents: &[AgentConfig], away_after: u32, now: DateTime<Utc>) -> Self {
+        let slots = agents
+            .iter()
+            .map(|a| Slot {
+                cfg: a.clone(),
+                state: if a.start_ready {
+                    AgentState::Ready
+                } else {
+                    AgentState::Away
+                },
+                callback: None,
+                idle_since: now,
+                declined_in_row: 0,
+                last_offer: 0,
+            })
+            .collect();
+        Self {
+            slots: Mutex::new((slots, 0)),
+            away_after,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Slot>, u64)> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets an agent ready or away (busy is the dispatcher's to set).
+    pub fn set_state(
+        &self,
+        id: &str,
+        ready: bool,
+        now: DateTime<Utc>,
+    ) -> Result<AgentState, AgentError> {
+        let mut g = self.lock();
+        let slot =
+            g.0.iter_mut()
+                .find(|s| s.cfg.id == id)
+                .ok_or_else(|| AgentError::Unknown(id.to_string()))?;
+        if let (AgentState::Busy, Some(cb)) = (slot.state, slot.callback) {
+            return Err(AgentError::Busy(id.to_string(), cb));
+        }
+        let to = if ready {
+            AgentState::Ready
+        } else {
+            AgentState::Away
+        };
+        if to == AgentState::Ready && slot.state != AgentState::Ready {
+            slot.idle_since = now;
+            slot.declined_in_row = 0;
+        }
+        slot.state = to;
+        Ok(to)
+    }
+
+    /// Ready agents that could take a callback of `queue`.
+    pub fn ready_for(&self, queue: &str) -> usize {
+        self.lock()
+            .0
+            .iter()
+            .filter(|s| s.state == AgentState::Ready && s.cfg.serves(queue))
+            .count()
+    }
+
+    /// Ready agents in all.
+    pub fn ready(&self) -> usize {
+        self.lock()
+            .0
+            .iter()
+            .filter(|s| s.state == AgentState::Ready)
+            .count()
+    }
+
+    /// Picks a ready agent for a callback and marks it busy with it: `personal` only that
+    /// agent; else one serving `queue`, by `strategy`.
+    pub fn take(
+        &self,
+        callback: i64,
+        queue: &str,
+        personal: Option<&str>,
+        strategy: Strategy,
+    ) -> Option<AgentConfig> {
+        let mut g = self.lock();
+        let (slots, seq) = &mut *g;
+        let candidates = slots.iter_mut().filter(|s| {
+            s.state == AgentState::Ready
+                && match personal {
+                    Some(p) => s.cfg.id == p,
+                    None => s.cfg.serves(queue),
+                }
+        });
+        let chosen = match strategy {
+            Strategy::LongestIdle => candidates.min_by_key(|s| (s.idle_since, s.last_offer)),
+            Strategy::RoundRobin => candidates.min_by_key(|s| s.last_offer),
+        }?;
+        *seq += 1;
+        chosen.last_offer = *seq;
+        chosen.state = AgentState::Busy;
+        chosen.callback = Some(callback);
+        Some(chosen.cfg.clone())
+    }
+
+    /// Ends an agent's busy spell. Returns true when this decline set the agent away.
+    pub fn release(&self, id: &str, how: Released, now: DateTime<Utc>) -> bool {
+        let mut g = self.lock();
+        let Some(slot) = g.0.iter_mut().find(|s| s.cfg.id == id) else {
+            return false;
+        };
+        slot.callback = None;
+        slot.idle_since = now;
+        match how {
+            Released::Handled => slot.declined_in_row = 0,
+            Released::Declined => slot.declined_in_row += 1,
+            Released::Withdrawn => {}
+        }
+        let away = how == Released::Declined
+            && self.away_after > 0
+            && slot.declined_in_row >= self.away_after;
+        if slot.state == AgentState::Busy {
+            slot.state = if away {
+                AgentState::Away
+            } else {
+                AgentState::Ready
+            };
+        }
+        away
+    }
+
+    pub fn config(&self, id: &str) -> Option<AgentConfig> {
+        self.lock()
+            .0
+            .iter()
+            .find(|s| s.cfg.id == id)
+            .map(|s| s.cfg.clone())
+    }
+
+    pub fn list(&self) -> Vec<AgentView> {
+        self.lock()
+            .0
+            .iter()
+            .map(|s| AgentView {
+                id: s.cfg.id.clone(),
+                state: s.state,
+                queues: s.cfg.queues.clone(),
+                callback: s.callback,
+                idle_since: s.idle_since,
+                declined_in_row: s.declined_in_row,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn agent(id: &str, queues: &[&str]) -> AgentConfig {
+        AgentConfig {
+            id: id.into(),
+            dial: format!("user/{id}"),
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            start_ready: true,
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn one_offer_per_agent_and_longest_idle_first() {
+        // The agent idle longest gets the offer; a busy agent gets no second one.
+        let a = Agents::new(
+            &[agent("1001", &["support"]), agent("1002", &["support"])],
+            3,
+            t0(),
+        );
+        a.set_state("1001", false, t0()).unwrap();
+        a.set_state("1001", true, t0() + Duration::minutes(5))
+            .unwrap();
+        let first = a.take(1, "support", None, Strategy::LongestIdle).unwrap();
+        assert_eq!(first.id, "1002");
+        let second = a.take(2, "support", None, Strategy::LongestIdle).unwrap();
+        assert_eq!(second.id, "1001");
+        assert!(a.take(3, "support", None, Strategy::LongestIdle).is_none());
+        assert_eq!(
+            a.set_state("1001", false, t0()),
+            Err(AgentError::Busy("1001".into(), 2))
+        );
+    }
+
+    #[test]
+    fn personal_and_queue_membership_are_respected() {
+        // A personal callback goes to its agent only; a queue callback to members only.
+        let a = Agents::new(
+            &[agent("1001", &["sales"]), agent("1002", &["support"])],
+            3,
+            t0(),
+        );
+        assert!(a
+            .take(1, "support", Some("1001"), Strategy::LongestIdle)
+            .is_some());
+        assert!(a.take(2, "sales", None, Strategy::LongestIdle).is_none());
+        assert_eq!(
+            a.take(3, "support", None, Strategy::RoundRobin).unwrap().id,
+            "1002"
+        );
+    }
+
+    #[test]
+    fn declines_in_a_row_set_an_agent_away() {
+        // Three declines in a row: away; a handled callback in between resets the count.
+        let a = Agents::new(&[agent("1001", &["support"])], 3, t0());
+        for (n, how) in [Released::Declined, Released::Declined, Released::Handled]
+            .into_iter()
+            .enumerate()
+        {
+            a.take(n as i64, "support", None, Strategy::LongestIdle)
+                .unwrap();
+            assert!(!a.release("1001", how, t0()));
+        }
+        for n in 0..2 {
+            a.take(10 + n, "support", None, Strategy::LongestIdle)
+                .unwrap();
+            assert!(!a.release("1001", Released::Declined, t0()));
+        }
+        a.take(20, "support", None, Strategy::LongestIdle).unwrap();
+        assert!(a.release("1001", Released::Declined, t0()));
+        assert_eq!(a.list()[0].state, AgentState::Away);
+        assert_eq!(a.ready(), 0);
+    }
+}

@@ -1,0 +1,411 @@
+//! The agent leg, once the agent answered (`callback_agent <id>` on the agent's call):
+//!
+//! 1. **Preview**: "callback request from" + the number, then the caller's own recording;
+//!    keys: `1` dial now, `2` replay, `3` reschedule (+ `reschedule-delay`), `7` do not
+//!    call this number (added to the list; the callback fails), `9` reject (offered to
+//!    another agent; no customer attempt used). No key within `preview-seconds`: dial or
+//!    requeue (`preview-timeout`).
+//! 2. **Customer leg**, bridged from the agent's call (the agent hears ringback): checked
+//!    against the do-not-call list, business hours and the customer's window first; the
+//!    queue's gateway and caller ID, its no-answer timeout, `ignore_early_media`.
+//! 3. **Outcome**: classified from the hangup cause; the retry policy decides what follows.
+//! 4. **After the call** (optional): the agent keys a disposition (1..n of `dispositions`,
+//!    0 = do not call again).
+
+use super::agents::Released;
+use super::outcome;
+use super::scheduler::{Dispatcher, Offer};
+use crate::host::{LegOutcome, LegRequest, Target};
+use crate::ivr::{Answer, Ask, Prompt};
+use crate::model::{classify_hangup, AttemptResult, CallbackRequest, Leg, State};
+use crate::service::Error;
+use crate::store::{AttemptEnd, NewAttempt, Transition};
+use chrono::{DateTime, Utc};
+
+/// The agent's call, as the preview sees it. Blocking, on the call's own thread.
+pub trait AgentLine {
+    fn alive(&self) -> bool;
+    fn play(&mut self, prompts: &[Prompt]) -> bool;
+    fn ask(&mut self, prompts: &[Prompt], ask: &Ask) -> Answer;
+    /// Dials the customer and bridges them to this call; returns when the bridge ends.
+    fn bridge(&mut self, leg: &LegRequest) -> LegOutcome;
+    /// The agent leg's call uuid.
+    fn uuid(&self) -> Option<String>;
+}
+
+/// How the agent leg ended, for the application's result variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreviewEnd {
+    /// No offer of this callback is waiting for this call.
+    NotOffered,
+    Rejected,
+    Rescheduled,
+    DoNotCall,
+    /// The customer leg ran; its result.
+    Dialled(AttemptResult),
+    /// Dialling was not allowed (do-not-call, closed, window); the callback moved on.
+    NotDialled(String),
+    Requeued,
+}
+
+/// Prompt files of the agent leg (under the default IVR profile's `sound-prefix`).
+fn prompt(name: &str) -> Prompt {
+    Prompt::File(format!("callback/agent-{name}.wav"))
+}
+
+struct Leg2<'a> {
+    d: &'a Dispatcher,
+    line: &'a mut dyn AgentLine,
+    offer: Offer,
+    answered_at: DateTime<Utc>,
+}
+
+/// Runs the agent leg of callback `id`.
+pub fn run(d: &Dispatcher, id: i64, line: &mut dyn AgentLine) -> Result<PreviewEnd, Error> {
+    let Some(offer) = d.take_offer(id) else {
+        line.play(&[prompt("no-callback")]);
+        return Ok(PreviewEnd::NotOffered);
+    };
+    let agent = offer.agent.id.clone();
+    let mut leg = Leg2 {
+        d,
+        line,
+        answered_at: d.service().now(),
+        offer,
+    };
+    let end = leg.go();
+    let now = d.service().now();
+    let how = match &end {
+        Ok(PreviewEnd::Rejected | PreviewEnd::Requeued) => Released::Declined,
+        Ok(_) => Released::Handled,
+        Err(_) => Released::Withdrawn,
+    };
+    if d.agents().release(&agent, how, now) {
+        tracing::warn!("agent {agent} set away after declining in a row");
+    }
+    d.let_go(id);
+    end
+}
+
+impl Leg2<'_> {
+    fn svc(&self) -> &crate::service::CallbackService {
+        self.d.service()
+    }
+
+    fn node(&self) -> String {
+        self.svc().config().settings.node_id.clone()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.svc().now()
+    }
+
+    fn step(&self, r: &CallbackRequest, mut t: Transition) -> Result<CallbackRequest, Error> {
+        t.expect = Some(r.state);
+        t.owner = Some(self.node());
+        t.actor = Some(self.offer.agent.id.clone());
+        let action = t.action.clone();
+        let stored = self.svc().store().transition(r.id, &t, self.now())?;
+        self.svc().notify(&action, &stored);
+        Ok(stored)
+    }
+
+    fn end_agent_leg(&self, result: AttemptResult, cause: &str) -> Result<(), Error> {
+        let end = AttemptEnd {
+            answered_at: Some(self.answered_at),
+            hangup_cause: cause.to_string(),
+            result,
+        };
+        self.svc()
+            .store()
+            .finish_attempt(self.offer.attempt_id, &end, self.now())?;
+        Ok(())
+    }
+
+    fn go(&mut self) -> Result<PreviewEnd, Error> {
+        let id = self.offer.callback_id;
+        let r = self.svc().store().get(id)?;
+        if r.state != State::Offering {
+            self.end_agent_leg(AttemptResult::Error, "NOT_OFFERING")?;
+            return Ok(PreviewEnd::NotOffered);
+        }
+        let mut t = Transition::new(State::Previewing, "preview");
+        t.detail = Some(format!("agent {} answered", self.offer.agent.id));
+        let r = self.step(&r, t)?;
+        let d: &Dispatcher = self.d;
+        let cfg = d.service().config();
+        let ask = Ask {
+            min: 1,
+            max: 1,
+            timeout_ms: cfg.dispatch.preview_secs.saturating_mul(1000),
+            terminators: "",
+        };
+        let mut prompts = vec![prompt("intro"), Prompt::Digits(r.number.clone())];
+        if let Some(rec) = &r.recording {
+            prompts.push(Prompt::File(rec.path.clone()));
+        }
+        prompts.push(prompt("menu"));
+        loop {
+            match self.line.ask(&prompts, &ask) {
+                Answer::Digits(k) if k == "1" => return self.dial(r),
+                Answer::Digits(k) if k == "2" => continue,
+                Answer::Digits(k) if k == "3" => {
+                    let mut t = Transition::new(State::Rescheduled, "reschedule");
+                    let at = self.now() + cfg.dispatch.reschedule_delay;
+                    t.due_at = Some(at);
+                    t.detail = Some(format!(
+                        "by the agent during the preview, to {}",
+                        at.to_rfc3339()
+                    ));
+                    self.step(&r, t)?;
+                    self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+                    self.line.play(&[prompt("rescheduled")]);
+                    return Ok(PreviewEnd::Rescheduled);
+                }
+                Answer::Digits(k) if k == "7" => {
+                    let reason = format!("agent {} during the preview", self.offer.agent.id);
+                    self.svc()
+                        .store()
+                        .dnc_add(&r.number, Some(&reason), self.now())?;
+                    let mut t = Transition::new(State::Failed, "do-not-call");
+                    t.detail = Some(format!(
+                        "{} added to the do-not-call list by {reason}",
+                        r.number
+                    ));
+                    self.step(&r, t)?;
+                    self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+                    self.line.play(&[prompt("do-not-call")]);
+                    return Ok(PreviewEnd::DoNotCall);
+                }
+                Answer::Digits(k) if k == "9" => {
+                    self.end_agent_leg(AttemptResult::Rejected, "AGENT_REJECTED")?;
+                    outcome::apply(
+                        self.svc(),
+                        &r,
+                        Leg::Agent,
+                        AttemptResult::Rejected,
+                        &self.node(),
+                        Some(&self.offer.agent.id),
+                        self.now(),
+                    )?;
+                    return Ok(PreviewEnd::Rejected);
+                }
+                Answer::Digits(_) => continue,
+                Answer::HungUp => {
+                    self.end_agent_leg(AttemptResult::Rejected, "AGENT_HUNG_UP")?;
+                    outcome::apply(
+                        self.svc(),
+                        &r,
+                        Leg::Agent,
+                        AttemptResult::Rejected,
+                        &self.node(),
+                        Some(&self.offer.agent.id),
+                        self.now(),
+                    )?;
+                    return Ok(PreviewEnd::Rejected);
+                }
+                Answer::Nothing if !self.line.alive() => continue,
+                Answer::Nothing => match cfg.dispatch.preview_timeout {
+                    crate::config::PreviewTimeout::Dial => return self.dial(r),
+                    crate::config::PreviewTimeout::Requeue => {
+                        self.end_agent_leg(AttemptResult::NoAnswer, "PREVIEW_TIMEOUT")?;
+                        outcome::apply(
+                            self.svc(),
+                            &r,
+                            Leg::Agent,
+                            AttemptResult::NoAnswer,
+                            &self.node(),
+                            Some(&self.offer.agent.id),
+                            self.now(),
+                        )?;
+                        return Ok(PreviewEnd::Requeued);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Why the customer may not be dialled now, after moving the callback on.
+    fn may_not_dial(&self, r: &CallbackRequest) -> Result<Option<String>, Error> {
+        let now = self.now();
+        if self.svc().store().dnc_contains(&r.number)? {
+            let mut t = Transition::new(State::Failed, "do-not-call");
+            t.detail = Some(format!("{} is on the do-not-call list", r.number));
+            self.step(r, t)?;
+            return Ok(Some("the number is on the do-not-call list".into()));
+        }
+        let queue = self
+            .svc()
+            .config()
+            .queue(Some(&r.queue))
+            .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
+        if r.window.until.is_some_and(|u| u <= now) {
+            let mut t = Transition::new(State::Expired, "expire");
+            t.detail = Some("the customer's availability window has passed".into());
+            self.step(r, t)?;
+            return Ok(Some("the customer's window has passed".into()));
+        }
+        if !queue.rules.hours.is_open(now) {
+            let at = queue
+                .rules
+                .hours
+                .next_open(now, now + queue.rules.horizon)
+                .unwrap_or(now + chrono::Duration::hours(1));
+            let mut t = Transition::new(State::Rescheduled, "wait");
+            t.due_at = Some(at);
+            t.detail = Some(format!(
+                "queue {} closed before the customer was dialled",
+                r.queue
+            ));
+            self.step(r, t)?;
+            return Ok(Some("the queue is closed now".into()));
+        }
+        Ok(None)
+    }
+
+    fn dial(&mut self, r: CallbackRequest) -> Result<PreviewEnd, Error> {
+        if let Some(why) = self.may_not_dial(&r)? {
+            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+            self.line.play(&[prompt("not-dialled")]);
+            return Ok(PreviewEnd::NotDialled(why));
+        }
+        let d: &Dispatcher = self.d;
+        let cfg = d.service().config();
+        let queue = cfg
+            .queue(Some(&r.queue))
+            .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
+        let mut t = Transition::new(State::Dialing, "dial");
+        t.detail = Some(format!(
+            "dialling the customer, no-answer timeout {} s",
+            queue.dial.customer_timeout_secs
+        ));
+        let r = self.step(&r, t)?;
+        let attempt = self.svc().store().start_attempt(
+            &NewAttempt {
+                callback_id: r.id,
+                leg: Leg::Customer,
+                agent: Some(self.offer.agent.id.clone()),
+                call_uuid: None,
+            },
+            &self.node(),
+            self.now(),
+        )?;
+        let mut variables = vec![
+            ("callback_type".to_string(), r.kind.as_str().to_string()),
+            (
+                "callback_attempt".to_string(),
+                attempt.attempt_no.to_string(),
+            ),
+            ("callback_agent".to_string(), self.offer.agent.id.clone()),
+        ];
+        if let Some(u) = &r.origin_uuid {
+            variables.push(("callback_origin_uuid".to_string(), u.clone()));
+        }
+        let leg = LegRequest {
+            callback_id: r.id,
+            leg: Leg::Customer,
+            target: Target::Customer {
+                e164: r.number.clone(),
+                gateway: queue.dial.gateway.clone(),
+            },
+            timeout_secs: queue.dial.customer_timeout_secs,
+            caller_id_name: queue.dial.caller_id_name.clone(),
+            caller_id_number: queue.dial.caller_id_number.clone(),
+            variables,
+            application: None,
+        };
+        let started = self.now();
+        let out = self.line.bridge(&leg);
+        let now = self.now();
+        let cause = out
+            .cause
+            .clone()
+            .unwrap_or_else(|| "NORMAL_CLEARING".into());
+        let result = if out.answered {
+            AttemptResult::Answered
+        } else {
+            match classify_hangup(&cause, None) {
+                AttemptResult::Answered => AttemptResult::Error,
+                other => other,
+            }
+        };
+        self.svc().store().finish_attempt(
+            attempt.id,
+            &AttemptEnd {
+                answered_at: out.answered.then_some(started),
+                hangup_cause: cause.clone(),
+                result,
+            },
+            now,
+        )?;
+        tracing::info!(
+            callback_id = r.id,
+            "callback {}: customer attempt {} {result} ({cause})",
+            r.id,
+            attempt.attempt_no
+        );
+        let current = self.svc().store().get(r.id)?;
+        if out.answered {
+            let mut t = Transition::new(State::Connected, "connected");
+            t.detail = Some(format!(
+                "agent {} and the customer talked",
+                self.offer.agent.id
+            ));
+            let c = self.step(&current, t)?;
+            outcome::apply(
+                self.svc(),
+                &c,
+                Leg::Customer,
+                AttemptResult::Answered,
+                &self.node(),
+                Some(&self.offer.agent.id),
+                now,
+            )?;
+            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+            self.after_call(attempt.id, &r.number)?;
+        } else {
+            outcome::apply(
+                self.svc(),
+                &current,
+                Leg::Customer,
+                result,
+                &self.node(),
+                Some(&self.offer.agent.id),
+                now,
+            )?;
+            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+            self.line.play(&[prompt("customer-not-reached")]);
+        }
+        Ok(PreviewEnd::Dialled(result))
+    }
+
+    /// The optional after-call menu: a disposition key, or 0 for do-not-call.
+    fn after_call(&mut self, attempt_id: i64, number: &str) -> Result<(), Error> {
+        let disp: &Dispatcher = self.d;
+        let d = &disp.service().config().dispatch;
+        if !d.after_call_menu || !self.line.alive() {
+            return Ok(());
+        }
+        let codes = d.dispositions.clone();
+        let ask = Ask::key(10_000);
+        let Answer::Digits(k) = self.line.ask(&[prompt("disposition")], &ask) else {
+            return Ok(());
+        };
+        let n: usize = k.parse().unwrap_or(usize::MAX);
+        if n == 0 {
+            let reason = format!("agent {} after the call", self.offer.agent.id);
+            self.svc()
+                .store()
+                .dnc_add(number, Some(&reason), self.now())?;
+            self.svc()
+                .store()
+                .set_disposition(attempt_id, None, Some("do-not-call"), None)?;
+        } else if let Some(code) = codes.get(n.wrapping_sub(1)) {
+            self.svc()
+                .store()
+                .set_disposition(attempt_id, None, Some(code), None)?;
+        }
+        self.line.play(&[prompt("thanks")]);
+        Ok(())
+    }
+}

@@ -1,0 +1,553 @@
+//! The dispatcher's loop: sleep until the next due time, a lease to renew, or a nudge (a
+//! new or changed request, an agent getting ready); claim due callbacks with a lease (one
+//! per ready agent); ring an agent for each on an originate thread; recover callbacks a
+//! crash left in the middle of a dispatch.
+//!
+//! Every step writes its transition first, then acts, then notifies.
+//!
+//! Recovery of a callback whose lease lapsed in an active state (the node died):
+//! - `offering` / `previewing`: the customer was not dialled; the open agent leg is closed
+//!   as an error and the callback is offered again, without using a customer attempt;
+//! - `dialing`: the customer leg may have rung; it counts as an attempt that ended in an
+//!   error, and the retry policy decides (a *new* attempt, never the same one twice);
+//! - `connected`: the customer was reached: completed.
+
+use super::agents::{Agents, Released};
+use super::outcome;
+use crate::config::AgentConfig;
+use crate::host::{LegRequest, Target};
+use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
+use crate::service::{CallbackService, Error};
+use crate::store::{AttemptEnd, NewAttempt, Transition};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+/// The longest the loop sleeps without looking (a host's virtual clock may jump).
+const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A callback offered to an agent: what the agent-leg application needs.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub callback_id: CallbackId,
+    pub agent: AgentConfig,
+    /// The agent leg's attempt row.
+    pub attempt_id: i64,
+    pub rung_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Signal {
+    stop: bool,
+    nudges: u64,
+}
+
+/// The dispatcher of this node.
+pub struct Dispatcher {
+    svc: Arc<CallbackService>,
+    agents: Agents,
+    offers: Mutex<BTreeMap<CallbackId, Offer>>,
+    /// Callbacks this node holds a lease on, with the last renewal.
+    held: Mutex<BTreeMap<CallbackId, DateTime<Utc>>>,
+    ringing: AtomicUsize,
+    signal: Mutex<Signal>,
+    wake: Condvar,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Dispatcher {
+    pub fn new(svc: Arc<CallbackService>) -> Arc<Self> {
+        let cfg = svc.config();
+        let agents = Agents::new(&cfg.agents, cfg.dispatch.declines_to_away, svc.now());
+        Arc::new(Self {
+            svc,
+            agents,
+            offers: Mutex::new(BTreeMap::new()),
+            held: Mutex::new(BTreeMap::new()),
+            ringing: AtomicUsize::new(0),
+            signal: Mutex::new(Signal::default()),
+            wake: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn service(&self) -> &CallbackService {
+        &self.svc
+    }
+
+    pub fn agents(&self) -> &Agents {
+        &self.agents
+    }
+
+    fn node(&self) -> &str {
+        &self.svc.config().settings.node_id
+    }
+
+    /// Starts the loop on its own thread.
+    pub fn start(self: &Arc<Self>) -> std::io::Result<()> {
+        let me = self.clone();
+        let h = std::thread::Builder::new()
+            .name("callback-dispatch".into())
+            .spawn(move || me.run())?;
+        self.threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(h);
+        Ok(())
+    }
+
+    /// Stops the loop and waits for it and for ringing agent legs to return.
+    pub fn stop(&self) {
+        self.signal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stop = true;
+        self.wake.notify_all();
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for h in handles {
+            if h.join().is_err() {
+                tracing::error!("a dispatcher thread panicked");
+            }
+        }
+    }
+
+    /// Wakes the loop now (a request was stored or changed, an agent became ready).
+    pub fn nudge(&self) {
+        self.signal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .nudges += 1;
+        self.wake.notify_all();
+    }
+
+    /// Sets an agent ready or away and wakes the loop.
+    pub fn set_agent(&self, id: &str, ready: bool) -> Result<(), super::agents::AgentError> {
+        self.agents.set_state(id, ready, self.svc.now())?;
+        tracing::info!("agent {id} is {}", if ready { "ready" } else { "away" });
+        self.nudge();
+        Ok(())
+    }
+
+    /// The offer of a callback, taken by its agent-leg application.
+    pub fn take_offer(&self, id: CallbackId) -> Option<Offer> {
+        self.offers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id)
+    }
+
+    /// Stops renewing a callback's lease (its dispatch ended).
+    pub(crate) fn let_go(&self, id: CallbackId) {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        self.nudge();
+    }
+
+    fn run(self: Arc<Self>) {
+        let mut seen = 0;
+        loop {
+            let next = match self.turn() {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!("dispatcher: {e}");
+                    None
+                }
+            };
+            let now = self.svc.now();
+            let wait = next
+                .map(|at| (at - now).to_std().unwrap_or_default())
+                .unwrap_or(MAX_SLEEP)
+                .min(MAX_SLEEP);
+            let g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+            if g.stop {
+                break;
+            }
+            if g.nudges != seen {
+                seen = g.nudges;
+                continue;
+            }
+            let (g, _) = self
+                .wake
+                .wait_timeout_while(g, wait, |s| !s.stop && s.nudges == seen)
+                .unwrap_or_else(PoisonError::into_inner);
+            if g.stop {
+                break;
+            }
+            seen = g.nudges;
+        }
+        // Wait for ringing agent legs (their originate threads) to come back.
+        while self.ringing.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// One pass: renew leases, claim what is due (one per ready agent), dispatch it.
+    /// Returns when to look again.
+    pub fn turn(self: &Arc<Self>) -> Result<Option<DateTime<Utc>>, Error> {
+        let cfg = self.svc.config();
+        let now = self.svc.now();
+        let lease = cfg.settings.lease;
+        self.renew(now, lease);
+        let free = self.agents.ready();
+        let room = cfg
+            .dispatch
+            .max_ringing
+            .saturating_sub(self.ringing.load(Ordering::SeqCst));
+        let limit = free.min(room);
+        if limit > 0 {
+            let claimed = self.svc.store().claim_due(self.node(), now, lease, limit)?;
+            for r in claimed {
+                let id = r.id;
+                self.held
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(id, now);
+                if let Err(e) = self.dispatch(r, now) {
+                    tracing::error!(callback_id = id, "dispatching callback {id}: {e}");
+                    self.held
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id);
+                }
+            }
+        }
+        let next = self.svc.store().next_wakeup()?;
+        let renew_at = now + lease / 3;
+        let held = !self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        Ok(match (next, held) {
+            (Some(n), true) => Some(n.min(renew_at)),
+            (Some(n), false) => Some(n),
+            (None, true) => Some(renew_at),
+            (None, false) => None,
+        })
+    }
+
+    fn renew(&self, now: DateTime<Utc>, lease: Duration) {
+        let due: Vec<CallbackId> = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, at)| now - **at >= lease / 3)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            match self.svc.store().renew_lease(id, self.node(), now, lease) {
+                Ok(()) => {
+                    self.held
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(id, now);
+                }
+                Err(e) => {
+                    tracing::warn!(callback_id = id, "callback {id}: lease not renewed: {e}");
+                    self.held
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id);
+                }
+            }
+        }
+    }
+
+    fn transition(
+        &self,
+        r: &CallbackRequest,
+        mut t: Transition,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, Error> {
+        t.expect = Some(r.state);
+        t.owner = Some(self.node().to_string());
+        let action = t.action.clone();
+        let stored = self.svc.store().transition(r.id, &t, now)?;
+        self.svc.notify(&action, &stored);
+        Ok(stored)
+    }
+
+    fn dispatch(self: &Arc<Self>, r: CallbackRequest, now: DateTime<Utc>) -> Result<(), Error> {
+        match r.state {
+            State::Due => self.offer(r, now),
+            State::Offering | State::Previewing | State::Dialing | State::Connected => {
+                self.recover(r, now)
+            }
+            _ => {
+                self.let_go(r.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes the legs a dead dispatch left open and moves the callback on.
+    fn recover(&self, r: CallbackRequest, now: DateTime<Utc>) -> Result<(), Error> {
+        tracing::warn!(
+            callback_id = r.id,
+            "callback {}: found {} with a lapsed lease (a dispatch was interrupted); recovering",
+            r.id,
+            r.state
+        );
+        for a in self.svc.store().attempts(r.id)? {
+            if a.ended_at.is_none() {
+                let end = AttemptEnd {
+                    answered_at: a.answered_at,
+                    hangup_cause: "INTERRUPTED".into(),
+                    result: if r.state == State::Connected && a.leg == Leg::Customer {
+                        AttemptResult::Answered
+                    } else {
+                        AttemptResult::Error
+                    },
+                };
+                self.svc.store().finish_attempt(a.id, &end, now)?;
+            }
+        }
+        let result = match r.state {
+            State::Connected => {
+                let mut t = Transition::new(State::Completed, "recover");
+                t.detail =
+                    Some("the dispatch was interrupted after the customer was reached".into());
+                self.transition(&r, t, now)?;
+                self.let_go(r.id);
+                return Ok(());
+            }
+            State::Dialing => (Leg::Customer, AttemptResult::Error),
+            _ => (Leg::Agent, AttemptResult::Error),
+        };
+        outcome::apply(
+            &self.svc,
+            &r,
+            result.0,
+            result.1,
+            self.node(),
+            Some("recovery"),
+            now,
+        )?;
+        self.let_go(r.id);
+        Ok(())
+    }
+
+    /// Rings an agent for a due callback (or says why not, and moves it on).
+    fn offer(self: &Arc<Self>, r: CallbackRequest, now: DateTime<Utc>) -> Result<(), Error> {
+        let cfg = self.svc.config();
+        let queue = cfg
+            .queue(Some(&r.queue))
+            .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
+        if r.expires_at.is_some_and(|e| e <= now) {
+            let mut t = Transition::new(State::Expired, "expire");
+            t.detail = Some("its time to live ran out before it could be offered".into());
+            self.transition(&r, t, now)?;
+            self.let_go(r.id);
+            return Ok(());
+        }
+        if r.window.until.is_some_and(|u| u <= now) {
+            let mut t = Transition::new(State::Expired, "expire");
+            t.detail = Some("the customer's availability window has passed".into());
+            self.transition(&r, t, now)?;
+            self.let_go(r.id);
+            return Ok(());
+        }
+        if self.svc.store().dnc_contains(&r.number)? {
+            let mut t = Transition::new(State::Failed, "do-not-call");
+            t.detail = Some(format!("{} is on the do-not-call list", r.number));
+            self.transition(&r, t, now)?;
+            self.let_go(r.id);
+            return Ok(());
+        }
+        // Business hours and the customer's window, for this attempt too.
+        let not_before = r.window.from.filter(|f| *f > now);
+        let open = queue.rules.hours.is_open(now);
+        if not_before.is_some() || !open {
+            let from = not_before.unwrap_or(now);
+            let at = queue
+                .rules
+                .hours
+                .next_open(from, from + queue.rules.horizon)
+                .unwrap_or(from);
+            let mut t = Transition::new(State::Rescheduled, "wait");
+            t.due_at = Some(at.max(now + Duration::seconds(1)));
+            t.detail = Some(if open {
+                "the customer's availability window has not begun".into()
+            } else {
+                format!("queue {} is closed now", r.queue)
+            });
+            self.transition(&r, t, now)?;
+            self.let_go(r.id);
+            return Ok(());
+        }
+        let personal =
+            r.agent
+                .as_deref()
+                .filter(|_| match (cfg.dispatch.personal_fallback, r.due_at) {
+                    (Some(f), Some(due)) => now - due < f,
+                    _ => true,
+                });
+        let Some(agent) = self
+            .agents
+            .take(r.id, &r.queue, personal, queue.dial.strategy)
+        else {
+            let mut t = Transition::new(State::Rescheduled, "wait");
+            t.due_at = Some(now + queue.retry.reoffer_delay.max(Duration::seconds(1)));
+            t.detail = Some(match personal {
+                Some(a) => format!("agent {a} is not ready"),
+                None => format!("no agent of queue {} is ready", r.queue),
+            });
+            self.transition(&r, t, now)?;
+            self.let_go(r.id);
+            return Ok(());
+        };
+        let mut t = Transition::new(State::Offering, "offer");
+        t.actor = Some(agent.id.clone());
+        t.detail = Some(format!("ringing agent {} ({})", agent.id, agent.dial));
+        let r = match self.transition(&r, t, now) {
+            Ok(r) => r,
+            Err(e) => {
+                self.agents.release(&agent.id, Released::Withdrawn, now);
+                return Err(e);
+            }
+        };
+        let attempt = self.svc.store().start_attempt(
+            &NewAttempt {
+                callback_id: r.id,
+                leg: Leg::Agent,
+                agent: Some(agent.id.clone()),
+                call_uuid: None,
+            },
+            self.node(),
+            now,
+        )?;
+        let leg = self.agent_leg(&r, &agent);
+        self.offers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                r.id,
+                Offer {
+                    callback_id: r.id,
+                    agent: agent.clone(),
+                    attempt_id: attempt.id,
+                    rung_at: now,
+                },
+            );
+        self.ringing.fetch_add(1, Ordering::SeqCst);
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("callback-ring".into())
+            .spawn(move || {
+                me.ring(r, agent, attempt.id, leg);
+                me.ringing.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            self.ringing.fetch_sub(1, Ordering::SeqCst);
+            tracing::error!("cannot start an originate thread: {e}");
+        }
+        Ok(())
+    }
+
+    fn agent_leg(&self, r: &CallbackRequest, agent: &AgentConfig) -> LegRequest {
+        let d = &self.svc.config().dispatch;
+        let digits = r.number.trim_start_matches('+');
+        let mut variables = vec![
+            ("callback_type".to_string(), r.kind.as_str().to_string()),
+            (
+                "callback_attempt".to_string(),
+                (r.customer_attempts + 1).to_string(),
+            ),
+            ("callback_agent".to_string(), agent.id.clone()),
+        ];
+        if let Some(u) = &r.origin_uuid {
+            variables.push(("callback_origin_uuid".to_string(), u.clone()));
+        }
+        LegRequest {
+            callback_id: r.id,
+            leg: Leg::Agent,
+            target: Target::Agent {
+                id: agent.id.clone(),
+                dial: agent.dial.clone(),
+            },
+            timeout_secs: d.agent_ring_secs,
+            caller_id_name: d.agent_caller_id_name.replace("{number}", digits),
+            caller_id_number: r.number.clone(),
+            variables,
+            application: Some(("callback_agent".into(), r.id.to_string())),
+        }
+    }
+
+    /// On an originate thread: rings the agent. Answered: the agent-leg application takes
+    /// over on the agent's call. Not answered: the leg is recorded and the callback is
+    /// offered again (no customer attempt used).
+    fn ring(&self, r: CallbackRequest, agent: AgentConfig, attempt_id: i64, leg: LegRequest) {
+        let outcome = self.svc.host().originate(&leg);
+        let (cause, result) = match &outcome {
+            Ok(o) if o.answered => return,
+            Ok(o) => {
+                let cause = o.cause.clone().unwrap_or_else(|| "NO_ANSWER".into());
+                let result = crate::model::classify_hangup(&cause, None);
+                (cause, result)
+            }
+            Err(e) => {
+                tracing::error!(callback_id = r.id, "ringing agent {}: {e}", agent.id);
+                ("ORIGINATE_ERROR".to_string(), AttemptResult::Error)
+            }
+        };
+        let now = self.svc.now();
+        // The application may have taken the offer if the host answered after all.
+        if self.take_offer(r.id).is_none() {
+            return;
+        }
+        let declined = matches!(
+            result,
+            AttemptResult::NoAnswer | AttemptResult::Rejected | AttemptResult::Busy
+        );
+        let end = AttemptEnd {
+            answered_at: None,
+            hangup_cause: cause.clone(),
+            result,
+        };
+        if let Err(e) = self.svc.store().finish_attempt(attempt_id, &end, now) {
+            tracing::error!(callback_id = r.id, "recording agent leg: {e}");
+        }
+        let how = if declined {
+            Released::Declined
+        } else {
+            Released::Withdrawn
+        };
+        if self.agents.release(&agent.id, how, now) {
+            tracing::warn!("agent {} set away after declining in a row", agent.id);
+        }
+        tracing::info!(
+            callback_id = r.id,
+            "callback {}: agent {} {result} ({cause})",
+            r.id,
+            agent.id
+        );
+        let current = match self.svc.store().get(r.id) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
+                self.let_go(r.id);
+                return;
+            }
+        };
+        if current.state == State::Offering {
+            if let Err(e) = outcome::apply(
+                &self.svc,
+                &current,
+                Leg::Agent,
+                result,
+                self.node(),
+                Some(&agent.id),
+                now,
+            ) {
+                tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
+            }
+        }
+        self.let_go(r.id);
+    }
+}

@@ -1,0 +1,437 @@
+//! The dispatcher in the loaded mod_callback.so, one test per branch: the agent is rung
+//! first (`originate ... &callback_agent(<id>)`), hears the preview, keys 1, and the
+//! customer is bridged from the agent's call with the queue's gateway and no-answer
+//! timeout; every outcome follows the retry policy (fixtures/config/dispatch.conf.xml).
+//!
+//! The dispatcher runs on its own thread on the module's clock (the simulator's virtual
+//! one), so each test moves the clock and then waits (bounded, in real time) for the state
+//! it expects.
+
+use callback_simulator::loader::Loaded;
+use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::{Act, Endpoint, Sim};
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::Value;
+use std::path::PathBuf;
+
+const CONF: &str = "fixtures/config/dispatch.conf.xml";
+const CUSTOMER: &str = "+12125550142";
+const CUSTOMER_DIAL: &str = "sofia/gateway/pstn/+12125550142";
+
+fn sim() -> Sim {
+    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
+}
+
+fn load(conf: &str) -> Loaded {
+    load_with_config(&repo_root().join(conf)).unwrap_or_else(|e| panic!("load failed: {e}"))
+}
+
+/// A variant of the dispatch configuration with `from` replaced by `to`.
+fn conf_with(from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join(CONF)).unwrap();
+    assert!(text.contains(from), "{from} not in {CONF}");
+    let path = std::env::temp_dir().join(format!(
+        "dispatch-{}-{}.conf.xml",
+        std::process::id(),
+        text.len() + to.len()
+    ));
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
+
+fn capture(sim: &Sim, args: &str) -> i64 {
+    let call = sim.new_call(CUSTOMER);
+    sim.execute(&call, "callback_capture", args);
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    sim.var(&call, "callback_id").unwrap().parse().unwrap()
+}
+
+fn show(sim: &Sim, id: i64) -> Value {
+    let reply: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["trace"].clone()
+}
+
+fn state(sim: &Sim, id: i64) -> String {
+    show(sim, id)["request"]["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits (up to 10 s of real time) until callback `id` is in `want`.
+fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = show(sim, id);
+        if t["request"]["state"] == want {
+            Sim::settle();
+            return show(sim, id);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback {id} never reached {want}: {}",
+            serde_json::to_string_pretty(&t).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn actions(t: &Value) -> Vec<String> {
+    t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn attempts(t: &Value) -> Vec<(String, String, Option<String>)> {
+    t["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["leg"].as_str().unwrap().to_string(),
+                a["result"].as_str().unwrap_or("-").to_string(),
+                a["agent"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// The `originate` commands the module ran (the agent legs).
+fn originates(sim: &Sim) -> Vec<String> {
+    sim.commands()
+        .into_iter()
+        .filter(|c| c.starts_with("originate "))
+        .collect()
+}
+
+/// The `bridge` arguments run on agents' calls (the customer legs).
+fn bridges(sim: &Sim) -> Vec<String> {
+    sim.sessions()
+        .iter()
+        .flat_map(|s| s.apps.lock().unwrap().clone())
+        .filter(|(app, _)| app == "bridge")
+        .map(|(_, arg)| arg)
+        .collect()
+}
+
+fn agent_answers(sim: &Sim, agent: &str, keys: &[&str]) {
+    sim.endpoint(&format!("user/{agent}"), Endpoint::Answer(2));
+    sim.script(
+        &format!("user/{agent}"),
+        keys.iter()
+            .map(|k| match *k {
+                "-" => Act::Silent,
+                "hangup" => Act::Hangup,
+                k => Act::Press(k.to_string()),
+            })
+            .collect(),
+    );
+}
+
+#[test]
+fn agent_accepts_and_the_customer_answers() {
+    // The agent is rung first with the callback's variables, keys 1 after the preview, the
+    // customer is bridged with the queue's gateway, caller ID and no-answer timeout; the
+    // callback completes and both legs are recorded; the after-call key 1 = resolved.
+    let sim = sim();
+    let _m = load(CONF);
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(
+        actions(&t),
+        [
+            "created",
+            "claim",
+            "offer",
+            "preview",
+            "dial",
+            "connected",
+            "complete"
+        ]
+    );
+    assert_eq!(
+        attempts(&t),
+        [
+            ("agent".into(), "answered".into(), Some("1001".into())),
+            ("customer".into(), "answered".into(), Some("1001".into())),
+        ]
+    );
+    assert_eq!(t["attempts"][1]["disposition"], "resolved");
+    let o = originates(&sim);
+    assert_eq!(o.len(), 1, "{o:?}");
+    for part in [
+        "originate_timeout=20",
+        &format!("callback_id={id}"),
+        "callback_leg=agent",
+        "callback_type=immediate",
+        "callback_attempt=1",
+        "callback_origin_uuid=",
+        "origination_caller_id_name=Callback_12125550142",
+        "}user/1001 &callback_agent(",
+    ] {
+        assert!(o[0].contains(part), "{part} not in {}", o[0]);
+    }
+    let b = bridges(&sim);
+    assert_eq!(b.len(), 1);
+    for part in [
+        "originate_timeout=45",
+        "ignore_early_media=true",
+        "origination_caller_id_number=+12125550100",
+        "callback_leg=customer",
+        "}sofia/gateway/pstn/+12125550142",
+    ] {
+        assert!(b[0].contains(part), "{part} not in {}", b[0]);
+    }
+    // The agent heard the caller's number and the preview menu.
+    let agent_call = sim
+        .sessions()
+        .into_iter()
+        .find(|s| s.var("destination_number").as_deref() == Some("user/1001"))
+        .unwrap();
+    let apps = agent_call.apps.lock().unwrap().clone();
+    assert!(apps.contains(&("say".into(), "en NUMBER iterated 12125550142".into())));
+    assert_eq!(
+        sim.api("callback agents")
+            .lines()
+            .nth(1)
+            .map(|l| l.contains("ready")),
+        Some(true)
+    );
+}
+
+#[test]
+fn customer_no_answer_busy_and_wrong_number() {
+    // No answer and busy: the attempt is counted and retried after the queue's delay (the
+    // no-answer timeout given to the host is the queue's 45 s); a wrong number fails.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    for (behaviour, result) in [(Endpoint::NoAnswer, "no-answer"), (Endpoint::Busy, "busy")] {
+        agent_answers(&sim, "1001", &["1"]);
+        sim.endpoint(CUSTOMER_DIAL, behaviour);
+        let id = capture(&sim, "type=immediate");
+        let t = wait_state(&sim, id, "rescheduled");
+        assert_eq!(t["request"]["customer_attempts"], 1);
+        assert_eq!(attempts(&t)[1].1, result);
+        assert_eq!(actions(&t).last().unwrap(), "retry");
+        let due: chrono::DateTime<Utc> = t["request"]["due_at"].as_str().unwrap().parse().unwrap();
+        let ended: chrono::DateTime<Utc> = t["attempts"][1]["ended_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(due - ended, Duration::minutes(5));
+        sim.api(&format!("callback cancel {id}"));
+        // 1001 is free again once its call ended.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !sim.api("callback agents").contains("1001        ready") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                sim.api("callback agents")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    assert!(bridges(&sim)
+        .iter()
+        .all(|b| b.contains("originate_timeout=45")));
+    agent_answers(&sim, "1001", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::WrongNumber);
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "failed");
+    assert_eq!(attempts(&t)[1].1, "wrong-number");
+}
+
+#[test]
+fn an_agent_reject_goes_to_another_agent_without_a_customer_attempt() {
+    // 1001 keys 9: the callback is offered again after the re-offer delay, to 1002 (1001
+    // was idle less long), who accepts; the customer is dialled once.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    sim.api("callback agent 1002 ready");
+    agent_answers(&sim, "1001", &["9"]);
+    agent_answers(&sim, "1002", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert_eq!(attempts(&t)[0].1, "rejected");
+    sim.advance(Duration::seconds(10));
+    let t = wait_state(&sim, id, "completed");
+    let a = attempts(&t);
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert_eq!(
+        a[1],
+        ("agent".into(), "answered".into(), Some("1002".into()))
+    );
+    assert_eq!(a[2].0, "customer");
+    assert_eq!(bridges(&sim).len(), 1);
+}
+
+#[test]
+fn an_agent_who_does_not_answer_is_skipped() {
+    // 1001 does not pick up within the ring time: no customer attempt, the callback is
+    // offered again; after three declines in a row 1001 is set away.
+    let sim = sim();
+    let c = conf_with(
+        "<agent name=\"1002\"><param name=\"queues\" value=\"support\"/></agent>",
+        "",
+    );
+    let _m = load_with_config(&c).unwrap();
+    sim.endpoint("user/1001", Endpoint::NoAnswer);
+    let id = capture(&sim, "type=immediate");
+    for round in 0..3 {
+        let t = wait_state(&sim, id, "rescheduled");
+        assert_eq!(t["request"]["customer_attempts"], 0);
+        assert_eq!(attempts(&t).len(), round + 1);
+        assert!(attempts(&t).iter().all(|a| a.1 == "no-answer"));
+        sim.advance(Duration::seconds(10));
+        if round < 2 {
+            // Offered again.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while attempts(&show(&sim, id)).len() < round + 2 {
+                assert!(std::time::Instant::now() < deadline);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+    let agents = sim.api("callback agents");
+    assert!(
+        agents.contains("1001") && agents.contains("away"),
+        "{agents}"
+    );
+    assert!(bridges(&sim).is_empty());
+}
+
+#[test]
+fn preview_timeout_dials_or_requeues_as_configured() {
+    // No key in the preview: with preview-timeout=dial the customer is dialled; with
+    // requeue the callback goes back to the queue, no customer attempt used.
+    let sim = sim();
+    let _m = load(CONF);
+    agent_answers(&sim, "1001", &["-"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(attempts(&t)[1].0, "customer");
+    drop(_m);
+    drop(sim);
+
+    let sim = self::sim();
+    let c = conf_with(
+        "<param name=\"preview-timeout\" value=\"dial\"/>",
+        "<param name=\"preview-timeout\" value=\"requeue\"/>",
+    );
+    let _m = load_with_config(&c).unwrap();
+    agent_answers(&sim, "1001", &["-"]);
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert_eq!(attempts(&t)[0].1, "no-answer");
+    assert!(bridges(&sim).is_empty());
+}
+
+#[test]
+fn a_personal_callback_waits_for_its_agent() {
+    // agent=1002: 1001 is ready but never rung; while 1002 is away the callback waits.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1002", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate agent=1002");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert!(t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["detail"] == "agent 1002 is not ready"));
+    assert!(originates(&sim).is_empty());
+    sim.api("callback agent 1002 ready");
+    sim.advance(Duration::seconds(10));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(attempts(&t)[0].2.as_deref(), Some("1002"));
+    assert!(originates(&sim).iter().all(|o| o.contains("user/1002")));
+}
+
+#[test]
+fn attempts_used_up_fail_over_and_then_fail() {
+    // Two no-answers in support (max 2): failover to overflow, where 2001 takes it; one more
+    // no-answer (overflow max 1, no failover) fails the callback.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::NoAnswer);
+    agent_answers(&sim, "1001", &["1"]);
+    agent_answers(&sim, "1002", &["1"]);
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "rescheduled");
+    sim.advance(Duration::minutes(5));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while show(&sim, id)["request"]["queue"] != "overflow" {
+        assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert!(actions(&t).contains(&"failover".to_string()));
+    agent_answers(&sim, "2001", &["1"]);
+    sim.advance(Duration::minutes(5));
+    let t = wait_state(&sim, id, "failed");
+    let a = attempts(&t);
+    assert_eq!(a.iter().filter(|a| a.0 == "customer").count(), 3, "{a:?}");
+    assert_eq!(a.last().unwrap().2.as_deref(), Some("2001"));
+}
+
+#[test]
+fn a_number_put_on_the_do_not_call_list_after_capture_is_never_dialled() {
+    // Captured for later, then added to the list: at the due time it fails, no agent rung.
+    let sim = sim();
+    let _m = load(CONF);
+    let id = capture(&sim, "delay=15m");
+    assert!(sim
+        .api(&format!("callback dnc add {CUSTOMER}"))
+        .starts_with("+OK"));
+    sim.advance(Duration::minutes(15));
+    let t = wait_state(&sim, id, "failed");
+    assert_eq!(actions(&t).last().unwrap(), "do-not-call");
+    assert!(originates(&sim).is_empty());
+    // Key 7 in a preview puts a number on the list too.
+    sim.api(&format!("callback dnc remove {CUSTOMER}"));
+    agent_answers(&sim, "1001", &["7"]);
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "failed");
+    assert!(sim.api("callback dnc list").contains(CUSTOMER));
+    assert!(bridges(&sim).is_empty());
+}
+
+#[test]
+fn with_no_agent_ready_the_callback_waits_and_then_goes_out() {
+    // Everyone away: nothing is rung and the callback waits; an agent getting ready sends it.
+    let sim = sim();
+    let _m = load(CONF);
+    for a in ["1001", "1002", "2001"] {
+        sim.api(&format!("callback agent {a} away"));
+    }
+    let id = capture(&sim, "type=immediate");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(state(&sim, id), "scheduled");
+    assert!(originates(&sim).is_empty());
+    agent_answers(&sim, "1001", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    sim.api("callback agent 1001 ready");
+    wait_state(&sim, id, "completed");
+}
