@@ -381,13 +381,21 @@ impl Dispatcher {
             self.let_go(r.id);
             return Ok(());
         }
-        let personal =
-            r.agent
-                .as_deref()
-                .filter(|_| match (cfg.dispatch.personal_fallback, r.due_at) {
-                    (Some(f), Some(due)) => now - due < f,
-                    _ => true,
-                });
+        // Overdue counts from the first time it fell due (its first claim): each wait for
+        // the agent moves `due_at` on.
+        let personal = match (r.agent.as_deref(), cfg.dispatch.personal_fallback) {
+            (Some(a), Some(f)) => {
+                let first_due = self
+                    .svc
+                    .store()
+                    .events(r.id)?
+                    .iter()
+                    .find(|e| e.action == "claim")
+                    .map_or(now, |e| e.at);
+                (now - first_due < f).then_some(a)
+            }
+            (a, _) => a,
+        };
         let Some(agent) = self
             .agents
             .take(r.id, &r.queue, personal, queue.dial.strategy)

@@ -435,3 +435,180 @@ fn with_no_agent_ready_the_callback_waits_and_then_goes_out() {
     sim.api("callback agent 1001 ready");
     wait_state(&sim, id, "completed");
 }
+
+/// Leaves callbacks in the database as a node killed in the middle of their dispatch
+/// would: claimed by `sim-1` at `t0` (lease 5 minutes), moved along to `state`, with the
+/// legs that state implies still open.
+fn crashed_mid_dispatch(
+    db: &std::path::Path,
+    t0: chrono::DateTime<Utc>,
+    states: &[&str],
+) -> Vec<i64> {
+    use callback_core::model::{CallbackType, Draft, Leg, Source, State, Window};
+    use callback_core::store::{CreateOptions, NewAttempt, SqliteStore, Store, Transition};
+    let store = SqliteStore::open(db).unwrap();
+    let mut ids = Vec::new();
+    for (n, want) in states.iter().enumerate() {
+        let draft = Draft {
+            kind: CallbackType::Immediate,
+            number: format!("+1212555{:04}", 200 + n),
+            time_zone: "America/New_York".into(),
+            desired_at: None,
+            window: Window::default(),
+            queue: "support".into(),
+            agent: None,
+            remark: None,
+            ivr_data: Default::default(),
+            source: Source::Ivr,
+            origin_uuid: None,
+            idempotency_key: None,
+            recording: None,
+            tags: Default::default(),
+            state: State::Scheduled,
+            due_at: Some(t0),
+            expires_at: None,
+        };
+        let id = store
+            .create(&draft, &CreateOptions::default(), t0)
+            .unwrap()
+            .0
+            .id;
+        let claimed = store
+            .claim_due("sim-1", t0, Duration::minutes(5), 1)
+            .unwrap();
+        assert_eq!(claimed[0].id, id);
+        let step = |to: State, action: &str| {
+            let mut t = Transition::new(to, action);
+            t.owner = Some("sim-1".into());
+            store.transition(id, &t, t0).unwrap();
+        };
+        let leg = |leg: Leg| {
+            store
+                .start_attempt(
+                    &NewAttempt {
+                        callback_id: id,
+                        leg,
+                        agent: Some("1001".into()),
+                        call_uuid: None,
+                    },
+                    "sim-1",
+                    t0,
+                )
+                .unwrap();
+        };
+        step(State::Offering, "offer");
+        leg(Leg::Agent);
+        if *want != "offering" {
+            step(State::Previewing, "preview");
+            step(State::Dialing, "dial");
+            leg(Leg::Customer);
+        }
+        if *want == "connected" {
+            step(State::Connected, "connected");
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+#[test]
+fn a_dispatch_interrupted_by_a_restart_is_finished_without_a_second_dial() {
+    // A node died with callbacks offering (agent ringing), dialing (customer ringing) and
+    // connected. On restart, once their leases lapse: the offering one is offered again
+    // (no customer attempt used), the dialing one counts its attempt as an error and waits
+    // for its retry (the customer is not dialled again at once: attempt 2 comes after the
+    // retry delay), the connected one is completed. Nothing is lost.
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap();
+    let sim = Sim::new(t0 + Duration::minutes(6));
+    let dir = std::env::temp_dir().join(format!("dispatch-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ids = crashed_mid_dispatch(
+        &dir.join("callback.db"),
+        t0,
+        &["offering", "dialing", "connected"],
+    );
+    let text = std::fs::read_to_string(repo_root().join(CONF))
+        .unwrap()
+        .replace("@TMP@", &dir.display().to_string());
+    let conf = dir.join("callback.conf.xml");
+    std::fs::write(&conf, text).unwrap();
+    for a in ["1001", "1002", "2001"] {
+        sim.endpoint(&format!("user/{a}"), Endpoint::NoAnswer);
+    }
+    std::env::set_var("MOD_CALLBACK_CONF", &conf);
+    let _m = callback_simulator::loader::load(&callback_simulator::loader::find_module().unwrap())
+        .unwrap();
+    let t = wait_state(&sim, ids[2], "completed");
+    assert_eq!(actions(&t).last().unwrap(), "recover");
+    let t = wait_state(&sim, ids[1], "rescheduled");
+    assert_eq!(actions(&t).last().unwrap(), "retry");
+    assert_eq!(t["request"]["customer_attempts"], 1);
+    assert_eq!(
+        attempts(&t)[1],
+        ("customer".into(), "error".into(), Some("1001".into()))
+    );
+    assert_eq!(t["attempts"][1]["hangup_cause"], "INTERRUPTED");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = show(&sim, ids[0]);
+        if actions(&t).iter().any(|a| a == "reoffer") {
+            assert_eq!(t["request"]["customer_attempts"], 0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{t}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // No customer was dialled during recovery.
+    assert!(bridges(&sim).is_empty());
+    // The retry dials the customer as attempt 2, once.
+    agent_answers(&sim, "1001", &["1"]);
+    agent_answers(&sim, "1002", &["1"]);
+    sim.endpoint("sofia/gateway/pstn/+12125550201", Endpoint::Answer(3));
+    sim.advance(Duration::minutes(5));
+    let t = wait_state(&sim, ids[1], "completed");
+    assert_eq!(t["request"]["customer_attempts"], 2);
+    let b: Vec<String> = bridges(&sim)
+        .into_iter()
+        .filter(|b| b.contains("+12125550201"))
+        .collect();
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(b[0].contains("callback_attempt=2"), "{}", b[0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_personal_callback_overdue_goes_to_the_queue_when_configured() {
+    // personal-fallback-minutes=10: while 1002 is away, the callback waits for 1002; once it
+    // is 10 minutes overdue any support agent may take it.
+    let sim = sim();
+    let c = conf_with(
+        "<param name=\"agent-declines-to-away\" value=\"3\"/>",
+        "<param name=\"agent-declines-to-away\" value=\"3\"/>\n    <param name=\"personal-fallback-minutes\" value=\"10\"/>",
+    );
+    let _m = load_with_config(&c).unwrap();
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1001", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate agent=1002");
+    wait_state(&sim, id, "rescheduled");
+    // Minute by minute: each wait moves the due time on, yet the overdue time grows.
+    for _ in 0..9 {
+        sim.advance(Duration::minutes(1));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while show(&sim, id)["events"].as_array().unwrap().last().unwrap()["at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap()
+            < sim.now()
+        {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    assert!(originates(&sim).is_empty());
+    sim.advance(Duration::minutes(2));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(attempts(&t)[0].2.as_deref(), Some("1001"));
+}
