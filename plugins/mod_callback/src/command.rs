@@ -415,16 +415,24 @@ pub fn execute_with(
                 }
                 let _ = writeln!(out, "legs:");
                 for a in &t.attempts {
-                    let _ = writeln!(
+                    let _ = write!(
                         out,
-                        "  #{} {} {} {} {} {}",
+                        "  #{} {:<8} agent {:<6} {} .. {}  {:<16} {}",
                         a.attempt_no,
-                        a.leg,
+                        a.leg.as_str(),
                         a.agent.as_deref().unwrap_or("-"),
                         when(Some(a.started_at)),
+                        when(a.ended_at),
                         a.hangup_cause.as_deref().unwrap_or("-"),
-                        a.result.map(|r| r.as_str()).unwrap_or("-")
+                        a.result.map(|r| r.as_str()).unwrap_or("(open)")
                     );
+                    if let Some(d) = &a.disposition {
+                        let _ = write!(out, "  disposition {d}");
+                    }
+                    if let Some(n) = &a.note {
+                        let _ = write!(out, "  note: {n}");
+                    }
+                    out.push('\n');
                 }
                 out
             }

@@ -9,10 +9,16 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let files: Vec<String> = match args.first().map(String::as_str) {
         Some("run") if args.len() > 1 => args[1..].to_vec(),
-        Some("demo") | None => vec![scenario::repo_root()
-            .join("fixtures/scenarios/demo.scn")
-            .to_string_lossy()
-            .into_owned()],
+        Some("demo") | None => ["story.scn", "demo.scn"]
+            .iter()
+            .map(|f| {
+                scenario::repo_root()
+                    .join("fixtures/scenarios")
+                    .join(f)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect(),
         _ => {
             eprintln!("usage: callback-sim run <scenario.scn>... | callback-sim demo");
             return ExitCode::from(2);

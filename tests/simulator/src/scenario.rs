@@ -11,6 +11,9 @@
 //! speak alice fixtures/speech/john.wav   # what alice says at the next recording
 //! silent alice                           # alice presses nothing at the next prompt
 //! hangup alice                           # alice hangs up at the next prompt (or after speaking)
+//! agent user/1001 1 1                    # the next call user/1001 answers: keys 1, then 1
+//! wait 1 completed                       # until callback 1 is completed (the dispatcher runs on its own)
+//! wait-transcript 1                      # until callback 1's recording is transcribed
 //! app alice callback_capture delay=15m   # run an application on the call
 //! expect-var alice callback_result OK    # a channel variable's value
 //! api callback list                      # an fs_cli command
@@ -70,8 +73,13 @@ fn install_config(config: &Path) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("callback-sim-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let path = dir.join("callback.conf.xml");
-    std::fs::write(&path, text.replace("@TMP@", &dir.to_string_lossy()))
-        .map_err(|e| e.to_string())?;
+    let model = std::env::var_os("CALLBACK_WHISPER_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/models/ggml-tiny.en.bin"));
+    let text = text
+        .replace("@TMP@", &dir.to_string_lossy())
+        .replace("@MODEL@", &model.to_string_lossy());
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
     Ok(path)
 }
 
@@ -103,6 +111,7 @@ pub fn run(text: &str, base: &Path) -> Result<String, String> {
     let mut calls: BTreeMap<String, String> = BTreeMap::new();
     let mut last_reply = String::new();
     let mut seen_events = 0usize;
+    let mut seen_commands = 0usize;
     for (no, raw) in text.lines().enumerate() {
         let line = raw.split(" #").next().unwrap_or("").trim();
         if line.is_empty() || line.starts_with('#') {
@@ -250,6 +259,71 @@ pub fn run(text: &str, base: &Path) -> Result<String, String> {
                     return fail(format!("the last reply does not contain '{args}'"), &out);
                 }
             }
+            "agent" => match words.as_slice() {
+                [target, keys @ ..] if !keys.is_empty() => {
+                    let acts = keys
+                        .iter()
+                        .map(|k| match *k {
+                            "-" => Act::Silent,
+                            "hangup" => Act::Hangup,
+                            k => Act::Press(k.to_string()),
+                        })
+                        .collect();
+                    sim.script(target, acts);
+                }
+                _ => {
+                    return fail(
+                        "expected: agent <target> <keys...> (- = no key)".into(),
+                        &out,
+                    )
+                }
+            },
+            "wait" | "wait-transcript" => {
+                let (Some(id), want) = (words.first(), words.get(1)) else {
+                    return fail(format!("expected: {verb} <callback id> [<state>]"), &out);
+                };
+                let show = format!("callback json show {id}");
+                let (limit, what) = if verb == "wait" {
+                    let Some(w) = want else {
+                        return fail("expected: wait <callback id> <state>".into(), &out);
+                    };
+                    (15, format!("state {w}"))
+                } else {
+                    (300, "its transcript".to_string())
+                };
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(limit);
+                let reached = loop {
+                    let reply = sim.api(&show);
+                    let done = if verb == "wait" {
+                        reply.contains(&format!("\"state\":\"{}\"", want.copied().unwrap_or("")))
+                            && reply.contains("\"request\"")
+                    } else {
+                        reply.contains("\"transcript\":{")
+                    };
+                    if done {
+                        break true;
+                    }
+                    if reply.contains("\"state\":\"failed\"") && verb != "wait" {
+                        break false;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        break false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                };
+                Sim::settle();
+                if !reached {
+                    return fail(
+                        format!("callback {id} did not reach {what} in {limit} s"),
+                        &out,
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "[{}] callback {id} reached {what}",
+                    sim.now().format("%Y-%m-%d %H:%M:%S")
+                );
+            }
             "expect-event" => {
                 let events = sim.events();
                 let found = events.iter().any(|e| {
@@ -264,6 +338,12 @@ pub fn run(text: &str, base: &Path) -> Result<String, String> {
             }
             other => return fail(format!("unknown step '{other}'"), &out),
         }
+        // What the module asked of the host (originates of agent legs, kills).
+        let commands = sim.commands();
+        for c in commands.iter().skip(seen_commands) {
+            let _ = writeln!(out, "    host: {c}");
+        }
+        seen_commands = commands.len();
         let events = sim.events();
         for e in events.iter().skip(seen_events) {
             let _ = writeln!(
