@@ -267,3 +267,58 @@ fn bad_ivr_profiles_are_refused_naming_the_key() {
     let e = Config::from_xml(spaced).unwrap_err().to_string();
     assert!(e.contains("settings/recordings-dir"), "{e}");
 }
+
+#[test]
+fn agents_and_dispatch_settings_load_and_bad_ones_are_refused() {
+    // The sample's agents and customer leg mean what they say; dial strings and caller IDs
+    // that could carry code are refused, naming the key.
+    let c = Config::load_file(&root().join("plugins/mod_callback/conf/callback.conf.xml")).unwrap();
+    assert_eq!(c.agents.len(), 2);
+    assert_eq!(c.agents[0].dial, "user/1001");
+    assert!(c.agents[0].serves("overflow"));
+    assert!(!c.agents[1].start_ready);
+    let support = c.queue(Some("support")).unwrap();
+    assert_eq!(support.dial.gateway, "sofia/gateway/pstn/{e164}");
+    assert_eq!(support.dial.customer_timeout_secs, 60);
+    assert_eq!(c.dispatch.agent_ring_secs, 20);
+    assert_eq!(c.dispatch.dispositions.len(), 3);
+    assert_eq!(
+        c.dispatch.personal_fallback,
+        Some(chrono::Duration::minutes(30))
+    );
+    let cases = [
+        (
+            r#"<agents><agent name="7"><param name="queues" value="nowhere"/></agent></agents>"#,
+            "agents/7/queues",
+        ),
+        (
+            r#"<agents><agent name="7"><param name="dial" value="user/7,sofia/gateway/x/1"/></agent></agents>"#,
+            "agents/7/dial",
+        ),
+        (
+            r#"<queues><queue name="q"><param name="gateway" value="sofia/gateway/${x}/{e164}"/></queue></queues>"#,
+            "queues/q/gateway",
+        ),
+        (
+            r#"<queues><queue name="q"><param name="caller-id-number" value="+1 212"/></queue></queues>"#,
+            "queues/q/caller-id-number",
+        ),
+        (
+            r#"<queues><queue name="q"><param name="strategy" value="random"/></queue></queues>"#,
+            "queues/q/strategy",
+        ),
+        (
+            r#"<settings><param name="preview-timeout" value="hangup"/></settings>"#,
+            "settings/preview-timeout",
+        ),
+        (
+            r#"<settings><param name="agent-caller-id-name" value="Call {number}"/></settings>"#,
+            "settings/agent-caller-id-name",
+        ),
+    ];
+    for (xml, at) in cases {
+        let text = format!("<configuration name=\"callback.conf\">{xml}</configuration>");
+        let e = Config::from_xml(&text).unwrap_err().to_string();
+        assert!(e.contains(at), "{xml}: {e}");
+    }
+}
