@@ -41,7 +41,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--prompts") {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        for (name, text) in callback_core::ivr::PROMPTS {
+        let agent = callback_core::dispatch::preview::AGENT_PROMPTS
+            .iter()
+            .map(|(n, t)| (format!("agent-{n}"), *t));
+        let ivr = callback_core::ivr::PROMPTS
+            .iter()
+            .map(|(n, t)| (n.to_string(), *t));
+        for (name, text) in ivr.chain(agent) {
             // A closed pipe (`| head`) just ends the listing.
             if writeln!(out, "{name}|{text}").is_err() {
                 break;

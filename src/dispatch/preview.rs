@@ -48,7 +48,20 @@ pub enum PreviewEnd {
     Requeued,
 }
 
-/// Prompt files of the agent leg (under the default IVR profile's `sound-prefix`).
+/// The agent leg's prompts (`callback/agent-<name>.wav`) and what each should say.
+pub const AGENT_PROMPTS: &[(&str, &str)] = &[
+    ("intro", "Callback request from"),
+    ("menu", "To call now, press 1. To listen again, press 2. To call later, press 3. Never to call this number, press 7. To pass it on, press 9."),
+    ("rescheduled", "The callback is moved to later."),
+    ("do-not-call", "This number will not be called again."),
+    ("not-dialled", "This callback cannot be dialled now. It has been moved on."),
+    ("customer-not-reached", "The customer did not answer. The callback will be tried again."),
+    ("disposition", "Please key the result of the call."),
+    ("thanks", "Thank you."),
+    ("no-callback", "There is no callback for you on this call."),
+];
+
+/// Prompt files of the agent leg.
 fn prompt(name: &str) -> Prompt {
     Prompt::File(format!("callback/agent-{name}.wav"))
 }
