@@ -191,51 +191,48 @@ impl Leg2<'_> {
                     return Ok(PreviewEnd::DoNotCall);
                 }
                 Answer::Digits(k) if k == "9" => {
-                    self.end_agent_leg(AttemptResult::Rejected, "AGENT_REJECTED")?;
-                    outcome::apply(
-                        self.svc(),
-                        &r,
-                        Leg::Agent,
-                        AttemptResult::Rejected,
-                        &self.node(),
-                        Some(&self.offer.agent.id),
-                        self.now(),
-                    )?;
+                    self.decline(&r, AttemptResult::Rejected, "AGENT_REJECTED")?;
                     return Ok(PreviewEnd::Rejected);
                 }
                 Answer::Digits(_) => continue,
                 Answer::HungUp => {
-                    self.end_agent_leg(AttemptResult::Rejected, "AGENT_HUNG_UP")?;
-                    outcome::apply(
-                        self.svc(),
-                        &r,
-                        Leg::Agent,
-                        AttemptResult::Rejected,
-                        &self.node(),
-                        Some(&self.offer.agent.id),
-                        self.now(),
-                    )?;
+                    self.decline(&r, AttemptResult::Rejected, "AGENT_HUNG_UP")?;
                     return Ok(PreviewEnd::Rejected);
                 }
-                Answer::Nothing if !self.line.alive() => continue,
+                Answer::Nothing if !self.line.alive() => {
+                    self.decline(&r, AttemptResult::Rejected, "AGENT_HUNG_UP")?;
+                    return Ok(PreviewEnd::Rejected);
+                }
                 Answer::Nothing => match cfg.dispatch.preview_timeout {
                     crate::config::PreviewTimeout::Dial => return self.dial(r),
                     crate::config::PreviewTimeout::Requeue => {
-                        self.end_agent_leg(AttemptResult::NoAnswer, "PREVIEW_TIMEOUT")?;
-                        outcome::apply(
-                            self.svc(),
-                            &r,
-                            Leg::Agent,
-                            AttemptResult::NoAnswer,
-                            &self.node(),
-                            Some(&self.offer.agent.id),
-                            self.now(),
-                        )?;
+                        self.decline(&r, AttemptResult::NoAnswer, "PREVIEW_TIMEOUT")?;
                         return Ok(PreviewEnd::Requeued);
                     }
                 },
             }
         }
+    }
+
+    /// The agent passed (reject, hang-up, preview timeout with requeue): the agent leg is
+    /// closed and the callback offered again, no customer attempt used.
+    fn decline(
+        &self,
+        r: &CallbackRequest,
+        result: AttemptResult,
+        cause: &str,
+    ) -> Result<(), Error> {
+        self.end_agent_leg(result, cause)?;
+        outcome::apply(
+            self.svc(),
+            r,
+            Leg::Agent,
+            result,
+            &self.node(),
+            Some(&self.offer.agent.id),
+            self.now(),
+        )?;
+        Ok(())
     }
 
     /// Why the customer may not be dialled now, after moving the callback on.

@@ -82,6 +82,15 @@ fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
     }
 }
 
+/// Waits (up to 10 s of real time) until `done` holds; says `what` when it never does.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn actions(t: &Value) -> Vec<String> {
     t["events"]
         .as_array()
@@ -283,6 +292,20 @@ fn an_agent_reject_goes_to_another_agent_without_a_customer_attempt() {
 }
 
 #[test]
+fn an_agent_who_hangs_up_in_the_preview_passes_it_on() {
+    // Hanging up during the preview counts as a reject: offered again, no customer dialled.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1001", &["hangup"]);
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(t["attempts"][0]["hangup_cause"], "AGENT_HUNG_UP");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert!(bridges(&sim).is_empty());
+}
+
+#[test]
 fn an_agent_who_does_not_answer_is_skipped() {
     // 1001 does not pick up within the ring time: no customer attempt, the callback is
     // offered again; after three declines in a row 1001 is set away.
@@ -301,12 +324,9 @@ fn an_agent_who_does_not_answer_is_skipped() {
         assert!(attempts(&t).iter().all(|a| a.1 == "no-answer"));
         sim.advance(Duration::seconds(10));
         if round < 2 {
-            // Offered again.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while attempts(&show(&sim, id)).len() < round + 2 {
-                assert!(std::time::Instant::now() < deadline);
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
+            wait_until("offered again", || {
+                attempts(&show(&sim, id)).len() >= round + 2
+            });
         }
     }
     let agents = sim.api("callback agents");
@@ -380,11 +400,9 @@ fn attempts_used_up_fail_over_and_then_fail() {
     let id = capture(&sim, "type=immediate");
     wait_state(&sim, id, "rescheduled");
     sim.advance(Duration::minutes(5));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while show(&sim, id)["request"]["queue"] != "overflow" {
-        assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until("failed over to overflow", || {
+        show(&sim, id)["request"]["queue"] == "overflow"
+    });
     let t = wait_state(&sim, id, "rescheduled");
     assert_eq!(t["request"]["customer_attempts"], 0);
     assert!(actions(&t).contains(&"failover".to_string()));
@@ -549,16 +567,10 @@ fn a_dispatch_interrupted_by_a_restart_is_finished_without_a_second_dial() {
         ("customer".into(), "error".into(), Some("1001".into()))
     );
     assert_eq!(t["attempts"][1]["hangup_cause"], "INTERRUPTED");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let t = show(&sim, ids[0]);
-        if actions(&t).iter().any(|a| a == "reoffer") {
-            assert_eq!(t["request"]["customer_attempts"], 0);
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{t}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until("the offering one re-offered", || {
+        actions(&show(&sim, ids[0])).iter().any(|a| a == "reoffer")
+    });
+    assert_eq!(show(&sim, ids[0])["request"]["customer_attempts"], 0);
     // No customer was dialled during recovery.
     assert!(bridges(&sim).is_empty());
     // The retry dials the customer as attempt 2, once.
@@ -595,17 +607,14 @@ fn a_personal_callback_overdue_goes_to_the_queue_when_configured() {
     // Minute by minute: each wait moves the due time on, yet the overdue time grows.
     for _ in 0..9 {
         sim.advance(Duration::minutes(1));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while show(&sim, id)["events"].as_array().unwrap().last().unwrap()["at"]
-            .as_str()
-            .unwrap()
-            .parse::<chrono::DateTime<Utc>>()
-            .unwrap()
-            < sim.now()
-        {
-            assert!(std::time::Instant::now() < deadline);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until("a wait at the new time", || {
+            let last = show(&sim, id)["events"].as_array().unwrap().last().unwrap()["at"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<Utc>>()
+                .unwrap();
+            last >= sim.now()
+        });
     }
     assert!(originates(&sim).is_empty());
     sim.advance(Duration::minutes(2));
