@@ -25,6 +25,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
+/// The longest a callback waits for a ready agent before it is looked at again.
+const MAX_WAIT: Duration = Duration::minutes(5);
+
 /// The longest the loop sleeps without looking (a host's virtual clock may jump).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -123,11 +126,55 @@ impl Dispatcher {
         self.wake.notify_all();
     }
 
-    /// Sets an agent ready or away and wakes the loop.
+    /// Sets an agent ready or away and wakes the loop. A ready agent pulls forward the
+    /// callbacks waiting for an agent of its queues (or for it personally).
     pub fn set_agent(&self, id: &str, ready: bool) -> Result<(), super::agents::AgentError> {
-        self.agents.set_state(id, ready, self.svc.now())?;
+        let now = self.svc.now();
+        self.agents.set_state(id, ready, now)?;
         tracing::info!("agent {id} is {}", if ready { "ready" } else { "away" });
+        if ready {
+            if let Err(e) = self.pull_forward(id, now) {
+                tracing::warn!("agent {id} ready: waiting callbacks not pulled forward: {e}");
+            }
+        }
         self.nudge();
+        Ok(())
+    }
+
+    fn pull_forward(&self, agent: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        let Some(cfg) = self.agents.config(agent) else {
+            return Ok(());
+        };
+        let waiting = self.svc.store().list(&crate::store::ListFilter {
+            state: Some(State::Rescheduled),
+            limit: Some(500),
+            ..Default::default()
+        })?;
+        for r in waiting {
+            let mine = match r.agent.as_deref() {
+                Some(a) => a == agent,
+                None => cfg.serves(&r.queue),
+            };
+            if !mine || r.due_at.is_none_or(|d| d <= now) {
+                continue;
+            }
+            let waited = self
+                .svc
+                .store()
+                .events(r.id)?
+                .last()
+                .is_some_and(|e| e.action == "wait");
+            if !waited {
+                continue;
+            }
+            let mut t = Transition::new(State::Rescheduled, "agent-ready");
+            t.expect = Some(State::Rescheduled);
+            t.due_at = Some(now);
+            t.detail = Some(format!("agent {agent} is ready"));
+            if let Err(e) = self.svc.store().transition(r.id, &t, now) {
+                tracing::debug!(callback_id = r.id, "not pulled forward: {e}");
+            }
+        }
         Ok(())
     }
 
@@ -400,8 +447,22 @@ impl Dispatcher {
             .agents
             .take(r.id, &r.queue, personal, queue.dial.strategy)
         else {
+            // Waiting again and again backs off (doubling, at most 5 minutes), so a queue
+            // nobody staffs does not fill the trace; an agent getting ready pulls waiting
+            // callbacks forward (see `set_agent`).
+            let waits = self
+                .svc
+                .store()
+                .events(r.id)?
+                .iter()
+                .rev()
+                .filter(|e| e.action != "claim")
+                .take_while(|e| e.action == "wait")
+                .count();
+            let base = queue.retry.reoffer_delay.max(Duration::seconds(1));
+            let delay = (base * (1i32 << waits.min(10))).min(MAX_WAIT.max(base));
             let mut t = Transition::new(State::Rescheduled, "wait");
-            t.due_at = Some(now + queue.retry.reoffer_delay.max(Duration::seconds(1)));
+            t.due_at = Some(now + delay);
             t.detail = Some(match personal {
                 Some(a) => format!("agent {a} is not ready"),
                 None => format!("no agent of queue {} is ready", r.queue),

@@ -605,19 +605,56 @@ fn a_personal_callback_overdue_goes_to_the_queue_when_configured() {
     let id = capture(&sim, "type=immediate agent=1002");
     wait_state(&sim, id, "rescheduled");
     // Minute by minute: each wait moves the due time on, yet the overdue time grows.
-    for _ in 0..9 {
+    for _ in 0..16 {
         sim.advance(Duration::minutes(1));
-        wait_until("a wait at the new time", || {
-            let last = show(&sim, id)["events"].as_array().unwrap().last().unwrap()["at"]
-                .as_str()
-                .unwrap()
-                .parse::<chrono::DateTime<Utc>>()
-                .unwrap();
-            last >= sim.now()
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if state(&sim, id) == "completed" {
+            break;
+        }
+    }
+    let t = wait_state(&sim, id, "completed");
+    let at = |action: &str| -> chrono::DateTime<Utc> {
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap()["at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(at("offer") - at("claim") >= Duration::minutes(10), "{t}");
+    assert_eq!(attempts(&t)[0].2.as_deref(), Some("1001"));
+}
+
+#[test]
+fn waiting_for_an_agent_backs_off_and_a_ready_agent_pulls_it_forward() {
+    // Only overflow's agent is ready: a support callback waits 10 s, then 20 s, then 40 s
+    // (one trace row each, not one per 10 s); when 1001 gets ready it goes out at once.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1001 away");
+    sim.api("callback agent 1002 away");
+    let id = capture(&sim, "type=immediate");
+    for want in [10, 20, 40] {
+        let t = wait_state(&sim, id, "rescheduled");
+        let due: chrono::DateTime<Utc> = t["request"]["due_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!((due - sim.now()).num_seconds(), want, "{t}");
+        sim.advance(Duration::seconds(want));
+        wait_until("claimed again", || {
+            actions(&show(&sim, id))
+                .iter()
+                .filter(|a| *a == "wait")
+                .count() as i64
+                > [10, 20, 40].iter().position(|w| *w == want).unwrap() as i64 + 1
         });
     }
     assert!(originates(&sim).is_empty());
-    sim.advance(Duration::minutes(2));
+    agent_answers(&sim, "1001", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    sim.api("callback agent 1001 ready");
     let t = wait_state(&sim, id, "completed");
-    assert_eq!(attempts(&t)[0].2.as_deref(), Some("1001"));
+    assert!(actions(&t).contains(&"agent-ready".to_string()));
 }
