@@ -9,7 +9,7 @@
 //! object, `{"ok":true,...}` or `{"ok":false,"error":{"code":...,"message":...}}`.
 
 use callback_core::dispatch::Dispatcher;
-use callback_core::model::{CallbackId, CallbackRequest, State};
+use callback_core::model::{AttemptResult, CallbackId, CallbackRequest, State};
 use callback_core::service::{CallbackService, Error as ServiceError, Trace};
 use callback_core::store::{JobState, ListFilter};
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// The usage line of every sub-command.
-pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>]";
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result>";
 
 const HELP: &str = "\
 callback help                      this text
@@ -39,6 +39,8 @@ callback dnc add|remove <number>   the do-not-call list (checked just before eve
 callback dnc list                  the numbers on it
 callback disposition <attempt id> <code> [<note>]
                                    the agent's after-call code and note on a customer attempt
+callback result <attempt id> answered|machine|busy|no-answer|wrong-number
+                                   correct a customer attempt's result (the agent knows best)
 Put `json` first (callback json list sales) for one JSON object per reply, for scripts.";
 
 /// A parsed command line.
@@ -60,6 +62,7 @@ pub enum Command {
     DncRemove(String),
     DncList,
     Disposition(i64, String, Option<String>),
+    Result(i64, AttemptResult),
     /// Debug builds only: panics, to prove the guard.
     #[cfg(debug_assertions)]
     Panic,
@@ -218,6 +221,18 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
                 )
                     .map(|(a, c, n): (i64, &str, Option<&str>)| {
                         Command::Disposition(a, c.to_string(), n.map(|n| n.trim().to_string()))
+                    })
+                    .parse(i)
+            },
+        )?,
+        "result" => simple(
+            "callback result <attempt id> answered|machine|busy|no-answer|wrong-number",
+            &mut |i| {
+                (arg(id), arg(word), end)
+                    .map_opt(|(a, r, _): (i64, &str, ())| {
+                        r.parse::<AttemptResult>()
+                            .ok()
+                            .map(|r| Command::Result(a, r))
                     })
                     .parse(i)
             },
@@ -559,6 +574,21 @@ pub fn execute_with(
                 Ok(a) => format!(
                     "+OK attempt {} of callback {}: {code}\n",
                     a.id, a.callback_id
+                ),
+            }
+        }
+        Command::Result(attempt, result) => {
+            match svc
+                .store()
+                .set_disposition(attempt, Some(result), None, None)
+            {
+                Err(e) => service_err(json, &e.into()),
+                Ok(a) if json => ok_json(json!({ "attempt": a })),
+                Ok(a) => format!(
+                    "+OK attempt {} of callback {}: {}\n",
+                    a.id,
+                    a.callback_id,
+                    result.as_str()
                 ),
             }
         }

@@ -658,3 +658,35 @@ fn waiting_for_an_agent_backs_off_and_a_ready_agent_pulls_it_forward() {
     let t = wait_state(&sim, id, "completed");
     assert!(actions(&t).contains(&"agent-ready".to_string()));
 }
+
+#[test]
+fn the_agent_sets_result_disposition_and_note_through_the_api() {
+    // After a call: the result corrected to machine, a configured disposition code and a
+    // note; an unknown code is refused and changes nothing.
+    let sim = sim();
+    let _m = load(CONF);
+    agent_answers(&sim, "1001", &["1", "-"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "completed");
+    let attempt = t["attempts"][1]["id"].as_i64().unwrap();
+    assert!(sim
+        .api(&format!("callback result {attempt} machine"))
+        .starts_with("+OK"));
+    let r = sim.api(&format!(
+        "callback disposition {attempt} follow-up left a message"
+    ));
+    assert!(r.starts_with("+OK"), "{r}");
+    let r = sim.api(&format!("callback disposition {attempt} sold-a-car"));
+    assert!(
+        r.starts_with("-ERR") && r.contains("unknown disposition"),
+        "{r}"
+    );
+    let t = show(&sim, id);
+    assert_eq!(t["attempts"][1]["result"], "machine");
+    assert_eq!(t["attempts"][1]["disposition"], "follow-up");
+    assert_eq!(t["attempts"][1]["note"], "left a message");
+    assert!(sim
+        .api(&format!("callback show {id}"))
+        .contains("note: left a message"));
+}
