@@ -25,6 +25,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
+/// How long after the agent answered the agent-leg application must have started.
+const APP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The longest a callback waits for a ready agent before it is looked at again.
 const MAX_WAIT: Duration = Duration::minutes(5);
 
@@ -554,7 +557,29 @@ impl Dispatcher {
     fn ring(&self, r: CallbackRequest, agent: AgentConfig, attempt_id: i64, leg: LegRequest) {
         let outcome = self.svc.host().originate(&leg);
         let (cause, result) = match &outcome {
-            Ok(o) if o.answered => return,
+            Ok(o) if o.answered => {
+                // The agent-leg application takes the offer as it starts. If it never does
+                // (the leg was answered but the application did not run), the offer is
+                // withdrawn so neither the agent nor the callback stays stuck.
+                let deadline = std::time::Instant::now() + APP_START_TIMEOUT;
+                while std::time::Instant::now() < deadline {
+                    if !self
+                        .offers
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .contains_key(&r.id)
+                    {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                tracing::error!(
+                    callback_id = r.id,
+                    "agent {} answered but callback_agent did not start on the call; offering again",
+                    agent.id
+                );
+                ("AGENT_APP_NOT_STARTED".to_string(), AttemptResult::Error)
+            }
             Ok(o) => {
                 let cause = o.cause.clone().unwrap_or_else(|| "NO_ANSWER".into());
                 let result = crate::model::classify_hangup(&cause, None);

@@ -22,6 +22,9 @@ pub enum Endpoint {
     Reject,
     /// `-ERR UNALLOCATED_NUMBER`.
     WrongNumber,
+    /// Answers after this many seconds but runs no application on the call (as when the
+    /// application is missing or the leg is transferred away).
+    AnswerOnly(u32),
 }
 
 /// One line the module logged.

@@ -530,6 +530,20 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
             core::advance(Duration::seconds(timeout.into()));
             fail("NO_ANSWER")
         }
+        Some(Endpoint::AnswerOnly(after)) if after <= timeout => {
+            core::advance(Duration::seconds(after.into()));
+            let uuid = get("origination_uuid").unwrap_or_else(core::new_uuid);
+            let s = SimSession::new(&uuid);
+            s.set("uuid", &uuid);
+            s.set("destination_number", &target);
+            s.answered.store(true, Ordering::SeqCst);
+            state().sessions.insert(uuid.clone(), s);
+            (SWITCH_STATUS_SUCCESS, format!("+OK {uuid}\n"))
+        }
+        Some(Endpoint::AnswerOnly(_)) => {
+            core::advance(Duration::seconds(timeout.into()));
+            fail("NO_ANSWER")
+        }
         Some(Endpoint::Answer(after)) => {
             core::advance(Duration::seconds(after.into()));
             let uuid = get("origination_uuid").unwrap_or_else(core::new_uuid);

@@ -690,3 +690,25 @@ fn the_agent_sets_result_disposition_and_note_through_the_api() {
         .api(&format!("callback show {id}"))
         .contains("note: left a message"));
 }
+
+#[test]
+fn an_answered_agent_leg_without_the_application_is_withdrawn() {
+    // 1001's leg answers but callback_agent never runs on it: after 10 s (real time) the
+    // offer is withdrawn, the leg recorded as an error, the callback offered again and the
+    // agent free again (not counted as a decline).
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    sim.endpoint("user/1001", Endpoint::AnswerOnly(1));
+    let id = capture(&sim, "type=immediate");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !actions(&show(&sim, id)).contains(&"reoffer".to_string()) {
+        assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let t = show(&sim, id);
+    assert_eq!(t["attempts"][0]["hangup_cause"], "AGENT_APP_NOT_STARTED");
+    assert_eq!(t["attempts"][0]["result"], "error");
+    let agents: Value = serde_json::from_str(&sim.api("callback json agents")).unwrap();
+    assert_eq!(agents["agents"][0]["declined_in_row"], 0);
+}
