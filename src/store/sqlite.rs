@@ -20,7 +20,9 @@ use crate::model::{
 };
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::Type;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OptionalExtension, Row, Statement, Transaction, TransactionBehavior,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -503,19 +505,25 @@ fn exists(conn: &Connection, id: CallbackId) -> Result<(), StoreError> {
     }
 }
 
-fn insert_callback(tx: &Connection, d: &Draft, now: i64) -> Result<CallbackId, StoreError> {
+const INSERT_CALLBACK: &str = "INSERT INTO callbacks (kind, number, time_zone, queue, source, \
+     state, due_at, customer_attempts, created_at, updated_at, desired_at, window_from, \
+     window_until, expires_at, agent, remark, ivr_data, origin_uuid, idempotency_key, \
+     recording_path, recording_ms, recording_rate, tags) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+     ?18, ?19, ?20, ?21)";
+
+const INSERT_EVENT: &str = "INSERT INTO events (callback_id, at, action, from_state, to_state, \
+     actor, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// Inserts one callback through `stmt`, a prepared [`INSERT_CALLBACK`]: a batch prepares it
+/// once instead of looking the SQL up in the statement cache for every row.
+fn insert_callback(
+    stmt: &mut Statement<'_>,
+    d: &Draft,
+    now: i64,
+) -> Result<CallbackId, StoreError> {
     let ivr = map_json(&d.ivr_data, "ivr_data")?;
     let tags = map_json(&d.tags, "tags")?;
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO callbacks (kind, number, time_zone, queue, source, state, due_at, \
-             customer_attempts, created_at, updated_at, desired_at, window_from, window_until, \
-             expires_at, agent, remark, ivr_data, origin_uuid, idempotency_key, recording_path, \
-             recording_ms, recording_rate, tags) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-             ?16, ?17, ?18, ?19, ?20, ?21)",
-        )
-        .map_err(backend("storing a callback"))?;
     stmt.insert(params![
         d.kind.as_str(),
         d.number,
@@ -563,21 +571,23 @@ struct NewEvent<'a> {
 }
 
 fn insert_event(tx: &Connection, e: &NewEvent<'_>) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO events (callback_id, at, action, from_state, to_state, actor, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            e.callback_id,
-            e.at,
-            e.action,
-            e.from.map(State::as_str),
-            e.to.as_str(),
-            e.actor,
-            e.detail,
-        ])
-    })
+    let mut stmt = tx
+        .prepare_cached(INSERT_EVENT)
+        .map_err(backend("writing the trace"))?;
+    insert_event_with(&mut stmt, e)
+}
+
+/// [`insert_event`] through `stmt`, a prepared [`INSERT_EVENT`].
+fn insert_event_with(stmt: &mut Statement<'_>, e: &NewEvent<'_>) -> Result<(), StoreError> {
+    stmt.execute(params![
+        e.callback_id,
+        e.at,
+        e.action,
+        e.from.map(State::as_str),
+        e.to.as_str(),
+        e.actor,
+        e.detail,
+    ])
     .map(drop)
     .map_err(backend("writing the trace"))
 }
@@ -704,7 +714,10 @@ impl Store for SqliteStore {
                     return Err(StoreError::SlotFull { start, capacity });
                 }
             }
-            let id = insert_callback(tx, draft, now_s)?;
+            let mut insert = tx
+                .prepare_cached(INSERT_CALLBACK)
+                .map_err(backend("storing a callback"))?;
+            let id = insert_callback(&mut insert, draft, now_s)?;
             insert_event(
                 tx,
                 &NewEvent {
@@ -730,10 +743,16 @@ impl Store for SqliteStore {
         let now_s = secs(now);
         self.write("storing a batch of callbacks", |tx| {
             let mut ids = Vec::with_capacity(drafts.len());
+            let mut insert = tx
+                .prepare_cached(INSERT_CALLBACK)
+                .map_err(backend("storing a batch of callbacks"))?;
+            let mut trace = tx
+                .prepare_cached(INSERT_EVENT)
+                .map_err(backend("storing a batch of callbacks"))?;
             for d in drafts {
-                let id = insert_callback(tx, d, now_s)?;
-                insert_event(
-                    tx,
+                let id = insert_callback(&mut insert, d, now_s)?;
+                insert_event_with(
+                    &mut trace,
                     &NewEvent {
                         callback_id: id,
                         at: now_s,
