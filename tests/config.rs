@@ -315,6 +315,10 @@ fn agents_and_dispatch_settings_load_and_bad_ones_are_refused() {
             r#"<settings><param name="agent-caller-id-name" value="Call {number}"/></settings>"#,
             "settings/agent-caller-id-name",
         ),
+        (
+            r#"<settings><param name="agent-caller-id-name" value="Callback_for_our_most_valued_customers_please_answer_{number}"/></settings>"#,
+            "settings/agent-caller-id-name",
+        ),
     ];
     for (xml, at) in cases {
         let text = format!("<configuration name=\"callback.conf\">{xml}</configuration>");

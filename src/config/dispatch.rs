@@ -108,6 +108,12 @@ pub(super) fn build_dispatch(s: &Params<'_>) -> Result<DispatchConfig, ConfigErr
             "may hold letters, digits, _ - . + @ and {number} (it goes into a dial string)",
         ));
     }
+    if cid.replace("{number}", "").len() + if cid.contains("{number}") { 15 } else { 0 } > 64 {
+        return Err(s.err(
+            "agent-caller-id-name",
+            "too long: with the number filled in it must fit 64 characters",
+        ));
+    }
     let preview_timeout = match s.text("preview-timeout", "dial").as_str() {
         "dial" => PreviewTimeout::Dial,
         "requeue" => PreviewTimeout::Requeue,

@@ -73,9 +73,16 @@ struct Leg2<'a> {
     answered_at: DateTime<Utc>,
 }
 
-/// Runs the agent leg of callback `id`.
-pub fn run(d: &Dispatcher, id: i64, line: &mut dyn AgentLine) -> Result<PreviewEnd, Error> {
-    let Some(offer) = d.take_offer(id) else {
+/// Runs the agent leg of callback `id` on the call of `agent` (the `callback_agent` variable
+/// the dispatcher set on the leg it originated; a call without it, or of another agent,
+/// gets no offer).
+pub fn run(
+    d: &Dispatcher,
+    id: i64,
+    agent: Option<&str>,
+    line: &mut dyn AgentLine,
+) -> Result<PreviewEnd, Error> {
+    let Some(offer) = agent.and_then(|a| d.take_offer_for(id, a)) else {
         line.play(&[prompt("no-callback")]);
         return Ok(PreviewEnd::NotOffered);
     };

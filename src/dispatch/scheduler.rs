@@ -18,7 +18,7 @@ use crate::config::AgentConfig;
 use crate::host::{LegRequest, Target};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::service::{CallbackService, Error};
-use crate::store::{AttemptEnd, NewAttempt, Transition};
+use crate::store::{AttemptEnd, NewAttempt, StoreError, Transition};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +33,12 @@ const MAX_WAIT: Duration = Duration::minutes(5);
 
 /// The longest the loop sleeps without looking (a host's virtual clock may jump).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A call uuid as FreeSWITCH makes them (hex digits and dashes): only such values travel
+/// in a leg's variables (an API client's origin id may hold other characters).
+pub(crate) fn is_call_uuid(u: &str) -> bool {
+    !u.is_empty() && u.len() <= 64 && u.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
 
 /// A callback offered to an agent: what the agent-leg application needs.
 #[derive(Debug, Clone)]
@@ -111,11 +117,17 @@ impl Dispatcher {
             .unwrap_or_else(PoisonError::into_inner)
             .stop = true;
         self.wake.notify_all();
-        let handles: Vec<_> =
-            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
-        for h in handles {
-            if h.join().is_err() {
-                tracing::error!("a dispatcher thread panicked");
+        // The loop first (it starts ring threads), then every ring thread it started.
+        loop {
+            let handles: Vec<_> =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+            if handles.is_empty() {
+                break;
+            }
+            for h in handles {
+                if h.join().is_err() {
+                    tracing::error!("a dispatcher thread panicked");
+                }
             }
         }
     }
@@ -189,6 +201,26 @@ impl Dispatcher {
             .remove(&id)
     }
 
+    /// The offer of a callback, taken by the agent-leg application of `agent` only: a call
+    /// someone else placed to the application (by hand) gets nothing.
+    pub fn take_offer_for(&self, id: CallbackId, agent: &str) -> Option<Offer> {
+        let mut offers = self.offers.lock().unwrap_or_else(PoisonError::into_inner);
+        match offers.get(&id) {
+            Some(o) if o.agent.id == agent => offers.remove(&id),
+            _ => None,
+        }
+    }
+
+    /// Takes the offer back if it is still this attempt's (not a newer offer of the same
+    /// callback).
+    fn withdraw(&self, id: CallbackId, attempt_id: i64) -> bool {
+        let mut offers = self.offers.lock().unwrap_or_else(PoisonError::into_inner);
+        match offers.get(&id) {
+            Some(o) if o.attempt_id == attempt_id => offers.remove(&id).is_some(),
+            _ => false,
+        }
+    }
+
     /// Stops renewing a callback's lease (its dispatch ended).
     pub(crate) fn let_go(&self, id: CallbackId) {
         self.held
@@ -253,20 +285,38 @@ impl Dispatcher {
             let claimed = self.svc.store().claim_due(self.node(), now, lease, limit)?;
             for r in claimed {
                 let id = r.id;
-                self.held
+                // Ours and still running here (the lease lapsed under us): keep going and
+                // keep renewing; recovering it would dial a second time.
+                let running_here = self
+                    .held
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert(id, now);
-                if let Err(e) = self.dispatch(r, now) {
+                    .insert(id, now)
+                    .is_some();
+                if running_here {
+                    continue;
+                }
+                if let Err(e) = self.dispatch(r.clone(), now) {
                     tracing::error!(callback_id = id, "dispatching callback {id}: {e}");
-                    self.held
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&id);
+                    if let Error::UnknownQueue(q) = &e {
+                        // Nothing will ever dispatch it: say why instead of reclaiming it.
+                        let mut t = Transition::new(State::Failed, "fail");
+                        t.detail = Some(format!("queue '{q}' is no longer configured"));
+                        if let Err(e) = self.transition(&r, t, now) {
+                            tracing::error!(callback_id = id, "callback {id}: {e}");
+                        }
+                    }
+                    self.let_go(id);
                 }
             }
         }
-        let next = self.svc.store().next_wakeup()?;
+        // With no agent free, what is due cannot be taken now: sleep until a nudge (an
+        // agent released or set ready) instead of looking again at once.
+        let next = if limit > 0 {
+            self.svc.store().next_wakeup()?
+        } else {
+            None
+        };
         let renew_at = now + lease / 3;
         let held = !self
             .held
@@ -298,13 +348,15 @@ impl Dispatcher {
                         .unwrap_or_else(PoisonError::into_inner)
                         .insert(id, now);
                 }
-                Err(e) => {
+                Err(e @ (StoreError::LeaseLost { .. } | StoreError::NotFound(_))) => {
                     tracing::warn!(callback_id = id, "callback {id}: lease not renewed: {e}");
                     self.held
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .remove(&id);
                 }
+                // A busy or failing database: kept, tried again at the next turn.
+                Err(e) => tracing::warn!(callback_id = id, "callback {id}: renewing: {e}"),
             }
         }
     }
@@ -419,7 +471,7 @@ impl Dispatcher {
                 .rules
                 .hours
                 .next_open(from, from + queue.rules.horizon)
-                .unwrap_or(from);
+                .unwrap_or(from + MAX_WAIT);
             let mut t = Transition::new(State::Rescheduled, "wait");
             t.due_at = Some(at.max(now + Duration::seconds(1)));
             t.detail = Some(if open {
@@ -484,7 +536,7 @@ impl Dispatcher {
                 return Err(e);
             }
         };
-        let attempt = self.svc.store().start_attempt(
+        let attempt = match self.svc.store().start_attempt(
             &NewAttempt {
                 callback_id: r.id,
                 leg: Leg::Agent,
@@ -493,7 +545,14 @@ impl Dispatcher {
             },
             self.node(),
             now,
-        )?;
+        ) {
+            Ok(a) => a,
+            Err(e) => {
+                // The agent is free again; the callback's lease lapses and it is recovered.
+                self.agents.release(&agent.id, Released::Withdrawn, now);
+                return Err(e.into());
+            }
+        };
         let leg = self.agent_leg(&r, &agent);
         self.offers
             .lock()
@@ -509,15 +568,50 @@ impl Dispatcher {
             );
         self.ringing.fetch_add(1, Ordering::SeqCst);
         let me = self.clone();
+        let (id, agent_id) = (r.id, agent.id.clone());
         let spawned = std::thread::Builder::new()
             .name("callback-ring".into())
             .spawn(move || {
                 me.ring(r, agent, attempt.id, leg);
                 me.ringing.fetch_sub(1, Ordering::SeqCst);
             });
-        if let Err(e) = spawned {
-            self.ringing.fetch_sub(1, Ordering::SeqCst);
-            tracing::error!("cannot start an originate thread: {e}");
+        match spawned {
+            Ok(h) => {
+                let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+                // Finished ring threads are joined as new ones start; `stop` joins the rest.
+                let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut *threads)
+                    .into_iter()
+                    .partition(|t| t.is_finished());
+                *threads = running;
+                threads.push(h);
+                drop(threads);
+                for t in done {
+                    let _ = t.join();
+                }
+            }
+            Err(e) => {
+                self.ringing.fetch_sub(1, Ordering::SeqCst);
+                tracing::error!("cannot start an originate thread: {e}");
+                self.take_offer(id);
+                self.agents.release(&agent_id, Released::Withdrawn, now);
+                let end = AttemptEnd {
+                    answered_at: None,
+                    hangup_cause: "ORIGINATE_ERROR".into(),
+                    result: AttemptResult::Error,
+                };
+                self.svc.store().finish_attempt(attempt.id, &end, now)?;
+                let current = self.svc.store().get(id)?;
+                outcome::apply(
+                    &self.svc,
+                    &current,
+                    Leg::Agent,
+                    AttemptResult::Error,
+                    self.node(),
+                    None,
+                    now,
+                )?;
+                self.let_go(id);
+            }
         }
         Ok(())
     }
@@ -533,7 +627,7 @@ impl Dispatcher {
             ),
             ("callback_agent".to_string(), agent.id.clone()),
         ];
-        if let Some(u) = &r.origin_uuid {
+        if let Some(u) = r.origin_uuid.as_ref().filter(|u| is_call_uuid(u)) {
             variables.push(("callback_origin_uuid".to_string(), u.clone()));
         }
         LegRequest {
@@ -562,16 +656,24 @@ impl Dispatcher {
                 // (the leg was answered but the application did not run), the offer is
                 // withdrawn so neither the agent nor the callback stays stuck.
                 let deadline = std::time::Instant::now() + APP_START_TIMEOUT;
-                while std::time::Instant::now() < deadline {
-                    if !self
-                        .offers
+                let still_offered = || {
+                    self.offers
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .contains_key(&r.id)
-                    {
+                        .get(&r.id)
+                        .is_some_and(|o| o.attempt_id == attempt_id)
+                };
+                while std::time::Instant::now() < deadline {
+                    if !still_offered() {
                         return;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                // Free the agent's phone: it is off-hook in a call that will do nothing.
+                if let Some(uuid) = &o.uuid {
+                    if let Err(e) = self.svc.host().hangup(uuid, "NORMAL_CLEARING") {
+                        tracing::warn!(callback_id = r.id, "hanging up {uuid}: {e}");
+                    }
                 }
                 tracing::error!(
                     callback_id = r.id,
@@ -592,13 +694,13 @@ impl Dispatcher {
         };
         let now = self.svc.now();
         // The application may have taken the offer if the host answered after all.
-        if self.take_offer(r.id).is_none() {
+        if !self.withdraw(r.id, attempt_id) {
             return;
         }
-        let declined = matches!(
-            result,
-            AttemptResult::NoAnswer | AttemptResult::Rejected | AttemptResult::Busy
-        );
+        // Whatever kept the agent from taking it (no answer, busy, not registered, no
+        // route, a refused dial string) counts toward setting the agent away, so an agent
+        // that cannot be reached does not take every callback in turn.
+        let declined = cause != "AGENT_APP_NOT_STARTED";
         let end = AttemptEnd {
             answered_at: None,
             hangup_cause: cause.clone(),

@@ -113,6 +113,7 @@ impl Dialogue<'_> {
         let stored = match self.store(true) {
             Ok(r) => r,
             Err(e) => {
+                self.discard_recording();
                 self.play(&[self.p.prompt("error")]);
                 return Err(Stop::Failed(e));
             }
@@ -129,7 +130,10 @@ impl Dialogue<'_> {
         }
         match self.store(false) {
             Ok(r) => Outcome::HungUp(Some(r)),
-            Err(e) => Outcome::Failed(e),
+            Err(e) => {
+                self.discard_recording();
+                Outcome::Failed(e)
+            }
         }
     }
 
@@ -150,7 +154,7 @@ impl Dialogue<'_> {
         Stop::Ended(why.into())
     }
 
-    /// Asks until `pick` accepts the answer, at most `tries` times.
+    /// Asks until `pick` accepts the answer, at most `tries` times; then says goodbye.
     fn choose<T>(
         &mut self,
         step: &str,
@@ -158,12 +162,25 @@ impl Dialogue<'_> {
         ask: &Ask,
         pick: impl Fn(&str) -> Option<T>,
     ) -> Flow<T> {
+        match self.ask_tries(prompts, ask, pick)? {
+            Some(v) => Ok(v),
+            None => Err(self.goodbye(format!("no valid choice at {step}"))),
+        }
+    }
+
+    /// Asks until `pick` accepts the answer, at most `tries` times; `None` when no try did.
+    fn ask_tries<T>(
+        &mut self,
+        prompts: &[Prompt],
+        ask: &Ask,
+        pick: impl Fn(&str) -> Option<T>,
+    ) -> Flow<Option<T>> {
         for _ in 0..self.p.tries.max(1) {
             match self.caller.ask(prompts, ask) {
                 Answer::HungUp => return Err(Stop::HungUp),
                 Answer::Digits(d) => {
                     if let Some(v) = pick(&d) {
-                        return Ok(v);
+                        return Ok(Some(v));
                     }
                     if !self.play(&[self.p.prompt("invalid-choice")]) {
                         return Err(Stop::HungUp);
@@ -176,7 +193,7 @@ impl Dialogue<'_> {
                 }
             }
         }
-        Err(self.goodbye(format!("no valid choice at {step}")))
+        Ok(None)
     }
 
     fn key(&self) -> Ask {
@@ -453,21 +470,20 @@ impl Dialogue<'_> {
         let ask = self.key();
         loop {
             let prompts = [self.p.prompt("review")];
-            let choice = self.choose("the review menu", &prompts, &ask, |k| match k {
+            let choice = self.ask_tries(&prompts, &ask, |k| match k {
                 "1" | "2" | "3" => k.chars().next(),
                 _ => None,
             });
             match choice {
-                Ok('1') => return Ok(true),
-                Ok('2') => {
+                // Said nothing to the review menu: what was recorded is kept.
+                Ok(None) | Ok(Some('1')) => return Ok(true),
+                Ok(Some('2')) => {
                     if !self.play(&[Prompt::File(rec.path.clone())]) {
                         self.recording = Some(rec.clone());
                         return Err(Stop::HungUp);
                     }
                 }
-                Ok(_) => return Ok(false),
-                // Said nothing to the review menu: what was recorded is kept.
-                Err(Stop::Ended(_)) => return Ok(true),
+                Ok(Some(_)) => return Ok(false),
                 Err(Stop::HungUp) => {
                     self.recording = Some(rec.clone());
                     return Err(Stop::HungUp);

@@ -93,8 +93,14 @@ pub fn run(dispatcher: Option<&Dispatcher>, call: &dyn CallControl, data: &str) 
         .ivr_profile(None)
         .map(|p| p.language)
         .unwrap_or_else(|| "en".into());
+    // Only a leg the dispatcher originated carries these (set in its dial string); a
+    // phone that dials the application by hand has neither.
+    let agent = call
+        .var("callback_agent")
+        .filter(|_| call.var("callback_leg").as_deref() == Some("agent"))
+        .filter(|_| call.var("callback_id").as_deref() == Some(data.trim()));
     let mut line = FsAgentLine::new(call, &language);
-    match preview::run(d, id, &mut line) {
+    match preview::run(d, id, agent.as_deref(), &mut line) {
         Ok(end) => {
             let result = match &end {
                 PreviewEnd::NotOffered => "NOT_OFFERED".to_string(),

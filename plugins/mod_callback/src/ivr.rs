@@ -6,7 +6,7 @@
 //! | play a prompt | `playback <file>` |
 //! | say digits / a number | `say <lang> NUMBER iterated <digits>` / `say <lang> NUMBER pronounced <n>` |
 //! | say a date / time | `timezone=<zone>`, then `say <lang> CURRENT_DATE\|CURRENT_TIME pronounced <epoch>` |
-//! | collect digits | `play_and_get_digits <min> <max> 1 <timeout> # <file> silence_stream://250 callback_ivr_digits \d+` |
+//! | collect digits | `play_and_get_digits <min> <max> 1 <timeout> #\|none <file> silence_stream://250 callback_ivr_digits ^[0-9*#]+$` |
 //! | record | `playback_terminators=#`, then `record <path> <secs> <threshold> <silence secs>` |
 //!
 //! Every argument is built from configuration, validated digits, numbers and server-made
@@ -118,18 +118,25 @@ impl Caller for FsCaller<'_> {
         }
         // The variable keeps an old value when nothing is pressed: clear it first.
         self.call.set_var(DIGITS_VAR, None);
+        // `none` holds no DTMF key: nothing ends the input early.
         let terminators = if ask.terminators.is_empty() {
-            "#"
+            "none"
         } else {
             ask.terminators
         };
         let arg = format!(
-            "{} {} 1 {} {terminators} {file} silence_stream://250 {DIGITS_VAR} \\d+",
+            "{} {} 1 {} {terminators} {file} silence_stream://250 {DIGITS_VAR} ^[0-9*#]+$",
             ask.min, ask.max, ask.timeout_ms
         );
         self.call.execute("play_and_get_digits", &arg);
         match self.call.var(DIGITS_VAR).filter(|d| !d.is_empty()) {
-            Some(d) if d.bytes().all(|b| b.is_ascii_digit()) => Answer::Digits(d),
+            // `*` and `#` (when not terminators) are keys too: the flow refuses them itself.
+            Some(d)
+                if d.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#') =>
+            {
+                Answer::Digits(d)
+            }
             _ if !self.call.ready() => Answer::HungUp,
             _ => Answer::Nothing,
         }

@@ -95,7 +95,8 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         );
     }
     let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
-    let transcription = transcription::start(&config, store.clone(), host.clone(), clock.clone());
+    let mut transcription =
+        transcription::start(&config, store.clone(), host.clone(), clock.clone());
     let service = CallbackService::new(
         store as Arc<dyn Store>,
         Arc::new(config),
@@ -111,9 +112,13 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
             d.nudge();
         }
     }));
-    dispatcher
-        .start()
-        .map_err(|e| format!("mod_callback not loaded: cannot start the dispatcher: {e}"))?;
+    if let Err(e) = dispatcher.start() {
+        // Nothing started may outlive a failed load (FreeSWITCH unmaps the library).
+        transcription.stop();
+        return Err(format!(
+            "mod_callback not loaded: cannot start the dispatcher: {e}"
+        ));
+    }
     let agents = dispatcher.agents().list();
     tracing::info!(
         "dispatcher started: {} agent(s), {} ready",
@@ -128,9 +133,15 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         wake: Condvar::new(),
         transcription: Mutex::new(transcription),
     });
-    let mut cur = CURRENT
-        .lock()
-        .map_err(|_| "mod_callback: state lock poisoned".to_string())?;
+    let Ok(mut cur) = CURRENT.lock() else {
+        module.dispatcher.stop();
+        module
+            .transcription
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stop();
+        return Err("mod_callback: state lock poisoned".to_string());
+    };
     *cur = Some(module);
     tracing::info!("mod_callback loaded ({})", path.display());
     Ok(())

@@ -292,6 +292,33 @@ fn an_agent_reject_goes_to_another_agent_without_a_customer_attempt() {
 }
 
 #[test]
+fn star_and_pound_in_the_preview_are_not_a_timeout() {
+    // `#` and `*` are keys without a meaning in the preview: the preview plays again; the
+    // customer is dialled only on 1.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1001", &["#", "*", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "completed");
+    let agent_call = sim
+        .sessions()
+        .into_iter()
+        .find(|s| s.var("destination_number").as_deref() == Some("user/1001"))
+        .unwrap();
+    let asks = agent_call
+        .apps
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(a, _)| a == "play_and_get_digits")
+        .count();
+    // Three preview menus and the after-call menu.
+    assert_eq!(asks, 4);
+}
+
+#[test]
 fn an_agent_who_hangs_up_in_the_preview_passes_it_on() {
     // Hanging up during the preview counts as a reject: offered again, no customer dialled.
     let sim = sim();
@@ -701,6 +728,16 @@ fn an_answered_agent_leg_without_the_application_is_withdrawn() {
     sim.api("callback agent 1002 away");
     sim.endpoint("user/1001", Endpoint::AnswerOnly(1));
     let id = capture(&sim, "type=immediate");
+    // While the offer stands, a phone dialling the application by hand gets nothing.
+    wait_until("1001 offered", || {
+        actions(&show(&sim, id)).contains(&"offer".to_string())
+    });
+    let intruder = sim.new_call("1003");
+    sim.execute(&intruder, "callback_agent", &id.to_string());
+    assert_eq!(
+        sim.var(&intruder, "callback_result").as_deref(),
+        Some("NOT_OFFERED")
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !actions(&show(&sim, id)).contains(&"reoffer".to_string()) {
         assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));

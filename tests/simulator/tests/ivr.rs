@@ -422,6 +422,33 @@ fn review_can_listen_back_and_record_again() {
 }
 
 #[test]
+fn silence_at_the_review_menu_keeps_the_recording_without_a_goodbye_first() {
+    // No key at the review menu: the recording is kept and the booking read back; the
+    // caller hears goodbye once, at the end.
+    let (sim, _m) = start();
+    let call = ivr(
+        &sim,
+        CALLER,
+        "",
+        vec![press("1"), press("1"), speak("john.wav")],
+    );
+    let r = request(&sim, &ok_id(&sim, &call));
+    assert!(!r["recording"].is_null());
+    let files = played(&sim, &call);
+    assert_eq!(
+        files
+            .iter()
+            .filter(|f| *f == "callback/goodbye.wav")
+            .count(),
+        1
+    );
+    assert_eq!(
+        files.last().map(String::as_str),
+        Some("callback/goodbye.wav")
+    );
+}
+
+#[test]
 fn hang_ups_before_anything_was_said_store_nothing() {
     // A hang-up at the type menu, at the number menu, at the day menu or while entering a
     // number: no request, no file, ERR with the reason.
