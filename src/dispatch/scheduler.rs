@@ -22,7 +22,7 @@ use crate::store::{AttemptEnd, NewAttempt, Transition};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 /// The longest the loop sleeps without looking (a host's virtual clock may jump).
@@ -36,6 +36,14 @@ pub struct Offer {
     /// The agent leg's attempt row.
     pub attempt_id: i64,
     pub rung_at: DateTime<Utc>,
+}
+
+/// A due callback with its agent picked, to be written and rung with the turn's others.
+struct Pending {
+    request: CallbackRequest,
+    agent: AgentConfig,
+    /// The transition to `offering`.
+    change: Transition,
 }
 
 #[derive(Default)]
@@ -52,6 +60,10 @@ pub struct Dispatcher {
     /// Callbacks this node holds a lease on, with the last renewal.
     held: Mutex<BTreeMap<CallbackId, DateTime<Utc>>>,
     ringing: AtomicUsize,
+    /// Held (written) while a turn starts its ring threads; a ring thread whose originate
+    /// came back at once waits on it (read) before its bookkeeping, so the turn's other
+    /// agents are rung first (the store and the CPU go to the originates of a burst).
+    ringing_burst: RwLock<()>,
     signal: Mutex<Signal>,
     wake: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -67,6 +79,7 @@ impl Dispatcher {
             offers: Mutex::new(BTreeMap::new()),
             held: Mutex::new(BTreeMap::new()),
             ringing: AtomicUsize::new(0),
+            ringing_burst: RwLock::new(()),
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
@@ -201,20 +214,20 @@ impl Dispatcher {
         let limit = free.min(room);
         if limit > 0 {
             let claimed = self.svc.store().claim_due(self.node(), now, lease, limit)?;
+            let mut offers = Vec::with_capacity(claimed.len());
             for r in claimed {
                 let id = r.id;
                 self.held
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(id, now);
-                if let Err(e) = self.dispatch(r, now) {
-                    tracing::error!(callback_id = id, "dispatching callback {id}: {e}");
-                    self.held
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&id);
+                match self.dispatch(r, now) {
+                    Ok(Some(offer)) => offers.push(offer),
+                    Ok(None) => {}
+                    Err(e) => self.drop_claim(id, &e),
                 }
             }
+            self.ring_all(offers, now);
         }
         let next = self.svc.store().next_wakeup()?;
         let renew_at = now + lease / 3;
@@ -273,15 +286,79 @@ impl Dispatcher {
         Ok(stored)
     }
 
-    fn dispatch(self: &Arc<Self>, r: CallbackRequest, now: DateTime<Utc>) -> Result<(), Error> {
+    /// A claimed callback: offered (returned, to be rung with the others of the turn),
+    /// moved on, or recovered.
+    fn dispatch(
+        self: &Arc<Self>,
+        r: CallbackRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Pending>, Error> {
         match r.state {
             State::Due => self.offer(r, now),
             State::Offering | State::Previewing | State::Dialing | State::Connected => {
-                self.recover(r, now)
+                self.recover(r, now).map(|()| None)
             }
             _ => {
                 self.let_go(r.id);
-                Ok(())
+                Ok(None)
+            }
+        }
+    }
+
+    /// Gives up a claim this turn could not dispatch (its lease lapses; a later claim
+    /// recovers it).
+    fn drop_claim(&self, id: CallbackId, e: &dyn std::fmt::Display) {
+        tracing::error!(callback_id = id, "dispatching callback {id}: {e}");
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// Writes the turn's offers (each `offering` and its agent leg) in one transaction,
+    /// then rings each agent: a burst of callbacks due at the same second reaches the
+    /// agents after one commit, not two per callback before it.
+    fn ring_all(self: &Arc<Self>, offers: Vec<Pending>, now: DateTime<Utc>) {
+        if offers.is_empty() {
+            return;
+        }
+        let items: Vec<(CallbackId, Transition, NewAttempt)> = offers
+            .iter()
+            .map(|p| {
+                let attempt = NewAttempt {
+                    callback_id: p.request.id,
+                    leg: Leg::Agent,
+                    agent: Some(p.agent.id.clone()),
+                    call_uuid: None,
+                };
+                (p.request.id, p.change.clone(), attempt)
+            })
+            .collect();
+        let written = match self.svc.store().start_offers(&items, self.node(), now) {
+            Ok(w) => w,
+            Err(e) => {
+                let e = Error::from(e);
+                for p in offers {
+                    self.agents.release(&p.agent.id, Released::Withdrawn, now);
+                    self.drop_claim(p.request.id, &e);
+                }
+                return;
+            }
+        };
+        let _burst = self
+            .ringing_burst
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (p, w) in offers.into_iter().zip(written) {
+            match w {
+                Ok((stored, attempt)) => {
+                    self.svc.notify(&p.change.action, &stored);
+                    self.ring_offer(stored, p.agent, attempt.id, now);
+                }
+                Err(e) => {
+                    self.agents.release(&p.agent.id, Released::Withdrawn, now);
+                    self.drop_claim(p.request.id, &Error::from(e));
+                }
             }
         }
     }
@@ -333,8 +410,13 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Rings an agent for a due callback (or says why not, and moves it on).
-    fn offer(self: &Arc<Self>, r: CallbackRequest, now: DateTime<Utc>) -> Result<(), Error> {
+    /// Picks an agent for a due callback (or says why not, and moves it on); the offer is
+    /// written and rung by [`Dispatcher::ring_all`].
+    fn offer(
+        self: &Arc<Self>,
+        r: CallbackRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Pending>, Error> {
         let cfg = self.svc.config();
         let queue = cfg
             .queue(Some(&r.queue))
@@ -344,21 +426,21 @@ impl Dispatcher {
             t.detail = Some("its time to live ran out before it could be offered".into());
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         if r.window.until.is_some_and(|u| u <= now) {
             let mut t = Transition::new(State::Expired, "expire");
             t.detail = Some("the customer's availability window has passed".into());
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         if self.svc.store().dnc_contains(&r.number)? {
             let mut t = Transition::new(State::Failed, "do-not-call");
             t.detail = Some(format!("{} is on the do-not-call list", r.number));
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         // Business hours and the customer's window, for this attempt too.
         let not_before = r.window.from.filter(|f| *f > now);
@@ -379,7 +461,7 @@ impl Dispatcher {
             });
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         let personal =
             r.agent
@@ -400,28 +482,28 @@ impl Dispatcher {
             });
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         };
         let mut t = Transition::new(State::Offering, "offer");
         t.actor = Some(agent.id.clone());
         t.detail = Some(format!("ringing agent {} ({})", agent.id, agent.dial));
-        let r = match self.transition(&r, t, now) {
-            Ok(r) => r,
-            Err(e) => {
-                self.agents.release(&agent.id, Released::Withdrawn, now);
-                return Err(e);
-            }
-        };
-        let attempt = self.svc.store().start_attempt(
-            &NewAttempt {
-                callback_id: r.id,
-                leg: Leg::Agent,
-                agent: Some(agent.id.clone()),
-                call_uuid: None,
-            },
-            self.node(),
-            now,
-        )?;
+        t.expect = Some(r.state);
+        t.owner = Some(self.node().to_string());
+        Ok(Some(Pending {
+            request: r,
+            agent,
+            change: t,
+        }))
+    }
+
+    /// Rings the agent of a written offer on an originate thread.
+    fn ring_offer(
+        self: &Arc<Self>,
+        r: CallbackRequest,
+        agent: AgentConfig,
+        attempt_id: i64,
+        now: DateTime<Utc>,
+    ) {
         let leg = self.agent_leg(&r, &agent);
         self.offers
             .lock()
@@ -431,7 +513,7 @@ impl Dispatcher {
                 Offer {
                     callback_id: r.id,
                     agent: agent.clone(),
-                    attempt_id: attempt.id,
+                    attempt_id,
                     rung_at: now,
                 },
             );
@@ -440,14 +522,13 @@ impl Dispatcher {
         let spawned = std::thread::Builder::new()
             .name("callback-ring".into())
             .spawn(move || {
-                me.ring(r, agent, attempt.id, leg);
+                me.ring(r, agent, attempt_id, leg);
                 me.ringing.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
             self.ringing.fetch_sub(1, Ordering::SeqCst);
             tracing::error!("cannot start an originate thread: {e}");
         }
-        Ok(())
     }
 
     fn agent_leg(&self, r: &CallbackRequest, agent: &AgentConfig) -> LegRequest {
@@ -484,6 +565,11 @@ impl Dispatcher {
     /// offered again (no customer attempt used).
     fn ring(&self, r: CallbackRequest, agent: AgentConfig, attempt_id: i64, leg: LegRequest) {
         let outcome = self.svc.host().originate(&leg);
+        drop(
+            self.ringing_burst
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         let (cause, result) = match &outcome {
             Ok(o) if o.answered => return,
             Ok(o) => {
