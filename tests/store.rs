@@ -1032,3 +1032,59 @@ fn attempts_are_recorded_and_only_customer_legs_use_up_an_attempt() {
         })
     ));
 }
+
+#[test]
+fn offers_of_a_turn_are_written_together_and_a_refused_one_leaves_no_trace() {
+    // Two claimed callbacks are offered in one call; a third, not held by the caller, is
+    // refused with its own error and neither its transition nor its attempt is kept.
+    let (_dir, _path, store) = open();
+    let ids: Vec<i64> = (0..3)
+        .map(|i| {
+            store
+                .create(
+                    &draft(&format!("+49301234567{i}"), "sales", 0),
+                    &CreateOptions::default(),
+                    t(0),
+                )
+                .unwrap()
+                .0
+                .id
+        })
+        .collect();
+    let claimed = store
+        .claim_due("w", t(1), Duration::seconds(60), 2)
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let offer = |id: i64| {
+        let mut tr = move_to(State::Offering, Some("w"));
+        tr.expect = Some(State::Due);
+        let leg = NewAttempt {
+            callback_id: id,
+            leg: Leg::Agent,
+            agent: Some("1001".into()),
+            call_uuid: None,
+        };
+        (id, tr, leg)
+    };
+    let out = store
+        .start_offers(
+            &ids.iter().map(|id| offer(*id)).collect::<Vec<_>>(),
+            "w",
+            t(2),
+        )
+        .unwrap();
+    assert_eq!(out.len(), 3);
+    for (id, o) in ids.iter().zip(&out).take(2) {
+        let (r, a) = o.as_ref().unwrap();
+        assert_eq!((r.id, r.state), (*id, State::Offering));
+        assert_eq!(
+            (a.callback_id, a.leg, a.started_at),
+            (*id, Leg::Agent, t(2))
+        );
+    }
+    assert!(out[2].is_err(), "{:?}", out[2]);
+    let third = store.get(ids[2]).unwrap();
+    assert_eq!(third.state, State::Scheduled);
+    assert!(store.attempts(ids[2]).unwrap().is_empty());
+    assert_eq!(store.events(ids[2]).unwrap().len(), 1);
+}

@@ -22,7 +22,7 @@ use crate::store::{AttemptEnd, NewAttempt, StoreError, Transition};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 /// How long after the agent answered the agent-leg application must have started.
@@ -50,6 +50,14 @@ pub struct Offer {
     pub rung_at: DateTime<Utc>,
 }
 
+/// A due callback with its agent picked, to be written and rung with the turn's others.
+struct Pending {
+    request: CallbackRequest,
+    agent: AgentConfig,
+    /// The transition to `offering`.
+    change: Transition,
+}
+
 #[derive(Default)]
 struct Signal {
     stop: bool,
@@ -64,6 +72,10 @@ pub struct Dispatcher {
     /// Callbacks this node holds a lease on, with the last renewal.
     held: Mutex<BTreeMap<CallbackId, DateTime<Utc>>>,
     ringing: AtomicUsize,
+    /// Held (written) while a turn starts its ring threads; a ring thread whose originate
+    /// came back at once waits on it (read) before its bookkeeping, so the turn's other
+    /// agents are rung first (the store and the CPU go to the originates of a burst).
+    ringing_burst: RwLock<()>,
     signal: Mutex<Signal>,
     wake: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -79,6 +91,7 @@ impl Dispatcher {
             offers: Mutex::new(BTreeMap::new()),
             held: Mutex::new(BTreeMap::new()),
             ringing: AtomicUsize::new(0),
+            ringing_burst: RwLock::new(()),
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
@@ -283,6 +296,7 @@ impl Dispatcher {
         let limit = free.min(room);
         if limit > 0 {
             let claimed = self.svc.store().claim_due(self.node(), now, lease, limit)?;
+            let mut offers = Vec::with_capacity(claimed.len());
             for r in claimed {
                 let id = r.id;
                 // Ours and still running here (the lease lapsed under us): keep going and
@@ -296,19 +310,23 @@ impl Dispatcher {
                 if running_here {
                     continue;
                 }
-                if let Err(e) = self.dispatch(r.clone(), now) {
-                    tracing::error!(callback_id = id, "dispatching callback {id}: {e}");
-                    if let Error::UnknownQueue(q) = &e {
-                        // Nothing will ever dispatch it: say why instead of reclaiming it.
-                        let mut t = Transition::new(State::Failed, "fail");
-                        t.detail = Some(format!("queue '{q}' is no longer configured"));
-                        if let Err(e) = self.transition(&r, t, now) {
-                            tracing::error!(callback_id = id, "callback {id}: {e}");
+                match self.dispatch(r.clone(), now) {
+                    Ok(Some(offer)) => offers.push(offer),
+                    Ok(None) => {}
+                    Err(e) => {
+                        if let Error::UnknownQueue(q) = &e {
+                            // Nothing will ever dispatch it: say why instead of reclaiming.
+                            let mut t = Transition::new(State::Failed, "fail");
+                            t.detail = Some(format!("queue '{q}' is no longer configured"));
+                            if let Err(e) = self.transition(&r, t, now) {
+                                tracing::error!(callback_id = id, "callback {id}: {e}");
+                            }
                         }
+                        self.drop_claim(id, &e);
                     }
-                    self.let_go(id);
                 }
             }
+            self.ring_all(offers, now);
         }
         // With no agent free, what is due cannot be taken now: sleep until a nudge (an
         // agent released or set ready) instead of looking again at once.
@@ -375,15 +393,79 @@ impl Dispatcher {
         Ok(stored)
     }
 
-    fn dispatch(self: &Arc<Self>, r: CallbackRequest, now: DateTime<Utc>) -> Result<(), Error> {
+    /// A claimed callback: offered (returned, to be rung with the others of the turn),
+    /// moved on, or recovered.
+    fn dispatch(
+        self: &Arc<Self>,
+        r: CallbackRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Pending>, Error> {
         match r.state {
             State::Due => self.offer(r, now),
             State::Offering | State::Previewing | State::Dialing | State::Connected => {
-                self.recover(r, now)
+                self.recover(r, now).map(|()| None)
             }
             _ => {
                 self.let_go(r.id);
-                Ok(())
+                Ok(None)
+            }
+        }
+    }
+
+    /// Gives up a claim this turn could not dispatch (its lease lapses; a later claim
+    /// recovers it).
+    fn drop_claim(&self, id: CallbackId, e: &dyn std::fmt::Display) {
+        tracing::error!(callback_id = id, "dispatching callback {id}: {e}");
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// Writes the turn's offers (each `offering` and its agent leg) in one transaction,
+    /// then rings each agent: a burst of callbacks due at the same second reaches the
+    /// agents after one commit, not two per callback before it.
+    fn ring_all(self: &Arc<Self>, offers: Vec<Pending>, now: DateTime<Utc>) {
+        if offers.is_empty() {
+            return;
+        }
+        let items: Vec<(CallbackId, Transition, NewAttempt)> = offers
+            .iter()
+            .map(|p| {
+                let attempt = NewAttempt {
+                    callback_id: p.request.id,
+                    leg: Leg::Agent,
+                    agent: Some(p.agent.id.clone()),
+                    call_uuid: None,
+                };
+                (p.request.id, p.change.clone(), attempt)
+            })
+            .collect();
+        let written = match self.svc.store().start_offers(&items, self.node(), now) {
+            Ok(w) => w,
+            Err(e) => {
+                let e = Error::from(e);
+                for p in offers {
+                    self.agents.release(&p.agent.id, Released::Withdrawn, now);
+                    self.drop_claim(p.request.id, &e);
+                }
+                return;
+            }
+        };
+        let _burst = self
+            .ringing_burst
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (p, w) in offers.into_iter().zip(written) {
+            match w {
+                Ok((stored, attempt)) => {
+                    self.svc.notify(&p.change.action, &stored);
+                    self.ring_offer(stored, p.agent, attempt.id, now);
+                }
+                Err(e) => {
+                    self.agents.release(&p.agent.id, Released::Withdrawn, now);
+                    self.drop_claim(p.request.id, &Error::from(e));
+                }
             }
         }
     }
@@ -435,8 +517,13 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Rings an agent for a due callback (or says why not, and moves it on).
-    fn offer(self: &Arc<Self>, r: CallbackRequest, now: DateTime<Utc>) -> Result<(), Error> {
+    /// Picks an agent for a due callback (or says why not, and moves it on); the offer is
+    /// written and rung by [`Dispatcher::ring_all`].
+    fn offer(
+        self: &Arc<Self>,
+        r: CallbackRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Pending>, Error> {
         let cfg = self.svc.config();
         let queue = cfg
             .queue(Some(&r.queue))
@@ -446,21 +533,21 @@ impl Dispatcher {
             t.detail = Some("its time to live ran out before it could be offered".into());
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         if r.window.until.is_some_and(|u| u <= now) {
             let mut t = Transition::new(State::Expired, "expire");
             t.detail = Some("the customer's availability window has passed".into());
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         if self.svc.store().dnc_contains(&r.number)? {
             let mut t = Transition::new(State::Failed, "do-not-call");
             t.detail = Some(format!("{} is on the do-not-call list", r.number));
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         // Business hours and the customer's window, for this attempt too.
         let not_before = r.window.from.filter(|f| *f > now);
@@ -481,7 +568,7 @@ impl Dispatcher {
             });
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         }
         // Overdue counts from the first time it fell due (its first claim): each wait for
         // the agent moves `due_at` on.
@@ -524,35 +611,28 @@ impl Dispatcher {
             });
             self.transition(&r, t, now)?;
             self.let_go(r.id);
-            return Ok(());
+            return Ok(None);
         };
         let mut t = Transition::new(State::Offering, "offer");
         t.actor = Some(agent.id.clone());
         t.detail = Some(format!("ringing agent {} ({})", agent.id, agent.dial));
-        let r = match self.transition(&r, t, now) {
-            Ok(r) => r,
-            Err(e) => {
-                self.agents.release(&agent.id, Released::Withdrawn, now);
-                return Err(e);
-            }
-        };
-        let attempt = match self.svc.store().start_attempt(
-            &NewAttempt {
-                callback_id: r.id,
-                leg: Leg::Agent,
-                agent: Some(agent.id.clone()),
-                call_uuid: None,
-            },
-            self.node(),
-            now,
-        ) {
-            Ok(a) => a,
-            Err(e) => {
-                // The agent is free again; the callback's lease lapses and it is recovered.
-                self.agents.release(&agent.id, Released::Withdrawn, now);
-                return Err(e.into());
-            }
-        };
+        t.expect = Some(r.state);
+        t.owner = Some(self.node().to_string());
+        Ok(Some(Pending {
+            request: r,
+            agent,
+            change: t,
+        }))
+    }
+
+    /// Rings the agent of a written offer on an originate thread.
+    fn ring_offer(
+        self: &Arc<Self>,
+        r: CallbackRequest,
+        agent: AgentConfig,
+        attempt_id: i64,
+        now: DateTime<Utc>,
+    ) {
         let leg = self.agent_leg(&r, &agent);
         self.offers
             .lock()
@@ -562,7 +642,7 @@ impl Dispatcher {
                 Offer {
                     callback_id: r.id,
                     agent: agent.clone(),
-                    attempt_id: attempt.id,
+                    attempt_id,
                     rung_at: now,
                 },
             );
@@ -572,7 +652,7 @@ impl Dispatcher {
         let spawned = std::thread::Builder::new()
             .name("callback-ring".into())
             .spawn(move || {
-                me.ring(r, agent, attempt.id, leg);
+                me.ring(r, agent, attempt_id, leg);
                 me.ringing.fetch_sub(1, Ordering::SeqCst);
             });
         match spawned {
@@ -599,21 +679,30 @@ impl Dispatcher {
                     hangup_cause: "ORIGINATE_ERROR".into(),
                     result: AttemptResult::Error,
                 };
-                self.svc.store().finish_attempt(attempt.id, &end, now)?;
-                let current = self.svc.store().get(id)?;
-                outcome::apply(
-                    &self.svc,
-                    &current,
-                    Leg::Agent,
-                    AttemptResult::Error,
-                    self.node(),
-                    None,
-                    now,
-                )?;
+                let moved_on = self
+                    .svc
+                    .store()
+                    .finish_attempt(attempt_id, &end, now)
+                    .and_then(|_| self.svc.store().get(id))
+                    .map_err(Error::from)
+                    .and_then(|current| {
+                        outcome::apply(
+                            &self.svc,
+                            &current,
+                            Leg::Agent,
+                            AttemptResult::Error,
+                            self.node(),
+                            None,
+                            now,
+                        )
+                    });
+                if let Err(e) = moved_on {
+                    // Its lease lapses and recovery offers it again.
+                    tracing::error!(callback_id = id, "callback {id}: {e}");
+                }
                 self.let_go(id);
             }
         }
-        Ok(())
     }
 
     fn agent_leg(&self, r: &CallbackRequest, agent: &AgentConfig) -> LegRequest {
@@ -650,6 +739,11 @@ impl Dispatcher {
     /// offered again (no customer attempt used).
     fn ring(&self, r: CallbackRequest, agent: AgentConfig, attempt_id: i64, leg: LegRequest) {
         let outcome = self.svc.host().originate(&leg);
+        drop(
+            self.ringing_burst
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         let (cause, result) = match &outcome {
             Ok(o) if o.answered => {
                 // The agent-leg application takes the offer as it starts. If it never does

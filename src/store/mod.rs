@@ -170,6 +170,10 @@ pub struct Stats {
     pub by_queue_state: Vec<(String, State, u64)>,
 }
 
+/// One offer of [`Store::start_offers`]: the callback in `offering` and its agent leg, or
+/// why this one was refused.
+pub type Offered = Result<(CallbackRequest, Attempt), StoreError>;
+
 /// The durable store of callbacks, their traces, attempts and the do-not-call list.
 pub trait Store: Send + Sync {
     /// Stores a validated request (one transaction: row + `created` event), or returns the
@@ -243,6 +247,18 @@ pub trait Store: Send + Sync {
         owner: &str,
         now: DateTime<Utc>,
     ) -> Result<Attempt, StoreError>;
+
+    /// The dispatcher's offers of one turn, in one transaction: for each callback, its
+    /// transition (to `offering`) then the start of its agent leg, as [`Store::transition`]
+    /// and [`Store::start_attempt`] would. Each offer stands or falls alone (a refused one
+    /// leaves no trace and gets its error); all are committed at once, so a burst of due
+    /// callbacks costs one commit instead of two per callback.
+    fn start_offers(
+        &self,
+        offers: &[(CallbackId, Transition, NewAttempt)],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Offered>, StoreError>;
 
     fn finish_attempt(
         &self,

@@ -12,8 +12,8 @@
 use super::schema;
 use super::transcriptions::insert_job;
 use super::{
-    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, ListFilter, NewAttempt, Stats,
-    Store, StoreError, Transition,
+    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, ListFilter, NewAttempt, Offered,
+    Stats, Store, StoreError, Transition,
 };
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
@@ -705,6 +705,141 @@ fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
 
 // ---- the trait ---------------------------------------------------------------------------------
 
+/// A checked transition and its event, inside the caller's transaction.
+fn apply_transition(
+    tx: &Transaction<'_>,
+    id: CallbackId,
+    change: &Transition,
+    now_s: i64,
+) -> Result<CallbackRequest, StoreError> {
+    let row = load(tx, id)?;
+    if let Some(expected) = change.expect {
+        if expected != row.state {
+            return Err(StoreError::StateChanged {
+                id,
+                expected,
+                actual: row.state,
+            });
+        }
+    }
+    let to = row.state.check(change.to)?;
+    match &change.owner {
+        Some(owner) => holds(&row, owner, now_s)?,
+        None => {
+            let side_exit = matches!(to, State::Cancelled | State::Expired | State::Failed);
+            if let (Some((holder, until)), false) = (live_lease(&row, now_s), side_exit) {
+                return Err(StoreError::Leased {
+                    id,
+                    owner: holder.to_string(),
+                    until,
+                });
+            }
+        }
+    }
+    let due_at = change.due_at.or(row.due_at).map(secs);
+    if matches!(to, State::Scheduled | State::Rescheduled) && due_at.is_none() {
+        return Err(invalid(
+            "due_at",
+            format!("a '{to}' callback needs a due time"),
+        ));
+    }
+    let (lease_owner, lease_expires) = if !to.is_active() {
+        // Waiting or finished: nobody holds it any more.
+        (None, None)
+    } else if change.owner.is_some() {
+        (row.lease_owner.clone(), row.lease_expires.map(secs))
+    } else {
+        // A person moved it into an active state (e.g. "call now" on a due one):
+        // leave it unowned with an expired lease so the next claim takes it over.
+        (None, Some(now_s))
+    };
+    let queue = change.queue.as_deref().unwrap_or(&row.queue);
+    let attempts = if change.reset_attempts {
+        0
+    } else {
+        row.customer_attempts
+    };
+    let updated = tx
+        .prepare_cached(concat!(
+            "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
+                 customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
+                 updated_at = ?8 WHERE id = ?1 RETURNING ",
+            callback_columns!()
+        ))
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    id,
+                    to.as_str(),
+                    due_at,
+                    queue,
+                    attempts,
+                    lease_owner,
+                    lease_expires,
+                    now_s
+                ],
+                read_callback,
+            )
+        })
+        .map_err(backend("applying a transition"))?;
+    insert_event(
+        tx,
+        &NewEvent {
+            callback_id: id,
+            at: now_s,
+            action: &change.action,
+            from: Some(row.state),
+            to,
+            actor: change.actor.as_deref().or(change.owner.as_deref()),
+            detail: change.detail.as_deref(),
+        },
+    )?;
+    Ok(updated)
+}
+
+/// A new leg by the lease holder, inside the caller's transaction.
+fn insert_attempt(
+    tx: &Transaction<'_>,
+    attempt: &NewAttempt,
+    owner: &str,
+    now_s: i64,
+) -> Result<Attempt, StoreError> {
+    let row = load(tx, attempt.callback_id)?;
+    holds(&row, owner, now_s)?;
+    let attempt_no = match attempt.leg {
+        Leg::Customer => {
+            let n = row.customer_attempts.saturating_add(1);
+            tx.prepare_cached(
+                "UPDATE callbacks SET customer_attempts = ?2, updated_at = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![row.id, n, now_s]))
+            .map_err(backend("counting a customer attempt"))?;
+            n
+        }
+        // An agent leg offers the next customer attempt without using it up.
+        Leg::Agent => row.customer_attempts.saturating_add(1),
+    };
+    tx.prepare_cached(concat!(
+        "INSERT INTO attempts (callback_id, leg, attempt_no, agent, call_uuid, started_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
+        attempt_columns!()
+    ))
+    .and_then(|mut s| {
+        s.query_row(
+            params![
+                row.id,
+                attempt.leg.as_str(),
+                attempt_no,
+                attempt.agent,
+                attempt.call_uuid,
+                now_s
+            ],
+            read_attempt,
+        )
+    })
+    .map_err(backend("starting an attempt"))
+}
+
 impl Store for SqliteStore {
     fn create(
         &self,
@@ -896,89 +1031,7 @@ impl Store for SqliteStore {
         }
         let now_s = secs(now);
         self.write("applying a transition", |tx| {
-            let row = load(tx, id)?;
-            if let Some(expected) = change.expect {
-                if expected != row.state {
-                    return Err(StoreError::StateChanged {
-                        id,
-                        expected,
-                        actual: row.state,
-                    });
-                }
-            }
-            let to = row.state.check(change.to)?;
-            match &change.owner {
-                Some(owner) => holds(&row, owner, now_s)?,
-                None => {
-                    let side_exit = matches!(to, State::Cancelled | State::Expired | State::Failed);
-                    if let (Some((holder, until)), false) = (live_lease(&row, now_s), side_exit) {
-                        return Err(StoreError::Leased {
-                            id,
-                            owner: holder.to_string(),
-                            until,
-                        });
-                    }
-                }
-            }
-            let due_at = change.due_at.or(row.due_at).map(secs);
-            if matches!(to, State::Scheduled | State::Rescheduled) && due_at.is_none() {
-                return Err(invalid(
-                    "due_at",
-                    format!("a '{to}' callback needs a due time"),
-                ));
-            }
-            let (lease_owner, lease_expires) = if !to.is_active() {
-                // Waiting or finished: nobody holds it any more.
-                (None, None)
-            } else if change.owner.is_some() {
-                (row.lease_owner.clone(), row.lease_expires.map(secs))
-            } else {
-                // A person moved it into an active state (e.g. "call now" on a due one):
-                // leave it unowned with an expired lease so the next claim takes it over.
-                (None, Some(now_s))
-            };
-            let queue = change.queue.as_deref().unwrap_or(&row.queue);
-            let attempts = if change.reset_attempts {
-                0
-            } else {
-                row.customer_attempts
-            };
-            let updated = tx
-                .prepare_cached(concat!(
-                    "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
-                     customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
-                     updated_at = ?8 WHERE id = ?1 RETURNING ",
-                    callback_columns!()
-                ))
-                .and_then(|mut s| {
-                    s.query_row(
-                        params![
-                            id,
-                            to.as_str(),
-                            due_at,
-                            queue,
-                            attempts,
-                            lease_owner,
-                            lease_expires,
-                            now_s
-                        ],
-                        read_callback,
-                    )
-                })
-                .map_err(backend("applying a transition"))?;
-            insert_event(
-                tx,
-                &NewEvent {
-                    callback_id: id,
-                    at: now_s,
-                    action: &change.action,
-                    from: Some(row.state),
-                    to,
-                    actor: change.actor.as_deref().or(change.owner.as_deref()),
-                    detail: change.detail.as_deref(),
-                },
-            )?;
-            Ok(updated)
+            apply_transition(tx, id, change, now_s)
         })
     }
 
@@ -1173,40 +1226,42 @@ impl Store for SqliteStore {
     ) -> Result<Attempt, StoreError> {
         let now_s = secs(now);
         self.write("starting an attempt", |tx| {
-            let row = load(tx, attempt.callback_id)?;
-            holds(&row, owner, now_s)?;
-            let attempt_no = match attempt.leg {
-                Leg::Customer => {
-                    let n = row.customer_attempts.saturating_add(1);
-                    tx.prepare_cached(
-                        "UPDATE callbacks SET customer_attempts = ?2, updated_at = ?3 WHERE id = ?1",
-                    )
-                    .and_then(|mut s| s.execute(params![row.id, n, now_s]))
-                    .map_err(backend("counting a customer attempt"))?;
-                    n
-                }
-                // An agent leg offers the next customer attempt without using it up.
-                Leg::Agent => row.customer_attempts.saturating_add(1),
+            insert_attempt(tx, attempt, owner, now_s)
+        })
+    }
+
+    fn start_offers(
+        &self,
+        offers: &[(CallbackId, Transition, NewAttempt)],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Offered>, StoreError> {
+        for (_, t, _) in offers {
+            if let Some(q) = &t.queue {
+                validate_queue(q)?;
+            }
+        }
+        let now_s = secs(now);
+        self.write("starting offers", |tx| {
+            let err = backend("starting offers");
+            // Cached statements: a burst runs these three times per offer.
+            let run = |sql: &str| {
+                tx.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([]))
+                    .map_err(&err)
             };
-            tx.prepare_cached(concat!(
-                "INSERT INTO attempts (callback_id, leg, attempt_no, agent, call_uuid, started_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
-                attempt_columns!()
-            ))
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        row.id,
-                        attempt.leg.as_str(),
-                        attempt_no,
-                        attempt.agent,
-                        attempt.call_uuid,
-                        now_s
-                    ],
-                    read_attempt,
-                )
-            })
-            .map_err(backend("starting an attempt"))
+            let mut out = Vec::with_capacity(offers.len());
+            for (id, t, attempt) in offers {
+                run("SAVEPOINT offer")?;
+                let one = apply_transition(tx, *id, t, now_s)
+                    .and_then(|r| insert_attempt(tx, attempt, owner, now_s).map(|a| (r, a)));
+                if one.is_err() {
+                    run("ROLLBACK TO offer")?;
+                }
+                run("RELEASE offer")?;
+                out.push(one);
+            }
+            Ok(out)
         })
     }
 

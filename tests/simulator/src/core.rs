@@ -8,6 +8,7 @@ use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How a scripted phone behaves when `originate` rings it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +143,9 @@ pub struct State {
     pub format_violations: Vec<String>,
     pub threads: Vec<JoinHandle<()>>,
     pub next_uuid: u64,
+    /// Each `originate` that reached the host, in arrival order: the `callback_id=` of its
+    /// dial string and the real time it arrived (the dispatch bench's lateness).
+    pub originated: Vec<(i64, SystemTime)>,
 }
 
 pub(crate) static STATE: Mutex<State> = Mutex::new(State {
@@ -157,10 +161,15 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     format_violations: Vec::new(),
     threads: Vec::new(),
     next_uuid: 0,
+    originated: Vec::new(),
 });
 
 /// The virtual clock, microseconds since the epoch (what `switch_micro_time_now` returns).
 pub(crate) static CLOCK_US: AtomicI64 = AtomicI64::new(0);
+
+/// The real-clock mode ([`Sim::real_clock`]): `switch_micro_time_now` is the system time and
+/// nothing advances the virtual clock.
+static REAL_CLOCK: AtomicBool = AtomicBool::new(false);
 
 /// One simulator per process at a time: the exported C functions are process-global.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -173,12 +182,31 @@ pub(crate) fn state() -> MutexGuard<'static, State> {
     lock(&STATE)
 }
 
-pub(crate) fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(CLOCK_US.load(Ordering::SeqCst)).unwrap_or_default()
+/// The host clock in microseconds since the epoch: virtual, or the system's in real mode.
+pub(crate) fn now_us() -> i64 {
+    if REAL_CLOCK.load(Ordering::SeqCst) {
+        real_us(SystemTime::now())
+    } else {
+        CLOCK_US.load(Ordering::SeqCst)
+    }
 }
 
+fn real_us(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(now_us()).unwrap_or_default()
+}
+
+/// Moves the virtual clock on (ringing, prompts, recordings); in real mode time passes by
+/// itself and this does nothing.
 pub(crate) fn advance(by: Duration) {
-    CLOCK_US.fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
+    if !REAL_CLOCK.load(Ordering::SeqCst) {
+        CLOCK_US.fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
+    }
 }
 
 pub(crate) fn new_uuid() -> String {
@@ -198,8 +226,24 @@ impl Sim {
         let serial = lock(&SERIAL);
         Self::settle();
         *state() = State::default();
+        REAL_CLOCK.store(false, Ordering::SeqCst);
         CLOCK_US.store(start.timestamp_micros(), Ordering::SeqCst);
         Self { _serial: serial }
+    }
+
+    /// A simulator on the real clock: `switch_micro_time_now()` is the system time, and
+    /// ringing, prompts and recordings no longer move a clock (they take no time at all).
+    /// For measuring the module against wall time (the dispatch bench); tests keep the
+    /// virtual clock.
+    pub fn real_clock() -> Self {
+        let sim = Self::new(DateTime::<Utc>::default());
+        REAL_CLOCK.store(true, Ordering::SeqCst);
+        sim
+    }
+
+    /// Whether this simulator runs on the real clock.
+    pub fn is_real_clock(&self) -> bool {
+        REAL_CLOCK.load(Ordering::SeqCst)
     }
 
     /// Waits for the call threads `originate` started (answered legs running an application).
@@ -219,6 +263,7 @@ impl Sim {
         now()
     }
 
+    /// Sets the virtual clock (no effect on the real clock).
     pub fn set_clock(&self, to: DateTime<Utc>) {
         CLOCK_US.store(to.timestamp_micros(), Ordering::SeqCst);
     }
@@ -304,6 +349,16 @@ impl Sim {
 
     pub fn commands(&self) -> Vec<String> {
         state().commands.clone()
+    }
+
+    /// The `originate` commands that reached the host: callback id and real arrival time.
+    pub fn originated(&self) -> Vec<(i64, SystemTime)> {
+        state().originated.clone()
+    }
+
+    /// How many `originate` commands reached the host (cheaper than [`Sim::originated`]).
+    pub fn originated_count(&self) -> usize {
+        state().originated.len()
     }
 
     pub fn format_violations(&self) -> Vec<String> {

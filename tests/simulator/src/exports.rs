@@ -582,6 +582,14 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
     }
 }
 
+/// The `callback_id=` of an originate's `{vars}`.
+fn callback_id(arg: &str) -> Option<i64> {
+    let vars = arg.trim().strip_prefix('{')?.split_once('}')?.0;
+    vars.split(',')
+        .find_map(|kv| kv.strip_prefix("callback_id="))
+        .and_then(|v| v.parse().ok())
+}
+
 fn uuid_kill(arg: &str) -> (SwitchStatus, String) {
     let mut it = arg.split_whitespace();
     let uuid = it.next().unwrap_or_default();
@@ -598,11 +606,20 @@ fn uuid_kill(arg: &str) -> (SwitchStatus, String) {
 /// Runs an API command: the module's, or a simulated core command. Module commands get a
 /// stream set up exactly as `SWITCH_STANDARD_STREAM` does.
 pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
+    let arrived = std::time::SystemTime::now();
     let module_api = state().apis.get(cmd).copied();
     if let Some(f) = module_api {
         return call_module_api(f, arg);
     }
-    state().commands.push(format!("{cmd} {arg}"));
+    {
+        let mut s = state();
+        s.commands.push(format!("{cmd} {arg}"));
+        if cmd == "originate" {
+            if let Some(id) = callback_id(arg) {
+                s.originated.push((id, arrived));
+            }
+        }
+    }
     match cmd {
         "originate" => originate(arg, None),
         "uuid_kill" => uuid_kill(arg),
@@ -891,7 +908,7 @@ pub unsafe extern "C" fn switch_event_destroy(event: *mut *mut Event) {
 
 #[no_mangle]
 pub extern "C" fn switch_micro_time_now() -> i64 {
-    core::CLOCK_US.load(Ordering::SeqCst)
+    core::now_us()
 }
 
 /// Keeps every export in the executable even though nothing in it calls them (the linker
