@@ -28,6 +28,10 @@ use std::thread::JoinHandle;
 /// How long after the agent answered the agent-leg application must have started.
 const APP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How early the loop wakes and claims before a due instant, so the database work is done
+/// when the instant comes and the agent is rung at it.
+const LOOKAHEAD: Duration = Duration::milliseconds(25);
+
 /// The longest a callback waits for a ready agent before it is looked at again.
 const MAX_WAIT: Duration = Duration::minutes(5);
 
@@ -254,8 +258,10 @@ impl Dispatcher {
                 }
             };
             let now = self.svc.now();
+            // Wake a little early: the claim and the offers' commit happen before the due
+            // instant, and the agents are rung at it (see `ring_all`).
             let wait = next
-                .map(|at| (at - now).to_std().unwrap_or_default())
+                .map(|at| (at - LOOKAHEAD - now).to_std().unwrap_or_default())
                 .unwrap_or(MAX_SLEEP)
                 .min(MAX_SLEEP);
             let g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
@@ -295,7 +301,10 @@ impl Dispatcher {
             .saturating_sub(self.ringing.load(Ordering::SeqCst));
         let limit = free.min(room);
         if limit > 0 {
-            let claimed = self.svc.store().claim_due(self.node(), now, lease, limit)?;
+            let claimed = self
+                .svc
+                .store()
+                .claim_due(self.node(), now + LOOKAHEAD, lease, limit)?;
             let mut offers = Vec::with_capacity(claimed.len());
             for r in claimed {
                 let id = r.id;
@@ -310,7 +319,9 @@ impl Dispatcher {
                 if running_here {
                     continue;
                 }
-                match self.dispatch(r.clone(), now) {
+                // Claimed up to LOOKAHEAD early: judged (hours, window) at its due instant.
+                let at = r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD));
+                match self.dispatch(r.clone(), at) {
                     Ok(Some(offer)) => offers.push(offer),
                     Ok(None) => {}
                     Err(e) => {
@@ -457,6 +468,13 @@ impl Dispatcher {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         for (p, w) in offers.into_iter().zip(written) {
+            // Claimed up to LOOKAHEAD early: rung at the due instant, not before. (On a
+            // virtual clock that does not move, the wait is at most LOOKAHEAD of real time.)
+            if let Some(due) = p.request.due_at {
+                if let Ok(early) = (due - self.svc.now()).to_std() {
+                    std::thread::sleep(early.min(LOOKAHEAD.to_std().unwrap_or_default()));
+                }
+            }
             match w {
                 Ok((stored, attempt)) => {
                     self.svc.notify(&p.change.action, &stored);
