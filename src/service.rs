@@ -532,26 +532,54 @@ impl CallbackService {
         when: Requested,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        self.amend(id, Some(when), None, actor)
+    }
+
+    /// Changes a pending callback: a new time (checked by the same rules as a new request)
+    /// and/or a new number (validated like a new request's). Both in one transition.
+    pub fn amend(
+        &self,
+        id: CallbackId,
+        when: Option<Requested>,
+        number: Option<&str>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
         let now = self.clock.now();
+        if when.is_none() && number.is_none() {
+            return Err(Error::invalid("when", "give a new time or a new number"));
+        }
+        let number = number
+            .map(|n| self.config.numbers.normalize(n))
+            .transpose()?;
         let current = self.store.get(id)?;
         let queue = self.queue_config(Some(&current.queue))?;
         let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
-        let kind = match when {
-            Requested::Now => CallbackType::Immediate,
-            Requested::After(_) => CallbackType::Delayed,
-            _ => CallbackType::Scheduled,
-        };
-        let plan = self.plan(kind, &when, &current.window, queue, zone, now)?;
         let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
-        t.due_at = Some(plan.due_at);
-        t.detail = Some(format!(
-            "due {}",
-            plan.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
-        ));
+        let mut details = Vec::new();
+        if let Some(when) = when {
+            let kind = match when {
+                Requested::Now => CallbackType::Immediate,
+                Requested::After(_) => CallbackType::Delayed,
+                _ => CallbackType::Scheduled,
+            };
+            let plan = self.plan(kind, &when, &current.window, queue, zone, now)?;
+            t.due_at = Some(plan.due_at);
+            details.push(format!(
+                "due {}",
+                plan.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
+            ));
+        } else {
+            t.action = "amend".into();
+        }
+        if let Some(n) = &number {
+            details.push(format!("number {n}"));
+        }
+        t.number = number;
+        t.detail = Some(details.join(", "));
         let r = self.store.transition(id, &t, now)?;
-        self.notify("reschedule", &r);
+        self.notify(&t.action, &r);
         Ok(r)
     }
 

@@ -98,6 +98,8 @@ pub struct Transition {
     pub queue: Option<String>,
     /// Reset the customer-attempt count (after a failover).
     pub reset_attempts: bool,
+    /// A new customer number (E.164, already validated by the service).
+    pub number: Option<String>,
 }
 
 impl Transition {
@@ -112,6 +114,7 @@ impl Transition {
             due_at: None,
             queue: None,
             reset_attempts: false,
+            number: None,
         }
     }
 }

@@ -864,6 +864,14 @@ impl Store for SqliteStore {
         if let Some(q) = &change.queue {
             validate_queue(q)?;
         }
+        if let Some(n) = &change.number {
+            if !crate::number::is_e164(n) {
+                return Err(invalid(
+                    "number",
+                    format!("'{n}' is not an E.164 number (+ and 2 to 15 digits)"),
+                ));
+            }
+        }
         let now_s = secs(now);
         self.write("applying a transition", |tx| {
             let row = load(tx, id)?;
@@ -908,6 +916,7 @@ impl Store for SqliteStore {
                 (None, Some(now_s))
             };
             let queue = change.queue.as_deref().unwrap_or(&row.queue);
+            let number = change.number.as_deref().unwrap_or(&row.number);
             let attempts = if change.reset_attempts {
                 0
             } else {
@@ -917,7 +926,7 @@ impl Store for SqliteStore {
                 .prepare_cached(concat!(
                     "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                      customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
-                     updated_at = ?8 WHERE id = ?1 RETURNING ",
+                     updated_at = ?8, number = ?9 WHERE id = ?1 RETURNING ",
                     callback_columns!()
                 ))
                 .and_then(|mut s| {
@@ -930,7 +939,8 @@ impl Store for SqliteStore {
                             attempts,
                             lease_owner,
                             lease_expires,
-                            now_s
+                            now_s,
+                            number
                         ],
                         read_callback,
                     )
