@@ -12,6 +12,7 @@
 
 use crate::fshost::{FsHost, Switch};
 use crate::transcription::{self, Transcription};
+use callback_core::api::HttpServer;
 use callback_core::clock::Clock;
 use callback_core::config::Config;
 use callback_core::dispatch::Dispatcher;
@@ -37,6 +38,8 @@ pub struct Module {
     transcription: Mutex<Transcription>,
     /// Rings agents at the due time; stopped before the store closes.
     dispatcher: Arc<Dispatcher>,
+    /// The REST API server (`http-listen`); stopped first, so no request starts work late.
+    http: Mutex<Option<HttpServer>>,
 }
 
 impl Module {
@@ -120,7 +123,9 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         agents.len(),
         dispatcher.agents().ready()
     );
+    let http = start_http(&service);
     let module = Arc::new(Module {
+        http: Mutex::new(http),
         dispatcher,
         service,
         host,
@@ -134,6 +139,19 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
     *cur = Some(module);
     tracing::info!("mod_callback loaded ({})", path.display());
     Ok(())
+}
+
+/// The REST API on `http-listen` (none when empty). A port that cannot be bound is one
+/// log line, not a failed load: calls and the IVR do not depend on the API.
+fn start_http(service: &Arc<CallbackService>) -> Option<HttpServer> {
+    let addr = service.config().api.listen?;
+    match HttpServer::start(service.clone(), addr) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            tracing::error!("http-listen {addr}: {e}; the REST API is off until the next load");
+            None
+        }
+    }
 }
 
 /// One turn of the runtime thread: waits (up to a second) for work or shutdown. Returns
@@ -164,6 +182,15 @@ pub fn stop() {
             *s = true;
         }
         m.wake.notify_all();
+        // The REST API first (graceful, joined): no request reaches the service after this.
+        if let Some(http) = m
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            http.stop();
+        }
         // The dispatcher's loop and ringing legs are joined first: nothing dials after this.
         m.dispatcher.stop();
         // The workers hold the store too: joined here, before it is closed below.
