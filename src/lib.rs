@@ -23,6 +23,7 @@
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
+//! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
 //!
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
 #![forbid(unsafe_code)]
@@ -41,4 +42,5 @@ pub mod schedule;
 pub mod service;
 pub mod store;
 pub mod transcribe;
+pub mod webhook;
 pub mod when;

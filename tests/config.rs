@@ -389,6 +389,16 @@ fn the_rest_api_settings_and_keys_load_and_bad_ones_are_refused() {
             "api-keys/a/colour",
         ),
     ];
+    let hook = |url: &str| {
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><webhooks><webhook name="w">
+               <param name="url" value="{url}"/><param name="secret" value="long-enough-secret-1"/>
+               </webhook></webhooks></configuration>"#
+        ))
+    };
+    let err = hook("https://example.com/x").unwrap_err().to_string();
+    assert!(err.starts_with("webhooks/w/url"), "{err}");
+    assert!(hook("http://example.com/x").is_ok());
     for (result, at) in cases {
         let err = result.unwrap_err().to_string();
         assert!(err.starts_with(at), "{at}: {err}");

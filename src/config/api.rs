@@ -57,6 +57,30 @@ pub struct ApiConfig {
     pub rate_per_key: u32,
     pub rate_per_ip: u32,
     pub keys: Vec<ApiKey>,
+    /// `<webhooks>`: where state changes are POSTed.
+    pub webhooks: Vec<WebhookTarget>,
+    /// First pause after a failed delivery (doubling), and the longest pause.
+    pub webhook_retry_delay: chrono::Duration,
+    pub webhook_max_delay: chrono::Duration,
+}
+
+/// One outbound webhook (`<webhooks><webhook name="crm">` with `url` and `secret`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub name: String,
+    /// `http://host:port/path` (TLS through a local relay or proxy).
+    pub url: String,
+    /// Signs each body: HMAC-SHA256 over `<timestamp>.<body>`.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -69,7 +93,8 @@ impl std::fmt::Debug for ApiConfig {
             .field("rate_per_key", &self.rate_per_key)
             .field("rate_per_ip", &self.rate_per_ip)
             .field("keys", &self.keys)
-            .finish()
+            .field("webhooks", &self.webhooks)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,14 +105,22 @@ pub(super) const API_SETTINGS: &[&str] = &[
     "http-rate-per-key",
     "http-rate-per-ip",
     "max-pending-per-number",
+    "webhook-retry-delay",
+    "webhook-max-delay",
 ];
+
+pub(super) const WEBHOOK_KEYS: &[&str] = &["url", "secret"];
 
 pub(super) const KEY_KEYS: &[&str] = &["secret", "scope"];
 
 /// The shortest secret accepted (for keys and the token secret).
 const MIN_SECRET: usize = 16;
 
-pub(super) fn build_api(s: &Params<'_>, keys: Vec<ApiKey>) -> Result<ApiConfig, ConfigError> {
+pub(super) fn build_api(
+    s: &Params<'_>,
+    keys: Vec<ApiKey>,
+    webhooks: Vec<WebhookTarget>,
+) -> Result<ApiConfig, ConfigError> {
     let listen = match s.get("http-listen").map(str::trim) {
         None => Some(SocketAddr::from(([127, 0, 0, 1], 8089))),
         Some("") => None,
@@ -116,6 +149,45 @@ pub(super) fn build_api(s: &Params<'_>, keys: Vec<ApiKey>) -> Result<ApiConfig, 
         rate_per_key: s.number("http-rate-per-key", 600u32, 0..=1_000_000)?,
         rate_per_ip: s.number("http-rate-per-ip", 120u32, 0..=1_000_000)?,
         keys,
+        webhooks,
+        webhook_retry_delay: positive(s, "webhook-retry-delay", "5s")?,
+        webhook_max_delay: positive(s, "webhook-max-delay", "10m")?,
+    })
+}
+
+fn positive(s: &Params<'_>, key: &str, default: &str) -> Result<chrono::Duration, ConfigError> {
+    let d = s.duration(key, default)?;
+    if d < chrono::Duration::seconds(1) {
+        return Err(s.err(key, "must be at least 1s"));
+    }
+    Ok(d)
+}
+
+/// `<webhook name="crm">` with `url` (http://) and `secret`.
+pub(super) fn build_webhook(w: &Params<'_>, name: &str) -> Result<WebhookTarget, ConfigError> {
+    check_token(w, "name", name)?;
+    let url = w.get("url").unwrap_or("").trim().to_string();
+    let ok = url
+        .strip_prefix("http://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(w.err(
+            "url",
+            format!("'{url}' is not an http:// URL (for https, post to a local TLS relay)"),
+        ));
+    }
+    let secret = w.get("secret").unwrap_or("").trim().to_string();
+    if secret.len() < MIN_SECRET {
+        return Err(w.err(
+            "secret",
+            format!("give a secret of at least {MIN_SECRET} characters"),
+        ));
+    }
+    Ok(WebhookTarget {
+        name: name.to_string(),
+        url,
+        secret,
     })
 }
 

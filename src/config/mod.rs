@@ -14,7 +14,7 @@ use crate::retry::{RetryDelay, RetryPolicy};
 use crate::schedule::{parse_zone, BusinessHours, HoursError, QueueRules, SlotPolicy};
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
-pub use api::{ApiConfig, ApiKey, Scope};
+pub use api::{ApiConfig, ApiKey, Scope, WebhookTarget};
 use chrono::Duration;
 use chrono_tz::Tz;
 pub use dispatch::{AgentConfig, DispatchConfig, PreviewTimeout, QueueDial};
@@ -353,7 +353,18 @@ impl Config {
             .collect();
         let mut agent_params = Vec::new();
         let mut api_keys: Vec<ApiKey> = Vec::new();
+        let mut webhooks: Vec<WebhookTarget> = Vec::new();
         for section in &raw.sections {
+            if section.group == "webhooks" && section.kind == "webhook" {
+                let at = format!("{}/{}", section.group, section.name);
+                let w = Params::new(&at, &section.params, api::WEBHOOK_KEYS)?;
+                let hook = api::build_webhook(&w, &section.name)?;
+                if webhooks.iter().any(|x| x.name == hook.name) {
+                    return Err(ConfigError::new(at, "the webhook is defined twice"));
+                }
+                webhooks.push(hook);
+                continue;
+            }
             if section.group == "api-keys" && section.kind == "key" {
                 let at = format!("{}/{}", section.group, section.name);
                 let k = Params::new(&at, &section.params, api::KEY_KEYS)?;
@@ -393,7 +404,7 @@ impl Config {
                     format!("{}/{} (line {})", section.group, section.kind, section.line),
                     "unknown section (known: <queues><queue name=\"...\">, \
                      <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">, \
-                     <agents><agent name=\"...\">, <api-keys><key name=\"...\">)",
+                     <agents><agent name=\"...\">, <api-keys><key name=\"...\">, <webhooks><webhook name=\"...\">)",
                 ));
             }
             let q = Params::new(&at, &section.params, &queue_keys)?;
@@ -445,7 +456,7 @@ impl Config {
             }
         }
         let dispatch = dispatch::build_dispatch(&s)?;
-        let api = api::build_api(&s, api_keys)?;
+        let api = api::build_api(&s, api_keys, webhooks)?;
         let profile_keys = ivr::known_keys();
         let profile_keys: Vec<&str> = profile_keys.iter().map(String::as_str).collect();
         let mut ivr_profiles = BTreeMap::new();

@@ -11,9 +11,11 @@
 mod schema;
 mod sqlite;
 mod transcriptions;
+mod webhooks;
 
 pub use sqlite::SqliteStore;
 pub use transcriptions::{JobState, Transcribed, TranscriptionJob};
+pub use webhooks::{OutboxEvent, WebhookCursor, WebhookLog};
 
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, State, TransitionError,

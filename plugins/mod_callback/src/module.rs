@@ -19,6 +19,7 @@ use callback_core::dispatch::Dispatcher;
 use callback_core::host::Host;
 use callback_core::service::CallbackService;
 use callback_core::store::{SqliteStore, Store};
+use callback_core::webhook::WebhookWorker;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct Module {
     dispatcher: Arc<Dispatcher>,
     /// The REST API server (`http-listen`); stopped first, so no request starts work late.
     http: Mutex<Option<HttpServer>>,
+    /// Delivers events to `<webhooks>` from the store's outbox; stopped with the API.
+    webhooks: Mutex<Option<WebhookWorker>>,
 }
 
 impl Module {
@@ -97,6 +100,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
             rec_dir.display()
         );
     }
+    let webhooks = start_webhooks(&config, &store, &clock);
     let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
     let transcription = transcription::start(&config, store.clone(), host.clone(), clock.clone());
     let service = CallbackService::new(
@@ -126,6 +130,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
     let http = start_http(&service);
     let module = Arc::new(Module {
         http: Mutex::new(http),
+        webhooks: Mutex::new(webhooks),
         dispatcher,
         service,
         host,
@@ -152,6 +157,26 @@ fn start_http(service: &Arc<CallbackService>) -> Option<HttpServer> {
             None
         }
     }
+}
+
+/// The webhook worker when `<webhooks>` are configured; a failure to start is one log line.
+fn start_webhooks(
+    config: &Config,
+    store: &Arc<SqliteStore>,
+    clock: &Arc<dyn Clock>,
+) -> Option<WebhookWorker> {
+    let api = &config.api;
+    WebhookWorker::start(
+        store.clone(),
+        api.webhooks.clone(),
+        api.webhook_retry_delay,
+        api.webhook_max_delay,
+        clock.clone(),
+    )
+    .unwrap_or_else(|e| {
+        tracing::error!("webhooks not started: {e}");
+        None
+    })
 }
 
 /// One turn of the runtime thread: waits (up to a second) for work or shutdown. Returns
@@ -190,6 +215,14 @@ pub fn stop() {
             .take()
         {
             http.stop();
+        }
+        if let Some(w) = m
+            .webhooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            w.stop();
         }
         // The dispatcher's loop and ringing legs are joined first: nothing dials after this.
         m.dispatcher.stop();
