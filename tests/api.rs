@@ -723,3 +723,20 @@ proptest! {
         })?;
     }
 }
+
+#[test]
+fn odd_text_in_times_is_refused_not_a_crash() {
+    // Multi-byte characters right after the date's T are read as text, not sliced.
+    let w = World::start("");
+    for t in [
+        "2026-11-24Tééééééé",
+        "2026-11-24T💥",
+        "2026-11-24T",
+        "T",
+        "ééééééééééT10:00",
+    ] {
+        let r = w.post(WEB, json!({"number": "+4930123456", "desired_time": t}));
+        assert_error(&r, 400, "invalid-time");
+    }
+    assert_eq!(w.stored(), 0);
+}

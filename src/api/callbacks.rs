@@ -134,6 +134,21 @@ impl View {
     }
 }
 
+/// Runs a handler's body on tokio's blocking pool: the store's calls block, and must not
+/// hold up the runtime's few worker threads. A panic there is contained and answered 500.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        tracing::error!("http: a request handler failed: {e}");
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request failed inside the server; nothing was changed by this reply",
+        ))
+    })
+}
+
 fn parse_id(id: &str) -> Result<CallbackId, ApiError> {
     id.parse::<CallbackId>()
         .ok()
@@ -210,7 +225,7 @@ fn requested(
                 Some((d, rest))
                     if d.len() == 10
                         && !rest.contains(['+', 'Z', 'z'])
-                        && !rest[..rest.len().min(8)].contains('-') =>
+                        && !rest.chars().take(8).any(|c| c == '-') =>
                 {
                     format!("{d} {rest}")
                 }
@@ -230,6 +245,15 @@ fn requested(
 pub(super) async fn create(
     AxState(api): St,
     ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    blocking(move || create_now(api, peer, headers, bytes)).await
+}
+
+fn create_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -302,8 +326,14 @@ pub(super) async fn create(
     req.remark = b.remark;
     req.ivr_data = b.data;
     req.idempotency_key = idem;
-    check_pending(&api, &req)?;
-    let (stored, outcome) = svc.request(req)?;
+    let (stored, outcome) = {
+        let _one_at_a_time = api
+            .create_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_pending(&api, &req)?;
+        svc.request(req)?
+    };
     let status = match outcome {
         CreateOutcome::Created => StatusCode::CREATED,
         CreateOutcome::Merged | CreateOutcome::Existing => StatusCode::OK,
@@ -371,6 +401,15 @@ pub(super) async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<View>, ApiError> {
+    blocking(move || show_now(api, peer, headers, id)).await
+}
+
+fn show_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
+) -> Result<Json<View>, ApiError> {
     let id = parse_id(&id)?;
     api.admit(&peer, &headers, Need::Owner(id))?;
     let r = api.service.get(id)?;
@@ -402,6 +441,15 @@ pub(super) async fn cancel(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<View>, ApiError> {
+    blocking(move || cancel_now(api, peer, headers, id)).await
+}
+
+fn cancel_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
+) -> Result<Json<View>, ApiError> {
     let id = parse_id(&id)?;
     let caller = api.admit(&peer, &headers, Need::Owner(id))?;
     let r = api.service.cancel(id, &caller.actor())?;
@@ -421,6 +469,16 @@ pub(super) async fn amend(
     ConnectInfo(peer): Peer,
     headers: HeaderMap,
     Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    blocking(move || amend_now(api, peer, headers, id, bytes)).await
+}
+
+fn amend_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Json<View>, ApiError> {
     let id = parse_id(&id)?;
@@ -449,6 +507,15 @@ pub(super) struct ListQuery {
 pub(super) async fn list(
     AxState(api): St,
     ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || list_now(api, peer, headers, q)).await
+}
+
+fn list_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
     headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -496,6 +563,15 @@ pub(super) struct AvailabilityQuery {
 pub(super) async fn availability(
     AxState(api): St,
     ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    q: Result<Query<AvailabilityQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    blocking(move || availability_now(api, peer, headers, q)).await
+}
+
+fn availability_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
     headers: HeaderMap,
     q: Result<Query<AvailabilityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {

@@ -41,6 +41,9 @@ pub(crate) struct Api {
     per_key: Limiter,
     per_ip: Limiter,
     max_pending_per_number: u32,
+    /// Held from the pending-per-number count to the insert, so two requests at once for
+    /// one number cannot both pass the limit (the store serialises writes anyway).
+    create_lock: std::sync::Mutex<()>,
 }
 
 /// The API's routes over `service` (limits and keys from its configuration).
@@ -59,6 +62,7 @@ pub fn router(service: Arc<CallbackService>) -> Router {
         per_key: Limiter::new(cfg.rate_per_key),
         per_ip: Limiter::new(cfg.rate_per_ip),
         max_pending_per_number: cfg.max_pending_per_number,
+        create_lock: std::sync::Mutex::new(()),
         service,
     });
     // Keep this list in step with openapi.json (a test compares them).

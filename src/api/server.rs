@@ -22,6 +22,9 @@ impl HttpServer {
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            // Handlers run on the blocking pool (the store blocks); bounded, as SQLite
+            // takes one writer at a time anyway.
+            .max_blocking_threads(16)
             .thread_name("callback-http")
             .enable_io()
             .enable_time()
