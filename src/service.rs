@@ -187,6 +187,16 @@ fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), Error> 
     Ok(())
 }
 
+/// Why a WAV was refused, without the server's path.
+fn wav_reason(e: &crate::recording::RecordingError) -> String {
+    use crate::recording::RecordingError as R;
+    match e {
+        R::NotWav { reason, .. } => reason.clone(),
+        R::Empty(_) => "it holds no audio".into(),
+        _ => "unreadable".into(),
+    }
+}
+
 /// Slot usage answered by the store. A store error counts the slot as full (never book
 /// blind) and is kept for [`StoreUsage::finish`], so the caller reports it instead of a
 /// misleading "slot full".
@@ -482,6 +492,72 @@ impl CallbackService {
             }
         }
         Ok(())
+    }
+
+    /// Stores a WAV sent after the request (a mobile app's spoken request) under a
+    /// server-made name in the recordings directory, attaches it and queues its
+    /// transcription. Refused (and nothing kept) when the callback is finished, the bytes
+    /// are not a WAV with audio, or it is longer than `transcribe-max-seconds`.
+    pub fn attach_recording(
+        &self,
+        id: CallbackId,
+        wav: &[u8],
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        if current.state.is_terminal() {
+            return Err(Error::invalid(
+                "recording",
+                format!(
+                    "callback {id} is {}: too late for a recording",
+                    current.state
+                ),
+            ));
+        }
+        let dir = crate::recording::RecordingDir::new(&self.config.settings.recordings_dir);
+        let refused = |e: crate::recording::RecordingError| {
+            tracing::warn!("callback {id}: recording refused: {e}");
+            Error::invalid("recording", "cannot store the recording (see the log)")
+        };
+        let path = dir.fresh(now).map_err(refused)?;
+        // From here on, any refusal removes the file: nothing is kept on an error.
+        let kept = (|| {
+            std::fs::write(&path, wav).map_err(|source| {
+                refused(crate::recording::RecordingError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })
+            })?;
+            let rec = crate::recording::inspect(&path).map_err(|e| match e {
+                crate::recording::RecordingError::Io { .. } => refused(e),
+                other => Error::invalid(
+                    "recording",
+                    format!("not a usable WAV file: {}", wav_reason(&other)),
+                ),
+            })?;
+            let max = self.config.transcribe.engine.limits.max_seconds;
+            if rec.duration_ms > max.saturating_mul(1000) {
+                return Err(Error::invalid(
+                    "recording",
+                    format!("longer than {max} seconds"),
+                ));
+            }
+            Ok(self.store.attach_recording(id, &rec, actor, now)?)
+        })();
+        match kept {
+            Ok(r) => {
+                if let Some(n) = &self.transcription.notifier {
+                    n.notify();
+                }
+                self.notify("recording", &r);
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
     }
 
     pub fn get(&self, id: CallbackId) -> Result<CallbackRequest, Error> {

@@ -68,7 +68,12 @@ impl World {
         let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).unwrap());
         // Monday 2026-11-23 10:00 in Berlin: the sales queue is open.
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
-        let config = Arc::new(Config::from_xml(&conf(extra)).unwrap());
+        let rec = dir.path().join("rec");
+        let extra = format!(
+            r#"{extra}<param name="recordings-dir" value="{}"/>"#,
+            rec.display()
+        );
+        let config = Arc::new(Config::from_xml(&conf(&extra)).unwrap());
         let service = CallbackService::new(
             store.clone(),
             config,
@@ -125,6 +130,43 @@ impl World {
 
     fn post(&self, auth: &str, body: Value) -> Reply {
         self.call("POST", "/v1/callbacks", Some(auth), Some(&body.to_string()))
+    }
+
+    fn post_bytes(&self, path: &str, auth: &str, bytes: &[u8]) -> Reply {
+        let r = ureq::post(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {auth}"))
+            .set("Content-Type", "audio/wav")
+            .send_bytes(bytes);
+        let r = match r {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("POST {path}: {e}"),
+        };
+        let status = r.status();
+        let body =
+            serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            retry_after: None,
+        }
+    }
+
+    /// Files under the recordings directory.
+    fn recordings(&self) -> usize {
+        fn count(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p).map_or(0, |d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            count(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        count(&self._dir.path().join("rec"))
     }
 
     fn stored(&self) -> usize {
@@ -739,4 +781,77 @@ fn odd_text_in_times_is_refused_not_a_crash() {
         assert_error(&r, 400, "invalid-time");
     }
     assert_eq!(w.stored(), 0);
+}
+
+/// `seconds` of a 440 Hz tone, 8 kHz mono 16-bit, as WAV bytes.
+fn wav(seconds: u32) -> Vec<u8> {
+    let mut cur = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::new(&mut cur, spec).unwrap();
+    for i in 0..8000 * seconds {
+        let v = (f64::from(i) * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0;
+        w.write_sample(v as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    cur.into_inner()
+}
+
+#[test]
+fn a_customer_uploads_their_recording_and_it_is_queued_for_transcription() {
+    // A WAV under the limits is kept under a server-made name with a transcription job;
+    // not-WAV, too long, too large, someone else's callback or a finished one: 4xx, no file.
+    let w = World::start(
+        r#"<param name="transcribe-max-seconds" value="3"/>
+           <param name="http-max-recording-bytes" value="65536"/>"#,
+    );
+    let a = w.post(WEB, json!({"number": "+4930111111"}));
+    let b = w.post(WEB, json!({"number": "+4930222222"}));
+    let id = a.body["callback"]["id"].as_i64().unwrap();
+    let token = a.body["token"].as_str().unwrap().to_string();
+    let other = b.body["token"].as_str().unwrap().to_string();
+    let path = format!("/v1/callbacks/{id}/recording");
+
+    let ok = w.post_bytes(&path, &token, &wav(2));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.body["has_recording"], true);
+    let job = w
+        .store
+        .transcription(id)
+        .unwrap()
+        .expect("a transcription job");
+    assert_eq!(job.state.as_str(), "queued");
+    assert_eq!(w.recordings(), 1);
+    assert!(w
+        .store
+        .events(id)
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "recording"));
+
+    assert_error(
+        &w.post_bytes(&path, &token, b"RIFF but not really a wav"),
+        400,
+        "invalid",
+    );
+    assert_error(&w.post_bytes(&path, &token, &wav(4)), 400, "invalid");
+    assert_error(
+        &w.post_bytes(&path, &token, &vec![0u8; 70_000]),
+        413,
+        "body-too-large",
+    );
+    assert_error(&w.post_bytes(&path, &other, &wav(1)), 403, "forbidden");
+    assert_error(&w.post_bytes(&path, WEB, &wav(1)), 403, "forbidden");
+    assert_error(
+        &w.post_bytes("/v1/callbacks/999/recording", STAFF, &wav(1)),
+        404,
+        "not-found",
+    );
+    w.call("DELETE", &format!("/v1/callbacks/{id}"), Some(&token), None);
+    assert_error(&w.post_bytes(&path, &token, &wav(1)), 400, "invalid");
+    assert_eq!(w.recordings(), 1, "no file kept from a refused upload");
 }

@@ -102,6 +102,9 @@ pub(super) struct View {
     customer_attempts: u32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// Whether a recording of the customer is attached (its transcript is in `transcript`).
+    has_recording: bool,
+    transcript: Option<String>,
     /// Immediate callbacks waiting: how many of the queue go first (1 = next).
     #[serde(skip_serializing_if = "Option::is_none")]
     position: Option<usize>,
@@ -127,6 +130,8 @@ impl View {
             data: r.ivr_data.clone(),
             source: r.source,
             customer_attempts: r.customer_attempts,
+            has_recording: r.recording.is_some(),
+            transcript: r.transcript.as_ref().map(|t| t.text.clone()),
             created_at: r.created_at,
             updated_at: r.updated_at,
             position: None,
@@ -492,6 +497,42 @@ fn amend_now(
         .unwrap_or(svc.config().settings.default_time_zone);
     let when = requested(b.desired_time.as_deref(), b.delay_minutes, zone, svc.now())?;
     let r = svc.amend(id, when, b.number.as_deref(), &caller.actor())?;
+    Ok(Json(View::of(&r)))
+}
+
+pub(super) async fn recording(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    blocking(move || recording_now(api, peer, headers, id, bytes)).await
+}
+
+/// A WAV of the customer's own words (a mobile app's recording), transcribed like an IVR
+/// recording.
+fn recording_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    let id = parse_id(&id)?;
+    let caller = api.admit(&peer, &headers, Need::Owner(id))?;
+    let bytes = bytes.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "the recording is larger than allowed",
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid-body", r.body_text())
+        }
+    })?;
+    let r = api.service.attach_recording(id, &bytes, &caller.actor())?;
     Ok(Json(View::of(&r)))
 }
 

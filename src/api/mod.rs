@@ -26,7 +26,7 @@ use auth::Auth;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use limits::Limiter;
 use std::sync::Arc;
@@ -76,6 +76,10 @@ pub fn router(service: Arc<CallbackService>) -> Router {
             get(callbacks::show)
                 .delete(callbacks::cancel)
                 .patch(callbacks::amend),
+        )
+        .route(
+            "/v1/callbacks/{id}/recording",
+            post(callbacks::recording).layer(DefaultBodyLimit::max(cfg.max_recording_bytes)),
         )
         .route("/v1/availability", get(callbacks::availability))
         .route("/v1/openapi.json", get(openapi))

@@ -47,6 +47,8 @@ pub struct ApiConfig {
     pub listen: Option<SocketAddr>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest recording upload (`POST /v1/callbacks/{id}/recording`), in bytes.
+    pub max_recording_bytes: usize,
     /// The key customer tokens are derived from; `None`: a random one per start (tokens
     /// then stop working after a restart).
     pub token_secret: Option<String>,
@@ -88,6 +90,7 @@ impl std::fmt::Debug for ApiConfig {
         f.debug_struct("ApiConfig")
             .field("listen", &self.listen)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_recording_bytes", &self.max_recording_bytes)
             .field("token_secret", &self.token_secret.as_ref().map(|_| "***"))
             .field("max_pending_per_number", &self.max_pending_per_number)
             .field("rate_per_key", &self.rate_per_key)
@@ -101,6 +104,7 @@ impl std::fmt::Debug for ApiConfig {
 pub(super) const API_SETTINGS: &[&str] = &[
     "http-listen",
     "http-max-body-bytes",
+    "http-max-recording-bytes",
     "http-token-secret",
     "http-rate-per-key",
     "http-rate-per-ip",
@@ -144,6 +148,11 @@ pub(super) fn build_api(
     Ok(ApiConfig {
         listen,
         max_body_bytes: s.number("http-max-body-bytes", 16_384usize, 256..=1_048_576)?,
+        max_recording_bytes: s.number(
+            "http-max-recording-bytes",
+            4_194_304usize,
+            65_536..=67_108_864,
+        )?,
         token_secret: token_secret.map(str::to_string),
         max_pending_per_number: s.number("max-pending-per-number", 2u32, 0..=1000)?,
         rate_per_key: s.number("http-rate-per-key", 600u32, 0..=1_000_000)?,

@@ -279,6 +279,22 @@ pub trait Store: Send + Sync {
 
     fn stats(&self) -> Result<Stats, StoreError>;
 
+    /// Gives an existing, unfinished callback a recording (uploaded later, e.g. by a mobile
+    /// app) and queues its transcription, with a `recording` event, in one transaction.
+    /// One that already has a recording keeps it; the new one is transcribed too.
+    fn attach_recording(
+        &self,
+        id: CallbackId,
+        _recording: &crate::model::Recording,
+        _actor: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, StoreError> {
+        Err(StoreError::Invalid {
+            field: "recording",
+            message: format!("callback {id}: this store does not take recordings"),
+        })
+    }
+
     /// The latest transcription job of a callback (a backend without transcription: none).
     fn transcription(&self, _id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {
         Ok(None)

@@ -686,6 +686,41 @@ fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
 // ---- the trait ---------------------------------------------------------------------------------
 
 impl Store for SqliteStore {
+    fn attach_recording(
+        &self,
+        id: CallbackId,
+        recording: &Recording,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, StoreError> {
+        let now_s = secs(now);
+        self.write("attaching a recording", |tx| {
+            let row = load(tx, id)?;
+            if row.state.is_terminal() {
+                return Err(StoreError::Transition(crate::model::TransitionError {
+                    from: row.state,
+                    to: row.state,
+                }));
+            }
+            let detail = merge_recording(tx, &row, recording, now_s)?;
+            if let Some(detail) = detail {
+                insert_event(
+                    tx,
+                    &NewEvent {
+                        callback_id: id,
+                        at: now_s,
+                        action: "recording",
+                        from: Some(row.state),
+                        to: row.state,
+                        actor: Some(actor),
+                        detail: Some(&detail),
+                    },
+                )?;
+            }
+            load(tx, id)
+        })
+    }
+
     fn create(
         &self,
         draft: &Draft,
