@@ -855,3 +855,25 @@ fn a_customer_uploads_their_recording_and_it_is_queued_for_transcription() {
     assert_error(&w.post_bytes(&path, &token, &wav(1)), 400, "invalid");
     assert_eq!(w.recordings(), 1, "no file kept from a refused upload");
 }
+
+#[test]
+fn a_client_that_never_finishes_its_request_does_not_hold_the_stop() {
+    // Half a request line left open (slowloris): stop() still returns and joins.
+    let mut w = World::start("");
+    let mut slow = std::net::TcpStream::connect(w.server.as_ref().unwrap().local_addr()).unwrap();
+    std::io::Write::write_all(&mut slow, b"POST /v1/callbacks HTTP/1.1\r\nContent-Le").unwrap();
+    assert_eq!(w.call("GET", "/v1/openapi.json", None, None).status, 200);
+    let server = w.server.take().unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        server.stop();
+        let _ = done_tx.send(());
+    });
+    assert!(
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_ok(),
+        "stop() never returned"
+    );
+    drop(slow);
+}

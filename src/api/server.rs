@@ -5,12 +5,15 @@ use crate::service::CallbackService;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
+
+/// How long a stop waits for requests in flight before dropping their connections.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A running server. [`HttpServer::stop`] (or drop) stops and joins it.
 pub struct HttpServer {
     addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -29,7 +32,7 @@ impl HttpServer {
             .enable_io()
             .enable_time()
             .build()?;
-        let (tx, rx) = oneshot::channel::<()>();
+        let (tx, rx) = watch::channel(false);
         let app = super::router(service);
         let thread = std::thread::Builder::new()
             .name("callback-http".into())
@@ -42,20 +45,37 @@ impl HttpServer {
                             return;
                         }
                     };
+                    let mut graceful = rx.clone();
                     let served = axum::serve(
                         listener,
                         app.into_make_service_with_connect_info::<SocketAddr>(),
                     )
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
-                    if let Err(e) = served {
-                        tracing::error!("http: server on {addr} stopped: {e}");
+                    .with_graceful_shutdown(async move {
+                        let _ = graceful.wait_for(|stop| *stop).await;
+                    });
+                    // A client that never finishes its request (slowloris) must not hold
+                    // the module's unload: after the grace period the rest is dropped.
+                    let mut deadline = rx;
+                    tokio::select! {
+                        r = served => {
+                            if let Err(e) = r {
+                                tracing::error!("http: server on {addr} stopped: {e}");
+                            }
+                        }
+                        _ = async {
+                            let _ = deadline.wait_for(|stop| *stop).await;
+                            tokio::time::sleep(GRACE).await;
+                        } => {
+                            tracing::warn!(
+                                "http: connections still open {} s after stop were dropped",
+                                GRACE.as_secs()
+                            );
+                        }
                     }
                 });
-                // Requests still running after the graceful stop are not waited for long.
-                runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+                // Connection tasks left are dropped; a handler still running on the blocking
+                // pool is waited for (bounded), so none outlives the module's unload.
+                runtime.shutdown_timeout(GRACE);
             })?;
         tracing::info!("http: REST API listening on {addr}");
         Ok(Self {
@@ -77,7 +97,7 @@ impl HttpServer {
 
     fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         if let Some(t) = self.thread.take() {
             if t.join().is_err() {
