@@ -317,7 +317,22 @@ fn a_retry_with_the_same_idempotency_key_returns_the_first_callback() {
         &[("Idempotency-Key", "has space")],
     );
     assert_error(&bad, 400, "invalid");
-    assert_eq!(w.stored(), 1);
+    let uuid = "0b6c7a52-3f0e-4d8e-9a52-6f1c2d3e4f50";
+    let long = [("Idempotency-Key", uuid)];
+    let other = json!({"number": "+4930654321", "queue": "nyc"}).to_string();
+    let ok = w.call_with("POST", "/v1/callbacks", Some(WEB), Some(&other), &long);
+    assert_eq!(ok.status, 201, "a UUID fits: {}", ok.body);
+    let too_long = "k".repeat(57);
+    let r = w.call_with(
+        "POST",
+        "/v1/callbacks",
+        Some(WEB),
+        Some(&body),
+        &[("Idempotency-Key", &too_long)],
+    );
+    assert_error(&r, 400, "invalid");
+    assert_eq!(r.body["error"]["field"], "idempotency_key");
+    assert_eq!(w.stored(), 2);
 }
 
 #[test]

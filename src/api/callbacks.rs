@@ -27,6 +27,10 @@ use std::sync::Arc;
 type St = AxState<Arc<Api>>;
 type Peer = ConnectInfo<SocketAddr>;
 
+/// The longest Idempotency-Key header: stored prefixed with the key's name (up to 64), and
+/// the store keeps 128 characters.
+const MAX_IDEMPOTENCY_KEY: usize = 56;
+
 /// Staff list pages: default and largest.
 const LIST_DEFAULT: usize = 100;
 const LIST_MAX: usize = 1000;
@@ -271,12 +275,12 @@ fn create_now(
         Some(v) => Some(
             v.to_str()
                 .ok()
-                .filter(|s| !s.is_empty() && s.len() <= 100)
+                .filter(|s| !s.is_empty() && s.len() <= MAX_IDEMPOTENCY_KEY)
                 .ok_or_else(|| {
                     ApiError::bad(
                         "invalid",
                         "idempotency_key",
-                        "Idempotency-Key must be 1-100 visible characters",
+                        "Idempotency-Key must be 1-56 letters, digits and . _ : - (a UUID fits)",
                     )
                 })?
                 .to_string(),
