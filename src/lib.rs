@@ -22,10 +22,13 @@
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
+//! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
+//! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
 //!
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
@@ -39,4 +42,5 @@ pub mod schedule;
 pub mod service;
 pub mod store;
 pub mod transcribe;
+pub mod webhook;
 pub mod when;

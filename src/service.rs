@@ -187,6 +187,16 @@ fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), Error> 
     Ok(())
 }
 
+/// Why a WAV was refused, without the server's path.
+fn wav_reason(e: &crate::recording::RecordingError) -> String {
+    use crate::recording::RecordingError as R;
+    match e {
+        R::NotWav { reason, .. } => reason.clone(),
+        R::Empty(_) => "it holds no audio".into(),
+        _ => "unreadable".into(),
+    }
+}
+
 /// Slot usage answered by the store. A store error counts the slot as full (never book
 /// blind) and is kept for [`StoreUsage::finish`], so the caller reports it instead of a
 /// misleading "slot full".
@@ -484,6 +494,72 @@ impl CallbackService {
         Ok(())
     }
 
+    /// Stores a WAV sent after the request (a mobile app's spoken request) under a
+    /// server-made name in the recordings directory, attaches it and queues its
+    /// transcription. Refused (and nothing kept) when the callback is finished, the bytes
+    /// are not a WAV with audio, or it is longer than `transcribe-max-seconds`.
+    pub fn attach_recording(
+        &self,
+        id: CallbackId,
+        wav: &[u8],
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        if current.state.is_terminal() {
+            return Err(Error::invalid(
+                "recording",
+                format!(
+                    "callback {id} is {}: too late for a recording",
+                    current.state
+                ),
+            ));
+        }
+        let dir = crate::recording::RecordingDir::new(&self.config.settings.recordings_dir);
+        let refused = |e: crate::recording::RecordingError| {
+            tracing::warn!("callback {id}: recording refused: {e}");
+            Error::invalid("recording", "cannot store the recording (see the log)")
+        };
+        let path = dir.fresh(now).map_err(refused)?;
+        // From here on, any refusal removes the file: nothing is kept on an error.
+        let kept = (|| {
+            std::fs::write(&path, wav).map_err(|source| {
+                refused(crate::recording::RecordingError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })
+            })?;
+            let rec = crate::recording::inspect(&path).map_err(|e| match e {
+                crate::recording::RecordingError::Io { .. } => refused(e),
+                other => Error::invalid(
+                    "recording",
+                    format!("not a usable WAV file: {}", wav_reason(&other)),
+                ),
+            })?;
+            let max = self.config.transcribe.engine.limits.max_seconds;
+            if rec.duration_ms > max.saturating_mul(1000) {
+                return Err(Error::invalid(
+                    "recording",
+                    format!("longer than {max} seconds"),
+                ));
+            }
+            Ok(self.store.attach_recording(id, &rec, actor, now)?)
+        })();
+        match kept {
+            Ok(r) => {
+                if let Some(n) = &self.transcription.notifier {
+                    n.notify();
+                }
+                self.notify("recording", &r);
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
+    }
+
     pub fn get(&self, id: CallbackId) -> Result<CallbackRequest, Error> {
         Ok(self.store.get(id)?)
     }
@@ -532,26 +608,54 @@ impl CallbackService {
         when: Requested,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        self.amend(id, Some(when), None, actor)
+    }
+
+    /// Changes a pending callback: a new time (checked by the same rules as a new request)
+    /// and/or a new number (validated like a new request's). Both in one transition.
+    pub fn amend(
+        &self,
+        id: CallbackId,
+        when: Option<Requested>,
+        number: Option<&str>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
         let now = self.clock.now();
+        if when.is_none() && number.is_none() {
+            return Err(Error::invalid("when", "give a new time or a new number"));
+        }
+        let number = number
+            .map(|n| self.config.numbers.normalize(n))
+            .transpose()?;
         let current = self.store.get(id)?;
         let queue = self.queue_config(Some(&current.queue))?;
         let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
-        let kind = match when {
-            Requested::Now => CallbackType::Immediate,
-            Requested::After(_) => CallbackType::Delayed,
-            _ => CallbackType::Scheduled,
-        };
-        let plan = self.plan(kind, &when, &current.window, queue, zone, now)?;
         let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
-        t.due_at = Some(plan.due_at);
-        t.detail = Some(format!(
-            "due {}",
-            plan.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
-        ));
+        let mut details = Vec::new();
+        if let Some(when) = when {
+            let kind = match when {
+                Requested::Now => CallbackType::Immediate,
+                Requested::After(_) => CallbackType::Delayed,
+                _ => CallbackType::Scheduled,
+            };
+            let plan = self.plan(kind, &when, &current.window, queue, zone, now)?;
+            t.due_at = Some(plan.due_at);
+            details.push(format!(
+                "due {}",
+                plan.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
+            ));
+        } else {
+            t.action = "amend".into();
+        }
+        if let Some(n) = &number {
+            details.push(format!("number {n}"));
+        }
+        t.number = number;
+        t.detail = Some(details.join(", "));
         let r = self.store.transition(id, &t, now)?;
-        self.notify("reschedule", &r);
+        self.notify(&t.action, &r);
         Ok(r)
     }
 

@@ -1,7 +1,7 @@
 //! callback.conf.xml: the shipped sample loads, and every broken fixture is refused with an
 //! error that names the key (and line) and says why.
 
-use callback_core::config::Config;
+use callback_core::config::{Config, Scope};
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -324,5 +324,87 @@ fn agents_and_dispatch_settings_load_and_bad_ones_are_refused() {
         let text = format!("<configuration name=\"callback.conf\">{xml}</configuration>");
         let e = Config::from_xml(&text).unwrap_err().to_string();
         assert!(e.contains(at), "{xml}: {e}");
+    }
+}
+
+#[test]
+fn the_rest_api_settings_and_keys_load_and_bad_ones_are_refused() {
+    // The sample's API settings mean what its comments say; short secrets, unknown scopes,
+    // bad addresses and shared secrets are refused naming the key; empty listen is off.
+    let c = Config::load_file(&root().join("plugins/mod_callback/conf/callback.conf.xml")).unwrap();
+    assert_eq!(c.api.listen, Some("127.0.0.1:8089".parse().unwrap()));
+    assert_eq!(c.api.max_pending_per_number, 2);
+    assert_eq!((c.api.rate_per_key, c.api.rate_per_ip), (600, 120));
+    let scopes: Vec<(&str, Scope)> = c
+        .api
+        .keys
+        .iter()
+        .map(|k| (k.name.as_str(), k.scope))
+        .collect();
+    assert_eq!(
+        scopes,
+        vec![("website", Scope::Create), ("crm", Scope::Staff)]
+    );
+    assert!(
+        !format!("{:?}", c.api).contains("change-me"),
+        "secrets stay out of Debug"
+    );
+
+    let with = |settings: &str, keys: &str| {
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><settings>{settings}</settings>
+               <api-keys>{keys}</api-keys></configuration>"#
+        ))
+    };
+    let key = |name: &str, secret: &str, scope: &str| {
+        format!(
+            r#"<key name="{name}"><param name="secret" value="{secret}"/><param name="scope" value="{scope}"/></key>"#
+        )
+    };
+    let off = with(r#"<param name="http-listen" value=""/>"#, "").unwrap();
+    assert_eq!(off.api.listen, None);
+    let cases = [
+        (
+            with(r#"<param name="http-listen" value="localhost"/>"#, ""),
+            "settings/http-listen",
+        ),
+        (
+            with(r#"<param name="http-token-secret" value="short"/>"#, ""),
+            "settings/http-token-secret",
+        ),
+        (with("", &key("a", "short", "staff")), "api-keys/a/secret"),
+        (
+            with("", &key("a", "long-enough-secret-1", "admin")),
+            "api-keys/a/scope",
+        ),
+        (
+            with(
+                "",
+                &(key("a", "long-enough-secret-1", "staff")
+                    + &key("b", "long-enough-secret-1", "create")),
+            ),
+            "api-keys/b/secret",
+        ),
+        (
+            with(
+                "",
+                r#"<key name="a"><param name="colour" value="red"/></key>"#,
+            ),
+            "api-keys/a/colour",
+        ),
+    ];
+    let hook = |url: &str| {
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><webhooks><webhook name="w">
+               <param name="url" value="{url}"/><param name="secret" value="long-enough-secret-1"/>
+               </webhook></webhooks></configuration>"#
+        ))
+    };
+    let err = hook("https://example.com/x").unwrap_err().to_string();
+    assert!(err.starts_with("webhooks/w/url"), "{err}");
+    assert!(hook("http://example.com/x").is_ok());
+    for (result, at) in cases {
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with(at), "{at}: {err}");
     }
 }

@@ -3,6 +3,7 @@
 //! Keys are kebab-case, as in FreeSWITCH's own autoload_configs. Unknown keys are refused:
 //! a typo silently ignored is a callback that never happens.
 
+mod api;
 mod dispatch;
 mod ivr;
 pub mod raw;
@@ -13,6 +14,7 @@ use crate::retry::{RetryDelay, RetryPolicy};
 use crate::schedule::{parse_zone, BusinessHours, HoursError, QueueRules, SlotPolicy};
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
+pub use api::{ApiConfig, ApiKey, Scope, WebhookTarget};
 use chrono::Duration;
 use chrono_tz::Tz;
 pub use dispatch::{AgentConfig, DispatchConfig, PreviewTimeout, QueueDial};
@@ -104,6 +106,8 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// `<agents><agent name="...">`, in file order.
     pub agents: Vec<AgentConfig>,
+    /// The REST API: listen address, limits and `<api-keys>`.
+    pub api: ApiConfig,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -282,6 +286,7 @@ impl Config {
         let settings_keys: Vec<&str> = SETTINGS_KEYS
             .iter()
             .chain(dispatch::DISPATCH_SETTINGS)
+            .chain(api::API_SETTINGS)
             .copied()
             .collect();
         let s = Params::new("settings", &raw.settings, &settings_keys)?;
@@ -347,7 +352,32 @@ impl Config {
             .copied()
             .collect();
         let mut agent_params = Vec::new();
+        let mut api_keys: Vec<ApiKey> = Vec::new();
+        let mut webhooks: Vec<WebhookTarget> = Vec::new();
         for section in &raw.sections {
+            if section.group == "webhooks" && section.kind == "webhook" {
+                let at = format!("{}/{}", section.group, section.name);
+                let w = Params::new(&at, &section.params, api::WEBHOOK_KEYS)?;
+                let hook = api::build_webhook(&w, &section.name)?;
+                if webhooks.iter().any(|x| x.name == hook.name) {
+                    return Err(ConfigError::new(at, "the webhook is defined twice"));
+                }
+                webhooks.push(hook);
+                continue;
+            }
+            if section.group == "api-keys" && section.kind == "key" {
+                let at = format!("{}/{}", section.group, section.name);
+                let k = Params::new(&at, &section.params, api::KEY_KEYS)?;
+                let key = api::build_key(&k, &section.name)?;
+                if api_keys.iter().any(|x| x.name == key.name) {
+                    return Err(ConfigError::new(at, "the key is defined twice"));
+                }
+                if api_keys.iter().any(|x| x.secret == key.secret) {
+                    return Err(k.err("secret", "two keys share this secret"));
+                }
+                api_keys.push(key);
+                continue;
+            }
             if section.group == "agents" && section.kind == "agent" {
                 let at = format!("{}/{}", section.group, section.name);
                 let a = Params::new(&at, &section.params, dispatch::AGENT_KEYS)?;
@@ -374,7 +404,7 @@ impl Config {
                     format!("{}/{} (line {})", section.group, section.kind, section.line),
                     "unknown section (known: <queues><queue name=\"...\">, \
                      <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">, \
-                     <agents><agent name=\"...\">)",
+                     <agents><agent name=\"...\">, <api-keys><key name=\"...\">, <webhooks><webhook name=\"...\">)",
                 ));
             }
             let q = Params::new(&at, &section.params, &queue_keys)?;
@@ -426,6 +456,7 @@ impl Config {
             }
         }
         let dispatch = dispatch::build_dispatch(&s)?;
+        let api = api::build_api(&s, api_keys, webhooks)?;
         let profile_keys = ivr::known_keys();
         let profile_keys: Vec<&str> = profile_keys.iter().map(String::as_str).collect();
         let mut ivr_profiles = BTreeMap::new();
@@ -450,6 +481,7 @@ impl Config {
             ivr_profiles,
             dispatch,
             agents,
+            api,
         })
     }
 

@@ -11,9 +11,11 @@
 mod schema;
 mod sqlite;
 mod transcriptions;
+mod webhooks;
 
 pub use sqlite::SqliteStore;
 pub use transcriptions::{JobState, Transcribed, TranscriptionJob};
+pub use webhooks::{OutboxEvent, WebhookCursor, WebhookLog};
 
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, State, TransitionError,
@@ -98,6 +100,8 @@ pub struct Transition {
     pub queue: Option<String>,
     /// Reset the customer-attempt count (after a failover).
     pub reset_attempts: bool,
+    /// A new customer number (E.164, already validated by the service).
+    pub number: Option<String>,
 }
 
 impl Transition {
@@ -112,6 +116,7 @@ impl Transition {
             due_at: None,
             queue: None,
             reset_attempts: false,
+            number: None,
         }
     }
 }
@@ -289,6 +294,22 @@ pub trait Store: Send + Sync {
     fn dnc_list(&self) -> Result<Vec<DoNotCall>, StoreError>;
 
     fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// Gives an existing, unfinished callback a recording (uploaded later, e.g. by a mobile
+    /// app) and queues its transcription, with a `recording` event, in one transaction.
+    /// One that already has a recording keeps it; the new one is transcribed too.
+    fn attach_recording(
+        &self,
+        id: CallbackId,
+        _recording: &crate::model::Recording,
+        _actor: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, StoreError> {
+        Err(StoreError::Invalid {
+            field: "recording",
+            message: format!("callback {id}: this store does not take recordings"),
+        })
+    }
 
     /// The latest transcription job of a callback (a backend without transcription: none).
     fn transcription(&self, _id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {

@@ -149,6 +149,20 @@ DROP INDEX callbacks_pending_number;
 CREATE INDEX callbacks_pending_number ON callbacks (CAST(substr(number, 2) AS INTEGER))
     WHERE (state = 'requested' OR state = 'scheduled' OR state = 'rescheduled');
 "#,
+    // 5: outbound webhooks (issue 7). The events table is the outbox: every transition
+    // already writes its event row in the transition's own transaction. Each configured
+    // webhook keeps here how far it has delivered (`last_event`, an events.id) and its
+    // retry state, so a receiver that is down, or a restart, loses nothing.
+    r#"
+CREATE TABLE webhook_cursors (
+    name        TEXT    PRIMARY KEY,
+    last_event  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    updated_at  INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.

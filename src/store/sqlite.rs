@@ -754,6 +754,7 @@ fn apply_transition(
         (None, Some(now_s))
     };
     let queue = change.queue.as_deref().unwrap_or(&row.queue);
+    let number = change.number.as_deref().unwrap_or(&row.number);
     let attempts = if change.reset_attempts {
         0
     } else {
@@ -763,7 +764,7 @@ fn apply_transition(
         .prepare_cached(concat!(
             "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
-                 updated_at = ?8 WHERE id = ?1 RETURNING ",
+                 updated_at = ?8, number = ?9 WHERE id = ?1 RETURNING ",
             callback_columns!()
         ))
         .and_then(|mut s| {
@@ -776,7 +777,8 @@ fn apply_transition(
                     attempts,
                     lease_owner,
                     lease_expires,
-                    now_s
+                    now_s,
+                    number
                 ],
                 read_callback,
             )
@@ -841,6 +843,41 @@ fn insert_attempt(
 }
 
 impl Store for SqliteStore {
+    fn attach_recording(
+        &self,
+        id: CallbackId,
+        recording: &Recording,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, StoreError> {
+        let now_s = secs(now);
+        self.write("attaching a recording", |tx| {
+            let row = load(tx, id)?;
+            if row.state.is_terminal() {
+                return Err(StoreError::Transition(crate::model::TransitionError {
+                    from: row.state,
+                    to: row.state,
+                }));
+            }
+            let detail = merge_recording(tx, &row, recording, now_s)?;
+            if let Some(detail) = detail {
+                insert_event(
+                    tx,
+                    &NewEvent {
+                        callback_id: id,
+                        at: now_s,
+                        action: "recording",
+                        from: Some(row.state),
+                        to: row.state,
+                        actor: Some(actor),
+                        detail: Some(&detail),
+                    },
+                )?;
+            }
+            load(tx, id)
+        })
+    }
+
     fn create(
         &self,
         draft: &Draft,
@@ -1028,6 +1065,14 @@ impl Store for SqliteStore {
     ) -> Result<CallbackRequest, StoreError> {
         if let Some(q) = &change.queue {
             validate_queue(q)?;
+        }
+        if let Some(n) = &change.number {
+            if !crate::number::is_e164(n) {
+                return Err(invalid(
+                    "number",
+                    format!("'{n}' is not an E.164 number (+ and 2 to 15 digits)"),
+                ));
+            }
         }
         let now_s = secs(now);
         self.write("applying a transition", |tx| {

@@ -12,12 +12,14 @@
 
 use crate::fshost::{FsHost, Switch};
 use crate::transcription::{self, Transcription};
+use callback_core::api::HttpServer;
 use callback_core::clock::Clock;
 use callback_core::config::Config;
 use callback_core::dispatch::Dispatcher;
 use callback_core::host::Host;
 use callback_core::service::CallbackService;
 use callback_core::store::{SqliteStore, Store};
+use callback_core::webhook::WebhookWorker;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -37,6 +39,10 @@ pub struct Module {
     transcription: Mutex<Transcription>,
     /// Rings agents at the due time; stopped before the store closes.
     dispatcher: Arc<Dispatcher>,
+    /// The REST API server (`http-listen`); stopped first, so no request starts work late.
+    http: Mutex<Option<HttpServer>>,
+    /// Delivers events to `<webhooks>` from the store's outbox; stopped with the API.
+    webhooks: Mutex<Option<WebhookWorker>>,
 }
 
 impl Module {
@@ -94,6 +100,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
             rec_dir.display()
         );
     }
+    let webhooks = start_webhooks(&config, &store, &clock);
     let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
     let mut transcription =
         transcription::start(&config, store.clone(), host.clone(), clock.clone());
@@ -125,7 +132,10 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         agents.len(),
         dispatcher.agents().ready()
     );
+    let http = start_http(&service);
     let module = Arc::new(Module {
+        http: Mutex::new(http),
+        webhooks: Mutex::new(webhooks),
         dispatcher,
         service,
         host,
@@ -145,6 +155,39 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
     *cur = Some(module);
     tracing::info!("mod_callback loaded ({})", path.display());
     Ok(())
+}
+
+/// The REST API on `http-listen` (none when empty). A port that cannot be bound is one
+/// log line, not a failed load: calls and the IVR do not depend on the API.
+fn start_http(service: &Arc<CallbackService>) -> Option<HttpServer> {
+    let addr = service.config().api.listen?;
+    match HttpServer::start(service.clone(), addr) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            tracing::error!("http-listen {addr}: {e}; the REST API is off until the next load");
+            None
+        }
+    }
+}
+
+/// The webhook worker when `<webhooks>` are configured; a failure to start is one log line.
+fn start_webhooks(
+    config: &Config,
+    store: &Arc<SqliteStore>,
+    clock: &Arc<dyn Clock>,
+) -> Option<WebhookWorker> {
+    let api = &config.api;
+    WebhookWorker::start(
+        store.clone(),
+        api.webhooks.clone(),
+        api.webhook_retry_delay,
+        api.webhook_max_delay,
+        clock.clone(),
+    )
+    .unwrap_or_else(|e| {
+        tracing::error!("webhooks not started: {e}");
+        None
+    })
 }
 
 /// One turn of the runtime thread: waits (up to a second) for work or shutdown. Returns
@@ -175,6 +218,23 @@ pub fn stop() {
             *s = true;
         }
         m.wake.notify_all();
+        // The REST API first (graceful, joined): no request reaches the service after this.
+        if let Some(http) = m
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            http.stop();
+        }
+        if let Some(w) = m
+            .webhooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            w.stop();
+        }
         // The dispatcher's loop and ringing legs are joined first: nothing dials after this.
         m.dispatcher.stop();
         // The workers hold the store too: joined here, before it is closed below.

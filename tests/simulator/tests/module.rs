@@ -510,3 +510,75 @@ fn the_table_symbol_is_found_by_the_file_name_as_freeswitch_does() {
     assert!(sim.api_commands().is_empty());
     let _ = std::fs::remove_file(&other);
 }
+
+/// The demo configuration with the REST API on `listen` and one staff key.
+fn http_config(listen: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(repo_root().join(DEMO_CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="http-listen" value=""/>"#,
+            &format!(r#"<param name="http-listen" value="{listen}"/>"#),
+        )
+        .replace(
+            "</configuration>",
+            r#"<api-keys><key name="crm"><param name="secret" value="staff-secret-0123456789"/>
+               <param name="scope" value="staff"/></key></api-keys></configuration>"#,
+        );
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let path = std::env::temp_dir().join(format!("http-{}-{n}.conf.xml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_rest_api_runs_with_the_module_and_stops_at_unload() {
+    // http-listen starts the API with the module: a callback created over HTTP is in
+    // `callback list`; unload stops the server (the port closes) before returning.
+    let sim = sim();
+    let conf = http_config("127.0.0.1:0");
+    let m = load_with_config(&conf).unwrap();
+    let _ = std::fs::remove_file(&conf);
+    let line = sim
+        .logs()
+        .into_iter()
+        .find(|l| l.text.contains("REST API listening on"))
+        .unwrap_or_else(|| panic!("{:#?}", sim.logs()));
+    let addr = line.text.rsplit(' ').next().unwrap().trim().to_string();
+    let base = format!("http://{addr}");
+    let created = ureq::post(&format!("{base}/v1/callbacks"))
+        .set("Authorization", "Bearer staff-secret-0123456789")
+        .send_string(r#"{"number": "+12125550123", "remark": "from the web"}"#)
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: serde_json::Value = created.into_json().unwrap();
+    let id = body["callback"]["id"].as_i64().unwrap();
+    assert!(sim.api("callback list").contains(&format!("{id}")));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    assert!(matches!(
+        ureq::get(&format!("{base}/v1/openapi.json")).call(),
+        Err(ureq::Error::Transport(_))
+    ));
+    assert_clean(&sim);
+}
+
+#[test]
+fn a_port_in_use_is_one_error_line_not_a_failed_load() {
+    // The API cannot bind: the module still loads and takes calls; the log says why once.
+    let sim = sim();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let conf = http_config(&taken.local_addr().unwrap().to_string());
+    let m = load_with_config(&conf).unwrap();
+    let _ = std::fs::remove_file(&conf);
+    let errors: Vec<_> = sim
+        .logs()
+        .into_iter()
+        .filter(|l| l.level == SWITCH_LOG_ERROR)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].text.contains("http-listen"), "{}", errors[0].text);
+    assert!(sim.api("callback list").starts_with("+OK"));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+}

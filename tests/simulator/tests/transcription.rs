@@ -43,6 +43,7 @@ fn write_config(dir: &Path, model: &str) -> PathBuf {
     <param name="default-queue" value="support"/>
     <param name="default-time-zone" value="America/New_York"/>
     <param name="whisper-model" value="{model}"/>
+    <param name="http-listen" value=""/>
     <param name="whisper-beam-size" value="0"/>
     <param name="whisper-threads" value="2"/>
   </settings>

@@ -1,0 +1,636 @@
+//! The handlers: each admits the caller (rate limits, then who it is, then what it may
+//! do), reads its input by our own rules, and calls the service once.
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::Api;
+use crate::config::Scope;
+use crate::model::{CallbackId, CallbackRequest, CallbackType, Source, State};
+use crate::schedule::parse_zone;
+use crate::service::NewRequest;
+use crate::store::{CreateOutcome, ListFilter};
+use crate::when::{parse_when, Requested};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type St = AxState<Arc<Api>>;
+type Peer = ConnectInfo<SocketAddr>;
+
+/// The longest Idempotency-Key header: stored prefixed with the key's name (up to 64), and
+/// the store keeps 128 characters.
+const MAX_IDEMPOTENCY_KEY: usize = 56;
+
+/// Staff list pages: default and largest.
+const LIST_DEFAULT: usize = 100;
+const LIST_MAX: usize = 1000;
+
+/// What may be done with one callback, and by whom.
+enum Need {
+    /// A key of any scope (creating).
+    Create,
+    /// A staff key.
+    Staff,
+    /// A staff key, or the customer token of this callback.
+    Owner(CallbackId),
+}
+
+impl Api {
+    /// Rate limits (address first, so guessing keys is limited too), then the caller, then
+    /// its right to what it asks.
+    fn admit(
+        &self,
+        peer: &SocketAddr,
+        headers: &HeaderMap,
+        need: Need,
+    ) -> Result<Caller, ApiError> {
+        self.per_ip
+            .take(&peer.ip().to_string())
+            .map_err(|wait| ApiError::too_many("too many requests from this address", wait))?;
+        let caller = self
+            .auth
+            .authenticate(headers, |id| self.service.get(id).ok())?;
+        self.per_key
+            .take(&caller.bucket())
+            .map_err(|wait| ApiError::too_many("too many requests with this key", wait))?;
+        match (&need, &caller) {
+            (Need::Create, Caller::Key { .. })
+            | (
+                _,
+                Caller::Key {
+                    scope: Scope::Staff,
+                    ..
+                },
+            ) => Ok(caller),
+            (Need::Owner(id), Caller::Customer { id: own }) if id == own => Ok(caller),
+            (Need::Owner(_), Caller::Customer { .. }) => Err(ApiError::forbidden(
+                "this token opens another callback only",
+            )),
+            (_, Caller::Customer { .. }) => Err(ApiError::forbidden(
+                "a customer token opens its own callback only",
+            )),
+            (_, Caller::Key { .. }) => {
+                Err(ApiError::forbidden("this key may only create callbacks"))
+            }
+        }
+    }
+}
+
+/// A callback as the API shows it (what a mobile app needs, and staff).
+#[derive(Debug, Serialize)]
+pub(super) struct View {
+    id: CallbackId,
+    state: State,
+    #[serde(rename = "type")]
+    kind: CallbackType,
+    number: String,
+    queue: String,
+    time_zone: String,
+    due_at: Option<DateTime<Utc>>,
+    /// The due time in the customer's zone, `YYYY-MM-DDTHH:MM:SS+hh:mm`.
+    due_local: Option<String>,
+    desired_at: Option<DateTime<Utc>>,
+    remark: Option<String>,
+    data: BTreeMap<String, String>,
+    source: Source,
+    customer_attempts: u32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Whether a recording of the customer is attached (its transcript is in `transcript`).
+    has_recording: bool,
+    transcript: Option<String>,
+    /// Immediate callbacks waiting: how many of the queue go first (1 = next).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<usize>,
+}
+
+impl View {
+    fn of(r: &CallbackRequest) -> Self {
+        let zone: Option<Tz> = r.time_zone.parse().ok();
+        Self {
+            id: r.id,
+            state: r.state,
+            kind: r.kind,
+            number: r.number.clone(),
+            queue: r.queue.clone(),
+            time_zone: r.time_zone.clone(),
+            due_at: r.due_at,
+            due_local: r
+                .due_at
+                .zip(zone)
+                .map(|(d, z)| d.with_timezone(&z).to_rfc3339()),
+            desired_at: r.desired_at,
+            remark: r.remark.clone(),
+            data: r.ivr_data.clone(),
+            source: r.source,
+            customer_attempts: r.customer_attempts,
+            has_recording: r.recording.is_some(),
+            transcript: r.transcript.as_ref().map(|t| t.text.clone()),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            position: None,
+        }
+    }
+}
+
+/// Runs a handler's body on tokio's blocking pool: the store's calls block, and must not
+/// hold up the runtime's few worker threads. A panic there is contained and answered 500.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        tracing::error!("http: a request handler failed: {e}");
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request failed inside the server; nothing was changed by this reply",
+        ))
+    })
+}
+
+fn parse_id(id: &str) -> Result<CallbackId, ApiError> {
+    id.parse::<CallbackId>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(ApiError::not_found)
+}
+
+fn body<T: serde::de::DeserializeOwned>(
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = bytes.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "the body is larger than allowed",
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid-body", r.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::json(&e))
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|r| {
+        let text = r.body_text();
+        let field = text
+            .split("unknown field `")
+            .nth(1)
+            .or_else(|| text.split("missing field `").nth(1))
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string);
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid-query", text);
+        e.field = field;
+        e
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    number: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// `2026-11-23T10:00` (in `time_zone`), ISO 8601 with an offset, or `+15m`/`now`.
+    desired_time: Option<String>,
+    time_zone: Option<String>,
+    delay_minutes: Option<u32>,
+    queue: Option<String>,
+    remark: Option<String>,
+    #[serde(default)]
+    data: BTreeMap<String, String>,
+    /// `web` (default), `mobile` or `api`.
+    source: Option<String>,
+}
+
+/// The time asked for: a delay, or a time expression read in `zone`.
+fn requested(
+    desired: Option<&str>,
+    delay_minutes: Option<u32>,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<Option<Requested>, ApiError> {
+    match (desired.map(str::trim), delay_minutes) {
+        (Some(_), Some(_)) => Err(ApiError::bad(
+            "invalid",
+            "delay_minutes",
+            "give desired_time or delay_minutes, not both",
+        )),
+        (Some(t), None) => {
+            // Accept the ISO form with a `T` between date and time (what browsers send).
+            let text = match t.split_once('T') {
+                Some((d, rest))
+                    if d.len() == 10
+                        && !rest.contains(['+', 'Z', 'z'])
+                        && !rest.chars().take(8).any(|c| c == '-') =>
+                {
+                    format!("{d} {rest}")
+                }
+                _ => t.to_string(),
+            };
+            parse_when(&text, zone, now)
+                .map(Some)
+                .map_err(|e| ApiError::bad("invalid-time", "desired_time", e.to_string()))
+        }
+        (None, Some(m)) => Ok(Some(Requested::After(chrono::Duration::minutes(
+            i64::from(m),
+        )))),
+        (None, None) => Ok(None),
+    }
+}
+
+pub(super) async fn create(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    blocking(move || create_now(api, peer, headers, bytes)).await
+}
+
+fn create_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let caller = api.admit(&peer, &headers, Need::Create)?;
+    let b: CreateBody = body(bytes)?;
+    let svc = &api.service;
+    let cfg = svc.config();
+    let idem = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|s| !s.is_empty() && s.len() <= MAX_IDEMPOTENCY_KEY)
+                .ok_or_else(|| {
+                    ApiError::bad(
+                        "invalid",
+                        "idempotency_key",
+                        "Idempotency-Key must be 1-56 letters, digits and . _ : - (a UUID fits)",
+                    )
+                })?
+                .to_string(),
+        ),
+    };
+    // Keys are per API key: two clients' retries never meet.
+    let idem = idem.map(|k| format!("{}:{k}", caller.bucket()));
+    let zone = match b
+        .time_zone
+        .as_deref()
+        .map(str::trim)
+        .filter(|z| !z.is_empty())
+    {
+        Some(z) => parse_zone(z)
+            .map_err(|e| ApiError::bad("unknown-time-zone", "time_zone", e.to_string()))?,
+        None => cfg
+            .queue(b.queue.as_deref())
+            .map(|q| q.zone())
+            .unwrap_or(cfg.settings.default_time_zone),
+    };
+    let when = requested(b.desired_time.as_deref(), b.delay_minutes, zone, svc.now())?;
+    let kind = match b.kind.as_deref() {
+        Some(k) => k
+            .parse::<CallbackType>()
+            .map_err(|e| ApiError::bad("invalid", "type", e.to_string()))?,
+        None => match &when {
+            None | Some(Requested::Now) => CallbackType::Immediate,
+            Some(Requested::After(_)) => CallbackType::Delayed,
+            Some(_) => CallbackType::Scheduled,
+        },
+    };
+    let source = match b.source.as_deref() {
+        None | Some("web") => Source::Web,
+        Some("mobile") => Source::Mobile,
+        Some("api") => Source::Api,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "invalid",
+                "source",
+                format!("'{other}' is not web, mobile or api"),
+            ))
+        }
+    };
+    let mut req = NewRequest::new(
+        kind,
+        b.number.clone(),
+        when.unwrap_or(Requested::Now),
+        source,
+    );
+    req.time_zone = b.time_zone;
+    req.queue = b.queue;
+    req.remark = b.remark;
+    req.ivr_data = b.data;
+    req.idempotency_key = idem;
+    let (stored, outcome) = {
+        let _one_at_a_time = api
+            .create_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_pending(&api, &req)?;
+        svc.request(req)?
+    };
+    let status = match outcome {
+        CreateOutcome::Created => StatusCode::CREATED,
+        CreateOutcome::Merged | CreateOutcome::Existing => StatusCode::OK,
+    };
+    let reply = json!({
+        "callback": View::of(&stored),
+        "token": api.auth.token(&stored),
+        "outcome": match outcome {
+            CreateOutcome::Created => "created",
+            CreateOutcome::Merged => "merged",
+            CreateOutcome::Existing => "existing",
+        },
+    });
+    Ok((status, Json(reply)).into_response())
+}
+
+/// At most `max-pending-per-number` callbacks waiting or in progress per number. A retry
+/// (same idempotency key) or a request the store will merge into a waiting one adds
+/// nothing, so it passes.
+fn check_pending(api: &Api, req: &NewRequest) -> Result<(), ApiError> {
+    let max = api.max_pending_per_number;
+    let svc = &api.service;
+    let cfg = svc.config();
+    if max == 0 {
+        return Ok(());
+    }
+    // A bad number is the service's to explain.
+    let Ok(number) = cfg.numbers.normalize(&req.number) else {
+        return Ok(());
+    };
+    let open: Vec<CallbackRequest> = svc
+        .list(&ListFilter {
+            number: Some(number),
+            ..ListFilter::default()
+        })?
+        .into_iter()
+        .filter(|r| !r.state.is_terminal())
+        .collect();
+    if open.len() < max as usize {
+        return Ok(());
+    }
+    let queue = req.queue.as_deref().unwrap_or(&cfg.settings.default_queue);
+    let repeat = req.idempotency_key.is_some()
+        && open
+            .iter()
+            .any(|r| r.idempotency_key == req.idempotency_key);
+    let merges = cfg.settings.merge_pending
+        && open
+            .iter()
+            .any(|r| r.queue == queue && r.state.is_pending());
+    if repeat || merges {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "too-many-pending",
+        format!("this number already has {} callbacks waiting (at most {max}); cancel one or wait until it is done", open.len()),
+    )
+    .on("number"))
+}
+
+pub(super) async fn show(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<View>, ApiError> {
+    blocking(move || show_now(api, peer, headers, id)).await
+}
+
+fn show_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
+) -> Result<Json<View>, ApiError> {
+    let id = parse_id(&id)?;
+    api.admit(&peer, &headers, Need::Owner(id))?;
+    let r = api.service.get(id)?;
+    let mut view = View::of(&r);
+    if r.kind == CallbackType::Immediate && r.state.is_pending() {
+        view.position = Some(position(&api, &r)?);
+    }
+    Ok(Json(view))
+}
+
+/// 1 + the waiting callbacks of the same queue due before this one (then by id).
+fn position(api: &Api, r: &CallbackRequest) -> Result<usize, ApiError> {
+    let key = |c: &CallbackRequest| (c.due_at, c.id);
+    let mut ahead = 0;
+    for state in [State::Requested, State::Scheduled, State::Rescheduled] {
+        let waiting = api.service.list(&ListFilter {
+            queue: Some(r.queue.clone()),
+            state: Some(state),
+            ..ListFilter::default()
+        })?;
+        ahead += waiting.iter().filter(|c| key(c) < key(r)).count();
+    }
+    Ok(ahead + 1)
+}
+
+pub(super) async fn cancel(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<View>, ApiError> {
+    blocking(move || cancel_now(api, peer, headers, id)).await
+}
+
+fn cancel_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
+) -> Result<Json<View>, ApiError> {
+    let id = parse_id(&id)?;
+    let caller = api.admit(&peer, &headers, Need::Owner(id))?;
+    let r = api.service.cancel(id, &caller.actor())?;
+    Ok(Json(View::of(&r)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AmendBody {
+    desired_time: Option<String>,
+    delay_minutes: Option<u32>,
+    number: Option<String>,
+}
+
+pub(super) async fn amend(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    blocking(move || amend_now(api, peer, headers, id, bytes)).await
+}
+
+fn amend_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    let id = parse_id(&id)?;
+    let caller = api.admit(&peer, &headers, Need::Owner(id))?;
+    let b: AmendBody = body(bytes)?;
+    let svc = &api.service;
+    let current = svc.get(id)?;
+    let zone: Tz = current
+        .time_zone
+        .parse()
+        .unwrap_or(svc.config().settings.default_time_zone);
+    let when = requested(b.desired_time.as_deref(), b.delay_minutes, zone, svc.now())?;
+    let r = svc.amend(id, when, b.number.as_deref(), &caller.actor())?;
+    Ok(Json(View::of(&r)))
+}
+
+pub(super) async fn recording(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    blocking(move || recording_now(api, peer, headers, id, bytes)).await
+}
+
+/// A WAV of the customer's own words (a mobile app's recording), transcribed like an IVR
+/// recording.
+fn recording_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: String,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    let id = parse_id(&id)?;
+    let caller = api.admit(&peer, &headers, Need::Owner(id))?;
+    let bytes = bytes.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "the recording is larger than allowed",
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid-body", r.body_text())
+        }
+    })?;
+    let r = api.service.attach_recording(id, &bytes, &caller.actor())?;
+    Ok(Json(View::of(&r)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    number: Option<String>,
+    state: Option<String>,
+    queue: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn list(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || list_now(api, peer, headers, q)).await
+}
+
+fn list_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    api.admit(&peer, &headers, Need::Staff)?;
+    let q = query(q)?;
+    let svc = &api.service;
+    let number = q
+        .number
+        .as_deref()
+        .map(|n| svc.config().numbers.normalize(n))
+        .transpose()
+        .map_err(|e| ApiError::bad("invalid-number", "number", e.to_string()))?;
+    let state = q
+        .state
+        .as_deref()
+        .map(str::parse::<State>)
+        .transpose()
+        .map_err(|e| ApiError::bad("invalid", "state", e.to_string()))?;
+    let limit = q.limit.unwrap_or(LIST_DEFAULT);
+    if !(1..=LIST_MAX).contains(&limit) {
+        return Err(ApiError::bad(
+            "invalid",
+            "limit",
+            format!("limit must be 1 to {LIST_MAX}"),
+        ));
+    }
+    let found = svc.list(&ListFilter {
+        queue: q.queue,
+        state,
+        number,
+        limit: Some(limit),
+    })?;
+    let views: Vec<View> = found.iter().map(View::of).collect();
+    Ok(Json(json!({ "callbacks": views })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AvailabilityQuery {
+    queue: Option<String>,
+    date: String,
+    time_zone: Option<String>,
+}
+
+pub(super) async fn availability(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    q: Result<Query<AvailabilityQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    blocking(move || availability_now(api, peer, headers, q)).await
+}
+
+fn availability_now(
+    api: Arc<Api>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    q: Result<Query<AvailabilityQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    api.admit(&peer, &headers, Need::Create)?;
+    let q = query(q)?;
+    let date = NaiveDate::parse_from_str(q.date.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::bad(
+            "invalid",
+            "date",
+            format!("'{}' is not a date such as 2026-11-23", q.date),
+        )
+    })?;
+    let grid = api
+        .service
+        .availability(q.queue.as_deref(), date, q.time_zone.as_deref())?;
+    Ok(Json(grid).into_response())
+}

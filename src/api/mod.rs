@@ -1,0 +1,100 @@
+//! The REST API for web sites and mobile apps (axum, JSON, versioned under `/v1`).
+//!
+//! - [`router`]: the routes over a shared [`CallbackService`]; its contract is the
+//!   checked-in OpenAPI document [`OPENAPI`], served at `/v1/openapi.json`.
+//! - [`HttpServer`]: the server's life on its own thread and tokio runtime, stopped
+//!   gracefully (and joined) by the module.
+//! - `auth`: API keys with scopes, customer tokens; `limits`: rate limits; `error`: the
+//!   one error shape `{"error":{"code","message","field"}}`.
+//!
+//! Every input is read by our own code (bytes, then serde with `deny_unknown_fields`), so
+//! every refusal has the error shape above, and nothing is stored on any error: the only
+//! writes are the service's, after all checks.
+
+mod auth;
+mod callbacks;
+mod error;
+mod limits;
+mod server;
+
+pub use auth::Caller;
+pub use error::ApiError;
+pub use server::HttpServer;
+
+use crate::service::CallbackService;
+use auth::Auth;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use limits::Limiter;
+use std::sync::Arc;
+
+/// The API's contract, checked in and kept equal to the routes by a test.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// What every handler shares.
+pub(crate) struct Api {
+    service: Arc<CallbackService>,
+    auth: Auth,
+    per_key: Limiter,
+    per_ip: Limiter,
+    max_pending_per_number: u32,
+    /// Held from the pending-per-number count to the insert, so two requests at once for
+    /// one number cannot both pass the limit (the store serialises writes anyway).
+    create_lock: std::sync::Mutex<()>,
+}
+
+/// The API's routes over `service` (limits and keys from its configuration).
+pub fn router(service: Arc<CallbackService>) -> Router {
+    let cfg = service.config().api.clone();
+    if cfg.keys.is_empty() {
+        tracing::warn!("http: no <api-keys> configured: every request will be refused");
+    }
+    if cfg.token_secret.is_none() {
+        tracing::warn!(
+            "http: http-token-secret is not set: customer tokens stop working at restart"
+        );
+    }
+    let api = Arc::new(Api {
+        auth: Auth::new(&cfg.keys, cfg.token_secret.as_deref()),
+        per_key: Limiter::new(cfg.rate_per_key),
+        per_ip: Limiter::new(cfg.rate_per_ip),
+        max_pending_per_number: cfg.max_pending_per_number,
+        create_lock: std::sync::Mutex::new(()),
+        service,
+    });
+    // Keep this list in step with openapi.json (a test compares them).
+    Router::new()
+        .route(
+            "/v1/callbacks",
+            get(callbacks::list).post(callbacks::create),
+        )
+        .route(
+            "/v1/callbacks/{id}",
+            get(callbacks::show)
+                .delete(callbacks::cancel)
+                .patch(callbacks::amend),
+        )
+        .route(
+            "/v1/callbacks/{id}/recording",
+            post(callbacks::recording).layer(DefaultBodyLimit::max(cfg.max_recording_bytes)),
+        )
+        .route("/v1/availability", get(callbacks::availability))
+        .route("/v1/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .with_state(api)
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}

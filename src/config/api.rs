@@ -1,0 +1,228 @@
+//! REST API settings (`http-*` and `max-pending-per-number` in `<settings>`) and its keys
+//! (`<api-keys><key name="web"><param name="secret" .../><param name="scope" .../></key>`).
+
+use super::{check_token, ConfigError, Params};
+use std::net::SocketAddr;
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Create callbacks only (public web forms, mobile apps): what a customer does.
+    Create,
+    /// Everything: list, view, cancel and reschedule any callback.
+    Staff,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Create => "create",
+            Scope::Staff => "staff",
+        }
+    }
+}
+
+/// One API key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub name: String,
+    pub secret: String,
+    pub scope: Scope,
+}
+
+// The secret never reaches a log line through `{:?}`.
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The REST API's configuration.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// Where the server listens; `None` (`http-listen` empty) switches it off.
+    pub listen: Option<SocketAddr>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest recording upload (`POST /v1/callbacks/{id}/recording`), in bytes.
+    pub max_recording_bytes: usize,
+    /// The key customer tokens are derived from; `None`: a random one per start (tokens
+    /// then stop working after a restart).
+    pub token_secret: Option<String>,
+    /// Callbacks a number may have waiting or in progress at once (0: no limit).
+    pub max_pending_per_number: u32,
+    /// Requests per minute per API key (or per customer token), and per client address
+    /// (0: no limit).
+    pub rate_per_key: u32,
+    pub rate_per_ip: u32,
+    pub keys: Vec<ApiKey>,
+    /// `<webhooks>`: where state changes are POSTed.
+    pub webhooks: Vec<WebhookTarget>,
+    /// First pause after a failed delivery (doubling), and the longest pause.
+    pub webhook_retry_delay: chrono::Duration,
+    pub webhook_max_delay: chrono::Duration,
+}
+
+/// One outbound webhook (`<webhooks><webhook name="crm">` with `url` and `secret`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub name: String,
+    /// `http://host:port/path` (TLS through a local relay or proxy).
+    pub url: String,
+    /// Signs each body: HMAC-SHA256 over `<timestamp>.<body>`.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("listen", &self.listen)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_recording_bytes", &self.max_recording_bytes)
+            .field("token_secret", &self.token_secret.as_ref().map(|_| "***"))
+            .field("max_pending_per_number", &self.max_pending_per_number)
+            .field("rate_per_key", &self.rate_per_key)
+            .field("rate_per_ip", &self.rate_per_ip)
+            .field("keys", &self.keys)
+            .field("webhooks", &self.webhooks)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) const API_SETTINGS: &[&str] = &[
+    "http-listen",
+    "http-max-body-bytes",
+    "http-max-recording-bytes",
+    "http-token-secret",
+    "http-rate-per-key",
+    "http-rate-per-ip",
+    "max-pending-per-number",
+    "webhook-retry-delay",
+    "webhook-max-delay",
+];
+
+pub(super) const WEBHOOK_KEYS: &[&str] = &["url", "secret"];
+
+pub(super) const KEY_KEYS: &[&str] = &["secret", "scope"];
+
+/// The shortest secret accepted (for keys and the token secret).
+const MIN_SECRET: usize = 16;
+
+pub(super) fn build_api(
+    s: &Params<'_>,
+    keys: Vec<ApiKey>,
+    webhooks: Vec<WebhookTarget>,
+) -> Result<ApiConfig, ConfigError> {
+    let listen = match s.get("http-listen").map(str::trim) {
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 8089))),
+        Some("") => None,
+        Some(v) => Some(v.parse().map_err(|_| {
+            s.err(
+                "http-listen",
+                format!("'{v}' is not an address:port such as 127.0.0.1:8089 (empty: off)"),
+            )
+        })?),
+    };
+    let token_secret = s
+        .get("http-token-secret")
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    if token_secret.is_some_and(|v| v.len() < MIN_SECRET) {
+        return Err(s.err(
+            "http-token-secret",
+            format!("must be at least {MIN_SECRET} characters"),
+        ));
+    }
+    Ok(ApiConfig {
+        listen,
+        max_body_bytes: s.number("http-max-body-bytes", 16_384usize, 256..=1_048_576)?,
+        max_recording_bytes: s.number(
+            "http-max-recording-bytes",
+            4_194_304usize,
+            65_536..=67_108_864,
+        )?,
+        token_secret: token_secret.map(str::to_string),
+        max_pending_per_number: s.number("max-pending-per-number", 2u32, 0..=1000)?,
+        rate_per_key: s.number("http-rate-per-key", 600u32, 0..=1_000_000)?,
+        rate_per_ip: s.number("http-rate-per-ip", 120u32, 0..=1_000_000)?,
+        keys,
+        webhooks,
+        webhook_retry_delay: positive(s, "webhook-retry-delay", "5s")?,
+        webhook_max_delay: positive(s, "webhook-max-delay", "10m")?,
+    })
+}
+
+fn positive(s: &Params<'_>, key: &str, default: &str) -> Result<chrono::Duration, ConfigError> {
+    let d = s.duration(key, default)?;
+    if d < chrono::Duration::seconds(1) {
+        return Err(s.err(key, "must be at least 1s"));
+    }
+    Ok(d)
+}
+
+/// `<webhook name="crm">` with `url` (http://) and `secret`.
+pub(super) fn build_webhook(w: &Params<'_>, name: &str) -> Result<WebhookTarget, ConfigError> {
+    check_token(w, "name", name)?;
+    let url = w.get("url").unwrap_or("").trim().to_string();
+    let ok = url
+        .strip_prefix("http://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(w.err(
+            "url",
+            format!("'{url}' is not an http:// URL (for https, post to a local TLS relay)"),
+        ));
+    }
+    let secret = w.get("secret").unwrap_or("").trim().to_string();
+    if secret.len() < MIN_SECRET {
+        return Err(w.err(
+            "secret",
+            format!("give a secret of at least {MIN_SECRET} characters"),
+        ));
+    }
+    Ok(WebhookTarget {
+        name: name.to_string(),
+        url,
+        secret,
+    })
+}
+
+/// `<key name="web">` with `secret` and `scope` (`create` or `staff`).
+pub(super) fn build_key(k: &Params<'_>, name: &str) -> Result<ApiKey, ConfigError> {
+    check_token(k, "name", name)?;
+    let secret = k.get("secret").unwrap_or("").trim().to_string();
+    if secret.len() < MIN_SECRET || secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(k.err(
+            "secret",
+            format!("give a secret of at least {MIN_SECRET} characters without spaces"),
+        ));
+    }
+    let scope = match k.get("scope").map(str::trim) {
+        Some("create") => Scope::Create,
+        Some("staff") => Scope::Staff,
+        other => {
+            return Err(k.err(
+                "scope",
+                format!("'{}' is not create or staff", other.unwrap_or("")),
+            ))
+        }
+    };
+    Ok(ApiKey {
+        name: name.to_string(),
+        secret,
+        scope,
+    })
+}

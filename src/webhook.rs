@@ -1,0 +1,233 @@
+//! Outbound webhooks: every callback event (the `events` table is the durable outbox) is
+//! POSTed to each configured URL in order, signed, and retried with backoff until the
+//! receiver takes it, so a receiver that is down, or a restart, loses nothing.
+//!
+//! Delivery is at least once: a crash between the receiver's `2xx` and the cursor update
+//! sends that event again. Receivers deduplicate by `X-Callback-Event` (the event id).
+//!
+//! Each request carries `X-Callback-Timestamp` (Unix seconds) and `X-Callback-Signature:
+//! sha256=<hex>`, the HMAC-SHA256 of `<timestamp>.<body>` under the webhook's secret: the
+//! receiver recomputes it, compares in constant time and refuses old timestamps (replays).
+
+use crate::clock::Clock;
+use crate::config::WebhookTarget;
+use crate::store::{OutboxEvent, WebhookLog};
+use chrono::Duration;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+/// How often the worker looks for new events when nothing wakes it.
+const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// Events sent per webhook per pass.
+const BATCH: usize = 100;
+
+/// The signature header's value for `body` sent at `timestamp`.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut m = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        // HMAC takes keys of any length.
+        Err(_) => return String::new(),
+    };
+    m.update(format!("{timestamp}.{body}").as_bytes());
+    let bytes = m.finalize().into_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// The JSON body of one event.
+pub fn payload(e: &OutboxEvent) -> String {
+    serde_json::json!({
+        "event_id": e.event.id,
+        "callback_id": e.event.callback_id,
+        "action": e.event.action,
+        "from": e.event.from,
+        "state": e.event.to,
+        "queue": e.queue,
+        "at": e.event.at,
+        "actor": e.event.actor,
+        "detail": e.event.detail,
+    })
+    .to_string()
+}
+
+struct Shared {
+    stopping: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// The delivery thread. [`WebhookWorker::stop`] (or drop) stops and joins it.
+pub struct WebhookWorker {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Run {
+    log: Arc<dyn WebhookLog>,
+    targets: Vec<WebhookTarget>,
+    retry: Duration,
+    max: Duration,
+    clock: Arc<dyn Clock>,
+    agent: ureq::Agent,
+    shared: Arc<Shared>,
+}
+
+impl WebhookWorker {
+    /// Starts delivering to `targets`; `None` when there are none.
+    pub fn start(
+        log: Arc<dyn WebhookLog>,
+        targets: Vec<WebhookTarget>,
+        retry: Duration,
+        max: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Option<Self>> {
+        // An error: the store cannot be read or the thread cannot start.
+        if targets.is_empty() {
+            return Ok(None);
+        }
+        // A webhook seen for the first time is owed everything from this moment: its cursor
+        // is set here, before start returns, not whenever the thread first looks.
+        for t in &targets {
+            log.webhook_cursor(&t.name, clock.now())
+                .map_err(|e| std::io::Error::other(format!("webhook {}: {e}", t.name)))?;
+        }
+        let shared = Arc::new(Shared {
+            stopping: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let run = Run {
+            log,
+            targets,
+            retry,
+            max,
+            clock,
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(std::time::Duration::from_secs(3))
+                .timeout(std::time::Duration::from_secs(5))
+                .redirects(0)
+                .build(),
+            shared: shared.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("callback-webhooks".into())
+            .spawn(move || run.main())?;
+        Ok(Some(Self {
+            shared,
+            thread: Some(thread),
+        }))
+    }
+
+    /// Looks for new events now instead of at the next poll.
+    pub fn nudge(&self) {
+        self.shared.wake.notify_all();
+    }
+
+    /// Stops after the delivery in progress (bounded by its timeout) and joins the thread.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        *self
+            .shared
+            .stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("webhooks: the delivery thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for WebhookWorker {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+impl Run {
+    fn stopping(&self) -> bool {
+        *self
+            .shared
+            .stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn main(self) {
+        while !self.stopping() {
+            for t in &self.targets {
+                if let Err(e) = self.deliver(t) {
+                    tracing::error!("webhook {}: {e}", t.name);
+                }
+            }
+            let guard = self
+                .shared
+                .stopping
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if *guard {
+                break;
+            }
+            let _ = self.shared.wake.wait_timeout(guard, POLL);
+        }
+    }
+
+    /// Sends what `t` is owed, in order, until done, a failure, or a stop.
+    fn deliver(&self, t: &WebhookTarget) -> Result<(), crate::store::StoreError> {
+        let now = self.clock.now();
+        let cursor = self.log.webhook_cursor(&t.name, now)?;
+        if cursor.next_try_at > now {
+            return Ok(());
+        }
+        for e in self.log.events_after(cursor.last_event, BATCH)? {
+            if self.stopping() {
+                return Ok(());
+            }
+            match self.post(t, &e) {
+                Ok(()) => self
+                    .log
+                    .webhook_delivered(&t.name, e.event.id, self.clock.now())?,
+                Err(why) => {
+                    let doublings = cursor.attempts.min(20);
+                    let delay = (self.retry * 2i32.pow(doublings.min(16))).min(self.max);
+                    if cursor.attempts == 0 {
+                        tracing::warn!(
+                            "webhook {} ({}): event {} not delivered: {why}; retrying with backoff",
+                            t.name,
+                            t.url,
+                            e.event.id
+                        );
+                    }
+                    let now = self.clock.now();
+                    self.log.webhook_failed(&t.name, &why, now + delay, now)?;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn post(&self, t: &WebhookTarget, e: &OutboxEvent) -> Result<(), String> {
+        let body = payload(e);
+        let ts = self.clock.now().timestamp();
+        let r = self
+            .agent
+            .post(&t.url)
+            .set("Content-Type", "application/json")
+            .set("X-Callback-Event", &e.event.id.to_string())
+            .set("X-Callback-Timestamp", &ts.to_string())
+            .set("X-Callback-Signature", &signature(&t.secret, ts, &body))
+            .send_string(&body);
+        match r {
+            Ok(resp) if (200..300).contains(&resp.status()) => Ok(()),
+            Ok(resp) => Err(format!("status {}", resp.status())),
+            Err(ureq::Error::Status(code, _)) => Err(format!("status {code}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
