@@ -8,6 +8,7 @@
 //! 2. **Customer leg**, bridged from the agent's call (the agent hears ringback): checked
 //!    against the do-not-call list, business hours and the customer's window first; the
 //!    queue's gateway and caller ID, its no-answer timeout, `ignore_early_media`.
+//!    The callback is marked connected the moment the host sees the customer answer.
 //! 3. **Outcome**: classified from the hangup cause; the retry policy decides what follows.
 //! 4. **After the call** (optional): the agent keys a disposition (1..n of `dispositions`,
 //!    0 = do not call again).
@@ -28,7 +29,9 @@ pub trait AgentLine {
     fn play(&mut self, prompts: &[Prompt]) -> bool;
     fn ask(&mut self, prompts: &[Prompt], ask: &Ask) -> Answer;
     /// Dials the customer and bridges them to this call; returns when the bridge ends.
-    fn bridge(&mut self, leg: &LegRequest) -> LegOutcome;
+    /// `on_answer` is called (from any thread, at most once) as soon as the host sees the
+    /// customer answer, so the callback is marked connected during the call, not after it.
+    fn bridge(&mut self, leg: &LegRequest, on_answer: &(dyn Fn() + Sync)) -> LegOutcome;
     /// The agent leg's call uuid.
     fn uuid(&self) -> Option<String>;
 }
@@ -60,6 +63,25 @@ pub const AGENT_PROMPTS: &[(&str, &str)] = &[
     ("thanks", "Thank you."),
     ("no-callback", "There is no callback for you on this call."),
 ];
+
+/// Writes `dialing -> connected` when the host reports the customer's answer (from the
+/// host's thread, while the bridge runs).
+fn mark_connected(
+    d: &Dispatcher,
+    id: i64,
+    node: &str,
+    agent: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let mut t = Transition::new(State::Connected, "connected");
+    t.expect = Some(State::Dialing);
+    t.owner = Some(node.to_string());
+    t.actor = Some(agent.to_string());
+    t.detail = Some("the customer answered".into());
+    let stored = d.service().store().transition(id, &t, now)?;
+    d.service().notify("connected", &stored);
+    Ok(())
+}
 
 /// Prompt files of the agent leg.
 fn prompt(name: &str) -> Prompt {
@@ -332,7 +354,29 @@ impl Leg2<'_> {
             application: None,
         };
         let started = self.now();
-        let out = self.line.bridge(&leg);
+        // Connected is written the moment the customer answers: a node that dies during
+        // the conversation is then recovered as completed, never dialled again.
+        let d: &Dispatcher = self.d;
+        let (node, agent_id, id) = (self.node(), self.offer.agent.id.clone(), r.id);
+        let answered_at = std::sync::Mutex::new(None);
+        let on_answer = || {
+            let Ok(mut at) = answered_at.lock() else {
+                return;
+            };
+            if at.is_some() {
+                return;
+            }
+            let now = d.service().now();
+            *at = Some(now);
+            if let Err(e) = mark_connected(d, id, &node, &agent_id, now) {
+                tracing::warn!(callback_id = id, "callback {id}: marking connected: {e}");
+            }
+        };
+        let out = self.line.bridge(&leg, &on_answer);
+        let answered_at = answered_at
+            .into_inner()
+            .unwrap_or_default()
+            .or(out.answered.then_some(started));
         let now = self.now();
         let cause = out
             .cause
@@ -349,7 +393,7 @@ impl Leg2<'_> {
         self.svc().store().finish_attempt(
             attempt.id,
             &AttemptEnd {
-                answered_at: out.answered.then_some(started),
+                answered_at: if out.answered { answered_at } else { None },
                 hangup_cause: cause.clone(),
                 result,
             },
@@ -363,12 +407,16 @@ impl Leg2<'_> {
         );
         let current = self.svc().store().get(r.id)?;
         if out.answered {
-            let mut t = Transition::new(State::Connected, "connected");
-            t.detail = Some(format!(
-                "agent {} and the customer talked",
-                self.offer.agent.id
-            ));
-            let c = self.step(&current, t)?;
+            let c = if current.state == State::Connected {
+                current
+            } else {
+                let mut t = Transition::new(State::Connected, "connected");
+                t.detail = Some(format!(
+                    "agent {} and the customer talked (seen when the call ended)",
+                    self.offer.agent.id
+                ));
+                self.step(&current, t)?
+            };
             outcome::apply(
                 self.svc(),
                 &c,

@@ -7,6 +7,7 @@
 
 use crate::capture::set_error;
 use crate::dial;
+use crate::ffi::switch;
 use crate::fshost::fresh_uuid;
 use crate::ivr::{CallControl, FsCaller};
 use callback_core::dispatch::{preview, AgentLine, Dispatcher, PreviewEnd};
@@ -45,7 +46,7 @@ impl AgentLine for FsAgentLine<'_> {
         self.call.uuid()
     }
 
-    fn bridge(&mut self, leg: &LegRequest) -> LegOutcome {
+    fn bridge(&mut self, leg: &LegRequest, on_answer: &(dyn Fn() + Sync)) -> LegOutcome {
         let uuid = fresh_uuid();
         let args = match dial::bridge_args(leg, &uuid) {
             Ok(a) => a,
@@ -61,7 +62,26 @@ impl AgentLine for FsAgentLine<'_> {
         // Old values would read as this bridge's outcome.
         self.call.set_var("originate_disposition", None);
         self.call.set_var("bridge_hangup_cause", None);
-        self.call.execute("bridge", &args);
+        // While the bridge runs on this thread, a watcher asks the switch whether the
+        // customer leg (known by the uuid we gave it) has answered: FreeSWITCH marks an
+        // answered channel `endpoint_disposition=ANSWER`.
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let answered =
+                        switch::api_execute("uuid_getvar", &format!("{uuid} endpoint_disposition"))
+                            .is_some_and(|(_, out)| out.trim() == "ANSWER");
+                    if answered {
+                        on_answer();
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
+            self.call.execute("bridge", &args);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
         let disposition = self.call.var("originate_disposition");
         let answered = matches!(disposition.as_deref(), Some("SUCCESS" | "ANSWER"));
         let cause = if answered {

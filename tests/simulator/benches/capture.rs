@@ -22,21 +22,7 @@ const ROUNDS: usize = 5;
 
 fn main() {
     // The release build of the module, like a production install.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = std::process::Command::new(cargo)
-        .current_dir(repo_root())
-        .args(["build", "--release", "-p", "mod_callback"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "cannot build mod_callback (release)");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    std::env::set_var(
-        "MOD_CALLBACK_SO",
-        target.join("release").join("libmod_callback.so"),
-    );
+    callback_simulator::loader::use_release_module();
 
     let sim = Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap());
     let module = load_with_config(&repo_root().join("fixtures/config/ivr.conf.xml"))

@@ -53,7 +53,7 @@ fn main() {
     let stream = count("DISPATCH_BENCH_STREAM", 2_000);
     let backlog = count("DISPATCH_BENCH_BACKLOG", 5_000);
     let diag = std::env::var_os("DISPATCH_BENCH_DIAG").is_some();
-    use_release_module();
+    loader::use_release_module();
 
     let sim = Sim::real_clock();
     let dir = std::env::temp_dir().join(format!("callback-dispatch-bench-{}", std::process::id()));
@@ -181,24 +181,6 @@ fn count(var: &str, default: usize) -> usize {
 }
 
 /// Builds the release mod_callback.so and points the simulator at it.
-fn use_release_module() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = std::process::Command::new(cargo)
-        .current_dir(repo_root())
-        .args(["build", "--release", "-p", "mod_callback"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "cannot build mod_callback (release)");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    std::env::set_var(
-        "MOD_CALLBACK_SO",
-        target.join("release").join("libmod_callback.so"),
-    );
-}
-
 fn agent(i: usize) -> String {
     format!("{}", 3001 + i)
 }

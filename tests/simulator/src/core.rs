@@ -143,6 +143,8 @@ pub struct State {
     pub format_violations: Vec<String>,
     pub threads: Vec<JoinHandle<()>>,
     pub next_uuid: u64,
+    /// How long (real milliseconds) a bridged customer talks before hanging up.
+    pub talk_ms: u64,
     /// Each `originate` that reached the host, in arrival order: the `callback_id=` of its
     /// dial string and the real time it arrived (the dispatch bench's lateness).
     pub originated: Vec<(i64, SystemTime)>,
@@ -161,6 +163,7 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     format_violations: Vec::new(),
     threads: Vec::new(),
     next_uuid: 0,
+    talk_ms: 0,
     originated: Vec::new(),
 });
 
@@ -297,6 +300,12 @@ impl Sim {
         s.set("direction", "inbound");
         state().sessions.insert(uuid.clone(), s);
         uuid
+    }
+
+    /// Bridged customers talk this long (real time) before the bridge ends: while it runs,
+    /// the module can see the customer leg answered.
+    pub fn talk(&self, ms: u64) {
+        state().talk_ms = ms;
     }
 
     /// Every call the simulator knows, inbound and originated.

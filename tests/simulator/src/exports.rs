@@ -468,6 +468,10 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(60u32);
             let (status, out) = originate(&format!("{} &park()", arg.trim()), Some(timeout));
+            if status == SWITCH_STATUS_SUCCESS {
+                let talk = state().talk_ms;
+                std::thread::sleep(std::time::Duration::from_millis(talk));
+            }
             let cause = out
                 .trim()
                 .strip_prefix("-ERR ")
@@ -554,6 +558,7 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
             s.set("uuid", &uuid);
             s.set("direction", "outbound");
             s.set("destination_number", &target);
+            s.set("endpoint_disposition", "ANSWER");
             s.answered.store(true, Ordering::SeqCst);
             let script = state()
                 .scripts
@@ -623,6 +628,18 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
     match cmd {
         "originate" => originate(arg, None),
         "uuid_kill" => uuid_kill(arg),
+        "uuid_getvar" => {
+            let mut it = arg.split_whitespace();
+            let (uuid, var) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
+            let found = state().sessions.get(uuid).cloned();
+            match found {
+                Some(s) => (
+                    SWITCH_STATUS_SUCCESS,
+                    s.var(var).unwrap_or_else(|| "_undef_".into()),
+                ),
+                None => (SWITCH_STATUS_FALSE, "-ERR No such channel!\n".into()),
+            }
+        }
         _ => (
             SWITCH_STATUS_FALSE,
             format!("-ERR {cmd} Command not found!\n"),

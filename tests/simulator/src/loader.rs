@@ -132,6 +132,27 @@ impl Drop for Loaded {
 /// Finds the built `libmod_callback.so` (newest of target/{debug,release}[/deps]), or
 /// `MOD_CALLBACK_SO`; builds it with cargo when there is none. Then installs it as
 /// FreeSWITCH would, under the name `mod_callback.so`, in a directory of its own.
+/// Builds the release `mod_callback.so` (as a production install would use) and makes
+/// [`find_module`] load it: for benchmarks.
+pub fn use_release_module() {
+    let root = crate::scenario::repo_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "mod_callback"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "cannot build mod_callback (release)");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    std::env::set_var(
+        "MOD_CALLBACK_SO",
+        target.join("release").join("libmod_callback.so"),
+    );
+}
+
 pub fn find_module() -> Result<PathBuf, String> {
     // Once per process, and atomically (copy, then rename): a test that maps a half-copied
     // file dies of SIGBUS.

@@ -749,3 +749,32 @@ fn an_answered_agent_leg_without_the_application_is_withdrawn() {
     let agents: Value = serde_json::from_str(&sim.api("callback json agents")).unwrap();
     assert_eq!(agents["agents"][0]["declined_in_row"], 0);
 }
+
+#[test]
+fn the_callback_is_connected_when_the_customer_answers_not_when_the_call_ends() {
+    // While the customer talks (the bridge still runs), the module sees the answer and
+    // writes `connected` at once: a crash during the conversation then completes the
+    // callback instead of dialling the customer again.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    sim.talk(1500);
+    agent_answers(&sim, "1001", &["1", "-"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate");
+    // Connected while the bridge is still up (the call has not ended: no `complete` yet).
+    wait_until("connected during the call", || {
+        state(&sim, id) == "connected"
+    });
+    assert!(!actions(&show(&sim, id)).contains(&"complete".to_string()));
+    let t = wait_state(&sim, id, "completed");
+    let connected = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "connected")
+        .unwrap()
+        .clone();
+    assert_eq!(connected["detail"], "the customer answered");
+    assert!(!t["attempts"][1]["answered_at"].is_null());
+}
