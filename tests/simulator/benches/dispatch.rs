@@ -32,7 +32,6 @@
 
 use callback_core::model::{CallbackType, Draft, Source, State, Window};
 use callback_core::store::{SqliteStore, Store};
-use callback_simulator::scenario::repo_root;
 use callback_simulator::{loader, Endpoint, Sim};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::{BTreeMap, HashMap};
