@@ -316,7 +316,9 @@ impl Dispatcher {
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(id, now)
                     .is_some();
-                if running_here {
+                // (A fresh claim of a due callback is never that: its last dispatch ended,
+                // even if that thread has not let go of it yet.)
+                if running_here && r.state != State::Due {
                     continue;
                 }
                 // Claimed up to LOOKAHEAD early: judged (hours, window) at its due instant.
@@ -829,6 +831,14 @@ impl Dispatcher {
         if self.agents.release(&agent.id, how, now) {
             tracing::warn!("agent {} set away after declining in a row", agent.id);
         }
+        // The host says the agent's phone is not registered: no use offering it more.
+        if cause == "USER_NOT_REGISTERED" && self.agents.set_state(&agent.id, false, now).is_ok() {
+            tracing::warn!(
+                "agent {} set away: the phone ({}) is not registered",
+                agent.id,
+                agent.dial
+            );
+        }
         tracing::info!(
             callback_id = r.id,
             "callback {}: agent {} {result} ({cause})",
@@ -843,6 +853,9 @@ impl Dispatcher {
                 return;
             }
         };
+        // Let go first: once the transition below makes it claimable again, a new
+        // dispatch of it must not lose its lease renewal to this thread's late let-go.
+        self.let_go(r.id);
         if current.state == State::Offering {
             if let Err(e) = outcome::apply(
                 &self.svc,
@@ -856,6 +869,5 @@ impl Dispatcher {
                 tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
             }
         }
-        self.let_go(r.id);
     }
 }

@@ -23,6 +23,8 @@ pub enum Endpoint {
     Reject,
     /// `-ERR UNALLOCATED_NUMBER`.
     WrongNumber,
+    /// `-ERR USER_NOT_REGISTERED` (a `user/` endpoint whose phone is not registered).
+    NotRegistered,
     /// Answers after this many seconds but runs no application on the call (as when the
     /// application is missing or the leg is transferred away).
     AnswerOnly(u32),

@@ -526,6 +526,7 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
         Some(Endpoint::Busy) => fail("USER_BUSY"),
         Some(Endpoint::Reject) => fail("CALL_REJECTED"),
         Some(Endpoint::WrongNumber) => fail("UNALLOCATED_NUMBER"),
+        Some(Endpoint::NotRegistered) => fail("USER_NOT_REGISTERED"),
         Some(Endpoint::NoAnswer) => {
             core::advance(Duration::seconds(timeout.into()));
             fail("NO_ANSWER")

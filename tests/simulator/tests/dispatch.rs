@@ -778,3 +778,25 @@ fn the_callback_is_connected_when_the_customer_answers_not_when_the_call_ends() 
     assert_eq!(connected["detail"], "the customer answered");
     assert!(!t["attempts"][1]["answered_at"].is_null());
 }
+
+#[test]
+fn an_agent_whose_phone_is_not_registered_is_set_away_at_once() {
+    // The host answers the agent originate with USER_NOT_REGISTERED: the agent is set away
+    // at the first offer (not after three), and the callback goes to the other agent.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1002 away");
+    sim.api("callback agent 1002 ready");
+    sim.endpoint("user/1001", Endpoint::NotRegistered);
+    agent_answers(&sim, "1002", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "rescheduled");
+    let agents: Value = serde_json::from_str(&sim.api("callback json agents")).unwrap();
+    assert_eq!(agents["agents"][0]["state"], "away", "{agents}");
+    sim.advance(Duration::seconds(10));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(attempts(&t)[0].2.as_deref(), Some("1001"));
+    assert_eq!(t["attempts"][0]["hangup_cause"], "USER_NOT_REGISTERED");
+    assert_eq!(attempts(&t)[1].2.as_deref(), Some("1002"));
+}
