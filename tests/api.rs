@@ -289,6 +289,8 @@ fn immediate_and_delayed_requests_and_the_queue_position() {
     let id = second.body["callback"]["id"].as_i64().unwrap();
     let got = w.call("GET", &format!("/v1/callbacks/{id}"), Some(STAFF), None);
     assert_eq!(got.body["position"], 2, "{}", got.body);
+    // No handling history and no agent configured for the queue: 5 minutes a callback.
+    assert_eq!(got.body["estimated_wait_seconds"], 600, "{}", got.body);
     let later = w.post(WEB, json!({"number": "+4930333333", "delay_minutes": 30}));
     assert_eq!(later.status, 201, "{}", later.body);
     assert_eq!(later.body["callback"]["type"], "delayed");

@@ -982,6 +982,16 @@ fn attempts_are_recorded_and_only_customer_legs_use_up_an_attempt() {
         .finish_attempt(customer.id, &end(AttemptResult::Answered, Some(7)), t(9))
         .unwrap();
     assert_eq!(answered.answered_at, Some(t(7)));
+    // Handling time: answered agent legs only (the rejected one does not count).
+    assert_eq!(store.handling_time("sales", 50).unwrap(), None);
+    store
+        .finish_attempt(agent.id, &end(AttemptResult::Answered, Some(5)), t(65))
+        .unwrap();
+    assert_eq!(
+        store.handling_time("sales", 50).unwrap(),
+        Some(Duration::seconds(60))
+    );
+    assert_eq!(store.handling_time("support", 50).unwrap(), None);
     let noted = store
         .set_disposition(customer.id, None, Some("sale"), Some("wants a brochure"))
         .unwrap();

@@ -112,6 +112,9 @@ pub(super) struct View {
     /// Immediate callbacks waiting: how many of the queue go first (1 = next).
     #[serde(skip_serializing_if = "Option::is_none")]
     position: Option<usize>,
+    /// Immediate callbacks waiting: about how long until an agent calls (seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimated_wait_seconds: Option<u64>,
 }
 
 impl View {
@@ -139,6 +142,7 @@ impl View {
             created_at: r.created_at,
             updated_at: r.updated_at,
             position: None,
+            estimated_wait_seconds: None,
         }
     }
 }
@@ -424,9 +428,34 @@ fn show_now(
     let r = api.service.get(id)?;
     let mut view = View::of(&r);
     if r.kind == CallbackType::Immediate && r.state.is_pending() {
-        view.position = Some(position(&api, &r)?);
+        let place = position(&api, &r)?;
+        view.position = Some(place);
+        view.estimated_wait_seconds = Some(estimate(&api, &r.queue, place)?);
     }
     Ok(Json(view))
+}
+
+/// Seconds until an agent calls, about: the callbacks up to and including this one, times
+/// the queue's recent handling time (5 minutes without history), shared by the agents who
+/// serve the queue.
+fn estimate(api: &Api, queue: &str, place: usize) -> Result<u64, ApiError> {
+    const RECENT: usize = 50;
+    let per = api
+        .service
+        .store()
+        .handling_time(queue, RECENT)
+        .map_err(crate::service::Error::from)?
+        .unwrap_or(chrono::Duration::minutes(5));
+    let agents = api
+        .service
+        .config()
+        .agents
+        .iter()
+        .filter(|a| a.serves(queue))
+        .count()
+        .max(1);
+    let secs = per.num_seconds().max(1) as u64 * place as u64;
+    Ok(secs.div_ceil(agents as u64))
 }
 
 /// 1 + the waiting callbacks of the same queue due before this one (then by id).

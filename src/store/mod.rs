@@ -311,6 +311,12 @@ pub trait Store: Send + Sync {
         })
     }
 
+    /// How long agents of `queue` spent on a callback lately: the mean duration of its last
+    /// `last` answered agent legs (the preview and the call), or `None` without history.
+    fn handling_time(&self, _queue: &str, _last: usize) -> Result<Option<Duration>, StoreError> {
+        Ok(None)
+    }
+
     /// The latest transcription job of a callback (a backend without transcription: none).
     fn transcription(&self, _id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {
         Ok(None)

@@ -1347,6 +1347,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn handling_time(&self, queue: &str, last: usize) -> Result<Option<Duration>, StoreError> {
+        let last = i64::try_from(last).unwrap_or(i64::MAX);
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT avg(ended_at - started_at) FROM (SELECT a.ended_at, a.started_at \
+                 FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
+                 WHERE c.queue = ?1 AND a.leg = 'agent' AND a.result = 'answered' \
+                 AND a.ended_at IS NOT NULL ORDER BY a.id DESC LIMIT ?2)",
+                params![queue, last],
+                |r| r.get::<_, Option<f64>>(0),
+            )
+            .map(|avg| avg.map(|s| Duration::milliseconds((s.max(0.0) * 1000.0) as i64)))
+            .map_err(backend("reading handling times"))
+        })
+    }
+
     fn set_disposition(
         &self,
         attempt_id: i64,
