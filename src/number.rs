@@ -122,6 +122,37 @@ impl NumberPolicy {
     }
 }
 
+/// Log text with phone numbers masked to their last four digits (`+12125550142` →
+/// `…0142`): any run of seven or more digits, with its `+`. Logs are read by more people
+/// than the callback data is; the store keeps the whole number.
+pub fn mask_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let plus = chars[i] == '+';
+        let start = if plus { i + 1 } else { i };
+        let mut end = start;
+        while end < chars.len() && chars[end].is_ascii_digit() {
+            end += 1;
+        }
+        let run = end - start;
+        let glued = start > 0 && !plus && chars[start - 1].is_ascii_alphanumeric();
+        if run >= 7 && !glued {
+            out.push('…');
+            out.extend(&chars[end - 4..end]);
+            i = end;
+        } else if run > 0 {
+            out.extend(&chars[i..end]);
+            i = end;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// The ISO 3166 region of an E.164 number (`DE` for +49...), when it has one.
 pub fn region_of(e164: &str) -> Option<String> {
     let parsed = phonenumber::parse(None, e164).ok()?;
@@ -133,6 +164,27 @@ pub fn is_e164(s: &str) -> bool {
     s.strip_prefix('+').is_some_and(|d| {
         (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
     })
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_numbers;
+
+    #[test]
+    fn numbers_keep_only_their_last_four_digits() {
+        // E.164 and national digit runs are masked; short numbers, ids, dates stay.
+        assert_eq!(
+            mask_numbers("invalid number: '+12125550142' is not valid"),
+            "invalid number: '…0142' is not valid"
+        );
+        assert_eq!(mask_numbers("call 2125550199 now"), "call …0199 now");
+        assert_eq!(
+            mask_numbers("callback 42 due 2026-11-23T14:00:00 agent 1001"),
+            "callback 42 due 2026-11-23T14:00:00 agent 1001"
+        );
+        assert_eq!(mask_numbers("x+4930123456y"), "x…3456y");
+        assert_eq!(mask_numbers(""), "");
+    }
 }
 
 #[cfg(test)]

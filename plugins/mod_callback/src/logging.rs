@@ -109,8 +109,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for HostLayer {
         if let Some(id) = &c.labels.callback_id {
             let _ = write!(line, "[callback {id}] ");
         }
-        line.push_str(&c.message);
-        line.push_str(&c.rest);
+        // Numbers in logs show their last four digits only (privacy: logs travel further
+        // than the callback data).
+        line.push_str(&callback_core::number::mask_numbers(&c.message));
+        line.push_str(&callback_core::number::mask_numbers(&c.rest));
         (self.sink)(
             switch_level(event.metadata().level()),
             c.labels.uuid.as_deref(),
@@ -156,9 +158,11 @@ mod tests {
             tracing::info!(callback_id = 7, queue = "sales", "callback created");
             tracing::debug!("not forwarded at info");
             tracing::warn!("no callback here");
+            tracing::info!(number = "+12125550142", "refused +4930123456");
         });
         let lines = lines.lock().unwrap();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[2].2, "mod_callback: refused …3456 number=…0142");
         assert_eq!(lines[0].0, 6);
         assert_eq!(lines[0].1.as_deref(), Some("abc-123"));
         assert_eq!(
