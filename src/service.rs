@@ -682,6 +682,35 @@ impl CallbackService {
         }
     }
 
+    /// Deletes what callers said (recording files, their references, transcripts): of one
+    /// callback now (`Some(id)`, any state), or of every callback finished longer ago than
+    /// `retention-days` (`None`). Returns how many files were deleted.
+    pub fn purge(&self, only: Option<CallbackId>) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let before = self.config.settings.retention.map(|r| now - r);
+        if only.is_none() && before.is_none() {
+            return Ok(0);
+        }
+        if let Some(id) = only {
+            self.store.get(id)?;
+        }
+        let files = self
+            .store
+            .purge(before.filter(|_| only.is_none()), only, now)?;
+        let mut removed = 0;
+        for f in &files {
+            match std::fs::remove_file(f) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("purge: cannot delete {f}: {e}"),
+            }
+        }
+        if !files.is_empty() {
+            tracing::info!("purged {removed} recording file(s)");
+        }
+        Ok(removed)
+    }
+
     pub fn stats(&self) -> Result<Stats, Error> {
         Ok(self.store.stats()?)
     }

@@ -62,6 +62,9 @@ pub struct Settings {
     pub lease: Duration,
     /// Longest remark kept, in characters.
     pub max_remark_chars: usize,
+    /// Recordings and transcripts are deleted this long after their callback finished
+    /// (`None`: kept).
+    pub retention: Option<Duration>,
 }
 
 /// One queue (`<queues><queue name="...">`).
@@ -122,6 +125,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "merge-pending",
     "lease-seconds",
     "max-remark-chars",
+    "retention-days",
     "whisper-model",
     "whisper-language",
     "whisper-threads",
@@ -340,6 +344,10 @@ impl Config {
             merge_pending: s.flag("merge-pending", true)?,
             lease: Duration::seconds(lease_secs),
             max_remark_chars: s.number("max-remark-chars", 500usize, 1..=10_000)?,
+            retention: match s.number("retention-days", 90i64, 0..=36_500)? {
+                0 => None,
+                d => Some(Duration::days(d)),
+            },
         };
 
         let mut queues = BTreeMap::new();

@@ -412,6 +412,18 @@ impl Dialogue<'_> {
             silence_threshold: self.p.silence_threshold,
             silence_seconds: self.p.silence_seconds,
         };
+        if self.p.consent {
+            let ask = self.key();
+            let agreed = self.ask_tries(&[self.p.prompt("consent")], &ask, |k| match k {
+                "1" => Some(true),
+                "2" => Some(false),
+                _ => None,
+            })?;
+            if agreed != Some(true) {
+                tracing::info!("callback_ivr: the caller did not consent to a recording");
+                return Ok(None);
+            }
+        }
         let mut quiet = 0;
         loop {
             let path = match dir.fresh(self.svc.now()) {

@@ -26,6 +26,7 @@ pub const PROMPTS: &[(&str, &str)] = &[
     ("enter-time", "Please enter the time as four digits, for example 1 4 3 0 for 2:30 PM."),
     ("slot-unavailable", "Sorry, that time is not available."),
     ("no-slots", "Sorry, there are no free times in the coming days."),
+    ("consent", "We would like to record your name and the reason for your call, so that our agent can prepare. To agree, press 1. Otherwise, press 2."),
     ("record", "After the tone, please say your name and why you are calling. Press the pound key when you are done."),
     ("too-short", "Sorry, we did not hear you. Please try again."),
     ("review", "To keep your message, press 1. To listen to it, press 2. To record it again, press 3."),
@@ -62,6 +63,9 @@ pub struct IvrProfile {
     pub silence_seconds: u32,
     /// Offer to listen back and re-record.
     pub review: bool,
+    /// Ask the caller's consent (key 1) before recording; without it the callback is
+    /// booked without a recording.
+    pub consent: bool,
     /// A caller who hangs up after the number is known and something was recorded still
     /// gets a callback (tagged `confirmed=no`).
     pub keep_unconfirmed: bool,
@@ -96,6 +100,7 @@ impl IvrProfile {
             silence_threshold: 200,
             silence_seconds: 3,
             review: true,
+            consent: false,
             keep_unconfirmed: true,
             schedule_days: 7,
             country_zones: BTreeMap::new(),

@@ -311,6 +311,19 @@ pub trait Store: Send + Sync {
         })
     }
 
+    /// Forgets what callers said: the recording reference and transcript of `only` (any
+    /// state), or of every callback finished (completed, cancelled, expired, failed) before
+    /// `finished_before`; their transcription jobs go too, and each gets a `purge` trace
+    /// row. One transaction. Returns the recording files to delete.
+    fn purge(
+        &self,
+        _finished_before: Option<DateTime<Utc>>,
+        _only: Option<CallbackId>,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        Err(StoreError::Backend("this store cannot purge".into()))
+    }
+
     /// How long agents of `queue` spent on a callback lately: the mean duration of its last
     /// `last` answered agent legs (the preview and the call), or `None` without history.
     fn handling_time(&self, _queue: &str, _last: usize) -> Result<Option<Duration>, StoreError> {

@@ -1347,6 +1347,69 @@ impl Store for SqliteStore {
         })
     }
 
+    fn purge(
+        &self,
+        finished_before: Option<DateTime<Utc>>,
+        only: Option<CallbackId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let now_s = secs(now);
+        self.write("purging recordings and transcripts", |tx| {
+            let err = backend("purging recordings and transcripts");
+            let rows: Vec<(CallbackId, String, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT id, state, recording_path FROM callbacks \
+                     WHERE (recording_path IS NOT NULL OR transcript_text IS NOT NULL \
+                            OR EXISTS (SELECT 1 FROM transcriptions t WHERE t.callback_id = callbacks.id)) \
+                       AND (id = ?1 OR (?2 IS NOT NULL AND updated_at < ?2 AND \
+                            state IN ('completed', 'cancelled', 'expired', 'failed')))",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![only, finished_before.map(secs)], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect()
+                })
+                .map_err(&err)?;
+            let mut files = Vec::new();
+            for (id, state, path) in rows {
+                tx.execute(
+                    "UPDATE callbacks SET recording_path = NULL, recording_ms = NULL, \
+                     recording_rate = NULL, transcript_text = NULL, transcript_language = NULL, \
+                     updated_at = max(updated_at, ?2) WHERE id = ?1",
+                    params![id, now_s],
+                )
+                .map_err(&err)?;
+                let jobs: Vec<String> = tx
+                    .prepare_cached("DELETE FROM transcriptions WHERE callback_id = ?1 RETURNING wav_path")
+                    .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
+                    .map_err(&err)?;
+                let state = parse_state(&state, "purging")?;
+                insert_event(
+                    tx,
+                    &NewEvent {
+                        callback_id: id,
+                        at: now_s,
+                        action: "purge",
+                        from: Some(state),
+                        to: state,
+                        actor: None,
+                        detail: Some(if only.is_some() {
+                            "recording and transcript deleted on request"
+                        } else {
+                            "recording and transcript deleted (retention)"
+                        }),
+                    },
+                )?;
+                files.extend(path);
+                files.extend(jobs);
+            }
+            files.sort();
+            files.dedup();
+            Ok(files)
+        })
+    }
+
     fn handling_time(&self, queue: &str, last: usize) -> Result<Option<Duration>, StoreError> {
         let last = i64::try_from(last).unwrap_or(i64::MAX);
         self.read(|conn| {

@@ -23,7 +23,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// The usage line of every sub-command.
-pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result>";
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>]";
 
 const HELP: &str = "\
 callback help                      this text
@@ -39,6 +39,8 @@ callback dnc add|remove <number>   the do-not-call list (checked just before eve
 callback dnc list                  the numbers on it
 callback disposition <attempt id> <code> [<note>]
                                    the agent's after-call code and note on a customer attempt
+callback purge [<id>]               delete recordings and transcripts: of callbacks finished longer ago
+                                   than retention-days, or of one callback now (on request)
 callback result <attempt id> answered|machine|busy|no-answer|wrong-number
                                    correct a customer attempt's result (the agent knows best)
 Put `json` first (callback json list sales) for one JSON object per reply, for scripts.";
@@ -63,6 +65,7 @@ pub enum Command {
     DncList,
     Disposition(i64, String, Option<String>),
     Result(i64, AttemptResult),
+    Purge(Option<CallbackId>),
     /// Debug builds only: panics, to prove the guard.
     #[cfg(debug_assertions)]
     Panic,
@@ -225,6 +228,9 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
                     .parse(i)
             },
         )?,
+        "purge" => simple("callback purge [<id>]", &mut |i| {
+            (opt(arg(id)), end).map(|(n, _)| Command::Purge(n)).parse(i)
+        })?,
         "result" => simple(
             "callback result <attempt id> answered|machine|busy|no-answer|wrong-number",
             &mut |i| {
@@ -577,6 +583,16 @@ pub fn execute_with(
                 ),
             }
         }
+        Command::Purge(only) => match svc.purge(only) {
+            Err(e) => service_err(json, &e),
+            Ok(n) if json => ok_json(json!({ "files_deleted": n })),
+            Ok(n) => match only {
+                Some(id) => {
+                    format!("+OK callback {id}: recording and transcript deleted ({n} file(s))\n")
+                }
+                None => format!("+OK {n} recording file(s) past retention deleted\n"),
+            },
+        },
         Command::Result(attempt, result) => {
             match svc
                 .store()

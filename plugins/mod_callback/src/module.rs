@@ -43,6 +43,8 @@ pub struct Module {
     http: Mutex<Option<HttpServer>>,
     /// Delivers events to `<webhooks>` from the store's outbox; stopped with the API.
     webhooks: Mutex<Option<WebhookWorker>>,
+    /// When the retention purge last ran (host clock).
+    last_purge: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Module {
@@ -134,6 +136,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
     );
     let http = start_http(&service);
     let module = Arc::new(Module {
+        last_purge: Mutex::new(None),
         http: Mutex::new(http),
         webhooks: Mutex::new(webhooks),
         dispatcher,
@@ -196,6 +199,21 @@ pub fn runtime_turn() -> bool {
     let Some(m) = current() else {
         return false;
     };
+    // Retention: recordings and transcripts of long-finished callbacks, once an hour.
+    {
+        let now = m.service.now();
+        let mut last = m
+            .last_purge
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
+            *last = Some(now);
+            drop(last);
+            if let Err(e) = m.service.purge(None) {
+                tracing::error!("retention purge: {e}");
+            }
+        }
+    }
     let Ok(stopping) = m.stopping.lock() else {
         return false;
     };

@@ -676,3 +676,73 @@ fn an_unwritable_recordings_directory_is_said_once_and_callers_still_get_callbac
     assert!(!played(&sim, &call).contains(&"callback/record.wav".to_string()));
     let _ = std::fs::remove_file(conf);
 }
+
+#[test]
+fn consent_is_asked_before_recording_when_the_profile_says_so() {
+    // 1 agrees: recorded. 2 declines: the callback is booked without a recording.
+    let (sim, _m) = start();
+    let call = ivr(
+        &sim,
+        CALLER,
+        "consent",
+        vec![press("1"), press("1"), speak("john.wav")],
+    );
+    let r = request(&sim, &ok_id(&sim, &call));
+    assert!(!r["recording"].is_null());
+    let asked = sim.session(&call).unwrap().apps.lock().unwrap().clone();
+    assert!(asked
+        .iter()
+        .any(|(a, arg)| a == "play_and_get_digits" && arg.contains("callback/consent.wav")));
+    let call = ivr(
+        &sim,
+        "+12125550143",
+        "consent",
+        vec![press("1"), press("2")],
+    );
+    let r = request(&sim, &ok_id(&sim, &call));
+    assert!(r["recording"].is_null());
+    assert!(!played(&sim, &call).contains(&"callback/record.wav".to_string()));
+}
+
+#[test]
+fn recordings_and_transcripts_are_purged_on_request_and_after_retention() {
+    // `callback purge <id>` deletes one callback's recording now (any state); a finished
+    // callback's recording goes by itself once retention-days (1) has passed.
+    let (sim, m) = start();
+    let first = ivr(&sim, CALLER, "quick", vec![press("1"), speak("john.wav")]);
+    let first = ok_id(&sim, &first);
+    let second = ivr(
+        &sim,
+        "+12125550143",
+        "quick",
+        vec![press("1"), speak("maria.wav")],
+    );
+    let second = ok_id(&sim, &second);
+    let file = |id: &str| {
+        request(&sim, id)["recording"]["path"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let first_file = file(&first).unwrap();
+    let second_file = file(&second).unwrap();
+    let reply = sim.api(&format!("callback purge {first}"));
+    assert!(reply.starts_with("+OK"), "{reply}");
+    assert!(!Path::new(&first_file).exists());
+    assert!(request(&sim, &first)["recording"].is_null());
+    assert!(sim.api(&format!("callback show {first}")).contains("purge"));
+    // The second: finished, then two days pass.
+    sim.api(&format!("callback cancel {second}"));
+    assert!(Path::new(&second_file).exists());
+    sim.advance(chrono::Duration::days(2));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Path::new(&second_file).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not purged after retention"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(request(&sim, &second)["recording"].is_null());
+    assert!(wav_files(&m.scratch.as_ref().unwrap().join("recordings")).is_empty());
+    assert!(sim.api("callback purge 999").starts_with("-ERR"));
+}
