@@ -169,6 +169,35 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     originated: Vec::new(),
 });
 
+/// Where customer dials are appended ([`Sim::log_customer_dials`]), if anywhere.
+pub(crate) static DIAL_LOG: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+/// Appends `<callback_id> <callback_attempt>` of a customer leg (`callback_leg=customer`)
+/// to the dial log and syncs it before the customer is rung: a line in the log is a dial
+/// that may have rung, even if the process dies right after.
+pub(crate) fn log_customer_dial(vars: &[(String, String)]) {
+    use std::io::Write;
+    let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if get("callback_leg") != Some("customer") {
+        return;
+    }
+    let mut log = lock(&DIAL_LOG);
+    if let Some(f) = log.as_mut() {
+        let line = format!(
+            "{} {}\n",
+            get("callback_id").unwrap_or("-"),
+            get("callback_attempt").unwrap_or("-")
+        );
+        if f.write_all(line.as_bytes())
+            .and_then(|()| f.sync_data())
+            .is_err()
+        {
+            // A dial that cannot be recorded must not happen unrecorded.
+            std::process::abort();
+        }
+    }
+}
+
 /// The virtual clock, microseconds since the epoch (what `switch_micro_time_now` returns).
 pub(crate) static CLOCK_US: AtomicI64 = AtomicI64::new(0);
 
@@ -232,6 +261,7 @@ impl Sim {
         Self::settle();
         *state() = State::default();
         REAL_CLOCK.store(false, Ordering::SeqCst);
+        *lock(&DIAL_LOG) = None;
         CLOCK_US.store(start.timestamp_micros(), Ordering::SeqCst);
         Self { _serial: serial }
     }
@@ -244,6 +274,18 @@ impl Sim {
         let sim = Self::new(DateTime::<Utc>::default());
         REAL_CLOCK.store(true, Ordering::SeqCst);
         sim
+    }
+
+    /// Appends every customer dial that reaches the host (a `bridge` or `originate` with
+    /// `callback_leg=customer`) to `path` as `<callback_id> <callback_attempt>`, synced to
+    /// disk before the customer is rung (the crash campaign's dial log).
+    pub fn log_customer_dials(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        *lock(&DIAL_LOG) = Some(f);
+        Ok(())
     }
 
     /// Whether this simulator runs on the real clock.

@@ -512,6 +512,7 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    core::log_customer_dial(&vars);
     let mut parts = rest.split_whitespace();
     let target = parts.next().unwrap_or_default().to_string();
     let app = parts.next().unwrap_or("&park()").to_string();
