@@ -264,42 +264,15 @@ impl Leg2<'_> {
         Ok(())
     }
 
-    /// Why the customer may not be dialled now, after moving the callback on.
+    /// Why the customer may not be dialled now (the same rules the dispatcher applied
+    /// before ringing the agent, checked again), after moving the callback on.
     fn may_not_dial(&self, r: &CallbackRequest) -> Result<Option<String>, Error> {
-        let now = self.now();
-        if self.svc().store().dnc_contains(&r.number)? {
-            let mut t = Transition::new(State::Failed, "do-not-call");
-            t.detail = Some(format!("{} is on the do-not-call list", r.number));
-            self.step(r, t)?;
-            return Ok(Some("the number is on the do-not-call list".into()));
-        }
-        let queue = self
-            .svc()
-            .config()
-            .queue(Some(&r.queue))
-            .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
-        if r.window.until.is_some_and(|u| u <= now) {
-            let mut t = Transition::new(State::Expired, "expire");
-            t.detail = Some("the customer's availability window has passed".into());
-            self.step(r, t)?;
-            return Ok(Some("the customer's window has passed".into()));
-        }
-        if !queue.rules.hours.is_open(now) {
-            let at = queue
-                .rules
-                .hours
-                .next_open(now, now + queue.rules.horizon)
-                .unwrap_or(now + chrono::Duration::hours(1));
-            let mut t = Transition::new(State::Rescheduled, "wait");
-            t.due_at = Some(at);
-            t.detail = Some(format!(
-                "queue {} closed before the customer was dialled",
-                r.queue
-            ));
-            self.step(r, t)?;
-            return Ok(Some("the queue is closed now".into()));
-        }
-        Ok(None)
+        let Some(t) = outcome::hold(self.svc(), r, self.now())? else {
+            return Ok(None);
+        };
+        let why = t.detail.clone().unwrap_or_default();
+        self.step(r, t)?;
+        Ok(Some(why))
     }
 
     fn dial(&mut self, r: CallbackRequest) -> Result<PreviewEnd, Error> {

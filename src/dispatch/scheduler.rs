@@ -548,44 +548,8 @@ impl Dispatcher {
         let queue = cfg
             .queue(Some(&r.queue))
             .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
-        if r.expires_at.is_some_and(|e| e <= now) {
-            let mut t = Transition::new(State::Expired, "expire");
-            t.detail = Some("its time to live ran out before it could be offered".into());
-            self.transition(&r, t, now)?;
-            self.let_go(r.id);
-            return Ok(None);
-        }
-        if r.window.until.is_some_and(|u| u <= now) {
-            let mut t = Transition::new(State::Expired, "expire");
-            t.detail = Some("the customer's availability window has passed".into());
-            self.transition(&r, t, now)?;
-            self.let_go(r.id);
-            return Ok(None);
-        }
-        if self.svc.store().dnc_contains(&r.number)? {
-            let mut t = Transition::new(State::Failed, "do-not-call");
-            t.detail = Some(format!("{} is on the do-not-call list", r.number));
-            self.transition(&r, t, now)?;
-            self.let_go(r.id);
-            return Ok(None);
-        }
-        // Business hours and the customer's window, for this attempt too.
-        let not_before = r.window.from.filter(|f| *f > now);
-        let open = queue.rules.hours.is_open(now);
-        if not_before.is_some() || !open {
-            let from = not_before.unwrap_or(now);
-            let at = queue
-                .rules
-                .hours
-                .next_open(from, from + queue.rules.horizon)
-                .unwrap_or(from + MAX_WAIT);
-            let mut t = Transition::new(State::Rescheduled, "wait");
-            t.due_at = Some(at.max(now + Duration::seconds(1)));
-            t.detail = Some(if open {
-                "the customer's availability window has not begun".into()
-            } else {
-                format!("queue {} is closed now", r.queue)
-            });
+        // Expiry, the customer's window, do-not-call, business hours: for this attempt too.
+        if let Some(t) = outcome::hold(&self.svc, &r, now)? {
             self.transition(&r, t, now)?;
             self.let_go(r.id);
             return Ok(None);
