@@ -34,6 +34,7 @@ pub mod config;
 pub mod dispatch;
 pub mod host;
 pub mod ivr;
+pub mod metrics;
 pub mod model;
 pub mod number;
 pub mod recording;
