@@ -80,7 +80,8 @@ impl World {
             Arc::new(clock),
             Arc::new(Detached::default()),
         );
-        let server = HttpServer::start(Arc::new(service), "127.0.0.1:0".parse().unwrap()).unwrap();
+        let server =
+            HttpServer::start(Arc::new(service), None, "127.0.0.1:0".parse().unwrap()).unwrap();
         World {
             base: format!("http://{}", server.local_addr()),
             server: Some(server),

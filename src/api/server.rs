@@ -1,6 +1,7 @@
 //! The HTTP server's life: bound at once (a bad address is the caller's error, said once),
 //! served on its own thread with its own tokio runtime, stopped gracefully and joined.
 
+use crate::dispatch::Dispatcher;
 use crate::service::CallbackService;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +19,13 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `addr` and serves the API for `service` until stopped.
-    pub fn start(service: Arc<CallbackService>, addr: SocketAddr) -> std::io::Result<Self> {
+    /// Binds `addr` and serves the API and the agent panel for `service` until stopped
+    /// (`dispatcher`: the module's, for the agents' states and Call Now).
+    pub fn start(
+        service: Arc<CallbackService>,
+        dispatcher: Option<Arc<Dispatcher>>,
+        addr: SocketAddr,
+    ) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -33,7 +39,12 @@ impl HttpServer {
             .enable_time()
             .build()?;
         let (tx, rx) = watch::channel(false);
-        let app = super::router(service);
+        // The panel's routes beside the API's (the API's fallback answers the rest).
+        let app = super::router(service.clone()).merge(crate::panel::router(
+            service,
+            dispatcher,
+            rx.clone(),
+        ));
         let thread = std::thread::Builder::new()
             .name("callback-http".into())
             .spawn(move || {
@@ -77,7 +88,7 @@ impl HttpServer {
                 // pool is waited for (bounded), so none outlives the module's unload.
                 runtime.shutdown_timeout(GRACE);
             })?;
-        tracing::info!("http: REST API listening on {addr}");
+        tracing::info!("http: REST API listening on {addr} (agent panel: /panel/)");
         Ok(Self {
             addr,
             shutdown: Some(tx),

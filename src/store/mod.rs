@@ -102,6 +102,8 @@ pub struct Transition {
     pub reset_attempts: bool,
     /// A new customer number (E.164, already validated by the service).
     pub number: Option<String>,
+    /// A new personal agent (`Some(None)`: back to any agent of the queue).
+    pub agent: Option<Option<String>>,
 }
 
 impl Transition {
@@ -117,6 +119,7 @@ impl Transition {
             queue: None,
             reset_attempts: false,
             number: None,
+            agent: None,
         }
     }
 }
@@ -328,6 +331,22 @@ pub trait Store: Send + Sync {
     /// `last` answered agent legs (the preview and the call), or `None` without history.
     fn handling_time(&self, _queue: &str, _last: usize) -> Result<Option<Duration>, StoreError> {
         Ok(None)
+    }
+
+    /// The newest trace row's id (0 when there is none): it grows with every change, so a
+    /// watcher (the panel's live updates) compares it instead of reading the changes.
+    fn last_event_id(&self) -> Result<i64, StoreError> {
+        Ok(0)
+    }
+
+    /// Customer calls of `queue` that ended at or after `since`, counted by result
+    /// (`None`: still without one), for the operator view.
+    fn results_since(
+        &self,
+        _queue: &str,
+        _since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
+        Ok(Vec::new())
     }
 
     /// The latest transcription job of a callback (a backend without transcription: none).

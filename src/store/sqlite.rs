@@ -755,6 +755,10 @@ fn apply_transition(
     };
     let queue = change.queue.as_deref().unwrap_or(&row.queue);
     let number = change.number.as_deref().unwrap_or(&row.number);
+    let agent = match &change.agent {
+        Some(a) => a.as_deref(),
+        None => row.agent.as_deref(),
+    };
     let attempts = if change.reset_attempts {
         0
     } else {
@@ -764,7 +768,7 @@ fn apply_transition(
         .prepare_cached(concat!(
             "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
-                 updated_at = ?8, number = ?9 WHERE id = ?1 RETURNING ",
+                 updated_at = ?8, number = ?9, agent = ?10 WHERE id = ?1 RETURNING ",
             callback_columns!()
         ))
         .and_then(|mut s| {
@@ -778,7 +782,8 @@ fn apply_transition(
                     lease_owner,
                     lease_expires,
                     now_s,
-                    number
+                    number,
+                    agent
                 ],
                 read_callback,
             )
@@ -1455,6 +1460,41 @@ impl Store for SqliteStore {
             })
             .map_err(backend("setting a disposition"))
         })
+    }
+
+    fn last_event_id(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
+                .map_err(backend("reading the last event"))
+        })
+    }
+
+    fn results_since(
+        &self,
+        queue: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
+        let rows: Vec<(Option<String>, i64)> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT a.result, COUNT(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
+                 WHERE c.queue = ?1 AND a.leg = 'customer' AND a.ended_at >= ?2 \
+                 GROUP BY a.result ORDER BY a.result",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![queue, secs(since)], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(backend("counting call results"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(res, n)| {
+                (
+                    res.and_then(|r| r.parse().ok()),
+                    u64::try_from(n).unwrap_or(0),
+                )
+            })
+            .collect())
     }
 
     fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError> {

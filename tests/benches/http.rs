@@ -48,8 +48,12 @@ fn main() {
         Arc::new(SystemClock),
         Arc::new(Detached::default()),
     );
-    let server =
-        HttpServer::start(Arc::new(service), "127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let server = HttpServer::start(
+        Arc::new(service),
+        None,
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .expect("bind");
     let url = format!("http://{}/v1/callbacks", server.local_addr());
     eprintln!("http bench: {total} creates, {clients} clients, {url}");
 

@@ -134,7 +134,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         agents.len(),
         dispatcher.agents().ready()
     );
-    let http = start_http(&service);
+    let http = start_http(&service, &dispatcher);
     let module = Arc::new(Module {
         last_purge: Mutex::new(None),
         http: Mutex::new(http),
@@ -162,9 +162,9 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
 
 /// The REST API on `http-listen` (none when empty). A port that cannot be bound is one
 /// log line, not a failed load: calls and the IVR do not depend on the API.
-fn start_http(service: &Arc<CallbackService>) -> Option<HttpServer> {
+fn start_http(service: &Arc<CallbackService>, dispatcher: &Arc<Dispatcher>) -> Option<HttpServer> {
     let addr = service.config().api.listen?;
-    match HttpServer::start(service.clone(), addr) {
+    match HttpServer::start(service.clone(), Some(dispatcher.clone()), addr) {
         Ok(server) => Some(server),
         Err(e) => {
             tracing::error!("http-listen {addr}: {e}; the REST API is off until the next load");
