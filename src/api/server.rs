@@ -88,7 +88,8 @@ impl HttpServer {
                 // pool is waited for (bounded), so none outlives the module's unload.
                 runtime.shutdown_timeout(GRACE);
             })?;
-        tracing::info!("http: REST API listening on {addr} (agent panel: /panel/)");
+        tracing::info!("http: REST API listening on {addr}");
+        tracing::info!("http: agent panel at http://{addr}/panel/");
         Ok(Self {
             addr,
             shutdown: Some(tx),

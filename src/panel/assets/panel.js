@@ -135,6 +135,7 @@ async function refresh() {
     return say(e.message, true);
   }
   window.panel.pending = data.pending;
+  window.panel.now = data.now;
   window.panel.refreshed += 1;
   $('badge').textContent = String(data.pending);
   const body = $('callbacks').tBodies[0];
@@ -257,6 +258,12 @@ async function loadDetail(id, fresh) {
   }
 }
 
+// 24-hour HH:MM of an instant in a zone (what <input type=time> takes).
+function hhmm(iso, zone) {
+  return new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .format(new Date(iso));
+}
+
 // The slot grid of the chosen date: full (and past) slots are greyed out.
 async function slots() {
   const box = $('slots');
@@ -279,12 +286,9 @@ async function slots() {
     b.type = 'button';
     b.className = 'slot slot-' + s.state;
     b.disabled = s.state !== 'available';
-    b.textContent = fmt(s.start, grid.zone).replace(/^.*?(\d\d:\d\d).*$/, '$1') + ' (' + (s.capacity - s.used) + ' left)';
+    b.textContent = hhmm(s.start, grid.zone) + ' (' + Math.max(0, s.capacity - s.used) + ' left)';
     b.title = s.state;
-    b.addEventListener('click', () => {
-      const p = new Intl.DateTimeFormat('en-GB', { timeZone: grid.zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(s.start));
-      $('r-time').value = p;
-    });
+    b.addEventListener('click', () => { $('r-time').value = hhmm(s.start, grid.zone); });
     box.appendChild(b);
   }
   if (!grid.slots.length) box.textContent = 'closed that day';
