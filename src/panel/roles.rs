@@ -70,7 +70,7 @@ impl Viewer {
         }
         match (&r.agent, &self.user.agent) {
             (Some(a), Some(mine)) if a == mine => true,
-            _ => self.user.teams.iter().any(|t| *t == r.queue),
+            _ => self.user.teams.contains(&r.queue),
         }
     }
 

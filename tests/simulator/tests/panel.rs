@@ -96,7 +96,10 @@ impl Reply {
     }
 
     fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -116,15 +119,30 @@ impl Client {
 
     fn login(base: &str, user: &str, password: &str) -> Self {
         let mut c = Self::new(base);
-        let r = c.post("/panel/api/login", &format!(r#"{{"user":"{user}","password":"{password}"}}"#));
+        let r = c.post(
+            "/panel/api/login",
+            &format!(r#"{{"user":"{user}","password":"{password}"}}"#),
+        );
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let set = r.header("set-cookie").expect("a session cookie").to_string();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        let set = r
+            .header("set-cookie")
+            .expect("a session cookie")
+            .to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
         c.cookie = Some(set.split(';').next().unwrap().to_string());
         c
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = ureq::request(method, &format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.set("Cookie", c);
@@ -187,7 +205,10 @@ fn logins_roles_visibility_and_the_change_header_hold() {
 
     let anon = Client::new(&base);
     assert_eq!(anon.get("/panel/api/callbacks").status, 401);
-    let r = anon.post("/panel/api/login", r#"{"user":"alice","password":"wrong-password"}"#);
+    let r = anon.post(
+        "/panel/api/login",
+        r#"{"user":"alice","password":"wrong-password"}"#,
+    );
     assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
     let r = anon.call(
         "POST",
@@ -204,7 +225,10 @@ fn logins_roles_visibility_and_the_change_header_hold() {
     let list = alice.get("/panel/api/callbacks").json();
     assert_eq!(ids(&list), vec![support], "{list}");
     assert_eq!(list["pending"], 1);
-    assert_eq!(alice.get(&format!("/panel/api/callbacks/{sales}")).status, 404);
+    assert_eq!(
+        alice.get(&format!("/panel/api/callbacks/{sales}")).status,
+        404
+    );
     let r = alice.post(&format!("/panel/api/callbacks/{sales}/call-now"), "");
     assert_eq!(r.status, 404, "another team's callback cannot be acted on");
     let bert = Client::login(&base, "bert", "bert-panel-pw");
@@ -213,7 +237,10 @@ fn logins_roles_visibility_and_the_change_header_hold() {
     // Agents may not cancel (the built-in role); the supervisor may.
     let r = alice.post(&format!("/panel/api/callbacks/{support}/cancel"), "");
     assert_eq!((r.status, r.code().as_str()), (403, "forbidden"));
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("may not cancel"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("may not cancel"));
     let sam = Client::login(&base, "sam", "sam-panel-pw1");
     let r = sam.call(
         "POST",
@@ -356,7 +383,10 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !need("the whisper model", model().is_file())
         || !need("node", node_works())
-        || !need(&format!("Chromium ({chromium})"), std::path::Path::new(&chromium).is_file())
+        || !need(
+            &format!("Chromium ({chromium})"),
+            std::path::Path::new(&chromium).is_file(),
+        )
         || !need(
             "playwright-core (npm ci in tests/browser)",
             repo_root()
@@ -372,7 +402,10 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     // Agent 1001 accepts the preview (key 1); the customer answers after 2 s.
     sim.endpoint("user/1001", Endpoint::Answer(2));
     sim.script("user/1001", vec![Act::Press("1".into())]);
-    sim.endpoint(&format!("sofia/gateway/pstn/{CUSTOMER}"), Endpoint::Answer(2));
+    sim.endpoint(
+        &format!("sofia/gateway/pstn/{CUSTOMER}"),
+        Endpoint::Answer(2),
+    );
     let id = ivr_capture(&sim, CUSTOMER, "refund.wav");
     wait_transcribed(&sim, id);
     let trace = show(&sim, id);
@@ -381,14 +414,18 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         .unwrap()
         .trim()
         .to_string();
-    let duration_ms = trace["request"]["recording"]["duration_ms"].as_u64().unwrap();
+    let duration_ms = trace["request"]["recording"]["duration_ms"]
+        .as_u64()
+        .unwrap();
     assert!(duration_ms > 1000, "{trace}");
     let pending: Value = serde_json::from_str(&sim.api("callback json list")).unwrap();
     let pending = pending["callbacks"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| ["requested", "scheduled", "rescheduled", "due"].contains(&c["state"].as_str().unwrap()))
+        .filter(|c| {
+            ["requested", "scheduled", "rescheduled", "due"].contains(&c["state"].as_str().unwrap())
+        })
         .count();
     assert_eq!(pending, 1);
 
@@ -418,19 +455,31 @@ fn an_agent_works_a_callback_in_a_real_browser() {
 
     // What the browser showed.
     assert_eq!(seen["user"], "alice (agent)");
-    assert_eq!(seen["wrong_password_message"], "unknown user or wrong password");
+    assert_eq!(
+        seen["wrong_password_message"],
+        "unknown user or wrong password"
+    );
     assert_eq!(seen["transcript"].as_str().unwrap().trim(), transcript);
-    assert!(transcript.to_lowercase().contains("charged"), "{transcript}");
+    assert!(
+        transcript.to_lowercase().contains("charged"),
+        "{transcript}"
+    );
     let heard = seen["audio_duration"].as_f64().unwrap();
     assert!(
         (heard - duration_ms as f64 / 1000.0).abs() < 0.05,
         "the browser's duration {heard} s, the recording's {duration_ms} ms"
     );
     let seeked = seen["audio_seeked_to"].as_f64().unwrap();
-    assert!((seeked - heard / 2.0).abs() < 0.1, "seeked to {seeked} of {heard}");
+    assert!(
+        (seeked - heard / 2.0).abs() < 0.1,
+        "seeked to {seeked} of {heard}"
+    );
     assert_eq!(seen["badge_initial"].as_u64(), Some(pending as u64));
     assert!(
-        seen["call_now_message"].as_str().unwrap().contains("calling you now"),
+        seen["call_now_message"]
+            .as_str()
+            .unwrap()
+            .contains("calling you now"),
         "{seen}"
     );
 
@@ -441,7 +490,11 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         .filter(|c| c.starts_with("originate ") && c.contains(&format!("callback_id={id},")))
         .collect();
     assert_eq!(rung.len(), 1, "{:#?}", sim.commands());
-    assert!(rung[0].contains("}user/1001 &callback_agent("), "{}", rung[0]);
+    assert!(
+        rung[0].contains("}user/1001 &callback_agent("),
+        "{}",
+        rung[0]
+    );
     let t = show(&sim, id);
     assert_eq!(t["request"]["state"], "completed");
     assert_eq!(t["request"]["agent"], "1001");
@@ -470,7 +523,10 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         .lines()
         .find(|l| l.split_whitespace().next() == Some(&new_id.to_string()))
         .unwrap_or_else(|| panic!("{new_id} not in callback list:\n{listed}"));
-    assert!(row.contains("+12125550199") && row.contains("support"), "{row}");
+    assert!(
+        row.contains("+12125550199") && row.contains("support"),
+        "{row}"
+    );
     let n = show(&sim, new_id);
     assert_eq!(n["request"]["kind"], "scheduled");
     assert_eq!(n["request"]["source"], "agent");
