@@ -1,6 +1,6 @@
 //! The operator view (roles with `operator`): per queue the callbacks by state and today's
 //! call results (since midnight in the queue's zone), the overdue callbacks (due and still
-//! waiting), and the agents with their states.
+//! waiting, or waiting for an agent), and the agents with their states.
 
 use super::roles::Action;
 use super::{blocking, views, St};
@@ -53,11 +53,25 @@ pub(super) async fn overview(
                 "since": midnight,
             }));
         }
-        let overdue: Vec<Value> = views::visible(&p, &v, &views::PENDING)?
-            .iter()
-            .filter(|r| r.due_at.is_some_and(|d| d < now))
-            .map(views::view)
-            .collect();
+        // Overdue: its time has passed, or it fell due and waits for an agent (each wait
+        // moves its due time a little on, so the due time alone would hide it).
+        let mut overdue: Vec<Value> = Vec::new();
+        for r in views::visible(&p, &v, &views::PENDING)? {
+            let late = r.due_at.is_some_and(|d| d < now);
+            let waiting = !late
+                && r.state == crate::model::State::Rescheduled
+                && p.service
+                    .store()
+                    .events(r.id)
+                    .map_err(|e| ApiError::from(crate::service::Error::from(e)))?
+                    .last()
+                    .is_some_and(|e| e.action == "wait");
+            if late || waiting {
+                let mut view = views::view(&r);
+                view["waiting_for_agent"] = json!(waiting);
+                overdue.push(view);
+            }
+        }
         let agents: Vec<Value> = match &p.dispatcher {
             Some(d) => d
                 .agents()

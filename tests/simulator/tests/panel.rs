@@ -548,3 +548,168 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     println!("panel screenshot: {}", shot.display());
 }
+
+#[test]
+fn reschedule_reassign_wrap_up_operator_view_and_live_updates() {
+    // The slot grid greys out a full slot and a reschedule into it is 409 with nothing
+    // moved; a reschedule in another zone means that instant; reassign is the
+    // supervisor's; bad after-call input is 400 naming the field; the operator view counts
+    // by state and lists overdue callbacks and agents; the event stream says "changed"
+    // after a change.
+    let sim = sim();
+    let _m = load();
+    let base = base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    let sam = Client::login(&base, "sam", "sam-panel-pw1");
+
+    // Live updates: the stream greets, then reports the next change.
+    let events = ureq::get(&format!("{base}/panel/api/events"))
+        .set("Cookie", alice.cookie.as_deref().unwrap())
+        .call()
+        .unwrap();
+    assert_eq!(events.header("content-type"), Some("text/event-stream"));
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(events.into_reader()));
+    let mut next_event = move || -> String {
+        loop {
+            let l = lines.next().unwrap().unwrap();
+            if let Some(e) = l.strip_prefix("event: ") {
+                return e.to_string();
+            }
+        }
+    };
+    assert_eq!(next_event(), "hello");
+    let id = capture(&sim, "type=delayed delay=2h queue=support");
+    assert_eq!(next_event(), "changed");
+
+    // Two callbacks fill Tuesday's 10:00 slot (capacity 2) in New York.
+    for n in ["+12125550150", "+12125550151"] {
+        let r = alice.post(
+            "/panel/api/callbacks",
+            &format!(r#"{{"number":"{n}","date":"2026-11-24","time":"10:00","time_zone":"America/New_York"}}"#),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["callback"]["due_at"], "2026-11-24T15:00:00Z");
+    }
+    let grid = alice
+        .get("/panel/api/availability?queue=support&date=2026-11-24&time_zone=America/New_York")
+        .json();
+    let slot = |start: &str| {
+        grid["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["start"] == start)
+            .unwrap_or_else(|| panic!("no slot {start}: {grid}"))["state"]
+            .clone()
+    };
+    assert_eq!(slot("2026-11-24T15:00:00Z"), "full");
+    assert_eq!(slot("2026-11-24T16:00:00Z"), "available");
+    let before = show(&sim, id)["request"]["due_at"].clone();
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{id}/reschedule"),
+        r#"{"date":"2026-11-24","time":"10:00","time_zone":"America/New_York"}"#,
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "slot-full"));
+    assert_eq!(show(&sim, id)["request"]["due_at"], before);
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{id}/reschedule"),
+        r#"{"date":"2026-11-24","time":"18:00","time_zone":"Europe/Berlin"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["due_at"], "2026-11-24T17:00:00Z");
+    assert_eq!(r.json()["callback"]["time_zone"], "America/New_York");
+
+    // Reassign: the supervisor's, not the agent's.
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{id}/assign"),
+        r#"{"agent":"1001"}"#,
+    );
+    assert_eq!(r.status, 403);
+    let r = sam.post(
+        &format!("/panel/api/callbacks/{id}/assign"),
+        r#"{"agent":"1001"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(show(&sim, id)["request"]["agent"], "1001");
+    let r = sam.post(
+        &format!("/panel/api/callbacks/{id}/assign"),
+        r#"{"agent":"9999"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("agent"))
+    );
+    let r = sam.post(
+        &format!("/panel/api/callbacks/{id}/assign"),
+        r#"{"agent":null}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(show(&sim, id)["request"]["agent"], Value::Null);
+
+    // After-call input is checked before anything is written.
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{id}/wrap-up"),
+        r#"{"disposition":"happy"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("disposition"))
+    );
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{id}/wrap-up"),
+        r#"{"disposition":"resolved","do_not_call":true}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("attempt"))
+    );
+    assert!(!sim.api("callback dnc list").contains(CUSTOMER));
+
+    // The operator view: counts, overdue once the clock passes the due time, agents.
+    let o = sam.get("/panel/api/operator").json();
+    let support = o["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "support")
+        .unwrap()
+        .clone();
+    assert_eq!(support["states"]["scheduled"], 2, "{o}");
+    assert_eq!(support["states"]["rescheduled"], 1, "{o}");
+    assert!(
+        o["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["name"] != "sales"),
+        "sam's teams only: {o}"
+    );
+    assert_eq!(o["overdue"].as_array().unwrap().len(), 0);
+    let agents: Vec<(String, String)> = o["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(agents, vec![("1001".to_string(), "away".to_string())]);
+    sim.set_clock(Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 0).unwrap());
+    let o = sam.get("/panel/api/operator").json();
+    let overdue: Vec<i64> = o["overdue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(overdue.len(), 2, "the two 10:00 callbacks: {o}");
+    assert!(!overdue.contains(&id));
+    let me = alice.get("/panel/api/me").json();
+    assert_eq!(me["may"]["cancel"], false);
+    assert_eq!(me["agent"]["state"], "away");
+    let r = alice.post("/panel/api/me/state", r#"{"ready":"yes"}"#);
+    assert_eq!(r.status, 400);
+}
