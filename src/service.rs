@@ -763,7 +763,7 @@ impl CallbackService {
 
     /// The agent's after-call work on the callback's latest customer call: result,
     /// disposition and note on that attempt, and the number on the do-not-call list when
-    /// asked. Everything is checked before the first write.
+    /// asked, in one transaction. Everything is checked before it.
     pub fn wrap_up(&self, id: CallbackId, w: &WrapUp, actor: &str) -> Result<Attempt, Error> {
         if let Some(code) = &w.disposition {
             self.check_disposition(code)?;
@@ -783,17 +783,17 @@ impl CallbackService {
                     format!("callback {id} has no customer call to wrap up yet"),
                 )
             })?;
-        if w.do_not_call {
-            self.store.dnc_add(
-                &r.number,
-                Some(&format!("{actor} after callback {id}")),
-                self.clock.now(),
-            )?;
-        }
         let note = w.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
-        let a = self
-            .store
-            .set_disposition(attempt.id, w.result, w.disposition.as_deref(), note)?;
+        let reason = format!("{actor} after callback {id}");
+        let a = self.store.wrap_up(
+            attempt.id,
+            w.result,
+            w.disposition.as_deref(),
+            note,
+            w.do_not_call
+                .then_some((r.number.as_str(), reason.as_str())),
+            self.clock.now(),
+        )?;
         tracing::info!(
             callback_id = id,
             "callback {id}: after-call work by {actor}: {}",

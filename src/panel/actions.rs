@@ -12,13 +12,14 @@ use crate::model::{AttemptResult, CallbackRequest, CallbackType, Source};
 use crate::schedule::parse_zone;
 use crate::service::{NewRequest, Requested, WrapUp};
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{ConnectInfo, Path};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 
 fn reply(r: &CallbackRequest) -> Response {
     Json(json!({ "callback": views::view(r) })).into_response()
@@ -39,6 +40,7 @@ struct Login {
 
 pub(super) async fn login(
     axum::extract::State(p): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
@@ -46,6 +48,15 @@ pub(super) async fn login(
         // A login form of another site must not log the browser in as someone else.
         check_change_header(&headers)?;
         let l: Login = body(&bytes)?;
+        let ip = peer.ip().to_string();
+        for (limiter, bucket) in [
+            (&p.logins_per_ip, ip.clone()),
+            (&p.logins_per_user, format!("{ip} {}", l.user)),
+        ] {
+            limiter.take(&bucket).map_err(|wait| {
+                ApiError::too_many("too many login attempts; wait and try again", wait)
+            })?;
+        }
         let staff = &p.service.config().staff;
         if !check_password(staff, &l.user, &l.password) {
             tracing::warn!("panel: failed login for '{}'", l.user.escape_debug());

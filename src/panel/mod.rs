@@ -36,6 +36,10 @@ use session::Sessions;
 pub use session::COOKIE;
 use std::sync::Arc;
 
+/// Login attempts a minute from one address for one user, and from one address.
+const LOGINS_PER_USER: u32 = 6;
+const LOGINS_PER_IP: u32 = 60;
+
 /// The header every change must carry (the CSRF defence with the SameSite cookie).
 pub const CHANGE_HEADER: &str = "x-callback-panel";
 
@@ -51,6 +55,10 @@ pub(crate) struct Panel {
     /// the HTTP layer) those say so.
     dispatcher: Option<Arc<Dispatcher>>,
     sessions: Sessions,
+    /// Login attempts per client address and user, and per client address: guessing
+    /// passwords is slow.
+    logins_per_user: crate::api::limits::Limiter,
+    logins_per_ip: crate::api::limits::Limiter,
     /// Set when the server stops: live-update streams end at once instead of holding
     /// the stop for its grace period.
     shutdown: tokio::sync::watch::Receiver<bool>,
@@ -72,6 +80,8 @@ pub fn router(
         service,
         dispatcher,
         sessions: Sessions::default(),
+        logins_per_user: crate::api::limits::Limiter::new(LOGINS_PER_USER),
+        logins_per_ip: crate::api::limits::Limiter::new(LOGINS_PER_IP),
         shutdown,
     });
     Router::new()

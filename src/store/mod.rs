@@ -284,6 +284,24 @@ pub trait Store: Send + Sync {
         note: Option<&str>,
     ) -> Result<Attempt, StoreError>;
 
+    /// An agent's after-call work: [`Store::set_disposition`] on the attempt and, when
+    /// `do_not_call` gives `(number, reason)`, [`Store::dnc_add`], in one transaction (a
+    /// backend without one does them in turn).
+    fn wrap_up(
+        &self,
+        attempt_id: i64,
+        result: Option<AttemptResult>,
+        disposition: Option<&str>,
+        note: Option<&str>,
+        do_not_call: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError> {
+        if let Some((number, reason)) = do_not_call {
+            self.dnc_add(number, Some(reason), now)?;
+        }
+        self.set_disposition(attempt_id, result, disposition, note)
+    }
+
     fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError>;
 
     fn dnc_add(

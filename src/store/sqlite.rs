@@ -804,6 +804,65 @@ fn apply_transition(
     Ok(updated)
 }
 
+fn check_dnc_number(number: &str) -> Result<(), StoreError> {
+    if crate::number::is_e164(number) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "number",
+            format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
+        ))
+    }
+}
+
+/// A number onto the do-not-call list, inside the caller's transaction.
+fn write_dnc(
+    tx: &Transaction<'_>,
+    number: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Adding twice keeps the first date (when the customer first asked); a new reason
+    // replaces the old one.
+    tx.prepare_cached(
+        "INSERT INTO do_not_call (number, reason, added_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (number) DO UPDATE SET reason = coalesce(excluded.reason, reason)",
+    )
+    .and_then(|mut s| s.execute(params![number, reason, secs(now)]))
+    .map(drop)
+    .map_err(backend("adding to the do-not-call list"))
+}
+
+/// An attempt's disposition, inside the caller's transaction.
+fn write_disposition(
+    tx: &Transaction<'_>,
+    attempt_id: i64,
+    result: Option<AttemptResult>,
+    disposition: Option<&str>,
+    note: Option<&str>,
+) -> Result<Attempt, StoreError> {
+    load_attempt(tx, attempt_id)?;
+    // `None` keeps what is there: an agent correcting the note does not erase the code.
+    tx.prepare_cached(concat!(
+        "UPDATE attempts SET result = coalesce(?2, result), \
+         disposition = coalesce(?3, disposition), note = coalesce(?4, note) \
+         WHERE id = ?1 RETURNING ",
+        attempt_columns!()
+    ))
+    .and_then(|mut s| {
+        s.query_row(
+            params![
+                attempt_id,
+                result.map(AttemptResult::as_str),
+                disposition,
+                note
+            ],
+            read_attempt,
+        )
+    })
+    .map_err(backend("setting a disposition"))
+}
+
 /// A new leg by the lease holder, inside the caller's transaction.
 fn insert_attempt(
     tx: &Transaction<'_>,
@@ -1439,26 +1498,27 @@ impl Store for SqliteStore {
         note: Option<&str>,
     ) -> Result<Attempt, StoreError> {
         self.write("setting a disposition", |tx| {
-            load_attempt(tx, attempt_id)?;
-            // `None` keeps what is there: an agent correcting the note does not erase the code.
-            tx.prepare_cached(concat!(
-                "UPDATE attempts SET result = coalesce(?2, result), \
-                 disposition = coalesce(?3, disposition), note = coalesce(?4, note) \
-                 WHERE id = ?1 RETURNING ",
-                attempt_columns!()
-            ))
-            .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        attempt_id,
-                        result.map(AttemptResult::as_str),
-                        disposition,
-                        note
-                    ],
-                    read_attempt,
-                )
-            })
-            .map_err(backend("setting a disposition"))
+            write_disposition(tx, attempt_id, result, disposition, note)
+        })
+    }
+
+    fn wrap_up(
+        &self,
+        attempt_id: i64,
+        result: Option<AttemptResult>,
+        disposition: Option<&str>,
+        note: Option<&str>,
+        do_not_call: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError> {
+        if let Some((number, _)) = do_not_call {
+            check_dnc_number(number)?;
+        }
+        self.write("storing after-call work", |tx| {
+            if let Some((number, reason)) = do_not_call {
+                write_dnc(tx, number, Some(reason), now)?;
+            }
+            write_disposition(tx, attempt_id, result, disposition, note)
         })
     }
 
@@ -1516,22 +1576,9 @@ impl Store for SqliteStore {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if !crate::number::is_e164(number) {
-            return Err(invalid(
-                "number",
-                format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
-            ));
-        }
+        check_dnc_number(number)?;
         self.write("adding to the do-not-call list", |tx| {
-            // Adding twice keeps the first date (when the customer first asked); a new
-            // reason replaces the old one.
-            tx.prepare_cached(
-                "INSERT INTO do_not_call (number, reason, added_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (number) DO UPDATE SET reason = coalesce(excluded.reason, reason)",
-            )
-            .and_then(|mut s| s.execute(params![number, reason, secs(now)]))
-            .map(drop)
-            .map_err(backend("adding to the do-not-call list"))
+            write_dnc(tx, number, reason, now)
         })
     }
 

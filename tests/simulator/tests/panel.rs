@@ -280,6 +280,26 @@ fn logins_roles_visibility_and_the_change_header_hold() {
     let r = alice.post("/panel/api/logout", "");
     assert_eq!(r.status, 200);
     assert_eq!(alice.get("/panel/api/callbacks").status, 401);
+
+    // Guessing a password is slowed: a few tries a minute per user and address, then 429
+    // (even with the right password).
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| {
+            anon.post(
+                "/panel/api/login",
+                r#"{"user":"bert","password":"guess-guess"}"#,
+            )
+            .status
+        })
+        .collect();
+    assert_eq!(statuses[0], 401);
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let r = anon.post(
+        "/panel/api/login",
+        r#"{"user":"bert","password":"bert-panel-pw"}"#,
+    );
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_some());
 }
 
 #[test]
