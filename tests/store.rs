@@ -1042,6 +1042,31 @@ fn attempts_are_recorded_and_only_customer_legs_use_up_an_attempt() {
             ..
         })
     ));
+    // After-call work is one transaction: an unknown attempt leaves no do-not-call entry;
+    // a known one gets its disposition and the number is listed.
+    assert!(store
+        .wrap_up(
+            555,
+            None,
+            Some("sale"),
+            None,
+            Some(("+12125550142", "agent")),
+            t(20)
+        )
+        .is_err());
+    assert!(!store.dnc_contains("+12125550142").unwrap());
+    let done = store
+        .wrap_up(
+            customer.id,
+            None,
+            Some("no-interest"),
+            Some("asked not to be called"),
+            Some(("+12125550142", "agent")),
+            t(21),
+        )
+        .unwrap();
+    assert_eq!(done.disposition.as_deref(), Some("no-interest"));
+    assert!(store.dnc_contains("+12125550142").unwrap());
 }
 
 #[test]
