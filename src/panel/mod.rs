@@ -89,6 +89,7 @@ pub fn router(
         .route("/panel", get(|| async { Redirect::to("/panel/") }))
         .route("/panel/", get(|| async { html(PANEL_HTML) }))
         .route("/panel/operator", get(|| async { html(OPERATOR_HTML) }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/panel/assets/panel.js",
             get(|| async { asset("text/javascript; charset=utf-8", PANEL_JS) }),

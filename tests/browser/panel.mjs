@@ -6,13 +6,14 @@
 // updates), marks it done with a disposition, schedules a new callback through the form
 // and waits for the badge to go up by one without a reload, then writes a screenshot.
 // Prints one JSON object of what it saw; the Rust test (tests/simulator/tests/panel.rs)
-// asserts on it. Exits non-zero (with {"error": ...}) when a step fails.
+// asserts on it. With a supervisor's login it then opens the operator view (queues, agents)
+// and writes its screenshot too. Exits non-zero (with {"error": ...}) when a step fails.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const [base, user, password, artifacts, callbackId] = process.argv.slice(2);
+const [base, user, password, artifacts, callbackId, supervisor, supervisorPassword] = process.argv.slice(2);
 if (!base || !user || !password || !artifacts || !callbackId) {
   console.error('usage: node panel.mjs <base-url> <user> <password> <artifact-dir> <callback-id>');
   process.exit(2);
@@ -149,8 +150,26 @@ try {
     && document.getElementById('audio').readyState >= 1, callbackId);
   await page.screenshot({ path: shot, fullPage: true });
   out.screenshot = shot;
-  out.console_errors = consoleErrors;
   step('screenshot');
+
+  if (supervisor) {
+    await page.click('#logout');
+    await page.waitForSelector('#login-form', { state: 'visible' });
+    await page.fill('#login-user', supervisor);
+    await page.fill('#login-password', supervisorPassword);
+    await page.click('#login-submit');
+    await page.waitForSelector('#operator-link', { state: 'visible' });
+    await page.click('#operator-link');
+    await page.waitForSelector('#queues tbody tr');
+    await page.waitForSelector('#agents tbody tr');
+    out.operator_queues = await page.$$eval('#queues tbody tr', (rows) => rows.map((r) => r.innerText));
+    out.operator_agents = await page.$$eval('#agents tbody tr', (rows) => rows.map((r) => r.innerText));
+    const op = join(artifacts, 'operator.png');
+    await page.screenshot({ path: op, fullPage: true });
+    out.operator_screenshot = op;
+    step('operator view');
+  }
+  out.console_errors = consoleErrors;
   console.log(JSON.stringify(out));
   await context.close();
   rmSync(profile, { recursive: true, force: true });

@@ -414,7 +414,12 @@ async function operator() {
     cell(tr, fmt(c.due_at, c.time_zone));
     cell(tr, c.number);
     cell(tr, c.queue);
-    cell(tr, c.state);
+    cell(tr, c.state + (c.waiting_for_agent ? ' (waiting for an agent)' : ''));
+    ob.appendChild(tr);
+  }
+  if (!o.overdue.length) {
+    const tr = document.createElement('tr');
+    cell(tr, 'none').colSpan = 5;
     ob.appendChild(tr);
   }
   const ab = $('agents').tBodies[0];

@@ -455,6 +455,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         .args([&base, "alice", "alice-panel-pw"])
         .arg(&dir)
         .arg(id.to_string())
+        .args(["sam", "sam-panel-pw1"])
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node runs");
@@ -567,6 +568,30 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     println!("panel screenshot: {}", shot.display());
+
+    // The supervisor's operator view: the support queue's counts and results of today,
+    // agent 1001 ready.
+    let queues: Vec<&str> = seen["operator_queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q.as_str().unwrap())
+        .collect();
+    assert_eq!(queues.len(), 1, "sam's team only: {queues:?}");
+    assert!(queues[0].starts_with("support"), "{queues:?}");
+    assert!(queues[0].contains("completed=1"), "{queues:?}");
+    assert!(queues[0].contains("scheduled=1"), "{queues:?}");
+    assert!(queues[0].contains("answered=1"), "{queues:?}");
+    let agents = seen["operator_agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert!(
+        agents[0].as_str().unwrap().starts_with("1001\tready"),
+        "{agents:?}"
+    );
+    println!(
+        "operator screenshot: {}",
+        seen["operator_screenshot"].as_str().unwrap()
+    );
 }
 
 #[test]
