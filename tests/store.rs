@@ -115,9 +115,15 @@ fn every_field_round_trips_through_create_get_list_and_events() {
         queue: Some("sales".into()),
         state: Some(State::Scheduled),
         number: Some("+493012345678".into()),
+        updated_since: None,
         limit: Some(5),
     };
     assert_eq!(by(f.clone()), vec![r.clone()]);
+    f.updated_since = Some(t(0));
+    assert_eq!(by(f.clone()), vec![r.clone()]);
+    f.updated_since = Some(t(1));
+    assert!(by(f.clone()).is_empty(), "changed before the instant");
+    f.updated_since = None;
     f.state = Some(State::Due);
     assert!(by(f).is_empty());
 

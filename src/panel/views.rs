@@ -78,10 +78,21 @@ pub(super) fn visible(
     v: &Viewer,
     states: &[State],
 ) -> Result<Vec<CallbackRequest>, ApiError> {
+    visible_since(p, v, states, None)
+}
+
+/// The visible callbacks of `states` changed since `since` (all when `None`), by due time.
+fn visible_since(
+    p: &Panel,
+    v: &Viewer,
+    states: &[State],
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<CallbackRequest>, ApiError> {
     let mut out = Vec::new();
     for s in states {
         let rows = p.service.list(&ListFilter {
             state: Some(*s),
+            updated_since: since,
             limit: Some(PER_STATE),
             ..Default::default()
         })?;
@@ -149,10 +160,7 @@ pub(super) async fn list(
         let mut open = visible(&p, &v, &PENDING)?;
         let pending = open.len();
         open.extend(visible(&p, &v, &ACTIVE)?);
-        let mut recent: Vec<CallbackRequest> = visible(&p, &v, &FINISHED)?
-            .into_iter()
-            .filter(|r| r.updated_at >= now - Duration::hours(24))
-            .collect();
+        let mut recent = visible_since(&p, &v, &FINISHED, Some(now - Duration::hours(24)))?;
         recent.sort_by_key(|r| std::cmp::Reverse((r.updated_at, r.id)));
         recent.truncate(50);
         Ok(Json(json!({

@@ -143,6 +143,8 @@ pub struct ListFilter {
     pub queue: Option<String>,
     pub state: Option<State>,
     pub number: Option<String>,
+    /// Only those changed at or after this instant (the panel's recently finished).
+    pub updated_since: Option<DateTime<Utc>>,
     pub limit: Option<usize>,
 }
 

@@ -1087,7 +1087,7 @@ impl Store for SqliteStore {
                     callback_columns!(),
                     " FROM callbacks WHERE (?1 IS NULL OR queue = ?1) \
                      AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR number = ?3) \
-                     ORDER BY id LIMIT ?4"
+                     AND (?5 IS NULL OR updated_at >= ?5) ORDER BY id LIMIT ?4"
                 ))
                 .map_err(backend("listing callbacks"))?;
             let rows = stmt
@@ -1096,7 +1096,8 @@ impl Store for SqliteStore {
                         filter.queue,
                         filter.state.map(State::as_str),
                         filter.number,
-                        limit
+                        limit,
+                        filter.updated_since.map(secs)
                     ],
                     read_callback,
                 )

@@ -171,12 +171,29 @@ async function refresh() {
   if (window.panel.selected) loadDetail(window.panel.selected, false);
 }
 
+// A burst of changes (a busy dispatcher) costs one reload in flight and one after it.
+let loading = null;
+let again = false;
+function refreshSoon() {
+  if (loading) {
+    again = true;
+    return;
+  }
+  loading = refresh().finally(() => {
+    loading = null;
+    if (again) {
+      again = false;
+      refreshSoon();
+    }
+  });
+}
+
 function live() {
   if (!window.EventSource) return;
   const es = new EventSource('/panel/api/events');
   es.addEventListener('changed', () => {
     window.panel.live += 1;
-    refresh();
+    refreshSoon();
   });
   es.addEventListener('hello', () => { window.panel.connected = true; });
   es.onerror = () => { window.panel.connected = false; };
