@@ -708,16 +708,20 @@ impl CallbackService {
         Ok(r)
     }
 
-    /// Routes a pending callback to one agent (`Some`) or back to its queue (`None`),
-    /// keeping its due time.
+    /// Routes a pending callback to one agent (`Some`) or to any agent of its queue
+    /// (`None`), and to another queue (team) when `queue` names one; its due time stays.
     pub fn assign(
         &self,
         id: CallbackId,
         agent: Option<&str>,
+        queue: Option<&str>,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
         if let Some(a) = agent {
             self.check_agent(a)?;
+        }
+        if let Some(q) = queue {
+            self.queue_config(Some(q))?;
         }
         let now = self.clock.now();
         let current = self.store.get(id)?;
@@ -725,9 +729,11 @@ impl CallbackService {
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
         t.agent = Some(agent.map(str::to_string));
+        t.queue = queue.map(str::to_string);
+        let team = queue.unwrap_or(&current.queue);
         t.detail = Some(match agent {
-            Some(a) => format!("personal to agent {a}"),
-            None => format!("any agent of queue {}", current.queue),
+            Some(a) => format!("personal to agent {a} (queue {team})"),
+            None => format!("any agent of queue {team}"),
         });
         let r = self.store.transition(id, &t, now)?;
         self.notify("assign", &r);

@@ -345,8 +345,10 @@ pub(super) async fn cancel(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Assign {
-    /// `null`: back to any agent of the queue.
+    /// `null`: any agent of the queue (the team).
     agent: Option<String>,
+    /// Another queue (team) to move it to; absent: its own.
+    queue: Option<String>,
 }
 
 pub(super) async fn assign(
@@ -361,7 +363,16 @@ pub(super) async fn assign(
         let r = visible(&p, &v, &id)?;
         let a: Assign = body(&bytes)?;
         let agent = a.agent.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let r = p.service.assign(r.id, agent, &v.actor())?;
+        let queue = a.queue.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if let Some(q) = queue {
+            if !v.sees_queue(q) {
+                return Err(
+                    ApiError::forbidden(format!("queue '{q}' is not one of your teams"))
+                        .on("queue"),
+                );
+            }
+        }
+        let r = p.service.assign(r.id, agent, queue, &v.actor())?;
         Ok(reply(&r))
     })
     .await

@@ -110,6 +110,9 @@ function showPanel() {
   for (const r of me.results) option(res, r, r);
   const disp = $('w-disposition');
   for (const d of me.dispositions.concat(['do-not-call'])) option(disp, d, d);
+  const team = $('a-queue');
+  team.textContent = '';
+  for (const x of me.queues) option(team, x.name, x.name);
   const who = $('a-agent');
   who.textContent = '';
   option(who, '', 'the team (any agent of the queue)');
@@ -263,6 +266,7 @@ async function loadDetail(id, fresh) {
       $('r-time').value = p.hour + ':' + p.minute;
     }
     $('a-agent').value = c.agent || '';
+    $('a-queue').value = c.queue;
     slots();
   }
   const ev = $('d-events');
@@ -367,6 +371,7 @@ function wire() {
     const id = window.panel.selected;
     act('Callback ' + id + ' reassigned.', () => api('POST', '/panel/api/callbacks/' + id + '/assign', {
       agent: $('a-agent').value || null,
+      queue: $('a-queue').value || null,
     }));
   });
   $('wrapup-form').addEventListener('submit', (ev) => {

@@ -686,10 +686,35 @@ fn reschedule_reassign_wrap_up_operator_view_and_live_updates() {
     );
     let r = sam.post(
         &format!("/panel/api/callbacks/{id}/assign"),
+        r#"{"agent":null,"queue":"sales"}"#,
+    );
+    assert_eq!(r.status, 403, "sales is not one of sam's teams");
+    assert_eq!(show(&sim, id)["request"]["agent"], "1001");
+    let r = sam.post(
+        &format!("/panel/api/callbacks/{id}/assign"),
         r#"{"agent":null}"#,
     );
     assert_eq!(r.status, 200);
     assert_eq!(show(&sim, id)["request"]["agent"], Value::Null);
+    assert_eq!(show(&sim, id)["request"]["queue"], "support");
+    // An admin sees every queue and moves it to the sales team.
+    let ada = Client::login(&base, "ada", "ada-panel-pw1");
+    let r = ada.post(
+        &format!("/panel/api/callbacks/{id}/assign"),
+        r#"{"agent":"2001","queue":"sales"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let moved = show(&sim, id)["request"].clone();
+    assert_eq!(
+        (moved["queue"].as_str(), moved["agent"].as_str()),
+        (Some("sales"), Some("2001"))
+    );
+    assert_eq!(alice.get(&format!("/panel/api/callbacks/{id}")).status, 404);
+    let r = ada.post(
+        &format!("/panel/api/callbacks/{id}/assign"),
+        r#"{"agent":null,"queue":"support"}"#,
+    );
+    assert_eq!(r.status, 200);
 
     // After-call input is checked before anything is written.
     let r = alice.post(
