@@ -142,6 +142,22 @@ try {
   out.live_after = await page.evaluate(() => window.panel.live);
   step('scheduled, badge followed');
 
+  // Reschedule the new callback with the slot grid: its own 10:00 slot has one place
+  // left; pick 11:00.
+  await page.click(`#callbacks tr.cb[data-id="${out.scheduled_id}"]`);
+  await page.waitForFunction((id) => document.getElementById('d-id').textContent === String(id)
+    && document.querySelectorAll('#slots button').length > 0, out.scheduled_id);
+  out.slot_labels = await page.$$eval('#slots button', (bs) => bs.map((b) => b.textContent));
+  out.slots_disabled = await page.$$eval('#slots button:disabled', (bs) => bs.length);
+  const eleven = page.locator('#slots button', { hasText: /^11:00 / });
+  await eleven.click();
+  out.reschedule_time = await page.inputValue('#r-time');
+  await page.click('#r-submit');
+  await page.waitForFunction(() => /rescheduled|:/.test(document.getElementById('msg').textContent)
+    && document.getElementById('msg').textContent !== 'Callback scheduled.');
+  out.reschedule_message = await page.textContent('#msg');
+  step('rescheduled with the slot grid');
+
   mkdirSync(artifacts, { recursive: true });
   const shot = join(artifacts, 'panel.png');
   // The screenshot shows the captured callback: transcript, player, after-call form.

@@ -552,10 +552,26 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     assert_eq!(n["request"]["kind"], "scheduled");
     assert_eq!(n["request"]["source"], "agent");
     assert_eq!(n["request"]["remark"], "booked in the panel");
+    // Booked for 10:00 New York, then moved with the slot grid to 11:00.
+    let labels: Vec<&str> = seen["slot_labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"10:00 (1 left)"), "{labels:?}");
+    assert!(labels.contains(&"11:00 (2 left)"), "{labels:?}");
+    assert_eq!(seen["slots_disabled"], 0, "no full slot that day");
+    assert_eq!(seen["reschedule_time"], "11:00");
+    assert_eq!(
+        seen["reschedule_message"],
+        format!("Callback {new_id} rescheduled.")
+    );
     assert_eq!(
         n["request"]["due_at"].as_str().unwrap(),
-        format!("{}T15:00:00Z", seen["scheduled_date"].as_str().unwrap())
+        format!("{}T16:00:00Z", seen["scheduled_date"].as_str().unwrap())
     );
+    assert_eq!(n["request"]["state"], "rescheduled");
     assert_eq!(
         seen["badge_after"].as_u64().unwrap(),
         seen["badge_before"].as_u64().unwrap() + 1
@@ -580,7 +596,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     assert_eq!(queues.len(), 1, "sam's team only: {queues:?}");
     assert!(queues[0].starts_with("support"), "{queues:?}");
     assert!(queues[0].contains("completed=1"), "{queues:?}");
-    assert!(queues[0].contains("scheduled=1"), "{queues:?}");
+    assert!(queues[0].contains("rescheduled=1"), "{queues:?}");
     assert!(queues[0].contains("answered=1"), "{queues:?}");
     let agents = seen["operator_agents"].as_array().unwrap();
     assert_eq!(agents.len(), 1, "{agents:?}");
