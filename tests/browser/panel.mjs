@@ -149,6 +149,7 @@ try {
     && document.querySelectorAll('#slots button').length > 0, out.scheduled_id);
   out.slot_labels = await page.$$eval('#slots button', (bs) => bs.map((b) => b.textContent));
   out.slots_disabled = await page.$$eval('#slots button:disabled', (bs) => bs.length);
+  out.slots_disabled_labels = await page.$$eval('#slots button:disabled', (bs) => bs.map((b) => b.textContent));
   const eleven = page.locator('#slots button', { hasText: /^11:00 / });
   await eleven.click();
   out.reschedule_time = await page.inputValue('#r-time');

@@ -427,6 +427,10 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         Endpoint::Answer(2),
     );
     let id = ivr_capture(&sim, CUSTOMER, "refund.wav");
+    // Tuesday's 12:00 slot (capacity 2) is full: greyed out in the grid.
+    let full: Vec<i64> = (0..2)
+        .map(|_| capture(&sim, "type=scheduled when=2026-11-24T12:00 queue=support"))
+        .collect();
     wait_transcribed(&sim, id);
     let trace = show(&sim, id);
     let transcript = trace["request"]["transcript"]["text"]
@@ -447,7 +451,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
             ["requested", "scheduled", "rescheduled", "due"].contains(&c["state"].as_str().unwrap())
         })
         .count();
-    assert_eq!(pending, 1);
+    assert_eq!(pending, 3);
 
     let dir = artifacts();
     let out = std::process::Command::new("node")
@@ -496,6 +500,10 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         "seeked to {seeked} of {heard}"
     );
     assert_eq!(seen["badge_initial"].as_u64(), Some(pending as u64));
+    assert_eq!(seen["rows_initial"].as_u64(), Some(pending as u64));
+    assert!(full
+        .iter()
+        .all(|f| show(&sim, *f)["request"]["state"] == "scheduled"));
     assert!(
         seen["call_now_message"]
             .as_str()
@@ -561,7 +569,12 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         .collect();
     assert!(labels.contains(&"10:00 (1 left)"), "{labels:?}");
     assert!(labels.contains(&"11:00 (2 left)"), "{labels:?}");
-    assert_eq!(seen["slots_disabled"], 0, "no full slot that day");
+    assert!(labels.contains(&"12:00 (0 left)"), "{labels:?}");
+    assert_eq!(
+        seen["slots_disabled"], 1,
+        "the full 12:00 slot is greyed out"
+    );
+    assert_eq!(seen["slots_disabled_labels"][0], "12:00 (0 left)");
     assert_eq!(seen["reschedule_time"], "11:00");
     assert_eq!(
         seen["reschedule_message"],
@@ -597,6 +610,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     assert!(queues[0].starts_with("support"), "{queues:?}");
     assert!(queues[0].contains("completed=1"), "{queues:?}");
     assert!(queues[0].contains("rescheduled=1"), "{queues:?}");
+    assert!(queues[0].contains(", scheduled=2"), "{queues:?}");
     assert!(queues[0].contains("answered=1"), "{queues:?}");
     let agents = seen["operator_agents"].as_array().unwrap();
     assert_eq!(agents.len(), 1, "{agents:?}");
