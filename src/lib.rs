@@ -36,6 +36,7 @@ pub mod config;
 pub mod dispatch;
 pub mod host;
 pub mod ivr;
+pub mod metrics;
 pub mod model;
 pub mod number;
 pub mod panel;

@@ -343,7 +343,11 @@ fn the_rest_api_settings_and_keys_load_and_bad_ones_are_refused() {
         .collect();
     assert_eq!(
         scopes,
-        vec![("website", Scope::Create), ("crm", Scope::Staff)]
+        vec![
+            ("website", Scope::Create),
+            ("crm", Scope::Staff),
+            ("prometheus", Scope::Metrics)
+        ]
     );
     assert!(
         !format!("{:?}", c.api).contains("change-me"),

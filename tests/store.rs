@@ -924,6 +924,70 @@ fn stats_count_callbacks_by_queue_and_state() {
 }
 
 #[test]
+fn figures_count_attempt_results_jobs_and_transcription_times() {
+    // What /metrics reads: finished attempts by queue, leg and result (unfinished ones not
+    // counted), transcription jobs by state, and the finished jobs' times per bound.
+    let (_dir, path, store) = open();
+    let mut ids = Vec::new();
+    for (i, q) in ["sales", "support"].iter().enumerate() {
+        let (r, _) = store
+            .create(
+                &draft(&format!("+49301234567{i}"), q, 0),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        ids.push(r.id);
+    }
+    let db = raw(&path);
+    for (id, leg, result) in [
+        (ids[0], "agent", Some("answered")),
+        (ids[0], "customer", Some("no-answer")),
+        (ids[0], "customer", Some("no-answer")),
+        (ids[1], "customer", Some("answered")),
+        (ids[1], "customer", None),
+    ] {
+        db.execute(
+            "INSERT INTO attempts (callback_id, leg, attempt_no, started_at, result) \
+             VALUES (?1, ?2, 1, 0, ?3)",
+            rusqlite::params![id, leg, result],
+        )
+        .unwrap();
+    }
+    for (state, ms) in [
+        ("done", Some(300)),
+        ("done", Some(1500)),
+        ("done", Some(40_000)),
+        ("queued", None),
+        ("failed", None),
+    ] {
+        db.execute(
+            "INSERT INTO transcriptions (callback_id, wav_path, state, next_try_at, \
+             processing_ms, created_at, updated_at) VALUES (?1, 'x.wav', ?2, 0, ?3, 0, 0)",
+            rusqlite::params![ids[0], state, ms],
+        )
+        .unwrap();
+    }
+    let f = store.figures(&[500, 2000, 60_000]).unwrap();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        f.attempts,
+        vec![
+            (s("sales"), s("agent"), s("answered"), 1),
+            (s("sales"), s("customer"), s("no-answer"), 2),
+            (s("support"), s("customer"), s("answered"), 1),
+        ]
+    );
+    assert_eq!(
+        f.transcription_jobs,
+        vec![(s("done"), 3), (s("failed"), 1), (s("queued"), 1)]
+    );
+    assert_eq!(f.transcription_ms.count, 3);
+    assert_eq!(f.transcription_ms.sum, 41_800.0);
+    assert_eq!(f.transcription_ms.cumulative, vec![1, 2, 3]);
+}
+
+#[test]
 fn attempts_are_recorded_and_only_customer_legs_use_up_an_attempt() {
     // Agent legs carry the attempt they offer; customer legs count; only the holder starts legs.
     let (_dir, _path, store) = open();

@@ -35,10 +35,12 @@ const MAX_IDEMPOTENCY_KEY: usize = 56;
 const LIST_DEFAULT: usize = 100;
 const LIST_MAX: usize = 1000;
 
-/// What may be done with one callback, and by whom.
-enum Need {
-    /// A key of any scope (creating).
+/// What may be done, and by whom.
+pub(super) enum Need {
+    /// A create or staff key (creating).
     Create,
+    /// A metrics or staff key (`/metrics`).
+    Metrics,
     /// A staff key.
     Staff,
     /// A staff key, or the customer token of this callback.
@@ -48,7 +50,7 @@ enum Need {
 impl Api {
     /// Rate limits (address first, so guessing keys is limited too), then the caller, then
     /// its right to what it asks.
-    fn admit(
+    pub(super) fn admit(
         &self,
         peer: &SocketAddr,
         headers: &HeaderMap,
@@ -64,11 +66,24 @@ impl Api {
             .take(&caller.bucket())
             .map_err(|wait| ApiError::too_many("too many requests with this key", wait))?;
         match (&need, &caller) {
-            (Need::Create, Caller::Key { .. })
-            | (
+            (
                 _,
                 Caller::Key {
                     scope: Scope::Staff,
+                    ..
+                },
+            )
+            | (
+                Need::Create,
+                Caller::Key {
+                    scope: Scope::Create,
+                    ..
+                },
+            )
+            | (
+                Need::Metrics,
+                Caller::Key {
+                    scope: Scope::Metrics,
                     ..
                 },
             ) => Ok(caller),
@@ -79,6 +94,13 @@ impl Api {
             (_, Caller::Customer { .. }) => Err(ApiError::forbidden(
                 "a customer token opens its own callback only",
             )),
+            (
+                _,
+                Caller::Key {
+                    scope: Scope::Metrics,
+                    ..
+                },
+            ) => Err(ApiError::forbidden("this key may only read /metrics")),
             (_, Caller::Key { .. }) => {
                 Err(ApiError::forbidden("this key may only create callbacks"))
             }

@@ -15,12 +15,14 @@ mod auth;
 mod callbacks;
 mod error;
 pub(crate) mod limits;
+mod metrics;
 mod server;
 
 pub use auth::Caller;
 pub use error::ApiError;
 pub use server::HttpServer;
 
+use crate::dispatch::Dispatcher;
 use crate::service::CallbackService;
 use auth::Auth;
 use axum::extract::DefaultBodyLimit;
@@ -37,6 +39,8 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// What every handler shares.
 pub(crate) struct Api {
     service: Arc<CallbackService>,
+    /// This node's dispatcher, when it runs (its agents and lateness in `/metrics`).
+    dispatcher: Option<Arc<Dispatcher>>,
     auth: Auth,
     per_key: Limiter,
     per_ip: Limiter,
@@ -46,8 +50,9 @@ pub(crate) struct Api {
     create_lock: std::sync::Mutex<()>,
 }
 
-/// The API's routes over `service` (limits and keys from its configuration).
-pub fn router(service: Arc<CallbackService>) -> Router {
+/// The API's routes over `service` (limits and keys from its configuration), with
+/// `dispatcher`'s figures in `/metrics` when given.
+pub fn router(service: Arc<CallbackService>, dispatcher: Option<Arc<Dispatcher>>) -> Router {
     let cfg = service.config().api.clone();
     if cfg.keys.is_empty() {
         tracing::warn!("http: no <api-keys> configured: every request will be refused");
@@ -64,6 +69,7 @@ pub fn router(service: Arc<CallbackService>) -> Router {
         max_pending_per_number: cfg.max_pending_per_number,
         create_lock: std::sync::Mutex::new(()),
         service,
+        dispatcher,
     });
     // Keep this list in step with openapi.json (a test compares them).
     Router::new()
@@ -83,6 +89,7 @@ pub fn router(service: Arc<CallbackService>) -> Router {
         )
         .route("/v1/availability", get(callbacks::availability))
         .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics::scrape))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

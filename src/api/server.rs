@@ -20,7 +20,7 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `addr` and serves the API and the agent panel for `service` until stopped
-    /// (`dispatcher`: the module's, for the agents' states and Call Now).
+    /// (`dispatcher`: the module's, for `/metrics`, the agents' states and Call Now).
     pub fn start(
         service: Arc<CallbackService>,
         dispatcher: Option<Arc<Dispatcher>>,
@@ -40,7 +40,7 @@ impl HttpServer {
             .build()?;
         let (tx, rx) = watch::channel(false);
         // The panel's routes beside the API's (the API's fallback answers the rest).
-        let app = super::router(service.clone()).merge(crate::panel::router(
+        let app = super::router(service.clone(), dispatcher.clone()).merge(crate::panel::router(
             service,
             dispatcher,
             rx.clone(),

@@ -11,6 +11,8 @@ pub enum Scope {
     Create,
     /// Everything: list, view, cancel and reschedule any callback.
     Staff,
+    /// Read `/metrics` only (a Prometheus server's key).
+    Metrics,
 }
 
 impl Scope {
@@ -18,6 +20,7 @@ impl Scope {
         match self {
             Scope::Create => "create",
             Scope::Staff => "staff",
+            Scope::Metrics => "metrics",
         }
     }
 }
@@ -200,7 +203,7 @@ pub(super) fn build_webhook(w: &Params<'_>, name: &str) -> Result<WebhookTarget,
     })
 }
 
-/// `<key name="web">` with `secret` and `scope` (`create` or `staff`).
+/// `<key name="web">` with `secret` and `scope` (`create`, `staff` or `metrics`).
 pub(super) fn build_key(k: &Params<'_>, name: &str) -> Result<ApiKey, ConfigError> {
     check_token(k, "name", name)?;
     let secret = k.get("secret").unwrap_or("").trim().to_string();
@@ -213,10 +216,11 @@ pub(super) fn build_key(k: &Params<'_>, name: &str) -> Result<ApiKey, ConfigErro
     let scope = match k.get("scope").map(str::trim) {
         Some("create") => Scope::Create,
         Some("staff") => Scope::Staff,
+        Some("metrics") => Scope::Metrics,
         other => {
             return Err(k.err(
                 "scope",
-                format!("'{}' is not create or staff", other.unwrap_or("")),
+                format!("'{}' is not create, staff or metrics", other.unwrap_or("")),
             ))
         }
     };

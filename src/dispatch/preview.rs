@@ -152,6 +152,10 @@ impl Leg2<'_> {
         Ok(stored)
     }
 
+    /// Closes the agent leg's attempt. Always before the transition that takes the
+    /// callback out of this dispatch (done, rescheduled, failed): a process killed in
+    /// between leaves a leased callback that recovery finishes, never a finished callback
+    /// with a leg open forever.
     fn end_agent_leg(&self, result: AttemptResult, cause: &str) -> Result<(), Error> {
         let end = AttemptEnd {
             answered_at: Some(self.answered_at),
@@ -199,8 +203,8 @@ impl Leg2<'_> {
                         "by the agent during the preview, to {}",
                         at.to_rfc3339()
                     ));
-                    self.step(&r, t)?;
                     self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+                    self.step(&r, t)?;
                     self.line.play(&[prompt("rescheduled")]);
                     return Ok(PreviewEnd::Rescheduled);
                 }
@@ -214,8 +218,8 @@ impl Leg2<'_> {
                         "{} added to the do-not-call list by {reason}",
                         r.number
                     ));
-                    self.step(&r, t)?;
                     self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+                    self.step(&r, t)?;
                     self.line.play(&[prompt("do-not-call")]);
                     return Ok(PreviewEnd::DoNotCall);
                 }
@@ -265,19 +269,20 @@ impl Leg2<'_> {
     }
 
     /// Why the customer may not be dialled now (the same rules the dispatcher applied
-    /// before ringing the agent, checked again), after moving the callback on.
+    /// before ringing the agent, checked again), after closing the agent leg and moving
+    /// the callback on.
     fn may_not_dial(&self, r: &CallbackRequest) -> Result<Option<String>, Error> {
         let Some(t) = outcome::hold(self.svc(), r, self.now())? else {
             return Ok(None);
         };
         let why = t.detail.clone().unwrap_or_default();
+        self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
         self.step(r, t)?;
         Ok(Some(why))
     }
 
     fn dial(&mut self, r: CallbackRequest) -> Result<PreviewEnd, Error> {
         if let Some(why) = self.may_not_dial(&r)? {
-            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
             self.line.play(&[prompt("not-dialled")]);
             return Ok(PreviewEnd::NotDialled(why));
         }
@@ -390,6 +395,7 @@ impl Leg2<'_> {
                 ));
                 self.step(&current, t)?
             };
+            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
             outcome::apply(
                 self.svc(),
                 &c,
@@ -399,9 +405,9 @@ impl Leg2<'_> {
                 Some(&self.offer.agent.id),
                 now,
             )?;
-            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
             self.after_call(attempt.id, &r.number)?;
         } else {
+            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
             outcome::apply(
                 self.svc(),
                 &current,
@@ -411,7 +417,6 @@ impl Leg2<'_> {
                 Some(&self.offer.agent.id),
                 now,
             )?;
-            self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
             self.line.play(&[prompt("customer-not-reached")]);
         }
         Ok(PreviewEnd::Dialled(result))

@@ -83,6 +83,8 @@ pub struct Dispatcher {
     signal: Mutex<Signal>,
     wake: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Seconds from due time to claim, for `/metrics`.
+    lateness: Option<prometheus::Histogram>,
 }
 
 impl Dispatcher {
@@ -99,6 +101,7 @@ impl Dispatcher {
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
+            lateness: crate::metrics::lateness_histogram(),
         })
     }
 
@@ -108,6 +111,11 @@ impl Dispatcher {
 
     pub fn agents(&self) -> &Agents {
         &self.agents
+    }
+
+    /// How late this node has taken due callbacks since it started (`/metrics`).
+    pub fn lateness(&self) -> Option<&prometheus::Histogram> {
+        self.lateness.as_ref()
     }
 
     fn node(&self) -> &str {
@@ -320,6 +328,9 @@ impl Dispatcher {
                 // even if that thread has not let go of it yet.)
                 if running_here && r.state != State::Due {
                     continue;
+                }
+                if let (Some(h), Some(due)) = (&self.lateness, r.due_at) {
+                    h.observe((now - due).num_milliseconds().max(0) as f64 / 1000.0);
                 }
                 // Claimed up to LOOKAHEAD early: judged (hours, window) at its due instant.
                 let at = r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD));

@@ -8,11 +8,13 @@
 //! crashed owner). Every change a dispatcher makes to a leased callback names the owner, and
 //! is refused when the lease is not held, so no callback is ever held by two owners at once.
 
+mod figures;
 mod schema;
 mod sqlite;
 mod transcriptions;
 mod webhooks;
 
+pub use figures::{Figures, Histogram};
 pub use sqlite::SqliteStore;
 pub use transcriptions::{JobState, Transcribed, TranscriptionJob};
 pub use webhooks::{OutboxEvent, WebhookCursor, WebhookLog};
@@ -317,6 +319,10 @@ pub trait Store: Send + Sync {
     fn dnc_list(&self) -> Result<Vec<DoNotCall>, StoreError>;
 
     fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// Durable totals for `/metrics`: attempt results, transcription jobs, and the
+    /// transcriptions' processing times per the bounds given (milliseconds).
+    fn figures(&self, bounds_ms: &[u64]) -> Result<Figures, StoreError>;
 
     /// Gives an existing, unfinished callback a recording (uploaded later, e.g. by a mobile
     /// app) and queues its transcription, with a `recording` event, in one transaction.

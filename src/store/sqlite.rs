@@ -1617,6 +1617,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn figures(&self, bounds_ms: &[u64]) -> Result<super::Figures, StoreError> {
+        self.read_figures(bounds_ms)
+    }
+
     fn transcription(&self, id: CallbackId) -> Result<Option<super::TranscriptionJob>, StoreError> {
         // The inherent reader (store::transcriptions), not this trait method.
         SqliteStore::transcription(self, id)

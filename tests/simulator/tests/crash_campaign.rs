@@ -18,6 +18,13 @@
 //! every customer dial before ringing the customer (`dials.log`, see
 //! `Sim::log_customer_dials`).
 //!
+//! The mix (by capture number, see [`Variant`]): most callbacks are immediate with a
+//! customer who answers; some are delayed (due a few seconds later, claimed at their due
+//! time), some customers are busy on every try (retried, then failed once the attempts are
+//! used up), and some requests come over the REST API (promised when the client got its
+//! 201). Agents reject one offer in six (key 9), which passes the callback to another agent
+//! without a customer attempt.
+//!
 //! When to kill: four kills in five wait until the child says `ready` (its first capture
 //! returned; the first one takes about a second in a debug build) and then a random
 //! 20–300 ms, while it captures and dispatches; every fifth is at a random moment of the
@@ -43,6 +50,37 @@ const LEASE_S: u64 = 10;
 const READY: Duration = Duration::from_secs(30);
 /// How long the final, unkilled child may take to finish everything.
 const DRAIN: Duration = Duration::from_secs(120);
+/// Customer attempts per callback: a busy customer's callback fails after these.
+const MAX_ATTEMPTS: u32 = 5;
+/// The children's REST API key.
+const KEY: &str = "crash-campaign-staff-key-01";
+
+/// How capture number `k` asks, and how its customer answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Variant {
+    Immediate,
+    Delayed,
+    BusyCustomer,
+    Http,
+}
+
+impl Variant {
+    fn of(k: u64) -> Variant {
+        match k % 10 {
+            6 => Variant::Delayed,
+            7 => Variant::BusyCustomer,
+            8 => Variant::Http,
+            _ => Variant::Immediate,
+        }
+    }
+
+    fn endpoint(self) -> Endpoint {
+        match self {
+            Variant::BusyCustomer => Endpoint::Busy,
+            _ => Endpoint::Answer(0),
+        }
+    }
+}
 
 struct Rng(u64);
 
@@ -65,7 +103,9 @@ fn config(dir: &Path) -> String {
     format!(
         r#"<configuration name="callback.conf" description="Customer callbacks (crash campaign)">
   <settings>
-    <param name="http-listen" value=""/>
+    <param name="http-listen" value="127.0.0.1:0"/>
+    <param name="http-rate-per-key" value="0"/>
+    <param name="http-rate-per-ip" value="0"/>
     <param name="db-path" value="{db}"/>
     <param name="recordings-dir" value="{rec}"/>
     <param name="node-id" value="crash-1"/>
@@ -88,12 +128,15 @@ fn config(dir: &Path) -> String {
       <param name="caller-id-number" value="+12125550100"/>
       <param name="customer-timeout-seconds" value="45"/>
       <param name="retry-delays" value="1s"/>
-      <param name="max-attempts" value="20"/>
+      <param name="max-attempts" value="{MAX_ATTEMPTS}"/>
       <param name="reoffer-delay" value="1s"/>
     </queue>
   </queues>
   <agents>
 {agents}  </agents>
+  <api-keys>
+    <key name="crm"><param name="secret" value="{KEY}"/><param name="scope" value="staff"/></key>
+  </api-keys>
 </configuration>
 "#,
         db = dir.join("callback.db").display(),
@@ -149,17 +192,18 @@ fn child(dir: &Path) -> ExitCode {
     sim.log_customer_dials(&dir.join("dials.log"))
         .expect("the dial log");
     let (mut tried, _) = read_captures(dir);
-    // Every customer ever captured (promised or not) answers.
+    // Every customer ever captured (promised or not) answers as their variant says.
     for k in 0..tried {
         sim.endpoint(
             &format!("sofia/gateway/pstn/{}", number(k)),
-            Endpoint::Answer(0),
+            Variant::of(k).endpoint(),
         );
     }
     for a in AGENTS {
         sim.endpoint(&format!("user/{a}"), Endpoint::Answer(0));
-        for _ in 0..2_000 {
-            sim.script(&format!("user/{a}"), vec![Act::Press("1".into())]);
+        for i in 0..2_000 {
+            let key = if i % 6 == 5 { "9" } else { "1" };
+            sim.script(&format!("user/{a}"), vec![Act::Press(key.into())]);
         }
     }
     sim.talk(20);
@@ -202,17 +246,54 @@ fn child(dir: &Path) -> ExitCode {
         .append(true)
         .open(dir.join("captures.log"))
         .expect("the captures log");
+    let api = sim
+        .logs()
+        .into_iter()
+        .find_map(|l| {
+            l.text
+                .split("REST API listening on ")
+                .nth(1)
+                .map(|a| format!("http://{}/v1/callbacks", a.trim()))
+        })
+        .expect("the REST API's address in the log");
     let mut ready = false;
     loop {
         let k = tried;
         tried += 1;
         let n = number(k);
-        sim.endpoint(&format!("sofia/gateway/pstn/{n}"), Endpoint::Answer(0));
+        let variant = Variant::of(k);
+        sim.endpoint(&format!("sofia/gateway/pstn/{n}"), variant.endpoint());
         append_synced(&mut log, &format!("try {k}\n"));
-        let call = sim.new_call(&n);
-        sim.execute(&call, "callback_capture", "type=immediate");
-        if sim.var(&call, "callback_result").as_deref() == Some("OK") {
-            let id = sim.var(&call, "callback_id").expect("callback_id");
+        let promised = match variant {
+            Variant::Http => ureq::post(&api)
+                .set("Authorization", &format!("Bearer {KEY}"))
+                .send_string(&format!(r#"{{"number": "{n}"}}"#))
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    r.into_json::<serde_json::Value>()
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|v| {
+                    v["callback"]["id"]
+                        .as_i64()
+                        .map(|id| id.to_string())
+                        .ok_or(format!("no id in {v}"))
+                }),
+            _ => {
+                let call = sim.new_call(&n);
+                let args = if variant == Variant::Delayed {
+                    "type=delayed delay=2s"
+                } else {
+                    "type=immediate"
+                };
+                sim.execute(&call, "callback_capture", args);
+                match sim.var(&call, "callback_result").as_deref() {
+                    Some("OK") => Ok(sim.var(&call, "callback_id").expect("callback_id")),
+                    _ => Err(format!("{:?}", sim.var(&call, "callback_error"))),
+                }
+            }
+        };
+        if let Ok(id) = promised {
             append_synced(&mut log, &format!("ok {k} {id}\n"));
             if !ready {
                 // The first capture of a run is slow (the module's lazy start-up, about a
@@ -221,11 +302,8 @@ fn child(dir: &Path) -> ExitCode {
                 println!("ready");
                 let _ = std::io::stdout().flush();
             }
-        } else {
-            eprintln!(
-                "capture {k} refused: {:?}",
-                sim.var(&call, "callback_error")
-            );
+        } else if let Err(e) = promised {
+            eprintln!("capture {k} ({variant:?}) refused: {e}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -350,11 +428,30 @@ fn driver() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let by_id: BTreeMap<i64, _> = all.iter().map(|r| (r.id, r)).collect();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut variants: BTreeMap<(Variant, String), usize> = BTreeMap::new();
     for (k, id) in &promised {
         match by_id.get(id) {
             None => problems.push(format!("promised callback {id} (capture {k}) is lost")),
             Some(r) => {
                 *counts.entry(r.state.to_string()).or_default() += 1;
+                *variants
+                    .entry((Variant::of(*k), r.state.to_string()))
+                    .or_default() += 1;
+                // A busy customer never completes; everyone else is answered.
+                let expected = match Variant::of(*k) {
+                    Variant::BusyCustomer => State::Failed,
+                    _ => State::Completed,
+                };
+                // (An answering customer's callback may run out of attempts only if kills
+                // interrupted that many of its calls: the policy, not a loss.)
+                let used_up = r.state == State::Failed && r.customer_attempts >= MAX_ATTEMPTS;
+                if r.state.is_terminal() && r.state != expected && !used_up {
+                    problems.push(format!(
+                        "callback {id} ({:?}) ended {}, not {expected}",
+                        Variant::of(*k),
+                        r.state
+                    ));
+                }
                 if matches!(r.state, State::Failed | State::Expired) {
                     let why = store
                         .events(*id)
@@ -374,7 +471,29 @@ fn driver() -> Result<(), String> {
         }
     }
     let dialled: BTreeSet<i64> = dials.keys().map(|(id, _)| *id).collect();
+    let mut agent_results: BTreeMap<String, usize> = BTreeMap::new();
     for r in &all {
+        for a in store.attempts(r.id).map_err(|e| e.to_string())? {
+            if a.ended_at.is_none() || a.result.is_none() {
+                problems.push(format!(
+                    "callback {} ({}): {} attempt {} left open: {a:?}; events {:?}",
+                    r.id,
+                    r.state,
+                    a.leg,
+                    a.attempt_no,
+                    store
+                        .events(r.id)
+                        .map_err(|e| e.to_string())?
+                        .iter()
+                        .map(|e| format!("{} {:?}", e.action, e.detail))
+                        .collect::<Vec<_>>()
+                ));
+            }
+            if a.leg == Leg::Agent {
+                let result = a.result.map_or("unfinished".to_string(), |x| x.to_string());
+                *agent_results.entry(result).or_default() += 1;
+            }
+        }
         if !r.state.is_terminal() || r.lease_owner.is_some() {
             problems.push(format!(
                 "callback {} left {} (lease {:?})",
@@ -422,6 +541,27 @@ fn driver() -> Result<(), String> {
     println!("customer_dials: {}", dials.values().sum::<usize>());
     for (state, n) in &counts {
         println!("promised_{state}: {n}");
+    }
+    for (result, n) in &agent_results {
+        println!("agent_offers_{result}: {n}");
+    }
+    if !agent_results.contains_key("rejected") {
+        problems.push("no agent ever rejected an offer: the mix was not tested".into());
+    }
+    for ((variant, state), n) in &variants {
+        println!("promised_{variant:?}_{state}: {n}");
+    }
+    for v in [
+        Variant::Immediate,
+        Variant::Delayed,
+        Variant::BusyCustomer,
+        Variant::Http,
+    ] {
+        if !variants.keys().any(|(w, _)| *w == v) {
+            problems.push(format!(
+                "no {v:?} request was promised: the mix was not tested"
+            ));
+        }
     }
     println!("integrity_check: {integrity}");
     println!("elapsed_s: {:.1}", elapsed.as_secs_f64());

@@ -800,3 +800,105 @@ fn an_agent_whose_phone_is_not_registered_is_set_away_at_once() {
     assert_eq!(t["attempts"][0]["hangup_cause"], "USER_NOT_REGISTERED");
     assert_eq!(attempts(&t)[1].2.as_deref(), Some("1002"));
 }
+
+#[test]
+fn metrics_report_states_attempt_results_lateness_and_agents() {
+    // /metrics over real HTTP from the loaded module, with a metrics-scope key: after one
+    // delivered callback the store's figures and the dispatcher's own (lateness, agents)
+    // are there; no key, or a key of another scope, is refused.
+    let sim = sim();
+    let text = std::fs::read_to_string(repo_root().join(CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="http-listen" value=""/>"#,
+            r#"<param name="http-listen" value="127.0.0.1:0"/>"#,
+        )
+        .replace(
+            "</configuration>",
+            r#"<api-keys>
+                 <key name="prom"><param name="secret" value="metrics-secret-0123456789"/>
+                   <param name="scope" value="metrics"/></key>
+                 <key name="web"><param name="secret" value="create-secret-0123456789"/>
+                   <param name="scope" value="create"/></key>
+               </api-keys></configuration>"#,
+        );
+    let conf = std::env::temp_dir().join(format!("metrics-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    let _m = load_with_config(&conf).unwrap();
+    let _ = std::fs::remove_file(&conf);
+    let line = sim
+        .logs()
+        .into_iter()
+        .find(|l| l.text.contains("REST API listening on"))
+        .unwrap_or_else(|| panic!("{:#?}", sim.logs()));
+    let url = format!(
+        "http://{}/metrics",
+        line.text.rsplit(' ').next().unwrap().trim()
+    );
+
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "completed");
+
+    let refused = |key: Option<&str>| {
+        let mut req = ureq::get(&url);
+        if let Some(k) = key {
+            req = req.set("Authorization", &format!("Bearer {k}"));
+        }
+        match req.call() {
+            Err(ureq::Error::Status(code, _)) => code,
+            other => panic!("not refused: {:?}", other.map(|r| r.status())),
+        }
+    };
+    assert_eq!(refused(None), 401);
+    assert_eq!(refused(Some("create-secret-0123456789")), 403);
+
+    let reply = ureq::get(&url)
+        .set("Authorization", "Bearer metrics-secret-0123456789")
+        .call()
+        .unwrap();
+    assert!(reply.content_type().starts_with("text/plain"));
+    let body = reply.into_string().unwrap();
+    let value = |series: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} not in\n{body}"))
+    };
+    assert_eq!(
+        value(r#"callback_requests{queue="support",state="completed"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"callback_requests{queue="support",state="scheduled"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(r#"callback_attempts_total{queue="support",leg="agent",result="answered"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"callback_attempts_total{queue="support",leg="customer",result="answered"}"#),
+        1.0
+    );
+    assert_eq!(value("callback_dispatch_lateness_seconds_count"), 1.0);
+    assert_eq!(
+        value(r#"callback_dispatch_lateness_seconds_bucket{le="+Inf"}"#),
+        1.0
+    );
+    assert_eq!(value("callback_transcription_queue_depth"), 0.0);
+    assert_eq!(value("callback_transcription_duration_seconds_count"), 0.0);
+    let agents: f64 = ["ready", "away", "busy"]
+        .iter()
+        .map(|s| value(&format!(r#"callback_agents{{state="{s}"}}"#)))
+        .sum();
+    assert_eq!(
+        agents as usize,
+        sim.api("callback agents").lines().count() - 1
+    );
+    assert!(
+        body.contains("# TYPE callback_attempts_total counter"),
+        "{body}"
+    );
+    assert!(body.contains("# TYPE callback_dispatch_lateness_seconds histogram"));
+}
