@@ -23,6 +23,8 @@
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
+//! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
+//!   roles, live updates), served beside the REST API.
 //! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
 //!
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
@@ -37,6 +39,7 @@ pub mod ivr;
 pub mod metrics;
 pub mod model;
 pub mod number;
+pub mod panel;
 pub mod recording;
 pub mod retry;
 pub mod schedule;

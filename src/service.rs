@@ -6,7 +6,8 @@ use crate::clock::Clock;
 use crate::config::{Config, QueueConfig};
 use crate::host::{Host, Notification};
 use crate::model::{
-    Attempt, CallbackId, CallbackRequest, CallbackType, Draft, Recording, Source, State, Window,
+    Attempt, AttemptResult, CallbackId, CallbackRequest, CallbackType, Draft, Leg, Recording,
+    Source, State, Window,
 };
 use crate::number::NumberError;
 use crate::schedule::{
@@ -71,6 +72,19 @@ impl NewRequest {
             tags: BTreeMap::new(),
         }
     }
+}
+
+/// An agent's after-call work on a callback (the panel's form, fs_cli's `disposition`,
+/// `result` and `dnc add` in one).
+#[derive(Debug, Clone, Default)]
+pub struct WrapUp {
+    /// The call's result as the agent saw it (overrides the classified hang-up).
+    pub result: Option<AttemptResult>,
+    /// A code from `dispositions` (or `do-not-call`).
+    pub disposition: Option<String>,
+    pub note: Option<String>,
+    /// Put the number on the do-not-call list.
+    pub do_not_call: bool,
 }
 
 /// The whole story of one callback.
@@ -670,6 +684,128 @@ impl CallbackService {
         let r = self.store.transition(id, &t, now)?;
         self.notify("now", &r);
         Ok(r)
+    }
+
+    /// Makes a pending callback due at once and personal to `agent`: the dispatcher offers
+    /// it to that agent (when ready) at its next turn, which this change wakes.
+    pub fn call_now_for(
+        &self,
+        id: CallbackId,
+        agent: &str,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        self.check_agent(agent)?;
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "now");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.due_at = Some(now);
+        t.agent = Some(Some(agent.to_string()));
+        t.detail = Some(format!("call now by agent {agent}"));
+        let r = self.store.transition(id, &t, now)?;
+        self.notify("now", &r);
+        Ok(r)
+    }
+
+    /// Routes a pending callback to one agent (`Some`) or to any agent of its queue
+    /// (`None`), and to another queue (team) when `queue` names one; its due time stays.
+    pub fn assign(
+        &self,
+        id: CallbackId,
+        agent: Option<&str>,
+        queue: Option<&str>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        if let Some(a) = agent {
+            self.check_agent(a)?;
+        }
+        if let Some(q) = queue {
+            self.queue_config(Some(q))?;
+        }
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "assign");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.agent = Some(agent.map(str::to_string));
+        t.queue = queue.map(str::to_string);
+        let team = queue.unwrap_or(&current.queue);
+        t.detail = Some(match agent {
+            Some(a) => format!("personal to agent {a} (queue {team})"),
+            None => format!("any agent of queue {team}"),
+        });
+        let r = self.store.transition(id, &t, now)?;
+        self.notify("assign", &r);
+        Ok(r)
+    }
+
+    fn check_agent(&self, agent: &str) -> Result<(), Error> {
+        if self.config.agents.iter().any(|a| a.id == agent) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "agent",
+                format!("no agent '{agent}' in callback.conf.xml"),
+            ))
+        }
+    }
+
+    /// Refuses a disposition code that is not configured (`do-not-call` always exists).
+    pub fn check_disposition(&self, code: &str) -> Result<(), Error> {
+        let known = &self.config.dispatch.dispositions;
+        if known.iter().any(|k| k == code) || code == "do-not-call" {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "disposition",
+                format!(
+                    "unknown disposition '{code}' (configured: {})",
+                    known.join(", ")
+                ),
+            ))
+        }
+    }
+
+    /// The agent's after-call work on the callback's latest customer call: result,
+    /// disposition and note on that attempt, and the number on the do-not-call list when
+    /// asked, in one transaction. Everything is checked before it.
+    pub fn wrap_up(&self, id: CallbackId, w: &WrapUp, actor: &str) -> Result<Attempt, Error> {
+        if let Some(code) = &w.disposition {
+            self.check_disposition(code)?;
+        }
+        if let Some(note) = &w.note {
+            check_text("note", note, self.config.settings.max_remark_chars)?;
+        }
+        let r = self.store.get(id)?;
+        let attempts = self.store.attempts(id)?;
+        let attempt = attempts
+            .iter()
+            .rev()
+            .find(|a| a.leg == Leg::Customer)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "attempt",
+                    format!("callback {id} has no customer call to wrap up yet"),
+                )
+            })?;
+        let note = w.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let reason = format!("{actor} after callback {id}");
+        let a = self.store.wrap_up(
+            attempt.id,
+            w.result,
+            w.disposition.as_deref(),
+            note,
+            w.do_not_call
+                .then_some((r.number.as_str(), reason.as_str())),
+            self.clock.now(),
+        )?;
+        tracing::info!(
+            callback_id = id,
+            "callback {id}: after-call work by {actor}: {}",
+            w.disposition.as_deref().unwrap_or("-")
+        );
+        Ok(a)
     }
 
     /// `requested` becomes `scheduled` when it gets a time; anything else pending or

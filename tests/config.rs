@@ -1,7 +1,7 @@
 //! callback.conf.xml: the shipped sample loads, and every broken fixture is refused with an
 //! error that names the key (and line) and says why.
 
-use callback_core::config::{Config, Scope};
+use callback_core::config::{Config, Scope, Visibility};
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -407,6 +407,168 @@ fn the_rest_api_settings_and_keys_load_and_bad_ones_are_refused() {
     let err = hook("https://example.com/x").unwrap_err().to_string();
     assert!(err.starts_with("webhooks/w/url"), "{err}");
     assert!(hook("http://example.com/x").is_ok());
+    for (result, at) in cases {
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with(at), "{at}: {err}");
+    }
+}
+
+#[test]
+fn staff_and_roles_load_with_defaults_and_bad_ones_are_refused() {
+    // Users get their agent's queues as teams (plus `teams`); the three roles exist with
+    // their defaults, a configured one overrides only what it names; unknown roles, agents,
+    // queues, short passwords and agents without an agent id are refused naming the key;
+    // passwords stay out of Debug.
+    let with = |staff: &str, roles: &str| {
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf">
+               <settings><param name="default-queue" value="support"/></settings>
+               <queues><queue name="support"/><queue name="sales"/></queues>
+               <agents><agent name="1001"><param name="queues" value="support"/></agent></agents>
+               <staff>{staff}</staff><roles>{roles}</roles></configuration>"#
+        ))
+    };
+    let user = |name: &str, params: &[(&str, &str)]| {
+        let p: String = params
+            .iter()
+            .map(|(k, v)| format!(r#"<param name="{k}" value="{v}"/>"#))
+            .collect();
+        format!(r#"<user name="{name}">{p}</user>"#)
+    };
+    let alice = user(
+        "alice",
+        &[
+            ("password", "alice-pass-1"),
+            ("role", "agent"),
+            ("agent", "1001"),
+        ],
+    );
+    let sam = user(
+        "sam",
+        &[
+            ("password", "sam-pass-12"),
+            ("role", "supervisor"),
+            ("teams", "sales, support"),
+        ],
+    );
+    let c = with(
+        &(alice.clone() + &sam),
+        r#"<role name="agent"><param name="cancel" value="true"/></role>
+           <role name="viewer"><param name="see" value="all"/></role>"#,
+    )
+    .unwrap();
+    let a = c.staff.user("alice").unwrap();
+    assert_eq!(a.agent.as_deref(), Some("1001"));
+    assert_eq!(a.teams, vec!["support".to_string()]);
+    assert_eq!(
+        c.staff.user("sam").unwrap().teams,
+        vec!["sales".to_string(), "support".to_string()]
+    );
+    let agent = c.staff.role("agent");
+    assert!(agent.schedule && agent.reschedule && agent.cancel && !agent.reassign);
+    assert!(!agent.operator);
+    assert_eq!(agent.see, Visibility::Teams);
+    let sup = c.staff.role("supervisor");
+    assert!(sup.cancel && sup.reassign && sup.operator);
+    assert_eq!(c.staff.role("admin").see, Visibility::All);
+    let viewer = c.staff.role("viewer");
+    assert!(!viewer.schedule && !viewer.cancel);
+    assert_eq!(viewer.see, Visibility::All);
+    assert!(
+        !format!("{:?}", c.staff).contains("alice-pass-1"),
+        "passwords stay out of Debug"
+    );
+
+    let cases = [
+        (
+            with(
+                &user(
+                    "bob",
+                    &[("password", "short"), ("role", "agent"), ("agent", "1001")],
+                ),
+                "",
+            ),
+            "staff/bob/password",
+        ),
+        (
+            with(
+                &user("bob", &[("password", "long-enough"), ("role", "boss")]),
+                "",
+            ),
+            "staff/bob/role",
+        ),
+        (
+            with(
+                &user("bob", &[("password", "long-enough"), ("role", "agent")]),
+                "",
+            ),
+            "staff/bob/agent",
+        ),
+        (
+            with(
+                &user(
+                    "bob",
+                    &[
+                        ("password", "long-enough"),
+                        ("role", "agent"),
+                        ("agent", "9999"),
+                    ],
+                ),
+                "",
+            ),
+            "staff/bob/agent",
+        ),
+        (
+            with(
+                &user(
+                    "bob",
+                    &[
+                        ("password", "long-enough"),
+                        ("role", "admin"),
+                        ("teams", "nope"),
+                    ],
+                ),
+                "",
+            ),
+            "staff/bob/teams",
+        ),
+        (
+            with(
+                &user(
+                    "bob",
+                    &[
+                        ("password", "long-enough"),
+                        ("role", "admin"),
+                        ("colour", "red"),
+                    ],
+                ),
+                "",
+            ),
+            "staff/bob/colour",
+        ),
+        (with(&(alice.clone() + &alice), ""), "staff/alice"),
+        (
+            with(
+                "",
+                r#"<role name="agent"><param name="see" value="everyone"/></role>"#,
+            ),
+            "roles/agent/see",
+        ),
+        (
+            with(
+                "",
+                r#"<role name="agent"><param name="cancel" value="maybe"/></role>"#,
+            ),
+            "roles/agent/cancel",
+        ),
+        (
+            with(
+                "",
+                r#"<role name="agent"><param name="fly" value="true"/></role>"#,
+            ),
+            "roles/agent/fly",
+        ),
+    ];
     for (result, at) in cases {
         let err = result.unwrap_err().to_string();
         assert!(err.starts_with(at), "{at}: {err}");

@@ -115,9 +115,15 @@ fn every_field_round_trips_through_create_get_list_and_events() {
         queue: Some("sales".into()),
         state: Some(State::Scheduled),
         number: Some("+493012345678".into()),
+        updated_since: None,
         limit: Some(5),
     };
     assert_eq!(by(f.clone()), vec![r.clone()]);
+    f.updated_since = Some(t(0));
+    assert_eq!(by(f.clone()), vec![r.clone()]);
+    f.updated_since = Some(t(1));
+    assert!(by(f.clone()).is_empty(), "changed before the instant");
+    f.updated_since = None;
     f.state = Some(State::Due);
     assert!(by(f).is_empty());
 
@@ -1106,6 +1112,31 @@ fn attempts_are_recorded_and_only_customer_legs_use_up_an_attempt() {
             ..
         })
     ));
+    // After-call work is one transaction: an unknown attempt leaves no do-not-call entry;
+    // a known one gets its disposition and the number is listed.
+    assert!(store
+        .wrap_up(
+            555,
+            None,
+            Some("sale"),
+            None,
+            Some(("+12125550142", "agent")),
+            t(20)
+        )
+        .is_err());
+    assert!(!store.dnc_contains("+12125550142").unwrap());
+    let done = store
+        .wrap_up(
+            customer.id,
+            None,
+            Some("no-interest"),
+            Some("asked not to be called"),
+            Some(("+12125550142", "agent")),
+            t(21),
+        )
+        .unwrap();
+    assert_eq!(done.disposition.as_deref(), Some("no-interest"));
+    assert!(store.dnc_contains("+12125550142").unwrap());
 }
 
 #[test]

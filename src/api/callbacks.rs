@@ -642,6 +642,7 @@ fn list_now(
         queue: q.queue,
         state,
         number,
+        updated_since: None,
         limit: Some(limit),
     })?;
     let views: Vec<View> = found.iter().map(View::of).collect();

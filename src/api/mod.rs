@@ -14,7 +14,7 @@
 mod auth;
 mod callbacks;
 mod error;
-mod limits;
+pub(crate) mod limits;
 mod metrics;
 mod server;
 

@@ -19,8 +19,8 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `addr` and serves the API for `service` (and `dispatcher`'s figures in
-    /// `/metrics`) until stopped.
+    /// Binds `addr` and serves the API and the agent panel for `service` until stopped
+    /// (`dispatcher`: the module's, for `/metrics`, the agents' states and Call Now).
     pub fn start(
         service: Arc<CallbackService>,
         dispatcher: Option<Arc<Dispatcher>>,
@@ -39,7 +39,12 @@ impl HttpServer {
             .enable_time()
             .build()?;
         let (tx, rx) = watch::channel(false);
-        let app = super::router(service, dispatcher);
+        // The panel's routes beside the API's (the API's fallback answers the rest).
+        let app = super::router(service.clone(), dispatcher.clone()).merge(crate::panel::router(
+            service,
+            dispatcher,
+            rx.clone(),
+        ));
         let thread = std::thread::Builder::new()
             .name("callback-http".into())
             .spawn(move || {
@@ -84,6 +89,7 @@ impl HttpServer {
                 runtime.shutdown_timeout(GRACE);
             })?;
         tracing::info!("http: REST API listening on {addr}");
+        tracing::info!("http: agent panel at http://{addr}/panel/");
         Ok(Self {
             addr,
             shutdown: Some(tx),

@@ -7,6 +7,7 @@ mod api;
 mod dispatch;
 mod ivr;
 pub mod raw;
+mod staff;
 
 use crate::ivr::IvrProfile;
 use crate::number::NumberPolicy;
@@ -19,6 +20,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 pub use dispatch::{AgentConfig, DispatchConfig, PreviewTimeout, QueueDial};
 use raw::{Param, RawConfig};
+pub use staff::{Role, StaffConfig, StaffUser, Visibility};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -111,6 +113,8 @@ pub struct Config {
     pub agents: Vec<AgentConfig>,
     /// The REST API: listen address, limits and `<api-keys>`.
     pub api: ApiConfig,
+    /// The agent panel's `<staff>` and `<roles>`.
+    pub staff: StaffConfig,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -362,7 +366,27 @@ impl Config {
         let mut agent_params = Vec::new();
         let mut api_keys: Vec<ApiKey> = Vec::new();
         let mut webhooks: Vec<WebhookTarget> = Vec::new();
+        let mut user_sections = Vec::new();
+        let mut roles: BTreeMap<String, Role> = ["agent", "supervisor", "admin"]
+            .into_iter()
+            .map(|n| (n.to_string(), Role::builtin(n)))
+            .collect();
+        let mut roles_seen = Vec::new();
         for section in &raw.sections {
+            if section.group == "staff" && section.kind == "user" {
+                user_sections.push(section);
+                continue;
+            }
+            if section.group == "roles" && section.kind == "role" {
+                let at = format!("{}/{}", section.group, section.name);
+                let r = Params::new(&at, &section.params, staff::ROLE_KEYS)?;
+                if roles_seen.contains(&section.name) {
+                    return Err(ConfigError::new(at, "the role is defined twice"));
+                }
+                roles_seen.push(section.name.clone());
+                roles.insert(section.name.clone(), staff::build_role(&r, &section.name)?);
+                continue;
+            }
             if section.group == "webhooks" && section.kind == "webhook" {
                 let at = format!("{}/{}", section.group, section.name);
                 let w = Params::new(&at, &section.params, api::WEBHOOK_KEYS)?;
@@ -412,7 +436,8 @@ impl Config {
                     format!("{}/{} (line {})", section.group, section.kind, section.line),
                     "unknown section (known: <queues><queue name=\"...\">, \
                      <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">, \
-                     <agents><agent name=\"...\">, <api-keys><key name=\"...\">, <webhooks><webhook name=\"...\">)",
+                     <agents><agent name=\"...\">, <api-keys><key name=\"...\">, <webhooks><webhook name=\"...\">, \
+                     <staff><user name=\"...\">, <roles><role name=\"...\">)",
                 ));
             }
             let q = Params::new(&at, &section.params, &queue_keys)?;
@@ -463,6 +488,18 @@ impl Config {
                 }
             }
         }
+        let queue_names: Vec<&String> = queues.keys().collect();
+        let mut users: Vec<StaffUser> = Vec::new();
+        for section in user_sections {
+            let at = format!("{}/{}", section.group, section.name);
+            let u = Params::new(&at, &section.params, staff::USER_KEYS)?;
+            let user = staff::build_user(&u, &section.name, &roles, &agents, &queue_names)?;
+            if users.iter().any(|x| x.name == user.name) {
+                return Err(ConfigError::new(at, "the user is defined twice"));
+            }
+            users.push(user);
+        }
+        let staff = StaffConfig { users, roles };
         let dispatch = dispatch::build_dispatch(&s)?;
         let api = api::build_api(&s, api_keys, webhooks)?;
         let profile_keys = ivr::known_keys();
@@ -490,6 +527,7 @@ impl Config {
             dispatch,
             agents,
             api,
+            staff,
         })
     }
 

@@ -104,6 +104,8 @@ pub struct Transition {
     pub reset_attempts: bool,
     /// A new customer number (E.164, already validated by the service).
     pub number: Option<String>,
+    /// A new personal agent (`Some(None)`: back to any agent of the queue).
+    pub agent: Option<Option<String>>,
 }
 
 impl Transition {
@@ -119,6 +121,7 @@ impl Transition {
             queue: None,
             reset_attempts: false,
             number: None,
+            agent: None,
         }
     }
 }
@@ -142,6 +145,8 @@ pub struct ListFilter {
     pub queue: Option<String>,
     pub state: Option<State>,
     pub number: Option<String>,
+    /// Only those changed at or after this instant (the panel's recently finished).
+    pub updated_since: Option<DateTime<Utc>>,
     pub limit: Option<usize>,
 }
 
@@ -283,6 +288,24 @@ pub trait Store: Send + Sync {
         note: Option<&str>,
     ) -> Result<Attempt, StoreError>;
 
+    /// An agent's after-call work: [`Store::set_disposition`] on the attempt and, when
+    /// `do_not_call` gives `(number, reason)`, [`Store::dnc_add`], in one transaction (a
+    /// backend without one does them in turn).
+    fn wrap_up(
+        &self,
+        attempt_id: i64,
+        result: Option<AttemptResult>,
+        disposition: Option<&str>,
+        note: Option<&str>,
+        do_not_call: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError> {
+        if let Some((number, reason)) = do_not_call {
+            self.dnc_add(number, Some(reason), now)?;
+        }
+        self.set_disposition(attempt_id, result, disposition, note)
+    }
+
     fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError>;
 
     fn dnc_add(
@@ -334,6 +357,22 @@ pub trait Store: Send + Sync {
     /// `last` answered agent legs (the preview and the call), or `None` without history.
     fn handling_time(&self, _queue: &str, _last: usize) -> Result<Option<Duration>, StoreError> {
         Ok(None)
+    }
+
+    /// The newest trace row's id (0 when there is none): it grows with every change, so a
+    /// watcher (the panel's live updates) compares it instead of reading the changes.
+    fn last_event_id(&self) -> Result<i64, StoreError> {
+        Ok(0)
+    }
+
+    /// Customer calls of `queue` that ended at or after `since`, counted by result
+    /// (`None`: still without one), for the operator view.
+    fn results_since(
+        &self,
+        _queue: &str,
+        _since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
+        Ok(Vec::new())
     }
 
     /// The latest transcription job of a callback (a backend without transcription: none).

@@ -755,6 +755,10 @@ fn apply_transition(
     };
     let queue = change.queue.as_deref().unwrap_or(&row.queue);
     let number = change.number.as_deref().unwrap_or(&row.number);
+    let agent = match &change.agent {
+        Some(a) => a.as_deref(),
+        None => row.agent.as_deref(),
+    };
     let attempts = if change.reset_attempts {
         0
     } else {
@@ -764,7 +768,7 @@ fn apply_transition(
         .prepare_cached(concat!(
             "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
-                 updated_at = ?8, number = ?9 WHERE id = ?1 RETURNING ",
+                 updated_at = ?8, number = ?9, agent = ?10 WHERE id = ?1 RETURNING ",
             callback_columns!()
         ))
         .and_then(|mut s| {
@@ -778,7 +782,8 @@ fn apply_transition(
                     lease_owner,
                     lease_expires,
                     now_s,
-                    number
+                    number,
+                    agent
                 ],
                 read_callback,
             )
@@ -797,6 +802,65 @@ fn apply_transition(
         },
     )?;
     Ok(updated)
+}
+
+fn check_dnc_number(number: &str) -> Result<(), StoreError> {
+    if crate::number::is_e164(number) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "number",
+            format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
+        ))
+    }
+}
+
+/// A number onto the do-not-call list, inside the caller's transaction.
+fn write_dnc(
+    tx: &Transaction<'_>,
+    number: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Adding twice keeps the first date (when the customer first asked); a new reason
+    // replaces the old one.
+    tx.prepare_cached(
+        "INSERT INTO do_not_call (number, reason, added_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (number) DO UPDATE SET reason = coalesce(excluded.reason, reason)",
+    )
+    .and_then(|mut s| s.execute(params![number, reason, secs(now)]))
+    .map(drop)
+    .map_err(backend("adding to the do-not-call list"))
+}
+
+/// An attempt's disposition, inside the caller's transaction.
+fn write_disposition(
+    tx: &Transaction<'_>,
+    attempt_id: i64,
+    result: Option<AttemptResult>,
+    disposition: Option<&str>,
+    note: Option<&str>,
+) -> Result<Attempt, StoreError> {
+    load_attempt(tx, attempt_id)?;
+    // `None` keeps what is there: an agent correcting the note does not erase the code.
+    tx.prepare_cached(concat!(
+        "UPDATE attempts SET result = coalesce(?2, result), \
+         disposition = coalesce(?3, disposition), note = coalesce(?4, note) \
+         WHERE id = ?1 RETURNING ",
+        attempt_columns!()
+    ))
+    .and_then(|mut s| {
+        s.query_row(
+            params![
+                attempt_id,
+                result.map(AttemptResult::as_str),
+                disposition,
+                note
+            ],
+            read_attempt,
+        )
+    })
+    .map_err(backend("setting a disposition"))
 }
 
 /// A new leg by the lease holder, inside the caller's transaction.
@@ -1023,7 +1087,7 @@ impl Store for SqliteStore {
                     callback_columns!(),
                     " FROM callbacks WHERE (?1 IS NULL OR queue = ?1) \
                      AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR number = ?3) \
-                     ORDER BY id LIMIT ?4"
+                     AND (?5 IS NULL OR updated_at >= ?5) ORDER BY id LIMIT ?4"
                 ))
                 .map_err(backend("listing callbacks"))?;
             let rows = stmt
@@ -1032,7 +1096,8 @@ impl Store for SqliteStore {
                         filter.queue,
                         filter.state.map(State::as_str),
                         filter.number,
-                        limit
+                        limit,
+                        filter.updated_since.map(secs)
                     ],
                     read_callback,
                 )
@@ -1434,27 +1499,63 @@ impl Store for SqliteStore {
         note: Option<&str>,
     ) -> Result<Attempt, StoreError> {
         self.write("setting a disposition", |tx| {
-            load_attempt(tx, attempt_id)?;
-            // `None` keeps what is there: an agent correcting the note does not erase the code.
-            tx.prepare_cached(concat!(
-                "UPDATE attempts SET result = coalesce(?2, result), \
-                 disposition = coalesce(?3, disposition), note = coalesce(?4, note) \
-                 WHERE id = ?1 RETURNING ",
-                attempt_columns!()
-            ))
+            write_disposition(tx, attempt_id, result, disposition, note)
+        })
+    }
+
+    fn wrap_up(
+        &self,
+        attempt_id: i64,
+        result: Option<AttemptResult>,
+        disposition: Option<&str>,
+        note: Option<&str>,
+        do_not_call: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError> {
+        if let Some((number, _)) = do_not_call {
+            check_dnc_number(number)?;
+        }
+        self.write("storing after-call work", |tx| {
+            if let Some((number, reason)) = do_not_call {
+                write_dnc(tx, number, Some(reason), now)?;
+            }
+            write_disposition(tx, attempt_id, result, disposition, note)
+        })
+    }
+
+    fn last_event_id(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
+                .map_err(backend("reading the last event"))
+        })
+    }
+
+    fn results_since(
+        &self,
+        queue: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
+        let rows: Vec<(Option<String>, i64)> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT a.result, COUNT(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
+                 WHERE c.queue = ?1 AND a.leg = 'customer' AND a.ended_at >= ?2 \
+                 GROUP BY a.result ORDER BY a.result",
+            )
             .and_then(|mut s| {
-                s.query_row(
-                    params![
-                        attempt_id,
-                        result.map(AttemptResult::as_str),
-                        disposition,
-                        note
-                    ],
-                    read_attempt,
+                s.query_map(params![queue, secs(since)], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(backend("counting call results"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(res, n)| {
+                (
+                    res.and_then(|r| r.parse().ok()),
+                    u64::try_from(n).unwrap_or(0),
                 )
             })
-            .map_err(backend("setting a disposition"))
-        })
+            .collect())
     }
 
     fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError> {
@@ -1476,22 +1577,9 @@ impl Store for SqliteStore {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if !crate::number::is_e164(number) {
-            return Err(invalid(
-                "number",
-                format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
-            ));
-        }
+        check_dnc_number(number)?;
         self.write("adding to the do-not-call list", |tx| {
-            // Adding twice keeps the first date (when the customer first asked); a new
-            // reason replaces the old one.
-            tx.prepare_cached(
-                "INSERT INTO do_not_call (number, reason, added_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (number) DO UPDATE SET reason = coalesce(excluded.reason, reason)",
-            )
-            .and_then(|mut s| s.execute(params![number, reason, secs(now)]))
-            .map(drop)
-            .map_err(backend("adding to the do-not-call list"))
+            write_dnc(tx, number, reason, now)
         })
     }
 

@@ -559,17 +559,8 @@ pub fn execute_with(
             }
         },
         Command::Disposition(attempt, code, note) => {
-            let known = &svc.config().dispatch.dispositions;
-            if !known.contains(&code) && code != "do-not-call" {
-                return err_reply(
-                    json,
-                    "invalid",
-                    &format!(
-                        "unknown disposition '{code}' (configured: {})",
-                        known.join(", ")
-                    ),
-                    None,
-                );
+            if let Err(e) = svc.check_disposition(&code) {
+                return service_err(json, &e);
             }
             match svc
                 .store()

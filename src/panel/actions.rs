@@ -1,0 +1,421 @@
+//! What the panel changes: login and logout, the agent's own state, Call Now, a new
+//! callback, reschedule, cancel, reassign, and the after-call work. Each checks the
+//! session, the change header, the role and that the callback is visible to the user,
+//! then calls the service once (which stores first and wakes the dispatcher).
+
+use super::roles::{Action, Viewer};
+use super::session::{check_password, set_cookie};
+use super::{blocking, body, check_change_header, parse_id, views, Panel, St};
+use crate::api::ApiError;
+use crate::dispatch::agents::{AgentError, AgentState};
+use crate::model::{AttemptResult, CallbackRequest, CallbackType, Source};
+use crate::schedule::parse_zone;
+use crate::service::{NewRequest, Requested, WrapUp};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+
+fn reply(r: &CallbackRequest) -> Response {
+    Json(json!({ "callback": views::view(r) })).into_response()
+}
+
+/// The callback `id` when the user sees it (404 otherwise).
+fn visible(p: &Panel, v: &Viewer, id: &str) -> Result<CallbackRequest, ApiError> {
+    let id = parse_id(id)?;
+    v.check(p.service.get(id)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+pub(super) async fn login(
+    axum::extract::State(p): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        // A login form of another site must not log the browser in as someone else.
+        check_change_header(&headers)?;
+        let l: Login = body(&bytes)?;
+        let ip = peer.ip().to_string();
+        for (limiter, bucket) in [
+            (&p.logins_per_ip, ip.clone()),
+            (&p.logins_per_user, format!("{ip} {}", l.user)),
+        ] {
+            limiter.take(&bucket).map_err(|wait| {
+                ApiError::too_many("too many login attempts; wait and try again", wait)
+            })?;
+        }
+        let staff = &p.service.config().staff;
+        if !check_password(staff, &l.user, &l.password) {
+            tracing::warn!("panel: failed login for '{}'", l.user.escape_debug());
+            return Err(ApiError::unauthorized("unknown user or wrong password"));
+        }
+        let token = p.sessions.open(&l.user)?;
+        tracing::info!("panel: {} logged in", l.user);
+        let mut resp = Json(json!({"user": l.user})).into_response();
+        if let Ok(v) = header::HeaderValue::from_str(&set_cookie(Some(&token))) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        Ok(resp)
+    })
+    .await
+}
+
+pub(super) async fn logout(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_change_header(&headers)?;
+    p.sessions.close(&headers);
+    let mut resp = Json(json!({"user": null})).into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&set_cookie(None)) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateChange {
+    ready: bool,
+}
+
+fn agent_error(e: AgentError) -> ApiError {
+    match e {
+        AgentError::Busy(..) => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+        AgentError::Unknown(_) => ApiError::bad("invalid", "agent", e.to_string()),
+    }
+}
+
+/// The user's own agent: ready or away.
+pub(super) async fn set_state(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        let s: StateChange = body(&bytes)?;
+        let agent = v.user.agent.clone().ok_or_else(|| {
+            ApiError::bad(
+                "invalid",
+                "agent",
+                "your login is not an agent (no agent in <staff>)",
+            )
+        })?;
+        p.dispatcher()?
+            .set_agent(&agent, s.ready)
+            .map_err(agent_error)?;
+        Ok(
+            Json(json!({"agent": agent, "state": if s.ready { "ready" } else { "away" }}))
+                .into_response(),
+        )
+    })
+    .await
+}
+
+/// Call Now: the callback becomes due at once and personal to the user's agent, and the
+/// dispatcher (woken by the change) rings that agent first, as for any callback.
+pub(super) async fn call_now(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        let r = visible(&p, &v, &id)?;
+        let agent = v.user.agent.clone().ok_or_else(|| {
+            ApiError::bad(
+                "invalid",
+                "agent",
+                "your login is not an agent (no agent in <staff>)",
+            )
+        })?;
+        let d = p.dispatcher()?;
+        let state = d
+            .agents()
+            .list()
+            .into_iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.state);
+        match state {
+            Some(AgentState::Ready) => {}
+            Some(AgentState::Away) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "agent-away",
+                    format!("you (agent {agent}) are away: set yourself ready, then Call Now"),
+                ))
+            }
+            Some(AgentState::Busy) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "agent-busy",
+                    format!("you (agent {agent}) are on another callback; Call Now when it ends"),
+                ))
+            }
+            None => {
+                return Err(ApiError::bad(
+                    "invalid",
+                    "agent",
+                    format!("agent {agent} is not known to the dispatcher"),
+                ))
+            }
+        }
+        if !views::PENDING.contains(&r.state) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid-state",
+                format!(
+                    "callback {} is {}, not waiting: nothing to call now",
+                    r.id, r.state
+                ),
+            ));
+        }
+        let r = p.service.call_now_for(r.id, &agent, &v.actor())?;
+        Ok(reply(&r))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Schedule {
+    number: String,
+    queue: Option<String>,
+    /// Both empty: as soon as possible.
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    time: String,
+    time_zone: Option<String>,
+    /// A personal callback for this agent; none: any agent of the queue (the team).
+    agent: Option<String>,
+    remark: Option<String>,
+}
+
+/// The wall-clock time a form gave, or `None` when both fields are empty.
+fn local_time(date: &str, time: &str) -> Result<Option<NaiveDateTime>, ApiError> {
+    let (date, time) = (date.trim(), time.trim());
+    if date.is_empty() && time.is_empty() {
+        return Ok(None);
+    }
+    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| {
+        ApiError::bad(
+            "invalid",
+            "date",
+            format!("'{date}' is not a date such as 2026-11-23"),
+        )
+    })?;
+    let t = NaiveTime::parse_from_str(time, "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(time, "%H:%M:%S"))
+        .map_err(|_| {
+            ApiError::bad(
+                "invalid",
+                "time",
+                format!("'{time}' is not a time such as 14:30"),
+            )
+        })?;
+    Ok(Some(d.and_time(t)))
+}
+
+/// A new callback from the form, as the REST API's create would store it.
+pub(super) async fn schedule(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        v.require(Action::Schedule)?;
+        let s: Schedule = body(&bytes)?;
+        let cfg = p.service.config();
+        let queue = s
+            .queue
+            .clone()
+            .filter(|q| !q.trim().is_empty())
+            .unwrap_or_else(|| cfg.settings.default_queue.clone());
+        if !v.sees_queue(&queue) {
+            return Err(
+                ApiError::forbidden(format!("queue '{queue}' is not one of your teams"))
+                    .on("queue"),
+            );
+        }
+        let agent = s.agent.clone().filter(|a| !a.trim().is_empty());
+        if let Some(a) = &agent {
+            if Some(a) != v.user.agent.as_ref() {
+                v.require(Action::Reassign)?;
+            }
+        }
+        let (kind, when) = match local_time(&s.date, &s.time)? {
+            None => (CallbackType::Immediate, Requested::Now),
+            Some(t) => (CallbackType::Scheduled, Requested::Local(t)),
+        };
+        let mut req = NewRequest::new(kind, s.number.clone(), when, Source::Agent);
+        req.queue = Some(queue);
+        req.time_zone = s.time_zone.clone().filter(|z| !z.trim().is_empty());
+        req.agent = agent;
+        req.remark = s.remark.clone();
+        let (r, _) = p.service.request(req)?;
+        tracing::info!("panel: {} scheduled callback {}", v.user.name, r.id);
+        let mut resp = reply(&r);
+        *resp.status_mut() = StatusCode::CREATED;
+        Ok(resp)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reschedule {
+    date: String,
+    time: String,
+    time_zone: Option<String>,
+}
+
+/// A new date and time in the customer's zone (the callback's own when not given).
+pub(super) async fn reschedule(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        v.require(Action::Reschedule)?;
+        let r = visible(&p, &v, &id)?;
+        let s: Reschedule = body(&bytes)?;
+        let local = local_time(&s.date, &s.time)?
+            .ok_or_else(|| ApiError::bad("invalid", "date", "give a date and a time"))?;
+        let zone_name = s
+            .time_zone
+            .as_deref()
+            .map(str::trim)
+            .filter(|z| !z.is_empty())
+            .unwrap_or(&r.time_zone);
+        let when = if zone_name == r.time_zone {
+            Requested::Local(local)
+        } else {
+            // Another zone than the callback's: the instant it names, checked by the same
+            // rules (hours, slots) as any time.
+            let zone = parse_zone(zone_name)
+                .map_err(|e| ApiError::bad("unknown-time-zone", "time_zone", e.to_string()))?;
+            let at = zone.from_local_datetime(&local).single().ok_or_else(|| {
+                ApiError::bad(
+                    "invalid",
+                    "time",
+                    format!("{local} does not exist once in {zone_name} (a clock change)"),
+                )
+            })?;
+            Requested::At(at.with_timezone(&Utc))
+        };
+        let r = p.service.reschedule(r.id, when, &v.actor())?;
+        Ok(reply(&r))
+    })
+    .await
+}
+
+pub(super) async fn cancel(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        v.require(Action::Cancel)?;
+        let r = visible(&p, &v, &id)?;
+        let r = p.service.cancel(r.id, &v.actor())?;
+        Ok(reply(&r))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assign {
+    /// `null`: any agent of the queue (the team).
+    agent: Option<String>,
+    /// Another queue (team) to move it to; absent: its own.
+    queue: Option<String>,
+}
+
+pub(super) async fn assign(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        v.require(Action::Reassign)?;
+        let r = visible(&p, &v, &id)?;
+        let a: Assign = body(&bytes)?;
+        let agent = a.agent.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let queue = a.queue.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if let Some(q) = queue {
+            if !v.sees_queue(q) {
+                return Err(
+                    ApiError::forbidden(format!("queue '{q}' is not one of your teams"))
+                        .on("queue"),
+                );
+            }
+        }
+        let r = p.service.assign(r.id, agent, queue, &v.actor())?;
+        Ok(reply(&r))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AfterCall {
+    result: Option<String>,
+    disposition: Option<String>,
+    note: Option<String>,
+    #[serde(default)]
+    do_not_call: bool,
+}
+
+/// Mark Done: the call's result, a disposition code, a note, and do-not-call.
+pub(super) async fn wrap_up(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        let r = visible(&p, &v, &id)?;
+        let a: AfterCall = body(&bytes)?;
+        let result = a
+            .result
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<AttemptResult>()
+                    .map_err(|e| ApiError::bad("invalid", "result", e.to_string()))
+            })
+            .transpose()?;
+        let w = WrapUp {
+            result,
+            disposition: a.disposition.clone().filter(|d| !d.is_empty()),
+            note: a.note.clone(),
+            do_not_call: a.do_not_call,
+        };
+        let attempt = p.service.wrap_up(r.id, &w, &v.actor())?;
+        Ok(Json(json!({"attempt": attempt})).into_response())
+    })
+    .await
+}

@@ -1,0 +1,97 @@
+//! The operator view (roles with `operator`): per queue the callbacks by state and today's
+//! call results (since midnight in the queue's zone), the overdue callbacks (due and still
+//! waiting, or waiting for an agent), and the agents with their states.
+
+use super::roles::Action;
+use super::{blocking, views, St};
+use crate::api::ApiError;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{TimeZone, Utc};
+use serde_json::{json, Map, Value};
+
+pub(super) async fn overview(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.viewer(&headers)?;
+        v.require(Action::Operator)?;
+        let now = p.service.now();
+        let cfg = p.service.config();
+        let stats = p.service.stats()?;
+        let mut queues = Vec::new();
+        for q in cfg.queues.values().filter(|q| v.sees_queue(q.name())) {
+            let mut states = Map::new();
+            for (name, state, n) in &stats.by_queue_state {
+                if name == q.name() {
+                    states.insert(state.as_str().to_string(), json!(n));
+                }
+            }
+            let zone = q.zone();
+            let local = now.with_timezone(&zone).date_naive();
+            let midnight = local
+                .and_hms_opt(0, 0, 0)
+                .and_then(|m| zone.from_local_datetime(&m).earliest())
+                .map(|m| m.with_timezone(&Utc))
+                .unwrap_or(now);
+            let mut results = Map::new();
+            for (res, n) in p
+                .service
+                .store()
+                .results_since(q.name(), midnight)
+                .map_err(|e| ApiError::from(crate::service::Error::from(e)))?
+            {
+                results.insert(res.map_or("open", |r| r.as_str()).to_string(), json!(n));
+            }
+            queues.push(json!({
+                "name": q.name(),
+                "time_zone": zone.name(),
+                "states": states,
+                "today": results,
+                "since": midnight,
+            }));
+        }
+        // Overdue: its time has passed, or it fell due and waits for an agent (each wait
+        // moves its due time a little on, so the due time alone would hide it).
+        let mut overdue: Vec<Value> = Vec::new();
+        for r in views::visible(&p, &v, &views::PENDING)? {
+            let late = r.due_at.is_some_and(|d| d < now);
+            let waiting = !late
+                && r.state == crate::model::State::Rescheduled
+                && p.service
+                    .store()
+                    .events(r.id)
+                    .map_err(|e| ApiError::from(crate::service::Error::from(e)))?
+                    .last()
+                    .is_some_and(|e| e.action == "wait");
+            if late || waiting {
+                let mut view = views::view(&r);
+                view["waiting_for_agent"] = json!(waiting);
+                overdue.push(view);
+            }
+        }
+        let agents: Vec<Value> = match &p.dispatcher {
+            Some(d) => d
+                .agents()
+                .list()
+                .into_iter()
+                .filter(|a| {
+                    v.role.see == crate::config::Visibility::All
+                        || a.queues.iter().any(|q| v.sees_queue(q))
+                })
+                .map(|a| json!(a))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Json(json!({
+            "now": now,
+            "queues": queues,
+            "overdue": overdue,
+            "agents": agents,
+        }))
+        .into_response())
+    })
+    .await
+}

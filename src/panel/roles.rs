@@ -1,0 +1,91 @@
+//! Who is asking and what they may do: the logged-in user with their role, the
+//! callbacks they see (their own, their teams' queues, or all) and the actions allowed.
+
+use crate::api::ApiError;
+use crate::config::{Role, StaffUser, Visibility};
+use crate::model::CallbackRequest;
+
+/// An action a role may be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Schedule,
+    Reschedule,
+    Cancel,
+    Reassign,
+    Operator,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Schedule => "schedule",
+            Action::Reschedule => "reschedule",
+            Action::Cancel => "cancel",
+            Action::Reassign => "reassign",
+            Action::Operator => "operator",
+        }
+    }
+}
+
+/// The logged-in user.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: StaffUser,
+    pub role: Role,
+}
+
+impl Viewer {
+    pub fn may(&self, action: Action) -> bool {
+        match action {
+            Action::Schedule => self.role.schedule,
+            Action::Reschedule => self.role.reschedule,
+            Action::Cancel => self.role.cancel,
+            Action::Reassign => self.role.reassign,
+            Action::Operator => self.role.operator,
+        }
+    }
+
+    /// Refuses (403) an action the role is not granted.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if self.may(action) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "role '{}' may not {} callbacks (see <roles> in callback.conf.xml)",
+                self.role.name,
+                action.as_str()
+            )))
+        }
+    }
+
+    /// Whether the queue is one the user works for (or they see every queue).
+    pub fn sees_queue(&self, queue: &str) -> bool {
+        self.role.see == Visibility::All || self.user.teams.iter().any(|t| t == queue)
+    }
+
+    /// Personal callbacks of the user's agent, and those of their teams' queues.
+    pub fn sees(&self, r: &CallbackRequest) -> bool {
+        if self.role.see == Visibility::All {
+            return true;
+        }
+        match (&r.agent, &self.user.agent) {
+            (Some(a), Some(mine)) if a == mine => true,
+            _ => self.user.teams.contains(&r.queue),
+        }
+    }
+
+    /// The callback when the user may see it; otherwise "no such callback" (404), so
+    /// the ids of others' callbacks are not confirmed.
+    pub fn check(&self, r: CallbackRequest) -> Result<CallbackRequest, ApiError> {
+        if self.sees(&r) {
+            Ok(r)
+        } else {
+            Err(ApiError::not_found())
+        }
+    }
+
+    /// The name written into the callback's trace.
+    pub fn actor(&self) -> String {
+        format!("panel:{}", self.user.name)
+    }
+}

@@ -1,0 +1,242 @@
+//! The callbacks as the panel shows them: what the agent needs on one line and in the
+//! detail (due time in UTC with the customer's zone, for the page to show it in that zone
+//! and the agent's; number, window, queue, type, remark, IVR data, transcript, tags, the
+//! recording's length), the pending count for the badge, and who is logged in.
+
+use super::roles::{Action, Viewer};
+use super::{blocking, parse_id, Panel, St};
+use crate::api::ApiError;
+use crate::model::{CallbackRequest, State};
+use crate::store::ListFilter;
+use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Waiting for their time (the badge counts these).
+pub(super) const PENDING: [State; 4] = [
+    State::Requested,
+    State::Scheduled,
+    State::Rescheduled,
+    State::Due,
+];
+
+/// Being dispatched now.
+const ACTIVE: [State; 4] = [
+    State::Offering,
+    State::Previewing,
+    State::Dialing,
+    State::Connected,
+];
+
+const FINISHED: [State; 4] = [
+    State::Completed,
+    State::Failed,
+    State::Cancelled,
+    State::Expired,
+];
+
+/// Rows read per state (the panel is for the work at hand, not an archive).
+const PER_STATE: usize = 5000;
+
+/// One callback as JSON for the page.
+pub(super) fn view(r: &CallbackRequest) -> Value {
+    json!({
+        "id": r.id,
+        "state": r.state.as_str(),
+        "pending": PENDING.contains(&r.state),
+        "type": r.kind.as_str(),
+        "number": r.number,
+        "queue": r.queue,
+        "agent": r.agent,
+        "time_zone": r.time_zone,
+        "due_at": r.due_at,
+        "desired_at": r.desired_at,
+        "window": {"from": r.window.from, "until": r.window.until},
+        "expires_at": r.expires_at,
+        "remark": r.remark,
+        "ivr_data": r.ivr_data,
+        "transcript": r.transcript.as_ref().map(|t| t.text.clone()),
+        "tags": r.tags,
+        "source": r.source.as_str(),
+        "customer_attempts": r.customer_attempts,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "recording": r.recording.as_ref().map(|rec| json!({
+            "duration_ms": rec.duration_ms,
+            "url": format!("/panel/api/callbacks/{}/recording", r.id),
+        })),
+    })
+}
+
+/// The visible callbacks of `states`, by due time.
+pub(super) fn visible(
+    p: &Panel,
+    v: &Viewer,
+    states: &[State],
+) -> Result<Vec<CallbackRequest>, ApiError> {
+    visible_since(p, v, states, None)
+}
+
+/// The visible callbacks of `states` changed since `since` (all when `None`), by due time.
+fn visible_since(
+    p: &Panel,
+    v: &Viewer,
+    states: &[State],
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<CallbackRequest>, ApiError> {
+    let mut out = Vec::new();
+    for s in states {
+        let rows = p.service.list(&ListFilter {
+            state: Some(*s),
+            updated_since: since,
+            limit: Some(PER_STATE),
+            ..Default::default()
+        })?;
+        out.extend(rows.into_iter().filter(|r| v.sees(r)));
+    }
+    out.sort_by_key(|r| (r.due_at, r.id));
+    Ok(out)
+}
+
+pub(super) async fn me(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.viewer(&headers)?;
+        let cfg = p.service.config();
+        let agent = match (&v.user.agent, &p.dispatcher) {
+            (Some(id), Some(d)) => d
+                .agents()
+                .list()
+                .into_iter()
+                .find(|a| &a.id == id)
+                .map(|a| json!({"id": a.id, "state": a.state.as_str(), "callback": a.callback})),
+            (Some(id), None) => Some(json!({"id": id, "state": null, "callback": null})),
+            _ => None,
+        };
+        let queues: Vec<Value> = cfg
+            .queues
+            .values()
+            .filter(|q| v.sees_queue(q.name()))
+            .map(|q| json!({"name": q.name(), "time_zone": q.zone().name()}))
+            .collect();
+        let agents: Vec<&str> = cfg.agents.iter().map(|a| a.id.as_str()).collect();
+        Ok(Json(json!({
+            "user": v.user.name,
+            "role": v.role.name,
+            "may": {
+                "schedule": v.may(Action::Schedule),
+                "reschedule": v.may(Action::Reschedule),
+                "cancel": v.may(Action::Cancel),
+                "reassign": v.may(Action::Reassign),
+                "operator": v.may(Action::Operator),
+            },
+            "see": v.role.see.as_str(),
+            "agent": agent,
+            "teams": v.user.teams,
+            "queues": queues,
+            "agents": agents,
+            "default_queue": cfg.settings.default_queue,
+            "dispositions": cfg.dispatch.dispositions,
+            "results": ["answered", "no-answer", "busy", "rejected", "wrong-number", "machine", "error"],
+        }))
+        .into_response())
+    })
+    .await
+}
+
+pub(super) async fn list(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.viewer(&headers)?;
+        let now = p.service.now();
+        let mut open = visible(&p, &v, &PENDING)?;
+        let pending = open.len();
+        open.extend(visible(&p, &v, &ACTIVE)?);
+        let mut recent = visible_since(&p, &v, &FINISHED, Some(now - Duration::hours(24)))?;
+        recent.sort_by_key(|r| std::cmp::Reverse((r.updated_at, r.id)));
+        recent.truncate(50);
+        Ok(Json(json!({
+            "now": now,
+            "pending": pending,
+            "callbacks": open.iter().map(view).collect::<Vec<_>>(),
+            "recent": recent.iter().map(view).collect::<Vec<_>>(),
+        }))
+        .into_response())
+    })
+    .await
+}
+
+pub(super) async fn show(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.viewer(&headers)?;
+        let id = parse_id(&id)?;
+        let t = p.service.trace(id).map_err(ApiError::from)?;
+        let r = v.check(t.request.clone())?;
+        let mut out = view(&r);
+        out["transcription"] = json!(t.transcription.as_ref().map(|j| j.state.as_str()));
+        out["attempts"] = json!(t.attempts);
+        out["events"] = json!(t.events);
+        // After-call work is due on the latest customer call while it has no disposition.
+        out["wrap_up"] = json!(t
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.leg == crate::model::Leg::Customer)
+            .map(|a| json!({"attempt": a.id, "done": a.disposition.is_some()})));
+        Ok(Json(out).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AvailabilityQuery {
+    queue: Option<String>,
+    date: String,
+    time_zone: Option<String>,
+}
+
+pub(super) async fn availability(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    q: Result<Query<AvailabilityQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.viewer(&headers)?;
+        let Query(q) = q.map_err(|e| ApiError::bad("invalid-query", "query", e.body_text()))?;
+        let queue = q
+            .queue
+            .clone()
+            .unwrap_or_else(|| p.service.config().settings.default_queue.clone());
+        if !v.sees_queue(&queue) {
+            return Err(
+                ApiError::forbidden(format!("queue '{queue}' is not one of your teams"))
+                    .on("queue"),
+            );
+        }
+        let date = NaiveDate::parse_from_str(q.date.trim(), "%Y-%m-%d").map_err(|_| {
+            ApiError::bad(
+                "invalid",
+                "date",
+                format!("'{}' is not a date such as 2026-11-23", q.date),
+            )
+        })?;
+        let grid = p
+            .service
+            .availability(Some(&queue), date, q.time_zone.as_deref())?;
+        Ok(Json(grid).into_response())
+    })
+    .await
+}
