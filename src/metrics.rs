@@ -12,9 +12,7 @@
 use crate::dispatch::{AgentState, Dispatcher};
 use crate::model::State;
 use crate::service::{CallbackService, Error};
-use prometheus::proto::{
-    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
-};
+use prometheus::proto::{Bucket, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, HistogramOpts, TextEncoder};
 use std::collections::BTreeMap;
 
@@ -44,8 +42,9 @@ impl From<crate::store::StoreError> for MetricsError {
     }
 }
 
-/// A new dispatch lateness histogram: seconds from a callback's due time to the dispatcher
-/// taking it (0 when it was taken on time). `None` only if the crate refused the fixed
+/// A new dispatch lateness histogram: seconds from the due time a callback is claimed at to
+/// the dispatcher taking it (0 when it was taken on time). A callback that waited for a
+/// free agent was re-timed by each wait: this measures the dispatcher, not the queue. `None` only if the crate refused the fixed
 /// name and bounds, which a test rules out.
 pub fn lateness_histogram() -> Option<prometheus::Histogram> {
     let opts = HistogramOpts::new(
@@ -86,15 +85,6 @@ fn gauge(pairs: &[(&str, &str)], value: u64) -> Metric {
     m
 }
 
-fn counter(pairs: &[(&str, &str)], value: u64) -> Metric {
-    let mut c = Counter::default();
-    c.set_value(value as f64);
-    let mut m = Metric::default();
-    m.set_label(labels(pairs));
-    m.set_counter(c);
-    m
-}
-
 /// The figures, as the text a Prometheus server scrapes. `dispatcher`: this node's (its
 /// agents and lateness histogram), when it runs.
 pub fn render(
@@ -124,16 +114,16 @@ pub fn render(
             .map(|((q, s), n)| gauge(&[("queue", q), ("state", s.as_str())], *n))
             .collect(),
     ));
+    // A gauge, not a counter: an agent may correct an attempt's result after the call
+    // (`callback result`, the panel's Mark Done), which moves it between series.
     families.push(family(
-        "callback_attempts_total",
-        "Finished call attempts, by queue, leg (agent or customer) and result",
-        MetricType::COUNTER,
+        "callback_attempts",
+        "Finished call attempts in the store, by queue, leg (agent or customer) and result",
+        MetricType::GAUGE,
         figures
             .attempts
             .iter()
-            .map(|(q, leg, result, n)| {
-                counter(&[("queue", q), ("leg", leg), ("result", result)], *n)
-            })
+            .map(|(q, leg, result, n)| gauge(&[("queue", q), ("leg", leg), ("result", result)], *n))
             .collect(),
     ));
 
@@ -205,6 +195,9 @@ pub fn render(
         }
     }
 
+    // The encoder refuses a family without a series (no attempt finished yet on a fresh
+    // install): such a family is left out, as Prometheus clients do.
+    families.retain(|f| !f.get_metric().is_empty());
     let mut out = Vec::new();
     TextEncoder::new()
         .encode(&families, &mut out)

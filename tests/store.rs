@@ -988,6 +988,66 @@ fn figures_count_attempt_results_jobs_and_transcription_times() {
 }
 
 #[test]
+fn purge_forgets_what_was_said_but_keeps_the_transcription_times() {
+    // A purged callback's jobs lose their text, segments and file but keep their timing,
+    // so /metrics' histogram never goes down; a job still waiting is failed (no worker
+    // transcribes a deleted file); a second purge finds nothing more to do.
+    let (_dir, path, store) = open();
+    let (r, _) = store
+        .create(
+            &draft("+493012345670", "sales", 0),
+            &CreateOptions::default(),
+            t(0),
+        )
+        .unwrap();
+    let db = raw(&path);
+    for (state, text, ms) in [("done", Some("call me"), Some(900)), ("queued", None, None)] {
+        db.execute(
+            "INSERT INTO transcriptions (callback_id, wav_path, state, next_try_at, text, \
+             processing_ms, created_at, updated_at) VALUES (?1, 'a.wav', ?2, 0, ?3, ?4, 0, 0)",
+            rusqlite::params![r.id, state, text, ms],
+        )
+        .unwrap();
+    }
+    let before = store.figures(&[1000]).unwrap().transcription_ms;
+    let files = store.purge(None, Some(r.id), t(10)).unwrap();
+    assert_eq!(files, vec!["a.wav".to_string()]);
+    let rows: Vec<(String, String, Option<String>, Option<i64>, Option<String>)> = db
+        .prepare(
+            "SELECT state, wav_path, text, processing_ms, error FROM transcriptions ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("done".into(), String::new(), None, Some(900), None),
+            (
+                "failed".into(),
+                String::new(),
+                None,
+                None,
+                Some("purged".into())
+            ),
+        ]
+    );
+    assert_eq!(store.figures(&[1000]).unwrap().transcription_ms, before);
+    assert!(store.purge(None, Some(r.id), t(20)).unwrap().is_empty());
+    let purges = store
+        .events(r.id)
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "purge")
+        .count();
+    assert_eq!(purges, 1);
+}
+
+#[test]
 fn attempts_are_recorded_and_only_customer_legs_use_up_an_attempt() {
     // Agent legs carry the attempt they offer; customer legs count; only the holder starts legs.
     let (_dir, _path, store) = open();

@@ -342,8 +342,9 @@ pub trait Store: Send + Sync {
 
     /// Forgets what callers said: the recording reference and transcript of `only` (any
     /// state), or of every callback finished (completed, cancelled, expired, failed) before
-    /// `finished_before`; their transcription jobs go too, and each gets a `purge` trace
-    /// row. One transaction. Returns the recording files to delete.
+    /// `finished_before`; their transcription jobs keep only their state and timing (a job
+    /// still waiting is failed), and each callback gets a `purge` trace row. One
+    /// transaction. Returns the recording files to delete.
     fn purge(
         &self,
         _finished_before: Option<DateTime<Utc>>,

@@ -1425,7 +1425,8 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "SELECT id, state, recording_path FROM callbacks \
                      WHERE (recording_path IS NOT NULL OR transcript_text IS NOT NULL \
-                            OR EXISTS (SELECT 1 FROM transcriptions t WHERE t.callback_id = callbacks.id)) \
+                            OR EXISTS (SELECT 1 FROM transcriptions t \
+                                       WHERE t.callback_id = callbacks.id AND t.wav_path <> '')) \
                        AND (id = ?1 OR (?2 IS NOT NULL AND updated_at < ?2 AND \
                             state IN ('completed', 'cancelled', 'expired', 'failed')))",
                 )
@@ -1445,10 +1446,24 @@ impl Store for SqliteStore {
                     params![id, now_s],
                 )
                 .map_err(&err)?;
+                // The jobs keep their row without what was said (text, segments, file), so
+                // the processing times /metrics counts never go down; one still queued or
+                // running is failed, so no worker transcribes a deleted file.
                 let jobs: Vec<String> = tx
-                    .prepare_cached("DELETE FROM transcriptions WHERE callback_id = ?1 RETURNING wav_path")
+                    .prepare_cached(
+                        "SELECT wav_path FROM transcriptions WHERE callback_id = ?1 AND wav_path <> ''",
+                    )
                     .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
                     .map_err(&err)?;
+                tx.execute(
+                    "UPDATE transcriptions SET wav_path = '', text = NULL, segments = NULL, \
+                     language = NULL, lease_until = NULL, updated_at = ?2, \
+                     error = CASE WHEN state IN ('queued', 'running') THEN 'purged' ELSE error END, \
+                     state = CASE WHEN state IN ('queued', 'running') THEN 'failed' ELSE state END \
+                     WHERE callback_id = ?1",
+                    params![id, now_s],
+                )
+                .map_err(&err)?;
                 let state = parse_state(&state, "purging")?;
                 insert_event(
                     tx,

@@ -836,6 +836,16 @@ fn metrics_report_states_attempt_results_lateness_and_agents() {
         line.text.rsplit(' ').next().unwrap().trim()
     );
 
+    // A fresh install (nothing finished yet) is scraped too: no attempt series yet.
+    let fresh = ureq::get(&url)
+        .set("Authorization", "Bearer metrics-secret-0123456789")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(fresh.contains(r#"callback_requests{queue="support",state="completed"} 0"#));
+    assert!(!fresh.contains("callback_attempts{"), "{fresh}");
+
     agent_answers(&sim, "1001", &["1", "1"]);
     sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
     let id = capture(&sim, "type=immediate");
@@ -874,11 +884,11 @@ fn metrics_report_states_attempt_results_lateness_and_agents() {
         0.0
     );
     assert_eq!(
-        value(r#"callback_attempts_total{queue="support",leg="agent",result="answered"}"#),
+        value(r#"callback_attempts{queue="support",leg="agent",result="answered"}"#),
         1.0
     );
     assert_eq!(
-        value(r#"callback_attempts_total{queue="support",leg="customer",result="answered"}"#),
+        value(r#"callback_attempts{queue="support",leg="customer",result="answered"}"#),
         1.0
     );
     assert_eq!(value("callback_dispatch_lateness_seconds_count"), 1.0);
@@ -896,9 +906,6 @@ fn metrics_report_states_attempt_results_lateness_and_agents() {
         agents as usize,
         sim.api("callback agents").lines().count() - 1
     );
-    assert!(
-        body.contains("# TYPE callback_attempts_total counter"),
-        "{body}"
-    );
+    assert!(body.contains("# TYPE callback_attempts gauge"), "{body}");
     assert!(body.contains("# TYPE callback_dispatch_lateness_seconds histogram"));
 }
