@@ -1012,7 +1012,8 @@ fn purge_forgets_what_was_said_but_keeps_the_transcription_times() {
     let before = store.figures(&[1000]).unwrap().transcription_ms;
     let files = store.purge(None, Some(r.id), t(10)).unwrap();
     assert_eq!(files, vec!["a.wav".to_string()]);
-    let rows: Vec<(String, String, Option<String>, Option<i64>, Option<String>)> = db
+    type JobRow = (String, String, Option<String>, Option<i64>, Option<String>);
+    let rows: Vec<JobRow> = db
         .prepare(
             "SELECT state, wav_path, text, processing_ms, error FROM transcriptions ORDER BY id",
         )
