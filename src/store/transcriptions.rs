@@ -94,41 +94,59 @@ impl SqliteStore {
             .map_err(backend("reading a transcription"))?
             .map(
                 |(id, cb, path, state, attempts, next, error, text, segs, lang, ms)| {
-                    let bad = |m: String| StoreError::Backend(format!("transcription {id}: {m}"));
-                    let state = JobState::parse(&state)
-                        .ok_or_else(|| bad(format!("unknown state '{state}'")))?;
-                    let result = match (state, text) {
-                        (JobState::Done, Some(text)) => {
-                            let segments: Vec<Segment> = match segs {
-                                Some(j) => serde_json::from_str(&j)
-                                    .map_err(|e| bad(format!("segments: {e}")))?,
-                                None => Vec::new(),
-                            };
-                            Some(TranscriptResult {
-                                text,
-                                segments,
-                                language: lang,
-                                processing_ms: u64::try_from(ms.unwrap_or(0)).unwrap_or(0),
-                            })
-                        }
-                        _ => None,
-                    };
-                    Ok(TranscriptionJob {
-                        id,
-                        callback_id: cb,
-                        wav_path: path,
-                        state,
-                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                        next_try_at: DateTime::from_timestamp(next, 0)
-                            .ok_or_else(|| bad(format!("next_try_at {next} out of range")))?,
-                        error,
-                        result,
-                    })
+                    job_from_columns(
+                        id, cb, path, state, attempts, next, error, text, segs, lang, ms,
+                    )
                 },
             )
             .transpose()
         })
     }
+}
+
+/// A job from the columns of `transcriptions` (both backends read the same ones).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn job_from_columns(
+    id: i64,
+    cb: i64,
+    path: String,
+    state: String,
+    attempts: i64,
+    next: i64,
+    error: Option<String>,
+    text: Option<String>,
+    segs: Option<String>,
+    lang: Option<String>,
+    ms: Option<i64>,
+) -> Result<TranscriptionJob, StoreError> {
+    let bad = |m: String| StoreError::Backend(format!("transcription {id}: {m}"));
+    let state = JobState::parse(&state).ok_or_else(|| bad(format!("unknown state '{state}'")))?;
+    let result = match (state, text) {
+        (JobState::Done, Some(text)) => {
+            let segments: Vec<Segment> = match segs {
+                Some(j) => serde_json::from_str(&j).map_err(|e| bad(format!("segments: {e}")))?,
+                None => Vec::new(),
+            };
+            Some(TranscriptResult {
+                text,
+                segments,
+                language: lang,
+                processing_ms: u64::try_from(ms.unwrap_or(0)).unwrap_or(0),
+            })
+        }
+        _ => None,
+    };
+    Ok(TranscriptionJob {
+        id,
+        callback_id: cb,
+        wav_path: path,
+        state,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_try_at: DateTime::from_timestamp(next, 0)
+            .ok_or_else(|| bad(format!("next_try_at {next} out of range")))?,
+        error,
+        result,
+    })
 }
 
 /// What storing a transcript changed on its callback (for the `transcribed` event).
