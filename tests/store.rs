@@ -13,9 +13,10 @@ use callback_core::model::{
     AttemptResult, CallbackType, Draft, Leg, Recording, Source, State, Window,
 };
 use callback_core::store::{
-    AttemptEnd, CreateOptions, CreateOutcome, ListFilter, NewAttempt, PgStore, Store, StoreError,
-    Transition,
+    AttemptEnd, CreateOptions, CreateOutcome, JobState, ListFilter, NewAttempt, PgStore, Store,
+    StoreError, Transition,
 };
+use callback_core::transcribe::{Retry, Segment, TagRule, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -1274,5 +1275,136 @@ fn offers_of_a_turn_are_written_together_and_a_refused_one_leaves_no_trace() {
         assert_eq!(third.state, State::Scheduled);
         assert!(store.attempts(ids[2]).unwrap().is_empty());
         assert_eq!(store.events(ids[2]).unwrap().len(), 1);
+    });
+}
+
+fn transcript(text: &str) -> TranscriptResult {
+    TranscriptResult {
+        text: text.into(),
+        segments: vec![Segment {
+            start_ms: 0,
+            end_ms: 1200,
+            text: text.into(),
+        }],
+        language: Some("en".into()),
+        processing_ms: 1500,
+    }
+}
+
+#[test]
+fn transcription_jobs_are_claimed_once_retried_and_taken_over() {
+    // The job queue on each backend: a job is claimed once while its lease lives; a retry is
+    // not claimable before its time; a lapsed claim is taken over and the old worker's late
+    // result refused; a permanent failure keeps its reason.
+    on_each(|b| {
+        let q = b.transcripts();
+        let lease = Duration::minutes(10);
+        let id = q.enqueue(42, "/rec/42.wav", t(0)).unwrap();
+        assert!(q.enqueue(42, " ", t(0)).is_err());
+        let job = q.claim_next(t(0), lease).unwrap().unwrap();
+        assert_eq!((job.id, job.callback_id, job.attempts), (id, 42, 1));
+        assert!(q.claim_next(t(0), lease).unwrap().is_none());
+        let at = t(30);
+        q.fail(&job, "whisper failed", Retry::At(at), t(1)).unwrap();
+        assert!(q.claim_next(t(29), lease).unwrap().is_none());
+        let old = q.claim_next(at, lease).unwrap().unwrap();
+        assert_eq!(old.attempts, 2);
+        let new = q.claim_next(at + lease, lease).unwrap().unwrap();
+        assert_eq!(new.attempts, 3);
+        assert!(matches!(
+            q.complete(&old, &transcript("late"), at + lease),
+            Err(StoreError::LeaseLost { .. })
+        ));
+        q.complete(&new, &transcript("call me back"), at + lease)
+            .unwrap();
+        let row = b.store.transcription(42).unwrap().unwrap();
+        assert_eq!(row.state, JobState::Done);
+        assert_eq!(row.result, Some(transcript("call me back")));
+        assert_eq!(row.error.as_deref(), Some("whisper failed"));
+
+        q.enqueue(7, "/rec/7.wav", t(0)).unwrap();
+        let job = q.claim_next(t(0), lease).unwrap().unwrap();
+        q.fail(&job, "corrupt WAV", Retry::Never, t(0)).unwrap();
+        assert!(q.claim_next(t(86_400), lease).unwrap().is_none());
+        let row = b.store.transcription(7).unwrap().unwrap();
+        assert_eq!(
+            (row.state, row.error.as_deref()),
+            (JobState::Failed, Some("corrupt WAV"))
+        );
+    });
+}
+
+#[test]
+fn a_transcript_tags_routes_and_raises_a_waiting_request() {
+    // A recorded request's job (queued in the create) stores its transcript with the rules:
+    // tags added, the waiting request moved to the rule's queue and its priority raised,
+    // which the next claim honours; the `transcribed` event says so.
+    on_each(|b| {
+        let mut d = draft("+493012345678", "support", 0);
+        d.recording = Some(Recording {
+            path: "/rec/1.wav".into(),
+            duration_ms: 2000,
+            sample_rate: 8000,
+        });
+        let (r, _) = b.store.create(&d, &CreateOptions::default(), t(0)).unwrap();
+        let (plain, _) = b
+            .store
+            .create(
+                &draft("+493012345679", "billing", -10),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        let q = b.transcripts();
+        let job = q.claim_next(t(1), Duration::minutes(10)).unwrap().unwrap();
+        assert_eq!(job.callback_id, r.id);
+        let rules = TagRules::new(vec![
+            TagRule::words("intent=billing", "invoice, bill, refund")
+                .unwrap()
+                .with_queue("billing"),
+            TagRule::regex("urgency=high", r"\b(urgent|asap)\b")
+                .unwrap()
+                .with_priority(10),
+        ]);
+        let done = q
+            .complete_tagged(&job, &transcript("urgent: my bill is wrong"), &rules, t(2))
+            .unwrap();
+        let after = done.request.unwrap();
+        assert_eq!(
+            (after.queue.as_str(), after.priority),
+            ("billing", 10),
+            "{after:?}"
+        );
+        assert_eq!(
+            done.queue,
+            Some(("support".to_string(), "billing".to_string()))
+        );
+        assert_eq!(done.priority, Some((0, 10)));
+        assert_eq!(
+            after.tags.get("intent").map(String::as_str),
+            Some("billing")
+        );
+        assert_eq!(
+            after.transcript.as_ref().map(|t| t.text.as_str()),
+            Some("urgent: my bill is wrong")
+        );
+        let e = b.store.events(r.id).unwrap().pop().unwrap();
+        assert_eq!(e.action, "transcribed");
+        assert!(
+            e.detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("queue support -> billing"),
+            "{e:?}"
+        );
+        // Raised: claimed before the older plain one.
+        let claimed: Vec<i64> = b
+            .store
+            .claim_due("w", t(10), Duration::seconds(60), 10)
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(claimed, vec![r.id, plain.id]);
     });
 }

@@ -10,6 +10,7 @@
 
 mod figures;
 mod pg;
+mod pg_jobs;
 mod pg_schema;
 mod schema;
 mod sqlite;
@@ -19,7 +20,7 @@ mod webhooks;
 pub use figures::{Figures, Histogram};
 pub use pg::{redact_url, PgStore};
 pub use sqlite::SqliteStore;
-pub use transcriptions::{JobState, Transcribed, TranscriptionJob};
+pub use transcriptions::{JobState, Transcribed, TranscriptStore, TranscriptionJob};
 pub use webhooks::{OutboxEvent, WebhookCursor, WebhookLog};
 
 use crate::model::{

@@ -98,7 +98,7 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-fn pg_err(doing: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
+pub(super) fn pg_err(doing: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
     move |e| {
         // The server's own message (and detail) says more than the driver's summary.
         let text = match e.as_db_error() {
@@ -141,7 +141,7 @@ impl PgStore {
     }
 
     /// Runs `f` with the connection, opening it again first if it was lost.
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -161,7 +161,7 @@ impl PgStore {
     }
 
     /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back otherwise.
-    fn write<T>(
+    pub(super) fn write<T>(
         &self,
         doing: &'static str,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
@@ -239,7 +239,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 
 // ---- conversions ---------------------------------------------------------------------------
 
-fn col<'a, T: postgres::types::FromSql<'a>>(
+pub(super) fn col<'a, T: postgres::types::FromSql<'a>>(
     row: &'a Row,
     idx: usize,
     column: &'static str,
@@ -398,7 +398,7 @@ fn i64_of(n: u32) -> i64 {
 // ---- statements shared by several operations -------------------------------------------------
 
 /// A callback, locked for the rest of the transaction when `lock` (a change follows).
-fn load_with(
+pub(super) fn load_with(
     c: &mut impl GenericClient,
     id: CallbackId,
     lock: bool,
@@ -414,7 +414,10 @@ fn load_with(
     read_callback(&row)
 }
 
-fn load(c: &mut impl GenericClient, id: CallbackId) -> Result<CallbackRequest, StoreError> {
+pub(super) fn load(
+    c: &mut impl GenericClient,
+    id: CallbackId,
+) -> Result<CallbackRequest, StoreError> {
     load_with(c, id, false)
 }
 
@@ -426,17 +429,17 @@ fn exists(c: &mut impl GenericClient, id: CallbackId) -> Result<(), StoreError> 
 }
 
 /// One row of a callback's trace.
-struct NewEvent<'a> {
-    callback_id: CallbackId,
-    at: i64,
-    action: &'a str,
-    from: Option<State>,
-    to: State,
-    actor: Option<&'a str>,
-    detail: Option<&'a str>,
+pub(super) struct NewEvent<'a> {
+    pub(super) callback_id: CallbackId,
+    pub(super) at: i64,
+    pub(super) action: &'a str,
+    pub(super) from: Option<State>,
+    pub(super) to: State,
+    pub(super) actor: Option<&'a str>,
+    pub(super) detail: Option<&'a str>,
 }
 
-fn insert_event(c: &mut impl GenericClient, e: &NewEvent<'_>) -> Result<(), StoreError> {
+pub(super) fn insert_event(c: &mut impl GenericClient, e: &NewEvent<'_>) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO events (callback_id, at, action, from_state, to_state, actor, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -476,7 +479,7 @@ fn insert_events(c: &mut impl GenericClient, events: &[NewEvent<'_>]) -> Result<
     .map_err(pg_err("writing the trace"))
 }
 
-fn insert_job(
+pub(super) fn insert_job(
     c: &mut impl GenericClient,
     callback_id: CallbackId,
     wav_path: &str,

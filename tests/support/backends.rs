@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use callback_core::store::{PgStore, SqliteStore, Store};
+use callback_core::store::{PgStore, SqliteStore, Store, TranscriptStore};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -207,6 +207,16 @@ impl Backend {
             Raw::Sqlite(path) => Box::new(SqliteStore::open(path)?),
             Raw::Pg(s) => Box::new(PgStore::open(&s.url)?),
         })
+    }
+}
+
+impl Backend {
+    /// The transcription queue of the same database (its own connection).
+    pub fn transcripts(&self) -> Box<dyn TranscriptStore> {
+        match &self.raw {
+            Raw::Sqlite(path) => Box::new(SqliteStore::open(path).unwrap()),
+            Raw::Pg(s) => Box::new(PgStore::open(&s.url).unwrap()),
+        }
     }
 }
 
