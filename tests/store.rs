@@ -912,9 +912,10 @@ fn nodes_starting_together_migrate_once() {
 }
 
 #[test]
-fn two_nodes_creating_the_same_request_at_once_make_one() {
-    // The idempotency key and the merge rule hold across connections racing on one
-    // database: 8 threads each create the same keyed request and the same number's request.
+fn nodes_creating_at_once_keep_keys_merges_and_slot_capacity() {
+    // The idempotency key, the merge rule and slot capacity hold across connections racing
+    // on one database: 8 threads each create the same keyed request, the same number's
+    // request, and one of 8 requests for a slot of 3.
     on_each(|b| {
         let go = Arc::new(std::sync::Barrier::new(8));
         let handles: Vec<_> = (0..8)
@@ -934,14 +935,68 @@ fn two_nodes_creating_the_same_request_at_once_make_one() {
                     let m = s
                         .create(&draft("+493012345601", "sales", 60), &merge, t(i))
                         .unwrap();
-                    (k.0.id, m.0.id)
+                    // A slot of 3 in another queue: 8 different numbers race for it.
+                    let slot = CreateOptions {
+                        merge_pending: false,
+                        slot: Some((t(3600), t(7200), 3)),
+                    };
+                    go.wait();
+                    let placed = s.create(
+                        &draft(&format!("+49301234570{i}"), "slots", 3600 + i),
+                        &slot,
+                        t(i),
+                    );
+                    let placed = match placed {
+                        Ok(_) => true,
+                        Err(StoreError::SlotFull { capacity: 3, .. }) => false,
+                        Err(e) => panic!("{e}"),
+                    };
+                    (k.0.id, m.0.id, placed)
                 })
             })
             .collect();
-        let ids: Vec<(i64, i64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let got: Vec<(i64, i64, bool)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let ids: Vec<(i64, i64)> = got.iter().map(|g| (g.0, g.1)).collect();
         assert!(ids.iter().all(|x| *x == ids[0]), "{ids:?}");
-        assert_eq!(count(&*b.store), 2);
+        assert_eq!(got.iter().filter(|g| g.2).count(), 3, "{got:?}");
+        assert_eq!(count(&*b.store), 5);
     });
+}
+
+#[test]
+fn a_broken_connection_is_opened_again() {
+    // The server drops the store's connection (restart, network, an admin): at most the call
+    // that meets the break fails, with a backend error, and the next one works again.
+    if !backends::pg_available() {
+        return;
+    }
+    let b = Backend::postgres();
+    let (a, _) = b
+        .store
+        .create(
+            &draft("+493012345678", "sales", 0),
+            &CreateOptions::default(),
+            t(0),
+        )
+        .unwrap();
+    let Raw::Pg(schema) = &b.raw else {
+        unreachable!()
+    };
+    let killed: i64 = schema
+        .client()
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()) k",
+            &[&schema.name],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1, "the store's one connection");
+    match b.store.get(a.id) {
+        Ok(r) => assert_eq!(r, a),
+        Err(e) => assert!(matches!(e, StoreError::Backend(_)), "{e}"),
+    }
+    assert_eq!(b.store.get(a.id).unwrap(), a);
 }
 
 #[test]

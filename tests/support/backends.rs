@@ -152,7 +152,8 @@ impl PgSchema {
             .batch_execute(&format!("CREATE SCHEMA {name}"))
             .unwrap();
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+        // Named after the schema too, so a test can find its store's connection.
+        let url = format!("{base}{sep}options=-csearch_path%3D{name}&application_name={name}");
         Self { name, url }
     }
 
