@@ -1249,6 +1249,15 @@ impl Store for PgStore {
         let now_s = secs(now);
         self.write("starting offers", |tx| {
             let err = pg_err("starting offers");
+            // Lock the turn's callbacks up front in id order, so two writers locking several
+            // of them (another turn, a purge) cannot deadlock on the order they were given.
+            let ids: Vec<CallbackId> = offers.iter().map(|(id, _, _)| *id).collect();
+            tx.execute(
+                "SELECT 1 FROM (SELECT id FROM callbacks WHERE id = ANY($1) ORDER BY id \
+                 FOR UPDATE) locked",
+                &[&ids],
+            )
+            .map_err(&err)?;
             let mut out = Vec::with_capacity(offers.len());
             for (id, t, attempt) in offers {
                 // Each offer in its own savepoint: a refused one leaves no trace.
