@@ -574,3 +574,55 @@ fn staff_and_roles_load_with_defaults_and_bad_ones_are_refused() {
         assert!(err.starts_with(at), "{at}: {err}");
     }
 }
+
+#[test]
+fn db_url_is_checked_and_its_password_never_shows() {
+    // `db-url` picks PostgreSQL; a wrong scheme or a URL without a database is refused with
+    // the key named, and the password is hidden in Debug, Display and the error.
+    let conf = |url: &str| {
+        format!(
+            r#"<configuration name="callback.conf"><settings>
+      <param name="db-url" value="{url}"/></settings></configuration>"#
+        )
+    };
+    let c = Config::from_xml(&conf("postgres://cb:s3cret@db.example:5432/callbacks")).unwrap();
+    let url = c.settings.db_url.clone().expect("db-url set");
+    assert_eq!(
+        url.expose(),
+        "postgres://cb:s3cret@db.example:5432/callbacks"
+    );
+    assert_eq!(
+        url.to_string(),
+        "postgres://cb:***@db.example:5432/callbacks"
+    );
+    let debug = format!("{:?}", c.settings);
+    assert!(
+        debug.contains("cb:***@db.example") && !debug.contains("s3cret"),
+        "{debug}"
+    );
+    assert!(Config::from_xml(&conf("postgresql://cb@db/callbacks")).is_ok());
+
+    let c = Config::from_xml(&conf("")).unwrap();
+    assert!(c.settings.db_url.is_none(), "empty: the SQLite file");
+    for (bad, why) in [
+        (
+            "mysql://cb:s3cret@db/callbacks",
+            "must start with postgres://",
+        ),
+        (
+            "postgres://cb:s3cret@db.example",
+            "must name a host and a database",
+        ),
+        (
+            "postgres://cb:s3cret@/callbacks",
+            "must name a host and a database",
+        ),
+    ] {
+        let e = Config::from_xml(&conf(bad)).unwrap_err().to_string();
+        assert!(
+            e.contains("settings/db-url") && e.contains(why),
+            "{bad}: {e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+}

@@ -44,8 +44,10 @@ impl ConfigError {
 /// Module-wide settings (`<settings>`).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The SQLite database file.
+    /// The SQLite database file (unused when `db_url` is set).
     pub db_path: PathBuf,
+    /// A PostgreSQL server shared by several nodes (`db-url`); `None`: the SQLite file.
+    pub db_url: Option<DbUrl>,
     /// Where callers' recordings are written (server-made names only).
     pub recordings_dir: PathBuf,
     /// This node's name, the owner of its leases.
@@ -67,6 +69,53 @@ pub struct Settings {
     /// Recordings and transcripts are deleted this long after their callback finished
     /// (`None`: kept).
     pub retention: Option<Duration>,
+}
+
+/// A PostgreSQL connection string (`db-url`). Its password never shows: `Debug` and
+/// `Display` print it as `***`; [`DbUrl::expose`] gives the whole string to the driver.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl(String);
+
+impl DbUrl {
+    /// Checks the scheme (`postgres://` or `postgresql://`) and that the URL names a host
+    /// and a database.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+            .ok_or_else(|| {
+                format!(
+                    "'{}' must start with postgres:// or postgresql://",
+                    crate::store::redact_url(url)
+                )
+            })?;
+        let rest = rest.split('?').next().unwrap_or_default();
+        let host_path = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        match host_path.split_once('/') {
+            Some((host, db)) if !host.is_empty() && !db.is_empty() => Ok(Self(url.to_string())),
+            _ => Err(format!(
+                "'{}' must name a host and a database (postgres://user:password@host:5432/callbacks)",
+                crate::store::redact_url(url)
+            )),
+        }
+    }
+
+    /// The full string, password included: for the driver only, never for logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbUrl({})", crate::store::redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::redact_url(&self.0))
+    }
 }
 
 /// One queue (`<queues><queue name="...">`).
@@ -119,6 +168,7 @@ pub struct Config {
 
 const SETTINGS_KEYS: &[&str] = &[
     "db-path",
+    "db-url",
     "recordings-dir",
     "node-id",
     "default-region",
@@ -330,6 +380,10 @@ impl Config {
         let lease_secs = s.number("lease-seconds", 300i64, 10..=86_400)?;
         let settings = Settings {
             db_path: PathBuf::from(s.text("db-path", "/var/lib/freeswitch/db/callback.db")),
+            db_url: match s.get("db-url").map(str::trim).filter(|u| !u.is_empty()) {
+                None => None,
+                Some(url) => Some(DbUrl::parse(url).map_err(|m| s.err("db-url", m))?),
+            },
             recordings_dir: {
                 let dir = s.text("recordings-dir", "/var/lib/freeswitch/recordings/callback");
                 if dir.is_empty() || dir.chars().any(|c| c.is_whitespace() || c.is_control()) {

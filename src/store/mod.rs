@@ -1,7 +1,7 @@
 //! The durable store. Everything is written here before anything acts on it.
 //!
-//! [`Store`] is a trait so a second backend (PostgreSQL, for clusters) can follow; the
-//! embedded default is [`SqliteStore`]. Times are UTC; zones are IANA names.
+//! [`Store`] is a trait with two backends: the embedded default [`SqliteStore`], and
+//! [`PgStore`] on a PostgreSQL server shared by several nodes (issue 10). Times are UTC; zones are IANA names.
 //!
 //! Claims: [`Store::claim_due`] moves due pending callbacks to `due` under a lease (owner +
 //! expiry) in one transaction, and takes over active callbacks whose lease ran out (a
@@ -9,14 +9,18 @@
 //! is refused when the lease is not held, so no callback is ever held by two owners at once.
 
 mod figures;
+mod pg;
+mod pg_jobs;
+mod pg_schema;
 mod schema;
 mod sqlite;
 mod transcriptions;
 mod webhooks;
 
 pub use figures::{Figures, Histogram};
+pub use pg::{redact_url, PgStore};
 pub use sqlite::SqliteStore;
-pub use transcriptions::{JobState, Transcribed, TranscriptionJob};
+pub use transcriptions::{JobState, Transcribed, TranscriptStore, TranscriptionJob};
 pub use webhooks::{OutboxEvent, WebhookCursor, WebhookLog};
 
 use crate::model::{

@@ -415,11 +415,11 @@ fn read_event(row: &Row<'_>) -> rusqlite::Result<Event> {
 // ---- validation ----------------------------------------------------------------------------
 
 /// A state read outside [`read_callback`], e.g. the state a row had before an update.
-fn parse_state(text: &str, doing: &str) -> Result<State, StoreError> {
+pub(super) fn parse_state(text: &str, doing: &str) -> Result<State, StoreError> {
     State::from_str(text).map_err(|e| StoreError::Backend(format!("{doing}: column state: {e}")))
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> StoreError {
+pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         field,
         message: message.into(),
@@ -428,7 +428,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> StoreError {
 
 /// Checks what the store relies on, whoever built the draft: a key that is safe to log and
 /// index, a dialable number, a queue, and a state/due time the claim index can see.
-fn validate(draft: &Draft) -> Result<(), StoreError> {
+pub(super) fn validate(draft: &Draft) -> Result<(), StoreError> {
     if let Some(key) = &draft.idempotency_key {
         if key.is_empty() || key.len() > 128 {
             return Err(invalid(
@@ -476,7 +476,7 @@ fn validate(draft: &Draft) -> Result<(), StoreError> {
     }
 }
 
-fn validate_queue(queue: &str) -> Result<(), StoreError> {
+pub(super) fn validate_queue(queue: &str) -> Result<(), StoreError> {
     if queue.trim().is_empty() {
         return Err(invalid("queue", "must not be empty"));
     }
@@ -694,7 +694,7 @@ fn merge_recording(
 }
 
 /// Appends a repeated request's remark to the pending one's, once.
-fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
+pub(super) fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
     let new = new.map(str::trim).filter(|r| !r.is_empty())?;
     match existing.filter(|e| !e.is_empty()) {
         None => Some(new.to_string()),

@@ -94,41 +94,59 @@ impl SqliteStore {
             .map_err(backend("reading a transcription"))?
             .map(
                 |(id, cb, path, state, attempts, next, error, text, segs, lang, ms)| {
-                    let bad = |m: String| StoreError::Backend(format!("transcription {id}: {m}"));
-                    let state = JobState::parse(&state)
-                        .ok_or_else(|| bad(format!("unknown state '{state}'")))?;
-                    let result = match (state, text) {
-                        (JobState::Done, Some(text)) => {
-                            let segments: Vec<Segment> = match segs {
-                                Some(j) => serde_json::from_str(&j)
-                                    .map_err(|e| bad(format!("segments: {e}")))?,
-                                None => Vec::new(),
-                            };
-                            Some(TranscriptResult {
-                                text,
-                                segments,
-                                language: lang,
-                                processing_ms: u64::try_from(ms.unwrap_or(0)).unwrap_or(0),
-                            })
-                        }
-                        _ => None,
-                    };
-                    Ok(TranscriptionJob {
-                        id,
-                        callback_id: cb,
-                        wav_path: path,
-                        state,
-                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                        next_try_at: DateTime::from_timestamp(next, 0)
-                            .ok_or_else(|| bad(format!("next_try_at {next} out of range")))?,
-                        error,
-                        result,
-                    })
+                    job_from_columns(
+                        id, cb, path, state, attempts, next, error, text, segs, lang, ms,
+                    )
                 },
             )
             .transpose()
         })
     }
+}
+
+/// A job from the columns of `transcriptions` (both backends read the same ones).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn job_from_columns(
+    id: i64,
+    cb: i64,
+    path: String,
+    state: String,
+    attempts: i64,
+    next: i64,
+    error: Option<String>,
+    text: Option<String>,
+    segs: Option<String>,
+    lang: Option<String>,
+    ms: Option<i64>,
+) -> Result<TranscriptionJob, StoreError> {
+    let bad = |m: String| StoreError::Backend(format!("transcription {id}: {m}"));
+    let state = JobState::parse(&state).ok_or_else(|| bad(format!("unknown state '{state}'")))?;
+    let result = match (state, text) {
+        (JobState::Done, Some(text)) => {
+            let segments: Vec<Segment> = match segs {
+                Some(j) => serde_json::from_str(&j).map_err(|e| bad(format!("segments: {e}")))?,
+                None => Vec::new(),
+            };
+            Some(TranscriptResult {
+                text,
+                segments,
+                language: lang,
+                processing_ms: u64::try_from(ms.unwrap_or(0)).unwrap_or(0),
+            })
+        }
+        _ => None,
+    };
+    Ok(TranscriptionJob {
+        id,
+        callback_id: cb,
+        wav_path: path,
+        state,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_try_at: DateTime::from_timestamp(next, 0)
+            .ok_or_else(|| bad(format!("next_try_at {next} out of range")))?,
+        error,
+        result,
+    })
 }
 
 /// What storing a transcript changed on its callback (for the `transcribed` event).
@@ -202,51 +220,21 @@ impl SqliteStore {
                 )
                 .map_err(&err)?;
             held(job, changed)?;
-            let mut out = Transcribed {
-                request: None,
-                tags: BTreeMap::new(),
-                queue: None,
-                priority: None,
-            };
             // A callback deleted meanwhile: the job is done, there is nothing to tag.
             let row = match load(tx, job.callback_id) {
                 Ok(row) => row,
-                Err(StoreError::NotFound(_)) => return Ok(out),
+                Err(StoreError::NotFound(_)) => return Ok(Transcribed::nothing()),
                 Err(e) => return Err(e),
             };
-            let text = match row.transcript.as_ref().map(|t| t.text.as_str()) {
-                Some(before) if !before.is_empty() => format!("{before}\n{}", result.text),
-                _ => result.text.clone(),
-            };
-            let language = row
-                .transcript
-                .as_ref()
-                .and_then(|t| t.language.clone())
-                .or_else(|| result.language.clone());
-            let mut tags = row.tags.clone();
-            for (k, v) in &outcome.tags {
-                if !tags.contains_key(k) {
-                    tags.insert(k.clone(), v.clone());
-                    out.tags.insert(k.clone(), v.clone());
-                }
-            }
-            // The states of `PENDING`: waiting for their time, so a new queue is safe.
-            let pending = matches!(
-                row.state,
-                State::Requested | State::Scheduled | State::Rescheduled
-            );
-            let mut queue = row.queue.clone();
-            let mut priority = row.priority;
-            if pending {
-                if let Some(q) = outcome.queue.as_ref().filter(|q| **q != row.queue) {
-                    out.queue = Some((row.queue.clone(), q.clone()));
-                    queue.clone_from(q);
-                }
-                if let Some(p) = outcome.priority.filter(|p| *p > row.priority) {
-                    out.priority = Some((row.priority, p));
-                    priority = p;
-                }
-            }
+            let Tagging {
+                text,
+                language,
+                tags,
+                queue,
+                priority,
+                mut out,
+                detail,
+            } = tagging(&row, result, &outcome);
             tx.execute(
                 "UPDATE callbacks SET transcript_text = ?2, transcript_language = ?3, \
                  tags = ?4, queue = ?5, priority = ?6, updated_at = ?7 WHERE id = ?1",
@@ -261,7 +249,6 @@ impl SqliteStore {
                 ],
             )
             .map_err(&err)?;
-            let detail = describe(&out, &outcome.queue, pending, &row);
             insert_event(
                 tx,
                 &NewEvent {
@@ -277,6 +264,82 @@ impl SqliteStore {
             out.request = Some(load(tx, row.id)?);
             Ok(out)
         })
+    }
+}
+
+impl Transcribed {
+    /// Nothing changed: the callback is gone.
+    pub(super) fn nothing() -> Self {
+        Self {
+            request: None,
+            tags: BTreeMap::new(),
+            queue: None,
+            priority: None,
+        }
+    }
+}
+
+/// What a transcript does to its callback, the same for both backends: the text appended
+/// to an earlier one, the rules' new tags, and for a request still waiting the rule's queue
+/// and a raised priority; `detail` is the `transcribed` event's text.
+pub(super) struct Tagging {
+    pub text: String,
+    pub language: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub queue: String,
+    pub priority: i32,
+    pub out: Transcribed,
+    pub detail: String,
+}
+
+pub(super) fn tagging(
+    row: &CallbackRequest,
+    result: &TranscriptResult,
+    outcome: &crate::transcribe::TagOutcome,
+) -> Tagging {
+    let mut out = Transcribed::nothing();
+    let text = match row.transcript.as_ref().map(|t| t.text.as_str()) {
+        Some(before) if !before.is_empty() => format!("{before}\n{}", result.text),
+        _ => result.text.clone(),
+    };
+    let language = row
+        .transcript
+        .as_ref()
+        .and_then(|t| t.language.clone())
+        .or_else(|| result.language.clone());
+    let mut tags = row.tags.clone();
+    for (k, v) in &outcome.tags {
+        if !tags.contains_key(k) {
+            tags.insert(k.clone(), v.clone());
+            out.tags.insert(k.clone(), v.clone());
+        }
+    }
+    // The states of `PENDING`: waiting for their time, so a new queue is safe.
+    let pending = matches!(
+        row.state,
+        State::Requested | State::Scheduled | State::Rescheduled
+    );
+    let mut queue = row.queue.clone();
+    let mut priority = row.priority;
+    if pending {
+        if let Some(q) = outcome.queue.as_ref().filter(|q| **q != row.queue) {
+            out.queue = Some((row.queue.clone(), q.clone()));
+            queue.clone_from(q);
+        }
+        if let Some(p) = outcome.priority.filter(|p| *p > row.priority) {
+            out.priority = Some((row.priority, p));
+            priority = p;
+        }
+    }
+    let detail = describe(&out, &outcome.queue, pending, row);
+    Tagging {
+        text,
+        language,
+        tags,
+        queue,
+        priority,
+        out,
+        detail,
     }
 }
 
@@ -308,7 +371,7 @@ fn describe(
 }
 
 /// Refuses a write from a worker that no longer holds the job.
-fn held(job: &Job, changed: usize) -> Result<(), StoreError> {
+pub(super) fn held(job: &Job, changed: usize) -> Result<(), StoreError> {
     if changed == 1 {
         Ok(())
     } else {
@@ -316,6 +379,32 @@ fn held(job: &Job, changed: usize) -> Result<(), StoreError> {
             id: job.callback_id,
             owner: format!("transcription job {} attempt {}", job.id, job.attempts),
         })
+    }
+}
+
+/// The transcription queue the module's workers use: the job queue, plus storing a
+/// transcript with the tag rules applied to its callback in one transaction. Both backends
+/// implement it.
+pub trait TranscriptStore: JobQueue {
+    /// See [`SqliteStore::complete_tagged`]; the same rules on every backend.
+    fn complete_tagged(
+        &self,
+        job: &Job,
+        result: &TranscriptResult,
+        rules: &TagRules,
+        now: DateTime<Utc>,
+    ) -> Result<Transcribed, StoreError>;
+}
+
+impl TranscriptStore for SqliteStore {
+    fn complete_tagged(
+        &self,
+        job: &Job,
+        result: &TranscriptResult,
+        rules: &TagRules,
+        now: DateTime<Utc>,
+    ) -> Result<Transcribed, StoreError> {
+        SqliteStore::complete_tagged(self, job, result, rules, now)
     }
 }
 

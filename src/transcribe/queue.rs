@@ -1,4 +1,4 @@
-//! The queue the transcription workers use in the module: the durable SQLite queue, with the
+//! The queue the transcription workers use in the module: the durable queue of the store, with the
 //! configured tag rules applied in the transaction that stores each transcript, and a
 //! `transcribed` notification to the host once it is committed.
 
@@ -7,19 +7,19 @@ use super::worker::{Job, JobId, JobQueue, Retry};
 use super::TranscriptResult;
 use crate::host::{Host, Notification};
 use crate::model::CallbackId;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{StoreError, TranscriptStore};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
-/// [`JobQueue`] over [`SqliteStore`] that tags, routes and announces each transcript.
+/// [`JobQueue`] over a [`TranscriptStore`] (SQLite or PostgreSQL) that tags, routes and announces each transcript.
 pub struct TaggingQueue {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn TranscriptStore>,
     rules: TagRules,
     host: Arc<dyn Host>,
 }
 
 impl TaggingQueue {
-    pub fn new(store: Arc<SqliteStore>, rules: TagRules, host: Arc<dyn Host>) -> Self {
+    pub fn new(store: Arc<dyn TranscriptStore>, rules: TagRules, host: Arc<dyn Host>) -> Self {
         Self { store, rules, host }
     }
 }

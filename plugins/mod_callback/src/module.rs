@@ -18,7 +18,7 @@ use callback_core::config::Config;
 use callback_core::dispatch::Dispatcher;
 use callback_core::host::Host;
 use callback_core::service::CallbackService;
-use callback_core::store::{SqliteStore, Store};
+use callback_core::store::{PgStore, SqliteStore, Store, TranscriptStore};
 use callback_core::webhook::WebhookWorker;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -77,22 +77,69 @@ pub fn conf_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF))
 }
 
-fn open_store(config: &Config) -> Result<Arc<SqliteStore>, String> {
-    SqliteStore::open(&config.settings.db_path)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+/// The stores the configuration names, one database seen through the traits the parts
+/// need: the PostgreSQL server of `db-url` (shared by several nodes), else the SQLite file
+/// of `db-path`. The SQLite store comes back a third time for what only it implements so
+/// far: the webhook outbox.
+struct Opened {
+    store: Arc<dyn Store>,
+    transcripts: Arc<dyn TranscriptStore>,
+    sqlite: Option<Arc<SqliteStore>>,
+}
+
+fn open_store(config: &Config) -> Result<Opened, String> {
+    match &config.settings.db_url {
+        Some(url) => PgStore::open(url.expose())
+            .map(|s| {
+                let s = Arc::new(s);
+                Opened {
+                    store: s.clone(),
+                    transcripts: s,
+                    sqlite: None,
+                }
+            })
+            .map_err(|e| e.to_string()),
+        None => SqliteStore::open(&config.settings.db_path)
+            .map(|s| {
+                let s = Arc::new(s);
+                Opened {
+                    store: s.clone(),
+                    transcripts: s.clone(),
+                    sqlite: Some(s),
+                }
+            })
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Where the store is, for messages (the password of a `db-url` hidden).
+fn store_location(config: &Config) -> String {
+    match &config.settings.db_url {
+        Some(url) => url.to_string(),
+        None => config.settings.db_path.display().to_string(),
+    }
 }
 
 /// Starts the module: everything or nothing. The error is the one log line to print.
 pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<(), String> {
     let path = conf_path();
     let config = Config::load_file(&path).map_err(|e| format!("mod_callback not loaded: {e}"))?;
-    let store = open_store(&config).map_err(|e| {
+    let Opened {
+        store,
+        transcripts,
+        sqlite,
+    } = open_store(&config).map_err(|e| {
         format!(
             "mod_callback not loaded: {}: cannot open the store: {e}",
-            config.settings.db_path.display()
+            store_location(&config)
         )
     })?;
+    if sqlite.is_none() {
+        tracing::info!(
+            "store: PostgreSQL at {} (db-url); db-path is not used",
+            store_location(&config)
+        );
+    }
     // Callbacks work without recordings, so a recordings directory that cannot be made is
     // said once here (and the IVR goes on without recording), not a failed load.
     let rec_dir = &config.settings.recordings_dir;
@@ -102,17 +149,22 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
             rec_dir.display()
         );
     }
-    let webhooks = start_webhooks(&config, &store, &clock);
+    let webhooks = match &sqlite {
+        Some(s) => start_webhooks(&config, s, &clock),
+        None => {
+            if !config.api.webhooks.is_empty() {
+                tracing::error!(
+                    "webhooks are off: with db-url (PostgreSQL) the webhook outbox is not \
+                     implemented yet; use db-path (SQLite) for webhooks"
+                );
+            }
+            None
+        }
+    };
     let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
-    let mut transcription =
-        transcription::start(&config, store.clone(), host.clone(), clock.clone());
-    let service = CallbackService::new(
-        store as Arc<dyn Store>,
-        Arc::new(config),
-        clock,
-        host.clone(),
-    )
-    .with_transcription(transcription.link());
+    let mut transcription = transcription::start(&config, transcripts, host.clone(), clock.clone());
+    let service = CallbackService::new(store, Arc::new(config), clock, host.clone())
+        .with_transcription(transcription.link());
     let service = Arc::new(service);
     let dispatcher = Dispatcher::new(service.clone());
     let weak = Arc::downgrade(&dispatcher);

@@ -11,7 +11,7 @@ use callback_core::clock::Clock;
 use callback_core::config::Config;
 use callback_core::host::Host;
 use callback_core::service::TranscriptionLink;
-use callback_core::store::SqliteStore;
+use callback_core::store::TranscriptStore;
 use callback_core::transcribe::{Engine, TaggingQueue, Workers};
 use std::sync::Arc;
 
@@ -39,10 +39,11 @@ impl Transcription {
     }
 }
 
-/// Starts the workers if the configuration allows it.
+/// Starts the workers if the configuration allows it, on the store's queue (SQLite or
+/// PostgreSQL).
 pub fn start(
     config: &Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn TranscriptStore>,
     host: Arc<dyn Host>,
     clock: Arc<dyn Clock>,
 ) -> Transcription {
