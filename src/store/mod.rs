@@ -106,7 +106,15 @@ pub struct Transition {
     pub number: Option<String>,
     /// A new personal agent (`Some(None)`: back to any agent of the queue).
     pub agent: Option<Option<String>>,
+    /// Claim it before every other due callback, once (the panel's Call Now): adds
+    /// [`FIRST_BOOST`] to its priority, which the next claim takes off again, so a priority
+    /// a transcript tag gave it is kept.
+    pub first: bool,
 }
+
+/// What [`Transition::first`] adds to a callback's priority until it is claimed: above any
+/// priority a transcript tag rule gives (those stay below it).
+pub const FIRST_BOOST: i32 = 1 << 30;
 
 impl Transition {
     pub fn new(to: State, action: impl Into<String>) -> Self {
@@ -122,6 +130,7 @@ impl Transition {
             reset_attempts: false,
             number: None,
             agent: None,
+            first: false,
         }
     }
 }
@@ -173,6 +182,31 @@ pub struct DoNotCall {
     pub number: String,
     pub reason: Option<String>,
     pub added_at: DateTime<Utc>,
+}
+
+/// Whose callbacks the agent panel shows: every one, or those of some queues (teams) and
+/// those personal to one agent.
+#[derive(Debug, Clone, Default)]
+pub struct PanelScope {
+    /// Every callback (the other fields are then ignored).
+    pub all: bool,
+    pub queues: Vec<String>,
+    pub agent: Option<String>,
+}
+
+/// The agent panel's lists, each read through an index and filtered by scope in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct PanelLists {
+    /// Waiting (requested, scheduled, rescheduled, due), by due time (requested ones, which
+    /// have none, first by age); at most the limit.
+    pub pending: Vec<CallbackRequest>,
+    /// How many are waiting in scope (exact, not capped by the limit).
+    pub pending_count: u64,
+    /// Being dispatched now (offering, previewing, dialing, connected), by due time.
+    pub active: Vec<CallbackRequest>,
+    /// Finished (completed, failed, cancelled, expired) since the given instant, newest
+    /// change first; at most the limit.
+    pub recent: Vec<CallbackRequest>,
 }
 
 /// Counts of callbacks per queue and state.
@@ -367,6 +401,16 @@ pub trait Store: Send + Sync {
 
     /// Customer calls of `queue` that ended at or after `since`, counted by result
     /// (`None`: still without one), for the operator view.
+    /// The agent panel's lists in `scope`: at most `limit` rows each.
+    fn panel_lists(
+        &self,
+        _scope: &PanelScope,
+        _finished_since: DateTime<Utc>,
+        _limit: usize,
+    ) -> Result<PanelLists, StoreError> {
+        Ok(PanelLists::default())
+    }
+
     fn results_since(
         &self,
         _queue: &str,
