@@ -154,6 +154,10 @@ pub(super) async fn call_now(
                 "your login is not an agent (no agent in <staff>)",
             )
         })?;
+        // Taking over a callback personal to someone else is a reassignment.
+        if r.agent.as_ref().is_some_and(|a| *a != agent) {
+            v.require(Action::Reassign)?;
+        }
         let d = p.dispatcher()?;
         let state = d
             .agents()
@@ -184,10 +188,6 @@ pub(super) async fn call_now(
                     format!("agent {agent} is not known to the dispatcher"),
                 ))
             }
-        }
-        // Taking over a callback personal to someone else is a reassignment.
-        if r.agent.as_ref().is_some_and(|a| *a != agent) {
-            v.require(Action::Reassign)?;
         }
         if !views::PENDING.contains(&r.state) {
             return Err(ApiError::new(

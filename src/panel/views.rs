@@ -176,7 +176,12 @@ pub(super) async fn show(
             .iter()
             .rev()
             .find(|a| a.leg == crate::model::Leg::Customer)
-            .map(|a| json!({"attempt": a.id, "done": a.disposition.is_some()})));
+            .map(|a| json!({
+                "attempt": a.id,
+                "done": a.disposition.is_some(),
+                // Only then: the call's own result would overwrite the agent's.
+                "ended": a.ended_at.is_some(),
+            })));
         Ok(Json(out).into_response())
     })
     .await
