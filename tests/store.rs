@@ -831,8 +831,8 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     // 1: callbacks; 2: the transcription queue; 3: priority; 4: cheaper callback indexes;
-    // 5: webhook cursors.
-    assert_eq!(version, 5);
+    // 5: webhook cursors; 6: the agent panel's indexes.
+    assert_eq!(version, 6);
     drop(store);
     raw(&path)
         .execute_batch("PRAGMA user_version = 99")
@@ -1193,4 +1193,55 @@ fn offers_of_a_turn_are_written_together_and_a_refused_one_leaves_no_trace() {
     assert_eq!(third.state, State::Scheduled);
     assert!(store.attempts(ids[2]).unwrap().is_empty());
     assert_eq!(store.events(ids[2]).unwrap().len(), 1);
+}
+
+#[test]
+fn the_panel_lists_are_scoped_in_sql_ordered_and_counted_exactly() {
+    // Pending by due time (not by id), the user's queues plus their agent's personal ones,
+    // the badge exact even past the limit; recent newest change first; another team's
+    // rows never read into the lists.
+    let (_dir, _path, store) = open();
+    let mk = |n: u32, queue: &str, due: i64, agent: Option<&str>| {
+        let mut d = draft(&format!("+4930123456{n:02}"), queue, due);
+        d.agent = agent.map(str::to_string);
+        store
+            .create(&d, &CreateOptions::default(), t(0))
+            .unwrap()
+            .0
+            .id
+    };
+    let late = mk(1, "sales", 900, None);
+    let early = mk(2, "sales", 100, None);
+    let mine = mk(3, "support", 500, Some("a"));
+    let _other = mk(4, "support", 50, None);
+    let done_first = mk(5, "sales", 10, None);
+    let done_last = mk(6, "sales", 20, None);
+    for (id, at) in [(done_first, 30), (done_last, 40)] {
+        store
+            .transition(id, &move_to(State::Cancelled, None), t(at))
+            .unwrap();
+    }
+    let scope = callback_core::store::PanelScope {
+        all: false,
+        queues: vec!["sales".into()],
+        agent: Some("a".into()),
+    };
+    let l = store.panel_lists(&scope, t(0), 10).unwrap();
+    let ids =
+        |v: &[callback_core::model::CallbackRequest]| v.iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(&l.pending), vec![early, mine, late]);
+    assert_eq!(l.pending_count, 3);
+    assert_eq!(ids(&l.recent), vec![done_last, done_first]);
+    let capped = store.panel_lists(&scope, t(35), 1).unwrap();
+    assert_eq!(ids(&capped.pending), vec![early]);
+    assert_eq!(
+        capped.pending_count, 3,
+        "the badge is not capped by the list"
+    );
+    assert_eq!(ids(&capped.recent), vec![done_last], "since t(35)");
+    let all = callback_core::store::PanelScope {
+        all: true,
+        ..Default::default()
+    };
+    assert_eq!(store.panel_lists(&all, t(0), 10).unwrap().pending_count, 4);
 }

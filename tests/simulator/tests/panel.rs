@@ -882,17 +882,19 @@ fn the_review_fixes_hold_over_http() {
     assert_eq!(r.status, 416);
 
     // At most four live streams per session.
-    let open = |c: &Client| {
-        ureq::get(&format!("{base}/panel/api/events"))
-            .set("Cookie", c.cookie.as_deref().unwrap())
-            .call()
+    // The status, and the open stream when it was served.
+    let open = |c: &Client| match ureq::get(&format!("{base}/panel/api/events"))
+        .set("Cookie", c.cookie.as_deref().unwrap())
+        .call()
+    {
+        Ok(r) => (r.status(), Some(r)),
+        Err(ureq::Error::Status(s, _)) => (s, None),
+        Err(e) => panic!("events: {e}"),
     };
-    let streams: Vec<_> = (0..4).map(|_| open(&alice).unwrap()).collect();
-    match open(&alice) {
-        Err(ureq::Error::Status(429, _)) => {}
-        other => panic!("a fifth stream: {:?}", other.map(|r| r.status())),
-    }
-    assert!(open(&sam).is_ok(), "another session has its own streams");
+    let streams: Vec<_> = (0..4).map(|_| open(&alice)).collect();
+    assert!(streams.iter().all(|(s, _)| *s == 200));
+    assert_eq!(open(&alice).0, 429, "a fifth stream");
+    assert_eq!(open(&sam).0, 200, "another session has its own streams");
     drop(streams);
 
     // A purge of a callback finished long ago leaves it out of "recent".
