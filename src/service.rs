@@ -127,6 +127,9 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
+    /// The callback is not in a state that allows this now (HTTP 409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
 }
 
 impl Error {
@@ -153,6 +156,7 @@ impl Error {
             Error::Store(StoreError::Invalid { .. }) | Error::Invalid { .. } => "invalid",
             Error::Store(StoreError::Backend(_)) => "storage",
             Error::UnknownQueue(_) => "unknown-queue",
+            Error::Conflict { code, .. } => code,
         }
     }
 
@@ -168,6 +172,23 @@ impl Error {
             }
             _ => None,
         }
+    }
+}
+
+/// Refuses (409) to route a callback that is not waiting: one being dispatched may still be
+/// on a call here even when its lease lapsed, and moving it back to waiting would dial the
+/// customer twice.
+fn waiting(r: &CallbackRequest, doing: &str) -> Result<(), Error> {
+    if r.state.is_pending() {
+        Ok(())
+    } else {
+        Err(Error::Conflict {
+            code: "invalid-state",
+            message: format!(
+                "callback {} is {}, not waiting: cannot {doing}",
+                r.id, r.state
+            ),
+        })
     }
 }
 
@@ -697,11 +718,14 @@ impl CallbackService {
         self.check_agent(agent)?;
         let now = self.clock.now();
         let current = self.store.get(id)?;
+        waiting(&current, "call it now")?;
         let mut t = Transition::new(self.pending_state_after(current.state), "now");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
         t.due_at = Some(now);
         t.agent = Some(Some(agent.to_string()));
+        // Before the backlog of other due callbacks: the next claim takes it first.
+        t.first = true;
         t.detail = Some(format!("call now by agent {agent}"));
         let r = self.store.transition(id, &t, now)?;
         self.notify("now", &r);
@@ -725,6 +749,7 @@ impl CallbackService {
         }
         let now = self.clock.now();
         let current = self.store.get(id)?;
+        waiting(&current, "assign it")?;
         let mut t = Transition::new(self.pending_state_after(current.state), "assign");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
@@ -738,6 +763,26 @@ impl CallbackService {
         let r = self.store.transition(id, &t, now)?;
         self.notify("assign", &r);
         Ok(r)
+    }
+
+    /// Refuses (400, field `agent`) an agent that is not configured or does not take
+    /// callbacks of `queue`: a callback personal to them would wait for ever, or ring a
+    /// phone outside the queue's team.
+    pub fn check_agent_serves(&self, agent: &str, queue: &str) -> Result<(), Error> {
+        self.check_agent(agent)?;
+        if self
+            .config
+            .agents
+            .iter()
+            .any(|a| a.id == agent && a.queues.iter().any(|q| q == queue))
+        {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "agent",
+                format!("agent '{agent}' does not take callbacks of queue '{queue}'"),
+            ))
+        }
     }
 
     fn check_agent(&self, agent: &str) -> Result<(), Error> {
@@ -789,6 +834,16 @@ impl CallbackService {
                     format!("callback {id} has no customer call to wrap up yet"),
                 )
             })?;
+        if attempt.ended_at.is_none() {
+            // The call's own result would overwrite the agent's when it ends.
+            return Err(Error::Conflict {
+                code: "call-in-progress",
+                message: format!(
+                    "callback {id}: the call to the customer has not ended yet; \
+                     do the after-call work when it has"
+                ),
+            });
+        }
         let note = w.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
         let reason = format!("{actor} after callback {id}");
         let a = self.store.wrap_up(

@@ -2,12 +2,14 @@
 //! rules promise, bad input is refused with nothing written, and every change is traced
 //! and notified.
 
-use callback_core::clock::ManualClock;
+use callback_core::clock::{Clock, ManualClock};
 use callback_core::config::Config;
 use callback_core::host::Detached;
-use callback_core::model::{CallbackType, Source, State, Window};
-use callback_core::service::{CallbackService, NewRequest, Requested};
-use callback_core::store::{CreateOutcome, ListFilter, SqliteStore, Store};
+use callback_core::model::{AttemptResult, CallbackType, Leg, Source, State, Window};
+use callback_core::service::{CallbackService, NewRequest, Requested, WrapUp};
+use callback_core::store::{
+    AttemptEnd, CreateOutcome, ListFilter, NewAttempt, SqliteStore, Store, Transition, FIRST_BOOST,
+};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use std::sync::Arc;
 
@@ -46,11 +48,15 @@ fn monday_10am() -> DateTime<Utc> {
 }
 
 fn world(now: DateTime<Utc>) -> World {
+    world_with(now, CONF)
+}
+
+fn world_with(now: DateTime<Utc>, conf: &str) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).unwrap());
     let clock = ManualClock::new(now);
     let host = Arc::new(Detached::default());
-    let config = Arc::new(Config::from_xml(CONF).unwrap());
+    let config = Arc::new(Config::from_xml(conf).unwrap());
     let service =
         CallbackService::new(store.clone(), config, Arc::new(clock.clone()), host.clone());
     World {
@@ -334,4 +340,137 @@ fn cancel_reschedule_and_now_are_traced_and_notified() {
         .collect();
     assert_eq!(notes, ["created", "reschedule", "now", "cancel"]);
     assert_eq!(w.service.get(999).unwrap_err().code(), "not-found");
+}
+
+/// [`CONF`] with agent 1001 of the sales queue.
+fn with_agents() -> String {
+    CONF.replace(
+        "</configuration>",
+        r#"<agents><agent name="1001"><param name="queues" value="sales"/></agent></agents>
+</configuration>"#,
+    )
+}
+
+fn numbered(n: u32) -> NewRequest {
+    NewRequest::new(
+        CallbackType::Immediate,
+        format!("030 123456{n}"),
+        Requested::Now,
+        Source::Api,
+    )
+}
+
+#[test]
+fn a_callback_on_a_call_is_not_routed_again_even_when_its_lease_lapsed() {
+    // A lease can lapse while the call still runs; Call Now and assign must then refuse
+    // (409) rather than move the callback back to waiting, which would dial it twice.
+    let w = world_with(monday_10am(), &with_agents());
+    let (r, _) = w.service.request(numbered(1)).unwrap();
+    let now = w.clock.now();
+    let claimed = w
+        .store
+        .claim_due("node-a", now, Duration::seconds(30), 10)
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let mut t = Transition::new(State::Offering, "offer");
+    t.owner = Some("node-a".into());
+    w.store.transition(r.id, &t, now).unwrap();
+    w.clock.advance(Duration::minutes(5));
+    let before = w.store.events(r.id).unwrap().len();
+    for e in [
+        w.service
+            .assign(r.id, Some("1001"), None, "panel:sam")
+            .unwrap_err(),
+        w.service.assign(r.id, None, None, "panel:sam").unwrap_err(),
+        w.service
+            .call_now_for(r.id, "1001", "panel:alice")
+            .unwrap_err(),
+    ] {
+        assert_eq!(e.code(), "invalid-state", "{e}");
+        assert!(e.to_string().contains("offering, not waiting"), "{e}");
+    }
+    let after = w.store.get(r.id).unwrap();
+    assert_eq!((after.state, after.agent), (State::Offering, None));
+    assert_eq!(w.store.events(r.id).unwrap().len(), before);
+}
+
+#[test]
+fn call_now_is_claimed_before_the_backlog_and_a_tag_priority_survives() {
+    // Three overdue callbacks; Call Now on the newest: the next claim of one takes it, and
+    // the claim takes the boost off again.
+    let w = world_with(monday_10am(), &with_agents());
+    let ids: Vec<_> = (1..=3)
+        .map(|n| w.service.request(numbered(n)).unwrap().0.id)
+        .collect();
+    w.clock.advance(Duration::minutes(10));
+    let r = w
+        .service
+        .call_now_for(ids[2], "1001", "panel:alice")
+        .unwrap();
+    assert_eq!(r.priority, FIRST_BOOST);
+    let claimed = w
+        .store
+        .claim_due("node-a", w.clock.now(), Duration::seconds(30), 1)
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[2]]
+    );
+    assert_eq!(claimed[0].priority, 0);
+    assert_eq!(w.store.get(ids[2]).unwrap().priority, 0);
+    // Otherwise the oldest first, as before.
+    let next = w
+        .store
+        .claim_due("node-a", w.clock.now(), Duration::seconds(30), 1)
+        .unwrap();
+    assert_eq!(next[0].id, ids[0]);
+}
+
+#[test]
+fn after_call_work_waits_for_the_call_to_end() {
+    // While the customer leg is open, its own result would overwrite the agent's: 409,
+    // nothing written; once it ended, the agent's result and disposition are stored.
+    let w = world_with(monday_10am(), &with_agents());
+    let (r, _) = w.service.request(numbered(1)).unwrap();
+    let now = w.clock.now();
+    w.store
+        .claim_due("node-a", now, Duration::seconds(60), 1)
+        .unwrap();
+    let a = w
+        .store
+        .start_attempt(
+            &NewAttempt {
+                callback_id: r.id,
+                leg: Leg::Customer,
+                agent: Some("1001".into()),
+                call_uuid: None,
+            },
+            "node-a",
+            now,
+        )
+        .unwrap();
+    let wrap = WrapUp {
+        result: Some(AttemptResult::NoAnswer),
+        disposition: None,
+        note: Some("left a message".into()),
+        do_not_call: false,
+    };
+    let e = w.service.wrap_up(r.id, &wrap, "panel:alice").unwrap_err();
+    assert_eq!(e.code(), "call-in-progress", "{e}");
+    let open = w.store.attempts(r.id).unwrap();
+    assert_eq!((open[0].result, open[0].note.as_deref()), (None, None));
+    w.store
+        .finish_attempt(
+            a.id,
+            &AttemptEnd {
+                answered_at: Some(now),
+                hangup_cause: "NORMAL_CLEARING".into(),
+                result: AttemptResult::Answered,
+            },
+            now,
+        )
+        .unwrap();
+    let done = w.service.wrap_up(r.id, &wrap, "panel:alice").unwrap();
+    assert_eq!(done.result, Some(AttemptResult::NoAnswer));
+    assert_eq!(done.note.as_deref(), Some("left a message"));
 }

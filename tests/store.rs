@@ -841,8 +841,8 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         let again = b.open_again().unwrap();
         assert_eq!(again.get(a.id).unwrap(), a);
         // 1: callbacks; 2: the transcription queue; 3: priority; 4: cheaper callback indexes;
-        // 5: webhook cursors.
-        assert_eq!(schema_version(&b.raw), 5);
+        // 5: webhook cursors; 6: the agent panel's indexes.
+        assert_eq!(schema_version(&b.raw), 6);
         drop(again);
         match &b.raw {
             Raw::Sqlite(_) => b.raw.execute("PRAGMA user_version = 99"),
@@ -914,7 +914,7 @@ fn nodes_starting_together_migrate_once() {
         )
         .unwrap();
     assert_eq!(stores[3].get(a.id).unwrap(), a);
-    assert_eq!(schema_version(&Raw::Pg(schema)), 5);
+    assert_eq!(schema_version(&Raw::Pg(schema)), 6);
 }
 
 #[test]
@@ -1541,5 +1541,59 @@ fn a_transcript_tags_routes_and_raises_a_waiting_request() {
             .map(|c| c.id)
             .collect();
         assert_eq!(claimed, vec![r.id, plain.id]);
+    });
+}
+
+#[test]
+fn the_panel_lists_are_scoped_in_sql_ordered_and_counted_exactly() {
+    // Pending by due time (not by id), the user's queues plus their agent's personal ones,
+    // the badge exact even past the limit; recent newest change first; another team's
+    // rows never read into the lists.
+    on_each(|b| {
+        let store = &*b.store;
+        let mk = |n: u32, queue: &str, due: i64, agent: Option<&str>| {
+            let mut d = draft(&format!("+4930123456{n:02}"), queue, due);
+            d.agent = agent.map(str::to_string);
+            store
+                .create(&d, &CreateOptions::default(), t(0))
+                .unwrap()
+                .0
+                .id
+        };
+        let late = mk(1, "sales", 900, None);
+        let early = mk(2, "sales", 100, None);
+        let mine = mk(3, "support", 500, Some("a"));
+        let _other = mk(4, "support", 50, None);
+        let done_first = mk(5, "sales", 10, None);
+        let done_last = mk(6, "sales", 20, None);
+        for (id, at) in [(done_first, 30), (done_last, 40)] {
+            store
+                .transition(id, &move_to(State::Cancelled, None), t(at))
+                .unwrap();
+        }
+        let scope = callback_core::store::PanelScope {
+            all: false,
+            queues: vec!["sales".into()],
+            agent: Some("a".into()),
+        };
+        let l = store.panel_lists(&scope, t(0), 10).unwrap();
+        let ids = |v: &[callback_core::model::CallbackRequest]| {
+            v.iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&l.pending), vec![early, mine, late]);
+        assert_eq!(l.pending_count, 3);
+        assert_eq!(ids(&l.recent), vec![done_last, done_first]);
+        let capped = store.panel_lists(&scope, t(35), 1).unwrap();
+        assert_eq!(ids(&capped.pending), vec![early]);
+        assert_eq!(
+            capped.pending_count, 3,
+            "the badge is not capped by the list"
+        );
+        assert_eq!(ids(&capped.recent), vec![done_last], "since t(35)");
+        let all = callback_core::store::PanelScope {
+            all: true,
+            ..Default::default()
+        };
+        assert_eq!(store.panel_lists(&all, t(0), 10).unwrap().pending_count, 4);
     });
 }

@@ -85,6 +85,7 @@ impl From<ServiceError> for ApiError {
                 | StoreError::SlotFull { .. },
             ) => StatusCode::CONFLICT,
             ServiceError::Store(StoreError::Backend(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
         let message = match &e {

@@ -38,6 +38,9 @@ struct Login {
     password: String,
 }
 
+/// The longest user name a login may give.
+const MAX_USER_CHARS: usize = 64;
+
 pub(super) async fn login(
     axum::extract::State(p): St,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -48,6 +51,14 @@ pub(super) async fn login(
         // A login form of another site must not log the browser in as someone else.
         check_change_header(&headers)?;
         let l: Login = body(&bytes)?;
+        // Bounded before it becomes a limiter key (user names are short).
+        if l.user.chars().count() > MAX_USER_CHARS {
+            return Err(ApiError::bad(
+                "invalid",
+                "user",
+                format!("a user name has at most {MAX_USER_CHARS} characters"),
+            ));
+        }
         let ip = peer.ip().to_string();
         for (limiter, bucket) in [
             (&p.logins_per_ip, ip.clone()),
@@ -143,6 +154,10 @@ pub(super) async fn call_now(
                 "your login is not an agent (no agent in <staff>)",
             )
         })?;
+        // Taking over a callback personal to someone else is a reassignment.
+        if r.agent.as_ref().is_some_and(|a| *a != agent) {
+            v.require(Action::Reassign)?;
+        }
         let d = p.dispatcher()?;
         let state = d
             .agents()
@@ -259,6 +274,9 @@ pub(super) async fn schedule(
                 v.require(Action::Reassign)?;
             }
         }
+        if let Some(a) = &agent {
+            p.service.check_agent_serves(a, &queue)?;
+        }
         let (kind, when) = match local_time(&s.date, &s.time)? {
             None => (CallbackType::Immediate, Requested::Now),
             Some(t) => (CallbackType::Scheduled, Requested::Local(t)),
@@ -371,6 +389,9 @@ pub(super) async fn assign(
                         .on("queue"),
                 );
             }
+        }
+        if let Some(a) = agent {
+            p.service.check_agent_serves(a, queue.unwrap_or(&r.queue))?;
         }
         let r = p.service.assign(r.id, agent, queue, &v.actor())?;
         Ok(reply(&r))

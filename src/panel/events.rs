@@ -2,7 +2,9 @@
 //! trace grows (a callback created, moved, offered, transcribed, finished, by anyone on
 //! any node sharing the store). The page then reloads its list and badge; the event
 //! itself carries nothing but the trace position, so nothing leaks past the session's
-//! visibility rules. The stream ends at logout or when the server stops.
+//! visibility rules. The stream ends at logout, when the session expires (its own polls do
+//! not renew it), when the user is removed from the configuration, or when the server
+//! stops. A session holds at most [`super::session::MAX_STREAMS`] streams.
 
 use super::{Panel, St};
 use crate::api::ApiError;
@@ -19,6 +21,24 @@ struct Watch {
     panel: Arc<Panel>,
     headers: HeaderMap,
     last: Option<i64>,
+    /// The session's token, for the stream count.
+    token: String,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.panel.sessions.stream_ended(&self.token);
+    }
+}
+
+impl Watch {
+    /// The session is still live (not renewed by this check) and its user still configured.
+    fn allowed(&self) -> bool {
+        self.panel
+            .sessions
+            .alive(&self.headers)
+            .is_some_and(|name| self.panel.service.config().staff.user(&name).is_some())
+    }
 }
 
 async fn last_event(p: &Arc<Panel>) -> Option<i64> {
@@ -37,10 +57,17 @@ pub(super) async fn stream(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     p.viewer(&headers)?;
+    let token = p.sessions.stream_started(&headers).ok_or_else(|| {
+        ApiError::too_many(
+            "this session has the most live-update streams open; close a panel tab",
+            5,
+        )
+    })?;
     let start = Watch {
         panel: p,
         headers,
         last: None,
+        token,
     };
     let events = futures_util::stream::unfold(start, |mut w| async move {
         let mut stop = w.panel.shutdown.clone();
@@ -50,7 +77,7 @@ pub(super) async fn stream(
                     _ = tokio::time::sleep(POLL) => {}
                     _ = stop.wait_for(|s| *s) => return None,
                 }
-                if *stop.borrow() || w.panel.sessions.user(&w.headers).is_none() {
+                if *stop.borrow() || !w.allowed() {
                     return None;
                 }
                 let now = last_event(&w.panel).await?;

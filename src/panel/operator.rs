@@ -30,12 +30,7 @@ pub(super) async fn overview(
                 }
             }
             let zone = q.zone();
-            let local = now.with_timezone(&zone).date_naive();
-            let midnight = local
-                .and_hms_opt(0, 0, 0)
-                .and_then(|m| zone.from_local_datetime(&m).earliest())
-                .map(|m| m.with_timezone(&Utc))
-                .unwrap_or(now);
+            let midnight = start_of_day(zone, now.with_timezone(&zone).date_naive()).unwrap_or(now);
             let mut results = Map::new();
             for (res, n) in p
                 .service
@@ -56,10 +51,14 @@ pub(super) async fn overview(
         // Overdue: its time has passed, or it fell due and waits for an agent (each wait
         // moves its due time a little on, so the due time alone would hide it).
         let mut overdue: Vec<Value> = Vec::new();
-        for r in views::visible(&p, &v, &views::PENDING)? {
+        // A wait moves the due time on by at most this much, so only callbacks due before
+        // now plus this can be waiting: the trace is read for those few, not every one.
+        let horizon = now + chrono::Duration::minutes(5);
+        for r in views::lists(&p, &v, now, 0)?.pending {
             let late = r.due_at.is_some_and(|d| d < now);
             let waiting = !late
                 && r.state == crate::model::State::Rescheduled
+                && r.due_at.is_some_and(|d| d <= horizon)
                 && p.service
                     .store()
                     .events(r.id)
@@ -94,4 +93,39 @@ pub(super) async fn overview(
         .into_response())
     })
     .await
+}
+
+/// The first instant of `date` in `zone`: local midnight, or where midnight does not exist
+/// (a DST change at 00:00, as in America/Santiago) the first local minute that does.
+fn start_of_day(zone: chrono_tz::Tz, date: chrono::NaiveDate) -> Option<chrono::DateTime<Utc>> {
+    let midnight = date.and_hms_opt(0, 0, 0)?;
+    (0..24 * 60).find_map(|m| {
+        zone.from_local_datetime(&(midnight + chrono::Duration::minutes(m)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn today_starts_at_the_first_local_time_that_exists() {
+        // Chile moved its clocks from 00:00 to 01:00 on 2022-09-11: no local midnight.
+        let zone: chrono_tz::Tz = "America/Santiago".parse().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2022, 9, 11).unwrap();
+        let start = start_of_day(zone, day).unwrap();
+        assert_eq!(start, Utc.with_ymd_and_hms(2022, 9, 11, 4, 0, 0).unwrap());
+        assert_eq!(
+            start.with_timezone(&zone).naive_local(),
+            day.and_hms_opt(1, 0, 0).unwrap()
+        );
+        // An ordinary day: midnight.
+        let day = chrono::NaiveDate::from_ymd_opt(2022, 9, 12).unwrap();
+        assert_eq!(
+            start_of_day(zone, day).unwrap(),
+            Utc.with_ymd_and_hms(2022, 9, 12, 3, 0, 0).unwrap()
+        );
+    }
 }

@@ -8,35 +8,80 @@ use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// A `Range: bytes=a-b` header against a body of `len` bytes: the inclusive span, or
-/// `Err` when it cannot be satisfied. Only one range is served (the browsers' seek).
-pub(crate) fn parse_range(value: &str, len: u64) -> Result<(u64, u64), ()> {
-    let spec = value.trim().strip_prefix("bytes=").ok_or(())?;
-    if spec.contains(',') || len == 0 {
-        return Err(());
+/// A `Range` header against a body of `len` bytes (RFC 9110, 14.2): `None` to ignore it
+/// and send the whole body (another unit, several ranges, or a range that does not parse);
+/// `Some(Ok)` the inclusive span of one range; `Some(Err)` when that range cannot be
+/// satisfied (416).
+pub(crate) fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = spec.split_once('-')?;
     let (a, b) = (a.trim(), b.trim());
-    let (start, end) = if a.is_empty() {
+    if a.is_empty() {
         // The last `b` bytes.
-        let n: u64 = b.parse().map_err(|_| ())?;
-        if n == 0 {
-            return Err(());
+        let n: u64 = b.parse().ok()?;
+        if n == 0 || len == 0 {
+            return Some(Err(()));
         }
-        (len.saturating_sub(n), len - 1)
-    } else {
-        let start: u64 = a.parse().map_err(|_| ())?;
-        let end = if b.is_empty() {
-            len - 1
-        } else {
-            b.parse::<u64>().map_err(|_| ())?.min(len - 1)
-        };
-        (start, end)
-    };
-    if start > end || start >= len {
-        return Err(());
+        return Some(Ok((len.saturating_sub(n), len - 1)));
     }
-    Ok((start, end))
+    let start: u64 = a.parse().ok()?;
+    let end = if b.is_empty() {
+        None
+    } else {
+        let end: u64 = b.parse().ok()?;
+        if end < start {
+            return None;
+        }
+        Some(end)
+    };
+    if start >= len {
+        return Some(Err(()));
+    }
+    Some(Ok((start, end.map_or(len - 1, |e| e.min(len - 1)))))
+}
+
+/// Bytes read from the file at a time: a reply holds no more than this in memory.
+const CHUNK: usize = 64 * 1024;
+
+/// `count` bytes of `file` from `start`, read a chunk at a time off the async threads.
+fn body(mut file: std::fs::File, start: u64, count: u64) -> std::io::Result<axum::body::Body> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(start))?;
+    let chunks = futures_util::stream::unfold((Some(file), count), |(file, left)| async move {
+        let file = file?;
+        if left == 0 {
+            return None;
+        }
+        let read = tokio::task::spawn_blocking(move || {
+            let mut f = file;
+            let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
+            let mut buf = vec![0; want];
+            let n = f.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((f, buf))
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+        match read {
+            Ok((_, buf)) if buf.is_empty() => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the recording got shorter while it was sent",
+                )),
+                (None, 0),
+            )),
+            Ok((f, buf)) => {
+                let left = left - buf.len() as u64;
+                Some((Ok(buf), (Some(f), left)))
+            }
+            Err(e) => Some((Err(e), (None, 0))),
+        }
+    });
+    Ok(axum::body::Body::from_stream(chunks))
 }
 
 pub(super) async fn serve(
@@ -70,41 +115,54 @@ pub(super) async fn serve(
             );
             return Err(none());
         };
-        let bytes = std::fs::read(&file).map_err(|e| {
+        let unreadable = |e: std::io::Error| {
             tracing::warn!(
                 callback_id = id,
                 "panel: cannot read {}: {e}",
                 file.display()
             );
             none()
-        })?;
-        let len = bytes.len() as u64;
-        let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+        };
+        let f = std::fs::File::open(&file).map_err(unreadable)?;
+        let len = f.metadata().map_err(unreadable)?.len();
+        let range = headers
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|value| parse_range(value, len).map(|r| (value, r)));
         let mut resp = match range {
-            None => (StatusCode::OK, bytes).into_response(),
-            Some(value) => match parse_range(value, len) {
-                Ok((start, end)) => {
-                    // Both ends are below `len`, which came from a slice's length.
-                    let part = bytes[start as usize..=end as usize].to_vec();
-                    let mut resp = (StatusCode::PARTIAL_CONTENT, part).into_response();
-                    if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                        resp.headers_mut().insert(header::CONTENT_RANGE, v);
-                    }
-                    resp
-                }
-                Err(()) => {
-                    let mut resp = ApiError::new(
-                        StatusCode::RANGE_NOT_SATISFIABLE,
-                        "bad-range",
-                        format!("cannot serve range '{value}' of {len} bytes"),
-                    )
+            None => {
+                let mut resp =
+                    (StatusCode::OK, body(f, 0, len).map_err(unreadable)?).into_response();
+                resp.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                resp
+            }
+            Some((_, Ok((start, end)))) => {
+                let count = end - start + 1;
+                let mut resp = (
+                    StatusCode::PARTIAL_CONTENT,
+                    body(f, start, count).map_err(unreadable)?,
+                )
                     .into_response();
-                    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                        resp.headers_mut().insert(header::CONTENT_RANGE, v);
-                    }
-                    return Ok(resp);
+                let h = resp.headers_mut();
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                    h.insert(header::CONTENT_RANGE, v);
                 }
-            },
+                resp
+            }
+            Some((value, Err(()))) => {
+                let mut resp = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "bad-range",
+                    format!("cannot serve range '{value}' of {len} bytes"),
+                )
+                .into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(resp);
+            }
         };
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
@@ -124,22 +182,28 @@ mod tests {
 
     #[test]
     fn ranges_as_browsers_send_them() {
-        // Open ends, suffixes and clamped ends are served; the rest is refused.
-        assert_eq!(parse_range("bytes=0-", 100), Ok((0, 99)));
-        assert_eq!(parse_range("bytes=10-19", 100), Ok((10, 19)));
-        assert_eq!(parse_range("bytes=90-200", 100), Ok((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Ok((90, 99)));
-        assert_eq!(parse_range("bytes=-1000", 100), Ok((0, 99)));
-        for bad in [
-            "bytes=100-",
+        // Open ends, suffixes and clamped ends are served.
+        assert_eq!(parse_range("bytes=0-", 100), Some(Ok((0, 99))));
+        assert_eq!(parse_range("bytes=10-19", 100), Some(Ok((10, 19))));
+        assert_eq!(parse_range("bytes=90-200", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=-1000", 100), Some(Ok((0, 99))));
+        // Unsatisfiable single ranges: 416.
+        for bad in ["bytes=100-", "bytes=-0", "bytes=100-200"] {
+            assert_eq!(parse_range(bad, 100), Some(Err(())), "{bad}");
+        }
+        assert_eq!(parse_range("bytes=0-", 0), Some(Err(())));
+        // Invalid, another unit, several ranges: ignored (the whole file, 200).
+        for ignored in [
             "bytes=5-4",
             "items=0-1",
             "bytes=0-1,3-4",
-            "bytes=-0",
+            "bytes=0-0,-1",
             "bytes=x-",
+            "bytes=1",
+            "",
         ] {
-            assert_eq!(parse_range(bad, 100), Err(()), "{bad}");
+            assert_eq!(parse_range(ignored, 100), None, "{ignored}");
         }
-        assert_eq!(parse_range("bytes=0-", 0), Err(()));
     }
 }

@@ -20,9 +20,14 @@ const IDLE: Duration = Duration::from_secs(12 * 3600);
 /// Sessions at most (the oldest is dropped beyond it): a bound on memory.
 const MAX_SESSIONS: usize = 10_000;
 
+/// Live-update streams one session may hold open (a few tabs).
+pub const MAX_STREAMS: usize = 4;
+
 struct Entry {
     user: String,
     seen: Instant,
+    /// Open live-update streams.
+    streams: usize,
 }
 
 /// The live sessions.
@@ -77,6 +82,7 @@ impl Sessions {
             Entry {
                 user: user.to_string(),
                 seen: now,
+                streams: 0,
             },
         );
         Ok(token)
@@ -94,6 +100,36 @@ impl Sessions {
         }
         e.seen = now;
         Some(e.user.clone())
+    }
+
+    /// The user of the session the request's cookie names, without renewing it: the live
+    /// stream's own polls must not keep an idle session alive.
+    pub fn alive(&self, headers: &HeaderMap) -> Option<String> {
+        let token = cookie(headers)?;
+        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let e = map.get(&token)?;
+        (Instant::now().duration_since(e.seen) < IDLE).then(|| e.user.clone())
+    }
+
+    /// Counts one more live stream of the request's session: its token, or `None` when
+    /// the session has [`MAX_STREAMS`] open (or is gone). [`Sessions::stream_ended`] undoes it.
+    pub fn stream_started(&self, headers: &HeaderMap) -> Option<String> {
+        let token = cookie(headers)?;
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let e = map.get_mut(&token)?;
+        if e.streams >= MAX_STREAMS {
+            return None;
+        }
+        e.streams += 1;
+        Some(token)
+    }
+
+    /// One live stream of the session `token` ended.
+    pub fn stream_ended(&self, token: &str) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = map.get_mut(token) {
+            e.streams = e.streams.saturating_sub(1);
+        }
     }
 
     /// Ends the session the request's cookie names.
@@ -125,5 +161,40 @@ pub fn set_cookie(token: Option<&str>) -> String {
     match token {
         Some(t) => format!("{COOKIE}={t}; Path=/panel; HttpOnly; SameSite=Strict"),
         None => format!("{COOKIE}=; Path=/panel; HttpOnly; SameSite=Strict; Max-Age=0"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cookie(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, format!("{COOKIE}={token}").parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn the_stream_neither_renews_a_session_nor_opens_more_than_four() {
+        let s = Sessions::default();
+        let token = s.open("alice").unwrap();
+        let h = with_cookie(&token);
+        let old = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .unwrap();
+        s.map.lock().unwrap().get_mut(&token).unwrap().seen = old;
+        assert_eq!(s.alive(&h).as_deref(), Some("alice"));
+        assert_eq!(s.map.lock().unwrap()[&token].seen, old, "alive() renewed");
+        // Idle past expiry: gone for the stream too.
+        let expired = Instant::now().checked_sub(IDLE).unwrap();
+        s.map.lock().unwrap().get_mut(&token).unwrap().seen = expired;
+        assert_eq!(s.alive(&h), None);
+        s.map.lock().unwrap().get_mut(&token).unwrap().seen = Instant::now();
+        for _ in 0..MAX_STREAMS {
+            assert!(s.stream_started(&h).is_some());
+        }
+        assert!(s.stream_started(&h).is_none());
+        s.stream_ended(&token);
+        assert!(s.stream_started(&h).is_some());
     }
 }

@@ -7,7 +7,7 @@ use super::roles::{Action, Viewer};
 use super::{blocking, parse_id, Panel, St};
 use crate::api::ApiError;
 use crate::model::{CallbackRequest, State};
-use crate::store::ListFilter;
+use crate::store::{PanelLists, PanelScope};
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -24,23 +24,11 @@ pub(super) const PENDING: [State; 4] = [
     State::Due,
 ];
 
-/// Being dispatched now.
-const ACTIVE: [State; 4] = [
-    State::Offering,
-    State::Previewing,
-    State::Dialing,
-    State::Connected,
-];
+/// Rows per list (the panel is for the work at hand, not an archive).
+pub(super) const LIMIT: usize = 500;
 
-const FINISHED: [State; 4] = [
-    State::Completed,
-    State::Failed,
-    State::Cancelled,
-    State::Expired,
-];
-
-/// Rows read per state (the panel is for the work at hand, not an archive).
-const PER_STATE: usize = 5000;
+/// The finished callbacks shown as "recent".
+const RECENT: usize = 50;
 
 /// One callback as JSON for the page.
 pub(super) fn view(r: &CallbackRequest) -> Value {
@@ -72,34 +60,27 @@ pub(super) fn view(r: &CallbackRequest) -> Value {
     })
 }
 
-/// The visible callbacks of `states`, by due time.
-pub(super) fn visible(
-    p: &Panel,
-    v: &Viewer,
-    states: &[State],
-) -> Result<Vec<CallbackRequest>, ApiError> {
-    visible_since(p, v, states, None)
+/// The callbacks the viewer sees, as SQL filters them: every one, or their teams' queues
+/// and their agent's personal ones (see [`Viewer::sees`]).
+pub(super) fn scope(v: &Viewer) -> PanelScope {
+    PanelScope {
+        all: v.role.see == crate::config::Visibility::All,
+        queues: v.user.teams.clone(),
+        agent: v.user.agent.clone(),
+    }
 }
 
-/// The visible callbacks of `states` changed since `since` (all when `None`), by due time.
-fn visible_since(
+/// The viewer's lists: waiting, being dispatched, finished in the last 24 hours.
+pub(super) fn lists(
     p: &Panel,
     v: &Viewer,
-    states: &[State],
-    since: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<Vec<CallbackRequest>, ApiError> {
-    let mut out = Vec::new();
-    for s in states {
-        let rows = p.service.list(&ListFilter {
-            state: Some(*s),
-            updated_since: since,
-            limit: Some(PER_STATE),
-            ..Default::default()
-        })?;
-        out.extend(rows.into_iter().filter(|r| v.sees(r)));
-    }
-    out.sort_by_key(|r| (r.due_at, r.id));
-    Ok(out)
+    now: chrono::DateTime<chrono::Utc>,
+    recent: usize,
+) -> Result<PanelLists, ApiError> {
+    p.service
+        .store()
+        .panel_lists(&scope(v), now - Duration::hours(24), recent.max(LIMIT))
+        .map_err(|e| ApiError::from(crate::service::Error::from(e)))
 }
 
 pub(super) async fn me(
@@ -157,12 +138,13 @@ pub(super) async fn list(
     blocking(move || {
         let v = p.viewer(&headers)?;
         let now = p.service.now();
-        let mut open = visible(&p, &v, &PENDING)?;
-        let pending = open.len();
-        open.extend(visible(&p, &v, &ACTIVE)?);
-        let mut recent = visible_since(&p, &v, &FINISHED, Some(now - Duration::hours(24)))?;
-        recent.sort_by_key(|r| std::cmp::Reverse((r.updated_at, r.id)));
-        recent.truncate(50);
+        let l = lists(&p, &v, now, RECENT)?;
+        let mut open = l.pending;
+        open.extend(l.active);
+        let mut recent = l.recent;
+        recent.truncate(RECENT);
+        // Exact, counted in SQL: the lists are capped, the badge is not.
+        let pending = l.pending_count;
         Ok(Json(json!({
             "now": now,
             "pending": pending,
@@ -194,7 +176,12 @@ pub(super) async fn show(
             .iter()
             .rev()
             .find(|a| a.leg == crate::model::Leg::Customer)
-            .map(|a| json!({"attempt": a.id, "done": a.disposition.is_some()})));
+            .map(|a| json!({
+                "attempt": a.id,
+                "done": a.disposition.is_some(),
+                // Only then: the call's own result would overwrite the agent's.
+                "ended": a.ended_at.is_some(),
+            })));
         Ok(Json(out).into_response())
     })
     .await

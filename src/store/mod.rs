@@ -110,7 +110,15 @@ pub struct Transition {
     pub number: Option<String>,
     /// A new personal agent (`Some(None)`: back to any agent of the queue).
     pub agent: Option<Option<String>>,
+    /// Claim it before every other due callback, once (the panel's Call Now): adds
+    /// [`FIRST_BOOST`] to its priority, which the next claim takes off again, so a priority
+    /// a transcript tag gave it is kept.
+    pub first: bool,
 }
+
+/// What [`Transition::first`] adds to a callback's priority until it is claimed: above any
+/// priority a transcript tag rule gives (those stay below it).
+pub const FIRST_BOOST: i32 = 1 << 30;
 
 impl Transition {
     pub fn new(to: State, action: impl Into<String>) -> Self {
@@ -126,6 +134,7 @@ impl Transition {
             reset_attempts: false,
             number: None,
             agent: None,
+            first: false,
         }
     }
 }
@@ -177,6 +186,31 @@ pub struct DoNotCall {
     pub number: String,
     pub reason: Option<String>,
     pub added_at: DateTime<Utc>,
+}
+
+/// Whose callbacks the agent panel shows: every one, or those of some queues (teams) and
+/// those personal to one agent.
+#[derive(Debug, Clone, Default)]
+pub struct PanelScope {
+    /// Every callback (the other fields are then ignored).
+    pub all: bool,
+    pub queues: Vec<String>,
+    pub agent: Option<String>,
+}
+
+/// The agent panel's lists, each read through an index and filtered by scope in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct PanelLists {
+    /// Waiting (requested, scheduled, rescheduled, due), by due time (requested ones, which
+    /// have none, first by age); at most the limit.
+    pub pending: Vec<CallbackRequest>,
+    /// How many are waiting in scope (exact, not capped by the limit).
+    pub pending_count: u64,
+    /// Being dispatched now (offering, previewing, dialing, connected), by due time.
+    pub active: Vec<CallbackRequest>,
+    /// Finished (completed, failed, cancelled, expired) since the given instant, newest
+    /// change first; at most the limit.
+    pub recent: Vec<CallbackRequest>,
 }
 
 /// Counts of callbacks per queue and state.
@@ -293,8 +327,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Attempt, StoreError>;
 
     /// An agent's after-call work: [`Store::set_disposition`] on the attempt and, when
-    /// `do_not_call` gives `(number, reason)`, [`Store::dnc_add`], in one transaction (a
-    /// backend without one does them in turn).
+    /// `do_not_call` gives `(number, reason)`, [`Store::dnc_add`], in one transaction.
     fn wrap_up(
         &self,
         attempt_id: i64,
@@ -303,12 +336,7 @@ pub trait Store: Send + Sync {
         note: Option<&str>,
         do_not_call: Option<(&str, &str)>,
         now: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        if let Some((number, reason)) = do_not_call {
-            self.dnc_add(number, Some(reason), now)?;
-        }
-        self.set_disposition(attempt_id, result, disposition, note)
-    }
+    ) -> Result<Attempt, StoreError>;
 
     fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError>;
 
@@ -334,15 +362,10 @@ pub trait Store: Send + Sync {
     fn attach_recording(
         &self,
         id: CallbackId,
-        _recording: &crate::model::Recording,
-        _actor: &str,
-        _now: DateTime<Utc>,
-    ) -> Result<CallbackRequest, StoreError> {
-        Err(StoreError::Invalid {
-            field: "recording",
-            message: format!("callback {id}: this store does not take recordings"),
-        })
-    }
+        recording: &crate::model::Recording,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CallbackRequest, StoreError>;
 
     /// Forgets what callers said: the recording reference and transcript of `only` (any
     /// state), or of every callback finished (completed, cancelled, expired, failed) before
@@ -351,34 +374,34 @@ pub trait Store: Send + Sync {
     /// transaction. Returns the recording files to delete.
     fn purge(
         &self,
-        _finished_before: Option<DateTime<Utc>>,
-        _only: Option<CallbackId>,
-        _now: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
-        Err(StoreError::Backend("this store cannot purge".into()))
-    }
+        finished_before: Option<DateTime<Utc>>,
+        only: Option<CallbackId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// How long agents of `queue` spent on a callback lately: the mean duration of its last
     /// `last` answered agent legs (the preview and the call), or `None` without history.
-    fn handling_time(&self, _queue: &str, _last: usize) -> Result<Option<Duration>, StoreError> {
-        Ok(None)
-    }
+    fn handling_time(&self, queue: &str, last: usize) -> Result<Option<Duration>, StoreError>;
 
     /// The newest trace row's id (0 when there is none): it grows with every change, so a
     /// watcher (the panel's live updates) compares it instead of reading the changes.
-    fn last_event_id(&self) -> Result<i64, StoreError> {
-        Ok(0)
-    }
+    fn last_event_id(&self) -> Result<i64, StoreError>;
+
+    /// The agent panel's lists in `scope`: at most `limit` rows each.
+    fn panel_lists(
+        &self,
+        scope: &PanelScope,
+        finished_since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<PanelLists, StoreError>;
 
     /// Customer calls of `queue` that ended at or after `since`, counted by result
     /// (`None`: still without one), for the operator view.
     fn results_since(
         &self,
-        _queue: &str,
-        _since: DateTime<Utc>,
-    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
-        Ok(Vec::new())
-    }
+        queue: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError>;
 
     /// The latest transcription job of a callback (a backend without transcription: none).
     fn transcription(&self, _id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {

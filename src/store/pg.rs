@@ -713,6 +713,10 @@ fn apply_transition(
     };
     let queue = change.queue.as_deref().unwrap_or(&row.queue);
     let number = change.number.as_deref().unwrap_or(&row.number);
+    let agent = match &change.agent {
+        Some(a) => a.as_deref(),
+        None => row.agent.as_deref(),
+    };
     let attempts = if change.reset_attempts {
         0
     } else {
@@ -723,7 +727,11 @@ fn apply_transition(
             &format!(
                 "UPDATE callbacks SET state = $2, due_at = $3, queue = $4, \
                  customer_attempts = $5, lease_owner = $6, lease_expires = $7, \
-                 updated_at = $8, number = $9 WHERE id = $1 RETURNING {CALLBACK_COLUMNS}"
+                 updated_at = $8, number = $9, agent = $10, \
+                 priority = CASE WHEN $11 AND priority < {boost} \
+                            THEN priority + {boost} ELSE priority END \
+                 WHERE id = $1 RETURNING {CALLBACK_COLUMNS}",
+                boost = super::FIRST_BOOST
             ),
             &[
                 &id,
@@ -735,6 +743,8 @@ fn apply_transition(
                 &lease_expires,
                 &now_s,
                 &number,
+                &agent,
+                &change.first,
             ],
         )
         .map_err(pg_err("applying a transition"))?;
@@ -752,6 +762,63 @@ fn apply_transition(
         },
     )?;
     Ok(updated)
+}
+
+fn check_dnc_number(number: &str) -> Result<(), StoreError> {
+    if crate::number::is_e164(number) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "number",
+            format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
+        ))
+    }
+}
+
+/// A number onto the do-not-call list, inside the caller's transaction: adding twice keeps
+/// the first date (when the customer first asked); a new reason replaces the old one.
+fn write_dnc(
+    tx: &mut impl GenericClient,
+    number: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO do_not_call (number, reason, added_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (number) DO UPDATE \
+         SET reason = coalesce(excluded.reason, do_not_call.reason)",
+        &[&number, &reason, &secs(now)],
+    )
+    .map(drop)
+    .map_err(pg_err("adding to the do-not-call list"))
+}
+
+/// An attempt's disposition, inside the caller's transaction. `None` keeps what is there:
+/// an agent correcting the note does not erase the code.
+fn write_disposition(
+    tx: &mut impl GenericClient,
+    attempt_id: i64,
+    result: Option<AttemptResult>,
+    disposition: Option<&str>,
+    note: Option<&str>,
+) -> Result<Attempt, StoreError> {
+    load_attempt(tx, attempt_id, true)?;
+    let r = tx
+        .query_one(
+            &format!(
+                "UPDATE attempts SET result = coalesce($2, result), \
+                 disposition = coalesce($3, disposition), note = coalesce($4, note) \
+                 WHERE id = $1 RETURNING {ATTEMPT_COLUMNS}"
+            ),
+            &[
+                &attempt_id,
+                &result.map(AttemptResult::as_str),
+                &disposition,
+                &note,
+            ],
+        )
+        .map_err(pg_err("setting a disposition"))?;
+    read_attempt(&r)
 }
 
 /// A new leg by the lease holder, inside the caller's transaction.
@@ -987,13 +1054,14 @@ impl Store for PgStore {
                     "SELECT {CALLBACK_COLUMNS} FROM callbacks \
                      WHERE ($1::text IS NULL OR queue = $1) \
                      AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR number = $3) \
-                     ORDER BY id LIMIT $4"
+                     AND ($5::bigint IS NULL OR updated_at >= $5) ORDER BY id LIMIT $4"
                 ),
                 &[
                     &filter.queue,
                     &filter.state.map(State::as_str),
                     &filter.number,
                     &limit,
+                    &filter.updated_since.map(secs),
                 ],
             )
             .map_err(pg_err("listing callbacks"))?
@@ -1103,10 +1171,14 @@ impl Store for PgStore {
                     .query(
                         &format!(
                             "UPDATE callbacks c SET state = 'due', lease_owner = $1, \
-                             lease_expires = $2, updated_at = $3 FROM (SELECT id, state \
+                             lease_expires = $2, updated_at = $3, \
+                             priority = CASE WHEN c.priority >= {boost} \
+                                        THEN c.priority - {boost} ELSE c.priority END \
+                             FROM (SELECT id, state \
                              FROM callbacks WHERE {CLAIMABLE} AND due_at <= $3 AND {filter} \
                              LIMIT $4 FOR UPDATE SKIP LOCKED) old WHERE c.id = old.id \
-                             RETURNING {cols}, old.state"
+                             RETURNING {cols}, old.state",
+                            boost = super::FIRST_BOOST
                         ),
                         &[&owner, &until, &now_s, &left],
                     )
@@ -1317,23 +1389,110 @@ impl Store for PgStore {
         note: Option<&str>,
     ) -> Result<Attempt, StoreError> {
         self.write("setting a disposition", |tx| {
-            load_attempt(tx, attempt_id, true)?;
-            let r = tx
+            write_disposition(tx, attempt_id, result, disposition, note)
+        })
+    }
+
+    fn wrap_up(
+        &self,
+        attempt_id: i64,
+        result: Option<AttemptResult>,
+        disposition: Option<&str>,
+        note: Option<&str>,
+        do_not_call: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, StoreError> {
+        if let Some((number, _)) = do_not_call {
+            check_dnc_number(number)?;
+        }
+        self.write("storing after-call work", |tx| {
+            if let Some((number, reason)) = do_not_call {
+                write_dnc(tx, number, Some(reason), now)?;
+            }
+            write_disposition(tx, attempt_id, result, disposition, note)
+        })
+    }
+
+    fn last_event_id(&self) -> Result<i64, StoreError> {
+        self.with(|c| {
+            c.query_one("SELECT COALESCE(MAX(id), 0)::bigint FROM events", &[])
+                .map_err(pg_err("reading the last event"))
+                .and_then(|r| col(&r, 0, "id"))
+        })
+    }
+
+    fn panel_lists(
+        &self,
+        scope: &super::PanelScope,
+        finished_since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<super::PanelLists, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let since = secs(finished_since);
+        // The scope: $1 every callback, or the queues $2, or personal to the agent $3.
+        let scope_sql = "($1 OR queue = ANY($2) OR agent = $3)";
+        self.with(|c| {
+            let err = pg_err("listing the panel's callbacks");
+            let mut rows = |sql: String, with_since: bool| -> Result<Vec<CallbackRequest>, StoreError> {
+                let found = if with_since {
+                    c.query(&sql, &[&scope.all, &scope.queues, &scope.agent, &limit, &since])
+                } else {
+                    c.query(&sql, &[&scope.all, &scope.queues, &scope.agent, &limit])
+                };
+                found.map_err(&err)?.iter().map(read_callback).collect()
+            };
+            let mut pending = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE state = 'requested' AND {scope_sql} ORDER BY created_at, id LIMIT $4"), false)?;
+            let mut waiting = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE {CLAIMABLE} AND {scope_sql} ORDER BY due_at, id LIMIT $4"), false)?;
+            let leased = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE {ACTIVE} AND {scope_sql} ORDER BY due_at, id LIMIT $4"), false)?;
+            let recent = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE updated_at >= $5 AND state IN ('completed', 'failed', 'cancelled', 'expired') AND {scope_sql} ORDER BY updated_at DESC, id DESC LIMIT $4"), true)?;
+            let pending_count: i64 = c
                 .query_one(
                     &format!(
-                        "UPDATE attempts SET result = coalesce($2, result), \
-                         disposition = coalesce($3, disposition), note = coalesce($4, note) \
-                         WHERE id = $1 RETURNING {ATTEMPT_COLUMNS}"
+                        "SELECT count(*) FROM callbacks WHERE (state = 'requested' OR {CLAIMABLE} \
+                         OR state = 'due') AND {scope_sql}"
                     ),
-                    &[
-                        &attempt_id,
-                        &result.map(AttemptResult::as_str),
-                        &disposition,
-                        &note,
-                    ],
+                    &[&scope.all, &scope.queues, &scope.agent],
                 )
-                .map_err(pg_err("setting a disposition"))?;
-            read_attempt(&r)
+                .map_err(&err)?
+                .get(0);
+            let (due, active): (Vec<_>, Vec<_>) =
+                leased.into_iter().partition(|r| r.state == State::Due);
+            // Due ones are the earliest of the waiting; requested ones have no due time.
+            waiting.splice(0..0, due);
+            pending.append(&mut waiting);
+            pending.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            Ok(super::PanelLists {
+                pending,
+                pending_count: u64::try_from(pending_count).unwrap_or(0),
+                active,
+                recent,
+            })
+        })
+    }
+
+    fn results_since(
+        &self,
+        queue: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
+        self.with(|c| {
+            c.query(
+                "SELECT a.result, count(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
+                 WHERE c.queue = $1 AND a.leg = 'customer' AND a.ended_at >= $2 \
+                 GROUP BY a.result ORDER BY a.result",
+                &[&queue, &secs(since)],
+            )
+            .map_err(pg_err("counting call results"))?
+            .iter()
+            .map(|r| {
+                let result: Option<String> = col(r, 0, "result")?;
+                let n: i64 = col(r, 1, "count")?;
+                Ok((
+                    result.and_then(|x| x.parse().ok()),
+                    u64::try_from(n).unwrap_or(0),
+                ))
+            })
+            .collect()
         })
     }
 
@@ -1359,21 +1518,9 @@ impl Store for PgStore {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if !crate::number::is_e164(number) {
-            return Err(invalid(
-                "number",
-                format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
-            ));
-        }
+        check_dnc_number(number)?;
         self.write("adding to the do-not-call list", |tx| {
-            tx.execute(
-                "INSERT INTO do_not_call (number, reason, added_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (number) DO UPDATE \
-                 SET reason = coalesce(excluded.reason, do_not_call.reason)",
-                &[&number, &reason, &secs(now)],
-            )
-            .map(drop)
-            .map_err(pg_err("adding to the do-not-call list"))
+            write_dnc(tx, number, reason, now)
         })
     }
 
@@ -1510,7 +1657,7 @@ impl Store for PgStore {
                     "SELECT id, state, recording_path FROM callbacks \
                      WHERE (recording_path IS NOT NULL OR transcript_text IS NOT NULL \
                             OR EXISTS (SELECT 1 FROM transcriptions t \
-                                       WHERE t.callback_id = callbacks.id)) \
+                                       WHERE t.callback_id = callbacks.id AND t.wav_path <> '')) \
                        AND (id = $1 OR ($2::bigint IS NOT NULL AND updated_at < $2 AND \
                             state IN ('completed', 'cancelled', 'expired', 'failed'))) \
                      ORDER BY id FOR UPDATE",
@@ -1523,21 +1670,33 @@ impl Store for PgStore {
                 let state: String = col(r, 1, "state")?;
                 let path: Option<String> = col(r, 2, "recording_path")?;
                 tx.execute(
+                    // `updated_at` stays (see the SQLite store: the panel's recent list).
                     "UPDATE callbacks SET recording_path = NULL, recording_ms = NULL, \
-                     recording_rate = NULL, transcript_text = NULL, transcript_language = NULL, \
-                     updated_at = greatest(updated_at, $2) WHERE id = $1",
-                    &[&id, &now_s],
+                     recording_rate = NULL, transcript_text = NULL, transcript_language = NULL \
+                     WHERE id = $1",
+                    &[&id],
                 )
                 .map_err(&err)?;
+                // Jobs keep their timing (see the SQLite store); a waiting one is failed.
                 let jobs: Vec<String> = tx
                     .query(
-                        "DELETE FROM transcriptions WHERE callback_id = $1 RETURNING wav_path",
+                        "SELECT wav_path FROM transcriptions \
+                         WHERE callback_id = $1 AND wav_path <> '' ORDER BY id",
                         &[&id],
                     )
                     .map_err(&err)?
                     .iter()
                     .map(|r| col(r, 0, "wav_path"))
                     .collect::<Result<_, StoreError>>()?;
+                tx.execute(
+                    "UPDATE transcriptions SET wav_path = '', text = NULL, segments = NULL, \
+                     language = NULL, lease_until = NULL, updated_at = $2, \
+                     error = CASE WHEN state IN ('queued', 'running') THEN 'purged' ELSE error END, \
+                     state = CASE WHEN state IN ('queued', 'running') THEN 'failed' ELSE state END \
+                     WHERE callback_id = $1",
+                    &[&id, &now_s],
+                )
+                .map_err(&err)?;
                 let state = parse_state(&state, "purging")?;
                 insert_event(
                     tx,

@@ -135,6 +135,12 @@ CREATE TABLE webhook_cursors (
     updated_at  BIGINT NOT NULL
 );
 "#,
+    // 6: the agent panel's reads, as in SQLite's step.
+    r#"
+CREATE INDEX callbacks_updated ON callbacks (updated_at);
+CREATE INDEX callbacks_requested ON callbacks (created_at) WHERE state = 'requested';
+CREATE INDEX attempts_ended ON attempts (ended_at);
+"#,
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

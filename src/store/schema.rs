@@ -163,6 +163,16 @@ CREATE TABLE webhook_cursors (
     updated_at  INTEGER NOT NULL
 );
 "#,
+    // 6: the agent panel's reads (its lists reload on every live update, so none may scan
+    // the table). Recently finished callbacks, newest first, by the time they last changed;
+    // callbacks still waiting for a due time, by age; and the day's call results by the
+    // time the call ended. Plain indexes, standard SQL but for the partial WHERE, which
+    // PostgreSQL also has.
+    r#"
+CREATE INDEX callbacks_updated ON callbacks (updated_at);
+CREATE INDEX callbacks_requested ON callbacks (created_at) WHERE state = 'requested';
+CREATE INDEX attempts_ended ON attempts (ended_at);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -50,6 +50,14 @@ const ACTIVE: &str = "(state = 'due' OR state = 'offering' OR state = 'previewin
 /// The states waiting for their time (the WHERE of `callbacks_pending_number`); an OR chain
 /// like [`ACTIVE`].
 const PENDING: &str = "(state = 'requested' OR state = 'scheduled' OR state = 'rescheduled')";
+/// The WHERE of `callbacks_requested` (waiting for a due time).
+const PANEL_REQUESTED: &str = "state = 'requested'";
+/// The finished states, for the panel's recent list (through `callbacks_updated`).
+const FINISHED: &str = "(state = 'completed' OR state = 'failed' OR state = 'cancelled' \
+                        OR state = 'expired')";
+/// The panel's scope: ?1 every callback, or the queues of the JSON array ?2, or personal to
+/// the agent ?3.
+const PANEL_SCOPE: &str = "(?1 OR queue IN (SELECT value FROM json_each(?2)) OR agent = ?3)";
 /// The key of `callbacks_pending_number` (word for word, or SQLite will not use it): the
 /// E.164 number as an integer, half the bytes of the text in an index entry.
 const PENDING_KEY: &str = "CAST(substr(number, 2) AS INTEGER)";
@@ -768,7 +776,10 @@ fn apply_transition(
         .prepare_cached(concat!(
             "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
-                 updated_at = ?8, number = ?9, agent = ?10 WHERE id = ?1 RETURNING ",
+                 updated_at = ?8, number = ?9, agent = ?10, \
+                 priority = CASE WHEN ?11 AND priority < 1073741824 \
+                            THEN priority + 1073741824 ELSE priority END \
+                 WHERE id = ?1 RETURNING ",
             callback_columns!()
         ))
         .and_then(|mut s| {
@@ -783,7 +794,8 @@ fn apply_transition(
                     lease_expires,
                     now_s,
                     number,
-                    agent
+                    agent,
+                    change.first
                 ],
                 read_callback,
             )
@@ -1209,7 +1221,10 @@ impl Store for SqliteStore {
             let mut take = tx
                 .prepare_cached(concat!(
                     "UPDATE callbacks SET state = coalesce(?2, state), lease_owner = ?3, \
-                     lease_expires = ?4, updated_at = ?5 WHERE id = ?1 RETURNING ",
+                     lease_expires = ?4, updated_at = ?5, \
+                     priority = CASE WHEN priority >= 1073741824 \
+                                THEN priority - 1073741824 ELSE priority END \
+                     WHERE id = ?1 RETURNING ",
                     callback_columns!()
                 ))
                 .map_err(&err)?;
@@ -1441,9 +1456,12 @@ impl Store for SqliteStore {
             for (id, state, path) in rows {
                 tx.execute(
                     "UPDATE callbacks SET recording_path = NULL, recording_ms = NULL, \
-                     recording_rate = NULL, transcript_text = NULL, transcript_language = NULL, \
-                     updated_at = max(updated_at, ?2) WHERE id = ?1",
-                    params![id, now_s],
+                     recording_rate = NULL, transcript_text = NULL, transcript_language = NULL \
+                     WHERE id = ?1",
+                    // `updated_at` stays: the panel's "recently finished" list reads it, and
+                    // months-old callbacks must not come back there after a purge (the
+                    // purge event in the trace records it).
+                    params![id],
                 )
                 .map_err(&err)?;
                 // The jobs keep their row without what was said (text, segments, file), so
@@ -1542,6 +1560,62 @@ impl Store for SqliteStore {
         self.read(|c| {
             c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
                 .map_err(backend("reading the last event"))
+        })
+    }
+
+    fn panel_lists(
+        &self,
+        scope: &super::PanelScope,
+        finished_since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<super::PanelLists, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let queues =
+            serde_json::to_string(&scope.queues).map_err(|e| invalid("queues", e.to_string()))?;
+        let since = secs(finished_since);
+        self.read(|c| {
+            let err = backend("listing the panel's callbacks");
+            let rows = |sql: &str, with_since: bool| -> Result<Vec<CallbackRequest>, StoreError> {
+                let mut stmt = c.prepare_cached(sql).map_err(&err)?;
+                let found = if with_since {
+                    stmt.query_map(
+                        params![scope.all, queues, scope.agent, limit, since],
+                        read_callback,
+                    )
+                } else {
+                    stmt.query_map(params![scope.all, queues, scope.agent, limit], read_callback)
+                };
+                found
+                    .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+                    .map_err(&err)
+            };
+            let count = |sql: &str| -> Result<u64, StoreError> {
+                c.prepare_cached(sql)
+                    .and_then(|mut s| {
+                        s.query_row(params![scope.all, queues, scope.agent], |r| r.get::<_, i64>(0))
+                    })
+                    .map(|n| u64::try_from(n).unwrap_or(0))
+                    .map_err(&err)
+            };
+            let mut pending = rows(&format!("SELECT {} FROM callbacks WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE} ORDER BY created_at, id LIMIT ?4", callback_columns!()), false)?;
+            let mut waiting = rows(&format!("SELECT {} FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4", callback_columns!()), false)?;
+            let leased = rows(&format!("SELECT {} FROM callbacks WHERE {ACTIVE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4", callback_columns!()), false)?;
+            let recent = rows(&format!("SELECT {} FROM callbacks WHERE updated_at >= ?5 AND {FINISHED} AND {PANEL_SCOPE} ORDER BY updated_at DESC, id DESC LIMIT ?4", callback_columns!()), true)?;
+            let (due, active): (Vec<_>, Vec<_>) =
+                leased.into_iter().partition(|r| r.state == State::Due);
+            let pending_count = count(&format!("SELECT count(*) FROM callbacks WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE}"))?
+                + count(&format!("SELECT count(*) FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE}"))?
+                + count(&format!("SELECT count(*) FROM callbacks WHERE {ACTIVE} AND state = 'due' AND {PANEL_SCOPE}"))?;
+            // Due ones are the earliest of the waiting; requested ones have no due time.
+            waiting.splice(0..0, due);
+            pending.append(&mut waiting);
+            pending.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            Ok(super::PanelLists {
+                pending,
+                pending_count,
+                active,
+                recent,
+            })
         })
     }
 
@@ -1740,6 +1814,61 @@ mod tests {
         );
         assert!(merge.contains("callbacks_pending_number"), "{merge}");
         assert!(!merge.contains("TEMP B-TREE"), "{merge}");
+    }
+
+    #[test]
+    fn panel_reads_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("cb.db")).unwrap();
+        let scope = PANEL_SCOPE
+            .replace("?1", "0")
+            .replace("?2", "'[\"q\"]'")
+            .replace("?3", "'a'");
+        let cols = callback_columns!();
+        for (sql, index) in [
+            (
+                format!("SELECT {cols} FROM callbacks WHERE {CLAIMABLE} AND {scope} ORDER BY due_at, id LIMIT 5"),
+                "callbacks_claimable",
+            ),
+            (
+                format!("SELECT count(*) FROM callbacks WHERE {CLAIMABLE} AND {scope}"),
+                "callbacks_claimable",
+            ),
+            (
+                format!("SELECT {cols} FROM callbacks WHERE {PANEL_REQUESTED} AND {scope} ORDER BY created_at, id LIMIT 5"),
+                "callbacks_requested",
+            ),
+            (
+                format!("SELECT count(*) FROM callbacks WHERE {PANEL_REQUESTED} AND {scope}"),
+                "callbacks_requested",
+            ),
+            (
+                format!("SELECT {cols} FROM callbacks WHERE {ACTIVE} AND {scope} ORDER BY due_at, id LIMIT 5"),
+                "callbacks_leases",
+            ),
+            (
+                format!("SELECT {cols} FROM callbacks WHERE updated_at >= 1 AND {FINISHED} AND {scope} ORDER BY updated_at DESC, id DESC LIMIT 5"),
+                "callbacks_updated",
+            ),
+            (
+                "SELECT a.result, COUNT(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
+                 WHERE c.queue = 'q' AND a.leg = 'customer' AND a.ended_at >= 1 \
+                 GROUP BY a.result ORDER BY a.result"
+                    .to_string(),
+                "attempts_ended",
+            ),
+        ] {
+            let p = plan(&store, &sql);
+            assert!(p.contains(index), "{sql}: {p}");
+            assert!(!p.contains("SCAN callbacks |") && !p.ends_with("SCAN callbacks"), "{sql}: {p}");
+            assert!(!p.contains("SCAN a"), "{sql}: {p}");
+        }
+        // Newest first straight from the index, without sorting the day's rows.
+        let recent = plan(
+            &store,
+            &format!("SELECT id FROM callbacks WHERE updated_at >= 1 AND {FINISHED} AND {scope} ORDER BY updated_at DESC, id DESC LIMIT 5"),
+        );
+        assert!(!recent.contains("TEMP B-TREE"), "{recent}");
     }
 
     fn schema_of(path: &Path) -> Vec<(String, String, Option<String>)> {

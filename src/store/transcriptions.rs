@@ -326,9 +326,17 @@ pub(super) fn tagging(
             out.queue = Some((row.queue.clone(), q.clone()));
             queue.clone_from(q);
         }
-        if let Some(p) = outcome.priority.filter(|p| *p > row.priority) {
-            out.priority = Some((row.priority, p));
-            priority = p;
+        // A Call Now boost (`Transition::first`) stays on top of the tag's priority, so
+        // the claim that takes the boost off leaves the tag's.
+        let boost = if row.priority >= super::FIRST_BOOST {
+            super::FIRST_BOOST
+        } else {
+            0
+        };
+        let own = row.priority - boost;
+        if let Some(p) = outcome.priority.filter(|p| *p > own) {
+            out.priority = Some((own, p));
+            priority = p + boost;
         }
     }
     let detail = describe(&out, &outcome.queue, pending, row);

@@ -107,8 +107,10 @@ function showPanel() {
   zones.textContent = '';
   for (const z of (Intl.supportedValuesOf ? Intl.supportedValuesOf('timeZone') : [])) option(zones, z, z);
   const res = $('w-result');
+  res.textContent = '';
   for (const r of me.results) option(res, r, r);
   const disp = $('w-disposition');
+  disp.textContent = '';
   for (const d of me.dispositions.concat(['do-not-call'])) option(disp, d, d);
   const team = $('a-queue');
   team.textContent = '';
@@ -174,26 +176,45 @@ async function refresh() {
   if (window.panel.selected) loadDetail(window.panel.selected, false);
 }
 
-// A burst of changes (a busy dispatcher) costs one reload in flight and one after it.
-let loading = null;
-let again = false;
-function refreshSoon() {
-  if (loading) {
-    again = true;
-    return;
-  }
-  loading = refresh().finally(() => {
-    loading = null;
-    if (again) {
-      again = false;
-      refreshSoon();
+// A burst of changes (a busy dispatcher) costs one reload in flight and one after it, and
+// reloads start at most every RELOAD_GAP ms: each one reads the store.
+const RELOAD_GAP = 2000;
+function coalesced(load) {
+  let loading = false;
+  let again = false;
+  let last = 0;
+  let timer = null;
+  const run = () => {
+    if (loading) {
+      again = true;
+      return;
     }
-  });
+    const wait = last + RELOAD_GAP - Date.now();
+    if (wait > 0) {
+      if (!timer) timer = setTimeout(() => { timer = null; run(); }, wait);
+      return;
+    }
+    loading = true;
+    last = Date.now();
+    Promise.resolve(load()).catch(() => {}).finally(() => {
+      loading = false;
+      if (again) {
+        again = false;
+        run();
+      }
+    });
+  };
+  return run;
 }
+const refreshSoon = coalesced(() => refresh());
 
+// One stream per page, also after a login again without a reload.
+let events = null;
 function live() {
   if (!window.EventSource) return;
+  if (events) events.close();
   const es = new EventSource('/panel/api/events');
+  events = es;
   es.addEventListener('changed', () => {
     window.panel.live += 1;
     refreshSoon();
@@ -252,7 +273,8 @@ async function loadDetail(id, fresh) {
   $('reschedule-form').hidden = !(me.may.reschedule && c.pending);
   $('assign-form').hidden = !(me.may.reassign && c.pending);
   const wrap = c.wrap_up;
-  $('wrapup-form').hidden = !wrap;
+  // After the call: while it is live its own result would overwrite the agent's.
+  $('wrapup-form').hidden = !(wrap && wrap.ended);
   $('w-done').hidden = !(wrap && wrap.done);
   if (fresh) {
     $('r-zone').value = c.time_zone;
@@ -459,11 +481,12 @@ async function operator() {
 
 document.addEventListener('DOMContentLoaded', () => {
   if (document.body.dataset.view === 'operator') {
-    operator();
+    const reload = coalesced(operator);
+    reload();
     if (window.EventSource) {
-      new EventSource('/panel/api/events').addEventListener('changed', operator);
+      new EventSource('/panel/api/events').addEventListener('changed', reload);
     }
-    setInterval(operator, 5000);
+    setInterval(reload, 5000);
     return;
   }
   wire();

@@ -813,3 +813,114 @@ fn reschedule_reassign_wrap_up_operator_view_and_live_updates() {
     let r = alice.post("/panel/api/me/state", r#"{"ready":"yes"}"#);
     assert_eq!(r.status, 400);
 }
+
+#[test]
+fn the_review_fixes_hold_over_http() {
+    // Call Now on another agent's callback needs reassign; schedule checks the agent
+    // exists and serves the queue; a long user name is refused before the limiter; bad
+    // ranges are ignored (200), several ranges too; a session holds at most four live
+    // streams; a purge does not bring months-old callbacks back into "recent".
+    let sim = sim();
+    let _m = load();
+    let base = base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    let sam = Client::login(&base, "sam", "sam-panel-pw1");
+
+    // Personal to agent 2001 but in alice's team: she sees it, may not take it over.
+    let theirs = capture(&sim, "type=delayed delay=2h queue=support agent=2001");
+    assert_eq!(show(&sim, theirs)["request"]["agent"], "2001");
+    let r = alice.post(&format!("/panel/api/callbacks/{theirs}/call-now"), "");
+    assert_eq!((r.status, r.code().as_str()), (403, "forbidden"));
+    assert_eq!(show(&sim, theirs)["request"]["agent"], "2001");
+    assert_eq!(show(&sim, theirs)["request"]["state"], "scheduled");
+
+    // Schedule: an agent that does not exist, or does not serve the queue, is a 400 on
+    // `agent`, and nothing is stored.
+    let before = sim.api("callback list");
+    for agent in ["bogus", "2001"] {
+        let r = sam.post(
+            "/panel/api/callbacks",
+            &format!(r#"{{"number":"+12125550160","queue":"support","agent":"{agent}"}}"#),
+        );
+        assert_eq!(
+            (r.status, r.json()["error"]["field"].as_str()),
+            (400, Some("agent")),
+            "{agent}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert_eq!(sim.api("callback list"), before);
+    let r = sam.post(
+        "/panel/api/callbacks",
+        r#"{"number":"+12125550160","queue":"support","agent":"1001"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    // A user name longer than 64 characters never reaches the limiter.
+    let long = "a".repeat(65);
+    let r = Client::new(&base).post(
+        "/panel/api/login",
+        &format!(r#"{{"user":"{long}","password":"x"}}"#),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("user"))
+    );
+
+    // Ranges: invalid, another unit, several: the whole file (RFC 9110).
+    let id = ivr_capture(&sim, "+12125550170", "refund.wav");
+    let path = format!("/panel/api/callbacks/{id}/recording");
+    let whole = alice.get(&path);
+    assert_eq!(whole.status, 200);
+    for range in ["bytes=5-4", "bytes=0-0,-1", "items=0-1", "bytes=x-"] {
+        let r = alice.call("GET", &path, None, &[("Range", range)]);
+        assert_eq!(r.status, 200, "{range}");
+        assert_eq!(r.body, whole.body, "{range}");
+        assert_eq!(r.header("content-range"), None, "{range}");
+    }
+    let r = alice.call("GET", &path, None, &[("Range", "bytes=-0")]);
+    assert_eq!(r.status, 416);
+
+    // At most four live streams per session.
+    // The status, and the open stream when it was served.
+    let open = |c: &Client| match ureq::get(&format!("{base}/panel/api/events"))
+        .set("Cookie", c.cookie.as_deref().unwrap())
+        .call()
+    {
+        Ok(r) => (r.status(), Some(r)),
+        Err(ureq::Error::Status(s, _)) => (s, None),
+        Err(e) => panic!("events: {e}"),
+    };
+    let streams: Vec<_> = (0..4).map(|_| open(&alice)).collect();
+    assert!(streams.iter().all(|(s, _)| *s == 200));
+    assert_eq!(open(&alice).0, 429, "a fifth stream");
+    assert_eq!(open(&sam).0, 200, "another session has its own streams");
+    drop(streams);
+
+    // A purge of a callback finished long ago leaves it out of "recent".
+    let r = sam.post(&format!("/panel/api/callbacks/{id}/cancel"), "");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let recent = |c: &Client| -> Vec<i64> {
+        c.get("/panel/api/callbacks").json()["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert!(recent(&alice).contains(&id));
+    sim.set_clock(Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).unwrap());
+    assert!(!recent(&alice).contains(&id));
+    let out = sim.api(&format!("callback purge {id}"));
+    assert_eq!(show(&sim, id)["request"]["recording"], Value::Null, "{out}");
+    assert!(!recent(&alice).contains(&id), "purged, not finished again");
+    // The badge counts in SQL what the list shows.
+    let list = alice.get("/panel/api/callbacks").json();
+    let pending = list["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["pending"] == true)
+        .count();
+    assert_eq!(list["pending"], pending as u64, "{list}");
+}
