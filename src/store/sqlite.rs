@@ -12,8 +12,8 @@
 use super::schema;
 use super::transcriptions::insert_job;
 use super::{
-    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, ListFilter, NewAttempt, Offered,
-    Stats, Store, StoreError, Transition,
+    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Fault, ListFilter, NewAttempt,
+    Offered, Stats, Store, StoreError, Transition,
 };
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
@@ -25,7 +25,7 @@ use rusqlite::{
     params, Connection, OptionalExtension, Row, Statement, Transaction, TransactionBehavior,
 };
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -76,7 +76,11 @@ macro_rules! attempt_columns {
 
 /// The embedded store.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    /// `None` after a fault that needs a fresh connection ([`Fault::needs_reconnect`]), or
+    /// when the database could not be opened at start ([`SqliteStore::open_or_later`]): the
+    /// next use opens it again.
+    conn: Mutex<Option<Connection>>,
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -96,20 +100,57 @@ impl SqliteStore {
     /// PBX that loses power also loses every call in flight, so we accept that window.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let mut conn = Connection::open(path).map_err(|e| {
-            StoreError::Backend(format!("opening the database {}: {e}", path.display()))
-        })?;
-        configure(&conn)?;
-        migrate(&mut conn)?;
+        let conn = connect(path)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Some(conn)),
+            path: path.to_path_buf(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// Like [`SqliteStore::open`], but a fault of the file or its disk (read-only, full,
+    /// locked, cannot be opened) does not refuse the store: it is returned beside it, and
+    /// every use tries to open the database again until the fault is gone. Other errors (a
+    /// newer schema, no WAL) still refuse.
+    pub fn open_or_later(path: impl AsRef<Path>) -> Result<(Self, Option<StoreError>), StoreError> {
+        let path = path.as_ref();
+        let (conn, fault) = match connect(path) {
+            Ok(c) => (Some(c), None),
+            Err(e @ StoreError::Unavailable { .. }) => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let store = Self {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        };
+        Ok((store, fault))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
         // A panic while holding the lock rolled its transaction back when the guard's
         // transaction dropped, so the connection is still usable.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the connection, opening it first if a fault closed it; after a fault
+    /// that leaves the connection unusable, closes it so the next use starts afresh.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.lock();
+        if guard.is_none() {
+            *guard = Some(connect(&self.path)?);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Backend("no connection".into()));
+        };
+        let out = f(conn);
+        if let Err(StoreError::Unavailable { fault, .. }) = &out {
+            if fault.needs_reconnect() {
+                *guard = None;
+            }
+        }
+        out
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed if it returns `Ok`, rolled
@@ -120,22 +161,55 @@ impl SqliteStore {
         doing: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend(doing))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(backend(doing))?;
-        Ok(out)
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend(doing))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend(doing))?;
+            Ok(out)
+        })
     }
 
     pub(super) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.lock();
-        f(&conn)
+        self.with_conn(|conn| f(conn))
     }
+}
+
+/// Opens the database at `path`, configures the connection and brings the schema up to
+/// date.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    // SQLite opens a file it may not write read-only and says so only at the first write
+    // (in WAL mode: "unable to open database file"): name the read-only disk at once.
+    if read_only_fs(path) {
+        return Err(StoreError::Unavailable {
+            fault: Fault::ReadOnly,
+            doing: "opening the database",
+            detail: format!("{} is on a read-only file system", path.display()),
+        });
+    }
+    let mut conn =
+        Connection::open(path).map_err(|e| match classify("opening the database", e) {
+            StoreError::Backend(m) => StoreError::Backend(format!("{m} ({})", path.display())),
+            other => other,
+        })?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Whether the database file (or, before it exists, its directory) is on a file system
+/// mounted read-only.
+fn read_only_fs(path: &Path) -> bool {
+    let probe = if path.exists() {
+        std::fs::OpenOptions::new().append(true).open(path).err()
+    } else {
+        None
+    };
+    matches!(probe, Some(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -198,7 +272,30 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Wraps a database error with what the store was doing.
 pub(super) fn backend(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{doing}: {e}"))
+    move |e| classify(doing, e)
+}
+
+/// A fault of the file or its disk becomes [`StoreError::Unavailable`] naming it; any
+/// other error stays a backend error with the database's words.
+pub(super) fn classify(doing: &'static str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let fault = match e.sqlite_error_code() {
+        Some(C::DiskFull) => Some(Fault::Full),
+        Some(C::ReadOnly) => Some(Fault::ReadOnly),
+        Some(C::DatabaseBusy | C::DatabaseLocked) => Some(Fault::Busy),
+        Some(C::SystemIoFailure) => Some(Fault::Io),
+        Some(C::CannotOpen) => Some(Fault::CannotOpen),
+        Some(C::DatabaseCorrupt | C::NotADatabase) => Some(Fault::Corrupt),
+        _ => None,
+    };
+    match fault {
+        Some(fault) => StoreError::Unavailable {
+            fault,
+            doing,
+            detail: e.to_string(),
+        },
+        None => StoreError::Backend(format!("{doing}: {e}")),
+    }
 }
 
 /// Epoch seconds, truncated: what is stored for event and request times.
@@ -558,7 +655,7 @@ fn insert_callback(
                 d.idempotency_key.as_deref().unwrap_or_default()
             ),
         ),
-        _ => StoreError::Backend(format!("storing a callback: {e}")),
+        _ => classify("storing a callback", e),
     })
 }
 
@@ -1565,7 +1662,8 @@ mod tests {
     use chrono::TimeZone;
 
     fn plan(store: &SqliteStore, sql: &str) -> String {
-        let conn = store.lock();
+        let guard = store.lock();
+        let conn = guard.as_ref().unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(3))

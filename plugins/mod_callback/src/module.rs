@@ -77,10 +77,20 @@ pub fn conf_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF))
 }
 
+/// Opens the store. A fault of the database's disk (read-only, full, locked) does not
+/// stop the load: it is said once, callers hear the apology prompt and the API answers 503
+/// until it is fixed, and every use tries again, so no reload is needed.
 fn open_store(config: &Config) -> Result<Arc<SqliteStore>, String> {
-    SqliteStore::open(&config.settings.db_path)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+    let (store, fault) =
+        SqliteStore::open_or_later(&config.settings.db_path).map_err(|e| e.to_string())?;
+    if let Some(e) = fault {
+        tracing::error!(
+            "{}: the store is unavailable: {e}; callback requests are refused until it is \
+             fixed (no reload needed)",
+            config.settings.db_path.display()
+        );
+    }
+    Ok(Arc::new(store))
 }
 
 /// Starts the module: everything or nothing. The error is the one log line to print.
