@@ -182,34 +182,53 @@ impl SqliteStore {
 /// Opens the database at `path`, configures the connection and brings the schema up to
 /// date.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    // SQLite opens a file it may not write read-only and says so only at the first write
-    // (in WAL mode: "unable to open database file"): name the read-only disk at once.
-    if read_only_fs(path) {
-        return Err(StoreError::Unavailable {
-            fault: Fault::ReadOnly,
-            doing: "opening the database",
-            detail: format!("{} is on a read-only file system", path.display()),
-        });
-    }
-    let mut conn =
-        Connection::open(path).map_err(|e| match classify("opening the database", e) {
+    let opened = Connection::open(path)
+        .map_err(|e| match classify("opening the database", e) {
             StoreError::Backend(m) => StoreError::Backend(format!("{m} ({})", path.display())),
             other => other,
-        })?;
-    configure(&conn)?;
-    migrate(&mut conn)?;
-    Ok(conn)
+        })
+        .and_then(|mut conn| {
+            configure(&conn)?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        });
+    match opened {
+        // SQLite opens a file it may not write read-only and, in WAL mode, says "unable to
+        // open database file" (it cannot make the -shm): name the read-only disk instead.
+        Err(StoreError::Unavailable {
+            fault: Fault::CannotOpen | Fault::ReadOnly | Fault::Io,
+            doing,
+            ..
+        }) if read_only_fs(path) => Err(StoreError::Unavailable {
+            fault: Fault::ReadOnly,
+            doing,
+            detail: format!("{} is on a read-only file system", path.display()),
+        }),
+        other => other,
+    }
 }
 
-/// Whether the database file (or, before it exists, its directory) is on a file system
-/// mounted read-only.
+/// Whether the database's directory is on a file system mounted read-only: a probe file
+/// next to it cannot be created with EROFS. (Not by opening the database file itself:
+/// closing a descriptor of it would drop the POSIX locks SQLite holds on it in this
+/// process.)
 fn read_only_fs(path: &Path) -> bool {
-    let probe = if path.exists() {
-        std::fs::OpenOptions::new().append(true).open(path).err()
-    } else {
-        None
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
-    matches!(probe, Some(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
+    let probe = dir.join(format!(".callback-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            false
+        }
+        Err(e) => e.kind() == std::io::ErrorKind::ReadOnlyFilesystem,
+    }
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
