@@ -112,8 +112,17 @@ impl Drop for Tmpfs {
 /// The IVR configuration with the database in `db_dir`, the REST API on a free port and a
 /// staff key.
 fn config(db_dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo_root().join("fixtures/config/ivr.conf.xml"))
-        .unwrap()
+    config_with(db_dir, None)
+}
+
+/// [`config`] with the recordings in `rec_dir` instead of the scratch directory.
+fn config_with(db_dir: &Path, rec_dir: Option<&Path>) -> PathBuf {
+    let mut text =
+        std::fs::read_to_string(repo_root().join("fixtures/config/ivr.conf.xml")).unwrap();
+    if let Some(rec) = rec_dir {
+        text = text.replace("@TMP@/recordings", &rec.display().to_string());
+    }
+    let text = text
         .replace(
             "@TMP@/callback.db",
             &db_dir.join("callback.db").display().to_string(),
@@ -486,6 +495,62 @@ fn a_recordings_directory_removed_while_running_is_made_again() {
         r.var(&call, "callback_error")
     );
     assert_eq!(wavs(&r.recordings()), 1);
+    let _ = std::fs::remove_file(conf);
+}
+
+#[test]
+fn a_full_recordings_disk_still_stores_the_callback_and_leaves_no_partial_recording() {
+    // The recordings' file system is full (the database's is not): the caller's request
+    // is stored without a recording, as with no recordings directory, and no partial WAV
+    // stays behind; with space again, the next caller's recording is kept.
+    let Some(fs) = Tmpfs::mount("recfull", 1024) else {
+        return;
+    };
+    let db_dir =
+        std::env::temp_dir().join(format!("callback-faults-recfull-db-{}", std::process::id()));
+    std::fs::create_dir_all(&db_dir).unwrap();
+    let rec = fs.dir.join("recordings");
+    std::fs::create_dir_all(&rec).unwrap();
+    let conf = config_with(&db_dir, Some(&rec));
+    let r = Running::start(sim(), &conf);
+    let filler = fs.fill();
+    let call = r.ivr("+12125550141");
+    assert_eq!(
+        r.var(&call, "callback_result"),
+        "OK",
+        "{}",
+        r.var(&call, "callback_error")
+    );
+    let id = r.var(&call, "callback_id");
+    let shown: Value =
+        serde_json::from_str(&r.sim.api(&format!("callback json show {id}"))).unwrap();
+    assert!(shown["trace"]["request"]["recording"].is_null(), "{shown}");
+    assert_eq!(wavs(&rec), 0, "a partial recording was left behind");
+    let said = r
+        .sim
+        .logs()
+        .into_iter()
+        .filter(|l| l.level == 4 && l.text.contains("recording") && l.text.contains("unusable"))
+        .count();
+    assert!(
+        said >= 1,
+        "the unusable recording was not said: {:#?}",
+        r.sim.logs()
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    let call = r.ivr("+12125550142");
+    assert_eq!(r.var(&call, "callback_result"), "OK");
+    let id = r.var(&call, "callback_id");
+    let shown: Value =
+        serde_json::from_str(&r.sim.api(&format!("callback json show {id}"))).unwrap();
+    assert!(
+        shown["trace"]["request"]["recording"]["path"].is_string(),
+        "{shown}"
+    );
+    assert_eq!(wavs(&rec), 1);
+    drop(r);
+    let _ = std::fs::remove_dir_all(db_dir);
     let _ = std::fs::remove_file(conf);
 }
 
