@@ -44,6 +44,9 @@ impl ConfigError {
 pub struct Settings {
     /// The SQLite database file.
     pub db_path: PathBuf,
+    /// SQLite's page cache ceiling, KiB (`db-cache-mb`): it fills as the file grows, so the
+    /// module's resident size grows with the database up to this much.
+    pub db_cache_kib: i64,
     /// Where callers' recordings are written (server-made names only).
     pub recordings_dir: PathBuf,
     /// This node's name, the owner of its leases.
@@ -115,6 +118,7 @@ pub struct Config {
 
 const SETTINGS_KEYS: &[&str] = &[
     "db-path",
+    "db-cache-mb",
     "recordings-dir",
     "node-id",
     "default-region",
@@ -326,6 +330,7 @@ impl Config {
         let lease_secs = s.number("lease-seconds", 300i64, 10..=86_400)?;
         let settings = Settings {
             db_path: PathBuf::from(s.text("db-path", "/var/lib/freeswitch/db/callback.db")),
+            db_cache_kib: s.number("db-cache-mb", 128i64, 1..=65_536)? * 1024,
             recordings_dir: {
                 let dir = s.text("recordings-dir", "/var/lib/freeswitch/recordings/callback");
                 if dir.is_empty() || dir.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -81,6 +81,8 @@ pub struct SqliteStore {
     /// next use opens it again.
     conn: Mutex<Option<Connection>>,
     path: PathBuf,
+    /// The page cache ceiling of each connection, KiB.
+    cache_kib: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -100,20 +102,26 @@ impl SqliteStore {
     /// PBX that loses power also loses every call in flight, so we accept that window.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let conn = connect(path)?;
+        let conn = connect(path, CACHE_KIB)?;
         Ok(Self {
             conn: Mutex::new(Some(conn)),
             path: path.to_path_buf(),
+            cache_kib: CACHE_KIB,
         })
     }
 
     /// Like [`SqliteStore::open`], but a fault of the file or its disk (read-only, full,
     /// locked, cannot be opened) does not refuse the store: it is returned beside it, and
     /// every use tries to open the database again until the fault is gone. Other errors (a
-    /// newer schema, no WAL) still refuse.
-    pub fn open_or_later(path: impl AsRef<Path>) -> Result<(Self, Option<StoreError>), StoreError> {
+    /// newer schema, no WAL) still refuse. `cache_kib`: the page cache ceiling (`None`: the
+    /// default, 128 MiB).
+    pub fn open_or_later(
+        path: impl AsRef<Path>,
+        cache_kib: Option<i64>,
+    ) -> Result<(Self, Option<StoreError>), StoreError> {
         let path = path.as_ref();
-        let (conn, fault) = match connect(path) {
+        let cache_kib = cache_kib.unwrap_or(CACHE_KIB).max(1);
+        let (conn, fault) = match connect(path, cache_kib) {
             Ok(c) => (Some(c), None),
             Err(e @ StoreError::Unavailable { .. }) => (None, Some(e)),
             Err(e) => return Err(e),
@@ -121,6 +129,7 @@ impl SqliteStore {
         let store = Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            cache_kib,
         };
         Ok((store, fault))
     }
@@ -139,7 +148,7 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let mut guard = self.lock();
         if guard.is_none() {
-            *guard = Some(connect(&self.path)?);
+            *guard = Some(connect(&self.path, self.cache_kib)?);
         }
         let Some(conn) = guard.as_mut() else {
             return Err(StoreError::Backend("no connection".into()));
@@ -181,14 +190,14 @@ impl SqliteStore {
 
 /// Opens the database at `path`, configures the connection and brings the schema up to
 /// date.
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+fn connect(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let opened = Connection::open(path)
         .map_err(|e| match classify("opening the database", e) {
             StoreError::Backend(m) => StoreError::Backend(format!("{m} ({})", path.display())),
             other => other,
         })
         .and_then(|mut conn| {
-            configure(&conn)?;
+            configure(&conn, cache_kib)?;
             migrate(&mut conn)?;
             Ok(conn)
         });
@@ -231,7 +240,7 @@ fn read_only_fs(path: &Path) -> bool {
     }
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
     let err = backend("configuring the connection");
     conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
     let mode: String = conn
@@ -246,7 +255,7 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
         .map_err(&err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(&err)?;
-    conn.pragma_update(None, "cache_size", -CACHE_KIB)
+    conn.pragma_update(None, "cache_size", -cache_kib)
         .map_err(&err)?;
     Ok(())
 }

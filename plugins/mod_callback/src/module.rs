@@ -82,7 +82,8 @@ pub fn conf_path() -> PathBuf {
 /// until it is fixed, and every use tries again, so no reload is needed.
 fn open_store(config: &Config) -> Result<Arc<SqliteStore>, String> {
     let (store, fault) =
-        SqliteStore::open_or_later(&config.settings.db_path).map_err(|e| e.to_string())?;
+        SqliteStore::open_or_later(&config.settings.db_path, Some(config.settings.db_cache_kib))
+            .map_err(|e| e.to_string())?;
     if let Some(e) = fault {
         tracing::error!(
             "{}: the store is unavailable: {e}; callback requests are refused until it is \

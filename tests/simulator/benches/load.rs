@@ -56,6 +56,7 @@ fn main() {
     println!("load_dispatched: {}", r.dispatched);
     println!("load_agent_offers: {}", r.offers);
     println!("load_stored: {}", r.stored);
+    println!("load_db_mb: {:.1} MB", r.db_mb);
     for e in &r.examples {
         println!("load_error_example: {e}");
     }

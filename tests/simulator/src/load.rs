@@ -74,6 +74,9 @@ pub struct LoadReport {
     pub offers: usize,
     /// Every request the store holds, per the module's stats.
     pub stored: u64,
+    /// The database file (with its WAL) at the end, MB: SQLite's page cache (128 MiB at
+    /// most, `CACHE_KIB` in src/store/sqlite.rs) fills as the file grows.
+    pub db_mb: f64,
     /// The first few errors of each kind, for the report.
     pub examples: Vec<String>,
 }
@@ -151,6 +154,11 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
         .and_then(|l| l.text.rsplit(' ').next().map(|a| a.trim().to_string()))
         .unwrap_or_else(|| panic!("the REST API did not start: {:#?}", sim.logs()));
 
+    let db = module
+        .scratch
+        .as_ref()
+        .map(|d| d.join("callback.db"))
+        .unwrap_or_default();
     let mut report = LoadReport {
         rss_loaded_mb: rss_mb(),
         ..LoadReport::default()
@@ -205,8 +213,9 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
                 report.samples.push((secs, rss));
                 let (completed, _) = stats(&sim);
                 say(format!(
-                    "load_t{secs}_rss_mb: {rss:.1} MB  captures={} capture_errors={} \
+                    "load_t{secs}_rss_mb: {rss:.1} MB  db_mb={:.1} captures={} capture_errors={} \
                      http_ok={} http_failed={} offers={} dispatched={completed} errors_logged={}",
+                    file_mb(&db),
                     counters.captures.load(Ordering::SeqCst),
                     counters.capture_errors.load(Ordering::SeqCst),
                     counters.http_ok.load(Ordering::SeqCst),
@@ -221,6 +230,7 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
         stop.store(true, Ordering::SeqCst);
     });
     let (completed, stored) = stats(&sim);
+    report.db_mb = file_mb(&db);
     report.dispatched = completed;
     report.stored = stored;
     report.captures = counters.captures.load(Ordering::SeqCst);
@@ -287,6 +297,13 @@ fn one_caller(sim: &Sim, k: usize, speech: &std::path::Path, counters: &Counters
         ));
     }
     sim.end_call(&call);
+}
+
+/// A database file's size with its WAL, MB.
+fn file_mb(db: &std::path::Path) -> f64 {
+    let size = |p: std::path::PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal = db.with_extension("db-wal");
+    (size(db.to_path_buf()) + size(wal)) as f64 / (1024.0 * 1024.0)
 }
 
 /// `(completed, stored in all)` from `callback json stats`.
