@@ -99,11 +99,17 @@ impl LoadReport {
 /// The resident set size of this process in MB (`VmRSS` of /proc/self/status): the module
 /// runs inside it.
 pub fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+/// A `kB` line of /proc/self/status, in MB (`RssAnon:` is the heap and stacks, `RssFile:`
+/// mapped files such as the libraries and SQLite's -shm).
+pub fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
@@ -213,9 +219,13 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
                 report.samples.push((secs, rss));
                 let (completed, _) = stats(&sim);
                 say(format!(
-                    "load_t{secs}_rss_mb: {rss:.1} MB  db_mb={:.1} captures={} capture_errors={} \
-                     http_ok={} http_failed={} offers={} dispatched={completed} errors_logged={}",
+                    "load_t{secs}_rss_mb: {rss:.1} MB  anon_mb={:.1} file_mb={:.1} db_mb={:.1} \
+                     sim_calls={} captures={} capture_errors={} http_ok={} http_failed={} \
+                     offers={} dispatched={completed} errors_logged={}",
+                    status_mb("RssAnon:"),
+                    status_mb("RssFile:"),
                     file_mb(&db),
+                    sim.sessions().len(),
                     counters.captures.load(Ordering::SeqCst),
                     counters.capture_errors.load(Ordering::SeqCst),
                     counters.http_ok.load(Ordering::SeqCst),
