@@ -541,6 +541,10 @@ impl Dialogue<'_> {
                     ", unconfirmed: the caller hung up"
                 }
             ),
+            // The store failing (its disk full, read-only, locked) is the admin's to fix.
+            Err(e) if e.is_store_unavailable() => {
+                tracing::error!("callback_ivr: the request was not stored: {e}")
+            }
             Err(e) => tracing::warn!("callback_ivr: the request was refused: {e}"),
         }
         result

@@ -182,10 +182,8 @@ pub fn run(svc: Option<&CallbackService>, call: &dyn CallControl, data: &str) {
             tracing::info!("callback_ivr: ended without a request: {why}");
             return set_error(call, &why);
         }
-        Outcome::Failed(e) => {
-            tracing::error!("callback_ivr: the request was not stored: {e}");
-            return set_error(call, &e.to_string());
-        }
+        // Said in the log by the dialogue, once.
+        Outcome::Failed(e) => return set_error(call, &e.to_string()),
     };
     call.set_var("callback_result", Some("OK"));
     call.set_var("callback_id", Some(&stored.id.to_string()));

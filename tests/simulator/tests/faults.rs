@@ -346,12 +346,15 @@ fn refused_everywhere(r: &Running, words: &str, code: &str, known_id: &str) {
     assert!(reply.contains(words), "{reply}");
     assert_eq!(reply.trim_end().lines().count(), 1, "{reply}");
 
-    // The log: once per failure (IVR, capture, HTTP, command), naming the fault.
-    let logged: Vec<String> = r.sim.logs()[before..]
+    // The log: once per failure (IVR, capture, HTTP, command), naming the fault, as an
+    // error; and not again at another level.
+    let logs = r.sim.logs();
+    let naming: Vec<_> = logs[before..]
         .iter()
-        .filter(|l| l.level <= 3 && l.text.contains(words))
-        .map(|l| l.text.clone())
+        .filter(|l| l.text.contains(words))
         .collect();
+    assert!(naming.iter().all(|l| l.level <= 3), "{naming:#?}");
+    let logged: Vec<String> = naming.iter().map(|l| l.text.clone()).collect();
     for who in [
         "callback_ivr:",
         "callback_capture:",
