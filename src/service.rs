@@ -140,6 +140,12 @@ impl Error {
         }
     }
 
+    /// Whether the store (its database or disk) failed rather than the request: say it
+    /// as an error, and try again later.
+    pub fn is_store_unavailable(&self) -> bool {
+        matches!(self, Error::Store(s) if s.is_unavailable())
+    }
+
     /// A stable, kebab-case code for APIs and scripts.
     pub fn code(&self) -> &'static str {
         match self {
@@ -154,6 +160,7 @@ impl Error {
             Error::Store(StoreError::Leased { .. } | StoreError::LeaseLost { .. }) => "busy",
             Error::Store(StoreError::SlotFull { .. }) => "slot-full",
             Error::Store(StoreError::Invalid { .. }) | Error::Invalid { .. } => "invalid",
+            Error::Store(StoreError::Unavailable { fault, .. }) => fault.code(),
             Error::Store(StoreError::Backend(_)) => "storage",
             Error::UnknownQueue(_) => "unknown-queue",
             Error::Conflict { code, .. } => code,

@@ -159,10 +159,17 @@ impl Run {
     }
 
     fn main(self) {
+        // One outage per target: its failure is said once, and once when it is over.
+        let mut outages: Vec<crate::store::Outage> =
+            self.targets.iter().map(|_| Default::default()).collect();
         while !self.stopping() {
-            for t in &self.targets {
-                if let Err(e) = self.deliver(t) {
-                    tracing::error!("webhook {}: {e}", t.name);
+            for (t, outage) in self.targets.iter().zip(outages.iter_mut()) {
+                let who = format!("webhook {}", t.name);
+                match self.deliver(t) {
+                    Ok(()) => outage.ok(&who),
+                    Err(e) => {
+                        outage.failed(&who, &e, e.fault());
+                    }
                 }
             }
             let guard = self

@@ -13,7 +13,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
-    /// Seconds to wait before trying again (429).
+    /// Seconds to wait before trying again (429, and 503 when the store is unavailable).
     pub retry_after: Option<u64>,
 }
 
@@ -84,7 +84,9 @@ impl From<ServiceError> for ApiError {
                 | StoreError::LeaseLost { .. }
                 | StoreError::SlotFull { .. },
             ) => StatusCode::CONFLICT,
-            ServiceError::Store(StoreError::Backend(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Store(StoreError::Backend(_) | StoreError::Unavailable { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ServiceError::Conflict { .. } => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -94,9 +96,16 @@ impl From<ServiceError> for ApiError {
                 tracing::error!("http: {e}");
                 "the callback store is unavailable; try again later".to_string()
             }
+            // The fault's name (full, read-only, busy) tells the client's operator what
+            // kind of outage this is; the file path and SQLite's words stay in the log.
+            ServiceError::Store(StoreError::Unavailable { fault, .. }) => {
+                tracing::error!("http: {e}");
+                format!("the callback store is unavailable: {fault}; try again later")
+            }
             ServiceError::Store(StoreError::NotFound(_)) => "no such callback".to_string(),
             _ => e.to_string(),
         };
+        let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE).then_some(5);
         Self {
             status,
             code: e.code(),
@@ -105,7 +114,7 @@ impl From<ServiceError> for ApiError {
             field: e
                 .field()
                 .map(|f| if f == "when" { "desired_time" } else { f }.to_string()),
-            retry_after: None,
+            retry_after,
         }
     }
 }

@@ -48,6 +48,9 @@ pub struct Settings {
     pub db_path: PathBuf,
     /// A PostgreSQL server shared by several nodes (`db-url`); `None`: the SQLite file.
     pub db_url: Option<DbUrl>,
+    /// SQLite's page cache ceiling, KiB (`db-cache-mb`): it fills as the file grows, so the
+    /// module's resident size grows with the database up to this much.
+    pub db_cache_kib: i64,
     /// Where callers' recordings are written (server-made names only).
     pub recordings_dir: PathBuf,
     /// This node's name, the owner of its leases.
@@ -169,6 +172,7 @@ pub struct Config {
 const SETTINGS_KEYS: &[&str] = &[
     "db-path",
     "db-url",
+    "db-cache-mb",
     "recordings-dir",
     "node-id",
     "default-region",
@@ -384,6 +388,7 @@ impl Config {
                 None => None,
                 Some(url) => Some(DbUrl::parse(url).map_err(|m| s.err("db-url", m))?),
             },
+            db_cache_kib: s.number("db-cache-mb", 128i64, 1..=65_536)? * 1024,
             recordings_dir: {
                 let dir = s.text("recordings-dir", "/var/lib/freeswitch/recordings/callback");
                 if dir.is_empty() || dir.chars().any(|c| c.is_whitespace() || c.is_control()) {

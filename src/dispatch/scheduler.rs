@@ -18,7 +18,7 @@ use crate::config::AgentConfig;
 use crate::host::{LegRequest, Target};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::service::{CallbackService, Error};
-use crate::store::{AttemptEnd, NewAttempt, StoreError, Transition};
+use crate::store::{AttemptEnd, NewAttempt, Outage, StoreError, Transition};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +37,8 @@ const MAX_WAIT: Duration = Duration::minutes(5);
 
 /// The longest the loop sleeps without looking (a host's virtual clock may jump).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often a dispatcher whose database is at fault (full, read-only, locked) tries again.
+const FAULT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A call uuid as FreeSWITCH makes them (hex digits and dashes): only such values travel
 /// in a leg's variables (an API client's origin id may hold other characters).
@@ -257,21 +259,34 @@ impl Dispatcher {
 
     fn run(self: Arc<Self>) {
         let mut seen = 0;
+        let mut outage = Outage::default();
         loop {
+            let mut back_off = false;
             let next = match self.turn() {
-                Ok(next) => next,
+                Ok(next) => {
+                    outage.ok("dispatcher");
+                    next
+                }
                 Err(e) => {
-                    tracing::error!("dispatcher: {e}");
+                    let fault = match &e {
+                        Error::Store(s) => s.fault(),
+                        _ => None,
+                    };
+                    back_off = outage.failed("dispatcher", &e, fault);
                     None
                 }
             };
             let now = self.svc.now();
             // Wake a little early: the claim and the offers' commit happen before the due
-            // instant, and the agents are rung at it (see `ring_all`).
-            let wait = next
-                .map(|at| (at - LOOKAHEAD - now).to_std().unwrap_or_default())
-                .unwrap_or(MAX_SLEEP)
-                .min(MAX_SLEEP);
+            // instant, and the agents are rung at it (see `ring_all`). A database fault
+            // (full, read-only, locked) is retried at a slower pace.
+            let wait = if back_off {
+                FAULT_RETRY
+            } else {
+                next.map(|at| (at - LOOKAHEAD - now).to_std().unwrap_or_default())
+                    .unwrap_or(MAX_SLEEP)
+                    .min(MAX_SLEEP)
+            };
             let g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
             if g.stop {
                 break;

@@ -472,7 +472,18 @@ impl Dialogue<'_> {
 
     /// The recording when it holds at least `min-record-ms` of voice.
     fn heard(&self, path: &Path) -> Option<Recording> {
-        let rec = recording::inspect(path).ok()?;
+        let rec = match recording::inspect(path) {
+            Ok(r) => r,
+            Err(e) => {
+                // Silence is a valid, quiet file; no file or a broken one means it could not
+                // be written (its disk full or gone): said, and the caller goes on.
+                tracing::warn!(
+                    "callback_ivr: the recording {} is unusable: {e}",
+                    path.display()
+                );
+                return None;
+            }
+        };
         let voiced = recording::voiced_ms(path, self.p.silence_threshold).ok()?;
         (voiced >= self.p.min_record_ms.min(rec.duration_ms).max(1)).then_some(rec)
     }
@@ -530,6 +541,10 @@ impl Dialogue<'_> {
                     ", unconfirmed: the caller hung up"
                 }
             ),
+            // The store failing (its disk full, read-only, locked) is the admin's to fix.
+            Err(e) if e.is_store_unavailable() => {
+                tracing::error!("callback_ivr: the request was not stored: {e}")
+            }
             Err(e) => tracing::warn!("callback_ivr: the request was refused: {e}"),
         }
         result

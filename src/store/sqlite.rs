@@ -12,8 +12,8 @@
 use super::schema;
 use super::transcriptions::insert_job;
 use super::{
-    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, ListFilter, NewAttempt, Offered,
-    Stats, Store, StoreError, Transition,
+    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Fault, ListFilter, NewAttempt,
+    Offered, Stats, Store, StoreError, Transition,
 };
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
@@ -25,7 +25,7 @@ use rusqlite::{
     params, Connection, OptionalExtension, Row, Statement, Transaction, TransactionBehavior,
 };
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -84,7 +84,13 @@ macro_rules! attempt_columns {
 
 /// The embedded store.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    /// `None` after a fault that needs a fresh connection ([`Fault::needs_reconnect`]), or
+    /// when the database could not be opened at start ([`SqliteStore::open_or_later`]): the
+    /// next use opens it again.
+    conn: Mutex<Option<Connection>>,
+    path: PathBuf,
+    /// The page cache ceiling of each connection, KiB.
+    cache_kib: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -104,20 +110,64 @@ impl SqliteStore {
     /// PBX that loses power also loses every call in flight, so we accept that window.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let mut conn = Connection::open(path).map_err(|e| {
-            StoreError::Backend(format!("opening the database {}: {e}", path.display()))
-        })?;
-        configure(&conn)?;
-        migrate(&mut conn)?;
+        let conn = connect(path, CACHE_KIB)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Some(conn)),
+            path: path.to_path_buf(),
+            cache_kib: CACHE_KIB,
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// Like [`SqliteStore::open`], but a fault of the file or its disk (read-only, full,
+    /// locked, cannot be opened) does not refuse the store: it is returned beside it, and
+    /// every use tries to open the database again until the fault is gone. Other errors (a
+    /// newer schema, no WAL) still refuse. `cache_kib`: the page cache ceiling (`None`: the
+    /// default, 128 MiB).
+    pub fn open_or_later(
+        path: impl AsRef<Path>,
+        cache_kib: Option<i64>,
+    ) -> Result<(Self, Option<StoreError>), StoreError> {
+        let path = path.as_ref();
+        let cache_kib = cache_kib.unwrap_or(CACHE_KIB).max(1);
+        let (conn, fault) = match connect(path, cache_kib) {
+            Ok(c) => (Some(c), None),
+            Err(e @ StoreError::Unavailable { .. }) => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let store = Self {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            cache_kib,
+        };
+        Ok((store, fault))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
         // A panic while holding the lock rolled its transaction back when the guard's
         // transaction dropped, so the connection is still usable.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the connection, opening it first if a fault closed it; after a fault
+    /// that leaves the connection unusable, closes it so the next use starts afresh.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.lock();
+        if guard.is_none() {
+            *guard = Some(connect(&self.path, self.cache_kib)?);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Backend("no connection".into()));
+        };
+        let out = f(conn);
+        if let Err(StoreError::Unavailable { fault, .. }) = &out {
+            if fault.needs_reconnect() {
+                *guard = None;
+            }
+        }
+        out
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed if it returns `Ok`, rolled
@@ -128,25 +178,77 @@ impl SqliteStore {
         doing: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend(doing))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(backend(doing))?;
-        Ok(out)
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend(doing))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend(doing))?;
+            Ok(out)
+        })
     }
 
     pub(super) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.lock();
-        f(&conn)
+        self.with_conn(|conn| f(conn))
     }
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+/// Opens the database at `path`, configures the connection and brings the schema up to
+/// date.
+fn connect(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+    let opened = Connection::open(path)
+        .map_err(|e| match classify("opening the database", e) {
+            StoreError::Backend(m) => StoreError::Backend(format!("{m} ({})", path.display())),
+            other => other,
+        })
+        .and_then(|mut conn| {
+            configure(&conn, cache_kib)?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        });
+    match opened {
+        // SQLite opens a file it may not write read-only and, in WAL mode, says "unable to
+        // open database file" (it cannot make the -shm): name the read-only disk instead.
+        Err(StoreError::Unavailable {
+            fault: Fault::CannotOpen | Fault::ReadOnly | Fault::Io,
+            doing,
+            ..
+        }) if read_only_fs(path) => Err(StoreError::Unavailable {
+            fault: Fault::ReadOnly,
+            doing,
+            detail: format!("{} is on a read-only file system", path.display()),
+        }),
+        other => other,
+    }
+}
+
+/// Whether the database's directory is on a file system mounted read-only: a probe file
+/// next to it cannot be created with EROFS. (Not by opening the database file itself:
+/// closing a descriptor of it would drop the POSIX locks SQLite holds on it in this
+/// process.)
+fn read_only_fs(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".callback-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            false
+        }
+        Err(e) => e.kind() == std::io::ErrorKind::ReadOnlyFilesystem,
+    }
+}
+
+fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
     let err = backend("configuring the connection");
     conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
     let mode: String = conn
@@ -161,7 +263,7 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
         .map_err(&err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(&err)?;
-    conn.pragma_update(None, "cache_size", -CACHE_KIB)
+    conn.pragma_update(None, "cache_size", -cache_kib)
         .map_err(&err)?;
     Ok(())
 }
@@ -206,7 +308,30 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Wraps a database error with what the store was doing.
 pub(super) fn backend(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{doing}: {e}"))
+    move |e| classify(doing, e)
+}
+
+/// A fault of the file or its disk becomes [`StoreError::Unavailable`] naming it; any
+/// other error stays a backend error with the database's words.
+pub(super) fn classify(doing: &'static str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let fault = match e.sqlite_error_code() {
+        Some(C::DiskFull) => Some(Fault::Full),
+        Some(C::ReadOnly) => Some(Fault::ReadOnly),
+        Some(C::DatabaseBusy | C::DatabaseLocked) => Some(Fault::Busy),
+        Some(C::SystemIoFailure) => Some(Fault::Io),
+        Some(C::CannotOpen) => Some(Fault::CannotOpen),
+        Some(C::DatabaseCorrupt | C::NotADatabase) => Some(Fault::Corrupt),
+        _ => None,
+    };
+    match fault {
+        Some(fault) => StoreError::Unavailable {
+            fault,
+            doing,
+            detail: e.to_string(),
+        },
+        None => StoreError::Backend(format!("{doing}: {e}")),
+    }
 }
 
 /// Epoch seconds, truncated: what is stored for event and request times.
@@ -566,7 +691,7 @@ fn insert_callback(
                 d.idempotency_key.as_deref().unwrap_or_default()
             ),
         ),
-        _ => StoreError::Backend(format!("storing a callback: {e}")),
+        _ => classify("storing a callback", e),
     })
 }
 
@@ -1746,7 +1871,8 @@ mod tests {
     use chrono::TimeZone;
 
     fn plan(store: &SqliteStore, sql: &str) -> String {
-        let conn = store.lock();
+        let guard = store.lock();
+        let conn = guard.as_ref().unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(3))

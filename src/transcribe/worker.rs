@@ -314,12 +314,16 @@ fn worker_loop(
     signal: &Signal,
 ) {
     let mut seen = 0u64;
+    // A database fault (full, read-only, locked) is said once, not at every poll.
+    let mut outage = crate::store::Outage::default();
     while !signal.stopping() {
         let busy = match run_once(queue, engine, clock, cfg) {
-            Ok(Step::Off | Step::Idle) => false,
-            Ok(_) => true,
+            Ok(step) => {
+                outage.ok("transcription queue");
+                !matches!(step, Step::Off | Step::Idle)
+            }
             Err(e) => {
-                tracing::error!("transcription queue: {e}");
+                outage.failed("transcription queue", &e, e.fault());
                 false
             }
         };

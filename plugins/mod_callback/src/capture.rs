@@ -239,6 +239,10 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
             chan.set_var("callback_error", None);
             tracing::info!(callback_id = r.id, "callback_capture: stored");
         }
+        Err(CaptureError::Service(e)) if e.is_store_unavailable() => {
+            tracing::error!("callback_capture: the request was not stored: {e}");
+            set_error(chan, &e.to_string());
+        }
         Err(e) => {
             tracing::info!("callback_capture refused: {e}");
             set_error(chan, &e.to_string());

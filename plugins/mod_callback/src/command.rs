@@ -273,6 +273,9 @@ fn err_reply(json: bool, code: &str, message: &str, usage: Option<&str>) -> Stri
 }
 
 fn service_err(json: bool, e: &ServiceError) -> String {
+    if e.is_store_unavailable() {
+        tracing::error!("callback command: {e}");
+    }
     err_reply(json, e.code(), &e.to_string(), None)
 }
 

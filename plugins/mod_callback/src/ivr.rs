@@ -182,6 +182,7 @@ pub fn run(svc: Option<&CallbackService>, call: &dyn CallControl, data: &str) {
             tracing::info!("callback_ivr: ended without a request: {why}");
             return set_error(call, &why);
         }
+        // Said in the log by the dialogue, once.
         Outcome::Failed(e) => return set_error(call, &e.to_string()),
     };
     call.set_var("callback_result", Some("OK"));

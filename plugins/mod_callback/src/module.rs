@@ -99,16 +99,29 @@ fn open_store(config: &Config) -> Result<Opened, String> {
                 }
             })
             .map_err(|e| e.to_string()),
-        None => SqliteStore::open(&config.settings.db_path)
-            .map(|s| {
-                let s = Arc::new(s);
-                Opened {
-                    store: s.clone(),
-                    transcripts: s.clone(),
-                    sqlite: Some(s),
-                }
+        None => {
+            // A fault of the database's disk (read-only, full, locked) does not stop the
+            // load: it is said once, callers hear the apology prompt and the API answers
+            // 503 until it is fixed, and every use tries again, so no reload is needed.
+            let (store, fault) = SqliteStore::open_or_later(
+                &config.settings.db_path,
+                Some(config.settings.db_cache_kib),
+            )
+            .map_err(|e| e.to_string())?;
+            if let Some(e) = fault {
+                tracing::error!(
+                    "{}: the store is unavailable: {e}; callback requests are refused until \
+                     it is fixed (no reload needed)",
+                    config.settings.db_path.display()
+                );
+            }
+            let s = Arc::new(store);
+            Ok(Opened {
+                store: s.clone(),
+                transcripts: s.clone(),
+                sqlite: Some(s),
             })
-            .map_err(|e| e.to_string()),
+        }
     }
 }
 
@@ -261,8 +274,17 @@ pub fn runtime_turn() -> bool {
         if last.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
             *last = Some(now);
             drop(last);
-            if let Err(e) = m.service.purge(None) {
-                tracing::error!("retention purge: {e}");
+            match m.service.purge(None) {
+                Ok(_) => {}
+                // The database's outage is said where it is found (load, the loops, the
+                // callers' errors): here it only means trying again in a minute.
+                Err(callback_core::service::Error::Store(e)) if e.fault().is_some() => {
+                    tracing::debug!("retention purge postponed: {e}");
+                    if let Ok(mut last) = m.last_purge.lock() {
+                        *last = Some(now - chrono::Duration::minutes(59));
+                    }
+                }
+                Err(e) => tracing::error!("retention purge: {e}"),
             }
         }
     }

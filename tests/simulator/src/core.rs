@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use mod_callback::ffi::types::{ApiFn, AppFn};
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -150,6 +150,76 @@ pub struct State {
     /// Each `originate` that reached the host, in arrival order: the `callback_id=` of its
     /// dial string and the real time it arrived (the dispatch bench's lateness).
     pub originated: Vec<(i64, SystemTime)>,
+    /// How many `originate` commands reached the host in all (in bounded mode `originated`
+    /// keeps only the latest).
+    pub originated_total: usize,
+    /// Log lines at ERROR or worse (level <= 3) in all, kept lines or not.
+    pub errors_logged: usize,
+    /// Bounded mode ([`Sim::bounded`]): keep about this many of the latest log lines,
+    /// events, commands, originates and originated calls; `None` keeps everything.
+    pub keep: Option<usize>,
+    /// Originated calls in order of creation (bounded mode only): the oldest are forgotten
+    /// as FreeSWITCH destroys a session once it is over.
+    pub legs: VecDeque<String>,
+}
+
+/// Drops the oldest entries of `v` once it holds twice `keep` (amortised: one drain per
+/// `keep` pushes).
+fn trim<T>(v: &mut Vec<T>, keep: Option<usize>) {
+    if let Some(k) = keep {
+        let k = k.max(1);
+        if v.len() >= 2 * k {
+            v.drain(..v.len() - k);
+        }
+    }
+}
+
+impl State {
+    pub(crate) fn push_log(&mut self, line: LogLine) {
+        if line.level <= 3 {
+            self.errors_logged += 1;
+        }
+        self.logs.push(line);
+        trim(&mut self.logs, self.keep);
+    }
+
+    pub(crate) fn push_event(&mut self, e: FiredEvent) {
+        self.events.push(e);
+        trim(&mut self.events, self.keep);
+    }
+
+    pub(crate) fn push_command(&mut self, c: String) {
+        self.commands.push(c);
+        trim(&mut self.commands, self.keep);
+    }
+
+    pub(crate) fn push_originated(&mut self, id: i64, at: SystemTime) {
+        self.originated_total += 1;
+        self.originated.push((id, at));
+        trim(&mut self.originated, self.keep);
+    }
+
+    /// A call `originate` created. In bounded mode the oldest originated calls beyond
+    /// `keep` are forgotten, and finished call threads are reaped.
+    pub(crate) fn add_leg(&mut self, uuid: String, s: Arc<SimSession>) {
+        self.sessions.insert(uuid.clone(), s);
+        if let Some(k) = self.keep {
+            self.legs.push_back(uuid);
+            while self.legs.len() > k.max(1) {
+                if let Some(old) = self.legs.pop_front() {
+                    self.sessions.remove(&old);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn push_thread(&mut self, t: JoinHandle<()>) {
+        if self.keep.is_some() {
+            // A finished thread's handle is dropped (detached): nothing left to join.
+            self.threads.retain(|t| !t.is_finished());
+        }
+        self.threads.push(t);
+    }
 }
 
 pub(crate) static STATE: Mutex<State> = Mutex::new(State {
@@ -167,6 +237,10 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     next_uuid: 0,
     talk_ms: 0,
     originated: Vec::new(),
+    originated_total: 0,
+    errors_logged: 0,
+    keep: None,
+    legs: VecDeque::new(),
 });
 
 /// Where customer dials are appended ([`Sim::log_customer_dials`]), if anywhere.
@@ -205,6 +279,10 @@ pub(crate) static CLOCK_US: AtomicI64 = AtomicI64::new(0);
 /// nothing advances the virtual clock.
 static REAL_CLOCK: AtomicBool = AtomicBool::new(false);
 
+/// Real-time pacing on the real clock ([`Sim::pace`]): per mille of each virtual duration
+/// (a prompt's wait, a recording, ringing) that the call's thread sleeps; 0 = none.
+static PACE_PERMILLE: AtomicU32 = AtomicU32::new(0);
+
 /// One simulator per process at a time: the exported C functions are process-global.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -236,10 +314,16 @@ pub(crate) fn now() -> DateTime<Utc> {
 }
 
 /// Moves the virtual clock on (ringing, prompts, recordings); in real mode time passes by
-/// itself and this does nothing.
+/// itself, and with pacing ([`Sim::pace`]) the calling thread sleeps for that long.
 pub(crate) fn advance(by: Duration) {
     if !REAL_CLOCK.load(Ordering::SeqCst) {
         CLOCK_US.fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
+        return;
+    }
+    let pace = PACE_PERMILLE.load(Ordering::SeqCst);
+    if pace > 0 {
+        let us = by.num_microseconds().unwrap_or(0).max(0) as u64 * u64::from(pace) / 1000;
+        std::thread::sleep(std::time::Duration::from_micros(us));
     }
 }
 
@@ -261,6 +345,7 @@ impl Sim {
         Self::settle();
         *state() = State::default();
         REAL_CLOCK.store(false, Ordering::SeqCst);
+        PACE_PERMILLE.store(0, Ordering::SeqCst);
         *lock(&DIAL_LOG) = None;
         CLOCK_US.store(start.timestamp_micros(), Ordering::SeqCst);
         Self { _serial: serial }
@@ -286,6 +371,40 @@ impl Sim {
             .open(path)?;
         *lock(&DIAL_LOG) = Some(f);
         Ok(())
+    }
+
+    /// On the real clock, makes calls take their time: each virtual duration (a recording's
+    /// length, the half second of keying digits, a prompt's timeout, ringing) sleeps the
+    /// call's thread for `factor` times that long. 1.0 is a caller at human speed; the load
+    /// bench uses it so that N callers in flight means N calls of realistic length.
+    pub fn pace(&self, factor: f64) {
+        let permille = (factor.max(0.0) * 1000.0).round().min(f64::from(u32::MAX)) as u32;
+        PACE_PERMILLE.store(permille, Ordering::SeqCst);
+    }
+
+    /// Bounded mode, for long runs: the log lines, events, commands and originates kept
+    /// are about the latest `keep` of each (the counters [`Sim::errors_logged`] and
+    /// [`Sim::originated_count`] still count all), originated calls beyond the latest `keep`
+    /// are forgotten as FreeSWITCH destroys finished sessions, and finished call threads
+    /// are reaped. Inbound calls are forgotten with [`Sim::end_call`].
+    pub fn bounded(&self, keep: usize) {
+        state().keep = Some(keep);
+    }
+
+    /// Forgets an inbound call that is over (FreeSWITCH destroys the session after
+    /// hang-up): its variables, applications and pool strings are freed.
+    pub fn end_call(&self, uuid: &str) {
+        state().sessions.remove(uuid);
+    }
+
+    /// How many log lines at ERROR or worse the module (or the simulator) logged in all.
+    pub fn errors_logged(&self) -> usize {
+        state().errors_logged
+    }
+
+    /// How many scripts are left for the next calls answered at `target`.
+    pub fn scripts_left(&self, target: &str) -> usize {
+        state().scripts.get(target).map_or(0, VecDeque::len)
     }
 
     /// Whether this simulator runs on the real clock.
@@ -411,7 +530,7 @@ impl Sim {
 
     /// How many `originate` commands reached the host (cheaper than [`Sim::originated`]).
     pub fn originated_count(&self) -> usize {
-        state().originated.len()
+        state().originated_total
     }
 
     pub fn format_violations(&self) -> Vec<String> {

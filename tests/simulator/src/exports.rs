@@ -268,7 +268,7 @@ pub unsafe extern "C" fn switch_core_session_execute_application_get_flags(
 }
 
 fn log_sim(text: String) {
-    state().logs.push(LogLine {
+    state().push_log(LogLine {
         level: SWITCH_LOG_INFO,
         uuid: None,
         text: format!("[sim] {text}"),
@@ -543,7 +543,7 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
             s.set("uuid", &uuid);
             s.set("destination_number", &target);
             s.answered.store(true, Ordering::SeqCst);
-            state().sessions.insert(uuid.clone(), s);
+            state().add_leg(uuid.clone(), s);
             (SWITCH_STATUS_SUCCESS, format!("+OK {uuid}\n"))
         }
         Some(Endpoint::AnswerOnly(_)) => {
@@ -569,7 +569,7 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
             if let Some(acts) = script {
                 lock(&s.acts).extend(acts);
             }
-            state().sessions.insert(uuid.clone(), s.clone());
+            state().add_leg(uuid.clone(), s.clone());
             // `&app(arg)` runs on the new call's own thread, as in FreeSWITCH.
             if let Some((name, a)) = app
                 .strip_prefix('&')
@@ -581,7 +581,7 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
                     let t = std::thread::spawn(move || {
                         execute_app(&s, &name, &a);
                     });
-                    state().threads.push(t);
+                    state().push_thread(t);
                 }
             }
             (SWITCH_STATUS_SUCCESS, format!("+OK {uuid}\n"))
@@ -620,10 +620,10 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
     }
     {
         let mut s = state();
-        s.commands.push(format!("{cmd} {arg}"));
+        s.push_command(format!("{cmd} {arg}"));
         if cmd == "originate" {
             if let Some(id) = callback_id(arg) {
-                s.originated.push((id, arrived));
+                s.push_originated(id, arrived);
             }
         }
     }
@@ -808,7 +808,7 @@ pub unsafe extern "C" fn switch_log_printf(
     if std::env::var_os("SIM_LOG").is_some() {
         eprintln!("[{level}] {}", line.text);
     }
-    state().logs.push(line);
+    state().push_log(line);
 }
 
 #[no_mangle]
@@ -909,7 +909,7 @@ pub unsafe extern "C" fn switch_event_fire_detailed(
     // SAFETY: created by `Box::into_raw` above, taken once.
     let e = unsafe { Box::from_raw(p.cast::<FiredEvent>()) };
     *p = ptr::null_mut();
-    state().events.push(*e);
+    state().push_event(*e);
     SWITCH_STATUS_SUCCESS
 }
 

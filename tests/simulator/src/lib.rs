@@ -8,6 +8,8 @@
 //!   executable (`-rdynamic`); the only unsafe code of this crate.
 //! - [`loader`]: loads the `.so` the way FreeSWITCH does (dlopen RTLD_NOW|RTLD_LOCAL, the
 //!   table symbol, the API-version check, `load`, the runtime thread, `shutdown`).
+//! - [`load`]: the load run (IVR callers, HTTP creates and dispatching at once on the real
+//!   clock, resident memory sampled), for the load bench and its short test.
 //! - [`scenario`]: scripted scenarios (`fixtures/scenarios/*.scn`) on the virtual clock.
 //!
 //! What it does not model: media (audio is never read), the state machine of a real
@@ -16,6 +18,7 @@
 
 pub mod core;
 pub mod exports;
+pub mod load;
 pub mod loader;
 pub mod scenario;
 
