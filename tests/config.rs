@@ -408,3 +408,16 @@ fn the_rest_api_settings_and_keys_load_and_bad_ones_are_refused() {
         assert!(err.starts_with(at), "{at}: {err}");
     }
 }
+
+#[test]
+fn a_broken_element_around_a_multibyte_character_is_an_error_not_a_panic() {
+    // Found by fuzzing: the XML reader stops inside a multi-byte character; the file is
+    // refused naming its line instead of a panic slicing the text there.
+    let bytes = std::fs::read(
+        root().join("fixtures/fuzz/config/regressions/position-inside-a-character.xml"),
+    )
+    .unwrap();
+    let err = Config::from_xml(&String::from_utf8_lossy(&bytes)).unwrap_err();
+    assert!(err.at.starts_with("line "), "{err}");
+    assert!(!err.message.is_empty(), "{err}");
+}
