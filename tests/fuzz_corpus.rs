@@ -19,7 +19,9 @@ fn corpus(target: &str) -> Vec<PathBuf> {
             }
         }
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fuzz").join(target);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fuzz")
+        .join(target);
     let mut files = Vec::new();
     walk(&root, &mut files);
     files.sort();
@@ -29,7 +31,11 @@ fn corpus(target: &str) -> Vec<PathBuf> {
 /// Runs `check` on every input, and fails naming each input that broke a property.
 fn replay(target: &str, check: fn(&[u8])) {
     let files = corpus(target);
-    assert!(files.len() >= 5, "{target}: the corpus is there ({} inputs)", files.len());
+    assert!(
+        files.len() >= 5,
+        "{target}: the corpus is there ({} inputs)",
+        files.len()
+    );
     let broken: Vec<String> = files
         .iter()
         .filter(|f| {

@@ -32,7 +32,11 @@ fn corpus(target: &str) -> Vec<PathBuf> {
 /// Runs `check` on every input, and fails naming each input that broke a property.
 fn replay(target: &str, check: fn(&[u8])) {
     let files = corpus(target);
-    assert!(files.len() >= 5, "{target}: the corpus is there ({} inputs)", files.len());
+    assert!(
+        files.len() >= 5,
+        "{target}: the corpus is there ({} inputs)",
+        files.len()
+    );
     let broken: Vec<String> = files
         .iter()
         .filter(|f| {

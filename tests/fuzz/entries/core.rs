@@ -238,9 +238,9 @@ impl Http {
             };
             // Callback 1, for the PATCH.
             let first = br#"{"number":"+4930123456","desired_time":"2026-11-24T10:00"}"#;
-            let (status, reply) = api
-                .rt
-                .block_on(api.send("POST", "/v1/callbacks", first.to_vec()));
+            let (status, reply) =
+                api.rt
+                    .block_on(api.send("POST", "/v1/callbacks", first.to_vec()));
             assert_eq!(status, 201, "callback 1 is created: {reply}");
             api
         })

@@ -135,11 +135,17 @@ pub fn command(data: &[u8]) {
 }
 
 fn check_reply(line: &str, reply: &str) {
-    let json = line.trim_start().get(..4).is_some_and(|w| w.eq_ignore_ascii_case("json"))
+    let json = line
+        .trim_start()
+        .get(..4)
+        .is_some_and(|w| w.eq_ignore_ascii_case("json"))
         && serde_json::from_str::<serde_json::Value>(reply).is_ok();
     if json {
         let v: serde_json::Value = serde_json::from_str(reply).unwrap();
-        assert!(v["ok"].is_boolean(), "{line:?}: a JSON reply with ok: {reply}");
+        assert!(
+            v["ok"].is_boolean(),
+            "{line:?}: a JSON reply with ok: {reply}"
+        );
         if v["ok"] == false {
             assert!(
                 v["error"]["message"]
