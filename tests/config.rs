@@ -626,3 +626,16 @@ fn db_url_is_checked_and_its_password_never_shows() {
         assert!(!e.contains("s3cret"), "{e}");
     }
 }
+
+#[test]
+fn a_broken_element_around_a_multibyte_character_is_an_error_not_a_panic() {
+    // Found by fuzzing: the XML reader stops inside a multi-byte character; the file is
+    // refused naming its line instead of a panic slicing the text there.
+    let bytes = std::fs::read(
+        root().join("fixtures/fuzz/config/regressions/position-inside-a-character.xml"),
+    )
+    .unwrap();
+    let err = Config::from_xml(&String::from_utf8_lossy(&bytes)).unwrap_err();
+    assert!(err.at.starts_with("line "), "{err}");
+    assert!(!err.message.is_empty(), "{err}");
+}

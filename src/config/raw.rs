@@ -132,7 +132,12 @@ pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
         let end = usize::try_from(reader.buffer_position())
             .unwrap_or(usize::MAX)
             .min(text.len());
-        let pos = text[..end].rfind('<').map_or(pos, |p| p as u64);
+        // In bytes: the reader's position may fall inside a multi-byte character of a
+        // broken file (found by fuzzing), where slicing the str would panic.
+        let pos = text.as_bytes()[..end]
+            .iter()
+            .rposition(|b| *b == b'<')
+            .map_or(pos, |p| p as u64);
         let name = e.name().as_ref().to_string();
         let at = format!("line {}", line_of(text, pos));
         match (path.len(), name.as_str()) {

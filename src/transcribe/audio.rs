@@ -209,7 +209,16 @@ fn decode_mono<R: std::io::Read>(
     match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => {
             for s in reader.samples::<f32>().take(take) {
-                push(s.map_err(corrupt)?);
+                let v = s.map_err(corrupt)?;
+                // NaN or infinity would reach whisper as is (found by fuzzing); beyond full
+                // scale is clipping, and clamped so the channel sum stays finite.
+                if !v.is_finite() {
+                    return Err(AudioError::Corrupt {
+                        path: name.to_string(),
+                        reason: "a float sample is not a number (NaN or infinity)".into(),
+                    });
+                }
+                push(v.clamp(-1.0, 1.0));
             }
         }
         (hound::SampleFormat::Int, bits @ 8..=32) => {
@@ -350,6 +359,45 @@ mod tests {
         let a = load_wav(&p, &limits).unwrap();
         assert!(a.truncated);
         assert!(a.duration_ms() <= 2000, "{}", a.duration_ms());
+    }
+
+    #[test]
+    fn float_samples_that_are_not_numbers_are_refused() {
+        // A float WAV with a NaN or an infinity (found by fuzzing) is refused, naming the
+        // file; loud samples beyond full scale are clipped, never summed to infinity.
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, channels: u16, samples: &[f32]| {
+            let p = dir.path().join(name);
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: 8000,
+                bits_per_sample: 32,
+                sample_format: hound::SampleFormat::Float,
+            };
+            let mut w = hound::WavWriter::create(&p, spec).unwrap();
+            for s in samples {
+                w.write_sample(*s).unwrap();
+            }
+            w.finalize().unwrap();
+            p
+        };
+        let tone: Vec<f32> = tone(8000, 1000, 0.5)
+            .into_iter()
+            .map(|s| f32::from(s) / 32768.0)
+            .collect();
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut samples = tone.clone();
+            samples[4000] = bad;
+            let p = write("bad.wav", 1, &samples);
+            let err = load_wav(&p, &AudioLimits::default()).unwrap_err();
+            assert!(matches!(err, AudioError::Corrupt { .. }), "{err}");
+            assert!(err.to_string().contains("bad.wav"), "{err}");
+            assert!(err.is_permanent());
+        }
+        let loud: Vec<f32> = tone.iter().flat_map(|s| [s * 1e38, s * 1e38]).collect();
+        let a = load_wav(&write("loud.wav", 2, &loud), &AudioLimits::default()).unwrap();
+        // Clipped to full scale; resampling a clipped wave rings a little beyond it.
+        assert!(a.samples.iter().all(|s| s.is_finite() && s.abs() < 2.0));
     }
 
     #[test]
