@@ -764,17 +764,6 @@ fn apply_transition(
     Ok(updated)
 }
 
-fn check_dnc_number(number: &str) -> Result<(), StoreError> {
-    if crate::number::is_e164(number) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "number",
-            format!("'{number}' is not an E.164 number (+ and 2 to 15 digits)"),
-        ))
-    }
-}
-
 /// A number onto the do-not-call list, inside the caller's transaction: adding twice keeps
 /// the first date (when the customer first asked); a new reason replaces the old one.
 fn write_dnc(
@@ -1403,7 +1392,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Attempt, StoreError> {
         if let Some((number, _)) = do_not_call {
-            check_dnc_number(number)?;
+            super::sqlite::check_dnc_number(number)?;
         }
         self.write("storing after-call work", |tx| {
             if let Some((number, reason)) = do_not_call {
@@ -1518,7 +1507,7 @@ impl Store for PgStore {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        check_dnc_number(number)?;
+        super::sqlite::check_dnc_number(number)?;
         self.write("adding to the do-not-call list", |tx| {
             write_dnc(tx, number, reason, now)
         })

@@ -941,7 +941,7 @@ fn apply_transition(
     Ok(updated)
 }
 
-fn check_dnc_number(number: &str) -> Result<(), StoreError> {
+pub(super) fn check_dnc_number(number: &str) -> Result<(), StoreError> {
     if crate::number::is_e164(number) {
         Ok(())
     } else {
