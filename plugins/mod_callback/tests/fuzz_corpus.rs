@@ -6,46 +6,15 @@
 #[path = "../../../tests/fuzz/entries/plugin.rs"]
 mod entries;
 
-use std::path::{Path, PathBuf};
+#[path = "../../../tests/fuzz/entries/replay.rs"]
+mod replay;
 
-/// The files of a corpus, sub-directories included, in a stable order.
-fn corpus(target: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/fuzz")
-        .join(target);
-    let mut files = Vec::new();
-    walk(&root, &mut files);
-    files.sort();
-    files
-}
-
-/// Runs `check` on every input, and fails naming each input that broke a property.
 fn replay(target: &str, check: fn(&[u8])) {
-    let files = corpus(target);
-    assert!(
-        files.len() >= 5,
-        "{target}: the corpus is there ({} inputs)",
-        files.len()
+    replay::replay(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures")),
+        target,
+        check,
     );
-    let broken: Vec<String> = files
-        .iter()
-        .filter(|f| {
-            let data = std::fs::read(f).unwrap();
-            std::panic::catch_unwind(|| check(&data)).is_err()
-        })
-        .map(|f| f.display().to_string())
-        .collect();
-    assert!(broken.is_empty(), "{target}: inputs that fail: {broken:#?}");
 }
 
 #[test]
