@@ -25,7 +25,7 @@
 
 use super::pg_schema;
 use super::sqlite::{
-    ceil_secs, invalid, lease_until, map_json, merged_remark, parse_state, secs, validate,
+    ceil_secs, holds, invalid, lease_until, map_json, merged_remark, parse_state, secs, validate,
     validate_queue,
 };
 use super::{
@@ -570,23 +570,6 @@ fn count_slot(
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-fn live_lease(row: &CallbackRequest, now: i64) -> Option<(&str, DateTime<Utc>)> {
-    match (&row.lease_owner, row.lease_expires) {
-        (Some(owner), Some(until)) if secs(until) > now => Some((owner.as_str(), until)),
-        _ => None,
-    }
-}
-
-fn holds(row: &CallbackRequest, owner: &str, now: i64) -> Result<(), StoreError> {
-    match live_lease(row, now) {
-        Some((holder, _)) if holder == owner => Ok(()),
-        _ => Err(StoreError::LeaseLost {
-            id: row.id,
-            owner: owner.to_string(),
-        }),
-    }
-}
-
 fn load_attempt(
     c: &mut impl GenericClient,
     attempt_id: i64,
@@ -674,54 +657,17 @@ fn apply_transition(
     now_s: i64,
 ) -> Result<CallbackRequest, StoreError> {
     let row = load_with(tx, id, true)?;
-    if let Some(expected) = change.expect {
-        if expected != row.state {
-            return Err(StoreError::StateChanged {
-                id,
-                expected,
-                actual: row.state,
-            });
-        }
-    }
-    let to = row.state.check(change.to)?;
-    match &change.owner {
-        Some(owner) => holds(&row, owner, now_s)?,
-        None => {
-            let side_exit = matches!(to, State::Cancelled | State::Expired | State::Failed);
-            if let (Some((holder, until)), false) = (live_lease(&row, now_s), side_exit) {
-                return Err(StoreError::Leased {
-                    id,
-                    owner: holder.to_string(),
-                    until,
-                });
-            }
-        }
-    }
-    let due_at = change.due_at.or(row.due_at).map(secs);
-    if matches!(to, State::Scheduled | State::Rescheduled) && due_at.is_none() {
-        return Err(invalid(
-            "due_at",
-            format!("a '{to}' callback needs a due time"),
-        ));
-    }
-    let (lease_owner, lease_expires) = if !to.is_active() {
-        (None, None)
-    } else if change.owner.is_some() {
-        (row.lease_owner.clone(), row.lease_expires.map(secs))
-    } else {
-        (None, Some(now_s))
-    };
-    let queue = change.queue.as_deref().unwrap_or(&row.queue);
-    let number = change.number.as_deref().unwrap_or(&row.number);
-    let agent = match &change.agent {
-        Some(a) => a.as_deref(),
-        None => row.agent.as_deref(),
-    };
-    let attempts = if change.reset_attempts {
-        0
-    } else {
-        i64_of(row.customer_attempts)
-    };
+    let super::sqlite::Planned {
+        to,
+        due_at,
+        lease_owner,
+        lease_expires,
+        queue,
+        number,
+        agent,
+        attempts,
+    } = super::sqlite::plan(&row, change, now_s)?;
+    let attempts = i64_of(attempts);
     let updated = tx
         .query_one(
             &format!(

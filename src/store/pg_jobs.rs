@@ -101,12 +101,7 @@ impl JobQueue for PgStore {
         wav_path: &str,
         now: DateTime<Utc>,
     ) -> Result<JobId, StoreError> {
-        if wav_path.trim().is_empty() {
-            return Err(StoreError::Invalid {
-                field: "wav_path",
-                message: "empty recording path".into(),
-            });
-        }
+        super::transcriptions::check_wav_path(wav_path)?;
         self.write("queueing a transcription", |tx| {
             insert_job(tx, callback_id, wav_path, secs(now))
         })

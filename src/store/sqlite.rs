@@ -744,14 +744,14 @@ fn count_slot(conn: &Connection, queue: &str, start: i64, end: i64) -> Result<u3
 }
 
 /// Whether `row` is held by someone at `now` (seconds): who, and until when.
-fn live_lease(row: &CallbackRequest, now: i64) -> Option<(&str, DateTime<Utc>)> {
+pub(super) fn live_lease(row: &CallbackRequest, now: i64) -> Option<(&str, DateTime<Utc>)> {
     match (&row.lease_owner, row.lease_expires) {
         (Some(owner), Some(until)) if secs(until) > now => Some((owner.as_str(), until)),
         _ => None,
     }
 }
 
-fn holds(row: &CallbackRequest, owner: &str, now: i64) -> Result<(), StoreError> {
+pub(super) fn holds(row: &CallbackRequest, owner: &str, now: i64) -> Result<(), StoreError> {
     match live_lease(row, now) {
         Some((holder, _)) if holder == owner => Ok(()),
         _ => Err(StoreError::LeaseLost {
@@ -839,13 +839,27 @@ pub(super) fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option
 // ---- the trait ---------------------------------------------------------------------------------
 
 /// A checked transition and its event, inside the caller's transaction.
-fn apply_transition(
-    tx: &Transaction<'_>,
-    id: CallbackId,
-    change: &Transition,
+/// What a transition writes, decided from the current row by the lifecycle and lease
+/// rules both backends share; each backend only writes it in its own SQL.
+pub(super) struct Planned<'a> {
+    pub to: State,
+    pub due_at: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub lease_expires: Option<i64>,
+    pub queue: &'a str,
+    pub number: &'a str,
+    pub agent: Option<&'a str>,
+    pub attempts: u32,
+}
+
+/// Checks `change` against `row` (expected state, lifecycle, lease, due time) and says
+/// what to write.
+pub(super) fn plan<'a>(
+    row: &'a CallbackRequest,
+    change: &'a Transition,
     now_s: i64,
-) -> Result<CallbackRequest, StoreError> {
-    let row = load(tx, id)?;
+) -> Result<Planned<'a>, StoreError> {
+    let id = row.id;
     if let Some(expected) = change.expect {
         if expected != row.state {
             return Err(StoreError::StateChanged {
@@ -857,10 +871,10 @@ fn apply_transition(
     }
     let to = row.state.check(change.to)?;
     match &change.owner {
-        Some(owner) => holds(&row, owner, now_s)?,
+        Some(owner) => holds(row, owner, now_s)?,
         None => {
             let side_exit = matches!(to, State::Cancelled | State::Expired | State::Failed);
-            if let (Some((holder, until)), false) = (live_lease(&row, now_s), side_exit) {
+            if let (Some((holder, until)), false) = (live_lease(row, now_s), side_exit) {
                 return Err(StoreError::Leased {
                     id,
                     owner: holder.to_string(),
@@ -886,17 +900,42 @@ fn apply_transition(
         // leave it unowned with an expired lease so the next claim takes it over.
         (None, Some(now_s))
     };
-    let queue = change.queue.as_deref().unwrap_or(&row.queue);
-    let number = change.number.as_deref().unwrap_or(&row.number);
-    let agent = match &change.agent {
-        Some(a) => a.as_deref(),
-        None => row.agent.as_deref(),
-    };
-    let attempts = if change.reset_attempts {
-        0
-    } else {
-        row.customer_attempts
-    };
+    Ok(Planned {
+        to,
+        due_at,
+        lease_owner,
+        lease_expires,
+        queue: change.queue.as_deref().unwrap_or(&row.queue),
+        number: change.number.as_deref().unwrap_or(&row.number),
+        agent: match &change.agent {
+            Some(a) => a.as_deref(),
+            None => row.agent.as_deref(),
+        },
+        attempts: if change.reset_attempts {
+            0
+        } else {
+            row.customer_attempts
+        },
+    })
+}
+
+fn apply_transition(
+    tx: &Transaction<'_>,
+    id: CallbackId,
+    change: &Transition,
+    now_s: i64,
+) -> Result<CallbackRequest, StoreError> {
+    let row = load(tx, id)?;
+    let Planned {
+        to,
+        due_at,
+        lease_owner,
+        lease_expires,
+        queue,
+        number,
+        agent,
+        attempts,
+    } = plan(&row, change, now_s)?;
     let updated = tx
         .prepare_cached(concat!(
             "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \

@@ -416,6 +416,17 @@ impl TranscriptStore for SqliteStore {
     }
 }
 
+/// A job needs a recording to transcribe.
+pub(super) fn check_wav_path(wav_path: &str) -> Result<(), StoreError> {
+    if wav_path.trim().is_empty() {
+        return Err(StoreError::Invalid {
+            field: "wav_path",
+            message: "empty recording path".into(),
+        });
+    }
+    Ok(())
+}
+
 impl JobQueue for SqliteStore {
     fn enqueue(
         &self,
@@ -423,12 +434,7 @@ impl JobQueue for SqliteStore {
         wav_path: &str,
         now: DateTime<Utc>,
     ) -> Result<JobId, StoreError> {
-        if wav_path.trim().is_empty() {
-            return Err(StoreError::Invalid {
-                field: "wav_path",
-                message: "empty recording path".into(),
-            });
-        }
+        check_wav_path(wav_path)?;
         self.write("queueing a transcription", |tx| {
             insert_job(tx, callback_id, wav_path, secs(now))
         })
