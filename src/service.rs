@@ -157,7 +157,11 @@ impl Error {
             Error::Store(StoreError::Transition(_) | StoreError::StateChanged { .. }) => {
                 "invalid-state"
             }
-            Error::Store(StoreError::Leased { .. } | StoreError::LeaseLost { .. }) => "busy",
+            Error::Store(
+                StoreError::Leased { .. }
+                | StoreError::LeaseLost { .. }
+                | StoreError::AgentBusy { .. },
+            ) => "busy",
             Error::Store(StoreError::SlotFull { .. }) => "slot-full",
             Error::Store(StoreError::Invalid { .. }) | Error::Invalid { .. } => "invalid",
             Error::Store(StoreError::Unavailable { fault, .. }) => fault.code(),

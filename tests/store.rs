@@ -10,11 +10,12 @@ mod backends;
 use backends::{on_each, Backend, Raw};
 
 use callback_core::model::{
-    AttemptResult, CallbackType, Draft, Leg, Recording, Source, State, Window,
+    Attempt, AttemptResult, CallbackRequest, CallbackType, Draft, Leg, Recording, Source, State,
+    Window,
 };
 use callback_core::store::{
-    AttemptEnd, CreateOptions, CreateOutcome, JobState, ListFilter, NewAttempt, PgStore, Store,
-    StoreError, Transition,
+    AgentRecord, AttemptEnd, CreateOptions, CreateOutcome, JobState, ListFilter, NewAttempt,
+    PgStore, Store, StoreError, Transition,
 };
 use callback_core::transcribe::{Retry, Segment, TagRule, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -841,8 +842,8 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         let again = b.open_again().unwrap();
         assert_eq!(again.get(a.id).unwrap(), a);
         // 1: callbacks; 2: the transcription queue; 3: priority; 4: cheaper callback indexes;
-        // 5: webhook cursors; 6: the agent panel's indexes.
-        assert_eq!(schema_version(&b.raw), 6);
+        // 5: webhook cursors; 6: the agent panel's indexes; 7: agents shared by nodes.
+        assert_eq!(schema_version(&b.raw), 7);
         drop(again);
         match &b.raw {
             Raw::Sqlite(_) => b.raw.execute("PRAGMA user_version = 99"),
@@ -885,7 +886,7 @@ fn both_schemas_have_the_same_tables_and_columns() {
     let mut pg_tables = pg.raw.tables();
     pg_tables.retain(|(t, _)| t != "callback_schema");
     assert_eq!(sqlite.raw.tables(), pg_tables);
-    assert_eq!(pg_tables.len(), 6, "{pg_tables:?}");
+    assert_eq!(pg_tables.len(), 7, "{pg_tables:?}");
 }
 
 #[test]
@@ -914,7 +915,7 @@ fn nodes_starting_together_migrate_once() {
         )
         .unwrap();
     assert_eq!(stores[3].get(a.id).unwrap(), a);
-    assert_eq!(schema_version(&Raw::Pg(schema)), 6);
+    assert_eq!(schema_version(&Raw::Pg(schema)), 7);
 }
 
 #[test]
@@ -998,6 +999,28 @@ fn a_broken_connection_is_opened_again() {
         .unwrap()
         .get(0);
     assert_eq!(killed, 1, "the store's one connection");
+    // pg_terminate_backend only signals the server process: wait until it is gone, so the
+    // next call is the one that meets the break.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left: i64 = schema
+            .client()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                &[&schema.name],
+            )
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backend did not exit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     match b.store.get(a.id) {
         Ok(r) => assert_eq!(r, a),
         Err(e) => assert!(matches!(e, StoreError::Backend(_)), "{e}"),
@@ -1384,7 +1407,7 @@ fn offers_of_a_turn_are_written_together_and_a_refused_one_leaves_no_trace() {
             let leg = NewAttempt {
                 callback_id: id,
                 leg: Leg::Agent,
-                agent: Some("1001".into()),
+                agent: Some(format!("agent-{id}")),
                 call_uuid: None,
             };
             (id, tr, leg)
@@ -1596,4 +1619,218 @@ fn the_panel_lists_are_scoped_in_sql_ordered_and_counted_exactly() {
         };
         assert_eq!(store.panel_lists(&all, t(0), 10).unwrap().pending_count, 4);
     });
+}
+
+/// An agent leg of `id` for `agent`, offered by `owner` (which must hold the claim).
+fn offer_to(
+    store: &dyn Store,
+    id: i64,
+    agent: &str,
+    owner: &str,
+    at: DateTime<Utc>,
+) -> Result<(CallbackRequest, Attempt), StoreError> {
+    let mut tr = move_to(State::Offering, Some(owner));
+    tr.expect = Some(State::Due);
+    let leg = NewAttempt {
+        callback_id: id,
+        leg: Leg::Agent,
+        agent: Some(agent.into()),
+        call_uuid: None,
+    };
+    store
+        .start_offers(&[(id, tr, leg)], owner, at)
+        .unwrap()
+        .pop()
+        .unwrap()
+}
+
+#[test]
+fn an_agent_has_one_open_offer_whichever_node_makes_it() {
+    // Two nodes (two connections) each hold a claim; both pick agent 1001 at the same
+    // instant. The first offer stands; the second is refused as AgentBusy and leaves its
+    // callback due, untouched. Every node reads the agent as busy on the board until the
+    // leg ends; then the other node's offer goes through.
+    on_each(|b| {
+        let a = &*b.store;
+        let other = b.open_again().unwrap();
+        let ids: Vec<i64> = (0..2)
+            .map(|i| {
+                a.create(
+                    &draft(&format!("+49301234500{i}"), "sales", 0),
+                    &CreateOptions::default(),
+                    t(0),
+                )
+                .unwrap()
+                .0
+                .id
+            })
+            .collect();
+        assert_eq!(
+            a.claim_due("node-a", t(1), Duration::seconds(60), 1)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            other
+                .claim_due("node-b", t(1), Duration::seconds(60), 1)
+                .unwrap()
+                .len(),
+            1
+        );
+        let (first, leg) = offer_to(a, ids[0], "1001", "node-a", t(2)).unwrap();
+        assert_eq!(first.state, State::Offering);
+        match offer_to(&*other, ids[1], "1001", "node-b", t(2)) {
+            Err(StoreError::AgentBusy { agent }) => assert_eq!(agent, "1001"),
+            other => panic!("a second open offer for agent 1001: {other:?}"),
+        }
+        let second = a.get(ids[1]).unwrap();
+        assert_eq!(
+            (second.state, second.lease_owner.as_deref()),
+            (State::Due, Some("node-b"))
+        );
+        assert!(a.attempts(ids[1]).unwrap().is_empty());
+        let board = other.agent_board(t(2)).unwrap();
+        assert_eq!(board.busy, vec![("1001".to_string(), ids[0])]);
+        // Another agent is free for node b meanwhile.
+        assert!(offer_to(&*other, ids[1], "1002", "node-b", t(2)).is_ok());
+        let end = AttemptEnd {
+            answered_at: None,
+            hangup_cause: "NO_ANSWER".into(),
+            result: AttemptResult::NoAnswer,
+        };
+        a.finish_attempt(leg.id, &end, t(3)).unwrap();
+        let busy: Vec<String> = a
+            .agent_board(t(3))
+            .unwrap()
+            .busy
+            .into_iter()
+            .map(|(x, _)| x)
+            .collect();
+        assert_eq!(busy, vec!["1002".to_string()]);
+        // A leg of agent 1001 may open again once the first one ended.
+        let third = a
+            .create(
+                &draft("+493012345009", "sales", 0),
+                &CreateOptions::default(),
+                t(3),
+            )
+            .unwrap()
+            .0
+            .id;
+        assert_eq!(
+            other
+                .claim_due("node-b", t(4), Duration::seconds(60), 1)
+                .unwrap()[0]
+                .id,
+            third
+        );
+        assert!(offer_to(&*other, third, "1001", "node-b", t(4)).is_ok());
+        // Once node b's leases lapse (it died), its open legs hold no agent on the board.
+        assert_eq!(a.agent_board(t(4)).unwrap().busy.len(), 2);
+        assert!(a.agent_board(t(10_000)).unwrap().busy.is_empty());
+    });
+}
+
+#[test]
+fn agent_states_are_shared_by_every_node() {
+    // Ready/away set on one node is what the other reads; the latest setting wins and
+    // names its node. A blank agent is refused with nothing written.
+    on_each(|b| {
+        let a = &*b.store;
+        let other = b.open_again().unwrap();
+        assert!(a.agent_board(t(3)).unwrap().states.is_empty());
+        a.set_agent_ready("1001", false, "node-a", t(0)).unwrap();
+        other.set_agent_ready("1002", true, "node-b", t(1)).unwrap();
+        other.set_agent_ready("1001", true, "node-b", t(2)).unwrap();
+        let states = a.agent_board(t(3)).unwrap().states;
+        assert_eq!(
+            states,
+            vec![
+                AgentRecord {
+                    id: "1001".into(),
+                    ready: true,
+                    since: t(2),
+                    node: "node-b".into()
+                },
+                AgentRecord {
+                    id: "1002".into(),
+                    ready: true,
+                    since: t(1),
+                    node: "node-b".into()
+                },
+            ]
+        );
+        assert!(matches!(
+            a.set_agent_ready(" ", true, "node-a", t(3)),
+            Err(StoreError::Invalid { field: "agent", .. })
+        ));
+        assert_eq!(a.agent_board(t(3)).unwrap().states.len(), 2);
+    });
+}
+
+#[test]
+fn a_listener_hears_the_other_nodes_changes_but_not_its_own() {
+    // Node b listens. Its own new callback wakes nothing; node a's new callback, an agent
+    // set ready on node a, and node a's agent leg ending each wake it.
+    if !backends::pg_available() {
+        return;
+    }
+    let schema = backends::PgSchema::new();
+    let a = PgStore::open(&schema.url).unwrap().for_node("node-a");
+    let b = PgStore::open(&schema.url).unwrap().for_node("node-b");
+    let wakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let w = wakes.clone();
+    let mut listener = b
+        .listen(Box::new(move || {
+            w.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }))
+        .unwrap();
+    let count = || wakes.load(std::sync::atomic::Ordering::SeqCst);
+    // One wake when it starts listening (whatever was said before is looked at).
+    let wait_for = |n: usize, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while count() < n {
+            assert!(std::time::Instant::now() < deadline, "no wake for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_for(1, "listening");
+    b.create(
+        &draft("+493012340001", "sales", 0),
+        &CreateOptions::default(),
+        t(0),
+    )
+    .unwrap();
+    // A wake for its own change would come within the listener's poll (200 ms): give it
+    // five polls.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(count(), 1, "node b woke for its own new callback");
+    let (r, _) = a
+        .create(
+            &draft("+493012340002", "sales", 0),
+            &CreateOptions::default(),
+            t(0),
+        )
+        .unwrap();
+    wait_for(2, "node a's new callback");
+    a.set_agent_ready("1001", true, "node-a", t(1)).unwrap();
+    wait_for(3, "an agent set ready on node a");
+    let held: Vec<i64> = a
+        .claim_due("node-a", t(2), Duration::seconds(60), 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(held.contains(&r.id));
+    let (_, leg) = offer_to(&a, r.id, "1001", "node-a", t(3)).unwrap();
+    let before = count();
+    let end = AttemptEnd {
+        answered_at: None,
+        hangup_cause: "NO_ANSWER".into(),
+        result: AttemptResult::NoAnswer,
+    };
+    a.finish_attempt(leg.id, &end, t(4)).unwrap();
+    wait_for(before + 1, "node a's agent leg ending");
+    listener.stop();
 }

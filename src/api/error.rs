@@ -82,6 +82,7 @@ impl From<ServiceError> for ApiError {
                 | StoreError::StateChanged { .. }
                 | StoreError::Leased { .. }
                 | StoreError::LeaseLost { .. }
+                | StoreError::AgentBusy { .. }
                 | StoreError::SlotFull { .. },
             ) => StatusCode::CONFLICT,
             ServiceError::Store(StoreError::Backend(_) | StoreError::Unavailable { .. }) => {

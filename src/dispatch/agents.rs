@@ -1,7 +1,13 @@
 //! Agents: who can take a callback, their state (ready / away / busy), and which one gets
-//! the next offer. In memory, per node: an agent is offered one callback at a time.
+//! the next offer. An agent is offered one callback at a time, whichever node offers it:
+//! this node's picks are made here, in memory; before each dispatch turn the dispatcher
+//! brings in what the store says of every node ([`Agents::sync`]): the ready/away last set
+//! anywhere, and the agents another node has an agent leg open for (busy there). The
+//! store's unique open agent leg per agent settles two nodes picking the same agent at the
+//! same instant.
 
 use crate::config::AgentConfig;
+use crate::store::AgentBoard;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::{Mutex, PoisonError};
@@ -56,6 +62,15 @@ struct Slot {
     declined_in_row: u32,
     /// Order of the last offer, for round robin.
     last_offer: u64,
+    /// The callback another node has this agent on (an open agent leg), if any.
+    elsewhere: Option<i64>,
+}
+
+impl Slot {
+    /// Ready and not busy on any node.
+    fn free(&self) -> bool {
+        self.state == AgentState::Ready && self.elsewhere.is_none()
+    }
 }
 
 /// The agents of this node.
@@ -73,6 +88,8 @@ pub enum AgentError {
     Unknown(String),
     #[error("agent '{0}' is busy with callback {1}; the state changes when it ends")]
     Busy(String, i64),
+    #[error("agent '{0}': the state was not stored: {1}")]
+    NotStored(String, String),
 }
 
 impl Agents {
@@ -90,6 +107,7 @@ impl Agents {
                 idle_since: now,
                 declined_in_row: 0,
                 last_offer: 0,
+                elsewhere: None,
             })
             .collect();
         Self {
@@ -117,6 +135,9 @@ impl Agents {
         if let (AgentState::Busy, Some(cb)) = (slot.state, slot.callback) {
             return Err(AgentError::Busy(id.to_string(), cb));
         }
+        if let Some(cb) = slot.elsewhere {
+            return Err(AgentError::Busy(id.to_string(), cb));
+        }
         let to = if ready {
             AgentState::Ready
         } else {
@@ -135,17 +156,13 @@ impl Agents {
         self.lock()
             .0
             .iter()
-            .filter(|s| s.state == AgentState::Ready && s.cfg.serves(queue))
+            .filter(|s| s.free() && s.cfg.serves(queue))
             .count()
     }
 
     /// Ready agents in all.
     pub fn ready(&self) -> usize {
-        self.lock()
-            .0
-            .iter()
-            .filter(|s| s.state == AgentState::Ready)
-            .count()
+        self.lock().0.iter().filter(|s| s.free()).count()
     }
 
     /// Picks a ready agent for a callback and marks it busy with it: `personal` only that
@@ -160,7 +177,7 @@ impl Agents {
         let mut g = self.lock();
         let (slots, seq) = &mut *g;
         let candidates = slots.iter_mut().filter(|s| {
-            s.state == AgentState::Ready
+            s.free()
                 && match personal {
                     Some(p) => s.cfg.id == p,
                     None => s.cfg.serves(queue),
@@ -203,6 +220,59 @@ impl Agents {
         away
     }
 
+    /// Whether a set of agents (`id` the one to check) may change state: not busy here or
+    /// on another node. The dispatcher stores the change only then.
+    pub fn check(&self, id: &str) -> Result<(), AgentError> {
+        let g = self.lock();
+        let slot =
+            g.0.iter()
+                .find(|s| s.cfg.id == id)
+                .ok_or_else(|| AgentError::Unknown(id.to_string()))?;
+        match (slot.state, slot.callback, slot.elsewhere) {
+            (AgentState::Busy, Some(cb), _) | (_, _, Some(cb)) => {
+                Err(AgentError::Busy(id.to_string(), cb))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Brings in what the store says of every node: each agent's ready/away as last set
+    /// (agents busy here keep their state until released), and which agents are busy on
+    /// another node. An agent freed elsewhere counts as idle from `now`.
+    pub fn sync(&self, board: &AgentBoard, now: DateTime<Utc>) {
+        let mut g = self.lock();
+        for slot in g.0.iter_mut() {
+            let here = slot.state == AgentState::Busy;
+            if !here {
+                if let Some(rec) = board.states.iter().find(|r| r.id == slot.cfg.id) {
+                    let to = if rec.ready {
+                        AgentState::Ready
+                    } else {
+                        AgentState::Away
+                    };
+                    if to == AgentState::Ready && slot.state != AgentState::Ready {
+                        slot.idle_since = rec.since;
+                        slot.declined_in_row = 0;
+                    }
+                    slot.state = to;
+                }
+            }
+            let elsewhere = if here {
+                None
+            } else {
+                board
+                    .busy
+                    .iter()
+                    .find(|(a, _)| *a == slot.cfg.id)
+                    .map(|(_, cb)| *cb)
+            };
+            if slot.elsewhere.is_some() && elsewhere.is_none() {
+                slot.idle_since = now;
+            }
+            slot.elsewhere = elsewhere;
+        }
+    }
+
     pub fn config(&self, id: &str) -> Option<AgentConfig> {
         self.lock()
             .0
@@ -217,9 +287,13 @@ impl Agents {
             .iter()
             .map(|s| AgentView {
                 id: s.cfg.id.clone(),
-                state: s.state,
+                state: if s.elsewhere.is_some() {
+                    AgentState::Busy
+                } else {
+                    s.state
+                },
                 queues: s.cfg.queues.clone(),
-                callback: s.callback,
+                callback: s.callback.or(s.elsewhere),
                 idle_since: s.idle_since,
                 declined_in_row: s.declined_in_row,
             })
@@ -283,6 +357,65 @@ mod tests {
             a.take(3, "support", None, Strategy::RoundRobin).unwrap().id,
             "1002"
         );
+    }
+
+    #[test]
+    fn the_board_brings_in_other_nodes_states_and_offers() {
+        // Away set on another node stops offers here; an agent busy on another node is
+        // not offered and shows busy with that callback; once freed there it is offered
+        // again, idle from then. An agent busy here keeps its state whatever the board says.
+        use crate::store::{AgentBoard, AgentRecord};
+        let a = Agents::new(
+            &[agent("1001", &["support"]), agent("1002", &["support"])],
+            3,
+            t0(),
+        );
+        let rec = |id: &str, ready: bool| AgentRecord {
+            id: id.into(),
+            ready,
+            since: t0(),
+            node: "node-b".into(),
+        };
+        a.sync(
+            &AgentBoard {
+                states: vec![rec("1001", false)],
+                busy: vec![("1002".into(), 77)],
+            },
+            t0(),
+        );
+        assert_eq!(a.ready(), 0);
+        assert!(a.take(1, "support", None, Strategy::LongestIdle).is_none());
+        let v = a.list();
+        assert_eq!((v[0].state, v[0].callback), (AgentState::Away, None));
+        assert_eq!((v[1].state, v[1].callback), (AgentState::Busy, Some(77)));
+        assert_eq!(
+            a.set_state("1002", false, t0()),
+            Err(AgentError::Busy("1002".into(), 77))
+        );
+        assert_eq!(a.check("1002"), Err(AgentError::Busy("1002".into(), 77)));
+        let later = t0() + Duration::minutes(1);
+        a.sync(
+            &AgentBoard {
+                states: vec![rec("1001", false)],
+                busy: vec![],
+            },
+            later,
+        );
+        let taken = a.take(2, "support", None, Strategy::LongestIdle).unwrap();
+        assert_eq!(taken.id, "1002");
+        assert_eq!(a.list()[1].idle_since, later);
+        // Busy here: the board's "away" and "busy elsewhere" wait until it is released.
+        a.sync(
+            &AgentBoard {
+                states: vec![rec("1002", false)],
+                busy: vec![("1002".into(), 2)],
+            },
+            later,
+        );
+        assert_eq!(a.list()[1].state, AgentState::Busy);
+        assert!(!a.release("1002", Released::Handled, later));
+        assert_eq!(a.list()[1].state, AgentState::Ready);
+        assert!(a.check("1001").is_ok());
     }
 
     #[test]

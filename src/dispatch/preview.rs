@@ -122,9 +122,7 @@ pub fn run(
         Ok(_) => Released::Handled,
         Err(_) => Released::Withdrawn,
     };
-    if d.agents().release(&agent, how, now) {
-        tracing::warn!("agent {agent} set away after declining in a row");
-    }
+    d.release_agent(&agent, how, now);
     d.let_go(id);
     end
 }
@@ -395,6 +393,16 @@ impl Leg2<'_> {
                 ));
                 self.step(&current, t)?
             };
+            // The after-call menu while the agent leg is still open: the agent stays
+            // busy for every node until it ends (a crash meanwhile completes the callback
+            // by recovery). Its failure is said, and the callback completes anyway.
+            if let Err(e) = self.after_call(attempt.id, &r.number) {
+                tracing::error!(
+                    callback_id = r.id,
+                    "callback {}: after-call menu: {e}",
+                    r.id
+                );
+            }
             self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
             outcome::apply(
                 self.svc(),
@@ -405,7 +413,6 @@ impl Leg2<'_> {
                 Some(&self.offer.agent.id),
                 now,
             )?;
-            self.after_call(attempt.id, &r.number)?;
         } else {
             self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
             outcome::apply(

@@ -172,6 +172,12 @@ impl Dispatcher {
     /// callbacks waiting for an agent of its queues (or for it personally).
     pub fn set_agent(&self, id: &str, ready: bool) -> Result<(), super::agents::AgentError> {
         let now = self.svc.now();
+        // What every node sees first (its next turn), then this node's picks.
+        self.agents.check(id)?;
+        self.svc
+            .store()
+            .set_agent_ready(id, ready, self.node(), now)
+            .map_err(|e| super::agents::AgentError::NotStored(id.to_string(), e.to_string()))?;
         self.agents.set_state(id, ready, now)?;
         tracing::info!("agent {id} is {}", if ready { "ready" } else { "away" });
         if ready {
@@ -248,6 +254,27 @@ impl Dispatcher {
         }
     }
 
+    /// Ends an agent's busy spell here; an agent that declined too often in a row is set
+    /// away for every node.
+    pub(crate) fn release_agent(&self, id: &str, how: Released, now: DateTime<Utc>) {
+        if self.agents.release(id, how, now) {
+            tracing::warn!("agent {id} set away after declining in a row");
+            self.store_away(id, now);
+        }
+    }
+
+    /// Records an agent set away by the dispatcher (declines, an unregistered phone), so
+    /// no node offers it more until it is set ready again.
+    fn store_away(&self, id: &str, now: DateTime<Utc>) {
+        if let Err(e) = self
+            .svc
+            .store()
+            .set_agent_ready(id, false, self.node(), now)
+        {
+            tracing::error!("agent {id}: away not stored: {e}");
+        }
+    }
+
     /// Stops renewing a callback's lease (its dispatch ended).
     pub(crate) fn let_go(&self, id: CallbackId) {
         self.held
@@ -317,6 +344,7 @@ impl Dispatcher {
         let now = self.svc.now();
         let lease = cfg.settings.lease;
         self.renew(now, lease);
+        self.agents.sync(&self.svc.store().agent_board(now)?, now);
         let free = self.agents.ready();
         let room = cfg
             .dispatch
@@ -485,7 +513,7 @@ impl Dispatcher {
             Err(e) => {
                 let e = Error::from(e);
                 for p in offers {
-                    self.agents.release(&p.agent.id, Released::Withdrawn, now);
+                    self.release_agent(&p.agent.id, Released::Withdrawn, now);
                     self.drop_claim(p.request.id, &e);
                 }
                 return;
@@ -508,11 +536,35 @@ impl Dispatcher {
                     self.svc.notify(&p.change.action, &stored);
                     self.ring_offer(stored, p.agent, attempt.id, now);
                 }
+                Err(StoreError::AgentBusy { agent }) => {
+                    // Another node offered this agent a callback first: this one goes
+                    // back to be offered again at once, to someone free.
+                    self.release_agent(&agent, Released::Withdrawn, now);
+                    self.agent_taken(&p.request, &agent, now);
+                }
                 Err(e) => {
-                    self.agents.release(&p.agent.id, Released::Withdrawn, now);
+                    self.release_agent(&p.agent.id, Released::Withdrawn, now);
                     self.drop_claim(p.request.id, &Error::from(e));
                 }
             }
+        }
+    }
+
+    /// A claimed callback whose agent another node took at the same instant: due again at
+    /// once, and the agents read again so the next turn does not pick that one.
+    fn agent_taken(&self, r: &CallbackRequest, agent: &str, now: DateTime<Utc>) {
+        let mut t = Transition::new(State::Rescheduled, "agent-taken");
+        t.due_at = Some(now);
+        t.detail = Some(format!(
+            "agent {agent} was offered another callback by another node first"
+        ));
+        if let Err(e) = self.transition(r, t, now) {
+            tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
+        }
+        self.let_go(r.id);
+        match self.svc.store().agent_board(now) {
+            Ok(board) => self.agents.sync(&board, now),
+            Err(e) => tracing::warn!("reading the agents: {e}"),
         }
     }
 
@@ -683,7 +735,7 @@ impl Dispatcher {
                 self.ringing.fetch_sub(1, Ordering::SeqCst);
                 tracing::error!("cannot start an originate thread: {e}");
                 self.take_offer(id);
-                self.agents.release(&agent_id, Released::Withdrawn, now);
+                self.release_agent(&agent_id, Released::Withdrawn, now);
                 let end = AttemptEnd {
                     answered_at: None,
                     hangup_cause: "ORIGINATE_ERROR".into(),
@@ -818,11 +870,10 @@ impl Dispatcher {
         } else {
             Released::Withdrawn
         };
-        if self.agents.release(&agent.id, how, now) {
-            tracing::warn!("agent {} set away after declining in a row", agent.id);
-        }
+        self.release_agent(&agent.id, how, now);
         // The host says the agent's phone is not registered: no use offering it more.
         if cause == "USER_NOT_REGISTERED" && self.agents.set_state(&agent.id, false, now).is_ok() {
+            self.store_away(&agent.id, now);
             tracing::warn!(
                 "agent {} set away: the phone ({}) is not registered",
                 agent.id,

@@ -107,6 +107,14 @@ fn agent_error(e: AgentError) -> ApiError {
     match e {
         AgentError::Busy(..) => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
         AgentError::Unknown(_) => ApiError::bad("invalid", "agent", e.to_string()),
+        AgentError::NotStored(..) => {
+            tracing::error!("panel: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                "the agent's state could not be stored; try again later".to_string(),
+            )
+        }
     }
 }
 

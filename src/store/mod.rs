@@ -18,7 +18,7 @@ mod transcriptions;
 mod webhooks;
 
 pub use figures::{Figures, Histogram};
-pub use pg::{redact_url, PgStore};
+pub use pg::{redact_url, Listener, PgStore};
 pub use sqlite::SqliteStore;
 pub use transcriptions::{JobState, Transcribed, TranscriptStore, TranscriptionJob};
 pub use webhooks::{OutboxEvent, WebhookCursor, WebhookLog};
@@ -50,6 +50,9 @@ pub enum StoreError {
         expected: State,
         actual: State,
     },
+    /// The agent already has a callback offered or in progress, on this node or another.
+    #[error("agent {agent} already has a callback offered or in progress (on some node)")]
+    AgentBusy { agent: String },
     #[error("the slot starting {start} is full ({capacity} callbacks)")]
     SlotFull { start: DateTime<Utc>, capacity: u32 },
     #[error("invalid {field}: {message}")]
@@ -336,6 +339,26 @@ pub struct Stats {
 /// why this one was refused.
 pub type Offered = Result<(CallbackRequest, Attempt), StoreError>;
 
+/// An agent's ready/away as last set on any node ([`Store::set_agent_ready`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub id: String,
+    pub ready: bool,
+    /// When it was set.
+    pub since: DateTime<Utc>,
+    /// The node it was set on.
+    pub node: String,
+}
+
+/// What every node needs to know of the agents before it offers: their ready/away, and
+/// which of them have an agent leg open (offered or in a callback) on any node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentBoard {
+    pub states: Vec<AgentRecord>,
+    /// `(agent, callback)` of every open agent leg whose callback is leased, by agent.
+    pub busy: Vec<(String, CallbackId)>,
+}
+
 /// The durable store of callbacks, their traces, attempts and the do-not-call list.
 pub trait Store: Send + Sync {
     /// Stores a validated request (one transaction: row + `created` event), or returns the
@@ -428,6 +451,20 @@ pub trait Store: Send + Sync {
         end: &AttemptEnd,
         now: DateTime<Utc>,
     ) -> Result<Attempt, StoreError>;
+
+    /// Records an agent ready or away, as set on `node` (shared by every node).
+    fn set_agent_ready(
+        &self,
+        agent: &str,
+        ready: bool,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The agents' recorded states, and the open agent legs of callbacks still leased at
+    /// `now` (a dead node's legs stop holding their agents when its lease lapses; the
+    /// recovery of the callback closes them). Read before each dispatch turn.
+    fn agent_board(&self, now: DateTime<Utc>) -> Result<AgentBoard, StoreError>;
 
     /// Sets the agent's after-call disposition and note on an attempt.
     fn set_disposition(

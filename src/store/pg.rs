@@ -26,11 +26,11 @@
 use super::pg_schema;
 use super::sqlite::{
     ceil_secs, holds, invalid, lease_until, map_json, merged_remark, parse_state, secs, validate,
-    validate_queue,
+    validate_agent, validate_queue,
 };
 use super::{
-    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Figures, Histogram, ListFilter,
-    NewAttempt, Offered, Stats, Store, StoreError, Transition,
+    AgentBoard, AgentRecord, AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Figures,
+    Histogram, ListFilter, NewAttempt, Offered, Stats, Store, StoreError, Transition,
 };
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
@@ -38,11 +38,13 @@ use crate::model::{
 };
 use chrono::{DateTime, Duration, Utc};
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The columns of `callbacks`, in the order [`read_callback`] decodes them (the SQLite
 /// list, word for word).
@@ -84,10 +86,27 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The channel of the notifications a change other nodes should act on at once sends (a
+/// callback became claimable, an agent became free or ready): `callback:<schema>`, since
+/// channels are per database and two clusters may share one in different schemas. The
+/// payload is the node that made the change.
+fn channel(schema: &str) -> String {
+    let mut c = format!("callback:{schema}");
+    // Channel names are identifiers (at most 63 bytes).
+    while c.len() > 63 {
+        c.pop();
+    }
+    c
+}
+
 /// The shared store.
 pub struct PgStore {
     url: String,
     conn: Mutex<Option<Client>>,
+    /// This node's name: the payload of its notifications, so its listener skips them.
+    node: String,
+    /// The notification channel of this schema.
+    channel: String,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -129,9 +148,45 @@ impl PgStore {
         }
         let mut client = connect(url)?;
         migrate(&mut client)?;
+        let schema: Option<String> = client
+            .query_one("SELECT current_schema()::text", &[])
+            .map_err(pg_err("reading the schema's name"))?
+            .get(0);
         Ok(Self {
             url: url.to_string(),
             conn: Mutex::new(Some(client)),
+            node: String::new(),
+            channel: channel(schema.as_deref().unwrap_or("public")),
+        })
+    }
+
+    /// Names this node in its notifications (the module's `node-id`).
+    pub fn for_node(mut self, node: &str) -> Self {
+        self.node = node.to_string();
+        self
+    }
+
+    /// Tells the other nodes' listeners, when `tx` commits, that there is work to look at.
+    /// PostgreSQL folds identical notifications of one transaction into one.
+    fn notify(&self, tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+        tx.execute("SELECT pg_notify($1, $2)", &[&self.channel, &self.node])
+            .map_err(pg_err("notifying the other nodes"))?;
+        Ok(())
+    }
+
+    /// Listens for the other nodes' notifications on a connection of its own and calls
+    /// `wake` for each burst of them (the dispatcher's nudge). A lost connection is said
+    /// once and opened again every second; the dispatcher's own timers go on meanwhile.
+    pub fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> std::io::Result<Listener> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (url, node, flag) = (self.url.clone(), self.node.clone(), stop.clone());
+        let channel = self.channel.clone();
+        let thread = std::thread::Builder::new()
+            .name("callback-listen".into())
+            .spawn(move || listen_loop(&url, &channel, &node, &flag, &*wake))?;
+        Ok(Listener {
+            stop,
+            thread: Some(thread),
         })
     }
 
@@ -172,6 +227,107 @@ impl PgStore {
             tx.commit().map_err(pg_err(doing))?;
             Ok(out)
         })
+    }
+}
+
+/// The thread of [`PgStore::listen`]; stopped (and joined) by [`Listener::stop`] or drop.
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Listener {
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("the PostgreSQL listener thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How long the listener waits for a notification before it looks at its stop flag.
+const LISTEN_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn listen_loop(
+    url: &str,
+    channel: &str,
+    node: &str,
+    stop: &AtomicBool,
+    wake: &(dyn Fn() + Send + Sync),
+) {
+    let mut lost = false;
+    // A quoted identifier: the schema's name may hold any character.
+    let listen = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
+    while !stop.load(Ordering::SeqCst) {
+        let listening = connect(url).and_then(|mut c| {
+            c.batch_execute(&listen)
+                .map_err(pg_err("listening for other nodes"))?;
+            Ok(c)
+        });
+        let mut client = match listening {
+            Ok(c) => {
+                if std::mem::take(&mut lost) {
+                    tracing::info!("listening for other nodes' changes again");
+                }
+                // Whatever was said while not listening is looked at now.
+                wake();
+                c
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut lost, true) {
+                    tracing::warn!(
+                        "not listening for other nodes' changes: {e}; trying every second \
+                         (due callbacks are still found by the dispatcher's timers)"
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                continue;
+            }
+        };
+        while !stop.load(Ordering::SeqCst) {
+            let mut others = false;
+            let mut failed = None;
+            {
+                let mut n = client.notifications();
+                let mut it = n.timeout_iter(LISTEN_POLL);
+                loop {
+                    match it.next() {
+                        Ok(Some(note)) => others |= note.payload() != node,
+                        Ok(None) => break,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            if others {
+                wake();
+            }
+            if failed.is_none() && client.is_closed() {
+                tracing::warn!(
+                    "listening for other nodes' changes: the connection closed; reconnecting"
+                );
+                lost = true;
+                break;
+            }
+            if let Some(e) = failed {
+                tracing::warn!(
+                    "listening for other nodes' changes: {e}; reconnecting (due callbacks \
+                     are still found by the dispatcher's timers)"
+                );
+                lost = true;
+                break;
+            }
+        }
     }
 }
 
@@ -792,7 +948,18 @@ fn insert_attempt(
                 &now_s,
             ],
         )
-        .map_err(pg_err("starting an attempt"))?;
+        .map_err(|e| {
+            let agent_busy = e.as_db_error().is_some_and(|d| {
+                d.code() == &SqlState::UNIQUE_VIOLATION
+                    && d.constraint() == Some("attempts_agent_busy")
+            });
+            match (&attempt.agent, agent_busy) {
+                (Some(agent), true) => StoreError::AgentBusy {
+                    agent: agent.clone(),
+                },
+                _ => pg_err("starting an attempt")(e),
+            }
+        })?;
     read_attempt(&r)
 }
 
@@ -937,6 +1104,7 @@ impl Store for PgStore {
                 },
             )?;
             queue_recording(tx, id, draft, now_s)?;
+            self.notify(tx)?;
             Ok((load(tx, id)?, CreateOutcome::Created))
         })
     }
@@ -973,6 +1141,7 @@ impl Store for PgStore {
             for (d, id) in drafts.iter().zip(&ids) {
                 queue_recording(tx, *id, d, now_s)?;
             }
+            self.notify(tx)?;
             Ok(ids)
         })
     }
@@ -1040,7 +1209,11 @@ impl Store for PgStore {
         }
         let now_s = secs(now);
         self.write("applying a transition", |tx| {
-            apply_transition(tx, id, change, now_s)
+            let r = apply_transition(tx, id, change, now_s)?;
+            if r.state.is_pending() {
+                self.notify(tx)?;
+            }
+            Ok(r)
         })
     }
 
@@ -1312,7 +1485,66 @@ impl Store for PgStore {
                     ],
                 )
                 .map_err(pg_err("finishing an attempt"))?;
+            if a.leg == Leg::Agent {
+                // The agent is free for another node's offer.
+                self.notify(tx)?;
+            }
             read_attempt(&r)
+        })
+    }
+
+    fn set_agent_ready(
+        &self,
+        agent: &str,
+        ready: bool,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        validate_agent(agent)?;
+        self.write("recording an agent's state", |tx| {
+            tx.execute(
+                "INSERT INTO agents (id, ready, since, node) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET ready = $2, since = $3, node = $4",
+                &[&agent, &i64::from(ready), &secs(now), &node],
+            )
+            .map_err(pg_err("recording an agent's state"))?;
+            if ready {
+                self.notify(tx)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn agent_board(&self, now: DateTime<Utc>) -> Result<AgentBoard, StoreError> {
+        let now_s = secs(now);
+        self.with(|c| {
+            let err = pg_err("reading the agents");
+            let states = c
+                .query("SELECT id, ready, since, node FROM agents ORDER BY id", &[])
+                .map_err(&err)?
+                .iter()
+                .map(|r| {
+                    Ok(AgentRecord {
+                        id: col(r, 0, "id")?,
+                        ready: col::<i64>(r, 1, "ready")? != 0,
+                        since: time_col(r, 2, "since")?,
+                        node: col(r, 3, "node")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let busy = c
+                .query(
+                    "SELECT a.agent, a.callback_id FROM attempts a \
+                     JOIN callbacks c ON c.id = a.callback_id \
+                     WHERE a.leg = 'agent' AND a.ended_at IS NULL AND a.agent IS NOT NULL \
+                     AND c.lease_expires > $1 ORDER BY a.agent",
+                    &[&now_s],
+                )
+                .map_err(&err)?
+                .iter()
+                .map(|r| Ok((col(r, 0, "agent")?, col(r, 1, "callback_id")?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(AgentBoard { states, busy })
         })
     }
 

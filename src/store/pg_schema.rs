@@ -141,6 +141,21 @@ CREATE INDEX callbacks_updated ON callbacks (updated_at);
 CREATE INDEX callbacks_requested ON callbacks (created_at) WHERE state = 'requested';
 CREATE INDEX attempts_ended ON attempts (ended_at);
 "#,
+    // 7: agents shared by several nodes, as in SQLite's step.
+    r#"
+UPDATE attempts SET ended_at = started_at, hangup_cause = 'INTERRUPTED', result = 'error'
+    WHERE leg = 'agent' AND ended_at IS NULL AND agent IS NOT NULL
+      AND id < (SELECT MAX(b.id) FROM attempts b
+                WHERE b.leg = 'agent' AND b.ended_at IS NULL AND b.agent = attempts.agent);
+CREATE UNIQUE INDEX attempts_agent_busy ON attempts (agent)
+    WHERE leg = 'agent' AND ended_at IS NULL;
+CREATE TABLE agents (
+    id      TEXT    PRIMARY KEY,
+    ready   BIGINT  NOT NULL,
+    since   BIGINT  NOT NULL,
+    node    TEXT    NOT NULL
+);
+"#,
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

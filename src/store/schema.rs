@@ -173,6 +173,25 @@ CREATE INDEX callbacks_updated ON callbacks (updated_at);
 CREATE INDEX callbacks_requested ON callbacks (created_at) WHERE state = 'requested';
 CREATE INDEX attempts_ended ON attempts (ended_at);
 "#,
+    // 7: agents shared by several nodes (issue 10). An agent is offered one callback at a
+    // time whichever node offers it: an agent leg still open holds its agent, and the
+    // unique index refuses a second one (an older open leg of the same agent, which only a
+    // crash could leave, is closed as interrupted first). `agents` keeps each agent's
+    // ready/away as last set on any node (no row: the configured start state).
+    r#"
+UPDATE attempts SET ended_at = started_at, hangup_cause = 'INTERRUPTED', result = 'error'
+    WHERE leg = 'agent' AND ended_at IS NULL AND agent IS NOT NULL
+      AND id < (SELECT MAX(b.id) FROM attempts b
+                WHERE b.leg = 'agent' AND b.ended_at IS NULL AND b.agent = attempts.agent);
+CREATE UNIQUE INDEX attempts_agent_busy ON attempts (agent)
+    WHERE leg = 'agent' AND ended_at IS NULL;
+CREATE TABLE agents (
+    id      TEXT    PRIMARY KEY,
+    ready   INTEGER NOT NULL,
+    since   INTEGER NOT NULL,
+    node    TEXT    NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -12,8 +12,8 @@
 use super::schema;
 use super::transcriptions::insert_job;
 use super::{
-    AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Fault, ListFilter, NewAttempt,
-    Offered, Stats, Store, StoreError, Transition,
+    AgentBoard, AgentRecord, AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Fault,
+    ListFilter, NewAttempt, Offered, Stats, Store, StoreError, Transition,
 };
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
@@ -609,6 +609,13 @@ pub(super) fn validate(draft: &Draft) -> Result<(), StoreError> {
     }
 }
 
+pub(super) fn validate_agent(agent: &str) -> Result<(), StoreError> {
+    if agent.trim().is_empty() {
+        return Err(invalid("agent", "must not be empty"));
+    }
+    Ok(())
+}
+
 pub(super) fn validate_queue(queue: &str) -> Result<(), StoreError> {
     if queue.trim().is_empty() {
         return Err(invalid("queue", "must not be empty"));
@@ -1079,7 +1086,13 @@ fn insert_attempt(
             read_attempt,
         )
     })
-    .map_err(backend("starting an attempt"))
+    .map_err(|e| match (&attempt.agent, e.sqlite_error_code()) {
+        // attempts_agent_busy: the agent has an open leg already (some node's offer).
+        (Some(agent), Some(rusqlite::ErrorCode::ConstraintViolation)) => StoreError::AgentBusy {
+            agent: agent.clone(),
+        },
+        (_, _) => classify("starting an attempt", e),
+    })
 }
 
 impl Store for SqliteStore {
@@ -1588,6 +1601,60 @@ impl Store for SqliteStore {
                 )
             })
             .map_err(backend("finishing an attempt"))
+        })
+    }
+
+    fn set_agent_ready(
+        &self,
+        agent: &str,
+        ready: bool,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        validate_agent(agent)?;
+        self.write("recording an agent's state", |tx| {
+            tx.prepare_cached(
+                "INSERT INTO agents (id, ready, since, node) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET ready = ?2, since = ?3, node = ?4",
+            )
+            .and_then(|mut s| s.execute(params![agent, i64::from(ready), secs(now), node]))
+            .map_err(backend("recording an agent's state"))?;
+            Ok(())
+        })
+    }
+
+    fn agent_board(&self, now: DateTime<Utc>) -> Result<AgentBoard, StoreError> {
+        let now_s = secs(now);
+        self.read(|c| {
+            let err = backend("reading the agents");
+            let states = c
+                .prepare_cached("SELECT id, ready, since, node FROM agents ORDER BY id")
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        Ok(AgentRecord {
+                            id: r.get(0)?,
+                            ready: r.get::<_, i64>(1)? != 0,
+                            since: time_col(r, 2, "since")?,
+                            node: r.get(3)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(&err)?;
+            let busy = c
+                .prepare_cached(
+                    "SELECT a.agent, a.callback_id \
+                     FROM attempts a INDEXED BY attempts_agent_busy \
+                     JOIN callbacks c ON c.id = a.callback_id \
+                     WHERE a.leg = 'agent' AND a.ended_at IS NULL AND a.agent IS NOT NULL \
+                     AND c.lease_expires > ?1 ORDER BY a.agent",
+                )
+                .and_then(|mut s| {
+                    s.query_map([now_s], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(&err)?;
+            Ok(AgentBoard { states, busy })
         })
     }
 

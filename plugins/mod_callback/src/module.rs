@@ -18,7 +18,7 @@ use callback_core::config::Config;
 use callback_core::dispatch::Dispatcher;
 use callback_core::host::Host;
 use callback_core::service::CallbackService;
-use callback_core::store::{PgStore, SqliteStore, Store, TranscriptStore};
+use callback_core::store::{Listener, PgStore, SqliteStore, Store, TranscriptStore};
 use callback_core::webhook::WebhookWorker;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -45,6 +45,8 @@ pub struct Module {
     webhooks: Mutex<Option<WebhookWorker>>,
     /// When the retention purge last ran (host clock).
     last_purge: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// With `db-url`: the other nodes' notifications, nudging this node's dispatcher.
+    listener: Mutex<Option<Listener>>,
 }
 
 impl Module {
@@ -85,17 +87,19 @@ struct Opened {
     store: Arc<dyn Store>,
     transcripts: Arc<dyn TranscriptStore>,
     sqlite: Option<Arc<SqliteStore>>,
+    pg: Option<Arc<PgStore>>,
 }
 
 fn open_store(config: &Config) -> Result<Opened, String> {
     match &config.settings.db_url {
         Some(url) => PgStore::open(url.expose())
             .map(|s| {
-                let s = Arc::new(s);
+                let s = Arc::new(s.for_node(&config.settings.node_id));
                 Opened {
                     store: s.clone(),
-                    transcripts: s,
+                    transcripts: s.clone(),
                     sqlite: None,
+                    pg: Some(s),
                 }
             })
             .map_err(|e| e.to_string()),
@@ -120,6 +124,7 @@ fn open_store(config: &Config) -> Result<Opened, String> {
                 store: s.clone(),
                 transcripts: s.clone(),
                 sqlite: Some(s),
+                pg: None,
             })
         }
     }
@@ -141,6 +146,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         store,
         transcripts,
         sqlite,
+        pg,
     } = open_store(&config).map_err(|e| {
         format!(
             "mod_callback not loaded: {}: cannot open the store: {e}",
@@ -199,8 +205,10 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         agents.len(),
         dispatcher.agents().ready()
     );
+    let listener = pg.and_then(|pg| listen(&pg, &dispatcher));
     let http = start_http(&service, &dispatcher);
     let module = Arc::new(Module {
+        listener: Mutex::new(listener),
         last_purge: Mutex::new(None),
         http: Mutex::new(http),
         webhooks: Mutex::new(webhooks),
@@ -223,6 +231,21 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
     *cur = Some(module);
     tracing::info!("mod_callback loaded ({})", path.display());
     Ok(())
+}
+
+/// With `db-url`: a connection listening for the other nodes' changes (a callback due, an
+/// agent free), nudging this node's dispatcher so it does not wait for its timers. A
+/// failure to start is one log line: the timers still find every due callback.
+fn listen(pg: &PgStore, dispatcher: &Arc<Dispatcher>) -> Option<Listener> {
+    let weak = Arc::downgrade(dispatcher);
+    let wake = Box::new(move || {
+        if let Some(d) = weak.upgrade() {
+            d.nudge();
+        }
+    });
+    pg.listen(wake)
+        .map_err(|e| tracing::error!("not listening for other nodes' changes: {e}"))
+        .ok()
 }
 
 /// The REST API on `http-listen` (none when empty). A port that cannot be bound is one
@@ -326,6 +349,14 @@ pub fn stop() {
             .take()
         {
             w.stop();
+        }
+        if let Some(mut l) = m
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            l.stop();
         }
         // The dispatcher's loop and ringing legs are joined first: nothing dials after this.
         m.dispatcher.stop();

@@ -5,7 +5,8 @@
 //!
 //! Every 30 s: `load_t<secs>_rss_mb: X MB` and the counts so far. At the end:
 //! `load_rss_start_mb` (after the 60 s warm-up: every caller in flight, caches warm),
-//! `load_rss_end_mb`, `load_rss_growth_ratio` (end / start), `load_captures`,
+//! `load_rss_end_mb`, `load_rss_growth_ratio` (end / start), the same for the live heap
+//! (`load_heap_*`: what malloc has handed out, without the pages it keeps), `load_captures`,
 //! `load_http_creates`, `load_errors` (IVR errors + HTTP failures + ERROR lines from the
 //! module + printf-format violations), `load_dispatched` (callbacks completed).
 //! `LOAD_CALLERS` (500) and `LOAD_CREATES_PER_S` (100) shrink a run while developing.
@@ -46,6 +47,9 @@ fn main() {
         r.rss_max_after_warm_up_mb
     );
     println!("load_rss_growth_ratio: {:.3}", r.growth_ratio());
+    println!("load_heap_start_mb: {:.1} MB", r.heap_start_mb);
+    println!("load_heap_end_mb: {:.1} MB", r.heap_end_mb);
+    println!("load_heap_growth_ratio: {:.3}", r.heap_growth_ratio());
     println!("load_captures: {}", r.captures);
     println!("load_http_creates: {}", r.http_creates);
     println!("load_errors: {}", r.errors());

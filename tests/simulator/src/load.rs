@@ -56,6 +56,10 @@ pub struct LoadReport {
     pub rss_start_mb: f64,
     pub rss_end_mb: f64,
     pub rss_max_after_warm_up_mb: f64,
+    /// Live heap (MB, bytes malloc has handed out and not had back) at the end of warm-up
+    /// and at the end: what the process holds, without the pages the allocator keeps.
+    pub heap_start_mb: f64,
+    pub heap_end_mb: f64,
     /// (seconds into the run, MB) at each report.
     pub samples: Vec<(u64, f64)>,
     /// IVR calls whose `callback_result` was OK.
@@ -87,6 +91,14 @@ impl LoadReport {
         self.capture_errors + self.http_failed + self.errors_logged + self.format_violations
     }
 
+    pub fn heap_growth_ratio(&self) -> f64 {
+        if self.heap_start_mb > 0.0 {
+            self.heap_end_mb / self.heap_start_mb
+        } else {
+            0.0
+        }
+    }
+
     pub fn growth_ratio(&self) -> f64 {
         if self.rss_start_mb > 0.0 {
             self.rss_end_mb / self.rss_start_mb
@@ -100,6 +112,16 @@ impl LoadReport {
 /// runs inside it.
 pub fn rss_mb() -> f64 {
     status_mb("VmRSS:")
+}
+
+/// The live heap of this process in MB: the bytes glibc's malloc has handed out and not
+/// had back, in every arena (`mallinfo2`'s `uordblks` + `hblkhd`, the mmap'd blocks). The
+/// resident size also counts the pages malloc keeps after a free (its arenas' holes and
+/// tops), which it returns to the system only at its own pace.
+pub fn heap_mb() -> f64 {
+    // SAFETY: mallinfo2 takes no arguments and only reads the allocator's statistics.
+    let m = unsafe { libc::mallinfo2() };
+    (m.uordblks + m.hblkhd) as f64 / (1024.0 * 1024.0)
 }
 
 /// A `kB` line of /proc/self/status, in MB (`RssAnon:` is the heap and stacks, `RssFile:`
@@ -208,6 +230,7 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
             if !warm && t >= spec.warm_up {
                 warm = true;
                 report.rss_start_mb = rss_mb();
+                report.heap_start_mb = heap_mb();
             }
             if warm {
                 report.rss_max_after_warm_up_mb = report.rss_max_after_warm_up_mb.max(rss_mb());
@@ -219,9 +242,11 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
                 report.samples.push((secs, rss));
                 let (completed, _) = stats(&sim);
                 say(format!(
-                    "load_t{secs}_rss_mb: {rss:.1} MB  anon_mb={:.1} file_mb={:.1} db_mb={:.1} \
+                    "load_t{secs}_rss_mb: {rss:.1} MB  heap_mb={:.1} anon_mb={:.1} file_mb={:.1} \
+                     db_mb={:.1} \
                      sim_calls={} captures={} capture_errors={} http_ok={} http_failed={} \
                      offers={} dispatched={completed} errors_logged={}",
+                    heap_mb(),
                     status_mb("RssAnon:"),
                     status_mb("RssFile:"),
                     file_mb(&db),
@@ -236,6 +261,7 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
             }
         }
         report.rss_end_mb = rss_mb();
+        report.heap_end_mb = heap_mb();
         report.rss_max_after_warm_up_mb = report.rss_max_after_warm_up_mb.max(report.rss_end_mb);
         stop.store(true, Ordering::SeqCst);
     });

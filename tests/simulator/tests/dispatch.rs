@@ -484,6 +484,9 @@ fn with_no_agent_ready_the_callback_waits_and_then_goes_out() {
 /// Leaves callbacks in the database as a node killed in the middle of their dispatch
 /// would: claimed by `sim-1` at `t0` (lease 5 minutes), moved along to `state`, with the
 /// legs that state implies still open.
+/// The agents of the interrupted dispatches, in order.
+const AGENTS: [&str; 3] = ["1001", "1002", "2001"];
+
 fn crashed_mid_dispatch(
     db: &std::path::Path,
     t0: chrono::DateTime<Utc>,
@@ -533,7 +536,8 @@ fn crashed_mid_dispatch(
                     &NewAttempt {
                         callback_id: id,
                         leg,
-                        agent: Some("1001".into()),
+                        // One agent per dispatch: an agent has one open leg at a time.
+                        agent: Some(AGENTS[n % AGENTS.len()].into()),
                         call_uuid: None,
                     },
                     "sim-1",
@@ -578,7 +582,7 @@ fn a_dispatch_interrupted_by_a_restart_is_finished_without_a_second_dial() {
         .replace("@TMP@", &dir.display().to_string());
     let conf = dir.join("callback.conf.xml");
     std::fs::write(&conf, text).unwrap();
-    for a in ["1001", "1002", "2001"] {
+    for a in AGENTS {
         sim.endpoint(&format!("user/{a}"), Endpoint::NoAnswer);
     }
     std::env::set_var("MOD_CALLBACK_CONF", &conf);
@@ -591,7 +595,7 @@ fn a_dispatch_interrupted_by_a_restart_is_finished_without_a_second_dial() {
     assert_eq!(t["request"]["customer_attempts"], 1);
     assert_eq!(
         attempts(&t)[1],
-        ("customer".into(), "error".into(), Some("1001".into()))
+        ("customer".into(), "error".into(), Some(AGENTS[1].into()))
     );
     assert_eq!(t["attempts"][1]["hangup_cause"], "INTERRUPTED");
     wait_until("the offering one re-offered", || {
