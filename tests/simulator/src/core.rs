@@ -272,6 +272,24 @@ pub(crate) fn log_customer_dial(vars: &[(String, String)]) {
     }
 }
 
+/// What a dial log ([`Sim::log_customer_dials`]) says: how many times each
+/// `(callback_id, callback_attempt)` was dialled, and the lines that are not such a pair.
+pub fn read_customer_dials(path: &std::path::Path) -> (BTreeMap<(i64, u32), usize>, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (mut dials, mut bad) = (BTreeMap::new(), Vec::new());
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        match (
+            w.next().and_then(|v| v.parse().ok()),
+            w.next().and_then(|v| v.parse().ok()),
+        ) {
+            (Some(id), Some(n)) => *dials.entry((id, n)).or_default() += 1,
+            _ => bad.push(line.to_string()),
+        }
+    }
+    (dials, bad)
+}
+
 /// The virtual clock, microseconds since the epoch (what `switch_micro_time_now` returns).
 pub(crate) static CLOCK_US: AtomicI64 = AtomicI64::new(0);
 

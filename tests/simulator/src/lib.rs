@@ -22,5 +22,5 @@ pub mod load;
 pub mod loader;
 pub mod scenario;
 
-pub use crate::core::{Act, Endpoint, FiredEvent, LogLine, Sim};
+pub use crate::core::{read_customer_dials, Act, Endpoint, FiredEvent, LogLine, Sim};
 pub use crate::loader::{find_module, Loaded};

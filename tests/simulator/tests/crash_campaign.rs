@@ -36,7 +36,7 @@
 
 use callback_core::model::{Leg, State};
 use callback_core::store::{ListFilter, SqliteStore, Store};
-use callback_simulator::{loader, Act, Endpoint, Sim};
+use callback_simulator::{loader, read_customer_dials, Act, Endpoint, Sim};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -402,17 +402,9 @@ fn driver() -> Result<(), String> {
     let elapsed = started.elapsed();
 
     let (tried, promised) = read_captures(&dir);
-    let dials_text = std::fs::read_to_string(dir.join("dials.log")).unwrap_or_default();
-    let mut dials: BTreeMap<(i64, u32), usize> = BTreeMap::new();
-    for line in dials_text.lines() {
-        let mut w = line.split_whitespace();
-        match (
-            w.next().and_then(|v| v.parse().ok()),
-            w.next().and_then(|v| v.parse().ok()),
-        ) {
-            (Some(id), Some(n)) => *dials.entry((id, n)).or_default() += 1,
-            _ => problems.push(format!("dial without an id or attempt: {line:?}")),
-        }
+    let (dials, bad) = read_customer_dials(&dir.join("dials.log"));
+    for line in bad {
+        problems.push(format!("dial without an id or attempt: {line:?}"));
     }
     for ((id, n), times) in &dials {
         if *times > 1 {
