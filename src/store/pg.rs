@@ -1438,8 +1438,14 @@ impl Store for PgStore {
                 &[&ids],
             )
             .map_err(&err)?;
-            let mut out = Vec::with_capacity(offers.len());
-            for (id, t, attempt) in offers {
+            // The agent legs in agent order: a node inserting a leg for an agent another
+            // node's uncommitted turn has just taken waits for that turn, so two turns
+            // taking the same agents in different orders would deadlock.
+            let mut order: Vec<usize> = (0..offers.len()).collect();
+            order.sort_by(|a, b| offers[*a].2.agent.cmp(&offers[*b].2.agent));
+            let mut out: Vec<Option<Offered>> = (0..offers.len()).map(|_| None).collect();
+            for i in order {
+                let (id, t, attempt) = &offers[i];
                 // Each offer in its own savepoint: a refused one leaves no trace.
                 let mut sp = tx.savepoint("offer").map_err(&err)?;
                 let one = apply_transition(&mut sp, *id, t, now_s)
@@ -1449,9 +1455,9 @@ impl Store for PgStore {
                 } else {
                     sp.rollback().map_err(&err)?;
                 }
-                out.push(one);
+                out[i] = Some(one);
             }
-            Ok(out)
+            Ok(out.into_iter().flatten().collect())
         })
     }
 

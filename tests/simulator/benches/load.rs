@@ -9,7 +9,8 @@
 //! (`load_heap_*`: what malloc has handed out, without the pages it keeps), `load_captures`,
 //! `load_http_creates`, `load_errors` (IVR errors + HTTP failures + ERROR lines from the
 //! module + printf-format violations), `load_dispatched` (callbacks completed).
-//! `LOAD_CALLERS` (500) and `LOAD_CREATES_PER_S` (100) shrink a run while developing.
+//! `LOAD_CALLERS` (500) and `LOAD_CREATES_PER_S` (100) shrink a run while developing;
+//! `LOAD_CONFIG` names another callback.conf.xml (default fixtures/config/load.conf.xml).
 //! What runs is described in `callback_simulator::load`; transcription is off (see
 //! fixtures/config/load.conf.xml).
 
@@ -33,6 +34,8 @@ fn main() {
         report_every: Duration::from_secs(30),
         warm_up: Duration::from_secs(60.min(secs / 4)),
         keep: 2_000,
+        // Another configuration (say, a smaller db-cache-mb) for an experiment.
+        config: std::env::var_os("LOAD_CONFIG").map(std::path::PathBuf::from),
     };
     println!(
         "load: {} s, {} IVR callers in flight, {} HTTP creates/s, transcription off",

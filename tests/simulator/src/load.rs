@@ -45,6 +45,9 @@ pub struct LoadSpec {
     pub warm_up: Duration,
     /// Simulator records kept in bounded mode.
     pub keep: usize,
+    /// The module's configuration (`@TMP@` becomes a scratch directory); [`CONFIG`] when
+    /// `None`.
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// What happened.
@@ -173,8 +176,11 @@ pub fn run(spec: &LoadSpec, say: &mut dyn FnMut(String)) -> LoadReport {
         );
     }
     top_up_agents(&sim);
-    let module =
-        load_with_config(&repo_root().join(CONFIG)).unwrap_or_else(|e| panic!("load failed: {e}"));
+    let config = spec
+        .config
+        .clone()
+        .unwrap_or_else(|| repo_root().join(CONFIG));
+    let module = load_with_config(&config).unwrap_or_else(|e| panic!("load failed: {e}"));
     let addr = sim
         .logs()
         .into_iter()

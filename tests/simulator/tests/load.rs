@@ -17,6 +17,7 @@ fn captures_http_creates_and_dispatch_at_once_without_errors_or_growth() {
         report_every: Duration::from_secs(5),
         warm_up: Duration::from_secs(8),
         keep: 500,
+        config: None,
     };
     let r = run(&spec, &mut |line| eprintln!("{line}"));
     eprintln!("{r:#?}");
