@@ -10,12 +10,14 @@
 //!   table symbol, the API-version check, `load`, the runtime thread, `shutdown`).
 //! - [`load`]: the load run (IVR callers, HTTP creates and dispatching at once on the real
 //!   clock, resident memory sampled), for the load bench and its short test.
+//! - [`campaign`]: what the self-spawning tests (crash campaign, cluster) share.
 //! - [`scenario`]: scripted scenarios (`fixtures/scenarios/*.scn`) on the virtual clock.
 //!
 //! What it does not model: media (audio is never read), the state machine of a real
 //! channel (only answered / hung up), dialplan XML, memory pools (nothing is freed until the
 //! session ends), `bgapi`, and the event system beyond capturing fired events.
 
+pub mod campaign;
 pub mod core;
 pub mod exports;
 pub mod load;

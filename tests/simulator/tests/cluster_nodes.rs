@@ -616,36 +616,9 @@ fn run(schema: &Schema) -> Result<(), String> {
     println!("dialled_for_a_second_attempt: {}", redialled.len());
     println!("kill_after_s: {:.1}", killed_at.as_secs_f64());
     println!("elapsed_s: {:.1}", elapsed.as_secs_f64());
-    if problems.is_empty() {
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(())
-    } else {
-        Err(format!(
-            "{} problem(s) (files kept in {}):\n{}",
-            problems.len(),
-            dir.display(),
-            problems.join("\n")
-        ))
-    }
+    callback_simulator::campaign::verdict(&problems, &dir)
 }
 
 fn main() -> ExitCode {
-    if let Some(dir) = std::env::var_os("CLUSTER_CHILD") {
-        return child(Path::new(&dir));
-    }
-    // `cargo test` passes harness flags (`--nocapture`, filters): nothing to do with them,
-    // except a listing, which must not run the test.
-    if std::env::args().any(|a| a == "--list") {
-        return ExitCode::SUCCESS;
-    }
-    match driver() {
-        Ok(()) => {
-            println!("cluster nodes: ok");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cluster nodes FAILED: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    callback_simulator::campaign::main("cluster nodes", "CLUSTER_CHILD", child, driver)
 }

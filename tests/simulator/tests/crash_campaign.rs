@@ -563,36 +563,9 @@ fn driver() -> Result<(), String> {
     if promised.is_empty() {
         problems.push("no capture was ever promised: the campaign tested nothing".into());
     }
-    if problems.is_empty() {
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(())
-    } else {
-        Err(format!(
-            "{} problem(s) (files kept in {}):\n{}",
-            problems.len(),
-            dir.display(),
-            problems.join("\n")
-        ))
-    }
+    callback_simulator::campaign::verdict(&problems, &dir)
 }
 
 fn main() -> ExitCode {
-    if let Some(dir) = std::env::var_os("CRASH_CHILD") {
-        return child(Path::new(&dir));
-    }
-    // `cargo test` passes harness flags (`--nocapture`, filters): nothing to do with them,
-    // except a listing, which must not run the campaign.
-    if std::env::args().any(|a| a == "--list") {
-        return ExitCode::SUCCESS;
-    }
-    match driver() {
-        Ok(()) => {
-            println!("crash campaign: ok");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("crash campaign FAILED: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    callback_simulator::campaign::main("crash campaign", "CRASH_CHILD", child, driver)
 }
