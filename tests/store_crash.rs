@@ -59,7 +59,9 @@ fn step(
     let leg = |leg: Leg| NewAttempt {
         callback_id: id,
         leg,
-        agent: (leg == Leg::Agent).then(|| "1001".to_string()),
+        // An agent per callback: a killed worker leaves its agent leg open until the
+        // callback is recovered, and an agent has one open leg at a time (tests/store.rs).
+        agent: (leg == Leg::Agent).then(|| format!("agent-{id}")),
         call_uuid: None,
     };
     let end = |result: AttemptResult| AttemptEnd {
@@ -69,6 +71,13 @@ fn step(
     };
     let next = match state {
         State::Due => {
+            // A worker killed after opening the agent leg left it open: closed first, as
+            // the dispatcher's recovery does (an agent has one open leg at a time).
+            for a in store.attempts(id)? {
+                if a.leg == Leg::Agent && a.ended_at.is_none() {
+                    store.finish_attempt(a.id, &end(AttemptResult::Error), Utc::now())?;
+                }
+            }
             let a = store.start_attempt(&leg(Leg::Agent), owner, now)?;
             let r = go(State::Offering, false)?;
             store.finish_attempt(a.id, &end(AttemptResult::Answered), Utc::now())?;
