@@ -1834,3 +1834,53 @@ fn a_listener_hears_the_other_nodes_changes_but_not_its_own() {
     wait_for(before + 1, "node a's agent leg ending");
     listener.stop();
 }
+
+#[test]
+fn a_callback_leaving_its_dispatch_frees_its_agent() {
+    // A callback failed (or cancelled) while its agent leg is still open, as when an
+    // operator cancels during the preview: the transition closes the leg, so the agent is
+    // not held on every node forever.
+    on_each(|b| {
+        let store = &*b.store;
+        let ids: Vec<i64> = (0..2)
+            .map(|i| {
+                store
+                    .create(
+                        &draft(&format!("+49301234560{i}"), "sales", 0),
+                        &CreateOptions::default(),
+                        t(0),
+                    )
+                    .unwrap()
+                    .0
+                    .id
+            })
+            .collect();
+        assert_eq!(
+            store
+                .claim_due("node-a", t(1), Duration::seconds(60), 2)
+                .unwrap()
+                .len(),
+            2
+        );
+        offer_to(store, ids[0], "1001", "node-a", t(2)).unwrap();
+        let mut fail = move_to(State::Failed, Some("node-a"));
+        fail.expect = Some(State::Offering);
+        store.transition(ids[0], &fail, t(3)).unwrap();
+        let legs = store.attempts(ids[0]).unwrap();
+        assert_eq!(legs.len(), 1);
+        assert_eq!(
+            (
+                legs[0].ended_at,
+                legs[0].result,
+                legs[0].hangup_cause.as_deref()
+            ),
+            (
+                Some(t(3)),
+                Some(AttemptResult::Error),
+                Some("CALLBACK_ENDED")
+            )
+        );
+        assert!(store.agent_board(t(3)).unwrap().busy.is_empty());
+        assert!(offer_to(store, ids[1], "1001", "node-a", t(4)).is_ok());
+    });
+}

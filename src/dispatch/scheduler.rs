@@ -550,11 +550,12 @@ impl Dispatcher {
         }
     }
 
-    /// A claimed callback whose agent another node took at the same instant: due again at
-    /// once, and the agents read again so the next turn does not pick that one.
+    /// A claimed callback whose agent another node took at the same instant: due again a
+    /// second later, and the agents read again so the next turn does not pick that one.
     fn agent_taken(&self, r: &CallbackRequest, agent: &str, now: DateTime<Utc>) {
+        // A second later: the race is over by then, and no turn can spin on it.
         let mut t = Transition::new(State::Rescheduled, "agent-taken");
-        t.due_at = Some(now);
+        t.due_at = Some(now + Duration::seconds(1));
         t.detail = Some(format!(
             "agent {agent} was offered another callback by another node first"
         ));

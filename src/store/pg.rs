@@ -267,7 +267,7 @@ fn listen_loop(
     // A quoted identifier: the schema's name may hold any character.
     let listen = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
     while !stop.load(Ordering::SeqCst) {
-        let listening = connect(url).and_then(|mut c| {
+        let listening = connect_within(url, LISTEN_CONNECT_TIMEOUT).and_then(|mut c| {
             c.batch_execute(&listen)
                 .map_err(pg_err("listening for other nodes"))?;
             Ok(c)
@@ -288,19 +288,33 @@ fn listen_loop(
                          (due callbacks are still found by the dispatcher's timers)"
                     );
                 }
-                std::thread::sleep(std::time::Duration::from_secs(1));
+                // A second, in steps, so an unload does not wait for it.
+                for _ in 0..10 {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
                 continue;
             }
         };
         while !stop.load(Ordering::SeqCst) {
-            let mut others = false;
             let mut failed = None;
             {
                 let mut n = client.notifications();
                 let mut it = n.timeout_iter(LISTEN_POLL);
+                // The iterator waits for a quiet spell: under a steady stream it does not
+                // end, so each notification wakes and the stop flag is looked at each time.
                 loop {
                     match it.next() {
-                        Ok(Some(note)) => others |= note.payload() != node,
+                        Ok(Some(note)) => {
+                            if note.payload() != node {
+                                wake();
+                            }
+                            if stop.load(Ordering::SeqCst) {
+                                break;
+                            }
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             failed = Some(e);
@@ -308,9 +322,6 @@ fn listen_loop(
                         }
                     }
                 }
-            }
-            if others {
-                wake();
             }
             if failed.is_none() && client.is_closed() {
                 tracing::warn!(
@@ -329,6 +340,24 @@ fn listen_loop(
             }
         }
     }
+}
+
+/// How long the listener waits for the server when it (re)connects: an unload joins it.
+const LISTEN_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn connect_within(url: &str, timeout: std::time::Duration) -> Result<Client, StoreError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        StoreError::Backend(format!(
+            "connecting to PostgreSQL at {}: {e}",
+            redact_url(url)
+        ))
+    };
+    let mut config = postgres::Config::from_str(url).map_err(|e| failed(&e))?;
+    // A timeout in the URL wins if it is shorter.
+    if config.get_connect_timeout().is_none_or(|t| *t > timeout) {
+        config.connect_timeout(timeout);
+    }
+    config.connect(NoTls).map_err(|e| failed(&e))
 }
 
 fn connect(url: &str) -> Result<Client, StoreError> {
@@ -863,6 +892,15 @@ fn apply_transition(
             detail: change.detail.as_deref(),
         },
     )?;
+    if !to.is_active() {
+        // As in SQLite: an agent leg left open out of a dispatch would hold its agent.
+        tx.execute(
+            "UPDATE attempts SET ended_at = $2, hangup_cause = 'CALLBACK_ENDED', \
+             result = 'error' WHERE callback_id = $1 AND leg = 'agent' AND ended_at IS NULL",
+            &[&id, &now_s],
+        )
+        .map_err(pg_err("closing the agent leg"))?;
+    }
     Ok(updated)
 }
 

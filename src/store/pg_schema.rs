@@ -147,6 +147,10 @@ UPDATE attempts SET ended_at = started_at, hangup_cause = 'INTERRUPTED', result 
     WHERE leg = 'agent' AND ended_at IS NULL AND agent IS NOT NULL
       AND id < (SELECT MAX(b.id) FROM attempts b
                 WHERE b.leg = 'agent' AND b.ended_at IS NULL AND b.agent = attempts.agent);
+UPDATE attempts SET ended_at = started_at, hangup_cause = 'INTERRUPTED', result = 'error'
+    WHERE leg = 'agent' AND ended_at IS NULL
+      AND callback_id NOT IN (SELECT id FROM callbacks
+                              WHERE state IN ('due', 'offering', 'previewing', 'dialing', 'connected'));
 CREATE UNIQUE INDEX attempts_agent_busy ON attempts (agent)
     WHERE leg = 'agent' AND ended_at IS NULL;
 CREATE TABLE agents (

@@ -175,14 +175,20 @@ CREATE INDEX attempts_ended ON attempts (ended_at);
 "#,
     // 7: agents shared by several nodes (issue 10). An agent is offered one callback at a
     // time whichever node offers it: an agent leg still open holds its agent, and the
-    // unique index refuses a second one (an older open leg of the same agent, which only a
-    // crash could leave, is closed as interrupted first). `agents` keeps each agent's
+    // unique index refuses a second one (older open legs of the same agent, and open legs
+    // of callbacks no longer in a dispatch, which earlier builds could leave after a crash
+    // or a cancel during the preview, are closed as interrupted first; transitions out of
+    // a dispatch now close them). `agents` keeps each agent's
     // ready/away as last set on any node (no row: the configured start state).
     r#"
 UPDATE attempts SET ended_at = started_at, hangup_cause = 'INTERRUPTED', result = 'error'
     WHERE leg = 'agent' AND ended_at IS NULL AND agent IS NOT NULL
       AND id < (SELECT MAX(b.id) FROM attempts b
                 WHERE b.leg = 'agent' AND b.ended_at IS NULL AND b.agent = attempts.agent);
+UPDATE attempts SET ended_at = started_at, hangup_cause = 'INTERRUPTED', result = 'error'
+    WHERE leg = 'agent' AND ended_at IS NULL
+      AND callback_id NOT IN (SELECT id FROM callbacks
+                              WHERE state IN ('due', 'offering', 'previewing', 'dialing', 'connected'));
 CREATE UNIQUE INDEX attempts_agent_busy ON attempts (agent)
     WHERE leg = 'agent' AND ended_at IS NULL;
 CREATE TABLE agents (

@@ -984,6 +984,16 @@ fn apply_transition(
             detail: change.detail.as_deref(),
         },
     )?;
+    if !to.is_active() {
+        // Out of a dispatch (cancelled during the preview, say): an agent leg still open
+        // would hold its agent on every node forever (one open leg per agent).
+        tx.prepare_cached(
+            "UPDATE attempts SET ended_at = ?2, hangup_cause = 'CALLBACK_ENDED', \
+             result = 'error' WHERE callback_id = ?1 AND leg = 'agent' AND ended_at IS NULL",
+        )
+        .and_then(|mut s| s.execute(params![id, now_s]))
+        .map_err(backend("closing the agent leg"))?;
+    }
     Ok(updated)
 }
 
@@ -1086,12 +1096,18 @@ fn insert_attempt(
             read_attempt,
         )
     })
-    .map_err(|e| match (&attempt.agent, e.sqlite_error_code()) {
+    .map_err(|e| match &attempt.agent {
         // attempts_agent_busy: the agent has an open leg already (some node's offer).
-        (Some(agent), Some(rusqlite::ErrorCode::ConstraintViolation)) => StoreError::AgentBusy {
-            agent: agent.clone(),
-        },
-        (_, _) => classify("starting an attempt", e),
+        Some(agent)
+            if attempt.leg == Leg::Agent
+                && e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+                && e.to_string().contains("attempts.agent") =>
+        {
+            StoreError::AgentBusy {
+                agent: agent.clone(),
+            }
+        }
+        _ => classify("starting an attempt", e),
     })
 }
 
