@@ -160,6 +160,11 @@ impl Agents {
             .count()
     }
 
+    /// Whether this node has no agents configured (it only captures; nothing to offer).
+    pub fn is_empty(&self) -> bool {
+        self.lock().0.is_empty()
+    }
+
     /// Ready agents in all.
     pub fn ready(&self) -> usize {
         self.lock().0.iter().filter(|s| s.free()).count()

@@ -344,7 +344,10 @@ impl Dispatcher {
         let now = self.svc.now();
         let lease = cfg.settings.lease;
         self.renew(now, lease);
-        self.agents.sync(&self.svc.store().agent_board(now)?, now);
+        // A node without agents (capture only) has nothing to bring in or offer.
+        if !self.agents.is_empty() {
+            self.agents.sync(&self.svc.store().agent_board(now)?, now);
+        }
         let free = self.agents.ready();
         let room = cfg
             .dispatch
