@@ -48,6 +48,23 @@ fn draft(number: &str, queue: &str, due: i64) -> Draft {
     }
 }
 
+/// `n` callbacks of queue sales due at t(0), numbered `<prefix>0`, `<prefix>1`...; their ids.
+fn create_numbered(store: &dyn Store, prefix: &str, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(|i| {
+            store
+                .create(
+                    &draft(&format!("{prefix}{i}"), "sales", 0),
+                    &CreateOptions::default(),
+                    t(0),
+                )
+                .unwrap()
+                .0
+                .id
+        })
+        .collect()
+}
+
 fn count(store: &dyn Store) -> usize {
     store.list(&ListFilter::default()).unwrap().len()
 }
@@ -1384,19 +1401,7 @@ fn offers_of_a_turn_are_written_together_and_a_refused_one_leaves_no_trace() {
     // refused with its own error and neither its transition nor its attempt is kept.
     on_each(|b| {
         let store = &*b.store;
-        let ids: Vec<i64> = (0..3)
-            .map(|i| {
-                store
-                    .create(
-                        &draft(&format!("+49301234567{i}"), "sales", 0),
-                        &CreateOptions::default(),
-                        t(0),
-                    )
-                    .unwrap()
-                    .0
-                    .id
-            })
-            .collect();
+        let ids = create_numbered(store, "+49301234567", 3);
         let claimed = store
             .claim_due("w", t(1), Duration::seconds(60), 2)
             .unwrap();
@@ -1653,18 +1658,7 @@ fn an_agent_has_one_open_offer_whichever_node_makes_it() {
     on_each(|b| {
         let a = &*b.store;
         let other = b.open_again().unwrap();
-        let ids: Vec<i64> = (0..2)
-            .map(|i| {
-                a.create(
-                    &draft(&format!("+49301234500{i}"), "sales", 0),
-                    &CreateOptions::default(),
-                    t(0),
-                )
-                .unwrap()
-                .0
-                .id
-            })
-            .collect();
+        let ids = create_numbered(a, "+49301234500", 2);
         assert_eq!(
             a.claim_due("node-a", t(1), Duration::seconds(60), 1)
                 .unwrap()
@@ -1842,19 +1836,7 @@ fn a_callback_leaving_its_dispatch_frees_its_agent() {
     // not held on every node forever.
     on_each(|b| {
         let store = &*b.store;
-        let ids: Vec<i64> = (0..2)
-            .map(|i| {
-                store
-                    .create(
-                        &draft(&format!("+49301234560{i}"), "sales", 0),
-                        &CreateOptions::default(),
-                        t(0),
-                    )
-                    .unwrap()
-                    .0
-                    .id
-            })
-            .collect();
+        let ids = create_numbered(store, "+49301234560", 2);
         assert_eq!(
             store
                 .claim_due("node-a", t(1), Duration::seconds(60), 2)
