@@ -37,6 +37,9 @@ pub struct LegRequest {
     /// The application the answered leg runs, with an argument made of digits only
     /// (the callback id), e.g. the agent-preview application.
     pub application: Option<(String, String)>,
+    /// What the calling side (an answered agent bridging to this leg) hears while it rings:
+    /// the queue's configured ringback. `None` for legs originated from no call.
+    pub ringback: Option<String>,
 }
 
 /// How an originate ended.

@@ -123,6 +123,16 @@ pub(super) const KEY_KEYS: &[&str] = &["secret", "scope"];
 /// The shortest secret accepted (for keys and the token secret).
 const MIN_SECRET: usize = 16;
 
+/// A value left as the sample's placeholder (`change-me...`): refused wherever a secret or
+/// password goes, since a secret everybody who read the sample knows guards nothing.
+pub(super) fn is_placeholder(secret: &str) -> bool {
+    secret.to_ascii_lowercase().contains("change-me")
+}
+
+/// The refusal of a placeholder secret.
+pub(super) const PLACEHOLDER: &str =
+    "is the sample's placeholder (change-me...): set a random secret of your own, or remove it";
+
 pub(super) fn build_api(
     s: &Params<'_>,
     keys: Vec<ApiKey>,
@@ -147,6 +157,9 @@ pub(super) fn build_api(
             "http-token-secret",
             format!("must be at least {MIN_SECRET} characters"),
         ));
+    }
+    if token_secret.is_some_and(is_placeholder) {
+        return Err(s.err("http-token-secret", PLACEHOLDER));
     }
     Ok(ApiConfig {
         listen,
@@ -196,6 +209,9 @@ pub(super) fn build_webhook(w: &Params<'_>, name: &str) -> Result<WebhookTarget,
             format!("give a secret of at least {MIN_SECRET} characters"),
         ));
     }
+    if is_placeholder(&secret) {
+        return Err(w.err("secret", PLACEHOLDER));
+    }
     Ok(WebhookTarget {
         name: name.to_string(),
         url,
@@ -212,6 +228,9 @@ pub(super) fn build_key(k: &Params<'_>, name: &str) -> Result<ApiKey, ConfigErro
             "secret",
             format!("give a secret of at least {MIN_SECRET} characters without spaces"),
         ));
+    }
+    if is_placeholder(&secret) {
+        return Err(k.err("secret", PLACEHOLDER));
     }
     let scope = match k.get("scope").map(str::trim) {
         Some("create") => Scope::Create,

@@ -66,6 +66,44 @@ pub struct QueueDial {
     /// The no-answer timeout of the customer leg.
     pub customer_timeout_secs: u32,
     pub strategy: Strategy,
+    /// What the agent hears while the customer's phone rings: a tone (`%(2000,4000,440,480)`),
+    /// a sound file, or `${name}` of a global variable such as FreeSWITCH's `us-ring`
+    /// (looked up by the host, since a channel variable's value is never expanded).
+    pub ringback: String,
+}
+
+/// The agent's ringback when a queue names none: the North American ring cadence, the
+/// same tone as FreeSWITCH's stock `us-ring` variable.
+pub const DEFAULT_RINGBACK: &str = "%(2000,4000,440,480)";
+
+/// A `${name}` reference to a global variable: its name.
+pub fn ringback_variable(value: &str) -> Option<&str> {
+    let name = value
+        .strip_prefix("$${")
+        .or_else(|| value.strip_prefix("${"))?
+        .strip_suffix('}')?;
+    (!name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))
+    .then_some(name)
+}
+
+/// A ringback travels in a channel variable, never a dial string, so it may hold a tone's
+/// punctuation; it may not hold an expansion other than one whole `${name}`, a quote or a
+/// control character.
+fn check_ringback(q: &Params<'_>, value: &str) -> Result<(), ConfigError> {
+    let plain = !value.contains("${")
+        && !value.contains('\'')
+        && !value.contains('"')
+        && !value.chars().any(char::is_control);
+    if value.is_empty() || value.len() > 256 || !(plain || ringback_variable(value).is_some()) {
+        return Err(q.err(
+            "ringback",
+            "must be a tone such as %(2000,4000,440,480), a sound file, or ${us-ring}",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) const DISPATCH_SETTINGS: &[&str] = &[
@@ -87,6 +125,7 @@ pub(super) const QUEUE_DIAL_KEYS: &[&str] = &[
     "caller-id-name",
     "customer-timeout-seconds",
     "strategy",
+    "ringback",
 ];
 
 pub(super) const AGENT_KEYS: &[&str] = &["dial", "queues", "state"];
@@ -175,12 +214,15 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         .text("strategy", "longest-idle")
         .parse::<Strategy>()
         .map_err(|e| q.err("strategy", e.to_string()))?;
+    let ringback = q.text("ringback", DEFAULT_RINGBACK).trim().to_string();
+    check_ringback(q, &ringback)?;
     Ok(QueueDial {
         gateway,
         caller_id_number: cid_number,
         caller_id_name: cid_name,
         customer_timeout_secs: q.number("customer-timeout-seconds", 60u32, 5..=600)?,
         strategy,
+        ringback,
     })
 }
 

@@ -18,7 +18,9 @@ use crate::when::parse_duration;
 pub use api::{ApiConfig, ApiKey, Scope, WebhookTarget};
 use chrono::Duration;
 use chrono_tz::Tz;
-pub use dispatch::{AgentConfig, DispatchConfig, PreviewTimeout, QueueDial};
+pub use dispatch::{
+    ringback_variable, AgentConfig, DispatchConfig, PreviewTimeout, QueueDial, DEFAULT_RINGBACK,
+};
 use raw::{Param, RawConfig};
 pub use staff::{Role, StaffConfig, StaffUser, Visibility};
 use std::collections::BTreeMap;
@@ -37,6 +39,26 @@ impl ConfigError {
         Self {
             at: at.into(),
             message: message.into(),
+        }
+    }
+}
+
+/// Where the host keeps its databases and recordings: the defaults of `db-path`
+/// (`<db>/callback.db`) and `recordings-dir` (`<recordings>/callback`). The module passes
+/// its switch's own directories, so a package install, a source install and a container
+/// each get theirs; [`HostDirs::default`] (relative `db` and `recordings`) serves the core
+/// alone (the demo, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDirs {
+    pub db: PathBuf,
+    pub recordings: PathBuf,
+}
+
+impl Default for HostDirs {
+    fn default() -> Self {
+        Self {
+            db: PathBuf::from("db"),
+            recordings: PathBuf::from("recordings"),
         }
     }
 }
@@ -331,20 +353,35 @@ fn list(v: &str) -> Vec<&str> {
 impl Config {
     /// Reads and validates a `callback.conf.xml` file.
     pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_file_in(path, &HostDirs::default())
+    }
+
+    /// [`Config::load_file`] with the host's directories for the defaults.
+    pub fn load_file_in(path: &Path, dirs: &HostDirs) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))
         })?;
-        Self::from_xml(&text)
+        Self::from_xml_in(&text, dirs)
             .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), e.at), e.message))
     }
 
     /// Reads and validates the text of a `callback.conf.xml`.
     pub fn from_xml(text: &str) -> Result<Self, ConfigError> {
-        Self::from_raw(&raw::parse(text)?)
+        Self::from_xml_in(text, &HostDirs::default())
+    }
+
+    /// [`Config::from_xml`] with the host's directories for the defaults.
+    pub fn from_xml_in(text: &str, dirs: &HostDirs) -> Result<Self, ConfigError> {
+        Self::from_raw_in(&raw::parse(text)?, dirs)
     }
 
     /// Validates key/values; every default is documented in the sample configuration.
     pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        Self::from_raw_in(raw, &HostDirs::default())
+    }
+
+    /// [`Config::from_raw`] with the host's directories for the defaults.
+    pub fn from_raw_in(raw: &RawConfig, dirs: &HostDirs) -> Result<Self, ConfigError> {
         let settings_keys: Vec<&str> = SETTINGS_KEYS
             .iter()
             .chain(dispatch::DISPATCH_SETTINGS)
@@ -383,14 +420,18 @@ impl Config {
             .map_err(|e| s.err("default-region", e.to_string()))?;
         let lease_secs = s.number("lease-seconds", 300i64, 10..=86_400)?;
         let settings = Settings {
-            db_path: PathBuf::from(s.text("db-path", "/var/lib/freeswitch/db/callback.db")),
+            db_path: match s.get("db-path").filter(|p| !p.trim().is_empty()) {
+                Some(p) => PathBuf::from(p),
+                None => dirs.db.join("callback.db"),
+            },
             db_url: match s.get("db-url").map(str::trim).filter(|u| !u.is_empty()) {
                 None => None,
                 Some(url) => Some(DbUrl::parse(url).map_err(|m| s.err("db-url", m))?),
             },
             db_cache_kib: s.number("db-cache-mb", 128i64, 1..=65_536)? * 1024,
             recordings_dir: {
-                let dir = s.text("recordings-dir", "/var/lib/freeswitch/recordings/callback");
+                let fallback = dirs.recordings.join("callback");
+                let dir = s.text("recordings-dir", &fallback.to_string_lossy());
                 if dir.is_empty() || dir.chars().any(|c| c.is_whitespace() || c.is_control()) {
                     return Err(s.err(
                         "recordings-dir",

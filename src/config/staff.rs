@@ -158,6 +158,9 @@ pub(super) fn build_user(
             format!("give a password of at least {MIN_PASSWORD} characters"),
         ));
     }
+    if super::api::is_placeholder(&password) {
+        return Err(u.err("password", super::api::PLACEHOLDER));
+    }
     let role = u.get("role").unwrap_or("").to_string();
     if !roles.contains_key(&role) {
         return Err(u.err(

@@ -328,6 +328,7 @@ impl Leg2<'_> {
             caller_id_number: queue.dial.caller_id_number.clone(),
             variables,
             application: None,
+            ringback: Some(queue.dial.ringback.clone()),
         };
         let started = self.now();
         // Connected is written the moment the customer answers: a node that dies during

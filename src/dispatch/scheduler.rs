@@ -797,6 +797,7 @@ impl Dispatcher {
             caller_id_number: r.number.clone(),
             variables,
             application: Some(("callback_agent".into(), r.id.to_string())),
+            ringback: None,
         }
     }
 

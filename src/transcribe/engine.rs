@@ -63,7 +63,10 @@ pub struct TranscriptResult {
 /// Why a transcription did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum TranscribeError {
-    #[error("transcription is off: no whisper model configured (settings/whisper-model)")]
+    #[error(
+        "transcription is off: no whisper model configured (to turn it on, set \
+         settings/whisper-model to a whisper.cpp ggml model file)"
+    )]
     NoModel,
     #[error("transcription is off: the whisper model {path} cannot be loaded: {reason}")]
     ModelUnavailable { path: String, reason: String },

@@ -59,6 +59,14 @@ impl AgentLine for FsAgentLine<'_> {
                 };
             }
         };
+        // The agent's call is answered, so while the customer rings FreeSWITCH plays it
+        // `transfer_ringback`, else `ringback` (src/switch_ivr_originate.c:2440-2448), and
+        // the customer's early media is ignored (the dial string says so): without them
+        // the agent hears nothing at all until the customer answers.
+        if let Some(tone) = leg.ringback.as_deref().and_then(ringback_value) {
+            self.call.set_var("ringback", Some(&tone));
+            self.call.set_var("transfer_ringback", Some(&tone));
+        }
         // Old values would read as this bridge's outcome.
         self.call.set_var("originate_disposition", None);
         self.call.set_var("bridge_hangup_cause", None);
@@ -97,6 +105,26 @@ impl AgentLine for FsAgentLine<'_> {
             cause,
         }
     }
+}
+
+/// The value to set for a configured ringback: as configured, or, for `${name}`, the global
+/// variable's value (a channel variable set through the API is never expanded, and
+/// `var_check` refuses `${` outright). An unknown variable falls back to the default tone,
+/// said in the log: a silent agent is worse than the wrong cadence.
+fn ringback_value(configured: &str) -> Option<String> {
+    use callback_core::config::{ringback_variable, DEFAULT_RINGBACK};
+    let Some(name) = ringback_variable(configured) else {
+        return Some(configured.to_string());
+    };
+    let value = switch::api_execute("global_getvar", name)
+        .map(|(_, out)| out.trim().to_string())
+        .filter(|v| !v.is_empty() && !v.starts_with("-ERR") && !v.contains("${"));
+    Some(value.unwrap_or_else(|| {
+        tracing::warn!(
+            "ringback ${{{name}}}: no such global variable; the agent hears {DEFAULT_RINGBACK}"
+        );
+        DEFAULT_RINGBACK.to_string()
+    }))
 }
 
 /// Runs `callback_agent <id>` on an agent's call.

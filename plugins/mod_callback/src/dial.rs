@@ -233,6 +233,7 @@ mod tests {
             caller_id_number: "+12125550100".into(),
             variables: vec![("callback_type".into(), "delayed".into())],
             application: Some(("callback_agent".into(), "42".into())),
+            ringback: Some("%(2000,4000,440,480)".into()),
         }
     }
 

@@ -16,6 +16,15 @@ pub trait Switch: Send + Sync {
     fn api(&self, cmd: &str, arg: &str) -> Option<String>;
     /// Fires a `callback::info` CUSTOM event with these headers.
     fn fire(&self, headers: &[(&str, String)]) -> bool;
+    /// The XML text of `<configuration name="{name}">` from the switch's configuration.
+    fn config_xml(&self, name: &str) -> Result<String, String>;
+    /// A global variable (`global_getvar`): the core's directories (`db_dir`,
+    /// `recordings_dir`, `sounds_dir`, ...) and `vars.xml`'s; `None` when unset.
+    fn global(&self, name: &str) -> Option<String> {
+        self.api("global_getvar", name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty() && !v.starts_with("-ERR"))
+    }
 }
 
 /// The `Host` of the module.
@@ -172,6 +181,9 @@ mod tests {
             );
             true
         }
+        fn config_xml(&self, name: &str) -> Result<String, String> {
+            Err(format!("no {name} in this fake"))
+        }
     }
 
     fn leg(e164: &str) -> LegRequest {
@@ -187,6 +199,7 @@ mod tests {
             caller_id_number: "+12125550100".into(),
             variables: vec![],
             application: None,
+            ringback: None,
         }
     }
 

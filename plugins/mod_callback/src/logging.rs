@@ -10,8 +10,28 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Where formatted lines go: `(freeswitch log level, call uuid, text)`.
-pub type Sink = Box<dyn Fn(i32, Option<&str>, &str) + Send + Sync>;
+/// Where a log line comes from: a real source file (relative to the workspace, as `file!()`
+/// and `tracing` give it) and line, which FreeSWITCH prints beside the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: &'static str,
+    pub line: u32,
+}
+
+impl Origin {
+    /// The caller's own file and line.
+    #[track_caller]
+    pub fn here() -> Self {
+        let at = std::panic::Location::caller();
+        Self {
+            file: at.file(),
+            line: at.line(),
+        }
+    }
+}
+
+/// Where formatted lines go: `(freeswitch log level, call uuid, source, text)`.
+pub type Sink = Box<dyn Fn(i32, Option<&str>, Origin, &str) + Send + Sync>;
 
 /// FreeSWITCH's level for a tracing level.
 pub fn switch_level(level: &Level) -> i32 {
@@ -113,9 +133,16 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for HostLayer {
         // than the callback data).
         line.push_str(&callback_core::number::mask_numbers(&c.message));
         line.push_str(&callback_core::number::mask_numbers(&c.rest));
+        let meta = event.metadata();
+        // `tracing` always records the call site; the fallback only keeps the type total.
+        let at = match (meta.file(), meta.line()) {
+            (Some(file), Some(line)) => Origin { file, line },
+            _ => Origin::here(),
+        };
         (self.sink)(
-            switch_level(event.metadata().level()),
+            switch_level(meta.level()),
             c.labels.uuid.as_deref(),
+            at,
             &line,
         );
     }
@@ -145,7 +172,10 @@ mod tests {
         type Lines = Arc<Mutex<Vec<(i32, Option<String>, String)>>>;
         let lines: Lines = Arc::default();
         let sink_lines = lines.clone();
-        let sink: Sink = Box::new(move |lvl, uuid, text| {
+        let origins: Arc<Mutex<Vec<Origin>>> = Arc::default();
+        let sink_origins = origins.clone();
+        let sink: Sink = Box::new(move |lvl, uuid, at, text| {
+            sink_origins.lock().unwrap().push(at);
             sink_lines
                 .lock()
                 .unwrap()
@@ -162,6 +192,14 @@ mod tests {
         });
         let lines = lines.lock().unwrap();
         assert_eq!(lines.len(), 3);
+        // Each line names this file and the line of its macro call.
+        let origins = origins.lock().unwrap();
+        assert!(origins.iter().all(|o| o.file.ends_with("src/logging.rs")));
+        let source = include_str!("logging.rs");
+        for o in origins.iter() {
+            let text = source.lines().nth(o.line as usize - 1).unwrap_or_default();
+            assert!(text.contains("tracing::"), "line {} is {text:?}", o.line);
+        }
         assert_eq!(lines[2].2, "mod_callback: refused …3456 number=…0142");
         assert_eq!(lines[0].0, 6);
         assert_eq!(lines[0].1.as_deref(), Some("abc-123"));

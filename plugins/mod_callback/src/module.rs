@@ -1,9 +1,11 @@
 //! The module's life, in safe Rust: read and validate `callback.conf.xml`, open the store,
 //! build the service; idle the runtime thread; stop everything on shutdown.
 //!
-//! Configuration path: the environment variable `MOD_CALLBACK_CONF` if set, else
-//! [`DEFAULT_CONF`] (FreeSWITCH's conf directory is not reachable through the functions the
-//! module binds).
+//! Configuration: `callback.conf` from FreeSWITCH's own XML configuration
+//! (`switch_xml_open_cfg`: the conf directory of whatever install this is, `X-PRE-PROCESS`
+//! includes and `$${vars}` done, mod_xml_curl asked first when loaded), unless the
+//! environment variable `MOD_CALLBACK_CONF` names a file, which then wins. Default
+//! directories (database, recordings) are the switch's own (`db_dir`, `recordings_dir`).
 //!
 //! Unloading: the module is unloadable. `shutdown` stops and joins everything the module
 //! started (the transcription workers, joined first; then the service object, whose store
@@ -14,20 +16,21 @@ use crate::fshost::{FsHost, Switch};
 use crate::transcription::{self, Transcription};
 use callback_core::api::HttpServer;
 use callback_core::clock::Clock;
-use callback_core::config::Config;
+use callback_core::config::{Config, HostDirs};
 use callback_core::dispatch::Dispatcher;
 use callback_core::host::Host;
 use callback_core::service::CallbackService;
 use callback_core::store::{Listener, PgStore, SqliteStore, Store, TranscriptStore};
 use callback_core::webhook::WebhookWorker;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-/// The environment variable naming the configuration file.
+/// The environment variable naming a configuration file, over FreeSWITCH's configuration.
 pub const CONF_ENV: &str = "MOD_CALLBACK_CONF";
-/// The configuration file when [`CONF_ENV`] is not set.
-pub const DEFAULT_CONF: &str = "/etc/freeswitch/autoload_configs/callback.conf.xml";
+/// The name of the configuration in FreeSWITCH's XML registry (`autoload_configs/
+/// callback.conf.xml` holds `<configuration name="callback.conf">`).
+pub const CONF_NAME: &str = "callback.conf";
 
 /// A running module.
 pub struct Module {
@@ -72,11 +75,104 @@ pub fn current() -> Option<Arc<Module>> {
 }
 
 /// Where the configuration is read from.
-pub fn conf_path() -> PathBuf {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfSource {
+    /// `MOD_CALLBACK_CONF`: this file.
+    File(PathBuf),
+    /// FreeSWITCH's configuration, `<configuration name="callback.conf">`.
+    Switch,
+}
+
+impl std::fmt::Display for ConfSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(p) => write!(f, "{} ({CONF_ENV})", p.display()),
+            Self::Switch => write!(f, "{CONF_NAME} from FreeSWITCH's configuration"),
+        }
+    }
+}
+
+/// Where the configuration is read from: the file `MOD_CALLBACK_CONF` names, else the
+/// switch's configuration.
+pub fn conf_source() -> ConfSource {
     std::env::var_os(CONF_ENV)
         .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF))
+        .map(|p| ConfSource::File(PathBuf::from(p)))
+        .unwrap_or(ConfSource::Switch)
+}
+
+/// The switch's directories for the configuration's defaults.
+pub fn host_dirs(switch: &impl Switch) -> HostDirs {
+    let fallback = HostDirs::default();
+    HostDirs {
+        db: switch.global("db_dir").map_or(fallback.db, PathBuf::from),
+        recordings: switch
+            .global("recordings_dir")
+            .map_or(fallback.recordings, PathBuf::from),
+    }
+}
+
+/// Reads and validates the configuration. The error is the one line to log.
+pub fn read_config(switch: &impl Switch) -> Result<(Config, ConfSource), String> {
+    let source = conf_source();
+    let dirs = host_dirs(switch);
+    let config = match &source {
+        ConfSource::File(path) => Config::load_file_in(path, &dirs).map_err(|e| e.to_string()),
+        ConfSource::Switch => switch
+            .config_xml(CONF_NAME)
+            .and_then(|text| {
+                Config::from_xml_in(&text, &dirs).map_err(|e| format!("{CONF_NAME}: {e}"))
+            }),
+    }?;
+    Ok((config, source))
+}
+
+/// The stock sounds the read-back says numbers, dates and times with (`say` plays
+/// `digits/*.wav` and `time/*.wav` under the language's sound prefix, vars.xml's
+/// `sound_prefix`, stock `$${sounds_dir}/en/us/callie`). Missing, every read-back is a
+/// dozen "Can't open file" lines: said once here instead. `None` when they are there.
+pub fn missing_sounds(switch: &impl Switch) -> Option<String> {
+    let prefix = switch.global("sound_prefix").map(PathBuf::from).or_else(|| {
+        switch
+            .global("sounds_dir")
+            .map(|d| Path::new(&d).join("en/us/callie"))
+    })?;
+    let missing: Vec<&str> = ["digits", "time"]
+        .into_iter()
+        .filter(|d| !prefix.join(d).is_dir())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the IVR's read-back needs FreeSWITCH's sounds, and {} has no {}/: install them \
+             (Debian: apt install freeswitch-sounds-en-us-callie; source install: make \
+             cd-sounds-install) or set sound_prefix in vars.xml to where they are",
+            prefix.display(),
+            missing.join("/ or ")
+        )
+    })
+}
+
+/// A database file whose directory does not exist can never be opened: that is a mistake
+/// in the configuration, said at load, not an outage to wait out.
+fn check_db_dir(config: &Config) -> Result<(), String> {
+    if config.settings.db_url.is_some() {
+        return Ok(());
+    }
+    let path = &config.settings.db_path;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "mod_callback not loaded: db-path {}: the directory {} does not exist (create it, \
+             writable by FreeSWITCH, or set db-path)",
+            path.display(),
+            dir.display()
+        ))
+    }
 }
 
 /// The stores the configuration names, one database seen through the traits the parts
@@ -140,8 +236,12 @@ fn store_location(config: &Config) -> String {
 
 /// Starts the module: everything or nothing. The error is the one log line to print.
 pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<(), String> {
-    let path = conf_path();
-    let config = Config::load_file(&path).map_err(|e| format!("mod_callback not loaded: {e}"))?;
+    let (config, source) =
+        read_config(&switch).map_err(|e| format!("mod_callback not loaded: {e}"))?;
+    check_db_dir(&config)?;
+    if let Some(line) = missing_sounds(&switch) {
+        tracing::warn!("{line}");
+    }
     let Opened {
         store,
         transcripts,
@@ -229,7 +329,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
         return Err("mod_callback: state lock poisoned".to_string());
     };
     *cur = Some(module);
-    tracing::info!("mod_callback loaded ({})", path.display());
+    tracing::info!("mod_callback loaded ({source})");
     Ok(())
 }
 

@@ -49,6 +49,7 @@ pub fn run(host: &dyn Host, line: &str) -> Option<String> {
                 variables: vec![("callback_probe".into(), "true".into())],
                 application: (leg == Leg::Agent)
                     .then(|| ("callback_agent".to_string(), callback_id.to_string())),
+                ringback: None,
             };
             match host.originate(&req) {
                 Ok(o) if o.answered => format!("+OK answered {}\n", o.uuid.unwrap_or_default()),

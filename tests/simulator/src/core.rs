@@ -35,7 +35,17 @@ pub enum Endpoint {
 pub struct LogLine {
     pub level: i32,
     pub uuid: Option<String>,
+    /// The text without the newline every line must end with (checked on arrival).
     pub text: String,
+    /// The source file and line the module named (`None` for the simulator's own lines).
+    pub origin: Option<(String, u32)>,
+}
+
+/// A `bridge` a call ran: from which call, and the ringback its caller heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bridge {
+    pub from: String,
+    pub ringback: Option<String>,
 }
 
 /// One event the module fired.
@@ -143,6 +153,18 @@ pub struct State {
     pub commands: Vec<String>,
     /// Calls to a variadic function with a format other than the literal "%s".
     pub format_violations: Vec<String>,
+    /// Log lines FreeSWITCH would print badly: without a closing newline (the next line
+    /// runs into it) or without a real source file and line. [`Sim`] fails on drop when
+    /// there are any.
+    pub log_violations: Vec<String>,
+    /// Every `bridge` run, in order.
+    pub bridges: Vec<Bridge>,
+    /// Global variables set by a test (`global_getvar`), over the stock ones.
+    pub globals: BTreeMap<String, String>,
+    /// What a configuration binding (mod_xml_curl) answers, asked before the files.
+    pub xml_binding: Option<String>,
+    /// The configuration names the module looked up (`switch_xml_open_cfg`).
+    pub xml_lookups: Vec<String>,
     pub threads: Vec<JoinHandle<()>>,
     pub next_uuid: u64,
     /// How long (real milliseconds) a bridged customer talks before hanging up.
@@ -233,6 +255,11 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     sessions: BTreeMap::new(),
     commands: Vec::new(),
     format_violations: Vec::new(),
+    log_violations: Vec::new(),
+    bridges: Vec::new(),
+    globals: BTreeMap::new(),
+    xml_binding: None,
+    xml_lookups: Vec::new(),
     threads: Vec::new(),
     next_uuid: 0,
     talk_ms: 0,
@@ -242,6 +269,42 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     keep: None,
     legs: VecDeque::new(),
 });
+
+/// A global variable as `global_getvar` answers it: one a test set, else the stock ones —
+/// the core's directories (src/switch_core.c:1928-1947 sets `base_dir`, `recordings_dir`,
+/// `sounds_dir`, `conf_dir`, `db_dir`, ... at start) under a scratch base directory of this
+/// process, laid out as a source install (`/usr/local/freeswitch/{db,recordings,...}`), and
+/// the stock vars.xml's `sound_prefix` and tones (conf/vanilla/vars.xml:51, 358-359).
+pub fn global_var(name: &str) -> Option<String> {
+    if let Some(v) = state().globals.get(name) {
+        return (!v.is_empty()).then(|| v.clone());
+    }
+    let base = std::env::temp_dir().join(format!("callback-sim-fs-{}", std::process::id()));
+    // A running FreeSWITCH has made its directories (switch_core.c creates them at start).
+    let dir = |sub: &str| {
+        let d = base.join(sub);
+        let _ = std::fs::create_dir_all(&d);
+        Some(d.display().to_string())
+    };
+    match name {
+        "base_dir" => Some(base.display().to_string()),
+        "conf_dir" => dir("conf"),
+        "db_dir" => dir("db"),
+        "recordings_dir" => dir("recordings"),
+        "sounds_dir" => dir("sounds"),
+        // vars.xml:51; the stock English sounds installed (their digits/ and time/ folders).
+        "sound_prefix" => {
+            let _ = dir("sounds/en/us/callie/digits");
+            let _ = dir("sounds/en/us/callie/time");
+            dir("sounds/en/us/callie")
+        }
+        "log_dir" => dir("log"),
+        "temp_dir" => dir("tmp"),
+        "us-ring" => Some("%(2000,4000,440,480)".into()),
+        "uk-ring" => Some("%(400,200,400,450);%(400,2000,400,450)".into()),
+        _ => None,
+    }
+}
 
 /// Where customer dials are appended ([`Sim::log_customer_dials`]), if anywhere.
 pub(crate) static DIAL_LOG: Mutex<Option<std::fs::File>> = Mutex::new(None);
@@ -555,6 +618,38 @@ impl Sim {
         state().format_violations.clone()
     }
 
+    /// Every `bridge` a call ran so far.
+    pub fn bridges(&self) -> Vec<Bridge> {
+        state().bridges.clone()
+    }
+
+    /// Sets a global variable (what `<X-PRE-PROCESS cmd="set">` in vars.xml does), or unsets
+    /// it with `None`, over the stock ones of [`global_var`].
+    pub fn set_global(&self, name: &str, value: Option<&str>) {
+        let mut st = state();
+        match value {
+            Some(v) => st.globals.insert(name.to_string(), v.to_string()),
+            // An empty value hides a stock variable, as if vars.xml did not set it.
+            None => st.globals.insert(name.to_string(), String::new()),
+        };
+    }
+
+    /// Makes a configuration binding (as mod_xml_curl) answer lookups with `text` (a
+    /// document holding `<configuration name="...">` elements); `None` removes it.
+    pub fn xml_binding(&self, text: Option<&str>) {
+        state().xml_binding = text.map(str::to_string);
+    }
+
+    /// The configuration names looked up through `switch_xml_open_cfg` so far.
+    pub fn xml_lookups(&self) -> Vec<String> {
+        state().xml_lookups.clone()
+    }
+
+    /// Log lines without a closing newline or a real source file and line, so far.
+    pub fn log_violations(&self) -> Vec<String> {
+        state().log_violations.clone()
+    }
+
     pub fn applications(&self) -> Vec<String> {
         state().apps.keys().cloned().collect()
     }
@@ -571,5 +666,11 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         Self::settle();
+        // Every line the module logged in this simulator's life is checked here, so every
+        // test that runs the module checks them (unless it is already failing).
+        let bad = std::mem::take(&mut state().log_violations);
+        if !bad.is_empty() && !std::thread::panicking() {
+            panic!("log lines FreeSWITCH would print badly: {bad:#?}");
+        }
     }
 }

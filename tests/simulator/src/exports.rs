@@ -272,6 +272,7 @@ fn log_sim(text: String) {
         level: SWITCH_LOG_INFO,
         uuid: None,
         text: format!("[sim] {text}"),
+        origin: None,
     });
 }
 
@@ -463,6 +464,27 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
         "record" => record(s, &args),
         "play_and_get_digits" => play_and_get_digits(s, &args),
         "bridge" => {
+            // From an answered call FreeSWITCH plays the caller `transfer_ringback`, else
+            // `ringback`, while the other leg rings (src/switch_ivr_originate.c:2440-2448 at
+            // v1.10.12); the dial string's ignore_early_media=true means nothing else reaches
+            // it. With neither set the agent hears silence: refused here, so a test fails.
+            let answered = s.answered.load(Ordering::SeqCst);
+            let ringback = answered
+                .then(|| s.var("transfer_ringback").or_else(|| s.var("ringback")))
+                .flatten()
+                .filter(|v| !v.is_empty());
+            state().bridges.push(core::Bridge {
+                from: s.uuid(),
+                ringback: ringback.clone(),
+            });
+            if answered && ringback.is_none() {
+                state()
+                    .log_violations
+                    .push(format!("bridge from answered call {} with no ringback: the agent would hear silence", s.uuid()));
+                s.set("originate_disposition", "SIM_SILENT_RINGBACK");
+                s.set("bridge_hangup_cause", "SIM_SILENT_RINGBACK");
+                return false;
+            }
             let timeout = s
                 .var("call_timeout")
                 .and_then(|v| v.parse().ok())
@@ -630,6 +652,11 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
     match cmd {
         "originate" => originate(arg, None),
         "uuid_kill" => uuid_kill(arg),
+        // mod_commands.c:6550-6560: the value, or nothing for an unknown name.
+        "global_getvar" => (
+            SWITCH_STATUS_SUCCESS,
+            core::global_var(arg.trim()).unwrap_or_default(),
+        ),
         "uuid_getvar" => {
             let mut it = arg.split_whitespace();
             let (uuid, var) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
@@ -783,9 +810,9 @@ pub unsafe extern "C" fn switch_api_execute(
 #[no_mangle]
 pub unsafe extern "C" fn switch_log_printf(
     _channel: c_int,
-    _file: *const c_char,
+    file: *const c_char,
     _func: *const c_char,
-    _line: c_int,
+    line: c_int,
     userdata: *const c_char,
     level: c_int,
     fmt: *const c_char,
@@ -799,16 +826,65 @@ pub unsafe extern "C" fn switch_log_printf(
             .push(format!("log with format {fmt:?}"));
         return;
     }
-    // SAFETY: with "%s" the argument is a NUL-terminated string; user data is the uuid.
+    // SAFETY: with "%s" the argument is a NUL-terminated string; user data is the uuid;
+    // the file is a NUL-terminated name.
+    let (raw, uuid, file) = unsafe { (text(arg).unwrap_or_default(), text(userdata), text(file)) };
+    let file = file.unwrap_or_default();
+    let line = u32::try_from(line).unwrap_or(0);
+    let problems = log_line_problems(&raw, &file, line);
     let line = LogLine {
         level,
-        uuid: unsafe { text(userdata) },
-        text: unsafe { text(arg) }.unwrap_or_default(),
+        uuid,
+        text: raw.strip_suffix('\n').unwrap_or(&raw).to_string(),
+        origin: Some((file, line)),
     };
     if std::env::var_os("SIM_LOG").is_some() {
         eprintln!("[{level}] {}", line.text);
     }
-    state().push_log(line);
+    let mut st = state();
+    for p in problems {
+        st.log_violations.push(format!("{p}: {:?}", line.text));
+    }
+    st.push_log(line);
+}
+
+/// What FreeSWITCH would print badly about a log line. `switch_log_meta_vprintf`
+/// (src/switch_log.c:554-632 at v1.10.12) prefixes the date, level and
+/// `switch_cut_path(file):line` (format `"%s [%s] %s:%d%c%s"`, :568-570) and then prints the
+/// caller's formatted text as given, adding no newline: a text without `\n` runs into the
+/// next line, and the file and line must name real source for the log to say where a line
+/// came from.
+fn log_line_problems(text: &str, file: &str, line: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    if !text.ends_with('\n') {
+        out.push("no closing newline".to_string());
+    }
+    match source_lines(file) {
+        None => out.push(format!("names {file:?}, not a source file")),
+        Some(n) if line == 0 || line > n => {
+            out.push(format!("names line {line} of {file} ({n} lines)"))
+        }
+        Some(_) => {}
+    }
+    out
+}
+
+/// How many lines `file` has (a path as `file!()` gives it: relative to the workspace, or
+/// absolute for a dependency's source), cached; `None` when there is no such file.
+fn source_lines(file: &str) -> Option<u32> {
+    static SEEN: std::sync::Mutex<std::collections::BTreeMap<String, Option<u32>>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let mut seen = core::lock(&SEEN);
+    if let Some(n) = seen.get(file) {
+        return *n;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let n = (!file.is_empty())
+        .then(|| std::fs::read_to_string(root.join(file)).ok())
+        .flatten()
+        .map(|t| u32::try_from(t.lines().count()).unwrap_or(u32::MAX));
+    seen.insert(file.to_string(), n);
+    n
 }
 
 #[no_mangle]
@@ -932,6 +1008,64 @@ pub extern "C" fn switch_micro_time_now() -> i64 {
 
 /// Keeps every export in the executable even though nothing in it calls them (the linker
 /// would otherwise drop them before `-rdynamic` could export them).
+/// The module's configuration lookup (src/switch_xml.c:2499-2513): the registry root, and
+/// through `node` the `<configuration>` element; both are one owned text here.
+#[no_mangle]
+pub unsafe extern "C" fn switch_xml_open_cfg(
+    file_path: *const c_char,
+    node: *mut *mut Xml,
+    _params: *mut Event,
+) -> *mut Xml {
+    if node.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: a valid out-pointer from the module; FreeSWITCH clears it first (:2503).
+    unsafe { *node = ptr::null_mut() };
+    // SAFETY: a NUL-terminated name.
+    let Some(name) = (unsafe { text(file_path) }) else {
+        return ptr::null_mut();
+    };
+    state().xml_lookups.push(name.clone());
+    match crate::xmlconf::open_cfg(&name) {
+        Some(found) => {
+            let root = Box::into_raw(Box::new(found)).cast::<Xml>();
+            // SAFETY: as above.
+            unsafe { *node = root };
+            root
+        }
+        None => ptr::null_mut(),
+    }
+}
+
+/// The element as text, in memory from the C allocator (the caller frees it).
+#[no_mangle]
+pub unsafe extern "C" fn switch_xml_toxml_ex(
+    xml: *mut Xml,
+    _prn_header: c_int,
+    _use_utf8_encoding: c_int,
+) -> *mut c_char {
+    // SAFETY: a node this simulator handed out (a boxed String) or null.
+    let Some(t) = (unsafe { xml.cast::<String>().as_ref() }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: a fresh zeroed block one byte longer than the text (so NUL-terminated).
+    let p = unsafe { calloc(1, t.len() + 1) }.cast::<u8>();
+    if !p.is_null() {
+        // SAFETY: `p` has room for the text; the regions do not overlap.
+        unsafe { ptr::copy_nonoverlapping(t.as_ptr(), p, t.len()) };
+    }
+    p.cast()
+}
+
+/// Frees what `switch_xml_open_cfg` returned.
+#[no_mangle]
+pub unsafe extern "C" fn switch_xml_free(xml: *mut Xml) {
+    if !xml.is_null() {
+        // SAFETY: a root this simulator boxed, freed once by the module.
+        drop(unsafe { Box::from_raw(xml.cast::<String>()) });
+    }
+}
+
 pub fn keep_exports() -> usize {
     let table: &[usize] = &[
         switch_loadable_module_create_module_interface as *const () as usize,
@@ -953,6 +1087,9 @@ pub fn keep_exports() -> usize {
         switch_event_fire_detailed as *const () as usize,
         switch_event_destroy as *const () as usize,
         switch_micro_time_now as *const () as usize,
+        switch_xml_open_cfg as *const () as usize,
+        switch_xml_toxml_ex as *const () as usize,
+        switch_xml_free as *const () as usize,
     ];
     std::hint::black_box(table)
         .iter()

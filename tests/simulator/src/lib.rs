@@ -23,6 +23,7 @@ pub mod exports;
 pub mod load;
 pub mod loader;
 pub mod scenario;
+pub mod xmlconf;
 
-pub use crate::core::{read_customer_dials, Act, Endpoint, FiredEvent, LogLine, Sim};
+pub use crate::core::{read_customer_dials, Act, Bridge, Endpoint, FiredEvent, LogLine, Sim};
 pub use crate::loader::{find_module, Loaded};

@@ -913,3 +913,42 @@ fn metrics_report_states_attempt_results_lateness_and_agents() {
     assert!(body.contains("# TYPE callback_attempts gauge"), "{body}");
     assert!(body.contains("# TYPE callback_dispatch_lateness_seconds histogram"));
 }
+
+#[test]
+fn the_agent_hears_the_queues_ringback_while_the_customer_rings() {
+    // Before the customer leg is bridged from the answered agent call, the queue's ringback
+    // is set on the agent's channel (the default tone, or a vars.xml variable looked up in
+    // the switch), so FreeSWITCH plays it instead of silence.
+    let sim = sim();
+    let _m = load(CONF);
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "completed");
+    let b = sim.bridges();
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!(b[0].ringback.as_deref(), Some("%(2000,4000,440,480)"));
+    let agent = sim.session(&b[0].from).unwrap();
+    assert_eq!(
+        agent.var("transfer_ringback").as_deref(),
+        Some("%(2000,4000,440,480)")
+    );
+    drop(_m);
+    drop(sim);
+
+    // A queue naming vars.xml's ${uk-ring} gets that variable's tone.
+    let sim = self::sim();
+    let conf = conf_with(
+        "<param name=\"gateway\"",
+        "<param name=\"ringback\" value=\"${uk-ring}\"/><param name=\"gateway\"",
+    );
+    let _m = load_with_config(&conf).unwrap();
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "completed");
+    assert_eq!(
+        sim.bridges()[0].ringback.as_deref(),
+        Some("%(400,200,400,450);%(400,2000,400,450)")
+    );
+}

@@ -426,7 +426,12 @@ fn fs_host_originates_and_hangs_up_through_the_switch() {
         sim.var(&uuid, "callback_result").as_deref(),
         Some("NOT_OFFERED")
     );
-    let cmd = sim.commands()[0].clone();
+    // (The load asked `global_getvar` for the switch's directories first.)
+    let cmd = sim
+        .commands()
+        .into_iter()
+        .find(|c| c.starts_with("originate "))
+        .unwrap();
     assert!(
         cmd.starts_with(&format!(
             "originate {{origination_uuid={uuid},originate_timeout=20,"
@@ -581,4 +586,220 @@ fn a_port_in_use_is_one_error_line_not_a_failed_load() {
     assert!(errors[0].text.contains("http-listen"), "{}", errors[0].text);
     assert!(sim.api("callback list").starts_with("+OK"));
     assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+}
+
+/// A FreeSWITCH conf directory in a scratch folder, with these files (relative paths), made
+/// the switch's `conf_dir`; `MOD_CALLBACK_CONF` unset so the module asks the switch.
+fn fs_conf_dir(sim: &Sim, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("callback-fsconf-{}-{n}", std::process::id()));
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    sim.set_global("conf_dir", Some(&dir.display().to_string()));
+    std::env::remove_var("MOD_CALLBACK_CONF");
+    dir
+}
+
+fn load_from_switch() -> Result<Loaded, String> {
+    loader::load(&loader::find_module()?)
+}
+
+#[test]
+fn the_configuration_comes_from_freeswitchs_xml_with_its_includes_and_vars() {
+    // Without MOD_CALLBACK_CONF the module asks the switch for callback.conf: the file in
+    // autoload_configs/ of the conf directory, with vars.xml's X-PRE-PROCESS set, $${vars}
+    // and an include resolved; the database defaults to the switch's db_dir.
+    let sim = sim();
+    let dir = fs_conf_dir(
+        &sim,
+        &[
+            (
+                "vars.xml",
+                "<include>\n  <X-PRE-PROCESS cmd=\"set\" data=\"cb_queue=sales\"/>\n</include>\n",
+            ),
+            (
+                "autoload_configs/callback.conf.xml",
+                "<configuration name=\"callback.conf\" description=\"Customer callbacks\">\n\
+                 <settings>\n\
+                 <param name=\"default-queue\" value=\"$${cb_queue}\"/>\n\
+                 <param name=\"http-listen\" value=\"\"/>\n\
+                 </settings>\n<queues>\n\
+                 <X-PRE-PROCESS cmd=\"include\" data=\"callback/queues.xml\"/>\n\
+                 </queues>\n</configuration>\n",
+            ),
+            (
+                "callback/queues.xml",
+                "<include>\n<queue name=\"sales\"><param name=\"hours\" value=\"always\"/></queue>\n</include>\n",
+            ),
+        ],
+    );
+    let m = load_from_switch().unwrap_or_else(|e| panic!("{e}\n{:#?}", sim.logs()));
+    assert_eq!(sim.xml_lookups(), ["callback.conf"]);
+    let call = capture(&sim, "+12125550142", "type=immediate");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    let list = sim.api("callback list");
+    assert!(list.contains("sales"), "{list}");
+    let db_dir = sim.api("global_getvar db_dir");
+    let db = std::path::Path::new(db_dir.trim()).join("callback.db");
+    assert!(db.is_file(), "{} was not made", db.display());
+    assert!(sim
+        .logs()
+        .iter()
+        .any(|l| l.text.contains("callback.conf from FreeSWITCH's configuration")));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_binding_such_as_mod_xml_curl_answers_before_the_files() {
+    // A configuration binding (mod_xml_curl) is asked first; a switch without the
+    // configuration fails the load with one line saying where to put it.
+    let sim = sim();
+    let dir = fs_conf_dir(&sim, &[]);
+    let e = load_from_switch().err().expect("no configuration must fail the load");
+    assert!(e.contains("load"), "{e}");
+    let errors: Vec<String> = sim
+        .logs()
+        .iter()
+        .filter(|l| l.level <= SWITCH_LOG_ERROR)
+        .map(|l| l.text.clone())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("autoload_configs"), "{errors:?}");
+    sim.xml_binding(Some(
+        "<document type=\"freeswitch/xml\"><section name=\"configuration\">\
+         <configuration name=\"callback.conf\"><settings>\
+         <param name=\"http-listen\" value=\"\"/></settings></configuration>\
+         </section></document>",
+    ));
+    let m = load_from_switch().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_sample_configuration_works_unedited() {
+    // The shipped callback.conf.xml, dropped into autoload_configs/ unchanged, loads; a
+    // callback is captured and listed; transcription is off with one line saying how to
+    // turn it on; the API without keys says so; nothing is an error.
+    let sim = sim();
+    let sample = std::fs::read_to_string(scenario::repo_root().join("plugins/mod_callback/conf/callback.conf.xml")).unwrap();
+    // Only the listen port is moved off 8089, which another process may hold.
+    let sample = sample.replace("127.0.0.1:8089", "127.0.0.1:0");
+    let dir = fs_conf_dir(&sim, &[("autoload_configs/callback.conf.xml", &sample)]);
+    let m = load_from_switch().unwrap_or_else(|e| panic!("{e}\n{:#?}", sim.logs()));
+    let call = capture(&sim, "+12125550142", "type=delayed delay=15m");
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id = sim.var(&call, "callback_id").unwrap();
+    let list = sim.api("callback list");
+    assert!(list.contains(&format!("{id} ")) || list.contains(&format!("{id}\t")), "{list}");
+    let logs = sim.logs();
+    let errors: Vec<&str> = logs
+        .iter()
+        .filter(|l| l.level <= SWITCH_LOG_ERROR)
+        .map(|l| l.text.as_str())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let said = |what: &str| logs.iter().filter(|l| l.text.contains(what)).count();
+    assert_eq!(said("transcription is off"), 1, "{logs:#?}");
+    assert!(logs
+        .iter()
+        .any(|l| l.text.contains("transcription is off") && l.text.contains("to turn it on")));
+    assert_eq!(said("no <api-keys> configured"), 1);
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    let db_dir = sim.api("global_getvar db_dir");
+    let _ = std::fs::remove_file(std::path::Path::new(db_dir.trim()).join("callback.db"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn placeholder_secrets_and_a_missing_database_directory_fail_the_load_with_one_line() {
+    // A `change-me` secret left from the sample, and a db-path whose directory does not
+    // exist, each fail the load with one error line naming the key or the path.
+    for (settings, names) in [
+        (
+            "<param name=\"http-token-secret\" value=\"change-me-to-a-long-random-string\"/>",
+            "http-token-secret",
+        ),
+        (
+            "<param name=\"db-path\" value=\"/nonexistent-dir-for-callback/x/callback.db\"/>",
+            "/nonexistent-dir-for-callback/x",
+        ),
+    ] {
+        let sim = sim();
+        let dir = fs_conf_dir(
+            &sim,
+            &[(
+                "autoload_configs/callback.conf.xml",
+                &format!(
+                    "<configuration name=\"callback.conf\"><settings>{settings}\
+                     <param name=\"http-listen\" value=\"\"/></settings></configuration>"
+                ),
+            )],
+        );
+        assert!(load_from_switch().is_err(), "{settings} loaded");
+        let errors: Vec<String> = sim
+            .logs()
+            .iter()
+            .filter(|l| l.level <= SWITCH_LOG_ERROR)
+            .map(|l| l.text.clone())
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains(names), "{errors:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn missing_stock_sounds_are_said_once_at_load() {
+    // Without FreeSWITCH's digits/ and time/ sounds under sound_prefix the load says once
+    // which directory and package; with them, nothing.
+    let sim = sim();
+    let empty = std::env::temp_dir().join(format!("callback-nosounds-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    sim.set_global("sound_prefix", Some(&empty.display().to_string()));
+    let (_, m) = (0, load_with_config(&scenario::repo_root().join(DEMO_CONF)).unwrap());
+    let said: Vec<String> = sim
+        .logs()
+        .iter()
+        .filter(|l| l.text.contains("read-back needs FreeSWITCH's sounds"))
+        .map(|l| l.text.clone())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains(&empty.display().to_string()) && said[0].contains("freeswitch-sounds-en-us-callie"));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    drop(sim);
+    let (sim, m) = start();
+    assert!(!sim.logs().iter().any(|l| l.text.contains("read-back needs")));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+}
+
+#[test]
+fn every_log_line_ends_with_a_newline_and_names_its_source() {
+    // Each line the module logs reaches switch_log_printf ending in "\n" with a real source
+    // file and line (the simulator checks every line and fails a test on drop otherwise).
+    let (sim, m) = start();
+    capture(&sim, "+12125550142", "type=immediate");
+    capture(&sim, "+1212", "type=nonsense");
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    let logs = sim.logs();
+    let module_lines: Vec<_> = logs.iter().filter(|l| l.origin.is_some()).collect();
+    assert!(module_lines.len() >= 3, "{logs:#?}");
+    for l in &module_lines {
+        let (file, line) = l.origin.clone().unwrap();
+        assert!(file.ends_with(".rs") && file != "mod_callback.rs" && line > 0, "{l:?}");
+    }
+    assert_eq!(sim.log_violations(), Vec::<String>::new());
 }

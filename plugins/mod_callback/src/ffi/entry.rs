@@ -8,6 +8,7 @@ use super::sys;
 use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
 use crate::vars::ChannelVars;
+use crate::logging::Origin;
 use crate::{agent, capture, command, ivr, logging, module};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
@@ -41,6 +42,9 @@ impl Switch for FfiSwitch {
         debug_assert_eq!(SUBCLASS.to_str().ok(), Some(EVENT_SUBCLASS));
         switch::fire_custom(SUBCLASS, headers)
     }
+    fn config_xml(&self, name: &str) -> Result<String, String> {
+        switch::config_xml(name)
+    }
 }
 
 struct App {
@@ -71,8 +75,10 @@ const APPS: &[App] = &[
     },
 ];
 
+/// One line of the module's own (outside `tracing`), naming the caller's file and line.
+#[track_caller]
 fn log_line(level: i32, text: &str) {
-    switch::log(level, None, text);
+    switch::log(level, None, Origin::here(), text);
 }
 
 unsafe extern "C" fn load(

@@ -3,6 +3,7 @@
 //! message) and the entry's failure value instead.
 
 use super::switch;
+use crate::logging::Origin;
 use super::types::SWITCH_LOG_CRIT;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -52,6 +53,7 @@ pub fn guard<T>(entry: &str, uuid: Option<&str>, f: impl FnOnce() -> T) -> Resul
                 switch::log(
                     SWITCH_LOG_CRIT,
                     uuid,
+                    Origin::here(),
                     &format!("mod_callback: panic in {entry} at {at}: {message}"),
                 )
             }));

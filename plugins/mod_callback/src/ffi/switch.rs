@@ -4,12 +4,14 @@
 
 use super::sys;
 use super::types::*;
+use crate::logging::Origin;
 use crate::vars::ChannelVars;
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr;
 
-const FILE: &CStr = c"mod_callback.rs";
+/// The file and line of the events the module fires (the log lines name their own).
+const FILE: &CStr = c"plugins/mod_callback/src/ffi/switch.rs";
 const FUNC: &CStr = c"mod_callback";
 const FMT_S: &CStr = c"%s";
 
@@ -30,9 +32,17 @@ pub(crate) fn c_text(text: &str) -> Option<CString> {
     CString::new(text).ok()
 }
 
+/// The buffers one log line needs: text, call uuid, file name.
+#[derive(Default)]
+struct LineBufs {
+    text: Vec<u8>,
+    uuid: Vec<u8>,
+    file: Vec<u8>,
+}
+
 thread_local! {
-    // One reusable buffer per thread for log lines: no allocation (and nothing leaked) per line.
-    static LOG_BUF: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    // One reusable set of buffers per thread: no allocation (and nothing leaked) per line.
+    static LOG_BUF: RefCell<LineBufs> = RefCell::new(LineBufs::default());
 }
 
 fn fill(buf: &mut Vec<u8>, text: &str) {
@@ -41,50 +51,94 @@ fn fill(buf: &mut Vec<u8>, text: &str) {
     buf.push(0);
 }
 
-/// Writes one line to FreeSWITCH's log (`SWITCH_CHANNEL_UUID_LOG(uuid)` when a call is known).
-pub fn log(level: i32, uuid: Option<&str>, text: &str) {
-    let write = |line: &[u8], uuid: Option<&[u8]>| {
-        let user = uuid.map_or(ptr::null(), |u| u.as_ptr().cast::<c_char>());
+/// Like [`fill`], ending the text with exactly one newline: `switch_log_printf` prints the
+/// text as given, so a line without one runs into the next line of the log.
+fn fill_line(buf: &mut Vec<u8>, text: &str) {
+    fill(buf, text.trim_end_matches(['\n', '\r']));
+    buf.pop();
+    buf.extend_from_slice(b"\n\0");
+}
+
+/// Writes one line to FreeSWITCH's log (`SWITCH_CHANNEL_UUID_LOG(uuid)` when a call is
+/// known), naming the source file and line it came from.
+pub fn log(level: i32, uuid: Option<&str>, at: Origin, text: &str) {
+    let write = |b: &LineBufs, with_uuid: bool| {
+        let user = if with_uuid {
+            b.uuid.as_ptr().cast::<c_char>()
+        } else {
+            ptr::null()
+        };
+        let line = c_int::try_from(at.line).unwrap_or(0);
         // SAFETY: every pointer is a NUL-terminated buffer alive for the call; the format is
         // the literal "%s" and exactly one `char *` argument follows it.
         unsafe {
             sys::switch_log_printf(
                 SWITCH_CHANNEL_ID_LOG,
-                FILE.as_ptr(),
+                b.file.as_ptr().cast::<c_char>(),
                 FUNC.as_ptr(),
-                0,
+                line,
                 user,
                 level,
                 FMT_S.as_ptr(),
-                line.as_ptr().cast::<c_char>(),
+                b.text.as_ptr().cast::<c_char>(),
             )
+        }
+    };
+    let fill_all = |b: &mut LineBufs| {
+        fill_line(&mut b.text, text);
+        fill(&mut b.file, at.file);
+        if let Some(u) = uuid {
+            fill(&mut b.uuid, u);
         }
     };
     // A log line emitted while this thread already logs (re-entrancy) falls back to owned
     // buffers instead of panicking on the borrow.
-    let done = LOG_BUF.with(|cell| {
-        let Ok(mut bufs) = cell.try_borrow_mut() else {
-            return false;
-        };
-        let (line, id) = &mut *bufs;
-        fill(line, text);
-        let id = uuid.map(|u| {
-            fill(id, u);
-            id.as_slice()
-        });
-        write(line, id);
-        true
-    });
+    let done = LOG_BUF
+        .try_with(|cell| {
+            let Ok(mut bufs) = cell.try_borrow_mut() else {
+                return false;
+            };
+            fill_all(&mut bufs);
+            write(&bufs, uuid.is_some());
+            true
+        })
+        .unwrap_or(false);
     if !done {
-        let mut line = Vec::new();
-        fill(&mut line, text);
-        let mut id = Vec::new();
-        let id = uuid.map(|u| {
-            fill(&mut id, u);
-            id.as_slice()
-        });
-        write(&line, id);
+        let mut bufs = LineBufs::default();
+        fill_all(&mut bufs);
+        write(&bufs, uuid.is_some());
     }
+}
+
+/// The XML text of `<configuration name="{name}">` as FreeSWITCH's configuration has it
+/// (conf directory, `X-PRE-PROCESS` includes and `$${vars}` done; a binding such as
+/// mod_xml_curl asked first). `Err` says why there is none.
+pub fn config_xml(name: &str) -> Result<String, String> {
+    let cname = c_text(name).ok_or_else(|| format!("{name}: not a configuration name"))?;
+    let mut node: *mut Xml = ptr::null_mut();
+    // SAFETY: a NUL-terminated name, a valid out-pointer, no params (allowed: NULL).
+    let root = unsafe { sys::switch_xml_open_cfg(cname.as_ptr(), &mut node, ptr::null_mut()) };
+    if root.is_null() || node.is_null() {
+        if !root.is_null() {
+            // SAFETY: the root the core returned, freed once.
+            unsafe { sys::switch_xml_free(root) };
+        }
+        return Err(format!(
+            "FreeSWITCH's configuration has no <configuration name=\"{name}\"> (put \
+             callback.conf.xml in autoload_configs/ of its conf directory, then reloadxml)"
+        ));
+    }
+    // SAFETY: `node` is an element of the live `root`; no header; UTF-8 kept as is.
+    let text_ptr = unsafe { sys::switch_xml_toxml_ex(node, SWITCH_FALSE, SWITCH_FALSE) };
+    // SAFETY: null or a NUL-terminated malloc'ed string, copied at once and freed once.
+    let text = unsafe { owned(text_ptr) };
+    if !text_ptr.is_null() {
+        // SAFETY: malloc'ed by the core (switch_must_malloc), ours to free.
+        unsafe { sys::free(text_ptr.cast()) };
+    }
+    // SAFETY: the root the core returned, freed once, after the last use of `node`.
+    unsafe { sys::switch_xml_free(root) };
+    text.ok_or_else(|| format!("{name}: FreeSWITCH could not print its configuration"))
 }
 
 /// The host's clock, microseconds since the epoch (virtual in the simulator).

@@ -5,6 +5,20 @@ use super::types::*;
 use std::ffi::{c_char, c_int, c_void};
 
 extern "C" {
+    /// src/include/switch_xml.h:415: the root of the registry lookup (free it with
+    /// `switch_xml_free`; that also lifts the registry's read lock) and, through `node`,
+    /// the `<configuration name="...">` element, or null.
+    pub fn switch_xml_open_cfg(
+        file_path: *const c_char,
+        node: *mut *mut Xml,
+        params: *mut Event,
+    ) -> *mut Xml;
+    /// src/include/switch_xml.h:228: the node as XML text, malloc'ed (free with `free`).
+    pub fn switch_xml_toxml_ex(xml: *mut Xml, prn_header: c_int, use_utf8_encoding: c_int)
+        -> *mut c_char;
+    /// src/include/switch_xml.h:255.
+    pub fn switch_xml_free(xml: *mut Xml);
+
     pub fn switch_loadable_module_create_module_interface(
         pool: *mut MemoryPool,
         name: *const c_char,

@@ -70,6 +70,8 @@ opaque!(
     Channel,
     /// `switch_event_t`.
     Event,
+    /// `struct switch_xml` (`switch_xml_t` is a pointer to it).
+    Xml,
 );
 
 /// `switch_module_load_t`.
