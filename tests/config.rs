@@ -179,9 +179,24 @@ fn ivr_profiles_load_with_defaults_and_overrides() {
         p.prompts.get("goodbye").map(String::as_str),
         Some("callback/goodbye.wav")
     );
+    // The sample leaves the directories to the switch's own (db_dir, recordings_dir).
+    assert_eq!(c.settings.recordings_dir, PathBuf::from("recordings/callback"));
+    let dirs = callback_core::config::HostDirs {
+        db: PathBuf::from("/usr/local/freeswitch/db"),
+        recordings: PathBuf::from("/usr/local/freeswitch/recordings"),
+    };
+    let on_host = Config::load_file_in(
+        &root().join("plugins/mod_callback/conf/callback.conf.xml"),
+        &dirs,
+    )
+    .unwrap();
     assert_eq!(
-        c.settings.recordings_dir,
-        PathBuf::from("/var/lib/freeswitch/recordings/callback")
+        on_host.settings.recordings_dir,
+        PathBuf::from("/usr/local/freeswitch/recordings/callback")
+    );
+    assert_eq!(
+        on_host.settings.db_path,
+        PathBuf::from("/usr/local/freeswitch/db/callback.db")
     );
     assert!(c.ivr_profile(Some("nosuch")).is_none());
     let m = Config::load_file(&root().join("fixtures/config/minimal.conf.xml")).unwrap();
@@ -335,7 +350,20 @@ fn the_rest_api_settings_and_keys_load_and_bad_ones_are_refused() {
     assert_eq!(c.api.listen, Some("127.0.0.1:8089".parse().unwrap()));
     assert_eq!(c.api.max_pending_per_number, 2);
     assert_eq!((c.api.rate_per_key, c.api.rate_per_ip), (600, 120));
-    let scopes: Vec<(&str, Scope)> = c
+    // The sample ships no keys (every request refused until the admin adds some).
+    assert!(c.api.keys.is_empty());
+    let keyed = Config::from_xml(
+        r#"<configuration name="callback.conf"><api-keys>
+             <key name="website"><param name="secret" value="website-key-0001-abcd"/>
+               <param name="scope" value="create"/></key>
+             <key name="crm"><param name="secret" value="staff-key-0002-abcdef"/>
+               <param name="scope" value="staff"/></key>
+             <key name="prometheus"><param name="secret" value="metrics-key-0004-abcd"/>
+               <param name="scope" value="metrics"/></key>
+           </api-keys></configuration>"#,
+    )
+    .unwrap();
+    let scopes: Vec<(&str, Scope)> = keyed
         .api
         .keys
         .iter()
@@ -350,7 +378,7 @@ fn the_rest_api_settings_and_keys_load_and_bad_ones_are_refused() {
         ]
     );
     assert!(
-        !format!("{:?}", c.api).contains("change-me"),
+        !format!("{:?}", keyed.api).contains("key-000"),
         "secrets stay out of Debug"
     );
 
@@ -638,4 +666,61 @@ fn a_broken_element_around_a_multibyte_character_is_an_error_not_a_panic() {
     let err = Config::from_xml(&String::from_utf8_lossy(&bytes)).unwrap_err();
     assert!(err.at.starts_with("line "), "{err}");
     assert!(!err.message.is_empty(), "{err}");
+}
+
+#[test]
+fn the_samples_placeholder_secrets_are_refused_naming_the_key() {
+    // A `change-me` value left from the sample guards nothing: the API key, the token
+    // secret, a webhook's secret and a staff password are each refused with the key named.
+    let cases = [
+        (
+            r#"<api-keys><key name="web"><param name="secret" value="change-me-website-key-0001"/>
+               <param name="scope" value="create"/></key></api-keys>"#,
+            "api-keys/web/secret",
+        ),
+        (
+            r#"<settings><param name="http-token-secret" value="change-me-to-a-long-random-string"/></settings>"#,
+            "settings/http-token-secret",
+        ),
+        (
+            r#"<webhooks><webhook name="crm"><param name="url" value="http://127.0.0.1:9000/x"/>
+               <param name="secret" value="change-me-webhook-secret-0003"/></webhook></webhooks>"#,
+            "webhooks/crm/secret",
+        ),
+        (
+            r#"<agents><agent name="1001"/></agents><staff><user name="alice">
+               <param name="password" value="change-me-alice"/><param name="role" value="agent"/>
+               <param name="agent" value="1001"/></user></staff>"#,
+            "staff/alice/password",
+        ),
+    ];
+    for (xml, at) in cases {
+        let text = format!("<configuration name=\"callback.conf\">{xml}</configuration>");
+        let e = Config::from_xml(&text).unwrap_err().to_string();
+        assert!(e.contains(at) && e.contains("placeholder"), "{xml}: {e}");
+    }
+}
+
+#[test]
+fn a_queue_ringback_is_a_tone_a_file_or_one_variable() {
+    // The agent's ringback defaults to the US ring tone; a tone, a file or ${us-ring} are
+    // accepted; an expansion inside other text, quotes or control characters are refused.
+    let queue = |ringback: Option<&str>| {
+        let p = ringback
+            .map(|r| format!(r#"<param name="ringback" value="{r}"/>"#))
+            .unwrap_or_default();
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><queues><queue name="q">{p}</queue></queues>
+               <settings><param name="default-queue" value="q"/></settings></configuration>"#
+        ))
+    };
+    let rb = |c: Config| c.queues["q"].dial.ringback.clone();
+    assert_eq!(rb(queue(None).unwrap()), "%(2000,4000,440,480)");
+    for ok in ["%(400,200,400,450);%(400,2000,400,450)", "/usr/share/sounds/ring.wav", "${us-ring}", "local_stream://moh"] {
+        assert_eq!(rb(queue(Some(ok)).unwrap()), ok);
+    }
+    for bad in ["a${system(id)}", "${us-ring}x", "&quot;x", ""] {
+        let e = queue(Some(bad)).unwrap_err().to_string();
+        assert!(e.contains("queues/q/ringback"), "{bad}: {e}");
+    }
 }
