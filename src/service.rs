@@ -280,7 +280,9 @@ impl SlotUsage for StoreUsage<'_> {
 /// The engine's front door.
 pub struct CallbackService {
     store: Arc<dyn Store>,
-    config: Arc<Config>,
+    /// Swapped whole by [`CallbackService::reconfigure`]; each operation takes one
+    /// snapshot ([`CallbackService::config`]) and works with it to the end.
+    config: std::sync::RwLock<Arc<Config>>,
     clock: Arc<dyn Clock>,
     host: Arc<dyn Host>,
     transcription: TranscriptionLink,
@@ -297,7 +299,7 @@ impl CallbackService {
     ) -> Self {
         Self {
             store,
-            config,
+            config: std::sync::RwLock::new(config),
             clock,
             host,
             transcription: TranscriptionLink::default(),
@@ -317,8 +319,23 @@ impl CallbackService {
         self
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration in force: a snapshot that a `callback reload` does not change
+    /// under its holder.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts a new configuration in force for every operation that starts after this
+    /// (queues, hours, numbers, agents' and staff's settings, IVR profiles, limits). The
+    /// caller has validated it; what only a restart applies is the caller's to say.
+    pub fn reconfigure(&self, config: Arc<Config>) {
+        *self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = config;
     }
 
     /// The telephony host the service notifies (and the dispatcher originates through).
@@ -360,12 +377,9 @@ impl CallbackService {
         }
     }
 
-    fn queue_config(&self, name: Option<&str>) -> Result<&QueueConfig, Error> {
-        self.config.queue(name).ok_or_else(|| {
-            Error::UnknownQueue(
-                name.unwrap_or(&self.config.settings.default_queue)
-                    .to_string(),
-            )
+    fn queue_config<'c>(cfg: &'c Config, name: Option<&str>) -> Result<&'c QueueConfig, Error> {
+        cfg.queue(name).ok_or_else(|| {
+            Error::UnknownQueue(name.unwrap_or(&cfg.settings.default_queue).to_string())
         })
     }
 
@@ -400,9 +414,10 @@ impl CallbackService {
 
     /// Validates, plans and stores a new request (or returns the one it repeats).
     pub fn request(&self, req: NewRequest) -> Result<(CallbackRequest, CreateOutcome), Error> {
+        let cfg = self.config();
         let now = self.clock.now();
-        let queue = self.queue_config(req.queue.as_deref())?;
-        let number = self.config.numbers.normalize(&req.number)?;
+        let queue = Self::queue_config(&cfg, req.queue.as_deref())?;
+        let number = cfg.numbers.normalize(&req.number)?;
         let zone = self.zone_or(req.time_zone.as_deref(), queue.zone())?;
         self.check_fields(&req)?;
         match (req.kind, &req.when) {
@@ -472,7 +487,7 @@ impl CallbackService {
             expires_at: queue.retry.ttl.map(|ttl| plan.due_at.max(now) + ttl),
         };
         let options = CreateOptions {
-            merge_pending: self.config.settings.merge_pending,
+            merge_pending: cfg.settings.merge_pending,
             slot: plan.slot,
         };
         let (stored, outcome) = self.store.create(&draft, &options, now)?;
@@ -491,6 +506,7 @@ impl CallbackService {
     }
 
     fn check_fields(&self, req: &NewRequest) -> Result<(), Error> {
+        let cfg = self.config();
         if let Some(key) = &req.idempotency_key {
             if !is_token(key, MAX_KEY_CHARS) {
                 return Err(Error::invalid(
@@ -516,7 +532,7 @@ impl CallbackService {
             }
         }
         if let Some(remark) = &req.remark {
-            check_text("remark", remark, self.config.settings.max_remark_chars)?;
+            check_text("remark", remark, cfg.settings.max_remark_chars)?;
         }
         for (field, map) in [("ivr_data", &req.ivr_data), ("tags", &req.tags)] {
             if map.len() > MAX_DATA_ENTRIES {
@@ -550,6 +566,7 @@ impl CallbackService {
         wav: &[u8],
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        let cfg = self.config();
         let now = self.clock.now();
         let current = self.store.get(id)?;
         if current.state.is_terminal() {
@@ -561,7 +578,7 @@ impl CallbackService {
                 ),
             ));
         }
-        let dir = crate::recording::RecordingDir::new(&self.config.settings.recordings_dir);
+        let dir = crate::recording::RecordingDir::new(&cfg.settings.recordings_dir);
         let refused = |e: crate::recording::RecordingError| {
             tracing::warn!("callback {id}: recording refused: {e}");
             Error::invalid("recording", "cannot store the recording (see the log)")
@@ -582,7 +599,7 @@ impl CallbackService {
                     format!("not a usable WAV file: {}", wav_reason(&other)),
                 ),
             })?;
-            let max = self.config.transcribe.engine.limits.max_seconds;
+            let max = cfg.transcribe.engine.limits.max_seconds;
             if rec.duration_ms > max.saturating_mul(1000) {
                 return Err(Error::invalid(
                     "recording",
@@ -632,8 +649,9 @@ impl CallbackService {
     }
 
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, Error> {
+        let cfg = self.config();
         if let Some(q) = &filter.queue {
-            self.queue_config(Some(q))?;
+            Self::queue_config(&cfg, Some(q))?;
         }
         Ok(self.store.list(filter)?)
     }
@@ -666,15 +684,14 @@ impl CallbackService {
         number: Option<&str>,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        let cfg = self.config();
         let now = self.clock.now();
         if when.is_none() && number.is_none() {
             return Err(Error::invalid("when", "give a new time or a new number"));
         }
-        let number = number
-            .map(|n| self.config.numbers.normalize(n))
-            .transpose()?;
+        let number = number.map(|n| cfg.numbers.normalize(n)).transpose()?;
         let current = self.store.get(id)?;
-        let queue = self.queue_config(Some(&current.queue))?;
+        let queue = Self::queue_config(&cfg, Some(&current.queue))?;
         let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
         let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
         t.expect = Some(current.state);
@@ -752,11 +769,12 @@ impl CallbackService {
         queue: Option<&str>,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        let cfg = self.config();
         if let Some(a) = agent {
             self.check_agent(a)?;
         }
         if let Some(q) = queue {
-            self.queue_config(Some(q))?;
+            Self::queue_config(&cfg, Some(q))?;
         }
         let now = self.clock.now();
         let current = self.store.get(id)?;
@@ -782,7 +800,7 @@ impl CallbackService {
     pub fn check_agent_serves(&self, agent: &str, queue: &str) -> Result<(), Error> {
         self.check_agent(agent)?;
         if self
-            .config
+            .config()
             .agents
             .iter()
             .any(|a| a.id == agent && a.queues.iter().any(|q| q == queue))
@@ -797,7 +815,8 @@ impl CallbackService {
     }
 
     fn check_agent(&self, agent: &str) -> Result<(), Error> {
-        if self.config.agents.iter().any(|a| a.id == agent) {
+        let cfg = self.config();
+        if cfg.agents.iter().any(|a| a.id == agent) {
             Ok(())
         } else {
             Err(Error::invalid(
@@ -809,7 +828,8 @@ impl CallbackService {
 
     /// Refuses a disposition code that is not configured (`do-not-call` always exists).
     pub fn check_disposition(&self, code: &str) -> Result<(), Error> {
-        let known = &self.config.dispatch.dispositions;
+        let cfg = self.config();
+        let known = &cfg.dispatch.dispositions;
         if known.iter().any(|k| k == code) || code == "do-not-call" {
             Ok(())
         } else {
@@ -827,11 +847,12 @@ impl CallbackService {
     /// disposition and note on that attempt, and the number on the do-not-call list when
     /// asked, in one transaction. Everything is checked before it.
     pub fn wrap_up(&self, id: CallbackId, w: &WrapUp, actor: &str) -> Result<Attempt, Error> {
+        let cfg = self.config();
         if let Some(code) = &w.disposition {
             self.check_disposition(code)?;
         }
         if let Some(note) = &w.note {
-            check_text("note", note, self.config.settings.max_remark_chars)?;
+            check_text("note", note, cfg.settings.max_remark_chars)?;
         }
         let r = self.store.get(id)?;
         let attempts = self.store.attempts(id)?;
@@ -888,8 +909,9 @@ impl CallbackService {
     /// callback now (`Some(id)`, any state), or of every callback finished longer ago than
     /// `retention-days` (`None`). Returns how many files were deleted.
     pub fn purge(&self, only: Option<CallbackId>) -> Result<usize, Error> {
+        let cfg = self.config();
         let now = self.clock.now();
-        let before = self.config.settings.retention.map(|r| now - r);
+        let before = cfg.settings.retention.map(|r| now - r);
         if only.is_none() && before.is_none() {
             return Ok(0);
         }
@@ -924,7 +946,8 @@ impl CallbackService {
         date: NaiveDate,
         zone: Option<&str>,
     ) -> Result<DayGrid, Error> {
-        let q = self.queue_config(queue)?;
+        let cfg = self.config();
+        let q = Self::queue_config(&cfg, queue)?;
         let zone = self.zone_or(zone, q.zone())?;
         let usage = StoreUsage::new(self.store.as_ref(), q.name());
         let grid = schedule::availability(&q.rules, zone, date, self.clock.now(), &usage);

@@ -180,7 +180,10 @@ fn ivr_profiles_load_with_defaults_and_overrides() {
         Some("callback/goodbye.wav")
     );
     // The sample leaves the directories to the switch's own (db_dir, recordings_dir).
-    assert_eq!(c.settings.recordings_dir, PathBuf::from("recordings/callback"));
+    assert_eq!(
+        c.settings.recordings_dir,
+        PathBuf::from("recordings/callback")
+    );
     let dirs = callback_core::config::HostDirs {
         db: PathBuf::from("/usr/local/freeswitch/db"),
         recordings: PathBuf::from("/usr/local/freeswitch/recordings"),
@@ -716,7 +719,12 @@ fn a_queue_ringback_is_a_tone_a_file_or_one_variable() {
     };
     let rb = |c: Config| c.queues["q"].dial.ringback.clone();
     assert_eq!(rb(queue(None).unwrap()), "%(2000,4000,440,480)");
-    for ok in ["%(400,200,400,450);%(400,2000,400,450)", "/usr/share/sounds/ring.wav", "${us-ring}", "local_stream://moh"] {
+    for ok in [
+        "%(400,200,400,450);%(400,2000,400,450)",
+        "/usr/share/sounds/ring.wav",
+        "${us-ring}",
+        "local_stream://moh",
+    ] {
         assert_eq!(rb(queue(Some(ok)).unwrap()), ok);
     }
     for bad in ["a${system(id)}", "${us-ring}x", "&quot;x", ""] {

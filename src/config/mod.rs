@@ -7,6 +7,7 @@ mod api;
 mod dispatch;
 mod ivr;
 pub mod raw;
+mod reload;
 mod staff;
 
 use crate::ivr::IvrProfile;

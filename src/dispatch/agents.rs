@@ -78,7 +78,7 @@ impl Slot {
 pub struct Agents {
     slots: Mutex<(Vec<Slot>, u64)>,
     /// Declines in a row that set an agent away (0: never).
-    away_after: u32,
+    away_after: std::sync::atomic::AtomicU32,
 }
 
 /// Why an agent's state could not be set.
@@ -112,8 +112,57 @@ impl Agents {
             .collect();
         Self {
             slots: Mutex::new((slots, 0)),
-            away_after,
+            away_after: std::sync::atomic::AtomicU32::new(away_after),
         }
+    }
+
+    /// Applies a reloaded `<agents>` list. An agent still configured keeps its state, its
+    /// callback and its counters, with its new dial string and queues; a new agent starts
+    /// as configured; one no longer configured is dropped, unless it is on a callback:
+    /// then it keeps that call, is offered nothing more (no queues) and goes at the next
+    /// reload. Returns the ids added and removed.
+    pub fn reconfigure(
+        &self,
+        agents: &[AgentConfig],
+        away_after: u32,
+        now: DateTime<Utc>,
+    ) -> (Vec<String>, Vec<String>) {
+        self.away_after
+            .store(away_after, std::sync::atomic::Ordering::Relaxed);
+        let mut guard = self.lock();
+        let slots = &mut guard.0;
+        let mut removed = Vec::new();
+        slots.retain_mut(|slot| match agents.iter().find(|a| a.id == slot.cfg.id) {
+            Some(a) => {
+                slot.cfg = a.clone();
+                true
+            }
+            None => {
+                removed.push(slot.cfg.id.clone());
+                slot.cfg.queues.clear();
+                slot.callback.is_some()
+            }
+        });
+        let mut added = Vec::new();
+        for a in agents {
+            if !slots.iter().any(|s| s.cfg.id == a.id) {
+                added.push(a.id.clone());
+                slots.push(Slot {
+                    cfg: a.clone(),
+                    state: if a.start_ready {
+                        AgentState::Ready
+                    } else {
+                        AgentState::Away
+                    },
+                    callback: None,
+                    idle_since: now,
+                    declined_in_row: 0,
+                    last_offer: 0,
+                    elsewhere: None,
+                });
+            }
+        }
+        (added, removed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Slot>, u64)> {
@@ -201,6 +250,7 @@ impl Agents {
 
     /// Ends an agent's busy spell. Returns true when this decline set the agent away.
     pub fn release(&self, id: &str, how: Released, now: DateTime<Utc>) -> bool {
+        let away_after = self.away_after.load(std::sync::atomic::Ordering::Relaxed);
         let mut g = self.lock();
         let Some(slot) = g.0.iter_mut().find(|s| s.cfg.id == id) else {
             return false;
@@ -212,9 +262,8 @@ impl Agents {
             Released::Declined => slot.declined_in_row += 1,
             Released::Withdrawn => {}
         }
-        let away = how == Released::Declined
-            && self.away_after > 0
-            && slot.declined_in_row >= self.away_after;
+        let away =
+            how == Released::Declined && away_after > 0 && slot.declined_in_row >= away_after;
         if slot.state == AgentState::Busy {
             slot.state = if away {
                 AgentState::Away

@@ -18,8 +18,8 @@ pub fn apply(
     actor: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CallbackRequest, Error> {
-    let queue = svc
-        .config()
+    let cfg = svc.config();
+    let queue = cfg
         .queue(Some(&r.queue))
         .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
     let failed_over = svc
@@ -97,8 +97,8 @@ pub fn hold(
     r: &CallbackRequest,
     now: DateTime<Utc>,
 ) -> Result<Option<Transition>, Error> {
-    let queue = svc
-        .config()
+    let cfg = svc.config();
+    let queue = cfg
         .queue(Some(&r.queue))
         .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
     let end = |to: State, action: &str, why: String| {

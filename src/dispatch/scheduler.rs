@@ -73,6 +73,9 @@ struct Signal {
 /// The dispatcher of this node.
 pub struct Dispatcher {
     svc: Arc<CallbackService>,
+    /// This node's name, the owner of its leases (fixed for the module's life: a reload
+    /// does not change it).
+    node_id: String,
     agents: Agents,
     offers: Mutex<BTreeMap<CallbackId, Offer>>,
     /// Callbacks this node holds a lease on, with the last renewal.
@@ -93,8 +96,10 @@ impl Dispatcher {
     pub fn new(svc: Arc<CallbackService>) -> Arc<Self> {
         let cfg = svc.config();
         let agents = Agents::new(&cfg.agents, cfg.dispatch.declines_to_away, svc.now());
+        let node_id = cfg.settings.node_id.clone();
         Arc::new(Self {
             svc,
+            node_id,
             agents,
             offers: Mutex::new(BTreeMap::new()),
             held: Mutex::new(BTreeMap::new()),
@@ -121,7 +126,18 @@ impl Dispatcher {
     }
 
     fn node(&self) -> &str {
-        &self.svc.config().settings.node_id
+        &self.node_id
+    }
+
+    /// Applies a reloaded configuration's agents (the service already has the rest): see
+    /// [`Agents::reconfigure`]. Returns the agent ids added and removed.
+    pub fn reconfigure(&self, cfg: &crate::config::Config) -> (Vec<String>, Vec<String>) {
+        let changed =
+            self.agents
+                .reconfigure(&cfg.agents, cfg.dispatch.declines_to_away, self.svc.now());
+        // A new agent, queue or hour may make waiting callbacks dispatchable now.
+        self.nudge();
+        changed
     }
 
     /// Starts the loop on its own thread.

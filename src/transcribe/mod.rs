@@ -44,6 +44,6 @@ pub mod worker;
 
 pub use audio::{AudioError, AudioLimits};
 pub use engine::{Engine, EngineConfig, EngineStatus, Segment, TranscribeError, TranscriptResult};
-pub use queue::TaggingQueue;
+pub use queue::{SharedRules, TaggingQueue};
 pub use tags::{TagOutcome, TagRule, TagRules};
 pub use worker::{Job, JobId, JobQueue, Notifier, Retry, Transcriber, WorkerConfig, Workers};

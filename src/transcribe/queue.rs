@@ -9,17 +9,29 @@ use crate::host::{Host, Notification};
 use crate::model::CallbackId;
 use crate::store::{StoreError, TranscriptStore};
 use chrono::{DateTime, Duration, Utc};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// [`JobQueue`] over a [`TranscriptStore`] (SQLite or PostgreSQL) that tags, routes and announces each transcript.
 pub struct TaggingQueue {
     store: Arc<dyn TranscriptStore>,
-    rules: TagRules,
+    rules: SharedRules,
     host: Arc<dyn Host>,
 }
 
+/// Tag rules a reload can replace while the workers run.
+pub type SharedRules = Arc<RwLock<TagRules>>;
+
 impl TaggingQueue {
     pub fn new(store: Arc<dyn TranscriptStore>, rules: TagRules, host: Arc<dyn Host>) -> Self {
+        Self::shared(store, Arc::new(RwLock::new(rules)), host)
+    }
+
+    /// A queue whose rules are read at each transcript from `rules` (replaced by a reload).
+    pub fn shared(
+        store: Arc<dyn TranscriptStore>,
+        rules: SharedRules,
+        host: Arc<dyn Host>,
+    ) -> Self {
         Self { store, rules, host }
     }
 }
@@ -44,7 +56,12 @@ impl JobQueue for TaggingQueue {
         result: &TranscriptResult,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let done = self.store.complete_tagged(job, result, &self.rules, now)?;
+        let rules = self
+            .rules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let done = self.store.complete_tagged(job, result, &rules, now)?;
         // Committed: now the host may hear of it (a deleted callback has nobody to tell).
         if let Some(r) = done.request {
             let text = r.transcript.as_ref().map(|t| t.text.clone());

@@ -152,6 +152,11 @@ impl TagRules {
         Self { rules }
     }
 
+    /// How many rules there are.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

@@ -23,7 +23,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// The usage line of every sub-command.
-pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>]";
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>] | reload";
 
 const HELP: &str = "\
 callback help                      this text
@@ -43,6 +43,9 @@ callback purge [<id>]               delete recordings and transcripts: of callba
                                    than retention-days, or of one callback now (on request)
 callback result <attempt id> answered|machine|busy|no-answer|wrong-number
                                    correct a customer attempt's result (the agent knows best)
+callback reload                    re-read callback.conf (after reloadxml) without unloading:
+                                   queues, hours, agents, staff, IVR profiles, tag rules; the
+                                   reply names what only `reload mod_callback` applies
 Put `json` first (callback json list sales) for one JSON object per reply, for scripts.";
 
 /// A parsed command line.
@@ -66,6 +69,8 @@ pub enum Command {
     Disposition(i64, String, Option<String>),
     Result(i64, AttemptResult),
     Purge(Option<CallbackId>),
+    /// Re-read the configuration (the module runs it: [`execute_module`]).
+    Reload,
     /// Debug builds only: panics, to prove the guard.
     #[cfg(debug_assertions)]
     Panic,
@@ -228,6 +233,9 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
                     .parse(i)
             },
         )?,
+        "reload" => simple("callback reload", &mut |i| {
+            end.map(|_| Command::Reload).parse(i)
+        })?,
         "purge" => simple("callback purge [<id>]", &mut |i| {
             (opt(arg(id)), end).map(|(n, _)| Command::Purge(n)).parse(i)
         })?,
@@ -344,6 +352,56 @@ fn ok_json(mut body: serde_json::Value) -> String {
     format!("{body}\n")
 }
 
+/// Runs one `callback` line in the running module (`None`: not running): `reload` by the
+/// module, everything else against its service and dispatcher.
+pub fn execute_module(m: Option<&crate::module::Module>, line: &str) -> String {
+    if let Ok(Invocation {
+        json,
+        command: Command::Reload,
+    }) = parse(line)
+    {
+        if m.is_none() {
+            return err_reply(json, "not-running", "mod_callback is not running", None);
+        }
+        return match crate::module::reload() {
+            Err(e) => err_reply(json, "config", &e, None),
+            Ok(r) if json => ok_json(json!({
+                "source": r.source,
+                "queues": r.queues,
+                "agents": r.agents,
+                "staff": r.staff,
+                "tag_rules": r.tag_rules,
+                "agents_added": r.agents_added,
+                "agents_removed": r.agents_removed,
+                "not_applied": r.not_applied,
+            })),
+            Ok(r) => {
+                let mut out = format!(
+                    "+OK reloaded {}: {} queue(s), {} agent(s), {} staff, {} tag rule(s)\n",
+                    r.source, r.queues, r.agents, r.staff, r.tag_rules
+                );
+                if !r.agents_added.is_empty() {
+                    out.push_str(&format!("agents added: {}\n", r.agents_added.join(", ")));
+                }
+                if !r.agents_removed.is_empty() {
+                    out.push_str(&format!(
+                        "agents removed: {} (one on a callback keeps it)\n",
+                        r.agents_removed.join(", ")
+                    ));
+                }
+                if !r.not_applied.is_empty() {
+                    out.push_str(&format!(
+                        "changed but not applied until `reload mod_callback`: {}\n",
+                        r.not_applied.join(", ")
+                    ));
+                }
+                out
+            }
+        };
+    }
+    execute_with(m.map(|m| m.service()), m.map(|m| m.dispatcher()), line)
+}
+
 /// Runs one `callback` line against the service (`None`: the module is not running).
 pub fn execute(service: Option<&CallbackService>, line: &str) -> String {
     execute_with(service, None, line)
@@ -373,6 +431,8 @@ pub fn execute_with(
     let actor = "fs_cli";
     match inv.command {
         Command::Help => unreachable!("answered above"),
+        // Only the module can re-read its configuration (execute_module).
+        Command::Reload => err_reply(json, "not-running", "reload needs the running module", None),
         #[cfg(debug_assertions)]
         Command::Panic => panic!("callback _panic: a test of the panic guard"),
         Command::List { queue, state } => {

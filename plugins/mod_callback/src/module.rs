@@ -50,6 +50,25 @@ pub struct Module {
     last_purge: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// With `db-url`: the other nodes' notifications, nudging this node's dispatcher.
     listener: Mutex<Option<Listener>>,
+    /// Reads the configuration again (`callback reload`), from where the load read it.
+    reader: Reader,
+}
+
+/// Reads and validates the configuration; the error is the line to say.
+type Reader = Box<dyn Fn() -> Result<(Config, ConfSource), String> + Send + Sync>;
+
+/// What `callback reload` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    pub source: String,
+    pub queues: usize,
+    pub agents: usize,
+    pub staff: usize,
+    pub tag_rules: usize,
+    pub agents_added: Vec<String>,
+    pub agents_removed: Vec<String>,
+    /// Changed settings that only a new load applies (still as before).
+    pub not_applied: Vec<&'static str>,
 }
 
 impl Module {
@@ -118,11 +137,9 @@ pub fn read_config(switch: &impl Switch) -> Result<(Config, ConfSource), String>
     let dirs = host_dirs(switch);
     let config = match &source {
         ConfSource::File(path) => Config::load_file_in(path, &dirs).map_err(|e| e.to_string()),
-        ConfSource::Switch => switch
-            .config_xml(CONF_NAME)
-            .and_then(|text| {
-                Config::from_xml_in(&text, &dirs).map_err(|e| format!("{CONF_NAME}: {e}"))
-            }),
+        ConfSource::Switch => switch.config_xml(CONF_NAME).and_then(|text| {
+            Config::from_xml_in(&text, &dirs).map_err(|e| format!("{CONF_NAME}: {e}"))
+        }),
     }?;
     Ok((config, source))
 }
@@ -132,11 +149,14 @@ pub fn read_config(switch: &impl Switch) -> Result<(Config, ConfSource), String>
 /// `sound_prefix`, stock `$${sounds_dir}/en/us/callie`). Missing, every read-back is a
 /// dozen "Can't open file" lines: said once here instead. `None` when they are there.
 pub fn missing_sounds(switch: &impl Switch) -> Option<String> {
-    let prefix = switch.global("sound_prefix").map(PathBuf::from).or_else(|| {
-        switch
-            .global("sounds_dir")
-            .map(|d| Path::new(&d).join("en/us/callie"))
-    })?;
+    let prefix = switch
+        .global("sound_prefix")
+        .map(PathBuf::from)
+        .or_else(|| {
+            switch
+                .global("sounds_dir")
+                .map(|d| Path::new(&d).join("en/us/callie"))
+        })?;
     let missing: Vec<&str> = ["digits", "time"]
         .into_iter()
         .filter(|d| !prefix.join(d).is_dir())
@@ -235,9 +255,13 @@ fn store_location(config: &Config) -> String {
 }
 
 /// Starts the module: everything or nothing. The error is the one log line to print.
-pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<(), String> {
+pub fn start<S: Switch + Clone + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<(), String> {
     let (config, source) =
         read_config(&switch).map_err(|e| format!("mod_callback not loaded: {e}"))?;
+    let reader: Reader = {
+        let switch = switch.clone();
+        Box::new(move || read_config(&switch))
+    };
     check_db_dir(&config)?;
     if let Some(line) = missing_sounds(&switch) {
         tracing::warn!("{line}");
@@ -308,6 +332,7 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
     let listener = pg.and_then(|pg| listen(&pg, &dispatcher));
     let http = start_http(&service, &dispatcher);
     let module = Arc::new(Module {
+        reader,
         listener: Mutex::new(listener),
         last_purge: Mutex::new(None),
         http: Mutex::new(http),
@@ -331,6 +356,53 @@ pub fn start<S: Switch + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<()
     *cur = Some(module);
     tracing::info!("mod_callback loaded ({source})");
     Ok(())
+}
+
+/// `callback reload`: reads the configuration again and puts it in force without
+/// unloading — queues, hours, numbers, agents, staff and roles, IVR profiles, dispatch
+/// settings and tag rules. What only a new load applies is kept as it was and named. A new
+/// configuration that does not validate changes nothing; the error is the one line to say.
+pub fn reload() -> Result<Reloaded, String> {
+    let m = current().ok_or_else(|| "mod_callback is not running".to_string())?;
+    let (config, source) = (m.reader)().map_err(|e| {
+        let line = format!("callback reload refused, the running configuration stays: {e}");
+        tracing::error!("{line}");
+        line
+    })?;
+    let old = m.service.config();
+    let not_applied = old.restart_only_changes(&config);
+    let config = Arc::new(config);
+    m.service.reconfigure(config.clone());
+    let (agents_added, agents_removed) = m.dispatcher.reconfigure(&config);
+    m.transcription
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .set_rules(config.transcribe.tags.clone());
+    let done = Reloaded {
+        source: source.to_string(),
+        queues: config.queues.len(),
+        agents: config.agents.len(),
+        staff: config.staff.users.len(),
+        tag_rules: config.transcribe.tags.len(),
+        agents_added,
+        agents_removed,
+        not_applied,
+    };
+    tracing::info!(
+        "configuration reloaded from {}: {} queue(s), {} agent(s){}",
+        done.source,
+        done.queues,
+        done.agents,
+        if done.not_applied.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; changed but applied only by reloading the module: {}",
+                done.not_applied.join(", ")
+            )
+        }
+    );
+    Ok(done)
 }
 
 /// With `db-url`: a connection listening for the other nodes' changes (a callback due, an

@@ -12,13 +12,15 @@ use callback_core::config::Config;
 use callback_core::host::Host;
 use callback_core::service::TranscriptionLink;
 use callback_core::store::TranscriptStore;
-use callback_core::transcribe::{Engine, TaggingQueue, Workers};
-use std::sync::Arc;
+use callback_core::transcribe::{Engine, SharedRules, TagRules, TaggingQueue, Workers};
+use std::sync::{Arc, RwLock};
 
 /// The engine (always: it answers "why off") and the workers (when they can run).
 pub struct Transcription {
     pub engine: Arc<Engine>,
     pub workers: Option<Workers>,
+    /// The tag rules the workers apply, replaced by `callback reload`.
+    pub rules: SharedRules,
 }
 
 impl Transcription {
@@ -28,6 +30,14 @@ impl Transcription {
             engine: Some(self.engine.clone()),
             notifier: self.workers.as_ref().map(Workers::notifier),
         }
+    }
+
+    /// Puts reloaded tag rules in force for the next transcript stored.
+    pub fn set_rules(&self, rules: TagRules) {
+        *self
+            .rules
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
     }
 
     /// Stops and joins the workers (a transcription in progress finishes first).
@@ -49,6 +59,7 @@ pub fn start(
 ) -> Transcription {
     let t = &config.transcribe;
     let engine = Arc::new(Engine::new(t.engine.clone()));
+    let rules: SharedRules = Arc::new(RwLock::new(t.tags.clone()));
     let runnable = t.engine.model_path.as_ref().is_some_and(|p| p.is_file());
     if !runnable {
         // Fails at once without touching whisper (no model, or no such file) and logs the
@@ -57,9 +68,10 @@ pub fn start(
         return Transcription {
             engine,
             workers: None,
+            rules,
         };
     }
-    let queue = Arc::new(TaggingQueue::new(store, t.tags.clone(), host));
+    let queue = Arc::new(TaggingQueue::shared(store, rules.clone(), host));
     match Workers::start(queue, engine.clone(), clock, t.workers.clone()) {
         Ok(workers) => {
             tracing::info!(
@@ -74,6 +86,7 @@ pub fn start(
             Transcription {
                 engine,
                 workers: Some(workers),
+                rules,
             }
         }
         Err(e) => {
@@ -83,6 +96,7 @@ pub fn start(
             Transcription {
                 engine,
                 workers: None,
+                rules,
             }
         }
     }

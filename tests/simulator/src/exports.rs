@@ -478,9 +478,10 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
                 ringback: ringback.clone(),
             });
             if answered && ringback.is_none() {
-                state()
-                    .log_violations
-                    .push(format!("bridge from answered call {} with no ringback: the agent would hear silence", s.uuid()));
+                state().log_violations.push(format!(
+                    "bridge from answered call {} with no ringback: the agent would hear silence",
+                    s.uuid()
+                ));
                 s.set("originate_disposition", "SIM_SILENT_RINGBACK");
                 s.set("bridge_hangup_cause", "SIM_SILENT_RINGBACK");
                 return false;

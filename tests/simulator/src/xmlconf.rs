@@ -96,8 +96,7 @@ fn preprocess_glob(cwd: &Path, pattern: &str, out: &mut String, depth: usize) {
     } else {
         cwd.join(pattern)
     };
-    let (Some(dir), Some(file)) = (full.parent(), full.file_name().and_then(|f| f.to_str()))
-    else {
+    let (Some(dir), Some(file)) = (full.parent(), full.file_name().and_then(|f| f.to_str())) else {
         return;
     };
     if !file.contains('*') {

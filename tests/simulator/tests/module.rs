@@ -648,10 +648,9 @@ fn the_configuration_comes_from_freeswitchs_xml_with_its_includes_and_vars() {
     let db_dir = sim.api("global_getvar db_dir");
     let db = std::path::Path::new(db_dir.trim()).join("callback.db");
     assert!(db.is_file(), "{} was not made", db.display());
-    assert!(sim
-        .logs()
-        .iter()
-        .any(|l| l.text.contains("callback.conf from FreeSWITCH's configuration")));
+    assert!(sim.logs().iter().any(|l| l
+        .text
+        .contains("callback.conf from FreeSWITCH's configuration")));
     assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
     let _ = std::fs::remove_file(&db);
     let _ = std::fs::remove_dir_all(dir);
@@ -663,7 +662,9 @@ fn a_binding_such_as_mod_xml_curl_answers_before_the_files() {
     // configuration fails the load with one line saying where to put it.
     let sim = sim();
     let dir = fs_conf_dir(&sim, &[]);
-    let e = load_from_switch().err().expect("no configuration must fail the load");
+    let e = load_from_switch()
+        .err()
+        .expect("no configuration must fail the load");
     assert!(e.contains("load"), "{e}");
     let errors: Vec<String> = sim
         .logs()
@@ -690,7 +691,10 @@ fn the_sample_configuration_works_unedited() {
     // callback is captured and listed; transcription is off with one line saying how to
     // turn it on; the API without keys says so; nothing is an error.
     let sim = sim();
-    let sample = std::fs::read_to_string(scenario::repo_root().join("plugins/mod_callback/conf/callback.conf.xml")).unwrap();
+    let sample = std::fs::read_to_string(
+        scenario::repo_root().join("plugins/mod_callback/conf/callback.conf.xml"),
+    )
+    .unwrap();
     // Only the listen port is moved off 8089, which another process may hold.
     let sample = sample.replace("127.0.0.1:8089", "127.0.0.1:0");
     let dir = fs_conf_dir(&sim, &[("autoload_configs/callback.conf.xml", &sample)]);
@@ -704,7 +708,10 @@ fn the_sample_configuration_works_unedited() {
     );
     let id = sim.var(&call, "callback_id").unwrap();
     let list = sim.api("callback list");
-    assert!(list.contains(&format!("{id} ")) || list.contains(&format!("{id}\t")), "{list}");
+    assert!(
+        list.contains(&format!("{id} ")) || list.contains(&format!("{id}\t")),
+        "{list}"
+    );
     let logs = sim.logs();
     let errors: Vec<&str> = logs
         .iter()
@@ -770,7 +777,10 @@ fn missing_stock_sounds_are_said_once_at_load() {
     let empty = std::env::temp_dir().join(format!("callback-nosounds-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
     sim.set_global("sound_prefix", Some(&empty.display().to_string()));
-    let (_, m) = (0, load_with_config(&scenario::repo_root().join(DEMO_CONF)).unwrap());
+    let (_, m) = (
+        0,
+        load_with_config(&scenario::repo_root().join(DEMO_CONF)).unwrap(),
+    );
     let said: Vec<String> = sim
         .logs()
         .iter()
@@ -778,11 +788,17 @@ fn missing_stock_sounds_are_said_once_at_load() {
         .map(|l| l.text.clone())
         .collect();
     assert_eq!(said.len(), 1, "{said:?}");
-    assert!(said[0].contains(&empty.display().to_string()) && said[0].contains("freeswitch-sounds-en-us-callie"));
+    assert!(
+        said[0].contains(&empty.display().to_string())
+            && said[0].contains("freeswitch-sounds-en-us-callie")
+    );
     assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
     drop(sim);
     let (sim, m) = start();
-    assert!(!sim.logs().iter().any(|l| l.text.contains("read-back needs")));
+    assert!(!sim
+        .logs()
+        .iter()
+        .any(|l| l.text.contains("read-back needs")));
     assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
 }
 
@@ -799,7 +815,88 @@ fn every_log_line_ends_with_a_newline_and_names_its_source() {
     assert!(module_lines.len() >= 3, "{logs:#?}");
     for l in &module_lines {
         let (file, line) = l.origin.clone().unwrap();
-        assert!(file.ends_with(".rs") && file != "mod_callback.rs" && line > 0, "{l:?}");
+        assert!(
+            file.ends_with(".rs") && file != "mod_callback.rs" && line > 0,
+            "{l:?}"
+        );
     }
     assert_eq!(sim.log_violations(), Vec::<String>::new());
+}
+
+#[test]
+fn callback_reload_applies_a_new_configuration_and_keeps_the_old_one_when_it_is_bad() {
+    // `callback reload` re-reads callback.conf without unloading: a new queue and agent are
+    // in force at once, a changed listen address is named as needing a module reload; a
+    // broken file changes nothing and is said in one line.
+    let sim = sim();
+    let conf = |queues: &str, agents: &str, listen: &str| {
+        format!(
+            "<configuration name=\"callback.conf\"><settings>\
+             <param name=\"default-queue\" value=\"sales\"/>\
+             <param name=\"http-listen\" value=\"{listen}\"/></settings>\
+             <queues>{queues}</queues><agents>{agents}</agents></configuration>"
+        )
+    };
+    let sales = "<queue name=\"sales\"><param name=\"hours\" value=\"always\"/></queue>";
+    let support = "<queue name=\"support\"><param name=\"hours\" value=\"always\"/></queue>";
+    let a1001 = "<agent name=\"1001\"><param name=\"queues\" value=\"sales\"/><param name=\"state\" value=\"away\"/></agent>";
+    let a1002 = "<agent name=\"1002\"><param name=\"queues\" value=\"support\"/><param name=\"state\" value=\"away\"/></agent>";
+    let dir = fs_conf_dir(
+        &sim,
+        &[(
+            "autoload_configs/callback.conf.xml",
+            &conf(sales, a1001, ""),
+        )],
+    );
+    let file = dir.join("autoload_configs/callback.conf.xml");
+    let m = load_from_switch().unwrap_or_else(|e| panic!("{e}"));
+    let call = capture(&sim, "+12125550142", "type=delayed delay=15m queue=support");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+
+    std::fs::write(
+        &file,
+        conf(
+            &format!("{sales}{support}"),
+            &format!("{a1001}{a1002}"),
+            "127.0.0.1:0",
+        ),
+    )
+    .unwrap();
+    let reply = sim.api("callback reload");
+    assert!(reply.starts_with("+OK reloaded"), "{reply}");
+    assert!(reply.contains("2 queue(s), 2 agent(s)"), "{reply}");
+    assert!(reply.contains("agents added: 1002"), "{reply}");
+    assert!(
+        reply.contains("not applied until `reload mod_callback`: http-listen"),
+        "{reply}"
+    );
+    let call = capture(&sim, "+12125550143", "type=delayed delay=15m queue=support");
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    assert!(sim.api("callback agents").contains("1002"));
+
+    std::fs::write(&file, "<configuration name=\"callback.conf\"><settings><param name=\"horizon-days\" value=\"0\"/></settings></configuration>").unwrap();
+    let errors_before = sim.errors_logged();
+    let reply = sim.api("callback reload");
+    assert!(
+        reply.starts_with("-ERR") && reply.contains("horizon-days"),
+        "{reply}"
+    );
+    assert_eq!(sim.errors_logged(), errors_before + 1);
+    let call = capture(&sim, "+12125550144", "type=delayed delay=15m queue=support");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    assert!(sim.api("callback agents").contains("1002"));
+    let json: serde_json::Value = serde_json::from_str(&{
+        std::fs::write(&file, conf(sales, a1001, "127.0.0.1:0")).unwrap();
+        sim.api("callback json reload")
+    })
+    .unwrap();
+    assert_eq!(json["ok"], true, "{json}");
+    assert_eq!(json["agents_removed"], serde_json::json!(["1002"]));
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
+    let _ = std::fs::remove_dir_all(dir);
 }

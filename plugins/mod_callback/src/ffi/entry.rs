@@ -7,8 +7,8 @@ use super::switch::{self, owned, stream_write, Session};
 use super::sys;
 use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
-use crate::vars::ChannelVars;
 use crate::logging::Origin;
+use crate::vars::ChannelVars;
 use crate::{agent, capture, command, ivr, logging, module};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
@@ -32,6 +32,7 @@ const MODULE_NAME: &CStr = c"mod_callback";
 const SUBCLASS: &CStr = c"callback::info";
 
 /// The switch as `FsHost` sees it: API commands and `callback::info` events.
+#[derive(Clone, Copy)]
 pub struct FfiSwitch;
 
 impl Switch for FfiSwitch {
@@ -258,11 +259,7 @@ unsafe extern "C" fn api_callback(
         if let Some(reply) = m.as_ref().and_then(|m| crate::probe::run(m.host(), &line)) {
             return reply;
         }
-        command::execute_with(
-            m.as_ref().map(|m| m.service()),
-            m.as_ref().map(|m| m.dispatcher()),
-            &line,
-        )
+        command::execute_module(m.as_deref(), &line)
     })
     .unwrap_or_else(|_| "-ERR internal error\n".to_string());
     // SAFETY: `stream` is null or the live stream the core passed in.

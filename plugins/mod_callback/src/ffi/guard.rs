@@ -3,8 +3,8 @@
 //! message) and the entry's failure value instead.
 
 use super::switch;
-use crate::logging::Origin;
 use super::types::SWITCH_LOG_CRIT;
+use crate::logging::Origin;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;

@@ -14,8 +14,11 @@ extern "C" {
         params: *mut Event,
     ) -> *mut Xml;
     /// src/include/switch_xml.h:228: the node as XML text, malloc'ed (free with `free`).
-    pub fn switch_xml_toxml_ex(xml: *mut Xml, prn_header: c_int, use_utf8_encoding: c_int)
-        -> *mut c_char;
+    pub fn switch_xml_toxml_ex(
+        xml: *mut Xml,
+        prn_header: c_int,
+        use_utf8_encoding: c_int,
+    ) -> *mut c_char;
     /// src/include/switch_xml.h:255.
     pub fn switch_xml_free(xml: *mut Xml);
 
