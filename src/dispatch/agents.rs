@@ -119,8 +119,8 @@ impl Agents {
     /// Applies a reloaded `<agents>` list. An agent still configured keeps its state, its
     /// callback and its counters, with its new dial string and queues; a new agent starts
     /// as configured; one no longer configured is dropped, unless it is on a callback:
-    /// then it keeps that call, is offered nothing more (no queues) and goes at the next
-    /// reload. Returns the ids added and removed.
+    /// then it keeps that call, is offered nothing more (no queues) and goes at the first
+    /// reload after that call. Returns the ids added and removed.
     pub fn reconfigure(
         &self,
         agents: &[AgentConfig],
@@ -393,6 +393,48 @@ mod tests {
             a.set_state("1001", false, t0()),
             Err(AgentError::Busy("1001".into(), 2))
         );
+    }
+
+    #[test]
+    fn a_reload_keeps_states_and_calls_adds_and_removes_agents() {
+        // A reloaded list keeps a configured agent's state and its call with its new queues,
+        // adds a new agent as configured, drops an idle removed one at once and keeps a
+        // removed one on a callback with no queues until the next reload.
+        let a = Agents::new(
+            &[
+                agent("1001", &["support"]),
+                agent("1002", &["support"]),
+                agent("1003", &["support"]),
+            ],
+            3,
+            t0(),
+        );
+        a.set_state("1001", false, t0()).unwrap();
+        let busy = a
+            .take(7, "support", Some("1003"), Strategy::LongestIdle)
+            .unwrap();
+        assert_eq!(busy.id, "1003");
+        let mut new_1004 = agent("1004", &["sales"]);
+        new_1004.start_ready = false;
+        let (added, removed) = a.reconfigure(
+            &[agent("1001", &["sales"]), new_1004],
+            0,
+            t0() + Duration::minutes(1),
+        );
+        assert_eq!(added, ["1004"]);
+        assert_eq!(removed, ["1002", "1003"]);
+        let list = a.list();
+        let ids: Vec<&str> = list.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, ["1001", "1003", "1004"]);
+        assert_eq!(list[0].queues, ["sales"]);
+        assert_eq!(list[0].state, AgentState::Away);
+        assert_eq!(list[1].callback, Some(7));
+        assert!(list[1].queues.is_empty());
+        assert_eq!(list[2].state, AgentState::Away);
+        // Nobody is offered a support callback any more; 1003 stays while on its call.
+        assert!(a.take(8, "support", None, Strategy::LongestIdle).is_none());
+        let (_, removed) = a.reconfigure(&[agent("1001", &["sales"])], 3, t0());
+        assert_eq!(removed, ["1003", "1004"]);
     }
 
     #[test]
