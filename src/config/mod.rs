@@ -18,7 +18,7 @@ use crate::when::parse_duration;
 pub use api::{ApiConfig, ApiKey, Scope, WebhookTarget};
 use chrono::Duration;
 use chrono_tz::Tz;
-pub use dispatch::{AgentConfig, DispatchConfig, PreviewTimeout, QueueDial};
+pub use dispatch::{endpoint_problem, AgentConfig, DispatchConfig, PreviewTimeout, QueueDial};
 use raw::{Param, RawConfig};
 pub use staff::{Role, StaffConfig, StaffUser, Visibility};
 use std::collections::BTreeMap;

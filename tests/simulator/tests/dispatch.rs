@@ -221,6 +221,56 @@ fn agent_accepts_and_the_customer_answers() {
 }
 
 #[test]
+fn a_callback_is_delivered_through_the_dial_strings_the_admin_wrote() {
+    // An agent on a SIP URI with host:port and a transport, a queue dialling out through a
+    // carrier at host:port: both load and reach the host exactly as written (the customer's
+    // number as E.164 digits), and the callback completes.
+    const AGENT_DIAL: &str = "sofia/internal/1001@192.0.2.10:5062;transport=tcp";
+    let c = conf_with(
+        "<agent name=\"1001\"><param name=\"queues\" value=\"support\"/></agent>",
+        &format!(
+            "<agent name=\"1001\"><param name=\"dial\" value=\"{AGENT_DIAL}\"/>\
+             <param name=\"queues\" value=\"support\"/></agent>"
+        ),
+    );
+    let text = std::fs::read_to_string(&c).unwrap().replacen(
+        "<param name=\"gateway\" value=\"sofia/gateway/pstn/{e164}\"/>",
+        "<param name=\"gateway\" value=\"sofia/external/{digits}@203.0.113.7:5080\"/>",
+        1,
+    );
+    std::fs::write(&c, text).unwrap();
+    let sim = sim();
+    let _m = load_with_config(&c).unwrap_or_else(|e| panic!("load failed: {e}"));
+    sim.api("callback agent 1002 away");
+    sim.endpoint(AGENT_DIAL, Endpoint::Answer(2));
+    sim.script(
+        AGENT_DIAL,
+        vec![Act::Press("1".into()), Act::Press("1".into())],
+    );
+    let customer = "sofia/external/12125550142@203.0.113.7:5080";
+    sim.endpoint(customer, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(
+        attempts(&t),
+        [
+            ("agent".into(), "answered".into(), Some("1001".into())),
+            ("customer".into(), "answered".into(), Some("1001".into())),
+        ]
+    );
+    let o = originates(&sim);
+    assert_eq!(o.len(), 1, "{o:?}");
+    assert!(
+        o[0].contains(&format!("}}{AGENT_DIAL} &callback_agent({id})")),
+        "{}",
+        o[0]
+    );
+    let b = bridges(&sim);
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(b[0].ends_with(&format!("}}{customer}")), "{}", b[0]);
+}
+
+#[test]
 fn customer_no_answer_busy_and_wrong_number() {
     // No answer and busy: the attempt is counted and retried after the queue's delay (the
     // no-answer timeout given to the host is the queue's 45 s); a wrong number fails.
