@@ -44,6 +44,11 @@ fn minimal_file_gets_documented_defaults() {
     assert_eq!(q.rules.horizon, chrono::Duration::days(30));
     assert_eq!(q.rules.slots.minutes, 30);
     assert_eq!(q.retry.max_attempts, 3);
+    // A preview nobody answers with a key goes back to the queue; dialling is opted into.
+    assert_eq!(
+        c.dispatch.preview_timeout,
+        callback_core::config::PreviewTimeout::Requeue
+    );
 }
 
 #[test]

@@ -24,13 +24,16 @@ impl AgentConfig {
     }
 }
 
-/// What happens when the agent lets the preview time out.
+/// What happens when the agent lets the preview time out without a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreviewTimeout {
     /// Dial the customer (the seeds: "after the callback recording time has expired ...
-    /// the state becomes Dialing").
+    /// the state becomes Dialing"). Risky: an answered agent leg is not a person — a
+    /// voicemail or an auto-answer phone left alone answers too, and the customer is then
+    /// bridged to nobody.
     Dial,
-    /// Give the callback back to the queue for another agent.
+    /// Give the callback back to the queue for another agent (the default): no customer
+    /// attempt used; counts as a decline towards `agent-declines-to-away`.
     Requeue,
 }
 
@@ -154,7 +157,9 @@ pub(super) fn build_dispatch(s: &Params<'_>) -> Result<DispatchConfig, ConfigErr
             "too long: with the number filled in it must fit 64 characters",
         ));
     }
-    let preview_timeout = match s.text("preview-timeout", "dial").as_str() {
+    // Requeue by default: a customer is never dialled because a leg answered and nobody
+    // pressed anything (issue #16); auto-dial is a centre's explicit choice.
+    let preview_timeout = match s.text("preview-timeout", "requeue").as_str() {
         "dial" => PreviewTimeout::Dial,
         "requeue" => PreviewTimeout::Requeue,
         other => {

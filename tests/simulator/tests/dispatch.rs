@@ -443,6 +443,29 @@ fn preview_timeout_dials_or_requeues_as_configured() {
 }
 
 #[test]
+fn with_default_settings_an_answered_agent_leg_left_alone_never_dials_the_customer() {
+    // No preview-timeout in the file: an agent leg that answers and hears no key (voicemail,
+    // an auto-answer phone nobody is at) gives the callback back to the queue; the
+    // customer, who would answer, is never dialled and keeps every attempt.
+    let c = conf_with("<param name=\"preview-timeout\" value=\"dial\"/>", "");
+    let sim = sim();
+    let _m = load_with_config(&c).unwrap_or_else(|e| panic!("load failed: {e}"));
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1001", &["-"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(1));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert_eq!(
+        attempts(&t),
+        [("agent".into(), "no-answer".into(), Some("1001".into()))]
+    );
+    assert_eq!(t["attempts"][0]["hangup_cause"], "PREVIEW_TIMEOUT");
+    assert!(bridges(&sim).is_empty(), "{:?}", bridges(&sim));
+    assert!(!actions(&t).contains(&"dial".to_string()), "{t}");
+}
+
+#[test]
 fn a_personal_callback_waits_for_its_agent() {
     // agent=1002: 1001 is ready but never rung; while 1002 is away the callback waits.
     let sim = sim();
