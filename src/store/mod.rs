@@ -401,6 +401,21 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         lease: Duration,
         limit: usize,
+    ) -> Result<Vec<CallbackRequest>, StoreError> {
+        self.claim_due_ahead(owner, now, Duration::zero(), lease, limit)
+    }
+
+    /// [`Store::claim_due`], also taking pending callbacks due up to `ahead` after `now` (a
+    /// dispatcher that wakes a little early). The claim is what happened at `now`: its
+    /// events and lease are stamped at `now`, never at the later instant it looked up to,
+    /// so a trace never shows a claim after the offer it led to.
+    fn claim_due_ahead(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        ahead: Duration,
+        lease: Duration,
+        limit: usize,
     ) -> Result<Vec<CallbackRequest>, StoreError>;
 
     /// Extends a lease `owner` holds; [`StoreError::LeaseLost`] if it does not hold it.

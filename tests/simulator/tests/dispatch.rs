@@ -466,6 +466,43 @@ fn with_default_settings_an_answered_agent_leg_left_alone_never_dials_the_custom
 }
 
 #[test]
+fn callback_show_lists_the_trace_in_the_order_it_happened() {
+    // A callback due just before a second boundary is claimed by the dispatcher's early
+    // look-ahead: `callback show` lists created, claim, offer, ... in order, and no line's
+    // time is earlier than the line above it (the claim is not stamped in the next second).
+    let sim = sim();
+    let _m = load(CONF);
+    sim.advance(Duration::milliseconds(990));
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(2));
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "completed");
+    let text = sim.api(&format!("callback show {id}"));
+    let trace: Vec<(String, String)> = text
+        .lines()
+        .skip_while(|l| *l != "trace:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            // "  2026-11-23 14:00:00Z  claim      scheduled -> due ..."
+            let mut f = l.split_whitespace();
+            let (day, time, action) = (f.next(), f.next(), f.next());
+            (
+                format!("{} {}", day.unwrap_or(""), time.unwrap_or("")),
+                action.unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let actions: Vec<&str> = trace.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(actions[..3], ["created", "claim", "offer"], "{text}");
+    assert_eq!(trace[1].0, "2026-11-23 14:00:00Z", "{text}");
+    assert!(
+        trace.windows(2).all(|w| w[0].0 <= w[1].0),
+        "a line earlier than the one above it:\n{text}"
+    );
+}
+
+#[test]
 fn a_personal_callback_waits_for_its_agent() {
     // agent=1002: 1001 is ready but never rung; while 1002 is away the callback waits.
     let sim = sim();
