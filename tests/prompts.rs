@@ -142,7 +142,10 @@ fn make_prompts_makes_every_prompt_played_as_an_8khz_wav() {
             assert_eq!(said.get(name).map(String::as_str), Some(*text), "{name}");
         }
     }
-    assert!(missing.is_empty(), "prompts not made: {missing:?}\n{stdout}");
+    assert!(
+        missing.is_empty(),
+        "prompts not made: {missing:?}\n{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

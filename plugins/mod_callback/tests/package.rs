@@ -21,7 +21,12 @@ fn built_module() -> PathBuf {
         .ancestors()
         .skip(1)
         .take(3)
-        .flat_map(|d| [d.join("libmod_callback.so"), d.join("deps/libmod_callback.so")])
+        .flat_map(|d| {
+            [
+                d.join("libmod_callback.so"),
+                d.join("deps/libmod_callback.so"),
+            ]
+        })
         .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
         .collect();
     found.sort();
@@ -119,7 +124,12 @@ fn the_debian_package_installs_where_a_debian_freeswitch_looks() {
         format!("{doc}/examples/dialplan/README.md"),
         format!("{sounds}/custom-menu.wav"),
     ];
-    for f in ["callback_ivr", "callback_capture", "callback_agent", "custom_ivr"] {
+    for f in [
+        "callback_ivr",
+        "callback_capture",
+        "callback_agent",
+        "custom_ivr",
+    ] {
         wanted.push(format!("{doc}/examples/dialplan/{f}.xml"));
     }
     for (n, _) in callback_core::ivr::PROMPTS {
@@ -188,9 +198,6 @@ fn the_debian_package_installs_where_a_debian_freeswitch_looks() {
         "mod_callback_module_interface is not exported"
     );
     let menu = hound::WavReader::open(x.join(&sounds[1..]).join("agent-menu.wav")).unwrap();
-    assert_eq!(
-        (menu.spec().sample_rate, menu.spec().channels),
-        (8000, 1)
-    );
+    assert_eq!((menu.spec().sample_rate, menu.spec().channels), (8000, 1));
     let _ = std::fs::remove_dir_all(&out);
 }
