@@ -780,6 +780,30 @@ fn a_claim_made_early_is_stamped_when_it_happened_and_listed_before_the_offer() 
         let got: Vec<(&str, DateTime<Utc>)> = e.iter().map(|e| (e.action.as_str(), e.at)).collect();
         assert_eq!(got, [("created", t(0)), ("claim", t(0)), ("test", t(1))]);
         assert!(e.windows(2).all(|w| w[0].id < w[1].id));
+        // A lease that lapses within the look-ahead is taken over (the dispatcher woke for
+        // it), and the reclaim too is stamped when it happened.
+        let (b2, _) = store
+            .create(
+                &draft("+493012345679", "sales", 0),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        let held = store
+            .claim_due("dead", t(2), Duration::seconds(8), 1)
+            .unwrap();
+        assert_eq!(held[0].id, b2.id);
+        assert_eq!(held[0].lease_expires, Some(t(10)));
+        let now = t(9) + Duration::milliseconds(990);
+        let taken = store
+            .claim_due_ahead("w2", now, ahead, Duration::seconds(60), 1)
+            .unwrap();
+        assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), [b2.id]);
+        let e = store.events(b2.id).unwrap();
+        assert_eq!(
+            (e.last().unwrap().action.as_str(), e.last().unwrap().at),
+            ("reclaim", t(9))
+        );
         // A negative look-ahead is refused and claims nothing.
         let err = store
             .claim_due_ahead(

@@ -405,10 +405,11 @@ pub trait Store: Send + Sync {
         self.claim_due_ahead(owner, now, Duration::zero(), lease, limit)
     }
 
-    /// [`Store::claim_due`], also taking pending callbacks due up to `ahead` after `now` (a
-    /// dispatcher that wakes a little early). The claim is what happened at `now`: its
-    /// events and lease are stamped at `now`, never at the later instant it looked up to,
-    /// so a trace never shows a claim after the offer it led to.
+    /// [`Store::claim_due`], also taking callbacks that fall due, or whose lease expires,
+    /// up to `ahead` after `now` (a dispatcher that wakes a little early: it must find what
+    /// it woke for). The claim is what happened at `now`: its events and the new lease are
+    /// stamped at `now`, never at the later instant it looked up to, so a trace never
+    /// lists a claim later than the offer it led to.
     fn claim_due_ahead(
         &self,
         owner: &str,

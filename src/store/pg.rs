@@ -1286,12 +1286,12 @@ impl Store for PgStore {
                     &format!(
                         "UPDATE callbacks c SET lease_owner = $1, lease_expires = $2, \
                          updated_at = $3 FROM (SELECT id, state, lease_owner, lease_expires \
-                         FROM callbacks WHERE {ACTIVE} AND lease_expires <= $3 \
+                         FROM callbacks WHERE {ACTIVE} AND lease_expires <= $5 \
                          ORDER BY lease_expires, id LIMIT $4 FOR UPDATE SKIP LOCKED) old \
                          WHERE c.id = old.id \
                          RETURNING {cols}, old.state, old.lease_owner, old.lease_expires"
                     ),
-                    &[&owner, &until, &now_s, &limit],
+                    &[&owner, &until, &now_s, &limit, &horizon_s],
                 )
                 .map_err(&err)?;
             let mut expired = expired

@@ -1381,7 +1381,7 @@ impl Store for SqliteStore {
                      ORDER BY lease_expires, id LIMIT ?2"
                 ))
                 .and_then(|mut s| {
-                    s.query_map(params![now_s, limit], |r| {
+                    s.query_map(params![horizon_s, limit], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                     })?
                     .collect()
