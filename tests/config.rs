@@ -44,6 +44,11 @@ fn minimal_file_gets_documented_defaults() {
     assert_eq!(q.rules.horizon, chrono::Duration::days(30));
     assert_eq!(q.rules.slots.minutes, 30);
     assert_eq!(q.retry.max_attempts, 3);
+    // A preview nobody answers with a key goes back to the queue; dialling is opted into.
+    assert_eq!(
+        c.dispatch.preview_timeout,
+        callback_core::config::PreviewTimeout::Requeue
+    );
 }
 
 #[test]
@@ -342,6 +347,84 @@ fn agents_and_dispatch_settings_load_and_bad_ones_are_refused() {
         let text = format!("<configuration name=\"callback.conf\">{xml}</configuration>");
         let e = Config::from_xml(&text).unwrap_err().to_string();
         assert!(e.contains(at), "{xml}: {e}");
+    }
+}
+
+#[test]
+fn the_dial_strings_an_admin_writes_load_as_written() {
+    // Agents' dial and queues' gateway take what FreeSWITCH takes from an admin (host:port,
+    // URI parameters, user%domain, loopback, verto); several legs, variables and expansions
+    // are still refused, naming the key and what to write instead.
+    let agents = [
+        "sofia/internal/1001@10.0.0.5:5060",
+        "sofia/internal/sip:1001@pbx.example.com:5080;transport=tcp",
+        "sofia/internal/1001%pbx.example.com",
+        "user/1001@pbx.example.com",
+        "loopback/9000/default",
+        "verto.rtc/u:3f2a9c1e-0000-4000-8000-000000000001",
+    ];
+    let gateways = [
+        "sofia/gateway/pstn/{e164}",
+        "sofia/external/{digits}@203.0.113.7:5080",
+        "sofia/external/{e164}@sip.carrier.example:5061;transport=tls",
+        "sofia/gateway/pstn/",
+    ];
+    for (dial, gateway) in agents.iter().zip(gateways.iter().cycle()) {
+        let xml = format!(
+            r#"<configuration name="callback.conf">
+                 <settings><param name="default-queue" value="q"/></settings>
+                 <queues><queue name="q"><param name="gateway" value="{gateway}"/></queue></queues>
+                 <agents><agent name="7"><param name="dial" value="{dial}"/>
+                   <param name="queues" value="q"/></agent></agents></configuration>"#
+        );
+        let c = Config::from_xml(&xml).unwrap_or_else(|e| panic!("{dial} / {gateway}: {e}"));
+        assert_eq!(c.agents[0].dial, *dial);
+        assert_eq!(c.queue(Some("q")).unwrap().dial.gateway, *gateway);
+    }
+    let refused_dials = [
+        ("user/1001:_:user/1002", "':_:'"),
+        ("user/1001|user/1002", "may only hold"),
+        ("{ignore_early_media=true}user/1001", "may only hold"),
+        ("[leg_timeout=5]user/1001", "may only hold"),
+        ("user/${sofia_contact(1001)}", "may only hold"),
+        ("user/1001 park", "may only hold"),
+        ("user", "must name an endpoint"),
+        ("/1001", "must name an endpoint"),
+    ];
+    for (dial, why) in refused_dials {
+        let xml = format!(
+            r#"<configuration name="callback.conf"><agents><agent name="7">
+                 <param name="dial" value="{dial}"/></agent></agents></configuration>"#
+        );
+        let e = Config::from_xml(&xml).unwrap_err().to_string();
+        assert!(
+            e.contains("agents/7/dial") && e.contains(why),
+            "{dial}: {e}"
+        );
+        assert!(
+            e.contains("sofia/internal/1001@10.0.0.5:5060"),
+            "{dial}: {e}"
+        );
+    }
+    for (gateway, why) in [
+        ("{e164}", "must name an endpoint"),
+        ("sofia/gateway/{x}/{e164}", "may only hold"),
+        (
+            "sofia/gateway/pstn/{e164},sofia/gateway/b/{e164}",
+            "may only hold",
+        ),
+        ("sofia/gateway/pstn/{e164}:_:loopback/1", "':_:'"),
+    ] {
+        let xml = format!(
+            r#"<configuration name="callback.conf">
+                 <settings><param name="default-queue" value="q"/></settings><queues><queue name="q">
+                 <param name="gateway" value="{gateway}"/></queue></queues></configuration>"#
+        );
+        let e = Config::from_xml(&xml).unwrap_err().to_string();
+        assert!(
+            e.contains("queues/q/gateway") && e.contains(why),
+            "{gateway}: {e}"
+        );
     }
 }
 

@@ -744,6 +744,81 @@ fn claims_take_the_oldest_due_first_up_to_the_limit() {
 }
 
 #[test]
+fn a_claim_made_early_is_stamped_when_it_happened_and_listed_before_the_offer() {
+    // A dispatcher claiming 25 ms ahead across a second boundary: the callback due at the
+    // next second is claimed, the claim and its lease are stamped at the instant it was made
+    // (not the instant it looked up to), and the trace lists created, claim, offer in the
+    // order they happened with times that never go back.
+    on_each(|b| {
+        let store = &*b.store;
+        let (a, _) = store
+            .create(
+                &draft("+493012345678", "sales", 1),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        let now = t(0) + Duration::milliseconds(990);
+        let ahead = Duration::milliseconds(25);
+        // Not yet due without the look-ahead...
+        assert!(store
+            .claim_due("w", now, Duration::seconds(60), 1)
+            .unwrap()
+            .is_empty());
+        // ...due within it.
+        let claimed = store
+            .claim_due_ahead("w", now, ahead, Duration::seconds(60), 1)
+            .unwrap();
+        assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [a.id]);
+        // The lease runs from the claim (rounded up to the second), not from the look-ahead.
+        assert_eq!(claimed[0].lease_expires, Some(t(61)));
+        // The offer happens at the due instant, after the claim.
+        store
+            .transition(a.id, &move_to(State::Offering, Some("w")), t(1))
+            .unwrap();
+        let e = store.events(a.id).unwrap();
+        let got: Vec<(&str, DateTime<Utc>)> = e.iter().map(|e| (e.action.as_str(), e.at)).collect();
+        assert_eq!(got, [("created", t(0)), ("claim", t(0)), ("test", t(1))]);
+        assert!(e.windows(2).all(|w| w[0].id < w[1].id));
+        // A lease that lapses within the look-ahead is taken over (the dispatcher woke for
+        // it), and the reclaim too is stamped when it happened.
+        let (b2, _) = store
+            .create(
+                &draft("+493012345679", "sales", 0),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        let held = store
+            .claim_due("dead", t(2), Duration::seconds(8), 1)
+            .unwrap();
+        assert_eq!(held[0].id, b2.id);
+        assert_eq!(held[0].lease_expires, Some(t(10)));
+        let now = t(9) + Duration::milliseconds(990);
+        let taken = store
+            .claim_due_ahead("w2", now, ahead, Duration::seconds(60), 1)
+            .unwrap();
+        assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), [b2.id]);
+        let e = store.events(b2.id).unwrap();
+        assert_eq!(
+            (e.last().unwrap().action.as_str(), e.last().unwrap().at),
+            ("reclaim", t(9))
+        );
+        // A negative look-ahead is refused and claims nothing.
+        let err = store
+            .claim_due_ahead(
+                "w",
+                now,
+                Duration::milliseconds(-1),
+                Duration::seconds(60),
+                1,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("ahead"), "{err}");
+    });
+}
+
+#[test]
 fn an_expired_lease_is_reclaimed_with_its_state_kept() {
     // A crashed owner's callback is taken over after its lease runs out, in the state it reached.
     on_each(|b| {

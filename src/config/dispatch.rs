@@ -9,7 +9,8 @@ use chrono::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
     pub id: String,
-    /// The dial string of the agent's phone (`user/1001`): letters, digits and `/_-.+@`.
+    /// The dial string of the agent's phone, as the admin wrote it (`user/1001`,
+    /// `sofia/internal/1001@10.0.0.5:5060`): see [`endpoint_problem`].
     pub dial: String,
     /// The queues (teams) the agent takes callbacks of.
     pub queues: Vec<String>,
@@ -23,13 +24,16 @@ impl AgentConfig {
     }
 }
 
-/// What happens when the agent lets the preview time out.
+/// What happens when the agent lets the preview time out without a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreviewTimeout {
     /// Dial the customer (the seeds: "after the callback recording time has expired ...
-    /// the state becomes Dialing").
+    /// the state becomes Dialing"). Risky: an answered agent leg is not a person — a
+    /// voicemail or an auto-answer phone left alone answers too, and the customer is then
+    /// bridged to nobody.
     Dial,
-    /// Give the callback back to the queue for another agent.
+    /// Give the callback back to the queue for another agent (the default): no customer
+    /// attempt used; counts as a decline towards `agent-declines-to-away`.
     Requeue,
 }
 
@@ -135,6 +139,45 @@ fn dial_safe(v: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.' | b'+' | b'@'))
 }
 
+/// The characters an admin's endpoint may hold, said in refusals.
+const ENDPOINT_ALPHABET: &str = "letters, digits and / _ - . + @ : ; = %";
+
+/// Why `v` cannot be an endpoint the admin wrote (an agent's `dial`, a queue's `gateway`
+/// with its placeholders taken out), or `None`.
+///
+/// An admin writes what the telephony server accepts for one leg: `user/1001@domain`,
+/// `sofia/internal/1001@10.0.0.5:5060;transport=tcp`, `sofia/internal/1001%domain`,
+/// `verto.rtc/u:3f2a...`, `loopback/9000/default`, a gateway on another port. So `:` `;`
+/// `=` `%` are allowed here. What stays out is whatever would turn one leg into something
+/// else: `,` and `|` (several legs), `{}` `[]` `<>` (variables), `$` (expansion), quotes,
+/// spaces and control characters (argument splitting), and the enterprise separator `:_:`
+/// (several originates). Caller-, client- and transcript-supplied text never comes here:
+/// the customer's number is E.164 digits, substituted for `{e164}` / `{digits}`.
+pub fn endpoint_problem(v: &str) -> Option<&'static str> {
+    if v.is_empty() {
+        return Some("is empty");
+    }
+    if v.len() > 256 {
+        return Some("is longer than 256 characters");
+    }
+    if !v.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'/' | b'_' | b'-' | b'.' | b'+' | b'@' | b':' | b';' | b'=' | b'%'
+            )
+    }) {
+        return Some("may only hold letters, digits and / _ - . + @ : ; = %");
+    }
+    if v.contains(":_:") {
+        return Some("holds ':_:', which would ring several legs at once");
+    }
+    match v.split_once('/') {
+        Some((tech, rest)) if !tech.is_empty() && !rest.is_empty() => None,
+        _ => Some("must name an endpoint (technology/destination, e.g. user/1001)"),
+    }
+}
+
 pub(super) fn build_dispatch(s: &Params<'_>) -> Result<DispatchConfig, ConfigError> {
     let cid = s.text("agent-caller-id-name", "Callback_{number}");
     if cid
@@ -153,7 +196,9 @@ pub(super) fn build_dispatch(s: &Params<'_>) -> Result<DispatchConfig, ConfigErr
             "too long: with the number filled in it must fit 64 characters",
         ));
     }
-    let preview_timeout = match s.text("preview-timeout", "dial").as_str() {
+    // Requeue by default: a customer is never dialled because a leg answered and nobody
+    // pressed anything (issue #16); auto-dial is a centre's explicit choice.
+    let preview_timeout = match s.text("preview-timeout", "requeue").as_str() {
         "dial" => PreviewTimeout::Dial,
         "requeue" => PreviewTimeout::Requeue,
         other => {
@@ -193,11 +238,22 @@ pub(super) fn build_dispatch(s: &Params<'_>) -> Result<DispatchConfig, ConfigErr
 
 pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError> {
     let gateway = q.text("gateway", "sofia/gateway/default/{e164}");
-    let bare = gateway.replace("{e164}", "").replace("{digits}", "");
-    if !dial_safe(&bare) || !gateway.contains('/') {
+    // The placeholders stand for digits, so the template is checked with a digit in their
+    // place (a template that is only `{e164}` names no endpoint).
+    let bare = if gateway.contains("{e164}") || gateway.contains("{digits}") {
+        gateway.replace("{e164}", "1").replace("{digits}", "1")
+    } else {
+        // Without a placeholder the number is appended.
+        format!("{gateway}1")
+    };
+    if let Some(why) = endpoint_problem(&bare) {
         return Err(q.err(
             "gateway",
-            "must be an endpoint such as sofia/gateway/pstn/{e164} (letters, digits, / _ - . + @)",
+            format!(
+                "'{gateway}' {why}: write an endpoint such as sofia/gateway/pstn/{{e164}} or \
+                 sofia/external/{{digits}}@203.0.113.7:5080 ({ENDPOINT_ALPHABET}, and {{e164}} \
+                 or {{digits}} for the customer's number)"
+            ),
         ));
     }
     let cid_number = q.text("caller-id-number", "0000000000");
@@ -229,10 +285,13 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
 pub(super) fn build_agent(a: &Params<'_>, id: &str) -> Result<AgentConfig, ConfigError> {
     check_token(a, "name", id)?;
     let dial = a.text("dial", &format!("user/{id}"));
-    if !dial_safe(&dial) || !dial.contains('/') {
+    if let Some(why) = endpoint_problem(&dial) {
         return Err(a.err(
             "dial",
-            "must be an endpoint such as user/1001 (letters, digits, / _ - . + @)",
+            format!(
+                "'{dial}' {why}: write an endpoint such as user/1001@example.com or \
+                 sofia/internal/1001@10.0.0.5:5060 ({ENDPOINT_ALPHABET})"
+            ),
         ));
     }
     let queues: Vec<String> = list(a.get("queues").unwrap_or(""))

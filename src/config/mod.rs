@@ -20,7 +20,8 @@ pub use api::{ApiConfig, ApiKey, Scope, WebhookTarget};
 use chrono::Duration;
 use chrono_tz::Tz;
 pub use dispatch::{
-    ringback_variable, AgentConfig, DispatchConfig, PreviewTimeout, QueueDial, DEFAULT_RINGBACK,
+    endpoint_problem, ringback_variable, AgentConfig, DispatchConfig, PreviewTimeout, QueueDial,
+    DEFAULT_RINGBACK,
 };
 use raw::{Param, RawConfig};
 pub use staff::{Role, StaffConfig, StaffUser, Visibility};

@@ -3,8 +3,8 @@
 //! 1. **Preview**: "callback request from" + the number, then the caller's own recording;
 //!    keys: `1` dial now, `2` replay, `3` reschedule (+ `reschedule-delay`), `7` do not
 //!    call this number (added to the list; the callback fails), `9` reject (offered to
-//!    another agent; no customer attempt used). No key within `preview-seconds`: dial or
-//!    requeue (`preview-timeout`).
+//!    another agent; no customer attempt used). No key within `preview-seconds`: requeue
+//!    (the default), or dial with `preview-timeout=dial`.
 //! 2. **Customer leg**, bridged from the agent's call (the agent hears ringback): checked
 //!    against the do-not-call list, business hours and the customer's window first; the
 //!    queue's gateway and caller ID, its no-answer timeout, `ignore_early_media`.

@@ -371,10 +371,10 @@ impl Dispatcher {
             .saturating_sub(self.ringing.load(Ordering::SeqCst));
         let limit = free.min(room);
         if limit > 0 {
-            let claimed = self
-                .svc
-                .store()
-                .claim_due(self.node(), now + LOOKAHEAD, lease, limit)?;
+            let claimed =
+                self.svc
+                    .store()
+                    .claim_due_ahead(self.node(), now, LOOKAHEAD, lease, limit)?;
             let mut offers = Vec::with_capacity(claimed.len());
             for r in claimed {
                 let id = r.id;

@@ -401,6 +401,22 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         lease: Duration,
         limit: usize,
+    ) -> Result<Vec<CallbackRequest>, StoreError> {
+        self.claim_due_ahead(owner, now, Duration::zero(), lease, limit)
+    }
+
+    /// [`Store::claim_due`], also taking callbacks that fall due, or whose lease expires,
+    /// up to `ahead` after `now` (a dispatcher that wakes a little early: it must find what
+    /// it woke for). The claim is what happened at `now`: its events and the new lease are
+    /// stamped at `now`, never at the later instant it looked up to, so a trace never
+    /// lists a claim later than the offer it led to.
+    fn claim_due_ahead(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        ahead: Duration,
+        lease: Duration,
+        limit: usize,
     ) -> Result<Vec<CallbackRequest>, StoreError>;
 
     /// Extends a lease `owner` holds; [`StoreError::LeaseLost`] if it does not hold it.

@@ -1255,20 +1255,25 @@ impl Store for PgStore {
         })
     }
 
-    fn claim_due(
+    fn claim_due_ahead(
         &self,
         owner: &str,
         now: DateTime<Utc>,
+        ahead: Duration,
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<CallbackRequest>, StoreError> {
         if owner.is_empty() {
             return Err(invalid("owner", "must not be empty"));
         }
+        if ahead < Duration::zero() {
+            return Err(invalid("ahead", "must not be negative"));
+        }
         if limit == 0 {
             return Ok(Vec::new());
         }
         let now_s = secs(now);
+        let horizon_s = secs(now + ahead);
         let until = lease_until(now, lease)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let cols = prefixed("c");
@@ -1281,12 +1286,12 @@ impl Store for PgStore {
                     &format!(
                         "UPDATE callbacks c SET lease_owner = $1, lease_expires = $2, \
                          updated_at = $3 FROM (SELECT id, state, lease_owner, lease_expires \
-                         FROM callbacks WHERE {ACTIVE} AND lease_expires <= $3 \
+                         FROM callbacks WHERE {ACTIVE} AND lease_expires <= $5 \
                          ORDER BY lease_expires, id LIMIT $4 FOR UPDATE SKIP LOCKED) old \
                          WHERE c.id = old.id \
                          RETURNING {cols}, old.state, old.lease_owner, old.lease_expires"
                     ),
-                    &[&owner, &until, &now_s, &limit],
+                    &[&owner, &until, &now_s, &limit, &horizon_s],
                 )
                 .map_err(&err)?;
             let mut expired = expired
@@ -1321,12 +1326,12 @@ impl Store for PgStore {
                              priority = CASE WHEN c.priority >= {boost} \
                                         THEN c.priority - {boost} ELSE c.priority END \
                              FROM (SELECT id, state \
-                             FROM callbacks WHERE {CLAIMABLE} AND due_at <= $3 AND {filter} \
+                             FROM callbacks WHERE {CLAIMABLE} AND due_at <= $5 AND {filter} \
                              LIMIT $4 FOR UPDATE SKIP LOCKED) old WHERE c.id = old.id \
                              RETURNING {cols}, old.state",
                             boost = super::FIRST_BOOST
                         ),
-                        &[&owner, &until, &now_s, &left],
+                        &[&owner, &until, &now_s, &left, &horizon_s],
                     )
                     .map_err(&err)?;
                 let mut rows = rows

@@ -1350,20 +1350,25 @@ impl Store for SqliteStore {
         })
     }
 
-    fn claim_due(
+    fn claim_due_ahead(
         &self,
         owner: &str,
         now: DateTime<Utc>,
+        ahead: Duration,
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<CallbackRequest>, StoreError> {
         if owner.is_empty() {
             return Err(invalid("owner", "must not be empty"));
         }
+        if ahead < Duration::zero() {
+            return Err(invalid("ahead", "must not be negative"));
+        }
         if limit == 0 {
             return Ok(Vec::new());
         }
         let now_s = secs(now);
+        let horizon_s = secs(now + ahead);
         let until = lease_until(now, lease)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write("claiming due callbacks", |tx| {
@@ -1376,7 +1381,7 @@ impl Store for SqliteStore {
                      ORDER BY lease_expires, id LIMIT ?2"
                 ))
                 .and_then(|mut s| {
-                    s.query_map(params![now_s, limit], |r| {
+                    s.query_map(params![horizon_s, limit], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                     })?
                     .collect()
@@ -1403,7 +1408,7 @@ impl Store for SqliteStore {
                 let rows: Vec<(CallbackId, String)> = tx
                     .prepare_cached(&sql)
                     .and_then(|mut s| {
-                        s.query_map(params![now_s, left], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        s.query_map(params![horizon_s, left], |r| Ok((r.get(0)?, r.get(1)?)))?
                             .collect()
                     })
                     .map_err(&err)?;

@@ -221,6 +221,56 @@ fn agent_accepts_and_the_customer_answers() {
 }
 
 #[test]
+fn a_callback_is_delivered_through_the_dial_strings_the_admin_wrote() {
+    // An agent on a SIP URI with host:port and a transport, a queue dialling out through a
+    // carrier at host:port: both load and reach the host exactly as written (the customer's
+    // number as E.164 digits), and the callback completes.
+    const AGENT_DIAL: &str = "sofia/internal/1001@192.0.2.10:5062;transport=tcp";
+    let c = conf_with(
+        "<agent name=\"1001\"><param name=\"queues\" value=\"support\"/></agent>",
+        &format!(
+            "<agent name=\"1001\"><param name=\"dial\" value=\"{AGENT_DIAL}\"/>\
+             <param name=\"queues\" value=\"support\"/></agent>"
+        ),
+    );
+    let text = std::fs::read_to_string(&c).unwrap().replacen(
+        "<param name=\"gateway\" value=\"sofia/gateway/pstn/{e164}\"/>",
+        "<param name=\"gateway\" value=\"sofia/external/{digits}@203.0.113.7:5080\"/>",
+        1,
+    );
+    std::fs::write(&c, text).unwrap();
+    let sim = sim();
+    let _m = load_with_config(&c).unwrap_or_else(|e| panic!("load failed: {e}"));
+    sim.api("callback agent 1002 away");
+    sim.endpoint(AGENT_DIAL, Endpoint::Answer(2));
+    sim.script(
+        AGENT_DIAL,
+        vec![Act::Press("1".into()), Act::Press("1".into())],
+    );
+    let customer = "sofia/external/12125550142@203.0.113.7:5080";
+    sim.endpoint(customer, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(
+        attempts(&t),
+        [
+            ("agent".into(), "answered".into(), Some("1001".into())),
+            ("customer".into(), "answered".into(), Some("1001".into())),
+        ]
+    );
+    let o = originates(&sim);
+    assert_eq!(o.len(), 1, "{o:?}");
+    assert!(
+        o[0].contains(&format!("}}{AGENT_DIAL} &callback_agent({id})")),
+        "{}",
+        o[0]
+    );
+    let b = bridges(&sim);
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(b[0].ends_with(&format!("}}{customer}")), "{}", b[0]);
+}
+
+#[test]
 fn customer_no_answer_busy_and_wrong_number() {
     // No answer and busy: the attempt is counted and retried after the queue's delay (the
     // no-answer timeout given to the host is the queue's 45 s); a wrong number fails.
@@ -390,6 +440,66 @@ fn preview_timeout_dials_or_requeues_as_configured() {
     assert_eq!(t["request"]["customer_attempts"], 0);
     assert_eq!(attempts(&t)[0].1, "no-answer");
     assert!(bridges(&sim).is_empty());
+}
+
+#[test]
+fn with_default_settings_an_answered_agent_leg_left_alone_never_dials_the_customer() {
+    // No preview-timeout in the file: an agent leg that answers and hears no key (voicemail,
+    // an auto-answer phone nobody is at) gives the callback back to the queue; the
+    // customer, who would answer, is never dialled and keeps every attempt.
+    let c = conf_with("<param name=\"preview-timeout\" value=\"dial\"/>", "");
+    let sim = sim();
+    let _m = load_with_config(&c).unwrap_or_else(|e| panic!("load failed: {e}"));
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1001", &["-"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(1));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert_eq!(
+        attempts(&t),
+        [("agent".into(), "no-answer".into(), Some("1001".into()))]
+    );
+    assert_eq!(t["attempts"][0]["hangup_cause"], "PREVIEW_TIMEOUT");
+    assert!(bridges(&sim).is_empty(), "{:?}", bridges(&sim));
+    assert!(!actions(&t).contains(&"dial".to_string()), "{t}");
+}
+
+#[test]
+fn callback_show_lists_the_trace_in_the_order_it_happened() {
+    // A callback due just before a second boundary is claimed by the dispatcher's early
+    // look-ahead: `callback show` lists created, claim, offer, ... in order, and no line's
+    // time is earlier than the line above it (the claim is not stamped in the next second).
+    let sim = sim();
+    let _m = load(CONF);
+    sim.advance(Duration::milliseconds(990));
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(2));
+    let id = capture(&sim, "type=immediate");
+    wait_state(&sim, id, "completed");
+    let text = sim.api(&format!("callback show {id}"));
+    let trace: Vec<(String, String)> = text
+        .lines()
+        .skip_while(|l| *l != "trace:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            // "  2026-11-23 14:00:00Z  claim      scheduled -> due ..."
+            let mut f = l.split_whitespace();
+            let (day, time, action) = (f.next(), f.next(), f.next());
+            (
+                format!("{} {}", day.unwrap_or(""), time.unwrap_or("")),
+                action.unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let actions: Vec<&str> = trace.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(actions[..3], ["created", "claim", "offer"], "{text}");
+    assert_eq!(trace[1].0, "2026-11-23 14:00:00Z", "{text}");
+    assert!(
+        trace.windows(2).all(|w| w[0].0 <= w[1].0),
+        "a line earlier than the one above it:\n{text}"
+    );
 }
 
 #[test]
