@@ -1,6 +1,10 @@
 //! HTTP benchmark: concurrent `POST /v1/callbacks` over loopback against the real server
-//! (axum, SQLite on disk, system clock), driven by a load generator in the same process.
-//! Prints `create_per_s` and `create_p99_ms` as `name: value unit`; progress on stderr.
+//! (axum, SQLite on disk, system clock), driven by a load generator in the same process;
+//! then, with the same generator, the same bodies and the same number of requests, against
+//! a bare axum + rusqlite handler that parses the JSON and inserts one row in a WAL
+//! database with the store's pragmas: the limit of the stack the server is built on.
+//! Prints `create_per_s`, `create_p99_ms`, `create_per_s_bare`, `create_p99_ms_bare` and
+//! `create_ratio_vs_bare` (ours ÷ bare) as `name: value unit`; progress on stderr.
 //! `HTTP_BENCH_N` (default 20000) and `HTTP_BENCH_CLIENTS` (default 32) tune the run.
 
 use callback_core::api::HttpServer;
@@ -56,14 +60,35 @@ fn main() {
     .expect("bind");
     let url = format!("http://{}/v1/callbacks", server.local_addr());
     eprintln!("http bench: {total} creates, {clients} clients, {url}");
+    let ours = drive(&url, total, clients);
+    server.stop();
+    println!("create_per_s: {:.0} req/s", ours.per_s);
+    println!("create_p99_ms: {:.2} ms", ours.p99_ms);
 
+    let bare_dir = tempfile::tempdir().expect("temp dir");
+    let (bare_url, stop) = bare::start(&bare_dir.path().join("bare.db"));
+    eprintln!("http bench: the same against the bare stack, {bare_url}");
+    let bare = drive(&bare_url, total, clients);
+    stop();
+    println!("create_per_s_bare: {:.0} req/s", bare.per_s);
+    println!("create_p99_ms_bare: {:.2} ms", bare.p99_ms);
+    println!("create_ratio_vs_bare: {:.2} ratio", ours.per_s / bare.per_s);
+}
+
+struct Run {
+    per_s: f64,
+    p99_ms: f64,
+}
+
+/// `total` creates from `clients` threads, each on one keep-alive connection as a busy web
+/// front end would hold; every answer must be 201.
+fn drive(url: &str, total: usize, clients: usize) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let (next, url) = (next.clone(), url.clone());
+            let (next, url) = (next.clone(), url.to_string());
             std::thread::spawn(move || {
-                // One keep-alive connection per client, as a busy web front end would hold.
                 let agent = ureq::AgentBuilder::new().max_idle_connections(1).build();
                 let mut lat = Vec::new();
                 loop {
@@ -98,12 +123,97 @@ fn main() {
         .flat_map(|w| w.join().expect("client thread"))
         .collect();
     let elapsed = started.elapsed();
-    server.stop();
     lat.sort();
     let p99 = lat[(lat.len() * 99 / 100).min(lat.len() - 1)];
-    println!(
-        "create_per_s: {:.0} req/s",
-        total as f64 / elapsed.as_secs_f64()
-    );
-    println!("create_p99_ms: {:.2} ms", p99.as_secs_f64() * 1000.0);
+    Run {
+        per_s: total as f64 / elapsed.as_secs_f64(),
+        p99_ms: p99.as_secs_f64() * 1000.0,
+    }
+}
+
+/// The bare stack: axum on a tokio runtime as the server's, one rusqlite connection behind a
+/// mutex (as the store's), the store's pragmas (WAL, synchronous NORMAL), the bearer key
+/// compared, the body parsed as JSON, one row inserted, 201 with the new id.
+mod bare {
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use rusqlite::Connection;
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    type Db = Arc<Mutex<Connection>>;
+
+    async fn create(
+        State(db): State<Db>,
+        headers: HeaderMap,
+        Json(body): Json<serde_json::Value>,
+    ) -> (StatusCode, String) {
+        let authorised = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bearer {}", super::KEY));
+        if !authorised {
+            return (StatusCode::UNAUTHORIZED, String::new());
+        }
+        let number = body["number"].as_str().unwrap_or_default().to_string();
+        let remark = body["remark"].as_str().unwrap_or_default().to_string();
+        let data = body["data"].to_string();
+        let db = db.clone();
+        let id = tokio::task::spawn_blocking(move || {
+            let conn = db.lock().expect("bare db");
+            conn.execute(
+                "INSERT INTO callbacks (number, remark, data, created_at) VALUES (?1, ?2, ?3, strftime('%s','now'))",
+                (&number, &remark, &data),
+            )
+            .expect("insert");
+            conn.last_insert_rowid()
+        })
+        .await
+        .expect("insert task");
+        (StatusCode::CREATED, format!(r#"{{"id":{id}}}"#))
+    }
+
+    /// Starts the bare server; returns its URL and a function that stops it.
+    pub fn start(path: &Path) -> (String, impl FnOnce()) {
+        let conn = Connection::open(path).expect("bare db");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("wal");
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .expect("sync");
+        conn.execute_batch(
+            "CREATE TABLE callbacks (id INTEGER PRIMARY KEY, number TEXT NOT NULL, \
+             remark TEXT, data TEXT, created_at INTEGER NOT NULL)",
+        )
+        .expect("schema");
+        let db: Db = Arc::new(Mutex::new(conn));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let url = format!(
+            "http://{}/v1/callbacks",
+            listener.local_addr().expect("addr")
+        );
+        let app = Router::new()
+            .route("/v1/callbacks", post(create))
+            .with_state(db);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        rt.spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        let stop = move || {
+            let _ = tx.send(());
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        };
+        (url, stop)
+    }
 }
