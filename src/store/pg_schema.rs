@@ -160,6 +160,10 @@ CREATE TABLE agents (
     node    TEXT    NOT NULL
 );
 "#,
+    // 8: the request digest kept with an idempotency key, as in SQLite's step.
+    r#"
+ALTER TABLE callbacks ADD COLUMN request_hash TEXT;
+"#,
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

@@ -198,6 +198,13 @@ CREATE TABLE agents (
     node    TEXT    NOT NULL
 );
 "#,
+    // 8: idempotency scoped to the request (issue 17). A create with an Idempotency-Key
+    // keeps a digest of the request it came with; the same key replayed with another
+    // request is refused instead of answering with the first callback. NULL for rows
+    // without a key, and for rows stored before this step (not compared).
+    r#"
+ALTER TABLE callbacks ADD COLUMN request_hash TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

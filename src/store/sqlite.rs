@@ -563,10 +563,10 @@ pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> StoreE
 /// index, a dialable number, a queue, and a state/due time the claim index can see.
 pub(super) fn validate(draft: &Draft) -> Result<(), StoreError> {
     if let Some(key) = &draft.idempotency_key {
-        if key.is_empty() || key.len() > 128 {
+        if key.is_empty() || key.len() > 160 {
             return Err(invalid(
                 "idempotency_key",
-                format!("must be 1 to 128 characters, not {}", key.chars().count()),
+                format!("must be 1 to 160 characters, not {}", key.chars().count()),
             ));
         }
         if let Some(c) = key
@@ -834,6 +834,16 @@ fn merge_recording(
 }
 
 /// Appends a repeated request's remark to the pending one's, once.
+/// Refuses an idempotency key replayed with another request than the one it first came
+/// with. A row stored without a digest (before migration 8, or by a door that sends none)
+/// and a replay without one are not compared: there is nothing to compare.
+pub(super) fn same_request(stored: Option<&str>, given: Option<&str>) -> Result<(), StoreError> {
+    match (stored, given) {
+        (Some(a), Some(b)) if a != b => Err(StoreError::IdempotencyMismatch),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
     let new = new.map(str::trim).filter(|r| !r.is_empty())?;
     match existing.filter(|e| !e.is_empty()) {
@@ -1157,11 +1167,17 @@ impl Store for SqliteStore {
         let now_s = secs(now);
         self.write("creating a callback", |tx| {
             if let Some(key) = &draft.idempotency_key {
-                let existing: Option<CallbackId> = tx
-                    .prepare_cached("SELECT id FROM callbacks WHERE idempotency_key = ?1")
-                    .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+                let existing: Option<(CallbackId, Option<String>)> = tx
+                    .prepare_cached(
+                        "SELECT id, request_hash FROM callbacks WHERE idempotency_key = ?1",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
+                    })
                     .map_err(backend("looking up the idempotency key"))?;
-                if let Some(id) = existing {
+                if let Some((id, hash)) = existing {
+                    same_request(hash.as_deref(), options.request_hash.as_deref())?;
                     return Ok((load(tx, id)?, CreateOutcome::Existing));
                 }
             }
@@ -1207,7 +1223,7 @@ impl Store for SqliteStore {
                             action: "merge",
                             from: Some(row.state),
                             to: row.state,
-                            actor: None,
+                            actor: options.actor.as_deref(),
                             detail: Some(&detail),
                         },
                     )?;
@@ -1232,10 +1248,15 @@ impl Store for SqliteStore {
                     action: "created",
                     from: None,
                     to: draft.state,
-                    actor: None,
+                    actor: options.actor.as_deref(),
                     detail: None,
                 },
             )?;
+            if let (Some(_), Some(hash)) = (&draft.idempotency_key, &options.request_hash) {
+                tx.prepare_cached("UPDATE callbacks SET request_hash = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, hash]))
+                    .map_err(backend("storing the request digest"))?;
+            }
             queue_recording(tx, id, draft, now_s)?;
             Ok((load(tx, id)?, CreateOutcome::Created))
         })
