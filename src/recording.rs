@@ -120,7 +120,13 @@ pub fn inspect(path: &Path) -> Result<Recording, RecordingError> {
     let reader = hound::WavReader::open(path).map_err(|e| match e {
         // A file that ends inside its header is a broken WAV (an empty upload, a cut-off
         // copy), not a fault of the disk.
-        hound::Error::IoError(source) if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+        // (hound says a short read as `Other`, "Failed to read enough bytes".)
+        hound::Error::IoError(source)
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other
+            ) =>
+        {
             RecordingError::NotWav {
                 path: shown.clone(),
                 reason: "the file ends inside its WAV header (empty or cut short)".into(),
