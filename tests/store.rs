@@ -376,7 +376,7 @@ fn malformed_input_is_refused_with_nothing_written() {
         let events_before = b.raw.count("events");
         let bad_keys = [
             String::new(),
-            "k".repeat(129),
+            "k".repeat(161),
             "has space".into(),
             "semi;colon".into(),
             "slash/".into(),
