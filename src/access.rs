@@ -147,7 +147,10 @@ mod tests {
         assert!(!web.sees(&r));
         assert!(!web.may_open(7));
         assert_eq!(web.disclosure(&r, CreateOutcome::Created), Disclosure::Full);
-        assert_eq!(web.disclosure(&r, CreateOutcome::Existing), Disclosure::Full);
+        assert_eq!(
+            web.disclosure(&r, CreateOutcome::Existing),
+            Disclosure::Full
+        );
         assert_eq!(
             web.disclosure(&r, CreateOutcome::Merged),
             Disclosure::Withheld

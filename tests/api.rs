@@ -1031,9 +1031,18 @@ fn smaller_refusals_name_the_problem() {
     let id = a.body["callback"]["id"].as_i64().unwrap();
     let token = a.body["token"].as_str().unwrap().to_string();
     let path = format!("/v1/callbacks/{id}");
-    let zero = w.call("PATCH", &path, Some(&token), Some(r#"{"delay_minutes": 0}"#));
+    let zero = w.call(
+        "PATCH",
+        &path,
+        Some(&token),
+        Some(r#"{"delay_minutes": 0}"#),
+    );
     assert_error(&zero, 400, "invalid");
-    assert!(text(&zero).contains("the delay must be positive"), "{}", zero.body);
+    assert!(
+        text(&zero).contains("the delay must be positive"),
+        "{}",
+        zero.body
+    );
     let far = w.call(
         "PATCH",
         &path,
@@ -1046,7 +1055,10 @@ fn smaller_refusals_name_the_problem() {
         "{}",
         far.body
     );
-    let post_far = w.post(WEB, json!({"number": "+4930222222", "delay_minutes": 100000}));
+    let post_far = w.post(
+        WEB,
+        json!({"number": "+4930222222", "delay_minutes": 100000}),
+    );
     assert_error(&post_far, 400, "beyond-horizon");
     assert_eq!(w.store.get(id).unwrap().state.as_str(), "scheduled");
     // One limit, one message for the key, whatever is wrong with it.

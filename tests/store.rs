@@ -226,7 +226,10 @@ fn an_idempotency_key_replayed_with_another_request_is_refused() {
         };
         let (a, first) = store.create(&d, &with("aaaa"), t(0)).unwrap();
         let (again, second) = store.create(&d, &with("aaaa"), t(5)).unwrap();
-        assert_eq!((first, second), (CreateOutcome::Created, CreateOutcome::Existing));
+        assert_eq!(
+            (first, second),
+            (CreateOutcome::Created, CreateOutcome::Existing)
+        );
         assert_eq!(a, again);
         let mut other = draft("+493099999999", "sales", 60);
         other.idempotency_key = d.idempotency_key.clone();

@@ -60,7 +60,9 @@ impl<'t> Lines<'t> {
 
     /// The 1-based line of byte `pos`.
     fn at(&mut self, pos: u64) -> usize {
-        let end = usize::try_from(pos).unwrap_or(usize::MAX).min(self.text.len());
+        let end = usize::try_from(pos)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
         if end < self.pos {
             // Backwards (never in practice): count again from the start.
             self.pos = 0;

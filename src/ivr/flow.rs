@@ -15,11 +15,11 @@
 //!   store accepted.
 
 use super::{Answer, Ask, Caller, IvrProfile, Prompt, RecordSpec};
+use crate::access::{Disclosure, Principal, Reach};
 use crate::model::{CallbackRequest, CallbackType, Recording, Source};
 use crate::number::NumberError;
 use crate::recording::{self, RecordingDir};
 use crate::schedule::{Slot, SlotState};
-use crate::access::{Disclosure, Principal, Reach};
 use crate::service::{self, CallbackService, NewRequest, Requested};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -30,7 +30,7 @@ use std::path::Path;
 #[derive(Debug)]
 pub enum Stored {
     /// Their own callback (new), shown to them and to the dialplan.
-    Own(CallbackRequest),
+    Own(Box<CallbackRequest>),
     /// It joined a callback already waiting for that number, made by someone else: the
     /// caller hears that one is pending, not when, and the dialplan gets no id.
     Joined,
@@ -564,7 +564,7 @@ impl Dialogue<'_> {
             Err(e) => tracing::warn!("callback_ivr: the request was refused: {e}"),
         }
         result.map(|(r, outcome)| match caller.disclosure(&r, outcome) {
-            Disclosure::Full => Stored::Own(r),
+            Disclosure::Full => Stored::Own(Box::new(r)),
             Disclosure::Withheld => Stored::Joined,
         })
     }

@@ -4,9 +4,9 @@
 //! then calls the service once (which stores first and wakes the dispatcher).
 
 use super::roles::{Action, Viewer};
-use crate::access::Disclosure;
 use super::session::{check_password, set_cookie};
 use super::{blocking, body, check_change_header, parse_id, views, Panel, St};
+use crate::access::Disclosure;
 use crate::api::ApiError;
 use crate::dispatch::agents::{AgentError, AgentState};
 use crate::model::{AttemptResult, CallbackRequest, CallbackType, Source};

@@ -384,7 +384,8 @@ mod tests {
         let e = plan(local("2027-01-05 10:00"), Window::default()).unwrap_err();
         assert_eq!(e.code(), "beyond-horizon");
         assert!(
-            e.to_string().contains("beyond the booking horizon (30 days ahead)"),
+            e.to_string()
+                .contains("beyond the booking horizon (30 days ahead)"),
             "{e}"
         );
         // A delay past the horizon says so, and names no slot (it asked for none).

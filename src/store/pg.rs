@@ -25,8 +25,8 @@
 
 use super::pg_schema;
 use super::sqlite::{
-    ceil_secs, holds, invalid, lease_until, map_json, merged_remark, parse_state, same_request, secs, validate,
-    validate_agent, validate_queue,
+    ceil_secs, holds, invalid, lease_until, map_json, merged_remark, parse_state, same_request,
+    secs, validate, validate_agent, validate_queue,
 };
 use super::{
     AgentBoard, AgentRecord, AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Figures,

@@ -45,7 +45,9 @@ fn file(n: usize) -> String {
     x.push_str("  </queues>\n  <agents>\n");
     for a in 0..n.div_ceil(10) {
         let first = a * 10;
-        let list: Vec<String> = (first..(first + 10).min(n)).map(|q| format!("q{q}")).collect();
+        let list: Vec<String> = (first..(first + 10).min(n))
+            .map(|q| format!("q{q}"))
+            .collect();
         let _ = write!(
             x,
             "    <agent name=\"a{a}\">\n      \

@@ -282,7 +282,7 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
             // The caller reaches no callback but the one they make (callback_core::access).
             let caller = Principal::new("dialplan", Reach::Own);
             let stored = match caller.disclosure(&r, outcome) {
-                Disclosure::Full => Stored::Own(r.clone()),
+                Disclosure::Full => Stored::Own(Box::new(r.clone())),
                 Disclosure::Withheld => Stored::Joined,
             };
             chan.set_var("callback_result", Some("OK"));

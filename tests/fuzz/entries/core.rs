@@ -292,13 +292,9 @@ impl Http {
             };
             // Callback 1, for the PATCH.
             let first = br#"{"number":"+4930123456","desired_time":"2026-11-24T10:00"}"#;
-            let (status, reply) = api.rt.block_on(api.send(
-                "POST",
-                "/v1/callbacks",
-                STAFF,
-                None,
-                first.to_vec(),
-            ));
+            let (status, reply) =
+                api.rt
+                    .block_on(api.send("POST", "/v1/callbacks", STAFF, None, first.to_vec()));
             assert_eq!(status, 201, "callback 1 is created: {reply}");
             api.token = reply["token"].as_str().expect("a token").to_string();
             api
@@ -323,9 +319,7 @@ impl Http {
         if let Some(k) = idempotency_key {
             req = req.header("idempotency-key", k);
         }
-        let mut req = req
-            .body(axum::body::Body::from(body))
-            .expect("a request");
+        let mut req = req.body(axum::body::Body::from(body)).expect("a request");
         let peer: std::net::SocketAddr = "127.0.0.1:4000".parse().unwrap();
         req.extensions_mut().insert(ConnectInfo(peer));
         let resp = self

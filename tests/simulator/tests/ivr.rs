@@ -817,8 +817,7 @@ fn an_ivr_caller_who_joins_someone_elses_callback_hears_no_time_of_it() {
     );
     assert_eq!(says(&other), 0, "no day or time of the other's callback");
     assert_eq!(stored_count(&sim), 1);
-    let trace: Value =
-        serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    let trace: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
     let merged = trace["trace"]["events"]
         .as_array()
         .unwrap()

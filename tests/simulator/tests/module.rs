@@ -668,7 +668,11 @@ fn capture_holds_the_per_number_cap_and_the_recording_limit() {
         let call = capture(&sim, "+12125550160", &args);
         assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
         let why = sim.var(&call, "callback_error").unwrap();
-        for echoed in ["evil-queue-7f3a", "/etc/passwd", &*scratch.to_string_lossy()] {
+        for echoed in [
+            "evil-queue-7f3a",
+            "/etc/passwd",
+            &*scratch.to_string_lossy(),
+        ] {
             assert!(!why.contains(echoed), "{args}: {why}");
         }
     }
@@ -686,14 +690,23 @@ fn capture_that_joins_another_callback_gets_no_id_of_it() {
     let _m = load_with_config(&conf).unwrap();
     let first = capture(&sim, "+12125550142", "delay=15m remark='account 4711'");
     assert_eq!(sim.var(&first, "callback_id").as_deref(), Some("1"));
-    assert_eq!(sim.var(&first, "callback_outcome").as_deref(), Some("created"));
+    assert_eq!(
+        sim.var(&first, "callback_outcome").as_deref(),
+        Some("created")
+    );
     let other = capture(&sim, "+12125550199", "number=+12125550142 delay=15m");
     assert_eq!(sim.var(&other, "callback_result").as_deref(), Some("OK"));
-    assert_eq!(sim.var(&other, "callback_outcome").as_deref(), Some("merged"));
+    assert_eq!(
+        sim.var(&other, "callback_outcome").as_deref(),
+        Some("merged")
+    );
     assert_eq!(sim.var(&other, "callback_id"), None);
     assert_eq!(sim.var(&other, "callback_due_epoch"), None);
     let shown = sim.api("callback show 1");
-    assert!(shown.contains("merge") && shown.contains("dialplan"), "{shown}");
+    assert!(
+        shown.contains("merge") && shown.contains("dialplan"),
+        "{shown}"
+    );
     let _ = std::fs::remove_file(conf);
 }
 
@@ -713,8 +726,11 @@ fn fs_cli_reschedule_and_now_hold_the_horizon_and_the_deny_list() {
     // A number the deny-list covers (stored before the prefix was denied).
     let db = m.scratch.clone().unwrap().join("callback.db");
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute("UPDATE callbacks SET number = '+19005550142' WHERE id = 1", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE callbacks SET number = '+19005550142' WHERE id = 1",
+        [],
+    )
+    .unwrap();
     let r = sim.api("callback now 1");
     assert!(r.starts_with("-ERR") && r.contains("+1900"), "{r}");
     let shown = sim.api("callback json show 1");
