@@ -34,7 +34,7 @@ fn file(n: usize) -> String {
             x,
             "    <queue name=\"q{i}\">\n      \
              <param name=\"time-zone\" value=\"{}\"/>\n      \
-             <param name=\"hours\" value=\"mon-fri 09:00-17:00, sat 10:00-14:00\"/>\n      \
+             <param name=\"hours\" value=\"mon-fri 09:00-12:30 13:30-18:00; sat 10:00-14:00\"/>\n      \
              <param name=\"closed-dates\" value=\"2026-12-24, 2026-12-25\"/>\n      \
              <param name=\"slot-minutes\" value=\"30\"/>\n      \
              <param name=\"slot-capacity\" value=\"{}\"/>\n    </queue>\n",
