@@ -886,12 +886,9 @@ impl CallbackService {
         }
         let open: Vec<CallbackRequest> = self
             .store
-            .list(&ListFilter {
-                number: Some(number.to_string()),
-                ..ListFilter::default()
-            })?
+            .open_for_number(number)?
             .into_iter()
-            .filter(|r| !r.state.is_terminal() && c.callback.is_none_or(|own| own.id != r.id))
+            .filter(|r| c.callback.is_none_or(|own| own.id != r.id))
             .collect();
         if open.len() < max as usize {
             return Ok(());

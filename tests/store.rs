@@ -244,6 +244,41 @@ fn an_idempotency_key_replayed_with_another_request_is_refused() {
 }
 
 #[test]
+fn a_numbers_open_callbacks_are_those_waiting_or_being_dispatched() {
+    // What the per-number cap counts: not another number's, not a finished one.
+    on_each(|b| {
+        let store = &*b.store;
+        let opts = CreateOptions::default();
+        let (a, _) = store
+            .create(&draft("+493012345678", "sales", 0), &opts, t(0))
+            .unwrap();
+        let (c, _) = store
+            .create(&draft("+493012345678", "sales", 60), &opts, t(0))
+            .unwrap();
+        let (gone, _) = store
+            .create(&draft("+493012345678", "sales", 60), &opts, t(0))
+            .unwrap();
+        store
+            .create(&draft("+493099999999", "sales", 60), &opts, t(0))
+            .unwrap();
+        store
+            .transition(gone.id, &move_to(State::Cancelled, None), t(1))
+            .unwrap();
+        let claimed = store
+            .claim_due("node-a", t(10), Duration::minutes(5), 10)
+            .unwrap();
+        assert!(claimed.iter().any(|r| r.id == a.id), "{claimed:?}");
+        let open: Vec<_> = store
+            .open_for_number("+493012345678")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(open, vec![a.id, c.id]);
+    });
+}
+
+#[test]
 fn merge_pending_appends_the_remark_to_the_waiting_callback() {
     // A second request for the same number and queue joins the pending one, its remark appended once.
     on_each(|b| {

@@ -389,6 +389,19 @@ pub trait Store: Send + Sync {
 
     fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError>;
 
+    /// The callbacks of `number` not finished yet (waiting or being dispatched), by id:
+    /// what the per-number cap counts. The backends read it through their indexes.
+    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
+        Ok(self
+            .list(&ListFilter {
+                number: Some(number.to_string()),
+                ..ListFilter::default()
+            })?
+            .into_iter()
+            .filter(|r| !r.state.is_terminal())
+            .collect())
+    }
+
     fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError>;
 
     /// The trace of one callback, oldest first.

@@ -1196,6 +1196,23 @@ impl Store for PgStore {
         self.with(|c| load(c, id))
     }
 
+    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
+        self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE number = $1 AND {PENDING} \
+                     UNION ALL SELECT {CALLBACK_COLUMNS} FROM callbacks \
+                     WHERE number = $1 AND {ACTIVE} ORDER BY id"
+                ),
+                &[&number],
+            )
+            .map_err(pg_err("listing a number's open callbacks"))?
+            .iter()
+            .map(read_callback)
+            .collect()
+        })
+    }
+
     fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError> {
         let limit: Option<i64> = filter.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
         self.with(|c| {

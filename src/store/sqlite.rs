@@ -75,6 +75,17 @@ macro_rules! callback_columns {
     };
 }
 
+/// A number's open callbacks: the waiting ones through `callbacks_pending_number`, those
+/// being dispatched through `callbacks_active_number` (each WHERE word for word its index's).
+fn open_for_number_sql() -> String {
+    let cols = callback_columns!();
+    format!(
+        "SELECT {cols} FROM callbacks WHERE {PENDING_KEY} = {PENDING_KEY_OF_1} \
+         AND number = ?1 AND {PENDING} \
+         UNION ALL SELECT {cols} FROM callbacks WHERE number = ?1 AND {ACTIVE}"
+    )
+}
+
 macro_rules! attempt_columns {
     () => {
         "id, callback_id, leg, attempt_no, agent, call_uuid, started_at, answered_at, ended_at, \
@@ -1302,6 +1313,20 @@ impl Store for SqliteStore {
         self.read(|c| load(c, id))
     }
 
+    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&open_for_number_sql())
+                .map_err(backend("listing a number's open callbacks"))?;
+            let mut rows = stmt
+                .query_map([number], read_callback)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(backend("listing a number's open callbacks"))?;
+            rows.sort_by_key(|r| r.id);
+            Ok(rows)
+        })
+    }
+
     fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError> {
         let limit = filter
             .limit
@@ -2083,6 +2108,13 @@ mod tests {
         );
         assert!(merge.contains("callbacks_pending_number"), "{merge}");
         assert!(!merge.contains("TEMP B-TREE"), "{merge}");
+        // The per-number cap reads a number's open callbacks without a scan.
+        let open = plan(&store, &open_for_number_sql().replace("?1", "'+1'"));
+        assert!(
+            open.contains("callbacks_pending_number") && open.contains("callbacks_active_number"),
+            "{open}"
+        );
+        assert!(!open.contains("SCAN callbacks"), "{open}");
     }
 
     #[test]
