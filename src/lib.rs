@@ -21,6 +21,8 @@
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
+//! - [`access`]: who may see and control a callback, one rule for every door (what a
+//!   client created, or what its key or role reaches), and what a create discloses.
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
 //! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
@@ -30,6 +32,7 @@
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod api;
 pub mod clock;
 pub mod config;

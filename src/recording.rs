@@ -28,6 +28,20 @@ pub enum RecordingError {
     Empty(String),
 }
 
+impl RecordingError {
+    /// What is wrong, without the file's path (for a caller or client; the log keeps the
+    /// path).
+    pub fn reason(&self) -> String {
+        match self {
+            RecordingError::Io { source, .. } => format!("cannot be read ({})", source.kind()),
+            RecordingError::Outside(_) => "it is outside the recordings directory".into(),
+            RecordingError::NotAFile(_) => "it is not a regular file".into(),
+            RecordingError::NotWav { reason, .. } => format!("not a readable WAV file: {reason}"),
+            RecordingError::Empty(_) => "it holds no audio".into(),
+        }
+    }
+}
+
 /// The recordings directory.
 #[derive(Debug, Clone)]
 pub struct RecordingDir {
@@ -104,6 +118,20 @@ impl RecordingDir {
 pub fn inspect(path: &Path) -> Result<Recording, RecordingError> {
     let shown = path.display().to_string();
     let reader = hound::WavReader::open(path).map_err(|e| match e {
+        // A file that ends inside its header is a broken WAV (an empty upload, a cut-off
+        // copy), not a fault of the disk.
+        // (hound says a short read as `Other`, "Failed to read enough bytes".)
+        hound::Error::IoError(source)
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other
+            ) =>
+        {
+            RecordingError::NotWav {
+                path: shown.clone(),
+                reason: "the file ends inside its WAV header (empty or cut short)".into(),
+            }
+        }
         hound::Error::IoError(source) => RecordingError::Io {
             path: shown.clone(),
             source,
@@ -117,6 +145,18 @@ pub fn inspect(path: &Path) -> Result<Recording, RecordingError> {
     let frames = u64::from(reader.duration());
     if frames == 0 || spec.sample_rate == 0 {
         return Err(RecordingError::Empty(shown));
+    }
+    // A header that declares audio with no byte of it after the header holds no audio.
+    let header_end = {
+        use std::io::Seek;
+        let mut inner = reader.into_inner();
+        inner.stream_position().ok()
+    };
+    let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
+    if let (Some(end), Some(len)) = (header_end, file_len) {
+        if len <= end {
+            return Err(RecordingError::Empty(shown));
+        }
     }
     let ms = frames * 1000 / u64::from(spec.sample_rate);
     Ok(Recording {

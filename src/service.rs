@@ -45,6 +45,12 @@ pub struct NewRequest {
     pub idempotency_key: Option<String>,
     pub recording: Option<Recording>,
     pub tags: BTreeMap<String, String>,
+    /// Who asks (written on the trace's `created` or `merge` event): `api:<key>`, `ivr`,
+    /// `dialplan`, `panel:<user>`.
+    pub actor: Option<String>,
+    /// A digest of the request as the client sent it, kept with `idempotency_key`: the key
+    /// replayed with another request is refused (`idempotency-mismatch`).
+    pub request_hash: Option<String>,
 }
 
 impl NewRequest {
@@ -70,6 +76,8 @@ impl NewRequest {
             idempotency_key: None,
             recording: None,
             tags: BTreeMap::new(),
+            actor: None,
+            request_hash: None,
         }
     }
 }
@@ -163,6 +171,7 @@ impl Error {
                 | StoreError::AgentBusy { .. },
             ) => "busy",
             Error::Store(StoreError::SlotFull { .. }) => "slot-full",
+            Error::Store(StoreError::IdempotencyMismatch) => "idempotency-mismatch",
             Error::Store(StoreError::Invalid { .. }) | Error::Invalid { .. } => "invalid",
             Error::Store(StoreError::Unavailable { fault, .. }) => fault.code(),
             Error::Store(StoreError::Backend(_)) => "storage",
@@ -178,6 +187,11 @@ impl Error {
             Error::Zone(_) => Some("time_zone"),
             Error::Schedule(_) | Error::Store(StoreError::SlotFull { .. }) => Some("when"),
             Error::UnknownQueue(_) => Some("queue"),
+            Error::Store(StoreError::IdempotencyMismatch) => Some("idempotency_key"),
+            Error::Conflict {
+                code: TOO_MANY_PENDING,
+                ..
+            } => Some("number"),
             Error::Invalid { field, .. } | Error::Store(StoreError::Invalid { field, .. }) => {
                 Some(field)
             }
@@ -203,8 +217,37 @@ fn waiting(r: &CallbackRequest, doing: &str) -> Result<(), Error> {
     }
 }
 
+/// The code of the per-number cap's refusal.
+pub const TOO_MANY_PENDING: &str = "too-many-pending";
+
+/// The longest idempotency key a client may send (a UUID fits with room to spare). Every
+/// door that takes one checks it here, with one message; the store keeps it prefixed with
+/// the client credential it is scoped to.
+pub const MAX_IDEMPOTENCY_KEY: usize = 64;
+
+/// The one refusal of a bad idempotency key, whichever door it came through.
+pub fn check_idempotency_key(key: &str) -> Result<(), Error> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "idempotency_key",
+            format!(
+                "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} letters, digits and - _ . : (a UUID fits)"
+            ),
+        ))
+    }
+}
+
 /// Text limits: what a caller, client or agent supplies is bounded before it is stored.
-const MAX_KEY_CHARS: usize = 128;
+/// A stored idempotency key: the client's (above) behind its credential's name
+/// (`key:<name>:`, a name up to 64); the store keeps up to 160.
+const MAX_KEY_CHARS: usize = 160;
 const MAX_DATA_ENTRIES: usize = 32;
 const MAX_DATA_KEY_CHARS: usize = 64;
 const MAX_DATA_VALUE_CHARS: usize = 256;
@@ -277,6 +320,48 @@ impl SlotUsage for StoreUsage<'_> {
     }
 }
 
+/// A change that sets a number or a time, new request or existing callback: what
+/// [`CallbackService::check_caps`] checks.
+struct Change<'a> {
+    /// The number as given (a new request's, a new number), or the callback's own.
+    number: &'a str,
+    /// The callback changed; `None` for a new request.
+    callback: Option<&'a CallbackRequest>,
+    /// The time the change sets, if it sets one.
+    timing: Option<Timing<'a>>,
+    /// A new request's idempotency key (a retry adds no callback to the number).
+    idempotency_key: Option<&'a str>,
+}
+
+/// A time asked for, with what the schedule rules read it against.
+struct Timing<'a> {
+    kind: CallbackType,
+    when: &'a Requested,
+    window: &'a Window,
+    queue: &'a QueueConfig,
+    zone: Tz,
+}
+
+impl<'a> Change<'a> {
+    /// A callback made due now as it is (Call Now): its number is checked again, its
+    /// time is the dispatcher's to check against hours and window before it dials.
+    fn unchanged(r: &'a CallbackRequest) -> Self {
+        Self {
+            number: &r.number,
+            callback: Some(r),
+            timing: None,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// What the caps let through: the number in E.164, and the due time planned (when the
+/// change set a time).
+struct Checked {
+    number: String,
+    plan: Option<Plan>,
+}
+
 /// The engine's front door.
 pub struct CallbackService {
     store: Arc<dyn Store>,
@@ -288,6 +373,8 @@ pub struct CallbackService {
     transcription: TranscriptionLink,
     /// Called after every change (the dispatcher's nudge), once connected.
     waker: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Held from the per-number cap's count to the write it allows.
+    caps_lock: std::sync::Mutex<()>,
 }
 
 impl CallbackService {
@@ -304,6 +391,7 @@ impl CallbackService {
             host,
             transcription: TranscriptionLink::default(),
             waker: std::sync::OnceLock::new(),
+            caps_lock: std::sync::Mutex::new(()),
         }
     }
 
@@ -457,7 +545,31 @@ impl CallbackService {
                 ));
             }
         }
-        let plan = self.plan(req.kind, &req.when, &req.window, queue, zone, now)?;
+        // From the cap's count to the insert: two requests at once for one number cannot
+        // both pass it (the store serialises its writes anyway).
+        let _one_at_a_time = self
+            .caps_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let checked = self.check_caps(
+            &Change {
+                number: &req.number,
+                callback: None,
+                timing: Some(Timing {
+                    kind: req.kind,
+                    when: &req.when,
+                    window: &req.window,
+                    queue,
+                    zone,
+                }),
+                idempotency_key: req.idempotency_key.as_deref(),
+            },
+            now,
+        )?;
+        debug_assert_eq!(checked.number, number);
+        let Some(plan) = checked.plan else {
+            return Err(Error::invalid("when", "no time was planned"));
+        };
         let desired_at = match req.when {
             Requested::Local(_) | Requested::At(_) => Some(plan.due_at),
             _ => None,
@@ -489,6 +601,8 @@ impl CallbackService {
         let options = CreateOptions {
             merge_pending: cfg.settings.merge_pending,
             slot: plan.slot,
+            actor: req.actor,
+            request_hash: req.request_hash,
         };
         let (stored, outcome) = self.store.create(&draft, &options, now)?;
         // The store queued the recording with the request; wake a worker for it.
@@ -578,6 +692,12 @@ impl CallbackService {
                 ),
             ));
         }
+        if wav.is_empty() {
+            return Err(Error::invalid(
+                "recording",
+                "the upload is empty: send the WAV file's bytes as the body",
+            ));
+        }
         let dir = crate::recording::RecordingDir::new(&cfg.settings.recordings_dir);
         let refused = |e: crate::recording::RecordingError| {
             tracing::warn!("callback {id}: recording refused: {e}");
@@ -599,13 +719,7 @@ impl CallbackService {
                     format!("not a usable WAV file: {}", wav_reason(&other)),
                 ),
             })?;
-            let max = cfg.transcribe.engine.limits.max_seconds;
-            if rec.duration_ms > max.saturating_mul(1000) {
-                return Err(Error::invalid(
-                    "recording",
-                    format!("longer than {max} seconds"),
-                ));
-            }
+            self.check_recording_length(&rec)?;
             Ok(self.store.attach_recording(id, &rec, actor, now)?)
         })();
         match kept {
@@ -621,6 +735,20 @@ impl CallbackService {
                 Err(e)
             }
         }
+    }
+
+    /// Refuses a recording longer than `transcribe-max-seconds`: one limit for an upload
+    /// over HTTP and a file `callback_capture` adopts.
+    pub fn check_recording_length(&self, rec: &Recording) -> Result<(), Error> {
+        let cfg = self.config();
+        let max = cfg.transcribe.engine.limits.max_seconds;
+        if rec.duration_ms > max.saturating_mul(1000) {
+            return Err(Error::invalid(
+                "recording",
+                format!("longer than {max} seconds"),
+            ));
+        }
+        Ok(())
     }
 
     pub fn get(&self, id: CallbackId) -> Result<CallbackRequest, Error> {
@@ -689,21 +817,38 @@ impl CallbackService {
         if when.is_none() && number.is_none() {
             return Err(Error::invalid("when", "give a new time or a new number"));
         }
-        let number = number.map(|n| cfg.numbers.normalize(n)).transpose()?;
         let current = self.store.get(id)?;
         let queue = Self::queue_config(&cfg, Some(&current.queue))?;
         let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
+        let kind = when.as_ref().map(|w| match w {
+            Requested::Now => CallbackType::Immediate,
+            Requested::After(_) => CallbackType::Delayed,
+            _ => CallbackType::Scheduled,
+        });
+        let _one_at_a_time = self
+            .caps_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let checked = self.check_caps(
+            &Change {
+                number: number.unwrap_or(&current.number),
+                callback: Some(&current),
+                timing: when.as_ref().zip(kind).map(|(when, kind)| Timing {
+                    kind,
+                    when,
+                    window: &current.window,
+                    queue,
+                    zone,
+                }),
+                idempotency_key: None,
+            },
+            now,
+        )?;
         let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
         let mut details = Vec::new();
-        if let Some(when) = when {
-            let kind = match when {
-                Requested::Now => CallbackType::Immediate,
-                Requested::After(_) => CallbackType::Delayed,
-                _ => CallbackType::Scheduled,
-            };
-            let plan = self.plan(kind, &when, &current.window, queue, zone, now)?;
+        if let Some(plan) = checked.plan {
             t.due_at = Some(plan.due_at);
             details.push(format!(
                 "due {}",
@@ -712,6 +857,7 @@ impl CallbackService {
         } else {
             t.action = "amend".into();
         }
+        let number = number.map(|_| checked.number);
         if let Some(n) = &number {
             details.push(format!("number {n}"));
         }
@@ -722,10 +868,82 @@ impl CallbackService {
         Ok(r)
     }
 
+    /// The caps every change that sets a number or a time passes, whichever door it came
+    /// through (REST create and PATCH, the panel's schedule, reschedule and Call Now, fs_cli
+    /// `reschedule` and `now`, `callback_capture`, the IVR): the number policy (a valid
+    /// number, not under a `deny-prefixes` entry), at most `max-pending-per-number`
+    /// callbacks open for a number the change adds one to, and for a new time a positive
+    /// delay, business hours, closed dates, the customer's window, slot capacity and the
+    /// booking horizon. Rate limits belong to a credential, so they stay at the one door
+    /// that has credentials to count (HTTP, every route).
+    fn check_caps(&self, c: &Change<'_>, now: DateTime<Utc>) -> Result<Checked, Error> {
+        let cfg = self.config();
+        let number = cfg.numbers.normalize(c.number)?;
+        let adds = c.callback.is_none_or(|r| r.number != number);
+        if adds {
+            self.check_pending(&number, c)?;
+        }
+        let plan = match &c.timing {
+            None => None,
+            Some(t) => {
+                if let Requested::After(d) = t.when {
+                    if *d <= chrono::Duration::zero() {
+                        return Err(Error::invalid("when", "the delay must be positive"));
+                    }
+                }
+                Some(self.plan(t.kind, t.when, t.window, t.queue, t.zone, now)?)
+            }
+        };
+        Ok(Checked { number, plan })
+    }
+
+    /// At most `max-pending-per-number` callbacks waiting or in progress per number. A new
+    /// request that adds nothing passes: a retry (its idempotency key is on one of them) or
+    /// one the store will merge into a waiting callback of the same queue.
+    fn check_pending(&self, number: &str, c: &Change<'_>) -> Result<(), Error> {
+        let cfg = self.config();
+        let max = cfg.api.max_pending_per_number;
+        if max == 0 {
+            return Ok(());
+        }
+        let open: Vec<CallbackRequest> = self
+            .store
+            .open_for_number(number)?
+            .into_iter()
+            .filter(|r| c.callback.is_none_or(|own| own.id != r.id))
+            .collect();
+        if open.len() < max as usize {
+            return Ok(());
+        }
+        if c.callback.is_none() {
+            let repeat = c.idempotency_key.is_some()
+                && open
+                    .iter()
+                    .any(|r| r.idempotency_key.as_deref() == c.idempotency_key);
+            let merges = cfg.settings.merge_pending
+                && c.timing.as_ref().is_some_and(|t| {
+                    open.iter()
+                        .any(|r| r.queue == t.queue.name() && r.state.is_pending())
+                });
+            if repeat || merges {
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict {
+            code: TOO_MANY_PENDING,
+            message: format!(
+                "this number already has {} callbacks waiting (at most {max}); cancel one or \
+                 wait until one is done",
+                open.len()
+            ),
+        })
+    }
+
     /// Makes a pending callback due at once (it still waits for an agent).
     pub fn call_now(&self, id: CallbackId, actor: &str) -> Result<CallbackRequest, Error> {
         let now = self.clock.now();
         let current = self.store.get(id)?;
+        self.check_caps(&Change::unchanged(&current), now)?;
         let mut t = Transition::new(self.pending_state_after(current.state), "now");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
@@ -747,6 +965,7 @@ impl CallbackService {
         let now = self.clock.now();
         let current = self.store.get(id)?;
         waiting(&current, "call it now")?;
+        self.check_caps(&Change::unchanged(&current), now)?;
         let mut t = Transition::new(self.pending_state_after(current.state), "now");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());

@@ -325,7 +325,7 @@ fn a_retry_with_the_same_idempotency_key_returns_the_first_callback() {
     let other = json!({"number": "+4930654321", "queue": "nyc"}).to_string();
     let ok = w.call_with("POST", "/v1/callbacks", Some(WEB), Some(&other), &long);
     assert_eq!(ok.status, 201, "a UUID fits: {}", ok.body);
-    let too_long = "k".repeat(57);
+    let too_long = "k".repeat(65);
     let r = w.call_with(
         "POST",
         "/v1/callbacks",
@@ -894,4 +894,234 @@ fn a_client_that_never_finishes_its_request_does_not_hold_the_stop() {
         "stop() never returned"
     );
     drop(slow);
+}
+
+/// The whole text of a reply, for checks that nothing of another's callback is in it.
+fn text(r: &Reply) -> String {
+    r.body.to_string()
+}
+
+#[test]
+fn a_create_merged_into_someone_elses_callback_discloses_nothing_of_it() {
+    // Attack 1: the public key and a victim's number: 202, no remark, no token; the trace records it.
+    let w = World::start("");
+    let victim = w.post(
+        STAFF,
+        json!({"number": "+49 30 5550123", "remark": "account 99-4711", "source": "api"}),
+    );
+    assert_eq!(victim.status, 201, "{}", victim.body);
+    let id = victim.body["callback"]["id"].as_i64().unwrap();
+    let attack = w.post(
+        WEB,
+        json!({"number": "030 5550123", "remark": "please merge"}),
+    );
+    assert_eq!(attack.status, 202, "{}", attack.body);
+    assert_eq!(attack.body["outcome"], "merged");
+    assert_eq!(
+        attack.body["message"],
+        "a callback for this number is already pending"
+    );
+    let all = text(&attack);
+    for secret in ["4711", "cbt_", "\"id\"", "due_at", "remark", "source"] {
+        assert!(!all.contains(secret), "'{secret}' disclosed: {all}");
+    }
+    assert_eq!(w.stored(), 1);
+    let merge = w
+        .store
+        .events(id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "merge")
+        .expect("the merge is in the trace");
+    assert_eq!(merge.actor.as_deref(), Some("api:web"));
+    // A staff key sees every callback, so it is shown the one it merged into.
+    let staff = w.post(STAFF, json!({"number": "+49305550123"}));
+    assert_eq!(staff.status, 200, "{}", staff.body);
+    assert_eq!(staff.body["callback"]["id"], id);
+}
+
+#[test]
+fn patch_to_a_victims_number_is_held_by_the_pending_cap() {
+    // Attack 2: PATCHing other callbacks onto one number stops at max-pending-per-number.
+    let w = World::start("<param name=\"merge-pending\" value=\"false\"/>");
+    let victim = "+4930555000";
+    let mut tokens = Vec::new();
+    for n in 0..6 {
+        let r = w.post(WEB, json!({"number": format!("+4930111{n:03}")}));
+        assert_eq!(r.status, 201, "{}", r.body);
+        tokens.push((
+            r.body["callback"]["id"].as_i64().unwrap(),
+            r.body["token"].as_str().unwrap().to_string(),
+        ));
+    }
+    let mut moved = 0;
+    for (id, token) in &tokens {
+        let r = w.call(
+            "PATCH",
+            &format!("/v1/callbacks/{id}"),
+            Some(token),
+            Some(&json!({"number": victim}).to_string()),
+        );
+        if r.status == 200 {
+            moved += 1;
+        } else {
+            assert_error(&r, 409, "too-many-pending");
+            assert_eq!(r.body["error"]["field"], "number");
+            assert_eq!(
+                w.store.get(*id).unwrap().number,
+                format!("+4930111{:03}", id - 1),
+                "a refused PATCH changes nothing"
+            );
+        }
+    }
+    assert_eq!(moved, 2, "two waiting callbacks per number at most");
+    let open = w
+        .store
+        .list(&ListFilter {
+            number: Some(victim.into()),
+            ..ListFilter::default()
+        })
+        .unwrap();
+    assert_eq!(open.len(), 2);
+    // The deny-list holds on PATCH too.
+    let (id, token) = &tokens[5];
+    let r = w.call(
+        "PATCH",
+        &format!("/v1/callbacks/{id}"),
+        Some(token),
+        Some(r#"{"number": "+49 900 1234567"}"#),
+    );
+    assert_error(&r, 400, "number-denied");
+}
+
+#[test]
+fn an_idempotency_key_replayed_with_another_body_is_refused() {
+    // Attack 3: another visitor with A's key and another body: 422, nothing of A's.
+    let w = World::start("");
+    let h = [("Idempotency-Key", "form-4711")];
+    let a_body = json!({"number": "+4930123456", "remark": "A's account 42"}).to_string();
+    let a = w.call_with("POST", "/v1/callbacks", Some(WEB), Some(&a_body), &h);
+    assert_eq!(a.status, 201, "{}", a.body);
+    let b_body = json!({"number": "+4930999999"}).to_string();
+    let b = w.call_with("POST", "/v1/callbacks", Some(WEB), Some(&b_body), &h);
+    assert_error(&b, 422, "idempotency-mismatch");
+    assert_eq!(b.body["error"]["field"], "idempotency_key");
+    let all = text(&b);
+    for secret in ["4930123456", "42", "cbt_"] {
+        assert!(!all.contains(secret), "'{secret}' disclosed: {all}");
+    }
+    assert_eq!(w.stored(), 1);
+    // The same request again (keys reordered, other spacing) is A's retry: the first reply.
+    let again = r#"{ "remark": "A's account 42",  "number": "+4930123456" }"#;
+    let r = w.call_with("POST", "/v1/callbacks", Some(WEB), Some(again), &h);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["outcome"], "existing");
+    assert_eq!(r.body["token"], a.body["token"]);
+    // Under another credential the key is another key: no reply of A's.
+    let s = w.call_with("POST", "/v1/callbacks", Some(STAFF), Some(&b_body), &h);
+    assert_eq!(s.status, 201, "{}", s.body);
+    assert_ne!(s.body["callback"]["id"], a.body["callback"]["id"]);
+}
+
+#[test]
+fn smaller_refusals_name_the_problem() {
+    // PATCH delay 0, a delay past the horizon, a long key, a non-JSON body, an empty WAV.
+    let w = World::start("");
+    let a = w.post(WEB, json!({"number": "+4930111111", "queue": "nyc"}));
+    let id = a.body["callback"]["id"].as_i64().unwrap();
+    let token = a.body["token"].as_str().unwrap().to_string();
+    let path = format!("/v1/callbacks/{id}");
+    let zero = w.call(
+        "PATCH",
+        &path,
+        Some(&token),
+        Some(r#"{"delay_minutes": 0}"#),
+    );
+    assert_error(&zero, 400, "invalid");
+    assert!(
+        text(&zero).contains("the delay must be positive"),
+        "{}",
+        zero.body
+    );
+    let far = w.call(
+        "PATCH",
+        &path,
+        Some(&token),
+        Some(r#"{"delay_minutes": 100000}"#),
+    );
+    assert_error(&far, 400, "beyond-horizon");
+    assert!(
+        text(&far).contains("beyond the booking horizon") && !text(&far).contains("no slot"),
+        "{}",
+        far.body
+    );
+    let post_far = w.post(
+        WEB,
+        json!({"number": "+4930222222", "delay_minutes": 100000}),
+    );
+    assert_error(&post_far, 400, "beyond-horizon");
+    assert_eq!(w.store.get(id).unwrap().state.as_str(), "scheduled");
+    // One limit, one message for the key, whatever is wrong with it.
+    let body = json!({"number": "+4930333333"}).to_string();
+    let long = "k".repeat(65);
+    let mut messages = BTreeSet::new();
+    for key in [long.as_str(), "has space", "a/b"] {
+        let r = w.call_with(
+            "POST",
+            "/v1/callbacks",
+            Some(WEB),
+            Some(&body),
+            &[("Idempotency-Key", key)],
+        );
+        assert_error(&r, 400, "invalid");
+        messages.insert(r.body["error"]["message"].as_str().unwrap().to_string());
+    }
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages.iter().all(|m| m.contains("1-64")), "{messages:?}");
+    let fits = "k".repeat(64);
+    let r = w.call_with(
+        "POST",
+        "/v1/callbacks",
+        Some(WEB),
+        Some(&body),
+        &[("Idempotency-Key", &fits)],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A body declared as a form or text: 415, nothing stored.
+    let before = w.stored();
+    for ct in ["application/x-www-form-urlencoded", "text/plain"] {
+        let r = ureq::post(&format!("{}/v1/callbacks", w.base))
+            .set("Authorization", &format!("Bearer {WEB}"))
+            .set("Content-Type", ct)
+            .send_string(r#"{"number": "+4930444444"}"#);
+        let r = match r {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(r.status(), 415, "{ct}");
+        let patch = ureq::request("PATCH", &format!("{}{path}", w.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", ct)
+            .send_string(r#"{"delay_minutes": 5}"#);
+        let patch = match patch {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(patch.status(), 415, "{ct}");
+    }
+    assert_eq!(w.stored(), before);
+    // An empty upload, and a WAV header without audio: 400 naming it, no file kept.
+    let rec = format!("{path}/recording");
+    let empty = w.post_bytes(&rec, &token, b"");
+    assert_error(&empty, 400, "invalid");
+    assert!(text(&empty).contains("empty"), "{}", empty.body);
+    let header_only = &wav(1)[..44];
+    let r = w.post_bytes(&rec, &token, header_only);
+    assert_error(&r, 400, "invalid");
+    assert!(text(&r).contains("no audio"), "{}", r.body);
+    let cut = &wav(1)[..20];
+    let r = w.post_bytes(&rec, &token, cut);
+    assert_error(&r, 400, "invalid");
+    assert!(!text(&r).contains("see the log"), "{}", r.body);
+    assert_eq!(w.recordings(), 0);
 }

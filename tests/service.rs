@@ -200,7 +200,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
     for key in [
         "",
         "has space",
-        "x".repeat(129).as_str(),
+        "x".repeat(161).as_str(),
         "semi;colon",
         "tab\tkey",
     ] {

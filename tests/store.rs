@@ -213,6 +213,72 @@ fn the_same_idempotency_key_returns_the_first_callback() {
 }
 
 #[test]
+fn an_idempotency_key_replayed_with_another_request_is_refused() {
+    // The digest kept with the key: same request, the first callback; another, refused, nothing stored.
+    on_each(|b| {
+        let store = &*b.store;
+        let mut d = draft("+493012345678", "sales", 60);
+        d.idempotency_key = Some("key:web:form-1".into());
+        let with = |hash: &str| CreateOptions {
+            request_hash: Some(hash.into()),
+            actor: Some("api:web".into()),
+            ..CreateOptions::default()
+        };
+        let (a, first) = store.create(&d, &with("aaaa"), t(0)).unwrap();
+        let (again, second) = store.create(&d, &with("aaaa"), t(5)).unwrap();
+        assert_eq!(
+            (first, second),
+            (CreateOutcome::Created, CreateOutcome::Existing)
+        );
+        assert_eq!(a, again);
+        let mut other = draft("+493099999999", "sales", 60);
+        other.idempotency_key = d.idempotency_key.clone();
+        let err = store.create(&other, &with("bbbb"), t(6)).unwrap_err();
+        assert!(matches!(err, StoreError::IdempotencyMismatch), "{err}");
+        assert_eq!(count(store), 1);
+        // The trace names who created it.
+        let events = store.events(a.id).unwrap();
+        assert_eq!(events[0].actor.as_deref(), Some("api:web"));
+        assert_eq!(events.len(), 1, "a refused replay writes nothing");
+    });
+}
+
+#[test]
+fn a_numbers_open_callbacks_are_those_waiting_or_being_dispatched() {
+    // What the per-number cap counts: not another number's, not a finished one.
+    on_each(|b| {
+        let store = &*b.store;
+        let opts = CreateOptions::default();
+        let (a, _) = store
+            .create(&draft("+493012345678", "sales", 0), &opts, t(0))
+            .unwrap();
+        let (c, _) = store
+            .create(&draft("+493012345678", "sales", 60), &opts, t(0))
+            .unwrap();
+        let (gone, _) = store
+            .create(&draft("+493012345678", "sales", 60), &opts, t(0))
+            .unwrap();
+        store
+            .create(&draft("+493099999999", "sales", 60), &opts, t(0))
+            .unwrap();
+        store
+            .transition(gone.id, &move_to(State::Cancelled, None), t(1))
+            .unwrap();
+        let claimed = store
+            .claim_due("node-a", t(10), Duration::minutes(5), 10)
+            .unwrap();
+        assert!(claimed.iter().any(|r| r.id == a.id), "{claimed:?}");
+        let open: Vec<_> = store
+            .open_for_number("+493012345678")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(open, vec![a.id, c.id]);
+    });
+}
+
+#[test]
 fn merge_pending_appends_the_remark_to_the_waiting_callback() {
     // A second request for the same number and queue joins the pending one, its remark appended once.
     on_each(|b| {
@@ -220,6 +286,7 @@ fn merge_pending_appends_the_remark_to_the_waiting_callback() {
         let merge = CreateOptions {
             merge_pending: true,
             slot: None,
+            ..CreateOptions::default()
         };
         let mut d = draft("+493012345678", "sales", 60);
         d.remark = Some("first".into());
@@ -274,6 +341,7 @@ fn a_full_slot_refuses_the_request_and_writes_nothing() {
         let slot = CreateOptions {
             merge_pending: false,
             slot: Some((t(3600), t(7200), 2)),
+            ..CreateOptions::default()
         };
         let a = store
             .create(&draft("+493012345671", "sales", 3600), &slot, t(0))
@@ -346,7 +414,7 @@ fn malformed_input_is_refused_with_nothing_written() {
         let events_before = b.raw.count("events");
         let bad_keys = [
             String::new(),
-            "k".repeat(129),
+            "k".repeat(161),
             "has space".into(),
             "semi;colon".into(),
             "slash/".into(),
@@ -935,7 +1003,7 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         assert_eq!(again.get(a.id).unwrap(), a);
         // 1: callbacks; 2: the transcription queue; 3: priority; 4: cheaper callback indexes;
         // 5: webhook cursors; 6: the agent panel's indexes; 7: agents shared by nodes.
-        assert_eq!(schema_version(&b.raw), 7);
+        assert_eq!(schema_version(&b.raw), 8);
         drop(again);
         match &b.raw {
             Raw::Sqlite(_) => b.raw.execute("PRAGMA user_version = 99"),
@@ -1007,7 +1075,7 @@ fn nodes_starting_together_migrate_once() {
         )
         .unwrap();
     assert_eq!(stores[3].get(a.id).unwrap(), a);
-    assert_eq!(schema_version(&Raw::Pg(schema)), 7);
+    assert_eq!(schema_version(&Raw::Pg(schema)), 8);
 }
 
 #[test]
@@ -1029,6 +1097,7 @@ fn nodes_creating_at_once_keep_keys_merges_and_slot_capacity() {
                     let merge = CreateOptions {
                         merge_pending: true,
                         slot: None,
+                        ..CreateOptions::default()
                     };
                     go.wait();
                     let m = s
@@ -1038,6 +1107,7 @@ fn nodes_creating_at_once_keep_keys_merges_and_slot_capacity() {
                     let slot = CreateOptions {
                         merge_pending: false,
                         slot: Some((t(3600), t(7200), 3)),
+                        ..CreateOptions::default()
                     };
                     go.wait();
                     let placed = s.create(

@@ -7,6 +7,7 @@
 //! is configured) and a reused id (a fresh database) never matches an old token.
 
 use super::error::ApiError;
+use crate::access::{Principal, Reach};
 use crate::config::{ApiKey, Scope};
 use crate::model::{CallbackId, CallbackRequest};
 use axum::http::{header, HeaderMap};
@@ -32,6 +33,21 @@ impl Caller {
             Caller::Key { name, .. } => format!("api:{name}"),
             Caller::Customer { .. } => "customer".to_string(),
         }
+    }
+
+    /// The caller as the one access rule sees it ([`crate::access`]): a staff key reaches
+    /// every callback, a customer token its own, a create key (shared by every visitor of
+    /// a web site) none but what it creates.
+    pub fn principal(&self) -> Principal {
+        let reach = match self {
+            Caller::Key {
+                scope: Scope::Staff,
+                ..
+            } => Reach::All,
+            Caller::Key { .. } => Reach::Own,
+            Caller::Customer { id } => Reach::One(*id),
+        };
+        Principal::new(self.actor(), reach)
     }
 
     /// The rate-limit bucket.

@@ -4,6 +4,7 @@
 use super::auth::Caller;
 use super::error::ApiError;
 use super::Api;
+use crate::access::Disclosure;
 use crate::config::Scope;
 use crate::model::{CallbackId, CallbackRequest, CallbackType, Source, State};
 use crate::schedule::parse_zone;
@@ -26,10 +27,6 @@ use std::sync::Arc;
 
 type St = AxState<Arc<Api>>;
 type Peer = ConnectInfo<SocketAddr>;
-
-/// The longest Idempotency-Key header: stored prefixed with the key's name (up to 64), and
-/// the store keeps 128 characters.
-const MAX_IDEMPOTENCY_KEY: usize = 56;
 
 /// Staff list pages: default and largest.
 const LIST_DEFAULT: usize = 100;
@@ -65,6 +62,26 @@ impl Api {
         self.per_key
             .take(&caller.bucket())
             .map_err(|wait| ApiError::too_many("too many requests with this key", wait))?;
+        if let Need::Owner(id) = need {
+            // One rule for what a caller may open (crate::access).
+            return match (caller.principal().may_open(id), &caller) {
+                (true, _) => Ok(caller),
+                (false, Caller::Customer { .. }) => Err(ApiError::forbidden(
+                    "this token opens another callback only",
+                )),
+                (
+                    false,
+                    Caller::Key {
+                        scope: Scope::Metrics,
+                        ..
+                    },
+                ) => Err(ApiError::forbidden("this key may only read /metrics")),
+                (false, Caller::Key { .. }) => Err(ApiError::forbidden(
+                    "this key may only create callbacks; the customer token given at \
+                     creation opens that callback",
+                )),
+            };
+        }
         match (&need, &caller) {
             (
                 _,
@@ -87,10 +104,6 @@ impl Api {
                     ..
                 },
             ) => Ok(caller),
-            (Need::Owner(id), Caller::Customer { id: own }) if id == own => Ok(caller),
-            (Need::Owner(_), Caller::Customer { .. }) => Err(ApiError::forbidden(
-                "this token opens another callback only",
-            )),
             (_, Caller::Customer { .. }) => Err(ApiError::forbidden(
                 "a customer token opens its own callback only",
             )),
@@ -191,10 +204,47 @@ fn parse_id(id: &str) -> Result<CallbackId, ApiError> {
         .ok_or_else(ApiError::not_found)
 }
 
+/// Refuses (415) a body declared as something else than JSON: a client that sends a form
+/// or text meant something else than this API reads. A body with no `Content-Type` is read
+/// as JSON (simple clients send none).
+fn json_only(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(t) if t.starts_with("application/") && t.ends_with("+json") => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "the body must be JSON: send Content-Type: application/json",
+        )
+        .on("content-type")),
+    }
+}
+
+/// A digest of a JSON body as a value (keys sorted, no whitespace), so a retry that
+/// serialises the same request differently is still the same request.
+fn request_hash(bytes: &[u8]) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn body<T: serde::de::DeserializeOwned>(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
-    let bytes = bytes.map_err(|r| {
+    body_bytes(bytes).and_then(|b| serde_json::from_slice(&b).map_err(|e| ApiError::json(&e)))
+}
+
+fn body_bytes(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    bytes.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -204,8 +254,7 @@ fn body<T: serde::de::DeserializeOwned>(
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid-body", r.body_text())
         }
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::json(&e))
+    })
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -293,26 +342,22 @@ fn create_now(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let caller = api.admit(&peer, &headers, Need::Create)?;
-    let b: CreateBody = body(bytes)?;
+    json_only(&headers)?;
+    let bytes = body_bytes(bytes)?;
+    let b: CreateBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::json(&e))?;
     let svc = &api.service;
     let cfg = svc.config();
     let idem = match headers.get("idempotency-key") {
         None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|s| !s.is_empty() && s.len() <= MAX_IDEMPOTENCY_KEY)
-                .ok_or_else(|| {
-                    ApiError::bad(
-                        "invalid",
-                        "idempotency_key",
-                        "Idempotency-Key must be 1-56 letters, digits and . _ : - (a UUID fits)",
-                    )
-                })?
-                .to_string(),
-        ),
+        Some(v) => {
+            let key = v.to_str().unwrap_or("\u{fffd}");
+            crate::service::check_idempotency_key(key)?;
+            Some(key.to_string())
+        }
     };
-    // Keys are per API key: two clients' retries never meet.
+    // Keys are per client credential: two clients' retries never meet. Within one
+    // credential the body's digest is kept with the key, so a key replayed with another
+    // request is refused instead of answered with the first callback.
     let idem = idem.map(|k| format!("{}:{k}", caller.bucket()));
     let zone = match b
         .time_zone
@@ -360,15 +405,19 @@ fn create_now(
     req.queue = b.queue;
     req.remark = b.remark;
     req.ivr_data = b.data;
+    req.request_hash = idem.as_ref().and_then(|_| request_hash(&bytes));
     req.idempotency_key = idem;
-    let (stored, outcome) = {
-        let _one_at_a_time = api
-            .create_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check_pending(&api, &req)?;
-        svc.request(req)?
-    };
+    req.actor = Some(caller.actor());
+    let (stored, outcome) = svc.request(req)?;
+    let principal = caller.principal();
+    if principal.disclosure(&stored, outcome) == Disclosure::Withheld {
+        // Someone else's callback: not its id, time, remark or a token for it.
+        let reply = json!({
+            "outcome": "merged",
+            "message": crate::access::ALREADY_PENDING,
+        });
+        return Ok((StatusCode::ACCEPTED, Json(reply)).into_response());
+    }
     let status = match outcome {
         CreateOutcome::Created => StatusCode::CREATED,
         CreateOutcome::Merged | CreateOutcome::Existing => StatusCode::OK,
@@ -383,51 +432,6 @@ fn create_now(
         },
     });
     Ok((status, Json(reply)).into_response())
-}
-
-/// At most `max-pending-per-number` callbacks waiting or in progress per number. A retry
-/// (same idempotency key) or a request the store will merge into a waiting one adds
-/// nothing, so it passes.
-fn check_pending(api: &Api, req: &NewRequest) -> Result<(), ApiError> {
-    let max = api.max_pending_per_number;
-    let svc = &api.service;
-    let cfg = svc.config();
-    if max == 0 {
-        return Ok(());
-    }
-    // A bad number is the service's to explain.
-    let Ok(number) = cfg.numbers.normalize(&req.number) else {
-        return Ok(());
-    };
-    let open: Vec<CallbackRequest> = svc
-        .list(&ListFilter {
-            number: Some(number),
-            ..ListFilter::default()
-        })?
-        .into_iter()
-        .filter(|r| !r.state.is_terminal())
-        .collect();
-    if open.len() < max as usize {
-        return Ok(());
-    }
-    let queue = req.queue.as_deref().unwrap_or(&cfg.settings.default_queue);
-    let repeat = req.idempotency_key.is_some()
-        && open
-            .iter()
-            .any(|r| r.idempotency_key == req.idempotency_key);
-    let merges = cfg.settings.merge_pending
-        && open
-            .iter()
-            .any(|r| r.queue == queue && r.state.is_pending());
-    if repeat || merges {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "too-many-pending",
-        format!("this number already has {} callbacks waiting (at most {max}); cancel one or wait until it is done", open.len()),
-    )
-    .on("number"))
 }
 
 pub(super) async fn show(
@@ -543,6 +547,7 @@ fn amend_now(
 ) -> Result<Json<View>, ApiError> {
     let id = parse_id(&id)?;
     let caller = api.admit(&peer, &headers, Need::Owner(id))?;
+    json_only(&headers)?;
     let b: AmendBody = body(bytes)?;
     let svc = &api.service;
     let current = svc.get(id)?;

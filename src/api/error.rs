@@ -89,6 +89,11 @@ impl From<ServiceError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            // The key is known, the request is not the one it came with (as payment APIs
+            // answer a key reused with other parameters).
+            ServiceError::Store(StoreError::IdempotencyMismatch) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             _ => StatusCode::BAD_REQUEST,
         };
         let message = match &e {

@@ -44,10 +44,6 @@ pub(crate) struct Api {
     auth: Auth,
     per_key: Limiter,
     per_ip: Limiter,
-    max_pending_per_number: u32,
-    /// Held from the pending-per-number count to the insert, so two requests at once for
-    /// one number cannot both pass the limit (the store serialises writes anyway).
-    create_lock: std::sync::Mutex<()>,
 }
 
 /// The API's routes over `service` (limits and keys from its configuration), with
@@ -66,8 +62,6 @@ pub fn router(service: Arc<CallbackService>, dispatcher: Option<Arc<Dispatcher>>
         auth: Auth::new(&cfg.keys, cfg.token_secret.as_deref()),
         per_key: Limiter::new(cfg.rate_per_key),
         per_ip: Limiter::new(cfg.rate_per_ip),
-        max_pending_per_number: cfg.max_pending_per_number,
-        create_lock: std::sync::Mutex::new(()),
         service,
         dispatcher,
     });

@@ -15,6 +15,7 @@
 //!   store accepted.
 
 use super::{Answer, Ask, Caller, IvrProfile, Prompt, RecordSpec};
+use crate::access::{Disclosure, Principal, Reach};
 use crate::model::{CallbackRequest, CallbackType, Recording, Source};
 use crate::number::NumberError;
 use crate::recording::{self, RecordingDir};
@@ -24,13 +25,25 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use std::path::Path;
 
+/// What the caller's request became, as far as the caller may know it ([`crate::access`]):
+/// a caller in the IVR holds a phone number, not a credential for callbacks others made.
+#[derive(Debug)]
+pub enum Stored {
+    /// Their own callback (new), shown to them and to the dialplan.
+    Own(Box<CallbackRequest>),
+    /// It joined a callback already waiting for that number, made by someone else: the
+    /// caller hears that one is pending, not when, and the dialplan gets no id.
+    Joined,
+}
+
 /// How a run of the IVR ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Stored, and the caller heard when they will be called.
-    Booked(CallbackRequest),
+    /// Stored, and the caller heard when they will be called (or that a callback is
+    /// already pending).
+    Booked(Stored),
     /// The caller hung up; the request kept for them (unconfirmed), if any.
-    HungUp(Option<CallbackRequest>),
+    HungUp(Option<Stored>),
     /// Ended politely without a request: why.
     Ended(String),
     /// The request could not be stored.
@@ -96,7 +109,7 @@ pub fn run(svc: &CallbackService, profile: &IvrProfile, caller: &mut dyn Caller)
 }
 
 impl Dialogue<'_> {
-    fn converse(&mut self) -> Flow<CallbackRequest> {
+    fn converse(&mut self) -> Flow<Stored> {
         if !self.caller.alive() {
             return Err(Stop::HungUp);
         }
@@ -516,7 +529,7 @@ impl Dialogue<'_> {
         }
     }
 
-    fn store(&mut self, confirmed: bool) -> Result<CallbackRequest, service::Error> {
+    fn store(&mut self, confirmed: bool) -> Result<Stored, service::Error> {
         let number = self.number.clone().unwrap_or_default();
         let mut req = NewRequest::new(self.kind, number, self.when.clone(), Source::Ivr);
         req.queue = self.p.queue.clone();
@@ -528,9 +541,12 @@ impl Dialogue<'_> {
         if !confirmed {
             req.tags.insert("confirmed".into(), "no".into());
         }
-        let result = self.svc.request(req).map(|(r, _)| r);
+        req.actor = Some("ivr".into());
+        // The caller reaches no callback but the one they make (crate::access).
+        let caller = Principal::new("ivr", Reach::Own);
+        let result = self.svc.request(req);
         match &result {
-            Ok(r) => tracing::info!(
+            Ok((r, _)) => tracing::info!(
                 callback_id = r.id,
                 "callback_ivr: stored callback {} ({}{})",
                 r.id,
@@ -547,13 +563,20 @@ impl Dialogue<'_> {
             }
             Err(e) => tracing::warn!("callback_ivr: the request was refused: {e}"),
         }
-        result
+        result.map(|(r, outcome)| match caller.disclosure(&r, outcome) {
+            Disclosure::Full => Stored::Own(Box::new(r)),
+            Disclosure::Withheld => Stored::Joined,
+        })
     }
 
-    /// "We will call you back today at 3:15 PM. Goodbye."
-    fn read_back(&mut self, r: &CallbackRequest) {
+    /// "We will call you back today at 3:15 PM. Goodbye." A request that joined someone
+    /// else's callback hears only "we will call you back": not that callback's time.
+    fn read_back(&mut self, stored: &Stored) {
         let mut prompts = vec![self.p.prompt("booked")];
-        if let Some(due) = r.due_at {
+        if let Some(due) = match stored {
+            Stored::Own(r) => r.due_at,
+            Stored::Joined => None,
+        } {
             let date = due.with_timezone(&self.zone).date_naive();
             prompts.extend(self.day_prompt(date, due));
             prompts.push(self.p.prompt("at"));

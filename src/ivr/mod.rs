@@ -11,7 +11,7 @@
 pub mod flow;
 pub mod profile;
 
-pub use flow::{run, Outcome};
+pub use flow::{run, Outcome, Stored};
 pub use profile::{IvrProfile, PROMPTS};
 
 use chrono::{DateTime, Utc};

@@ -6,6 +6,7 @@
 use super::roles::{Action, Viewer};
 use super::session::{check_password, set_cookie};
 use super::{blocking, body, check_change_header, parse_id, views, Panel, St};
+use crate::access::Disclosure;
 use crate::api::ApiError;
 use crate::dispatch::agents::{AgentError, AgentState};
 use crate::model::{AttemptResult, CallbackRequest, CallbackType, Source};
@@ -294,7 +295,18 @@ pub(super) async fn schedule(
         req.time_zone = s.time_zone.clone().filter(|z| !z.trim().is_empty());
         req.agent = agent;
         req.remark = s.remark.clone();
-        let (r, _) = p.service.request(req)?;
+        req.actor = Some(v.actor());
+        let (r, outcome) = p.service.request(req)?;
+        if v.principal().disclosure(&r, outcome) == Disclosure::Withheld {
+            // Merged into a callback the user does not see: not shown to them.
+            let mut resp = Json(json!({
+                "outcome": "merged",
+                "message": crate::access::ALREADY_PENDING,
+            }))
+            .into_response();
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            return Ok(resp);
+        }
         tracing::info!("panel: {} scheduled callback {}", v.user.name, r.id);
         let mut resp = reply(&r);
         *resp.status_mut() = StatusCode::CREATED;

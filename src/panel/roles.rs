@@ -1,6 +1,7 @@
 //! Who is asking and what they may do: the logged-in user with their role, the
 //! callbacks they see (their own, their teams' queues, or all) and the actions allowed.
 
+use crate::access::{Principal, Reach};
 use crate::api::ApiError;
 use crate::config::{Role, StaffUser, Visibility};
 use crate::model::CallbackRequest;
@@ -63,15 +64,23 @@ impl Viewer {
         self.role.see == Visibility::All || self.user.teams.iter().any(|t| t == queue)
     }
 
+    /// The user as the one access rule sees them ([`crate::access`]): every callback, or
+    /// the personal callbacks of their agent and those of their teams' queues.
+    pub fn principal(&self) -> Principal {
+        let reach = if self.role.see == Visibility::All {
+            Reach::All
+        } else {
+            Reach::Teams {
+                queues: self.user.teams.clone(),
+                agent: self.user.agent.clone(),
+            }
+        };
+        Principal::new(self.actor(), reach)
+    }
+
     /// Personal callbacks of the user's agent, and those of their teams' queues.
     pub fn sees(&self, r: &CallbackRequest) -> bool {
-        if self.role.see == Visibility::All {
-            return true;
-        }
-        match (&r.agent, &self.user.agent) {
-            (Some(a), Some(mine)) if a == mine => true,
-            _ => self.user.teams.contains(&r.queue),
-        }
+        self.principal().sees(r)
     }
 
     /// The callback when the user may see it; otherwise "no such callback" (404), so

@@ -87,12 +87,14 @@ pub enum ScheduleError {
         requested: Shown,
         nearest: Nearest,
     },
-    #[error("{requested} is more than {days} days ahead{nearest}")]
+    #[error("{requested} is beyond the booking horizon ({days} days ahead){nearest}")]
     BeyondHorizon {
         days: i64,
         requested: Shown,
         nearest: Nearest,
     },
+    #[error("a delay to {requested} is beyond the booking horizon ({days} days ahead)")]
+    DelayBeyondHorizon { days: i64, requested: Shown },
     #[error("the slot of {requested} is full{nearest}")]
     SlotFull { requested: Shown, nearest: Nearest },
     #[error("{requested} is outside the customer's availability window{nearest}")]
@@ -112,7 +114,9 @@ impl ScheduleError {
             ScheduleError::InPast { .. } => "in-past",
             ScheduleError::OutsideHours { .. } => "outside-hours",
             ScheduleError::ClosedDate { .. } => "closed-date",
-            ScheduleError::BeyondHorizon { .. } => "beyond-horizon",
+            ScheduleError::BeyondHorizon { .. } | ScheduleError::DelayBeyondHorizon { .. } => {
+                "beyond-horizon"
+            }
             ScheduleError::SlotFull { .. } => "slot-full",
             ScheduleError::OutsideWindow { .. } => "outside-window",
             ScheduleError::WindowClosed { .. } => "window-closed",
@@ -190,10 +194,10 @@ pub fn plan_due(
                 due = due.max(from);
             }
             if due > horizon_end {
-                return Err(ScheduleError::BeyondHorizon {
+                // No slot to suggest: a delay names no slot, it is simply too long.
+                return Err(ScheduleError::DelayBeyondHorizon {
                     days,
                     requested: shown(due),
-                    nearest: Nearest(None),
                 });
             }
             let open = rules.hours.next_open(due, horizon_end).ok_or_else(|| {
@@ -379,7 +383,16 @@ mod tests {
         assert_eq!(e.nearest(), Some(utc(2026, 12, 3, 15, 30)));
         let e = plan(local("2027-01-05 10:00"), Window::default()).unwrap_err();
         assert_eq!(e.code(), "beyond-horizon");
-        assert!(e.to_string().contains("more than 30 days ahead"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("beyond the booking horizon (30 days ahead)"),
+            "{e}"
+        );
+        // A delay past the horizon says so, and names no slot (it asked for none).
+        let e = plan(When::After(Duration::days(31)), Window::default()).unwrap_err();
+        assert_eq!(e.code(), "beyond-horizon");
+        assert!(e.to_string().contains("beyond the booking horizon"), "{e}");
+        assert!(!e.to_string().contains("no slot"), "{e}");
         let window = Window {
             from: Some(utc(2026, 11, 25, 8, 0)),
             until: None,

@@ -60,6 +60,10 @@ pub enum StoreError {
         field: &'static str,
         message: String,
     },
+    /// An idempotency key seen before came with another request: a new request needs a
+    /// new key (the first request's callback is not shown).
+    #[error("this Idempotency-Key was first used with a different request body; send a new key for a new request")]
+    IdempotencyMismatch,
     /// The database file or its disk failed (full, read-only, locked, I/O): nothing of
     /// the operation was stored; the same call may succeed once the fault is gone.
     #[error("{fault} ({doing}: {detail})")]
@@ -185,6 +189,12 @@ pub struct CreateOptions {
     /// `[start, end)` and capacity: refuse with [`StoreError::SlotFull`] when the slot already
     /// holds `capacity` live callbacks of the queue (checked in the same transaction).
     pub slot: Option<(DateTime<Utc>, DateTime<Utc>, u32)>,
+    /// Who asked, written on the `created` or `merge` event of the trace.
+    pub actor: Option<String>,
+    /// A digest of the request as the client sent it, kept with its idempotency key: the
+    /// same key replayed with another request is refused with
+    /// [`StoreError::IdempotencyMismatch`] instead of answering with the first callback.
+    pub request_hash: Option<String>,
 }
 
 /// What [`Store::create`] did.
@@ -378,6 +388,19 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<CallbackId>, StoreError>;
 
     fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError>;
+
+    /// The callbacks of `number` not finished yet (waiting or being dispatched), by id:
+    /// what the per-number cap counts. The backends read it through their indexes.
+    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
+        Ok(self
+            .list(&ListFilter {
+                number: Some(number.to_string()),
+                ..ListFilter::default()
+            })?
+            .into_iter()
+            .filter(|r| !r.state.is_terminal())
+            .collect())
+    }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError>;
 

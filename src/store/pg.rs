@@ -25,8 +25,8 @@
 
 use super::pg_schema;
 use super::sqlite::{
-    ceil_secs, holds, invalid, lease_until, map_json, merged_remark, parse_state, secs, validate,
-    validate_agent, validate_queue,
+    ceil_secs, holds, invalid, lease_until, map_json, merged_remark, parse_state, same_request,
+    secs, validate, validate_agent, validate_queue,
 };
 use super::{
     AgentBoard, AgentRecord, AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Figures,
@@ -1058,14 +1058,15 @@ impl Store for PgStore {
         self.write("creating a callback", |tx| {
             if let Some(key) = &draft.idempotency_key {
                 advisory_lock(tx, LOCK_KEY, key)?;
-                let existing: Option<CallbackId> = tx
+                let existing: Option<(CallbackId, Option<String>)> = tx
                     .query_opt(
-                        "SELECT id FROM callbacks WHERE idempotency_key = $1",
+                        "SELECT id, request_hash FROM callbacks WHERE idempotency_key = $1",
                         &[key],
                     )
                     .map_err(pg_err("looking up the idempotency key"))?
-                    .map(|r| r.get(0));
-                if let Some(id) = existing {
+                    .map(|r| (r.get(0), r.get(1)));
+                if let Some((id, hash)) = existing {
+                    same_request(hash.as_deref(), options.request_hash.as_deref())?;
                     return Ok((load(tx, id)?, CreateOutcome::Existing));
                 }
             }
@@ -1111,7 +1112,7 @@ impl Store for PgStore {
                             action: "merge",
                             from: Some(row.state),
                             to: row.state,
-                            actor: None,
+                            actor: options.actor.as_deref(),
                             detail: Some(&detail),
                         },
                     )?;
@@ -1137,10 +1138,17 @@ impl Store for PgStore {
                     action: "created",
                     from: None,
                     to: draft.state,
-                    actor: None,
+                    actor: options.actor.as_deref(),
                     detail: None,
                 },
             )?;
+            if let (Some(_), Some(hash)) = (&draft.idempotency_key, &options.request_hash) {
+                tx.execute(
+                    "UPDATE callbacks SET request_hash = $2 WHERE id = $1",
+                    &[&id, hash],
+                )
+                .map_err(pg_err("storing the request digest"))?;
+            }
             queue_recording(tx, id, draft, now_s)?;
             self.notify(tx)?;
             Ok((load(tx, id)?, CreateOutcome::Created))
@@ -1186,6 +1194,23 @@ impl Store for PgStore {
 
     fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError> {
         self.with(|c| load(c, id))
+    }
+
+    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
+        self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE number = $1 AND {PENDING} \
+                     UNION ALL SELECT {CALLBACK_COLUMNS} FROM callbacks \
+                     WHERE number = $1 AND {ACTIVE} ORDER BY id"
+                ),
+                &[&number],
+            )
+            .map_err(pg_err("listing a number's open callbacks"))?
+            .iter()
+            .map(read_callback)
+            .collect()
+        })
     }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError> {

@@ -160,6 +160,13 @@ CREATE TABLE agents (
     node    TEXT    NOT NULL
 );
 "#,
+    // 8: the request digest kept with an idempotency key, and the open callbacks of a
+    // number by index, as in SQLite's step.
+    r#"
+ALTER TABLE callbacks ADD COLUMN request_hash TEXT;
+CREATE INDEX callbacks_active_number ON callbacks (number)
+    WHERE state IN ('due', 'offering', 'previewing', 'dialing', 'connected');
+"#,
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

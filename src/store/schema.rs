@@ -198,6 +198,20 @@ CREATE TABLE agents (
     node    TEXT    NOT NULL
 );
 "#,
+    // 8: idempotency scoped to the request (issue 17). A create with an Idempotency-Key
+    // keeps a digest of the request it came with; the same key replayed with another
+    // request is refused instead of answering with the first callback. NULL for rows
+    // without a key, and for rows stored before this step (not compared).
+    //
+    // The per-number cap (every door, issue 17) counts the callbacks still open for a
+    // number on each change: the waiting ones through `callbacks_pending_number`, the ones
+    // being dispatched through this index (a handful of rows), never by a table scan.
+    r#"
+ALTER TABLE callbacks ADD COLUMN request_hash TEXT;
+CREATE INDEX callbacks_active_number ON callbacks (number)
+    WHERE (state = 'due' OR state = 'offering' OR state = 'previewing'
+           OR state = 'dialing' OR state = 'connected');
+"#,
 ];
 
 /// The schema version this build writes.

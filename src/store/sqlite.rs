@@ -75,6 +75,17 @@ macro_rules! callback_columns {
     };
 }
 
+/// A number's open callbacks: the waiting ones through `callbacks_pending_number`, those
+/// being dispatched through `callbacks_active_number` (each WHERE word for word its index's).
+fn open_for_number_sql() -> String {
+    let cols = callback_columns!();
+    format!(
+        "SELECT {cols} FROM callbacks WHERE {PENDING_KEY} = {PENDING_KEY_OF_1} \
+         AND number = ?1 AND {PENDING} \
+         UNION ALL SELECT {cols} FROM callbacks WHERE number = ?1 AND {ACTIVE}"
+    )
+}
+
 macro_rules! attempt_columns {
     () => {
         "id, callback_id, leg, attempt_no, agent, call_uuid, started_at, answered_at, ended_at, \
@@ -563,10 +574,10 @@ pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> StoreE
 /// index, a dialable number, a queue, and a state/due time the claim index can see.
 pub(super) fn validate(draft: &Draft) -> Result<(), StoreError> {
     if let Some(key) = &draft.idempotency_key {
-        if key.is_empty() || key.len() > 128 {
+        if key.is_empty() || key.len() > 160 {
             return Err(invalid(
                 "idempotency_key",
-                format!("must be 1 to 128 characters, not {}", key.chars().count()),
+                format!("must be 1 to 160 characters, not {}", key.chars().count()),
             ));
         }
         if let Some(c) = key
@@ -834,6 +845,16 @@ fn merge_recording(
 }
 
 /// Appends a repeated request's remark to the pending one's, once.
+/// Refuses an idempotency key replayed with another request than the one it first came
+/// with. A row stored without a digest (before migration 8, or by a door that sends none)
+/// and a replay without one are not compared: there is nothing to compare.
+pub(super) fn same_request(stored: Option<&str>, given: Option<&str>) -> Result<(), StoreError> {
+    match (stored, given) {
+        (Some(a), Some(b)) if a != b => Err(StoreError::IdempotencyMismatch),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn merged_remark(existing: Option<&str>, new: Option<&str>) -> Option<String> {
     let new = new.map(str::trim).filter(|r| !r.is_empty())?;
     match existing.filter(|e| !e.is_empty()) {
@@ -1157,11 +1178,17 @@ impl Store for SqliteStore {
         let now_s = secs(now);
         self.write("creating a callback", |tx| {
             if let Some(key) = &draft.idempotency_key {
-                let existing: Option<CallbackId> = tx
-                    .prepare_cached("SELECT id FROM callbacks WHERE idempotency_key = ?1")
-                    .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+                let existing: Option<(CallbackId, Option<String>)> = tx
+                    .prepare_cached(
+                        "SELECT id, request_hash FROM callbacks WHERE idempotency_key = ?1",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
+                    })
                     .map_err(backend("looking up the idempotency key"))?;
-                if let Some(id) = existing {
+                if let Some((id, hash)) = existing {
+                    same_request(hash.as_deref(), options.request_hash.as_deref())?;
                     return Ok((load(tx, id)?, CreateOutcome::Existing));
                 }
             }
@@ -1207,7 +1234,7 @@ impl Store for SqliteStore {
                             action: "merge",
                             from: Some(row.state),
                             to: row.state,
-                            actor: None,
+                            actor: options.actor.as_deref(),
                             detail: Some(&detail),
                         },
                     )?;
@@ -1232,10 +1259,15 @@ impl Store for SqliteStore {
                     action: "created",
                     from: None,
                     to: draft.state,
-                    actor: None,
+                    actor: options.actor.as_deref(),
                     detail: None,
                 },
             )?;
+            if let (Some(_), Some(hash)) = (&draft.idempotency_key, &options.request_hash) {
+                tx.prepare_cached("UPDATE callbacks SET request_hash = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, hash]))
+                    .map_err(backend("storing the request digest"))?;
+            }
             queue_recording(tx, id, draft, now_s)?;
             Ok((load(tx, id)?, CreateOutcome::Created))
         })
@@ -1279,6 +1311,20 @@ impl Store for SqliteStore {
 
     fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError> {
         self.read(|c| load(c, id))
+    }
+
+    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&open_for_number_sql())
+                .map_err(backend("listing a number's open callbacks"))?;
+            let mut rows = stmt
+                .query_map([number], read_callback)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(backend("listing a number's open callbacks"))?;
+            rows.sort_by_key(|r| r.id);
+            Ok(rows)
+        })
     }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError> {
@@ -2067,6 +2113,13 @@ mod tests {
         );
         assert!(merge.contains("callbacks_pending_number"), "{merge}");
         assert!(!merge.contains("TEMP B-TREE"), "{merge}");
+        // The per-number cap reads a number's open callbacks without a scan.
+        let open = plan(&store, &open_for_number_sql().replace("?1", "'+1'"));
+        assert!(
+            open.contains("callbacks_pending_number") && open.contains("callbacks_active_number"),
+            "{open}"
+        );
+        assert!(!open.contains("SCAN callbacks"), "{open}");
     }
 
     #[test]

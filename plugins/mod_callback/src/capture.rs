@@ -10,9 +10,13 @@
 //! `when` (a time expression), `tz` (IANA zone), `remark`, `recording` (a WAV file the
 //! dialplan recorded inside the configured `recordings-dir`; it is checked and renamed to a
 //! server-made name before it is stored, and renamed back if the request is refused). The result is in channel
-//! variables: `callback_result=OK|ERR`, `callback_id`, `callback_due_epoch`, `callback_error`.
+//! variables: `callback_result=OK|ERR`, `callback_id`, `callback_due_epoch`,
+//! `callback_outcome` (`created`, or `merged` when the request joined a callback someone
+//! else made: then no id or time of it is given), `callback_error`.
 
 use crate::vars::ChannelVars;
+use callback_core::access::{Disclosure, Principal, Reach};
+use callback_core::ivr::Stored;
 use callback_core::model::{CallbackType, Source};
 use callback_core::recording::RecordingDir;
 use callback_core::service::{CallbackService, NewRequest, Requested};
@@ -172,13 +176,15 @@ fn request(
     req.remark = a.remark;
     if let Some(agent) = &a.agent {
         if !svc.config().agents.iter().any(|x| x.id == *agent) {
-            return Err(CaptureError::Args(format!(
-                "agent '{agent}' is not in callback.conf.xml"
-            )));
+            // Not repeated: the name may have come from the caller.
+            return Err(CaptureError::Args(
+                "agent: no such agent in callback.conf.xml".into(),
+            ));
         }
     }
     req.agent = a.agent;
     req.origin_uuid = chan.uuid();
+    req.actor = Some("dialplan".into());
     Ok(req)
 }
 
@@ -194,6 +200,13 @@ fn store(
     let dir = RecordingDir::new(&svc.config().settings.recordings_dir);
     let rec = dir.adopt(given, svc.now())?;
     let adopted = rec.path.clone();
+    // The same length limit as an upload over HTTP (transcribe-max-seconds).
+    if let Err(e) = svc.check_recording_length(&rec) {
+        if let Err(back) = std::fs::rename(&adopted, given) {
+            tracing::warn!("callback_capture: the recording stays at {adopted}: {back}");
+        }
+        return Err(e.into());
+    }
     req.recording = Some(rec);
     svc.request(req).map_err(|e| {
         if let Err(back) = std::fs::rename(&adopted, given) {
@@ -203,12 +216,46 @@ fn store(
     })
 }
 
+/// Sets `callback_id`, `callback_due_epoch` and `callback_outcome` for what a request
+/// became, as far as the caller may know it: a request that joined a callback someone
+/// else made gets no id or time of it (`callback_outcome=merged`), as over HTTP.
+pub fn set_stored(chan: &dyn ChannelVars, stored: &Stored) {
+    match stored {
+        Stored::Own(r) => {
+            chan.set_var("callback_id", Some(&r.id.to_string()));
+            let due = r.due_at.map(|d| d.timestamp().to_string());
+            chan.set_var("callback_due_epoch", due.as_deref());
+            chan.set_var("callback_outcome", Some("created"));
+        }
+        Stored::Joined => {
+            chan.set_var("callback_id", None);
+            chan.set_var("callback_due_epoch", None);
+            chan.set_var("callback_outcome", Some("merged"));
+        }
+    }
+}
+
+/// The text for `callback_error`: what was wrong, without repeating a queue or agent name
+/// that is not configured (the dialplan may have passed it through from a caller) or the
+/// server's paths (the log has them).
+fn channel_text(e: &CaptureError) -> String {
+    match e {
+        CaptureError::UnknownQueue(_)
+        | CaptureError::Service(callback_core::service::Error::UnknownQueue(_)) => {
+            "unknown queue (not in callback.conf.xml)".into()
+        }
+        CaptureError::Recording(r) => format!("recording: {}", r.reason()),
+        other => other.to_string(),
+    }
+}
+
 /// Sets the error result variables; a message the checked setter refuses (it would
 /// expand) is replaced by a generic one.
 pub fn set_error(chan: &dyn ChannelVars, message: &str) {
     chan.set_var("callback_result", Some("ERR"));
     chan.set_var("callback_id", None);
     chan.set_var("callback_due_epoch", None);
+    chan.set_var("callback_outcome", None);
     if !chan.set_var("callback_error", Some(message)) {
         chan.set_var("callback_error", Some("invalid request"));
     }
@@ -231,11 +278,15 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
         })
         .and_then(|(req, recording)| store(svc, req, recording.as_deref()));
     match outcome {
-        Ok((r, _)) => {
+        Ok((r, outcome)) => {
+            // The caller reaches no callback but the one they make (callback_core::access).
+            let caller = Principal::new("dialplan", Reach::Own);
+            let stored = match caller.disclosure(&r, outcome) {
+                Disclosure::Full => Stored::Own(Box::new(r.clone())),
+                Disclosure::Withheld => Stored::Joined,
+            };
             chan.set_var("callback_result", Some("OK"));
-            chan.set_var("callback_id", Some(&r.id.to_string()));
-            let due = r.due_at.map(|d| d.timestamp().to_string());
-            chan.set_var("callback_due_epoch", due.as_deref());
+            set_stored(chan, &stored);
             chan.set_var("callback_error", None);
             tracing::info!(callback_id = r.id, "callback_capture: stored");
         }
@@ -245,7 +296,7 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
         }
         Err(e) => {
             tracing::info!("callback_capture refused: {e}");
-            set_error(chan, &e.to_string());
+            set_error(chan, &channel_text(&e));
         }
     }
 }

@@ -8,6 +8,7 @@
 //! Replies start with `+OK` or `-ERR`; with the leading `json` word the reply is one JSON
 //! object, `{"ok":true,...}` or `{"ok":false,"error":{"code":...,"message":...}}`.
 
+use callback_core::access::{Principal, Reach};
 use callback_core::dispatch::Dispatcher;
 use callback_core::model::{AttemptResult, CallbackId, CallbackRequest, State};
 use callback_core::service::{CallbackService, Error as ServiceError, Trace};
@@ -428,7 +429,9 @@ pub fn execute_with(
     let Some(svc) = service else {
         return err_reply(json, "not-running", "mod_callback is not running", None);
     };
-    let actor = "fs_cli";
+    // The PBX's admin at its console: every callback (callback_core::access, Reach::All).
+    let admin = Principal::new("fs_cli", Reach::All);
+    let actor = admin.actor.as_str();
     match inv.command {
         Command::Help => unreachable!("answered above"),
         // Only the module can re-read its configuration (execute_module).

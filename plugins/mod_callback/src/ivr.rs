@@ -186,9 +186,7 @@ pub fn run(svc: Option<&CallbackService>, call: &dyn CallControl, data: &str) {
         Outcome::Failed(e) => return set_error(call, &e.to_string()),
     };
     call.set_var("callback_result", Some("OK"));
-    call.set_var("callback_id", Some(&stored.id.to_string()));
-    let due = stored.due_at.map(|d| d.timestamp().to_string());
-    call.set_var("callback_due_epoch", due.as_deref());
+    crate::capture::set_stored(call, &stored);
     call.set_var(
         "callback_confirmed",
         Some(if confirmed { "true" } else { "false" }),

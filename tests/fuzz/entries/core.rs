@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 /// The fuzz API keys (staff scope: every route is open to it).
 pub const STAFF: &str = "staff-secret-0123456789";
+/// A public (`create`) key, as a web site's form has.
+pub const WEB: &str = "web-secret-0123456789";
 
 /// A realistic configuration: one queue with office hours and slots, one open round the
 /// clock, a staff key, no rate limits (the fuzzer is one client sending thousands).
@@ -43,6 +45,7 @@ pub fn base_config(extra: &str) -> String {
   </queues>
   <api-keys>
     <key name="staff"><param name="secret" value="{STAFF}"/><param name="scope" value="staff"/></key>
+    <key name="web"><param name="secret" value="{WEB}"/><param name="scope" value="create"/></key>
   </api-keys>
 </configuration>"#
     )
@@ -173,35 +176,85 @@ pub fn wav(data: &[u8]) {
 }
 
 /// The HTTP API in-process: the real router over a real SQLite store, the input as the
-/// JSON body of `POST /v1/callbacks` and of `PATCH /v1/callbacks/1`. No body may make it
-/// answer 5xx, and every 4xx has the error shape with a code and a message.
+/// JSON body of `POST /v1/callbacks` (staff key and the public `create` key) and of
+/// `PATCH /v1/callbacks/1` (staff key and the callback's customer token), then replayed
+/// under an `Idempotency-Key` of its own. No body may make it answer 5xx, and every 4xx has
+/// the error shape with a code and a message; the public key is never shown a callback it
+/// merged into; a replay answers as the first request did (the same callback); the key
+/// with another request is refused (422) once it stands for a callback.
 pub fn http(data: &[u8]) {
     let api = Http::get();
     let body = data.to_vec();
     api.rt.block_on(async {
-        for (method, uri) in [("POST", "/v1/callbacks"), ("PATCH", "/v1/callbacks/1")] {
-            let (status, reply) = api.send(method, uri, body.clone()).await;
-            assert!(
-                status < 500,
-                "{method} {uri} {:?}: {status} {reply}",
-                String::from_utf8_lossy(&body)
-            );
-            if status >= 400 {
-                let err = &reply["error"];
-                for key in ["code", "message"] {
-                    assert!(
-                        err[key].as_str().is_some_and(|s| !s.trim().is_empty()),
-                        "{method} {uri}: {status} without error.{key}: {reply}"
-                    );
-                }
+        for (method, uri, auth) in [
+            ("POST", "/v1/callbacks", STAFF),
+            ("POST", "/v1/callbacks", WEB),
+            ("PATCH", "/v1/callbacks/1", STAFF),
+            ("PATCH", "/v1/callbacks/1", api.token.as_str()),
+        ] {
+            let (status, reply) = api.send(method, uri, auth, None, body.clone()).await;
+            check_reply(method, uri, &body, status, &reply);
+            if auth == WEB && reply["outcome"] == "merged" {
+                assert_eq!(status, 202, "a merge shown to the public key: {reply}");
+                assert!(
+                    reply.get("callback").is_none() && reply.get("token").is_none(),
+                    "a merge disclosed to the public key: {reply}"
+                );
             }
         }
+        // Replays: the same body under a key of its own, twice, then another request.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            data.hash(&mut h);
+            format!("fuzz-{:016x}", h.finish())
+        };
+        let post = |b: Vec<u8>| api.send("POST", "/v1/callbacks", STAFF, Some(&key), b);
+        let (s1, r1) = post(body.clone()).await;
+        check_reply("POST (keyed)", "/v1/callbacks", &body, s1, &r1);
+        let (s2, r2) = post(body.clone()).await;
+        check_reply("POST (replay)", "/v1/callbacks", &body, s2, &r2);
+        if r1["callback"]["id"].is_i64() {
+            assert!(s2 < 300, "a replay of {s1} answered {s2}: {r2}");
+            assert_eq!(r2["callback"]["id"], r1["callback"]["id"], "{r1} then {r2}");
+        } else if s1 >= 400 {
+            assert_eq!(s2, s1, "a replay of a refusal: {r1} then {r2}");
+        }
+        let other = br#"{"number":"+4930555000","queue":"nyc"}"#;
+        let same = serde_json::from_slice::<serde_json::Value>(data).ok()
+            == serde_json::from_slice::<serde_json::Value>(other).ok();
+        let (s3, r3) = post(other.to_vec()).await;
+        check_reply("POST (other body)", "/v1/callbacks", other, s3, &r3);
+        if !same && matches!(r1["outcome"].as_str(), Some("created" | "existing")) {
+            assert_eq!(s3, 422, "the key with another body: {r3}");
+            assert_eq!(r3["error"]["code"], "idempotency-mismatch", "{r3}");
+        }
     });
+}
+
+/// No 5xx; a 4xx has the error shape.
+fn check_reply(method: &str, uri: &str, body: &[u8], status: u16, reply: &serde_json::Value) {
+    assert!(
+        status < 500,
+        "{method} {uri} {:?}: {status} {reply}",
+        String::from_utf8_lossy(body)
+    );
+    if status >= 400 {
+        let err = &reply["error"];
+        for key in ["code", "message"] {
+            assert!(
+                err[key].as_str().is_some_and(|s| !s.trim().is_empty()),
+                "{method} {uri}: {status} without error.{key}: {reply}"
+            );
+        }
+    }
 }
 
 struct Http {
     rt: tokio::runtime::Runtime,
     router: axum::Router,
+    /// The customer token of callback 1.
+    token: String,
 }
 
 impl Http {
@@ -232,30 +285,41 @@ impl Http {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("a runtime");
-            let api = Http {
+            let mut api = Http {
                 router: callback_core::api::router(Arc::new(service), None),
                 rt,
+                token: String::new(),
             };
             // Callback 1, for the PATCH.
             let first = br#"{"number":"+4930123456","desired_time":"2026-11-24T10:00"}"#;
             let (status, reply) =
                 api.rt
-                    .block_on(api.send("POST", "/v1/callbacks", first.to_vec()));
+                    .block_on(api.send("POST", "/v1/callbacks", STAFF, None, first.to_vec()));
             assert_eq!(status, 201, "callback 1 is created: {reply}");
+            api.token = reply["token"].as_str().expect("a token").to_string();
             api
         })
     }
 
-    async fn send(&self, method: &str, uri: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: &str,
+        idempotency_key: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
         use axum::extract::ConnectInfo;
         use tower::ServiceExt;
         let mut req = axum::http::Request::builder()
             .method(method)
             .uri(uri)
-            .header("authorization", format!("Bearer {STAFF}"))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body))
-            .expect("a request");
+            .header("authorization", format!("Bearer {auth}"))
+            .header("content-type", "application/json");
+        if let Some(k) = idempotency_key {
+            req = req.header("idempotency-key", k);
+        }
+        let mut req = req.body(axum::body::Body::from(body)).expect("a request");
         let peer: std::net::SocketAddr = "127.0.0.1:4000".parse().unwrap();
         req.extensions_mut().insert(ConnectInfo(peer));
         let resp = self

@@ -89,7 +89,8 @@ impl ChannelVars for Vars {
 }
 
 /// `callback_capture <args>`: parsed, then run on a call against the service; the call
-/// always ends with `callback_result` OK and an id, or ERR and a reason.
+/// always ends with `callback_result` OK and an id (or, having joined a waiting callback,
+/// `callback_outcome=merged` and no id), or ERR and a reason.
 pub fn capture(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Err(message) = capture::parse_args(&text) {
@@ -106,6 +107,11 @@ pub fn capture(data: &[u8]) {
     capture::run(Some(service()), &vars, &text);
     let get = |k: &str| vars.var(k);
     match get("callback_result").as_deref() {
+        // A request that joined a waiting callback gets no id of it (callback_core::access).
+        Some("OK") if get("callback_outcome").as_deref() == Some("merged") => assert!(
+            get("callback_id").is_none() && get("callback_due_epoch").is_none(),
+            "{text:?}: merged without the callback's id or time"
+        ),
         Some("OK") => assert!(
             get("callback_id").is_some_and(|id| id.parse::<i64>().is_ok_and(|n| n > 0)),
             "{text:?}: OK with an id"

@@ -746,3 +746,83 @@ fn recordings_and_transcripts_are_purged_on_request_and_after_retention() {
     assert!(wav_files(&m.scratch.as_ref().unwrap().join("recordings")).is_empty());
     assert!(sim.api("callback purge 999").starts_with("-ERR"));
 }
+
+/// ivr.conf.xml with two waiting callbacks per number, and merging as `merge` says.
+fn capped(name: &str, merge: bool) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join(IVR_CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="max-pending-per-number" value="0"/>"#,
+            r#"<param name="max-pending-per-number" value="2"/>"#,
+        )
+        .replace(
+            r#"<param name="merge-pending" value="false"/>"#,
+            &format!(r#"<param name="merge-pending" value="{merge}"/>"#),
+        );
+    let conf = std::env::temp_dir().join(format!("{name}-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    conf
+}
+
+#[test]
+fn the_ivr_holds_the_per_number_cap() {
+    // Two callbacks wait for a number: a third IVR request for it hears the apology, nothing stored.
+    let sim = Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap());
+    let conf = capped("ivr-cap", false);
+    let _m = load_with_config(&conf).unwrap();
+    for _ in 0..2 {
+        let call = ivr(&sim, CALLER, "quick", vec![press("1"), speak("john.wav")]);
+        ok_id(&sim, &call);
+    }
+    let third = ivr(&sim, CALLER, "quick", vec![press("1"), speak("john.wav")]);
+    assert_eq!(var(&sim, &third, "callback_result").as_deref(), Some("ERR"));
+    let why = var(&sim, &third, "callback_error").unwrap();
+    assert!(why.contains("at most 2"), "{why}");
+    assert!(played(&sim, &third).contains(&"callback/error.wav".to_string()));
+    assert_eq!(stored_count(&sim), 2);
+    let _ = std::fs::remove_file(conf);
+}
+
+#[test]
+fn an_ivr_caller_who_joins_someone_elses_callback_hears_no_time_of_it() {
+    // A caller entering another's number joins that callback: no time read back, no id set.
+    let sim = Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap());
+    let conf = capped("ivr-join", true);
+    let _m = load_with_config(&conf).unwrap();
+    let owner = ivr(&sim, CALLER, "quick", vec![press("1"), speak("john.wav")]);
+    let id = ok_id(&sim, &owner);
+    let says = |call: &str| {
+        sim.session(call)
+            .unwrap()
+            .apps
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(a, arg)| a == "say" && arg.contains("CURRENT_TIME"))
+            .count()
+    };
+    assert!(says(&owner) > 0, "the owner hears when");
+    let other = ivr(
+        &sim,
+        "+12125550199",
+        "quick",
+        vec![press("2"), press("2125550142#"), speak("maria.wav")],
+    );
+    assert_eq!(var(&sim, &other, "callback_result").as_deref(), Some("OK"));
+    assert_eq!(var(&sim, &other, "callback_id"), None);
+    assert_eq!(var(&sim, &other, "callback_due_epoch"), None);
+    assert_eq!(
+        var(&sim, &other, "callback_outcome").as_deref(),
+        Some("merged")
+    );
+    assert_eq!(says(&other), 0, "no day or time of the other's callback");
+    assert_eq!(stored_count(&sim), 1);
+    let trace: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    let merged = trace["trace"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "merge" && e["actor"] == "ivr");
+    assert!(merged, "{trace}");
+    let _ = std::fs::remove_file(conf);
+}

@@ -588,6 +588,161 @@ fn a_port_in_use_is_one_error_line_not_a_failed_load() {
     assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
 }
 
+/// A configuration for the door tests: the demo's queues, merging off (so every request
+/// is a callback of its own), two waiting per number, US premium numbers denied,
+/// recordings up to 3 seconds; `@TMP@` is the module's scratch directory.
+fn caps_conf(name: &str, merge: bool) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(repo_root().join(DEMO_CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="default-queue" value="support"/>"#,
+            &format!(
+                r#"<param name="default-queue" value="support"/>
+    <param name="merge-pending" value="{merge}"/>
+    <param name="max-pending-per-number" value="2"/>
+    <param name="deny-prefixes" value="+1900"/>
+    <param name="recordings-dir" value="@TMP@/rec"/>
+    <param name="transcribe-max-seconds" value="3"/>"#
+            ),
+        );
+    let conf = std::env::temp_dir().join(format!("{name}-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    conf
+}
+
+/// `seconds` of a tone as an 8 kHz WAV file at `path`.
+fn write_wav(path: &std::path::Path, seconds: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..8000 * seconds {
+        w.write_sample(((i % 40) as i16 - 20) * 300).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn capture_holds_the_per_number_cap_and_the_recording_limit() {
+    // callback_capture: a third waiting callback for one number, and a recording over
+    // transcribe-max-seconds, are refused and store nothing; errors echo no queue name or path.
+    let sim = sim();
+    let conf = caps_conf("caps-capture", false);
+    let m = load_with_config(&conf).unwrap();
+    let scratch = m.scratch.clone().unwrap();
+    for _ in 0..2 {
+        let call = capture(&sim, "+12125550142", "delay=15m");
+        assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    }
+    let third = capture(&sim, "+12125550142", "queue=sales");
+    assert_eq!(sim.var(&third, "callback_result").as_deref(), Some("ERR"));
+    let why = sim.var(&third, "callback_error").unwrap();
+    assert!(why.contains("at most 2"), "{why}");
+    assert!(sim.api("callback list").starts_with("+OK 2 callback(s)"));
+    // The recording limit of an upload holds for a file the dialplan recorded.
+    let rec = scratch.join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let long = rec.join("long.wav");
+    write_wav(&long, 5);
+    let call = capture(
+        &sim,
+        "+12125550150",
+        &format!("recording={}", long.display()),
+    );
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+    let why = sim.var(&call, "callback_error").unwrap();
+    assert!(why.contains("longer than 3 seconds"), "{why}");
+    assert!(long.exists(), "the refused recording is given back");
+    let short = rec.join("short.wav");
+    write_wav(&short, 2);
+    let call = capture(
+        &sim,
+        "+12125550150",
+        &format!("recording={}", short.display()),
+    );
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    // Neither a queue name nor the server's paths come back into the channel.
+    for args in [
+        "queue=evil-queue-7f3a".to_string(),
+        "recording=/etc/passwd".to_string(),
+        format!("recording={}", rec.join("missing.wav").display()),
+    ] {
+        let call = capture(&sim, "+12125550160", &args);
+        assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+        let why = sim.var(&call, "callback_error").unwrap();
+        for echoed in [
+            "evil-queue-7f3a",
+            "/etc/passwd",
+            &*scratch.to_string_lossy(),
+        ] {
+            assert!(!why.contains(echoed), "{args}: {why}");
+        }
+    }
+    assert!(sim.api("callback list").starts_with("+OK 3 callback(s)"));
+    drop(m);
+    let _ = std::fs::remove_file(conf);
+    assert_clean(&sim);
+}
+
+#[test]
+fn capture_that_joins_another_callback_gets_no_id_of_it() {
+    // A second caller naming someone's number joins their callback: OK, merged, no id or time.
+    let sim = sim();
+    let conf = caps_conf("caps-join", true);
+    let _m = load_with_config(&conf).unwrap();
+    let first = capture(&sim, "+12125550142", "delay=15m remark='account 4711'");
+    assert_eq!(sim.var(&first, "callback_id").as_deref(), Some("1"));
+    assert_eq!(
+        sim.var(&first, "callback_outcome").as_deref(),
+        Some("created")
+    );
+    let other = capture(&sim, "+12125550199", "number=+12125550142 delay=15m");
+    assert_eq!(sim.var(&other, "callback_result").as_deref(), Some("OK"));
+    assert_eq!(
+        sim.var(&other, "callback_outcome").as_deref(),
+        Some("merged")
+    );
+    assert_eq!(sim.var(&other, "callback_id"), None);
+    assert_eq!(sim.var(&other, "callback_due_epoch"), None);
+    let shown = sim.api("callback show 1");
+    assert!(
+        shown.contains("merge") && shown.contains("dialplan"),
+        "{shown}"
+    );
+    let _ = std::fs::remove_file(conf);
+}
+
+#[test]
+fn fs_cli_reschedule_and_now_hold_the_horizon_and_the_deny_list() {
+    // fs_cli: a time past the horizon names it; `now` on a number now denied is refused.
+    let sim = sim();
+    let conf = caps_conf("caps-cli", false);
+    let m = load_with_config(&conf).unwrap();
+    let call = capture(&sim, "+12125550142", "delay=15m");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    let r = sim.api("callback reschedule 1 +40d");
+    assert!(
+        r.starts_with("-ERR") && r.contains("beyond the booking horizon"),
+        "{r}"
+    );
+    // A number the deny-list covers (stored before the prefix was denied).
+    let db = m.scratch.clone().unwrap().join("callback.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "UPDATE callbacks SET number = '+19005550142' WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    let r = sim.api("callback now 1");
+    assert!(r.starts_with("-ERR") && r.contains("+1900"), "{r}");
+    let shown = sim.api("callback json show 1");
+    assert!(shown.contains("\"state\":\"scheduled\""), "{shown}");
+    let _ = std::fs::remove_file(conf);
+}
+
 /// A FreeSWITCH conf directory in a scratch folder, with these files (relative paths), made
 /// the switch's `conf_dir`; `MOD_CALLBACK_CONF` unset so the module asks the switch.
 fn fs_conf_dir(sim: &Sim, files: &[(&str, &str)]) -> std::path::PathBuf {

@@ -924,3 +924,65 @@ fn the_review_fixes_hold_over_http() {
         .count();
     assert_eq!(list["pending"], pending as u64, "{list}");
 }
+
+#[test]
+fn the_panels_schedule_reschedule_and_call_now_hold_the_caps() {
+    // Schedule a third waiting callback for a number: 409; reschedule past the horizon:
+    // named; Call Now on a number the deny-list covers: refused; nothing changes.
+    let sim = sim();
+    let text = std::fs::read_to_string(repo_root().join(CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="max-pending-per-number" value="0"/>"#,
+            r#"<param name="max-pending-per-number" value="2"/>
+    <param name="deny-prefixes" value="+1900"/>"#,
+        );
+    let conf = std::env::temp_dir().join(format!("panel-caps-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    let m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
+    let base = base(&sim);
+    let sam = Client::login(&base, "sam", "sam-panel-pw1");
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    // Tomorrow, so nothing falls due while alice is ready below.
+    let form = |hour: u32| {
+        format!(
+            r#"{{"number":"+12125550161","queue":"support","date":"2026-11-24","time":"{hour}:00"}}"#
+        )
+    };
+    for hour in [10, 11] {
+        let r = sam.post("/panel/api/callbacks", &form(hour));
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let before = sim.api("callback list");
+    let r = sam.post("/panel/api/callbacks", &form(12));
+    assert_eq!((r.status, r.code().as_str()), (409, "too-many-pending"));
+    assert_eq!(sim.api("callback list"), before);
+
+    let id = capture(&sim, "type=delayed delay=2h queue=support");
+    let due = show(&sim, id)["request"]["due_at"].clone();
+    let r = sam.post(
+        &format!("/panel/api/callbacks/{id}/reschedule"),
+        r#"{"date":"2027-06-01","time":"10:00"}"#,
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "beyond-horizon"));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("beyond the booking horizon"), "{message}");
+    assert_eq!(show(&sim, id)["request"]["due_at"], due);
+
+    // A number denied since it was stored: Call Now refuses to make it due.
+    let db = m.scratch.clone().unwrap().join("callback.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        &format!("UPDATE callbacks SET number = '+19005550142' WHERE id = {id}"),
+        [],
+    )
+    .unwrap();
+    let r = alice.post("/panel/api/me/state", r#"{"ready":true}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = alice.post(&format!("/panel/api/callbacks/{id}/call-now"), "");
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["error"]["field"], "number");
+    assert_eq!(show(&sim, id)["request"]["state"], "scheduled");
+    assert_eq!(show(&sim, id)["request"]["due_at"], due);
+    let _ = std::fs::remove_file(conf);
+}
