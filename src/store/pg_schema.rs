@@ -160,6 +160,8 @@ CREATE TABLE agents (
     node    TEXT    NOT NULL
 );
 "#,
+    // 8: placeholder (to be replaced at merge by the idempotency-key migration).
+    "SELECT 1;",
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

@@ -198,6 +198,8 @@ CREATE TABLE agents (
     node    TEXT    NOT NULL
 );
 "#,
+    // 8: placeholder (to be replaced at merge by the idempotency-key migration).
+    "SELECT 1;",
 ];
 
 /// The schema version this build writes.
