@@ -1,7 +1,9 @@
 //! The dispatcher's loop: sleep until the next due time, a lease to renew, or a nudge (a
-//! new or changed request, an agent getting ready); claim due callbacks with a lease (one
-//! per ready agent); ring an agent for each on an originate thread; recover callbacks a
-//! crash left in the middle of a dispatch.
+//! new or changed request, an agent getting ready, the host's clock passing the instant
+//! the loop sleeps until); claim due callbacks with a lease (one per ready agent); ask
+//! [`plan::turn`] what to do with them; carry that out: ring an agent for each offer on an
+//! originate thread, write the moves, recover callbacks a crash left in the middle of a
+//! dispatch. The loop decides nothing itself.
 //!
 //! Every step writes its transition first, then acts, then notifies.
 //!
@@ -14,6 +16,7 @@
 
 use super::agents::{Agents, Released};
 use super::outcome;
+use super::plan::{self, Action, Claimed, Snapshot, LOOKAHEAD};
 use crate::config::AgentConfig;
 use crate::host::{LegRequest, Target};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
@@ -28,15 +31,12 @@ use std::thread::JoinHandle;
 /// How long after the agent answered the agent-leg application must have started.
 const APP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How early the loop wakes and claims before a due instant, so the database work is done
-/// when the instant comes and the agent is rung at it.
-const LOOKAHEAD: Duration = Duration::milliseconds(25);
-
-/// The longest a callback waits for a ready agent before it is looked at again.
-const MAX_WAIT: Duration = Duration::minutes(5);
-
-/// The longest the loop sleeps without looking (a host's virtual clock may jump).
-const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(200);
+/// The longest the loop sleeps with nothing to wait for. It is not how due work is found
+/// (every change here nudges the loop, the PostgreSQL listener nudges it for the other
+/// nodes' changes, and the host's clock is watched by [`Dispatcher::check_clock`]): it
+/// bounds what a lost nudge costs (a notification missed while the listener reconnects,
+/// another program writing the database).
+const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often a dispatcher whose database is at fault (full, read-only, locked) tries again.
 const FAULT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -68,6 +68,9 @@ struct Pending {
 struct Signal {
     stop: bool,
     nudges: u64,
+    /// The host-clock instant the sleeping loop waits for (`None`: awake, or waiting for a
+    /// nudge only).
+    wake_at: Option<DateTime<Utc>>,
 }
 
 /// The dispatcher of this node.
@@ -168,6 +171,24 @@ impl Dispatcher {
         self.wake.notify_all();
     }
 
+    /// Wakes the loop if the host's clock has reached the instant it sleeps until. The loop
+    /// sleeps on the machine's monotonic clock for what the host's clock said was left; a
+    /// host clock that steps forward (FreeSWITCH's `switch_time_sync`, src/switch_time.c
+    /// lines 610-634 at v1.10.12, run at start, by `fsctl sync_clock` and when the timer
+    /// sees the clock skew; the simulator's virtual clock, moved by tests and by calls)
+    /// would otherwise be seen only at the end of that sleep. The module calls this from
+    /// FreeSWITCH's runtime thread, which calls the module's runtime function in a loop
+    /// (src/switch_loadable_module.c lines 118-127 at v1.10.12).
+    pub fn check_clock(&self) {
+        let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+        if g.wake_at.is_some_and(|at| self.svc.now() >= at) {
+            g.wake_at = None;
+            g.nudges += 1;
+            drop(g);
+            self.wake.notify_all();
+        }
+    }
+
     /// Sets an agent ready or away and wakes the loop. A ready agent pulls forward the
     /// callbacks waiting for an agent of its queues (or for it personally).
     pub fn set_agent(&self, id: &str, ready: bool) -> Result<(), super::agents::AgentError> {
@@ -206,13 +227,7 @@ impl Dispatcher {
             if !mine || r.due_at.is_none_or(|d| d <= now) {
                 continue;
             }
-            let waited = self
-                .svc
-                .store()
-                .events(r.id)?
-                .last()
-                .is_some_and(|e| e.action == "wait");
-            if !waited {
+            if r.counts.waits == 0 {
                 continue;
             }
             let mut t = Transition::new(State::Rescheduled, "agent-ready");
@@ -307,14 +322,17 @@ impl Dispatcher {
             // Wake a little early: the claim and the offers' commit happen before the due
             // instant, and the agents are rung at it (see `ring_all`). A database fault
             // (full, read-only, locked) is retried at a slower pace.
-            let wait = if back_off {
-                FAULT_RETRY
+            let (wait, wake_at) = if back_off {
+                (FAULT_RETRY, None)
             } else {
-                next.map(|at| (at - LOOKAHEAD - now).to_std().unwrap_or_default())
-                    .unwrap_or(MAX_SLEEP)
-                    .min(MAX_SLEEP)
+                let at = next.map(|at| at - LOOKAHEAD);
+                let wait = at
+                    .map(|at| (at - now).to_std().unwrap_or_default())
+                    .unwrap_or(IDLE_LOOK)
+                    .min(IDLE_LOOK);
+                (wait, at)
             };
-            let g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
             if g.stop {
                 break;
             }
@@ -322,10 +340,12 @@ impl Dispatcher {
                 seen = g.nudges;
                 continue;
             }
-            let (g, _) = self
+            g.wake_at = wake_at;
+            let (mut g, _) = self
                 .wake
                 .wait_timeout_while(g, wait, |s| !s.stop && s.nudges == seen)
                 .unwrap_or_else(PoisonError::into_inner);
+            g.wake_at = None;
             if g.stop {
                 break;
             }
@@ -337,8 +357,8 @@ impl Dispatcher {
         }
     }
 
-    /// One pass: renew leases, claim what is due (one per ready agent), dispatch it.
-    /// Returns when to look again.
+    /// One pass: renew leases, claim what is due (one per ready agent), plan what to do
+    /// with it ([`plan::turn`]) and do it. Returns when to look again.
     pub fn turn(self: &Arc<Self>) -> Result<Option<DateTime<Utc>>, Error> {
         let cfg = self.svc.config();
         let now = self.svc.now();
@@ -348,75 +368,143 @@ impl Dispatcher {
         if !self.agents.is_empty() {
             self.agents.sync(&self.svc.store().agent_board(now)?, now);
         }
-        let free = self.agents.ready();
-        let room = cfg
-            .dispatch
-            .max_ringing
-            .saturating_sub(self.ringing.load(Ordering::SeqCst));
-        let limit = free.min(room);
+        let limit = plan::claim_limit(
+            self.agents.ready(),
+            cfg.dispatch.max_ringing,
+            self.ringing.load(Ordering::SeqCst),
+        );
+        let holding = !self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        let mut claimed = Vec::new();
         if limit > 0 {
-            let claimed = self
+            for r in self
                 .svc
                 .store()
-                .claim_due(self.node(), now + LOOKAHEAD, lease, limit)?;
-            let mut offers = Vec::with_capacity(claimed.len());
-            for r in claimed {
-                let id = r.id;
-                // Ours and still running here (the lease lapsed under us): keep going and
-                // keep renewing; recovering it would dial a second time.
+                .claim_due(self.node(), now + LOOKAHEAD, lease, limit)?
+            {
                 let running_here = self
                     .held
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert(id, now)
+                    .insert(r.id, now)
                     .is_some();
-                // (A fresh claim of a due callback is never that: its last dispatch ended,
-                // even if that thread has not let go of it yet.)
                 if running_here && r.state != State::Due {
+                    claimed.push(Claimed {
+                        request: r,
+                        running_here,
+                        do_not_call: false,
+                    });
                     continue;
                 }
                 if let (Some(h), Some(due)) = (&self.lateness, r.due_at) {
                     h.observe((now - due).num_milliseconds().max(0) as f64 / 1000.0);
                 }
-                // Claimed up to LOOKAHEAD early: judged (hours, window) at its due instant.
-                let at = r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD));
-                match self.dispatch(r.clone(), at) {
-                    Ok(Some(offer)) => offers.push(offer),
-                    Ok(None) => {}
+                let do_not_call = match self.on_do_not_call(&r, now) {
+                    Ok(dnc) => dnc,
                     Err(e) => {
+                        self.drop_claim(r.id, &e);
+                        continue;
+                    }
+                };
+                claimed.push(Claimed {
+                    request: r,
+                    running_here,
+                    do_not_call,
+                });
+            }
+        }
+        // Read after the claim, so the claimed callbacks count by their new leases. A
+        // failed read still lets this turn's claims be carried out first.
+        let (upcoming, failed) = if limit > 0 {
+            match self.svc.store().next_wakeup() {
+                Ok(next) => (next, None),
+                Err(e) => (None, Some(e)),
+            }
+        } else {
+            (None, None)
+        };
+        let snapshot = Snapshot {
+            now,
+            config: cfg,
+            claimed,
+            upcoming,
+            holding,
+            claiming: limit > 0,
+        };
+        let plan = self.agents.with(|pool| plan::turn(&snapshot, pool));
+        self.execute(plan.actions, now);
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(plan.wake_at),
+        }
+    }
+
+    /// Whether a claimed callback's number is on the do-not-call list, read only for a due
+    /// callback the planner could offer (a known queue, not past its time).
+    fn on_do_not_call(&self, r: &CallbackRequest, now: DateTime<Utc>) -> Result<bool, Error> {
+        let at = r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD));
+        let gone = r.expires_at.is_some_and(|e| e <= at) || r.window.until.is_some_and(|u| u <= at);
+        if r.state != State::Due || gone || self.svc.config().queue(Some(&r.queue)).is_none() {
+            return Ok(false);
+        }
+        Ok(self.svc.store().dnc_contains(&r.number)?)
+    }
+
+    /// Carries out a turn's plan: the moves and recoveries one by one, then the offers
+    /// together ([`Dispatcher::ring_all`]).
+    fn execute(self: &Arc<Self>, actions: Vec<Action>, now: DateTime<Utc>) {
+        let mut offers = Vec::new();
+        for action in actions {
+            match action {
+                Action::Move {
+                    request,
+                    change,
+                    at,
+                } => match self.transition(&request, change, at) {
+                    Ok(_) => self.let_go(request.id),
+                    Err(e) => self.drop_claim(request.id, &e),
+                },
+                Action::Fail { request, change } => {
+                    // Nothing will ever dispatch it: say why instead of reclaiming.
+                    if let Err(e) = self.transition(&request, change, now) {
+                        tracing::error!(callback_id = request.id, "callback {}: {e}", request.id);
+                    }
+                    self.drop_claim(request.id, &Error::UnknownQueue(request.queue.clone()));
+                }
+                Action::Offer {
+                    request,
+                    agent,
+                    mut change,
+                } => {
+                    change.expect = Some(request.state);
+                    change.owner = Some(self.node().to_string());
+                    offers.push(Pending {
+                        request,
+                        agent,
+                        change,
+                    });
+                }
+                Action::Recover { request, at } => {
+                    let id = request.id;
+                    if let Err(e) = self.recover(request.clone(), at) {
                         if let Error::UnknownQueue(q) = &e {
                             // Nothing will ever dispatch it: say why instead of reclaiming.
                             let mut t = Transition::new(State::Failed, "fail");
                             t.detail = Some(format!("queue '{q}' is no longer configured"));
-                            if let Err(e) = self.transition(&r, t, now) {
+                            if let Err(e) = self.transition(&request, t, now) {
                                 tracing::error!(callback_id = id, "callback {id}: {e}");
                             }
                         }
                         self.drop_claim(id, &e);
                     }
                 }
+                Action::LetGo(id) => self.let_go(id),
             }
-            self.ring_all(offers, now);
         }
-        // With no agent free, what is due cannot be taken now: sleep until a nudge (an
-        // agent released or set ready) instead of looking again at once.
-        let next = if limit > 0 {
-            self.svc.store().next_wakeup()?
-        } else {
-            None
-        };
-        let renew_at = now + lease / 3;
-        let held = !self
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty();
-        Ok(match (next, held) {
-            (Some(n), true) => Some(n.min(renew_at)),
-            (Some(n), false) => Some(n),
-            (None, true) => Some(renew_at),
-            (None, false) => None,
-        })
+        self.ring_all(offers, now);
     }
 
     fn renew(&self, now: DateTime<Utc>, lease: Duration) {
@@ -461,25 +549,6 @@ impl Dispatcher {
         let stored = self.svc.store().transition(r.id, &t, now)?;
         self.svc.notify(&action, &stored);
         Ok(stored)
-    }
-
-    /// A claimed callback: offered (returned, to be rung with the others of the turn),
-    /// moved on, or recovered.
-    fn dispatch(
-        self: &Arc<Self>,
-        r: CallbackRequest,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Pending>, Error> {
-        match r.state {
-            State::Due => self.offer(r, now),
-            State::Offering | State::Previewing | State::Dialing | State::Connected => {
-                self.recover(r, now).map(|()| None)
-            }
-            _ => {
-                self.let_go(r.id);
-                Ok(None)
-            }
-        }
     }
 
     /// Gives up a claim this turn could not dispatch (its lease lapses; a later claim
@@ -617,78 +686,6 @@ impl Dispatcher {
         )?;
         self.let_go(r.id);
         Ok(())
-    }
-
-    /// Picks an agent for a due callback (or says why not, and moves it on); the offer is
-    /// written and rung by [`Dispatcher::ring_all`].
-    fn offer(
-        self: &Arc<Self>,
-        r: CallbackRequest,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Pending>, Error> {
-        let cfg = self.svc.config();
-        let queue = cfg
-            .queue(Some(&r.queue))
-            .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
-        // Expiry, the customer's window, do-not-call, business hours: for this attempt too.
-        if let Some(t) = outcome::hold(&self.svc, &r, now)? {
-            self.transition(&r, t, now)?;
-            self.let_go(r.id);
-            return Ok(None);
-        }
-        // Overdue counts from the first time it fell due (its first claim): each wait for
-        // the agent moves `due_at` on.
-        let personal = match (r.agent.as_deref(), cfg.dispatch.personal_fallback) {
-            (Some(a), Some(f)) => {
-                let first_due = self
-                    .svc
-                    .store()
-                    .events(r.id)?
-                    .iter()
-                    .find(|e| e.action == "claim")
-                    .map_or(now, |e| e.at);
-                (now - first_due < f).then_some(a)
-            }
-            (a, _) => a,
-        };
-        let Some(agent) = self
-            .agents
-            .take(r.id, &r.queue, personal, queue.dial.strategy)
-        else {
-            // Waiting again and again backs off (doubling, at most 5 minutes), so a queue
-            // nobody staffs does not fill the trace; an agent getting ready pulls waiting
-            // callbacks forward (see `set_agent`).
-            let waits = self
-                .svc
-                .store()
-                .events(r.id)?
-                .iter()
-                .rev()
-                .filter(|e| e.action != "claim")
-                .take_while(|e| e.action == "wait")
-                .count();
-            let base = queue.retry.reoffer_delay.max(Duration::seconds(1));
-            let delay = (base * (1i32 << waits.min(10))).min(MAX_WAIT.max(base));
-            let mut t = Transition::new(State::Rescheduled, "wait");
-            t.due_at = Some(now + delay);
-            t.detail = Some(match personal {
-                Some(a) => format!("agent {a} is not ready"),
-                None => format!("no agent of queue {} is ready", r.queue),
-            });
-            self.transition(&r, t, now)?;
-            self.let_go(r.id);
-            return Ok(None);
-        };
-        let mut t = Transition::new(State::Offering, "offer");
-        t.actor = Some(agent.id.clone());
-        t.detail = Some(format!("ringing agent {} ({})", agent.id, agent.dial));
-        t.expect = Some(r.state);
-        t.owner = Some(self.node().to_string());
-        Ok(Some(Pending {
-            request: r,
-            agent,
-            change: t,
-        }))
     }
 
     /// Rings the agent of a written offer on an originate thread.

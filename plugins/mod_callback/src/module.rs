@@ -311,6 +311,8 @@ pub fn runtime_turn() -> bool {
             }
         }
     }
+    // The host's clock may have stepped past the instant the dispatcher sleeps until.
+    m.dispatcher.check_clock();
     let Ok(stopping) = m.stopping.lock() else {
         return false;
     };
