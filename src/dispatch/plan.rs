@@ -23,6 +23,13 @@ pub const LOOKAHEAD: Duration = Duration::milliseconds(25);
 /// The longest a callback waits for a ready agent before it is looked at again.
 pub const MAX_WAIT: Duration = Duration::minutes(5);
 
+/// The longest the loop sleeps with nothing to wait for. It is not how due work is found
+/// (every change on this node nudges the loop, the PostgreSQL listener nudges it for the
+/// other nodes' changes, and the host's clock is watched, see
+/// [`super::Dispatcher::check_clock`]): it bounds what a lost nudge costs (a notification
+/// missed while the listener reconnects, another program writing the database).
+pub const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The longest a callback waits for its queue to open when no opening is found within the
 /// horizon (it is looked at again then).
 const NO_OPENING_WAIT: Duration = Duration::minutes(5);
@@ -92,6 +99,22 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// When to look again without a nudge (`None`: only a nudge).
     pub wake_at: Option<DateTime<Utc>>,
+}
+
+/// How long the loop sleeps after a turn that asked to be woken at `wake_at` (host clock),
+/// and the host-clock instant it sleeps until: a little early ([`LOOKAHEAD`]), so the
+/// claim and the offers' commit are done when the due instant comes; at most
+/// [`IDLE_LOOK`]. No fixed-period look: without a deadline, only a nudge wakes it sooner.
+pub fn sleep(
+    wake_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (std::time::Duration, Option<DateTime<Utc>>) {
+    let at = wake_at.map(|at| at - LOOKAHEAD);
+    let wait = at
+        .map(|at| (at - now).to_std().unwrap_or_default())
+        .unwrap_or(IDLE_LOOK)
+        .min(IDLE_LOOK);
+    (wait, at)
 }
 
 /// How many callbacks a turn may claim: one per free agent, within the room left to ring.
@@ -740,6 +763,33 @@ mod tests {
         assert_eq!(claim_limit(3, 64, 0), 3);
         assert_eq!(claim_limit(3, 64, 62), 2);
         assert_eq!(claim_limit(0, 64, 0), 0);
+    }
+
+    #[test]
+    fn the_loop_sleeps_until_its_deadline_not_for_a_fixed_period() {
+        // No poll: the loop sleeps until just before the next deadline (however far, up to
+        // the idle bound), at once when it has passed, and without one until a nudge or the
+        // idle bound.
+        let now = clock().now();
+        let in_ten = now + Duration::minutes(10);
+        assert_eq!(
+            sleep(Some(in_ten), now),
+            (
+                std::time::Duration::from_millis(60_000),
+                Some(in_ten - LOOKAHEAD)
+            )
+        );
+        let soon = now + Duration::seconds(30);
+        assert_eq!(
+            sleep(Some(soon), now),
+            (
+                std::time::Duration::from_millis(29_975),
+                Some(soon - LOOKAHEAD)
+            )
+        );
+        let past = now - Duration::seconds(1);
+        assert_eq!(sleep(Some(past), now).0, std::time::Duration::ZERO);
+        assert_eq!(sleep(None, now), (IDLE_LOOK, None));
     }
 
     #[test]

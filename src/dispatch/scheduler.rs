@@ -31,14 +31,10 @@ use std::thread::JoinHandle;
 /// How long after the agent answered the agent-leg application must have started.
 const APP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The longest the loop sleeps with nothing to wait for. It is not how due work is found
-/// (every change here nudges the loop, the PostgreSQL listener nudges it for the other
-/// nodes' changes, and the host's clock is watched by [`Dispatcher::check_clock`]): it
-/// bounds what a lost nudge costs (a notification missed while the listener reconnects,
-/// another program writing the database).
-const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often a dispatcher whose database is at fault (full, read-only, locked) tries again.
 const FAULT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How soon a turn that failed otherwise (a lost connection, say) is tried again.
+const ERROR_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A call uuid as FreeSWITCH makes them (hex digits and dashes): only such values travel
 /// in a leg's variables (an API client's origin id may hold other characters).
@@ -173,12 +169,14 @@ impl Dispatcher {
 
     /// Wakes the loop if the host's clock has reached the instant it sleeps until. The loop
     /// sleeps on the machine's monotonic clock for what the host's clock said was left; a
-    /// host clock that steps forward (FreeSWITCH's `switch_time_sync`, src/switch_time.c
-    /// lines 610-634 at v1.10.12, run at start, by `fsctl sync_clock` and when the timer
-    /// sees the clock skew; the simulator's virtual clock, moved by tests and by calls)
-    /// would otherwise be seen only at the end of that sleep. The module calls this from
-    /// FreeSWITCH's runtime thread, which calls the module's runtime function in a loop
-    /// (src/switch_loadable_module.c lines 118-127 at v1.10.12).
+    /// host clock that steps forward would otherwise be seen only at the end of that sleep.
+    /// FreeSWITCH's clock is the monotonic clock plus an offset that `switch_time_sync`
+    /// resets (src/switch_time.c:609-633 at v1.10.12): by `fsctl sync_clock`
+    /// (src/switch_core.c:2759-2761) and when its timer thread sees a virtual machine
+    /// migrate or the clock skew (src/switch_time.c:1198-1223); the simulator's virtual
+    /// clock steps whenever a test or a call moves it. The module calls this from its
+    /// runtime function, which FreeSWITCH's runtime thread calls in a loop until it returns
+    /// TERM (src/switch_loadable_module.c:111-124); it waits up to a second per call.
     pub fn check_clock(&self) {
         let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
         if g.wake_at.is_some_and(|at| self.svc.now() >= at) {
@@ -303,7 +301,7 @@ impl Dispatcher {
         let mut seen = 0;
         let mut outage = Outage::default();
         loop {
-            let mut back_off = false;
+            let mut retry = None;
             let next = match self.turn() {
                 Ok(next) => {
                     outage.ok("dispatcher");
@@ -314,23 +312,17 @@ impl Dispatcher {
                         Error::Store(s) => s.fault(),
                         _ => None,
                     };
-                    back_off = outage.failed("dispatcher", &e, fault);
+                    let back_off = outage.failed("dispatcher", &e, fault);
+                    retry = Some(if back_off { FAULT_RETRY } else { ERROR_RETRY });
                     None
                 }
             };
             let now = self.svc.now();
-            // Wake a little early: the claim and the offers' commit happen before the due
-            // instant, and the agents are rung at it (see `ring_all`). A database fault
-            // (full, read-only, locked) is retried at a slower pace.
-            let (wait, wake_at) = if back_off {
-                (FAULT_RETRY, None)
-            } else {
-                let at = next.map(|at| at - LOOKAHEAD);
-                let wait = at
-                    .map(|at| (at - now).to_std().unwrap_or_default())
-                    .unwrap_or(IDLE_LOOK)
-                    .min(IDLE_LOOK);
-                (wait, at)
+            // A failed turn is tried again soon, a database fault (full, read-only, locked)
+            // at a slower pace; else sleep until the plan's deadline or a nudge.
+            let (wait, wake_at) = match retry {
+                Some(retry) => (retry, None),
+                None => plan::sleep(next, now),
             };
             let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
             if g.stop {

@@ -1,5 +1,6 @@
 //! The module's life, in safe Rust: read and validate `callback.conf.xml`, open the store,
-//! build the service; idle the runtime thread; stop everything on shutdown.
+//! build the service; on the runtime thread, once a second, the retention purge and the
+//! dispatcher's clock watch; stop everything on shutdown.
 //!
 //! Configuration path: the environment variable `MOD_CALLBACK_CONF` if set, else
 //! [`DEFAULT_CONF`] (FreeSWITCH's conf directory is not reachable through the functions the
