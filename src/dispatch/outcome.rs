@@ -46,7 +46,6 @@ pub fn hold(
         .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
     // The list is read only when the answer could matter (as before: an expired callback
     // costs no lookup).
-    let gone = r.expires_at.is_some_and(|e| e <= now) || r.window.until.is_some_and(|u| u <= now);
-    let do_not_call = !gone && svc.store().dnc_contains(&r.number)?;
+    let do_not_call = !plan::past_its_time(r, now) && svc.store().dnc_contains(&r.number)?;
     Ok(plan::hold(r, queue, do_not_call, now))
 }

@@ -117,6 +117,18 @@ pub fn sleep(
     (wait, at)
 }
 
+/// The instant a claimed callback is judged at (hours, window, expiry): its due instant,
+/// as it may be claimed up to [`LOOKAHEAD`] early.
+pub fn judged_at(r: &CallbackRequest, now: DateTime<Utc>) -> DateTime<Utc> {
+    r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD))
+}
+
+/// Whether callback `r` is past its time at `now`: its time to live or the customer's
+/// window ran out (then nothing else about it matters, not even do-not-call).
+pub fn past_its_time(r: &CallbackRequest, now: DateTime<Utc>) -> bool {
+    r.expires_at.is_some_and(|e| e <= now) || r.window.until.is_some_and(|u| u <= now)
+}
+
 /// How many callbacks a turn may claim: one per free agent, within the room left to ring.
 pub fn claim_limit(free_agents: usize, max_ringing: usize, ringing: usize) -> usize {
     free_agents.min(max_ringing.saturating_sub(ringing))
@@ -137,8 +149,7 @@ pub fn turn(s: &Snapshot<'_>, agents: &mut Pool) -> Plan {
             holds = true;
             continue;
         }
-        // Claimed up to LOOKAHEAD early: judged (hours, window) at its due instant.
-        let at = r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD));
+        let at = judged_at(r, now);
         let action = match r.state {
             State::Due => offer(s.config, c, agents, at),
             State::Offering | State::Previewing | State::Dialing | State::Connected => {

@@ -439,8 +439,7 @@ impl Dispatcher {
     /// Whether a claimed callback's number is on the do-not-call list, read only for a due
     /// callback the planner could offer (a known queue, not past its time).
     fn on_do_not_call(&self, r: &CallbackRequest, now: DateTime<Utc>) -> Result<bool, Error> {
-        let at = r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD));
-        let gone = r.expires_at.is_some_and(|e| e <= at) || r.window.until.is_some_and(|u| u <= at);
+        let gone = plan::past_its_time(r, plan::judged_at(r, now));
         if r.state != State::Due || gone || self.svc.config().queue(Some(&r.queue)).is_none() {
             return Ok(false);
         }
