@@ -136,6 +136,7 @@ mod tests {
             lease_owner: None,
             lease_expires: None,
             priority: 0,
+            counts: Default::default(),
         }
     }
 

@@ -16,8 +16,9 @@
 //!   durable job queue; audio conversion, tag rules (`intent=billing`), WER.
 //! - [`recording`]: the recordings directory: server-made file names, WAV inspection.
 //! - [`ivr`]: the turnkey callback IVR as a dialogue over an abstract caller.
-//! - [`dispatch`]: at the due time: agents, the scheduler loop, the agent leg's preview,
-//!   the customer leg and what follows each outcome.
+//! - [`dispatch`]: at the due time: agents, the decisions without I/O (`plan`), the
+//!   scheduler loop that carries them out, the agent leg's preview, the customer leg and
+//!   what follows each outcome.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).

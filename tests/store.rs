@@ -10,8 +10,8 @@ mod backends;
 use backends::{on_each, Backend, Raw};
 
 use callback_core::model::{
-    Attempt, AttemptResult, CallbackRequest, CallbackType, Draft, Leg, Recording, Source, State,
-    Window,
+    Attempt, AttemptResult, CallbackRequest, CallbackType, DispatchCounts, Draft, Leg, Recording,
+    Source, State, Window,
 };
 use callback_core::store::{
     AgentRecord, AttemptEnd, CreateOptions, CreateOutcome, JobState, ListFilter, NewAttempt,
@@ -812,6 +812,77 @@ fn claims_take_the_oldest_due_first_up_to_the_limit() {
 }
 
 #[test]
+fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
+    // Waits in a row (reset by any other transition, not by a claim), failovers and the
+    // first claim are columns the store keeps; a database of schema 8, which has only the
+    // trace, gets the same values when it migrates.
+    on_each(|b| {
+        let store = &*b.store;
+        let (a, _) = store
+            .create(
+                &draft("+493012345678", "sales", 0),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        assert_eq!(a.counts, DispatchCounts::default());
+        let claim = |at: i64| {
+            let c = store
+                .claim_due("w", t(at), Duration::seconds(60), 1)
+                .unwrap();
+            assert_eq!(c.len(), 1, "nothing claimed at {at}");
+            c[0].clone()
+        };
+        let from_due = |action: &str, due: i64| {
+            let mut x = Transition::new(State::Rescheduled, action);
+            x.expect = Some(State::Due);
+            x.owner = Some("w".into());
+            x.due_at = Some(t(due));
+            x
+        };
+        let wait = |at: i64, due: i64| {
+            let mut x = from_due("wait", due);
+            x.wait = true;
+            store.transition(a.id, &x, t(at)).unwrap()
+        };
+        let first = claim(1);
+        assert_eq!(first.counts.first_claimed_at, Some(t(1)));
+        assert_eq!(wait(1, 10).counts.waits, 1);
+        assert_eq!(claim(10).counts.first_claimed_at, Some(t(1)));
+        assert_eq!(wait(10, 20).counts.waits, 2);
+        claim(20);
+        let mut failover = from_due("failover", 30);
+        failover.failover = true;
+        failover.queue = Some("support".into());
+        failover.reset_attempts = true;
+        let r = store.transition(a.id, &failover, t(20)).unwrap();
+        assert_eq!((r.counts.waits, r.counts.failovers), (0, 1));
+        claim(30);
+        let r = wait(30, 40);
+        let want = DispatchCounts {
+            waits: 1,
+            failovers: 1,
+            first_claimed_at: Some(t(1)),
+        };
+        assert_eq!(r.counts, want);
+        assert_eq!(store.get(a.id).unwrap().counts, want);
+
+        b.raw.execute(
+            "ALTER TABLE callbacks DROP COLUMN waits; \
+             ALTER TABLE callbacks DROP COLUMN failovers; \
+             ALTER TABLE callbacks DROP COLUMN first_claimed_at;",
+        );
+        b.raw.execute(match &b.raw {
+            Raw::Sqlite(_) => "PRAGMA user_version = 8",
+            Raw::Pg(_) => "UPDATE callback_schema SET version = 8",
+        });
+        let migrated = b.open_again().unwrap();
+        assert_eq!(migrated.get(a.id).unwrap().counts, want);
+        assert_eq!(schema_version(&b.raw), 9);
+    });
+}
+
+#[test]
 fn a_claim_made_early_is_stamped_when_it_happened_and_listed_before_the_offer() {
     // A dispatcher claiming 25 ms ahead across a second boundary: the callback due at the
     // next second is claimed, the claim and its lease are stamped at the instant it was made
@@ -1003,7 +1074,7 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         assert_eq!(again.get(a.id).unwrap(), a);
         // 1: callbacks; 2: the transcription queue; 3: priority; 4: cheaper callback indexes;
         // 5: webhook cursors; 6: the agent panel's indexes; 7: agents shared by nodes.
-        assert_eq!(schema_version(&b.raw), 8);
+        assert_eq!(schema_version(&b.raw), 9);
         drop(again);
         match &b.raw {
             Raw::Sqlite(_) => b.raw.execute("PRAGMA user_version = 99"),
@@ -1075,7 +1146,7 @@ fn nodes_starting_together_migrate_once() {
         )
         .unwrap();
     assert_eq!(stores[3].get(a.id).unwrap(), a);
-    assert_eq!(schema_version(&Raw::Pg(schema)), 8);
+    assert_eq!(schema_version(&Raw::Pg(schema)), 9);
 }
 
 #[test]

@@ -73,12 +73,21 @@ impl Slot {
     }
 }
 
-/// The agents of this node.
+/// The agents of this node, shared by the dispatcher's threads: a [`Pool`] behind a lock.
 #[derive(Debug)]
 pub struct Agents {
-    slots: Mutex<(Vec<Slot>, u64)>,
+    pool: Mutex<Pool>,
+}
+
+/// The agents' states and picks, plain data: the dispatcher's planning reads and changes
+/// it under the [`Agents`] lock ([`Agents::with`]), and tests build one directly.
+#[derive(Debug)]
+pub struct Pool {
+    slots: Vec<Slot>,
+    /// Offers made so far, for round robin.
+    seq: u64,
     /// Declines in a row that set an agent away (0: never).
-    away_after: std::sync::atomic::AtomicU32,
+    away_after: u32,
 }
 
 /// Why an agent's state could not be set.
@@ -93,6 +102,94 @@ pub enum AgentError {
 }
 
 impl Agents {
+    pub fn new(agents: &[AgentConfig], away_after: u32, now: DateTime<Utc>) -> Self {
+        Self {
+            pool: Mutex::new(Pool::new(agents, away_after, now)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the pool under the lock: a dispatch turn's picks are made at once.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Pool) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    /// Applies a reloaded `<agents>` list: see [`Pool::reconfigure`].
+    pub fn reconfigure(
+        &self,
+        agents: &[AgentConfig],
+        away_after: u32,
+        now: DateTime<Utc>,
+    ) -> (Vec<String>, Vec<String>) {
+        self.lock().reconfigure(agents, away_after, now)
+    }
+
+    /// Sets an agent ready or away (busy is the dispatcher's to set).
+    pub fn set_state(
+        &self,
+        id: &str,
+        ready: bool,
+        now: DateTime<Utc>,
+    ) -> Result<AgentState, AgentError> {
+        self.lock().set_state(id, ready, now)
+    }
+
+    /// Ready agents that could take a callback of `queue`.
+    pub fn ready_for(&self, queue: &str) -> usize {
+        self.lock().ready_for(queue)
+    }
+
+    /// Whether this node has no agents configured (it only captures; nothing to offer).
+    pub fn is_empty(&self) -> bool {
+        self.lock().slots.is_empty()
+    }
+
+    /// Ready agents in all.
+    pub fn ready(&self) -> usize {
+        self.lock().ready()
+    }
+
+    /// Picks a ready agent for a callback and marks it busy with it: `personal` only that
+    /// agent; else one serving `queue`, by `strategy`.
+    pub fn take(
+        &self,
+        callback: i64,
+        queue: &str,
+        personal: Option<&str>,
+        strategy: Strategy,
+    ) -> Option<AgentConfig> {
+        self.lock().take(callback, queue, personal, strategy)
+    }
+
+    /// Ends an agent's busy spell. Returns true when this decline set the agent away.
+    pub fn release(&self, id: &str, how: Released, now: DateTime<Utc>) -> bool {
+        self.lock().release(id, how, now)
+    }
+
+    /// Whether a set of agents (`id` the one to check) may change state: not busy here or
+    /// on another node. The dispatcher stores the change only then.
+    pub fn check(&self, id: &str) -> Result<(), AgentError> {
+        self.lock().check(id)
+    }
+
+    /// Brings in what the store says of every node (see [`Pool::sync`]).
+    pub fn sync(&self, board: &AgentBoard, now: DateTime<Utc>) {
+        self.lock().sync(board, now)
+    }
+
+    pub fn config(&self, id: &str) -> Option<AgentConfig> {
+        self.lock().config(id)
+    }
+
+    pub fn list(&self) -> Vec<AgentView> {
+        self.lock().list()
+    }
+}
+
+impl Pool {
     pub fn new(agents: &[AgentConfig], away_after: u32, now: DateTime<Utc>) -> Self {
         let slots = agents
             .iter()
@@ -111,8 +208,9 @@ impl Agents {
             })
             .collect();
         Self {
-            slots: Mutex::new((slots, 0)),
-            away_after: std::sync::atomic::AtomicU32::new(away_after),
+            slots,
+            seq: 0,
+            away_after,
         }
     }
 
@@ -122,32 +220,30 @@ impl Agents {
     /// then it keeps that call, is offered nothing more (no queues) and goes at the first
     /// reload after that call. Returns the ids added and removed.
     pub fn reconfigure(
-        &self,
+        &mut self,
         agents: &[AgentConfig],
         away_after: u32,
         now: DateTime<Utc>,
     ) -> (Vec<String>, Vec<String>) {
-        self.away_after
-            .store(away_after, std::sync::atomic::Ordering::Relaxed);
-        let mut guard = self.lock();
-        let slots = &mut guard.0;
+        self.away_after = away_after;
         let mut removed = Vec::new();
-        slots.retain_mut(|slot| match agents.iter().find(|a| a.id == slot.cfg.id) {
-            Some(a) => {
-                slot.cfg = a.clone();
-                true
-            }
-            None => {
-                removed.push(slot.cfg.id.clone());
-                slot.cfg.queues.clear();
-                slot.callback.is_some()
-            }
-        });
+        self.slots
+            .retain_mut(|slot| match agents.iter().find(|a| a.id == slot.cfg.id) {
+                Some(a) => {
+                    slot.cfg = a.clone();
+                    true
+                }
+                None => {
+                    removed.push(slot.cfg.id.clone());
+                    slot.cfg.queues.clear();
+                    slot.callback.is_some()
+                }
+            });
         let mut added = Vec::new();
         for a in agents {
-            if !slots.iter().any(|s| s.cfg.id == a.id) {
+            if !self.slots.iter().any(|s| s.cfg.id == a.id) {
                 added.push(a.id.clone());
-                slots.push(Slot {
+                self.slots.push(Slot {
                     cfg: a.clone(),
                     state: if a.start_ready {
                         AgentState::Ready
@@ -165,22 +261,18 @@ impl Agents {
         (added, removed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Slot>, u64)> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Sets an agent ready or away (busy is the dispatcher's to set).
     pub fn set_state(
-        &self,
+        &mut self,
         id: &str,
         ready: bool,
         now: DateTime<Utc>,
     ) -> Result<AgentState, AgentError> {
-        let mut g = self.lock();
-        let slot =
-            g.0.iter_mut()
-                .find(|s| s.cfg.id == id)
-                .ok_or_else(|| AgentError::Unknown(id.to_string()))?;
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.cfg.id == id)
+            .ok_or_else(|| AgentError::Unknown(id.to_string()))?;
         if let (AgentState::Busy, Some(cb)) = (slot.state, slot.callback) {
             return Err(AgentError::Busy(id.to_string(), cb));
         }
@@ -202,35 +294,27 @@ impl Agents {
 
     /// Ready agents that could take a callback of `queue`.
     pub fn ready_for(&self, queue: &str) -> usize {
-        self.lock()
-            .0
+        self.slots
             .iter()
             .filter(|s| s.free() && s.cfg.serves(queue))
             .count()
     }
 
-    /// Whether this node has no agents configured (it only captures; nothing to offer).
-    pub fn is_empty(&self) -> bool {
-        self.lock().0.is_empty()
-    }
-
     /// Ready agents in all.
     pub fn ready(&self) -> usize {
-        self.lock().0.iter().filter(|s| s.free()).count()
+        self.slots.iter().filter(|s| s.free()).count()
     }
 
     /// Picks a ready agent for a callback and marks it busy with it: `personal` only that
     /// agent; else one serving `queue`, by `strategy`.
     pub fn take(
-        &self,
+        &mut self,
         callback: i64,
         queue: &str,
         personal: Option<&str>,
         strategy: Strategy,
     ) -> Option<AgentConfig> {
-        let mut g = self.lock();
-        let (slots, seq) = &mut *g;
-        let candidates = slots.iter_mut().filter(|s| {
+        let candidates = self.slots.iter_mut().filter(|s| {
             s.free()
                 && match personal {
                     Some(p) => s.cfg.id == p,
@@ -241,18 +325,17 @@ impl Agents {
             Strategy::LongestIdle => candidates.min_by_key(|s| (s.idle_since, s.last_offer)),
             Strategy::RoundRobin => candidates.min_by_key(|s| s.last_offer),
         }?;
-        *seq += 1;
-        chosen.last_offer = *seq;
+        self.seq += 1;
+        chosen.last_offer = self.seq;
         chosen.state = AgentState::Busy;
         chosen.callback = Some(callback);
         Some(chosen.cfg.clone())
     }
 
     /// Ends an agent's busy spell. Returns true when this decline set the agent away.
-    pub fn release(&self, id: &str, how: Released, now: DateTime<Utc>) -> bool {
-        let away_after = self.away_after.load(std::sync::atomic::Ordering::Relaxed);
-        let mut g = self.lock();
-        let Some(slot) = g.0.iter_mut().find(|s| s.cfg.id == id) else {
+    pub fn release(&mut self, id: &str, how: Released, now: DateTime<Utc>) -> bool {
+        let away_after = self.away_after;
+        let Some(slot) = self.slots.iter_mut().find(|s| s.cfg.id == id) else {
             return false;
         };
         slot.callback = None;
@@ -275,13 +358,13 @@ impl Agents {
     }
 
     /// Whether a set of agents (`id` the one to check) may change state: not busy here or
-    /// on another node. The dispatcher stores the change only then.
+    /// on another node.
     pub fn check(&self, id: &str) -> Result<(), AgentError> {
-        let g = self.lock();
-        let slot =
-            g.0.iter()
-                .find(|s| s.cfg.id == id)
-                .ok_or_else(|| AgentError::Unknown(id.to_string()))?;
+        let slot = self
+            .slots
+            .iter()
+            .find(|s| s.cfg.id == id)
+            .ok_or_else(|| AgentError::Unknown(id.to_string()))?;
         match (slot.state, slot.callback, slot.elsewhere) {
             (AgentState::Busy, Some(cb), _) | (_, _, Some(cb)) => {
                 Err(AgentError::Busy(id.to_string(), cb))
@@ -293,9 +376,8 @@ impl Agents {
     /// Brings in what the store says of every node: each agent's ready/away as last set
     /// (agents busy here keep their state until released), and which agents are busy on
     /// another node. An agent freed elsewhere counts as idle from `now`.
-    pub fn sync(&self, board: &AgentBoard, now: DateTime<Utc>) {
-        let mut g = self.lock();
-        for slot in g.0.iter_mut() {
+    pub fn sync(&mut self, board: &AgentBoard, now: DateTime<Utc>) {
+        for slot in self.slots.iter_mut() {
             let here = slot.state == AgentState::Busy;
             if !here {
                 if let Some(rec) = board.states.iter().find(|r| r.id == slot.cfg.id) {
@@ -328,16 +410,14 @@ impl Agents {
     }
 
     pub fn config(&self, id: &str) -> Option<AgentConfig> {
-        self.lock()
-            .0
+        self.slots
             .iter()
             .find(|s| s.cfg.id == id)
             .map(|s| s.cfg.clone())
     }
 
     pub fn list(&self) -> Vec<AgentView> {
-        self.lock()
-            .0
+        self.slots
             .iter()
             .map(|s| AgentView {
                 id: s.cfg.id.clone(),

@@ -1,9 +1,12 @@
 //! The dispatcher's loop: sleep until the next due time, a lease to renew, or a nudge (a
-//! new or changed request, an agent getting ready); claim due callbacks with a lease (one
-//! per ready agent); ring an agent for each on an originate thread; recover callbacks a
-//! crash left in the middle of a dispatch.
+//! new or changed request, an agent getting ready, the host's clock passing the instant
+//! the loop sleeps until); claim due callbacks with a lease (one per ready agent); ask
+//! [`plan::turn`] what to do with them; carry that out: ring an agent for each offer on an
+//! originate thread, write the moves, recover callbacks a crash left in the middle of a
+//! dispatch. The loop decides nothing itself.
 //!
-//! Every step writes its transition first, then acts, then notifies.
+//! Every step writes its transition first, then acts, then notifies. The agent legs (a
+//! turn's offers written together, each rung on an originate thread) are in `ring.rs`.
 //!
 //! Recovery of a callback whose lease lapsed in an active state (the node died):
 //! - `offering` / `previewing`: the customer was not dialled; the open agent leg is closed
@@ -14,31 +17,26 @@
 
 use super::agents::{Agents, Released};
 use super::outcome;
+use super::plan::{self, Action, Claimed, Snapshot, LOOKAHEAD};
 use crate::config::AgentConfig;
-use crate::host::{LegRequest, Target};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::service::{CallbackService, Error};
-use crate::store::{AttemptEnd, NewAttempt, Outage, StoreError, Transition};
+use crate::store::{AttemptEnd, Outage, StoreError, Transition};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
+mod ring;
+
 /// How long after the agent answered the agent-leg application must have started.
 const APP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How early the loop wakes and claims before a due instant, so the database work is done
-/// when the instant comes and the agent is rung at it.
-const LOOKAHEAD: Duration = Duration::milliseconds(25);
-
-/// The longest a callback waits for a ready agent before it is looked at again.
-const MAX_WAIT: Duration = Duration::minutes(5);
-
-/// The longest the loop sleeps without looking (a host's virtual clock may jump).
-const MAX_SLEEP: std::time::Duration = std::time::Duration::from_millis(200);
 /// How often a dispatcher whose database is at fault (full, read-only, locked) tries again.
 const FAULT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How soon a turn that failed otherwise (a lost connection, say) is tried again.
+const ERROR_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A call uuid as FreeSWITCH makes them (hex digits and dashes): only such values travel
 /// in a leg's variables (an API client's origin id may hold other characters).
@@ -68,6 +66,9 @@ struct Pending {
 struct Signal {
     stop: bool,
     nudges: u64,
+    /// The host-clock instant the sleeping loop waits for (`None`: awake, or waiting for a
+    /// nudge only).
+    wake_at: Option<DateTime<Utc>>,
 }
 
 /// The dispatcher of this node.
@@ -184,6 +185,26 @@ impl Dispatcher {
         self.wake.notify_all();
     }
 
+    /// Wakes the loop if the host's clock has reached the instant it sleeps until. The loop
+    /// sleeps on the machine's monotonic clock for what the host's clock said was left; a
+    /// host clock that steps forward would otherwise be seen only at the end of that sleep.
+    /// FreeSWITCH's clock is the monotonic clock plus an offset that `switch_time_sync`
+    /// resets (src/switch_time.c:609-633 at v1.10.12): by `fsctl sync_clock`
+    /// (src/switch_core.c:2759-2761) and when its timer thread sees a virtual machine
+    /// migrate or the clock skew (src/switch_time.c:1198-1223); the simulator's virtual
+    /// clock steps whenever a test or a call moves it. The module calls this from its
+    /// runtime function, which FreeSWITCH's runtime thread calls in a loop until it returns
+    /// TERM (src/switch_loadable_module.c:111-124); it waits up to a second per call.
+    pub fn check_clock(&self) {
+        let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+        if g.wake_at.is_some_and(|at| self.svc.now() >= at) {
+            g.wake_at = None;
+            g.nudges += 1;
+            drop(g);
+            self.wake.notify_all();
+        }
+    }
+
     /// Sets an agent ready or away and wakes the loop. A ready agent pulls forward the
     /// callbacks waiting for an agent of its queues (or for it personally).
     pub fn set_agent(&self, id: &str, ready: bool) -> Result<(), super::agents::AgentError> {
@@ -222,13 +243,7 @@ impl Dispatcher {
             if !mine || r.due_at.is_none_or(|d| d <= now) {
                 continue;
             }
-            let waited = self
-                .svc
-                .store()
-                .events(r.id)?
-                .last()
-                .is_some_and(|e| e.action == "wait");
-            if !waited {
+            if r.counts.waits == 0 {
                 continue;
             }
             let mut t = Transition::new(State::Rescheduled, "agent-ready");
@@ -304,7 +319,7 @@ impl Dispatcher {
         let mut seen = 0;
         let mut outage = Outage::default();
         loop {
-            let mut back_off = false;
+            let mut retry = None;
             let next = match self.turn() {
                 Ok(next) => {
                     outage.ok("dispatcher");
@@ -315,22 +330,19 @@ impl Dispatcher {
                         Error::Store(s) => s.fault(),
                         _ => None,
                     };
-                    back_off = outage.failed("dispatcher", &e, fault);
+                    let back_off = outage.failed("dispatcher", &e, fault);
+                    retry = Some(if back_off { FAULT_RETRY } else { ERROR_RETRY });
                     None
                 }
             };
             let now = self.svc.now();
-            // Wake a little early: the claim and the offers' commit happen before the due
-            // instant, and the agents are rung at it (see `ring_all`). A database fault
-            // (full, read-only, locked) is retried at a slower pace.
-            let wait = if back_off {
-                FAULT_RETRY
-            } else {
-                next.map(|at| (at - LOOKAHEAD - now).to_std().unwrap_or_default())
-                    .unwrap_or(MAX_SLEEP)
-                    .min(MAX_SLEEP)
+            // A failed turn is tried again soon, a database fault (full, read-only, locked)
+            // at a slower pace; else sleep until the plan's deadline or a nudge.
+            let (wait, wake_at) = match retry {
+                Some(retry) => (retry, None),
+                None => plan::sleep(next, now),
             };
-            let g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
             if g.stop {
                 break;
             }
@@ -338,10 +350,12 @@ impl Dispatcher {
                 seen = g.nudges;
                 continue;
             }
-            let (g, _) = self
+            g.wake_at = wake_at;
+            let (mut g, _) = self
                 .wake
                 .wait_timeout_while(g, wait, |s| !s.stop && s.nudges == seen)
                 .unwrap_or_else(PoisonError::into_inner);
+            g.wake_at = None;
             if g.stop {
                 break;
             }
@@ -353,8 +367,8 @@ impl Dispatcher {
         }
     }
 
-    /// One pass: renew leases, claim what is due (one per ready agent), dispatch it.
-    /// Returns when to look again.
+    /// One pass: renew leases, claim what is due (one per ready agent), plan what to do
+    /// with it ([`plan::turn`]) and do it. Returns when to look again.
     pub fn turn(self: &Arc<Self>) -> Result<Option<DateTime<Utc>>, Error> {
         let cfg = self.svc.config();
         let now = self.svc.now();
@@ -364,75 +378,142 @@ impl Dispatcher {
         if !self.agents.is_empty() {
             self.agents.sync(&self.svc.store().agent_board(now)?, now);
         }
-        let free = self.agents.ready();
-        let room = cfg
-            .dispatch
-            .max_ringing
-            .saturating_sub(self.ringing.load(Ordering::SeqCst));
-        let limit = free.min(room);
+        let limit = plan::claim_limit(
+            self.agents.ready(),
+            cfg.dispatch.max_ringing,
+            self.ringing.load(Ordering::SeqCst),
+        );
+        let holding = !self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        let mut claimed = Vec::new();
         if limit > 0 {
-            let claimed =
-                self.svc
-                    .store()
-                    .claim_due_ahead(self.node(), now, LOOKAHEAD, lease, limit)?;
-            let mut offers = Vec::with_capacity(claimed.len());
-            for r in claimed {
-                let id = r.id;
-                // Ours and still running here (the lease lapsed under us): keep going and
-                // keep renewing; recovering it would dial a second time.
+            for r in self
+                .svc
+                .store()
+                .claim_due_ahead(self.node(), now, LOOKAHEAD, lease, limit)?
+            {
                 let running_here = self
                     .held
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert(id, now)
+                    .insert(r.id, now)
                     .is_some();
-                // (A fresh claim of a due callback is never that: its last dispatch ended,
-                // even if that thread has not let go of it yet.)
                 if running_here && r.state != State::Due {
+                    claimed.push(Claimed {
+                        request: r,
+                        running_here,
+                        do_not_call: false,
+                    });
                     continue;
                 }
                 if let (Some(h), Some(due)) = (&self.lateness, r.due_at) {
                     h.observe((now - due).num_milliseconds().max(0) as f64 / 1000.0);
                 }
-                // Claimed up to LOOKAHEAD early: judged (hours, window) at its due instant.
-                let at = r.due_at.map_or(now, |d| d.clamp(now, now + LOOKAHEAD));
-                match self.dispatch(r.clone(), at) {
-                    Ok(Some(offer)) => offers.push(offer),
-                    Ok(None) => {}
+                let do_not_call = match self.on_do_not_call(&r, now) {
+                    Ok(dnc) => dnc,
                     Err(e) => {
+                        self.drop_claim(r.id, &e);
+                        continue;
+                    }
+                };
+                claimed.push(Claimed {
+                    request: r,
+                    running_here,
+                    do_not_call,
+                });
+            }
+        }
+        // Read after the claim, so the claimed callbacks count by their new leases. A
+        // failed read still lets this turn's claims be carried out first.
+        let (upcoming, failed) = if limit > 0 {
+            match self.svc.store().next_wakeup() {
+                Ok(next) => (next, None),
+                Err(e) => (None, Some(e)),
+            }
+        } else {
+            (None, None)
+        };
+        let snapshot = Snapshot {
+            now,
+            config: &cfg,
+            claimed,
+            upcoming,
+            holding,
+            claiming: limit > 0,
+        };
+        let plan = self.agents.with(|pool| plan::turn(&snapshot, pool));
+        self.execute(plan.actions, now);
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(plan.wake_at),
+        }
+    }
+
+    /// Whether a claimed callback's number is on the do-not-call list, read only for a due
+    /// callback the planner could offer (a known queue, not past its time).
+    fn on_do_not_call(&self, r: &CallbackRequest, now: DateTime<Utc>) -> Result<bool, Error> {
+        let gone = plan::past_its_time(r, plan::judged_at(r, now));
+        if r.state != State::Due || gone || self.svc.config().queue(Some(&r.queue)).is_none() {
+            return Ok(false);
+        }
+        Ok(self.svc.store().dnc_contains(&r.number)?)
+    }
+
+    /// Carries out a turn's plan: the moves and recoveries one by one, then the offers
+    /// together ([`Dispatcher::ring_all`]).
+    fn execute(self: &Arc<Self>, actions: Vec<Action>, now: DateTime<Utc>) {
+        let mut offers = Vec::new();
+        for action in actions {
+            match action {
+                Action::Move {
+                    request,
+                    change,
+                    at,
+                } => match self.transition(&request, change, at) {
+                    Ok(_) => self.let_go(request.id),
+                    Err(e) => self.drop_claim(request.id, &e),
+                },
+                Action::Fail { request, change } => {
+                    // Nothing will ever dispatch it: say why instead of reclaiming.
+                    if let Err(e) = self.transition(&request, change, now) {
+                        tracing::error!(callback_id = request.id, "callback {}: {e}", request.id);
+                    }
+                    self.drop_claim(request.id, &Error::UnknownQueue(request.queue.clone()));
+                }
+                Action::Offer {
+                    request,
+                    agent,
+                    mut change,
+                } => {
+                    change.expect = Some(request.state);
+                    change.owner = Some(self.node().to_string());
+                    offers.push(Pending {
+                        request,
+                        agent,
+                        change,
+                    });
+                }
+                Action::Recover { request, at } => {
+                    let id = request.id;
+                    if let Err(e) = self.recover(request.clone(), at) {
                         if let Error::UnknownQueue(q) = &e {
                             // Nothing will ever dispatch it: say why instead of reclaiming.
                             let mut t = Transition::new(State::Failed, "fail");
                             t.detail = Some(format!("queue '{q}' is no longer configured"));
-                            if let Err(e) = self.transition(&r, t, now) {
+                            if let Err(e) = self.transition(&request, t, now) {
                                 tracing::error!(callback_id = id, "callback {id}: {e}");
                             }
                         }
                         self.drop_claim(id, &e);
                     }
                 }
+                Action::LetGo(id) => self.let_go(id),
             }
-            self.ring_all(offers, now);
         }
-        // With no agent free, what is due cannot be taken now: sleep until a nudge (an
-        // agent released or set ready) instead of looking again at once.
-        let next = if limit > 0 {
-            self.svc.store().next_wakeup()?
-        } else {
-            None
-        };
-        let renew_at = now + lease / 3;
-        let held = !self
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty();
-        Ok(match (next, held) {
-            (Some(n), true) => Some(n.min(renew_at)),
-            (Some(n), false) => Some(n),
-            (None, true) => Some(renew_at),
-            (None, false) => None,
-        })
+        self.ring_all(offers, now);
     }
 
     fn renew(&self, now: DateTime<Utc>, lease: Duration) {
@@ -479,25 +560,6 @@ impl Dispatcher {
         Ok(stored)
     }
 
-    /// A claimed callback: offered (returned, to be rung with the others of the turn),
-    /// moved on, or recovered.
-    fn dispatch(
-        self: &Arc<Self>,
-        r: CallbackRequest,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Pending>, Error> {
-        match r.state {
-            State::Due => self.offer(r, now),
-            State::Offering | State::Previewing | State::Dialing | State::Connected => {
-                self.recover(r, now).map(|()| None)
-            }
-            _ => {
-                self.let_go(r.id);
-                Ok(None)
-            }
-        }
-    }
-
     /// Gives up a claim this turn could not dispatch (its lease lapses; a later claim
     /// recovers it).
     fn drop_claim(&self, id: CallbackId, e: &dyn std::fmt::Display) {
@@ -506,86 +568,6 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&id);
-    }
-
-    /// Writes the turn's offers (each `offering` and its agent leg) in one transaction,
-    /// then rings each agent: a burst of callbacks due at the same second reaches the
-    /// agents after one commit, not two per callback before it.
-    fn ring_all(self: &Arc<Self>, offers: Vec<Pending>, now: DateTime<Utc>) {
-        if offers.is_empty() {
-            return;
-        }
-        let items: Vec<(CallbackId, Transition, NewAttempt)> = offers
-            .iter()
-            .map(|p| {
-                let attempt = NewAttempt {
-                    callback_id: p.request.id,
-                    leg: Leg::Agent,
-                    agent: Some(p.agent.id.clone()),
-                    call_uuid: None,
-                };
-                (p.request.id, p.change.clone(), attempt)
-            })
-            .collect();
-        let written = match self.svc.store().start_offers(&items, self.node(), now) {
-            Ok(w) => w,
-            Err(e) => {
-                let e = Error::from(e);
-                for p in offers {
-                    self.release_agent(&p.agent.id, Released::Withdrawn, now);
-                    self.drop_claim(p.request.id, &e);
-                }
-                return;
-            }
-        };
-        let _burst = self
-            .ringing_burst
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        for (p, w) in offers.into_iter().zip(written) {
-            // Claimed up to LOOKAHEAD early: rung at the due instant, not before. (On a
-            // virtual clock that does not move, the wait is at most LOOKAHEAD of real time.)
-            if let Some(due) = p.request.due_at {
-                if let Ok(early) = (due - self.svc.now()).to_std() {
-                    std::thread::sleep(early.min(LOOKAHEAD.to_std().unwrap_or_default()));
-                }
-            }
-            match w {
-                Ok((stored, attempt)) => {
-                    self.svc.notify(&p.change.action, &stored);
-                    self.ring_offer(stored, p.agent, attempt.id, now);
-                }
-                Err(StoreError::AgentBusy { agent }) => {
-                    // Another node offered this agent a callback first: this one goes
-                    // back to be offered again at once, to someone free.
-                    self.release_agent(&agent, Released::Withdrawn, now);
-                    self.agent_taken(&p.request, &agent, now);
-                }
-                Err(e) => {
-                    self.release_agent(&p.agent.id, Released::Withdrawn, now);
-                    self.drop_claim(p.request.id, &Error::from(e));
-                }
-            }
-        }
-    }
-
-    /// A claimed callback whose agent another node took at the same instant: due again a
-    /// second later, and the agents read again so the next turn does not pick that one.
-    fn agent_taken(&self, r: &CallbackRequest, agent: &str, now: DateTime<Utc>) {
-        // A second later: the race is over by then, and no turn can spin on it.
-        let mut t = Transition::new(State::Rescheduled, "agent-taken");
-        t.due_at = Some(now + Duration::seconds(1));
-        t.detail = Some(format!(
-            "agent {agent} was offered another callback by another node first"
-        ));
-        if let Err(e) = self.transition(r, t, now) {
-            tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
-        }
-        self.let_go(r.id);
-        match self.svc.store().agent_board(now) {
-            Ok(board) => self.agents.sync(&board, now),
-            Err(e) => tracing::warn!("reading the agents: {e}"),
-        }
     }
 
     /// Closes the legs a dead dispatch left open and moves the callback on.
@@ -633,303 +615,5 @@ impl Dispatcher {
         )?;
         self.let_go(r.id);
         Ok(())
-    }
-
-    /// Picks an agent for a due callback (or says why not, and moves it on); the offer is
-    /// written and rung by [`Dispatcher::ring_all`].
-    fn offer(
-        self: &Arc<Self>,
-        r: CallbackRequest,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Pending>, Error> {
-        let cfg = self.svc.config();
-        let queue = cfg
-            .queue(Some(&r.queue))
-            .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
-        // Expiry, the customer's window, do-not-call, business hours: for this attempt too.
-        if let Some(t) = outcome::hold(&self.svc, &r, now)? {
-            self.transition(&r, t, now)?;
-            self.let_go(r.id);
-            return Ok(None);
-        }
-        // Overdue counts from the first time it fell due (its first claim): each wait for
-        // the agent moves `due_at` on.
-        let personal = match (r.agent.as_deref(), cfg.dispatch.personal_fallback) {
-            (Some(a), Some(f)) => {
-                let first_due = self
-                    .svc
-                    .store()
-                    .events(r.id)?
-                    .iter()
-                    .find(|e| e.action == "claim")
-                    .map_or(now, |e| e.at);
-                (now - first_due < f).then_some(a)
-            }
-            (a, _) => a,
-        };
-        let Some(agent) = self
-            .agents
-            .take(r.id, &r.queue, personal, queue.dial.strategy)
-        else {
-            // Waiting again and again backs off (doubling, at most 5 minutes), so a queue
-            // nobody staffs does not fill the trace; an agent getting ready pulls waiting
-            // callbacks forward (see `set_agent`).
-            let waits = self
-                .svc
-                .store()
-                .events(r.id)?
-                .iter()
-                .rev()
-                .filter(|e| e.action != "claim")
-                .take_while(|e| e.action == "wait")
-                .count();
-            let base = queue.retry.reoffer_delay.max(Duration::seconds(1));
-            let delay = (base * (1i32 << waits.min(10))).min(MAX_WAIT.max(base));
-            let mut t = Transition::new(State::Rescheduled, "wait");
-            t.due_at = Some(now + delay);
-            t.detail = Some(match personal {
-                Some(a) => format!("agent {a} is not ready"),
-                None => format!("no agent of queue {} is ready", r.queue),
-            });
-            self.transition(&r, t, now)?;
-            self.let_go(r.id);
-            return Ok(None);
-        };
-        let mut t = Transition::new(State::Offering, "offer");
-        t.actor = Some(agent.id.clone());
-        t.detail = Some(format!("ringing agent {} ({})", agent.id, agent.dial));
-        t.expect = Some(r.state);
-        t.owner = Some(self.node().to_string());
-        Ok(Some(Pending {
-            request: r,
-            agent,
-            change: t,
-        }))
-    }
-
-    /// Rings the agent of a written offer on an originate thread.
-    fn ring_offer(
-        self: &Arc<Self>,
-        r: CallbackRequest,
-        agent: AgentConfig,
-        attempt_id: i64,
-        now: DateTime<Utc>,
-    ) {
-        let leg = self.agent_leg(&r, &agent);
-        self.offers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                r.id,
-                Offer {
-                    callback_id: r.id,
-                    agent: agent.clone(),
-                    attempt_id,
-                    rung_at: now,
-                },
-            );
-        self.ringing.fetch_add(1, Ordering::SeqCst);
-        let me = self.clone();
-        let (id, agent_id) = (r.id, agent.id.clone());
-        let spawned = std::thread::Builder::new()
-            .name("callback-ring".into())
-            .spawn(move || {
-                me.ring(r, agent, attempt_id, leg);
-                me.ringing.fetch_sub(1, Ordering::SeqCst);
-            });
-        match spawned {
-            Ok(h) => {
-                let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
-                // Finished ring threads are joined as new ones start; `stop` joins the rest.
-                let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut *threads)
-                    .into_iter()
-                    .partition(|t| t.is_finished());
-                *threads = running;
-                threads.push(h);
-                drop(threads);
-                for t in done {
-                    let _ = t.join();
-                }
-            }
-            Err(e) => {
-                self.ringing.fetch_sub(1, Ordering::SeqCst);
-                tracing::error!("cannot start an originate thread: {e}");
-                self.take_offer(id);
-                self.release_agent(&agent_id, Released::Withdrawn, now);
-                let end = AttemptEnd {
-                    answered_at: None,
-                    hangup_cause: "ORIGINATE_ERROR".into(),
-                    result: AttemptResult::Error,
-                };
-                let moved_on = self
-                    .svc
-                    .store()
-                    .finish_attempt(attempt_id, &end, now)
-                    .and_then(|_| self.svc.store().get(id))
-                    .map_err(Error::from)
-                    .and_then(|current| {
-                        outcome::apply(
-                            &self.svc,
-                            &current,
-                            Leg::Agent,
-                            AttemptResult::Error,
-                            self.node(),
-                            None,
-                            now,
-                        )
-                    });
-                if let Err(e) = moved_on {
-                    // Its lease lapses and recovery offers it again.
-                    tracing::error!(callback_id = id, "callback {id}: {e}");
-                }
-                self.let_go(id);
-            }
-        }
-    }
-
-    fn agent_leg(&self, r: &CallbackRequest, agent: &AgentConfig) -> LegRequest {
-        let d = &self.svc.config().dispatch;
-        let digits = r.number.trim_start_matches('+');
-        let mut variables = vec![
-            ("callback_type".to_string(), r.kind.as_str().to_string()),
-            (
-                "callback_attempt".to_string(),
-                (r.customer_attempts + 1).to_string(),
-            ),
-            ("callback_agent".to_string(), agent.id.clone()),
-        ];
-        if let Some(u) = r.origin_uuid.as_ref().filter(|u| is_call_uuid(u)) {
-            variables.push(("callback_origin_uuid".to_string(), u.clone()));
-        }
-        LegRequest {
-            callback_id: r.id,
-            leg: Leg::Agent,
-            target: Target::Agent {
-                id: agent.id.clone(),
-                dial: agent.dial.clone(),
-            },
-            timeout_secs: d.agent_ring_secs,
-            caller_id_name: d.agent_caller_id_name.replace("{number}", digits),
-            caller_id_number: r.number.clone(),
-            variables,
-            application: Some(("callback_agent".into(), r.id.to_string())),
-            ringback: None,
-        }
-    }
-
-    /// On an originate thread: rings the agent. Answered: the agent-leg application takes
-    /// over on the agent's call. Not answered: the leg is recorded and the callback is
-    /// offered again (no customer attempt used).
-    fn ring(&self, r: CallbackRequest, agent: AgentConfig, attempt_id: i64, leg: LegRequest) {
-        let outcome = self.svc.host().originate(&leg);
-        drop(
-            self.ringing_burst
-                .read()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        let (cause, result) = match &outcome {
-            Ok(o) if o.answered => {
-                // The agent-leg application takes the offer as it starts. If it never does
-                // (the leg was answered but the application did not run), the offer is
-                // withdrawn so neither the agent nor the callback stays stuck.
-                let deadline = std::time::Instant::now() + APP_START_TIMEOUT;
-                let still_offered = || {
-                    self.offers
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get(&r.id)
-                        .is_some_and(|o| o.attempt_id == attempt_id)
-                };
-                while std::time::Instant::now() < deadline {
-                    if !still_offered() {
-                        return;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                // Free the agent's phone: it is off-hook in a call that will do nothing.
-                if let Some(uuid) = &o.uuid {
-                    if let Err(e) = self.svc.host().hangup(uuid, "NORMAL_CLEARING") {
-                        tracing::warn!(callback_id = r.id, "hanging up {uuid}: {e}");
-                    }
-                }
-                tracing::error!(
-                    callback_id = r.id,
-                    "agent {} answered but callback_agent did not start on the call; offering again",
-                    agent.id
-                );
-                ("AGENT_APP_NOT_STARTED".to_string(), AttemptResult::Error)
-            }
-            Ok(o) => {
-                let cause = o.cause.clone().unwrap_or_else(|| "NO_ANSWER".into());
-                let result = crate::model::classify_hangup(&cause, None);
-                (cause, result)
-            }
-            Err(e) => {
-                tracing::error!(callback_id = r.id, "ringing agent {}: {e}", agent.id);
-                ("ORIGINATE_ERROR".to_string(), AttemptResult::Error)
-            }
-        };
-        let now = self.svc.now();
-        // The application may have taken the offer if the host answered after all.
-        if !self.withdraw(r.id, attempt_id) {
-            return;
-        }
-        // Whatever kept the agent from taking it (no answer, busy, not registered, no
-        // route, a refused dial string) counts toward setting the agent away, so an agent
-        // that cannot be reached does not take every callback in turn.
-        let declined = cause != "AGENT_APP_NOT_STARTED";
-        let end = AttemptEnd {
-            answered_at: None,
-            hangup_cause: cause.clone(),
-            result,
-        };
-        if let Err(e) = self.svc.store().finish_attempt(attempt_id, &end, now) {
-            tracing::error!(callback_id = r.id, "recording agent leg: {e}");
-        }
-        let how = if declined {
-            Released::Declined
-        } else {
-            Released::Withdrawn
-        };
-        self.release_agent(&agent.id, how, now);
-        // The host says the agent's phone is not registered: no use offering it more.
-        if cause == "USER_NOT_REGISTERED" && self.agents.set_state(&agent.id, false, now).is_ok() {
-            self.store_away(&agent.id, now);
-            tracing::warn!(
-                "agent {} set away: the phone ({}) is not registered",
-                agent.id,
-                agent.dial
-            );
-        }
-        tracing::info!(
-            callback_id = r.id,
-            "callback {}: agent {} {result} ({cause})",
-            r.id,
-            agent.id
-        );
-        let current = match self.svc.store().get(r.id) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
-                self.let_go(r.id);
-                return;
-            }
-        };
-        // Let go first: once the transition below makes it claimable again, a new
-        // dispatch of it must not lose its lease renewal to this thread's late let-go.
-        self.let_go(r.id);
-        if current.state == State::Offering {
-            if let Err(e) = outcome::apply(
-                &self.svc,
-                &current,
-                Leg::Agent,
-                result,
-                self.node(),
-                Some(&agent.id),
-                now,
-            ) {
-                tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
-            }
-        }
     }
 }

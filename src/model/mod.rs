@@ -7,5 +7,7 @@ mod state;
 
 pub use attempt::{classify_hangup, Attempt, AttemptResult, Leg};
 pub use kind::{CallbackType, ParseEnumError, Source};
-pub use request::{CallbackId, CallbackRequest, Draft, Recording, Transcript, Window};
+pub use request::{
+    CallbackId, CallbackRequest, DispatchCounts, Draft, Recording, Transcript, Window,
+};
 pub use state::{State, TransitionError};

@@ -100,4 +100,22 @@ pub struct CallbackRequest {
     /// 0 normally; raised by transcript tag rules. Among due callbacks, higher goes first.
     #[serde(default)]
     pub priority: i32,
+    /// What the dispatcher counts to decide (columns, so no decision reads the trace); the
+    /// APIs do not show them.
+    #[serde(skip)]
+    pub counts: DispatchCounts,
+}
+
+/// The dispatcher's counters of one callback, kept on its row by the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchCounts {
+    /// Waits in a row (for a ready agent, an opening of the queue, the customer's window):
+    /// each wait for an agent backs off longer. Any other transition resets it; claims do
+    /// not count.
+    pub waits: u32,
+    /// Failovers to another queue so far (a callback fails over once).
+    pub failovers: u32,
+    /// When it was first claimed (first fell due): a personal callback's fallback to the
+    /// queue counts from then, as each wait moves its due time on.
+    pub first_claimed_at: Option<DateTime<Utc>>,
 }

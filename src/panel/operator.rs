@@ -52,19 +52,14 @@ pub(super) async fn overview(
         // moves its due time a little on, so the due time alone would hide it).
         let mut overdue: Vec<Value> = Vec::new();
         // A wait moves the due time on by at most this much, so only callbacks due before
-        // now plus this can be waiting: the trace is read for those few, not every one.
+        // now plus this are waiting for an agent now (their `waits` count says they wait).
         let horizon = now + chrono::Duration::minutes(5);
         for r in views::lists(&p, &v, now, 0)?.pending {
             let late = r.due_at.is_some_and(|d| d < now);
             let waiting = !late
                 && r.state == crate::model::State::Rescheduled
                 && r.due_at.is_some_and(|d| d <= horizon)
-                && p.service
-                    .store()
-                    .events(r.id)
-                    .map_err(|e| ApiError::from(crate::service::Error::from(e)))?
-                    .last()
-                    .is_some_and(|e| e.action == "wait");
+                && r.counts.waits > 0;
             if late || waiting {
                 let mut view = views::view(&r);
                 view["waiting_for_agent"] = json!(waiting);

@@ -239,6 +239,11 @@ pub struct Transition {
     /// [`FIRST_BOOST`] to its priority, which the next claim takes off again, so a priority
     /// a transcript tag gave it is kept.
     pub first: bool,
+    /// A wait (for a ready agent, an opening of the queue, the customer's window): adds one
+    /// to the callback's waits in a row, which any other transition resets.
+    pub wait: bool,
+    /// A failover to another queue: adds one to the callback's failovers.
+    pub failover: bool,
 }
 
 /// What [`Transition::first`] adds to a callback's priority until it is claimed: above any
@@ -260,6 +265,8 @@ impl Transition {
             number: None,
             agent: None,
             first: false,
+            wait: false,
+            failover: false,
         }
     }
 }

@@ -33,8 +33,8 @@ use super::{
     Histogram, ListFilter, NewAttempt, Offered, Stats, Store, StoreError, Transition,
 };
 use crate::model::{
-    Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
-    Window,
+    Attempt, AttemptResult, CallbackId, CallbackRequest, DispatchCounts, Draft, Leg, Recording,
+    State, Transcript, Window,
 };
 use chrono::{DateTime, Duration, Utc};
 use postgres::error::SqlState;
@@ -52,7 +52,10 @@ const CALLBACK_COLUMNS: &str = "id, kind, number, time_zone, queue, source, stat
      customer_attempts, created_at, updated_at, desired_at, window_from, window_until, \
      expires_at, agent, remark, ivr_data, origin_uuid, idempotency_key, recording_path, \
      recording_ms, recording_rate, transcript_text, transcript_language, tags, lease_owner, \
-     lease_expires, priority";
+     lease_expires, priority, waits, failovers, first_claimed_at";
+
+/// How many columns [`CALLBACK_COLUMNS`] names: a query returning more reads them after.
+const CALLBACK_COLUMN_COUNT: usize = 32;
 
 const ATTEMPT_COLUMNS: &str = "id, callback_id, leg, attempt_no, agent, call_uuid, started_at, \
      answered_at, ended_at, hangup_cause, result, disposition, note";
@@ -536,6 +539,11 @@ fn read_callback(row: &Row) -> Result<CallbackRequest, StoreError> {
         lease_expires: opt_time_col(row, 27, "lease_expires")?,
         priority: i32::try_from(priority)
             .map_err(|_| bad("priority", format!("{priority} is out of range")))?,
+        counts: DispatchCounts {
+            waits: u32_col(row, 29, "waits")?,
+            failovers: u32_col(row, 30, "failovers")?,
+            first_claimed_at: opt_time_col(row, 31, "first_claimed_at")?,
+        },
     })
 }
 
@@ -851,14 +859,17 @@ fn apply_transition(
         number,
         agent,
         attempts,
+        waits,
+        failovers,
     } = super::sqlite::plan(&row, change, now_s)?;
     let attempts = i64_of(attempts);
+    let (waits, failovers) = (i64_of(waits), i64_of(failovers));
     let updated = tx
         .query_one(
             &format!(
                 "UPDATE callbacks SET state = $2, due_at = $3, queue = $4, \
                  customer_attempts = $5, lease_owner = $6, lease_expires = $7, \
-                 updated_at = $8, number = $9, agent = $10, \
+                 updated_at = $8, number = $9, agent = $10, waits = $12, failovers = $13, \
                  priority = CASE WHEN $11 AND priority < {boost} \
                             THEN priority + {boost} ELSE priority END \
                  WHERE id = $1 RETURNING {CALLBACK_COLUMNS}",
@@ -876,6 +887,8 @@ fn apply_transition(
                 &number,
                 &agent,
                 &change.first,
+                &waits,
+                &failovers,
             ],
         )
         .map_err(pg_err("applying a transition"))?;
@@ -1324,9 +1337,9 @@ impl Store for PgStore {
                 .map(|r| {
                     Ok((
                         read_callback(r)?,
-                        col::<String>(r, 29, "state")?,
-                        col::<Option<String>>(r, 30, "lease_owner")?,
-                        col::<Option<i64>>(r, 31, "lease_expires")?,
+                        col::<String>(r, CALLBACK_COLUMN_COUNT, "state")?,
+                        col::<Option<String>>(r, CALLBACK_COLUMN_COUNT + 1, "lease_owner")?,
+                        col::<Option<i64>>(r, CALLBACK_COLUMN_COUNT + 2, "lease_expires")?,
                     ))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -1348,6 +1361,7 @@ impl Store for PgStore {
                         &format!(
                             "UPDATE callbacks c SET state = 'due', lease_owner = $1, \
                              lease_expires = $2, updated_at = $3, \
+                             first_claimed_at = coalesce(c.first_claimed_at, $3), \
                              priority = CASE WHEN c.priority >= {boost} \
                                         THEN c.priority - {boost} ELSE c.priority END \
                              FROM (SELECT id, state \
@@ -1361,7 +1375,12 @@ impl Store for PgStore {
                     .map_err(&err)?;
                 let mut rows = rows
                     .iter()
-                    .map(|r| Ok((read_callback(r)?, col::<String>(r, 29, "state")?)))
+                    .map(|r| {
+                        Ok((
+                            read_callback(r)?,
+                            col::<String>(r, CALLBACK_COLUMN_COUNT, "state")?,
+                        ))
+                    })
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 // RETURNING comes in no promised order: put it back in claim order.
                 rows.sort_by_key(|(row, _)| (-i64::from(row.priority.max(0)), row.due_at, row.id));

@@ -167,6 +167,24 @@ ALTER TABLE callbacks ADD COLUMN request_hash TEXT;
 CREATE INDEX callbacks_active_number ON callbacks (number)
     WHERE state IN ('due', 'offering', 'previewing', 'dialing', 'connected');
 "#,
+    // 9: the dispatcher's counters as columns, backfilled from the trace, as in SQLite's step.
+    r#"
+ALTER TABLE callbacks ADD COLUMN waits BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE callbacks ADD COLUMN failovers BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE callbacks ADD COLUMN first_claimed_at BIGINT;
+UPDATE callbacks SET first_claimed_at =
+    (SELECT e.at FROM events e WHERE e.callback_id = callbacks.id AND e.action = 'claim'
+     ORDER BY e.id LIMIT 1)
+    WHERE id IN (SELECT callback_id FROM events WHERE action = 'claim');
+UPDATE callbacks SET failovers =
+    (SELECT count(*) FROM events e WHERE e.callback_id = callbacks.id AND e.action = 'failover')
+    WHERE id IN (SELECT callback_id FROM events WHERE action = 'failover');
+UPDATE callbacks SET waits =
+    (SELECT count(*) FROM events e WHERE e.callback_id = callbacks.id AND e.action = 'wait'
+       AND e.id > coalesce((SELECT max(x.id) FROM events x WHERE x.callback_id = callbacks.id
+                            AND x.action NOT IN ('wait', 'claim')), 0))
+    WHERE id IN (SELECT callback_id FROM events WHERE action = 'wait');
+"#,
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

@@ -212,6 +212,29 @@ CREATE INDEX callbacks_active_number ON callbacks (number)
     WHERE (state = 'due' OR state = 'offering' OR state = 'previewing'
            OR state = 'dialing' OR state = 'connected');
 "#,
+    // 9: the dispatcher's counters as columns (issue 18): waits in a row (the back-off of a
+    // callback waiting for an agent, and whether an agent getting ready pulls it forward),
+    // failovers so far, and when it was first claimed (a personal callback's fallback).
+    // Earlier builds found them by searching the trace for `wait`, `failover` and `claim`;
+    // the backfill counts them the same way from the trace, so a running site keeps them:
+    // the waits since the last trace row that was neither a wait nor a claim.
+    r#"
+ALTER TABLE callbacks ADD COLUMN waits INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE callbacks ADD COLUMN failovers INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE callbacks ADD COLUMN first_claimed_at INTEGER;
+UPDATE callbacks SET first_claimed_at =
+    (SELECT e.at FROM events e WHERE e.callback_id = callbacks.id AND e.action = 'claim'
+     ORDER BY e.id LIMIT 1)
+    WHERE id IN (SELECT callback_id FROM events WHERE action = 'claim');
+UPDATE callbacks SET failovers =
+    (SELECT count(*) FROM events e WHERE e.callback_id = callbacks.id AND e.action = 'failover')
+    WHERE id IN (SELECT callback_id FROM events WHERE action = 'failover');
+UPDATE callbacks SET waits =
+    (SELECT count(*) FROM events e WHERE e.callback_id = callbacks.id AND e.action = 'wait'
+       AND e.id > coalesce((SELECT max(x.id) FROM events x WHERE x.callback_id = callbacks.id
+                            AND x.action NOT IN ('wait', 'claim')), 0))
+    WHERE id IN (SELECT callback_id FROM events WHERE action = 'wait');
+"#,
 ];
 
 /// The schema version this build writes.

@@ -16,8 +16,8 @@ use super::{
     ListFilter, NewAttempt, Offered, Stats, Store, StoreError, Transition,
 };
 use crate::model::{
-    Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State, Transcript,
-    Window,
+    Attempt, AttemptResult, CallbackId, CallbackRequest, DispatchCounts, Draft, Leg, Recording,
+    State, Transcript, Window,
 };
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::Type;
@@ -71,7 +71,7 @@ macro_rules! callback_columns {
          created_at, updated_at, desired_at, window_from, window_until, expires_at, agent, \
          remark, ivr_data, origin_uuid, idempotency_key, recording_path, recording_ms, \
          recording_rate, transcript_text, transcript_language, tags, lease_owner, lease_expires, \
-         priority"
+         priority, waits, failovers, first_claimed_at"
     };
 }
 
@@ -515,6 +515,11 @@ fn read_callback(row: &Row<'_>) -> rusqlite::Result<CallbackRequest> {
         lease_owner: row.get(26)?,
         lease_expires: opt_time_col(row, 27, "lease_expires")?,
         priority: row.get(28)?,
+        counts: DispatchCounts {
+            waits: u32_col(row, 29, "waits")?,
+            failovers: u32_col(row, 30, "failovers")?,
+            first_claimed_at: opt_time_col(row, 31, "first_claimed_at")?,
+        },
     })
 }
 
@@ -878,6 +883,9 @@ pub(super) struct Planned<'a> {
     pub number: &'a str,
     pub agent: Option<&'a str>,
     pub attempts: u32,
+    /// The dispatcher's counters after this transition.
+    pub waits: u32,
+    pub failovers: u32,
 }
 
 /// Checks `change` against `row` (expected state, lifecycle, lease, due time) and says
@@ -944,6 +952,15 @@ pub(super) fn plan<'a>(
         } else {
             row.customer_attempts
         },
+        waits: if change.wait {
+            row.counts.waits.saturating_add(1)
+        } else {
+            0
+        },
+        failovers: row
+            .counts
+            .failovers
+            .saturating_add(u32::from(change.failover)),
     })
 }
 
@@ -963,12 +980,14 @@ fn apply_transition(
         number,
         agent,
         attempts,
+        waits,
+        failovers,
     } = plan(&row, change, now_s)?;
     let updated = tx
         .prepare_cached(concat!(
             "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
-                 updated_at = ?8, number = ?9, agent = ?10, \
+                 updated_at = ?8, number = ?9, agent = ?10, waits = ?12, failovers = ?13, \
                  priority = CASE WHEN ?11 AND priority < 1073741824 \
                             THEN priority + 1073741824 ELSE priority END \
                  WHERE id = ?1 RETURNING ",
@@ -987,7 +1006,9 @@ fn apply_transition(
                     now_s,
                     number,
                     agent,
-                    change.first
+                    change.first,
+                    waits,
+                    failovers
                 ],
                 read_callback,
             )
@@ -1462,10 +1483,14 @@ impl Store for SqliteStore {
             }
 
             let mut claimed = Vec::with_capacity(expired.len() + due.len());
+            // A claim of a waiting row (a state given) sets its first claim once; a
+            // reclaim (no state) does not.
             let mut take = tx
                 .prepare_cached(concat!(
                     "UPDATE callbacks SET state = coalesce(?2, state), lease_owner = ?3, \
                      lease_expires = ?4, updated_at = ?5, \
+                     first_claimed_at = CASE WHEN ?2 IS NULL THEN first_claimed_at \
+                                        ELSE coalesce(first_claimed_at, ?5) END, \
                      priority = CASE WHEN priority >= 1073741824 \
                                 THEN priority - 1073741824 ELSE priority END \
                      WHERE id = ?1 RETURNING ",

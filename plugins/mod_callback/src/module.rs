@@ -1,5 +1,6 @@
 //! The module's life, in safe Rust: read and validate `callback.conf.xml`, open the store,
-//! build the service; idle the runtime thread; stop everything on shutdown.
+//! build the service; on the runtime thread, once a second, the retention purge and the
+//! dispatcher's clock watch; stop everything on shutdown.
 //!
 //! Configuration: `callback.conf` from FreeSWITCH's own XML configuration
 //! (`switch_xml_open_cfg`: the conf directory of whatever install this is, `X-PRE-PROCESS`
@@ -483,6 +484,8 @@ pub fn runtime_turn() -> bool {
             }
         }
     }
+    // The host's clock may have stepped past the instant the dispatcher sleeps until.
+    m.dispatcher.check_clock();
     let Ok(stopping) = m.stopping.lock() else {
         return false;
     };

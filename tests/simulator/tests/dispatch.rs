@@ -148,6 +148,25 @@ fn agent_answers(sim: &Sim, agent: &str, keys: &[&str]) {
 }
 
 #[test]
+fn a_jump_of_the_host_clock_wakes_the_sleeping_dispatcher() {
+    // No poll: the dispatcher sleeps until a delayed callback falls due (ten minutes on the
+    // host's clock); the clock jumping there wakes it (the module's runtime thread watches
+    // the clock), and the callback goes out in seconds of real time, not ten minutes.
+    let sim = sim();
+    let _m = load(CONF);
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
+    let id = capture(&sim, "type=delayed delay=10m");
+    // Long enough for the loop to have planned and gone to sleep.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(state(&sim, id), "scheduled");
+    assert!(originates(&sim).is_empty());
+    sim.advance(Duration::minutes(10));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(actions(&t)[..3], ["created", "claim", "offer"]);
+}
+
+#[test]
 fn agent_accepts_and_the_customer_answers() {
     // The agent is rung first with the callback's variables, keys 1 after the preview, the
     // customer is bridged with the queue's gateway, caller ID and no-answer timeout; the
