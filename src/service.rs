@@ -820,11 +820,7 @@ impl CallbackService {
         let current = self.store.get(id)?;
         let queue = Self::queue_config(&cfg, Some(&current.queue))?;
         let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
-        let kind = when.as_ref().map(|w| match w {
-            Requested::Now => CallbackType::Immediate,
-            Requested::After(_) => CallbackType::Delayed,
-            _ => CallbackType::Scheduled,
-        });
+        let kind = when.as_ref().map(Requested::implied_type);
         let _one_at_a_time = self
             .caps_lock
             .lock()

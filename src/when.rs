@@ -25,6 +25,20 @@ pub enum Requested {
     At(DateTime<Utc>),
 }
 
+impl Requested {
+    /// The request type this time implies when the client names none, the one rule every
+    /// door (API, dialplan, IVR, panel, reschedule) uses: no time is *immediate*, a delay
+    /// *delayed*, a clock time or an instant *scheduled*.
+    pub fn implied_type(&self) -> crate::model::CallbackType {
+        use crate::model::CallbackType;
+        match self {
+            Self::Now => CallbackType::Immediate,
+            Self::After(_) => CallbackType::Delayed,
+            Self::Local(_) | Self::At(_) => CallbackType::Scheduled,
+        }
+    }
+}
+
 /// A time expression that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WhenError {
@@ -182,6 +196,18 @@ pub fn parse_when(text: &str, zone: Tz, now: DateTime<Utc>) -> Result<Requested,
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn every_time_implies_one_type() {
+        // No time is immediate, a delay delayed, a clock time or an instant scheduled.
+        use crate::model::CallbackType;
+        let z = chrono_tz::Europe::Berlin;
+        let kind = |text: &str| parse_when(text, z, now()).unwrap().implied_type();
+        assert_eq!(Requested::Now.implied_type(), CallbackType::Immediate);
+        assert_eq!(kind("+15m"), CallbackType::Delayed);
+        assert_eq!(kind("tomorrow 09:30"), CallbackType::Scheduled);
+        assert_eq!(kind("2026-11-23T10:00:00+01:00"), CallbackType::Scheduled);
+    }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 21, 23, 30, 0).unwrap()

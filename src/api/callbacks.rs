@@ -377,11 +377,7 @@ fn create_now(
         Some(k) => k
             .parse::<CallbackType>()
             .map_err(|e| ApiError::bad("invalid", "type", e.to_string()))?,
-        None => match &when {
-            None | Some(Requested::Now) => CallbackType::Immediate,
-            Some(Requested::After(_)) => CallbackType::Delayed,
-            Some(_) => CallbackType::Scheduled,
-        },
+        None => when.as_ref().unwrap_or(&Requested::Now).implied_type(),
     };
     let source = match b.source.as_deref() {
         None | Some("web") => Source::Web,

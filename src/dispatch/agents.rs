@@ -67,6 +67,23 @@ struct Slot {
 }
 
 impl Slot {
+    /// A configured agent as it starts: ready or away as configured, idle since `now`.
+    fn new(a: &AgentConfig, now: DateTime<Utc>) -> Self {
+        Self {
+            cfg: a.clone(),
+            state: if a.start_ready {
+                AgentState::Ready
+            } else {
+                AgentState::Away
+            },
+            callback: None,
+            idle_since: now,
+            declined_in_row: 0,
+            last_offer: 0,
+            elsewhere: None,
+        }
+    }
+
     /// Ready and not busy on any node.
     fn free(&self) -> bool {
         self.state == AgentState::Ready && self.elsewhere.is_none()
@@ -191,22 +208,7 @@ impl Agents {
 
 impl Pool {
     pub fn new(agents: &[AgentConfig], away_after: u32, now: DateTime<Utc>) -> Self {
-        let slots = agents
-            .iter()
-            .map(|a| Slot {
-                cfg: a.clone(),
-                state: if a.start_ready {
-                    AgentState::Ready
-                } else {
-                    AgentState::Away
-                },
-                callback: None,
-                idle_since: now,
-                declined_in_row: 0,
-                last_offer: 0,
-                elsewhere: None,
-            })
-            .collect();
+        let slots = agents.iter().map(|a| Slot::new(a, now)).collect();
         Self {
             slots,
             seq: 0,
@@ -243,19 +245,7 @@ impl Pool {
         for a in agents {
             if !self.slots.iter().any(|s| s.cfg.id == a.id) {
                 added.push(a.id.clone());
-                self.slots.push(Slot {
-                    cfg: a.clone(),
-                    state: if a.start_ready {
-                        AgentState::Ready
-                    } else {
-                        AgentState::Away
-                    },
-                    callback: None,
-                    idle_since: now,
-                    declined_in_row: 0,
-                    last_offer: 0,
-                    elsewhere: None,
-                });
+                self.slots.push(Slot::new(a, now));
             }
         }
         (added, removed)

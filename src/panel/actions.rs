@@ -9,7 +9,7 @@ use super::{blocking, body, check_change_header, parse_id, views, Panel, St};
 use crate::access::Disclosure;
 use crate::api::ApiError;
 use crate::dispatch::agents::{AgentError, AgentState};
-use crate::model::{AttemptResult, CallbackRequest, CallbackType, Source};
+use crate::model::{AttemptResult, CallbackRequest, Source};
 use crate::schedule::parse_zone;
 use crate::service::{NewRequest, Requested, WrapUp};
 use axum::body::Bytes;
@@ -286,10 +286,11 @@ pub(super) async fn schedule(
         if let Some(a) = &agent {
             p.service.check_agent_serves(a, &queue)?;
         }
-        let (kind, when) = match local_time(&s.date, &s.time)? {
-            None => (CallbackType::Immediate, Requested::Now),
-            Some(t) => (CallbackType::Scheduled, Requested::Local(t)),
+        let when = match local_time(&s.date, &s.time)? {
+            None => Requested::Now,
+            Some(t) => Requested::Local(t),
         };
+        let kind = when.implied_type();
         let mut req = NewRequest::new(kind, s.number.clone(), when, Source::Agent);
         req.queue = Some(queue);
         req.time_zone = s.time_zone.clone().filter(|z| !z.trim().is_empty());

@@ -161,11 +161,7 @@ fn request(
     } else {
         Requested::Now
     };
-    let kind = a.kind.unwrap_or(match requested {
-        Requested::Now => CallbackType::Immediate,
-        Requested::After(_) => CallbackType::Delayed,
-        _ => CallbackType::Scheduled,
-    });
+    let kind = a.kind.unwrap_or_else(|| requested.implied_type());
     let number = a
         .number
         .or_else(|| chan.var("caller_id_number"))
