@@ -1451,6 +1451,7 @@ fn transcript(text: &str) -> TranscriptResult {
         }],
         language: Some("en".into()),
         processing_ms: 1500,
+        no_speech: None,
     }
 }
 

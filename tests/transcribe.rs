@@ -272,19 +272,57 @@ fn write_tone(path: &Path, rate: u32, ms: u32) {
 }
 
 #[test]
-fn short_wav_refused_not_hallucinated() {
-    // A 0.2 s recording is refused before whisper can invent words for it.
+fn short_wav_is_no_speech_not_hallucinated() {
+    // A 0.2 s recording is the no-speech outcome before whisper can invent words for it.
     let _turn = model_turn();
     let Some(engine) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("short.wav");
     write_tone(&p, 8000, 200);
-    let err = engine.transcribe_file(&p).unwrap_err();
-    assert!(
-        matches!(err, TranscribeError::Audio(AudioError::TooShort { .. })),
-        "{err}"
-    );
-    assert!(err.to_string().contains("at least 300 ms"), "{err}");
+    let r = engine.transcribe_file(&p).unwrap();
+    assert_eq!(r.text, "");
+    let why = r.no_speech.unwrap();
+    assert!(why.contains("at least 300 ms"), "{why}");
+}
+
+#[test]
+fn silence_noise_tones_and_music_give_no_speech() {
+    // Each clip of fixtures/speech/nospeech (line hiss, white and pink noise, dial and busy
+    // tones, DTMF, hold music) gives the explicit no-speech outcome and not one word.
+    let _turn = model_turn();
+    let Some(engine) = engine() else { return };
+    let mut seen = Vec::new();
+    for name in [
+        "silence",
+        "whitenoise",
+        "pinknoise",
+        "dialtone",
+        "busytone",
+        "dtmf",
+        "music",
+    ] {
+        let wav = speech::speech_dir("nospeech").join(format!("{name}.wav"));
+        let r = engine.transcribe_file(&wav).unwrap();
+        println!("{name}: {:?} {:?}", r.no_speech, r.text);
+        assert_eq!(r.text, "", "{name}: words from no speech");
+        assert!(r.segments.is_empty(), "{name}");
+        seen.push((name, r.no_speech.is_some()));
+    }
+    assert!(seen.iter().all(|(_, no)| *no), "{seen:?}");
+}
+
+#[test]
+fn speech_is_not_taken_for_no_speech() {
+    // The no-speech checks leave real speech alone: quiet, noisy and fast clips of the
+    // evaluation set are transcribed, not called silent.
+    let _turn = model_turn();
+    let Some(engine) = engine() else { return };
+    for name in ["e04", "e18", "e20"] {
+        let wav = speech::speech_dir("eval").join(format!("{name}.wav"));
+        let r = engine.transcribe_file(&wav).unwrap();
+        assert_eq!(r.no_speech, None, "{name}: {:?}", r.text);
+        assert!(!r.text.is_empty(), "{name}");
+    }
 }
 
 #[test]
