@@ -339,9 +339,11 @@ fn wer_experiments(model: &Path) {
                 c.vocabulary.clear();
             }),
         ),
+        ("no_vocabulary", variant(&|c| c.vocabulary.clear())),
         ("rms0.1", variant(&|c| c.limits.normalize_rms = 0.1)),
         ("peak0.9", variant(&|c| c.limits.normalize_peak = 0.9)),
         ("margin500", variant(&|c| c.limits.trim_margin_ms = 500)),
+        ("margin1000", variant(&|c| c.limits.trim_margin_ms = 1000)),
     ];
     let set = clip_set();
     for (name, cfg) in variants {
