@@ -36,7 +36,7 @@ fn model_or_skip(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// The engine defaults (greedy with temperature fallback, 200 ms trim margin, no level
+/// The engine defaults (greedy with temperature fallback, 500 ms trim margin, no level
 /// normalisation, no prompt: see `wer_experiments` for why), with the test thread count.
 pub fn tuned_config(model: PathBuf) -> EngineConfig {
     EngineConfig {

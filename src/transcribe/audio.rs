@@ -85,7 +85,9 @@ impl Default for AudioLimits {
             min_speech_ms: 300,
             // About -46 dBFS: above line hiss, well below quiet speech.
             silence_rms: 0.005,
-            trim_margin_ms: 200,
+            // 500 ms either side: WER 0.344 on the 52-clip set, against 0.378 at 200 ms and
+            // 0.346 at 1000 ms (whisper mishears the first word when it starts the audio).
+            trim_margin_ms: 500,
             normalize_peak: 0.0,
             normalize_rms: 0.0,
             // Measured on fixtures/speech: speech clips spread 25 dB and more, with line
@@ -403,9 +405,9 @@ mod tests {
         assert_eq!(a.source_rate, 44_100);
         assert_eq!(a.source_channels, 2);
         assert_eq!(a.source_ms, 3000);
-        // 1 s of tone plus the 2 x 200 ms margins, give or take a frame.
+        // 1 s of tone plus the 2 x 500 ms margins, give or take a frame.
         let ms = a.duration_ms() as i64;
-        assert!((ms - 1400).abs() <= 30, "{ms} ms");
+        assert!((ms - 2000).abs() <= 30, "{ms} ms");
     }
 
     #[test]
