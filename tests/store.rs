@@ -1667,6 +1667,7 @@ fn transcript(text: &str) -> TranscriptResult {
         }],
         language: Some("en".into()),
         processing_ms: 1500,
+        no_speech: None,
     }
 }
 

@@ -36,8 +36,8 @@ fn model_or_skip(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// The production defaults (beam 5, 200 ms trim margin, no level normalisation, no prompt:
-/// see `wer_experiments` for why), with the test thread count.
+/// The engine defaults (greedy with temperature fallback, 500 ms trim margin, no level
+/// normalisation, no prompt: see `wer_experiments` for why), with the test thread count.
 pub fn tuned_config(model: PathBuf) -> EngineConfig {
     EngineConfig {
         model_path: Some(model),
@@ -117,6 +117,77 @@ fn pipeline_wer_no_worse_than_bare_whisper() {
         "pipeline WER {:.3} worse than bare {:.3}",
         ours.wer(),
         bare.wer()
+    );
+}
+
+/// The engine as the module runs it with the sample `callback.conf.xml` (its decoder
+/// settings, tag rules' words and `whisper-vocabulary`), this model, the test threads.
+fn sample_engine() -> Option<&'static Engine> {
+    static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let model = model_or_skip("sample_engine")?;
+            let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("plugins/mod_callback/conf/callback.conf.xml");
+            let config =
+                callback_core::config::Config::from_xml(&std::fs::read_to_string(file).unwrap())
+                    .unwrap();
+            Some(Engine::new(EngineConfig {
+                model_path: Some(model),
+                threads: THREADS,
+                ..config.transcribe.engine
+            }))
+        })
+        .as_ref()
+}
+
+/// The fixed subset the suite scores (the whole set is the bench's): billing requests in
+/// three voices, with and without line noise, one with a product name and a spelled
+/// amount. Bare whisper-rs writes "wheel", "meal" and "will" for their "bill".
+const SUBSET: [&str; 3] = ["refund", "eval/e01", "eval/e20"];
+
+/// The pipeline's WER on [`SUBSET`] when this test was written was 0.23 (tiny.en, sample
+/// configuration): a regression past this ceiling fails.
+const SUBSET_WER_CEILING: f64 = 0.30;
+
+#[test]
+fn billing_words_come_through_on_a_fixed_subset_of_telephone_clips() {
+    // With the sample's configuration (its tag words and products as the decoder's
+    // prompt), three billing requests over the telephone are tagged intent=billing by the
+    // sample's own rules, and their WER stays under the ceiling measured when written.
+    let _turn = model_turn();
+    let Some(engine) = sample_engine() else {
+        return;
+    };
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/mod_callback/conf/callback.conf.xml");
+    let rules = callback_core::config::Config::from_xml(&std::fs::read_to_string(file).unwrap())
+        .unwrap()
+        .transcribe
+        .tags;
+    let mut tally = WerTally::default();
+    for name in SUBSET {
+        let wav = speech::speech_dir("").join(format!("{name}.wav"));
+        let expected = std::fs::read_to_string(wav.with_extension("txt")).unwrap();
+        let got = engine.transcribe_file(&wav).unwrap();
+        let w = tally.add(&expected, &got.text);
+        println!("{name}: {w:.2} {:?}", got.text);
+        assert_eq!(
+            rules
+                .apply(&got.text)
+                .tags
+                .get("intent")
+                .map(String::as_str),
+            Some("billing"),
+            "{name}: {:?}",
+            got.text
+        );
+    }
+    println!("subset WER {:.3}", tally.wer());
+    assert!(
+        tally.wer() <= SUBSET_WER_CEILING,
+        "pipeline WER {:.3} above its ceiling {SUBSET_WER_CEILING}",
+        tally.wer()
     );
 }
 
@@ -272,19 +343,57 @@ fn write_tone(path: &Path, rate: u32, ms: u32) {
 }
 
 #[test]
-fn short_wav_refused_not_hallucinated() {
-    // A 0.2 s recording is refused before whisper can invent words for it.
+fn short_wav_is_no_speech_not_hallucinated() {
+    // A 0.2 s recording is the no-speech outcome before whisper can invent words for it.
     let _turn = model_turn();
     let Some(engine) = engine() else { return };
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("short.wav");
     write_tone(&p, 8000, 200);
-    let err = engine.transcribe_file(&p).unwrap_err();
-    assert!(
-        matches!(err, TranscribeError::Audio(AudioError::TooShort { .. })),
-        "{err}"
-    );
-    assert!(err.to_string().contains("at least 300 ms"), "{err}");
+    let r = engine.transcribe_file(&p).unwrap();
+    assert_eq!(r.text, "");
+    let why = r.no_speech.unwrap();
+    assert!(why.contains("at least 300 ms"), "{why}");
+}
+
+#[test]
+fn silence_noise_tones_and_music_give_no_speech() {
+    // Each clip of fixtures/speech/nospeech (line hiss, white and pink noise, dial and busy
+    // tones, DTMF, hold music) gives the explicit no-speech outcome and not one word.
+    let _turn = model_turn();
+    let Some(engine) = engine() else { return };
+    let mut seen = Vec::new();
+    for name in [
+        "silence",
+        "whitenoise",
+        "pinknoise",
+        "dialtone",
+        "busytone",
+        "dtmf",
+        "music",
+    ] {
+        let wav = speech::speech_dir("nospeech").join(format!("{name}.wav"));
+        let r = engine.transcribe_file(&wav).unwrap();
+        println!("{name}: {:?} {:?}", r.no_speech, r.text);
+        assert_eq!(r.text, "", "{name}: words from no speech");
+        assert!(r.segments.is_empty(), "{name}");
+        seen.push((name, r.no_speech.is_some()));
+    }
+    assert!(seen.iter().all(|(_, no)| *no), "{seen:?}");
+}
+
+#[test]
+fn speech_is_not_taken_for_no_speech() {
+    // The no-speech checks leave real speech alone: quiet, noisy and fast clips of the
+    // evaluation set are transcribed, not called silent.
+    let _turn = model_turn();
+    let Some(engine) = engine() else { return };
+    for name in ["e04", "e18", "e20"] {
+        let wav = speech::speech_dir("eval").join(format!("{name}.wav"));
+        let r = engine.transcribe_file(&wav).unwrap();
+        assert_eq!(r.no_speech, None, "{name}: {:?}", r.text);
+        assert!(!r.text.is_empty(), "{name}");
+    }
 }
 
 #[test]

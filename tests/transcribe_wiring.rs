@@ -69,6 +69,7 @@ fn result(text: &str) -> TranscriptResult {
         }],
         language: Some("en".into()),
         processing_ms: 321,
+        no_speech: None,
     }
 }
 
@@ -364,4 +365,117 @@ fn tagging_queue_announces_the_transcript_to_the_host() {
     // A late second completion of the same claim is refused and announces nothing.
     assert!(q.complete(&job, &result("again"), t(3)).is_err());
     assert_eq!(host.notifications().len(), 1);
+}
+
+/// What the engine gives for a recording without speech.
+fn no_speech() -> TranscriptResult {
+    TranscriptResult::no_speech(
+        "no speech: whisper's no-speech probability is 0.93 (above 0.60)".into(),
+        Some("en".into()),
+        210,
+    )
+}
+
+#[test]
+fn a_recording_without_speech_is_stored_as_no_speech_not_as_words() {
+    // The job is done and reads back as no speech; the request gets no transcript and no
+    // tags; the `transcribed` event says why there are no words.
+    let (_dir, _path, store) = open();
+    let (r, _) = store
+        .create(
+            &draft("+4930700", "support", 600, Some("/rec/q.wav")),
+            &merge(),
+            t(0),
+        )
+        .unwrap();
+    let job = store
+        .claim_next(t(1), Duration::minutes(10))
+        .unwrap()
+        .unwrap();
+    store
+        .complete_tagged(&job, &no_speech(), &rules(), t(2))
+        .unwrap();
+    let after = store.get(r.id).unwrap();
+    assert_eq!(after.transcript, None);
+    assert!(after.tags.is_empty());
+    assert_eq!(after.queue, "support");
+    let row = store.transcription(r.id).unwrap().unwrap();
+    assert_eq!(row.state, JobState::Done);
+    let res = row.result.unwrap();
+    assert!(res.no_speech.is_some(), "{res:?}");
+    assert_eq!(res.text, "");
+    let ev = store.events(r.id).unwrap().pop().unwrap();
+    assert_eq!(ev.action, "transcribed");
+    assert_eq!(
+        ev.detail.as_deref(),
+        Some("no speech: whisper's no-speech probability is 0.93 (above 0.60); no new tags")
+    );
+}
+
+#[test]
+fn no_speech_in_a_second_recording_keeps_the_first_transcript() {
+    // A merged request whose first recording was transcribed keeps that text as it was
+    // when its second recording holds no speech (no blank line appended).
+    let (_dir, _path, store) = open();
+    let (r, _) = store
+        .create(
+            &draft("+4930800", "support", 600, Some("/rec/a.wav")),
+            &merge(),
+            t(0),
+        )
+        .unwrap();
+    transcribe(&store, t(1), "please call me about my order");
+    let (again, outcome) = store
+        .create(
+            &draft("+4930800", "support", 600, Some("/rec/b.wav")),
+            &merge(),
+            t(2),
+        )
+        .unwrap();
+    assert_eq!(again.id, r.id, "{outcome:?}");
+    let job = store
+        .claim_next(t(3), Duration::minutes(10))
+        .unwrap()
+        .unwrap();
+    store
+        .complete_tagged(&job, &no_speech(), &rules(), t(4))
+        .unwrap();
+    let after = store.get(r.id).unwrap();
+    assert_eq!(
+        after.transcript.unwrap().text,
+        "please call me about my order"
+    );
+}
+
+#[test]
+fn a_queue_with_its_own_language_gets_its_recordings_heard_in_it() {
+    // The workers' queue answers the language of the job's callback's queue: `de` for a
+    // queue that names it, the engine's own (None) for the others.
+    let (_dir, _path, store) = open();
+    let store = Arc::new(store);
+    let (berlin, _) = store
+        .create(
+            &draft("+4930900", "berlin", 600, Some("/rec/de.wav")),
+            &merge(),
+            t(0),
+        )
+        .unwrap();
+    store
+        .create(
+            &draft("+4930901", "support", 600, Some("/rec/en.wav")),
+            &merge(),
+            t(0),
+        )
+        .unwrap();
+    let q = TaggingQueue::new(store.clone(), rules(), Arc::new(Detached::default()))
+        .with_languages(BTreeMap::from([("berlin".to_string(), "de".to_string())]));
+    let first = q.claim_next(t(1), Duration::minutes(10)).unwrap().unwrap();
+    let second = q.claim_next(t(1), Duration::minutes(10)).unwrap().unwrap();
+    let (de, other) = if first.callback_id == berlin.id {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(q.language(&de).as_deref(), Some("de"));
+    assert_eq!(q.language(&other), None);
 }

@@ -172,6 +172,8 @@ pub struct TranscribeConfig {
     pub workers: WorkerConfig,
     /// `<tags><tag name="intent=billing">`, in file order (first match per key wins).
     pub tags: TagRules,
+    /// `whisper-language` of the queues that name their own (queue -> code or `auto`).
+    pub queue_languages: BTreeMap<String, String>,
 }
 
 /// The validated configuration.
@@ -213,6 +215,9 @@ const SETTINGS_KEYS: &[&str] = &[
     "whisper-threads",
     "whisper-beam-size",
     "whisper-prompt",
+    "whisper-vocabulary",
+    "whisper-temperature-fallback",
+    "whisper-no-speech-threshold",
     "transcribe-workers",
     "transcribe-max-seconds",
     "transcribe-truncate-long",
@@ -234,6 +239,7 @@ const QUEUE_KEYS: &[&str] = &[
     "failover-queue",
     "ttl",
     "reoffer-delay",
+    "whisper-language",
 ];
 
 /// Looks up params by name, refusing unknown and repeated keys.
@@ -326,6 +332,19 @@ impl<'a> Params<'a> {
             Some(v) => parse_zone(v).map_err(|e| self.err(key, e.to_string())),
         }
     }
+}
+
+/// A `whisper-language` value: a language code such as `en`, or `auto`.
+fn language(p: &Params<'_>, value: &str) -> Result<String, ConfigError> {
+    let ok = value == "auto"
+        || (matches!(value.len(), 2 | 3) && value.bytes().all(|b| b.is_ascii_lowercase()));
+    if !ok {
+        return Err(p.err(
+            "whisper-language",
+            format!("'{value}' is not a language code such as en, de, or auto"),
+        ));
+    }
+    Ok(value.to_string())
 }
 
 /// A name usable as a queue or node id: it travels in logs, events and channel variables.
@@ -458,6 +477,7 @@ impl Config {
 
         let mut queues = BTreeMap::new();
         let mut tag_rules = Vec::new();
+        let mut queue_languages: BTreeMap<String, String> = BTreeMap::new();
         let mut profile_sections = Vec::new();
         let mut agents: Vec<AgentConfig> = Vec::new();
         let queue_keys: Vec<&str> = QUEUE_KEYS
@@ -547,6 +567,9 @@ impl Config {
             if queues.contains_key(&section.name) {
                 return Err(ConfigError::new(at, "the queue is defined twice"));
             }
+            if let Some(lang) = q.get("whisper-language") {
+                queue_languages.insert(section.name.clone(), language(&q, lang)?);
+            }
             queues.insert(
                 section.name.clone(),
                 Self::build_queue(&q, &section.name, &settings, horizon_days)?,
@@ -619,6 +642,7 @@ impl Config {
         let transcribe = Self::build_transcribe(
             &s,
             TagRules::new(tag_rules.into_iter().map(|(r, _)| r).collect()),
+            queue_languages,
         )?;
         Ok(Self {
             settings,
@@ -633,33 +657,60 @@ impl Config {
         })
     }
 
-    fn build_transcribe(s: &Params<'_>, tags: TagRules) -> Result<TranscribeConfig, ConfigError> {
+    fn build_transcribe(
+        s: &Params<'_>,
+        tags: TagRules,
+        queue_languages: BTreeMap<String, String>,
+    ) -> Result<TranscribeConfig, ConfigError> {
         let model_path = s
             .get("whisper-model")
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(PathBuf::from);
-        let language = s.text("whisper-language", "en");
-        let ok_lang = language == "auto"
-            || (matches!(language.len(), 2 | 3)
-                && language.bytes().all(|b| b.is_ascii_lowercase()));
-        if !ok_lang {
-            return Err(s.err(
-                "whisper-language",
-                format!("'{language}' is not a language code such as en, de, or auto"),
-            ));
-        }
+        let language = language(s, &s.text("whisper-language", "en"))?;
         let prompt = s.get("whisper-prompt").filter(|p| !p.trim().is_empty());
         if prompt.is_some_and(|p| p.contains('\0')) {
             return Err(s.err("whisper-prompt", "the prompt contains a NUL character"));
         }
+        // Product names and other words callers say that whisper would not guess; with the
+        // tag rules' words they prime the decoder.
+        let products = s.get("whisper-vocabulary").unwrap_or("");
+        if products.contains('\0') {
+            return Err(s.err("whisper-vocabulary", "the list contains a NUL character"));
+        }
+        let mut vocabulary = tags.vocabulary();
+        for w in products.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            if !vocabulary.iter().any(|v| v.eq_ignore_ascii_case(w)) {
+                vocabulary.push(w.to_string());
+            }
+        }
         let defaults = EngineConfig::default();
+        let no_speech_threshold = match s.get("whisper-no-speech-threshold") {
+            None => defaults.no_speech_threshold,
+            Some(v) => v
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or_else(|| {
+                    s.err(
+                        "whisper-no-speech-threshold",
+                        format!("'{v}' is not a probability from 0 to 1"),
+                    )
+                })?,
+        };
         let engine = EngineConfig {
             model_path,
             language,
             threads: s.number("whisper-threads", defaults.threads, 1..=16)?,
             beam_size: s.number("whisper-beam-size", defaults.beam_size, 0..=8)?,
+            temperature_fallback: s.flag(
+                "whisper-temperature-fallback",
+                defaults.temperature_fallback,
+            )?,
             initial_prompt: prompt.map(str::to_string),
+            vocabulary,
+            no_speech_threshold,
             limits: AudioLimits {
                 max_seconds: s.number("transcribe-max-seconds", 120u32, 1..=3600)?,
                 truncate_long: s.flag("transcribe-truncate-long", false)?,
@@ -681,6 +732,7 @@ impl Config {
             engine,
             workers,
             tags,
+            queue_languages,
         })
     }
 

@@ -47,10 +47,23 @@ impl Config {
                     != (y.webhook_retry_delay, y.webhook_max_delay),
             "webhooks",
         );
+        // The tag rules apply live, but the decoder's prompt made from their words is the
+        // engine's: a change of words alone is named apart, so the admin knows the tags are
+        // in force and only the prompt waits.
+        let (e, f) = (&self.transcribe.engine, &new.transcribe.engine);
+        let same_but_words = crate::transcribe::EngineConfig {
+            vocabulary: f.vocabulary.clone(),
+            ..e.clone()
+        } == *f;
         differs(
-            self.transcribe.engine != new.transcribe.engine
-                || self.transcribe.workers != new.transcribe.workers,
+            !same_but_words
+                || self.transcribe.workers != new.transcribe.workers
+                || self.transcribe.queue_languages != new.transcribe.queue_languages,
             "whisper-* / transcribe-*",
+        );
+        differs(
+            same_but_words && e.vocabulary != f.vocabulary,
+            "whisper prompt (tag words, whisper-vocabulary)",
         );
         out
     }

@@ -168,6 +168,12 @@ pub(super) async fn show(
         let r = v.check(t.request.clone())?;
         let mut out = view(&r);
         out["transcription"] = json!(t.transcription.as_ref().map(|j| j.state.as_str()));
+        // The latest recording held no speech: the panel says so instead of a blank.
+        out["no_speech"] = json!(t
+            .transcription
+            .as_ref()
+            .and_then(|j| j.result.as_ref())
+            .is_some_and(|r| r.no_speech.is_some()));
         out["attempts"] = json!(t.attempts);
         out["events"] = json!(t.events);
         // After-call work is due on the latest customer call while it has no disposition.

@@ -5,7 +5,7 @@
 
 use super::pg::{col, insert_event, insert_job, load_with, pg_err, NewEvent, PgStore};
 use super::sqlite::{ceil_secs, lease_until, map_json, secs};
-use super::transcriptions::{held, tagging, Tagging, Transcribed, TranscriptStore};
+use super::transcriptions::{held, queue_of, tagging, Tagging, Transcribed, TranscriptStore};
 use super::StoreError;
 use crate::model::CallbackId;
 use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
@@ -91,6 +91,10 @@ impl TranscriptStore for PgStore {
             out.request = Some(load_with(tx, row.id, false)?);
             Ok(out)
         })
+    }
+
+    fn callback_queue(&self, id: CallbackId) -> Result<Option<String>, StoreError> {
+        queue_of(super::Store::get(self, id))
     }
 }
 

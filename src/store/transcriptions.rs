@@ -127,11 +127,15 @@ pub(super) fn job_from_columns(
                 Some(j) => serde_json::from_str(&j).map_err(|e| bad(format!("segments: {e}")))?,
                 None => Vec::new(),
             };
+            // An empty text is how a no-speech outcome is stored (its reason is in the
+            // `transcribed` event); a transcription with words always has some.
+            let no_speech = text.trim().is_empty().then(|| "no speech".to_string());
             Some(TranscriptResult {
                 text,
                 segments,
                 language: lang,
                 processing_ms: u64::try_from(ms.unwrap_or(0)).unwrap_or(0),
+                no_speech,
             })
         }
         _ => None,
@@ -283,7 +287,8 @@ impl Transcribed {
 /// to an earlier one, the rules' new tags, and for a request still waiting the rule's queue
 /// and a raised priority; `detail` is the `transcribed` event's text.
 pub(super) struct Tagging {
-    pub text: String,
+    /// `None`: no transcript yet and this one heard no speech (the column stays empty).
+    pub text: Option<String>,
     pub language: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub queue: String,
@@ -298,9 +303,18 @@ pub(super) fn tagging(
     outcome: &crate::transcribe::TagOutcome,
 ) -> Tagging {
     let mut out = Transcribed::nothing();
-    let text = match row.transcript.as_ref().map(|t| t.text.as_str()) {
-        Some(before) if !before.is_empty() => format!("{before}\n{}", result.text),
-        _ => result.text.clone(),
+    let before = row
+        .transcript
+        .as_ref()
+        .map(|t| t.text.as_str())
+        .filter(|b| !b.is_empty());
+    // No speech adds no words: an earlier recording's transcript stays as it was, and a
+    // request with none keeps none (the job says "no speech").
+    let text = match (before, result.no_speech.is_some() || result.text.is_empty()) {
+        (Some(before), true) => Some(before.to_string()),
+        (Some(before), false) => Some(format!("{before}\n{}", result.text)),
+        (None, true) => None,
+        (None, false) => Some(result.text.clone()),
     };
     let language = row
         .transcript
@@ -339,7 +353,10 @@ pub(super) fn tagging(
             priority = p + boost;
         }
     }
-    let detail = describe(&out, &outcome.queue, pending, row);
+    let mut detail = describe(&out, &outcome.queue, pending, row);
+    if let Some(reason) = &result.no_speech {
+        detail = format!("{reason}; {detail}");
+    }
     Tagging {
         text,
         language,
@@ -402,6 +419,19 @@ pub trait TranscriptStore: JobQueue {
         rules: &TagRules,
         now: DateTime<Utc>,
     ) -> Result<Transcribed, StoreError>;
+    /// The queue a callback is in now (`None`: deleted).
+    fn callback_queue(&self, id: CallbackId) -> Result<Option<String>, StoreError>;
+}
+
+/// [`TranscriptStore::callback_queue`] from a store's `get`, the same on both backends.
+pub(super) fn queue_of(
+    got: Result<CallbackRequest, StoreError>,
+) -> Result<Option<String>, StoreError> {
+    match got {
+        Ok(r) => Ok(Some(r.queue)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 impl TranscriptStore for SqliteStore {
@@ -413,6 +443,10 @@ impl TranscriptStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Transcribed, StoreError> {
         SqliteStore::complete_tagged(self, job, result, rules, now)
+    }
+
+    fn callback_queue(&self, id: CallbackId) -> Result<Option<String>, StoreError> {
+        queue_of(super::Store::get(self, id))
     }
 }
 
@@ -535,6 +569,7 @@ mod tests {
             }],
             language: Some("en".into()),
             processing_ms: 1500,
+            no_speech: None,
         }
     }
 

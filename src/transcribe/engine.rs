@@ -16,14 +16,24 @@ use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextPar
 pub struct EngineConfig {
     /// The ggml model file; `None` = transcription off.
     pub model_path: Option<PathBuf>,
-    /// Spoken language (`en`), or `auto` to let a multilingual model detect it.
+    /// Spoken language (`en`), or `auto` to let a multilingual model detect it. A queue's
+    /// own language, when it has one, is passed per call instead.
     pub language: String,
     /// CPU threads per transcription.
     pub threads: u16,
     /// 0 or 1 = greedy decoding; more = beam search of that width (slower).
     pub beam_size: u16,
-    /// Text that primes the decoder with the vocabulary of callback requests.
+    /// Decode a window again at a higher temperature when its text is improbable or
+    /// repeats itself (whisper.cpp's fallback, steps of 0.2); off = one decode at 0.
+    pub temperature_fallback: bool,
+    /// Free text put before the vocabulary in the decoder's prompt (`whisper-prompt`).
     pub initial_prompt: Option<String>,
+    /// What callers of this PBX say that whisper would not guess: the tag rules' words and
+    /// `whisper-vocabulary` (product names). Given to the decoder as its prompt.
+    pub vocabulary: Vec<String>,
+    /// whisper's probability of "no speech" above which a recording whose every window
+    /// says so is taken as holding no speech.
+    pub no_speech_threshold: f32,
     pub limits: AudioLimits,
 }
 
@@ -33,14 +43,62 @@ impl Default for EngineConfig {
             model_path: None,
             language: "en".to_string(),
             threads: 2,
-            // Beam 5 (whisper.cpp's CLI default) lowered the fixture WER from 0.309 to 0.272
-            // for ~1.5x the decode time; see the bench notes.
-            beam_size: 5,
+            // Greedy with temperature fallback, measured on the 52-clip telephone set
+            // (tiny.en): WER 0.378; without the fallback 0.823 (repetition loops kept).
+            // Beam 5 with the fallback took ~20 s a clip on 2 busy cores, 5x greedy, for
+            // no gain on the clips it was run on; see the bench notes.
+            beam_size: 0,
+            temperature_fallback: true,
             initial_prompt: None,
+            vocabulary: Vec::new(),
+            no_speech_threshold: 0.6,
             limits: AudioLimits::default(),
         }
     }
 }
+
+impl EngineConfig {
+    /// The decoder's prompt: the free text, then the vocabulary as a list; `None` when
+    /// both are empty. Cut to [`PROMPT_MAX_CHARS`] at a word: whisper keeps only the last
+    /// 224 tokens of a prompt, and a longer one would lose its start silently.
+    pub fn prompt(&self) -> Option<String> {
+        let mut out = self
+            .initial_prompt
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string();
+        let words: Vec<&str> = self
+            .vocabulary
+            .iter()
+            .map(|w| w.trim())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if !words.is_empty() {
+            if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+                out.push('.');
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&words.join(", "));
+            out.push('.');
+        }
+        // whisper-rs panics on an interior NUL; config text must not crash the PBX.
+        let mut out = out.replace('\0', " ");
+        if out.chars().count() > PROMPT_MAX_CHARS {
+            let cut: String = out.chars().take(PROMPT_MAX_CHARS).collect();
+            out = match cut.rfind([' ', ',']) {
+                Some(i) => cut[..i].trim_end_matches([',', ' ']).to_string(),
+                None => cut,
+            };
+        }
+        (!out.trim().is_empty()).then_some(out)
+    }
+}
+
+/// The longest prompt given to whisper, in characters (about 150 tokens of English).
+pub const PROMPT_MAX_CHARS: usize = 600;
 
 /// One stretch of the transcript with its place in the (trimmed) audio.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +116,36 @@ pub struct TranscriptResult {
     pub language: Option<String>,
     /// Wall time of this transcription (decode and convert included for files).
     pub processing_ms: u64,
+    /// Set when the recording holds no speech, with why (the text is then empty): what the
+    /// agent is shown instead of words whisper would have invented for noise or music.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_speech: Option<String>,
+}
+
+impl TranscriptResult {
+    /// The outcome for a recording without speech.
+    pub fn no_speech(reason: String, language: Option<String>, processing_ms: u64) -> Self {
+        Self {
+            text: String::new(),
+            segments: Vec::new(),
+            language,
+            processing_ms,
+            no_speech: Some(reason),
+        }
+    }
+}
+
+/// What one whisper run produced, before the no-speech judgement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// Segments with words; whisper's own annotations (`(music)`, `[BLANK_AUDIO]`, `♪`)
+    /// are left out: they are not what the caller said.
+    pub segments: Vec<Segment>,
+    /// Annotations whisper wrote instead of words, e.g. `(dramatic music)`.
+    pub annotations: Vec<String>,
+    /// The lowest no-speech probability of the windows decoded (1.0 when none was).
+    pub no_speech_probability: f32,
+    pub language: Option<String>,
 }
 
 /// Why a transcription did not happen.
@@ -175,28 +263,87 @@ impl Engine {
             })
     }
 
-    /// Transcribes 16 kHz mono samples.
+    /// Transcribes 16 kHz mono samples in the configured language.
     pub fn transcribe(&self, samples: &[f32]) -> Result<TranscriptResult, TranscribeError> {
+        self.transcribe_in(samples, None)
+    }
+
+    /// Transcribes 16 kHz mono samples; `language` (a queue's) overrides the configured
+    /// one. No speech (whisper's no-speech probability, or no words but its annotations)
+    /// gives an empty text with [`TranscriptResult::no_speech`] set.
+    pub fn transcribe_in(
+        &self,
+        samples: &[f32],
+        language: Option<&str>,
+    ) -> Result<TranscriptResult, TranscribeError> {
         let started = Instant::now();
+        let decoded = self.decode(samples, language)?;
+        let Decoded {
+            segments,
+            annotations,
+            no_speech_probability,
+            language,
+        } = decoded;
+        let no_speech = if segments.is_empty() {
+            Some(if annotations.is_empty() {
+                "no speech: whisper heard no words".to_string()
+            } else {
+                format!("no speech: whisper heard only {}", annotations.join(" "))
+            })
+        } else if no_speech_probability > self.config.no_speech_threshold {
+            Some(format!(
+                "no speech: whisper's no-speech probability is {no_speech_probability:.2} \
+                 (above {:.2})",
+                self.config.no_speech_threshold
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = no_speech {
+            return Ok(TranscriptResult::no_speech(
+                reason,
+                language,
+                elapsed_ms(started),
+            ));
+        }
+        let text = segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(TranscriptResult {
+            text,
+            segments,
+            language,
+            processing_ms: elapsed_ms(started),
+            no_speech: None,
+        })
+    }
+
+    /// One whisper run with the configured decoder settings, without judging the outcome
+    /// (the bench reads the probabilities it judges by).
+    pub fn decode(
+        &self,
+        samples: &[f32],
+        language: Option<&str>,
+    ) -> Result<Decoded, TranscribeError> {
         let ctx = self.model()?;
         let mut state = ctx
             .create_state()
             .map_err(|e| TranscribeError::Whisper(format!("creating a decoder state: {e}")))?;
-        let mut params = if self.config.beam_size > 1 {
+        let c = &self.config;
+        let mut params = if c.beam_size > 1 {
             FullParams::new(SamplingStrategy::BeamSearch {
-                beam_size: i32::from(self.config.beam_size),
+                beam_size: i32::from(c.beam_size),
                 patience: -1.0,
             })
         } else {
             FullParams::new(SamplingStrategy::Greedy { best_of: 1 })
         };
-        params.set_n_threads(i32::from(self.config.threads.max(1)));
-        let auto = self.config.language == "auto";
-        params.set_language(if auto {
-            None
-        } else {
-            Some(self.config.language.as_str())
-        });
+        params.set_n_threads(i32::from(c.threads.max(1)));
+        let language = language.unwrap_or(c.language.as_str());
+        let auto = language == "auto";
+        params.set_language(if auto { None } else { Some(language) });
         params.set_print_special(false);
         params.set_print_progress(false);
         params.set_print_realtime(false);
@@ -204,21 +351,34 @@ impl Engine {
         // One request per call: nothing to carry over between 30 s windows worth the risk
         // of a repetition loop.
         params.set_no_context(true);
-        if let Some(prompt) = self.config.initial_prompt.as_deref() {
-            // whisper-rs panics on an interior NUL; config text must not crash the PBX.
-            params.set_initial_prompt(&prompt.replace('\0', " "));
+        if !c.temperature_fallback {
+            params.set_temperature_inc(0.0);
+        }
+        let prompt = c.prompt();
+        if let Some(prompt) = prompt.as_deref() {
+            params.set_initial_prompt(prompt);
         }
         state
             .full(params, samples)
             .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
         let mut segments = Vec::new();
+        let mut annotations = Vec::new();
+        let mut no_speech_probability = 1.0f32;
         for seg in state.as_iter() {
+            let p = seg.no_speech_probability();
+            if p.is_finite() {
+                no_speech_probability = no_speech_probability.min(p);
+            }
             let text = seg
                 .to_str_lossy()
                 .map_err(|e| TranscribeError::Whisper(e.to_string()))?
                 .trim()
                 .to_string();
             if text.is_empty() {
+                continue;
+            }
+            if is_annotation(&text) {
+                annotations.push(text);
                 continue;
             }
             // whisper timestamps are in centiseconds.
@@ -228,34 +388,75 @@ impl Engine {
                 text,
             });
         }
-        let text = segments
-            .iter()
-            .map(|s| s.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
         let language = if auto {
             whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_string)
         } else {
-            Some(self.config.language.clone())
+            Some(language.to_string())
         };
-        Ok(TranscriptResult {
-            text,
+        Ok(Decoded {
             segments,
+            annotations,
+            no_speech_probability,
             language,
-            processing_ms: elapsed_ms(started),
         })
     }
 
     /// The whole path for a recording: decode, convert, trim, check limits, transcribe.
+    /// Too little sound to be speech is the no-speech outcome, not an error.
     pub fn transcribe_file(&self, path: &Path) -> Result<TranscriptResult, TranscribeError> {
+        self.transcribe_file_in(path, None)
+    }
+
+    /// [`Engine::transcribe_file`] in a queue's language (`None`: the configured one).
+    pub fn transcribe_file_in(
+        &self,
+        path: &Path,
+        language: Option<&str>,
+    ) -> Result<TranscriptResult, TranscribeError> {
         let started = Instant::now();
         // Checked first so a job without a model does not decode audio for nothing.
         self.model()?;
-        let audio = load_wav(path, &self.config.limits)?;
-        let mut result = self.transcribe(&audio.samples)?;
+        let audio = match load_wav(path, &self.config.limits) {
+            Ok(a) => a,
+            Err(AudioError::TooShort {
+                speech_ms, min_ms, ..
+            }) => {
+                return Ok(TranscriptResult::no_speech(
+                    format!(
+                        "no speech: only {speech_ms} ms of sound above silence \
+                         (at least {min_ms} ms needed)"
+                    ),
+                    None,
+                    elapsed_ms(started),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(reason) = audio.no_voice() {
+            return Ok(TranscriptResult::no_speech(
+                reason,
+                None,
+                elapsed_ms(started),
+            ));
+        }
+        let mut result = self.transcribe_in(&audio.samples, language)?;
         result.processing_ms = elapsed_ms(started);
         Ok(result)
     }
+}
+
+/// A segment that is whisper describing the audio rather than words: all of it in
+/// brackets or parentheses (`(dramatic music)`, `[BLANK_AUDIO]`, `*sigh*`), or music signs.
+fn is_annotation(text: &str) -> bool {
+    let t = text.trim();
+    let enclosed = |open: char, close: char| {
+        t.starts_with(open) && t.ends_with(close) && t[1..].find(close) == Some(t.len() - 2)
+    };
+    if enclosed('(', ')') || enclosed('[', ']') || enclosed('*', '*') {
+        return true;
+    }
+    // Only music signs, punctuation and spaces: no letter or digit was heard.
+    !t.chars().any(char::is_alphanumeric)
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -277,6 +478,45 @@ fn load_model(path: &Path) -> Result<WhisperContext, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whisper_annotations_are_not_words() {
+        // "(dramatic music)", "[BLANK_AUDIO]", "*sigh*" and music signs describe the audio;
+        // a sentence with a parenthesis in it is still words.
+        for a in [
+            "(dramatic music)",
+            "[BLANK_AUDIO]",
+            "*sigh*",
+            "♪ ♪",
+            " - ",
+            "(upbeat music)",
+        ] {
+            assert!(is_annotation(a), "{a}");
+        }
+        for w in [
+            "(my bill) is wrong",
+            "call me (please)",
+            "I was charged twice.",
+            "4521",
+        ] {
+            assert!(!is_annotation(w), "{w}");
+        }
+    }
+
+    #[test]
+    fn prompt_is_the_free_text_then_the_vocabulary() {
+        // No prompt without either; the vocabulary as a list after the free text; a NUL
+        // from a config becomes a space (whisper-rs would panic on it).
+        let mut c = EngineConfig::default();
+        assert_eq!(c.prompt(), None);
+        c.vocabulary = vec!["bill".into(), " FiberMax ".into(), String::new()];
+        assert_eq!(c.prompt().as_deref(), Some("bill, FiberMax."));
+        c.initial_prompt = Some("Callers ask\0 for callbacks".into());
+        assert_eq!(
+            c.prompt().as_deref(),
+            Some("Callers ask  for callbacks. bill, FiberMax.")
+        );
+    }
 
     #[test]
     fn no_model_configured_is_off_with_reason() {

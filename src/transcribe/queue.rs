@@ -9,6 +9,7 @@ use crate::host::{Host, Notification};
 use crate::model::CallbackId;
 use crate::store::{StoreError, TranscriptStore};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 /// [`JobQueue`] over a [`TranscriptStore`] (SQLite or PostgreSQL) that tags, routes and announces each transcript.
@@ -16,6 +17,8 @@ pub struct TaggingQueue {
     store: Arc<dyn TranscriptStore>,
     rules: SharedRules,
     host: Arc<dyn Host>,
+    /// Queues that name their own language (`whisper-language` of a queue).
+    languages: BTreeMap<String, String>,
 }
 
 /// Tag rules a reload can replace while the workers run.
@@ -32,7 +35,19 @@ impl TaggingQueue {
         rules: SharedRules,
         host: Arc<dyn Host>,
     ) -> Self {
-        Self { store, rules, host }
+        Self {
+            store,
+            rules,
+            host,
+            languages: BTreeMap::new(),
+        }
+    }
+
+    /// Transcribes the recordings of these queues in their language (queue -> code or
+    /// `auto`); the others in the engine's.
+    pub fn with_languages(mut self, languages: BTreeMap<String, String>) -> Self {
+        self.languages = languages;
+        self
     }
 }
 
@@ -97,5 +112,26 @@ impl JobQueue for TaggingQueue {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.store.fail(job, reason, retry, now)
+    }
+
+    fn language(&self, job: &Job) -> Option<String> {
+        if self.languages.is_empty() {
+            return None;
+        }
+        // The queue at transcription time: a request moved meanwhile is heard in its new
+        // queue's language. A read failure falls back to the engine's language, said once
+        // per job; the transcript is worth more than the language hint.
+        match self.store.callback_queue(job.callback_id) {
+            Ok(queue) => queue.and_then(|q| self.languages.get(&q).cloned()),
+            Err(e) => {
+                tracing::warn!(
+                    job = job.id,
+                    "the queue of callback {} could not be read ({e}); transcribing in the \
+                     configured language",
+                    job.callback_id
+                );
+                None
+            }
+        }
     }
 }

@@ -42,17 +42,21 @@ pub struct TagRule {
     pub queue: Option<String>,
     /// Raise a matching request's priority to at least this.
     pub priority: Option<i32>,
+    /// The words and phrases as written in the config, for the decoder's prompt.
+    spoken: Vec<String>,
 }
 
 impl TagRule {
     /// `tag` is `key=value`; `words` is a comma-separated list of words or phrases.
     pub fn words(tag: &str, words: &str) -> Result<Self, TagRuleError> {
         let (key, value) = split_tag(tag)?;
-        let phrases: Vec<Vec<String>> = words
+        let spoken: Vec<String> = words
             .split(',')
-            .map(normalize_words)
-            .filter(|p| !p.is_empty())
+            .map(str::trim)
+            .filter(|p| !normalize_words(p).is_empty())
+            .map(str::to_string)
             .collect();
+        let phrases: Vec<Vec<String>> = spoken.iter().map(|p| normalize_words(p)).collect();
         if phrases.is_empty() {
             return Err(err(tag, "give at least one word or phrase"));
         }
@@ -62,6 +66,7 @@ impl TagRule {
             matcher: Matcher::Words(phrases),
             queue: None,
             priority: None,
+            spoken,
         })
     }
 
@@ -81,6 +86,8 @@ impl TagRule {
             matcher: Matcher::Regex(re),
             queue: None,
             priority: None,
+            // A pattern is not words a caller says; the prompt takes only word rules.
+            spoken: Vec::new(),
         })
     }
 
@@ -161,6 +168,18 @@ impl TagRules {
         self.rules.is_empty()
     }
 
+    /// The words and phrases of the word rules, in rule order, each once: what callers of
+    /// this PBX are expected to say, for the decoder's prompt.
+    pub fn vocabulary(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for w in self.rules.iter().flat_map(|r| &r.spoken) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(w)) {
+                out.push(w.clone());
+            }
+        }
+        out
+    }
+
     /// Applies the rules in order (see the module notes for the exact semantics).
     pub fn apply(&self, transcript: &str) -> TagOutcome {
         let words = normalize_words(transcript);
@@ -233,6 +252,56 @@ mod tests {
         assert_eq!(out.tags.get("intent").map(String::as_str), Some("support"));
         assert_eq!(out.queue, None);
         assert!(rules().apply("nothing to see").tags.is_empty());
+    }
+
+    #[test]
+    fn spelling_variants_and_spelled_numbers_match_rules() {
+        // whisper's "canceled" matches a rule written "cancelled", "login" matches "log in",
+        // and "$90" matches a rule phrase "ninety dollars".
+        let rules = TagRules::new(vec![
+            TagRule::words("intent=cancel", "cancelled").unwrap(),
+            TagRule::words("intent=support", "log in").unwrap(),
+            TagRule::words("amount=ninety", "ninety dollars").unwrap(),
+        ]);
+        assert_eq!(
+            rules
+                .apply("I canceled it")
+                .tags
+                .get("intent")
+                .map(String::as_str),
+            Some("cancel")
+        );
+        assert_eq!(
+            rules
+                .apply("I cannot login.")
+                .tags
+                .get("intent")
+                .map(String::as_str),
+            Some("support")
+        );
+        assert!(rules.apply("I owe $90.").tags.contains_key("amount"));
+    }
+
+    #[test]
+    fn vocabulary_lists_word_rules_phrases_once() {
+        // The prompt's words: every word rule's phrases as written, duplicates and regex
+        // rules left out.
+        let v = rules().vocabulary();
+        assert_eq!(
+            v,
+            [
+                "invoice",
+                "bill",
+                "refund",
+                "charged",
+                "account number",
+                "cancel",
+                "cancellation",
+                "password",
+                "log in",
+                "internet"
+            ]
+        );
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub trait JobQueue: Send + Sync {
         retry: Retry,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// The language to transcribe this job in when its queue names one (`None`: the
+    /// engine's own setting).
+    fn language(&self, _job: &Job) -> Option<String> {
+        None
+    }
 }
 
 /// What the workers need of whisper; [`Engine`] in production, a fake in tests.
@@ -72,6 +77,15 @@ pub trait Transcriber: Send + Sync {
     /// False while transcription is off (no model): jobs then stay queued, untouched.
     fn ready(&self) -> bool;
     fn transcribe_file(&self, path: &Path) -> Result<TranscriptResult, TranscribeError>;
+    /// In a queue's language (`None`: the configured one).
+    fn transcribe_file_in(
+        &self,
+        path: &Path,
+        language: Option<&str>,
+    ) -> Result<TranscriptResult, TranscribeError> {
+        let _ = language;
+        self.transcribe_file(path)
+    }
 }
 
 impl Transcriber for Engine {
@@ -81,6 +95,14 @@ impl Transcriber for Engine {
 
     fn transcribe_file(&self, path: &Path) -> Result<TranscriptResult, TranscribeError> {
         Engine::transcribe_file(self, path)
+    }
+
+    fn transcribe_file_in(
+        &self,
+        path: &Path,
+        language: Option<&str>,
+    ) -> Result<TranscriptResult, TranscribeError> {
+        Engine::transcribe_file_in(self, path, language)
     }
 }
 
@@ -154,13 +176,15 @@ pub fn run_once(
         queue.fail(&job, &reason, Retry::Never, clock.now())?;
         return Ok(Step::Failed(job.id));
     }
-    match engine.transcribe_file(Path::new(&job.wav_path)) {
+    let language = queue.language(&job);
+    match engine.transcribe_file_in(Path::new(&job.wav_path), language.as_deref()) {
         Ok(result) => {
             queue.complete(&job, &result, clock.now())?;
             tracing::debug!(
                 job = job.id,
                 callback = job.callback_id,
                 ms = result.processing_ms,
+                no_speech = result.no_speech.as_deref().unwrap_or("-"),
                 "transcribed"
             );
             Ok(Step::Done(job.id))
@@ -500,6 +524,7 @@ mod tests {
                 segments: vec![],
                 language: Some("en".into()),
                 processing_ms: 1,
+                no_speech: None,
             })
         }
     }

@@ -6,12 +6,26 @@
 //!   decoding parameters, on the same audio already at 16 kHz (sum over the three clips,
 //!   best of two runs each).
 //! - `jobs_per_min_1_worker`: the fixture set queued in SQLite, drained by one worker thread.
-//! - `wer_pipeline`, `wer_bare`: over the fixture set; bare = whisper-rs greedy on the file
-//!   plainly upsampled to 16 kHz, as in its own example.
+//! - `wer_pipeline`, `wer_bare`, `wer_ratio` (pipeline / bare), `wer_clips`, `wer_words`:
+//!   over the clip set (the 10 fixtures and the 42 telephone clips of
+//!   `fixtures/speech/eval`, made by `fixtures/speech/make-clips.sh`), same model, same run.
+//!   The pipeline is the engine as the module runs it, with the vocabulary of the sample
+//!   `callback.conf.xml` (its tag rules' words and `whisper-vocabulary`); bare is whisper-rs
+//!   greedy on the file plainly upsampled to 16 kHz, as in its own example.
+//!   `TRANSCRIBE_CLIPS=DIR` evaluates DIR's `NAME.wav` + `NAME.txt` pairs instead;
+//!   `TRANSCRIBE_CONFIG=FILE` takes the vocabulary and decoder settings from another
+//!   `callback.conf.xml`.
+//! - `no_speech_detected`, `no_speech_clips`: the clips of `fixtures/speech/nospeech`
+//!   (hiss, noise, tones, DTMF, music) given the no-speech outcome, of how many;
+//!   `speech_judged_no_speech`: speech clips wrongly given it.
+//!
+//! `TRANSCRIBE_WER_ONLY=1` skips the speed figures. `-- --experiments` compares pipeline
+//! options by WER on the same clips (`WER_VARIANTS=a,b` picks some).
 //!
 //! Needs the model (`../shared/models/ggml-tiny.en.bin` or `$CALLBACK_WHISPER_MODEL`).
 
 use callback_core::clock::SystemClock;
+use callback_core::config::Config;
 use callback_core::store::{JobState, SqliteStore};
 use callback_core::transcribe::audio;
 use callback_core::transcribe::wer::WerTally;
@@ -23,7 +37,7 @@ use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextPar
 
 #[path = "../support/speech.rs"]
 mod speech;
-use speech::{fixtures, model_path};
+use speech::{clips, fixtures, model_path, speech_dir};
 
 const THREADS: u16 = 2;
 
@@ -97,6 +111,55 @@ fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
     (t.elapsed(), out)
 }
 
+/// The clips to score: `TRANSCRIBE_CLIPS`, or the fixtures and the evaluation set.
+fn clip_set() -> Vec<(PathBuf, String)> {
+    match std::env::var_os("TRANSCRIBE_CLIPS") {
+        Some(dir) => clips(Path::new(&dir)),
+        None => {
+            let mut set = fixtures();
+            set.extend(clips(&speech_dir("eval")));
+            set
+        }
+    }
+}
+
+/// The engine as the module would run it: decoder settings and vocabulary from
+/// `TRANSCRIBE_CONFIG` or the sample `callback.conf.xml`, this model, 2 threads.
+fn pipeline_config(model: &Path) -> EngineConfig {
+    let file = std::env::var_os("TRANSCRIBE_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("plugins/mod_callback/conf/callback.conf.xml")
+        });
+    let xml = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let config = Config::from_xml(&xml).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    EngineConfig {
+        model_path: Some(model.to_path_buf()),
+        threads: THREADS,
+        ..config.transcribe.engine
+    }
+}
+
+/// The pipeline's text of a clip (no speech: empty).
+fn pipeline_text(engine: &Engine, wav: &Path) -> (String, bool) {
+    let r = engine.transcribe_file(wav).unwrap();
+    let no_speech = r.no_speech.is_some();
+    (r.text, no_speech)
+}
+
+/// whisper-rs as its example calls it: greedy, defaults, the file plainly upsampled.
+fn bare_text(ctx: &WhisperContext, wav: &Path) -> String {
+    let (rate, s) = read_i16(wav);
+    let f: Vec<f32> = s.iter().map(|v| f32::from(*v) / 32768.0).collect();
+    let cfg = EngineConfig {
+        beam_size: 0,
+        threads: THREADS,
+        ..EngineConfig::default()
+    };
+    direct(ctx, &cfg, &audio::resample(&f, rate).unwrap())
+}
+
 fn main() {
     let model = model_path();
     if !model.is_file() {
@@ -108,17 +171,55 @@ fn main() {
         return;
     }
     if std::env::args().any(|a| a == "--experiments") {
-        wer_experiments(model);
+        wer_experiments(&model);
         return;
     }
-    let cfg = EngineConfig {
-        model_path: Some(model.clone()),
-        threads: THREADS,
-        ..EngineConfig::default()
-    };
+    let cfg = pipeline_config(&model);
     let engine = Engine::new(cfg.clone());
     engine.ensure_loaded().unwrap();
     let ctx = WhisperContext::new_with_params(&model, WhisperContextParameters::default()).unwrap();
+    if std::env::var_os("TRANSCRIBE_WER_ONLY").is_none() {
+        speed(&engine, &ctx, &cfg);
+    }
+
+    let set = clip_set();
+    let (mut ours, mut bare) = (WerTally::default(), WerTally::default());
+    let mut misjudged = 0;
+    for (wav, expected) in &set {
+        let (text, no_speech) = pipeline_text(&engine, wav);
+        misjudged += usize::from(no_speech);
+        let w1 = ours.add(expected, &text);
+        let plain = bare_text(&ctx, wav);
+        let w2 = bare.add(expected, &plain);
+        let name = wav.file_stem().unwrap_or_default().to_string_lossy();
+        eprintln!("{name}: pipeline {w1:.2} {text:?} | bare {w2:.2} {plain:?}");
+    }
+    println!("wer_clips: {} clips", set.len());
+    println!("wer_words: {} words", ours.words);
+    println!("wer_pipeline: {:.3} ratio", ours.wer());
+    println!("wer_bare: {:.3} ratio", bare.wer());
+    println!("wer_ratio: {:.3} ratio", ours.wer() / bare.wer().max(1e-9));
+    println!("speech_judged_no_speech: {misjudged} clips");
+
+    if std::env::var_os("TRANSCRIBE_CLIPS").is_none() {
+        let quiet: Vec<PathBuf> = std::fs::read_dir(speech_dir("nospeech"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+            .collect();
+        let mut detected = 0;
+        for wav in &quiet {
+            let r = engine.transcribe_file(wav).unwrap();
+            eprintln!("{}: {:?} {:?}", wav.display(), r.no_speech, r.text);
+            detected += usize::from(r.no_speech.is_some());
+        }
+        println!("no_speech_detected: {detected} clips");
+        println!("no_speech_clips: {} clips", quiet.len());
+    }
+}
+
+/// The speed figures: real-time factors, overhead against whisper-rs, jobs per minute.
+fn speed(engine: &Engine, ctx: &WhisperContext, cfg: &EngineConfig) {
     let dir = tempfile::tempdir().unwrap();
 
     // Warm-up, so the first measured call does not pay for page faults in the model.
@@ -134,7 +235,7 @@ fn main() {
             let (t, r) = timed(|| engine.transcribe_file(&wav).unwrap());
             assert!(!r.text.is_empty());
             best_ours = best_ours.min(t);
-            let (t, _) = timed(|| direct(&ctx, &cfg, &samples16k));
+            let (t, _) = timed(|| direct(ctx, cfg, &samples16k));
             best_direct = best_direct.min(t);
         }
         ours_total += best_ours;
@@ -187,66 +288,64 @@ fn main() {
         "jobs_per_min_1_worker: {:.1} jobs/min",
         set.len() as f64 * 60.0 / elapsed.as_secs_f64()
     );
-
-    let bare_cfg = EngineConfig {
-        beam_size: 0,
-        ..cfg.clone()
-    };
-    let (mut ours, mut bare) = (WerTally::default(), WerTally::default());
-    for (wav, expected) in &set {
-        ours.add(expected, &engine.transcribe_file(wav).unwrap().text);
-        let (rate, s) = read_i16(wav);
-        let f: Vec<f32> = s.iter().map(|v| f32::from(*v) / 32768.0).collect();
-        let plain = direct(&ctx, &bare_cfg, &audio::resample(&f, rate).unwrap());
-        bare.add(expected, &plain);
-    }
-    println!("wer_pipeline: {:.3} ratio", ours.wer());
-    println!("wer_bare: {:.3} ratio", bare.wer());
 }
 
-/// `cargo bench --bench transcribe -- --experiments`: which pipeline options lower the WER.
-/// Measured on the 10 fixtures (136 words), tiny.en, 2 threads, 2026-11-21; bare whisper-rs
-/// (greedy, plain upsampling) scored 0.287:
-///
-/// | variant            | WER   |
-/// |--------------------|-------|
-/// | greedy             | 0.309 |
-/// | greedy_norm0.9     | 0.324 |
-/// | greedy_prompt      | 0.309 |
-/// | greedy_margin500   | 0.287 |
-/// | beam5 (default)    | 0.272 |
-/// | beam5_margin500    | 0.294 |
-/// | beam5_prompt       | 0.316 |
-/// | beam5_norm0.9      | 0.279 |
-///
-/// Differences are a few words each, so only beam search is kept (it was best with both
-/// margins tried); the prompt and peak normalisation did not help.
-fn wer_experiments(model: PathBuf) {
-    let prompt = "A customer asks for a callback: name, phone or account number, reason \
-                  such as invoice, bill, refund, order, password, appointment.";
-    let variant = |beam: u16, margin: u32, norm: f32, prompted: bool| {
-        let mut c = EngineConfig {
-            model_path: Some(model.clone()),
-            threads: THREADS,
-            ..EngineConfig::default()
-        };
-        c.beam_size = beam;
-        c.limits.trim_margin_ms = margin;
-        c.limits.normalize_peak = norm;
-        c.initial_prompt = prompted.then(|| prompt.to_string());
+/// `cargo bench --bench transcribe -- --experiments`: which pipeline options lower the WER
+/// on the clip set (see `main`), each against the same bare figure. The table of the last
+/// run is in the README (Transcription).
+fn wer_experiments(model: &Path) {
+    let base = pipeline_config(model);
+    let variant = |f: &dyn Fn(&mut EngineConfig)| {
+        let mut c = base.clone();
+        f(&mut c);
         c
     };
     let only = std::env::var("WER_VARIANTS").unwrap_or_default();
     let variants: Vec<(&str, EngineConfig)> = vec![
-        ("greedy", variant(0, 200, 0.0, false)),
-        ("greedy_norm0.9", variant(0, 200, 0.9, false)),
-        ("greedy_prompt", variant(0, 200, 0.0, true)),
-        ("greedy_margin500", variant(0, 500, 0.0, false)),
-        ("beam5", variant(5, 200, 0.0, false)),
-        ("beam5_margin500", variant(5, 500, 0.0, false)),
-        ("beam5_prompt", variant(5, 200, 0.0, true)),
-        ("beam5_norm0.9", variant(5, 200, 0.9, false)),
+        ("chosen", base.clone()),
+        (
+            "greedy_fallback",
+            variant(&|c| {
+                c.beam_size = 0;
+                c.temperature_fallback = true;
+            }),
+        ),
+        (
+            "greedy_no_fallback",
+            variant(&|c| {
+                c.beam_size = 0;
+                c.temperature_fallback = false;
+            }),
+        ),
+        (
+            "beam5_no_fallback",
+            variant(&|c| {
+                c.beam_size = 5;
+                c.temperature_fallback = false;
+            }),
+        ),
+        (
+            "beam5_fallback",
+            variant(&|c| {
+                c.beam_size = 5;
+                c.temperature_fallback = true;
+            }),
+        ),
+        (
+            "greedy_no_fallback_no_vocabulary",
+            variant(&|c| {
+                c.beam_size = 0;
+                c.temperature_fallback = false;
+                c.vocabulary.clear();
+            }),
+        ),
+        ("no_vocabulary", variant(&|c| c.vocabulary.clear())),
+        ("rms0.1", variant(&|c| c.limits.normalize_rms = 0.1)),
+        ("peak0.9", variant(&|c| c.limits.normalize_peak = 0.9)),
+        ("margin500", variant(&|c| c.limits.trim_margin_ms = 500)),
+        ("margin1000", variant(&|c| c.limits.trim_margin_ms = 1000)),
     ];
+    let set = clip_set();
     for (name, cfg) in variants {
         if !only.is_empty() && !only.split(',').any(|v| v == name) {
             continue;
@@ -254,9 +353,13 @@ fn wer_experiments(model: PathBuf) {
         let engine = Engine::new(cfg);
         let mut tally = WerTally::default();
         let t = std::time::Instant::now();
-        for (wav, expected) in fixtures() {
-            tally.add(&expected, &engine.transcribe_file(&wav).unwrap().text);
+        for (wav, expected) in &set {
+            tally.add(expected, &pipeline_text(&engine, wav).0);
         }
-        println!("wer_{name}: {:.3} ratio ({:?})", tally.wer(), t.elapsed());
+        println!(
+            "wer_{name}: {:.3} ratio ({:.0} s)",
+            tally.wer(),
+            t.elapsed().as_secs_f64()
+        );
     }
 }

@@ -335,6 +335,14 @@ fn transcription_lines(out: &mut String, t: &Trace) {
         job.state.as_str(),
         job.attempts
     );
+    // The agent must see that the caller said nothing, not an empty line to guess from.
+    if job
+        .result
+        .as_ref()
+        .is_some_and(|res| res.no_speech.is_some())
+    {
+        let _ = writeln!(out, "speech:    none in the recording (no speech)");
+    }
     if let Some(tr) = &r.transcript {
         let _ = writeln!(
             out,

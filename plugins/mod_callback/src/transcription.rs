@@ -71,7 +71,9 @@ pub fn start(
             rules,
         };
     }
-    let queue = Arc::new(TaggingQueue::shared(store, rules.clone(), host));
+    let queue = Arc::new(
+        TaggingQueue::shared(store, rules.clone(), host).with_languages(t.queue_languages.clone()),
+    );
     match Workers::start(queue, engine.clone(), clock, t.workers.clone()) {
         Ok(workers) => {
             tracing::info!(

@@ -254,7 +254,9 @@ async function loadDetail(id, fresh) {
   $('d-remark').textContent = c.remark || '-';
   $('d-ivr').textContent = kv(c.ivr_data);
   $('d-tags').textContent = kv(c.tags);
-  $('transcript').textContent = c.transcript || (c.transcription ? '(transcription ' + c.transcription + ')' : '-');
+  $('transcript').textContent = c.transcript
+    || (c.no_speech ? '(no speech: the caller said nothing in the recording)'
+      : (c.transcription ? '(transcription ' + c.transcription + ')' : '-'));
   const audio = $('audio');
   if (c.recording) {
     audio.hidden = false;
