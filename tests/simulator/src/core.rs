@@ -270,6 +270,12 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     legs: VecDeque::new(),
 });
 
+/// Where this process's stock FreeSWITCH directories are made (on first use); removed when
+/// a [`Sim`] drops, so each simulator starts from empty ones and none is left behind.
+fn stock_base() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("callback-sim-fs-{}", std::process::id()))
+}
+
 /// A global variable as `global_getvar` answers it: one a test set, else the stock ones —
 /// the core's directories (src/switch_core.c:1928-1947 sets `base_dir`, `recordings_dir`,
 /// `sounds_dir`, `conf_dir`, `db_dir`, ... at start) under a scratch base directory of this
@@ -279,7 +285,7 @@ pub fn global_var(name: &str) -> Option<String> {
     if let Some(v) = state().globals.get(name) {
         return (!v.is_empty()).then(|| v.clone());
     }
-    let base = std::env::temp_dir().join(format!("callback-sim-fs-{}", std::process::id()));
+    let base = stock_base();
     // A running FreeSWITCH has made its directories (switch_core.c creates them at start).
     let dir = |sub: &str| {
         let d = base.join(sub);
@@ -666,6 +672,7 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         Self::settle();
+        let _ = std::fs::remove_dir_all(stock_base());
         // Every line the module logged in this simulator's life is checked here, so every
         // test that runs the module checks them (unless it is already failing).
         let bad = std::mem::take(&mut state().log_violations);
