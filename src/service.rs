@@ -106,6 +106,19 @@ pub struct Trace {
     /// Why a job that is still waiting cannot run now (transcription off, and why).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcription_off: Option<String>,
+    /// How long before its first offer to an agent the transcript was stored (negative:
+    /// after it, the agent was rung without it), in seconds; `None` until both happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript_before_offer_s: Option<i64>,
+}
+
+impl Trace {
+    /// The seconds from the first `transcribed` event to the first `offer` (see
+    /// [`Trace::transcript_before_offer_s`]).
+    fn transcript_lead(events: &[Event]) -> Option<i64> {
+        let first = |action: &str| events.iter().find(|e| e.action == action).map(|e| e.at);
+        Some((first("offer")? - first("transcribed")?).num_seconds())
+    }
 }
 
 /// What the service knows of transcription: the engine (for its status) and how to wake
@@ -755,6 +768,24 @@ impl CallbackService {
         Ok(self.store.get(id)?)
     }
 
+    /// Whether callback `id`'s latest recording is still to be transcribed by a running
+    /// transcription (workers started, the model not refused): a dispatcher may wait for it.
+    pub fn transcript_pending(&self, id: CallbackId) -> Result<bool, Error> {
+        let on = self.transcription.notifier.is_some()
+            && self
+                .transcription
+                .engine
+                .as_ref()
+                .is_some_and(|e| !matches!(e.status(), EngineStatus::Off(_)));
+        if !on {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .transcription(id)?
+            .is_some_and(|j| matches!(j.state, JobState::Queued | JobState::Running)))
+    }
+
     pub fn trace(&self, id: CallbackId) -> Result<Trace, Error> {
         let transcription = self.store.transcription(id)?;
         let waiting = transcription
@@ -767,9 +798,11 @@ impl CallbackService {
             },
             _ => None,
         };
+        let events = self.store.events(id)?;
         Ok(Trace {
             request: self.store.get(id)?,
-            events: self.store.events(id)?,
+            transcript_before_offer_s: Trace::transcript_lead(&events),
+            events,
             attempts: self.store.attempts(id)?,
             transcription,
             transcription_off,

@@ -815,3 +815,27 @@ fn a_queue_ringback_is_a_tone_a_file_or_one_variable() {
         assert!(e.contains("queues/q/ringback"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_queue_waits_for_transcripts_a_few_seconds_unless_told_otherwise() {
+    // transcript-wait defaults to 8 s; a duration or 0 is taken; more than 10 minutes or
+    // a word that is no duration is refused, naming the key.
+    let queue = |wait: Option<&str>| {
+        let p = wait
+            .map(|w| format!(r#"<param name="transcript-wait" value="{w}"/>"#))
+            .unwrap_or_default();
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><queues><queue name="q">{p}</queue></queues>
+               <settings><param name="default-queue" value="q"/></settings></configuration>"#
+        ))
+    };
+    let wait = |c: Config| c.queues["q"].dial.transcript_wait.num_seconds();
+    assert_eq!(wait(queue(None).unwrap()), 8);
+    assert_eq!(wait(queue(Some("30s")).unwrap()), 30);
+    assert_eq!(wait(queue(Some("0")).unwrap()), 0);
+    assert_eq!(wait(queue(Some("10m")).unwrap()), 600);
+    for bad in ["11m", "soon", "-5s", ""] {
+        let e = queue(Some(bad)).unwrap_err().to_string();
+        assert!(e.contains("queues/q/transcript-wait"), "{bad}: {e}");
+    }
+}

@@ -74,11 +74,19 @@ pub struct QueueDial {
     /// a sound file, or `${name}` of a global variable such as FreeSWITCH's `us-ring`
     /// (looked up by the host, since a channel variable's value is never expanded).
     pub ringback: String,
+    /// How long a callback that falls due while its recording is still being transcribed
+    /// waits for the transcript before an agent is rung (so its tags can route it);
+    /// zero: never waits.
+    pub transcript_wait: Duration,
 }
 
 /// The agent's ringback when a queue names none: the North American ring cadence, the
 /// same tone as FreeSWITCH's stock `us-ring` variable.
 pub const DEFAULT_RINGBACK: &str = "%(2000,4000,440,480)";
+
+/// How long a due callback waits for its transcript when a queue says nothing: tiny.en
+/// took 4 to 7 s for a 5-second recording on 2 busy cores (README, Transcription).
+pub const DEFAULT_TRANSCRIPT_WAIT: &str = "8s";
 
 /// A `${name}` reference to a global variable: its name.
 pub fn ringback_variable(value: &str) -> Option<&str> {
@@ -130,6 +138,7 @@ pub(super) const QUEUE_DIAL_KEYS: &[&str] = &[
     "customer-timeout-seconds",
     "strategy",
     "ringback",
+    "transcript-wait",
 ];
 
 pub(super) const AGENT_KEYS: &[&str] = &["dial", "queues", "state"];
@@ -272,6 +281,16 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         .map_err(|e| q.err("strategy", e.to_string()))?;
     let ringback = q.text("ringback", DEFAULT_RINGBACK).trim().to_string();
     check_ringback(q, &ringback)?;
+    let transcript_wait = match q.get("transcript-wait").map(str::trim) {
+        Some("0" | "off" | "no") => Duration::zero(),
+        _ => q.duration("transcript-wait", DEFAULT_TRANSCRIPT_WAIT)?,
+    };
+    if transcript_wait > Duration::minutes(10) {
+        return Err(q.err(
+            "transcript-wait",
+            "must be at most 10m, such as 5s (0 never waits for a transcript)",
+        ));
+    }
     Ok(QueueDial {
         gateway,
         caller_id_number: cid_number,
@@ -279,6 +298,7 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         customer_timeout_secs: q.number("customer-timeout-seconds", 60u32, 5..=600)?,
         strategy,
         ringback,
+        transcript_wait,
     })
 }
 

@@ -42,6 +42,9 @@ pub struct Claimed {
     pub running_here: bool,
     /// Its number is on the do-not-call list (read for due callbacks of a known queue).
     pub do_not_call: bool,
+    /// Its recording is still being transcribed (read for due callbacks whose queue waits
+    /// for transcripts, while transcription runs).
+    pub transcript_pending: bool,
 }
 
 /// What one turn knows.
@@ -198,6 +201,16 @@ fn offer(cfg: &Config, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) -> Act
             at,
         };
     }
+    // Its transcript first, so its tags route it (another queue, a higher priority):
+    // up to the queue's limit from when it first fell due, then with what there is. The
+    // transcript's arrival pulls it forward (`Dispatcher::transcribed`).
+    if let Some(change) = transcript_wait(r, queue, c.transcript_pending, at) {
+        return Action::Move {
+            request: r.clone(),
+            change,
+            at,
+        };
+    }
     // A personal callback goes to its agent until the fallback has passed since it first
     // fell due (its first claim): each wait for the agent moves `due_at` on.
     let personal = match (r.agent.as_deref(), cfg.dispatch.personal_fallback) {
@@ -237,6 +250,45 @@ fn offer(cfg: &Config, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) -> Act
                 at,
             }
         }
+    }
+}
+
+/// The wait of due callback `r` for its transcript (`pending`): until the queue's
+/// `transcript-wait` has passed since it first fell due. `None`: ring an agent now.
+pub fn transcript_wait(
+    r: &CallbackRequest,
+    queue: &QueueConfig,
+    pending: bool,
+    at: DateTime<Utc>,
+) -> Option<Transition> {
+    let limit = queue.dial.transcript_wait;
+    if !pending || limit <= Duration::zero() {
+        return None;
+    }
+    let until = r.counts.first_claimed_at.unwrap_or(at) + limit;
+    if at >= until {
+        return None;
+    }
+    let mut t = Transition::new(State::Rescheduled, TRANSCRIPT_WAIT);
+    t.due_at = Some(until);
+    t.detail = Some(format!(
+        "its recording is being transcribed; the agent is rung when the transcript is \
+         stored or at {} at the latest",
+        until.to_rfc3339()
+    ));
+    Some(t)
+}
+
+/// The trace action of a callback waiting for its transcript.
+pub const TRANSCRIPT_WAIT: &str = "transcript-wait";
+
+/// Whether callback `r` waits for its transcript at `now` (moved by [`transcript_wait`],
+/// its due instant within `limit` of its first claim): the transcript's arrival may pull
+/// it forward.
+pub fn waits_for_transcript(r: &CallbackRequest, limit: Duration, now: DateTime<Utc>) -> bool {
+    match (r.state, r.due_at, r.counts.first_claimed_at) {
+        (State::Rescheduled, Some(due), Some(first)) => due > now && due <= first + limit,
+        _ => false,
     }
 }
 

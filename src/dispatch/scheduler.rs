@@ -18,7 +18,7 @@
 use super::agents::{Agents, Released};
 use super::outcome;
 use super::plan::{self, Action, Claimed, Snapshot, LOOKAHEAD};
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, Config};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::service::{CallbackService, Error};
 use crate::store::{AttemptEnd, Outage, StoreError, Transition};
@@ -406,14 +406,18 @@ impl Dispatcher {
                         request: r,
                         running_here,
                         do_not_call: false,
+                        transcript_pending: false,
                     });
                     continue;
                 }
                 if let (Some(h), Some(due)) = (&self.lateness, r.due_at) {
                     h.observe((now - due).num_milliseconds().max(0) as f64 / 1000.0);
                 }
-                let do_not_call = match self.on_do_not_call(&r, now) {
-                    Ok(dnc) => dnc,
+                let (do_not_call, transcript_pending) = match self
+                    .on_do_not_call(&r, now)
+                    .and_then(|dnc| Ok((dnc, !dnc && self.transcript_pending(&cfg, &r, now)?)))
+                {
+                    Ok(read) => read,
                     Err(e) => {
                         self.drop_claim(r.id, &e);
                         continue;
@@ -423,6 +427,7 @@ impl Dispatcher {
                     request: r,
                     running_here,
                     do_not_call,
+                    transcript_pending,
                 });
             }
         }
@@ -460,6 +465,62 @@ impl Dispatcher {
             return Ok(false);
         }
         Ok(self.svc.store().dnc_contains(&r.number)?)
+    }
+
+    /// Whether due callback `r` is to wait for its transcript: its queue waits for
+    /// transcripts, it is within that wait of its first claim, and its recording's job is
+    /// queued or running on a node whose transcription is on.
+    fn transcript_pending(
+        &self,
+        cfg: &Config,
+        r: &CallbackRequest,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let Some(queue) = cfg.queue(Some(&r.queue)) else {
+            return Ok(false);
+        };
+        let limit = queue.dial.transcript_wait;
+        let first = r.counts.first_claimed_at.unwrap_or(now);
+        if r.state != State::Due
+            || r.recording.is_none()
+            || plan::judged_at(r, now) >= first + limit
+        {
+            return Ok(false);
+        }
+        self.svc.transcript_pending(r.id)
+    }
+
+    /// A callback's transcript was stored: if it was waiting for it, it is due now (and
+    /// the loop woken), so its agent is rung with the tags the transcript gave.
+    pub fn transcribed(&self, id: CallbackId) {
+        let now = self.svc.now();
+        let cfg = self.svc.config();
+        let r = match self.svc.store().get(id) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(callback_id = id, "transcribed: not read: {e}");
+                return;
+            }
+        };
+        // The transcript may have moved it to another queue: the longest wait it may be in.
+        let limit = cfg
+            .queues
+            .values()
+            .map(|q| q.dial.transcript_wait)
+            .max()
+            .unwrap_or_else(Duration::zero);
+        if !plan::waits_for_transcript(&r, limit, now) {
+            return;
+        }
+        let mut t = Transition::new(State::Rescheduled, "transcript-ready");
+        t.expect = Some(State::Rescheduled);
+        t.due_at = Some(now);
+        t.detail = Some("its transcript is stored; the agent is rung now".into());
+        match self.svc.store().transition(id, &t, now) {
+            Ok(_) => tracing::info!(callback_id = id, "callback {id}: transcript ready, due now"),
+            Err(e) => tracing::debug!(callback_id = id, "not pulled forward: {e}"),
+        }
+        self.nudge();
     }
 
     /// Carries out a turn's plan: the moves and recoveries one by one, then the offers

@@ -53,6 +53,6 @@ pub use audio::{AudioError, AudioLimits};
 pub use engine::{
     Decoded, Engine, EngineConfig, EngineStatus, Segment, TranscribeError, TranscriptResult,
 };
-pub use queue::{SharedRules, TaggingQueue};
+pub use queue::{OnStored, SharedRules, TaggingQueue};
 pub use tags::{TagOutcome, TagRule, TagRules};
 pub use worker::{Job, JobId, JobQueue, Notifier, Retry, Transcriber, WorkerConfig, Workers};

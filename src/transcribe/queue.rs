@@ -19,7 +19,13 @@ pub struct TaggingQueue {
     host: Arc<dyn Host>,
     /// Queues that name their own language (`whisper-language` of a queue).
     languages: BTreeMap<String, String>,
+    /// Told of each stored transcript's callback, after the commit (the dispatcher rings a
+    /// callback that waited for it).
+    on_stored: Option<OnStored>,
 }
+
+/// Called with the callback whose transcript was just stored.
+pub type OnStored = Box<dyn Fn(CallbackId) + Send + Sync>;
 
 /// Tag rules a reload can replace while the workers run.
 pub type SharedRules = Arc<RwLock<TagRules>>;
@@ -40,7 +46,14 @@ impl TaggingQueue {
             rules,
             host,
             languages: BTreeMap::new(),
+            on_stored: None,
         }
+    }
+
+    /// Calls `f` with each callback whose transcript this queue stored, after the commit.
+    pub fn on_stored(mut self, f: OnStored) -> Self {
+        self.on_stored = Some(f);
+        self
     }
 
     /// Transcribes the recordings of these queues in their language (queue -> code or
@@ -100,6 +113,9 @@ impl JobQueue for TaggingQueue {
                 transcript: text,
                 tags: r.tags.clone(),
             });
+            if let Some(f) = &self.on_stored {
+                f(r.id);
+            }
         }
         Ok(())
     }

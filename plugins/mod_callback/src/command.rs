@@ -354,6 +354,20 @@ fn transcription_lines(out: &mut String, t: &Trace) {
     if let Some(res) = &job.result {
         let _ = writeln!(out, "transcribed in: {} ms", res.processing_ms);
     }
+    // Whether the agent had the transcript (and its tags' routing) when first rung.
+    match t.transcript_before_offer_s {
+        Some(s) if s >= 0 => {
+            let _ = writeln!(out, "transcript ready: {s} s before the first offer");
+        }
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "transcript ready: {} s after the first offer (the agent was rung without it)",
+                -s
+            );
+        }
+        None => {}
+    }
 }
 
 fn ok_json(mut body: serde_json::Value) -> String {

@@ -306,12 +306,23 @@ pub fn start<S: Switch + Clone + 'static>(switch: S, clock: Arc<dyn Clock>) -> R
         }
     };
     let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
-    let mut transcription = transcription::start(&config, transcripts, host.clone(), clock.clone());
+    // The dispatcher hears of each stored transcript (a callback may wait for it); it is
+    // made after the workers, so they reach it through this slot.
+    let stored_to: Arc<std::sync::OnceLock<std::sync::Weak<Dispatcher>>> = Arc::default();
+    let slot = stored_to.clone();
+    let on_stored = Box::new(move |id| {
+        if let Some(d) = slot.get().and_then(std::sync::Weak::upgrade) {
+            d.transcribed(id);
+        }
+    });
+    let mut transcription =
+        transcription::start(&config, transcripts, host.clone(), clock.clone(), on_stored);
     let service = CallbackService::new(store, Arc::new(config), clock, host.clone())
         .with_transcription(transcription.link());
     let service = Arc::new(service);
     let dispatcher = Dispatcher::new(service.clone());
     let weak = Arc::downgrade(&dispatcher);
+    let _ = stored_to.set(weak.clone());
     service.set_waker(Box::new(move || {
         if let Some(d) = weak.upgrade() {
             d.nudge();

@@ -12,7 +12,7 @@ use callback_core::config::Config;
 use callback_core::host::Host;
 use callback_core::service::TranscriptionLink;
 use callback_core::store::TranscriptStore;
-use callback_core::transcribe::{Engine, SharedRules, TagRules, TaggingQueue, Workers};
+use callback_core::transcribe::{Engine, OnStored, SharedRules, TagRules, TaggingQueue, Workers};
 use std::sync::{Arc, RwLock};
 
 /// The engine (always: it answers "why off") and the workers (when they can run).
@@ -56,6 +56,7 @@ pub fn start(
     store: Arc<dyn TranscriptStore>,
     host: Arc<dyn Host>,
     clock: Arc<dyn Clock>,
+    on_stored: OnStored,
 ) -> Transcription {
     let t = &config.transcribe;
     let engine = Arc::new(Engine::new(t.engine.clone()));
@@ -72,7 +73,9 @@ pub fn start(
         };
     }
     let queue = Arc::new(
-        TaggingQueue::shared(store, rules.clone(), host).with_languages(t.queue_languages.clone()),
+        TaggingQueue::shared(store, rules.clone(), host)
+            .with_languages(t.queue_languages.clone())
+            .on_stored(on_stored),
     );
     match Workers::start(queue, engine.clone(), clock, t.workers.clone()) {
         Ok(workers) => {

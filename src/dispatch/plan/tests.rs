@@ -26,6 +26,7 @@ const CONF: &str = r#"
 </queue>
 <queue name="overflow">
   <param name="hours" value="always"/>
+  <param name="transcript-wait" value="0"/>
   <param name="max-attempts" value="1"/>
   <param name="reoffer-delay" value="10s"/>
 </queue>
@@ -95,6 +96,7 @@ fn claimed(request: CallbackRequest) -> Claimed {
         request,
         running_here: false,
         do_not_call: false,
+        transcript_pending: false,
     }
 }
 
@@ -485,4 +487,85 @@ fn used_up_attempts_fail_over_once_then_fail() {
     assert_eq!((t.to, t.action.as_str()), (State::Failed, "fail"));
     let t = after_leg(&r, queue, Leg::Customer, AttemptResult::Answered, now);
     assert_eq!((t.to, t.action.as_str()), (State::Completed, "complete"));
+}
+
+#[test]
+fn a_due_callback_waits_for_its_transcript_up_to_the_queues_limit() {
+    // Its recording still being transcribed: moved to the first claim plus the queue's
+    // transcript-wait (default 8 s), no agent taken; at that instant it is offered anyway.
+    let cfg = config();
+    let clock = clock();
+    let now = clock.now();
+    let mut agents = pool(&cfg, now);
+    let ready = agents.ready();
+    let mut c = claimed(due(1, "support", now));
+    c.transcript_pending = true;
+    let plan = turn(&snapshot(&cfg, now, vec![c.clone()]), &mut agents);
+    let t = moved(only(&plan));
+    assert_eq!(
+        (t.to, t.action.as_str(), t.wait, t.due_at),
+        (
+            State::Rescheduled,
+            TRANSCRIPT_WAIT,
+            false,
+            Some(now + Duration::seconds(8))
+        )
+    );
+    assert_eq!(plan.wake_at, Some(now + Duration::seconds(8)));
+    assert_eq!(agents.ready(), ready, "no agent is taken while it waits");
+    // Moved as planned, it waits for its transcript (and may be pulled forward).
+    let mut waiting = c.request.clone();
+    waiting.state = State::Rescheduled;
+    waiting.due_at = t.due_at;
+    assert!(waits_for_transcript(
+        &waiting,
+        cfg.queue(Some("support")).unwrap().dial.transcript_wait,
+        now
+    ));
+    // The limit reached with the transcript still pending: rung with what there is.
+    clock.advance(Duration::seconds(8));
+    let later = clock.now();
+    let plan = turn(&snapshot(&cfg, later, vec![c]), &mut agents);
+    assert_eq!(offered(only(&plan)), "1001");
+}
+
+#[test]
+fn no_transcript_wait_without_a_pending_job_or_with_a_zero_limit() {
+    // Transcript stored (or no recording): offered at once; a queue with
+    // transcript-wait 0 never waits, pending or not.
+    let cfg = config();
+    let now = clock().now();
+    let mut agents = pool(&cfg, now);
+    let plan = turn(
+        &snapshot(&cfg, now, vec![claimed(due(1, "support", now))]),
+        &mut agents,
+    );
+    assert_eq!(offered(only(&plan)), "1001");
+    let mut c = claimed(due(2, "overflow", now));
+    c.transcript_pending = true;
+    let plan = turn(&snapshot(&cfg, now, vec![c]), &mut agents);
+    assert_eq!(offered(only(&plan)), "2001");
+}
+
+#[test]
+fn only_a_callback_moved_for_its_transcript_counts_as_waiting_for_it() {
+    // A wait for an agent minutes ahead, a scheduled callback never claimed, and one
+    // already due are not pulled forward by a transcript; one within the limit is.
+    let now = clock().now();
+    let limit = Duration::seconds(5);
+    let mut r = due(1, "support", now);
+    r.state = State::Rescheduled;
+    r.due_at = Some(now + Duration::seconds(3));
+    assert!(waits_for_transcript(&r, limit, now));
+    r.due_at = Some(now + Duration::minutes(2));
+    assert!(!waits_for_transcript(&r, limit, now));
+    r.due_at = Some(now + Duration::seconds(3));
+    r.counts.first_claimed_at = None;
+    assert!(!waits_for_transcript(&r, limit, now));
+    r.counts.first_claimed_at = Some(now);
+    r.due_at = Some(now);
+    assert!(!waits_for_transcript(&r, limit, now));
+    r.due_at = Some(now + Duration::seconds(3));
+    r.state = State::Scheduled;
+    assert!(!waits_for_transcript(&r, limit, now));
 }

@@ -70,6 +70,16 @@ fn write_config(dir: &Path, model: &str) -> PathBuf {
 /// Stores a scheduled request with `wav` as its recording, as capture would, through the
 /// core store on the module's database file (closed again before the module opens it).
 fn store_request(dir: &Path, wav: &Path, now: chrono::DateTime<Utc>) -> i64 {
+    store_request_due(dir, wav, now, now + chrono::Duration::hours(1))
+}
+
+/// [`store_request`], due at `due`.
+fn store_request_due(
+    dir: &Path,
+    wav: &Path,
+    now: chrono::DateTime<Utc>,
+    due: chrono::DateTime<Utc>,
+) -> i64 {
     let store = SqliteStore::open(dir.join("callback.db")).unwrap();
     let draft = Draft {
         kind: CallbackType::Immediate,
@@ -91,7 +101,7 @@ fn store_request(dir: &Path, wav: &Path, now: chrono::DateTime<Utc>) -> i64 {
         }),
         tags: BTreeMap::new(),
         state: State::Scheduled,
-        due_at: Some(now + chrono::Duration::hours(1)),
+        due_at: Some(due),
         expires_at: None,
     };
     store
@@ -171,6 +181,83 @@ fn a_stored_recording_is_transcribed_tagged_and_announced() {
         "{:#?}",
         sim.logs()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_due_callback_waits_for_its_transcript_and_is_rung_in_the_queue_its_tags_chose() {
+    // Due now with cancel.wav still to transcribe, support waiting up to 10 minutes for
+    // transcripts: no agent is rung until the transcript is stored; then it is due at
+    // once, in retention (its intent=cancel rule), so retention's agent 2001 is rung, not
+    // support's 1001; `callback show` says the transcript came before the first offer.
+    let Some(model) = model_or_skip("transcript_wait") else {
+        return;
+    };
+    let sim = Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap());
+    let dir = tempfile_dir("wait");
+    let conf = write_config(&dir, &model.display().to_string());
+    let text = std::fs::read_to_string(&conf).unwrap().replace(
+        r#"<queue name="support"><param name="hours" value="always"/></queue>"#,
+        r#"<queue name="support"><param name="hours" value="always"/><param name="transcript-wait" value="10m"/></queue>"#,
+    ).replace(
+        "</configuration>",
+        r#"<agents>
+    <agent name="1001"><param name="queues" value="support"/></agent>
+    <agent name="2001"><param name="queues" value="retention"/></agent>
+  </agents>
+</configuration>"#,
+    );
+    assert!(text.contains("transcript-wait") && text.contains("<agents>"));
+    std::fs::write(&conf, text).unwrap();
+    for agent in ["user/1001", "user/2001"] {
+        sim.endpoint(agent, callback_simulator::Endpoint::Busy);
+    }
+    let wav = repo_root().join("fixtures/speech/cancel.wav");
+    let id = store_request_due(&dir, &wav, sim.now(), sim.now());
+    let m = load(&conf);
+    let shown = wait_transcribed(&sim, &id.to_string());
+    assert!(shown.contains("queue:     retention"), "{shown}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let originates = || {
+        sim.commands()
+            .into_iter()
+            .filter(|c| c.starts_with("originate "))
+            .collect::<Vec<_>>()
+    };
+    while originates().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = originates();
+    assert!(!o.is_empty(), "no agent was rung");
+    assert!(
+        o[0].contains("}user/2001 "),
+        "retention's agent first: {o:?}"
+    );
+    assert!(!o.iter().any(|c| c.contains("}user/1001 ")), "{o:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    let actions: Vec<&str> = json["trace"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    let at = |a: &str| actions.iter().position(|x| *x == a);
+    assert!(
+        at("transcript-wait") < at("transcribed")
+            && at("transcribed") < at("transcript-ready")
+            && at("transcript-ready") < at("offer")
+            && at("transcript-wait").is_some(),
+        "{actions:?}"
+    );
+    // The virtual clock never moved: the transcript, not the limit, let it go.
+    assert_eq!(json["trace"]["transcript_before_offer_s"], 0);
+    let shown = sim.api(&format!("callback show {id}"));
+    assert!(
+        shown.contains("transcript ready: 0 s before the first offer"),
+        "{shown}"
+    );
+    assert_eq!(m.unload(), SWITCH_STATUS_SUCCESS);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
