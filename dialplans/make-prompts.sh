@@ -41,6 +41,7 @@ number-menu|If this number is right, press 1. To enter another number, press 2.
 enter-number|Please enter your phone number, with the area code, then press the pound key.
 invalid-number|Sorry, that is not a valid phone number.
 denied-number|Sorry, we cannot call that number back.
+do-not-call|Sorry, this number is on our do-not-call list, so we cannot call you back on it.
 invalid-choice|Sorry, that is not a valid choice.
 choose-day|Please choose a day.
 for|For
@@ -55,6 +56,9 @@ record|After the tone, please say your name and why you are calling. Press the p
 too-short|Sorry, we did not hear you. Please try again.
 review|To keep your message, press 1. To listen to it, press 2. To record it again, press 3.
 booked|Thank you. We will call you back
+asap|as soon as an agent is free.
+wait-about|The wait is about
+minutes|minutes.
 today|today
 tomorrow|tomorrow
 on|on

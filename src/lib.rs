@@ -25,6 +25,7 @@
 //! - [`access`]: who may see and control a callback, one rule for every door (what a
 //!   client created, or what its key or role reaches), and what a create discloses.
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
+//! - [`estimate`]: a waiting callback's place in its queue and estimated wait.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
 //! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
 //!   roles, live updates), served beside the REST API.
@@ -38,6 +39,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod estimate;
 pub mod host;
 pub mod ivr;
 pub mod metrics;

@@ -151,6 +151,9 @@ pub enum Error {
     /// The callback is not in a state that allows this now (HTTP 409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The number is on the do-not-call list: refused at booking, not at the due time.
+    #[error("{0} is on the do-not-call list")]
+    DoNotCall(String),
 }
 
 impl Error {
@@ -190,13 +193,14 @@ impl Error {
             Error::Store(StoreError::Backend(_)) => "storage",
             Error::UnknownQueue(_) => "unknown-queue",
             Error::Conflict { code, .. } => code,
+            Error::DoNotCall(_) => "do-not-call",
         }
     }
 
     /// The input field to blame, when there is one.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Error::Number(_) => Some("number"),
+            Error::Number(_) | Error::DoNotCall(_) => Some("number"),
             Error::Zone(_) => Some("time_zone"),
             Error::Schedule(_) | Error::Store(StoreError::SlotFull { .. }) => Some("when"),
             Error::UnknownQueue(_) => Some("queue"),
@@ -910,6 +914,7 @@ impl CallbackService {
         let number = cfg.numbers.normalize(c.number)?;
         let adds = c.callback.is_none_or(|r| r.number != number);
         if adds {
+            self.check_callable(&number)?;
             self.check_pending(&number, c)?;
         }
         let plan = match &c.timing {
@@ -924,6 +929,16 @@ impl CallbackService {
             }
         };
         Ok(Checked { number, plan })
+    }
+
+    /// Refuses a number (E.164) on the do-not-call list, so the caller or client hears it
+    /// at booking instead of a confirmation followed by a callback that never comes. The
+    /// dispatcher checks again at the due time (the list may change meanwhile).
+    pub fn check_callable(&self, number: &str) -> Result<(), Error> {
+        if self.store.dnc_contains(number)? {
+            return Err(Error::DoNotCall(number.to_string()));
+        }
+        Ok(())
     }
 
     /// At most `max-pending-per-number` callbacks waiting or in progress per number. A new

@@ -474,3 +474,76 @@ fn after_call_work_waits_for_the_call_to_end() {
     assert_eq!(done.result, Some(AttemptResult::NoAnswer));
     assert_eq!(done.note.as_deref(), Some("left a message"));
 }
+
+#[test]
+fn a_number_on_the_do_not_call_list_is_refused_at_booking_and_on_amend() {
+    // Booking a listed number fails with do-not-call on the number field and stores
+    // nothing; moving a callback to a listed number fails and leaves it as it was.
+    let w = world(monday_10am());
+    let now = w.clock.now();
+    w.store
+        .dnc_add("+49301234562", Some("asked by phone"), now)
+        .unwrap();
+    let e = w.service.request(numbered(2)).unwrap_err();
+    assert_eq!(
+        (e.code(), e.field()),
+        ("do-not-call", Some("number")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("+49301234562"), "{e}");
+    assert!(w.store.list(&ListFilter::default()).unwrap().is_empty());
+    let (r, _) = w.service.request(numbered(1)).unwrap();
+    let e = w
+        .service
+        .amend(r.id, None, Some("030 1234562"), "panel:alice")
+        .unwrap_err();
+    assert_eq!(e.code(), "do-not-call", "{e}");
+    assert_eq!(w.store.get(r.id).unwrap().number, "+49301234561");
+}
+
+#[test]
+fn the_estimated_wait_comes_from_the_queues_own_handling_times() {
+    // Without history the 5-minute stand-in is marked as such; after one agent leg
+    // answered for 4 minutes, the next immediate callback (first in line, one agent)
+    // waits about 4 minutes, from history.
+    let w = world_with(monday_10am(), &with_agents());
+    let (first, _) = w.service.request(numbered(1)).unwrap();
+    let e = callback_core::estimate::Estimate::of(&w.service, &first).unwrap();
+    assert_eq!(
+        (e.place, e.wait, e.from_history),
+        (1, Duration::minutes(5), false)
+    );
+    let now = w.clock.now();
+    w.store
+        .claim_due("node-a", now, Duration::seconds(600), 1)
+        .unwrap();
+    let a = w
+        .store
+        .start_attempt(
+            &NewAttempt {
+                callback_id: first.id,
+                leg: Leg::Agent,
+                agent: Some("1001".into()),
+                call_uuid: None,
+            },
+            "node-a",
+            now,
+        )
+        .unwrap();
+    w.store
+        .finish_attempt(
+            a.id,
+            &AttemptEnd {
+                answered_at: Some(now),
+                hangup_cause: "NORMAL_CLEARING".into(),
+                result: AttemptResult::Answered,
+            },
+            now + Duration::minutes(4),
+        )
+        .unwrap();
+    let (next, _) = w.service.request(numbered(3)).unwrap();
+    let e = callback_core::estimate::Estimate::of(&w.service, &next).unwrap();
+    assert_eq!((e.place, e.from_history), (1, true));
+    assert_eq!(e.wait, Duration::minutes(4));
+    assert_eq!(e.minutes(), 4);
+}

@@ -450,49 +450,11 @@ fn show_now(
     let r = api.service.get(id)?;
     let mut view = View::of(&r);
     if r.kind == CallbackType::Immediate && r.state.is_pending() {
-        let place = position(&api, &r)?;
-        view.position = Some(place);
-        view.estimated_wait_seconds = Some(estimate(&api, &r.queue, place)?);
+        let e = crate::estimate::Estimate::of(&api.service, &r)?;
+        view.position = Some(e.place);
+        view.estimated_wait_seconds = Some(u64::try_from(e.wait.num_seconds()).unwrap_or(0));
     }
     Ok(Json(view))
-}
-
-/// Seconds until an agent calls, about: the callbacks up to and including this one, times
-/// the queue's recent handling time (5 minutes without history), shared by the agents who
-/// serve the queue.
-fn estimate(api: &Api, queue: &str, place: usize) -> Result<u64, ApiError> {
-    const RECENT: usize = 50;
-    let per = api
-        .service
-        .store()
-        .handling_time(queue, RECENT)
-        .map_err(crate::service::Error::from)?
-        .unwrap_or(chrono::Duration::minutes(5));
-    let agents = api
-        .service
-        .config()
-        .agents
-        .iter()
-        .filter(|a| a.serves(queue))
-        .count()
-        .max(1);
-    let secs = per.num_seconds().max(1) as u64 * place as u64;
-    Ok(secs.div_ceil(agents as u64))
-}
-
-/// 1 + the waiting callbacks of the same queue due before this one (then by id).
-fn position(api: &Api, r: &CallbackRequest) -> Result<usize, ApiError> {
-    let key = |c: &CallbackRequest| (c.due_at, c.id);
-    let mut ahead = 0;
-    for state in [State::Requested, State::Scheduled, State::Rescheduled] {
-        let waiting = api.service.list(&ListFilter {
-            queue: Some(r.queue.clone()),
-            state: Some(state),
-            ..ListFilter::default()
-        })?;
-        ahead += waiting.iter().filter(|c| key(c) < key(r)).count();
-    }
-    Ok(ahead + 1)
 }
 
 pub(super) async fn cancel(

@@ -115,6 +115,22 @@ impl Dialogue<'_> {
         }
         self.kind = self.choose_type()?;
         let number = self.confirm_number()?;
+        // A number on the do-not-call list is refused now, before the caller records a
+        // message for a callback that would never come.
+        match self.svc.check_callable(&number) {
+            Ok(()) => {}
+            Err(service::Error::DoNotCall(_)) => {
+                tracing::info!("callback_ivr: refused, the number is on the do-not-call list");
+                if !self.play(&[self.p.prompt("do-not-call")]) {
+                    return Err(Stop::HungUp);
+                }
+                return Err(self.goodbye("the number is on the do-not-call list"));
+            }
+            Err(e) => {
+                self.play(&[self.p.prompt("error")]);
+                return Err(Stop::Failed(e));
+            }
+        }
         self.zone = self.zone_for(&number);
         self.number = Some(number);
         self.when = match self.kind {
@@ -127,7 +143,12 @@ impl Dialogue<'_> {
             Ok(r) => r,
             Err(e) => {
                 self.discard_recording();
-                self.play(&[self.p.prompt("error")]);
+                // Put on the list while the caller was recording: said as such.
+                let prompt = match e {
+                    service::Error::DoNotCall(_) => "do-not-call",
+                    _ => "error",
+                };
+                self.play(&[self.p.prompt(prompt)]);
                 return Err(Stop::Failed(e));
             }
         };
@@ -569,18 +590,40 @@ impl Dialogue<'_> {
         })
     }
 
-    /// "We will call you back today at 3:15 PM. Goodbye." A request that joined someone
-    /// else's callback hears only "we will call you back": not that callback's time.
+    /// "We will call you back today at 3:15 PM. Goodbye." An immediate (or agent-preview)
+    /// one: "... as soon as an agent is free. The wait is about 5 minutes." (the figure only
+    /// from the queue's own recent handling times), never the current time as if it were a
+    /// promise. A request that joined someone else's callback hears only "we will call you
+    /// back": not that callback's time.
     fn read_back(&mut self, stored: &Stored) {
         let mut prompts = vec![self.p.prompt("booked")];
-        if let Some(due) = match stored {
-            Stored::Own(r) => r.due_at,
-            Stored::Joined => None,
-        } {
-            let date = due.with_timezone(&self.zone).date_naive();
-            prompts.extend(self.day_prompt(date, due));
-            prompts.push(self.p.prompt("at"));
-            prompts.push(Prompt::Time(due, self.zone));
+        match stored {
+            Stored::Own(r) if matches!(self.when, Requested::Now) => {
+                prompts.push(self.p.prompt("asap"));
+                match crate::estimate::Estimate::of(self.svc, r) {
+                    Ok(e) if e.from_history => {
+                        prompts.push(self.p.prompt("wait-about"));
+                        prompts.push(Prompt::Number(e.minutes()));
+                        prompts.push(self.p.prompt("minutes"));
+                    }
+                    Ok(_) => {}
+                    // The booking stands; only the figure is left out.
+                    Err(e) => tracing::warn!(
+                        callback_id = r.id,
+                        "callback_ivr: no wait estimate for callback {}: {e}",
+                        r.id
+                    ),
+                }
+            }
+            Stored::Own(r) => {
+                if let Some(due) = r.due_at {
+                    let date = due.with_timezone(&self.zone).date_naive();
+                    prompts.extend(self.day_prompt(date, due));
+                    prompts.push(self.p.prompt("at"));
+                    prompts.push(Prompt::Time(due, self.zone));
+                }
+            }
+            Stored::Joined => {}
         }
         prompts.push(self.p.prompt("goodbye"));
         self.play(&prompts);

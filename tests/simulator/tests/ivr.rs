@@ -128,20 +128,28 @@ fn immediate_with_caller_id_confirmed_and_a_recording() {
     for p in [
         "callback/record.wav",
         "callback/booked.wav",
+        "callback/asap.wav",
         "callback/goodbye.wav",
     ] {
         assert!(files.iter().any(|f| f == p), "{p} not in {files:?}");
     }
-    // The number was read back digit by digit, the time in the caller's zone.
+    // A queue that has handled nothing yet gives no figure to promise.
+    assert!(
+        !files.iter().any(|f| f == "callback/wait-about.wav"),
+        "{files:?}"
+    );
+    // The number was read back digit by digit; an immediate callback is "as soon as an
+    // agent is free", never "today at" the current time.
     let apps = sim.session(&call).unwrap().apps.lock().unwrap().clone();
     assert!(apps.contains(&("say".into(), "en NUMBER iterated 12125550142".into())));
-    assert!(apps
-        .iter()
-        .any(|(a, arg)| a == "say" && arg.starts_with("en CURRENT_TIME pronounced ")));
-    assert_eq!(
-        var(&sim, &call, "timezone").as_deref(),
-        Some("America/New_York")
+    assert!(
+        !apps
+            .iter()
+            .any(|(a, arg)| a == "say" && arg.contains("CURRENT_TIME")),
+        "{apps:?}"
     );
+    // No time was said, so the call's zone was never set for `say`.
+    assert_eq!(var(&sim, &call, "timezone"), None);
 }
 
 #[test]
@@ -550,7 +558,9 @@ fn callers_abroad_hear_times_in_their_country_zone() {
         CALLER,
         "",
         vec![
-            press("1"),
+            // Delayed: its read-back says a time (an immediate one says "as soon as an
+            // agent is free").
+            press("2"),
             press("2"),
             press("011493012345678#"),
             speak("john.wav"),
@@ -825,4 +835,29 @@ fn an_ivr_caller_who_joins_someone_elses_callback_hears_no_time_of_it() {
         .any(|e| e["action"] == "merge" && e["actor"] == "ivr");
     assert!(merged, "{trace}");
     let _ = std::fs::remove_file(conf);
+}
+
+#[test]
+fn a_number_on_the_do_not_call_list_hears_so_and_nothing_is_stored() {
+    // The caller's number is on the do-not-call list: after confirming it they hear the
+    // do-not-call prompt and goodbye, are never asked to record, and no request is stored.
+    let (sim, _m) = start();
+    let added = sim.api(&format!("callback dnc add {CALLER}"));
+    assert!(added.starts_with("+OK"), "{added}");
+    let call = ivr(&sim, CALLER, "", vec![press("1"), press("1")]);
+    assert_ne!(var(&sim, &call, "callback_result").as_deref(), Some("OK"));
+    let files = played(&sim, &call);
+    assert!(
+        files.iter().any(|f| f == "callback/do-not-call.wav"),
+        "{files:?}"
+    );
+    assert!(
+        !files.iter().any(|f| f == "callback/record.wav"),
+        "{files:?}"
+    );
+    assert_eq!(
+        files.last().map(String::as_str),
+        Some("callback/goodbye.wav")
+    );
+    assert_eq!(stored_count(&sim), 0);
 }
