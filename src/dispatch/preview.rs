@@ -18,7 +18,7 @@ use super::outcome;
 use super::scheduler::{Dispatcher, Offer};
 use crate::host::{LegOutcome, LegRequest, Target};
 use crate::ivr::{Answer, Ask, Prompt};
-use crate::model::{classify_hangup, AttemptResult, CallbackRequest, Leg, State};
+use crate::model::{classify_hangup, AttemptResult, CallbackRequest, CallbackType, Leg, State};
 use crate::service::Error;
 use crate::store::{AttemptEnd, NewAttempt, Transition};
 use chrono::{DateTime, Utc};
@@ -234,12 +234,15 @@ impl Leg2<'_> {
                     self.decline(&r, AttemptResult::Rejected, "AGENT_HUNG_UP")?;
                     return Ok(PreviewEnd::Rejected);
                 }
-                Answer::Nothing => match cfg.dispatch.preview_timeout {
-                    crate::config::PreviewTimeout::Dial => return self.dial(r),
-                    crate::config::PreviewTimeout::Requeue => {
+                // An agent-preview callback is dialled only on the agent's accept (its
+                // whole point is that the agent looked first), whatever the timeout says.
+                Answer::Nothing => match (r.kind, cfg.dispatch.preview_timeout) {
+                    (CallbackType::AgentPreview, _)
+                    | (_, crate::config::PreviewTimeout::Requeue) => {
                         self.decline(&r, AttemptResult::NoAnswer, "PREVIEW_TIMEOUT")?;
                         return Ok(PreviewEnd::Requeued);
                     }
+                    (_, crate::config::PreviewTimeout::Dial) => return self.dial(r),
                 },
             }
         }

@@ -462,6 +462,23 @@ fn preview_timeout_dials_or_requeues_as_configured() {
 }
 
 #[test]
+fn an_agent_preview_callback_is_never_dialled_by_a_preview_timeout() {
+    // preview-timeout=dial (the test configuration): an immediate callback would be dialled
+    // on silence, but an agent-preview one waits for the agent's explicit 1: no key gives
+    // it back to the queue, no customer attempt used, nobody dialled.
+    let sim = sim();
+    let _m = load(CONF);
+    agent_answers(&sim, "1001", &["-"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    let id = capture(&sim, "type=agent-preview");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(t["request"]["kind"], "agent-preview");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert_eq!(attempts(&t)[0].1, "no-answer");
+    assert!(bridges(&sim).is_empty(), "{:?}", bridges(&sim));
+}
+
+#[test]
 fn with_default_settings_an_answered_agent_leg_left_alone_never_dials_the_customer() {
     // No preview-timeout in the file: an agent leg that answers and hears no key (voicemail,
     // an auto-answer phone nobody is at) gives the callback back to the queue; the
