@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::Api;
 use crate::access::Disclosure;
 use crate::config::Scope;
-use crate::model::{CallbackId, CallbackRequest, CallbackType, Source, State};
+use crate::model::{CallbackId, CallbackRequest, CallbackType, Source, State, Window};
 use crate::schedule::parse_zone;
 use crate::service::NewRequest;
 use crate::store::{CreateOutcome, ListFilter};
@@ -42,6 +42,9 @@ pub(super) enum Need {
     Staff,
     /// A staff key, or the customer token of this callback.
     Owner(CallbackId),
+    /// A create or staff key, or a customer token (reading the slot grid: the widget, and
+    /// the manage page rescheduling its one callback).
+    Slots,
 }
 
 impl Api {
@@ -62,6 +65,21 @@ impl Api {
         self.per_key
             .take(&caller.bucket())
             .map_err(|wait| ApiError::too_many("too many requests with this key", wait))?;
+        if let Caller::Customer { id } = caller {
+            // The token lives as long as its callback: once finished it opens nothing,
+            // and says so (the manage page tells the customer plainly).
+            let r = self.service.get(id)?;
+            if r.state.is_terminal() {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "link-expired",
+                    format!(
+                        "this callback is over ({}); the link that opened it has expired",
+                        r.state
+                    ),
+                ));
+            }
+        }
         if let Need::Owner(id) = need {
             // One rule for what a caller may open (crate::access).
             return match (caller.principal().may_open(id), &caller) {
@@ -91,12 +109,13 @@ impl Api {
                 },
             )
             | (
-                Need::Create,
+                Need::Create | Need::Slots,
                 Caller::Key {
                     scope: Scope::Create,
                     ..
                 },
             )
+            | (Need::Slots, Caller::Customer { .. })
             | (
                 Need::Metrics,
                 Caller::Key {
@@ -184,7 +203,7 @@ impl View {
 
 /// Runs a handler's body on tokio's blocking pool: the store's calls block, and must not
 /// hold up the runtime's few worker threads. A panic there is contained and answered 500.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
@@ -257,7 +276,7 @@ fn body_bytes(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|r| {
         let text = r.body_text();
         let field = text
@@ -288,6 +307,29 @@ struct CreateBody {
     data: BTreeMap<String, String>,
     /// `web` (default), `mobile` or `api`.
     source: Option<String>,
+    /// When the customer can be reached: either end, a time as `desired_time` takes it
+    /// (in `time_zone`); the callback is not dialled outside it.
+    window_from: Option<String>,
+    window_until: Option<String>,
+}
+
+/// A window end: a time expression read in `zone` as `desired_time` is, as an instant.
+fn window_end(
+    text: Option<&str>,
+    field: &'static str,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let at = match requested(Some(t), None, zone, now).map_err(|e| e.on(field))? {
+        Some(Requested::Local(n)) => crate::schedule::resolve_local(zone, n),
+        Some(Requested::At(t)) => t,
+        Some(Requested::After(d)) => now + d,
+        Some(Requested::Now) | None => now,
+    };
+    Ok(Some(at))
 }
 
 /// The time asked for: a delay, or a time expression read in `zone`.
@@ -397,6 +439,10 @@ fn create_now(
         when.unwrap_or(Requested::Now),
         source,
     );
+    req.window = Window {
+        from: window_end(b.window_from.as_deref(), "window_from", zone, svc.now())?,
+        until: window_end(b.window_until.as_deref(), "window_until", zone, svc.now())?,
+    };
     req.time_zone = b.time_zone;
     req.queue = b.queue;
     req.remark = b.remark;
@@ -460,7 +506,7 @@ fn show_now(
 /// Seconds until an agent calls, about: the callbacks up to and including this one, times
 /// the queue's recent handling time (5 minutes without history), shared by the agents who
 /// serve the queue.
-fn estimate(api: &Api, queue: &str, place: usize) -> Result<u64, ApiError> {
+pub(super) fn estimate(api: &Api, queue: &str, place: usize) -> Result<u64, ApiError> {
     const RECENT: usize = 50;
     let per = api
         .service
@@ -673,8 +719,12 @@ fn availability_now(
     headers: HeaderMap,
     q: Result<Query<AvailabilityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    api.admit(&peer, &headers, Need::Create)?;
-    let q = query(q)?;
+    let caller = api.admit(&peer, &headers, Need::Slots)?;
+    let mut q = query(q)?;
+    if let Caller::Customer { id } = caller {
+        // A customer moving their callback sees its queue's slots, whatever was asked.
+        q.queue = Some(api.service.get(id)?.queue);
+    }
     let date = NaiveDate::parse_from_str(q.date.trim(), "%Y-%m-%d").map_err(|_| {
         ApiError::bad(
             "invalid",

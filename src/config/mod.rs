@@ -16,7 +16,7 @@ use crate::retry::{RetryDelay, RetryPolicy};
 use crate::schedule::{parse_zone, BusinessHours, HoursError, QueueRules, SlotPolicy};
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
-pub use api::{ApiConfig, ApiKey, Scope, WebhookTarget};
+pub use api::{calling_code, ApiConfig, ApiKey, Scope, WebhookTarget, WidgetConfig};
 use chrono::Duration;
 use chrono_tz::Tz;
 pub use dispatch::{
