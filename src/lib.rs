@@ -25,10 +25,13 @@
 //! - [`access`]: who may see and control a callback, one rule for every door (what a
 //!   client created, or what its key or role reaches), and what a create discloses.
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
-//! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
+//! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits;
+//!   the embeddable callback widget and the customer's manage page.
 //! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
 //!   roles, live updates), served beside the REST API.
 //! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
+//! - [`notice`]: confirmations and reminders to customers (e-mail, SMS webhook, signed
+//!   webhook) with the manage link, from the same outbox.
 //!
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
 #![forbid(unsafe_code)]
@@ -42,6 +45,7 @@ pub mod host;
 pub mod ivr;
 pub mod metrics;
 pub mod model;
+pub mod notice;
 pub mod number;
 pub mod panel;
 pub mod recording;

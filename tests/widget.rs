@@ -313,8 +313,8 @@ fn the_widget_settings_and_the_number_check_follow_the_server() {
 
 #[test]
 fn the_window_is_stored_and_a_reversed_one_is_refused() {
-    // window_from/window_until are kept as the callback's window; until before from is a
-    // 400 naming the window, and nothing is stored.
+    // window_from/window_until are kept as the callback's window; until before from, or an
+    // e-mail that is no address, is a 400 naming the field, and nothing is stored.
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
     ));
@@ -363,6 +363,14 @@ fn the_window_is_stored_and_a_reversed_one_is_refused() {
         (s, e["error"]["field"].as_str()),
         (400, Some("window_until"))
     );
+    // The address e-mail notices go to is an address, or the create is refused.
+    let (s, e) = w.send(
+        "POST",
+        "/v1/callbacks",
+        WEB,
+        Some(json!({"number": "+12125550143", "data": {"email": "ann at example"}})),
+    );
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("data.email")));
     assert_eq!(w.store.list(&ListFilter::default()).unwrap().len(), before);
 }
 

@@ -421,6 +421,16 @@ fn create_now(
             .map_err(|e| ApiError::bad("invalid", "type", e.to_string()))?,
         None => when.as_ref().unwrap_or(&Requested::Now).implied_type(),
     };
+    // The address e-mail notices go to (the widget's e-mail field): an address or nothing.
+    if let Some(e) = b.data.get("email") {
+        if e.trim().parse::<lettre::Address>().is_err() {
+            return Err(ApiError::bad(
+                "invalid",
+                "data.email",
+                "not an e-mail address such as ann@example.com",
+            ));
+        }
+    }
     let source = match b.source.as_deref() {
         None | Some("web") => Source::Web,
         Some("mobile") => Source::Mobile,

@@ -36,6 +36,12 @@ use axum::Router;
 use limits::Limiter;
 use std::sync::Arc;
 
+/// The customer token of `r` under `secret` (the `http-token-secret`): what a create
+/// answers, and what a notice's manage link carries.
+pub fn customer_token(secret: &str, r: &crate::model::CallbackRequest) -> String {
+    Auth::new(&[], Some(secret)).token(r)
+}
+
 /// The API's contract, checked in and kept equal to the routes by a test.
 pub const OPENAPI: &str = include_str!("openapi.json");
 

@@ -100,6 +100,11 @@ pub(super) async fn settings(
             "consent": cfg.api.widget.consent,
             "countries": countries,
             "waiting": waiting,
+            // Whether an e-mail confirmation or reminder is sent for this queue (the form
+            // then asks for an address).
+            "email": cfg.notices.notices.iter().any(|n| {
+                matches!(n.channel, crate::config::Channel::Email { .. }) && n.serves(queue.name())
+            }),
             "estimated_wait_seconds": wait,
         })))
     })

@@ -362,6 +362,19 @@
     picker.node.hidden = true;
     parts.push(picker.node);
 
+    var email = null;
+    var emailError = el("p", { class: "cbw-error", id: id + "-email-error" });
+    if (cfg.email) {
+      email = el("input", {
+        type: "email",
+        id: id + "-email",
+        name: "email",
+        autocomplete: "email",
+        "aria-describedby": id + "-email-error",
+      });
+      parts.push(el("label", { for: id + "-email", text: "E-mail for your confirmation (optional)" }), email, emailError);
+    }
+
     var reason = el("textarea", { id: id + "-reason", name: "reason", rows: 3, maxlength: 500 });
     var reasonError = el("p", { class: "cbw-error", id: id + "-reason-error" });
     reason.setAttribute("aria-describedby", id + "-reason-error");
@@ -431,6 +444,7 @@
       fieldError(null, general, "");
       fieldError(null, windowError, "");
       fieldError(null, reasonError, "");
+      if (email) fieldError(email, emailError, "");
       picker.error("");
       if (consent) fieldError(consent, consentError, "");
       var slot = later.checked ? picker.chosen() : null;
@@ -457,7 +471,9 @@
         if (!slot && from.value) body.window_from = "today " + from.value;
         if (!slot && until.value) body.window_until = "today " + until.value;
         if (reason.value.trim()) body.remark = reason.value.trim();
-        if (consent) body.data = { consent: "given" };
+        if (consent || (email && email.value.trim())) body.data = {};
+        if (consent) body.data.consent = "given";
+        if (email && email.value.trim()) body.data.email = email.value.trim();
         // A retry of this same submission (a lost reply) is answered with the same callback.
         idem = idem || "w-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
         api("POST", "/v1/callbacks", key, body, { "Idempotency-Key": idem }).then(function (r) {
@@ -473,6 +489,9 @@
             if (slot) picker.load();
           } else if (e.field && e.field.indexOf("window") === 0) {
             fieldError(null, windowError, e.message);
+          } else if (e.field === "data.email" && email) {
+            fieldError(email, emailError, e.message);
+            email.focus();
           } else if (e.field === "remark") {
             fieldError(reason, reasonError, e.message);
           } else {
