@@ -38,10 +38,15 @@ use std::thread::JoinHandle;
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Events read per pass.
 const BATCH: usize = 100;
+/// How often the waiting callbacks are read for reminders (a nudge reads them at once):
+/// reminders are minutes ahead, and the read lists every waiting callback.
+const REMINDER_SCAN: std::time::Duration = std::time::Duration::from_secs(15);
 
 struct Shared {
     stopping: Mutex<bool>,
     wake: Condvar,
+    /// Set by a nudge: the next pass reads reminders whatever the time since the last.
+    nudged: std::sync::atomic::AtomicBool,
 }
 
 /// The notice thread. [`NoticeWorker::stop`] (or drop) stops and joins it.
@@ -103,6 +108,7 @@ impl NoticeWorker {
         let shared = Arc::new(Shared {
             stopping: Mutex::new(false),
             wake: Condvar::new(),
+            nudged: std::sync::atomic::AtomicBool::new(false),
         });
         let run = Run {
             log,
@@ -126,6 +132,9 @@ impl NoticeWorker {
 
     /// Looks for work now instead of at the next poll.
     pub fn nudge(&self) {
+        self.shared
+            .nudged
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.wake.notify_all();
     }
 
@@ -167,10 +176,28 @@ impl Run {
     fn main(self) {
         let mut outages: Vec<crate::store::Outage> =
             self.notices.iter().map(|_| Default::default()).collect();
+        let mut last_scan: Option<std::time::Instant> = None;
         while !self.stopping() {
+            let nudged = self
+                .shared
+                .nudged
+                .swap(false, std::sync::atomic::Ordering::SeqCst);
+            let scan = nudged || last_scan.is_none_or(|t| t.elapsed() >= REMINDER_SCAN);
+            if scan {
+                last_scan = Some(std::time::Instant::now());
+            }
             for (n, outage) in self.notices.iter().zip(outages.iter_mut()) {
                 let who = format!("notice {}", n.name);
-                let done = self.confirmations(n).and_then(|()| self.reminders(n));
+                let done =
+                    self.confirmations(n).and_then(
+                        |()| {
+                            if scan {
+                                self.reminders(n)
+                            } else {
+                                Ok(())
+                            }
+                        },
+                    );
                 match done {
                     Ok(()) => outage.ok(&who),
                     Err(e) => {
