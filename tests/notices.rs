@@ -426,3 +426,116 @@ fn notices_are_checked_at_load_naming_the_key() {
         assert!(e.contains(key) && e.contains(word), "{key}: {e}");
     }
 }
+
+/// Every log line of this test binary (all threads), as `field=value` text.
+fn logs() -> Arc<Mutex<Vec<String>>> {
+    static LOGS: std::sync::OnceLock<Arc<Mutex<Vec<String>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        // The notice worker logs from its own thread: a global subscriber sees it.
+        let _ = tracing::subscriber::set_global_default(Capture(lines.clone()));
+        lines
+    })
+    .clone()
+}
+
+/// The smallest subscriber `tracing` accepts, keeping each event's fields as text.
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={v:?} ", f.name()));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, e: &tracing::Event<'_>) {
+        let mut f = Fields(String::new());
+        e.record(&mut f);
+        self.0.lock().unwrap().push(f.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn nothing_personal_reaches_the_log_when_a_notice_is_skipped_sent_or_fails() {
+    // A notice skipped (no address), sent (SMS) and failing (the SMTP relay is down) is
+    // logged with the notice, kind and callback id, never the address, number or text.
+    let lines = logs();
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let closed = free_port();
+    let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).unwrap());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+    ));
+    let config = Arc::new(Config::from_xml(&conf(closed, &receiver.url)).unwrap());
+    let service = Arc::new(CallbackService::new(
+        store.clone(),
+        config,
+        clock,
+        Arc::new(Detached::default()),
+    ));
+    let worker = NoticeWorker::start(store.clone(), service.clone())
+        .unwrap()
+        .unwrap();
+    let (skipped, _) = service
+        .request(request("support", "+12125550177", Requested::Now, None))
+        .unwrap();
+    let (failing, _) = service
+        .request(request(
+            "support",
+            "+12125550178",
+            Requested::Now,
+            Some("carol@example.com"),
+        ))
+        .unwrap();
+    let (sent, _) = service
+        .request(request("sales", "+4930123457", Requested::Now, None))
+        .unwrap();
+    worker.nudge();
+    let want = [
+        format!(
+            "confirmation of callback {} not sent: no e-mail address",
+            skipped.id
+        ),
+        format!("confirmation of callback {} not sent: SMTP", failing.id),
+        format!("confirmation of callback {} sent (sms)", sent.id),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all_seen = || {
+        let l = lines.lock().unwrap();
+        want.iter()
+            .all(|w| l.iter().any(|line| line.contains(w.as_str())))
+    };
+    while !all_seen() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    worker.stop();
+    let l = lines.lock().unwrap().clone();
+    assert!(all_seen(), "{l:#?}");
+    for line in l.iter().filter(|l| l.contains("notice")) {
+        for personal in [
+            "2125550177",
+            "2125550178",
+            "4930123457",
+            "carol@example.com",
+            "We will call you",
+            "booked for",
+            "cbt_",
+        ] {
+            assert!(!line.contains(personal), "{personal} in the log: {line}");
+        }
+    }
+}
