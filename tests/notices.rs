@@ -60,6 +60,14 @@ fn conf(smtp_port: u16, sms_url: &str) -> String {
       <param name="queues" value="sales"/>
       <param name="confirmation" value="Callback #{{id}} booked for {{when}}: {{link}}"/>
     </notice>
+    <notice name="crm">
+      <param name="channel" value="webhook"/>
+      <param name="url" value="{sms_url}/crm"/>
+      <param name="secret" value="{SMS_SECRET}"/>
+      <param name="queues" value="sales"/>
+      <param name="reminder" value="Reminder for {{when}}"/>
+      <param name="reminder-before" value="2h"/>
+    </notice>
   </notices>
 </configuration>"#
     )
@@ -166,10 +174,11 @@ fn unquote(m: &str) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
-/// An SMS provider's webhook: every POST's signature headers and body.
+/// An SMS provider's webhook (and the admin's system at `/crm`): every POST's path,
+/// signature headers and body.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(String, String, String)>>>,
+    got: Arc<Mutex<Vec<(String, String, String, String)>>>,
 }
 
 impl Receiver {
@@ -213,7 +222,9 @@ impl Receiver {
                         })
                         .unwrap_or_default()
                 };
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                 keep.lock().unwrap().push((
+                    path,
                     header("X-Callback-Timestamp"),
                     header("X-Callback-Signature"),
                     body,
@@ -353,7 +364,8 @@ fn confirmation_and_reminder_emails_reach_a_real_smtp_server_once_each() {
     }
     let got = receiver.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "{got:?}");
-    let (ts, sig, body) = &got[0];
+    let (path, ts, sig, body) = &got[0];
+    assert_eq!(path, "/sms");
     let ts: i64 = ts.parse().unwrap();
     assert_eq!(
         sig,
@@ -372,6 +384,37 @@ fn confirmation_and_reminder_emails_reach_a_real_smtp_server_once_each() {
     );
     // The e-mail notice serves support only: no e-mail for the sales callback.
     assert_eq!(smtp.messages().len(), 3);
+
+    // The admin's own system gets the sales reminder as signed JSON, 2 h ahead
+    // (09:00 UTC on the 24th is due; 07:30 is within the lead time).
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 24, 7, 30, 0).unwrap());
+    worker.nudge();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.got.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = receiver.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let (path, ts, sig, body) = &got[1];
+    assert_eq!(path, "/sms/crm");
+    let ts: i64 = ts.parse().unwrap();
+    assert_eq!(
+        sig,
+        &callback_core::webhook::signature(SMS_SECRET, ts, body)
+    );
+    let crm: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(crm["kind"], "reminder");
+    assert_eq!(crm["callback_id"], sold.id);
+    assert_eq!(crm["queue"], "sales");
+    assert_eq!(crm["due_at"], "2026-11-24T09:00:00Z");
+    assert_eq!(
+        crm["text"],
+        "Reminder for Tuesday 24 November 2026, 10:00 (Europe/Berlin)"
+    );
+    assert!(crm["link"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://callback.example.com/widget/manage#cbt_"));
     worker.stop();
 }
 
