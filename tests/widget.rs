@@ -603,6 +603,10 @@ fn a_visitor_books_and_manages_a_callback_through_the_widget_in_a_real_browser()
         "{seen}"
     );
     assert_eq!(seen["denied_invalid"], "true");
+    assert_eq!(
+        seen["denied_described"], true,
+        "the error is tied to the field"
+    );
     assert_eq!(seen["valid_error"], "");
 
     // What was stored: the ASAP request and the scheduled one, as the browser asked.
@@ -622,6 +626,13 @@ fn a_visitor_books_and_manages_a_callback_through_the_widget_in_a_real_browser()
         .as_str()
         .unwrap()
         .contains("as soon as possible, in about"));
+    assert!(
+        seen["asap_announced"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your callback is booked"),
+        "the live region says it: {seen}"
+    );
     assert!(seen["asap_focus"]
         .as_str()
         .unwrap()
