@@ -330,6 +330,8 @@ fn the_window_is_stored_and_a_reversed_one_is_refused() {
     );
     assert_eq!(s, 201, "{made}");
     let id = made["callback"]["id"].as_i64().unwrap();
+    assert_eq!(made["callback"]["window_from"], "2026-11-23T16:00:00Z");
+    assert_eq!(made["callback"]["window_until"], "2026-11-23T18:30:00Z");
     let r = w.store.get(id).unwrap();
     assert_eq!(r.kind, CallbackType::Immediate);
     // 11:00 and 13:30 New York time on 2026-11-23 (EST, UTC-5).

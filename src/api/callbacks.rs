@@ -154,6 +154,9 @@ pub(super) struct View {
     /// The due time in the customer's zone, `YYYY-MM-DDTHH:MM:SS+hh:mm`.
     due_local: Option<String>,
     desired_at: Option<DateTime<Utc>>,
+    /// When the customer can be reached (either end open).
+    window_from: Option<DateTime<Utc>>,
+    window_until: Option<DateTime<Utc>>,
     remark: Option<String>,
     data: BTreeMap<String, String>,
     source: Source,
@@ -187,6 +190,8 @@ impl View {
                 .zip(zone)
                 .map(|(d, z)| d.with_timezone(&z).to_rfc3339()),
             desired_at: r.desired_at,
+            window_from: r.window.from,
+            window_until: r.window.until,
             remark: r.remark.clone(),
             data: r.ivr_data.clone(),
             source: r.source,

@@ -622,6 +622,17 @@
       else if (cb.due_at) when.textContent = "Planned for " + whenText(cb.due_at) + " (your time).";
       body.appendChild(state);
       body.appendChild(when);
+      if (cb.window_from || cb.window_until)
+        body.appendChild(
+          el("p", {
+            class: "cbw-window",
+            text:
+              "Only " +
+              (cb.window_from ? "from " + timeOf(cb.window_from) + " " : "") +
+              (cb.window_until ? "until " + timeOf(cb.window_until) : "") +
+              " (your time).",
+          })
+        );
       body.appendChild(el("p", { class: "cbw-hint", text: "Number: " + cb.number }));
       var waiting = ["requested", "scheduled", "rescheduled"].indexOf(cb.state) >= 0;
       if (!waiting) return;
