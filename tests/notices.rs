@@ -174,11 +174,13 @@ fn unquote(m: &str) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
-/// An SMS provider's webhook (and the admin's system at `/crm`): every POST's path,
-/// signature headers and body.
+/// One POST received: path, `X-Callback-Timestamp`, `X-Callback-Signature`, body.
+type Post = (String, String, String, String);
+
+/// An SMS provider's webhook (and the admin's system at `/crm`): every POST received.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(String, String, String, String)>>>,
+    got: Arc<Mutex<Vec<Post>>>,
 }
 
 impl Receiver {
