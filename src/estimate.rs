@@ -29,14 +29,19 @@ pub struct Estimate {
 impl Estimate {
     /// The estimate for waiting callback `r`.
     pub fn of(svc: &CallbackService, r: &CallbackRequest) -> Result<Self, Error> {
-        let place = place(svc, r)?;
-        let history = svc.store().handling_time(&r.queue, RECENT)?;
+        Self::at_place(svc, &r.queue, place(svc, r)?)
+    }
+
+    /// The estimate for a callback of `queue` at `place` in line (a new request: the
+    /// waiting ones + 1).
+    pub fn at_place(svc: &CallbackService, queue: &str, place: usize) -> Result<Self, Error> {
+        let history = svc.store().handling_time(queue, RECENT)?;
         let per = history.unwrap_or(WITHOUT_HISTORY).num_seconds().max(1);
         let agents = svc
             .config()
             .agents
             .iter()
-            .filter(|a| a.serves(&r.queue))
+            .filter(|a| a.serves(queue))
             .count()
             .max(1);
         let secs = (per as u64 * place as u64).div_ceil(agents as u64);
@@ -45,6 +50,11 @@ impl Estimate {
             wait: Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000)),
             from_history: history.is_some(),
         })
+    }
+
+    /// The wait in whole seconds (for APIs).
+    pub fn seconds(&self) -> u64 {
+        u64::try_from(self.wait.num_seconds()).unwrap_or(0)
     }
 
     /// The wait in whole minutes as a caller hears it: at least one.

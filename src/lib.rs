@@ -26,10 +26,13 @@
 //!   client created, or what its key or role reaches), and what a create discloses.
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
 //! - [`estimate`]: a waiting callback's place in its queue and estimated wait.
-//! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
+//! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits;
+//!   the embeddable callback widget and the customer's manage page.
 //! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
 //!   roles, live updates), served beside the REST API.
 //! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
+//! - [`notice`]: confirmations and reminders to customers (e-mail, SMS webhook, signed
+//!   webhook) with the manage link, from the same outbox.
 //!
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
 #![forbid(unsafe_code)]
@@ -44,6 +47,7 @@ pub mod host;
 pub mod ivr;
 pub mod metrics;
 pub mod model;
+pub mod notice;
 pub mod number;
 pub mod panel;
 pub mod recording;

@@ -270,8 +270,9 @@ fn a_customer_creates_views_reschedules_and_cancels_their_callback() {
     let gone = w.call("DELETE", &format!("/v1/callbacks/{id}"), Some(&token), None);
     assert_eq!(gone.status, 200, "{}", gone.body);
     assert_eq!(gone.body["state"], "cancelled");
+    // The token expires with its callback: a second cancel is told so (issue #22).
     let again = w.call("DELETE", &format!("/v1/callbacks/{id}"), Some(&token), None);
-    assert_error(&again, 409, "invalid-state");
+    assert_error(&again, 410, "link-expired");
     // The trace names who did it.
     let events = w.store.events(id).unwrap();
     assert!(events
@@ -870,7 +871,8 @@ fn a_customer_uploads_their_recording_and_it_is_queued_for_transcription() {
         "not-found",
     );
     w.call("DELETE", &format!("/v1/callbacks/{id}"), Some(&token), None);
-    assert_error(&w.post_bytes(&path, &token, &wav(1)), 400, "invalid");
+    assert_error(&w.post_bytes(&path, &token, &wav(1)), 410, "link-expired");
+    assert_error(&w.post_bytes(&path, STAFF, &wav(1)), 400, "invalid");
     assert_eq!(w.recordings(), 1, "no file kept from a refused upload");
 }
 

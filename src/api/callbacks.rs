@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::Api;
 use crate::access::Disclosure;
 use crate::config::Scope;
-use crate::model::{CallbackId, CallbackRequest, CallbackType, Source, State};
+use crate::model::{CallbackId, CallbackRequest, CallbackType, Source, State, Window};
 use crate::schedule::parse_zone;
 use crate::service::NewRequest;
 use crate::store::{CreateOutcome, ListFilter};
@@ -42,6 +42,9 @@ pub(super) enum Need {
     Staff,
     /// A staff key, or the customer token of this callback.
     Owner(CallbackId),
+    /// A create or staff key, or a customer token (reading the slot grid: the widget, and
+    /// the manage page rescheduling its one callback).
+    Slots,
 }
 
 impl Api {
@@ -62,6 +65,21 @@ impl Api {
         self.per_key
             .take(&caller.bucket())
             .map_err(|wait| ApiError::too_many("too many requests with this key", wait))?;
+        if let Caller::Customer { id } = caller {
+            // The token lives as long as its callback: once finished it opens nothing,
+            // and says so (the manage page tells the customer plainly).
+            let r = self.service.get(id)?;
+            if r.state.is_terminal() {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "link-expired",
+                    format!(
+                        "this callback is over ({}); the link that opened it has expired",
+                        r.state
+                    ),
+                ));
+            }
+        }
         if let Need::Owner(id) = need {
             // One rule for what a caller may open (crate::access).
             return match (caller.principal().may_open(id), &caller) {
@@ -91,12 +109,13 @@ impl Api {
                 },
             )
             | (
-                Need::Create,
+                Need::Create | Need::Slots,
                 Caller::Key {
                     scope: Scope::Create,
                     ..
                 },
             )
+            | (Need::Slots, Caller::Customer { .. })
             | (
                 Need::Metrics,
                 Caller::Key {
@@ -135,6 +154,9 @@ pub(super) struct View {
     /// The due time in the customer's zone, `YYYY-MM-DDTHH:MM:SS+hh:mm`.
     due_local: Option<String>,
     desired_at: Option<DateTime<Utc>>,
+    /// When the customer can be reached (either end open).
+    window_from: Option<DateTime<Utc>>,
+    window_until: Option<DateTime<Utc>>,
     remark: Option<String>,
     data: BTreeMap<String, String>,
     source: Source,
@@ -168,6 +190,8 @@ impl View {
                 .zip(zone)
                 .map(|(d, z)| d.with_timezone(&z).to_rfc3339()),
             desired_at: r.desired_at,
+            window_from: r.window.from,
+            window_until: r.window.until,
             remark: r.remark.clone(),
             data: r.ivr_data.clone(),
             source: r.source,
@@ -184,7 +208,7 @@ impl View {
 
 /// Runs a handler's body on tokio's blocking pool: the store's calls block, and must not
 /// hold up the runtime's few worker threads. A panic there is contained and answered 500.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
@@ -257,7 +281,7 @@ fn body_bytes(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|r| {
         let text = r.body_text();
         let field = text
@@ -288,6 +312,29 @@ struct CreateBody {
     data: BTreeMap<String, String>,
     /// `web` (default), `mobile` or `api`.
     source: Option<String>,
+    /// When the customer can be reached: either end, a time as `desired_time` takes it
+    /// (in `time_zone`); the callback is not dialled outside it.
+    window_from: Option<String>,
+    window_until: Option<String>,
+}
+
+/// A window end: a time expression read in `zone` as `desired_time` is, as an instant.
+fn window_end(
+    text: Option<&str>,
+    field: &'static str,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let at = match requested(Some(t), None, zone, now).map_err(|e| e.on(field))? {
+        Some(Requested::Local(n)) => crate::schedule::resolve_local(zone, n),
+        Some(Requested::At(t)) => t,
+        Some(Requested::After(d)) => now + d,
+        Some(Requested::Now) | None => now,
+    };
+    Ok(Some(at))
 }
 
 /// The time asked for: a delay, or a time expression read in `zone`.
@@ -379,6 +426,16 @@ fn create_now(
             .map_err(|e| ApiError::bad("invalid", "type", e.to_string()))?,
         None => when.as_ref().unwrap_or(&Requested::Now).implied_type(),
     };
+    // The address e-mail notices go to (the widget's e-mail field): an address or nothing.
+    if let Some(e) = b.data.get("email") {
+        if e.trim().parse::<lettre::Address>().is_err() {
+            return Err(ApiError::bad(
+                "invalid",
+                "data.email",
+                "not an e-mail address such as ann@example.com",
+            ));
+        }
+    }
     let source = match b.source.as_deref() {
         None | Some("web") => Source::Web,
         Some("mobile") => Source::Mobile,
@@ -397,6 +454,10 @@ fn create_now(
         when.unwrap_or(Requested::Now),
         source,
     );
+    req.window = Window {
+        from: window_end(b.window_from.as_deref(), "window_from", zone, svc.now())?,
+        until: window_end(b.window_until.as_deref(), "window_until", zone, svc.now())?,
+    };
     req.time_zone = b.time_zone;
     req.queue = b.queue;
     req.remark = b.remark;
@@ -452,7 +513,7 @@ fn show_now(
     if r.kind == CallbackType::Immediate && r.state.is_pending() {
         let e = crate::estimate::Estimate::of(&api.service, &r)?;
         view.position = Some(e.place);
-        view.estimated_wait_seconds = Some(u64::try_from(e.wait.num_seconds()).unwrap_or(0));
+        view.estimated_wait_seconds = Some(e.seconds());
     }
     Ok(Json(view))
 }
@@ -635,8 +696,12 @@ fn availability_now(
     headers: HeaderMap,
     q: Result<Query<AvailabilityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    api.admit(&peer, &headers, Need::Create)?;
-    let q = query(q)?;
+    let caller = api.admit(&peer, &headers, Need::Slots)?;
+    let mut q = query(q)?;
+    if let Caller::Customer { id } = caller {
+        // A customer moving their callback sees its queue's slots, whatever was asked.
+        q.queue = Some(api.service.get(id)?.queue);
+    }
     let date = NaiveDate::parse_from_str(q.date.trim(), "%Y-%m-%d").map_err(|_| {
         ApiError::bad(
             "invalid",

@@ -6,6 +6,8 @@
 //!   gracefully (and joined) by the module.
 //! - `auth`: API keys with scopes, customer tokens; `limits`: rate limits; `error`: the
 //!   one error shape `{"error":{"code","message","field"}}`.
+//! - `widget`: the embeddable callback form and the customer's manage page (static
+//!   assets), with their two routes; CORS for the configured `http-cors-origins`.
 //!
 //! Every input is read by our own code (bytes, then serde with `deny_unknown_fields`), so
 //! every refusal has the error shape above, and nothing is stored on any error: the only
@@ -17,6 +19,7 @@ mod error;
 pub(crate) mod limits;
 mod metrics;
 mod server;
+mod widget;
 
 pub use auth::Caller;
 pub use error::ApiError;
@@ -32,6 +35,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use limits::Limiter;
 use std::sync::Arc;
+
+/// The customer token of `r` under `secret` (the `http-token-secret`): what a create
+/// answers, and what a notice's manage link carries.
+pub fn customer_token(secret: &str, r: &crate::model::CallbackRequest) -> String {
+    Auth::new(&[], Some(secret)).token(r)
+}
 
 /// The API's contract, checked in and kept equal to the routes by a test.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -82,6 +91,8 @@ pub fn router(service: Arc<CallbackService>, dispatcher: Option<Arc<Dispatcher>>
             post(callbacks::recording).layer(DefaultBodyLimit::max(cfg.max_recording_bytes)),
         )
         .route("/v1/availability", get(callbacks::availability))
+        .route("/v1/widget", get(widget::settings))
+        .route("/v1/number", get(widget::check_number))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics::scrape))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such route") })
@@ -92,8 +103,34 @@ pub fn router(service: Arc<CallbackService>, dispatcher: Option<Arc<Dispatcher>>
                 "this route does not take that method",
             )
         })
+        .merge(widget::pages())
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(cors(&cfg.cors_origins))
         .with_state(api)
+}
+
+/// Browsers may call the API from the pages of `origins` only (the widget embedded in a
+/// site): preflights are answered for them, and no other origin gets an
+/// `Access-Control-Allow-Origin`, so its page cannot read a reply. No origins: no CORS at
+/// all (same origin only). Credentials are never allowed: the API takes bearer keys and
+/// tokens, not cookies.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 async fn openapi() -> impl IntoResponse {

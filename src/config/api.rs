@@ -67,6 +67,23 @@ pub struct ApiConfig {
     /// First pause after a failed delivery (doubling), and the longest pause.
     pub webhook_retry_delay: chrono::Duration,
     pub webhook_max_delay: chrono::Duration,
+    /// Origins (`https://www.example.com`) whose pages may call the `/v1` API from a
+    /// browser (the callback widget embedded in another site); empty: none (same origin
+    /// only).
+    pub cors_origins: Vec<String>,
+    /// What the embeddable widget offers (`widget-*` settings).
+    pub widget: WidgetConfig,
+}
+
+/// The callback widget's settings: the consent text shown before a visitor asks, and the
+/// countries offered for the number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WidgetConfig {
+    /// Shown above the button with a box the visitor must tick; empty: no consent asked.
+    pub consent: String,
+    /// ISO 3166 regions offered in the country list (the first is preselected); empty:
+    /// the visitor types the number with its +country code.
+    pub countries: Vec<String>,
 }
 
 /// One outbound webhook (`<webhooks><webhook name="crm">` with `url` and `secret`).
@@ -100,6 +117,8 @@ impl std::fmt::Debug for ApiConfig {
             .field("rate_per_ip", &self.rate_per_ip)
             .field("keys", &self.keys)
             .field("webhooks", &self.webhooks)
+            .field("cors_origins", &self.cors_origins)
+            .field("widget", &self.widget)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +133,9 @@ pub(super) const API_SETTINGS: &[&str] = &[
     "max-pending-per-number",
     "webhook-retry-delay",
     "webhook-max-delay",
+    "http-cors-origins",
+    "widget-consent",
+    "widget-countries",
 ];
 
 pub(super) const WEBHOOK_KEYS: &[&str] = &["url", "secret"];
@@ -177,7 +199,80 @@ pub(super) fn build_api(
         webhooks,
         webhook_retry_delay: positive(s, "webhook-retry-delay", "5s")?,
         webhook_max_delay: positive(s, "webhook-max-delay", "10m")?,
+        cors_origins: cors_origins(s)?,
+        widget: WidgetConfig {
+            consent: s.get("widget-consent").unwrap_or("").trim().to_string(),
+            countries: countries(s)?,
+        },
     })
+}
+
+/// `http-cors-origins`: a comma-separated list of `scheme://host[:port]`, exactly as a
+/// browser sends its `Origin` header (no path, no trailing slash), so the match is exact.
+fn cors_origins(s: &Params<'_>) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for o in s
+        .get("http-cors-origins")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        let rest = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"));
+        let ok = rest.is_some_and(|host| {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
+        if !ok {
+            return Err(s.err(
+                "http-cors-origins",
+                format!(
+                    "'{o}' is not an origin such as https://www.example.com (scheme and host, \
+                     optional port, no path)"
+                ),
+            ));
+        }
+        out.push(o.to_ascii_lowercase());
+    }
+    Ok(out)
+}
+
+/// `widget-countries`: ISO 3166 codes the phone number library knows.
+fn countries(s: &Params<'_>) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for c in s
+        .get("widget-countries")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let code = c.to_ascii_uppercase();
+        if calling_code(&code).is_none() {
+            return Err(s.err(
+                "widget-countries",
+                format!("'{c}' is not a two-letter country code such as US or DE"),
+            ));
+        }
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    Ok(out)
+}
+
+/// The international calling code of an ISO 3166 region (`DE` -> 49).
+pub fn calling_code(region: &str) -> Option<u16> {
+    if region.len() != 2 {
+        return None;
+    }
+    phonenumber::metadata::DATABASE
+        .by_id(region)
+        .map(|m| m.country_code())
 }
 
 fn positive(s: &Params<'_>, key: &str, default: &str) -> Result<chrono::Duration, ConfigError> {

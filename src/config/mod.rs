@@ -6,6 +6,7 @@
 mod api;
 mod dispatch;
 mod ivr;
+mod notice;
 pub mod raw;
 mod reload;
 mod staff;
@@ -16,13 +17,14 @@ use crate::retry::{RetryDelay, RetryPolicy};
 use crate::schedule::{parse_zone, BusinessHours, HoursError, QueueRules, SlotPolicy};
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
-pub use api::{ApiConfig, ApiKey, Scope, WebhookTarget};
+pub use api::{calling_code, ApiConfig, ApiKey, Scope, WebhookTarget, WidgetConfig};
 use chrono::Duration;
 use chrono_tz::Tz;
 pub use dispatch::{
     endpoint_problem, ringback_variable, AgentConfig, DispatchConfig, PreviewTimeout, QueueDial,
     DEFAULT_RINGBACK,
 };
+pub use notice::{Channel, Notice, NoticeConfig, Smtp, PLACEHOLDERS};
 use raw::{Param, RawConfig};
 pub use staff::{Role, StaffConfig, StaffUser, Visibility};
 use std::collections::BTreeMap;
@@ -193,6 +195,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// The agent panel's `<staff>` and `<roles>`.
     pub staff: StaffConfig,
+    /// Confirmations and reminders to customers (`<notices>`), the SMTP relay, `public-url`.
+    pub notices: NoticeConfig,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -407,6 +411,7 @@ impl Config {
             .iter()
             .chain(dispatch::DISPATCH_SETTINGS)
             .chain(api::API_SETTINGS)
+            .chain(notice::NOTICE_SETTINGS)
             .copied()
             .collect();
         let s = Params::new("settings", &raw.settings, &settings_keys)?;
@@ -489,6 +494,7 @@ impl Config {
         let mut api_keys: Vec<ApiKey> = Vec::new();
         let mut webhooks: Vec<WebhookTarget> = Vec::new();
         let mut user_sections = Vec::new();
+        let mut notice_sections = Vec::new();
         let mut roles: BTreeMap<String, Role> = ["agent", "supervisor", "admin"]
             .into_iter()
             .map(|n| (n.to_string(), Role::builtin(n)))
@@ -497,6 +503,10 @@ impl Config {
         for section in &raw.sections {
             if section.group == "staff" && section.kind == "user" {
                 user_sections.push(section);
+                continue;
+            }
+            if section.group == "notices" && section.kind == "notice" {
+                notice_sections.push(section);
                 continue;
             }
             if section.group == "roles" && section.kind == "role" {
@@ -559,7 +569,8 @@ impl Config {
                     "unknown section (known: <queues><queue name=\"...\">, \
                      <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">, \
                      <agents><agent name=\"...\">, <api-keys><key name=\"...\">, <webhooks><webhook name=\"...\">, \
-                     <staff><user name=\"...\">, <roles><role name=\"...\">)",
+                     <staff><user name=\"...\">, <roles><role name=\"...\">, \
+                     <notices><notice name=\"...\">)",
                 ));
             }
             let q = Params::new(&at, &section.params, &queue_keys)?;
@@ -625,8 +636,19 @@ impl Config {
             users.push(user);
         }
         let staff = StaffConfig { users, roles };
+        let mut notices: Vec<Notice> = Vec::new();
+        for section in notice_sections {
+            let at = format!("{}/{}", section.group, section.name);
+            let n = Params::new(&at, &section.params, notice::NOTICE_KEYS)?;
+            let notice = notice::build_notice(&n, &section.name, &queue_names)?;
+            if notices.iter().any(|x| x.name == notice.name) {
+                return Err(ConfigError::new(at, "the notice is defined twice"));
+            }
+            notices.push(notice);
+        }
         let dispatch = dispatch::build_dispatch(&s)?;
         let api = api::build_api(&s, api_keys, webhooks)?;
+        let notices = notice::build_notices(&s, notices, api.token_secret.as_deref())?;
         let profile_keys = ivr::known_keys();
         let profile_keys: Vec<&str> = profile_keys.iter().map(String::as_str).collect();
         let mut ivr_profiles = BTreeMap::new();
@@ -654,6 +676,7 @@ impl Config {
             agents,
             api,
             staff,
+            notices,
         })
     }
 

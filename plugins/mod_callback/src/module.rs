@@ -20,6 +20,7 @@ use callback_core::clock::Clock;
 use callback_core::config::{Config, HostDirs};
 use callback_core::dispatch::Dispatcher;
 use callback_core::host::Host;
+use callback_core::notice::NoticeWorker;
 use callback_core::service::CallbackService;
 use callback_core::store::{Listener, PgStore, SqliteStore, Store, TranscriptStore};
 use callback_core::webhook::WebhookWorker;
@@ -47,6 +48,8 @@ pub struct Module {
     http: Mutex<Option<HttpServer>>,
     /// Delivers events to `<webhooks>` from the store's outbox; stopped with the API.
     webhooks: Mutex<Option<WebhookWorker>>,
+    /// Sends customers their confirmations and reminders (`<notices>`); stopped with the API.
+    notices: Mutex<Option<NoticeWorker>>,
     /// When the retention purge last ran (host clock).
     last_purge: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// With `db-url`: the other nodes' notifications, nudging this node's dispatcher.
@@ -343,7 +346,9 @@ pub fn start<S: Switch + Clone + 'static>(switch: S, clock: Arc<dyn Clock>) -> R
     );
     let listener = pg.and_then(|pg| listen(&pg, &dispatcher));
     let http = start_http(&service, &dispatcher);
+    let notices = start_notices(&service, sqlite.as_ref());
     let module = Arc::new(Module {
+        notices: Mutex::new(notices),
         reader,
         listener: Mutex::new(listener),
         last_purge: Mutex::new(None),
@@ -465,6 +470,27 @@ fn start_webhooks(
     })
 }
 
+/// The notice worker when `<notices>` are configured (SQLite only, as webhooks); a failure
+/// to start is one log line.
+fn start_notices(
+    service: &Arc<CallbackService>,
+    sqlite: Option<&Arc<SqliteStore>>,
+) -> Option<NoticeWorker> {
+    let Some(s) = sqlite else {
+        if !service.config().notices.notices.is_empty() {
+            tracing::error!(
+                "notices are off: with db-url (PostgreSQL) the outbox they use is not \
+                 implemented yet; use db-path (SQLite) for confirmations and reminders"
+            );
+        }
+        return None;
+    };
+    NoticeWorker::start(s.clone(), service.clone()).unwrap_or_else(|e| {
+        tracing::error!("notices not started: {e}");
+        None
+    })
+}
+
 /// One turn of the runtime thread: waits (up to a second) for work or shutdown. Returns
 /// `false` when the module is stopping, so the runtime returns `TERM`.
 pub fn runtime_turn() -> bool {
@@ -535,6 +561,14 @@ pub fn stop() {
             .take()
         {
             w.stop();
+        }
+        if let Some(n) = m
+            .notices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            n.stop();
         }
         if let Some(mut l) = m
             .listener
