@@ -35,13 +35,16 @@
 
 pub mod access;
 pub mod api;
+pub mod capture;
 pub mod clock;
+pub mod command;
 pub mod config;
 pub mod dispatch;
 pub mod host;
 pub mod ivr;
 pub mod metrics;
 pub mod model;
+pub mod node;
 pub mod number;
 pub mod panel;
 pub mod recording;
