@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::number::NumberError;
 use crate::schedule::{
-    self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, SlotUsage, When, ZoneError,
+    self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, SlotUsage, ZoneError,
 };
 use crate::store::{
     CreateOptions, CreateOutcome, Event, JobState, ListFilter, Stats, Store, StoreError,
@@ -488,14 +488,8 @@ impl CallbackService {
         zone: Tz,
         now: DateTime<Utc>,
     ) -> Result<Plan, Error> {
-        let when = match when {
-            Requested::Now => When::Now,
-            Requested::After(d) => When::After(*d),
-            Requested::Local(n) => When::Local(*n, zone),
-            Requested::At(t) => When::At(*t),
-        };
         let usage = StoreUsage::new(self.store.as_ref(), queue.name());
-        let plan = plan_due(kind, &when, window, &queue.rules, zone, now, &usage);
+        let plan = plan_due(kind, when, window, &queue.rules, zone, now, &usage);
         usage.finish()?;
         Ok(plan?)
     }
