@@ -502,29 +502,19 @@ impl CallbackService {
         let number = cfg.numbers.normalize(&req.number)?;
         let zone = self.zone_or(req.time_zone.as_deref(), queue.zone())?;
         self.check_fields(&req)?;
-        match (req.kind, &req.when) {
-            (CallbackType::Immediate, Requested::Now)
-            | (CallbackType::Delayed, Requested::After(_))
-            | (CallbackType::Scheduled, Requested::Local(_) | Requested::At(_))
-            | (CallbackType::AgentPreview, _) => {}
-            (CallbackType::Immediate, _) => {
-                return Err(Error::invalid(
+        // The type must be the one its time implies (the one rule, `Requested::implied_type`);
+        // an agent preview may be asked for at any time.
+        if req.kind != CallbackType::AgentPreview && req.kind != req.when.implied_type() {
+            return Err(match req.kind {
+                CallbackType::Immediate => Error::invalid(
                     "when",
                     "an immediate callback takes no time; use a delayed or scheduled one",
-                ))
-            }
-            (CallbackType::Delayed, _) => {
-                return Err(Error::invalid(
-                    "when",
-                    "a delayed callback needs a delay such as +15m",
-                ))
-            }
-            (CallbackType::Scheduled, _) => {
-                return Err(Error::invalid(
-                    "when",
-                    "a scheduled callback needs a date and time",
-                ))
-            }
+                ),
+                CallbackType::Delayed => {
+                    Error::invalid("when", "a delayed callback needs a delay such as +15m")
+                }
+                _ => Error::invalid("when", "a scheduled callback needs a date and time"),
+            });
         }
         if let Requested::After(d) = req.when {
             if d <= chrono::Duration::zero() {
