@@ -21,10 +21,19 @@
 //!   what follows each outcome.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
-//! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
+//! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601), read into
+//!   the one [`when::Requested`], whose `implied_type` is the type a time implies.
 //! - [`access`]: who may see and control a callback, one rule for every door (what a
 //!   client created, or what its key or role reaches), and what a create discloses.
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
+//! - [`capture`]: a request captured on a call from `key=value` arguments (the dialplan's
+//!   building block): its grammar and rules.
+//! - [`command`]: the admin console's command (`callback list|show|...`): grammar and
+//!   execution, returning typed replies the host words.
+//! - [`node`]: a running node, the one composition root: from a configuration, a host and
+//!   a clock it starts the store, the workers, the dispatcher and the API, and stops them
+//!   in order. The module, the demo, the benches and the tests start one.
+//! - [`metrics`]: the Prometheus figures.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
 //! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
 //!   roles, live updates), served beside the REST API.
