@@ -4,9 +4,9 @@
 
 use super::Command;
 use crate::access::{Principal, Reach};
+use crate::config::Reloaded;
 use crate::dispatch::{AgentView, Dispatcher};
 use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest};
-use crate::node::Reloaded;
 use crate::service::{CallbackService, Error as ServiceError, Trace};
 use crate::store::{DoNotCall, ListFilter, Stats};
 

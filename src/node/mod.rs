@@ -19,6 +19,7 @@ use crate::api::HttpServer;
 use crate::clock::Clock;
 use crate::command::{self, Command, CommandError, Reply};
 use crate::config::Config;
+pub use crate::config::Reloaded;
 use crate::dispatch::Dispatcher;
 use crate::host::Host;
 use crate::service::CallbackService;
@@ -53,20 +54,6 @@ pub enum NodeError {
     NoReader,
     #[error("callback reload refused, the running configuration stays: {0}")]
     Reload(String),
-}
-
-/// What a reload did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reloaded {
-    pub source: String,
-    pub queues: usize,
-    pub agents: usize,
-    pub staff: usize,
-    pub tag_rules: usize,
-    pub agents_added: Vec<String>,
-    pub agents_removed: Vec<String>,
-    /// Changed settings that only a new start applies (still as before).
-    pub not_applied: Vec<&'static str>,
 }
 
 /// The parts of a node that stop: each taken out once, by [`Node::stop`].
