@@ -9,7 +9,7 @@
 
 pub mod run;
 
-pub use run::{run, CommandError, Reply};
+pub use run::{run, CommandError, Reloaded, Reply};
 
 use crate::model::{AttemptResult, CallbackId, State};
 use nom::branch::alt;

@@ -4,7 +4,6 @@
 
 use super::Command;
 use crate::access::{Principal, Reach};
-use crate::config::Reloaded;
 use crate::dispatch::{AgentView, Dispatcher};
 use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest};
 use crate::service::{CallbackService, Error as ServiceError, Trace};
@@ -45,6 +44,21 @@ pub enum Reply {
         files: usize,
     },
     Reloaded(Reloaded),
+}
+
+/// What a reload did ([`crate::node::Node::reload`], the console's `reload`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Where the configuration was read from, for messages.
+    pub source: String,
+    pub queues: usize,
+    pub agents: usize,
+    pub staff: usize,
+    pub tag_rules: usize,
+    pub agents_added: Vec<String>,
+    pub agents_removed: Vec<String>,
+    /// Changed settings that only a new start applies (still as before).
+    pub not_applied: Vec<&'static str>,
 }
 
 /// Why a command did nothing.

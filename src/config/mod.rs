@@ -8,7 +8,6 @@ mod dispatch;
 mod ivr;
 pub mod raw;
 mod reload;
-pub use reload::Reloaded;
 mod staff;
 
 use crate::ivr::IvrProfile;

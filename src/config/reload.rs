@@ -5,20 +5,6 @@
 
 use super::Config;
 
-/// What a reload did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reloaded {
-    pub source: String,
-    pub queues: usize,
-    pub agents: usize,
-    pub staff: usize,
-    pub tag_rules: usize,
-    pub agents_added: Vec<String>,
-    pub agents_removed: Vec<String>,
-    /// Changed settings that only a new start applies (still as before).
-    pub not_applied: Vec<&'static str>,
-}
-
 impl Config {
     /// The settings that differ between `self` (in force) and `new` and that a reload
     /// cannot apply, named as in `callback.conf.xml`. Empty: everything applies live.

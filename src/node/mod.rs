@@ -17,9 +17,9 @@ mod transcription;
 
 use crate::api::HttpServer;
 use crate::clock::Clock;
+pub use crate::command::Reloaded;
 use crate::command::{self, Command, CommandError, Reply};
 use crate::config::Config;
-pub use crate::config::Reloaded;
 use crate::dispatch::Dispatcher;
 use crate::host::Host;
 use crate::service::CallbackService;
