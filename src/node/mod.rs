@@ -174,11 +174,6 @@ impl Node {
         self.http_addr
     }
 
-    /// Whether whisper workers run (a model is configured and they started).
-    pub fn transcribing(&self) -> bool {
-        lock(&self.running).transcription.workers.is_some()
-    }
-
     /// One turn of the host's housekeeping (FreeSWITCH's runtime thread calls it about once
     /// a second): the retention purge once an hour, and the dispatcher's check that the
     /// clock has not stepped past the instant it sleeps until.
