@@ -179,10 +179,15 @@ impl Node {
     /// clock has not stepped past the instant it sleeps until.
     pub fn tick(&self) {
         let now = self.service.now();
-        let mut last = lock(&self.last_purge);
-        if last.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
-            *last = Some(now);
-            drop(last);
+        let purge_due = {
+            let mut last = lock(&self.last_purge);
+            let due = last.is_none_or(|t| now - t >= chrono::Duration::hours(1));
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if purge_due {
             match self.service.purge(None) {
                 Ok(_) => {}
                 // The database's outage is said where it is found (start, the loops, the
@@ -193,8 +198,6 @@ impl Node {
                 }
                 Err(e) => tracing::error!("retention purge: {e}"),
             }
-        } else {
-            drop(last);
         }
         self.dispatcher.check_clock();
     }
