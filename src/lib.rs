@@ -21,10 +21,19 @@
 //!   what follows each outcome.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
-//! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601).
+//! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601), read into
+//!   the one [`when::Requested`], whose `implied_type` is the type a time implies.
 //! - [`access`]: who may see and control a callback, one rule for every door (what a
 //!   client created, or what its key or role reaches), and what a create discloses.
 //! - [`service`]: the facade every front end (dialplan apps, fs_cli, HTTP) calls.
+//! - [`capture`]: a request captured on a call from `key=value` arguments (the dialplan's
+//!   building block): its grammar and rules.
+//! - [`command`]: the admin console's command (`callback list|show|...`): grammar and
+//!   execution, returning typed replies the host words.
+//! - [`node`]: a running node, the one composition root: from a configuration, a host and
+//!   a clock it starts the store, the workers, the dispatcher and the API, and stops them
+//!   in order. The module, the demo, the benches and the tests start one.
+//! - [`metrics`]: the Prometheus figures.
 //! - [`estimate`]: a waiting callback's place in its queue and estimated wait.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits;
 //!   the embeddable callback widget and the customer's manage page.
@@ -39,7 +48,9 @@
 
 pub mod access;
 pub mod api;
+pub mod capture;
 pub mod clock;
+pub mod command;
 pub mod config;
 pub mod dispatch;
 pub mod estimate;
@@ -47,6 +58,7 @@ pub mod host;
 pub mod ivr;
 pub mod metrics;
 pub mod model;
+pub mod node;
 pub mod notice;
 pub mod number;
 pub mod panel;

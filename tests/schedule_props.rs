@@ -4,8 +4,9 @@
 
 use callback_core::model::{CallbackType, Window};
 use callback_core::schedule::{
-    availability, plan_due, resolve_local, BusinessHours, QueueRules, SlotPolicy, SlotState, When,
+    availability, plan_due, resolve_local, BusinessHours, QueueRules, SlotPolicy, SlotState,
 };
+use callback_core::when::Requested;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
@@ -89,10 +90,10 @@ proptest! {
         let target = now + Duration::minutes(offset_min);
         let local_target: NaiveDateTime = target.with_timezone(&customer).naive_local();
         let when = match mode {
-            0 => When::Now,
-            1 => When::After(Duration::minutes(delay_min)),
-            2 => When::Local(local_target, customer),
-            _ => When::At(target),
+            0 => Requested::Now,
+            1 => Requested::After(Duration::minutes(delay_min)),
+            2 => Requested::Local(local_target),
+            _ => Requested::At(target),
         };
         let used = usage(seed);
         match plan_due(CallbackType::Scheduled, &when, &window, &r, customer, now, &used) {
@@ -102,8 +103,8 @@ proptest! {
                 prop_assert!(r.hours.is_open(plan.due_at), "due outside hours");
                 prop_assert!(!r.hours.is_closed_date(r.hours.local_date(plan.due_at)));
                 prop_assert!(window.contains(plan.due_at), "due outside window");
-                if let When::Local(naive, tz) = &when {
-                    let instant = resolve_local(*tz, *naive);
+                if let Requested::Local(naive) = &when {
+                    let instant = resolve_local(customer, *naive);
                     prop_assert!(plan.due_at == instant || (instant < now && plan.due_at == now));
                 }
                 if let Some((s, e, cap)) = plan.slot {
@@ -119,7 +120,7 @@ proptest! {
                     prop_assert!(window.contains(n), "nearest outside window");
                     prop_assert!(err.to_string().contains(customer.name()), "{err}");
                     // The nearest slot really is bookable.
-                    let again = plan_due(CallbackType::Scheduled, &When::At(n), &window, &r, customer, now, &used);
+                    let again = plan_due(CallbackType::Scheduled, &Requested::At(n), &window, &r, customer, now, &used);
                     prop_assert!(again.is_ok(), "nearest {n} refused: {:?}", again);
                 }
             }

@@ -1,5 +1,6 @@
-//! A tour of the engine core without a PBX: loads a configuration, stores one request of
-//! each type in a fresh SQLite file, and prints their due times and a day's slot grid.
+//! A tour of the engine core without a PBX: loads a configuration, starts a node on it (a
+//! fresh SQLite file, no telephony attached, the REST API off), stores one request of each
+//! type, and prints their due times and a day's slot grid.
 //!
 //! `cargo run --bin callback-demo -- [--config FILE] [--db FILE] [--now RFC3339]`
 //!
@@ -10,9 +11,9 @@ use callback_core::clock::ManualClock;
 use callback_core::config::Config;
 use callback_core::host::Detached;
 use callback_core::model::{CallbackType, Source};
+use callback_core::node::Node;
 use callback_core::schedule::SlotState;
-use callback_core::service::{CallbackService, NewRequest, Requested};
-use callback_core::store::SqliteStore;
+use callback_core::service::{NewRequest, Requested};
 use callback_core::when::parse_when;
 use chrono::{DateTime, Duration, Utc};
 use std::path::PathBuf;
@@ -67,15 +68,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => Utc::now(),
     };
 
-    let config = Arc::new(Config::load_file(&conf)?);
-    let store = Arc::new(SqliteStore::open(&db)?);
-    let clock = ManualClock::new(now);
-    let service = CallbackService::new(
-        store,
-        config.clone(),
-        Arc::new(clock),
+    let mut config = Config::load_file(&conf)?;
+    // The tour's own database and recordings, and no port taken: it shows the rules.
+    config.settings.db_path = db.clone();
+    config.settings.recordings_dir = db.with_extension("recordings");
+    config.api.listen = None;
+    let node = Node::start(
+        config,
         Arc::new(Detached::default()),
-    );
+        Arc::new(ManualClock::new(now)),
+        None,
+    )?;
+    let service = node.service();
+    let config = service.config();
     let queue = config.queue(None).ok_or("no default queue")?;
     let zone = queue.zone();
 
@@ -198,6 +203,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if grid.slots.is_empty() {
         println!("  (closed all day)");
     }
+    node.stop();
+    drop(node);
+    let _ = std::fs::remove_dir(db.with_extension("recordings"));
     if arg(&args, "--db").is_none() {
         let _ = std::fs::remove_file(&db);
         let _ = std::fs::remove_file(db.with_extension("db-wal"));

@@ -3,7 +3,8 @@
 //! - `Now` / `After(d)` (immediate, delayed, and agent-preview asked that way): now (+ d),
 //!   not before the customer's window opens, moved to the queue's next opening when it is
 //!   closed. Immediate requests keep their place: their due time is the request time.
-//! - `Local` / `At` (scheduled): the instant itself, which must be in the future (a slot
+//! - `Local` / `At` (scheduled): the instant itself (a wall-clock time read in the
+//!   customer's zone), which must be in the future (a slot
 //!   still in progress counts: due at once), within the horizon, not on a closed date,
 //!   inside business hours and the window, and in a slot with capacity left. A refusal
 //!   names the nearest bookable slot.
@@ -12,22 +13,10 @@ use super::local::resolve_local;
 use super::slots::{mark, slot_at, slots_between, SlotState};
 use super::{QueueRules, SlotUsage};
 use crate::model::{CallbackType, Window};
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use crate::when::Requested;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use std::fmt;
-
-/// When the customer asked to be called.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum When {
-    /// As soon as possible.
-    Now,
-    /// After a delay from now.
-    After(Duration),
-    /// A wall-clock time in a zone (the customer's).
-    Local(NaiveDateTime, Tz),
-    /// An exact instant (ISO 8601 with an offset).
-    At(DateTime<Utc>),
-}
 
 /// The outcome of the rules: when to call, and the slot it books (scheduled requests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +156,7 @@ fn nearest_slot(
 /// with `rules`, at `now`; `customer_zone` is used to name times in errors.
 pub fn plan_due(
     kind: CallbackType,
-    when: &When,
+    when: &Requested,
     window: &Window,
     rules: &QueueRules,
     customer_zone: Tz,
@@ -183,8 +172,8 @@ pub fn plan_due(
     let horizon_end = now + rules.horizon;
     let days = rules.horizon.num_days();
     let t = match when {
-        When::Now | When::After(_) => {
-            let delay = if let When::After(d) = when {
+        Requested::Now | Requested::After(_) => {
+            let delay = if let Requested::After(d) = when {
                 *d
             } else {
                 Duration::zero()
@@ -219,8 +208,8 @@ pub fn plan_due(
                 slot: None,
             });
         }
-        When::Local(naive, zone) => resolve_local(*zone, *naive),
-        When::At(t) => *t,
+        Requested::Local(naive) => resolve_local(customer_zone, *naive),
+        Requested::At(t) => *t,
     };
     let nearest = || Nearest(nearest_slot(rules, window, t, now, usage).map(shown));
     let slot = slot_at(rules, t);
@@ -280,7 +269,7 @@ pub fn plan_due(
 mod tests {
     use super::*;
     use crate::schedule::{BusinessHours, NoUsage, SlotPolicy};
-    use chrono::TimeZone;
+    use chrono::{NaiveDateTime, TimeZone};
 
     fn rules() -> QueueRules {
         QueueRules {
@@ -303,11 +292,9 @@ mod tests {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
     }
 
-    fn local(s: &str) -> When {
-        When::Local(
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap(),
-            chrono_tz::Europe::Berlin,
-        )
+    /// A wall-clock time, read in the customer's zone (Berlin in [`plan`]).
+    fn local(s: &str) -> Requested {
+        Requested::Local(NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap())
     }
 
     const MON_10AM: (i32, u32, u32, u32, u32) = (2026, 11, 23, 9, 0);
@@ -317,7 +304,7 @@ mod tests {
         utc(y, mo, d, h, mi)
     }
 
-    fn plan(when: When, window: Window) -> Result<Plan, ScheduleError> {
+    fn plan(when: Requested, window: Window) -> Result<Plan, ScheduleError> {
         plan_due(
             CallbackType::Scheduled,
             &when,
@@ -333,27 +320,27 @@ mod tests {
     fn now_and_delay_follow_hours_and_window() {
         // Immediate is now when open; a delay past closing moves to the next opening; the window holds it back.
         assert_eq!(
-            plan(When::Now, Window::default()).unwrap(),
+            plan(Requested::Now, Window::default()).unwrap(),
             Plan {
                 due_at: now(),
                 slot: None
             }
         );
-        let late = plan(When::After(Duration::hours(7)), Window::default()).unwrap();
+        let late = plan(Requested::After(Duration::hours(7)), Window::default()).unwrap();
         assert_eq!(late.due_at, utc(2026, 11, 24, 8, 0));
         let window = Window {
             from: Some(utc(2026, 11, 23, 13, 0)),
             until: None,
         };
         assert_eq!(
-            plan(When::Now, window).unwrap().due_at,
+            plan(Requested::Now, window).unwrap().due_at,
             utc(2026, 11, 23, 13, 0)
         );
         let closed = Window {
             from: None,
             until: Some(utc(2026, 11, 23, 8, 30)),
         };
-        let err = plan(When::Now, closed).unwrap_err();
+        let err = plan(Requested::Now, closed).unwrap_err();
         assert_eq!(err.code(), "window-closed");
     }
 
@@ -389,7 +376,7 @@ mod tests {
             "{e}"
         );
         // A delay past the horizon says so, and names no slot (it asked for none).
-        let e = plan(When::After(Duration::days(31)), Window::default()).unwrap_err();
+        let e = plan(Requested::After(Duration::days(31)), Window::default()).unwrap_err();
         assert_eq!(e.code(), "beyond-horizon");
         assert!(e.to_string().contains("beyond the booking horizon"), "{e}");
         assert!(!e.to_string().contains("no slot"), "{e}");

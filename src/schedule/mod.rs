@@ -15,7 +15,7 @@ mod hours;
 mod local;
 mod slots;
 
-pub use due::{plan_due, Plan, ScheduleError, When};
+pub use due::{plan_due, Plan, ScheduleError};
 pub use hours::{BusinessHours, HoursError};
 pub use local::{parse_zone, resolve_local, ZoneError};
 pub use slots::{availability, DayGrid, Slot, SlotPolicy, SlotState};

@@ -1,5 +1,5 @@
 //! HTTP benchmark: concurrent `POST /v1/callbacks` over loopback against the real server
-//! (axum, SQLite on disk, system clock), driven by a load generator in the same process;
+//! (a node as the module starts it: axum, SQLite on disk, system clock, the dispatcher), driven by a load generator in the same process;
 //! then, with the same generator, the same bodies and the same number of requests, against
 //! a bare axum + rusqlite handler that parses the JSON and inserts one row in a WAL
 //! database with the store's pragmas: the limit of the stack the server is built on.
@@ -7,12 +7,10 @@
 //! `create_ratio_vs_bare` (ours ÷ bare) as `name: value unit`; progress on stderr.
 //! `HTTP_BENCH_N` (default 20000) and `HTTP_BENCH_CLIENTS` (default 32) tune the run.
 
-use callback_core::api::HttpServer;
 use callback_core::clock::SystemClock;
 use callback_core::config::Config;
 use callback_core::host::Detached;
-use callback_core::service::CallbackService;
-use callback_core::store::SqliteStore;
+use callback_core::node::Node;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,29 +37,30 @@ fn main() {
       <param name="http-rate-per-key" value="0"/>
       <param name="http-rate-per-ip" value="0"/>
       <param name="http-token-secret" value="bench-token-secret-0123"/>
+      <param name="http-listen" value="127.0.0.1:0"/>
+      <param name="db-path" value="{db}"/>
+      <param name="recordings-dir" value="{rec}"/>
+      <param name="whisper-model" value=""/>
     </settings>
     <queues><queue name="web"><param name="hours" value="always"/></queue></queues>
     <api-keys><key name="bench"><param name="secret" value="{KEY}"/><param name="scope" value="create"/></key></api-keys>
-    </configuration>"#
+    </configuration>"#,
+        db = dir.path().join("callback.db").display(),
+        rec = dir.path().join("rec").display(),
     );
-    let config = Arc::new(Config::from_xml(&conf).expect("bench config"));
-    let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).expect("store"));
-    let service = CallbackService::new(
-        store,
+    let config = Config::from_xml(&conf).expect("bench config");
+    let node = Node::start(
         config,
-        Arc::new(SystemClock),
         Arc::new(Detached::default()),
-    );
-    let server = HttpServer::start(
-        Arc::new(service),
+        Arc::new(SystemClock),
         None,
-        "127.0.0.1:0".parse().expect("addr"),
     )
-    .expect("bind");
-    let url = format!("http://{}/v1/callbacks", server.local_addr());
+    .expect("the node");
+    let addr = node.http_addr().expect("the API listens");
+    let url = format!("http://{addr}/v1/callbacks");
     eprintln!("http bench: {total} creates, {clients} clients, {url}");
     let ours = drive(&url, total, clients);
-    server.stop();
+    node.stop();
     println!("create_per_s: {:.0} req/s", ours.per_s);
     println!("create_p99_ms: {:.2} ms", ours.p99_ms);
 

@@ -3,15 +3,17 @@
 //!
 //! - [`ffi`]: the only `unsafe` code — ABI types, bound core functions, the module table,
 //!   the `extern "C"` trampolines and the panic guard around each.
-//! - [`module`]: the module's life (config path, start, runtime turn, stop).
+//! - [`module`]: the module's life: the configuration read through FreeSWITCH, the core's
+//!   `Node` started with an `FsHost`, the runtime turn, stop.
 //! - [`agent`]: the `callback_agent` application: the agent leg's preview and customer leg.
-//! - [`capture`]: the `callback_capture` application's arguments and result variables.
-//! - [`command`]: the fs_cli `callback` command's grammar and replies.
+//! - [`capture`]: the `callback_capture` application: the call's variables in, the core's
+//!   capture, the result variables out.
+//! - [`command`]: the fs_cli `callback` command: the core parses and runs it, this words
+//!   the reply (`+OK`/`-ERR` text or JSON).
 //! - [`ivr`]: the `callback_ivr` application: the core's IVR dialogue over stock apps.
 //! - [`dial`]: command lines for legs, built only from checked pieces.
 //! - [`fshost`]: `FsHost`, the core's `Host` over FreeSWITCH string commands and events.
 //! - [`logging`]: the core's `tracing` output into FreeSWITCH's log.
-//! - [`transcription`]: the whisper workers' start and stop with the module.
 //! - `probe` (debug builds only): hidden sub-commands that drive `FsHost` for the simulator.
 //! - [`vars`]: channel variables as the applications see them.
 #![deny(unsafe_code)]
@@ -27,5 +29,4 @@ pub mod logging;
 pub mod module;
 #[cfg(debug_assertions)]
 pub mod probe;
-pub mod transcription;
 pub mod vars;

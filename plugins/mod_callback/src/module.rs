@@ -1,6 +1,6 @@
-//! The module's life, in safe Rust: read and validate `callback.conf.xml`, open the store,
-//! build the service; on the runtime thread, once a second, the retention purge and the
-//! dispatcher's clock watch; stop everything on shutdown.
+//! The module's life, in safe Rust: read `callback.conf` through FreeSWITCH, build the
+//! `FsHost`, start a core [`Node`] with them; on the runtime thread, once a second, the
+//! node's housekeeping turn; stop the node on shutdown.
 //!
 //! Configuration: `callback.conf` from FreeSWITCH's own XML configuration
 //! (`switch_xml_open_cfg`: the conf directory of whatever install this is, `X-PRE-PROCESS`
@@ -8,22 +8,15 @@
 //! environment variable `MOD_CALLBACK_CONF` names a file, which then wins. Default
 //! directories (database, recordings) are the switch's own (`db_dir`, `recordings_dir`).
 //!
-//! Unloading: the module is unloadable. `shutdown` stops and joins everything the module
-//! started (the transcription workers, joined first; then the service object, whose store
-//! is closed when the last handle is dropped; the runtime thread is FreeSWITCH's and
-//! returns `TERM`), so nothing of ours runs after `dlclose`.
+//! Unloading: the module is unloadable. `shutdown` stops and joins everything the node
+//! started (in the order [`Node::stop`] gives), then drops the node, whose store is closed
+//! when the last handle is dropped; the runtime thread is FreeSWITCH's and returns `TERM`,
+//! so nothing of ours runs after `dlclose`.
 
 use crate::fshost::{FsHost, Switch};
-use crate::transcription::{self, Transcription};
-use callback_core::api::HttpServer;
 use callback_core::clock::Clock;
 use callback_core::config::{Config, HostDirs};
-use callback_core::dispatch::Dispatcher;
-use callback_core::host::Host;
-use callback_core::notice::NoticeWorker;
-use callback_core::service::CallbackService;
-use callback_core::store::{Listener, PgStore, SqliteStore, Store, TranscriptStore};
-use callback_core::webhook::WebhookWorker;
+use callback_core::node::{Node, Reader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -34,59 +27,16 @@ pub const CONF_ENV: &str = "MOD_CALLBACK_CONF";
 /// callback.conf.xml` holds `<configuration name="callback.conf">`).
 pub const CONF_NAME: &str = "callback.conf";
 
-/// A running module.
+/// A running module: the node, and the runtime thread's stop signal.
 pub struct Module {
-    service: Arc<CallbackService>,
-    host: Arc<dyn Host>,
+    node: Node,
     stopping: Mutex<bool>,
     wake: Condvar,
-    /// The whisper workers; stopped before the service lets go of the store.
-    transcription: Mutex<Transcription>,
-    /// Rings agents at the due time; stopped before the store closes.
-    dispatcher: Arc<Dispatcher>,
-    /// The REST API server (`http-listen`); stopped first, so no request starts work late.
-    http: Mutex<Option<HttpServer>>,
-    /// Delivers events to `<webhooks>` from the store's outbox; stopped with the API.
-    webhooks: Mutex<Option<WebhookWorker>>,
-    /// Sends customers their confirmations and reminders (`<notices>`); stopped with the API.
-    notices: Mutex<Option<NoticeWorker>>,
-    /// When the retention purge last ran (host clock).
-    last_purge: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
-    /// With `db-url`: the other nodes' notifications, nudging this node's dispatcher.
-    listener: Mutex<Option<Listener>>,
-    /// Reads the configuration again (`callback reload`), from where the load read it.
-    reader: Reader,
-}
-
-/// Reads and validates the configuration; the error is the line to say.
-type Reader = Box<dyn Fn() -> Result<(Config, ConfSource), String> + Send + Sync>;
-
-/// What `callback reload` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reloaded {
-    pub source: String,
-    pub queues: usize,
-    pub agents: usize,
-    pub staff: usize,
-    pub tag_rules: usize,
-    pub agents_added: Vec<String>,
-    pub agents_removed: Vec<String>,
-    /// Changed settings that only a new load applies (still as before).
-    pub not_applied: Vec<&'static str>,
 }
 
 impl Module {
-    pub fn service(&self) -> &CallbackService {
-        &self.service
-    }
-
-    pub fn dispatcher(&self) -> &Dispatcher {
-        &self.dispatcher
-    }
-
-    /// The host the service uses (for the debug-build probe).
-    pub fn host(&self) -> &dyn Host {
-        self.host.as_ref()
+    pub fn node(&self) -> &Node {
+        &self.node
     }
 }
 
@@ -176,198 +126,27 @@ pub fn missing_sounds(switch: &impl Switch) -> Option<String> {
     })
 }
 
-/// A database file whose directory does not exist can never be opened: that is a mistake
-/// in the configuration, said at load, not an outage to wait out.
-fn check_db_dir(config: &Config) -> Result<(), String> {
-    if config.settings.db_url.is_some() {
-        return Ok(());
-    }
-    let path = &config.settings.db_path;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(format!(
-            "mod_callback not loaded: db-path {}: the directory {} does not exist (create it, \
-             writable by FreeSWITCH, or set db-path)",
-            path.display(),
-            dir.display()
-        ))
-    }
-}
-
-/// The stores the configuration names, one database seen through the traits the parts
-/// need: the PostgreSQL server of `db-url` (shared by several nodes), else the SQLite file
-/// of `db-path`. The SQLite store comes back a third time for what only it implements so
-/// far: the webhook outbox.
-struct Opened {
-    store: Arc<dyn Store>,
-    transcripts: Arc<dyn TranscriptStore>,
-    sqlite: Option<Arc<SqliteStore>>,
-    pg: Option<Arc<PgStore>>,
-}
-
-fn open_store(config: &Config) -> Result<Opened, String> {
-    match &config.settings.db_url {
-        Some(url) => PgStore::open(url.expose())
-            .map(|s| {
-                let s = Arc::new(s.for_node(&config.settings.node_id));
-                Opened {
-                    store: s.clone(),
-                    transcripts: s.clone(),
-                    sqlite: None,
-                    pg: Some(s),
-                }
-            })
-            .map_err(|e| e.to_string()),
-        None => {
-            // A fault of the database's disk (read-only, full, locked) does not stop the
-            // load: it is said once, callers hear the apology prompt and the API answers
-            // 503 until it is fixed, and every use tries again, so no reload is needed.
-            let (store, fault) = SqliteStore::open_or_later(
-                &config.settings.db_path,
-                Some(config.settings.db_cache_kib),
-            )
-            .map_err(|e| e.to_string())?;
-            if let Some(e) = fault {
-                tracing::error!(
-                    "{}: the store is unavailable: {e}; callback requests are refused until \
-                     it is fixed (no reload needed)",
-                    config.settings.db_path.display()
-                );
-            }
-            let s = Arc::new(store);
-            Ok(Opened {
-                store: s.clone(),
-                transcripts: s.clone(),
-                sqlite: Some(s),
-                pg: None,
-            })
-        }
-    }
-}
-
-/// Where the store is, for messages (the password of a `db-url` hidden).
-fn store_location(config: &Config) -> String {
-    match &config.settings.db_url {
-        Some(url) => url.to_string(),
-        None => config.settings.db_path.display().to_string(),
-    }
-}
-
 /// Starts the module: everything or nothing. The error is the one log line to print.
 pub fn start<S: Switch + Clone + 'static>(switch: S, clock: Arc<dyn Clock>) -> Result<(), String> {
     let (config, source) =
         read_config(&switch).map_err(|e| format!("mod_callback not loaded: {e}"))?;
     let reader: Reader = {
         let switch = switch.clone();
-        Box::new(move || read_config(&switch))
+        Box::new(move || read_config(&switch).map(|(c, s)| (c, s.to_string())))
     };
-    check_db_dir(&config)?;
     if let Some(line) = missing_sounds(&switch) {
         tracing::warn!("{line}");
     }
-    let Opened {
-        store,
-        transcripts,
-        sqlite,
-        pg,
-    } = open_store(&config).map_err(|e| {
-        format!(
-            "mod_callback not loaded: {}: cannot open the store: {e}",
-            store_location(&config)
-        )
-    })?;
-    if sqlite.is_none() {
-        tracing::info!(
-            "store: PostgreSQL at {} (db-url); db-path is not used",
-            store_location(&config)
-        );
-    }
-    // Callbacks work without recordings, so a recordings directory that cannot be made is
-    // said once here (and the IVR goes on without recording), not a failed load.
-    let rec_dir = &config.settings.recordings_dir;
-    if let Err(e) = std::fs::create_dir_all(rec_dir) {
-        tracing::error!(
-            "recordings-dir {}: {e}; callers will not be recorded until it is writable",
-            rec_dir.display()
-        );
-    }
-    let webhooks = match &sqlite {
-        Some(s) => start_webhooks(&config, s, &clock),
-        None => {
-            if !config.api.webhooks.is_empty() {
-                tracing::error!(
-                    "webhooks are off: with db-url (PostgreSQL) the webhook outbox is not \
-                     implemented yet; use db-path (SQLite) for webhooks"
-                );
-            }
-            None
-        }
-    };
-    let host: Arc<dyn Host> = Arc::new(FsHost::new(switch));
-    // The dispatcher hears of each stored transcript (a callback may wait for it); it is
-    // made after the workers, so they reach it through this slot.
-    let stored_to: Arc<std::sync::OnceLock<std::sync::Weak<Dispatcher>>> = Arc::default();
-    let slot = stored_to.clone();
-    let on_stored = Box::new(move |id| {
-        if let Some(d) = slot.get().and_then(std::sync::Weak::upgrade) {
-            d.transcribed(id);
-        }
-    });
-    let mut transcription =
-        transcription::start(&config, transcripts, host.clone(), clock.clone(), on_stored);
-    let service = CallbackService::new(store, Arc::new(config), clock, host.clone())
-        .with_transcription(transcription.link());
-    let service = Arc::new(service);
-    let dispatcher = Dispatcher::new(service.clone());
-    let weak = Arc::downgrade(&dispatcher);
-    let _ = stored_to.set(weak.clone());
-    service.set_waker(Box::new(move || {
-        if let Some(d) = weak.upgrade() {
-            d.nudge();
-        }
-    }));
-    if let Err(e) = dispatcher.start() {
-        // Nothing started may outlive a failed load (FreeSWITCH unmaps the library).
-        transcription.stop();
-        return Err(format!(
-            "mod_callback not loaded: cannot start the dispatcher: {e}"
-        ));
-    }
-    let agents = dispatcher.agents().list();
-    tracing::info!(
-        "dispatcher started: {} agent(s), {} ready",
-        agents.len(),
-        dispatcher.agents().ready()
-    );
-    let listener = pg.and_then(|pg| listen(&pg, &dispatcher));
-    let http = start_http(&service, &dispatcher);
-    let notices = start_notices(&service, sqlite.as_ref());
+    let host = Arc::new(FsHost::new(switch));
+    let node = Node::start(config, host, clock, Some(reader))
+        .map_err(|e| format!("mod_callback not loaded: {e}"))?;
     let module = Arc::new(Module {
-        notices: Mutex::new(notices),
-        reader,
-        listener: Mutex::new(listener),
-        last_purge: Mutex::new(None),
-        http: Mutex::new(http),
-        webhooks: Mutex::new(webhooks),
-        dispatcher,
-        service,
-        host,
+        node,
         stopping: Mutex::new(false),
         wake: Condvar::new(),
-        transcription: Mutex::new(transcription),
     });
     let Ok(mut cur) = CURRENT.lock() else {
-        module.dispatcher.stop();
-        module
-            .transcription
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .stop();
+        // Dropping the module stops the node: nothing started outlives a failed load.
         return Err("mod_callback: state lock poisoned".to_string());
     };
     *cur = Some(module);
@@ -375,154 +154,13 @@ pub fn start<S: Switch + Clone + 'static>(switch: S, clock: Arc<dyn Clock>) -> R
     Ok(())
 }
 
-/// `callback reload`: reads the configuration again and puts it in force without
-/// unloading — queues, hours, numbers, agents, staff and roles, IVR profiles, dispatch
-/// settings and tag rules. What only a new load applies is kept as it was and named. A new
-/// configuration that does not validate changes nothing; the error is the one line to say.
-pub fn reload() -> Result<Reloaded, String> {
-    let m = current().ok_or_else(|| "mod_callback is not running".to_string())?;
-    let (config, source) = (m.reader)().map_err(|e| {
-        let line = format!("callback reload refused, the running configuration stays: {e}");
-        tracing::error!("{line}");
-        line
-    })?;
-    let old = m.service.config();
-    let not_applied = old.restart_only_changes(&config);
-    let config = Arc::new(config);
-    m.service.reconfigure(config.clone());
-    let (agents_added, agents_removed) = m.dispatcher.reconfigure(&config);
-    m.transcription
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .set_rules(config.transcribe.tags.clone());
-    let done = Reloaded {
-        source: source.to_string(),
-        queues: config.queues.len(),
-        agents: config.agents.len(),
-        staff: config.staff.users.len(),
-        tag_rules: config.transcribe.tags.len(),
-        agents_added,
-        agents_removed,
-        not_applied,
-    };
-    tracing::info!(
-        "configuration reloaded from {}: {} queue(s), {} agent(s){}",
-        done.source,
-        done.queues,
-        done.agents,
-        if done.not_applied.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; changed but applied only by reloading the module: {}",
-                done.not_applied.join(", ")
-            )
-        }
-    );
-    Ok(done)
-}
-
-/// With `db-url`: a connection listening for the other nodes' changes (a callback due, an
-/// agent free), nudging this node's dispatcher so it does not wait for its timers. A
-/// failure to start is one log line: the timers still find every due callback.
-fn listen(pg: &PgStore, dispatcher: &Arc<Dispatcher>) -> Option<Listener> {
-    let weak = Arc::downgrade(dispatcher);
-    let wake = Box::new(move || {
-        if let Some(d) = weak.upgrade() {
-            d.nudge();
-        }
-    });
-    pg.listen(wake)
-        .map_err(|e| tracing::error!("not listening for other nodes' changes: {e}"))
-        .ok()
-}
-
-/// The REST API on `http-listen` (none when empty). A port that cannot be bound is one
-/// log line, not a failed load: calls and the IVR do not depend on the API.
-fn start_http(service: &Arc<CallbackService>, dispatcher: &Arc<Dispatcher>) -> Option<HttpServer> {
-    let addr = service.config().api.listen?;
-    match HttpServer::start(service.clone(), Some(dispatcher.clone()), addr) {
-        Ok(server) => Some(server),
-        Err(e) => {
-            tracing::error!("http-listen {addr}: {e}; the REST API is off until the next load");
-            None
-        }
-    }
-}
-
-/// The webhook worker when `<webhooks>` are configured; a failure to start is one log line.
-fn start_webhooks(
-    config: &Config,
-    store: &Arc<SqliteStore>,
-    clock: &Arc<dyn Clock>,
-) -> Option<WebhookWorker> {
-    let api = &config.api;
-    WebhookWorker::start(
-        store.clone(),
-        api.webhooks.clone(),
-        api.webhook_retry_delay,
-        api.webhook_max_delay,
-        clock.clone(),
-    )
-    .unwrap_or_else(|e| {
-        tracing::error!("webhooks not started: {e}");
-        None
-    })
-}
-
-/// The notice worker when `<notices>` are configured (SQLite only, as webhooks); a failure
-/// to start is one log line.
-fn start_notices(
-    service: &Arc<CallbackService>,
-    sqlite: Option<&Arc<SqliteStore>>,
-) -> Option<NoticeWorker> {
-    let Some(s) = sqlite else {
-        if !service.config().notices.notices.is_empty() {
-            tracing::error!(
-                "notices are off: with db-url (PostgreSQL) the outbox they use is not \
-                 implemented yet; use db-path (SQLite) for confirmations and reminders"
-            );
-        }
-        return None;
-    };
-    NoticeWorker::start(s.clone(), service.clone()).unwrap_or_else(|e| {
-        tracing::error!("notices not started: {e}");
-        None
-    })
-}
-
-/// One turn of the runtime thread: waits (up to a second) for work or shutdown. Returns
-/// `false` when the module is stopping, so the runtime returns `TERM`.
+/// One turn of the runtime thread: the node's housekeeping, then a wait (up to a second)
+/// for shutdown. Returns `false` when the module is stopping, so the runtime returns `TERM`.
 pub fn runtime_turn() -> bool {
     let Some(m) = current() else {
         return false;
     };
-    // Retention: recordings and transcripts of long-finished callbacks, once an hour.
-    {
-        let now = m.service.now();
-        let mut last = m
-            .last_purge
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if last.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
-            *last = Some(now);
-            drop(last);
-            match m.service.purge(None) {
-                Ok(_) => {}
-                // The database's outage is said where it is found (load, the loops, the
-                // callers' errors): here it only means trying again in a minute.
-                Err(callback_core::service::Error::Store(e)) if e.fault().is_some() => {
-                    tracing::debug!("retention purge postponed: {e}");
-                    if let Ok(mut last) = m.last_purge.lock() {
-                        *last = Some(now - chrono::Duration::minutes(59));
-                    }
-                }
-                Err(e) => tracing::error!("retention purge: {e}"),
-            }
-        }
-    }
-    // The host's clock may have stepped past the instant the dispatcher sleeps until.
-    m.dispatcher.check_clock();
+    m.node.tick();
     let Ok(stopping) = m.stopping.lock() else {
         return false;
     };
@@ -536,8 +174,9 @@ pub fn runtime_turn() -> bool {
     go_on
 }
 
-/// Stops the module: wakes the runtime thread (which then returns `TERM`), waits for it and
-/// any in-flight command to let go of the service, and drops it, closing the store.
+/// Stops the module: wakes the runtime thread (which then returns `TERM`), stops the node,
+/// waits for the runtime thread and any in-flight command to let go of it, and drops it,
+/// closing the store.
 pub fn stop() {
     let taken = CURRENT.lock().ok().and_then(|mut m| m.take());
     if let Some(m) = taken {
@@ -545,46 +184,7 @@ pub fn stop() {
             *s = true;
         }
         m.wake.notify_all();
-        // The REST API first (graceful, joined): no request reaches the service after this.
-        if let Some(http) = m
-            .http
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            http.stop();
-        }
-        if let Some(w) = m
-            .webhooks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            w.stop();
-        }
-        if let Some(n) = m
-            .notices
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            n.stop();
-        }
-        if let Some(mut l) = m
-            .listener
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            l.stop();
-        }
-        // The dispatcher's loop and ringing legs are joined first: nothing dials after this.
-        m.dispatcher.stop();
-        // The workers hold the store too: joined here, before it is closed below.
-        m.transcription
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .stop();
+        m.node.stop();
         // Wait (bounded) until the runtime thread and in-flight commands let go, so the
         // service and its store are closed here, before shutdown returns.
         let mut m = m;

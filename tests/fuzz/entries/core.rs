@@ -4,9 +4,9 @@
 //! refusal without a message naming what is wrong, a 5xx, a due time in the past.
 
 use callback_core::config::Config;
-use callback_core::model::{CallbackType, Window};
-use callback_core::schedule::{plan_due, NoUsage, When};
-use callback_core::when::{parse_duration, parse_when, Requested};
+use callback_core::model::Window;
+use callback_core::schedule::{plan_due, NoUsage};
+use callback_core::when::{parse_duration, parse_when};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::path::PathBuf;
@@ -97,13 +97,17 @@ pub fn when(data: &[u8]) {
                     continue;
                 }
             };
-            let (kind, when) = match requested {
-                Requested::Now => (CallbackType::Immediate, When::Now),
-                Requested::After(d) => (CallbackType::Delayed, When::After(d)),
-                Requested::Local(t) => (CallbackType::Scheduled, When::Local(t, zone)),
-                Requested::At(t) => (CallbackType::Scheduled, When::At(t)),
-            };
-            match plan_due(kind, &when, &Window::default(), rules, zone, now, &NoUsage) {
+            // The zone the time was read in is the customer's (plan_due's zone below).
+            let kind = requested.implied_type();
+            match plan_due(
+                kind,
+                &requested,
+                &Window::default(),
+                rules,
+                zone,
+                now,
+                &NoUsage,
+            ) {
                 Ok(plan) => assert!(
                     plan.due_at >= now,
                     "{text:?} in {zone} at {now}: due {} is in the past",

@@ -221,7 +221,7 @@ unsafe extern "C" fn app_capture(session: *mut CoreSession, data: *const c_char)
     unsafe {
         run_app("callback_capture", session, data, |s, d| {
             let m = module::current();
-            capture::run(m.as_ref().map(|m| m.service()), s, d)
+            capture::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
         })
     }
 }
@@ -231,7 +231,7 @@ unsafe extern "C" fn app_ivr(session: *mut CoreSession, data: *const c_char) {
     unsafe {
         run_app("callback_ivr", session, data, |s, d| {
             let m = module::current();
-            ivr::run(m.as_ref().map(|m| m.service()), s, d)
+            ivr::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
         })
     }
 }
@@ -241,7 +241,7 @@ unsafe extern "C" fn app_agent(session: *mut CoreSession, data: *const c_char) {
     unsafe {
         run_app("callback_agent", session, data, |s, d| {
             let m = module::current();
-            agent::run(m.as_ref().map(|m| m.dispatcher()), s, d)
+            agent::run(m.as_ref().map(|m| m.node().dispatcher().as_ref()), s, d)
         })
     }
 }
@@ -256,7 +256,10 @@ unsafe extern "C" fn api_callback(
     let reply = guard("callback API", None, || {
         let m = module::current();
         #[cfg(debug_assertions)]
-        if let Some(reply) = m.as_ref().and_then(|m| crate::probe::run(m.host(), &line)) {
+        if let Some(reply) = m
+            .as_ref()
+            .and_then(|m| crate::probe::run(m.node().host().as_ref(), &line))
+        {
             return reply;
         }
         command::execute_module(m.as_deref(), &line)

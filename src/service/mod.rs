@@ -1,6 +1,11 @@
 //! The facade every front end calls: dialplan applications, the fs_cli `callback` command,
 //! the HTTP API. It validates input (numbers, zones, times, keys), applies the schedule
 //! rules, writes to the store first, and then notifies the host of the transition.
+//!
+//! - this file: the service, new requests, recordings, traces, cancel, wrap-up, purge;
+//! - `input.rs`: what a front end hands in, and its bounds;
+//! - `amend.rs`: changes to a waiting callback, and the caps every change passes;
+//! - `error.rs`: the [`Error`] every door words.
 
 use crate::clock::Clock;
 use crate::config::{Config, QueueConfig};
@@ -11,7 +16,7 @@ use crate::model::{
 };
 use crate::number::NumberError;
 use crate::schedule::{
-    self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, SlotUsage, When, ZoneError,
+    self, parse_zone, plan_due, DayGrid, Plan, ScheduleError, SlotUsage, ZoneError,
 };
 use crate::store::{
     CreateOptions, CreateOutcome, Event, JobState, ListFilter, Stats, Store, StoreError,
@@ -26,74 +31,16 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// A request as a front end received it: nothing validated yet.
-#[derive(Debug, Clone)]
-pub struct NewRequest {
-    pub kind: CallbackType,
-    pub number: String,
-    /// IANA zone of the customer; the queue's zone when absent.
-    pub time_zone: Option<String>,
-    pub when: Requested,
-    pub window: Window,
-    /// The configured default queue when absent.
-    pub queue: Option<String>,
-    pub agent: Option<String>,
-    pub remark: Option<String>,
-    pub ivr_data: BTreeMap<String, String>,
-    pub source: Source,
-    pub origin_uuid: Option<String>,
-    pub idempotency_key: Option<String>,
-    pub recording: Option<Recording>,
-    pub tags: BTreeMap<String, String>,
-    /// Who asks (written on the trace's `created` or `merge` event): `api:<key>`, `ivr`,
-    /// `dialplan`, `panel:<user>`.
-    pub actor: Option<String>,
-    /// A digest of the request as the client sent it, kept with `idempotency_key`: the key
-    /// replayed with another request is refused (`idempotency-mismatch`).
-    pub request_hash: Option<String>,
-}
+mod amend;
+mod error;
+mod input;
 
-impl NewRequest {
-    /// A request of `kind` for `number` with every optional field empty.
-    pub fn new(
-        kind: CallbackType,
-        number: impl Into<String>,
-        when: Requested,
-        source: Source,
-    ) -> Self {
-        Self {
-            kind,
-            number: number.into(),
-            time_zone: None,
-            when,
-            window: Window::default(),
-            queue: None,
-            agent: None,
-            remark: None,
-            ivr_data: BTreeMap::new(),
-            source,
-            origin_uuid: None,
-            idempotency_key: None,
-            recording: None,
-            tags: BTreeMap::new(),
-            actor: None,
-            request_hash: None,
-        }
-    }
-}
-
-/// An agent's after-call work on a callback (the panel's form, fs_cli's `disposition`,
-/// `result` and `dnc add` in one).
-#[derive(Debug, Clone, Default)]
-pub struct WrapUp {
-    /// The call's result as the agent saw it (overrides the classified hang-up).
-    pub result: Option<AttemptResult>,
-    /// A code from `dispositions` (or `do-not-call`).
-    pub disposition: Option<String>,
-    pub note: Option<String>,
-    /// Put the number on the do-not-call list.
-    pub do_not_call: bool,
-}
+pub use error::Error;
+pub use input::{check_idempotency_key, NewRequest, WrapUp, MAX_IDEMPOTENCY_KEY};
+use input::{
+    check_text, is_token, wav_reason, MAX_DATA_ENTRIES, MAX_DATA_KEY_CHARS, MAX_DATA_VALUE_CHARS,
+    MAX_KEY_CHARS,
+};
 
 /// The whole story of one callback.
 #[derive(Debug, Clone, Serialize)]
@@ -129,94 +76,6 @@ pub struct TranscriptionLink {
     pub notifier: Option<Notifier>,
 }
 
-/// Errors of the service, each with a stable [`Error::code`] and, where one field is to
-/// blame, its name ([`Error::field`]) for the API boundary.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("invalid number: {0}")]
-    Number(#[from] NumberError),
-    #[error(transparent)]
-    Zone(#[from] ZoneError),
-    #[error(transparent)]
-    Schedule(#[from] ScheduleError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("unknown queue '{0}'")]
-    UnknownQueue(String),
-    #[error("invalid {field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-    /// The callback is not in a state that allows this now (HTTP 409).
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
-    /// The number is on the do-not-call list: refused at booking, not at the due time.
-    #[error("{0} is on the do-not-call list")]
-    DoNotCall(String),
-}
-
-impl Error {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            field,
-            message: message.into(),
-        }
-    }
-
-    /// Whether the store (its database or disk) failed rather than the request: say it
-    /// as an error, and try again later.
-    pub fn is_store_unavailable(&self) -> bool {
-        matches!(self, Error::Store(s) if s.is_unavailable())
-    }
-
-    /// A stable, kebab-case code for APIs and scripts.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Number(NumberError::Denied { .. }) => "number-denied",
-            Error::Number(_) => "invalid-number",
-            Error::Zone(_) => "unknown-time-zone",
-            Error::Schedule(e) => e.code(),
-            Error::Store(StoreError::NotFound(_)) => "not-found",
-            Error::Store(StoreError::Transition(_) | StoreError::StateChanged { .. }) => {
-                "invalid-state"
-            }
-            Error::Store(
-                StoreError::Leased { .. }
-                | StoreError::LeaseLost { .. }
-                | StoreError::AgentBusy { .. },
-            ) => "busy",
-            Error::Store(StoreError::SlotFull { .. }) => "slot-full",
-            Error::Store(StoreError::IdempotencyMismatch) => "idempotency-mismatch",
-            Error::Store(StoreError::Invalid { .. }) | Error::Invalid { .. } => "invalid",
-            Error::Store(StoreError::Unavailable { fault, .. }) => fault.code(),
-            Error::Store(StoreError::Backend(_)) => "storage",
-            Error::UnknownQueue(_) => "unknown-queue",
-            Error::Conflict { code, .. } => code,
-            Error::DoNotCall(_) => "do-not-call",
-        }
-    }
-
-    /// The input field to blame, when there is one.
-    pub fn field(&self) -> Option<&'static str> {
-        match self {
-            Error::Number(_) | Error::DoNotCall(_) => Some("number"),
-            Error::Zone(_) => Some("time_zone"),
-            Error::Schedule(_) | Error::Store(StoreError::SlotFull { .. }) => Some("when"),
-            Error::UnknownQueue(_) => Some("queue"),
-            Error::Store(StoreError::IdempotencyMismatch) => Some("idempotency_key"),
-            Error::Conflict {
-                code: TOO_MANY_PENDING,
-                ..
-            } => Some("number"),
-            Error::Invalid { field, .. } | Error::Store(StoreError::Invalid { field, .. }) => {
-                Some(field)
-            }
-            _ => None,
-        }
-    }
-}
-
 /// Refuses (409) to route a callback that is not waiting: one being dispatched may still be
 /// on a call here even when its lease lapsed, and moving it back to waiting would dial the
 /// customer twice.
@@ -236,72 +95,6 @@ fn waiting(r: &CallbackRequest, doing: &str) -> Result<(), Error> {
 
 /// The code of the per-number cap's refusal.
 pub const TOO_MANY_PENDING: &str = "too-many-pending";
-
-/// The longest idempotency key a client may send (a UUID fits with room to spare). Every
-/// door that takes one checks it here, with one message; the store keeps it prefixed with
-/// the client credential it is scoped to.
-pub const MAX_IDEMPOTENCY_KEY: usize = 64;
-
-/// The one refusal of a bad idempotency key, whichever door it came through.
-pub fn check_idempotency_key(key: &str) -> Result<(), Error> {
-    let ok = !key.is_empty()
-        && key.len() <= MAX_IDEMPOTENCY_KEY
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "idempotency_key",
-            format!(
-                "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} letters, digits and - _ . : (a UUID fits)"
-            ),
-        ))
-    }
-}
-
-/// Text limits: what a caller, client or agent supplies is bounded before it is stored.
-/// A stored idempotency key: the client's (above) behind its credential's name
-/// (`key:<name>:`, a name up to 64); the store keeps up to 160.
-const MAX_KEY_CHARS: usize = 160;
-const MAX_DATA_ENTRIES: usize = 32;
-const MAX_DATA_KEY_CHARS: usize = 64;
-const MAX_DATA_VALUE_CHARS: usize = 256;
-
-/// A short identifier: letters, digits and `-_.:@`.
-fn is_token(s: &str, max: usize) -> bool {
-    !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
-}
-
-fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), Error> {
-    if text.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("longer than {max} characters"),
-        ));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(Error::invalid(field, "contains control characters"));
-    }
-    Ok(())
-}
-
-/// Why a WAV was refused, without the server's path.
-fn wav_reason(e: &crate::recording::RecordingError) -> String {
-    use crate::recording::RecordingError as R;
-    match e {
-        R::NotWav { reason, .. } => reason.clone(),
-        R::Empty(_) => "it holds no audio".into(),
-        _ => "unreadable".into(),
-    }
-}
 
 /// Slot usage answered by the store. A store error counts the slot as full (never book
 /// blind) and is kept for [`StoreUsage::finish`], so the caller reports it instead of a
@@ -505,14 +298,8 @@ impl CallbackService {
         zone: Tz,
         now: DateTime<Utc>,
     ) -> Result<Plan, Error> {
-        let when = match when {
-            Requested::Now => When::Now,
-            Requested::After(d) => When::After(*d),
-            Requested::Local(n) => When::Local(*n, zone),
-            Requested::At(t) => When::At(*t),
-        };
         let usage = StoreUsage::new(self.store.as_ref(), queue.name());
-        let plan = plan_due(kind, &when, window, &queue.rules, zone, now, &usage);
+        let plan = plan_due(kind, when, window, &queue.rules, zone, now, &usage);
         usage.finish()?;
         Ok(plan?)
     }
@@ -525,29 +312,19 @@ impl CallbackService {
         let number = cfg.numbers.normalize(&req.number)?;
         let zone = self.zone_or(req.time_zone.as_deref(), queue.zone())?;
         self.check_fields(&req)?;
-        match (req.kind, &req.when) {
-            (CallbackType::Immediate, Requested::Now)
-            | (CallbackType::Delayed, Requested::After(_))
-            | (CallbackType::Scheduled, Requested::Local(_) | Requested::At(_))
-            | (CallbackType::AgentPreview, _) => {}
-            (CallbackType::Immediate, _) => {
-                return Err(Error::invalid(
+        // The type must be the one its time implies (the one rule, `Requested::implied_type`);
+        // an agent preview may be asked for at any time.
+        if req.kind != CallbackType::AgentPreview && req.kind != req.when.implied_type() {
+            return Err(match req.kind {
+                CallbackType::Immediate => Error::invalid(
                     "when",
                     "an immediate callback takes no time; use a delayed or scheduled one",
-                ))
-            }
-            (CallbackType::Delayed, _) => {
-                return Err(Error::invalid(
-                    "when",
-                    "a delayed callback needs a delay such as +15m",
-                ))
-            }
-            (CallbackType::Scheduled, _) => {
-                return Err(Error::invalid(
-                    "when",
-                    "a scheduled callback needs a date and time",
-                ))
-            }
+                ),
+                CallbackType::Delayed => {
+                    Error::invalid("when", "a delayed callback needs a delay such as +15m")
+                }
+                _ => Error::invalid("when", "a scheduled callback needs a date and time"),
+            });
         }
         if let Requested::After(d) = req.when {
             if d <= chrono::Duration::zero() {
@@ -827,233 +604,6 @@ impl CallbackService {
         t.actor = Some(actor.to_string());
         let r = self.store.transition(id, &t, self.clock.now())?;
         self.notify("cancel", &r);
-        Ok(r)
-    }
-
-    /// Moves a pending callback to a new time, checked by the same rules as a new request.
-    pub fn reschedule(
-        &self,
-        id: CallbackId,
-        when: Requested,
-        actor: &str,
-    ) -> Result<CallbackRequest, Error> {
-        self.amend(id, Some(when), None, actor)
-    }
-
-    /// Changes a pending callback: a new time (checked by the same rules as a new request)
-    /// and/or a new number (validated like a new request's). Both in one transition.
-    pub fn amend(
-        &self,
-        id: CallbackId,
-        when: Option<Requested>,
-        number: Option<&str>,
-        actor: &str,
-    ) -> Result<CallbackRequest, Error> {
-        let cfg = self.config();
-        let now = self.clock.now();
-        if when.is_none() && number.is_none() {
-            return Err(Error::invalid("when", "give a new time or a new number"));
-        }
-        let current = self.store.get(id)?;
-        let queue = Self::queue_config(&cfg, Some(&current.queue))?;
-        let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
-        let kind = when.as_ref().map(Requested::implied_type);
-        let _one_at_a_time = self
-            .caps_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let checked = self.check_caps(
-            &Change {
-                number: number.unwrap_or(&current.number),
-                callback: Some(&current),
-                timing: when.as_ref().zip(kind).map(|(when, kind)| Timing {
-                    kind,
-                    when,
-                    window: &current.window,
-                    queue,
-                    zone,
-                }),
-                idempotency_key: None,
-            },
-            now,
-        )?;
-        let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
-        t.expect = Some(current.state);
-        t.actor = Some(actor.to_string());
-        let mut details = Vec::new();
-        if let Some(plan) = checked.plan {
-            t.due_at = Some(plan.due_at);
-            details.push(format!(
-                "due {}",
-                plan.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
-            ));
-        } else {
-            t.action = "amend".into();
-        }
-        let number = number.map(|_| checked.number);
-        if let Some(n) = &number {
-            details.push(format!("number {n}"));
-        }
-        t.number = number;
-        t.detail = Some(details.join(", "));
-        let r = self.store.transition(id, &t, now)?;
-        self.notify(&t.action, &r);
-        Ok(r)
-    }
-
-    /// The caps every change that sets a number or a time passes, whichever door it came
-    /// through (REST create and PATCH, the panel's schedule, reschedule and Call Now, fs_cli
-    /// `reschedule` and `now`, `callback_capture`, the IVR): the number policy (a valid
-    /// number, not under a `deny-prefixes` entry), at most `max-pending-per-number`
-    /// callbacks open for a number the change adds one to, and for a new time a positive
-    /// delay, business hours, closed dates, the customer's window, slot capacity and the
-    /// booking horizon. Rate limits belong to a credential, so they stay at the one door
-    /// that has credentials to count (HTTP, every route).
-    fn check_caps(&self, c: &Change<'_>, now: DateTime<Utc>) -> Result<Checked, Error> {
-        let cfg = self.config();
-        let number = cfg.numbers.normalize(c.number)?;
-        let adds = c.callback.is_none_or(|r| r.number != number);
-        if adds {
-            self.check_callable(&number)?;
-            self.check_pending(&number, c)?;
-        }
-        let plan = match &c.timing {
-            None => None,
-            Some(t) => {
-                if let Requested::After(d) = t.when {
-                    if *d <= chrono::Duration::zero() {
-                        return Err(Error::invalid("when", "the delay must be positive"));
-                    }
-                }
-                Some(self.plan(t.kind, t.when, t.window, t.queue, t.zone, now)?)
-            }
-        };
-        Ok(Checked { number, plan })
-    }
-
-    /// Refuses a number (E.164) on the do-not-call list, so the caller or client hears it
-    /// at booking instead of a confirmation followed by a callback that never comes. The
-    /// dispatcher checks again at the due time (the list may change meanwhile).
-    pub fn check_callable(&self, number: &str) -> Result<(), Error> {
-        if self.store.dnc_contains(number)? {
-            return Err(Error::DoNotCall(number.to_string()));
-        }
-        Ok(())
-    }
-
-    /// At most `max-pending-per-number` callbacks waiting or in progress per number. A new
-    /// request that adds nothing passes: a retry (its idempotency key is on one of them) or
-    /// one the store will merge into a waiting callback of the same queue.
-    fn check_pending(&self, number: &str, c: &Change<'_>) -> Result<(), Error> {
-        let cfg = self.config();
-        let max = cfg.api.max_pending_per_number;
-        if max == 0 {
-            return Ok(());
-        }
-        let open: Vec<CallbackRequest> = self
-            .store
-            .open_for_number(number)?
-            .into_iter()
-            .filter(|r| c.callback.is_none_or(|own| own.id != r.id))
-            .collect();
-        if open.len() < max as usize {
-            return Ok(());
-        }
-        if c.callback.is_none() {
-            let repeat = c.idempotency_key.is_some()
-                && open
-                    .iter()
-                    .any(|r| r.idempotency_key.as_deref() == c.idempotency_key);
-            let merges = cfg.settings.merge_pending
-                && c.timing.as_ref().is_some_and(|t| {
-                    open.iter()
-                        .any(|r| r.queue == t.queue.name() && r.state.is_pending())
-                });
-            if repeat || merges {
-                return Ok(());
-            }
-        }
-        Err(Error::Conflict {
-            code: TOO_MANY_PENDING,
-            message: format!(
-                "this number already has {} callbacks waiting (at most {max}); cancel one or \
-                 wait until one is done",
-                open.len()
-            ),
-        })
-    }
-
-    /// Makes a pending callback due at once (it still waits for an agent).
-    pub fn call_now(&self, id: CallbackId, actor: &str) -> Result<CallbackRequest, Error> {
-        let now = self.clock.now();
-        let current = self.store.get(id)?;
-        self.check_caps(&Change::unchanged(&current), now)?;
-        let mut t = Transition::new(self.pending_state_after(current.state), "now");
-        t.expect = Some(current.state);
-        t.actor = Some(actor.to_string());
-        t.due_at = Some(now);
-        let r = self.store.transition(id, &t, now)?;
-        self.notify("now", &r);
-        Ok(r)
-    }
-
-    /// Makes a pending callback due at once and personal to `agent`: the dispatcher offers
-    /// it to that agent (when ready) at its next turn, which this change wakes.
-    pub fn call_now_for(
-        &self,
-        id: CallbackId,
-        agent: &str,
-        actor: &str,
-    ) -> Result<CallbackRequest, Error> {
-        self.check_agent(agent)?;
-        let now = self.clock.now();
-        let current = self.store.get(id)?;
-        waiting(&current, "call it now")?;
-        self.check_caps(&Change::unchanged(&current), now)?;
-        let mut t = Transition::new(self.pending_state_after(current.state), "now");
-        t.expect = Some(current.state);
-        t.actor = Some(actor.to_string());
-        t.due_at = Some(now);
-        t.agent = Some(Some(agent.to_string()));
-        // Before the backlog of other due callbacks: the next claim takes it first.
-        t.first = true;
-        t.detail = Some(format!("call now by agent {agent}"));
-        let r = self.store.transition(id, &t, now)?;
-        self.notify("now", &r);
-        Ok(r)
-    }
-
-    /// Routes a pending callback to one agent (`Some`) or to any agent of its queue
-    /// (`None`), and to another queue (team) when `queue` names one; its due time stays.
-    pub fn assign(
-        &self,
-        id: CallbackId,
-        agent: Option<&str>,
-        queue: Option<&str>,
-        actor: &str,
-    ) -> Result<CallbackRequest, Error> {
-        let cfg = self.config();
-        if let Some(a) = agent {
-            self.check_agent(a)?;
-        }
-        if let Some(q) = queue {
-            Self::queue_config(&cfg, Some(q))?;
-        }
-        let now = self.clock.now();
-        let current = self.store.get(id)?;
-        waiting(&current, "assign it")?;
-        let mut t = Transition::new(self.pending_state_after(current.state), "assign");
-        t.expect = Some(current.state);
-        t.actor = Some(actor.to_string());
-        t.agent = Some(agent.map(str::to_string));
-        t.queue = queue.map(str::to_string);
-        let team = queue.unwrap_or(&current.queue);
-        t.detail = Some(match agent {
-            Some(a) => format!("personal to agent {a} (queue {team})"),
-            None => format!("any agent of queue {team}"),
-        });
-        let r = self.store.transition(id, &t, now)?;
-        self.notify("assign", &r);
         Ok(r)
     }
 

@@ -1,18 +1,18 @@
-//! The transcription workers of the running module: started with it when a whisper model
-//! is configured, stopped and joined before its store closes.
+//! The transcription workers of a running node: started with it when a whisper model is
+//! configured, stopped and joined before its store closes.
 //!
 //! No model configured, or a model path that is not a file: no workers; the log says so
 //! once, at load; requests with recordings are still stored with their jobs queued, and
-//! `callback show` says why they wait. A file that is there but not a usable model is found
-//! out by the first worker (the model loads lazily, once, in the background, so loading the
-//! module never waits for it); that too is logged once, and the workers then idle.
+//! the trace (`callback show`, the panel) says why they wait. A file that is there but not a usable model is found
+//! out by the first worker (the model loads lazily, once, in the background, so starting the
+//! node never waits for it); that too is logged once, and the workers then idle.
 
-use callback_core::clock::Clock;
-use callback_core::config::Config;
-use callback_core::host::Host;
-use callback_core::service::TranscriptionLink;
-use callback_core::store::TranscriptStore;
-use callback_core::transcribe::{Engine, OnStored, SharedRules, TagRules, TaggingQueue, Workers};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::host::Host;
+use crate::service::TranscriptionLink;
+use crate::store::TranscriptStore;
+use crate::transcribe::{Engine, OnStored, SharedRules, TagRules, TaggingQueue, Workers};
 use std::sync::{Arc, RwLock};
 
 /// The engine (always: it answers "why off") and the workers (when they can run).
@@ -51,7 +51,7 @@ impl Transcription {
 
 /// Starts the workers if the configuration allows it, on the store's queue (SQLite or
 /// PostgreSQL).
-pub fn start(
+pub(super) fn start(
     config: &Config,
     store: Arc<dyn TranscriptStore>,
     host: Arc<dyn Host>,

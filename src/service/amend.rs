@@ -1,0 +1,234 @@
+//! Changes to a waiting callback: a new time or number, Call Now, another agent; and the
+//! caps every change and every new request passes (the number's pending limit, the
+//! schedule rules).
+
+use super::*;
+
+impl CallbackService {
+    /// Moves a pending callback to a new time, checked by the same rules as a new request.
+    pub fn reschedule(
+        &self,
+        id: CallbackId,
+        when: Requested,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        self.amend(id, Some(when), None, actor)
+    }
+
+    /// Changes a pending callback: a new time (checked by the same rules as a new request)
+    /// and/or a new number (validated like a new request's). Both in one transition.
+    pub fn amend(
+        &self,
+        id: CallbackId,
+        when: Option<Requested>,
+        number: Option<&str>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let cfg = self.config();
+        let now = self.clock.now();
+        if when.is_none() && number.is_none() {
+            return Err(Error::invalid("when", "give a new time or a new number"));
+        }
+        let current = self.store.get(id)?;
+        let queue = Self::queue_config(&cfg, Some(&current.queue))?;
+        let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
+        let kind = when.as_ref().map(Requested::implied_type);
+        let _one_at_a_time = self
+            .caps_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let checked = self.check_caps(
+            &Change {
+                number: number.unwrap_or(&current.number),
+                callback: Some(&current),
+                timing: when.as_ref().zip(kind).map(|(when, kind)| Timing {
+                    kind,
+                    when,
+                    window: &current.window,
+                    queue,
+                    zone,
+                }),
+                idempotency_key: None,
+            },
+            now,
+        )?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        let mut details = Vec::new();
+        if let Some(plan) = checked.plan {
+            t.due_at = Some(plan.due_at);
+            details.push(format!(
+                "due {}",
+                plan.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
+            ));
+        } else {
+            t.action = "amend".into();
+        }
+        let number = number.map(|_| checked.number);
+        if let Some(n) = &number {
+            details.push(format!("number {n}"));
+        }
+        t.number = number;
+        t.detail = Some(details.join(", "));
+        let r = self.store.transition(id, &t, now)?;
+        self.notify(&t.action, &r);
+        Ok(r)
+    }
+
+    /// The caps every change that sets a number or a time passes, whichever door it came
+    /// through (REST create and PATCH, the panel's schedule, reschedule and Call Now, fs_cli
+    /// `reschedule` and `now`, `callback_capture`, the IVR): the number policy (a valid
+    /// number, not under a `deny-prefixes` entry), at most `max-pending-per-number`
+    /// callbacks open for a number the change adds one to, and for a new time a positive
+    /// delay, business hours, closed dates, the customer's window, slot capacity and the
+    /// booking horizon. Rate limits belong to a credential, so they stay at the one door
+    /// that has credentials to count (HTTP, every route).
+    pub(super) fn check_caps(&self, c: &Change<'_>, now: DateTime<Utc>) -> Result<Checked, Error> {
+        let cfg = self.config();
+        let number = cfg.numbers.normalize(c.number)?;
+        let adds = c.callback.is_none_or(|r| r.number != number);
+        if adds {
+            self.check_callable(&number)?;
+            self.check_pending(&number, c)?;
+        }
+        let plan = match &c.timing {
+            None => None,
+            Some(t) => {
+                if let Requested::After(d) = t.when {
+                    if *d <= chrono::Duration::zero() {
+                        return Err(Error::invalid("when", "the delay must be positive"));
+                    }
+                }
+                Some(self.plan(t.kind, t.when, t.window, t.queue, t.zone, now)?)
+            }
+        };
+        Ok(Checked { number, plan })
+    }
+
+    /// Refuses a number (E.164) on the do-not-call list, so the caller or client hears it
+    /// at booking instead of a confirmation followed by a callback that never comes. The
+    /// dispatcher checks again at the due time (the list may change meanwhile).
+    pub fn check_callable(&self, number: &str) -> Result<(), Error> {
+        if self.store().dnc_contains(number)? {
+            return Err(Error::DoNotCall(number.to_string()));
+        }
+        Ok(())
+    }
+
+    /// At most `max-pending-per-number` callbacks waiting or in progress per number. A new
+    /// request that adds nothing passes: a retry (its idempotency key is on one of them) or
+    /// one the store will merge into a waiting callback of the same queue.
+    pub(super) fn check_pending(&self, number: &str, c: &Change<'_>) -> Result<(), Error> {
+        let cfg = self.config();
+        let max = cfg.api.max_pending_per_number;
+        if max == 0 {
+            return Ok(());
+        }
+        let open: Vec<CallbackRequest> = self
+            .store
+            .open_for_number(number)?
+            .into_iter()
+            .filter(|r| c.callback.is_none_or(|own| own.id != r.id))
+            .collect();
+        if open.len() < max as usize {
+            return Ok(());
+        }
+        if c.callback.is_none() {
+            let repeat = c.idempotency_key.is_some()
+                && open
+                    .iter()
+                    .any(|r| r.idempotency_key.as_deref() == c.idempotency_key);
+            let merges = cfg.settings.merge_pending
+                && c.timing.as_ref().is_some_and(|t| {
+                    open.iter()
+                        .any(|r| r.queue == t.queue.name() && r.state.is_pending())
+                });
+            if repeat || merges {
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict {
+            code: TOO_MANY_PENDING,
+            message: format!(
+                "this number already has {} callbacks waiting (at most {max}); cancel one or \
+                 wait until one is done",
+                open.len()
+            ),
+        })
+    }
+
+    /// Makes a pending callback due at once (it still waits for an agent).
+    pub fn call_now(&self, id: CallbackId, actor: &str) -> Result<CallbackRequest, Error> {
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        self.check_caps(&Change::unchanged(&current), now)?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "now");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.due_at = Some(now);
+        let r = self.store.transition(id, &t, now)?;
+        self.notify("now", &r);
+        Ok(r)
+    }
+
+    /// Makes a pending callback due at once and personal to `agent`: the dispatcher offers
+    /// it to that agent (when ready) at its next turn, which this change wakes.
+    pub fn call_now_for(
+        &self,
+        id: CallbackId,
+        agent: &str,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        self.check_agent(agent)?;
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        waiting(&current, "call it now")?;
+        self.check_caps(&Change::unchanged(&current), now)?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "now");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.due_at = Some(now);
+        t.agent = Some(Some(agent.to_string()));
+        // Before the backlog of other due callbacks: the next claim takes it first.
+        t.first = true;
+        t.detail = Some(format!("call now by agent {agent}"));
+        let r = self.store.transition(id, &t, now)?;
+        self.notify("now", &r);
+        Ok(r)
+    }
+
+    /// Routes a pending callback to one agent (`Some`) or to any agent of its queue
+    /// (`None`), and to another queue (team) when `queue` names one; its due time stays.
+    pub fn assign(
+        &self,
+        id: CallbackId,
+        agent: Option<&str>,
+        queue: Option<&str>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let cfg = self.config();
+        if let Some(a) = agent {
+            self.check_agent(a)?;
+        }
+        if let Some(q) = queue {
+            Self::queue_config(&cfg, Some(q))?;
+        }
+        let now = self.clock.now();
+        let current = self.store.get(id)?;
+        waiting(&current, "assign it")?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "assign");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.agent = Some(agent.map(str::to_string));
+        t.queue = queue.map(str::to_string);
+        let team = queue.unwrap_or(&current.queue);
+        t.detail = Some(match agent {
+            Some(a) => format!("personal to agent {a} (queue {team})"),
+            None => format!("any agent of queue {team}"),
+        });
+        let r = self.store.transition(id, &t, now)?;
+        self.notify("assign", &r);
+        Ok(r)
+    }
+}

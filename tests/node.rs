@@ -1,0 +1,222 @@
+//! A node started from a configuration, a host and a clock, over a real SQLite file and
+//! real HTTP on 127.0.0.1: it starts what the configuration asks for, refuses a bad one
+//! with an error naming the key, reloads, runs console commands and captures, and stops
+//! everything it started.
+
+use callback_core::capture::{capture, parse_args, Call, CaptureError};
+use callback_core::clock::ManualClock;
+use callback_core::command::{parse, CommandError, Reply};
+use callback_core::config::Config;
+use callback_core::host::Detached;
+use callback_core::ivr::Stored;
+use callback_core::model::CallbackType;
+use callback_core::node::{Node, NodeError, Reader};
+use callback_core::store::ListFilter;
+use chrono::{TimeZone, Utc};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The settings of a test node in `dir`; `queues` inside `<queues>`, `extra` settings.
+fn conf(dir: &Path, extra: &str, queues: &str) -> String {
+    format!(
+        r#"<configuration name="callback.conf">
+  <settings>
+    <param name="default-region" value="DE"/>
+    <param name="default-queue" value="sales"/>
+    <param name="db-path" value="{db}"/>
+    <param name="recordings-dir" value="{rec}"/>
+    {extra}
+  </settings>
+  <queues>
+    <queue name="sales">
+      <param name="time-zone" value="Europe/Berlin"/>
+      <param name="hours" value="always"/>
+    </queue>
+    <queue name="nyc">
+      <param name="time-zone" value="America/New_York"/>
+      <param name="hours" value="always"/>
+    </queue>
+    {queues}
+  </queues>
+  <agents>
+    <agent name="1001"><param name="dial" value="user/1001"/><param name="queues" value="sales"/></agent>
+  </agents>
+</configuration>"#,
+        db = dir.join("callback.db").display(),
+        rec = dir.join("rec").display(),
+    )
+}
+
+const NO_HTTP: &str = r#"<param name="http-listen" value=""/>"#;
+
+/// Monday 2026-11-23 09:00 UTC.
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ))
+}
+
+fn start(dir: &Path, extra: &str, reader: Option<Reader>) -> Node {
+    let config = Config::from_xml(&conf(dir, extra, "")).unwrap();
+    Node::start(config, Arc::new(Detached::default()), clock(), reader).unwrap()
+}
+
+#[test]
+fn a_node_serves_its_api_and_stop_closes_the_port_and_the_store() {
+    // What http-listen names is served once started; stopped, the port refuses and the
+    // SQLite file is closed (its WAL file checkpointed away), so nothing of the node runs on.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(
+        dir.path(),
+        r#"<param name="http-listen" value="127.0.0.1:0"/>"#,
+        None,
+    );
+    let addr = node.http_addr().expect("the API listens");
+    assert!(dir.path().join("rec").is_dir(), "the recordings directory");
+    let url = format!("http://{addr}/v1/openapi.json");
+    assert_eq!(ureq::get(&url).call().unwrap().status(), 200);
+    assert!(dir.path().join("callback.db-wal").exists());
+    node.stop();
+    assert!(matches!(
+        ureq::get(&url).call(),
+        Err(ureq::Error::Transport(_))
+    ));
+    // Stopping twice is harmless; the last handle of the store goes with the node.
+    node.stop();
+    drop(node);
+    assert!(!dir.path().join("callback.db-wal").exists());
+}
+
+#[test]
+fn a_database_directory_that_does_not_exist_fails_the_start_naming_db_path() {
+    // A db-path in a missing directory is a configuration mistake named at start, and
+    // nothing is created on the way.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let config = Config::from_xml(&conf(&missing, NO_HTTP, "")).unwrap();
+    let err = match Node::start(config, Arc::new(Detached::default()), clock(), None) {
+        Ok(_) => panic!("started without its database directory"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, NodeError::NoDbDir { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("db-path"), "{text}");
+    assert!(text.contains(&missing.display().to_string()), "{text}");
+    assert!(!missing.exists());
+}
+
+#[test]
+fn reload_puts_a_new_configuration_in_force_and_a_bad_one_changes_nothing() {
+    // The reader's new queue is in force after reload; a configuration that does not
+    // validate is refused naming the key and the running one stays.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("callback.conf.xml");
+    std::fs::write(&file, conf(dir.path(), NO_HTTP, "")).unwrap();
+    let reader: Reader = {
+        let file = file.clone();
+        Box::new(move || {
+            Config::load_file(&file)
+                .map(|c| (c, file.display().to_string()))
+                .map_err(|e| e.to_string())
+        })
+    };
+    let node = start(dir.path(), NO_HTTP, Some(reader));
+    assert_eq!(node.service().config().queues.len(), 2);
+    let more = r#"<queue name="support"><param name="time-zone" value="Europe/Paris"/></queue>"#;
+    std::fs::write(&file, conf(dir.path(), NO_HTTP, more)).unwrap();
+    let done = node.reload().unwrap();
+    assert_eq!(done.queues, 3);
+    assert!(node.service().config().queue(Some("support")).is_some());
+    std::fs::write(
+        &file,
+        conf(
+            dir.path(),
+            r#"<param name="http-listen" value="nowhere"/>"#,
+            "",
+        ),
+    )
+    .unwrap();
+    let err = node.reload().unwrap_err();
+    assert!(matches!(err, NodeError::Reload(_)), "{err:?}");
+    assert!(err.to_string().contains("http-listen"), "{err}");
+    assert!(node.service().config().queue(Some("support")).is_some());
+    // Through the console too: the refusal is a `config` error.
+    let e = node.command(parse("reload").unwrap().command).unwrap_err();
+    assert_eq!(e.code(), "config");
+}
+
+#[test]
+fn console_commands_run_on_the_node_and_return_typed_replies() {
+    // `dnc add` stores the E.164 form and says it; agents come from the node's dispatcher;
+    // a node without a reader refuses reload; a bad time for reschedule is a usage error.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), NO_HTTP, None);
+    let run = |line: &str| node.command(parse(line).unwrap().command);
+    match run("dnc add 0301234567").unwrap() {
+        Reply::DncAdded(n) => assert_eq!(n, "+49301234567"),
+        other => panic!("{other:?}"),
+    }
+    let listed = node.service().store().dnc_list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].number, "+49301234567");
+    match run("agents").unwrap() {
+        Reply::Agents(list) => assert_eq!(list.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run("reload"),
+        Err(CommandError::Config(m)) if m.contains("without a configuration")
+    ));
+    assert!(matches!(run("show 99"), Err(e) if e.code() == "not-found"));
+    match run("dnc remove +4930999") {
+        Ok(Reply::DncRemoved { removed, .. }) => assert!(!removed),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_capture_infers_the_type_reads_clock_times_in_the_queue_zone_and_checks_agents() {
+    // No type: a clock time is scheduled, read in the queue's zone when no tz is given;
+    // no number: the caller's; an unknown agent or no number at all is refused and stores
+    // nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), NO_HTTP, None);
+    let svc = node.service();
+    let call = Call {
+        caller_number: Some("+12125550142".into()),
+        uuid: Some("0b6c7c1e-1111-4222-8333-444455556666".into()),
+    };
+    let args = parse_args("queue=nyc when='2026-11-24 10:00'").unwrap();
+    let Stored::Own(r) = capture(svc, &call, args).unwrap() else {
+        panic!("a new request is the caller's own");
+    };
+    assert_eq!(r.kind, CallbackType::Scheduled);
+    assert_eq!(r.number, "+12125550142");
+    // 10:00 in New York (EST, UTC-5).
+    assert_eq!(
+        r.due_at,
+        Some(Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap())
+    );
+    assert_eq!(r.origin_uuid.as_deref(), call.uuid.as_deref());
+    let delayed = capture(
+        svc,
+        &call,
+        parse_args("delay=15m number=+4930123456").unwrap(),
+    );
+    assert!(matches!(delayed, Ok(Stored::Own(r)) if r.kind == CallbackType::Delayed));
+    let before = svc.list(&ListFilter::default()).unwrap().len();
+    let e = capture(svc, &call, parse_args("agent=9999").unwrap()).unwrap_err();
+    assert!(matches!(e, CaptureError::UnknownAgent), "{e:?}");
+    assert!(!e.public_text().contains("9999"));
+    let e = capture(svc, &Call::default(), parse_args("").unwrap()).unwrap_err();
+    assert!(matches!(e, CaptureError::NoNumber), "{e:?}");
+    let e = capture(
+        svc,
+        &call,
+        parse_args("queue=nowhere when='tomorrow 09:00'").unwrap(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, CaptureError::UnknownQueue(_)), "{e:?}");
+    assert!(!e.public_text().contains("nowhere"));
+    assert_eq!(svc.list(&ListFilter::default()).unwrap().len(), before);
+}
