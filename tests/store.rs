@@ -13,9 +13,10 @@ use callback_core::model::{
     Attempt, AttemptResult, CallbackRequest, CallbackType, DispatchCounts, Draft, Leg, Recording,
     Source, State, Window,
 };
+use callback_core::store::prelude::*;
 use callback_core::store::{
     AgentRecord, AttemptEnd, CreateOptions, CreateOutcome, JobState, ListFilter, NewAttempt,
-    PgStore, Store, StoreError, Transition,
+    PgStore, StoreError, Transition,
 };
 use callback_core::transcribe::{Retry, Segment, TagRule, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, TimeZone, Utc};

@@ -6,8 +6,9 @@
 //! the parent that seeds, spawns, kills, drains and checks. Real time, 2 s leases.
 
 use callback_core::model::{AttemptResult, CallbackType, Draft, Leg, Source, State, Window};
+use callback_core::store::prelude::*;
 use callback_core::store::{
-    AttemptEnd, ListFilter, NewAttempt, SqliteStore, Store, StoreError, Transition,
+    AttemptEnd, ListFilter, NewAttempt, SqliteStore, StoreError, Transition,
 };
 use chrono::{Duration, Utc};
 use std::collections::BTreeMap;

@@ -1,13 +1,16 @@
-//! The transcription job queue on PostgreSQL: [`JobQueue`] and [`TranscriptStore`] for
-//! [`PgStore`], with the SQLite queue's rules (`store::transcriptions`). A claim picks the
-//! oldest due job `FOR UPDATE SKIP LOCKED`, so workers of several nodes never take the same
-//! job while its lease is live; the attempt number stays the claim's token.
+//! The transcription job queue and the retention of recordings on PostgreSQL: [`JobQueue`]
+//! (a claim picks the oldest due job `FOR UPDATE SKIP LOCKED`, so workers of several nodes
+//! never take the same job while its lease is live; the attempt number stays the claim's
+//! token), the [`TranscriptStore`] the workers use, and the purge ([`Retention`]).
 
-use super::pg::{col, insert_event, insert_job, load_with, pg_err, NewEvent, PgStore};
-use super::sqlite::{ceil_secs, lease_until, map_json, secs};
-use super::transcriptions::{held, queue_of, tagging, Tagging, Transcribed, TranscriptStore};
-use super::StoreError;
+use super::tx::insert_job;
+use super::{pg_err, PgStore, PgTx};
 use crate::model::CallbackId;
+use crate::store::jobs::queue_of;
+use crate::store::rules::rows;
+use crate::store::rules::writes;
+use crate::store::rules::{ceil_secs, check_wav_path, held, lease_until, secs};
+use crate::store::{Lifecycle, Retention, StoreError, Transcribed, TranscriptStore};
 use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, Utc};
 
@@ -23,78 +26,29 @@ impl TranscriptStore for PgStore {
         rules: &TagRules,
         now: DateTime<Utc>,
     ) -> Result<Transcribed, StoreError> {
-        let segments = serde_json::to_string(&result.segments)
-            .map_err(|e| StoreError::Backend(format!("encoding segments: {e}")))?;
-        let ms = i64::try_from(result.processing_ms).unwrap_or(i64::MAX);
         let outcome = rules.apply(&result.text);
-        let attempts = i64::from(job.attempts);
         self.write("storing a transcript", |tx| {
-            let err = pg_err("storing a transcript");
-            let t = secs(now);
-            let changed = tx
-                .execute(
-                    "UPDATE transcriptions SET state = 'done', lease_until = NULL, text = $3, \
-                     segments = $4, language = $5, processing_ms = $6, updated_at = $7 \
-                     WHERE id = $1 AND state = 'running' AND attempts = $2",
-                    &[
-                        &job.id,
-                        &attempts,
-                        &result.text,
-                        &segments,
-                        &result.language,
-                        &ms,
-                        &t,
-                    ],
-                )
-                .map_err(&err)?;
-            held(job, changed_count(changed))?;
-            let row = match load_with(tx, job.callback_id, true) {
-                Ok(row) => row,
-                Err(StoreError::NotFound(_)) => return Ok(Transcribed::nothing()),
-                Err(e) => return Err(e),
-            };
-            let Tagging {
-                text,
-                language,
-                tags,
-                queue,
-                priority,
-                mut out,
-                detail,
-            } = tagging(&row, result, &outcome);
-            tx.execute(
-                "UPDATE callbacks SET transcript_text = $2, transcript_language = $3, \
-                 tags = $4, queue = $5, priority = $6, updated_at = $7 WHERE id = $1",
-                &[
-                    &row.id,
-                    &text,
-                    &language,
-                    &map_json(&tags, "tags")?,
-                    &queue,
-                    &i64::from(priority),
-                    &t,
-                ],
-            )
-            .map_err(&err)?;
-            insert_event(
-                tx,
-                &NewEvent {
-                    callback_id: row.id,
-                    at: t,
-                    action: "transcribed",
-                    from: Some(row.state),
-                    to: row.state,
-                    actor: Some("whisper"),
-                    detail: Some(&detail),
-                },
-            )?;
-            out.request = Some(load_with(tx, row.id, false)?);
-            Ok(out)
+            let w = &mut PgTx { c: tx, store: self };
+            writes::complete_tagged(w, job, result, &outcome, secs(now))
         })
     }
 
     fn callback_queue(&self, id: CallbackId) -> Result<Option<String>, StoreError> {
-        queue_of(super::Store::get(self, id))
+        queue_of(Lifecycle::get(self, id))
+    }
+}
+
+impl Retention for PgStore {
+    fn purge(
+        &self,
+        finished_before: Option<DateTime<Utc>>,
+        only: Option<CallbackId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.write("purging recordings and transcripts", |tx| {
+            let w = &mut PgTx { c: tx, store: self };
+            writes::purge(w, finished_before.map(secs), only, secs(now))
+        })
     }
 }
 
@@ -105,7 +59,7 @@ impl JobQueue for PgStore {
         wav_path: &str,
         now: DateTime<Utc>,
     ) -> Result<JobId, StoreError> {
-        super::transcriptions::check_wav_path(wav_path)?;
+        check_wav_path(wav_path)?;
         self.write("queueing a transcription", |tx| {
             insert_job(tx, callback_id, wav_path, secs(now))
         })
@@ -129,11 +83,11 @@ impl JobQueue for PgStore {
                 )
                 .map_err(pg_err("claiming a transcription"))?;
             let Some(row) = row else { return Ok(None) };
-            let attempts: i64 = col(&row, 3, "attempts")?;
+            let attempts = rows::int(&row, 3, "attempts")?;
             Ok(Some(Job {
-                id: col(&row, 0, "id")?,
-                callback_id: col(&row, 1, "callback_id")?,
-                wav_path: col(&row, 2, "wav_path")?,
+                id: rows::int(&row, 0, "id")?,
+                callback_id: rows::int(&row, 1, "callback_id")?,
+                wav_path: rows::text(&row, 2, "wav_path")?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 lease_until: DateTime::from_timestamp(until, 0).unwrap_or(now),
             }))
