@@ -61,7 +61,7 @@ fn step(
         callback_id: id,
         leg,
         // An agent per callback: a killed worker leaves its agent leg open until the
-        // callback is recovered, and an agent has one open leg at a time (tests/store.rs).
+        // callback is recovered, and an agent has one open leg at a time (tests/store_agents.rs).
         agent: (leg == Leg::Agent).then(|| format!("agent-{id}")),
         call_uuid: None,
     };
