@@ -3,14 +3,15 @@
 
 use super::rows::col as rows_col;
 use super::{pg_err, PgStore, PgTx};
-use crate::model::{Attempt, AttemptResult};
 use crate::store::rules::rows;
 use crate::store::rules::writes::{self, Tx};
-use crate::store::rules::{check_number, secs, validate_agent};
+use crate::store::rules::{mean_duration, secs, validate_agent};
 use crate::store::{AgentBoard, AgentRecord, AgentStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
 impl AgentStore for PgStore {
+    writes::agent_writes!();
+
     fn set_agent_ready(
         &self,
         agent: &str,
@@ -67,45 +68,6 @@ impl AgentStore for PgStore {
         })
     }
 
-    fn set_disposition(
-        &self,
-        attempt_id: i64,
-        result: Option<AttemptResult>,
-        disposition: Option<&str>,
-        note: Option<&str>,
-    ) -> Result<Attempt, StoreError> {
-        self.write("setting a disposition", |tx| {
-            let w = &mut PgTx { c: tx, store: self };
-            writes::set_disposition(w, attempt_id, result, disposition, note)
-        })
-    }
-
-    fn wrap_up(
-        &self,
-        attempt_id: i64,
-        result: Option<AttemptResult>,
-        disposition: Option<&str>,
-        note: Option<&str>,
-        do_not_call: Option<(&str, &str)>,
-        now: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        if let Some((number, _)) = do_not_call {
-            check_number(number)?;
-        }
-        self.write("storing after-call work", |tx| {
-            let w = &mut PgTx { c: tx, store: self };
-            writes::wrap_up(
-                w,
-                attempt_id,
-                result,
-                disposition,
-                note,
-                do_not_call,
-                secs(now),
-            )
-        })
-    }
-
     fn handling_time(&self, queue: &str, last: usize) -> Result<Option<Duration>, StoreError> {
         let last = i64::try_from(last).unwrap_or(i64::MAX);
         self.with(|c| {
@@ -119,7 +81,7 @@ impl AgentStore for PgStore {
                 )
                 .map_err(pg_err("reading handling times"))?;
             let avg: Option<f64> = rows_col(&r, 0, "avg")?;
-            Ok(avg.map(|s| Duration::milliseconds((s.max(0.0) * 1000.0) as i64)))
+            Ok(mean_duration(avg))
         })
     }
 }

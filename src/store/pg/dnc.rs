@@ -1,24 +1,12 @@
 //! The do-not-call door on PostgreSQL.
 
-use super::{pg_err, PgStore, PgTx};
+use super::{pg_err, PgStore};
 use crate::store::rules::rows;
-use crate::store::rules::writes::Tx;
-use crate::store::rules::{check_number, secs};
+use crate::store::rules::writes::{self};
 use crate::store::{DoNotCall, DoNotCallList, StoreError};
-use chrono::{DateTime, Utc};
 
 impl DoNotCallList for PgStore {
-    fn dnc_add(
-        &self,
-        number: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        check_number(number)?;
-        self.write("adding to the do-not-call list", |tx| {
-            PgTx { c: tx, store: self }.add_dnc(number, reason, secs(now))
-        })
-    }
+    writes::dnc_writes!();
 
     fn dnc_remove(&self, number: &str) -> Result<bool, StoreError> {
         self.write("removing from the do-not-call list", |tx| {

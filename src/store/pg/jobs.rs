@@ -1,16 +1,15 @@
 //! The transcription job queue and the retention of recordings on PostgreSQL: [`JobQueue`]
 //! (a claim picks the oldest due job `FOR UPDATE SKIP LOCKED`, so workers of several nodes
 //! never take the same job while its lease is live; the attempt number stays the claim's
-//! token), the [`TranscriptStore`] the workers use, and the purge ([`Retention`]).
+//! token), the [`crate::store::TranscriptStore`] the workers use, and the purge ([`crate::store::Retention`]).
 
 use super::tx::insert_job;
-use super::{pg_err, PgStore, PgTx};
+use super::{pg_err, PgStore};
 use crate::model::CallbackId;
-use crate::store::jobs::queue_of;
 use crate::store::rules::rows;
 use crate::store::rules::writes;
-use crate::store::rules::{ceil_secs, check_wav_path, held, lease_until, secs};
-use crate::store::{Lifecycle, Retention, StoreError, Transcribed, TranscriptStore};
+use crate::store::rules::{after_failure, check_wav_path, claimed_job, held, lease_until, secs};
+use crate::store::{StoreError, TranscriptStore};
 use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, Utc};
 
@@ -18,39 +17,7 @@ fn changed_count(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-impl TranscriptStore for PgStore {
-    fn complete_tagged(
-        &self,
-        job: &Job,
-        result: &TranscriptResult,
-        rules: &TagRules,
-        now: DateTime<Utc>,
-    ) -> Result<Transcribed, StoreError> {
-        let outcome = rules.apply(&result.text);
-        self.write("storing a transcript", |tx| {
-            let w = &mut PgTx { c: tx, store: self };
-            writes::complete_tagged(w, job, result, &outcome, secs(now))
-        })
-    }
-
-    fn callback_queue(&self, id: CallbackId) -> Result<Option<String>, StoreError> {
-        queue_of(Lifecycle::get(self, id))
-    }
-}
-
-impl Retention for PgStore {
-    fn purge(
-        &self,
-        finished_before: Option<DateTime<Utc>>,
-        only: Option<CallbackId>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
-        self.write("purging recordings and transcripts", |tx| {
-            let w = &mut PgTx { c: tx, store: self };
-            writes::purge(w, finished_before.map(secs), only, secs(now))
-        })
-    }
-}
+writes::job_writes!(PgStore);
 
 impl JobQueue for PgStore {
     fn enqueue(
@@ -83,14 +50,14 @@ impl JobQueue for PgStore {
                 )
                 .map_err(pg_err("claiming a transcription"))?;
             let Some(row) = row else { return Ok(None) };
-            let attempts = rows::int(&row, 3, "attempts")?;
-            Ok(Some(Job {
-                id: rows::int(&row, 0, "id")?,
-                callback_id: rows::int(&row, 1, "callback_id")?,
-                wav_path: rows::text(&row, 2, "wav_path")?,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                lease_until: DateTime::from_timestamp(until, 0).unwrap_or(now),
-            }))
+            Ok(Some(claimed_job(
+                rows::int(&row, 0, "id")?,
+                rows::int(&row, 1, "callback_id")?,
+                rows::text(&row, 2, "wav_path")?,
+                rows::int(&row, 3, "attempts")?,
+                until,
+                now,
+            )))
         })
     }
 
@@ -113,10 +80,7 @@ impl JobQueue for PgStore {
         let attempts = i64::from(job.attempts);
         self.write("storing a transcription failure", |tx| {
             let t = secs(now);
-            let (state, next) = match retry {
-                Retry::At(at) => ("queued", ceil_secs(at)),
-                Retry::Never => ("failed", t),
-            };
+            let (state, next) = after_failure(retry, t);
             let changed = tx
                 .execute(
                     "UPDATE transcriptions SET state = $3, next_try_at = $4, lease_until = NULL, \

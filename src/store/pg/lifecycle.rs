@@ -6,31 +6,18 @@
 use super::rows::{col, exists, load_with, prefixed};
 use super::tx::{count_slot, insert_callback, insert_events, INSERT_CALLBACK};
 use super::{pg_err, PgStore, PgTx, ACTIVE, CLAIMABLE};
-use crate::model::{Attempt, CallbackId, CallbackRequest, Draft, Recording, State};
+use crate::model::{CallbackId, CallbackRequest, Draft, State};
 use crate::store::rules::rows::{self, Columns, CALLBACK_COLUMN_COUNT};
 use crate::store::rules::writes::{self, Tx};
 use crate::store::rules::{
     ceil_secs, check_claim, claim_detail, lease_until, next_wakeup, parse_state, reclaim_detail,
     secs, validate, validate_transition, NewEvent,
 };
-use crate::store::{
-    AttemptEnd, CreateOptions, CreateOutcome, Lifecycle, NewAttempt, Offered, StoreError,
-    Transition, FIRST_BOOST,
-};
+use crate::store::{Lifecycle, NewAttempt, Offered, StoreError, Transition, FIRST_BOOST};
 use chrono::{DateTime, Duration, Utc};
 
 impl Lifecycle for PgStore {
-    fn create(
-        &self,
-        draft: &Draft,
-        options: &CreateOptions,
-        now: DateTime<Utc>,
-    ) -> Result<(CallbackRequest, CreateOutcome), StoreError> {
-        validate(draft)?;
-        self.write("creating a callback", |tx| {
-            writes::create(&mut PgTx { c: tx, store: self }, draft, options, secs(now))
-        })
-    }
+    writes::lifecycle_writes!();
 
     fn create_batch(
         &self,
@@ -72,18 +59,6 @@ impl Lifecycle for PgStore {
 
     fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError> {
         self.with(|c| load_with(c, id, false))
-    }
-
-    fn transition(
-        &self,
-        id: CallbackId,
-        change: &Transition,
-        now: DateTime<Utc>,
-    ) -> Result<CallbackRequest, StoreError> {
-        validate_transition(change)?;
-        self.write("applying a transition", |tx| {
-            writes::transition(&mut PgTx { c: tx, store: self }, id, change, secs(now))
-        })
     }
 
     fn claim_due_ahead(
@@ -268,18 +243,6 @@ impl Lifecycle for PgStore {
         self.with(|c| count_slot(c, queue, ceil_secs(start), ceil_secs(end)))
     }
 
-    fn start_attempt(
-        &self,
-        attempt: &NewAttempt,
-        owner: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        self.write("starting an attempt", |tx| {
-            let w = &mut PgTx { c: tx, store: self };
-            writes::start_attempt(w, attempt, owner, secs(now))
-        })
-    }
-
     fn start_offers(
         &self,
         offers: &[(CallbackId, Transition, NewAttempt)],
@@ -326,31 +289,6 @@ impl Lifecycle for PgStore {
                 out[i] = Some(one);
             }
             Ok(out.into_iter().flatten().collect())
-        })
-    }
-
-    fn finish_attempt(
-        &self,
-        attempt_id: i64,
-        end: &AttemptEnd,
-        now: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        self.write("finishing an attempt", |tx| {
-            let w = &mut PgTx { c: tx, store: self };
-            writes::finish_attempt(w, attempt_id, end, secs(now))
-        })
-    }
-
-    fn attach_recording(
-        &self,
-        id: CallbackId,
-        recording: &Recording,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<CallbackRequest, StoreError> {
-        self.write("attaching a recording", |tx| {
-            let w = &mut PgTx { c: tx, store: self };
-            writes::attach_recording(w, id, recording, actor, secs(now))
         })
     }
 }

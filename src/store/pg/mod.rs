@@ -218,6 +218,15 @@ impl PgStore {
             Ok(out)
         })
     }
+
+    /// Runs a shared write (`store::rules::writes`) in one transaction, as [`Self::write`].
+    pub(crate) fn in_tx<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&mut PgTx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(doing, |tx| f(&mut PgTx { c: tx, store: self }))
+    }
 }
 
 fn connect(url: &str) -> Result<Client, StoreError> {

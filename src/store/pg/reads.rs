@@ -4,10 +4,11 @@
 use super::rows::{col, exists};
 use super::{pg_err, PgStore, ACTIVE, CLAIMABLE, PENDING};
 use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, State};
+use crate::store::rules::rows::Columns;
 use crate::store::rules::rows::{
     self, enum_col, job, job_row, ATTEMPT_COLUMNS, CALLBACK_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS,
 };
-use crate::store::rules::secs;
+use crate::store::rules::{panel_lists, result_counts, secs};
 use crate::store::{
     Event, Figures, Histogram, ListFilter, PanelLists, PanelScope, Reads, Stats, StoreError,
     TranscriptionJob,
@@ -198,8 +199,8 @@ impl Reads for PgStore {
                 };
                 found.map_err(&err)?.iter().map(rows::callback).collect()
             };
-            let mut pending = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE state = 'requested' AND {scope_sql} ORDER BY created_at, id LIMIT $4"), false)?;
-            let mut waiting = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE {CLAIMABLE} AND {scope_sql} ORDER BY due_at, id LIMIT $4"), false)?;
+            let pending = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE state = 'requested' AND {scope_sql} ORDER BY created_at, id LIMIT $4"), false)?;
+            let waiting = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE {CLAIMABLE} AND {scope_sql} ORDER BY due_at, id LIMIT $4"), false)?;
             let leased = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE {ACTIVE} AND {scope_sql} ORDER BY due_at, id LIMIT $4"), false)?;
             let recent = rows(format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE updated_at >= $5 AND state IN ('completed', 'failed', 'cancelled', 'expired') AND {scope_sql} ORDER BY updated_at DESC, id DESC LIMIT $4"), true)?;
             let pending_count: i64 = c
@@ -212,18 +213,9 @@ impl Reads for PgStore {
                 )
                 .map_err(&err)?
                 .get(0);
-            let (due, active): (Vec<_>, Vec<_>) =
-                leased.into_iter().partition(|r| r.state == State::Due);
-            // Due ones are the earliest of the waiting; requested ones have no due time.
-            waiting.splice(0..0, due);
-            pending.append(&mut waiting);
-            pending.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            Ok(PanelLists {
-                pending,
-                pending_count: u64::try_from(pending_count).unwrap_or(0),
-                active,
-                recent,
-            })
+            let pending_count = u64::try_from(pending_count).unwrap_or(0);
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            Ok(panel_lists(pending, waiting, leased, recent, pending_count, limit))
         })
     }
 
@@ -232,7 +224,7 @@ impl Reads for PgStore {
         queue: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
-        self.with(|c| {
+        let rows = self.with(|c| {
             c.query(
                 "SELECT a.result, count(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
                  WHERE c.queue = $1 AND a.leg = 'customer' AND a.ended_at >= $2 \
@@ -241,16 +233,10 @@ impl Reads for PgStore {
             )
             .map_err(pg_err("counting call results"))?
             .iter()
-            .map(|r| {
-                let result: Option<String> = col(r, 0, "result")?;
-                let n: i64 = col(r, 1, "count")?;
-                Ok((
-                    result.and_then(|x| x.parse().ok()),
-                    u64::try_from(n).unwrap_or(0),
-                ))
-            })
-            .collect()
-        })
+            .map(|r| Ok((r.text(0, "result")?, rows::int(r, 1, "count")?)))
+            .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        Ok(result_counts(rows))
     }
 
     fn transcription(&self, id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {

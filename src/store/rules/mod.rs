@@ -11,9 +11,9 @@
 pub(crate) mod rows;
 pub(crate) mod writes;
 
-use super::{StoreError, Transition};
-use crate::model::{CallbackRequest, Draft, State};
-use crate::transcribe::Job;
+use super::{PanelLists, StoreError, Transition};
+use crate::model::{AttemptResult, CallbackId, CallbackRequest, Draft, State};
+use crate::transcribe::{Job, Retry};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -363,6 +363,77 @@ pub(crate) struct NewEvent<'a> {
     pub to: State,
     pub actor: Option<&'a str>,
     pub detail: Option<&'a str>,
+}
+
+// ---- what reads and job claims make of their rows ---------------------------------------------
+
+/// A job claimed until `until` (epoch seconds) from its stored id, callback, file and the
+/// attempt count the claim just raised.
+pub(crate) fn claimed_job(
+    id: i64,
+    callback_id: CallbackId,
+    wav_path: String,
+    attempts: i64,
+    until: i64,
+    now: DateTime<Utc>,
+) -> Job {
+    Job {
+        id,
+        callback_id,
+        wav_path,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        lease_until: DateTime::from_timestamp(until, 0).unwrap_or(now),
+    }
+}
+
+/// A failed job's next state and time: queued again at the retry time (rounded up: never
+/// claimed before the promised time), or failed for good now.
+pub(crate) fn after_failure(retry: Retry, now_s: i64) -> (&'static str, i64) {
+    match retry {
+        Retry::At(at) => ("queued", ceil_secs(at)),
+        Retry::Never => ("failed", now_s),
+    }
+}
+
+/// A mean duration in seconds as the database computed it (`None`: no rows).
+pub(crate) fn mean_duration(avg_s: Option<f64>) -> Option<Duration> {
+    avg_s.map(|s| Duration::milliseconds((s.max(0.0) * 1000.0) as i64))
+}
+
+/// Customer calls counted by result: a stored result the model does not know counts as
+/// none, as a call still without one does.
+pub(crate) fn result_counts(rows: Vec<(Option<String>, i64)>) -> Vec<(Option<AttemptResult>, u64)> {
+    rows.into_iter()
+        .map(|(r, n)| {
+            (
+                r.and_then(|r| r.parse().ok()),
+                u64::try_from(n).unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// The panel's lists of their four reads: waiting ones are the requested (by age), then the
+/// due (the earliest of the waiting; requested ones have no due time), then the scheduled,
+/// at most `limit`; the leased ones not yet due are the active list.
+pub(crate) fn panel_lists(
+    mut requested: Vec<CallbackRequest>,
+    mut waiting: Vec<CallbackRequest>,
+    leased: Vec<CallbackRequest>,
+    recent: Vec<CallbackRequest>,
+    pending_count: u64,
+    limit: usize,
+) -> PanelLists {
+    let (due, active): (Vec<_>, Vec<_>) = leased.into_iter().partition(|r| r.state == State::Due);
+    waiting.splice(0..0, due);
+    requested.append(&mut waiting);
+    requested.truncate(limit);
+    PanelLists {
+        pending: requested,
+        pending_count,
+        active,
+        recent,
+    }
 }
 
 #[cfg(test)]

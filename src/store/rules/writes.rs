@@ -441,3 +441,225 @@ pub(crate) fn complete_tagged(
     out.request = Some(tx.load(row.id)?);
     Ok(out)
 }
+
+/// The methods of [`crate::store::Lifecycle`] that are a shared write: each checks its
+/// input, then runs its steps in one transaction of the backend (`self.in_tx`, which makes
+/// the backend's [`Tx`] of it). Stamped into each backend's `impl Lifecycle`, so the
+/// backends do not repeat them.
+macro_rules! lifecycle_writes {
+    () => {
+        fn create(
+            &self,
+            draft: &$crate::model::Draft,
+            options: &$crate::store::CreateOptions,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<
+            ($crate::model::CallbackRequest, $crate::store::CreateOutcome),
+            $crate::store::StoreError,
+        > {
+            $crate::store::rules::validate(draft)?;
+            self.in_tx("creating a callback", |w| {
+                $crate::store::rules::writes::create(
+                    w,
+                    draft,
+                    options,
+                    $crate::store::rules::secs(now),
+                )
+            })
+        }
+
+        fn transition(
+            &self,
+            id: $crate::model::CallbackId,
+            change: &$crate::store::Transition,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::model::CallbackRequest, $crate::store::StoreError> {
+            $crate::store::rules::validate_transition(change)?;
+            self.in_tx("applying a transition", |w| {
+                $crate::store::rules::writes::transition(
+                    w,
+                    id,
+                    change,
+                    $crate::store::rules::secs(now),
+                )
+            })
+        }
+
+        fn start_attempt(
+            &self,
+            attempt: &$crate::store::NewAttempt,
+            owner: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::model::Attempt, $crate::store::StoreError> {
+            self.in_tx("starting an attempt", |w| {
+                $crate::store::rules::writes::start_attempt(
+                    w,
+                    attempt,
+                    owner,
+                    $crate::store::rules::secs(now),
+                )
+            })
+        }
+
+        fn finish_attempt(
+            &self,
+            attempt_id: i64,
+            end: &$crate::store::AttemptEnd,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::model::Attempt, $crate::store::StoreError> {
+            self.in_tx("finishing an attempt", |w| {
+                $crate::store::rules::writes::finish_attempt(
+                    w,
+                    attempt_id,
+                    end,
+                    $crate::store::rules::secs(now),
+                )
+            })
+        }
+
+        fn attach_recording(
+            &self,
+            id: $crate::model::CallbackId,
+            recording: &$crate::model::Recording,
+            actor: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::model::CallbackRequest, $crate::store::StoreError> {
+            self.in_tx("attaching a recording", |w| {
+                $crate::store::rules::writes::attach_recording(
+                    w,
+                    id,
+                    recording,
+                    actor,
+                    $crate::store::rules::secs(now),
+                )
+            })
+        }
+    };
+}
+pub(crate) use lifecycle_writes;
+
+/// The methods of [`crate::store::AgentStore`] that are a shared write (after-call work),
+/// stamped into each backend's impl as [`lifecycle_writes`] is.
+macro_rules! agent_writes {
+    () => {
+        fn set_disposition(
+            &self,
+            attempt_id: i64,
+            result: Option<$crate::model::AttemptResult>,
+            disposition: Option<&str>,
+            note: Option<&str>,
+        ) -> Result<$crate::model::Attempt, $crate::store::StoreError> {
+            self.in_tx("setting a disposition", |w| {
+                $crate::store::rules::writes::set_disposition(
+                    w,
+                    attempt_id,
+                    result,
+                    disposition,
+                    note,
+                )
+            })
+        }
+
+        fn wrap_up(
+            &self,
+            attempt_id: i64,
+            result: Option<$crate::model::AttemptResult>,
+            disposition: Option<&str>,
+            note: Option<&str>,
+            do_not_call: Option<(&str, &str)>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::model::Attempt, $crate::store::StoreError> {
+            if let Some((number, _)) = do_not_call {
+                $crate::store::rules::check_number(number)?;
+            }
+            self.in_tx("storing after-call work", |w| {
+                $crate::store::rules::writes::wrap_up(
+                    w,
+                    attempt_id,
+                    result,
+                    disposition,
+                    note,
+                    do_not_call,
+                    $crate::store::rules::secs(now),
+                )
+            })
+        }
+    };
+}
+pub(crate) use agent_writes;
+
+/// [`crate::store::DoNotCallList::dnc_add`], stamped into each backend's impl.
+macro_rules! dnc_writes {
+    () => {
+        fn dnc_add(
+            &self,
+            number: &str,
+            reason: Option<&str>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), $crate::store::StoreError> {
+            $crate::store::rules::check_number(number)?;
+            self.in_tx("adding to the do-not-call list", |w| {
+                $crate::store::rules::writes::Tx::add_dnc(
+                    w,
+                    number,
+                    reason,
+                    $crate::store::rules::secs(now),
+                )
+            })
+        }
+    };
+}
+pub(crate) use dnc_writes;
+
+/// [`crate::store::Retention`] and [`crate::store::TranscriptStore`] for a backend whose
+/// `in_tx` runs a shared write: both are shared writes through and through.
+macro_rules! job_writes {
+    ($backend:ty) => {
+        impl $crate::store::Retention for $backend {
+            fn purge(
+                &self,
+                finished_before: Option<chrono::DateTime<chrono::Utc>>,
+                only: Option<$crate::model::CallbackId>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<String>, $crate::store::StoreError> {
+                self.in_tx("purging recordings and transcripts", |w| {
+                    $crate::store::rules::writes::purge(
+                        w,
+                        finished_before.map($crate::store::rules::secs),
+                        only,
+                        $crate::store::rules::secs(now),
+                    )
+                })
+            }
+        }
+
+        impl $crate::store::TranscriptStore for $backend {
+            fn complete_tagged(
+                &self,
+                job: &$crate::transcribe::Job,
+                result: &$crate::transcribe::TranscriptResult,
+                rules: &$crate::transcribe::TagRules,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::Transcribed, $crate::store::StoreError> {
+                let outcome = rules.apply(&result.text);
+                self.in_tx("storing a transcript", |w| {
+                    $crate::store::rules::writes::complete_tagged(
+                        w,
+                        job,
+                        result,
+                        &outcome,
+                        $crate::store::rules::secs(now),
+                    )
+                })
+            }
+
+            fn callback_queue(
+                &self,
+                id: $crate::model::CallbackId,
+            ) -> Result<Option<String>, $crate::store::StoreError> {
+                $crate::store::jobs::queue_of($crate::store::Lifecycle::get(self, id))
+            }
+        }
+    };
+}
+pub(crate) use job_writes;

@@ -1,15 +1,16 @@
 //! The agents' door on SQLite: ready/away shared by every process on the file, the open
 //! agent legs, and after-call work.
 
-use super::{backend, SqliteStore, SqliteTx};
-use crate::model::{Attempt, AttemptResult};
+use super::{backend, SqliteStore};
 use crate::store::rules::rows::time;
-use crate::store::rules::{check_number, secs, validate_agent, writes};
+use crate::store::rules::{mean_duration, secs, validate_agent, writes};
 use crate::store::{AgentBoard, AgentRecord, AgentStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
 
 impl AgentStore for SqliteStore {
+    writes::agent_writes!();
+
     fn set_agent_ready(
         &self,
         agent: &str,
@@ -64,44 +65,6 @@ impl AgentStore for SqliteStore {
         })
     }
 
-    fn set_disposition(
-        &self,
-        attempt_id: i64,
-        result: Option<AttemptResult>,
-        disposition: Option<&str>,
-        note: Option<&str>,
-    ) -> Result<Attempt, StoreError> {
-        self.write("setting a disposition", |tx| {
-            writes::set_disposition(&mut SqliteTx(tx), attempt_id, result, disposition, note)
-        })
-    }
-
-    fn wrap_up(
-        &self,
-        attempt_id: i64,
-        result: Option<AttemptResult>,
-        disposition: Option<&str>,
-        note: Option<&str>,
-        do_not_call: Option<(&str, &str)>,
-        now: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        if let Some((number, _)) = do_not_call {
-            check_number(number)?;
-        }
-        self.write("storing after-call work", |tx| {
-            let w = &mut SqliteTx(tx);
-            writes::wrap_up(
-                w,
-                attempt_id,
-                result,
-                disposition,
-                note,
-                do_not_call,
-                secs(now),
-            )
-        })
-    }
-
     fn handling_time(&self, queue: &str, last: usize) -> Result<Option<Duration>, StoreError> {
         let last = i64::try_from(last).unwrap_or(i64::MAX);
         self.read(|conn| {
@@ -113,7 +76,7 @@ impl AgentStore for SqliteStore {
                 params![queue, last],
                 |r| r.get::<_, Option<f64>>(0),
             )
-            .map(|avg| avg.map(|s| Duration::milliseconds((s.max(0.0) * 1000.0) as i64)))
+            .map(mean_duration)
             .map_err(backend("reading handling times"))
         })
     }

@@ -1,15 +1,12 @@
 //! The transcription job queue and the retention of recordings on SQLite: [`JobQueue`]
 //! over the `transcriptions` table (a claim is one `BEGIN IMMEDIATE` transaction), the
-//! [`TranscriptStore`] the workers use, and the purge ([`Retention`]).
+//! [`TranscriptStore`] the workers use, and the purge ([`crate::store::Retention`]).
 
 use super::{backend, SqliteStore, SqliteTx};
 use crate::model::CallbackId;
-use crate::store::jobs::queue_of;
 use crate::store::rules::writes::{self, Tx};
-use crate::store::rules::{ceil_secs, check_wav_path, held, lease_until, secs};
-use crate::store::{
-    Lifecycle, Reads, Retention, StoreError, Transcribed, TranscriptStore, TranscriptionJob,
-};
+use crate::store::rules::{after_failure, check_wav_path, claimed_job, held, lease_until, secs};
+use crate::store::{Reads, StoreError, Transcribed, TranscriptStore, TranscriptionJob};
 use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -36,42 +33,7 @@ impl SqliteStore {
     }
 }
 
-impl TranscriptStore for SqliteStore {
-    fn complete_tagged(
-        &self,
-        job: &Job,
-        result: &TranscriptResult,
-        rules: &TagRules,
-        now: DateTime<Utc>,
-    ) -> Result<Transcribed, StoreError> {
-        let outcome = rules.apply(&result.text);
-        self.write("storing a transcript", |tx| {
-            writes::complete_tagged(&mut SqliteTx(tx), job, result, &outcome, secs(now))
-        })
-    }
-
-    fn callback_queue(&self, id: CallbackId) -> Result<Option<String>, StoreError> {
-        queue_of(Lifecycle::get(self, id))
-    }
-}
-
-impl Retention for SqliteStore {
-    fn purge(
-        &self,
-        finished_before: Option<DateTime<Utc>>,
-        only: Option<CallbackId>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
-        self.write("purging recordings and transcripts", |tx| {
-            writes::purge(
-                &mut SqliteTx(tx),
-                finished_before.map(secs),
-                only,
-                secs(now),
-            )
-        })
-    }
-}
+writes::job_writes!(SqliteStore);
 
 impl JobQueue for SqliteStore {
     fn enqueue(
@@ -114,13 +76,8 @@ impl JobQueue for SqliteStore {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .map_err(&err)?;
-            Ok(Some(Job {
-                id,
-                callback_id,
-                wav_path,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                lease_until: DateTime::from_timestamp(until, 0).unwrap_or(now),
-            }))
+            let job = claimed_job(id, callback_id, wav_path, attempts, until, now);
+            Ok(Some(job))
         })
     }
 
@@ -143,11 +100,7 @@ impl JobQueue for SqliteStore {
     ) -> Result<(), StoreError> {
         self.write("storing a transcription failure", |tx| {
             let t = secs(now);
-            let (state, next) = match retry {
-                // Rounded up: never claimed before the promised time.
-                Retry::At(at) => ("queued", ceil_secs(at)),
-                Retry::Never => ("failed", t),
-            };
+            let (state, next) = after_failure(retry, t);
             let changed = tx
                 .execute(
                     "UPDATE transcriptions SET state = ?3, next_try_at = ?4, lease_until = NULL, \

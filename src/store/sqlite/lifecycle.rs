@@ -5,31 +5,18 @@
 use super::rows::{exists, load, read_callback};
 use super::tx::{count_slot, insert_callback, insert_event_with, INSERT_CALLBACK, INSERT_EVENT};
 use super::{backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE};
-use crate::model::{Attempt, CallbackId, CallbackRequest, Draft, Recording, State};
+use crate::model::{CallbackId, CallbackRequest, Draft, State};
 use crate::store::rules::rows::callback_columns;
 use crate::store::rules::{
     ceil_secs, check_claim, claim_detail, lease_until, next_wakeup, parse_state, reclaim_detail,
     secs, validate, validate_transition, writes, NewEvent,
 };
-use crate::store::{
-    AttemptEnd, CreateOptions, CreateOutcome, Lifecycle, NewAttempt, Offered, StoreError,
-    Transition,
-};
+use crate::store::{Lifecycle, NewAttempt, Offered, StoreError, Transition};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
 
 impl Lifecycle for SqliteStore {
-    fn create(
-        &self,
-        draft: &Draft,
-        options: &CreateOptions,
-        now: DateTime<Utc>,
-    ) -> Result<(CallbackRequest, CreateOutcome), StoreError> {
-        validate(draft)?;
-        self.write("creating a callback", |tx| {
-            writes::create(&mut SqliteTx(tx), draft, options, secs(now))
-        })
-    }
+    writes::lifecycle_writes!();
 
     fn create_batch(
         &self,
@@ -69,18 +56,6 @@ impl Lifecycle for SqliteStore {
 
     fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError> {
         self.read(|c| load(c, id))
-    }
-
-    fn transition(
-        &self,
-        id: CallbackId,
-        change: &Transition,
-        now: DateTime<Utc>,
-    ) -> Result<CallbackRequest, StoreError> {
-        validate_transition(change)?;
-        self.write("applying a transition", |tx| {
-            writes::transition(&mut SqliteTx(tx), id, change, secs(now))
-        })
     }
 
     fn claim_due_ahead(
@@ -256,17 +231,6 @@ impl Lifecycle for SqliteStore {
         self.read(|c| count_slot(c, queue, ceil_secs(start), ceil_secs(end)))
     }
 
-    fn start_attempt(
-        &self,
-        attempt: &NewAttempt,
-        owner: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        self.write("starting an attempt", |tx| {
-            writes::start_attempt(&mut SqliteTx(tx), attempt, owner, secs(now))
-        })
-    }
-
     fn start_offers(
         &self,
         offers: &[(CallbackId, Transition, NewAttempt)],
@@ -299,29 +263,6 @@ impl Lifecycle for SqliteStore {
                 out.push(one);
             }
             Ok(out)
-        })
-    }
-
-    fn finish_attempt(
-        &self,
-        attempt_id: i64,
-        end: &AttemptEnd,
-        now: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        self.write("finishing an attempt", |tx| {
-            writes::finish_attempt(&mut SqliteTx(tx), attempt_id, end, secs(now))
-        })
-    }
-
-    fn attach_recording(
-        &self,
-        id: CallbackId,
-        recording: &Recording,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<CallbackRequest, StoreError> {
-        self.write("attaching a recording", |tx| {
-            writes::attach_recording(&mut SqliteTx(tx), id, recording, actor, secs(now))
         })
     }
 }

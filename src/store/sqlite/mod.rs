@@ -174,6 +174,15 @@ impl SqliteStore {
         })
     }
 
+    /// Runs a shared write (`store::rules::writes`) in one transaction, as [`Self::write`].
+    pub(crate) fn in_tx<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(doing, |tx| f(&mut SqliteTx(tx)))
+    }
+
     pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,

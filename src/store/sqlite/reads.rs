@@ -10,7 +10,7 @@ use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, State};
 use crate::store::rules::rows::{
     attempt_columns, callback_columns, enum_col, job, job_row, EVENT_COLUMNS, JOB_COLUMNS,
 };
-use crate::store::rules::{invalid, secs};
+use crate::store::rules::{invalid, panel_lists, result_counts, secs};
 use crate::store::{
     Event, Figures, Histogram, ListFilter, PanelLists, PanelScope, Reads, Stats, StoreError,
     TranscriptionJob,
@@ -231,25 +231,15 @@ impl Reads for SqliteStore {
                     .map(|n| u64::try_from(n).unwrap_or(0))
                     .map_err(&err)
             };
-            let mut pending = rows(&format!("SELECT {} FROM callbacks WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE} ORDER BY created_at, id LIMIT ?4", callback_columns!()), false)?;
-            let mut waiting = rows(&format!("SELECT {} FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4", callback_columns!()), false)?;
+            let pending = rows(&format!("SELECT {} FROM callbacks WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE} ORDER BY created_at, id LIMIT ?4", callback_columns!()), false)?;
+            let waiting = rows(&format!("SELECT {} FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4", callback_columns!()), false)?;
             let leased = rows(&format!("SELECT {} FROM callbacks WHERE {ACTIVE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4", callback_columns!()), false)?;
             let recent = rows(&format!("SELECT {} FROM callbacks WHERE updated_at >= ?5 AND {FINISHED} AND {PANEL_SCOPE} ORDER BY updated_at DESC, id DESC LIMIT ?4", callback_columns!()), true)?;
-            let (due, active): (Vec<_>, Vec<_>) =
-                leased.into_iter().partition(|r| r.state == State::Due);
             let pending_count = count(&format!("SELECT count(*) FROM callbacks WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE}"))?
                 + count(&format!("SELECT count(*) FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE}"))?
                 + count(&format!("SELECT count(*) FROM callbacks WHERE {ACTIVE} AND state = 'due' AND {PANEL_SCOPE}"))?;
-            // Due ones are the earliest of the waiting; requested ones have no due time.
-            waiting.splice(0..0, due);
-            pending.append(&mut waiting);
-            pending.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            Ok(PanelLists {
-                pending,
-                pending_count,
-                active,
-                recent,
-            })
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            Ok(panel_lists(pending, waiting, leased, recent, pending_count, limit))
         })
     }
 
@@ -270,15 +260,7 @@ impl Reads for SqliteStore {
             })
             .map_err(backend("counting call results"))
         })?;
-        Ok(rows
-            .into_iter()
-            .map(|(res, n)| {
-                (
-                    res.and_then(|r| r.parse().ok()),
-                    u64::try_from(n).unwrap_or(0),
-                )
-            })
-            .collect())
+        Ok(result_counts(rows))
     }
 
     fn transcription(&self, id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {
