@@ -209,7 +209,7 @@ struct Opened {
 
 fn open_store(config: &Config) -> Result<Opened, String> {
     match &config.settings.db_url {
-        Some(url) => PgStore::open(url.expose())
+        Some(url) => PgStore::open_tls(url.expose(), config.settings.db_ca_file.as_deref())
             .map(|s| {
                 let s = Arc::new(s.for_node(&config.settings.node_id));
                 Opened {

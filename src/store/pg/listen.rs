@@ -1,11 +1,9 @@
 //! The other nodes' notifications: a thread of its own listening on the schema's channel,
 //! calling the dispatcher's nudge for each burst of them.
 
-use super::{pg_err, redact_url};
-use crate::store::StoreError;
+use super::pg_err;
+use super::tls::Tls;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -37,6 +35,7 @@ const LISTEN_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(super) fn listen_loop(
     url: &str,
+    tls: &Tls,
     channel: &str,
     node: &str,
     stop: &AtomicBool,
@@ -46,11 +45,13 @@ pub(super) fn listen_loop(
     // A quoted identifier: the schema's name may hold any character.
     let listen = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
     while !stop.load(Ordering::SeqCst) {
-        let listening = connect_within(url, LISTEN_CONNECT_TIMEOUT).and_then(|mut c| {
-            c.batch_execute(&listen)
-                .map_err(pg_err("listening for other nodes"))?;
-            Ok(c)
-        });
+        let listening = tls
+            .connect(url, Some(LISTEN_CONNECT_TIMEOUT))
+            .and_then(|mut c| {
+                c.batch_execute(&listen)
+                    .map_err(pg_err("listening for other nodes"))?;
+                Ok(c)
+            });
         let mut client = match listening {
             Ok(c) => {
                 if std::mem::take(&mut lost) {
@@ -123,21 +124,3 @@ pub(super) fn listen_loop(
 
 /// How long the listener waits for the server when it (re)connects: an unload joins it.
 const LISTEN_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-
-pub(super) fn connect_within(
-    url: &str,
-    timeout: std::time::Duration,
-) -> Result<Client, StoreError> {
-    let failed = |e: &dyn std::fmt::Display| {
-        StoreError::Backend(format!(
-            "connecting to PostgreSQL at {}: {e}",
-            redact_url(url)
-        ))
-    };
-    let mut config = postgres::Config::from_str(url).map_err(|e| failed(&e))?;
-    // A timeout in the URL wins if it is shorter.
-    if config.get_connect_timeout().is_none_or(|t| *t > timeout) {
-        config.connect_timeout(timeout);
-    }
-    config.connect(NoTls).map_err(|e| failed(&e))
-}

@@ -34,14 +34,17 @@ mod listen;
 mod reads;
 mod rows;
 mod schema;
+mod tls;
 mod tx;
 
 use super::StoreError;
 use crate::store::rules::invalid;
 use listen::listen_loop;
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, Transaction};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tls::Tls;
 
 pub use listen::Listener;
 pub(crate) use tx::PgTx;
@@ -92,6 +95,8 @@ fn channel(schema: &str) -> String {
 /// The shared store.
 pub struct PgStore {
     url: String,
+    /// Plain TCP, or TLS verified against `db-ca-file`.
+    tls: Tls,
     conn: Mutex<Option<Client>>,
     /// This node's name: the payload of its notifications, so its listener skips them.
     node: String,
@@ -127,6 +132,12 @@ impl PgStore {
     /// under an advisory lock so nodes starting together migrate one after the other.
     /// Refuses a database written by a newer build.
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_tls(url, None)
+    }
+
+    /// [`PgStore::open`] over TLS when `ca_file` names the certificate authority (PEM) the
+    /// server's certificate must chain to (`db-ca-file`); plain TCP without one.
+    pub fn open_tls(url: &str, ca_file: Option<&Path>) -> Result<Self, StoreError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(invalid(
                 "db-url",
@@ -136,7 +147,8 @@ impl PgStore {
                 ),
             ));
         }
-        let mut client = connect(url)?;
+        let tls = Tls::from_ca_file(ca_file)?;
+        let mut client = tls.connect(url, None)?;
         migrate(&mut client)?;
         let schema: Option<String> = client
             .query_one("SELECT current_schema()::text", &[])
@@ -144,6 +156,7 @@ impl PgStore {
             .get(0);
         Ok(Self {
             url: url.to_string(),
+            tls,
             conn: Mutex::new(Some(client)),
             node: String::new(),
             channel: channel(schema.as_deref().unwrap_or("public")),
@@ -170,10 +183,10 @@ impl PgStore {
     pub fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> std::io::Result<Listener> {
         let stop = Arc::new(AtomicBool::new(false));
         let (url, node, flag) = (self.url.clone(), self.node.clone(), stop.clone());
-        let channel = self.channel.clone();
+        let (channel, tls) = (self.channel.clone(), self.tls.clone());
         let thread = std::thread::Builder::new()
             .name("callback-listen".into())
-            .spawn(move || listen_loop(&url, &channel, &node, &flag, &*wake))?;
+            .spawn(move || listen_loop(&url, &tls, &channel, &node, &flag, &*wake))?;
         Ok(Listener {
             stop,
             thread: Some(thread),
@@ -193,7 +206,7 @@ impl PgStore {
         let mut guard = self.lock();
         if guard.as_ref().is_none_or(Client::is_closed) {
             *guard = None;
-            *guard = Some(connect(&self.url)?);
+            *guard = Some(self.tls.connect(&self.url, None)?);
         }
         let Some(client) = guard.as_mut() else {
             return Err(StoreError::Backend("no connection to PostgreSQL".into()));
@@ -227,15 +240,6 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         self.write(doing, |tx| f(&mut PgTx { c: tx, store: self }))
     }
-}
-
-fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls).map_err(|e| {
-        StoreError::Backend(format!(
-            "connecting to PostgreSQL at {}: {e}",
-            redact_url(url)
-        ))
-    })
 }
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
