@@ -10,8 +10,10 @@
 //! - [`retry`]: the retry policy as data, and what happens after each attempt.
 //! - [`config`]: `callback.conf.xml` read into plain key/values, then validated with errors
 //!   that name the key.
-//! - [`store`]: the durable [`store::Store`] trait and its SQLite backend (WAL, migrations,
-//!   per-callback trace, do-not-call list, lease-based claims).
+//! - [`store`]: the durable [`store::Store`], split into doors by who uses them (lifecycle
+//!   and lease-based claims, agents, do-not-call, reads for reports and the panel,
+//!   retention); `store::rules` decides for both backends, which sit side by side and hold
+//!   only their SQL: SQLite (WAL, migrations) and PostgreSQL for several nodes.
 //! - [`transcribe`]: whisper transcription of recordings on bounded worker threads fed by a
 //!   durable job queue; audio conversion, tag rules (`intent=billing`), WER.
 //! - [`recording`]: the recordings directory: server-made file names, WAV inspection.

@@ -7,8 +7,9 @@ use callback_core::config::Config;
 use callback_core::host::Detached;
 use callback_core::model::{AttemptResult, CallbackType, Leg, Source, State, Window};
 use callback_core::service::{CallbackService, NewRequest, Requested, WrapUp};
+use callback_core::store::prelude::*;
 use callback_core::store::{
-    AttemptEnd, CreateOutcome, ListFilter, NewAttempt, SqliteStore, Store, Transition, FIRST_BOOST,
+    AttemptEnd, CreateOutcome, ListFilter, NewAttempt, SqliteStore, Transition, FIRST_BOOST,
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use std::sync::Arc;

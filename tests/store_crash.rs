@@ -6,8 +6,9 @@
 //! the parent that seeds, spawns, kills, drains and checks. Real time, 2 s leases.
 
 use callback_core::model::{AttemptResult, CallbackType, Draft, Leg, Source, State, Window};
+use callback_core::store::prelude::*;
 use callback_core::store::{
-    AttemptEnd, ListFilter, NewAttempt, SqliteStore, Store, StoreError, Transition,
+    AttemptEnd, ListFilter, NewAttempt, SqliteStore, StoreError, Transition,
 };
 use chrono::{Duration, Utc};
 use std::collections::BTreeMap;
@@ -60,7 +61,7 @@ fn step(
         callback_id: id,
         leg,
         // An agent per callback: a killed worker leaves its agent leg open until the
-        // callback is recovered, and an agent has one open leg at a time (tests/store.rs).
+        // callback is recovered, and an agent has one open leg at a time (tests/store_agents.rs).
         agent: (leg == Leg::Agent).then(|| format!("agent-{id}")),
         call_uuid: None,
     };

@@ -4,8 +4,9 @@
 
 use callback_core::host::Detached;
 use callback_core::model::{CallbackType, Draft, Recording, Source, State, Window};
+use callback_core::store::prelude::*;
 use callback_core::store::{
-    CreateOptions, CreateOutcome, JobState, SqliteStore, Store, StoreError, Transition,
+    CreateOptions, CreateOutcome, JobState, SqliteStore, StoreError, Transition,
 };
 use callback_core::transcribe::{
     JobQueue, Segment, TagRule, TagRules, TaggingQueue, TranscriptResult,

@@ -85,8 +85,8 @@ pub(super) async fn settings(
             ApiError::bad("unknown-queue", "queue", "no such queue is configured")
         })?;
         let waiting = waiting_immediate(&api, queue.name())?;
-        let wait = crate::estimate::Estimate::at_place(&api.service, queue.name(), waiting + 1)?
-            .seconds();
+        let wait =
+            crate::estimate::Estimate::at_place(&api.service, queue.name(), waiting + 1)?.seconds();
         let countries: Vec<Value> = cfg
             .api
             .widget

@@ -74,6 +74,9 @@ pub struct Settings {
     pub db_path: PathBuf,
     /// A PostgreSQL server shared by several nodes (`db-url`); `None`: the SQLite file.
     pub db_url: Option<DbUrl>,
+    /// The certificate authority (PEM) the PostgreSQL server's certificate must chain to
+    /// (`db-ca-file`): connections to `db-url` use TLS, verified against it only.
+    pub db_ca_file: Option<PathBuf>,
     /// SQLite's page cache ceiling, KiB (`db-cache-mb`): it fills as the file grows, so the
     /// module's resident size grows with the database up to this much.
     pub db_cache_kib: i64,
@@ -202,6 +205,7 @@ pub struct Config {
 const SETTINGS_KEYS: &[&str] = &[
     "db-path",
     "db-url",
+    "db-ca-file",
     "db-cache-mb",
     "recordings-dir",
     "node-id",
@@ -453,6 +457,16 @@ impl Config {
             db_url: match s.get("db-url").map(str::trim).filter(|u| !u.is_empty()) {
                 None => None,
                 Some(url) => Some(DbUrl::parse(url).map_err(|m| s.err("db-url", m))?),
+            },
+            db_ca_file: match s.get("db-ca-file").map(str::trim).filter(|p| !p.is_empty()) {
+                None => None,
+                Some(_) if s.get("db-url").is_none_or(|u| u.trim().is_empty()) => {
+                    return Err(s.err("db-ca-file", "is for db-url (PostgreSQL); set db-url too"))
+                }
+                Some(p) if !Path::new(p).is_file() => {
+                    return Err(s.err("db-ca-file", format!("'{p}' is not a readable file")))
+                }
+                Some(p) => Some(PathBuf::from(p)),
             },
             db_cache_kib: s.number("db-cache-mb", 128i64, 1..=65_536)? * 1024,
             recordings_dir: {

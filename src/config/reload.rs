@@ -22,6 +22,7 @@ impl Config {
             a.db_url.as_ref().map(|u| u.expose()) != b.db_url.as_ref().map(|u| u.expose()),
             "db-url",
         );
+        differs(a.db_ca_file != b.db_ca_file, "db-ca-file");
         differs(a.db_cache_kib != b.db_cache_kib, "db-cache-mb");
         differs(a.node_id != b.node_id, "node-id");
         differs(x.listen != y.listen, "http-listen");

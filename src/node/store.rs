@@ -55,7 +55,7 @@ pub(super) fn open(config: &Config) -> Result<Opened, NodeError> {
     match &config.settings.db_url {
         Some(url) => {
             let s = Arc::new(
-                PgStore::open(url.expose())
+                PgStore::open_tls(url.expose(), config.settings.db_ca_file.as_deref())
                     .map_err(failed)?
                     .for_node(&config.settings.node_id),
             );

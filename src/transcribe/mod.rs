@@ -16,7 +16,7 @@
 //!   spelling variants).
 //! - [`wer`]: word error rate over those words, for tests and the bench.
 //!
-//! The SQLite implementation of the queue lives with the store (`store::transcriptions`).
+//! The SQLite implementation of the queue lives with the store (`store/sqlite/jobs.rs`, and `store/pg/jobs.rs` for PostgreSQL).
 //!
 //! Configuration (`callback.conf.xml`, checked in `config`): `whisper-model` (unset or
 //! empty = transcription off, callbacks unaffected), `whisper-language` (`en`, or `auto`;

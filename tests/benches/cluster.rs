@@ -8,7 +8,8 @@
 //! due requests (default 10,000). Prints one `name: value unit` line per figure.
 
 use callback_core::model::{CallbackType, Draft, Source, State, Window};
-use callback_core::store::{PgStore, SqliteStore, Store};
+use callback_core::store::prelude::*;
+use callback_core::store::{PgStore, SqliteStore};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;

@@ -3,7 +3,8 @@
 //! yardstick. Prints one `name: value unit` line per measure on stdout; progress on stderr.
 
 use callback_core::model::{CallbackType, Draft, Source, State, Window};
-use callback_core::store::{SqliteStore, Store};
+use callback_core::store::prelude::*;
+use callback_core::store::SqliteStore;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -31,7 +31,8 @@
 //! wake-up, then the burst) and the bare timer's lateness per instant.
 
 use callback_core::model::{CallbackType, Draft, Source, State, Window};
-use callback_core::store::{SqliteStore, Store};
+use callback_core::store::prelude::*;
+use callback_core::store::SqliteStore;
 use callback_simulator::{loader, Endpoint, Sim};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::{BTreeMap, HashMap};

@@ -82,7 +82,7 @@ pub struct LoadReport {
     /// Every request the store holds, per the module's stats.
     pub stored: u64,
     /// The database file (with its WAL) at the end, MB: SQLite's page cache (128 MiB at
-    /// most, `CACHE_KIB` in src/store/sqlite.rs) fills as the file grows.
+    /// most, `CACHE_KIB` in src/store/sqlite/mod.rs) fills as the file grows.
     pub db_mb: f64,
     /// The first few errors of each kind, for the report.
     pub examples: Vec<String>,

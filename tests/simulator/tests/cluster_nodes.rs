@@ -26,7 +26,8 @@
 //! number of callbacks (for development; the figure is the default).
 
 use callback_core::model::{CallbackType, Draft, Source, State, Window};
-use callback_core::store::{PgStore, Store};
+use callback_core::store::prelude::*;
+use callback_core::store::PgStore;
 use callback_simulator::{loader, read_customer_dials, Act, Endpoint, Sim};
 use chrono::Utc;
 use std::collections::{BTreeMap, BTreeSet};

@@ -35,7 +35,8 @@
 //! `CRASH_SEED=<n>` repeats a run's kill times.
 
 use callback_core::model::{Leg, State};
-use callback_core::store::{ListFilter, SqliteStore, Store};
+use callback_core::store::prelude::*;
+use callback_core::store::{ListFilter, SqliteStore};
 use callback_simulator::{loader, read_customer_dials, Act, Endpoint, Sim};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};

@@ -639,7 +639,8 @@ fn crashed_mid_dispatch(
     states: &[&str],
 ) -> Vec<i64> {
     use callback_core::model::{CallbackType, Draft, Leg, Source, State, Window};
-    use callback_core::store::{CreateOptions, NewAttempt, SqliteStore, Store, Transition};
+    use callback_core::store::prelude::*;
+    use callback_core::store::{CreateOptions, NewAttempt, SqliteStore, Transition};
     let store = SqliteStore::open(db).unwrap();
     let mut ids = Vec::new();
     for (n, want) in states.iter().enumerate() {

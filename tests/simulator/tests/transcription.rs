@@ -7,7 +7,8 @@
 //! `$CALLBACK_WHISPER_MODEL`); without it the model test skips, except under `CI=true`.
 
 use callback_core::model::{CallbackType, Draft, Recording, Source, State, Window};
-use callback_core::store::{CreateOptions, SqliteStore, Store};
+use callback_core::store::prelude::*;
+use callback_core::store::{CreateOptions, SqliteStore};
 use callback_simulator::loader::{self, Loaded};
 use callback_simulator::scenario::repo_root;
 use callback_simulator::{Act, Sim};

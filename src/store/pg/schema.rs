@@ -1,4 +1,4 @@
-//! The PostgreSQL schema: the same migrations as [`super::schema`], step for step, in
+//! The PostgreSQL schema: the same migrations as SQLite's (`sqlite/schema.rs`), step for step, in
 //! PostgreSQL's dialect. Step `i` brings a database from version `i` to `i + 1`; the
 //! version is the one row of `callback_schema`. The tables and their columns (names and
 //! order) are the SQLite ones, so one mapping reads both (a test compares them).

@@ -1,0 +1,333 @@
+//! The SQLite backend (rusqlite, bundled): WAL, `PRAGMA user_version` migrations. This
+//! folder holds only its connection and SQL: one file per door of the store
+//! ([`lifecycle`], [`agents`], [`dnc`], [`reads`], [`jobs`], [`webhooks`]), the statements
+//! the shared writes are made of ([`tx`]) and the row adapter ([`rows`]); the rules are
+//! `store::rules`, the same for PostgreSQL.
+//!
+//! One connection behind a mutex: SQLite has one writer at a time anyway, and every write
+//! here is a short `BEGIN IMMEDIATE` transaction, so a second connection would only queue.
+//! Several processes (or several stores) may open the same file; `BEGIN IMMEDIATE` plus the
+//! busy timeout serialises them, and each check-then-write runs inside one transaction.
+//!
+//! Times are stored as whole UTC epoch seconds. Instants read back are truncated to the
+//! second; lease expiries are rounded *up*, so the store never thinks a lease ended before
+//! its holder does.
+
+mod agents;
+mod dnc;
+mod jobs;
+mod lifecycle;
+mod reads;
+mod rows;
+mod schema;
+mod tx;
+mod webhooks;
+
+use super::{Fault, StoreError};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub(crate) use tx::SqliteTx;
+
+/// How long a connection waits for another writer (another process on the same file)
+/// before giving up with "database is locked".
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Page cache per connection, in KiB (negative = KiB for SQLite). The default 2 MiB makes
+/// inserts into the 1M-row indexes (due time, number, key) thrash: the bench went from 26k
+/// to 34k inserts/s going from 32 to 128 MiB. It is a ceiling, filled only as the file grows.
+const CACHE_KIB: i64 = 128 * 1024;
+
+/// The states a dispatcher may claim when due, as the WHERE of the partial index
+/// `callbacks_claimable`. Queries repeat it word for word, or SQLite will not use the index.
+pub(crate) const CLAIMABLE: &str = "state IN ('scheduled', 'rescheduled')";
+/// The states held under a lease (the WHERE of `callbacks_leases`). An OR chain, not
+/// `IN (...)`: SQLite evaluates an IN list of three or more constants through a temporary
+/// b-tree, which for a partial index's WHERE means one built and freed on every insert and
+/// update of a callback (a fifth of the insert time in the store bench).
+pub(crate) const ACTIVE: &str = "(state = 'due' OR state = 'offering' OR state = 'previewing' \
+                      OR state = 'dialing' OR state = 'connected')";
+/// The states waiting for their time (the WHERE of `callbacks_pending_number`); an OR chain
+/// like [`ACTIVE`].
+pub(crate) const PENDING: &str =
+    "(state = 'requested' OR state = 'scheduled' OR state = 'rescheduled')";
+/// The WHERE of `callbacks_requested` (waiting for a due time).
+pub(crate) const PANEL_REQUESTED: &str = "state = 'requested'";
+/// The finished states, for the panel's recent list (through `callbacks_updated`).
+pub(crate) const FINISHED: &str =
+    "(state = 'completed' OR state = 'failed' OR state = 'cancelled' \
+                        OR state = 'expired')";
+/// The panel's scope: ?1 every callback, or the queues of the JSON array ?2, or personal to
+/// the agent ?3.
+pub(crate) const PANEL_SCOPE: &str =
+    "(?1 OR queue IN (SELECT value FROM json_each(?2)) OR agent = ?3)";
+/// The key of `callbacks_pending_number` (word for word, or SQLite will not use it): the
+/// E.164 number as an integer, half the bytes of the text in an index entry.
+pub(crate) const PENDING_KEY: &str = "CAST(substr(number, 2) AS INTEGER)";
+/// The same key computed from parameter 1.
+pub(crate) const PENDING_KEY_OF_1: &str = "CAST(substr(?1, 2) AS INTEGER)";
+
+/// The embedded store.
+pub struct SqliteStore {
+    /// `None` after a fault that needs a fresh connection ([`Fault::needs_reconnect`]), or
+    /// when the database could not be opened at start ([`SqliteStore::open_or_later`]): the
+    /// next use opens it again.
+    conn: Mutex<Option<Connection>>,
+    path: PathBuf,
+    /// The page cache ceiling of each connection, KiB.
+    cache_kib: i64,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Refuses a database written by a newer build (its `user_version` is beyond ours).
+    ///
+    /// Durability: WAL with `synchronous = NORMAL`. A commit is durable as soon as it is in
+    /// the WAL, so a crash of the process (or of FreeSWITCH) loses nothing; a power cut or
+    /// kernel crash may roll back the last few commits, never corrupt the file. `FULL` would
+    /// fsync on every commit, which bounds claims and single creates by disk latency; the
+    /// PBX that loses power also loses every call in flight, so we accept that window.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let conn = connect(path, CACHE_KIB)?;
+        Ok(Self {
+            conn: Mutex::new(Some(conn)),
+            path: path.to_path_buf(),
+            cache_kib: CACHE_KIB,
+        })
+    }
+
+    /// Like [`SqliteStore::open`], but a fault of the file or its disk (read-only, full,
+    /// locked, cannot be opened) does not refuse the store: it is returned beside it, and
+    /// every use tries to open the database again until the fault is gone. Other errors (a
+    /// newer schema, no WAL) still refuse. `cache_kib`: the page cache ceiling (`None`: the
+    /// default, 128 MiB).
+    pub fn open_or_later(
+        path: impl AsRef<Path>,
+        cache_kib: Option<i64>,
+    ) -> Result<(Self, Option<StoreError>), StoreError> {
+        let path = path.as_ref();
+        let cache_kib = cache_kib.unwrap_or(CACHE_KIB).max(1);
+        let (conn, fault) = match connect(path, cache_kib) {
+            Ok(c) => (Some(c), None),
+            Err(e @ StoreError::Unavailable { .. }) => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let store = Self {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            cache_kib,
+        };
+        Ok((store, fault))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+        // A panic while holding the lock rolled its transaction back when the guard's
+        // transaction dropped, so the connection is still usable.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the connection, opening it first if a fault closed it; after a fault
+    /// that leaves the connection unusable, closes it so the next use starts afresh.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.lock();
+        if guard.is_none() {
+            *guard = Some(connect(&self.path, self.cache_kib)?);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Backend("no connection".into()));
+        };
+        let out = f(conn);
+        if let Err(StoreError::Unavailable { fault, .. }) = &out {
+            if fault.needs_reconnect() {
+                *guard = None;
+            }
+        }
+        out
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: committed if it returns `Ok`, rolled
+    /// back otherwise. Immediate, so the write lock is taken up front and a read-then-write
+    /// never fails halfway on a snapshot another process moved on from.
+    pub(crate) fn write<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend(doing))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend(doing))?;
+            Ok(out)
+        })
+    }
+
+    /// Runs a shared write (`store::rules::writes`) in one transaction, as [`Self::write`].
+    pub(crate) fn in_tx<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(doing, |tx| f(&mut SqliteTx(tx)))
+    }
+
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_conn(|conn| f(conn))
+    }
+}
+
+/// Opens the database at `path`, configures the connection and brings the schema up to
+/// date.
+fn connect(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+    let opened = Connection::open(path)
+        .map_err(|e| match classify("opening the database", e) {
+            StoreError::Backend(m) => StoreError::Backend(format!("{m} ({})", path.display())),
+            other => other,
+        })
+        .and_then(|mut conn| {
+            configure(&conn, cache_kib)?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        });
+    match opened {
+        // SQLite opens a file it may not write read-only and, in WAL mode, says "unable to
+        // open database file" (it cannot make the -shm): name the read-only disk instead.
+        Err(StoreError::Unavailable {
+            fault: Fault::CannotOpen | Fault::ReadOnly | Fault::Io,
+            doing,
+            ..
+        }) if read_only_fs(path) => Err(StoreError::Unavailable {
+            fault: Fault::ReadOnly,
+            doing,
+            detail: format!("{} is on a read-only file system", path.display()),
+        }),
+        other => other,
+    }
+}
+
+/// Whether the database's directory is on a file system mounted read-only: a probe file
+/// next to it cannot be created with EROFS. (Not by opening the database file itself:
+/// closing a descriptor of it would drop the POSIX locks SQLite holds on it in this
+/// process.)
+fn read_only_fs(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".callback-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            false
+        }
+        Err(e) => e.kind() == std::io::ErrorKind::ReadOnlyFilesystem,
+    }
+}
+
+fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
+    let err = backend("configuring the connection");
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(&err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "configuring the connection: journal_mode is '{mode}', WAL is required"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(&err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(&err)?;
+    conn.pragma_update(None, "cache_size", -cache_kib)
+        .map_err(&err)?;
+    Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(backend("reading the schema version"))
+}
+
+fn refuse_newer(found: i64) -> Result<usize, StoreError> {
+    let known = schema::latest_version();
+    match usize::try_from(found) {
+        Ok(v) if v <= schema::MIGRATIONS.len() => Ok(v),
+        _ => Err(StoreError::Backend(format!(
+            "the database has schema version {found}, newer than this build knows ({known}); \
+             refusing to open it (upgrade mod_callback, or point it at another file)"
+        ))),
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // Refuse early, before taking the write lock a newer build may be holding.
+    let mut applied = refuse_newer(user_version(conn)?)?;
+    if applied == schema::MIGRATIONS.len() {
+        return Ok(());
+    }
+    let err = backend("migrating the schema");
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(&err)?;
+    // Another process may have migrated while we waited for the lock.
+    applied = refuse_newer(user_version(&tx)?)?;
+    for step in &schema::MIGRATIONS[applied..] {
+        tx.execute_batch(step).map_err(&err)?;
+    }
+    tx.pragma_update(None, "user_version", i64::from(schema::latest_version()))
+        .map_err(&err)?;
+    tx.commit().map_err(&err)
+}
+
+// ---- errors ---------------------------------------------------------------------------------
+
+/// Wraps a database error with what the store was doing.
+pub(crate) fn backend(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| classify(doing, e)
+}
+
+/// A fault of the file or its disk becomes [`StoreError::Unavailable`] naming it; any
+/// other error stays a backend error with the database's words.
+pub(crate) fn classify(doing: &'static str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let fault = match e.sqlite_error_code() {
+        Some(C::DiskFull) => Some(Fault::Full),
+        Some(C::ReadOnly) => Some(Fault::ReadOnly),
+        Some(C::DatabaseBusy | C::DatabaseLocked) => Some(Fault::Busy),
+        Some(C::SystemIoFailure) => Some(Fault::Io),
+        Some(C::CannotOpen) => Some(Fault::CannotOpen),
+        Some(C::DatabaseCorrupt | C::NotADatabase) => Some(Fault::Corrupt),
+        _ => None,
+    };
+    match fault {
+        Some(fault) => StoreError::Unavailable {
+            fault,
+            doing,
+            detail: e.to_string(),
+        },
+        None => StoreError::Backend(format!("{doing}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! The SQLite backend's own checks: its queries use their indexes, migrations match a
+//! fresh schema.
+
+use super::reads::open_for_number_sql;
+use super::*;
+use crate::model::{Draft, State, Window};
+use crate::store::rules::rows::callback_columns;
+use crate::store::{CreateOptions, CreateOutcome, Lifecycle};
+use chrono::{Duration, TimeZone, Utc};
+use std::collections::BTreeMap;
+
+fn plan(store: &SqliteStore, sql: &str) -> String {
+    let guard = store.lock();
+    let conn = guard.as_ref().unwrap();
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    rows.join(" | ")
+}
+
+#[test]
+fn hot_queries_use_their_partial_indexes() {
+    // Claiming, reclaiming, waking and slot counting never scan the whole table.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("cb.db")).unwrap();
+    let claim = plan(
+        &store,
+        &format!(
+            "SELECT id, state FROM callbacks WHERE {CLAIMABLE} AND due_at <= 1 \
+             ORDER BY due_at, id LIMIT 100"
+        ),
+    );
+    assert!(claim.contains("callbacks_claimable"), "{claim}");
+    assert!(!claim.contains("TEMP B-TREE"), "{claim}");
+    let first = plan(
+        &store,
+        &format!(
+            "SELECT id, state FROM callbacks WHERE {CLAIMABLE} AND priority > 0 \
+             AND due_at <= 1 ORDER BY priority DESC, due_at, id LIMIT 100"
+        ),
+    );
+    assert!(first.contains("callbacks_claimable_priority"), "{first}");
+    let reclaim = plan(
+        &store,
+        &format!(
+            "SELECT id FROM callbacks WHERE {ACTIVE} AND lease_expires <= 1 \
+             ORDER BY lease_expires, id LIMIT 100"
+        ),
+    );
+    assert!(reclaim.contains("callbacks_leases"), "{reclaim}");
+    let wake = plan(
+        &store,
+        &format!(
+            "SELECT (SELECT min(due_at) FROM callbacks WHERE {CLAIMABLE}), \
+                    (SELECT min(lease_expires) FROM callbacks WHERE {ACTIVE})"
+        ),
+    );
+    assert!(
+        wake.contains("callbacks_claimable") && wake.contains("callbacks_leases"),
+        "{wake}"
+    );
+    let slot = plan(
+        &store,
+        &format!(
+            "SELECT count(*) FROM callbacks WHERE {CLAIMABLE} \
+             AND due_at >= 1 AND due_at < 2 AND queue = 'q'"
+        ),
+    );
+    assert!(slot.contains("callbacks_claimable"), "{slot}");
+    let merge = plan(
+        &store,
+        &format!(
+            "SELECT id FROM callbacks WHERE {PENDING_KEY} = CAST(substr('+1', 2) AS INTEGER) \
+             AND number = '+1' AND queue = 'q' AND {PENDING} ORDER BY id LIMIT 1"
+        ),
+    );
+    assert!(merge.contains("callbacks_pending_number"), "{merge}");
+    assert!(!merge.contains("TEMP B-TREE"), "{merge}");
+    // The per-number cap reads a number's open callbacks without a scan.
+    let open = plan(&store, &open_for_number_sql().replace("?1", "'+1'"));
+    assert!(
+        open.contains("callbacks_pending_number") && open.contains("callbacks_active_number"),
+        "{open}"
+    );
+    assert!(!open.contains("SCAN callbacks"), "{open}");
+}
+
+#[test]
+fn panel_reads_use_their_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("cb.db")).unwrap();
+    let scope = PANEL_SCOPE
+        .replace("?1", "0")
+        .replace("?2", "'[\"q\"]'")
+        .replace("?3", "'a'");
+    let cols = callback_columns!();
+    for (sql, index) in [
+        (
+            format!("SELECT {cols} FROM callbacks WHERE {CLAIMABLE} AND {scope} ORDER BY due_at, id LIMIT 5"),
+            "callbacks_claimable",
+        ),
+        (
+            format!("SELECT count(*) FROM callbacks WHERE {CLAIMABLE} AND {scope}"),
+            "callbacks_claimable",
+        ),
+        (
+            format!("SELECT {cols} FROM callbacks WHERE {PANEL_REQUESTED} AND {scope} ORDER BY created_at, id LIMIT 5"),
+            "callbacks_requested",
+        ),
+        (
+            format!("SELECT count(*) FROM callbacks WHERE {PANEL_REQUESTED} AND {scope}"),
+            "callbacks_requested",
+        ),
+        (
+            format!("SELECT {cols} FROM callbacks WHERE {ACTIVE} AND {scope} ORDER BY due_at, id LIMIT 5"),
+            "callbacks_leases",
+        ),
+        (
+            format!("SELECT {cols} FROM callbacks WHERE updated_at >= 1 AND {FINISHED} AND {scope} ORDER BY updated_at DESC, id DESC LIMIT 5"),
+            "callbacks_updated",
+        ),
+        (
+            "SELECT a.result, COUNT(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
+             WHERE c.queue = 'q' AND a.leg = 'customer' AND a.ended_at >= 1 \
+             GROUP BY a.result ORDER BY a.result"
+                .to_string(),
+            "attempts_ended",
+        ),
+    ] {
+        let p = plan(&store, &sql);
+        assert!(p.contains(index), "{sql}: {p}");
+        assert!(!p.contains("SCAN callbacks |") && !p.ends_with("SCAN callbacks"), "{sql}: {p}");
+        assert!(!p.contains("SCAN a"), "{sql}: {p}");
+    }
+    // Newest first straight from the index, without sorting the day's rows.
+    let recent = plan(
+        &store,
+        &format!("SELECT id FROM callbacks WHERE updated_at >= 1 AND {FINISHED} AND {scope} ORDER BY updated_at DESC, id DESC LIMIT 5"),
+    );
+    assert!(!recent.contains("TEMP B-TREE"), "{recent}");
+}
+
+fn schema_of(path: &Path) -> Vec<(String, String, Option<String>)> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    rows
+}
+
+#[test]
+fn a_migrated_database_matches_a_new_one_and_keeps_its_pending_rows() {
+    // A file left at schema 2 migrates to the same tables and indexes as a new file, and
+    // its waiting callbacks are found again through the rebuilt merge and lease indexes.
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    {
+        let conn = Connection::open(&old).unwrap();
+        for step in &schema::MIGRATIONS[..2] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO callbacks (kind, number, time_zone, queue, source, state, due_at,
+                 created_at, updated_at, lease_owner, lease_expires)
+             VALUES ('immediate', '+493012345678', 'Europe/Berlin', 'sales', 'ivr',
+                 'scheduled', 100, 0, 0, NULL, NULL),
+                    ('immediate', '+493099999999', 'Europe/Berlin', 'sales', 'ivr',
+                 'dialing', 100, 0, 0, 'gone', 50);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&old).unwrap();
+    let fresh = dir.path().join("new.db");
+    drop(SqliteStore::open(&fresh).unwrap());
+    assert_eq!(schema_of(&old), schema_of(&fresh));
+
+    let now = Utc.timestamp_opt(200, 0).unwrap();
+    let draft = Draft {
+        kind: crate::model::CallbackType::Immediate,
+        number: "+493012345678".into(),
+        time_zone: "Europe/Berlin".into(),
+        desired_at: None,
+        window: Window::default(),
+        queue: "sales".into(),
+        agent: None,
+        remark: None,
+        ivr_data: BTreeMap::new(),
+        source: crate::model::Source::Web,
+        origin_uuid: None,
+        idempotency_key: None,
+        recording: None,
+        tags: BTreeMap::new(),
+        state: State::Scheduled,
+        due_at: Some(now),
+        expires_at: None,
+    };
+    let options = CreateOptions {
+        merge_pending: true,
+        ..CreateOptions::default()
+    };
+    let (merged, outcome) = store.create(&draft, &options, now).unwrap();
+    assert_eq!((merged.id, outcome), (1, CreateOutcome::Merged));
+    let claimed = store
+        .claim_due("me", now, Duration::seconds(30), 10)
+        .unwrap();
+    let ids: Vec<_> = claimed.iter().map(|c| c.id).collect();
+    assert_eq!(ids, vec![2, 1], "the expired lease first, then the due one");
+}
