@@ -228,6 +228,37 @@ fn transcription_jobs_are_claimed_once_retried_and_taken_over() {
 }
 
 #[test]
+fn the_transcription_job_of_the_callback_due_first_is_taken_first() {
+    // Three recordings queued in the order late, soon, gone: the job of the callback due
+    // in a minute is claimed before the one due in two hours, and a job whose callback is
+    // not waiting (here: none) after both, whatever order they were queued in.
+    on_each(|b| {
+        let recorded = |number: &str, due: i64, path: &str| {
+            let mut d = draft(number, "support", due);
+            d.recording = Some(Recording {
+                path: path.into(),
+                duration_ms: 2000,
+                sample_rate: 8000,
+            });
+            b.store
+                .create(&d, &CreateOptions::default(), t(0))
+                .unwrap()
+                .0
+                .id
+        };
+        let late = recorded("+493012345671", 7200, "/rec/late.wav");
+        let soon = recorded("+493012345672", 60, "/rec/soon.wav");
+        let q = b.transcripts();
+        q.enqueue(4242, "/rec/gone.wav", t(0)).unwrap();
+        let lease = Duration::minutes(10);
+        let order: Vec<i64> = (0..3)
+            .map(|_| q.claim_next(t(1), lease).unwrap().unwrap().callback_id)
+            .collect();
+        assert_eq!(order, vec![soon, late, 4242]);
+    });
+}
+
+#[test]
 fn a_transcript_tags_routes_and_raises_a_waiting_request() {
     // A recorded request's job (queued in the create) stores its transcript with the rules:
     // tags added, the waiting request moved to the rule's queue and its priority raised,

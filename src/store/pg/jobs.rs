@@ -8,7 +8,9 @@ use super::{pg_err, PgStore};
 use crate::model::CallbackId;
 use crate::store::rules::rows;
 use crate::store::rules::writes;
-use crate::store::rules::{after_failure, check_wav_path, claimed_job, held, lease_until, secs};
+use crate::store::rules::{
+    after_failure, check_wav_path, claimed_job, held, lease_until, secs, JOB_ORDER,
+};
 use crate::store::{StoreError, TranscriptStore};
 use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, Utc};
@@ -36,16 +38,20 @@ impl JobQueue for PgStore {
         let until = lease_until(now, lease)?;
         self.write("claiming a transcription", |tx| {
             let t = secs(now);
-            // Oldest due first: a queued job whose time has come, or a running one whose
-            // worker let the lease lapse; one another worker is claiming right now is skipped.
+            // A queued job whose time has come, or a running one whose worker let the lease
+            // lapse, the callback due first first; one another worker is claiming right now
+            // is skipped.
             let row = tx
                 .query_opt(
-                    "UPDATE transcriptions SET state = 'running', attempts = attempts + 1, \
-                     lease_until = $2, updated_at = $1 WHERE id = (SELECT id FROM transcriptions \
-                     WHERE (state = 'queued' AND next_try_at <= $1) \
-                        OR (state = 'running' AND lease_until <= $1) \
-                     ORDER BY next_try_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, callback_id, wav_path, attempts",
+                    &format!(
+                        "UPDATE transcriptions SET state = 'running', attempts = attempts + 1, \
+                         lease_until = $2, updated_at = $1 WHERE id = (SELECT t.id \
+                         FROM transcriptions t LEFT JOIN callbacks c ON c.id = t.callback_id \
+                         WHERE (t.state = 'queued' AND t.next_try_at <= $1) \
+                            OR (t.state = 'running' AND t.lease_until <= $1) \
+                         ORDER BY {JOB_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED) \
+                         RETURNING id, callback_id, wav_path, attempts"
+                    ),
                     &[&t, &until],
                 )
                 .map_err(pg_err("claiming a transcription"))?;

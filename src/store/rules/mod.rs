@@ -367,6 +367,15 @@ pub(crate) struct NewEvent<'a> {
 
 // ---- what reads and job claims make of their rows ---------------------------------------------
 
+/// The order transcription jobs are claimed in (the same SQL on both backends; `t` is the
+/// jobs table, `c` its callback): the job of the callback that falls due first (a waiting
+/// or due one; its agent may be waiting for the transcript), then jobs of callbacks with
+/// no time ahead (finished, or requested without one), oldest first.
+pub(crate) const JOB_ORDER: &str = "CASE WHEN c.state IN ('requested', 'scheduled', \
+    'rescheduled', 'due') AND c.due_at IS NOT NULL THEN 0 ELSE 1 END, \
+    CASE WHEN c.state IN ('requested', 'scheduled', 'rescheduled', 'due') THEN c.due_at END, \
+    t.next_try_at, t.id";
+
 /// A job claimed until `until` (epoch seconds) from its stored id, callback, file and the
 /// attempt count the claim just raised.
 pub(crate) fn claimed_job(

@@ -5,7 +5,9 @@
 use super::{backend, SqliteStore, SqliteTx};
 use crate::model::CallbackId;
 use crate::store::rules::writes::{self, Tx};
-use crate::store::rules::{after_failure, check_wav_path, claimed_job, held, lease_until, secs};
+use crate::store::rules::{
+    after_failure, check_wav_path, claimed_job, held, lease_until, secs, JOB_ORDER,
+};
 use crate::store::{Reads, StoreError, Transcribed, TranscriptStore, TranscriptionJob};
 use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, Utc};
@@ -53,14 +55,17 @@ impl JobQueue for SqliteStore {
         self.write("claiming a transcription", |tx| {
             let err = backend("claiming a transcription");
             let t = secs(now);
-            // Oldest due first: a queued job whose time has come, or a running one whose
-            // worker let the lease lapse (crashed or stopped mid-job).
+            // A queued job whose time has come, or a running one whose worker let the lease
+            // lapse (crashed or stopped mid-job); the callback due first goes first.
             let id: Option<i64> = tx
                 .query_row(
-                    "SELECT id FROM transcriptions \
-                     WHERE (state = 'queued' AND next_try_at <= ?1) \
-                        OR (state = 'running' AND lease_until <= ?1) \
-                     ORDER BY next_try_at, id LIMIT 1",
+                    &format!(
+                        "SELECT t.id FROM transcriptions t LEFT JOIN callbacks c \
+                         ON c.id = t.callback_id \
+                         WHERE (t.state = 'queued' AND t.next_try_at <= ?1) \
+                            OR (t.state = 'running' AND t.lease_until <= ?1) \
+                         ORDER BY {JOB_ORDER} LIMIT 1"
+                    ),
                     [t],
                     |r| r.get(0),
                 )
