@@ -127,6 +127,13 @@ impl Dialogue<'_> {
                 return Err(self.goodbye("the number is on the do-not-call list"));
             }
             Err(e) => {
+                // The list could not be read (the store failing): said as the store's
+                // failure is everywhere, once, as an error; the caller hears the error prompt.
+                if e.is_store_unavailable() {
+                    tracing::error!("callback_ivr: the request was not stored: {e}");
+                } else {
+                    tracing::warn!("callback_ivr: the request was refused: {e}");
+                }
                 self.play(&[self.p.prompt("error")]);
                 return Err(Stop::Failed(e));
             }
