@@ -28,6 +28,10 @@
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits.
 //! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
 //!   roles, live updates), served beside the REST API.
+//! - [`history`]: the recent callbacks with their attempts and the promise each was made.
+//! - [`insight`]: supervisors' figures over that history (due per hour, promises kept,
+//!   outcomes, lateness, per agent), for the operator view's charts and `/metrics`.
+//! - [`report`]: filtered reports (one row per callback and per attempt) as CSV or JSON.
 //! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
 //!
 //! Nothing here knows FreeSWITCH; the module shell in `plugins/mod_callback` adapts it.
@@ -38,13 +42,16 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod history;
 pub mod host;
+pub mod insight;
 pub mod ivr;
 pub mod metrics;
 pub mod model;
 pub mod number;
 pub mod panel;
 pub mod recording;
+pub mod report;
 pub mod retry;
 pub mod schedule;
 pub mod service;

@@ -16,6 +16,7 @@ mod callbacks;
 mod error;
 pub(crate) mod limits;
 mod metrics;
+pub(crate) mod reports;
 mod server;
 
 pub use auth::Caller;
@@ -82,6 +83,7 @@ pub fn router(service: Arc<CallbackService>, dispatcher: Option<Arc<Dispatcher>>
             post(callbacks::recording).layer(DefaultBodyLimit::max(cfg.max_recording_bytes)),
         )
         .route("/v1/availability", get(callbacks::availability))
+        .route("/v1/reports", get(reports::report))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics::scrape))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such route") })

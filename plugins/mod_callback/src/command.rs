@@ -24,7 +24,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// The usage line of every sub-command.
-pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>] | reload";
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>] | report [format=csv|json] [from=… to=… queue=… type=… source=… agent=… outcome=…] | reload";
 
 const HELP: &str = "\
 callback help                      this text
@@ -44,6 +44,10 @@ callback purge [<id>]               delete recordings and transcripts: of callba
                                    than retention-days, or of one callback now (on request)
 callback result <attempt id> answered|machine|busy|no-answer|wrong-number
                                    correct a customer attempt's result (the agent knows best)
+callback report [<key>=<value> ...] callbacks created in a range, one CSV row per callback and per
+                                   attempt (callback_origin_uuid, call_uuid for the CDRs); keys:
+                                   from, to (YYYY-MM-DD or RFC 3339; default the last 7 days),
+                                   queue, type, source, agent, outcome, format=csv|json
 callback reload                    re-read callback.conf (after reloadxml) without unloading:
                                    queues, hours, agents, staff, IVR profiles, tag rules; the
                                    reply names what only `reload mod_callback` applies
@@ -70,6 +74,8 @@ pub enum Command {
     Disposition(i64, String, Option<String>),
     Result(i64, AttemptResult),
     Purge(Option<CallbackId>),
+    /// A report: the `key=value` words, read by the core (callback_core::report).
+    Report(String),
     /// Re-read the configuration (the module runs it: [`execute_module`]).
     Reload,
     /// Debug builds only: panics, to prove the guard.
@@ -237,6 +243,7 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
         "reload" => simple("callback reload", &mut |i| {
             end.map(|_| Command::Reload).parse(i)
         })?,
+        "report" => Command::Report(args.trim().to_string()),
         "purge" => simple("callback purge [<id>]", &mut |i| {
             (opt(arg(id)), end).map(|(n, _)| Command::Purge(n)).parse(i)
         })?,
@@ -646,6 +653,27 @@ pub fn execute_with(
                     "+OK attempt {} of callback {}: {code}\n",
                     a.id, a.callback_id
                 ),
+            }
+        }
+        Command::Report(words) => {
+            use callback_core::report::{self, Format, ReportError};
+            match report::words(&words).and_then(|p| report::run(svc, p)) {
+                Err(ReportError::Store(e)) => service_err(json, &e.into()),
+                Err(e @ ReportError::Invalid { .. }) => {
+                    err_reply(json, "invalid", &e.to_string(), None)
+                }
+                Err(e) => err_reply(json, "internal", &e.to_string(), None),
+                Ok(r) if json || r.filter.format == Some(Format::Json) => {
+                    ok_json(json!({ "report": r.to_json() }))
+                }
+                Ok(r) => match r.to_csv() {
+                    Ok(csv) => format!(
+                        "+OK {} callback(s), {} row(s)\n{csv}",
+                        r.callbacks,
+                        r.rows.len()
+                    ),
+                    Err(e) => err_reply(json, "internal", &e.to_string(), None),
+                },
             }
         }
         Command::Purge(only) => match svc.purge(only) {
