@@ -1,8 +1,10 @@
 //! Reports for supervisors and scripts: the callbacks created in a date range, filtered by
 //! queue, type, source, agent and outcome, as one row per callback and one per attempt (leg),
-//! in CSV or JSON. Each callback row carries `callback_origin_uuid`, the call that asked for
-//! it; each attempt row the leg's `call_uuid`, the uuid of FreeSWITCH's CDR for that leg
-//! (whose `callback_*` variables mark it as a callback's).
+//! in CSV or JSON. Each row carries `callback_origin_uuid`, the call that asked for the
+//! callback. FreeSWITCH's CDR of every leg the dispatcher dialled carries the variables
+//! `callback_id`, `callback_leg` and `callback_attempt` (dialplans/README.md): an attempt
+//! row's `callback_id`, `leg` and `attempt_no`, so the CDRs filtered by `callback_leg`
+//! join the report row by row.
 //!
 //! One function for every door: the HTTP route, the operator view's download and the fs_cli
 //! `callback report` command parse the same `key=value` filters ([`Filter::parse`]) and get

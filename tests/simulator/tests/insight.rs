@@ -206,3 +206,182 @@ fn the_dashboard_and_alert_rules_name_only_exported_metrics() {
     }
     assert!(checked.len() >= 10, "{checked:?}");
 }
+
+/// The uuid of the call `callback_capture` ran on for `number` (the callback's origin).
+fn capture_with_uuid(sim: &Sim, number: &str, args: &str) -> (i64, String) {
+    let call = sim.new_call(number);
+    sim.execute(&call, "callback_capture", args);
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    (
+        sim.var(&call, "callback_id").unwrap().parse().unwrap(),
+        call,
+    )
+}
+
+#[test]
+fn reports_filter_callbacks_and_attempts_over_http_and_fs_cli() {
+    // Three callbacks (answered, busy twice then failed, a sales one still waiting): the
+    // CSV report has one row per callback and per leg, with the origin call's uuid, and
+    // each leg row carries the keys of that leg's CDR (callback_id, leg, attempt); filters by outcome,
+    // type, queue, agent and dates pick the right callbacks; a bad filter is refused naming
+    // it (400 over HTTP, -ERR at fs_cli); a metrics key may not read reports.
+    let sim = sim();
+    let _m = load();
+    let base = base(&sim);
+    for a in ["1001", "1002", "1003"] {
+        agent_accepts(&sim, a, 3);
+    }
+    sim.endpoint("sofia/gateway/pstn/+12125550142", Endpoint::Answer(4));
+    sim.endpoint("sofia/gateway/pstn/+12125550144", Endpoint::Busy);
+    let (answered, origin) = capture_with_uuid(&sim, "+12125550142", "type=immediate");
+    wait_until("answered", || state(&sim, answered) == "completed");
+    let (busy, _) = capture_with_uuid(&sim, "+12125550144", "type=immediate");
+    wait_until("first busy", || state(&sim, busy) == "rescheduled");
+    sim.advance(Duration::minutes(21));
+    wait_until("failed after two", || state(&sim, busy) == "failed");
+    let (waiting, _) = capture_with_uuid(&sim, "+12125550145", "type=delayed delay=2h queue=sales");
+
+    let url = |q: &str| format!("{base}/v1/reports?{q}");
+    let (status, csv) = get(&url("format=csv"), STAFF_KEY);
+    assert_eq!(status, 200, "{csv}");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header[..4],
+        ["record", "callback_id", "attempt_id", "queue"]
+    );
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let of = |id: i64, record: &str| -> Vec<Vec<String>> {
+        rows.iter()
+            .filter(|r| r[col("callback_id")] == id.to_string() && r[col("record")] == record)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        rows.iter().filter(|r| r[0] == "callback").count(),
+        3,
+        "{csv}"
+    );
+    let a = &of(answered, "callback")[0];
+    assert_eq!(a[col("callback_origin_uuid")], origin);
+    assert_eq!(a[col("outcome")], "answered");
+    assert_eq!(a[col("promise_kept")], "true");
+    let legs = of(answered, "attempt");
+    assert_eq!(
+        legs.iter()
+            .map(|r| r[col("leg")].as_str())
+            .collect::<Vec<_>>(),
+        ["agent", "customer"]
+    );
+    // Each leg row joins the CDR of the leg the module dialled: the callback_id,
+    // callback_leg and callback_attempt variables of its originate (agent) or bridge
+    // (customer) are the row's callback_id, leg and attempt_no.
+    let dialled: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .chain(sim.sessions().iter().flat_map(|s| {
+            s.apps
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, a)| a.clone())
+                .collect::<Vec<_>>()
+        }))
+        .collect();
+    for leg in &legs {
+        let vars = [
+            format!("callback_id={answered}"),
+            format!("callback_leg={}", leg[col("leg")]),
+            format!("callback_attempt={}", leg[col("attempt_no")]),
+            format!("callback_origin_uuid={origin}"),
+        ];
+        assert!(
+            dialled
+                .iter()
+                .any(|d| vars.iter().all(|v| d.contains(v.as_str()))),
+            "no leg dialled with {vars:?}: {dialled:#?}"
+        );
+    }
+    let b = &of(busy, "callback")[0];
+    assert_eq!(
+        (b[col("state")].as_str(), b[col("outcome")].as_str()),
+        ("failed", "busy")
+    );
+    assert_eq!(
+        of(busy, "attempt")
+            .iter()
+            .filter(|r| r[col("leg")] == "customer")
+            .count(),
+        2
+    );
+    assert_eq!(of(waiting, "attempt").len(), 0);
+
+    let ids = |q: &str| -> Vec<i64> {
+        let (status, body) = get(&url(q), STAFF_KEY);
+        assert_eq!(status, 200, "{q}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let mut ids: Vec<i64> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["record"] == "callback")
+            .map(|r| r["callback_id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        assert_eq!(v["callbacks"], ids.len(), "{q}");
+        ids
+    };
+    assert_eq!(ids("outcome=busy"), [busy]);
+    assert_eq!(ids("type=delayed"), [waiting]);
+    assert_eq!(ids("queue=support"), [answered, busy]);
+    assert_eq!(ids("source=web"), Vec::<i64>::new());
+    assert_eq!(ids("from=2026-11-23&to=2026-11-23").len(), 3);
+    assert_eq!(ids("from=2026-11-24&to=2026-11-25"), Vec::<i64>::new());
+    let rung: Vec<String> =
+        serde_json::from_str::<Value>(&sim.api(&format!("callback json show {answered}"))).unwrap()
+            ["trace"]["attempts"][0]["agent"]
+            .as_str()
+            .map(|a| vec![a.to_string()])
+            .unwrap();
+    assert!(ids(&format!("agent={}", rung[0])).contains(&answered));
+
+    for (q, field) in [
+        ("outcome=happy", "outcome"),
+        ("from=yesterday", "from"),
+        ("colour=red", "filter"),
+        ("from=2026-11-23&to=2026-11-22", "from"),
+    ] {
+        let (status, body) = get(&url(q), STAFF_KEY);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (status, v["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{q}: {body}"
+        );
+    }
+    assert_eq!(get(&url(""), METRICS_KEY).0, 403);
+
+    // fs_cli: CSV by default, JSON with the json word; a bad filter is -ERR naming it.
+    let reply = sim.api("callback report queue=support outcome=answered");
+    assert!(
+        reply.starts_with("+OK 1 callback(s), 3 row(s)\n"),
+        "{reply}"
+    );
+    assert!(reply.contains(&origin), "{reply}");
+    let json: Value = serde_json::from_str(&sim.api("callback json report type=delayed")).unwrap();
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["report"]["rows"][0]["callback_id"], waiting);
+    let bad = sim.api("callback report type=urgent");
+    assert!(
+        bad.starts_with("-ERR invalid: invalid type: unknown callback type 'urgent'"),
+        "{bad}"
+    );
+    let bad = sim.api("callback report support");
+    assert!(
+        bad.starts_with("-ERR invalid: invalid filter: 'support' is not key=value"),
+        "{bad}"
+    );
+}
