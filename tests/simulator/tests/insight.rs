@@ -385,3 +385,307 @@ fn reports_filter_callbacks_and_attempts_over_http_and_fs_cli() {
         "{bad}"
     );
 }
+
+/// Counts of the callbacks in active states (being dispatched) or due, from `callback stats`.
+fn in_flight(sim: &Sim) -> u64 {
+    let v: Value = serde_json::from_str(&sim.api("callback json stats")).unwrap();
+    v["stats"]["by_queue_state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            matches!(
+                r[1].as_str(),
+                Some("due" | "offering" | "previewing" | "dialing" | "connected")
+            )
+        })
+        .map(|r| r[2].as_u64().unwrap())
+        .sum()
+}
+
+/// Waits until the dispatcher has had nothing in flight three checks in a row.
+fn settle(sim: &Sim) {
+    let mut quiet = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while quiet < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dispatcher never settled at {}: {}\n{}",
+            sim.now(),
+            sim.api("callback stats"),
+            sim.api("callback agents"),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        quiet = if in_flight(sim) == 0 { quiet + 1 } else { 0 };
+    }
+}
+
+/// Lets the calls in flight end, then moves the virtual clock to `to` (calls move it on by
+/// themselves: never back) and lets what fell due be dispatched. A jump never happens
+/// under a call in progress, whose lease it would make lapse.
+fn run_until(sim: &Sim, to: chrono::DateTime<Utc>) {
+    settle(sim);
+    if sim.now() < to {
+        sim.set_clock(to);
+    }
+    settle(sim);
+}
+
+/// What the simulated day made.
+struct Day {
+    created: usize,
+}
+
+/// A contact centre's Monday on the virtual clock, 08:00 to 18:00 in New York: every five
+/// minutes two or three callbacks are captured (immediate, delayed 30 min, scheduled later
+/// today, and sales ones delayed 15 min), some scheduled for tomorrow; customers answer,
+/// ring out, are busy or have a wrong number by their number; support agents accept (one
+/// offer in seven rejected); the sales agent is away until noon, so sales callbacks wait.
+fn simulated_day(sim: &Sim) -> Day {
+    let start = Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap();
+    for (n, agent) in ["1001", "1002", "1003", "2001"].iter().enumerate() {
+        sim.endpoint(&format!("user/{agent}"), Endpoint::Answer(2 + n as u32));
+        for k in 0..260 {
+            let key = if (k + n) % 7 == 6 { "9" } else { "1" };
+            sim.script(&format!("user/{agent}"), vec![Act::Press(key.into())]);
+        }
+    }
+    let mut created = 0;
+    let mut i = 0usize;
+    for step in 0..120 {
+        let now = start + Duration::minutes(5 * step);
+        run_until(sim, now);
+        if step == 48 {
+            // Noon: the sales agent comes in.
+            assert!(sim.api("callback agent 2001 ready").starts_with("+OK"));
+        }
+        for _ in 0..(2 + (step % 3 == 0) as i64) {
+            i += 1;
+            let number = format!("+1212556{i:04}");
+            let endpoint = match i % 10 {
+                6 | 7 => Endpoint::NoAnswer,
+                8 => Endpoint::Busy,
+                9 if i % 20 == 19 => Endpoint::WrongNumber,
+                _ => Endpoint::Answer(3 + (i % 9) as u32),
+            };
+            sim.endpoint(&format!("sofia/gateway/pstn/{number}"), endpoint);
+            // Two hours on, in New York (UTC-5 all November).
+            let local = now - Duration::hours(5) + Duration::hours(2);
+            let args = match i % 4 {
+                0 => "type=immediate queue=support".to_string(),
+                1 => "type=delayed delay=30m queue=support".to_string(),
+                2 => format!(
+                    "type=scheduled when={} queue=support",
+                    local.format("%Y-%m-%dT%H:00")
+                ),
+                _ => "type=delayed delay=15m queue=sales".to_string(),
+            };
+            capture(sim, &number, &args);
+            created += 1;
+        }
+    }
+    // Bookings for tomorrow, 09:00 to 16:00.
+    for h in 0..32 {
+        i += 1;
+        let number = format!("+1212556{i:04}");
+        capture(
+            sim,
+            &number,
+            &format!(
+                "type=scheduled when=2026-11-24T{:02}:00 queue=support",
+                9 + h / 4
+            ),
+        );
+        created += 1;
+    }
+    run_until(sim, start + Duration::hours(10));
+    let interrupted: Vec<String> = sim
+        .logs()
+        .into_iter()
+        .filter(|l| l.text.contains("lapsed lease"))
+        .map(|l| l.text)
+        .collect();
+    assert!(
+        interrupted.is_empty(),
+        "no dispatch may be cut short: {interrupted:#?}"
+    );
+    Day { created }
+}
+
+/// A panel session cookie for `user`.
+fn panel_login(base: &str, user: &str, password: &str) -> String {
+    let r = ureq::post(&format!("{base}/panel/api/login"))
+        .set("X-Callback-Panel", "1")
+        .set("Content-Type", "application/json")
+        .send_string(&format!(r#"{{"user":"{user}","password":"{password}"}}"#))
+        .unwrap();
+    r.header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn panel_get(base: &str, cookie: &str, path: &str) -> (u16, String) {
+    match ureq::get(&format!("{base}{path}"))
+        .set("Cookie", cookie)
+        .call()
+    {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
+
+#[test]
+fn the_operator_charts_add_up_over_a_simulated_day() {
+    // Over a simulated day of a few hundred callbacks, the operator view's chart figures
+    // agree with the report of the same day: calls by outcome, each agent's offers,
+    // rejects and talk time, promises told and kept; sales callbacks waiting for the
+    // morning show as broken promises and late rings; tomorrow's bookings fill tomorrow's
+    // hours; a supervisor sees only their team's queue; agents may not read the charts.
+    let sim = sim();
+    let _m = load();
+    let base = base(&sim);
+    let day = simulated_day(&sim);
+    assert!(day.created >= 300, "{}", day.created);
+
+    let ada = panel_login(&base, "ada", "ada-insight-pw");
+    let (status, body) = panel_get(&base, &ada, "/panel/api/operator/charts");
+    assert_eq!(status, 200, "{body}");
+    let c: Value = serde_json::from_str(&body).unwrap();
+    let (status, body) = panel_get(
+        &base,
+        &ada,
+        "/panel/api/operator/report?from=2026-11-23&to=2026-11-23",
+    );
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(report["callbacks"], day.created);
+
+    // Outcomes: every finished customer leg of today, in the group of its result.
+    let group = |r: &str| match r {
+        "answered" | "no-answer" | "busy" | "machine" => r.to_string(),
+        _ => "failed".to_string(),
+    };
+    let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+    for r in rows
+        .iter()
+        .filter(|r| r["leg"] == "customer" && r["result"].is_string())
+    {
+        *want
+            .entry(group(r["result"].as_str().unwrap()))
+            .or_default() += 1;
+    }
+    let mut drawn: std::collections::BTreeMap<String, u64> = Default::default();
+    for h in c["outcomes"].as_array().unwrap() {
+        for (k, v) in h["counts"].as_object().unwrap() {
+            *drawn.entry(k.clone()).or_default() += v.as_u64().unwrap();
+        }
+    }
+    drawn.retain(|_, v| *v > 0);
+    assert_eq!(drawn, want);
+    for o in ["answered", "no-answer", "busy", "failed"] {
+        assert!(
+            want.get(o).copied().unwrap_or(0) > 0,
+            "no {o} in the day: {want:?}"
+        );
+    }
+
+    // Each agent's offers, rejects and talk time are its legs in the report.
+    for a in c["agents"].as_array().unwrap() {
+        let id = a["agent"].as_str().unwrap();
+        let legs = |leg: &'static str| {
+            rows.iter()
+                .filter(move |r| r["record"] == "attempt" && r["leg"] == leg && r["agent"] == id)
+        };
+        assert_eq!(a["offers"], legs("agent").count(), "{a}");
+        assert_eq!(
+            a["rejects"],
+            legs("agent").filter(|r| r["result"] == "rejected").count(),
+            "{a}"
+        );
+        assert_eq!(a["accepts"], legs("customer").count(), "{a}");
+        let talk: i64 = legs("customer")
+            .filter_map(|r| r["talk_seconds"].as_i64())
+            .sum();
+        assert_eq!(a["talk_seconds"], talk, "{a}");
+    }
+    assert_eq!(c["agents"].as_array().unwrap().len(), 4, "{}", c["agents"]);
+    assert!(c["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["rejects"].as_u64().unwrap() > 0));
+
+    // Promises: today's, per queue, as the report's rows tell them.
+    let day_start = "2026-11-23T05:00:00Z";
+    for p in c["promises"].as_array().unwrap() {
+        let q = p["queue"].as_str().unwrap();
+        let told: Vec<bool> = rows
+            .iter()
+            .filter(|r| r["record"] == "callback" && r["queue"] == q)
+            .filter(|r| {
+                r["promised_at"]
+                    .as_str()
+                    .is_some_and(|t| t >= day_start && t <= "2026-11-23T23:00:00Z")
+            })
+            .filter_map(|r| r["promise_kept"].as_bool())
+            .collect();
+        assert_eq!(p["today"]["total"], told.len(), "{q}");
+        assert_eq!(
+            p["today"]["kept"],
+            told.iter().filter(|k| **k).count(),
+            "{q}"
+        );
+    }
+    let sales = c["promises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["queue"] == "sales")
+        .unwrap();
+    assert!(
+        sales["today"]["kept"].as_u64() < sales["today"]["total"].as_u64(),
+        "{sales}"
+    );
+    let late: u64 = c["lateness"].as_array().unwrap()[1..]
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert!(late > 0, "sales waited all morning: {}", c["lateness"]);
+
+    // Tomorrow's bookings are waiting in tomorrow's hours; agents are drawn as lines.
+    let tomorrow: u64 = c["due"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["day"] == "tomorrow")
+        .map(|h| h["waiting"].as_u64().unwrap())
+        .sum();
+    assert!(tomorrow >= 32, "{}", c["due"]);
+    assert_eq!(
+        (c["agents_configured"].as_u64(), c["agents_ready"].as_u64()),
+        (Some(4), Some(4))
+    );
+
+    // A supervisor of support sees support only; an agent role may not read the charts.
+    let sam = panel_login(&base, "sam", "sam-insight-pw");
+    let (_, body) = panel_get(&base, &sam, "/panel/api/operator/charts");
+    let s: Value = serde_json::from_str(&body).unwrap();
+    let queues: Vec<&str> = s["promises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(queues, ["support"]);
+    let (_, body) = panel_get(&base, &sam, "/panel/api/operator/report?queue=sales");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["callbacks"],
+        0
+    );
+    assert_eq!(panel_get(&base, "", "/panel/api/operator/charts").0, 401);
+}
