@@ -441,6 +441,7 @@ struct Day {
 /// today, and sales ones delayed 15 min), some scheduled for tomorrow; customers answer,
 /// ring out, are busy or have a wrong number by their number; support agents accept (one
 /// offer in seven rejected); the sales agent is away until noon, so sales callbacks wait.
+/// At 18:00 every agent goes away.
 fn simulated_day(sim: &Sim) -> Day {
     let start = Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap();
     for (n, agent) in ["1001", "1002", "1003", "2001"].iter().enumerate() {
@@ -499,6 +500,13 @@ fn simulated_day(sim: &Sim) -> Day {
         created += 1;
     }
     run_until(sim, start + Duration::hours(10));
+    // 18:00: everyone goes home, so nothing more is dispatched while the day is read.
+    for agent in ["1001", "1002", "1003", "2001"] {
+        assert!(sim
+            .api(&format!("callback agent {agent} away"))
+            .starts_with("+OK"));
+    }
+    settle(sim);
     let interrupted: Vec<String> = sim
         .logs()
         .into_iter()
@@ -668,7 +676,7 @@ fn the_operator_charts_add_up_over_a_simulated_day() {
     assert!(tomorrow >= 32, "{}", c["due"]);
     assert_eq!(
         (c["agents_configured"].as_u64(), c["agents_ready"].as_u64()),
-        (Some(4), Some(4))
+        (Some(4), Some(0))
     );
 
     // A supervisor of support sees support only; an agent role may not read the charts.
@@ -688,4 +696,144 @@ fn the_operator_charts_add_up_over_a_simulated_day() {
         0
     );
     assert_eq!(panel_get(&base, "", "/panel/api/operator/charts").0, 401);
+}
+
+/// A test that needs a tool: skipped without it, failed without it under `CI=true`.
+fn need(what: &str, ok: bool) -> bool {
+    if ok {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and {what} is missing (run .ci/setup)");
+    }
+    println!("operator browser test: skipped, {what} not found (run .ci/setup)");
+    false
+}
+
+fn artifacts() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("artifacts")
+}
+
+#[test]
+fn the_operator_view_charts_a_simulated_day_in_a_real_browser() {
+    // Chromium opens the operator view over a simulated day: every chart draws the figures
+    // the server gave (bars summed by series equal the JSON), the agents table lists the
+    // four agents, a screenshot is written under target/artifacts; a booking for tomorrow
+    // made meanwhile redraws the due chart with one more waiting callback without a reload;
+    // the report form's links give the filtered CSV and JSON.
+    let script = repo_root().join("tests/browser/operator.mjs");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !need("node", node)
+        || !need(
+            &format!("Chromium ({chromium})"),
+            std::path::Path::new(&chromium).is_file(),
+        )
+        || !need(
+            "playwright-core (npm ci in tests/browser)",
+            repo_root()
+                .join("tests/browser/node_modules/playwright-core/package.json")
+                .is_file(),
+        )
+    {
+        return;
+    }
+    let sim = sim();
+    let _m = load();
+    let base = base(&sim);
+    simulated_day(&sim);
+    let dir = artifacts();
+    let run = std::process::Command::new("node")
+        .arg(&script)
+        .args([&base, "ada", "ada-insight-pw", &dir.to_string_lossy()])
+        .current_dir(repo_root().join("tests/browser"))
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let seen: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&run.stderr)));
+    assert!(run.status.success() && seen["error"].is_null(), "{seen:#}");
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen:#}");
+
+    // What was drawn is what the server said.
+    let c = &seen["charts"];
+    let d = &seen["drawn"];
+    let sum = |arr: &Value, f: &dyn Fn(&Value) -> u64| -> u64 {
+        arr.as_array().unwrap().iter().map(f).sum()
+    };
+    let due = &d["chart-due"]["bars"];
+    assert_eq!(
+        due["waiting"].as_u64().unwrap_or(0),
+        sum(&c["due"], &|h| h["waiting"].as_u64().unwrap())
+    );
+    assert_eq!(
+        due["handled"].as_u64().unwrap_or(0),
+        sum(&c["due"], &|h| h["handled"].as_u64().unwrap())
+    );
+    assert!(due["handled"].as_u64().unwrap_or(0) >= 200, "{due}");
+    assert_eq!(d["chart-due"]["lines"]["agents"], 4);
+    for o in ["answered", "no-answer", "busy", "failed"] {
+        let want = sum(&c["outcomes"], &|h| h["counts"][o].as_u64().unwrap());
+        assert!(want > 0, "{o}");
+        assert_eq!(d["chart-outcomes"]["bars"][o], want, "{o}");
+    }
+    assert_eq!(
+        d["chart-lateness"]["bars"]["callbacks"],
+        sum(&c["lateness"], &|b| b["count"].as_u64().unwrap())
+    );
+    for p in c["promises"].as_array().unwrap() {
+        let q = p["queue"].as_str().unwrap();
+        let label = format!("{q} today");
+        assert_eq!(
+            d["chart-promises"]["bars"][label.as_str()],
+            p["today"]["kept"],
+            "{q}"
+        );
+    }
+    assert!(seen["promise_labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t.as_str().unwrap().contains('%')));
+    assert_eq!(seen["agent_rows"].as_array().unwrap().len(), 4, "{seen:#}");
+    let shot = std::path::PathBuf::from(seen["screenshot"].as_str().unwrap());
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "{}",
+        shot.display()
+    );
+
+    // Live: the booking made through the panel's API shows without a reload.
+    assert_eq!(seen["schedule_status"], 201, "{seen:#}");
+    assert_eq!(
+        seen["waiting_after"].as_u64(),
+        seen["waiting_before"].as_u64().map(|w| w + 1)
+    );
+    assert!(seen["drawn_count_after"].as_u64() > seen["drawn_count_before"].as_u64());
+
+    // The report links carry the filters; the CSV is the JSON's rows.
+    assert!(
+        seen["csv_href"].as_str().unwrap().contains("outcome=busy"),
+        "{seen:#}"
+    );
+    assert!(seen["csv_header"]
+        .as_str()
+        .unwrap()
+        .starts_with("record,callback_id,attempt_id,queue"));
+    let report = &seen["json_report"];
+    assert!(report["callbacks"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(seen["csv_rows"], report["rows"].as_array().unwrap().len());
+    assert!(report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["record"] == "callback")
+        .all(|r| r["outcome"] == "busy" && r["queue"] == "support"));
 }
