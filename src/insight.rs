@@ -343,3 +343,203 @@ pub fn charts(
         agents: agents.into_values().collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        Attempt, CallbackRequest, CallbackType, DispatchCounts, Source, State, Window,
+    };
+
+    fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+    }
+
+    fn entry(id: i64, state: State, due: DateTime<Utc>, legs: Vec<Attempt>) -> Entry {
+        Entry {
+            request: CallbackRequest {
+                id,
+                kind: CallbackType::Scheduled,
+                number: "+12125550142".into(),
+                time_zone: "America/New_York".into(),
+                desired_at: Some(due),
+                window: Window::default(),
+                queue: "support".into(),
+                agent: None,
+                remark: None,
+                ivr_data: Default::default(),
+                source: Source::Ivr,
+                origin_uuid: None,
+                idempotency_key: None,
+                recording: None,
+                transcript: None,
+                tags: Default::default(),
+                state,
+                due_at: Some(due),
+                expires_at: None,
+                customer_attempts: 0,
+                created_at: due - Duration::hours(1),
+                updated_at: due,
+                lease_owner: None,
+                lease_expires: None,
+                priority: 0,
+                counts: DispatchCounts::default(),
+            },
+            attempts: legs,
+        }
+    }
+
+    fn leg(
+        id: i64,
+        leg: Leg,
+        agent: &str,
+        start: DateTime<Utc>,
+        result: AttemptResult,
+        talk: i64,
+    ) -> Attempt {
+        Attempt {
+            id,
+            callback_id: 1,
+            leg,
+            attempt_no: 1,
+            agent: Some(agent.into()),
+            call_uuid: None,
+            started_at: start,
+            answered_at: (talk > 0).then(|| start + Duration::seconds(5)),
+            ended_at: Some(start + Duration::seconds(5 + talk)),
+            hangup_cause: None,
+            result: Some(result),
+            disposition: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn the_charts_count_hours_outcomes_lateness_and_agents() {
+        // New York falls back on 2026-11-01: that day has 25 hours. A callback rung 10
+        // minutes late lands in the 5–15 min band; a wrong number counts as failed; agent
+        // 1001's offers, reject, accept and talk time add up; a cancelled callback is not
+        // drawn; a waiting one is drawn at its due hour, tomorrow's in tomorrow's hours.
+        let zone: Tz = "America/New_York".parse().unwrap();
+        let now = at(1, 20, 0); // 15:00 local, after the change
+        let late = entry(
+            1,
+            State::Completed,
+            at(1, 14, 0),
+            vec![
+                leg(
+                    1,
+                    Leg::Agent,
+                    "1001",
+                    at(1, 14, 10),
+                    AttemptResult::Rejected,
+                    0,
+                ),
+                leg(
+                    2,
+                    Leg::Agent,
+                    "1001",
+                    at(1, 14, 11),
+                    AttemptResult::Answered,
+                    30,
+                ),
+                leg(
+                    3,
+                    Leg::Customer,
+                    "1001",
+                    at(1, 14, 12),
+                    AttemptResult::Answered,
+                    120,
+                ),
+            ],
+        );
+        let wrong = entry(
+            2,
+            State::Failed,
+            at(1, 15, 0),
+            vec![
+                leg(
+                    4,
+                    Leg::Agent,
+                    "1002",
+                    at(1, 15, 0),
+                    AttemptResult::Answered,
+                    10,
+                ),
+                leg(
+                    5,
+                    Leg::Customer,
+                    "1002",
+                    at(1, 15, 1),
+                    AttemptResult::WrongNumber,
+                    0,
+                ),
+            ],
+        );
+        let gone = entry(3, State::Cancelled, at(1, 16, 0), vec![]);
+        let waiting = entry(4, State::Scheduled, at(2, 15, 30), vec![]);
+        let c = charts(
+            &[late, wrong, gone, waiting],
+            &["support".to_string()],
+            zone,
+            Duration::minutes(15),
+            (3, 2),
+            now,
+        );
+        assert_eq!(c.due.len(), 25 + 24);
+        assert_eq!(c.due.iter().filter(|h| h.day == "today").count(), 25);
+        let handled: Vec<(&str, u64)> = c
+            .due
+            .iter()
+            .filter(|h| h.handled > 0)
+            .map(|h| (h.label.as_str(), h.handled))
+            .collect();
+        assert_eq!(handled, [("09:00", 1), ("10:00", 1)]);
+        let waiting: Vec<(&str, &str, u64)> = c
+            .due
+            .iter()
+            .filter(|h| h.waiting > 0)
+            .map(|h| (h.day, h.label.as_str(), h.waiting))
+            .collect();
+        assert_eq!(waiting, [("tomorrow", "10:00", 1)]);
+        let outcomes: u64 = c.outcomes.iter().map(|h| h.counts["failed"]).sum();
+        assert_eq!(outcomes, 1);
+        assert_eq!(
+            c.outcomes.iter().map(|h| h.counts["answered"]).sum::<u64>(),
+            1
+        );
+        let bands: Vec<u64> = c.lateness.iter().map(|b| b.count).collect();
+        assert_eq!(bands, [1, 0, 1, 0, 0, 0]);
+        assert_eq!(
+            c.agents[0],
+            AgentFigures {
+                agent: "1001".into(),
+                offers: 2,
+                accepts: 1,
+                rejects: 1,
+                talk_seconds: 120,
+            }
+        );
+        assert_eq!(c.promises[0].today, Kept { kept: 2, total: 2 });
+        assert_eq!((c.agents_configured, c.agents_ready), (3, 2));
+    }
+
+    #[test]
+    fn today_starts_at_the_first_local_time_that_exists() {
+        // Chile moved its clocks from 00:00 to 01:00 on 2022-09-11: no local midnight.
+        let zone: Tz = "America/Santiago".parse().unwrap();
+        let day = NaiveDate::from_ymd_opt(2022, 9, 11).unwrap();
+        let start = start_of_day(zone, day).unwrap();
+        assert_eq!(start, Utc.with_ymd_and_hms(2022, 9, 11, 4, 0, 0).unwrap());
+        assert_eq!(
+            start.with_timezone(&zone).naive_local(),
+            day.and_hms_opt(1, 0, 0).unwrap()
+        );
+        // An ordinary day: midnight.
+        let day = NaiveDate::from_ymd_opt(2022, 9, 12).unwrap();
+        assert_eq!(
+            start_of_day(zone, day).unwrap(),
+            Utc.with_ymd_and_hms(2022, 9, 12, 3, 0, 0).unwrap()
+        );
+    }
+}
