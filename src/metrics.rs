@@ -131,7 +131,12 @@ pub fn render(
     // queue and the promises kept, so alerts can fire on them.
     let now = service.now();
     let cfg = service.config();
-    let entries = crate::history::read(store.as_ref(), now - chrono::Duration::days(7))?;
+    // Waiting callbacks matter up to an hour ahead (due within the hour).
+    let entries = crate::history::read(
+        store.as_ref(),
+        now - chrono::Duration::days(7),
+        Some(now + chrono::Duration::hours(1)),
+    )?;
     let queues: Vec<String> = cfg.queues.keys().cloned().collect();
     let mut backlog = crate::insight::backlog(&entries, now);
     for q in &queues {

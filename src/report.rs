@@ -255,7 +255,7 @@ pub fn build(
     sees: impl Fn(&str) -> bool,
 ) -> Result<Report, ReportError> {
     // Every callback created in the range changed at or after its creation.
-    let entries = history::read(store, filter.from)?;
+    let entries = history::read(store, filter.from, None)?;
     let mut rows = Vec::new();
     let mut callbacks = 0;
     for e in entries

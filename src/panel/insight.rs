@@ -24,9 +24,11 @@ pub(super) async fn charts(
         v.require(Action::Operator)?;
         let now = p.service.now();
         let cfg = p.service.config();
+        // Waiting callbacks up to the end of tomorrow (the due chart's last hour).
         let entries: Vec<_> = crate::history::read(
             p.service.store().as_ref(),
             now - chrono::Duration::days(CHART_DAYS),
+            Some(now + chrono::Duration::days(2)),
         )
         .map_err(|e| ApiError::from(crate::service::Error::from(e)))?
         .into_iter()

@@ -157,7 +157,12 @@ fn main() {
 
     let mut entries = Vec::new();
     let read = median_ms(|| {
-        entries = history::read(store.as_ref(), now - Duration::days(7)).expect("history");
+        entries = history::read(
+            store.as_ref(),
+            now - Duration::days(7),
+            Some(now + Duration::days(2)),
+        )
+        .expect("history");
     });
     let charts = median_ms(|| {
         let c = callback_core::insight::charts(

@@ -381,7 +381,8 @@ fn reports_filter_callbacks_and_attempts_over_http_and_fs_cli() {
     );
 }
 
-/// Counts of the callbacks in active states (being dispatched) or due, from `callback stats`.
+/// Callbacks in active states (being dispatched) or due, from `callback stats`, and agents
+/// still busy.
 fn in_flight(sim: &Sim) -> u64 {
     let v: Value = serde_json::from_str(&sim.api("callback json stats")).unwrap();
     v["stats"]["by_queue_state"]
@@ -395,7 +396,14 @@ fn in_flight(sim: &Sim) -> u64 {
             )
         })
         .map(|r| r[2].as_u64().unwrap())
-        .sum()
+        .sum::<u64>()
+        // An agent is released just after its callback's last step.
+        + serde_json::from_str::<Value>(&sim.api("callback json agents")).unwrap()["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["state"] == "busy")
+            .count() as u64
 }
 
 /// Waits until the dispatcher has had nothing in flight three checks in a row.
