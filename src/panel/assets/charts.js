@@ -31,7 +31,8 @@ function stackedBars(svg, { labels, series, lines = [], unit = '' }) {
   const top = niceTop(Math.max(1, ...totals, ...lines.map((l) => l.value)));
   const y = (v) => T + (H - T - B) * (1 - v / top);
   const step = (W - L - R) / Math.max(1, labels.length);
-  for (const f of [0, 0.5, 1]) {
+  // Counts are whole: no half tick on an axis of 1.
+  for (const f of Number.isInteger(top / 2) ? [0, 0.5, 1] : [0, 1]) {
     svg.appendChild(svgEl('line', { x1: L, x2: W - R, y1: y(top * f), y2: y(top * f), class: 'grid' }));
     svg.appendChild(svgEl('text', { x: L - 4, y: y(top * f) + 4, 'text-anchor': 'end', class: 'axis' }, Math.round(top * f) + unit));
   }
