@@ -179,7 +179,7 @@ async function refresh() {
 // A burst of changes (a busy dispatcher) costs one reload in flight and one after it, and
 // reloads start at most every RELOAD_GAP ms: each one reads the store.
 const RELOAD_GAP = 2000;
-function coalesced(load) {
+function coalesced(load, gap = RELOAD_GAP) {
   let loading = false;
   let again = false;
   let last = 0;
@@ -189,7 +189,7 @@ function coalesced(load) {
       again = true;
       return;
     }
-    const wait = last + RELOAD_GAP - Date.now();
+    const wait = last + gap - Date.now();
     if (wait > 0) {
       if (!timer) timer = setTimeout(() => { timer = null; run(); }, wait);
       return;
@@ -482,6 +482,7 @@ async function operator() {
 }
 
 // The charts (window.charts, charts.js) over /panel/api/operator/charts.
+const CHARTS_GAP = 10_000;
 const OUTCOME_COLORS = {
   answered: '#2e7d4f', 'no-answer': '#d29a1e', busy: '#8e44ad', machine: '#5d6d7e', failed: '#c0392b',
 };
@@ -569,12 +570,18 @@ document.addEventListener('DOMContentLoaded', () => {
     $('report-form').addEventListener('input', reportLinks);
     $('report-form').addEventListener('submit', (e) => e.preventDefault());
     reportLinks();
-    const reload = coalesced(() => Promise.all([operator(), operatorCharts()]));
+    const reload = coalesced(operator);
+    // The charts read a week of callbacks with their legs: redrawn at most every 10 s.
+    const redraw = coalesced(operatorCharts, CHARTS_GAP);
     reload();
+    redraw();
     if (window.EventSource) {
-      new EventSource('/panel/api/events').addEventListener('changed', reload);
+      const es = new EventSource('/panel/api/events');
+      es.addEventListener('changed', reload);
+      es.addEventListener('changed', redraw);
     }
     setInterval(reload, 5000);
+    setInterval(redraw, 60000);
     return;
   }
   wire();
