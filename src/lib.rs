@@ -41,6 +41,10 @@
 //!   the embeddable callback widget and the customer's manage page.
 //! - [`panel`]: the agent panel and operator view (pages + their JSON, staff sessions,
 //!   roles, live updates), served beside the REST API.
+//! - [`history`]: the recent callbacks with their attempts and the promise each was made.
+//! - [`insight`]: supervisors' figures over that history (due per hour, promises kept,
+//!   outcomes, lateness, per agent), for the operator view's charts and `/metrics`.
+//! - [`report`]: filtered reports (one row per callback and per attempt) as CSV or JSON.
 //! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
 //! - [`notice`]: confirmations and reminders to customers (e-mail, SMS webhook, signed
 //!   webhook) with the manage link, from the same outbox.
@@ -56,7 +60,9 @@ pub mod command;
 pub mod config;
 pub mod dispatch;
 pub mod estimate;
+pub mod history;
 pub mod host;
+pub mod insight;
 pub mod ivr;
 pub mod metrics;
 pub mod model;
@@ -65,6 +71,7 @@ pub mod notice;
 pub mod number;
 pub mod panel;
 pub mod recording;
+pub mod report;
 pub mod retry;
 pub mod schedule;
 pub mod service;

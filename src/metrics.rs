@@ -127,6 +127,86 @@ pub fn render(
             .collect(),
     ));
 
+    // Supervisors' figures (crate::insight): the backlog per queue and today's promises
+    // kept, so alerts can fire on them. Today only (the last 24 hours cover every zone's
+    // today): Prometheus keeps the history, so a scrape need not re-read a week
+    // (`cargo bench --bench insight`: the week is ~7 times the work).
+    let now = service.now();
+    let cfg = service.config();
+    // Waiting callbacks matter up to an hour ahead (due within the hour).
+    let entries = crate::history::read(
+        store.as_ref(),
+        now - chrono::Duration::days(1),
+        Some(now + chrono::Duration::hours(1)),
+    )?;
+    let queues: Vec<String> = cfg.queues.keys().cloned().collect();
+    let mut backlog = crate::insight::backlog(&entries, now);
+    for q in &queues {
+        backlog.entry(q.clone()).or_default();
+    }
+    families.push(family(
+        "callback_overdue",
+        "Waiting callbacks whose due time passed over a minute ago, by queue",
+        MetricType::GAUGE,
+        backlog
+            .iter()
+            .map(|(q, (overdue, _))| gauge(&[("queue", q)], *overdue))
+            .collect(),
+    ));
+    families.push(family(
+        "callback_due_next_hour",
+        "Waiting callbacks due within the next hour (overdue ones included), by queue",
+        MetricType::GAUGE,
+        backlog
+            .iter()
+            .map(|(q, (_, soon))| gauge(&[("queue", q)], *soon))
+            .collect(),
+    ));
+    let today_start = |q: &str| {
+        let zone = cfg
+            .queues
+            .get(q)
+            .map_or(cfg.settings.default_time_zone, |c| c.zone());
+        crate::insight::today(zone, now)
+    };
+    let promises =
+        crate::insight::promises(&entries, &queues, cfg.settings.promise, today_start, now);
+    let mut counted = Vec::new();
+    let mut ratios = Vec::new();
+    for p in &promises {
+        let k = p.today;
+        let q = p.queue.as_str();
+        counted.push(gauge(
+            &[("queue", q), ("period", "today"), ("kept", "yes")],
+            k.kept,
+        ));
+        counted.push(gauge(
+            &[("queue", q), ("period", "today"), ("kept", "no")],
+            k.total - k.kept,
+        ));
+        if let Some(r) = k.ratio() {
+            let mut g = Gauge::default();
+            g.set_value(r);
+            let mut m = Metric::default();
+            m.set_label(labels(&[("queue", q), ("period", "today")]));
+            m.set_gauge(g);
+            ratios.push(m);
+        }
+    }
+    families.push(family(
+        "callback_promises",
+        "Callbacks whose promise can be told, by queue, period (today) and whether the \
+         first customer dial came within promise-minutes of the time promised",
+        MetricType::GAUGE,
+        counted,
+    ));
+    families.push(family(
+        "callback_promise_kept_ratio",
+        "Share of promises kept, by queue and period (today); absent without any",
+        MetricType::GAUGE,
+        ratios,
+    ));
+
     let mut jobs: BTreeMap<&str, u64> = ["queued", "running", "done", "failed"]
         .into_iter()
         .map(|s| (s, 0))

@@ -18,6 +18,7 @@ mod callbacks;
 mod error;
 pub(crate) mod limits;
 mod metrics;
+pub(crate) mod reports;
 mod server;
 mod widget;
 
@@ -93,6 +94,7 @@ pub fn router(service: Arc<CallbackService>, dispatcher: Option<Arc<Dispatcher>>
         .route("/v1/availability", get(callbacks::availability))
         .route("/v1/widget", get(widget::settings))
         .route("/v1/number", get(widget::check_number))
+        .route("/v1/reports", get(reports::report))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics::scrape))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no-route", "no such route") })

@@ -20,7 +20,7 @@ use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
 /// The usage line of every sub-command.
-pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>] | reload";
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>] | report [format=csv|json] [from=… to=… queue=… type=… source=… agent=… outcome=…] | reload";
 
 pub const HELP: &str = "\
 callback help                      this text
@@ -40,6 +40,10 @@ callback purge [<id>]               delete recordings and transcripts: of callba
                                    than retention-days, or of one callback now (on request)
 callback result <attempt id> answered|machine|busy|no-answer|wrong-number
                                    correct a customer attempt's result (the agent knows best)
+callback report [<key>=<value> ...] callbacks created in a range, one CSV row per callback and per
+                                   attempt (callback_origin_uuid, the leg's CDR keys); keys:
+                                   from, to (YYYY-MM-DD or RFC 3339; default the last 7 days),
+                                   queue, type, source, agent, outcome, format=csv|json
 callback reload                    re-read callback.conf (after reloadxml) without unloading:
                                    queues, hours, agents, staff, IVR profiles, tag rules; the
                                    reply names what only `reload mod_callback` applies
@@ -66,6 +70,8 @@ pub enum Command {
     Disposition(i64, String, Option<String>),
     Result(i64, AttemptResult),
     Purge(Option<CallbackId>),
+    /// A report: the `key=value` words, read by [`crate::report`].
+    Report(String),
     /// Re-read the configuration (a node runs it: [`crate::node::Node::command`]).
     Reload,
     /// Debug builds only: panics, to prove the guard.
@@ -233,6 +239,7 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
         "reload" => simple("callback reload", &mut |i| {
             end.map(|_| Command::Reload).parse(i)
         })?,
+        "report" => Command::Report(args.trim().to_string()),
         "purge" => simple("callback purge [<id>]", &mut |i| {
             (opt(arg(id)), end).map(|(n, _)| Command::Purge(n)).parse(i)
         })?,

@@ -44,6 +44,8 @@ pub enum Reply {
         files: usize,
     },
     Reloaded(Reloaded),
+    /// A report's rows, and whether `format=json` asked for JSON.
+    Report(Box<crate::report::Report>),
 }
 
 /// What a reload did ([`crate::node::Node::reload`], the console's `reload`).
@@ -85,6 +87,18 @@ pub enum CommandError {
     /// A reload refused (the configuration did not validate, or the node cannot read it).
     #[error("{0}")]
     Config(String),
+    /// A report refused (a bad filter) or not written; a store failure is a `Service` one.
+    #[error(transparent)]
+    Report(crate::report::ReportError),
+}
+
+impl From<crate::report::ReportError> for CommandError {
+    fn from(e: crate::report::ReportError) -> Self {
+        match e {
+            crate::report::ReportError::Store(s) => Self::Service(s.into()),
+            other => Self::Report(other),
+        }
+    }
 }
 
 impl CommandError {
@@ -98,6 +112,8 @@ impl CommandError {
             Self::Number(_) => "invalid-number",
             Self::Agent(_) => "invalid",
             Self::Config(_) => "config",
+            Self::Report(crate::report::ReportError::Csv(_)) => "internal",
+            Self::Report(_) => "invalid",
         }
     }
 
@@ -181,6 +197,10 @@ pub fn run(
                 .set_disposition(attempt, Some(result), None, None)
                 .map_err(ServiceError::from)?;
             Ok(Reply::Corrected { attempt, result })
+        }
+        Command::Report(words) => {
+            let pairs = crate::report::words(&words)?;
+            Ok(Reply::Report(Box::new(crate::report::run(svc, pairs)?)))
         }
         Command::Purge(only) => Ok(Reply::Purged {
             only,

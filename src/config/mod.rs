@@ -101,6 +101,9 @@ pub struct Settings {
     /// Recordings and transcripts are deleted this long after their callback finished
     /// (`None`: kept).
     pub retention: Option<Duration>,
+    /// A callback's promise is kept when its first customer dial comes within this long of
+    /// the time promised (`promise-minutes`): the operator view's and `/metrics`' figure.
+    pub promise: Duration,
 }
 
 /// A PostgreSQL connection string (`db-url`). Its password never shows: `Debug` and
@@ -218,6 +221,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "lease-seconds",
     "max-remark-chars",
     "retention-days",
+    "promise-minutes",
     "whisper-model",
     "whisper-language",
     "whisper-threads",
@@ -492,6 +496,7 @@ impl Config {
                 0 => None,
                 d => Some(Duration::days(d)),
             },
+            promise: Duration::minutes(s.number("promise-minutes", 15i64, 1..=1440)?),
         };
 
         let mut queues = BTreeMap::new();

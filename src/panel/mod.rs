@@ -7,7 +7,8 @@
 //!   do what; `views`: the callbacks as the panel shows them; `actions`: Call Now,
 //!   schedule, reschedule, cancel, reassign, after-call work, the agent's own state;
 //!   `recording`: the caller's WAV with byte ranges (seeking); `events`: live updates
-//!   (server-sent events); `operator`: the per-queue overview.
+//!   (server-sent events); `operator`: the per-queue overview; `insight`: the operator
+//!   view's charts and report download.
 //!
 //! The `/panel/api` routes are the panel's own, not part of the public `/v1` contract
 //! (openapi.json): they may change with the pages. Every refusal has the API's error shape
@@ -17,6 +18,7 @@
 
 mod actions;
 mod events;
+mod insight;
 mod operator;
 mod recording;
 mod roles;
@@ -47,6 +49,7 @@ const PANEL_HTML: &str = include_str!("assets/panel.html");
 const OPERATOR_HTML: &str = include_str!("assets/operator.html");
 const PANEL_JS: &str = include_str!("assets/panel.js");
 const PANEL_CSS: &str = include_str!("assets/panel.css");
+const CHARTS_JS: &str = include_str!("assets/charts.js");
 
 /// What every panel handler shares.
 pub(crate) struct Panel {
@@ -95,6 +98,10 @@ pub fn router(
             get(|| async { asset("text/javascript; charset=utf-8", PANEL_JS) }),
         )
         .route(
+            "/panel/assets/charts.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CHARTS_JS) }),
+        )
+        .route(
             "/panel/assets/panel.css",
             get(|| async { asset("text/css; charset=utf-8", PANEL_CSS) }),
         )
@@ -122,6 +129,8 @@ pub fn router(
         .route("/panel/api/availability", get(views::availability))
         .route("/panel/api/events", get(events::stream))
         .route("/panel/api/operator", get(operator::overview))
+        .route("/panel/api/operator/charts", get(insight::charts))
+        .route("/panel/api/operator/report", get(insight::report))
         .layer(DefaultBodyLimit::max(16_384))
         .with_state(panel)
 }

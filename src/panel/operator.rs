@@ -8,7 +8,6 @@ use crate::api::ApiError;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{TimeZone, Utc};
 use serde_json::{json, Map, Value};
 
 pub(super) async fn overview(
@@ -30,7 +29,7 @@ pub(super) async fn overview(
                 }
             }
             let zone = q.zone();
-            let midnight = start_of_day(zone, now.with_timezone(&zone).date_naive()).unwrap_or(now);
+            let midnight = crate::insight::today(zone, now);
             let mut results = Map::new();
             for (res, n) in p
                 .service
@@ -88,39 +87,4 @@ pub(super) async fn overview(
         .into_response())
     })
     .await
-}
-
-/// The first instant of `date` in `zone`: local midnight, or where midnight does not exist
-/// (a DST change at 00:00, as in America/Santiago) the first local minute that does.
-fn start_of_day(zone: chrono_tz::Tz, date: chrono::NaiveDate) -> Option<chrono::DateTime<Utc>> {
-    let midnight = date.and_hms_opt(0, 0, 0)?;
-    (0..24 * 60).find_map(|m| {
-        zone.from_local_datetime(&(midnight + chrono::Duration::minutes(m)))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn today_starts_at_the_first_local_time_that_exists() {
-        // Chile moved its clocks from 00:00 to 01:00 on 2022-09-11: no local midnight.
-        let zone: chrono_tz::Tz = "America/Santiago".parse().unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2022, 9, 11).unwrap();
-        let start = start_of_day(zone, day).unwrap();
-        assert_eq!(start, Utc.with_ymd_and_hms(2022, 9, 11, 4, 0, 0).unwrap());
-        assert_eq!(
-            start.with_timezone(&zone).naive_local(),
-            day.and_hms_opt(1, 0, 0).unwrap()
-        );
-        // An ordinary day: midnight.
-        let day = chrono::NaiveDate::from_ymd_opt(2022, 9, 12).unwrap();
-        assert_eq!(
-            start_of_day(zone, day).unwrap(),
-            Utc.with_ymd_and_hms(2022, 9, 12, 3, 0, 0).unwrap()
-        );
-    }
 }

@@ -160,6 +160,22 @@ fn respond<T: ?Sized>(
 }
 
 /// The reply's words: one JSON object, or `+OK` and lines.
+/// A report: CSV after a `+OK` line, or one JSON object (`json` first, or `format=json`).
+fn report_words(json: bool, r: &callback_core::report::Report) -> String {
+    use callback_core::report::Format;
+    if json || r.filter.format == Some(Format::Json) {
+        return ok_json(json!({ "report": r.to_json() }));
+    }
+    match r.to_csv() {
+        Ok(csv) => format!(
+            "+OK {} callback(s), {} row(s)\n{csv}",
+            r.callbacks,
+            r.rows.len()
+        ),
+        Err(e) => err_reply(json, "internal", &e.to_string(), None),
+    }
+}
+
 fn words(json: bool, reply: &Reply) -> String {
     if json {
         return match reply {
@@ -188,6 +204,7 @@ fn words(json: bool, reply: &Reply) -> String {
                 "agents_removed": r.agents_removed,
                 "not_applied": r.not_applied,
             })),
+            Reply::Report(r) => report_words(true, r),
         };
     }
     match reply {
@@ -278,6 +295,7 @@ fn words(json: bool, reply: &Reply) -> String {
         Reply::Purged { only: None, files } => {
             format!("+OK {files} recording file(s) past retention deleted\n")
         }
+        Reply::Report(r) => report_words(false, r),
         Reply::Reloaded(r) => {
             let mut out = format!(
                 "+OK reloaded {}: {} queue(s), {} agent(s), {} staff, {} tag rule(s)\n",

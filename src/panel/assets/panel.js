@@ -179,7 +179,7 @@ async function refresh() {
 // A burst of changes (a busy dispatcher) costs one reload in flight and one after it, and
 // reloads start at most every RELOAD_GAP ms: each one reads the store.
 const RELOAD_GAP = 2000;
-function coalesced(load) {
+function coalesced(load, gap = RELOAD_GAP) {
   let loading = false;
   let again = false;
   let last = 0;
@@ -189,7 +189,7 @@ function coalesced(load) {
       again = true;
       return;
     }
-    const wait = last + RELOAD_GAP - Date.now();
+    const wait = last + gap - Date.now();
     if (wait > 0) {
       if (!timer) timer = setTimeout(() => { timer = null; run(); }, wait);
       return;
@@ -481,14 +481,107 @@ async function operator() {
   }
 }
 
+// The charts (window.charts, charts.js) over /panel/api/operator/charts.
+const CHARTS_GAP = 10_000;
+const OUTCOME_COLORS = {
+  answered: '#2e7d4f', 'no-answer': '#d29a1e', busy: '#8e44ad', machine: '#5d6d7e', failed: '#c0392b',
+};
+
+function duration(s) {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return (h ? h + ' h ' : '') + m + ' min ' + (s % 60) + ' s';
+}
+
+async function operatorCharts() {
+  let c;
+  try {
+    c = await api('GET', '/panel/api/operator/charts');
+  } catch (e) {
+    if (e.status === 401) { location.href = '/panel/'; return; }
+    return say(e.message, true);
+  }
+  window.panel.charts = c;
+  window.panel.chartsDrawn = (window.panel.chartsDrawn || 0) + 1;
+  $('charts-zone').textContent = '(' + c.time_zone + ')';
+  const hourLabel = (h) => (h.day === 'tomorrow' ? '+' : '') + h.label.slice(0, 2);
+  window.charts.stackedBars($('chart-due'), {
+    labels: c.due.map(hourLabel),
+    series: [
+      { name: 'handled', color: '#8fb3d9', values: c.due.map((h) => h.handled) },
+      { name: 'waiting', color: '#24324a', values: c.due.map((h) => h.waiting) },
+    ],
+    lines: [
+      { name: 'agents', color: '#5a6476', value: c.agents_configured },
+      { name: 'not away', color: '#2e7d4f', value: c.agents_ready },
+    ],
+  });
+  $('promise-note').textContent = 'First customer dial within ' + c.promise_minutes
+    + ' min of the time promised, per queue: today, and over 7 days.';
+  const rows = [];
+  for (const p of c.promises) {
+    rows.push({ label: p.queue + ' today', kept: p.today.kept, total: p.today.total });
+    rows.push({ label: p.queue + ' 7 days', kept: p.week.kept, total: p.week.total });
+  }
+  window.charts.shareBars($('chart-promises'), rows);
+  window.charts.stackedBars($('chart-outcomes'), {
+    labels: c.outcomes.map((h) => h.label.slice(0, 2)),
+    series: Object.keys(OUTCOME_COLORS).map((o) => ({
+      name: o, color: OUTCOME_COLORS[o], values: c.outcomes.map((h) => h.counts[o] || 0),
+    })),
+  });
+  window.charts.stackedBars($('chart-lateness'), {
+    labels: c.lateness.map((b) => b.label),
+    series: [{ name: 'callbacks', color: '#24324a', values: c.lateness.map((b) => b.count) }],
+  });
+  const tb = $('agent-figures').tBodies[0];
+  tb.textContent = '';
+  for (const a of c.agents) {
+    const tr = document.createElement('tr');
+    cell(tr, a.agent);
+    cell(tr, a.offers);
+    cell(tr, a.accepts);
+    cell(tr, a.rejects);
+    cell(tr, duration(a.talk_seconds));
+    tb.appendChild(tr);
+  }
+  if (!c.agents.length) {
+    const tr = document.createElement('tr');
+    cell(tr, 'no offers today').colSpan = 5;
+    tb.appendChild(tr);
+  }
+}
+
+// The report links follow the form's filters.
+function reportLinks() {
+  const q = new URLSearchParams();
+  for (const k of ['from', 'to', 'queue', 'type', 'source', 'agent', 'outcome']) {
+    const v = $('report-' + k).value.trim();
+    if (v) q.set(k, v);
+  }
+  for (const f of ['csv', 'json']) {
+    q.set('format', f);
+    $('report-' + f).href = '/panel/api/operator/report?' + q.toString();
+  }
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   if (document.body.dataset.view === 'operator') {
+    $('report-form').addEventListener('input', reportLinks);
+    $('report-form').addEventListener('submit', (e) => e.preventDefault());
+    reportLinks();
     const reload = coalesced(operator);
+    // The charts read a week of callbacks with their legs: redrawn at most every 10 s.
+    const redraw = coalesced(operatorCharts, CHARTS_GAP);
     reload();
+    redraw();
     if (window.EventSource) {
-      new EventSource('/panel/api/events').addEventListener('changed', reload);
+      const es = new EventSource('/panel/api/events');
+      es.addEventListener('changed', reload);
+      es.addEventListener('changed', redraw);
     }
     setInterval(reload, 5000);
+    setInterval(redraw, 60000);
     return;
   }
   wire();
