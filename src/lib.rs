@@ -45,6 +45,8 @@
 //! - [`insight`]: supervisors' figures over that history (due per hour, promises kept,
 //!   outcomes, lateness, per agent), for the operator view's charts and `/metrics`.
 //! - [`report`]: filtered reports (one row per callback and per attempt) as CSV or JSON.
+//! - [`background`]: a background thread working in passes, nudged and stopped (the
+//!   webhook and notice workers).
 //! - [`webhook`]: outbound webhooks: every event POSTed, signed, from the durable outbox.
 //! - [`notice`]: confirmations and reminders to customers (e-mail, SMS webhook, signed
 //!   webhook) with the manage link, from the same outbox.
@@ -54,6 +56,7 @@
 
 pub mod access;
 pub mod api;
+pub mod background;
 pub mod capture;
 pub mod clock;
 pub mod command;

@@ -9,14 +9,14 @@
 //! sha256=<hex>`, the HMAC-SHA256 of `<timestamp>.<body>` under the webhook's secret: the
 //! receiver recomputes it, compares in constant time and refuses old timestamps (replays).
 
+use crate::background::{Background, Signal, Wake};
 use crate::clock::Clock;
 use crate::config::WebhookTarget;
 use crate::store::{OutboxEvent, WebhookLog};
 use chrono::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 /// How often the worker looks for new events when nothing wakes it.
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -52,15 +52,9 @@ pub fn payload(e: &OutboxEvent) -> String {
     .to_string()
 }
 
-struct Shared {
-    stopping: Mutex<bool>,
-    wake: Condvar,
-}
-
 /// The delivery thread. [`WebhookWorker::stop`] (or drop) stops and joins it.
 pub struct WebhookWorker {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Background,
 }
 
 struct Run {
@@ -70,7 +64,7 @@ struct Run {
     max: Duration,
     clock: Arc<dyn Clock>,
     agent: ureq::Agent,
-    shared: Arc<Shared>,
+    signal: Arc<Signal>,
 }
 
 impl WebhookWorker {
@@ -92,10 +86,7 @@ impl WebhookWorker {
             log.webhook_cursor(&t.name, clock.now())
                 .map_err(|e| std::io::Error::other(format!("webhook {}: {e}", t.name)))?;
         }
-        let shared = Arc::new(Shared {
-            stopping: Mutex::new(false),
-            wake: Condvar::new(),
-        });
+        let signal = Arc::new(Signal::default());
         let run = Run {
             log,
             targets,
@@ -107,55 +98,27 @@ impl WebhookWorker {
                 .timeout(std::time::Duration::from_secs(5))
                 .redirects(0)
                 .build(),
-            shared: shared.clone(),
+            signal: signal.clone(),
         };
-        let thread = std::thread::Builder::new()
-            .name("callback-webhooks".into())
-            .spawn(move || run.main())?;
-        Ok(Some(Self {
-            shared,
-            thread: Some(thread),
-        }))
+        let thread =
+            Background::spawn("callback-webhooks", "webhooks", signal, move || run.main())?;
+        Ok(Some(Self { thread }))
     }
 
     /// Looks for new events now instead of at the next poll.
     pub fn nudge(&self) {
-        self.shared.wake.notify_all();
+        self.thread.nudge();
     }
 
     /// Stops after the delivery in progress (bounded by its timeout) and joins the thread.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        *self
-            .shared
-            .stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = true;
-        self.shared.wake.notify_all();
-        if let Some(t) = self.thread.take() {
-            if t.join().is_err() {
-                tracing::error!("webhooks: the delivery thread panicked");
-            }
-        }
-    }
-}
-
-impl Drop for WebhookWorker {
-    fn drop(&mut self) {
-        self.halt();
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 
 impl Run {
     fn stopping(&self) -> bool {
-        *self
-            .shared
-            .stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.signal.stopping()
     }
 
     fn main(self) {
@@ -172,15 +135,9 @@ impl Run {
                     }
                 }
             }
-            let guard = self
-                .shared
-                .stopping
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if *guard {
+            if self.signal.wait(POLL) == Wake::Stop {
                 break;
             }
-            let _ = self.shared.wake.wait_timeout(guard, POLL);
         }
     }
 

@@ -26,13 +26,13 @@ mod send;
 pub use message::{render, when_text, Kind, Message};
 pub use send::{SendError, Sender};
 
+use crate::background::{Background, Signal, Wake};
 use crate::config::Notice;
 use crate::model::{CallbackRequest, State};
 use crate::service::CallbackService;
 use crate::store::{ListFilter, WebhookLog};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 /// How often the worker looks for work when nothing wakes it.
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -42,17 +42,9 @@ const BATCH: usize = 100;
 /// reminders are minutes ahead, and the read lists every waiting callback.
 const REMINDER_SCAN: std::time::Duration = std::time::Duration::from_secs(15);
 
-struct Shared {
-    stopping: Mutex<bool>,
-    wake: Condvar,
-    /// Set by a nudge: the next pass reads reminders whatever the time since the last.
-    nudged: std::sync::atomic::AtomicBool,
-}
-
 /// The notice thread. [`NoticeWorker::stop`] (or drop) stops and joins it.
 pub struct NoticeWorker {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Background,
 }
 
 struct Run {
@@ -64,7 +56,7 @@ struct Run {
     token_secret: String,
     retry: Duration,
     max: Duration,
-    shared: Arc<Shared>,
+    signal: Arc<Signal>,
 }
 
 fn confirm_cursor(n: &Notice) -> String {
@@ -105,11 +97,7 @@ impl NoticeWorker {
                     .map_err(|e| std::io::Error::other(format!("notice {}: {e}", n.name)))?;
             }
         }
-        let shared = Arc::new(Shared {
-            stopping: Mutex::new(false),
-            wake: Condvar::new(),
-            nudged: std::sync::atomic::AtomicBool::new(false),
-        });
+        let signal = Arc::new(Signal::default());
         let run = Run {
             log,
             notices: cfg.notices.notices.clone(),
@@ -119,69 +107,35 @@ impl NoticeWorker {
             retry: cfg.api.webhook_retry_delay,
             max: cfg.api.webhook_max_delay,
             service,
-            shared: shared.clone(),
+            signal: signal.clone(),
         };
-        let thread = std::thread::Builder::new()
-            .name("callback-notices".into())
-            .spawn(move || run.main())?;
-        Ok(Some(Self {
-            shared,
-            thread: Some(thread),
-        }))
+        let thread = Background::spawn("callback-notices", "notices", signal, move || run.main())?;
+        Ok(Some(Self { thread }))
     }
 
-    /// Looks for work now instead of at the next poll.
+    /// Looks for work now (reminders included) instead of at the next poll.
     pub fn nudge(&self) {
-        self.shared
-            .nudged
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.shared.wake.notify_all();
+        self.thread.nudge();
     }
 
     /// Stops after the send in progress (bounded by its timeout) and joins the thread.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        *self
-            .shared
-            .stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = true;
-        self.shared.wake.notify_all();
-        if let Some(t) = self.thread.take() {
-            if t.join().is_err() {
-                tracing::error!("notices: the sending thread panicked");
-            }
-        }
-    }
-}
-
-impl Drop for NoticeWorker {
-    fn drop(&mut self) {
-        self.halt();
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 
 impl Run {
     fn stopping(&self) -> bool {
-        *self
-            .shared
-            .stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.signal.stopping()
     }
 
     fn main(self) {
         let mut outages: Vec<crate::store::Outage> =
             self.notices.iter().map(|_| Default::default()).collect();
         let mut last_scan: Option<std::time::Instant> = None;
+        // A nudge: the next pass reads reminders whatever the time since the last.
+        let mut nudged = false;
         while !self.stopping() {
-            let nudged = self
-                .shared
-                .nudged
-                .swap(false, std::sync::atomic::Ordering::SeqCst);
             let scan = nudged || last_scan.is_none_or(|t| t.elapsed() >= REMINDER_SCAN);
             if scan {
                 last_scan = Some(std::time::Instant::now());
@@ -205,15 +159,10 @@ impl Run {
                     }
                 }
             }
-            let guard = self
-                .shared
-                .stopping
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if *guard {
-                break;
+            match self.signal.wait(POLL) {
+                Wake::Stop => break,
+                wake => nudged = wake == Wake::Nudged,
             }
-            let _ = self.shared.wake.wait_timeout(guard, POLL);
         }
     }
 
