@@ -1,6 +1,11 @@
 //! The REST API over real HTTP on 127.0.0.1:0 with a real SQLite file: the routes do what
 //! the contract says, every bad input is a 4xx that stores nothing, keys and customer
 //! tokens open only what they should, the abuse limits hold, and no JSON makes it 5xx.
+//!
+//! Length: over 800 lines on purpose. Each file in `tests/` is its own test binary, linking
+//! the whole core with axum, rusqlite, postgres and whisper.cpp; splitting it by subject
+//! would add a link to every run of `.ci/test`, which has to stay within its time. Its
+//! tests share one configuration and one set of helpers.
 
 use callback_core::api::{HttpServer, OPENAPI};
 use callback_core::clock::ManualClock;

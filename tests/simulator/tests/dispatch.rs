@@ -6,6 +6,11 @@
 //! The dispatcher runs on its own thread on the module's clock (the simulator's virtual
 //! one), so each test moves the clock and then waits (bounded, in real time) for the state
 //! it expects.
+//!
+//! Length: over 800 lines on purpose. Each file here is its own test binary, linking the
+//! core, the simulator and the module's crate (about 230 MB with debug info); splitting it
+//! by subject would add a link and a load to every run of `.ci/test`, which has to stay
+//! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
 use callback_simulator::scenario::{load_with_config, repo_root};

@@ -3,6 +3,11 @@
 //! the module's `/metrics` exports, and the supervisors' figures there (overdue, promises)
 //! follow what happened; reports over HTTP and fs_cli with their filters; and, in a real
 //! browser, the operator view's charts over a simulated day of a few hundred callbacks.
+//!
+//! Length: over 800 lines on purpose. Each file here is its own test binary, linking the
+//! core, the simulator and the module's crate (about 230 MB with debug info); splitting it
+//! by subject would add a link and a load to every run of `.ci/test`, which has to stay
+//! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
 use callback_simulator::scenario::{load_with_config, repo_root};

@@ -2,6 +2,11 @@
 //! the simulated FreeSWITCH, callers scripted key by key, speaking the espeak-ng fixtures
 //! of fixtures/speech (8 kHz), on a virtual clock that starts Monday 2026-11-23 09:00 in
 //! New York (fixtures/config/ivr.conf.xml).
+//!
+//! Length: over 800 lines on purpose. Each file here is its own test binary, linking the
+//! core, the simulator and the module's crate (about 230 MB with debug info); splitting it
+//! by subject would add a link and a load to every run of `.ci/test`, which has to stay
+//! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
 use callback_simulator::scenario::{load_with_config, repo_root};

@@ -1,5 +1,10 @@
 //! mod_callback.so in the simulated FreeSWITCH: loaded through its C ABI exactly as the core
 //! loads it, driven through its registered applications and API command.
+//!
+//! Length: over 800 lines on purpose. Each file here is its own test binary, linking the
+//! core, the simulator and the module's crate (about 230 MB with debug info); splitting it
+//! by subject would add a link and a load to every run of `.ci/test`, which has to stay
+//! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::{self, Loaded};
 use callback_simulator::scenario::{self, load_with_config, repo_root};

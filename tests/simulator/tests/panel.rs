@@ -8,6 +8,11 @@
 //!
 //! Without node, Chromium, playwright-core (tests/browser, `npm ci`) or the whisper model
 //! the browser test skips, except under `CI=true`, where it fails.
+//!
+//! Length: over 800 lines on purpose. Each file here is its own test binary, linking the
+//! core, the simulator and the module's crate (about 230 MB with debug info); splitting it
+//! by subject would add a link and a load to every run of `.ci/test`, which has to stay
+//! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
 use callback_simulator::scenario::{load_with_config, repo_root};
