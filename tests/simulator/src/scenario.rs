@@ -393,3 +393,37 @@ pub fn repo_root() -> PathBuf {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
 }
+
+/// Where a test writes what a person looks at afterwards (screenshots): `target/artifacts`.
+pub fn artifacts() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("artifacts")
+}
+
+/// Whether a tool a browser test needs is here (`ok`); without it the test skips, saying
+/// so, except under `CI=true`, where a missing tool fails it.
+pub fn need(test: &str, what: &str, ok: bool) -> bool {
+    if ok {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and {what} is missing (run .ci/setup)");
+    }
+    println!("{test}: skipped, {what} not found (run .ci/setup)");
+    false
+}
+
+/// The base URL of the loaded module's REST API, from the address its start logged.
+pub fn http_base(sim: &crate::Sim) -> String {
+    let line = sim
+        .logs()
+        .into_iter()
+        .find(|l| l.text.contains("REST API listening on"))
+        .unwrap_or_else(|| panic!("no listening line: {:#?}", sim.logs()));
+    format!(
+        "http://{}",
+        line.text.rsplit(' ').next().unwrap_or("").trim()
+    )
+}

@@ -10,7 +10,7 @@
 //! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::scenario::{artifacts, http_base, load_with_config, need, repo_root};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
@@ -27,16 +27,6 @@ fn sim() -> Sim {
 
 fn load() -> Loaded {
     load_with_config(&repo_root().join(CONF)).unwrap_or_else(|e| panic!("load failed: {e}"))
-}
-
-/// The address the module's HTTP server bound (it logs it).
-fn base(sim: &Sim) -> String {
-    let line = sim
-        .logs()
-        .into_iter()
-        .find(|l| l.text.contains("REST API listening on"))
-        .unwrap_or_else(|| panic!("no listening line: {:#?}", sim.logs()));
-    format!("http://{}", line.text.rsplit(' ').next().unwrap().trim())
 }
 
 /// `callback_capture` from `number` with `args`; the new callback's id.
@@ -116,7 +106,7 @@ fn the_dashboard_and_alert_rules_name_only_exported_metrics() {
     // that one is overdue, and support kept its promise today.
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     agent_accepts(&sim, "1001", 1);
     sim.endpoint("sofia/gateway/pstn/+12125550142", Endpoint::Answer(4));
     let done = capture(&sim, "+12125550142", "type=immediate queue=support");
@@ -227,7 +217,7 @@ fn reports_filter_callbacks_and_attempts_over_http_and_fs_cli() {
     // it (400 over HTTP, -ERR at fs_cli); a metrics key may not read reports.
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     for a in ["1001", "1002", "1003"] {
         agent_accepts(&sim, a, 3);
     }
@@ -565,7 +555,7 @@ fn the_operator_charts_add_up_over_a_simulated_day() {
     // hours; a supervisor sees only their team's queue; agents may not read the charts.
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     let day = simulated_day(&sim);
     assert!(day.created >= 300, "{}", day.created);
 
@@ -713,23 +703,6 @@ fn the_operator_charts_add_up_over_a_simulated_day() {
 }
 
 /// A test that needs a tool: skipped without it, failed without it under `CI=true`.
-fn need(what: &str, ok: bool) -> bool {
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and {what} is missing (run .ci/setup)");
-    }
-    println!("operator browser test: skipped, {what} not found (run .ci/setup)");
-    false
-}
-
-fn artifacts() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-        .join("artifacts")
-}
 
 #[test]
 fn the_operator_view_charts_a_simulated_day_in_a_real_browser() {
@@ -744,12 +717,14 @@ fn the_operator_view_charts_a_simulated_day_in_a_real_browser() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !need("node", node)
+    if !need("operator browser test", "node", node)
         || !need(
+            "operator browser test",
             &format!("Chromium ({chromium})"),
             std::path::Path::new(&chromium).is_file(),
         )
         || !need(
+            "operator browser test",
             "playwright-core (npm ci in tests/browser)",
             repo_root()
                 .join("tests/browser/node_modules/playwright-core/package.json")
@@ -760,7 +735,7 @@ fn the_operator_view_charts_a_simulated_day_in_a_real_browser() {
     }
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     simulated_day(&sim);
     let dir = artifacts();
     let run = std::process::Command::new("node")

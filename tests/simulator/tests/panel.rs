@@ -15,7 +15,7 @@
 //! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::scenario::{artifacts, http_base, load_with_config, need, repo_root};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
@@ -32,17 +32,6 @@ fn sim() -> Sim {
 
 fn load() -> Loaded {
     load_with_config(&repo_root().join(CONF)).unwrap_or_else(|e| panic!("load failed: {e}"))
-}
-
-/// The address the module's HTTP server bound (it logs it).
-fn base(sim: &Sim) -> String {
-    let line = sim
-        .logs()
-        .into_iter()
-        .find(|l| l.text.contains("REST API listening on"))
-        .unwrap_or_else(|| panic!("no listening line: {:#?}", sim.logs()));
-    let addr = line.text.rsplit(' ').next().unwrap().trim().to_string();
-    format!("http://{addr}")
 }
 
 /// A caller leaves a request in the `later` IVR profile (delayed 2 h) saying `wav`.
@@ -204,7 +193,7 @@ fn logins_roles_visibility_and_the_change_header_hold() {
     // X-Callback-Panel is 403 and stores nothing; roles decide cancel; logout ends it.
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     let support = capture(&sim, "type=delayed delay=2h queue=support");
     let sales = capture(&sim, "type=delayed delay=2h queue=sales");
 
@@ -314,7 +303,7 @@ fn the_recording_is_served_with_byte_ranges_to_those_who_see_it() {
     // of another team, and 404 for a callback without a recording.
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     let id = ivr_capture(&sim, CUSTOMER, "refund.wav");
     let plain = capture(&sim, "type=delayed delay=2h queue=support");
     let alice = Client::login(&base, "alice", "alice-panel-pw");
@@ -352,18 +341,6 @@ fn the_recording_is_served_with_byte_ranges_to_those_who_see_it() {
     assert_eq!((none.status, none.code().as_str()), (404, "no-recording"));
 }
 
-/// A test that needs a tool: skipped without it, failed without it under `CI=true`.
-fn need(what: &str, ok: bool) -> bool {
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and {what} is missing (run .ci/setup)");
-    }
-    println!("panel browser test: skipped, {what} not found (run .ci/setup)");
-    false
-}
-
 fn model() -> PathBuf {
     std::env::var_os("CALLBACK_WHISPER_MODEL")
         .map(PathBuf::from)
@@ -375,13 +352,6 @@ fn node_works() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn artifacts() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-        .join("artifacts")
 }
 
 /// Polls `callback show <id>` until the transcription is done (bounded).
@@ -406,13 +376,15 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     // callback `callback list` shows and the badge goes up by one without a reload.
     let script = repo_root().join("tests/browser/panel.mjs");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !need("the whisper model", model().is_file())
-        || !need("node", node_works())
+    if !need("panel browser test", "the whisper model", model().is_file())
+        || !need("panel browser test", "node", node_works())
         || !need(
+            "panel browser test",
             &format!("Chromium ({chromium})"),
             std::path::Path::new(&chromium).is_file(),
         )
         || !need(
+            "panel browser test",
             "playwright-core (npm ci in tests/browser)",
             repo_root()
                 .join("tests/browser/node_modules/playwright-core/package.json")
@@ -423,7 +395,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     }
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     // Agent 1001 accepts the preview (key 1); the customer answers after 2 s.
     sim.endpoint("user/1001", Endpoint::Answer(2));
     sim.script("user/1001", vec![Act::Press("1".into())]);
@@ -638,7 +610,7 @@ fn reschedule_reassign_wrap_up_operator_view_and_live_updates() {
     // after a change.
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     let alice = Client::login(&base, "alice", "alice-panel-pw");
     let sam = Client::login(&base, "sam", "sam-panel-pw1");
 
@@ -827,7 +799,7 @@ fn the_review_fixes_hold_over_http() {
     // streams; a purge does not bring months-old callbacks back into "recent".
     let sim = sim();
     let _m = load();
-    let base = base(&sim);
+    let base = http_base(&sim);
     let alice = Client::login(&base, "alice", "alice-panel-pw");
     let sam = Client::login(&base, "sam", "sam-panel-pw1");
 
@@ -945,7 +917,7 @@ fn the_panels_schedule_reschedule_and_call_now_hold_the_caps() {
     let conf = std::env::temp_dir().join(format!("panel-caps-{}.conf.xml", std::process::id()));
     std::fs::write(&conf, text).unwrap();
     let m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
-    let base = base(&sim);
+    let base = http_base(&sim);
     let sam = Client::login(&base, "sam", "sam-panel-pw1");
     let alice = Client::login(&base, "alice", "alice-panel-pw");
     // Tomorrow, so nothing falls due while alice is ready below.
