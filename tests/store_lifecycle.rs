@@ -347,7 +347,7 @@ fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
         });
         let migrated = b.open_again().unwrap();
         assert_eq!(migrated.get(a.id).unwrap().counts, want);
-        assert_eq!(schema_version(&b.raw), 9);
+        assert_eq!(schema_version(&b.raw), LATEST_SCHEMA);
     });
 }
 

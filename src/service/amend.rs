@@ -40,6 +40,7 @@ impl CallbackService {
         let checked = self.check_caps(
             &Change {
                 number: number.unwrap_or(&current.number),
+                normalized: false,
                 callback: Some(&current),
                 timing: when.as_ref().zip(kind).map(|(when, kind)| Timing {
                     kind,
@@ -86,7 +87,11 @@ impl CallbackService {
     /// that has credentials to count (HTTP, every route).
     pub(super) fn check_caps(&self, c: &Change<'_>, now: DateTime<Utc>) -> Result<Checked, Error> {
         let cfg = self.config();
-        let number = cfg.numbers.normalize(c.number)?;
+        let number = if c.normalized {
+            c.number.to_string()
+        } else {
+            cfg.numbers.normalize(c.number)?
+        };
         let adds = c.callback.is_none_or(|r| r.number != number);
         if adds {
             self.check_callable(&number)?;

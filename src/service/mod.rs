@@ -135,6 +135,10 @@ impl SlotUsage for StoreUsage<'_> {
 struct Change<'a> {
     /// The number as given (a new request's, a new number), or the callback's own.
     number: &'a str,
+    /// `number` is already what the number policy made of the input, in this change (a new
+    /// request normalises first, so a bad number is named before other fields): the
+    /// phone-number library is the dearest step of a create, so it runs once.
+    normalized: bool,
     /// The callback changed; `None` for a new request.
     callback: Option<&'a CallbackRequest>,
     /// The time the change sets, if it sets one.
@@ -158,6 +162,7 @@ impl<'a> Change<'a> {
     fn unchanged(r: &'a CallbackRequest) -> Self {
         Self {
             number: &r.number,
+            normalized: false,
             callback: Some(r),
             timing: None,
             idempotency_key: None,
@@ -347,7 +352,8 @@ impl CallbackService {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let checked = self.check_caps(
             &Change {
-                number: &req.number,
+                number: &number,
+                normalized: true,
                 callback: None,
                 timing: Some(Timing {
                     kind: req.kind,
@@ -360,7 +366,6 @@ impl CallbackService {
             },
             now,
         )?;
-        debug_assert_eq!(checked.number, number);
         let Some(plan) = checked.plan else {
             return Err(Error::invalid("when", "no time was planned"));
         };

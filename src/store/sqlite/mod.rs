@@ -14,6 +14,7 @@
 //! its holder does.
 
 mod agents;
+mod checkpoint;
 mod dnc;
 mod jobs;
 mod lifecycle;
@@ -77,6 +78,9 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The page cache ceiling of each connection, KiB.
     cache_kib: i64,
+    /// Folds the WAL back into the file off the writer's path. After `conn`, so it is
+    /// dropped (and its connection closed) last.
+    checkpointer: checkpoint::Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -96,11 +100,13 @@ impl SqliteStore {
     /// PBX that loses power also loses every call in flight, so we accept that window.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let conn = connect(path, CACHE_KIB)?;
+        let checkpointer = checkpoint::Checkpointer::start(path.to_path_buf());
+        let conn = connect(path, CACHE_KIB, &checkpointer)?;
         Ok(Self {
             conn: Mutex::new(Some(conn)),
             path: path.to_path_buf(),
             cache_kib: CACHE_KIB,
+            checkpointer,
         })
     }
 
@@ -115,7 +121,8 @@ impl SqliteStore {
     ) -> Result<(Self, Option<StoreError>), StoreError> {
         let path = path.as_ref();
         let cache_kib = cache_kib.unwrap_or(CACHE_KIB).max(1);
-        let (conn, fault) = match connect(path, cache_kib) {
+        let checkpointer = checkpoint::Checkpointer::start(path.to_path_buf());
+        let (conn, fault) = match connect(path, cache_kib, &checkpointer) {
             Ok(c) => (Some(c), None),
             Err(e @ StoreError::Unavailable { .. }) => (None, Some(e)),
             Err(e) => return Err(e),
@@ -124,6 +131,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             cache_kib,
+            checkpointer,
         };
         Ok((store, fault))
     }
@@ -142,7 +150,7 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let mut guard = self.lock();
         if guard.is_none() {
-            *guard = Some(connect(&self.path, self.cache_kib)?);
+            *guard = Some(connect(&self.path, self.cache_kib, &self.checkpointer)?);
         }
         let Some(conn) = guard.as_mut() else {
             return Err(StoreError::Backend("no connection".into()));
@@ -191,9 +199,13 @@ impl SqliteStore {
     }
 }
 
-/// Opens the database at `path`, configures the connection and brings the schema up to
-/// date.
-fn connect(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+/// Opens the database at `path`, configures the connection, brings the schema up to date
+/// and hands its checkpoints to `checkpointer`.
+fn connect(
+    path: &Path,
+    cache_kib: i64,
+    checkpointer: &checkpoint::Checkpointer,
+) -> Result<Connection, StoreError> {
     let opened = Connection::open(path)
         .map_err(|e| match classify("opening the database", e) {
             StoreError::Backend(m) => StoreError::Backend(format!("{m} ({})", path.display())),
@@ -202,6 +214,9 @@ fn connect(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
         .and_then(|mut conn| {
             configure(&conn, cache_kib)?;
             migrate(&mut conn)?;
+            checkpointer
+                .watch(&mut conn)
+                .map_err(backend("configuring the connection"))?;
             Ok(conn)
         });
     match opened {

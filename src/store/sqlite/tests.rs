@@ -215,3 +215,38 @@ fn a_migrated_database_matches_a_new_one_and_keeps_its_pending_rows() {
     let ids: Vec<_> = claimed.iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![2, 1], "the expired lease first, then the due one");
 }
+
+#[test]
+fn the_wal_is_folded_back_by_the_stores_own_thread_and_removed_on_drop() {
+    // Commits that grow the WAL past the nudge line are checkpointed by the checkpoint
+    // thread (not by the committing writer), and dropping the store leaves no WAL behind.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cb.db");
+    let store = SqliteStore::open(&path).unwrap();
+    // Each row carries a 3 KiB remark, so each commit adds at least one page to the WAL.
+    let pages = usize::try_from(checkpoint::NUDGE_PAGES).unwrap() + 50;
+    let remark = "x".repeat(3000);
+    for i in 0..pages {
+        store
+            .write("test", |tx| {
+                tx.execute(
+                    "INSERT INTO do_not_call (number, added_at, reason) VALUES (?1, 0, ?2)",
+                    rusqlite::params![format!("+4930{i:08}"), remark],
+                )
+                .map(|_| ())
+                .map_err(backend("test"))
+            })
+            .unwrap();
+    }
+    let mut waited = 0;
+    while store.checkpointer.runs() == 0 && waited < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(
+        store.checkpointer.runs() > 0,
+        "the checkpoint thread never ran"
+    );
+    drop(store);
+    assert!(!dir.path().join("cb.db-wal").exists(), "WAL left behind");
+}
