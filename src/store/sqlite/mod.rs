@@ -20,6 +20,7 @@ mod lifecycle;
 mod reads;
 mod rows;
 mod schema;
+mod sessions;
 mod tx;
 mod webhooks;
 

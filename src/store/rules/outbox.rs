@@ -1,0 +1,194 @@
+//! The outbox's and the panel sessions' decisions, the same on both backends: who may take
+//! a cursor's lease, where a cursor moves, the rows they are read from, and when a
+//! session expires or is worth renewing. The design is explained in `store/webhooks.rs`.
+
+use super::rows::{self, int, time, Columns};
+use super::secs;
+use crate::store::{OutboxEvent, PanelSession, Position, StoreError, WebhookCursor};
+use chrono::{DateTime, Duration, Utc};
+
+/// The columns of an outbox read (`events e JOIN callbacks c`), in the order
+/// [`outbox_event`] decodes them: an event's columns, the callback's queue, the position's
+/// transaction (the backend's SQL gives it as a plain integer).
+pub(crate) const OUTBOX_COLUMNS: &str = "e.id, e.callback_id, e.at, e.action, e.from_state, \
+     e.to_state, e.actor, e.detail, c.queue";
+
+pub(crate) fn outbox_event<C: Columns>(r: &C) -> Result<OutboxEvent, C::Error> {
+    let event = rows::event(r)?;
+    let position = Position {
+        tx: int(r, 9, "tx")?,
+        id: event.id,
+    };
+    Ok(OutboxEvent {
+        queue: rows::text(r, 8, "queue")?,
+        event,
+        position,
+    })
+}
+
+/// The columns of `webhook_cursors` [`cursor_row`] decodes, in its order.
+pub(crate) const CURSOR_COLUMNS: &str =
+    "last_tx, last_event, attempts, next_try_at, last_error, lease_owner, lease_expires";
+
+/// A cursor with its lease.
+pub(crate) struct CursorRow {
+    pub cursor: WebhookCursor,
+    pub owner: Option<String>,
+    pub expires: i64,
+}
+
+pub(crate) fn cursor_row<C: Columns>(r: &C) -> Result<CursorRow, C::Error> {
+    Ok(CursorRow {
+        cursor: WebhookCursor {
+            last: Position {
+                tx: int(r, 0, "last_tx")?,
+                id: int(r, 1, "last_event")?,
+            },
+            attempts: u32::try_from(int(r, 2, "attempts")?).unwrap_or(u32::MAX),
+            next_try_at: time(r, 3, "next_try_at")?,
+            last_error: r.text(4, "last_error")?,
+        },
+        owner: r.text(5, "lease_owner")?,
+        expires: int(r, 6, "lease_expires")?,
+    })
+}
+
+/// `owner` may take the lease: nobody holds it, `owner` does, or it ran out.
+pub(crate) fn may_claim(row: &CursorRow, owner: &str, now_s: i64) -> bool {
+    match row.owner.as_deref() {
+        None => true,
+        Some(o) if o == owner => true,
+        Some(_) => row.expires <= now_s,
+    }
+}
+
+/// `owner` still holds the lease it was given: a cursor moves only for its holder. An
+/// expired lease nobody took yet still counts (nobody else delivered meanwhile).
+pub(crate) fn holds(row: &CursorRow, owner: &str) -> bool {
+    row.owner.as_deref() == Some(owner)
+}
+
+/// Where a cursor delivered up to `to` stands: never back (a stale update of a worker
+/// that lost and regained its lease cannot resend what was delivered).
+pub(crate) fn advanced(last: Position, to: Position) -> Position {
+    last.max(to)
+}
+
+/// A failure's text as kept: bounded, whatever the receiver answered.
+pub(crate) fn error_text(error: &str) -> String {
+    error.chars().take(500).collect()
+}
+
+// ---- panel sessions -------------------------------------------------------------------------
+
+/// A session's last use is written again only this long after the previous write: every
+/// panel request reads its session, and a write for each would be a database write per
+/// click on every node. The idle expiry is thus exact to within this.
+pub(crate) const SESSION_RENEW_AFTER: i64 = 60;
+
+/// A session digest is the hex SHA-256 of the token: what the store keeps, never the token.
+pub(crate) fn check_session_digest(digest: &str) -> Result<(), StoreError> {
+    if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(super::invalid(
+            "session",
+            "a session is kept as the 64 hex digits of its token's SHA-256",
+        ))
+    }
+}
+
+/// When a session used at `now` expires after `idle` without use.
+pub(crate) fn session_expiry(
+    now: DateTime<Utc>,
+    idle: Duration,
+) -> Result<i64, StoreError> {
+    super::lease_until(now, idle)
+}
+
+/// Whether a session last written at `last_used` is renewed by a use at `now_s`.
+pub(crate) fn session_renewal_due(last_used: i64, now_s: i64) -> bool {
+    now_s - last_used >= SESSION_RENEW_AFTER
+}
+
+/// The columns of `panel_sessions` [`session`] decodes, in its order.
+pub(crate) const SESSION_COLUMNS: &str = "user_name, created_at, last_used, expires_at";
+
+pub(crate) fn session<C: Columns>(r: &C) -> Result<PanelSession, C::Error> {
+    Ok(PanelSession {
+        user: rows::text(r, 0, "user_name")?,
+        created_at: time(r, 1, "created_at")?,
+        last_used: time(r, 2, "last_used")?,
+        expires_at: time(r, 3, "expires_at")?,
+    })
+}
+
+/// What a use of a stored session at `now` does.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SessionUse {
+    /// It has expired: removed, and the request is not logged in.
+    Expired,
+    /// Live; nothing to write.
+    Live,
+    /// Live, and its last use and expiry are written (`expires_at`, epoch seconds).
+    Renew { expires_at: i64 },
+}
+
+pub(crate) fn session_use(
+    s: &PanelSession,
+    now: DateTime<Utc>,
+    renew: Option<Duration>,
+) -> Result<SessionUse, StoreError> {
+    let now_s = secs(now);
+    if secs(s.expires_at) <= now_s {
+        return Ok(SessionUse::Expired);
+    }
+    match renew {
+        Some(idle) if session_renewal_due(secs(s.last_used), now_s) => Ok(SessionUse::Renew {
+            expires_at: session_expiry(now, idle)?,
+        }),
+        _ => Ok(SessionUse::Live),
+    }
+}
+
+/// The session as a renewal at `now` left it.
+pub(crate) fn renewed(mut s: PanelSession, now: DateTime<Utc>, expires_at: i64) -> PanelSession {
+    let whole = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or(now);
+    s.last_used = whole(secs(now));
+    s.expires_at = whole(expires_at);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(owner: Option<&str>, expires: i64) -> CursorRow {
+        CursorRow {
+            cursor: WebhookCursor {
+                last: Position::default(),
+                attempts: 0,
+                next_try_at: DateTime::<Utc>::default(),
+                last_error: None,
+            },
+            owner: owner.map(str::to_string),
+            expires,
+        }
+    }
+
+    #[test]
+    fn a_lease_is_taken_when_free_own_or_expired_and_a_cursor_never_moves_back() {
+        // Another owner's live lease is the only refusal; positions order by tx, then id.
+        assert!(may_claim(&row(None, 0), "b", 100));
+        assert!(may_claim(&row(Some("b"), 200), "b", 100));
+        assert!(!may_claim(&row(Some("a"), 101), "b", 100));
+        assert!(may_claim(&row(Some("a"), 100), "b", 100));
+        assert!(holds(&row(Some("a"), 0), "a") && !holds(&row(Some("a"), 0), "b"));
+        let p = |tx, id| Position { tx, id };
+        assert_eq!(advanced(p(5, 9), p(6, 2)), p(6, 2));
+        assert_eq!(advanced(p(6, 2), p(5, 9)), p(6, 2));
+        assert!(session_renewal_due(0, 60) && !session_renewal_due(0, 59));
+        assert!(check_session_digest(&"ab".repeat(32)).is_ok());
+        assert!(check_session_digest("token").is_err());
+    }
+}
