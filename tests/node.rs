@@ -1,5 +1,6 @@
-//! A node started from a configuration, a host and a clock, over a real SQLite file and
-//! real HTTP on 127.0.0.1: it starts what the configuration asks for, refuses a bad one
+//! A node started from a configuration, a host and a clock, over a real SQLite file (and
+//! PostgreSQL for what nodes share) and real HTTP on 127.0.0.1: it starts what the
+//! configuration asks for, keeps panel logins in the store, refuses a bad one
 //! with an error naming the key, reloads, runs console commands and captures, and stops
 //! everything it started.
 
@@ -219,4 +220,102 @@ fn a_capture_infers_the_type_reads_clock_times_in_the_queue_zone_and_checks_agen
     assert!(matches!(e, CaptureError::UnknownQueue(_)), "{e:?}");
     assert!(!e.public_text().contains("nowhere"));
     assert_eq!(svc.list(&ListFilter::default()).unwrap().len(), before);
+}
+
+/// A node of the store `settings` names, with the REST API and the panel on a free port
+/// and one panel user.
+fn panel_node(dir: &Path, settings: &str) -> Node {
+    let xml = conf(
+        dir,
+        &format!(r#"<param name="http-listen" value="127.0.0.1:0"/>{settings}"#),
+        "",
+    )
+    .replace(
+        "</configuration>",
+        r#"<staff><user name="alice"><param name="password" value="a-long-secret-pw"/>
+           <param name="role" value="agent"/><param name="agent" value="1001"/></user></staff>
+           </configuration>"#,
+    );
+    let config = Config::from_xml(&xml).unwrap();
+    Node::start(config, Arc::new(Detached::default()), clock(), None).unwrap()
+}
+
+/// Logs in to the panel of `node`: the `Cookie` header value of the session.
+fn panel_login(node: &Node) -> String {
+    let url = format!("http://{}/panel/api/login", node.http_addr().unwrap());
+    let r = ureq::post(&url)
+        .set("X-Callback-Panel", "1")
+        .set("Content-Type", "application/json")
+        .send_string(r#"{"user":"alice","password":"a-long-secret-pw"}"#)
+        .unwrap();
+    let set = r
+        .header("set-cookie")
+        .expect("a session cookie")
+        .to_string();
+    set.split(';').next().unwrap().to_string()
+}
+
+/// The status of the panel's `me` on `node` with the session `cookie`.
+fn panel_me(node: &Node, cookie: &str) -> u16 {
+    let url = format!("http://{}/panel/api/me", node.http_addr().unwrap());
+    match ureq::get(&url).set("Cookie", cookie).call() {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn panel_logout(node: &Node, cookie: &str) {
+    let url = format!("http://{}/panel/api/logout", node.http_addr().unwrap());
+    let r = ureq::post(&url)
+        .set("Cookie", cookie)
+        .set("X-Callback-Panel", "1")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn a_panel_login_survives_a_restart_and_a_logout_ends_it() {
+    // SQLite: a session made before the node restarts is still valid after it (the store
+    // keeps it); a logout ends it, and the cookie is refused from then on.
+    let dir = tempfile::tempdir().unwrap();
+    let first = panel_node(dir.path(), "");
+    let cookie = panel_login(&first);
+    assert_eq!(panel_me(&first, &cookie), 200);
+    first.stop();
+    drop(first);
+    let again = panel_node(dir.path(), "");
+    assert_eq!(panel_me(&again, &cookie), 200, "the restart lost the login");
+    panel_logout(&again, &cookie);
+    assert_eq!(panel_me(&again, &cookie), 401);
+}
+
+#[test]
+fn a_panel_login_on_one_node_is_valid_on_another_until_a_logout_on_either() {
+    // Two nodes on one PostgreSQL (db-url): the session made through A is accepted by B;
+    // logged out through B, A refuses it.
+    #[path = "support/backends.rs"]
+    mod backends;
+    if !backends::pg_available() {
+        return;
+    }
+    let schema = backends::PgSchema::new();
+    let settings = format!(
+        r#"<param name="db-url" value="{}"/>"#,
+        schema.url.replace('&', "&amp;")
+    );
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = panel_node(da.path(), &settings);
+    let b = panel_node(db.path(), &settings);
+    let cookie = panel_login(&a);
+    assert_eq!(panel_me(&b, &cookie), 200, "node B does not know A's login");
+    panel_logout(&b, &cookie);
+    assert_eq!(
+        panel_me(&a, &cookie),
+        401,
+        "node A still accepts a logged-out session"
+    );
+    a.stop();
+    b.stop();
 }

@@ -392,7 +392,11 @@ fn two_workers_deliver_each_event_once_while_nodes_write() {
         let mut once = sent.clone();
         once.sort();
         once.dedup();
-        assert_eq!(once.len(), sent.len(), "an event was delivered twice: {sent:?}");
+        assert_eq!(
+            once.len(),
+            sent.len(),
+            "an event was delivered twice: {sent:?}"
+        );
         assert_eq!(once, stored, "an event was never delivered");
     });
 }
@@ -406,7 +410,10 @@ fn a_dead_workers_claim_is_taken_over_after_its_lease() {
         a_log.webhook_cursor("crm", t(0)).unwrap();
         create_numbered(&*b.store, "+4930555", 3);
         let lease = Duration::seconds(60);
-        let a = a_log.claim_webhook("crm", "a", t(0), lease).unwrap().unwrap();
+        let a = a_log
+            .claim_webhook("crm", "a", t(0), lease)
+            .unwrap()
+            .unwrap();
         let events = a_log.events_after(a.last, 10).unwrap();
         assert_eq!(events.len(), 3);
         assert!(a_log
@@ -433,7 +440,10 @@ fn a_dead_workers_claim_is_taken_over_after_its_lease() {
         assert_eq!(a_log.claim_webhook("crm", "a", t(71), lease).unwrap(), None);
         // Given up on stop: another takes it at once.
         b_log.release_webhook("crm", "b").unwrap();
-        assert!(a_log.claim_webhook("crm", "a", t(72), lease).unwrap().is_some());
+        assert!(a_log
+            .claim_webhook("crm", "a", t(72), lease)
+            .unwrap()
+            .is_some());
     });
 }
 
@@ -450,10 +460,16 @@ fn an_event_is_read_only_once_its_transaction_and_every_older_one_ended() {
         let log = b.outbox();
         let (a, _) = b
             .store
-            .create(&draft("+493012345678", "sales", 0), &CreateOptions::default(), t(0))
+            .create(
+                &draft("+493012345678", "sales", 0),
+                &CreateOptions::default(),
+                t(0),
+            )
             .unwrap();
         log.webhook_cursor("crm", t(0)).unwrap();
-        let Raw::Pg(schema) = &b.raw else { unreachable!() };
+        let Raw::Pg(schema) = &b.raw else {
+            unreachable!()
+        };
         let mut raw = schema.client();
         let mut open = raw.transaction().unwrap();
         let late: i64 = open
@@ -466,11 +482,18 @@ fn an_event_is_read_only_once_its_transaction_and_every_older_one_ended() {
             .get(0);
         let (c, _) = b
             .store
-            .create(&draft("+493012345679", "sales", 0), &CreateOptions::default(), t(1))
+            .create(
+                &draft("+493012345679", "sales", 0),
+                &CreateOptions::default(),
+                t(1),
+            )
             .unwrap();
         let committed = b.store.events(c.id).unwrap()[0].id;
         assert!(committed > late);
-        let cursor = log.claim_webhook("crm", "n", t(2), Duration::seconds(60)).unwrap().unwrap();
+        let cursor = log
+            .claim_webhook("crm", "n", t(2), Duration::seconds(60))
+            .unwrap()
+            .unwrap();
         let ids = |log: &dyn WebhookLog| -> Vec<i64> {
             log.events_after(cursor.last, 10)
                 .unwrap()
@@ -478,7 +501,11 @@ fn an_event_is_read_only_once_its_transaction_and_every_older_one_ended() {
                 .map(|e| e.event.id)
                 .collect()
         };
-        assert_eq!(ids(&*log), Vec::<i64>::new(), "read past an open transaction");
+        assert_eq!(
+            ids(&*log),
+            Vec::<i64>::new(),
+            "read past an open transaction"
+        );
         if commit {
             open.commit().unwrap();
             assert_eq!(ids(&*log), [late, committed]);
@@ -507,15 +534,23 @@ fn a_panel_login_is_known_to_every_node_and_a_logout_ends_it_everywhere() {
             .unwrap()
             .unwrap();
         assert_eq!(s.expires_at, t(3600) + idle);
-        assert!(b.store.session_get(&digest, t(3600) + idle - Duration::seconds(1), None)
+        assert!(b
+            .store
+            .session_get(&digest, t(3600) + idle - Duration::seconds(1), None)
             .unwrap()
             .is_some());
         assert!(b.store.session_close(&digest).unwrap());
-        assert_eq!(other.session_get(&digest, t(3700), Some(idle)).unwrap(), None);
+        assert_eq!(
+            other.session_get(&digest, t(3700), Some(idle)).unwrap(),
+            None
+        );
         // Expiry: gone for every node, and removed.
         let second = "b2".repeat(32);
         other.session_open(&second, "bob", t(0), idle).unwrap();
-        assert_eq!(b.store.session_get(&second, t(0) + idle, None).unwrap(), None);
+        assert_eq!(
+            b.store.session_get(&second, t(0) + idle, None).unwrap(),
+            None
+        );
         assert_eq!(b.raw.count("panel_sessions"), 0);
         // The token itself is refused: the store keeps digests only.
         let e = b

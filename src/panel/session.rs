@@ -98,7 +98,11 @@ impl Sessions {
         self.get(headers, None)
     }
 
-    fn get(&self, headers: &HeaderMap, renew: Option<Duration>) -> Result<Option<String>, ApiError> {
+    fn get(
+        &self,
+        headers: &HeaderMap,
+        renew: Option<Duration>,
+    ) -> Result<Option<String>, ApiError> {
         let Some(token) = cookie(headers) else {
             return Ok(None);
         };
@@ -194,7 +198,11 @@ mod tests {
         store.session_open(&key, "alice", old, IDLE).unwrap();
         let seen = |st: &SqliteStore| st.session_get(&key, Utc::now(), None).unwrap().unwrap();
         assert_eq!(s.alive(&h).unwrap().as_deref(), Some("alice"));
-        assert_eq!(seen(&store).last_used.timestamp(), old.timestamp(), "alive() renewed");
+        assert_eq!(
+            seen(&store).last_used.timestamp(),
+            old.timestamp(),
+            "alive() renewed"
+        );
         assert_eq!(s.user(&h).unwrap().as_deref(), Some("alice"));
         assert!(seen(&store).last_used > old, "user() did not renew");
         for _ in 0..MAX_STREAMS {

@@ -23,18 +23,18 @@ mod figures;
 mod jobs;
 mod pg;
 mod rules;
+mod sessions;
 mod sqlite;
 mod traits;
-mod sessions;
 mod webhooks;
 
 pub use error::{Fault, Outage, StoreError};
 pub use figures::{Figures, Histogram};
 pub use jobs::{JobState, Transcribed, TranscriptStore, TranscriptionJob};
 pub use pg::{redact_url, Listener, PgStore};
+pub use sessions::{PanelSession, SessionStore};
 pub use sqlite::SqliteStore;
 pub use traits::{AgentStore, DoNotCallList, Lifecycle, Reads, Retention, Store};
-pub use sessions::{PanelSession, SessionStore};
 pub use webhooks::{OutboxEvent, Position, WebhookCursor, WebhookLog};
 
 /// Every door of the store, for a caller that holds a concrete backend

@@ -74,8 +74,7 @@ pub trait WebhookLog: Send + Sync {
     ) -> Result<Option<WebhookCursor>, StoreError>;
 
     /// Up to `limit` settled events after `after`, in outbox order.
-    fn events_after(&self, after: Position, limit: usize)
-        -> Result<Vec<OutboxEvent>, StoreError>;
+    fn events_after(&self, after: Position, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
 
     /// Delivered up to `to`: the cursor moves on (never back), the retry state is cleared
     /// and the lease renewed. `false` (nothing changed) when `owner` no longer holds it.

@@ -20,11 +20,7 @@ const HORIZON: &str = "pg_snapshot_xmin(pg_current_snapshot())";
 
 /// The cursor `name`, locked, made if missing at the horizon (owed every event of a
 /// transaction not finished before it was made: what happens from now on).
-fn load(
-    tx: &mut Transaction<'_>,
-    name: &str,
-    now: DateTime<Utc>,
-) -> Result<CursorRow, StoreError> {
+fn load(tx: &mut Transaction<'_>, name: &str, now: DateTime<Utc>) -> Result<CursorRow, StoreError> {
     tx.execute(
         &format!(
             "INSERT INTO webhook_cursors (name, last_tx, last_event, updated_at) \
@@ -76,11 +72,7 @@ impl WebhookLog for PgStore {
         })
     }
 
-    fn events_after(
-        &self,
-        after: Position,
-        limit: usize,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
+    fn events_after(&self, after: Position, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(|c| {
             c.query(

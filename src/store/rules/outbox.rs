@@ -99,10 +99,7 @@ pub(crate) fn check_session_digest(digest: &str) -> Result<(), StoreError> {
 }
 
 /// When a session used at `now` expires after `idle` without use.
-pub(crate) fn session_expiry(
-    now: DateTime<Utc>,
-    idle: Duration,
-) -> Result<i64, StoreError> {
+pub(crate) fn session_expiry(now: DateTime<Utc>, idle: Duration) -> Result<i64, StoreError> {
     super::lease_until(now, idle)
 }
 

@@ -71,11 +71,7 @@ impl WebhookLog for SqliteStore {
         })
     }
 
-    fn events_after(
-        &self,
-        after: Position,
-        limit: usize,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
+    fn events_after(&self, after: Position, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut s = c
