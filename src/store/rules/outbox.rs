@@ -79,6 +79,106 @@ pub(crate) fn error_text(error: &str) -> String {
     error.chars().take(500).collect()
 }
 
+/// The statements of one backend's transaction that the cursors' writes are made of.
+pub(crate) trait CursorTx {
+    /// Makes the cursor `name` if missing, at the newest settled position.
+    fn make_cursor(&mut self, name: &str, now: i64) -> Result<(), StoreError>;
+    /// The cursor `name`, locked for the rest of the transaction (PostgreSQL's rows).
+    fn cursor(&mut self, name: &str) -> Result<Option<CursorRow>, StoreError>;
+    /// Sets (or, with `None`, clears) the lease.
+    fn set_lease(&mut self, name: &str, owner: Option<&str>, until: i64) -> Result<(), StoreError>;
+    /// Moves the cursor to `at`, clears its retry state and extends the lease to `until`.
+    fn move_cursor(
+        &mut self,
+        name: &str,
+        at: Position,
+        now: i64,
+        until: i64,
+    ) -> Result<(), StoreError>;
+    /// Counts a failed try: the next at `next_try`.
+    fn count_failure(
+        &mut self,
+        name: &str,
+        error: &str,
+        next_try: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+}
+
+/// The cursor `name`, made if missing.
+pub(crate) fn cursor(
+    tx: &mut impl CursorTx,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<CursorRow, StoreError> {
+    tx.make_cursor(name, secs(now))?;
+    tx.cursor(name)?
+        .ok_or_else(|| StoreError::Backend(format!("webhook cursor '{name}' vanished")))
+}
+
+/// [`crate::store::WebhookLog::claim_webhook`] over a backend's transaction.
+pub(crate) fn claim(
+    tx: &mut impl CursorTx,
+    name: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Option<WebhookCursor>, StoreError> {
+    let until = super::lease_until(now, lease)?;
+    let row = cursor(tx, name, now)?;
+    if !may_claim(&row, owner, secs(now)) {
+        return Ok(None);
+    }
+    tx.set_lease(name, Some(owner), until)?;
+    Ok(Some(row.cursor))
+}
+
+/// The cursor `name` when `owner` holds it.
+fn held(tx: &mut impl CursorTx, name: &str, owner: &str) -> Result<Option<CursorRow>, StoreError> {
+    Ok(tx.cursor(name)?.filter(|r| holds(r, owner)))
+}
+
+/// [`crate::store::WebhookLog::webhook_delivered`] over a backend's transaction.
+pub(crate) fn delivered(
+    tx: &mut impl CursorTx,
+    name: &str,
+    owner: &str,
+    to: Position,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<bool, StoreError> {
+    let until = super::lease_until(now, lease)?;
+    let Some(row) = held(tx, name, owner)? else {
+        return Ok(false);
+    };
+    tx.move_cursor(name, advanced(row.cursor.last, to), secs(now), until)?;
+    Ok(true)
+}
+
+/// [`crate::store::WebhookLog::webhook_failed`] over a backend's transaction.
+pub(crate) fn failed(
+    tx: &mut impl CursorTx,
+    name: &str,
+    owner: &str,
+    error: &str,
+    next_try_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if held(tx, name, owner)?.is_none() {
+        return Ok(false);
+    }
+    tx.count_failure(name, &error_text(error), secs(next_try_at), secs(now))?;
+    Ok(true)
+}
+
+/// [`crate::store::WebhookLog::release_webhook`] over a backend's transaction.
+pub(crate) fn release(tx: &mut impl CursorTx, name: &str, owner: &str) -> Result<(), StoreError> {
+    if held(tx, name, owner)?.is_some() {
+        tx.set_lease(name, None, 0)?;
+    }
+    Ok(())
+}
+
 // ---- panel sessions -------------------------------------------------------------------------
 
 /// A session's last use is written again only this long after the previous write: every
