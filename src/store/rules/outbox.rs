@@ -62,6 +62,14 @@ pub(crate) fn may_claim(row: &CursorRow, owner: &str, now_s: i64) -> bool {
     }
 }
 
+/// Whether a claim by `owner` writes the lease (until `until`): not while its own lease
+/// still has more than half its length to run. A worker claims on every pass (twice a
+/// second) and delivers rarely; a write each time would be a transaction per pass per
+/// webhook on every node for nothing.
+pub(crate) fn renewal_due(row: &CursorRow, owner: &str, now_s: i64, until: i64) -> bool {
+    !holds(row, owner) || row.expires - now_s <= (until - now_s) / 2
+}
+
 /// `owner` still holds the lease it was given: a cursor moves only for its holder. An
 /// expired lease nobody took yet still counts (nobody else delivered meanwhile).
 pub(crate) fn holds(row: &CursorRow, owner: &str) -> bool {
@@ -129,7 +137,9 @@ pub(crate) fn claim(
     if !may_claim(&row, owner, secs(now)) {
         return Ok(None);
     }
-    tx.set_lease(name, Some(owner), until)?;
+    if renewal_due(&row, owner, secs(now), until) {
+        tx.set_lease(name, Some(owner), until)?;
+    }
     Ok(Some(row.cursor))
 }
 
@@ -281,6 +291,11 @@ mod tests {
         assert!(!may_claim(&row(Some("a"), 101), "b", 100));
         assert!(may_claim(&row(Some("a"), 100), "b", 100));
         assert!(holds(&row(Some("a"), 0), "a") && !holds(&row(Some("a"), 0), "b"));
+        // Its own lease is written again only once half of it has run.
+        assert!(!renewal_due(&row(Some("b"), 160), "b", 100, 160));
+        assert!(!renewal_due(&row(Some("b"), 131), "b", 100, 160));
+        assert!(renewal_due(&row(Some("b"), 130), "b", 100, 160));
+        assert!(renewal_due(&row(Some("a"), 500), "b", 100, 160));
         let p = |tx, id| Position { tx, id };
         assert_eq!(advanced(p(5, 9), p(6, 2)), p(6, 2));
         assert_eq!(advanced(p(6, 2), p(5, 9)), p(6, 2));
