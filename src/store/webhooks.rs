@@ -17,6 +17,11 @@
 //!   order, and only from transactions older than the oldest one still running
 //!   (`pg_snapshot_xmin`): every event before a position read is then final, committed
 //!   or rolled back, and none can appear behind the cursor later.
+//!   The order delivered is then that of the transactions' ids (given at a transaction's
+//!   first write or row lock), not strictly of their commits: two changes of one
+//!   callback arrive in the order they happened unless the later one came from a
+//!   transaction that had already locked another row first (a batch). Receivers order
+//!   by the event's `at` when it matters; none is lost or sent twice by this.
 //! - *Who delivers?* Each cursor has a lease (owner, expiry): a worker delivers only while
 //!   it holds it, and every move of the cursor names the owner and renews the lease, so
 //!   two nodes never deliver the same webhook at once; a node that died mid-delivery is
