@@ -319,3 +319,77 @@ fn a_panel_login_on_one_node_is_valid_on_another_until_a_logout_on_either() {
     a.stop();
     b.stop();
 }
+
+#[test]
+fn a_node_on_postgresql_delivers_webhooks() {
+    // With db-url the webhook worker runs (it was refused before the outbox had a
+    // PostgreSQL side): a callback created on the node reaches a real receiver.
+    #[path = "support/backends.rs"]
+    mod backends;
+    use callback_core::model::Source;
+    use callback_core::service::{NewRequest, Requested};
+    use std::io::{BufRead, BufReader, Write};
+    if !backends::pg_available() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut event = String::new();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("x-callback-event:") {
+                    event = v.trim().to_string();
+                }
+                line.clear();
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    let schema = backends::PgSchema::new();
+    let dir = tempfile::tempdir().unwrap();
+    let xml = conf(
+        dir.path(),
+        &format!(
+            r#"{NO_HTTP}<param name="db-url" value="{}"/>"#,
+            schema.url.replace('&', "&amp;")
+        ),
+        "",
+    )
+    .replace(
+        "</configuration>",
+        &format!(
+            r#"<webhooks><webhook name="crm"><param name="url" value="http://{addr}/hook"/>
+               <param name="secret" value="hook-secret-0123456789"/></webhook></webhooks>
+               </configuration>"#
+        ),
+    );
+    let node = Node::start(
+        Config::from_xml(&xml).unwrap(),
+        Arc::new(Detached::default()),
+        clock(),
+        None,
+    )
+    .unwrap();
+    let req = NewRequest::new(
+        CallbackType::Immediate,
+        "+493012345678",
+        Requested::Now,
+        Source::Web,
+    );
+    let (r, _) = node.service().request(req).unwrap();
+    let created = node.service().store().events(r.id).unwrap()[0].id;
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no webhook arrived");
+    assert_eq!(got, created.to_string());
+    node.stop();
+}
