@@ -4,6 +4,9 @@
 //! with an error naming the key, reloads, runs console commands and captures, and stops
 //! everything it started.
 
+#[path = "support/backends.rs"]
+mod backends;
+
 use callback_core::capture::{capture, parse_args, Call, CaptureError};
 use callback_core::clock::ManualClock;
 use callback_core::command::{parse, CommandError, Reply};
@@ -295,8 +298,6 @@ fn a_panel_login_survives_a_restart_and_a_logout_ends_it() {
 fn a_panel_login_on_one_node_is_valid_on_another_until_a_logout_on_either() {
     // Two nodes on one PostgreSQL (db-url): the session made through A is accepted by B;
     // logged out through B, A refuses it.
-    #[path = "support/backends.rs"]
-    mod backends;
     if !backends::pg_available() {
         return;
     }
@@ -324,8 +325,6 @@ fn a_panel_login_on_one_node_is_valid_on_another_until_a_logout_on_either() {
 fn a_node_on_postgresql_delivers_webhooks() {
     // With db-url the webhook worker runs (it was refused before the outbox had a
     // PostgreSQL side): a callback created on the node reaches a real receiver.
-    #[path = "support/backends.rs"]
-    mod backends;
     use callback_core::model::Source;
     use callback_core::service::{NewRequest, Requested};
     use std::io::{BufRead, BufReader, Write};
