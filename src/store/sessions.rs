@@ -3,7 +3,7 @@
 //! ends it on all. The store keeps the SHA-256 of the session token (hex), never the token
 //! itself: whoever reads the database cannot log in with what they read. The SQL is the
 //! backend's (`sqlite/sessions.rs`, `pg/sessions.rs`), the expiry rules
-//! [`super::rules::outbox`].
+//! `rules::sessions`.
 
 use super::StoreError;
 use chrono::{DateTime, Duration, Utc};

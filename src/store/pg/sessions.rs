@@ -1,12 +1,12 @@
 //! The panel's sessions on PostgreSQL ([`SessionStore`]), shared by every node; the rules
-//! are `rules::outbox`'s.
+//! are `rules::sessions`'.
 
 use super::{pg_err, PgStore};
-use crate::store::rules::outbox::{
+use crate::store::rules::secs;
+use crate::store::rules::sessions::{
     check_session_digest, renewed, session, session_expiry, session_use, SessionUse,
     SESSION_COLUMNS,
 };
-use crate::store::rules::secs;
 use crate::store::{PanelSession, SessionStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 

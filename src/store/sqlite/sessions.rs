@@ -1,11 +1,11 @@
-//! The panel's sessions on SQLite ([`SessionStore`]); the rules are `rules::outbox`'s.
+//! The panel's sessions on SQLite ([`SessionStore`]); the rules are `rules::sessions`'.
 
 use super::{backend, SqliteStore};
-use crate::store::rules::outbox::{
+use crate::store::rules::secs;
+use crate::store::rules::sessions::{
     check_session_digest, renewed, session, session_expiry, session_use, SessionUse,
     SESSION_COLUMNS,
 };
-use crate::store::rules::secs;
 use crate::store::{PanelSession, SessionStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension};
