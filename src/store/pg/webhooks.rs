@@ -1,5 +1,5 @@
-//! The outbox on PostgreSQL ([`WebhookLog`]). Event ids come from a sequence at insert
-//! time, so they do not follow commits: an event's position is `(tx, id)`, `tx` its
+//! The outbox on PostgreSQL ([`crate::store::WebhookLog`]). Event ids come from a sequence
+//! at insert time, so they do not follow commits: an event's position is `(tx, id)`, `tx` its
 //! transaction's id, and a read stops before the oldest transaction still running
 //! (`pg_snapshot_xmin`), so everything before a position read is final (the reasoning is
 //! in `store/webhooks.rs`). A cursor row is read `FOR UPDATE`, so a claim or a move is one
@@ -10,8 +10,7 @@ use super::{pg_err, PgStore, PgTx};
 use crate::store::rules::outbox::{
     self, cursor_row, CursorRow, CursorTx, CURSOR_COLUMNS, OUTBOX_COLUMNS,
 };
-use crate::store::{OutboxEvent, Position, StoreError, WebhookCursor, WebhookLog};
-use chrono::{DateTime, Duration, Utc};
+use crate::store::{OutboxEvent, Position, StoreError};
 
 /// The oldest transaction still running: every event of an older transaction is
 /// committed or rolled back for good.
@@ -90,26 +89,16 @@ impl CursorTx for PgTx<'_, '_> {
     }
 }
 
-impl WebhookLog for PgStore {
-    fn webhook_cursor(&self, name: &str, now: DateTime<Utc>) -> Result<WebhookCursor, StoreError> {
-        self.in_tx("reading a webhook cursor", |tx| {
-            Ok(outbox::cursor(tx, name, now)?.cursor)
-        })
-    }
+outbox::webhook_log!(PgStore);
 
-    fn claim_webhook(
+impl PgStore {
+    /// The settled events after `after`, in outbox order
+    /// ([`crate::store::WebhookLog::events_after`]).
+    pub(crate) fn read_outbox(
         &self,
-        name: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<Option<WebhookCursor>, StoreError> {
-        self.in_tx("claiming a webhook cursor", |tx| {
-            outbox::claim(tx, name, owner, now, lease)
-        })
-    }
-
-    fn events_after(&self, after: Position, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(|c| {
             c.query(
@@ -125,38 +114,6 @@ impl WebhookLog for PgStore {
             .iter()
             .map(outbox::outbox_event)
             .collect()
-        })
-    }
-
-    fn webhook_delivered(
-        &self,
-        name: &str,
-        owner: &str,
-        to: Position,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<bool, StoreError> {
-        self.in_tx("recording a webhook delivery", |tx| {
-            outbox::delivered(tx, name, owner, to, now, lease)
-        })
-    }
-
-    fn webhook_failed(
-        &self,
-        name: &str,
-        owner: &str,
-        error: &str,
-        next_try_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.in_tx("recording a webhook failure", |tx| {
-            outbox::failed(tx, name, owner, error, next_try_at, now)
-        })
-    }
-
-    fn release_webhook(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        self.in_tx("releasing a webhook cursor", |tx| {
-            outbox::release(tx, name, owner)
         })
     }
 }

@@ -189,6 +189,82 @@ pub(crate) fn release(tx: &mut impl CursorTx, name: &str, owner: &str) -> Result
     Ok(())
 }
 
+/// The [`crate::store::WebhookLog`] of a backend, the same for both: each door is one
+/// transaction of the shared writes above over the backend's [`CursorTx`] (its `in_tx`),
+/// and the outbox read is the backend's own `read_outbox` (the dialects differ there).
+macro_rules! webhook_log {
+    ($store:ty) => {
+        impl $crate::store::WebhookLog for $store {
+            fn webhook_cursor(
+                &self,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::WebhookCursor, $crate::store::StoreError> {
+                self.in_tx("reading a webhook cursor", |tx| {
+                    Ok($crate::store::rules::outbox::cursor(tx, name, now)?.cursor)
+                })
+            }
+
+            fn claim_webhook(
+                &self,
+                name: &str,
+                owner: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                lease: chrono::Duration,
+            ) -> Result<Option<$crate::store::WebhookCursor>, $crate::store::StoreError> {
+                self.in_tx("claiming a webhook cursor", |tx| {
+                    $crate::store::rules::outbox::claim(tx, name, owner, now, lease)
+                })
+            }
+
+            fn events_after(
+                &self,
+                after: $crate::store::Position,
+                limit: usize,
+            ) -> Result<Vec<$crate::store::OutboxEvent>, $crate::store::StoreError> {
+                self.read_outbox(after, limit)
+            }
+
+            fn webhook_delivered(
+                &self,
+                name: &str,
+                owner: &str,
+                to: $crate::store::Position,
+                now: chrono::DateTime<chrono::Utc>,
+                lease: chrono::Duration,
+            ) -> Result<bool, $crate::store::StoreError> {
+                self.in_tx("recording a webhook delivery", |tx| {
+                    $crate::store::rules::outbox::delivered(tx, name, owner, to, now, lease)
+                })
+            }
+
+            fn webhook_failed(
+                &self,
+                name: &str,
+                owner: &str,
+                error: &str,
+                next_try_at: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                self.in_tx("recording a webhook failure", |tx| {
+                    $crate::store::rules::outbox::failed(tx, name, owner, error, next_try_at, now)
+                })
+            }
+
+            fn release_webhook(
+                &self,
+                name: &str,
+                owner: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                self.in_tx("releasing a webhook cursor", |tx| {
+                    $crate::store::rules::outbox::release(tx, name, owner)
+                })
+            }
+        }
+    };
+}
+pub(crate) use webhook_log;
+
 #[cfg(test)]
 mod tests {
     use super::*;

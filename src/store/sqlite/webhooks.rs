@@ -1,13 +1,12 @@
-//! The outbox on SQLite ([`WebhookLog`]): its single writer makes event ids follow
-//! commits, so an event's position is its id (tx 0). The cursors' writes are
+//! The outbox on SQLite ([`crate::store::WebhookLog`]): its single writer makes event ids
+//! follow commits, so an event's position is its id (tx 0). The cursors' writes are
 //! `rules::outbox`'s, over these statements; `BEGIN IMMEDIATE` makes each one step.
 
 use super::{backend, SqliteStore, SqliteTx};
 use crate::store::rules::outbox::{
     self, cursor_row, CursorRow, CursorTx, CURSOR_COLUMNS, OUTBOX_COLUMNS,
 };
-use crate::store::{OutboxEvent, Position, StoreError, WebhookCursor, WebhookLog};
-use chrono::{DateTime, Duration, Utc};
+use crate::store::{OutboxEvent, Position, StoreError};
 use rusqlite::{params, OptionalExtension};
 
 impl CursorTx for SqliteTx<'_> {
@@ -79,26 +78,16 @@ impl CursorTx for SqliteTx<'_> {
     }
 }
 
-impl WebhookLog for SqliteStore {
-    fn webhook_cursor(&self, name: &str, now: DateTime<Utc>) -> Result<WebhookCursor, StoreError> {
-        self.in_tx("reading a webhook cursor", |tx| {
-            Ok(outbox::cursor(tx, name, now)?.cursor)
-        })
-    }
+outbox::webhook_log!(SqliteStore);
 
-    fn claim_webhook(
+impl SqliteStore {
+    /// The settled events after `after`, in outbox order
+    /// ([`crate::store::WebhookLog::events_after`]).
+    pub(crate) fn read_outbox(
         &self,
-        name: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<Option<WebhookCursor>, StoreError> {
-        self.in_tx("claiming a webhook cursor", |tx| {
-            outbox::claim(tx, name, owner, now, lease)
-        })
-    }
-
-    fn events_after(&self, after: Position, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut s = c
@@ -110,38 +99,6 @@ impl WebhookLog for SqliteStore {
             s.query_map(params![after.id, limit], |r| outbox::outbox_event(r))
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(backend("reading the outbox"))
-        })
-    }
-
-    fn webhook_delivered(
-        &self,
-        name: &str,
-        owner: &str,
-        to: Position,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<bool, StoreError> {
-        self.in_tx("recording a webhook delivery", |tx| {
-            outbox::delivered(tx, name, owner, to, now, lease)
-        })
-    }
-
-    fn webhook_failed(
-        &self,
-        name: &str,
-        owner: &str,
-        error: &str,
-        next_try_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.in_tx("recording a webhook failure", |tx| {
-            outbox::failed(tx, name, owner, error, next_try_at, now)
-        })
-    }
-
-    fn release_webhook(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        self.in_tx("releasing a webhook cursor", |tx| {
-            outbox::release(tx, name, owner)
         })
     }
 }
