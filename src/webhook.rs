@@ -5,6 +5,11 @@
 //! Delivery is at least once: a crash between the receiver's `2xx` and the cursor update
 //! sends that event again. Receivers deduplicate by `X-Callback-Event` (the event id).
 //!
+//! Nodes sharing a store (PostgreSQL) each run this worker; each webhook's cursor has a
+//! lease in the store ([`WebhookLog::claim_webhook`]), so one node at a time delivers a
+//! webhook, in order, and another takes over when that node stops (it gives the lease up)
+//! or dies (after [`LEASE`]). Why a cursor can be trusted there: `store/webhooks.rs`.
+//!
 //! Each request carries `X-Callback-Timestamp` (Unix seconds) and `X-Callback-Signature:
 //! sha256=<hex>`, the HMAC-SHA256 of `<timestamp>.<body>` under the webhook's secret: the
 //! receiver recomputes it, compares in constant time and refuses old timestamps (replays).
@@ -12,7 +17,7 @@
 use crate::background::{Background, Signal, Wake};
 use crate::clock::Clock;
 use crate::config::WebhookTarget;
-use crate::store::{OutboxEvent, WebhookLog};
+use crate::store::{OutboxEvent, StoreError, WebhookLog};
 use chrono::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -22,6 +27,30 @@ use std::sync::Arc;
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Events sent per webhook per pass.
 const BATCH: usize = 100;
+
+/// How long a worker's claim on a cursor holds without renewal. Every delivery renews it,
+/// and one delivery takes at most a connect and a request timeout (3 s + 5 s; a notice's
+/// SMTP exchange 10 s), so a live worker never loses it between two deliveries; a dead
+/// node's webhooks wait this long for another node.
+pub const LEASE: Duration = Duration::seconds(60);
+
+/// A running worker's name in the cursors' leases: its node and a random part, so two
+/// workers never take each other for themselves (two nodes given the same `node-id`, or a
+/// node and its own earlier run, whose lease must lapse or be given up first).
+pub fn worker_name(node: &str) -> String {
+    let mut raw = [0u8; 6];
+    // Without a random source the time stands in: unique enough between two starts.
+    if getrandom::fill(&mut raw).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        raw.copy_from_slice(&nanos.to_le_bytes()[..6]);
+    }
+    let tail: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let node = if node.is_empty() { "node" } else { node };
+    format!("{node}/{tail}")
+}
 
 /// The signature header's value for `body` sent at `timestamp`.
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
@@ -59,6 +88,8 @@ pub struct WebhookWorker {
 
 struct Run {
     log: Arc<dyn WebhookLog>,
+    /// This worker's name in the leases ([`worker_name`]).
+    owner: String,
     targets: Vec<WebhookTarget>,
     retry: Duration,
     max: Duration,
@@ -68,9 +99,11 @@ struct Run {
 }
 
 impl WebhookWorker {
-    /// Starts delivering to `targets`; `None` when there are none.
+    /// Starts delivering to `targets` as one of the workers of `node` (its `node-id`);
+    /// `None` when there are none.
     pub fn start(
         log: Arc<dyn WebhookLog>,
+        node: &str,
         targets: Vec<WebhookTarget>,
         retry: Duration,
         max: Duration,
@@ -89,6 +122,7 @@ impl WebhookWorker {
         let signal = Arc::new(Signal::default());
         let run = Run {
             log,
+            owner: worker_name(node),
             targets,
             retry,
             max,
@@ -139,23 +173,45 @@ impl Run {
                 break;
             }
         }
+        // Another node need not wait for the leases to run out.
+        for t in &self.targets {
+            if let Err(e) = self.log.release_webhook(&t.name, &self.owner) {
+                tracing::debug!("webhook {}: lease not given up: {e}", t.name);
+            }
+        }
     }
 
-    /// Sends what `t` is owed, in order, until done, a failure, or a stop.
-    fn deliver(&self, t: &WebhookTarget) -> Result<(), crate::store::StoreError> {
+    /// Sends what `t` is owed, in order, until done, a failure, a stop, or the lease lost
+    /// (another node delivers it; this one leaves it alone while that lease lasts).
+    fn deliver(&self, t: &WebhookTarget) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let cursor = self.log.webhook_cursor(&t.name, now)?;
+        let Some(cursor) = self.log.claim_webhook(&t.name, &self.owner, now, LEASE)? else {
+            return Ok(());
+        };
         if cursor.next_try_at > now {
             return Ok(());
         }
-        for e in self.log.events_after(cursor.last_event, BATCH)? {
+        for e in self.log.events_after(cursor.last, BATCH)? {
             if self.stopping() {
                 return Ok(());
             }
             match self.post(t, &e) {
-                Ok(()) => self
-                    .log
-                    .webhook_delivered(&t.name, e.event.id, self.clock.now())?,
+                Ok(()) => {
+                    let held = self.log.webhook_delivered(
+                        &t.name,
+                        &self.owner,
+                        e.position,
+                        self.clock.now(),
+                        LEASE,
+                    )?;
+                    if !held {
+                        tracing::info!(
+                            "webhook {}: another worker took it over; this one stops sending",
+                            t.name
+                        );
+                        return Ok(());
+                    }
+                }
                 Err(why) => {
                     let doublings = cursor.attempts.min(20);
                     let delay = (self.retry * 2i32.pow(doublings.min(16))).min(self.max);
@@ -168,7 +224,8 @@ impl Run {
                         );
                     }
                     let now = self.clock.now();
-                    self.log.webhook_failed(&t.name, &why, now + delay, now)?;
+                    self.log
+                        .webhook_failed(&t.name, &self.owner, &why, now + delay, now)?;
                     return Ok(());
                 }
             }

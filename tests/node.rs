@@ -1,7 +1,11 @@
-//! A node started from a configuration, a host and a clock, over a real SQLite file and
-//! real HTTP on 127.0.0.1: it starts what the configuration asks for, refuses a bad one
+//! A node started from a configuration, a host and a clock, over a real SQLite file (and
+//! PostgreSQL for what nodes share) and real HTTP on 127.0.0.1: it starts what the
+//! configuration asks for, keeps panel logins in the store, refuses a bad one
 //! with an error naming the key, reloads, runs console commands and captures, and stops
 //! everything it started.
+
+#[path = "support/backends.rs"]
+mod backends;
 
 use callback_core::capture::{capture, parse_args, Call, CaptureError};
 use callback_core::clock::ManualClock;
@@ -219,4 +223,172 @@ fn a_capture_infers_the_type_reads_clock_times_in_the_queue_zone_and_checks_agen
     assert!(matches!(e, CaptureError::UnknownQueue(_)), "{e:?}");
     assert!(!e.public_text().contains("nowhere"));
     assert_eq!(svc.list(&ListFilter::default()).unwrap().len(), before);
+}
+
+/// A node of the store `settings` names, with the REST API and the panel on a free port
+/// and one panel user.
+fn panel_node(dir: &Path, settings: &str) -> Node {
+    let xml = conf(
+        dir,
+        &format!(r#"<param name="http-listen" value="127.0.0.1:0"/>{settings}"#),
+        "",
+    )
+    .replace(
+        "</configuration>",
+        r#"<staff><user name="alice"><param name="password" value="a-long-secret-pw"/>
+           <param name="role" value="agent"/><param name="agent" value="1001"/></user></staff>
+           </configuration>"#,
+    );
+    let config = Config::from_xml(&xml).unwrap();
+    Node::start(config, Arc::new(Detached::default()), clock(), None).unwrap()
+}
+
+/// Logs in to the panel of `node`: the `Cookie` header value of the session.
+fn panel_login(node: &Node) -> String {
+    let url = format!("http://{}/panel/api/login", node.http_addr().unwrap());
+    let r = ureq::post(&url)
+        .set("X-Callback-Panel", "1")
+        .set("Content-Type", "application/json")
+        .send_string(r#"{"user":"alice","password":"a-long-secret-pw"}"#)
+        .unwrap();
+    let set = r
+        .header("set-cookie")
+        .expect("a session cookie")
+        .to_string();
+    set.split(';').next().unwrap().to_string()
+}
+
+/// The status of the panel's `me` on `node` with the session `cookie`.
+fn panel_me(node: &Node, cookie: &str) -> u16 {
+    let url = format!("http://{}/panel/api/me", node.http_addr().unwrap());
+    match ureq::get(&url).set("Cookie", cookie).call() {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn panel_logout(node: &Node, cookie: &str) {
+    let url = format!("http://{}/panel/api/logout", node.http_addr().unwrap());
+    let r = ureq::post(&url)
+        .set("Cookie", cookie)
+        .set("X-Callback-Panel", "1")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn a_panel_login_survives_a_restart_and_a_logout_ends_it() {
+    // SQLite: a session made before the node restarts is still valid after it (the store
+    // keeps it); a logout ends it, and the cookie is refused from then on.
+    let dir = tempfile::tempdir().unwrap();
+    let first = panel_node(dir.path(), "");
+    let cookie = panel_login(&first);
+    assert_eq!(panel_me(&first, &cookie), 200);
+    first.stop();
+    drop(first);
+    let again = panel_node(dir.path(), "");
+    assert_eq!(panel_me(&again, &cookie), 200, "the restart lost the login");
+    panel_logout(&again, &cookie);
+    assert_eq!(panel_me(&again, &cookie), 401);
+}
+
+#[test]
+fn a_panel_login_on_one_node_is_valid_on_another_until_a_logout_on_either() {
+    // Two nodes on one PostgreSQL (db-url): the session made through A is accepted by B;
+    // logged out through B, A refuses it.
+    if !backends::pg_available() {
+        return;
+    }
+    let schema = backends::PgSchema::new();
+    let settings = format!(
+        r#"<param name="db-url" value="{}"/>"#,
+        schema.url.replace('&', "&amp;")
+    );
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = panel_node(da.path(), &settings);
+    let b = panel_node(db.path(), &settings);
+    let cookie = panel_login(&a);
+    assert_eq!(panel_me(&b, &cookie), 200, "node B does not know A's login");
+    panel_logout(&b, &cookie);
+    assert_eq!(
+        panel_me(&a, &cookie),
+        401,
+        "node A still accepts a logged-out session"
+    );
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn a_node_on_postgresql_delivers_webhooks() {
+    // With db-url the webhook worker runs (it was refused before the outbox had a
+    // PostgreSQL side): a callback created on the node reaches a real receiver.
+    use callback_core::model::Source;
+    use callback_core::service::{NewRequest, Requested};
+    use std::io::{BufRead, BufReader, Write};
+    if !backends::pg_available() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut event = String::new();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("x-callback-event:") {
+                    event = v.trim().to_string();
+                }
+                line.clear();
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    let schema = backends::PgSchema::new();
+    let dir = tempfile::tempdir().unwrap();
+    let xml = conf(
+        dir.path(),
+        &format!(
+            r#"{NO_HTTP}<param name="db-url" value="{}"/>"#,
+            schema.url.replace('&', "&amp;")
+        ),
+        "",
+    )
+    .replace(
+        "</configuration>",
+        &format!(
+            r#"<webhooks><webhook name="crm"><param name="url" value="http://{addr}/hook"/>
+               <param name="secret" value="hook-secret-0123456789"/></webhook></webhooks>
+               </configuration>"#
+        ),
+    );
+    let node = Node::start(
+        Config::from_xml(&xml).unwrap(),
+        Arc::new(Detached::default()),
+        clock(),
+        None,
+    )
+    .unwrap();
+    let req = NewRequest::new(
+        CallbackType::Immediate,
+        "+493012345678",
+        Requested::Now,
+        Source::Web,
+    );
+    let (r, _) = node.service().request(req).unwrap();
+    let created = node.service().store().events(r.id).unwrap()[0].id;
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no webhook arrived");
+    assert_eq!(got, created.to_string());
+    node.stop();
 }

@@ -1,7 +1,8 @@
 //! Confirmations and reminders (issue #22, item 3) against real receivers: e-mail through a
 //! real SMTP server process (Python's aiosmtpd, started by the test, storing what it gets in
 //! a Maildir), and SMS through a provider's webhook (a real HTTP receiver on 127.0.0.1),
-//! with a real SQLite store and the service's clock moved by hand.
+//! with a real SQLite store (and the confirmations and reminders on PostgreSQL too, as
+//! with `db-url`) and the service's clock moved by hand.
 //!
 //! Without aiosmtpd (Debian's python3-aiosmtpd, `.ci/setup`) the SMTP test skips, except
 //! under `CI=true`, where it fails.
@@ -12,8 +13,10 @@ use callback_core::host::Detached;
 use callback_core::model::{CallbackType, Source};
 use callback_core::notice::NoticeWorker;
 use callback_core::service::{CallbackService, NewRequest, Requested};
-use callback_core::store::prelude::*;
-use callback_core::store::SqliteStore;
+use callback_core::store::{SqliteStore, Store, WebhookLog};
+
+#[path = "support/backends.rs"]
+mod backends;
 use chrono::{TimeZone, Utc};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -257,6 +260,7 @@ fn confirmation_and_reminder_emails_reach_a_real_smtp_server_once_each() {
     // the customer's zone and a manage link whose token the API accepts; 55 minutes before
     // it is due a reminder; nothing twice; one without an address is skipped without
     // holding the others; one booked while the worker was stopped is confirmed at restart.
+    // On SQLite and on PostgreSQL.
     if !aiosmtpd_present() {
         assert!(
             std::env::var("CI").map_or(true, |v| v != "true"),
@@ -265,10 +269,15 @@ fn confirmation_and_reminder_emails_reach_a_real_smtp_server_once_each() {
         println!("notices SMTP test: skipped, aiosmtpd not found (run .ci/setup)");
         return;
     }
+    backends::on_each(confirmations_and_reminders);
+}
+
+fn confirmations_and_reminders(b: &backends::Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (smtp, port) = SmtpServer::start(dir.path());
     let receiver = Receiver::start();
-    let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).unwrap());
+    let store: Arc<dyn Store> = Arc::from(b.open_again().unwrap());
+    let log: Arc<dyn WebhookLog> = Arc::from(b.outbox());
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
     ));
@@ -279,7 +288,7 @@ fn confirmation_and_reminder_emails_reach_a_real_smtp_server_once_each() {
         clock.clone(),
         Arc::new(Detached::default()),
     ));
-    let worker = NoticeWorker::start(store.clone(), service.clone())
+    let worker = NoticeWorker::start(log.clone(), service.clone())
         .unwrap()
         .unwrap();
 
@@ -344,7 +353,7 @@ fn confirmation_and_reminder_emails_reach_a_real_smtp_server_once_each() {
             Some("bob@example.com"),
         ))
         .unwrap();
-    let worker = NoticeWorker::start(store.clone(), service.clone())
+    let worker = NoticeWorker::start(log.clone(), service.clone())
         .unwrap()
         .unwrap();
     let mails = smtp.wait_for(3);

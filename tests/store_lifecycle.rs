@@ -284,7 +284,7 @@ fn claims_take_the_oldest_due_first_up_to_the_limit() {
 fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
     // Waits in a row (reset by any other transition, not by a claim), failovers and the
     // first claim are columns the store keeps; a database of schema 8, which has only the
-    // trace, gets the same values when it migrates.
+    // trace, gets the same values when it migrates (step 10's objects are undone too).
     on_each(|b| {
         let store = &*b.store;
         let (a, _) = store
@@ -339,7 +339,12 @@ fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
         b.raw.execute(
             "ALTER TABLE callbacks DROP COLUMN waits; \
              ALTER TABLE callbacks DROP COLUMN failovers; \
-             ALTER TABLE callbacks DROP COLUMN first_claimed_at;",
+             ALTER TABLE callbacks DROP COLUMN first_claimed_at; \
+             ALTER TABLE events DROP COLUMN tx; \
+             ALTER TABLE webhook_cursors DROP COLUMN last_tx; \
+             ALTER TABLE webhook_cursors DROP COLUMN lease_owner; \
+             ALTER TABLE webhook_cursors DROP COLUMN lease_expires; \
+             DROP TABLE panel_sessions;",
         );
         b.raw.execute(match &b.raw {
             Raw::Sqlite(_) => "PRAGMA user_version = 8",

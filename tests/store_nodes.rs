@@ -60,7 +60,7 @@ fn both_schemas_have_the_same_tables_and_columns() {
     let mut pg_tables = pg.raw.tables();
     pg_tables.retain(|(t, _)| t != "callback_schema");
     assert_eq!(sqlite.raw.tables(), pg_tables);
-    assert_eq!(pg_tables.len(), 7, "{pg_tables:?}");
+    assert_eq!(pg_tables.len(), 8, "{pg_tables:?}");
 }
 
 #[test]
@@ -299,4 +299,263 @@ fn a_listener_hears_the_other_nodes_changes_but_not_its_own() {
     a.finish_attempt(leg.id, &end, t(4)).unwrap();
     wait_for(before + 1, "node a's agent leg ending");
     listener.stop();
+}
+
+/// Two workers sharing one outbox, each taking the cursor's lease in turn as a node's
+/// webhook worker does: every event it delivers, in order, stopped when its lease is gone.
+fn deliver_pass(log: &dyn WebhookLog, owner: &str, now: chrono::DateTime<chrono::Utc>) -> Vec<i64> {
+    let Some(cursor) = log
+        .claim_webhook("crm", owner, now, Duration::seconds(60))
+        .unwrap()
+    else {
+        return Vec::new();
+    };
+    let mut sent = Vec::new();
+    for e in log.events_after(cursor.last, 7).unwrap() {
+        sent.push(e.event.id);
+        let held = log
+            .webhook_delivered("crm", owner, e.position, now, Duration::seconds(60))
+            .unwrap();
+        if !held {
+            break;
+        }
+    }
+    sent
+}
+
+#[test]
+fn two_workers_deliver_each_event_once_while_nodes_write() {
+    // Four writers on their own connections and two outbox workers (two nodes) on one
+    // database: every committed event is delivered exactly once.
+    on_each(|b| {
+        let first = b.outbox();
+        first.webhook_cursor("crm", t(0)).unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let s: Arc<dyn Store> = Arc::from(b.open_again().unwrap());
+                std::thread::spawn(move || {
+                    for i in 0..15 {
+                        let n = format!("+4930123{w}{i:04}");
+                        s.create(&draft(&n, "sales", 60), &CreateOptions::default(), t(i))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = [first, b.outbox()]
+            .into_iter()
+            .enumerate()
+            .map(|(i, log)| {
+                let done = done.clone();
+                std::thread::spawn(move || {
+                    let owner = format!("node-{i}");
+                    let mut sent = Vec::new();
+                    // Both take turns on one instant: a lease lost only by release.
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        sent.extend(deliver_pass(&*log, &owner, t(100)));
+                        log.release_webhook("crm", &owner).unwrap();
+                        std::thread::yield_now();
+                    }
+                    sent
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut sent: Vec<i64> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        // What the workers' last passes left, until nothing is.
+        let last = b.outbox();
+        loop {
+            let got = deliver_pass(&*last, "node-0", t(100));
+            if got.is_empty() {
+                break;
+            }
+            sent.extend(got);
+        }
+        let mut stored: Vec<i64> = b
+            .raw
+            .texts("SELECT CAST(id AS TEXT) FROM events")
+            .into_iter()
+            .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+            .collect();
+        stored.sort();
+        assert_eq!(stored.len(), 60, "one created event per callback");
+        let mut once = sent.clone();
+        once.sort();
+        once.dedup();
+        assert_eq!(
+            once.len(),
+            sent.len(),
+            "an event was delivered twice: {sent:?}"
+        );
+        assert_eq!(once, stored, "an event was never delivered");
+    });
+}
+
+#[test]
+fn a_dead_workers_claim_is_taken_over_after_its_lease() {
+    // Node A claims the cursor and dies after one delivery; node B is refused while A's
+    // lease lasts, then takes over where A stopped; A, back, can no longer move it.
+    on_each(|b| {
+        let (a_log, b_log) = (b.outbox(), b.outbox());
+        a_log.webhook_cursor("crm", t(0)).unwrap();
+        create_numbered(&*b.store, "+4930555", 3);
+        let lease = Duration::seconds(60);
+        let a = a_log
+            .claim_webhook("crm", "a", t(0), lease)
+            .unwrap()
+            .unwrap();
+        let events = a_log.events_after(a.last, 10).unwrap();
+        assert_eq!(events.len(), 3);
+        assert!(a_log
+            .webhook_delivered("crm", "a", events[0].position, t(10), lease)
+            .unwrap());
+        // A's lease, renewed at t(10), holds until t(70).
+        assert_eq!(b_log.claim_webhook("crm", "b", t(69), lease).unwrap(), None);
+        let taken = b_log
+            .claim_webhook("crm", "b", t(70), lease)
+            .unwrap()
+            .expect("the lease ran out");
+        assert_eq!(taken.last, events[0].position);
+        let rest: Vec<i64> = b_log
+            .events_after(taken.last, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.event.id)
+            .collect();
+        assert_eq!(rest, [events[1].event.id, events[2].event.id]);
+        assert!(!a_log
+            .webhook_delivered("crm", "a", events[2].position, t(71), lease)
+            .unwrap());
+        assert!(!a_log.webhook_failed("crm", "a", "x", t(80), t(71)).unwrap());
+        assert_eq!(a_log.claim_webhook("crm", "a", t(71), lease).unwrap(), None);
+        // Given up on stop: another takes it at once.
+        b_log.release_webhook("crm", "b").unwrap();
+        assert!(a_log
+            .claim_webhook("crm", "a", t(72), lease)
+            .unwrap()
+            .is_some());
+    });
+}
+
+#[test]
+fn an_event_is_read_only_once_its_transaction_and_every_older_one_ended() {
+    // PostgreSQL ids follow inserts, not commits: an event of a transaction still open
+    // holds back the later ones (a cursor moved past them would skip it for ever); rolled
+    // back, it is never delivered; committed late, it is delivered before them.
+    if !backends::pg_available() {
+        return;
+    }
+    for commit in [false, true] {
+        let b = Backend::postgres();
+        let log = b.outbox();
+        let (a, _) = b
+            .store
+            .create(
+                &draft("+493012345678", "sales", 0),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        log.webhook_cursor("crm", t(0)).unwrap();
+        let Raw::Pg(schema) = &b.raw else {
+            unreachable!()
+        };
+        let mut raw = schema.client();
+        let mut open = raw.transaction().unwrap();
+        let late: i64 = open
+            .query_one(
+                "INSERT INTO events (callback_id, at, action, to_state) \
+                 VALUES ($1, 1, 'late', 'requested') RETURNING id",
+                &[&a.id],
+            )
+            .unwrap()
+            .get(0);
+        let (c, _) = b
+            .store
+            .create(
+                &draft("+493012345679", "sales", 0),
+                &CreateOptions::default(),
+                t(1),
+            )
+            .unwrap();
+        let committed = b.store.events(c.id).unwrap()[0].id;
+        assert!(committed > late);
+        let cursor = log
+            .claim_webhook("crm", "n", t(2), Duration::seconds(60))
+            .unwrap()
+            .unwrap();
+        let ids = |log: &dyn WebhookLog| -> Vec<i64> {
+            log.events_after(cursor.last, 10)
+                .unwrap()
+                .iter()
+                .map(|e| e.event.id)
+                .collect()
+        };
+        assert_eq!(
+            ids(&*log),
+            Vec::<i64>::new(),
+            "read past an open transaction"
+        );
+        if commit {
+            open.commit().unwrap();
+            assert_eq!(ids(&*log), [late, committed]);
+        } else {
+            open.rollback().unwrap();
+            assert_eq!(ids(&*log), [committed]);
+        }
+    }
+}
+
+#[test]
+fn a_panel_login_is_known_to_every_node_and_a_logout_ends_it_everywhere() {
+    // Sessions are the store's: a login through one node is valid through another (and
+    // after a restart: a store opened again), a logout through one is refused by the
+    // other, an idle session expires, and only a token's digest is accepted.
+    on_each(|b| {
+        let digest = "a1".repeat(32);
+        let idle = Duration::hours(12);
+        b.store.session_open(&digest, "alice", t(0), idle).unwrap();
+        let other = b.open_again().unwrap();
+        let s = other.session_get(&digest, t(30), None).unwrap().unwrap();
+        assert_eq!((s.user.as_str(), s.created_at), ("alice", t(0)));
+        // Renewed on use (a minute after the last write): the expiry moves on.
+        let s = other
+            .session_get(&digest, t(3600), Some(idle))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.expires_at, t(3600) + idle);
+        assert!(b
+            .store
+            .session_get(&digest, t(3600) + idle - Duration::seconds(1), None)
+            .unwrap()
+            .is_some());
+        assert!(b.store.session_close(&digest).unwrap());
+        assert_eq!(
+            other.session_get(&digest, t(3700), Some(idle)).unwrap(),
+            None
+        );
+        // Expiry: gone for every node, and removed.
+        let second = "b2".repeat(32);
+        other.session_open(&second, "bob", t(0), idle).unwrap();
+        assert_eq!(
+            b.store.session_get(&second, t(0) + idle, None).unwrap(),
+            None
+        );
+        assert_eq!(b.raw.count("panel_sessions"), 0);
+        // The token itself is refused: the store keeps digests only.
+        let e = b
+            .store
+            .session_open("not-a-digest", "eve", t(0), idle)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SHA-256"), "{e}");
+        assert_eq!(b.raw.count("panel_sessions"), 0);
+    });
 }

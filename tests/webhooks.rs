@@ -1,14 +1,17 @@
-//! Outbound webhooks against a real local HTTP receiver: events arrive signed and in order;
-//! while the receiver is down they wait in the durable outbox (across a worker restart)
-//! and all arrive, none lost, once it is back.
+//! Outbound webhooks against a real local HTTP receiver, on SQLite and on PostgreSQL
+//! (`db-url`): events arrive signed and in order; while the receiver is down they wait in
+//! the durable outbox (across a worker restart) and all arrive, none lost, once it is
+//! back; two nodes' workers on one store deliver each event once.
+
+#[path = "support/backends.rs"]
+mod backends;
 
 use callback_core::clock::SystemClock;
 use callback_core::config::Config;
 use callback_core::host::Detached;
 use callback_core::model::{CallbackType, Source};
 use callback_core::service::{CallbackService, NewRequest, Requested};
-use callback_core::store::prelude::*;
-use callback_core::store::SqliteStore;
+use callback_core::store::{Store, WebhookLog};
 use callback_core::webhook::{signature, WebhookWorker};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -120,13 +123,7 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn events_survive_a_receiver_outage_and_a_restart() {
-    // Up: delivered and signed. Down: owed, retried. Worker restarted, receiver back:
-    // every event arrives exactly in event order, none missing.
-    let got = Arc::new(Mutex::new(Vec::<Delivery>::new()));
-    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), got.clone());
-    let addr = receiver.addr;
+fn config(addr: SocketAddr) -> Arc<Config> {
     let conf = format!(
         r#"<configuration name="callback.conf"><settings>
         <param name="default-region" value="US"/>
@@ -140,9 +137,23 @@ fn events_survive_a_receiver_outage_and_a_restart() {
         <param name="secret" value="{SECRET}"/></webhook></webhooks>
       </configuration>"#
     );
-    let config = Arc::new(Config::from_xml(&conf).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).unwrap());
+    Arc::new(Config::from_xml(&conf).unwrap())
+}
+
+#[test]
+fn events_survive_a_receiver_outage_and_a_restart() {
+    // Up: delivered and signed. Down: owed, retried. Worker restarted, receiver back:
+    // every event arrives exactly in event order, none missing; on both backends.
+    backends::on_each(outage_and_restart);
+}
+
+fn outage_and_restart(b: &backends::Backend) {
+    let got = Arc::new(Mutex::new(Vec::<Delivery>::new()));
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), got.clone());
+    let addr = receiver.addr;
+    let config = config(addr);
+    let store: Arc<dyn Store> = Arc::from(b.open_again().unwrap());
+    let log: Arc<dyn WebhookLog> = Arc::from(b.outbox());
     let service = CallbackService::new(
         store.clone(),
         config.clone(),
@@ -151,7 +162,8 @@ fn events_survive_a_receiver_outage_and_a_restart() {
     );
     let worker = || {
         WebhookWorker::start(
-            store.clone(),
+            log.clone(),
+            "node",
             config.api.webhooks.clone(),
             config.api.webhook_retry_delay,
             config.api.webhook_max_delay,
@@ -173,8 +185,7 @@ fn events_survive_a_receiver_outage_and_a_restart() {
     let b = create("+12125550102");
     service.cancel(a, "test").unwrap();
     eventually("a failed try is recorded", || {
-        store
-            .webhook_cursor("crm", chrono::Utc::now())
+        log.webhook_cursor("crm", chrono::Utc::now())
             .unwrap()
             .attempts
             >= 1
@@ -212,4 +223,70 @@ fn events_survive_a_receiver_outage_and_a_restart() {
     let last: serde_json::Value = serde_json::from_str(&got.last().unwrap().body).unwrap();
     assert_eq!(last["callback_id"], b);
     assert_eq!(last["state"], "cancelled");
+}
+
+#[test]
+fn two_nodes_on_one_store_deliver_each_event_once() {
+    // Two nodes' webhook workers on one database (PostgreSQL with db-url, and SQLite): while
+    // callbacks are created and cancelled, the receiver gets every event exactly once.
+    backends::on_each(|b| {
+        let got = Arc::new(Mutex::new(Vec::<Delivery>::new()));
+        let _receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), got.clone());
+        let config = config(_receiver.addr);
+        let store: Arc<dyn Store> = Arc::from(b.open_again().unwrap());
+        let workers: Vec<WebhookWorker> = ["node-a", "node-b"]
+            .into_iter()
+            .map(|node| {
+                WebhookWorker::start(
+                    Arc::from(b.outbox()),
+                    node,
+                    config.api.webhooks.clone(),
+                    config.api.webhook_retry_delay,
+                    config.api.webhook_max_delay,
+                    Arc::new(SystemClock),
+                )
+                .unwrap()
+                .unwrap()
+            })
+            .collect();
+        let service = CallbackService::new(
+            store.clone(),
+            config.clone(),
+            Arc::new(SystemClock),
+            Arc::new(Detached::default()),
+        );
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let n = format!("+1212555{i:04}");
+            let req = NewRequest::new(CallbackType::Immediate, &n, Requested::Now, Source::Web);
+            let id = service.request(req).unwrap().0.id;
+            if i % 2 == 0 {
+                service.cancel(id, "test").unwrap();
+            }
+            ids.push(id);
+            for w in &workers {
+                w.nudge();
+            }
+        }
+        let mut expected: Vec<i64> = ids
+            .iter()
+            .flat_map(|id| store.events(*id).unwrap())
+            .map(|e| e.id)
+            .collect();
+        expected.sort();
+        eventually("every event arrives", || {
+            got.lock().unwrap().len() >= expected.len()
+        });
+        for w in workers {
+            w.stop();
+        }
+        let mut seen: Vec<i64> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|d| d.header("x-callback-event").parse().unwrap())
+            .collect();
+        seen.sort();
+        assert_eq!(seen, expected, "each event once");
+    });
 }

@@ -24,7 +24,7 @@ use crate::dispatch::Dispatcher;
 use crate::host::Host;
 use crate::notice::NoticeWorker;
 use crate::service::CallbackService;
-use crate::store::{Listener, PgStore, SqliteStore};
+use crate::store::{Listener, PgStore, WebhookLog};
 use crate::webhook::WebhookWorker;
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
@@ -105,18 +105,7 @@ impl Node {
                 rec_dir.display()
             );
         }
-        let webhooks = match &opened.sqlite {
-            Some(s) => start_webhooks(&config, s, &clock),
-            None => {
-                if !config.api.webhooks.is_empty() {
-                    tracing::error!(
-                        "webhooks are off: with db-url (PostgreSQL) the webhook outbox is not \
-                         implemented yet; use db-path (SQLite) for webhooks"
-                    );
-                }
-                None
-            }
-        };
+        let webhooks = start_webhooks(&config, &opened.outbox, &clock);
         // The dispatcher hears of each stored transcript (a callback may wait for it); it is
         // made after the workers, so they reach it through this slot.
         let stored_to: Arc<OnceLock<Weak<Dispatcher>>> = Arc::default();
@@ -159,7 +148,7 @@ impl Node {
         );
         let listener = opened.pg.and_then(|pg| listen(&pg, &dispatcher));
         let http = start_http(&service, &dispatcher);
-        let notices = start_notices(&service, opened.sqlite.as_ref());
+        let notices = start_notices(&service, opened.outbox);
         Ok(Self {
             http_addr: http.as_ref().map(HttpServer::local_addr),
             running: Mutex::new(Running {
@@ -343,22 +332,12 @@ fn start_http(service: &Arc<CallbackService>, dispatcher: &Arc<Dispatcher>) -> O
     }
 }
 
-/// The notice worker when `<notices>` are configured (SQLite only, as webhooks); a failure
-/// to start is one log line.
+/// The notice worker when `<notices>` are configured; a failure to start is one log line.
 fn start_notices(
     service: &Arc<CallbackService>,
-    sqlite: Option<&Arc<SqliteStore>>,
+    outbox: Arc<dyn WebhookLog>,
 ) -> Option<NoticeWorker> {
-    let Some(s) = sqlite else {
-        if !service.config().notices.notices.is_empty() {
-            tracing::error!(
-                "notices are off: with db-url (PostgreSQL) the outbox they use is not \
-                 implemented yet; use db-path (SQLite) for confirmations and reminders"
-            );
-        }
-        return None;
-    };
-    NoticeWorker::start(s.clone(), service.clone()).unwrap_or_else(|e| {
+    NoticeWorker::start(outbox, service.clone()).unwrap_or_else(|e| {
         tracing::error!("notices not started: {e}");
         None
     })
@@ -367,12 +346,13 @@ fn start_notices(
 /// The webhook worker when `<webhooks>` are configured; a failure to start is one log line.
 fn start_webhooks(
     config: &Config,
-    store: &Arc<SqliteStore>,
+    outbox: &Arc<dyn WebhookLog>,
     clock: &Arc<dyn Clock>,
 ) -> Option<WebhookWorker> {
     let api = &config.api;
     WebhookWorker::start(
-        store.clone(),
+        outbox.clone(),
+        &config.settings.node_id,
         api.webhooks.clone(),
         api.webhook_retry_delay,
         api.webhook_max_delay,

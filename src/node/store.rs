@@ -4,16 +4,16 @@
 
 use super::NodeError;
 use crate::config::Config;
-use crate::store::{PgStore, SqliteStore, Store, TranscriptStore};
+use crate::store::{PgStore, SqliteStore, Store, TranscriptStore, WebhookLog};
 use std::path::Path;
 use std::sync::Arc;
 
-/// One database, by role. The SQLite store comes back a third time for what only it
-/// implements so far (the webhook outbox); the PostgreSQL one for its notifications.
+/// One database, by role: the callbacks, the transcription jobs, the outbox's cursors
+/// (webhooks and notices); the PostgreSQL store once more for its notifications.
 pub(super) struct Opened {
     pub store: Arc<dyn Store>,
     pub transcripts: Arc<dyn TranscriptStore>,
-    pub sqlite: Option<Arc<SqliteStore>>,
+    pub outbox: Arc<dyn WebhookLog>,
     pub pg: Option<Arc<PgStore>>,
 }
 
@@ -66,7 +66,7 @@ pub(super) fn open(config: &Config) -> Result<Opened, NodeError> {
             Ok(Opened {
                 store: s.clone(),
                 transcripts: s.clone(),
-                sqlite: None,
+                outbox: s.clone(),
                 pg: Some(s),
             })
         }
@@ -90,7 +90,7 @@ pub(super) fn open(config: &Config) -> Result<Opened, NodeError> {
             Ok(Opened {
                 store: s.clone(),
                 transcripts: s.clone(),
-                sqlite: Some(s),
+                outbox: s,
                 pg: None,
             })
         }

@@ -4,7 +4,8 @@
 //! reminder `reminder-before` its due time, each with the customer's manage link.
 //!
 //! Durable without a store change of its own: both ride on the webhook outbox's cursors
-//! (`webhook_cursors`, one row per name).
+//! (`webhook_cursors`, one row per name), leases included, so with several nodes on one
+//! PostgreSQL store one node at a time sends a notice's messages (see `crate::webhook`).
 //! - Confirmations read the `events` outbox after the cursor `notice:<name>`, as a webhook
 //!   does: a `created` event of a served queue is owed one; the cursor moves on when it is
 //!   sent, so a relay that is down or a restart loses none (at least once: a crash between
@@ -17,8 +18,7 @@
 //!   sent for a later time gets none.
 //!
 //! Nothing personal reaches the log: lines name the notice, the kind and the callback id,
-//! never the address, number or text. Like webhooks, notices need the SQLite store (the
-//! outbox cursor needs commit order).
+//! never the address, number or text.
 
 mod message;
 mod send;
@@ -30,7 +30,8 @@ use crate::background::{Background, Signal, Wake};
 use crate::config::Notice;
 use crate::model::{CallbackRequest, State};
 use crate::service::CallbackService;
-use crate::store::{ListFilter, WebhookLog};
+use crate::store::{ListFilter, Position, WebhookLog};
+use crate::webhook::{worker_name, LEASE};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ pub struct NoticeWorker {
 
 struct Run {
     log: Arc<dyn WebhookLog>,
+    /// This worker's name in the cursors' leases.
+    owner: String,
     service: Arc<CallbackService>,
     notices: Vec<Notice>,
     sender: Sender,
@@ -100,6 +103,7 @@ impl NoticeWorker {
         let signal = Arc::new(Signal::default());
         let run = Run {
             log,
+            owner: worker_name(&cfg.settings.node_id),
             notices: cfg.notices.notices.clone(),
             sender: Sender::new(cfg.notices.smtp.as_ref()),
             base,
@@ -164,6 +168,14 @@ impl Run {
                 wake => nudged = wake == Wake::Nudged,
             }
         }
+        // Another node need not wait for the leases to run out.
+        for n in &self.notices {
+            for name in [confirm_cursor(n), remind_cursor(n)] {
+                if let Err(e) = self.log.release_webhook(&name, &self.owner) {
+                    tracing::debug!("notice {}: lease not given up: {e}", n.name);
+                }
+            }
+        }
     }
 
     /// The message of `kind` for `r`.
@@ -191,10 +203,12 @@ impl Run {
 
     /// Sends `m`; `Ok(true)` when it was sent or cannot ever be (skipped, said once per
     /// callback without personal data), `Ok(false)` when it failed and is to be retried.
+    /// `attempts`: the failures in a row so far (the backoff).
     fn deliver(
         &self,
         n: &Notice,
         cursor: &str,
+        attempts: u32,
         m: &Message,
     ) -> Result<bool, crate::store::StoreError> {
         let now = self.service.now();
@@ -219,9 +233,8 @@ impl Run {
                 Ok(true)
             }
             Err(e) => {
-                let c = self.log.webhook_cursor(cursor, now)?;
-                let delay = (self.retry * 2i32.pow(c.attempts.min(16))).min(self.max);
-                if c.attempts == 0 {
+                let delay = (self.retry * 2i32.pow(attempts.min(16))).min(self.max);
+                if attempts == 0 {
                     tracing::warn!(
                         "notice {}: {} of callback {} not sent: {e}; retrying with backoff",
                         n.name,
@@ -230,7 +243,7 @@ impl Run {
                     );
                 }
                 self.log
-                    .webhook_failed(cursor, &e.to_string(), now + delay, now)?;
+                    .webhook_failed(cursor, &self.owner, &e.to_string(), now + delay, now)?;
                 Ok(false)
             }
         }
@@ -243,11 +256,13 @@ impl Run {
         }
         let name = confirm_cursor(n);
         let now = self.service.now();
-        let cursor = self.log.webhook_cursor(&name, now)?;
+        let Some(cursor) = self.log.claim_webhook(&name, &self.owner, now, LEASE)? else {
+            return Ok(());
+        };
         if cursor.next_try_at > now {
             return Ok(());
         }
-        for e in self.log.events_after(cursor.last_event, BATCH)? {
+        for e in self.log.events_after(cursor.last, BATCH)? {
             if self.stopping() {
                 return Ok(());
             }
@@ -264,13 +279,21 @@ impl Run {
                     .filter(|r| !r.state.is_terminal())
                     .and_then(|r| self.message(n, Kind::Confirmation, &r))
                 {
-                    if !self.deliver(n, &name, &m)? {
+                    if !self.deliver(n, &name, cursor.attempts, &m)? {
                         return Ok(());
                     }
                 }
             }
-            self.log
-                .webhook_delivered(&name, e.event.id, self.service.now())?;
+            if !self.log.webhook_delivered(
+                &name,
+                &self.owner,
+                e.position,
+                self.service.now(),
+                LEASE,
+            )? {
+                // Another node took the notice over.
+                return Ok(());
+            }
         }
         Ok(())
     }
@@ -283,12 +306,14 @@ impl Run {
         }
         let name = remind_cursor(n);
         let now = self.service.now();
-        let cursor = self.log.webhook_cursor(&name, now)?;
+        let Some(cursor) = self.log.claim_webhook(&name, &self.owner, now, LEASE)? else {
+            return Ok(());
+        };
         if cursor.next_try_at > now {
             return Ok(());
         }
         let mark = Utc
-            .timestamp_opt(cursor.last_event, 0)
+            .timestamp_opt(cursor.last.id, 0)
             .single()
             .unwrap_or_default();
         let until = now + n.reminder_before;
@@ -319,15 +344,28 @@ impl Run {
                 return Ok(());
             }
             if let Some(m) = self.message(n, Kind::Reminder, r) {
-                if !self.deliver(n, &name, &m)? {
+                if !self.deliver(n, &name, cursor.attempts, &m)? {
                     return Ok(());
                 }
             }
             // The mark moves past a due second once every callback due then is sent.
             let due = r.due_at.unwrap_or(now);
             if owed.get(i + 1).and_then(|next| next.due_at) != Some(due) {
-                self.log
-                    .webhook_delivered(&name, due.timestamp(), self.service.now())?;
+                // The mark is a time in the id; the tx stays (PostgreSQL's cursor is made
+                // at a transaction horizon, and a cursor never moves back).
+                let mark = Position {
+                    tx: cursor.last.tx,
+                    id: due.timestamp(),
+                };
+                if !self.log.webhook_delivered(
+                    &name,
+                    &self.owner,
+                    mark,
+                    self.service.now(),
+                    LEASE,
+                )? {
+                    return Ok(());
+                }
             }
         }
         Ok(())

@@ -90,7 +90,7 @@ pub(super) async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_change_header(&headers)?;
-    p.sessions.close(&headers);
+    blocking(move || p.sessions.close(&headers)).await?;
     let mut resp = Json(json!({"user": null})).into_response();
     if let Ok(v) = header::HeaderValue::from_str(&set_cookie(None)) {
         resp.headers_mut().insert(header::SET_COOKIE, v);

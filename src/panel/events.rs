@@ -21,7 +21,7 @@ struct Watch {
     panel: Arc<Panel>,
     headers: HeaderMap,
     last: Option<i64>,
-    /// The session's token, for the stream count.
+    /// The session's key (its digest), for the stream count.
     token: String,
 }
 
@@ -32,12 +32,21 @@ impl Drop for Watch {
 }
 
 impl Watch {
-    /// The session is still live (not renewed by this check) and its user still configured.
-    fn allowed(&self) -> bool {
-        self.panel
-            .sessions
-            .alive(&self.headers)
-            .is_some_and(|name| self.panel.service.config().staff.user(&name).is_some())
+    /// The session is still live (not renewed by this check; ended by a logout on any
+    /// node) and its user still configured. A store that cannot be read ends nothing:
+    /// the stream carries no data, and the next look decides.
+    async fn allowed(&self) -> bool {
+        let (p, headers) = (self.panel.clone(), self.headers.clone());
+        let alive = tokio::task::spawn_blocking(move || p.sessions.alive(&headers)).await;
+        match alive {
+            Ok(Ok(Some(name))) => self.panel.service.config().staff.user(&name).is_some(),
+            Ok(Ok(None)) => false,
+            Ok(Err(_)) => true,
+            Err(e) => {
+                tracing::error!("panel: a live-update check failed: {e}");
+                false
+            }
+        }
     }
 }
 
@@ -56,7 +65,8 @@ pub(super) async fn stream(
     axum::extract::State(p): St,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    p.viewer(&headers)?;
+    let (panel, h) = (p.clone(), headers.clone());
+    super::blocking(move || panel.viewer(&h).map(drop)).await?;
     let token = p.sessions.stream_started(&headers).ok_or_else(|| {
         ApiError::too_many(
             "this session has the most live-update streams open; close a panel tab",
@@ -77,7 +87,7 @@ pub(super) async fn stream(
                     _ = tokio::time::sleep(POLL) => {}
                     _ = stop.wait_for(|s| *s) => return None,
                 }
-                if *stop.borrow() || !w.allowed() {
+                if *stop.borrow() || !w.allowed().await {
                     return None;
                 }
                 let now = last_event(&w.panel).await?;

@@ -79,10 +79,11 @@ pub fn router(
     if service.config().staff.users.is_empty() {
         tracing::info!("panel: no <staff> users configured: nobody can log in to /panel/");
     }
+    let sessions = Sessions::new(service.store().clone());
     let panel = Arc::new(Panel {
         service,
         dispatcher,
-        sessions: Sessions::default(),
+        sessions,
         logins_per_user: crate::api::limits::Limiter::new(LOGINS_PER_USER),
         logins_per_ip: crate::api::limits::Limiter::new(LOGINS_PER_IP),
         shutdown,
@@ -164,11 +165,12 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 }
 
 impl Panel {
-    /// The logged-in user of the request, or 401.
+    /// The logged-in user of the request, or 401. It reads the store (the session):
+    /// called on the blocking pool, as the store is ([`blocking`]).
     fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, ApiError> {
         let name = self
             .sessions
-            .user(headers)
+            .user(headers)?
             .ok_or_else(|| ApiError::unauthorized("log in first"))?;
         let staff = &self.service.config().staff;
         // A user removed from the configuration (a reload) loses their session.

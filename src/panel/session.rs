@@ -1,43 +1,51 @@
 //! Logins: a password checked in constant time, then a random session token in an
-//! `HttpOnly; SameSite=Strict` cookie, kept in memory with an idle expiry (a restart logs
-//! everyone out). Sessions live on the real clock: the service's clock may be a test's.
+//! `HttpOnly; SameSite=Strict` cookie. The session is kept by the store
+//! ([`SessionStore`]: the token's SHA-256, never the token), so every node sharing the store
+//! knows it, a restart keeps it, and a logout or an idle expiry ends it everywhere. The
+//! live streams a session holds open are this node's own (connections to it), counted in
+//! memory. Sessions live on the real clock: the service's clock may be a test's.
+//!
+//! Every method reads or writes the store, which blocks: handlers call them on tokio's
+//! blocking pool, as they call the service (`super::blocking`).
 
 use crate::api::ApiError;
 use crate::config::StaffConfig;
+use crate::store::Store;
 use axum::http::{header, HeaderMap};
+use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
 use subtle::ConstantTimeEq;
 
 /// The cookie's name.
 pub const COOKIE: &str = "callback_panel";
 
 /// A session ends after this long without a request.
-const IDLE: Duration = Duration::from_secs(12 * 3600);
-
-/// Sessions at most (the oldest is dropped beyond it): a bound on memory.
-const MAX_SESSIONS: usize = 10_000;
+const IDLE: Duration = Duration::hours(12);
 
 /// Live-update streams one session may hold open (a few tabs).
 pub const MAX_STREAMS: usize = 4;
 
-struct Entry {
-    user: String,
-    seen: Instant,
-    /// Open live-update streams.
-    streams: usize,
-}
-
-/// The live sessions.
-#[derive(Default)]
+/// The sessions, in the store, and this node's live streams per session.
 pub struct Sessions {
-    map: Mutex<HashMap<String, Entry>>,
+    store: Arc<dyn Store>,
+    /// Open live-update streams by session digest.
+    streams: Mutex<HashMap<String, usize>>,
 }
 
 fn digest(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
+}
+
+/// What the store keeps of a token: its SHA-256 in hex.
+fn token_digest(token: &str) -> String {
+    digest(token).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A store failure as the panel answers it (503 for an outage, as every other route).
+fn store_error(e: crate::store::StoreError) -> ApiError {
+    ApiError::from(crate::service::Error::from(e))
 }
 
 /// Checks a login: every user's password digest is compared (no early exit), so the
@@ -53,6 +61,13 @@ pub fn check_password(staff: &StaffConfig, user: &str, password: &str) -> bool {
 }
 
 impl Sessions {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            streams: Mutex::default(),
+        }
+    }
+
     /// A new session for `user`: its token.
     pub fn open(&self, user: &str) -> Result<String, ApiError> {
         let mut raw = [0u8; 32];
@@ -65,81 +80,72 @@ impl Sessions {
             )
         })?;
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        map.retain(|_, e| now.duration_since(e.seen) < IDLE);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, e)| e.seen)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            token.clone(),
-            Entry {
-                user: user.to_string(),
-                seen: now,
-                streams: 0,
-            },
-        );
+        self.store
+            .session_open(&token_digest(&token), user, Utc::now(), IDLE)
+            .map_err(store_error)?;
         Ok(token)
     }
 
-    /// The user of the session the request's cookie names (and the session is renewed).
-    pub fn user(&self, headers: &HeaderMap) -> Option<String> {
-        let token = cookie(headers)?;
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        let e = map.get_mut(&token)?;
-        if now.duration_since(e.seen) >= IDLE {
-            map.remove(&token);
-            return None;
-        }
-        e.seen = now;
-        Some(e.user.clone())
+    /// The user of the session the request's cookie names (and the session is renewed);
+    /// `None` without a live session.
+    pub fn user(&self, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+        self.get(headers, Some(IDLE))
     }
 
     /// The user of the session the request's cookie names, without renewing it: the live
     /// stream's own polls must not keep an idle session alive.
-    pub fn alive(&self, headers: &HeaderMap) -> Option<String> {
-        let token = cookie(headers)?;
-        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let e = map.get(&token)?;
-        (Instant::now().duration_since(e.seen) < IDLE).then(|| e.user.clone())
+    pub fn alive(&self, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+        self.get(headers, None)
     }
 
-    /// Counts one more live stream of the request's session: its token, or `None` when
-    /// the session has [`MAX_STREAMS`] open (or is gone). [`Sessions::stream_ended`] undoes it.
+    fn get(
+        &self,
+        headers: &HeaderMap,
+        renew: Option<Duration>,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(token) = cookie(headers) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .session_get(&token_digest(&token), Utc::now(), renew)
+            .map_err(store_error)?
+            .map(|s| s.user))
+    }
+
+    /// Counts one more live stream of the request's session (on this node): its key, or
+    /// `None` when the session has [`MAX_STREAMS`] open here. The caller checked that the
+    /// session is live. [`Sessions::stream_ended`] undoes it.
     pub fn stream_started(&self, headers: &HeaderMap) -> Option<String> {
-        let token = cookie(headers)?;
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let e = map.get_mut(&token)?;
-        if e.streams >= MAX_STREAMS {
+        let key = token_digest(&cookie(headers)?);
+        let mut map = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let open = map.entry(key.clone()).or_insert(0);
+        if *open >= MAX_STREAMS {
             return None;
         }
-        e.streams += 1;
-        Some(token)
+        *open += 1;
+        Some(key)
     }
 
-    /// One live stream of the session `token` ended.
-    pub fn stream_ended(&self, token: &str) {
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = map.get_mut(token) {
-            e.streams = e.streams.saturating_sub(1);
+    /// One live stream of the session `key` ended.
+    pub fn stream_ended(&self, key: &str) {
+        let mut map = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(open) = map.get_mut(key) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                map.remove(key);
+            }
         }
     }
 
-    /// Ends the session the request's cookie names.
-    pub fn close(&self, headers: &HeaderMap) {
+    /// Ends the session the request's cookie names, on every node.
+    pub fn close(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if let Some(token) = cookie(headers) {
-            self.map
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&token);
+            self.store
+                .session_close(&token_digest(&token))
+                .map_err(store_error)?;
         }
+        Ok(())
     }
 }
 
@@ -167,6 +173,7 @@ pub fn set_cookie(token: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{SessionStore, SqliteStore};
 
     fn with_cookie(token: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -176,25 +183,36 @@ mod tests {
 
     #[test]
     fn the_stream_neither_renews_a_session_nor_opens_more_than_four() {
-        let s = Sessions::default();
+        // A session in the store: looked at without renewal by the stream, renewed by a
+        // request, gone at logout; a node counts at most four streams of it.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+        let s = Sessions::new(store.clone());
         let token = s.open("alice").unwrap();
         let h = with_cookie(&token);
-        let old = Instant::now()
-            .checked_sub(Duration::from_secs(3600))
-            .unwrap();
-        s.map.lock().unwrap().get_mut(&token).unwrap().seen = old;
-        assert_eq!(s.alive(&h).as_deref(), Some("alice"));
-        assert_eq!(s.map.lock().unwrap()[&token].seen, old, "alive() renewed");
-        // Idle past expiry: gone for the stream too.
-        let expired = Instant::now().checked_sub(IDLE).unwrap();
-        s.map.lock().unwrap().get_mut(&token).unwrap().seen = expired;
-        assert_eq!(s.alive(&h), None);
-        s.map.lock().unwrap().get_mut(&token).unwrap().seen = Instant::now();
+        let key = token_digest(&token);
+        assert_ne!(key, token, "the store keeps the digest");
+        // Last used two minutes ago: a look does not write, a request does.
+        let old = Utc::now() - Duration::minutes(2);
+        store.session_close(&key).unwrap();
+        store.session_open(&key, "alice", old, IDLE).unwrap();
+        let seen = |st: &SqliteStore| st.session_get(&key, Utc::now(), None).unwrap().unwrap();
+        assert_eq!(s.alive(&h).unwrap().as_deref(), Some("alice"));
+        assert_eq!(
+            seen(&store).last_used.timestamp(),
+            old.timestamp(),
+            "alive() renewed"
+        );
+        assert_eq!(s.user(&h).unwrap().as_deref(), Some("alice"));
+        assert!(seen(&store).last_used > old, "user() did not renew");
         for _ in 0..MAX_STREAMS {
             assert!(s.stream_started(&h).is_some());
         }
         assert!(s.stream_started(&h).is_none());
-        s.stream_ended(&token);
+        s.stream_ended(&key);
         assert!(s.stream_started(&h).is_some());
+        s.close(&h).unwrap();
+        assert_eq!(s.user(&h).unwrap(), None);
+        assert_eq!(s.alive(&h).unwrap(), None);
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! - [`traits`]: the doors, one per kind of user ([`Lifecycle`] and claims, [`AgentStore`],
 //!   [`DoNotCallList`], [`Reads`] for reports and the panel, [`Retention`]); [`Store`] is
-//!   them all. The job queues have theirs: [`TranscriptStore`] ([`jobs`]) and [`WebhookLog`].
+//!   them all, with the panel's logins ([`SessionStore`]). The job queues have theirs:
+//!   [`TranscriptStore`] ([`jobs`]) and the outbox's cursors ([`WebhookLog`]).
 //! - [`rules`]: everything both backends decide the same way (validation, lease arithmetic,
 //!   the transition plan, decoding rows, the steps of every multi-statement write), so a
 //!   backend folder holds only its connection and its SQL, one file per door.
@@ -22,6 +23,7 @@ mod figures;
 mod jobs;
 mod pg;
 mod rules;
+mod sessions;
 mod sqlite;
 mod traits;
 mod webhooks;
@@ -30,15 +32,17 @@ pub use error::{Fault, Outage, StoreError};
 pub use figures::{Figures, Histogram};
 pub use jobs::{JobState, Transcribed, TranscriptStore, TranscriptionJob};
 pub use pg::{redact_url, Listener, PgStore};
+pub use sessions::{PanelSession, SessionStore};
 pub use sqlite::SqliteStore;
 pub use traits::{AgentStore, DoNotCallList, Lifecycle, Reads, Retention, Store};
-pub use webhooks::{OutboxEvent, WebhookCursor, WebhookLog};
+pub use webhooks::{OutboxEvent, Position, WebhookCursor, WebhookLog};
 
 /// Every door of the store, for a caller that holds a concrete backend
 /// (`use callback_core::store::prelude::*`); `dyn Store` needs none of them.
 pub mod prelude {
     pub use super::{
-        AgentStore, DoNotCallList, Lifecycle, Reads, Retention, Store, TranscriptStore, WebhookLog,
+        AgentStore, DoNotCallList, Lifecycle, Reads, Retention, SessionStore, Store,
+        TranscriptStore, WebhookLog,
     };
     pub use crate::transcribe::JobQueue;
 }

@@ -5,7 +5,8 @@
 
 use super::{
     AgentBoard, AttemptEnd, CreateOptions, CreateOutcome, DoNotCall, Event, Figures, ListFilter,
-    NewAttempt, Offered, PanelLists, PanelScope, Stats, StoreError, TranscriptionJob, Transition,
+    NewAttempt, Offered, PanelLists, PanelScope, SessionStore, Stats, StoreError, TranscriptionJob,
+    Transition,
 };
 use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Recording};
 use chrono::{DateTime, Duration, Utc};
@@ -256,7 +257,15 @@ pub trait Retention {
 }
 
 /// The durable store of callbacks, their traces, attempts, agents and the do-not-call
-/// list: every door at once, implemented by each backend through its doors.
-pub trait Store: Lifecycle + AgentStore + DoNotCallList + Reads + Retention + Send + Sync {}
+/// list, the panel's sessions: every door at once, implemented by each backend through
+/// its doors.
+pub trait Store:
+    Lifecycle + AgentStore + DoNotCallList + Reads + Retention + SessionStore + Send + Sync
+{
+}
 
-impl<T: Lifecycle + AgentStore + DoNotCallList + Reads + Retention + Send + Sync> Store for T {}
+impl<
+        T: Lifecycle + AgentStore + DoNotCallList + Reads + Retention + SessionStore + Send + Sync,
+    > Store for T
+{
+}

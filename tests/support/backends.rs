@@ -234,6 +234,14 @@ impl Backend {
 }
 
 impl Backend {
+    /// The outbox's cursors on the same database (its own connection: another worker).
+    pub fn outbox(&self) -> Box<dyn callback_core::store::WebhookLog> {
+        match &self.raw {
+            Raw::Sqlite(path) => Box::new(SqliteStore::open(path).unwrap()),
+            Raw::Pg(s) => Box::new(PgStore::open(&s.url).unwrap()),
+        }
+    }
+
     /// The transcription queue of the same database (its own connection).
     pub fn transcripts(&self) -> Box<dyn TranscriptStore> {
         match &self.raw {

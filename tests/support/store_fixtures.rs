@@ -107,9 +107,9 @@ pub fn offer_to(
 /// The schema version a backend's database says it has.
 /// The schema version this build writes (both backends): 1 callbacks; 2 the transcription
 /// queue; 3 priority; 4 cheaper callback indexes; 5 webhook cursors; 6 the panel's indexes;
-/// 7 agents shared by nodes; 8 request digests; 9 dispatch counters; 10 the
-/// time-last-changed index for finished callbacks only.
-pub const LATEST_SCHEMA: i64 = 10;
+/// 7 agents shared by nodes; 8 request digests; 9 dispatch counters; 10 the outbox
+/// position and panel sessions; 11 the time-last-changed index for finished callbacks only.
+pub const LATEST_SCHEMA: i64 = 11;
 
 pub fn schema_version(raw: &Raw) -> i64 {
     match raw {

@@ -34,8 +34,10 @@ mod listen;
 mod reads;
 mod rows;
 mod schema;
+mod sessions;
 mod tls;
 mod tx;
+mod webhooks;
 
 use super::StoreError;
 use crate::store::rules::invalid;

@@ -185,7 +185,29 @@ UPDATE callbacks SET waits =
                             AND x.action NOT IN ('wait', 'claim')), 0))
     WHERE id IN (SELECT callback_id FROM events WHERE action = 'wait');
 "#,
-    // 10: the time-last-changed index holds finished callbacks only, as in SQLite's step.
+    // 10: the outbox and the panel's logins, as in SQLite's step, but an event's `tx` is
+    // its transaction's id (`xid8`, set by the column's default in every insert): ids come
+    // from a sequence in insert order, not commit order, so the outbox reads in (tx, id)
+    // order up to the oldest transaction still running (see store/webhooks.rs). Rows
+    // older than this step get 0 (added with a constant default, then the default changes,
+    // so the table is not rewritten); no cursor can be behind them, none existed here.
+    r#"
+ALTER TABLE events ADD COLUMN tx xid8 NOT NULL DEFAULT '0'::xid8;
+ALTER TABLE events ALTER COLUMN tx SET DEFAULT pg_current_xact_id();
+CREATE INDEX events_outbox ON events (tx, id);
+ALTER TABLE webhook_cursors ADD COLUMN last_tx BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE webhook_cursors ADD COLUMN lease_owner TEXT;
+ALTER TABLE webhook_cursors ADD COLUMN lease_expires BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE panel_sessions (
+    token_sha256 TEXT   PRIMARY KEY,
+    user_name    TEXT   NOT NULL,
+    created_at   BIGINT NOT NULL,
+    last_used    BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL
+);
+CREATE INDEX panel_sessions_expiry ON panel_sessions (expires_at);
+"#,
+    // 11: the time-last-changed index holds finished callbacks only, as in SQLite's step.
     r#"
 DROP INDEX callbacks_updated;
 CREATE INDEX callbacks_updated ON callbacks (updated_at)

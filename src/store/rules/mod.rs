@@ -5,10 +5,14 @@
 //!   expiries rounded up), the transition [`plan`], idempotency and merge rules;
 //! - [`rows`]: decoding a row of `callbacks`, `attempts`, `events` or `transcriptions`
 //!   into the model, over any backend's row ([`rows::Columns`]);
+//! - [`outbox`]: the outbox cursors' leases and moves; [`sessions`]: the panel sessions'
+//!   expiry and renewal;
 //! - [`writes`]: every multi-step write (create, transition, attempts, after-call work,
 //!   purge, a transcript's tags) written once over a backend's transaction ([`writes::Tx`]).
 
+pub(crate) mod outbox;
 pub(crate) mod rows;
+pub(crate) mod sessions;
 pub(crate) mod writes;
 
 use super::{PanelLists, StoreError, Transition};

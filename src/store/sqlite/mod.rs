@@ -21,6 +21,7 @@ mod lifecycle;
 mod reads;
 mod rows;
 mod schema;
+mod sessions;
 mod tx;
 mod webhooks;
 

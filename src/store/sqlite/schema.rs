@@ -235,7 +235,27 @@ UPDATE callbacks SET waits =
                             AND x.action NOT IN ('wait', 'claim')), 0))
     WHERE id IN (SELECT callback_id FROM events WHERE action = 'wait');
 "#,
-    // 10: the time-last-changed index holds finished callbacks only (issue 18, the claim
+    // 10: the outbox and the panel's logins on a store several nodes share (issue 18).
+    // An event's place in the outbox is (tx, id): SQLite's single writer makes ids follow
+    // commits, so tx stays 0 here (PostgreSQL records the writing transaction's id). A
+    // cursor keeps the pair, and a lease (owner, expiry) so one worker at a time delivers
+    // it. Panel sessions: the SHA-256 of the token (never the token), the user, when it
+    // was made and last used, and when it expires (by that index, so pruning reads none).
+    r#"
+ALTER TABLE events ADD COLUMN tx INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhook_cursors ADD COLUMN last_tx INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhook_cursors ADD COLUMN lease_owner TEXT;
+ALTER TABLE webhook_cursors ADD COLUMN lease_expires INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE panel_sessions (
+    token_sha256 TEXT    PRIMARY KEY,
+    user_name    TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used    INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
+CREATE INDEX panel_sessions_expiry ON panel_sessions (expires_at);
+"#,
+    // 11: the time-last-changed index holds finished callbacks only (issue 18, the claim
     // figure). Its readers (the panel's recently finished list, the retention purge) only
     // ask for finished callbacks, while every claim and transition of a live callback
     // moved its entry: one more random page of a 1M-entry index written per callback
