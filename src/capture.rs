@@ -11,11 +11,13 @@
 //! Keys: `type` (immediate, delayed, scheduled, agent-preview; default from the time given),
 //! `number` (default: the caller's number), `queue`, `delay` (a duration) or `when` (a time
 //! expression), `tz` (IANA zone), `remark`, `recording` (a WAV file inside the configured
-//! `recordings-dir`), `agent` (a personal callback).
+//! `recordings-dir`), `agent` (a personal callback), `from` and `until` (the customer's
+//! window: time expressions as `when` takes them, e.g. `from='today 09:00'
+//! until='today 17:00'`; the callback is never dialled outside it).
 
 use crate::access::{Disclosure, Principal, Reach};
 use crate::ivr::Stored;
-use crate::model::{CallbackType, Source};
+use crate::model::{CallbackType, Source, Window};
 use crate::recording::RecordingDir;
 use crate::service::{CallbackService, NewRequest, Requested};
 use crate::store::CreateOutcome;
@@ -36,6 +38,9 @@ pub enum CaptureError {
     Delay(crate::when::WhenError),
     #[error("when: {0}")]
     When(crate::when::WhenError),
+    /// A window end (`from` or `until`) that is not a time.
+    #[error("{0}: {1}")]
+    Window(&'static str, crate::when::WhenError),
     #[error("tz: {0}")]
     Zone(#[from] crate::schedule::ZoneError),
     #[error("unknown queue '{0}'")]
@@ -83,6 +88,9 @@ pub struct CaptureArgs {
     pub recording: Option<String>,
     /// A personal callback: only this agent gets it.
     pub agent: Option<String>,
+    /// The customer's window: when the callback may be dialled, either end open.
+    pub from: Option<String>,
+    pub until: Option<String>,
 }
 
 /// The call a request is captured on, as the host reads it.
@@ -94,7 +102,7 @@ pub struct Call {
     pub uuid: Option<String>,
 }
 
-const KEYS: &str = "type, number, queue, delay, when, tz, remark, recording, agent";
+const KEYS: &str = "type, number, queue, delay, when, tz, remark, recording, agent, from, until";
 
 fn key(i: &str) -> IResult<&str, &str> {
     take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-').parse(i)
@@ -153,6 +161,8 @@ pub fn parse_args(data: &str) -> Result<CaptureArgs, String> {
             "remark" => &mut a.remark,
             "recording" => &mut a.recording,
             "agent" => &mut a.agent,
+            "from" => &mut a.from,
+            "until" => &mut a.until,
             other => return Err(format!("unknown key '{other}' (keys: {KEYS})")),
         };
         if slot.replace(v.to_string()).is_some() {
@@ -167,25 +177,39 @@ pub fn parse_args(data: &str) -> Result<CaptureArgs, String> {
 
 /// The request the arguments describe, on `call`.
 fn request(svc: &CallbackService, call: &Call, a: CaptureArgs) -> Result<NewRequest, CaptureError> {
+    // Times without a zone are read in the one given, else the queue's, so `tomorrow 09:30`
+    // means the queue's morning.
+    let zone = || match &a.tz {
+        Some(z) => Ok(crate::schedule::parse_zone(z)?),
+        None => svc
+            .config()
+            .queue(a.queue.as_deref())
+            .map(|q| q.zone())
+            .ok_or_else(|| {
+                CaptureError::UnknownQueue(a.queue.clone().unwrap_or_else(|| "(default)".into()))
+            }),
+    };
     let requested = if let Some(d) = &a.delay {
         Requested::After(crate::when::parse_duration(d).map_err(CaptureError::Delay)?)
     } else if let Some(w) = &a.when {
-        let zone = match &a.tz {
-            Some(z) => crate::schedule::parse_zone(z)?,
-            // No zone given: the queue's, so `tomorrow 09:30` means the queue's morning.
-            None => svc
-                .config()
-                .queue(a.queue.as_deref())
-                .map(|q| q.zone())
-                .ok_or_else(|| {
-                    CaptureError::UnknownQueue(
-                        a.queue.clone().unwrap_or_else(|| "(default)".into()),
-                    )
-                })?,
-        };
-        crate::when::parse_when(w, zone, svc.now()).map_err(CaptureError::When)?
+        crate::when::parse_when(w, zone()?, svc.now()).map_err(CaptureError::When)?
     } else {
         Requested::Now
+    };
+    let end = |text: &Option<String>, key: &'static str| -> Result<_, CaptureError> {
+        match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(None),
+            Some(t) => {
+                let (zone, now) = (zone()?, svc.now());
+                let r = crate::when::parse_when(t, zone, now)
+                    .map_err(|e| CaptureError::Window(key, e))?;
+                Ok(Some(r.instant(zone, now)))
+            }
+        }
+    };
+    let window = Window {
+        from: end(&a.from, "from")?,
+        until: end(&a.until, "until")?,
     };
     let kind = a.kind.unwrap_or_else(|| requested.implied_type());
     let number = a
@@ -193,6 +217,7 @@ fn request(svc: &CallbackService, call: &Call, a: CaptureArgs) -> Result<NewRequ
         .or_else(|| call.caller_number.clone())
         .ok_or(CaptureError::NoNumber)?;
     let mut req = NewRequest::new(kind, number, requested, Source::Ivr);
+    req.window = window;
     req.queue = a.queue;
     req.time_zone = a.tz;
     req.remark = a.remark;

@@ -328,13 +328,8 @@ fn window_end(
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let at = match requested(Some(t), None, zone, now).map_err(|e| e.on(field))? {
-        Some(Requested::Local(n)) => crate::schedule::resolve_local(zone, n),
-        Some(Requested::At(t)) => t,
-        Some(Requested::After(d)) => now + d,
-        Some(Requested::Now) | None => now,
-    };
-    Ok(Some(at))
+    let at = requested(Some(t), None, zone, now).map_err(|e| e.on(field))?;
+    Ok(Some(at.map_or(now, |r| r.instant(zone, now))))
 }
 
 /// The time asked for: a delay, or a time expression read in `zone`.
@@ -545,6 +540,10 @@ struct AmendBody {
     desired_time: Option<String>,
     delay_minutes: Option<u32>,
     number: Option<String>,
+    /// A new end of the customer's window (as `desired_time` takes it; `""` opens that
+    /// end); an end not given stays as it is.
+    window_from: Option<String>,
+    window_until: Option<String>,
 }
 
 pub(super) async fn amend(
@@ -575,7 +574,28 @@ fn amend_now(
         .parse()
         .unwrap_or(svc.config().settings.default_time_zone);
     let when = requested(b.desired_time.as_deref(), b.delay_minutes, zone, svc.now())?;
-    let r = svc.amend(id, when, b.number.as_deref(), &caller.actor())?;
+    let window = if b.window_from.is_none() && b.window_until.is_none() {
+        None
+    } else {
+        let end = |given: &Option<String>, field, kept| match given {
+            None => Ok(kept),
+            Some(t) => window_end(Some(t), field, zone, svc.now()),
+        };
+        let w = Window {
+            from: end(&b.window_from, "window_from", current.window.from)?,
+            until: end(&b.window_until, "window_until", current.window.until)?,
+        };
+        // Checked before anything is changed: a bad window leaves a new time unwritten too.
+        crate::service::check_window(&w, svc.now())?;
+        Some(w)
+    };
+    let mut r = current;
+    if when.is_some() || b.number.is_some() || window.is_none() {
+        r = svc.amend(id, when, b.number.as_deref(), &caller.actor())?;
+    }
+    if let Some(w) = window {
+        r = svc.set_window(id, w, &caller.actor())?;
+    }
     Ok(Json(View::of(&r)))
 }
 

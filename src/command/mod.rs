@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id>
-//!          | reschedule <id> <when> | now <id> | stats | agents | ...
+//!          | reschedule <id> <when> | window <id> <from> to <until> | now <id> | stats | agents | ...
 //! ```
 
 pub mod run;
@@ -28,6 +28,9 @@ callback list [<queue>] [<state>]  callbacks, optionally of one queue and/or sta
 callback show <id>                 one callback with its whole trace and attempts
 callback cancel <id>               withdraw a callback
 callback reschedule <id> <when>    move it: +15m, +2h, tomorrow 09:30, 2026-11-22 14:00 (the callback's zone)
+callback window <id> <from> to <until>
+                                   the customer's window (the callback's zone): never dialled
+                                   outside it; `-` leaves an end open, `window <id> clear` both
 callback now <id>                  make it due at once (it still waits for an agent)
 callback stats                     counts per queue and state
 callback agents                    agents, their state and the callback they are on
@@ -60,6 +63,8 @@ pub enum Command {
     Show(CallbackId),
     Cancel(CallbackId),
     Reschedule(CallbackId, String),
+    /// The customer's window: the words after the id (`<from> to <until>`, or `clear`).
+    Window(CallbackId, String),
     Now(CallbackId),
     Stats,
     Agents,
@@ -171,6 +176,11 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
         "reschedule" => simple("callback reschedule <id> <when>", &mut |i| {
             (arg(id), arg(verify(rest, |s: &str| !s.trim().is_empty())))
                 .map(|(n, w): (CallbackId, &str)| Command::Reschedule(n, w.trim().to_string()))
+                .parse(i)
+        })?,
+        "window" => simple("callback window <id> <from> to <until>", &mut |i| {
+            (arg(id), arg(verify(rest, |s: &str| !s.trim().is_empty())))
+                .map(|(n, w): (CallbackId, &str)| Command::Window(n, w.trim().to_string()))
                 .parse(i)
         })?,
         "list" => {
@@ -318,6 +328,10 @@ mod tests {
             Command::Reschedule(3, "2026-11-22 14:00".into())
         );
         assert_eq!(
+            cmd("window 3 tomorrow 09:00 to tomorrow 17:00"),
+            Command::Window(3, "tomorrow 09:00 to tomorrow 17:00".into())
+        );
+        assert_eq!(
             parse("json").unwrap(),
             Invocation {
                 json: true,
@@ -342,6 +356,7 @@ mod tests {
             ("now -1", "callback now <id>"),
             ("reschedule 4", "callback reschedule <id> <when>"),
             ("reschedule x +1h", "callback reschedule <id> <when>"),
+            ("window 4", "callback window <id> <from> to <until>"),
             ("list a b c", "callback list [<queue>] [<state>]"),
             ("list sales nonsense", "callback list [<queue>] [<state>]"),
             ("stats now", "callback stats"),

@@ -76,6 +76,39 @@ impl CallbackService {
         Ok(r)
     }
 
+    /// Sets the customer's window of a waiting callback (either end open): it is never
+    /// dialled outside it. A due time before the new start moves to the start; a window
+    /// already over is refused (the callback would only expire).
+    pub fn set_window(
+        &self,
+        id: CallbackId,
+        window: Window,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let now = self.clock.now();
+        check_window(&window, now)?;
+        let current = self.store.get(id)?;
+        let cfg = self.config();
+        let zone = cfg
+            .queue(Some(&current.queue))
+            .map_or(Ok(cfg.settings.default_time_zone), |q| {
+                self.zone_or(Some(&current.time_zone), q.zone())
+            })?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "window");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.window = Some(window);
+        if let (Some(from), Some(due)) = (window.from, current.due_at) {
+            if due < from {
+                t.due_at = Some(from);
+            }
+        }
+        t.detail = Some(window_text(&window, zone));
+        let r = self.store.transition(id, &t, now)?;
+        self.notify(&t.action, &r);
+        Ok(r)
+    }
+
     /// The caps every change that sets a number or a time passes, whichever door it came
     /// through (REST create and PATCH, the panel's schedule, reschedule and Call Now, fs_cli
     /// `reschedule` and `now`, `callback_capture`, the IVR): the number policy (a valid
@@ -231,4 +264,33 @@ impl CallbackService {
         self.notify("assign", &r);
         Ok(r)
     }
+}
+
+/// The one refusal of a window that cannot hold a call, whichever door set it: an end
+/// before the start, or an end already past.
+pub fn check_window(w: &Window, now: DateTime<Utc>) -> Result<(), Error> {
+    if let (Some(from), Some(until)) = (w.from, w.until) {
+        if until <= from {
+            return Err(Error::invalid(
+                "window",
+                "the window must end after it starts",
+            ));
+        }
+    }
+    if w.until.is_some_and(|u| u <= now) {
+        return Err(Error::invalid("window", "the window has already ended"));
+    }
+    Ok(())
+}
+
+/// A window as the trace says it, in the customer's zone.
+pub fn window_text(w: &Window, zone: Tz) -> String {
+    let at = |t: Option<DateTime<Utc>>| {
+        t.map_or("open".to_string(), |t| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
+    };
+    format!("window from {} until {}", at(w.from), at(w.until))
 }

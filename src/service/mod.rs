@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod amend;
+pub use amend::{check_window, window_text};
 mod error;
 mod input;
 
@@ -331,14 +332,7 @@ impl CallbackService {
                 return Err(Error::invalid("when", "the delay must be positive"));
             }
         }
-        if let (Some(from), Some(until)) = (req.window.from, req.window.until) {
-            if until <= from {
-                return Err(Error::invalid(
-                    "window",
-                    "the window must end after it starts",
-                ));
-            }
-        }
+        amend::check_window(&req.window, now)?;
         // From the cap's count to the insert: two requests at once for one number cannot
         // both pass it (the store serialises its writes anyway).
         let _one_at_a_time = self

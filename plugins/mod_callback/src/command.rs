@@ -182,7 +182,9 @@ fn words(json: bool, reply: &Reply) -> String {
             Reply::Help => ok_json(json!({ "usage": USAGE, "help": HELP })),
             Reply::List(list) => ok_json(json!({ "callbacks": list })),
             Reply::Show(t) => ok_json(json!({ "trace": t })),
-            Reply::Cancelled(r) | Reply::Moved(r) => ok_json(json!({ "callback": r })),
+            Reply::Cancelled(r) | Reply::Moved(r) | Reply::Window(r) => {
+                ok_json(json!({ "callback": r }))
+            }
             Reply::Stats(s) => ok_json(json!({ "stats": s })),
             Reply::Agents(list) => ok_json(json!({ "agents": list })),
             Reply::DncAdded(n) => ok_json(json!({ "number": n })),
@@ -226,6 +228,14 @@ fn words(json: bool, reply: &Reply) -> String {
             "+OK callback {} {}, due {}\n",
             r.id,
             r.state,
+            when(r.due_at)
+        ),
+        Reply::Window(r) => format!(
+            "+OK callback {} {}, window {} .. {}, due {}\n",
+            r.id,
+            r.state,
+            when(r.window.from),
+            when(r.window.until),
             when(r.due_at)
         ),
         Reply::Stats(s) => {
@@ -332,6 +342,12 @@ fn show(t: &Trace) -> String {
     let _ = writeln!(out, "agent:     {}", r.agent.as_deref().unwrap_or("-"));
     let _ = writeln!(out, "zone:      {}", r.time_zone);
     let _ = writeln!(out, "due:       {}", when(r.due_at));
+    let _ = writeln!(
+        out,
+        "window:    {} .. {}",
+        when(r.window.from),
+        when(r.window.until)
+    );
     let _ = writeln!(out, "expires:   {}", when(r.expires_at));
     let _ = writeln!(out, "source:    {}", r.source);
     let _ = writeln!(out, "attempts:  {}", r.customer_attempts);

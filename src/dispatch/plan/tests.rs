@@ -452,13 +452,20 @@ fn after_a_rejected_or_unanswered_agent_leg_it_is_offered_again() {
     let mut r = due(1, "support", now);
     r.state = State::Previewing;
     for result in [AttemptResult::Rejected, AttemptResult::NoAnswer] {
-        let t = after_leg(&r, queue, Leg::Agent, result, now);
+        let t = after_leg(&r, queue, &cfg.legal, Leg::Agent, result, now);
         assert_eq!((t.to, t.action.as_str()), (State::Rescheduled, "reoffer"));
         assert_eq!(t.due_at, Some(now + Duration::seconds(10)));
         assert!(!t.reset_attempts && !t.failover && !t.wait);
     }
     r.expires_at = Some(now + Duration::seconds(5));
-    let t = after_leg(&r, queue, Leg::Agent, AttemptResult::Rejected, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Agent,
+        AttemptResult::Rejected,
+        now,
+    );
     assert_eq!(t.to, State::Expired);
 }
 
@@ -472,20 +479,48 @@ fn used_up_attempts_fail_over_once_then_fail() {
     let mut r = due(1, "support", now);
     r.state = State::Dialing;
     r.customer_attempts = 1;
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::Busy, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::Busy,
+        now,
+    );
     assert_eq!(
         (t.action.as_str(), t.due_at),
         ("retry", Some(now + Duration::minutes(5)))
     );
     r.customer_attempts = 2;
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::NoAnswer, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::NoAnswer,
+        now,
+    );
     assert_eq!((t.to, t.action.as_str()), (State::Rescheduled, "failover"));
     assert_eq!(t.queue.as_deref(), Some("overflow"));
     assert!(t.reset_attempts && t.failover);
     r.counts.failovers = 1;
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::NoAnswer, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::NoAnswer,
+        now,
+    );
     assert_eq!((t.to, t.action.as_str()), (State::Failed, "fail"));
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::Answered, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::Answered,
+        now,
+    );
     assert_eq!((t.to, t.action.as_str()), (State::Completed, "complete"));
 }
 

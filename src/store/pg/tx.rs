@@ -314,6 +314,7 @@ impl Tx for PgTx<'_, '_> {
                     "UPDATE callbacks SET state = $2, due_at = $3, queue = $4, \
                      customer_attempts = $5, lease_owner = $6, lease_expires = $7, \
                      updated_at = $8, number = $9, agent = $10, waits = $12, failovers = $13, \
+                     window_from = $14, window_until = $15, \
                      priority = CASE WHEN $11 AND priority < {FIRST_BOOST} \
                                 THEN priority + {FIRST_BOOST} ELSE priority END \
                      WHERE id = $1 RETURNING {CALLBACK_COLUMNS}"
@@ -332,6 +333,8 @@ impl Tx for PgTx<'_, '_> {
                     &p.first,
                     &i64::from(p.waits),
                     &i64::from(p.failovers),
+                    &p.window_from,
+                    &p.window_until,
                 ],
             )
             .map_err(pg_err("applying a transition"))?;

@@ -247,6 +247,7 @@ impl Tx for SqliteTx<'_> {
                 "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
                  updated_at = ?8, number = ?9, agent = ?10, waits = ?12, failovers = ?13, \
+                 window_from = ?14, window_until = ?15, \
                  priority = CASE WHEN ?11 AND priority < 1073741824 \
                             THEN priority + 1073741824 ELSE priority END \
                  WHERE id = ?1 RETURNING ",
@@ -267,7 +268,9 @@ impl Tx for SqliteTx<'_> {
                         p.agent,
                         p.first,
                         p.waits,
-                        p.failovers
+                        p.failovers,
+                        p.window_from,
+                        p.window_until
                     ],
                     read_callback,
                 )

@@ -1,0 +1,246 @@
+//! What a callback carries from the doors that capture it, through the loaded
+//! mod_callback.so: the customer's window (`callback_capture`, fs_cli, the IVR), legal
+//! calling hours in the customer's zone that retries never break, the IVR data a custom
+//! dialplan gathered, and the number's type.
+//!
+//! The configuration is the dispatcher tests' (fixtures/config/dispatch.conf.xml): queue
+//! `support` in New York, always open, agents 1001 and 1002.
+
+use callback_simulator::loader::Loaded;
+use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::{Act, Endpoint, Sim};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use std::path::PathBuf;
+
+const CONF: &str = "fixtures/config/dispatch.conf.xml";
+const CUSTOMER: &str = "+12125550142";
+const CUSTOMER_DIAL: &str = "sofia/gateway/pstn/+12125550142";
+
+/// Monday 2026-11-23 14:00 UTC: 09:00 in New York.
+fn sim() -> Sim {
+    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
+}
+
+fn load(conf: &std::path::Path) -> Loaded {
+    load_with_config(conf).unwrap_or_else(|e| panic!("load failed: {e}"))
+}
+
+/// The dispatch configuration with `from` replaced by `to`, in a file named by `tag`.
+fn conf_with(tag: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo_root().join(CONF)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from} not in {CONF}");
+        text = text.replace(from, to);
+    }
+    let path = std::env::temp_dir().join(format!(
+        "capture-doors-{tag}-{}.conf.xml",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `callback_capture args` on a new call from the customer; the call's uuid.
+fn capture_call(sim: &Sim, args: &str) -> String {
+    let call = sim.new_call(CUSTOMER);
+    sim.execute(&call, "callback_capture", args);
+    call
+}
+
+fn capture(sim: &Sim, args: &str) -> i64 {
+    let call = capture_call(sim, args);
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{args}: {:?}",
+        sim.var(&call, "callback_error")
+    );
+    sim.var(&call, "callback_id").unwrap().parse().unwrap()
+}
+
+fn show(sim: &Sim, id: i64) -> Value {
+    let reply: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["trace"].clone()
+}
+
+fn time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str().map(|s| s.parse().unwrap())
+}
+
+fn utc(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+}
+
+/// Waits (up to 10 s of real time) until callback `id` is in `want`.
+fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = show(sim, id);
+        if t["request"]["state"] == want {
+            Sim::settle();
+            return show(sim, id);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback {id} never reached {want}: {}",
+            serde_json::to_string_pretty(&t).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn last_event(t: &Value) -> Value {
+    t["events"].as_array().unwrap().last().unwrap().clone()
+}
+
+fn agent_answers(sim: &Sim, agent: &str, keys: &[&str]) {
+    sim.endpoint(&format!("user/{agent}"), Endpoint::Answer(2));
+    sim.script(
+        &format!("user/{agent}"),
+        keys.iter().map(|k| Act::Press(k.to_string())).collect(),
+    );
+}
+
+#[test]
+fn callback_capture_takes_the_customers_window() {
+    // from/until on callback_capture are read in the queue's zone; the due time waits for
+    // the window's start; a window that ends before it starts, or a bad time, is refused.
+    let sim = sim();
+    let _m = load(&repo_root().join(CONF));
+    let id = capture(&sim, "delay=5m from='today 15:00' until='today 16:30'");
+    let r = show(&sim, id)["request"].clone();
+    // 15:00 and 16:30 in New York are 20:00 and 21:30 UTC.
+    assert_eq!(time(&r["window"]["from"]), Some(utc(23, 20, 0)), "{r}");
+    assert_eq!(time(&r["window"]["until"]), Some(utc(23, 21, 30)), "{r}");
+    assert_eq!(time(&r["due_at"]), Some(utc(23, 20, 0)), "{r}");
+    for (args, names) in [
+        ("from='today 16:00' until='today 15:00'", "window"),
+        ("until=teatime", "until"),
+        ("from='yesterday 09:00'", "from"),
+    ] {
+        let call = capture_call(&sim, args);
+        assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+        let e = sim.var(&call, "callback_error").unwrap_or_default();
+        assert!(e.contains(names), "{args}: {e}");
+    }
+    assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
+}
+
+#[test]
+fn fs_cli_sets_and_clears_the_window_of_a_waiting_callback() {
+    // `callback window <id> <from> to <until>` in the callback's zone moves a due time
+    // before the start to it; bad words are refused with the usage and change nothing.
+    let sim = sim();
+    let _m = load(&repo_root().join(CONF));
+    let id = capture(&sim, "delay=30m");
+    let reply = sim.api(&format!("callback window {id} today 13:00 to today 17:00"));
+    assert!(reply.starts_with(&format!("+OK callback {id} rescheduled, window 2026-11-23 18:00:00Z .. 2026-11-23 22:00:00Z, due 2026-11-23 18:00:00Z")), "{reply}");
+    let t = show(&sim, id);
+    assert_eq!(time(&t["request"]["window"]["until"]), Some(utc(23, 22, 0)));
+    let e = last_event(&t);
+    assert_eq!(e["action"], "window");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2026-11-23 13:00 EST"),
+        "{e}"
+    );
+    for bad in [
+        format!("callback window {id} tomorrow 09:00"),
+        format!("callback window {id} today 17:00 to today 16:00"),
+        format!("callback window {id} - to today 08:00"),
+        format!("callback window {id} soon to later"),
+    ] {
+        let reply = sim.api(&bad);
+        assert!(reply.starts_with("-ERR"), "{bad}: {reply}");
+    }
+    assert_eq!(
+        time(&show(&sim, id)["request"]["window"]["until"]),
+        Some(utc(23, 22, 0))
+    );
+    let reply = sim.api(&format!("callback window {id} - to tomorrow 12:00"));
+    assert!(
+        reply.contains("window - .. 2026-11-24 17:00:00Z"),
+        "{reply}"
+    );
+    let reply = sim.api(&format!("callback window {id} clear"));
+    assert!(reply.contains("window - .. -"), "{reply}");
+    let shown = sim.api(&format!("callback show {id}"));
+    assert!(shown.contains("window:    - .. -"), "{shown}");
+}
+
+/// The dispatch configuration with US legal calling hours 08:00-21:00 and retries after
+/// 15 minutes.
+fn legal_conf(tag: &str) -> PathBuf {
+    conf_with(
+        tag,
+        &[
+            (
+                "<param name=\"retry-delays\" value=\"5m\"/>",
+                "<param name=\"retry-delays\" value=\"15m\"/>",
+            ),
+            (
+                "  <agents>",
+                "  <legal-hours>\n    <country name=\"US\"><param name=\"hours\" value=\"mon-sun 08:00-21:00\"/></country>\n  </legal-hours>\n  <agents>",
+            ),
+        ],
+    )
+}
+
+#[test]
+fn a_retry_that_would_land_outside_legal_hours_moves_to_the_next_lawful_time() {
+    // 20:50 in New York: the customer does not answer; the retry 15 minutes on would be
+    // 21:05, after the US calling hours, so it is due at 08:00 the next morning (New
+    // York), though the queue itself is always open.
+    let sim = sim();
+    sim.set_clock(utc(24, 1, 50));
+    let conf = legal_conf("retry");
+    let _m = load(&conf);
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1001", &["1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::NoAnswer);
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    let e = last_event(&t);
+    assert_eq!(e["action"], "retry", "{t}");
+    assert_eq!(time(&t["request"]["due_at"]), Some(utc(24, 13, 0)), "{t}");
+    assert!(e["detail"].as_str().unwrap().contains("moved from"), "{e}");
+    let _ = std::fs::remove_file(conf);
+}
+
+#[test]
+fn a_callback_due_outside_legal_hours_waits_and_one_whose_window_ends_first_expires() {
+    // 22:00 in New York: an immediate callback is not offered but waits for 08:00 (legal
+    // hours in the customer's zone); one whose window ends at 23:00 can never be called
+    // lawfully and expires instead of waiting.
+    let sim = sim();
+    sim.set_clock(utc(24, 3, 0));
+    let conf = legal_conf("hold");
+    let _m = load(&conf);
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    let e = last_event(&t);
+    assert_eq!(e["action"], "wait");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("legal calling hours in the customer's time zone (America/New_York)"),
+        "{e}"
+    );
+    assert_eq!(time(&t["request"]["due_at"]), Some(utc(24, 13, 0)));
+    assert!(sim.commands().iter().all(|c| !c.starts_with("originate ")));
+    let id = capture(&sim, "type=immediate until='today 23:00'");
+    let t = wait_state(&sim, id, "expired");
+    assert!(
+        last_event(&t)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("window ends before"),
+        "{t}"
+    );
+    let _ = std::fs::remove_file(conf);
+}
