@@ -244,3 +244,93 @@ fn a_callback_due_outside_legal_hours_waits_and_one_whose_window_ends_first_expi
     );
     let _ = std::fs::remove_file(conf);
 }
+
+/// A panel session over HTTP: logs in as `user`, then posts JSON with the change header.
+struct Panel {
+    base: String,
+    cookie: String,
+}
+
+impl Panel {
+    fn login(base: &str, user: &str, password: &str) -> Self {
+        let r = ureq::post(&format!("{base}/panel/api/login"))
+            .set("X-Callback-Panel", "1")
+            .set("Content-Type", "application/json")
+            .send_string(&format!(r#"{{"user":"{user}","password":"{password}"}}"#))
+            .unwrap();
+        let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap();
+        Self {
+            base: base.to_string(),
+            cookie: cookie.to_string(),
+        }
+    }
+
+    /// Status and JSON body of a POST.
+    fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let r = ureq::post(&format!("{}{path}", self.base))
+            .set("Cookie", &self.cookie)
+            .set("X-Callback-Panel", "1")
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        let r = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("POST {path}: {e}"),
+        };
+        (r.status(), r.into_json().unwrap_or(Value::Null))
+    }
+}
+
+#[test]
+fn the_panels_schedule_and_window_forms_set_the_window() {
+    // The schedule form's Call from/until (datetime-local, the customer's zone) and the
+    // detail's window form set the window; a bad field is a 400 naming it that changes
+    // nothing.
+    let sim = sim();
+    let _m = load(&repo_root().join("fixtures/config/panel.conf.xml"));
+    let base = callback_simulator::scenario::http_base(&sim);
+    let sam = Panel::login(&base, "sam", "sam-panel-pw1");
+    let (status, body) = sam.post(
+        "/panel/api/callbacks",
+        r#"{"number":"+12125550143","queue":"support","window_from":"2026-11-23T13:00","window_until":"2026-11-23T15:00"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let id = body["callback"]["id"].as_i64().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(time(&r["window"]["from"]), Some(utc(23, 18, 0)), "{r}");
+    assert_eq!(time(&r["window"]["until"]), Some(utc(23, 20, 0)), "{r}");
+    let (status, body) = sam.post(
+        &format!("/panel/api/callbacks/{id}/window"),
+        r#"{"from":"","until":"2026-11-24T12:00"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["window"]["from"], Value::Null);
+    assert_eq!(time(&r["window"]["until"]), Some(utc(24, 17, 0)));
+    for (path, form, field) in [
+        (
+            format!("/panel/api/callbacks/{id}/window"),
+            r#"{"from":"tomorrow","until":""}"#,
+            "window_from",
+        ),
+        (
+            format!("/panel/api/callbacks/{id}/window"),
+            r#"{"from":"2026-11-24T12:00","until":"2026-11-24T11:00"}"#,
+            "window",
+        ),
+        (
+            "/panel/api/callbacks".to_string(),
+            r#"{"number":"+12125550144","window_until":"24.11.2026 12:00"}"#,
+            "window_until",
+        ),
+    ] {
+        let (status, body) = sam.post(&path, form);
+        assert_eq!(status, 400, "{form}: {body}");
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    assert_eq!(
+        time(&show(&sim, id)["request"]["window"]["until"]),
+        Some(utc(24, 17, 0))
+    );
+    assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
+}
