@@ -17,6 +17,29 @@ pub struct Window {
 }
 
 impl Window {
+    /// "Between 9 and 17": from hour `from` to hour `until` (1-24) of the customer's day in
+    /// `zone`, today when that is not over at `now`, else tomorrow. `None` unless
+    /// `from < until <= 24`.
+    pub fn hours(from: u32, until: u32, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Option<Self> {
+        if from >= until || until > 24 {
+            return None;
+        }
+        let at = |day: chrono::NaiveDate, hour: u32| {
+            let local = day.and_time(chrono::NaiveTime::MIN) + chrono::Duration::hours(hour.into());
+            crate::schedule::resolve_local(zone, local)
+        };
+        let today = now.with_timezone(&zone).date_naive();
+        let day = if at(today, until) > now {
+            today
+        } else {
+            today.succ_opt()?
+        };
+        Some(Self {
+            from: Some(at(day, from)),
+            until: Some(at(day, until)),
+        })
+    }
+
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t < u)
     }

@@ -26,11 +26,16 @@ fn load(conf: &std::path::Path) -> Loaded {
     load_with_config(conf).unwrap_or_else(|e| panic!("load failed: {e}"))
 }
 
-/// The dispatch configuration with `from` replaced by `to`, in a file named by `tag`.
+/// The dispatch configuration with each `from` replaced by `to`, in a file named by `tag`.
 fn conf_with(tag: &str, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo_root().join(CONF)).unwrap();
+    conf_from(CONF, tag, edits)
+}
+
+/// Configuration `base` with each `from` replaced by `to`, in a file named by `tag`.
+fn conf_from(base: &str, tag: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo_root().join(base)).unwrap();
     for (from, to) in edits {
-        assert!(text.contains(from), "{from} not in {CONF}");
+        assert!(text.contains(from), "{from} not in {base}");
         text = text.replace(from, to);
     }
     let path = std::env::temp_dir().join(format!(
@@ -333,4 +338,98 @@ fn the_panels_schedule_and_window_forms_set_the_window() {
         Some(utc(24, 17, 0))
     );
     assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
+}
+
+#[test]
+fn the_ivr_asks_the_hours_the_caller_may_be_called_between() {
+    // Profile ask-window: 13 then 17 makes the window 13:00-17:00 today in New York and
+    // holds the delayed callback's due time to 13:00; an until before the from is a bad
+    // choice asked again; no key at the first question means any time.
+    let sim = sim();
+    let conf = conf_from(
+        "fixtures/config/ivr.conf.xml",
+        "ivr-window",
+        &[(
+            "  </ivr-profiles>",
+            r#"    <profile name="hours">
+      <param name="offer" value="delayed"/>
+      <param name="delay" value="15m"/>
+      <param name="review-recording" value="false"/>
+      <param name="ask-window" value="true"/>
+    </profile>
+  </ivr-profiles>"#,
+        )],
+    );
+    let _m = load(&conf);
+    let speech = repo_root().join("fixtures/speech/john.wav");
+    let ivr = |keys: &[&str]| {
+        let call = sim.new_call(CUSTOMER);
+        for k in keys {
+            sim.act(
+                &call,
+                match *k {
+                    "-" => Act::Silent,
+                    k => Act::Press(k.to_string()),
+                },
+            );
+        }
+        sim.act(&call, Act::Speak(speech.clone()));
+        assert!(sim.execute(&call, "callback_ivr", "hours"));
+        assert_eq!(
+            sim.var(&call, "callback_result").as_deref(),
+            Some("OK"),
+            "{keys:?}: {:?}",
+            sim.var(&call, "callback_error")
+        );
+        let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+        (call, show(&sim, id)["request"].clone())
+    };
+    let (call, r) = ivr(&["1", "13", "17"]);
+    assert_eq!(time(&r["window"]["from"]), Some(utc(23, 18, 0)), "{r}");
+    assert_eq!(time(&r["window"]["until"]), Some(utc(23, 22, 0)), "{r}");
+    assert_eq!(time(&r["due_at"]), Some(utc(23, 18, 0)), "{r}");
+    let played: Vec<String> = sim
+        .session(&call)
+        .unwrap()
+        .apps
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(app, _)| app == "play_and_get_digits")
+        .map(|(_, arg)| arg.clone())
+        .collect();
+    assert!(
+        played
+            .iter()
+            .any(|a| a.contains("callback/window-from.wav")),
+        "{played:?}"
+    );
+    assert!(
+        played
+            .iter()
+            .any(|a| a.contains("callback/window-until.wav")),
+        "{played:?}"
+    );
+    let (call, r) = ivr(&["1", "17", "9", "9", "17"]);
+    assert_eq!(time(&r["window"]["from"]), Some(utc(23, 14, 0)), "{r}");
+    assert_eq!(time(&r["window"]["until"]), Some(utc(23, 22, 0)), "{r}");
+    assert!(sim
+        .session(&call)
+        .unwrap()
+        .apps
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(app, arg)| app == "playback" && arg.contains("callback/invalid-choice.wav")));
+    let (_, r) = ivr(&["1", "-"]);
+    assert_eq!(r["window"]["from"], Value::Null, "{r}");
+    assert_eq!(r["window"]["until"], Value::Null, "{r}");
+    // The simulated call took time: fifteen minutes from when it was stored.
+    let created = time(&r["created_at"]).unwrap();
+    assert_eq!(
+        time(&r["due_at"]),
+        Some(created + chrono::Duration::minutes(15)),
+        "{r}"
+    );
+    let _ = std::fs::remove_file(conf);
 }
