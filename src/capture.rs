@@ -13,7 +13,10 @@
 //! expression), `tz` (IANA zone), `remark`, `recording` (a WAV file inside the configured
 //! `recordings-dir`), `agent` (a personal callback), `from` and `until` (the customer's
 //! window: time expressions as `when` takes them, e.g. `from='today 09:00'
-//! until='today 17:00'`; the callback is never dialled outside it).
+//! until='today 17:00'`; the callback is never dialled outside it), `ivr-vars` (names of
+//! the call's channel variables a custom IVR set, `ivr-vars=account_id,reason_code`) and
+//! `data.KEY=VALUE` pairs: both stored as the request's IVR data, keys of `a-z`, `0-9`
+//! and `_` (at most [`MAX_DATA_KEY`] long), values at most [`MAX_DATA_VALUE`] characters.
 
 use crate::access::{Disclosure, Principal, Reach};
 use crate::ivr::Stored;
@@ -38,6 +41,9 @@ pub enum CaptureError {
     Delay(crate::when::WhenError),
     #[error("when: {0}")]
     When(crate::when::WhenError),
+    /// IVR data (`ivr-vars`, `data.KEY`) the rules refuse.
+    #[error("{0}")]
+    Data(String),
     /// A window end (`from` or `until`) that is not a time.
     #[error("{0}: {1}")]
     Window(&'static str, crate::when::WhenError),
@@ -91,6 +97,10 @@ pub struct CaptureArgs {
     /// The customer's window: when the callback may be dialled, either end open.
     pub from: Option<String>,
     pub until: Option<String>,
+    /// Channel variables to read into the IVR data (`ivr-vars=a,b`), in order.
+    pub ivr_vars: Vec<String>,
+    /// `data.KEY=VALUE` pairs.
+    pub data: std::collections::BTreeMap<String, String>,
 }
 
 /// The call a request is captured on, as the host reads it.
@@ -100,12 +110,71 @@ pub struct Call {
     pub caller_number: Option<String>,
     /// The call's id, stored as the request's origin.
     pub uuid: Option<String>,
+    /// The values of the variables `ivr-vars` named, as the host read them (unset ones
+    /// absent).
+    pub ivr_vars: std::collections::BTreeMap<String, String>,
 }
 
-const KEYS: &str = "type, number, queue, delay, when, tz, remark, recording, agent, from, until";
+/// The longest IVR data key: it becomes part of a channel variable name on the agent's leg
+/// (`callback_data_<key>`).
+pub const MAX_DATA_KEY: usize = 32;
+/// The longest IVR data value (the service's limit for data values).
+pub const MAX_DATA_VALUE: usize = 256;
+/// At most this many variables in `ivr-vars`.
+pub const MAX_IVR_VARS: usize = 16;
+
+/// Whether `key` may name IVR data: `a-z`, `0-9`, `_`, 1 to [`MAX_DATA_KEY`] long.
+pub fn is_data_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_DATA_KEY
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn check_data_key(what: &str, key: &str) -> Result<(), String> {
+    if is_data_key(key) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} '{key}' must be 1-{MAX_DATA_KEY} characters of a-z, 0-9 and _"
+        ))
+    }
+}
+
+/// The IVR data a capture stores: the `data.KEY` pairs, then the variables read (a pair
+/// and a variable of one name is refused rather than one silently winning).
+fn ivr_data(
+    a: &CaptureArgs,
+    call: &Call,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut data = a.data.clone();
+    for name in &a.ivr_vars {
+        let Some(v) = call.ivr_vars.get(name).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if data.insert(name.clone(), v.clone()).is_some() {
+            return Err(format!(
+                "'{name}' is given both as data.{name} and in ivr-vars"
+            ));
+        }
+    }
+    for (k, v) in &data {
+        let n = v.chars().count();
+        if n > MAX_DATA_VALUE {
+            return Err(format!(
+                "IVR data '{k}' is {n} characters long; at most {MAX_DATA_VALUE}"
+            ));
+        }
+    }
+    Ok(data)
+}
+
+const KEYS: &str =
+    "type, number, queue, delay, when, tz, remark, recording, agent, from, until, ivr-vars, data.KEY";
 
 fn key(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-').parse(i)
+    take_while1(|c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).parse(i)
 }
 
 fn value(i: &str) -> IResult<&str, &str> {
@@ -151,6 +220,36 @@ pub fn parse_args(data: &str) -> Result<CaptureArgs, String> {
                     return Err("type is given twice".into());
                 }
                 a.kind = Some(v.parse::<CallbackType>().map_err(|e| e.to_string())?);
+                continue;
+            }
+            "ivr-vars" => {
+                if !a.ivr_vars.is_empty() {
+                    return Err("ivr-vars is given twice".into());
+                }
+                for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    check_data_key("ivr-vars: variable", name)?;
+                    if a.ivr_vars.iter().any(|x| x == name) {
+                        return Err(format!("ivr-vars names '{name}' twice"));
+                    }
+                    a.ivr_vars.push(name.to_string());
+                }
+                if a.ivr_vars.is_empty() {
+                    return Err(
+                        "ivr-vars: give variable names, e.g. ivr-vars=account_id,reason_code"
+                            .into(),
+                    );
+                }
+                if a.ivr_vars.len() > MAX_IVR_VARS {
+                    return Err(format!("ivr-vars names more than {MAX_IVR_VARS} variables"));
+                }
+                continue;
+            }
+            k if k.starts_with("data.") => {
+                let name = &k["data.".len()..];
+                check_data_key("data key", name)?;
+                if a.data.insert(name.to_string(), v.to_string()).is_some() {
+                    return Err(format!("{k} is given twice"));
+                }
                 continue;
             }
             "number" => &mut a.number,
@@ -211,6 +310,7 @@ fn request(svc: &CallbackService, call: &Call, a: CaptureArgs) -> Result<NewRequ
         from: end(&a.from, "from")?,
         until: end(&a.until, "until")?,
     };
+    let data = ivr_data(&a, call).map_err(CaptureError::Data)?;
     let kind = a.kind.unwrap_or_else(|| requested.implied_type());
     let number = a
         .number
@@ -218,6 +318,7 @@ fn request(svc: &CallbackService, call: &Call, a: CaptureArgs) -> Result<NewRequ
         .ok_or(CaptureError::NoNumber)?;
     let mut req = NewRequest::new(kind, number, requested, Source::Ivr);
     req.window = window;
+    req.ivr_data = data;
     req.queue = a.queue;
     req.time_zone = a.tz;
     req.remark = a.remark;

@@ -352,6 +352,10 @@ fn show(t: &Trace) -> String {
     let _ = writeln!(out, "source:    {}", r.source);
     let _ = writeln!(out, "attempts:  {}", r.customer_attempts);
     let _ = writeln!(out, "remark:    {}", r.remark.as_deref().unwrap_or("-"));
+    if !r.ivr_data.is_empty() {
+        let pairs: Vec<String> = r.ivr_data.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "data:      {}", pairs.join(", "));
+    }
     let _ = writeln!(out, "created:   {}", when(Some(r.created_at)));
     let _ = writeln!(out, "priority:  {}", r.priority);
     transcription_lines(&mut out, t);

@@ -270,6 +270,16 @@ impl Panel {
         }
     }
 
+    /// JSON body of a GET that must succeed.
+    fn get(&self, path: &str) -> Value {
+        ureq::get(&format!("{}{path}", self.base))
+            .set("Cookie", &self.cookie)
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    }
+
     /// Status and JSON body of a POST.
     fn post(&self, path: &str, body: &str) -> (u16, Value) {
         let r = ureq::post(&format!("{}{path}", self.base))
@@ -338,6 +348,11 @@ fn the_panels_schedule_and_window_forms_set_the_window() {
         Some(utc(24, 17, 0))
     );
     assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
+    // The IVR data a dialplan gathered is shown with the callback.
+    let gathered = capture(&sim, "delay=1h data.account_id=42 data.reason='lost card'");
+    let shown = sam.get(&format!("/panel/api/callbacks/{gathered}"));
+    assert_eq!(shown["ivr_data"]["account_id"], "42", "{shown}");
+    assert_eq!(shown["ivr_data"]["reason"], "lost card", "{shown}");
 }
 
 #[test]
@@ -432,4 +447,125 @@ fn the_ivr_asks_the_hours_the_caller_may_be_called_between() {
         "{r}"
     );
     let _ = std::fs::remove_file(conf);
+}
+
+#[test]
+fn callback_capture_stores_ivr_data_and_the_agent_leg_carries_it_safely() {
+    // ivr-vars reads the named channel variables and data.KEY adds pairs: stored as IVR
+    // data, in the trace and `callback show`; on the agent's leg token values ride in the
+    // originate's variables, free text only through the checked setter on the answered
+    // call, and text that would expand reaches neither.
+    let sim = sim();
+    let _m = load(&repo_root().join(CONF));
+    sim.api("callback agent 1002 away");
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(2));
+    let call = sim.new_call(CUSTOMER);
+    let chan = sim.session(&call).unwrap();
+    chan.set("account_id", "12345");
+    chan.set("reason_code", "billing dispute, urgent");
+    chan.set("unrelated", "secret");
+    sim.execute(
+        &call,
+        "callback_capture",
+        "type=immediate ivr-vars=account_id,reason_code,not_set data.tier=gold data.note='${system(id)}'",
+    );
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let t = wait_state(&sim, id, "completed");
+    let data = &t["request"]["ivr_data"];
+    assert_eq!(data["account_id"], "12345", "{t}");
+    assert_eq!(data["reason_code"], "billing dispute, urgent");
+    assert_eq!(data["tier"], "gold");
+    assert_eq!(data["note"], "${system(id)}");
+    assert_eq!(data.as_object().unwrap().len(), 4, "{data}");
+    let created = &t["events"][0];
+    assert!(
+        created["detail"]
+            .as_str()
+            .unwrap()
+            .contains("IVR data: account_id=12345"),
+        "{created}"
+    );
+    let shown = sim.api(&format!("callback show {id}"));
+    assert!(shown.contains("data:      account_id=12345"), "{shown}");
+    let originate = sim
+        .commands()
+        .into_iter()
+        .find(|c| c.starts_with("originate "))
+        .unwrap();
+    assert!(
+        originate.contains("callback_data_account_id=12345")
+            && originate.contains("callback_data_tier=gold"),
+        "{originate}"
+    );
+    assert!(
+        !originate.contains("billing")
+            && !originate.contains("${")
+            && !originate.contains("secret"),
+        "{originate}"
+    );
+    let agent_call = sim
+        .sessions()
+        .into_iter()
+        .find(|s| s.var("callback_leg").as_deref() == Some("agent"))
+        .unwrap();
+    assert_eq!(
+        agent_call.var("callback_data_reason_code").as_deref(),
+        Some("billing dispute, urgent")
+    );
+    assert_eq!(agent_call.var("callback_data_note"), None);
+    // The customer leg carries none of it.
+    let bridge = sim
+        .sessions()
+        .iter()
+        .flat_map(|s| s.apps.lock().unwrap().clone())
+        .find(|(app, _)| app == "bridge")
+        .unwrap()
+        .1;
+    assert!(!bridge.contains("callback_data_"), "{bridge}");
+}
+
+#[test]
+fn bad_ivr_data_keys_and_sizes_are_refused_naming_them() {
+    // A variable or data key outside a-z, 0-9 and _ (or too long), a name given twice, a
+    // value over 256 characters: callback_result=ERR naming it, nothing stored.
+    let sim = sim();
+    let _m = load(&repo_root().join(CONF));
+    let long = "x".repeat(257);
+    for (args, var, says) in [
+        (
+            "ivr-vars=Account-ID",
+            None,
+            "ivr-vars: variable 'Account-ID'",
+        ),
+        ("data.x-y=1", None, "data key 'x-y'"),
+        (
+            "data.abcdefghijklmnopqrstuvwxyz0123456=1",
+            None,
+            "1-32 characters",
+        ),
+        ("ivr-vars=a,a", None, "twice"),
+        ("ivr-vars=account_id data.account_id=7", Some("1"), "both"),
+        ("ivr-vars=account_id", Some(long.as_str()), "at most 256"),
+    ] {
+        let call = sim.new_call(CUSTOMER);
+        if let Some(v) = var {
+            sim.session(&call).unwrap().set("account_id", v);
+        }
+        sim.execute(&call, "callback_capture", args);
+        assert_eq!(
+            sim.var(&call, "callback_result").as_deref(),
+            Some("ERR"),
+            "{args}"
+        );
+        let e = sim.var(&call, "callback_error").unwrap_or_default();
+        assert!(e.contains(says), "{args}: {e}");
+    }
+    assert!(sim.api("callback list").starts_with("+OK 0 callback(s)"));
 }
