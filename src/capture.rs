@@ -15,8 +15,9 @@
 //! window: time expressions as `when` takes them, e.g. `from='today 09:00'
 //! until='today 17:00'`; the callback is never dialled outside it), `ivr-vars` (names of
 //! the call's channel variables a custom IVR set, `ivr-vars=account_id,reason_code`) and
-//! `data.KEY=VALUE` pairs: both stored as the request's IVR data, keys of `a-z`, `0-9`
-//! and `_` (at most [`MAX_DATA_KEY`] long), values at most [`MAX_DATA_VALUE`] characters.
+//! `data.KEY=VALUE` pairs (both stored as the request's IVR data, keys of `a-z`, `0-9`
+//! and `_` (at most [`MAX_DATA_KEY`] long), values at most [`MAX_DATA_VALUE`] characters),
+//! and `number-type` (mobile, home, work, other).
 
 use crate::access::{Disclosure, Principal, Reach};
 use crate::ivr::Stored;
@@ -101,6 +102,8 @@ pub struct CaptureArgs {
     pub ivr_vars: Vec<String>,
     /// `data.KEY=VALUE` pairs.
     pub data: std::collections::BTreeMap<String, String>,
+    /// The number's type (mobile, home, work, other).
+    pub number_type: Option<crate::model::NumberType>,
 }
 
 /// The call a request is captured on, as the host reads it.
@@ -171,7 +174,7 @@ fn ivr_data(
 }
 
 const KEYS: &str =
-    "type, number, queue, delay, when, tz, remark, recording, agent, from, until, ivr-vars, data.KEY";
+    "type, number, queue, delay, when, tz, remark, recording, agent, from, until, ivr-vars, data.KEY, number-type";
 
 fn key(i: &str) -> IResult<&str, &str> {
     take_while1(|c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).parse(i)
@@ -220,6 +223,16 @@ pub fn parse_args(data: &str) -> Result<CaptureArgs, String> {
                     return Err("type is given twice".into());
                 }
                 a.kind = Some(v.parse::<CallbackType>().map_err(|e| e.to_string())?);
+                continue;
+            }
+            "number-type" => {
+                if a.number_type.is_some() {
+                    return Err("number-type is given twice".into());
+                }
+                a.number_type = Some(
+                    v.parse()
+                        .map_err(|e: crate::model::ParseEnumError| format!("number-type: {e}"))?,
+                );
                 continue;
             }
             "ivr-vars" => {
@@ -319,6 +332,7 @@ fn request(svc: &CallbackService, call: &Call, a: CaptureArgs) -> Result<NewRequ
     let mut req = NewRequest::new(kind, number, requested, Source::Ivr);
     req.window = window;
     req.ivr_data = data;
+    req.number_type = a.number_type;
     req.queue = a.queue;
     req.time_zone = a.tz;
     req.remark = a.remark;

@@ -334,6 +334,49 @@ fn the_customers_window_is_set_at_create_and_changed_by_patch() {
 }
 
 #[test]
+fn a_number_type_is_stored_shown_with_the_line_type_and_changed_by_patch() {
+    // number_type on create is stored and shown with the numbering plan's line type; a
+    // PATCH retypes the number; an unknown type is a 400 naming the field.
+    let w = World::start("");
+    let r = w.post(
+        WEB,
+        json!({"number": "+49 151 23456789", "number_type": "mobile"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let cb = &r.body["callback"];
+    assert_eq!(
+        (cb["number_type"].as_str(), cb["line_type"].as_str()),
+        (Some("mobile"), Some("mobile"))
+    );
+    let path = format!("/v1/callbacks/{}", cb["id"]);
+    let typed = w.call(
+        "PATCH",
+        &path,
+        Some(STAFF),
+        Some(r#"{"number_type": "work"}"#),
+    );
+    assert_eq!(typed.status, 200, "{}", typed.body);
+    assert_eq!(typed.body["number_type"], "work");
+    let bad = w.post(
+        WEB,
+        json!({"number": "+49 30 1234567", "number_type": "pager"}),
+    );
+    assert_error(&bad, 400, "invalid");
+    assert_eq!(bad.body["error"]["field"], "number_type");
+    let bad = w.call(
+        "PATCH",
+        &path,
+        Some(STAFF),
+        Some(r#"{"number_type": "fax"}"#),
+    );
+    assert_error(&bad, 400, "invalid");
+    assert_eq!(
+        w.call("GET", &path, Some(STAFF), None).body["number_type"],
+        "work"
+    );
+}
+
+#[test]
 fn immediate_and_delayed_requests_and_the_queue_position() {
     // No time: immediate, with a place in the queue; a delay: delayed.
     let w = World::start("<param name=\"merge-pending\" value=\"false\"/>");

@@ -339,7 +339,8 @@ fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
         b.raw.execute(
             "ALTER TABLE callbacks DROP COLUMN waits; \
              ALTER TABLE callbacks DROP COLUMN failovers; \
-             ALTER TABLE callbacks DROP COLUMN first_claimed_at;",
+             ALTER TABLE callbacks DROP COLUMN first_claimed_at; \
+             ALTER TABLE callbacks DROP COLUMN number_type;",
         );
         b.raw.execute(match &b.raw {
             Raw::Sqlite(_) => "PRAGMA user_version = 8",
@@ -347,7 +348,7 @@ fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
         });
         let migrated = b.open_again().unwrap();
         assert_eq!(migrated.get(a.id).unwrap().counts, want);
-        assert_eq!(schema_version(&b.raw), 9);
+        assert_eq!(schema_version(&b.raw), 10);
     });
 }
 

@@ -32,8 +32,9 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         let again = b.open_again().unwrap();
         assert_eq!(again.get(a.id).unwrap(), a);
         // 1: callbacks; 2: the transcription queue; 3: priority; 4: cheaper callback indexes;
-        // 5: webhook cursors; 6: the agent panel's indexes; 7: agents shared by nodes.
-        assert_eq!(schema_version(&b.raw), 9);
+        // 5: webhook cursors; 6: the agent panel's indexes; 7: agents shared by nodes;
+        // 8: request digests; 9: dispatch counters; 10: the number's type.
+        assert_eq!(schema_version(&b.raw), 10);
         drop(again);
         match &b.raw {
             Raw::Sqlite(_) => b.raw.execute("PRAGMA user_version = 99"),
@@ -91,7 +92,7 @@ fn nodes_starting_together_migrate_once() {
         )
         .unwrap();
     assert_eq!(stores[3].get(a.id).unwrap(), a);
-    assert_eq!(schema_version(&Raw::Pg(schema)), 9);
+    assert_eq!(schema_version(&Raw::Pg(schema)), 10);
 }
 
 #[test]

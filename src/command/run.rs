@@ -176,6 +176,13 @@ pub fn run(
                 })?;
             Ok(Reply::Window(svc.set_window(id, window, actor)?))
         }
+        Command::Number(id, number, ty) => Ok(Reply::Moved(svc.amend_typed(
+            id,
+            None,
+            number.as_deref(),
+            ty,
+            actor,
+        )?)),
         Command::Stats => Ok(Reply::Stats(svc.stats()?)),
         Command::DncAdd(n) => {
             let e164 = svc.config().numbers.normalize(&n)?;

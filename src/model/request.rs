@@ -1,6 +1,7 @@
 //! The callback request: what was asked, by whom, for when, and where it stands.
 
 use super::kind::{CallbackType, Source};
+use super::number_type::NumberType;
 use super::state::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,8 @@ pub struct Draft {
     pub kind: CallbackType,
     /// E.164, with the leading `+`.
     pub number: String,
+    /// What kind of number it is (mobile, home, work, other), when someone said.
+    pub number_type: Option<NumberType>,
     /// The customer's IANA time zone.
     pub time_zone: String,
     /// The instant the customer asked for (scheduled requests), if any.
@@ -97,6 +100,9 @@ pub struct CallbackRequest {
     pub id: CallbackId,
     pub kind: CallbackType,
     pub number: String,
+    /// What kind of number it is, when someone said.
+    #[serde(default)]
+    pub number_type: Option<NumberType>,
     pub time_zone: String,
     pub desired_at: Option<DateTime<Utc>>,
     pub window: Window,

@@ -219,6 +219,9 @@ pub(super) async fn call_now(
 #[serde(deny_unknown_fields)]
 struct Schedule {
     number: String,
+    /// `mobile`, `home`, `work`, `other`; empty: not said.
+    #[serde(default)]
+    number_type: String,
     queue: Option<String>,
     /// Both empty: as soon as possible.
     #[serde(default)]
@@ -339,6 +342,12 @@ pub(super) async fn schedule(
         };
         let mut req = NewRequest::new(kind, s.number.clone(), when, Source::Agent);
         req.window = form_window(&s.window_from, &s.window_until, zone)?;
+        req.number_type = match s.number_type.trim() {
+            "" => None,
+            t => Some(t.parse().map_err(|e: crate::model::ParseEnumError| {
+                ApiError::bad("invalid", "number_type", e.to_string())
+            })?),
+        };
         req.queue = Some(queue);
         req.time_zone = s.time_zone.clone().filter(|z| !z.trim().is_empty());
         req.agent = agent;

@@ -24,10 +24,27 @@ impl CallbackService {
         number: Option<&str>,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        self.amend_typed(id, when, number, None, actor)
+    }
+
+    /// [`CallbackService::amend`] with the number's type: a new number takes the type
+    /// given with it (none when none is given: the old number's type is not the new
+    /// one's); a type alone retypes the current number.
+    pub fn amend_typed(
+        &self,
+        id: CallbackId,
+        when: Option<Requested>,
+        number: Option<&str>,
+        number_type: Option<NumberType>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
         let cfg = self.config();
         let now = self.clock.now();
-        if when.is_none() && number.is_none() {
-            return Err(Error::invalid("when", "give a new time or a new number"));
+        if when.is_none() && number.is_none() && number_type.is_none() {
+            return Err(Error::invalid(
+                "when",
+                "give a new time, a new number or a number type",
+            ));
         }
         let current = self.store.get(id)?;
         let queue = Self::queue_config(&cfg, Some(&current.queue))?;
@@ -65,11 +82,18 @@ impl CallbackService {
         } else {
             t.action = "amend".into();
         }
+        let new_number = number.is_some();
         let number = number.map(|_| checked.number);
         if let Some(n) = &number {
             details.push(format!("number {n}"));
         }
+        if let Some(ty) = number_type {
+            details.push(format!("a {ty} number"));
+        }
         t.number = number;
+        if new_number || number_type.is_some() {
+            t.number_type = Some(number_type);
+        }
         t.detail = Some(details.join(", "));
         let r = self.store.transition(id, &t, now)?;
         self.notify(&t.action, &r);

@@ -11,8 +11,8 @@ use crate::clock::Clock;
 use crate::config::{Config, QueueConfig};
 use crate::host::{Host, Notification};
 use crate::model::{
-    Attempt, AttemptResult, CallbackId, CallbackRequest, CallbackType, Draft, Leg, Recording,
-    Source, State, Window,
+    Attempt, AttemptResult, CallbackId, CallbackRequest, CallbackType, Draft, Leg, NumberType,
+    Recording, Source, State, Window,
 };
 use crate::number::NumberError;
 use crate::schedule::{
@@ -365,6 +365,7 @@ impl CallbackService {
         let draft = Draft {
             kind: req.kind,
             number,
+            number_type: req.number_type,
             time_zone: zone.name().to_string(),
             desired_at,
             window: req.window,

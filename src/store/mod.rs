@@ -104,6 +104,8 @@ pub struct Transition {
     pub agent: Option<Option<String>>,
     /// A new customer window (either end open), checked by the service.
     pub window: Option<crate::model::Window>,
+    /// A new number type (`Some(None)`: none said, as for a new number given without one).
+    pub number_type: Option<Option<crate::model::NumberType>>,
     /// Claim it before every other due callback, once (the panel's Call Now): adds
     /// [`FIRST_BOOST`] to its priority, which the next claim takes off again, so a priority
     /// a transcript tag gave it is kept.
@@ -134,6 +136,7 @@ impl Transition {
             number: None,
             agent: None,
             window: None,
+            number_type: None,
             first: false,
             wait: false,
             failover: false,

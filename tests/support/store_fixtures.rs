@@ -25,6 +25,7 @@ pub fn draft(number: &str, queue: &str, due: i64) -> Draft {
         time_zone: "Europe/Berlin".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: queue.into(),
         agent: None,
         remark: None,

@@ -337,7 +337,15 @@ fn show(t: &Trace) -> String {
     let mut out = format!("+OK callback {}\n", r.id);
     let _ = writeln!(out, "state:     {}", r.state);
     let _ = writeln!(out, "type:      {}", r.kind);
-    let _ = writeln!(out, "number:    {}", r.number);
+    let mut kinds: Vec<String> = r.number_type.iter().map(|t| t.to_string()).collect();
+    if let Some(line) = callback_core::number::line_type(&r.number) {
+        kinds.push(format!("line {line}"));
+    }
+    if kinds.is_empty() {
+        let _ = writeln!(out, "number:    {}", r.number);
+    } else {
+        let _ = writeln!(out, "number:    {} ({})", r.number, kinds.join(", "));
+    }
     let _ = writeln!(out, "queue:     {}", r.queue);
     let _ = writeln!(out, "agent:     {}", r.agent.as_deref().unwrap_or("-"));
     let _ = writeln!(out, "zone:      {}", r.time_zone);

@@ -65,6 +65,7 @@ fn due(id: CallbackId, queue: &str, now: DateTime<Utc>) -> CallbackRequest {
         time_zone: "America/New_York".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: queue.into(),
         agent: None,
         remark: None,

@@ -242,7 +242,9 @@ async function loadDetail(id, fresh) {
   $('detail').hidden = false;
   $('d-id').textContent = c.id;
   $('d-state').textContent = c.state;
-  $('d-number').textContent = c.number;
+  // The type someone gave, and the line type the numbering plan knows.
+  const kinds = [c.number_type, c.line_type && ('line ' + c.line_type)].filter(Boolean);
+  $('d-number').textContent = c.number + (kinds.length ? ' (' + kinds.join(', ') + ')' : '');
   $('d-zone').textContent = c.time_zone;
   $('d-due-customer').textContent = fmt(c.due_at, c.time_zone);
   $('d-due-agent').textContent = fmt(c.due_at, AGENT_ZONE) + ' (' + AGENT_ZONE + ')';
@@ -438,6 +440,7 @@ function wire() {
     ev.preventDefault();
     const r = await act('Callback scheduled.', () => api('POST', '/panel/api/callbacks', {
       number: $('new-number').value,
+      number_type: $('new-number-type').value,
       queue: $('new-queue').value || null,
       date: $('new-date').value,
       time: $('new-time').value,

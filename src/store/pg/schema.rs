@@ -185,6 +185,10 @@ UPDATE callbacks SET waits =
                             AND x.action NOT IN ('wait', 'claim')), 0))
     WHERE id IN (SELECT callback_id FROM events WHERE action = 'wait');
 "#,
+    // 10: the number's type, as in SQLite's step.
+    r#"
+ALTER TABLE callbacks ADD COLUMN number_type TEXT;
+"#,
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

@@ -269,6 +269,8 @@ pub(crate) struct Planned<'a> {
     pub queue: &'a str,
     pub number: &'a str,
     pub agent: Option<&'a str>,
+    /// The number's type, as its `as_str()`.
+    pub number_type: Option<&'static str>,
     /// The customer's window, epoch seconds.
     pub window_from: Option<i64>,
     pub window_until: Option<i64>,
@@ -339,6 +341,10 @@ pub(crate) fn plan<'a>(
             Some(a) => a.as_deref(),
             None => row.agent.as_deref(),
         },
+        number_type: change
+            .number_type
+            .unwrap_or(row.number_type)
+            .map(|t| t.as_str()),
         window_from: change.window.unwrap_or(row.window).from.map(secs),
         window_until: change.window.unwrap_or(row.window).until.map(secs),
         attempts: if change.reset_attempts {

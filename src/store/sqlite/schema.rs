@@ -235,6 +235,11 @@ UPDATE callbacks SET waits =
                             AND x.action NOT IN ('wait', 'claim')), 0))
     WHERE id IN (SELECT callback_id FROM events WHERE action = 'wait');
 "#,
+    // 10: the number's type (issue 24: mobile, home, work, other) as the caller, client or
+    // agent gave it; NULL when nobody said (every row before this step).
+    r#"
+ALTER TABLE callbacks ADD COLUMN number_type TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

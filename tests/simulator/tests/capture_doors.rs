@@ -348,6 +348,23 @@ fn the_panels_schedule_and_window_forms_set_the_window() {
         Some(utc(24, 17, 0))
     );
     assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
+    // The schedule form's number type is stored and shown with the number's line type.
+    let (status, body) = sam.post(
+        "/panel/api/callbacks",
+        r#"{"number":"+447400123456","queue":"support","number_type":"mobile"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["callback"]["number_type"], "mobile");
+    assert_eq!(body["callback"]["line_type"], "mobile");
+    let (status, body) = sam.post(
+        "/panel/api/callbacks",
+        r#"{"number":"+447400123457","number_type":"pager"}"#,
+    );
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &Value::from("number_type")),
+        "{body}"
+    );
     // The IVR data a dialplan gathered is shown with the callback.
     let gathered = capture(&sim, "delay=1h data.account_id=42 data.reason='lost card'");
     let shown = sam.get(&format!("/panel/api/callbacks/{gathered}"));
@@ -568,4 +585,45 @@ fn bad_ivr_data_keys_and_sizes_are_refused_naming_them() {
         assert!(e.contains(says), "{args}: {e}");
     }
     assert!(sim.api("callback list").starts_with("+OK 0 callback(s)"));
+}
+
+#[test]
+fn a_number_type_is_given_at_capture_and_fs_cli_and_shown_with_the_number() {
+    // number-type on callback_capture and `callback number` in fs_cli store the type;
+    // `callback show` prints it with the numbering plan's line type; a new number drops
+    // the old number's type; an unknown type is refused naming the four.
+    let sim = sim();
+    let _m = load(&repo_root().join(CONF));
+    let id = capture(&sim, "delay=1h number-type=mobile");
+    assert_eq!(show(&sim, id)["request"]["number_type"], "mobile");
+    let shown = sim.api(&format!("callback show {id}"));
+    assert!(
+        shown.contains("number:    +12125550142 (mobile, line fixed-or-mobile)"),
+        "{shown}"
+    );
+    let reply = sim.api(&format!("callback number {id} - work"));
+    assert!(reply.starts_with("+OK"), "{reply}");
+    assert_eq!(show(&sim, id)["request"]["number_type"], "work");
+    let reply = sim.api(&format!("callback number {id} +442079460000 home"));
+    assert!(reply.starts_with("+OK"), "{reply}");
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(
+        (r["number"].as_str(), r["number_type"].as_str()),
+        (Some("+442079460000"), Some("home"))
+    );
+    assert!(sim
+        .api(&format!("callback show {id}"))
+        .contains("number:    +442079460000 (home, line fixed)"));
+    sim.api(&format!("callback number {id} +12125550142"));
+    assert_eq!(show(&sim, id)["request"]["number_type"], Value::Null);
+    let reply = sim.api(&format!("callback number {id} - pager"));
+    assert!(reply.starts_with("-ERR"), "{reply}");
+    let call = capture_call(&sim, "number-type=pager");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+    let e = sim.var(&call, "callback_error").unwrap();
+    assert!(
+        e.contains("number-type") && e.contains("mobile home work other"),
+        "{e}"
+    );
+    assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
 }
