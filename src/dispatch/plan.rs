@@ -293,18 +293,16 @@ pub fn waits_for_transcript(r: &CallbackRequest, limit: Duration, now: DateTime<
     }
 }
 
-/// The weeks that bound when callback `r` may be dialled, besides the customer's window:
-/// the queue's business hours, then the legal calling hours of the number's country and of
-/// the queue, read in the customer's own zone.
-fn calling_weeks(
-    r: &CallbackRequest,
-    queue: &QueueConfig,
-    legal: &LegalHours,
-) -> Vec<BusinessHours> {
+/// The legal calling hours that bound when callback `r` may be dialled: its number's
+/// country's and its queue's, read in the customer's own zone.
+fn legal_weeks(r: &CallbackRequest, queue: &QueueConfig, legal: &LegalHours) -> Vec<BusinessHours> {
     let zone = crate::schedule::parse_zone(&r.time_zone).unwrap_or_else(|_| queue.zone());
-    let mut weeks = vec![queue.rules.hours.clone()];
-    weeks.extend(legal.weeks_for(&r.number, queue.legal_hours.as_ref(), zone));
-    weeks
+    legal.weeks_for(&r.number, queue.legal_hours.as_ref(), zone)
+}
+
+/// The queue's business hours and `legal`, as one list of weeks that must all be open.
+fn all_weeks<'a>(queue: &'a QueueConfig, legal: &'a [BusinessHours]) -> Vec<&'a BusinessHours> {
+    std::iter::once(&queue.rules.hours).chain(legal).collect()
 }
 
 /// The first instant at or after `t` when callback `r` may be dialled: its window begun,
@@ -317,9 +315,8 @@ pub fn next_callable(
     t: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let from = r.window.from.map_or(t, |f| f.max(t));
-    let weeks = calling_weeks(r, queue, legal);
-    let all: Vec<&BusinessHours> = weeks.iter().collect();
-    next_open_in_all(&all, from, from + queue.rules.horizon)
+    let weeks = legal_weeks(r, queue, legal);
+    next_open_in_all(&all_weeks(queue, &weeks), from, from + queue.rules.horizon)
 }
 
 /// Why callback `r` may not be offered or dialled at `now`, as the transition that moves it
@@ -363,15 +360,14 @@ pub fn hold(
         );
     }
     let not_before = r.window.from.filter(|f| *f > now);
-    let weeks = calling_weeks(r, queue, legal);
+    let weeks = legal_weeks(r, queue, legal);
     let open = queue.rules.hours.is_open(now);
-    let lawful = weeks[1..].iter().all(|w| w.is_open(now));
+    let lawful = weeks.iter().all(|w| w.is_open(now));
     if not_before.is_none() && open && lawful {
         return None;
     }
     let from = not_before.unwrap_or(now);
-    let all: Vec<&BusinessHours> = weeks.iter().collect();
-    let at = next_open_in_all(&all, from, from + queue.rules.horizon);
+    let at = next_open_in_all(&all_weeks(queue, &weeks), from, from + queue.rules.horizon);
     if let (Some(at), Some(until)) = (at, r.window.until) {
         if at >= until {
             return end(

@@ -157,10 +157,56 @@ impl CallbackService {
                         return Err(Error::invalid("when", "the delay must be positive"));
                     }
                 }
-                Some(self.plan(t.kind, t.when, t.window, t.queue, t.zone, now)?)
+                let plan = self.plan(t.kind, t.when, t.window, t.queue, t.zone, now)?;
+                Some(self.lawful(plan, t, &number)?)
             }
         };
         Ok(Checked { number, plan })
+    }
+
+    /// A planned due time inside the legal calling hours in the customer's zone (the
+    /// number's country's and the queue's `legal-hours`): a time the customer chose outside
+    /// them is refused, naming them; "now" or a delay moves to the first instant they and
+    /// the queue's hours allow, within the customer's window. So the time told at booking
+    /// is the time of the call.
+    fn lawful(&self, plan: Plan, t: &Timing<'_>, number: &str) -> Result<Plan, Error> {
+        let cfg = self.config();
+        let legal = cfg
+            .legal
+            .weeks_for(number, t.queue.legal_hours.as_ref(), t.zone);
+        if legal.iter().all(|w| w.is_open(plan.due_at)) {
+            return Ok(plan);
+        }
+        let shown = plan
+            .due_at
+            .with_timezone(&t.zone)
+            .format("%Y-%m-%d %H:%M %Z");
+        if matches!(t.when, Requested::Local(_) | Requested::At(_)) {
+            return Err(Error::invalid(
+                "when",
+                format!(
+                    "{shown} is outside the legal calling hours in the customer's time zone ({})",
+                    t.zone.name()
+                ),
+            ));
+        }
+        let all: Vec<&crate::schedule::BusinessHours> = std::iter::once(&t.queue.rules.hours)
+            .chain(&legal)
+            .collect();
+        let limit = plan.due_at + t.queue.rules.horizon;
+        let at = crate::schedule::next_open_in_all(&all, plan.due_at, limit)
+            .filter(|at| t.window.until.is_none_or(|u| *at < u))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "window",
+                    format!(
+                        "no time within the customer's window and the queue's hours is inside \
+                         the legal calling hours in the customer's time zone ({})",
+                        t.zone.name()
+                    ),
+                )
+            })?;
+        Ok(Plan { due_at: at, ..plan })
     }
 
     /// Refuses a number (E.164) on the do-not-call list, so the caller or client hears it

@@ -217,36 +217,44 @@ fn a_retry_that_would_land_outside_legal_hours_moves_to_the_next_lawful_time() {
 }
 
 #[test]
-fn a_callback_due_outside_legal_hours_waits_and_one_whose_window_ends_first_expires() {
-    // 22:00 in New York: an immediate callback is not offered but waits for 08:00 (legal
-    // hours in the customer's zone); one whose window ends at 23:00 can never be called
-    // lawfully and expires instead of waiting.
+fn a_callback_asked_for_outside_legal_hours_is_due_at_the_next_lawful_time_or_refused() {
+    // 22:00 in New York: an immediate callback is booked due at 08:00 (the legal hours in
+    // the customer's zone), the time the caller is told, and is not rung before; a time
+    // the caller chose at 22:30, or a window ending at 23:00, is refused naming the legal
+    // hours, and nothing is stored.
     let sim = sim();
     sim.set_clock(utc(24, 3, 0));
-    let conf = legal_conf("hold");
+    let conf = legal_conf("booking");
     let _m = load(&conf);
-    let id = capture(&sim, "type=immediate");
-    let t = wait_state(&sim, id, "rescheduled");
-    let e = last_event(&t);
-    assert_eq!(e["action"], "wait");
-    assert!(
-        e["detail"]
-            .as_str()
-            .unwrap()
-            .contains("legal calling hours in the customer's time zone (America/New_York)"),
-        "{e}"
-    );
-    assert_eq!(time(&t["request"]["due_at"]), Some(utc(24, 13, 0)));
+    let call = capture_call(&sim, "type=immediate");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("OK"));
+    let due: i64 = sim
+        .var(&call, "callback_due_epoch")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(due, utc(24, 13, 0).timestamp());
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(show(&sim, id)["request"]["state"], "scheduled");
     assert!(sim.commands().iter().all(|c| !c.starts_with("originate ")));
-    let id = capture(&sim, "type=immediate until='today 23:00'");
-    let t = wait_state(&sim, id, "expired");
-    assert!(
-        last_event(&t)["detail"]
-            .as_str()
-            .unwrap()
-            .contains("window ends before"),
-        "{t}"
-    );
+    for (args, says) in [
+        (
+            "when='today 22:30'",
+            "outside the legal calling hours in the customer's time zone (America/New_York)",
+        ),
+        ("type=immediate until='today 23:00'", "legal calling hours"),
+    ] {
+        let call = capture_call(&sim, args);
+        assert_eq!(
+            sim.var(&call, "callback_result").as_deref(),
+            Some("ERR"),
+            "{args}"
+        );
+        let e = sim.var(&call, "callback_error").unwrap_or_default();
+        assert!(e.contains(says), "{args}: {e}");
+    }
+    assert!(sim.api("callback list").starts_with("+OK 1 callback(s)"));
     let _ = std::fs::remove_file(conf);
 }
 
