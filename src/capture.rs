@@ -417,6 +417,32 @@ mod tests {
     }
 
     #[test]
+    fn window_ivr_data_and_number_type_arguments_parse() {
+        // from/until, ivr-vars (in order), data.KEY pairs and number-type are read; bad
+        // names, repeats and unknown types are refused naming them.
+        let a = parse_args(
+            "from='today 09:00' until='today 17:00' ivr-vars=account_id,reason_code data.tier=gold number-type=Work",
+        )
+        .unwrap();
+        assert_eq!(a.from.as_deref(), Some("today 09:00"));
+        assert_eq!(a.until.as_deref(), Some("today 17:00"));
+        assert_eq!(a.ivr_vars, ["account_id", "reason_code"]);
+        assert_eq!(a.data.get("tier").map(String::as_str), Some("gold"));
+        assert_eq!(a.number_type, Some(crate::model::NumberType::Work));
+        for (args, says) in [
+            ("ivr-vars=ok,Bad", "'Bad'"),
+            ("ivr-vars=,", "give variable names"),
+            ("data.=1", "data key ''"),
+            ("data.a=1 data.a=2", "data.a is given twice"),
+            ("number-type=fax", "unknown number type 'fax'"),
+            ("from=a from=b", "from is given twice"),
+        ] {
+            let e = parse_args(args).unwrap_err();
+            assert!(e.contains(says), "{args}: {e}");
+        }
+    }
+
+    #[test]
     fn bad_arguments_are_refused_with_a_reason() {
         // Unknown or repeated keys, unclosed quotes and conflicting times are errors.
         assert!(parse_args("colour=red")
