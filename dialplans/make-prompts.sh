@@ -51,6 +51,8 @@ more-times|For later times, press 9. To enter a time, press 0.
 enter-time|Please enter the time as four digits, for example 1 4 3 0 for 2:30 PM.
 slot-unavailable|Sorry, that time is not available.
 no-slots|Sorry, there are no free times in the coming days.
+window-from|If there are hours when we may call you, enter the hour from which we may call, from 0 to 23, then press the pound key. To be called at any time, just press the pound key.
+window-until|Now enter the hour until which we may call, from 1 to 24, then press the pound key.
 consent|We would like to record your name and the reason for your call, so that our agent can prepare. To agree, press 1. Otherwise, press 2.
 record|After the tone, please say your name and why you are calling. Press the pound key when you are done.
 too-short|Sorry, we did not hear you. Please try again.

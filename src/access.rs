@@ -117,6 +117,7 @@ mod tests {
             time_zone: "UTC".into(),
             desired_at: None,
             window: Window::default(),
+            number_type: None,
             queue: queue.into(),
             agent: agent.map(str::to_string),
             remark: Some("account 4711".into()),

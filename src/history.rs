@@ -126,6 +126,7 @@ mod tests {
             time_zone: "UTC".into(),
             desired_at: desired,
             window: Window::default(),
+            number_type: None,
             queue: "support".into(),
             agent: None,
             remark: None,

@@ -42,6 +42,29 @@ pub struct LegRequest {
     pub ringback: Option<String>,
 }
 
+/// The longest value a leg variable may carry.
+pub const MAX_VARIABLE_VALUE: usize = 128;
+
+/// Whether `v` may travel as a leg variable's value: a short token of letters, digits and
+/// `_ - . + @` (the alphabet the module's dial-string builder accepts; nothing that
+/// separates or expands there).
+pub fn is_variable_token(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= MAX_VARIABLE_VALUE
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+' | b'@'))
+}
+
+/// The agent-leg variables of a callback's IVR data: `callback_data_<key>` for each key of
+/// `a-z`, `0-9`, `_` whose value is a [`is_variable_token`] (free text is set on the
+/// answered agent call by the agent-leg application instead, never in a dial string).
+pub fn data_variables(data: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    data.iter()
+        .filter(|(k, v)| crate::capture::is_data_key(k) && is_variable_token(v))
+        .map(|(k, v)| (format!("callback_data_{k}"), v.clone()))
+        .collect()
+}
+
 /// How an originate ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegOutcome {

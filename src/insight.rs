@@ -364,6 +364,7 @@ mod tests {
                 time_zone: "America/New_York".into(),
                 desired_at: Some(due),
                 window: Window::default(),
+                number_type: None,
                 queue: "support".into(),
                 agent: None,
                 remark: None,

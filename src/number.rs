@@ -159,6 +159,20 @@ pub fn region_of(e164: &str) -> Option<String> {
     parsed.country().id().map(|id| id.as_ref().to_string())
 }
 
+/// The line type the numbering plan gives E.164 `number` (mobile, fixed, or either where
+/// the plan does not tell them apart, as in the US), when the phone-number library knows.
+pub fn line_type(number: &str) -> Option<crate::model::LineType> {
+    use crate::model::LineType;
+    use phonenumber::Type;
+    let parsed = phonenumber::parse(None, number).ok()?;
+    match parsed.number_type(&phonenumber::metadata::DATABASE) {
+        Type::Mobile => Some(LineType::Mobile),
+        Type::FixedLine => Some(LineType::Fixed),
+        Type::FixedLineOrMobile => Some(LineType::FixedOrMobile),
+        _ => None,
+    }
+}
+
 /// True when `s` is already an E.164 string as [`NumberPolicy::normalize`] produces them.
 pub fn is_e164(s: &str) -> bool {
     s.strip_prefix('+').is_some_and(|d| {
@@ -244,5 +258,21 @@ mod tests {
         ));
         assert!(NumberPolicy::new(Some("XX"), &[]).is_err());
         assert!(!is_e164("+49 30"));
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::line_type;
+    use crate::model::LineType;
+
+    #[test]
+    fn the_numbering_plan_says_mobile_fixed_or_either() {
+        // A UK mobile and a UK fixed line are told apart; a US number is either; a
+        // number the plan cannot place has no line type.
+        assert_eq!(line_type("+447400123456"), Some(LineType::Mobile));
+        assert_eq!(line_type("+442079460000"), Some(LineType::Fixed));
+        assert_eq!(line_type("+12125550142"), Some(LineType::FixedOrMobile));
+        assert_eq!(line_type("not a number"), None);
     }
 }

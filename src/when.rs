@@ -37,6 +37,17 @@ impl Requested {
             Self::Local(_) | Self::At(_) => CallbackType::Scheduled,
         }
     }
+
+    /// The instant this names, a wall-clock time read in `zone` (an end of the customer's
+    /// window is given as a due time is, at every door).
+    pub fn instant(&self, zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Now => now,
+            Self::After(d) => now + *d,
+            Self::Local(n) => crate::schedule::resolve_local(zone, *n),
+            Self::At(t) => *t,
+        }
+    }
 }
 
 /// A time expression that could not be read.

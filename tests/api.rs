@@ -287,6 +287,96 @@ fn a_customer_creates_views_reschedules_and_cancels_their_callback() {
 }
 
 #[test]
+fn the_customers_window_is_set_at_create_and_changed_by_patch() {
+    // window_from/window_until are read in the customer's zone, hold the due time back,
+    // and a PATCH changes one end; a window that ends before it starts is a 400 that
+    // changes nothing.
+    let w = World::start("");
+    let r = w.post(
+        WEB,
+        json!({"number": "+49 30 1234567", "time_zone": "Europe/Berlin",
+               "window_from": "2026-11-23T14:00", "window_until": "2026-11-23T16:00"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let cb = &r.body["callback"];
+    let id = cb["id"].as_i64().unwrap();
+    assert_eq!(cb["window_from"], "2026-11-23T13:00:00Z");
+    assert_eq!(cb["window_until"], "2026-11-23T15:00:00Z");
+    assert_eq!(cb["due_at"], "2026-11-23T13:00:00Z");
+    let bad = w.post(
+        WEB,
+        json!({"number": "+49 30 1234568", "window_from": "2026-11-23T16:00",
+               "window_until": "2026-11-23T14:00"}),
+    );
+    assert_error(&bad, 400, "invalid");
+    assert_eq!(bad.body["error"]["field"], "window");
+    let path = format!("/v1/callbacks/{id}");
+    let moved = w.call(
+        "PATCH",
+        &path,
+        Some(STAFF),
+        Some(r#"{"window_until": "2026-11-23T16:30"}"#),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["window_from"], "2026-11-23T13:00:00Z");
+    assert_eq!(moved.body["window_until"], "2026-11-23T15:30:00Z");
+    let refused = w.call(
+        "PATCH",
+        &path,
+        Some(STAFF),
+        Some(r#"{"delay_minutes": 30, "window_until": "2026-11-23T13:30"}"#),
+    );
+    assert_error(&refused, 400, "invalid");
+    let kept = w.call("GET", &path, Some(STAFF), None);
+    assert_eq!(kept.body["window_until"], "2026-11-23T15:30:00Z");
+    assert_eq!(kept.body["due_at"], "2026-11-23T13:00:00Z");
+    assert_eq!(w.store.events(id).unwrap().len(), 2);
+}
+
+#[test]
+fn a_number_type_is_stored_shown_with_the_line_type_and_changed_by_patch() {
+    // number_type on create is stored and shown with the numbering plan's line type; a
+    // PATCH retypes the number; an unknown type is a 400 naming the field.
+    let w = World::start("");
+    let r = w.post(
+        WEB,
+        json!({"number": "+49 151 23456789", "number_type": "mobile"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let cb = &r.body["callback"];
+    assert_eq!(
+        (cb["number_type"].as_str(), cb["line_type"].as_str()),
+        (Some("mobile"), Some("mobile"))
+    );
+    let path = format!("/v1/callbacks/{}", cb["id"]);
+    let typed = w.call(
+        "PATCH",
+        &path,
+        Some(STAFF),
+        Some(r#"{"number_type": "work"}"#),
+    );
+    assert_eq!(typed.status, 200, "{}", typed.body);
+    assert_eq!(typed.body["number_type"], "work");
+    let bad = w.post(
+        WEB,
+        json!({"number": "+49 30 1234567", "number_type": "pager"}),
+    );
+    assert_error(&bad, 400, "invalid");
+    assert_eq!(bad.body["error"]["field"], "number_type");
+    let bad = w.call(
+        "PATCH",
+        &path,
+        Some(STAFF),
+        Some(r#"{"number_type": "fax"}"#),
+    );
+    assert_error(&bad, 400, "invalid");
+    assert_eq!(
+        w.call("GET", &path, Some(STAFF), None).body["number_type"],
+        "work"
+    );
+}
+
+#[test]
 fn immediate_and_delayed_requests_and_the_queue_position() {
     // No time: immediate, with a place in the queue; a delay: delayed.
     let w = World::start("<param name=\"merge-pending\" value=\"false\"/>");

@@ -167,6 +167,54 @@ fn a_bad_closed_date_names_the_closed_dates_key() {
 }
 
 #[test]
+fn legal_calling_hours_load_per_country_and_queue_and_bad_ones_name_the_key() {
+    // <legal-hours><country> and a queue's legal-hours load; an unknown country, a bad
+    // week, a country given twice and missing hours are refused naming where.
+    let ok = r#"<configuration name="callback.conf"><queues><queue name="default">
+      <param name="legal-hours" value="mon-fri 09:00-20:00"/>
+    </queue></queues><legal-hours>
+      <country name="us"><param name="hours" value="mon-sun 08:00-21:00"/></country>
+    </legal-hours></configuration>"#;
+    let c = Config::from_xml(ok).unwrap();
+    assert!(!c.legal.is_empty());
+    assert!(c.queue(None).unwrap().legal_hours.is_some());
+    for (xml, at, why) in [
+        (
+            r#"<country name="XX"><param name="hours" value="always"/></country>"#,
+            "legal-hours/XX",
+            "ISO 3166",
+        ),
+        (
+            r#"<country name="DE"><param name="hours" value="mon-fri 9-5"/></country>"#,
+            "legal-hours/DE/hours",
+            "not a time range",
+        ),
+        (
+            r#"<country name="DE"><param name="hours" value="always"/></country>
+               <country name="de"><param name="hours" value="always"/></country>"#,
+            "legal-hours/de",
+            "twice",
+        ),
+        (
+            r#"<country name="DE"></country>"#,
+            "legal-hours/DE/hours",
+            "give the hours",
+        ),
+    ] {
+        let text = format!(
+            r#"<configuration name="callback.conf"><legal-hours>{xml}</legal-hours></configuration>"#
+        );
+        let err = Config::from_xml(&text).unwrap_err().to_string();
+        assert!(err.starts_with(at) && err.contains(why), "{xml}: {err}");
+    }
+    let bad_queue = r#"<configuration name="callback.conf"><queues><queue name="default">
+      <param name="legal-hours" value="weekdays"/>
+    </queue></queues></configuration>"#;
+    let err = Config::from_xml(bad_queue).unwrap_err().to_string();
+    assert!(err.starts_with("queues/default/legal-hours"), "{err}");
+}
+
+#[test]
 fn ivr_profiles_load_with_defaults_and_overrides() {
     // The sample's profile means what its comments say; a config without profiles still
     // has the built-in default; an unknown profile name is None.

@@ -24,6 +24,7 @@ fn draft(number: &str, due: DateTime<Utc>) -> Draft {
         time_zone: "UTC".into(),
         desired_at: Some(due),
         window: Window::default(),
+        number_type: None,
         queue: "support".into(),
         agent: None,
         remark: None,

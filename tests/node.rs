@@ -189,6 +189,7 @@ fn a_capture_infers_the_type_reads_clock_times_in_the_queue_zone_and_checks_agen
     let call = Call {
         caller_number: Some("+12125550142".into()),
         uuid: Some("0b6c7c1e-1111-4222-8333-444455556666".into()),
+        ivr_vars: Default::default(),
     };
     let args = parse_args("queue=nyc when='2026-11-24 10:00'").unwrap();
     let Stored::Own(r) = capture(svc, &call, args).unwrap() else {

@@ -41,11 +41,13 @@ fn every_field_round_trips_through_create_get_list_and_events() {
         });
         d.tags = BTreeMap::from([("vip".into(), "yes".into())]);
         d.expires_at = Some(t(86_400));
+        d.number_type = Some(callback_core::model::NumberType::Work);
 
         let (r, outcome) = store.create(&d, &CreateOptions::default(), t(0)).unwrap();
         assert_eq!(outcome, CreateOutcome::Created);
         assert_eq!(r.kind, d.kind);
         assert_eq!(r.number, d.number);
+        assert_eq!(r.number_type, d.number_type);
         assert_eq!(r.time_zone, d.time_zone);
         assert_eq!(r.desired_at, d.desired_at);
         assert_eq!(r.window, d.window);

@@ -173,6 +173,7 @@ fn seed_requests(store: &SqliteStore) {
             time_zone: "Europe/Berlin".into(),
             desired_at: None,
             window: Window::default(),
+            number_type: None,
             queue: ["sales", "support"][i % 2].into(),
             agent: None,
             remark: None,

@@ -344,7 +344,8 @@ fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
              ALTER TABLE webhook_cursors DROP COLUMN last_tx; \
              ALTER TABLE webhook_cursors DROP COLUMN lease_owner; \
              ALTER TABLE webhook_cursors DROP COLUMN lease_expires; \
-             DROP TABLE panel_sessions;",
+             DROP TABLE panel_sessions; \
+             ALTER TABLE callbacks DROP COLUMN number_type;",
         );
         b.raw.execute(match &b.raw {
             Raw::Sqlite(_) => "PRAGMA user_version = 8",

@@ -34,6 +34,7 @@ fn draft(number: &str, queue: &str, due: i64, recording: Option<&str>) -> Draft 
         time_zone: "Europe/Berlin".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: queue.into(),
         agent: None,
         remark: None,

@@ -6,7 +6,9 @@ use super::error::ApiError;
 use super::Api;
 use crate::access::Disclosure;
 use crate::config::Scope;
-use crate::model::{CallbackId, CallbackRequest, CallbackType, Source, State, Window};
+use crate::model::{
+    CallbackId, CallbackRequest, CallbackType, LineType, NumberType, Source, State, Window,
+};
 use crate::schedule::parse_zone;
 use crate::service::NewRequest;
 use crate::store::{CreateOutcome, ListFilter};
@@ -148,6 +150,10 @@ pub(super) struct View {
     #[serde(rename = "type")]
     kind: CallbackType,
     number: String,
+    /// The number's type as given (mobile, home, work, other).
+    number_type: Option<NumberType>,
+    /// The number's line type from the numbering plan (mobile, fixed, fixed-or-mobile).
+    line_type: Option<LineType>,
     queue: String,
     time_zone: String,
     due_at: Option<DateTime<Utc>>,
@@ -182,6 +188,8 @@ impl View {
             state: r.state,
             kind: r.kind,
             number: r.number.clone(),
+            number_type: r.number_type,
+            line_type: crate::number::line_type(&r.number),
             queue: r.queue.clone(),
             time_zone: r.time_zone.clone(),
             due_at: r.due_at,
@@ -300,6 +308,8 @@ pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiErro
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     number: String,
+    /// `mobile`, `home`, `work` or `other`.
+    number_type: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
     /// `2026-11-23T10:00` (in `time_zone`), ISO 8601 with an offset, or `+15m`/`now`.
@@ -318,6 +328,19 @@ struct CreateBody {
     window_until: Option<String>,
 }
 
+/// A number type field: `mobile`, `home`, `work` or `other` (absent or empty: none).
+fn number_type(text: Option<&str>) -> Result<Option<NumberType>, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => t
+            .parse()
+            .map(Some)
+            .map_err(|e: crate::model::ParseEnumError| {
+                ApiError::bad("invalid", "number_type", e.to_string())
+            }),
+    }
+}
+
 /// A window end: a time expression read in `zone` as `desired_time` is, as an instant.
 fn window_end(
     text: Option<&str>,
@@ -328,13 +351,8 @@ fn window_end(
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let at = match requested(Some(t), None, zone, now).map_err(|e| e.on(field))? {
-        Some(Requested::Local(n)) => crate::schedule::resolve_local(zone, n),
-        Some(Requested::At(t)) => t,
-        Some(Requested::After(d)) => now + d,
-        Some(Requested::Now) | None => now,
-    };
-    Ok(Some(at))
+    let at = requested(Some(t), None, zone, now).map_err(|e| e.on(field))?;
+    Ok(Some(at.map_or(now, |r| r.instant(zone, now))))
 }
 
 /// The time asked for: a delay, or a time expression read in `zone`.
@@ -448,12 +466,14 @@ fn create_now(
             ))
         }
     };
+    let number_type = number_type(b.number_type.as_deref())?;
     let mut req = NewRequest::new(
         kind,
         b.number.clone(),
         when.unwrap_or(Requested::Now),
         source,
     );
+    req.number_type = number_type;
     req.window = Window {
         from: window_end(b.window_from.as_deref(), "window_from", zone, svc.now())?,
         until: window_end(b.window_until.as_deref(), "window_until", zone, svc.now())?,
@@ -545,6 +565,12 @@ struct AmendBody {
     desired_time: Option<String>,
     delay_minutes: Option<u32>,
     number: Option<String>,
+    /// The number's type (with `number`: the new number's; alone: the current one's).
+    number_type: Option<String>,
+    /// A new end of the customer's window (as `desired_time` takes it; `""` opens that
+    /// end); an end not given stays as it is.
+    window_from: Option<String>,
+    window_until: Option<String>,
 }
 
 pub(super) async fn amend(
@@ -575,7 +601,29 @@ fn amend_now(
         .parse()
         .unwrap_or(svc.config().settings.default_time_zone);
     let when = requested(b.desired_time.as_deref(), b.delay_minutes, zone, svc.now())?;
-    let r = svc.amend(id, when, b.number.as_deref(), &caller.actor())?;
+    let window = if b.window_from.is_none() && b.window_until.is_none() {
+        None
+    } else {
+        let end = |given: &Option<String>, field, kept| match given {
+            None => Ok(kept),
+            Some(t) => window_end(Some(t), field, zone, svc.now()),
+        };
+        let w = Window {
+            from: end(&b.window_from, "window_from", current.window.from)?,
+            until: end(&b.window_until, "window_until", current.window.until)?,
+        };
+        // Checked before anything is changed: a bad window leaves a new time unwritten too.
+        crate::service::check_window(&w, svc.now())?;
+        Some(w)
+    };
+    let mut r = current;
+    let number_type = number_type(b.number_type.as_deref())?;
+    if when.is_some() || b.number.is_some() || number_type.is_some() || window.is_none() {
+        r = svc.amend_typed(id, when, b.number.as_deref(), number_type, &caller.actor())?;
+    }
+    if let Some(w) = window {
+        r = svc.set_window(id, w, &caller.actor())?;
+    }
     Ok(Json(View::of(&r)))
 }
 

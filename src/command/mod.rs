@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id>
-//!          | reschedule <id> <when> | now <id> | stats | agents | ...
+//!          | reschedule <id> <when> | window <id> <from> to <until> | number <id> <number>|- [mobile|home|work|other] | now <id> | stats | agents | ...
 //! ```
 
 pub mod run;
@@ -28,6 +28,12 @@ callback list [<queue>] [<state>]  callbacks, optionally of one queue and/or sta
 callback show <id>                 one callback with its whole trace and attempts
 callback cancel <id>               withdraw a callback
 callback reschedule <id> <when>    move it: +15m, +2h, tomorrow 09:30, 2026-11-22 14:00 (the callback's zone)
+callback window <id> <from> to <until>
+                                   the customer's window (the callback's zone): never dialled
+                                   outside it; `-` leaves an end open, `window <id> clear` both
+callback number <id> <number>|- [mobile|home|work|other]
+                                   a new number for a waiting callback, with its type
+                                   (- keeps the number and sets the type)
 callback now <id>                  make it due at once (it still waits for an agent)
 callback stats                     counts per queue and state
 callback agents                    agents, their state and the callback they are on
@@ -60,6 +66,10 @@ pub enum Command {
     Show(CallbackId),
     Cancel(CallbackId),
     Reschedule(CallbackId, String),
+    /// The customer's window: the words after the id (`<from> to <until>`, or `clear`).
+    Window(CallbackId, String),
+    /// A new number (`None`: keep it) and/or its type.
+    Number(CallbackId, Option<String>, Option<crate::model::NumberType>),
     Now(CallbackId),
     Stats,
     Agents,
@@ -173,6 +183,26 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
                 .map(|(n, w): (CallbackId, &str)| Command::Reschedule(n, w.trim().to_string()))
                 .parse(i)
         })?,
+        "window" => simple("callback window <id> <from> to <until>", &mut |i| {
+            (arg(id), arg(verify(rest, |s: &str| !s.trim().is_empty())))
+                .map(|(n, w): (CallbackId, &str)| Command::Window(n, w.trim().to_string()))
+                .parse(i)
+        })?,
+        "number" => simple(
+            "callback number <id> <number>|- [mobile|home|work|other]",
+            &mut |i| {
+                (arg(id), arg(word), opt(arg(word)), end)
+                    .map_opt(|(n, number, ty, _): (CallbackId, &str, Option<&str>, ())| {
+                        let ty = match ty {
+                            None => None,
+                            Some(t) => Some(t.parse().ok()?),
+                        };
+                        let number = (number != "-").then(|| number.to_string());
+                        (number.is_some() || ty.is_some()).then_some(Command::Number(n, number, ty))
+                    })
+                    .parse(i)
+            },
+        )?,
         "list" => {
             let usage = "callback list [<queue>] [<state>]";
             let (_, words) = (opt(arg(word)), opt(arg(word)), end)
@@ -318,6 +348,22 @@ mod tests {
             Command::Reschedule(3, "2026-11-22 14:00".into())
         );
         assert_eq!(
+            cmd("window 3 tomorrow 09:00 to tomorrow 17:00"),
+            Command::Window(3, "tomorrow 09:00 to tomorrow 17:00".into())
+        );
+        assert_eq!(
+            cmd("number 3 +4930123456 work"),
+            Command::Number(
+                3,
+                Some("+4930123456".into()),
+                Some(crate::model::NumberType::Work)
+            )
+        );
+        assert_eq!(
+            cmd("number 3 - mobile"),
+            Command::Number(3, None, Some(crate::model::NumberType::Mobile))
+        );
+        assert_eq!(
             parse("json").unwrap(),
             Invocation {
                 json: true,
@@ -342,6 +388,19 @@ mod tests {
             ("now -1", "callback now <id>"),
             ("reschedule 4", "callback reschedule <id> <when>"),
             ("reschedule x +1h", "callback reschedule <id> <when>"),
+            ("window 4", "callback window <id> <from> to <until>"),
+            (
+                "number 4",
+                "callback number <id> <number>|- [mobile|home|work|other]",
+            ),
+            (
+                "number 4 - pager",
+                "callback number <id> <number>|- [mobile|home|work|other]",
+            ),
+            (
+                "number 4 -",
+                "callback number <id> <number>|- [mobile|home|work|other]",
+            ),
             ("list a b c", "callback list [<queue>] [<state>]"),
             ("list sales nonsense", "callback list [<queue>] [<state>]"),
             ("stats now", "callback stats"),

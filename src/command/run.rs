@@ -18,6 +18,8 @@ pub enum Reply {
     Cancelled(CallbackRequest),
     /// Moved by `now` or `reschedule`: its state and due time.
     Moved(CallbackRequest),
+    /// Its customer's window set: the window and its due time.
+    Window(CallbackRequest),
     Stats(Stats),
     Agents(Vec<AgentView>),
     /// The number (E.164) now on the do-not-call list.
@@ -163,6 +165,24 @@ pub fn run(
             })?;
             Ok(Reply::Moved(svc.reschedule(id, requested, actor)?))
         }
+        Command::Window(id, text) => {
+            // Both ends are read in the callback's own zone, as its customer would say them.
+            let r = svc.get(id)?;
+            let zone = crate::schedule::parse_zone(&r.time_zone)?;
+            let window =
+                window_words(&text, zone, svc.now()).map_err(|message| CommandError::Usage {
+                    message,
+                    usage: "callback window <id> <from> to <until>",
+                })?;
+            Ok(Reply::Window(svc.set_window(id, window, actor)?))
+        }
+        Command::Number(id, number, ty) => Ok(Reply::Moved(svc.amend_typed(
+            id,
+            None,
+            number.as_deref(),
+            ty,
+            actor,
+        )?)),
         Command::Stats => Ok(Reply::Stats(svc.stats()?)),
         Command::DncAdd(n) => {
             let e164 = svc.config().numbers.normalize(&n)?;
@@ -214,4 +234,36 @@ pub fn run(
             Ok(Reply::Agents(d.agents().list()))
         }
     }
+}
+
+/// The window `window` words give: `<from> to <until>` (time expressions; `-` for an open
+/// end) or `clear`, read in `zone`.
+fn window_words(
+    text: &str,
+    zone: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::model::Window, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("clear") {
+        return Ok(crate::model::Window::default());
+    }
+    let lower = text.to_ascii_lowercase();
+    let Some(at) = lower.find(" to ") else {
+        return Err(format!(
+            "'{text}': give <from> to <until> (e.g. today 09:00 to today 17:00; - for an open end), or clear"
+        ));
+    };
+    let end = |part: &str, name: &str| -> Result<_, String> {
+        let part = part.trim();
+        if part == "-" {
+            return Ok(None);
+        }
+        crate::when::parse_when(part, zone, now)
+            .map(|r| Some(r.instant(zone, now)))
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    Ok(crate::model::Window {
+        from: end(&text[..at], "from")?,
+        until: end(&text[at + 4..], "until")?,
+    })
 }

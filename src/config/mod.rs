@@ -14,7 +14,7 @@ mod staff;
 use crate::ivr::IvrProfile;
 use crate::number::NumberPolicy;
 use crate::retry::{RetryDelay, RetryPolicy};
-use crate::schedule::{parse_zone, BusinessHours, HoursError, QueueRules, SlotPolicy};
+use crate::schedule::{parse_zone, BusinessHours, HoursError, LegalHours, QueueRules, SlotPolicy};
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
 pub use api::{calling_code, ApiConfig, ApiKey, Scope, WebhookTarget, WidgetConfig};
@@ -160,6 +160,9 @@ pub struct QueueConfig {
     pub retry: RetryPolicy,
     /// How its customers are dialled and its agents picked.
     pub dial: QueueDial,
+    /// `legal-hours`: when its customers may be called, read in each customer's own zone
+    /// (as well as their country's `<legal-hours>`).
+    pub legal_hours: Option<BusinessHours>,
 }
 
 impl QueueConfig {
@@ -193,6 +196,9 @@ pub struct Config {
     pub transcribe: TranscribeConfig,
     /// `<ivr-profiles><profile name="...">` by name.
     pub ivr_profiles: BTreeMap<String, IvrProfile>,
+    /// `<legal-hours><country name="US">`: when numbers of a country may be called, in the
+    /// customer's zone.
+    pub legal: LegalHours,
     /// How agents are rung and previews run.
     pub dispatch: DispatchConfig,
     /// `<agents><agent name="...">`, in file order.
@@ -252,7 +258,11 @@ const QUEUE_KEYS: &[&str] = &[
     "ttl",
     "reoffer-delay",
     "whisper-language",
+    "legal-hours",
 ];
+
+/// Keys of `<legal-hours><country name="US">`.
+const LEGAL_KEYS: &[&str] = &["hours"];
 
 /// Looks up params by name, refusing unknown and repeated keys.
 struct Params<'a> {
@@ -373,6 +383,17 @@ fn check_token(p: &Params<'_>, key: &str, value: &str) -> Result<(), ConfigError
             key,
             format!("'{value}' must be 1-64 letters, digits, '-', '_' or '.'"),
         ))
+    }
+}
+
+/// A `legal-hours` week (queue) or `hours` (country): the business-hours grammar without
+/// closed dates, read later in each customer's zone.
+fn legal_week(p: &Params<'_>, key: &str) -> Result<Option<BusinessHours>, ConfigError> {
+    match p.get(key).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => BusinessHours::parse(Tz::UTC, v, "")
+            .map(Some)
+            .map_err(|e| p.err(key, e.to_string())),
     }
 }
 
@@ -519,7 +540,28 @@ impl Config {
             .map(|n| (n.to_string(), Role::builtin(n)))
             .collect();
         let mut roles_seen = Vec::new();
+        let mut legal = LegalHours::default();
         for section in &raw.sections {
+            if section.group == "legal-hours" && section.kind == "country" {
+                let at = format!("{}/{}", section.group, section.name);
+                let l = Params::new(&at, &section.params, LEGAL_KEYS)?;
+                let code = section.name.trim().to_ascii_uppercase();
+                if code.parse::<phonenumber::country::Id>().is_err() {
+                    return Err(ConfigError::new(
+                        at,
+                        format!(
+                            "'{}' is not a two-letter ISO 3166 country code such as US or DE",
+                            section.name
+                        ),
+                    ));
+                }
+                let week = legal_week(&l, "hours")?
+                    .ok_or_else(|| l.err("hours", "give the hours, e.g. mon-sat 08:00-21:00"))?;
+                if !legal.insert(&code, week) {
+                    return Err(ConfigError::new(at, "the country is given twice"));
+                }
+                continue;
+            }
             if section.group == "staff" && section.kind == "user" {
                 user_sections.push(section);
                 continue;
@@ -589,7 +631,7 @@ impl Config {
                      <tags><tag name=\"key=value\">, <ivr-profiles><profile name=\"...\">, \
                      <agents><agent name=\"...\">, <api-keys><key name=\"...\">, <webhooks><webhook name=\"...\">, \
                      <staff><user name=\"...\">, <roles><role name=\"...\">, \
-                     <notices><notice name=\"...\">)",
+                     <notices><notice name=\"...\">, <legal-hours><country name=\"US\">)",
                 ));
             }
             let q = Params::new(&at, &section.params, &queue_keys)?;
@@ -691,6 +733,7 @@ impl Config {
             numbers,
             transcribe,
             ivr_profiles,
+            legal,
             dispatch,
             agents,
             api,
@@ -853,6 +896,7 @@ impl Config {
             reoffer_delay: q.duration("reoffer-delay", "10s")?,
         };
         Ok(QueueConfig {
+            legal_hours: legal_week(q, "legal-hours")?,
             dial: dispatch::build_queue_dial(q)?,
             rules: QueueRules {
                 name: name.to_string(),

@@ -24,7 +24,7 @@ pub fn apply(
     let queue = cfg
         .queue(Some(&r.queue))
         .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
-    let mut t = plan::after_leg(r, queue, leg, result, now);
+    let mut t = plan::after_leg(r, queue, &cfg.legal, leg, result, now);
     t.expect = Some(r.state);
     t.owner = Some(owner.to_string());
     t.actor = actor.map(str::to_string);
@@ -47,5 +47,5 @@ pub fn hold(
     // The list is read only when the answer could matter (as before: an expired callback
     // costs no lookup).
     let do_not_call = !plan::past_its_time(r, now) && svc.store().dnc_contains(&r.number)?;
-    Ok(plan::hold(r, queue, do_not_call, now))
+    Ok(plan::hold(r, queue, &cfg.legal, do_not_call, now))
 }

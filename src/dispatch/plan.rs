@@ -13,6 +13,7 @@ use crate::config::AgentConfig;
 use crate::config::{Config, QueueConfig};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::retry::Next;
+use crate::schedule::{next_open_in_all, BusinessHours, LegalHours};
 use crate::store::Transition;
 use chrono::{DateTime, Duration, Utc};
 
@@ -194,7 +195,7 @@ fn offer(cfg: &Config, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) -> Act
         };
     };
     // Expiry, the customer's window, do-not-call, business hours: for this attempt too.
-    if let Some(change) = hold(r, queue, c.do_not_call, at) {
+    if let Some(change) = hold(r, queue, &cfg.legal, c.do_not_call, at) {
         return Action::Move {
             request: r.clone(),
             change,
@@ -292,14 +293,43 @@ pub fn waits_for_transcript(r: &CallbackRequest, limit: Duration, now: DateTime<
     }
 }
 
+/// The legal calling hours that bound when callback `r` may be dialled: its number's
+/// country's and its queue's, read in the customer's own zone.
+fn legal_weeks(r: &CallbackRequest, queue: &QueueConfig, legal: &LegalHours) -> Vec<BusinessHours> {
+    let zone = crate::schedule::parse_zone(&r.time_zone).unwrap_or_else(|_| queue.zone());
+    legal.weeks_for(&r.number, queue.legal_hours.as_ref(), zone)
+}
+
+/// The queue's business hours and `legal`, as one list of weeks that must all be open.
+fn all_weeks<'a>(queue: &'a QueueConfig, legal: &'a [BusinessHours]) -> Vec<&'a BusinessHours> {
+    std::iter::once(&queue.rules.hours).chain(legal).collect()
+}
+
+/// The first instant at or after `t` when callback `r` may be dialled: its window begun,
+/// its queue open, inside the legal calling hours in the customer's zone. `None`: none
+/// within the queue's horizon of `t`.
+pub fn next_callable(
+    r: &CallbackRequest,
+    queue: &QueueConfig,
+    legal: &LegalHours,
+    t: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let from = r.window.from.map_or(t, |f| f.max(t));
+    let weeks = legal_weeks(r, queue, legal);
+    next_open_in_all(&all_weeks(queue, &weeks), from, from + queue.rules.horizon)
+}
+
 /// Why callback `r` may not be offered or dialled at `now`, as the transition that moves it
 /// on (the caller adds `expect` and `owner`): its time to live or the customer's window ran
 /// out, the number is on the do-not-call list (`do_not_call`), the window has not begun,
-/// or the queue is closed. `None`: go ahead. Asked before ringing an agent and again by the
-/// preview just before dialling the customer.
+/// the queue is closed, or it is outside legal calling hours in the customer's zone (then it
+/// waits for the first instant all allow, or expires when the window ends before that).
+/// `None`: go ahead. Asked before ringing an agent and again by the preview just before
+/// dialling the customer.
 pub fn hold(
     r: &CallbackRequest,
     queue: &QueueConfig,
+    legal: &LegalHours,
     do_not_call: bool,
     now: DateTime<Utc>,
 ) -> Option<Transition> {
@@ -330,23 +360,38 @@ pub fn hold(
         );
     }
     let not_before = r.window.from.filter(|f| *f > now);
+    let weeks = legal_weeks(r, queue, legal);
     let open = queue.rules.hours.is_open(now);
-    if not_before.is_none() && open {
+    let lawful = weeks.iter().all(|w| w.is_open(now));
+    if not_before.is_none() && open && lawful {
         return None;
     }
     let from = not_before.unwrap_or(now);
-    let at = queue
-        .rules
-        .hours
-        .next_open(from, from + queue.rules.horizon)
-        .unwrap_or(from + NO_OPENING_WAIT);
+    let at = next_open_in_all(&all_weeks(queue, &weeks), from, from + queue.rules.horizon);
+    if let (Some(at), Some(until)) = (at, r.window.until) {
+        if at >= until {
+            return end(
+                State::Expired,
+                "expire",
+                "the customer's availability window ends before the queue's hours and the \
+                 legal calling hours allow a call"
+                    .into(),
+            );
+        }
+    }
+    let at = at.unwrap_or(from + NO_OPENING_WAIT);
     let mut t = Transition::new(State::Rescheduled, "wait");
     t.wait = true;
     t.due_at = Some(at.max(now + Duration::seconds(1)));
-    t.detail = Some(if open {
+    t.detail = Some(if !open {
+        format!("queue {} is closed now", r.queue)
+    } else if not_before.is_some() {
         "the customer's availability window has not begun".into()
     } else {
-        format!("queue {} is closed now", r.queue)
+        format!(
+            "outside the legal calling hours in the customer's time zone ({})",
+            r.time_zone
+        )
     });
     Some(t)
 }
@@ -358,6 +403,7 @@ pub fn hold(
 pub fn after_leg(
     r: &CallbackRequest,
     queue: &QueueConfig,
+    legal: &LegalHours,
     leg: Leg,
     result: AttemptResult,
     now: DateTime<Utc>,
@@ -379,12 +425,34 @@ pub fn after_leg(
             t
         }
         Next::Retry { at } => {
+            // Never outside the customer's window, the queue's hours or the legal calling
+            // hours in the customer's zone: the first instant after the pause they all allow.
+            let callable = next_callable(r, queue, legal, at).filter(|c| {
+                r.window.until.is_none_or(|u| *c < u) && r.expires_at.is_none_or(|e| *c < e)
+            });
+            let Some(next) = callable else {
+                let mut t = Transition::new(State::Expired, "expire");
+                t.detail = Some(format!(
+                    "customer attempt {} {result}; no time to call again within the \
+                     customer's window, the queue's hours and the legal calling hours",
+                    r.customer_attempts
+                ));
+                return t;
+            };
             let mut t = Transition::new(State::Rescheduled, "retry");
-            t.due_at = Some(at);
+            t.due_at = Some(next);
+            let moved = if next > at {
+                format!(
+                    " (moved from {}: outside the hours it may be called)",
+                    at.to_rfc3339()
+                )
+            } else {
+                String::new()
+            };
             t.detail = Some(format!(
-                "customer attempt {} {result}; next at {}",
+                "customer attempt {} {result}; next at {}{moved}",
                 r.customer_attempts,
-                at.to_rfc3339()
+                next.to_rfc3339()
             ));
             t
         }

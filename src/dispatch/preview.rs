@@ -34,6 +34,10 @@ pub trait AgentLine {
     fn bridge(&mut self, leg: &LegRequest, on_answer: &(dyn Fn() + Sync)) -> LegOutcome;
     /// The agent leg's call uuid.
     fn uuid(&self) -> Option<String>;
+    /// Sets the callback's IVR data on the agent's call as `callback_data_<key>` channel
+    /// variables (keys of `a-z`, `0-9`, `_`), through the host's checked setter: free text
+    /// travels only so, never in a command line.
+    fn set_data(&mut self, _data: &std::collections::BTreeMap<String, String>) {}
 }
 
 /// How the agent leg ended, for the application's result variables.
@@ -176,6 +180,7 @@ impl Leg2<'_> {
         let mut t = Transition::new(State::Previewing, "preview");
         t.detail = Some(format!("agent {} answered", self.offer.agent.id));
         let r = self.step(&r, t)?;
+        self.line.set_data(&r.ivr_data);
         let d: &Dispatcher = self.d;
         let cfg = d.service().config();
         let ask = Ask {

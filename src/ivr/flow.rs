@@ -16,7 +16,7 @@
 
 use super::{Answer, Ask, Caller, IvrProfile, Prompt, RecordSpec};
 use crate::access::{Disclosure, Principal, Reach};
-use crate::model::{CallbackRequest, CallbackType, Recording, Source};
+use crate::model::{CallbackRequest, CallbackType, Recording, Source, Window};
 use crate::number::NumberError;
 use crate::recording::{self, RecordingDir};
 use crate::schedule::{Slot, SlotState};
@@ -80,6 +80,8 @@ struct Dialogue<'a> {
     number: Option<String>,
     zone: Tz,
     when: Requested,
+    /// The hours the caller said they may be called between (profile `ask-window`).
+    window: Window,
     recording: Option<Recording>,
 }
 
@@ -98,6 +100,7 @@ pub fn run(svc: &CallbackService, profile: &IvrProfile, caller: &mut dyn Caller)
         number: None,
         zone,
         when: Requested::Now,
+        window: Window::default(),
         recording: None,
     };
     match d.converse() {
@@ -145,6 +148,10 @@ impl Dialogue<'_> {
             CallbackType::Delayed => Requested::After(self.p.delay),
             CallbackType::Scheduled => self.choose_slot()?,
         };
+        // A chosen slot is its own time; "now" and "in 30 minutes" may be bounded.
+        if self.p.ask_window && !matches!(self.kind, CallbackType::Scheduled) {
+            self.window = self.choose_window()?;
+        }
         self.recording = self.record()?;
         let stored = match self.store(true) {
             Ok(r) => r,
@@ -444,6 +451,45 @@ impl Dialogue<'_> {
         }
     }
 
+    /// "Between 9 and 17": the hour from which and the hour until which the caller may be
+    /// called, in the caller's zone (today's hours, or tomorrow's when today's are over).
+    /// Just the pound key, or nothing, at the first question: any time.
+    fn choose_window(&mut self) -> Flow<Window> {
+        let ask = Ask {
+            min: 1,
+            max: 2,
+            timeout_ms: self.p.input_timeout_ms,
+            terminators: "#",
+        };
+        for _ in 0..self.p.tries.max(1) {
+            let from = match self.caller.ask(&[self.p.prompt("window-from")], &ask) {
+                Answer::HungUp => return Err(Stop::HungUp),
+                Answer::Nothing if !self.caller.alive() => return Err(Stop::HungUp),
+                Answer::Nothing => return Ok(Window::default()),
+                Answer::Digits(d) => d.parse::<u32>().ok(),
+            };
+            let until = match from {
+                None => None,
+                Some(_) => match self.caller.ask(&[self.p.prompt("window-until")], &ask) {
+                    Answer::HungUp => return Err(Stop::HungUp),
+                    Answer::Nothing if !self.caller.alive() => return Err(Stop::HungUp),
+                    Answer::Nothing => None,
+                    Answer::Digits(d) => d.parse::<u32>().ok(),
+                },
+            };
+            let window = from
+                .zip(until)
+                .and_then(|(f, u)| Window::hours(f, u, self.zone, self.svc.now()));
+            if let Some(w) = window {
+                return Ok(w);
+            }
+            if !self.play(&[self.p.prompt("invalid-choice")]) {
+                return Err(Stop::HungUp);
+            }
+        }
+        Err(self.goodbye("no valid hours for the window"))
+    }
+
     /// Records the name and reason; `None` when the caller said nothing twice (the request
     /// goes on without a recording) or recordings cannot be written (logged).
     fn record(&mut self) -> Flow<Option<Recording>> {
@@ -562,6 +608,7 @@ impl Dialogue<'_> {
         let mut req = NewRequest::new(self.kind, number, self.when.clone(), Source::Ivr);
         req.queue = self.p.queue.clone();
         req.time_zone = Some(self.zone.name().to_string());
+        req.window = self.window;
         req.origin_uuid = self.caller.uuid();
         req.recording = self.recording.clone();
         req.ivr_data

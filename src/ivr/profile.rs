@@ -27,6 +27,8 @@ pub const PROMPTS: &[(&str, &str)] = &[
     ("enter-time", "Please enter the time as four digits, for example 1 4 3 0 for 2:30 PM."),
     ("slot-unavailable", "Sorry, that time is not available."),
     ("no-slots", "Sorry, there are no free times in the coming days."),
+    ("window-from", "If there are hours when we may call you, enter the hour from which we may call, from 0 to 23, then press the pound key. To be called at any time, just press the pound key."),
+    ("window-until", "Now enter the hour until which we may call, from 1 to 24, then press the pound key."),
     ("consent", "We would like to record your name and the reason for your call, so that our agent can prepare. To agree, press 1. Otherwise, press 2."),
     ("record", "After the tone, please say your name and why you are calling. Press the pound key when you are done."),
     ("too-short", "Sorry, we did not hear you. Please try again."),
@@ -70,6 +72,9 @@ pub struct IvrProfile {
     /// Ask the caller's consent (key 1) before recording; without it the callback is
     /// booked without a recording.
     pub consent: bool,
+    /// Ask the hours the caller may be called between ("between 9 and 17"), for an
+    /// immediate or delayed callback; they become the customer's window.
+    pub ask_window: bool,
     /// A caller who hangs up after the number is known and something was recorded still
     /// gets a callback (tagged `confirmed=no`).
     pub keep_unconfirmed: bool,
@@ -105,6 +110,7 @@ impl IvrProfile {
             silence_seconds: 3,
             review: true,
             consent: false,
+            ask_window: false,
             keep_unconfirmed: true,
             schedule_days: 7,
             country_zones: BTreeMap::new(),

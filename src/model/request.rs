@@ -1,6 +1,7 @@
 //! The callback request: what was asked, by whom, for when, and where it stands.
 
 use super::kind::{CallbackType, Source};
+use super::number_type::NumberType;
 use super::state::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,29 @@ pub struct Window {
 }
 
 impl Window {
+    /// "Between 9 and 17": from hour `from` to hour `until` (1-24) of the customer's day in
+    /// `zone`, today when that is not over at `now`, else tomorrow. `None` unless
+    /// `from < until <= 24`.
+    pub fn hours(from: u32, until: u32, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Option<Self> {
+        if from >= until || until > 24 {
+            return None;
+        }
+        let at = |day: chrono::NaiveDate, hour: u32| {
+            let local = day.and_time(chrono::NaiveTime::MIN) + chrono::Duration::hours(hour.into());
+            crate::schedule::resolve_local(zone, local)
+        };
+        let today = now.with_timezone(&zone).date_naive();
+        let day = if at(today, until) > now {
+            today
+        } else {
+            today.succ_opt()?
+        };
+        Some(Self {
+            from: Some(at(day, from)),
+            until: Some(at(day, until)),
+        })
+    }
+
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t < u)
     }
@@ -44,6 +68,8 @@ pub struct Draft {
     pub kind: CallbackType,
     /// E.164, with the leading `+`.
     pub number: String,
+    /// What kind of number it is (mobile, home, work, other), when someone said.
+    pub number_type: Option<NumberType>,
     /// The customer's IANA time zone.
     pub time_zone: String,
     /// The instant the customer asked for (scheduled requests), if any.
@@ -74,6 +100,9 @@ pub struct CallbackRequest {
     pub id: CallbackId,
     pub kind: CallbackType,
     pub number: String,
+    /// What kind of number it is, when someone said.
+    #[serde(default)]
+    pub number_type: Option<NumberType>,
     pub time_zone: String,
     pub desired_at: Option<DateTime<Utc>>,
     pub window: Window,

@@ -1,5 +1,5 @@
 //! What the panel changes: login and logout, the agent's own state, Call Now, a new
-//! callback, reschedule, cancel, reassign, and the after-call work. Each checks the
+//! callback, reschedule, the customer's window, cancel, reassign, and the after-call work. Each checks the
 //! session, the change header, the role and that the callback is visible to the user,
 //! then calls the service once (which stores first and wakes the dispatcher).
 
@@ -9,7 +9,7 @@ use super::{blocking, body, check_change_header, parse_id, views, Panel, St};
 use crate::access::Disclosure;
 use crate::api::ApiError;
 use crate::dispatch::agents::{AgentError, AgentState};
-use crate::model::{AttemptResult, CallbackRequest, Source};
+use crate::model::{AttemptResult, CallbackRequest, Source, Window};
 use crate::schedule::parse_zone;
 use crate::service::{NewRequest, Requested, WrapUp};
 use axum::body::Bytes;
@@ -17,7 +17,8 @@ use axum::extract::{ConnectInfo, Path};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -218,6 +219,9 @@ pub(super) async fn call_now(
 #[serde(deny_unknown_fields)]
 struct Schedule {
     number: String,
+    /// `mobile`, `home`, `work`, `other`; empty: not said.
+    #[serde(default)]
+    number_type: String,
     queue: Option<String>,
     /// Both empty: as soon as possible.
     #[serde(default)]
@@ -228,6 +232,39 @@ struct Schedule {
     /// A personal callback for this agent; none: any agent of the queue (the team).
     agent: Option<String>,
     remark: Option<String>,
+    /// The customer's window, `2026-11-23T09:00` (a datetime-local field) in the
+    /// customer's zone; empty: open.
+    #[serde(default)]
+    window_from: String,
+    #[serde(default)]
+    window_until: String,
+}
+
+/// One end of the customer's window from a form's datetime-local field, read in `zone`;
+/// `None` when empty.
+fn window_end(text: &str, field: &str, zone: Tz) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| {
+            ApiError::bad(
+                "invalid",
+                field,
+                format!("'{text}' is not a date and time such as 2026-11-23T09:00"),
+            )
+        })?;
+    Ok(Some(crate::schedule::resolve_local(zone, local)))
+}
+
+/// The customer's window from a form's two fields, read in `zone`.
+fn form_window(from: &str, until: &str, zone: Tz) -> Result<Window, ApiError> {
+    Ok(Window {
+        from: window_end(from, "window_from", zone)?,
+        until: window_end(until, "window_until", zone)?,
+    })
 }
 
 /// The wall-clock time a form gave, or `None` when both fields are empty.
@@ -291,7 +328,26 @@ pub(super) async fn schedule(
             Some(t) => Requested::Local(t),
         };
         let kind = when.implied_type();
+        let zone = match s
+            .time_zone
+            .as_deref()
+            .map(str::trim)
+            .filter(|z| !z.is_empty())
+        {
+            Some(z) => parse_zone(z)
+                .map_err(|e| ApiError::bad("unknown-time-zone", "time_zone", e.to_string()))?,
+            None => cfg
+                .queue(Some(&queue))
+                .map_or(cfg.settings.default_time_zone, |q| q.zone()),
+        };
         let mut req = NewRequest::new(kind, s.number.clone(), when, Source::Agent);
+        req.window = form_window(&s.window_from, &s.window_until, zone)?;
+        req.number_type = match s.number_type.trim() {
+            "" => None,
+            t => Some(t.parse().map_err(|e: crate::model::ParseEnumError| {
+                ApiError::bad("invalid", "number_type", e.to_string())
+            })?),
+        };
         req.queue = Some(queue);
         req.time_zone = s.time_zone.clone().filter(|z| !z.trim().is_empty());
         req.agent = agent;
@@ -361,6 +417,37 @@ pub(super) async fn reschedule(
             Requested::At(at.with_timezone(&Utc))
         };
         let r = p.service.reschedule(r.id, when, &v.actor())?;
+        Ok(reply(&r))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowForm {
+    /// Empty: that end open.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+}
+
+/// The customer's window of a waiting callback, in the callback's zone (the edit form).
+pub(super) async fn window(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        v.require(Action::Reschedule)?;
+        let r = visible(&p, &v, &id)?;
+        let f: WindowForm = body(&bytes)?;
+        let zone = parse_zone(&r.time_zone)
+            .map_err(|e| ApiError::bad("unknown-time-zone", "time_zone", e.to_string()))?;
+        let w = form_window(&f.from, &f.until, zone)?;
+        let r = p.service.set_window(r.id, w, &v.actor())?;
         Ok(reply(&r))
     })
     .await

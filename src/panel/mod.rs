@@ -124,6 +124,7 @@ pub fn router(
             "/panel/api/callbacks/{id}/reschedule",
             post(actions::reschedule),
         )
+        .route("/panel/api/callbacks/{id}/window", post(actions::window))
         .route("/panel/api/callbacks/{id}/cancel", post(actions::cancel))
         .route("/panel/api/callbacks/{id}/assign", post(actions::assign))
         .route("/panel/api/callbacks/{id}/wrap-up", post(actions::wrap_up))

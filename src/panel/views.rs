@@ -38,6 +38,8 @@ pub(super) fn view(r: &CallbackRequest) -> Value {
         "pending": PENDING.contains(&r.state),
         "type": r.kind.as_str(),
         "number": r.number,
+        "number_type": r.number_type,
+        "line_type": crate::number::line_type(&r.number),
         "queue": r.queue,
         "agent": r.agent,
         "time_zone": r.time_zone,

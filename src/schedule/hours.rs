@@ -202,6 +202,14 @@ impl BusinessHours {
         self.zone
     }
 
+    /// The same week read in another zone (legal calling hours are the customer's).
+    pub fn in_zone(&self, zone: Tz) -> Self {
+        Self {
+            zone,
+            ..self.clone()
+        }
+    }
+
     /// Whether `date` (in the queue's calendar) is a closed date.
     pub fn is_closed_date(&self, date: NaiveDate) -> bool {
         self.closed.contains(&date)

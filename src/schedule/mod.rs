@@ -5,6 +5,8 @@
 //!   of the gap (02:30 on a New York spring-forward day is 03:30 EDT); a local time that
 //!   exists twice (fall-back) means the earlier of the two instants.
 //! - [`hours`]: per-queue weekly business hours in the queue's zone, plus closed dates.
+//! - [`legal`]: legal calling hours, per country of the number or per queue, read in the
+//!   customer's own zone.
 //! - [`slots`]: slots of a given length and capacity cut from the business hours, and the
 //!   availability grid of one day in the customer's zone (unavailable slots marked, not hidden).
 //! - [`due`]: the due time of an immediate, delayed, scheduled or agent-preview request, or
@@ -12,11 +14,13 @@
 
 mod due;
 mod hours;
+mod legal;
 mod local;
 mod slots;
 
 pub use due::{plan_due, Plan, ScheduleError};
 pub use hours::{BusinessHours, HoursError};
+pub use legal::{next_open_in_all, LegalHours};
 pub use local::{parse_zone, resolve_local, ZoneError};
 pub use slots::{availability, DayGrid, Slot, SlotPolicy, SlotState};
 

@@ -24,10 +24,27 @@ impl CallbackService {
         number: Option<&str>,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        self.amend_typed(id, when, number, None, actor)
+    }
+
+    /// [`CallbackService::amend`] with the number's type: a new number takes the type
+    /// given with it (none when none is given: the old number's type is not the new
+    /// one's); a type alone retypes the current number.
+    pub fn amend_typed(
+        &self,
+        id: CallbackId,
+        when: Option<Requested>,
+        number: Option<&str>,
+        number_type: Option<NumberType>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
         let cfg = self.config();
         let now = self.clock.now();
-        if when.is_none() && number.is_none() {
-            return Err(Error::invalid("when", "give a new time or a new number"));
+        if when.is_none() && number.is_none() && number_type.is_none() {
+            return Err(Error::invalid(
+                "when",
+                "give a new time, a new number or a number type",
+            ));
         }
         let current = self.store.get(id)?;
         let queue = Self::queue_config(&cfg, Some(&current.queue))?;
@@ -66,12 +83,52 @@ impl CallbackService {
         } else {
             t.action = "amend".into();
         }
+        let new_number = number.is_some();
         let number = number.map(|_| checked.number);
         if let Some(n) = &number {
             details.push(format!("number {n}"));
         }
+        if let Some(ty) = number_type {
+            details.push(format!("a {ty} number"));
+        }
         t.number = number;
+        if new_number || number_type.is_some() {
+            t.number_type = Some(number_type);
+        }
         t.detail = Some(details.join(", "));
+        let r = self.store.transition(id, &t, now)?;
+        self.notify(&t.action, &r);
+        Ok(r)
+    }
+
+    /// Sets the customer's window of a waiting callback (either end open): it is never
+    /// dialled outside it. A due time before the new start moves to the start; a window
+    /// already over is refused (the callback would only expire).
+    pub fn set_window(
+        &self,
+        id: CallbackId,
+        window: Window,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let now = self.clock.now();
+        check_window(&window, now)?;
+        let current = self.store.get(id)?;
+        let cfg = self.config();
+        let zone = cfg
+            .queue(Some(&current.queue))
+            .map_or(Ok(cfg.settings.default_time_zone), |q| {
+                self.zone_or(Some(&current.time_zone), q.zone())
+            })?;
+        let mut t = Transition::new(self.pending_state_after(current.state), "window");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.window = Some(window);
+        if let (Some(from), Some(due)) = (window.from, current.due_at) {
+            if due < from {
+                t.due_at = Some(from);
+            }
+        }
+        t.detail = Some(window_text(&window, zone));
         let r = self.store.transition(id, &t, now)?;
         self.notify(&t.action, &r);
         Ok(r)
@@ -105,10 +162,56 @@ impl CallbackService {
                         return Err(Error::invalid("when", "the delay must be positive"));
                     }
                 }
-                Some(self.plan(t.kind, t.when, t.window, t.queue, t.zone, now)?)
+                let plan = self.plan(t.kind, t.when, t.window, t.queue, t.zone, now)?;
+                Some(self.lawful(plan, t, &number)?)
             }
         };
         Ok(Checked { number, plan })
+    }
+
+    /// A planned due time inside the legal calling hours in the customer's zone (the
+    /// number's country's and the queue's `legal-hours`): a time the customer chose outside
+    /// them is refused, naming them; "now" or a delay moves to the first instant they and
+    /// the queue's hours allow, within the customer's window. So the time told at booking
+    /// is the time of the call.
+    fn lawful(&self, plan: Plan, t: &Timing<'_>, number: &str) -> Result<Plan, Error> {
+        let cfg = self.config();
+        let legal = cfg
+            .legal
+            .weeks_for(number, t.queue.legal_hours.as_ref(), t.zone);
+        if legal.iter().all(|w| w.is_open(plan.due_at)) {
+            return Ok(plan);
+        }
+        let shown = plan
+            .due_at
+            .with_timezone(&t.zone)
+            .format("%Y-%m-%d %H:%M %Z");
+        if matches!(t.when, Requested::Local(_) | Requested::At(_)) {
+            return Err(Error::invalid(
+                "when",
+                format!(
+                    "{shown} is outside the legal calling hours in the customer's time zone ({})",
+                    t.zone.name()
+                ),
+            ));
+        }
+        let all: Vec<&crate::schedule::BusinessHours> = std::iter::once(&t.queue.rules.hours)
+            .chain(&legal)
+            .collect();
+        let limit = plan.due_at + t.queue.rules.horizon;
+        let at = crate::schedule::next_open_in_all(&all, plan.due_at, limit)
+            .filter(|at| t.window.until.is_none_or(|u| *at < u))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "window",
+                    format!(
+                        "no time within the customer's window and the queue's hours is inside \
+                         the legal calling hours in the customer's time zone ({})",
+                        t.zone.name()
+                    ),
+                )
+            })?;
+        Ok(Plan { due_at: at, ..plan })
     }
 
     /// Refuses a number (E.164) on the do-not-call list, so the caller or client hears it
@@ -236,4 +339,33 @@ impl CallbackService {
         self.notify("assign", &r);
         Ok(r)
     }
+}
+
+/// The one refusal of a window that cannot hold a call, whichever door set it: an end
+/// before the start, or an end already past.
+pub fn check_window(w: &Window, now: DateTime<Utc>) -> Result<(), Error> {
+    if let (Some(from), Some(until)) = (w.from, w.until) {
+        if until <= from {
+            return Err(Error::invalid(
+                "window",
+                "the window must end after it starts",
+            ));
+        }
+    }
+    if w.until.is_some_and(|u| u <= now) {
+        return Err(Error::invalid("window", "the window has already ended"));
+    }
+    Ok(())
+}
+
+/// A window as the trace says it, in the customer's zone.
+pub fn window_text(w: &Window, zone: Tz) -> String {
+    let at = |t: Option<DateTime<Utc>>| {
+        t.map_or("open".to_string(), |t| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
+    };
+    format!("window from {} until {}", at(w.from), at(w.until))
 }

@@ -8,6 +8,8 @@ use super::*;
 pub struct NewRequest {
     pub kind: CallbackType,
     pub number: String,
+    /// The number's type (mobile, home, work, other), when the caller or agent said.
+    pub number_type: Option<NumberType>,
     /// IANA zone of the customer; the queue's zone when absent.
     pub time_zone: Option<String>,
     pub when: Requested,
@@ -41,6 +43,7 @@ impl NewRequest {
         Self {
             kind,
             number: number.into(),
+            number_type: None,
             time_zone: None,
             when,
             window: Window::default(),

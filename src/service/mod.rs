@@ -11,8 +11,8 @@ use crate::clock::Clock;
 use crate::config::{Config, QueueConfig};
 use crate::host::{Host, Notification};
 use crate::model::{
-    Attempt, AttemptResult, CallbackId, CallbackRequest, CallbackType, Draft, Leg, Recording,
-    Source, State, Window,
+    Attempt, AttemptResult, CallbackId, CallbackRequest, CallbackType, Draft, Leg, NumberType,
+    Recording, Source, State, Window,
 };
 use crate::number::NumberError;
 use crate::schedule::{
@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod amend;
+pub use amend::{check_window, window_text};
 mod error;
 mod input;
 
@@ -336,14 +337,7 @@ impl CallbackService {
                 return Err(Error::invalid("when", "the delay must be positive"));
             }
         }
-        if let (Some(from), Some(until)) = (req.window.from, req.window.until) {
-            if until <= from {
-                return Err(Error::invalid(
-                    "window",
-                    "the window must end after it starts",
-                ));
-            }
-        }
+        amend::check_window(&req.window, now)?;
         // From the cap's count to the insert: two requests at once for one number cannot
         // both pass it (the store serialises its writes anyway).
         let _one_at_a_time = self
@@ -376,6 +370,7 @@ impl CallbackService {
         let draft = Draft {
             kind: req.kind,
             number,
+            number_type: req.number_type,
             time_zone: zone.name().to_string(),
             desired_at,
             window: req.window,

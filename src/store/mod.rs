@@ -106,6 +106,10 @@ pub struct Transition {
     pub number: Option<String>,
     /// A new personal agent (`Some(None)`: back to any agent of the queue).
     pub agent: Option<Option<String>>,
+    /// A new customer window (either end open), checked by the service.
+    pub window: Option<crate::model::Window>,
+    /// A new number type (`Some(None)`: none said, as for a new number given without one).
+    pub number_type: Option<Option<crate::model::NumberType>>,
     /// Claim it before every other due callback, once (the panel's Call Now): adds
     /// [`FIRST_BOOST`] to its priority, which the next claim takes off again, so a priority
     /// a transcript tag gave it is kept.
@@ -135,6 +139,8 @@ impl Transition {
             reset_attempts: false,
             number: None,
             agent: None,
+            window: None,
+            number_type: None,
             first: false,
             wait: false,
             failover: false,

@@ -42,6 +42,7 @@ fn drafts(n: usize) -> Vec<Draft> {
             time_zone: "Europe/Berlin".into(),
             desired_at: None,
             window: Window::default(),
+            number_type: None,
             queue: ["sales", "support", "billing"][i % 3].into(),
             agent: None,
             remark: None,

@@ -39,6 +39,7 @@ fn draft(i: usize, due: DateTime<Utc>) -> Draft {
         time_zone: "America/New_York".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: if i % 3 == 0 { "sales" } else { "support" }.into(),
         agent: None,
         remark: None,

@@ -119,6 +119,7 @@ fn make_draft(rng: &mut Rng, i: usize) -> Draft {
         time_zone: rng.pick(&zones).to_string(),
         desired_at: (kind == CallbackType::Scheduled).then_some(due),
         window: Window::default(),
+        number_type: None,
         queue: rng.pick(&queues).to_string(),
         agent: (rng.below(10) == 0).then(|| format!("10{:02}", rng.below(100))),
         remark,

@@ -25,6 +25,7 @@ pub fn draft(number: &str, queue: &str, due: i64) -> Draft {
         time_zone: "Europe/Berlin".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: queue.into(),
         agent: None,
         remark: None,
@@ -108,8 +109,9 @@ pub fn offer_to(
 /// The schema version this build writes (both backends): 1 callbacks; 2 the transcription
 /// queue; 3 priority; 4 cheaper callback indexes; 5 webhook cursors; 6 the panel's indexes;
 /// 7 agents shared by nodes; 8 request digests; 9 dispatch counters; 10 the outbox
-/// position and panel sessions; 11 the time-last-changed index for finished callbacks only.
-pub const LATEST_SCHEMA: i64 = 11;
+/// position and panel sessions; 11 the time-last-changed index for finished callbacks only;
+/// 12 the number's type.
+pub const LATEST_SCHEMA: i64 = 12;
 
 pub fn schema_version(raw: &Raw) -> i64 {
     match raw {

@@ -46,6 +46,18 @@ impl AgentLine for FsAgentLine<'_> {
         self.call.uuid()
     }
 
+    fn set_data(&mut self, data: &std::collections::BTreeMap<String, String>) {
+        for (k, v) in data {
+            if !callback_core::capture::is_data_key(k) {
+                continue;
+            }
+            // The checked setter refuses a value that would expand (`${...}`): left unset.
+            if !self.call.set_var(&format!("callback_data_{k}"), Some(v)) {
+                tracing::warn!("IVR data '{k}' not set on the agent's call: it would expand");
+            }
+        }
+    }
+
     fn bridge(&mut self, leg: &LegRequest, on_answer: &(dyn Fn() + Sync)) -> LegOutcome {
         let uuid = fresh_uuid();
         let args = match dial::bridge_args(leg, &uuid) {

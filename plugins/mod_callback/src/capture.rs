@@ -7,7 +7,8 @@
 //! callback_capture when='tomorrow 09:30' tz=Europe/Berlin remark='about my invoice'
 //! ```
 //! `number` defaults to the `caller_id_number` variable; a `recording` is a WAV file the
-//! dialplan recorded inside the configured `recordings-dir`. The result is in channel
+//! dialplan recorded inside the configured `recordings-dir`; `ivr-vars=account_id,reason`
+//! names channel variables of this call, read here, stored as the request's IVR data. The result is in channel
 //! variables: `callback_result=OK|ERR`, `callback_id`, `callback_due_epoch`,
 //! `callback_outcome` (`created`, or `merged` when the request joined a callback someone
 //! else made: then no id or time of it is given), `callback_error`.
@@ -62,13 +63,22 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
     let Some(svc) = svc else {
         return set_error(chan, "mod_callback is not running");
     };
-    let call = Call {
-        caller_number: chan.var("caller_id_number"),
-        uuid: chan.uuid(),
-    };
     let outcome = callback_core::capture::parse_args(data)
         .map_err(callback_core::capture::CaptureError::Args)
-        .and_then(|args| capture(svc, &call, args));
+        .and_then(|args| {
+            // Only the variables the arguments name, by names the grammar already checked.
+            let ivr_vars = args
+                .ivr_vars
+                .iter()
+                .filter_map(|name| chan.var(name).map(|v| (name.clone(), v)))
+                .collect();
+            let call = Call {
+                caller_number: chan.var("caller_id_number"),
+                uuid: chan.uuid(),
+                ivr_vars,
+            };
+            capture(svc, &call, args)
+        });
     match outcome {
         Ok(stored) => {
             chan.set_var("callback_result", Some("OK"));

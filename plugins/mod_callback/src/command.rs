@@ -182,7 +182,9 @@ fn words(json: bool, reply: &Reply) -> String {
             Reply::Help => ok_json(json!({ "usage": USAGE, "help": HELP })),
             Reply::List(list) => ok_json(json!({ "callbacks": list })),
             Reply::Show(t) => ok_json(json!({ "trace": t })),
-            Reply::Cancelled(r) | Reply::Moved(r) => ok_json(json!({ "callback": r })),
+            Reply::Cancelled(r) | Reply::Moved(r) | Reply::Window(r) => {
+                ok_json(json!({ "callback": r }))
+            }
             Reply::Stats(s) => ok_json(json!({ "stats": s })),
             Reply::Agents(list) => ok_json(json!({ "agents": list })),
             Reply::DncAdded(n) => ok_json(json!({ "number": n })),
@@ -226,6 +228,14 @@ fn words(json: bool, reply: &Reply) -> String {
             "+OK callback {} {}, due {}\n",
             r.id,
             r.state,
+            when(r.due_at)
+        ),
+        Reply::Window(r) => format!(
+            "+OK callback {} {}, window {} .. {}, due {}\n",
+            r.id,
+            r.state,
+            when(r.window.from),
+            when(r.window.until),
             when(r.due_at)
         ),
         Reply::Stats(s) => {
@@ -327,15 +337,33 @@ fn show(t: &Trace) -> String {
     let mut out = format!("+OK callback {}\n", r.id);
     let _ = writeln!(out, "state:     {}", r.state);
     let _ = writeln!(out, "type:      {}", r.kind);
-    let _ = writeln!(out, "number:    {}", r.number);
+    let mut kinds: Vec<String> = r.number_type.iter().map(|t| t.to_string()).collect();
+    if let Some(line) = callback_core::number::line_type(&r.number) {
+        kinds.push(format!("line {line}"));
+    }
+    if kinds.is_empty() {
+        let _ = writeln!(out, "number:    {}", r.number);
+    } else {
+        let _ = writeln!(out, "number:    {} ({})", r.number, kinds.join(", "));
+    }
     let _ = writeln!(out, "queue:     {}", r.queue);
     let _ = writeln!(out, "agent:     {}", r.agent.as_deref().unwrap_or("-"));
     let _ = writeln!(out, "zone:      {}", r.time_zone);
     let _ = writeln!(out, "due:       {}", when(r.due_at));
+    let _ = writeln!(
+        out,
+        "window:    {} .. {}",
+        when(r.window.from),
+        when(r.window.until)
+    );
     let _ = writeln!(out, "expires:   {}", when(r.expires_at));
     let _ = writeln!(out, "source:    {}", r.source);
     let _ = writeln!(out, "attempts:  {}", r.customer_attempts);
     let _ = writeln!(out, "remark:    {}", r.remark.as_deref().unwrap_or("-"));
+    if !r.ivr_data.is_empty() {
+        let pairs: Vec<String> = r.ivr_data.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "data:      {}", pairs.join(", "));
+    }
     let _ = writeln!(out, "created:   {}", when(Some(r.created_at)));
     let _ = writeln!(out, "priority:  {}", r.priority);
     transcription_lines(&mut out, t);

@@ -65,6 +65,7 @@ fn due(id: CallbackId, queue: &str, now: DateTime<Utc>) -> CallbackRequest {
         time_zone: "America/New_York".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: queue.into(),
         agent: None,
         remark: None,
@@ -452,13 +453,20 @@ fn after_a_rejected_or_unanswered_agent_leg_it_is_offered_again() {
     let mut r = due(1, "support", now);
     r.state = State::Previewing;
     for result in [AttemptResult::Rejected, AttemptResult::NoAnswer] {
-        let t = after_leg(&r, queue, Leg::Agent, result, now);
+        let t = after_leg(&r, queue, &cfg.legal, Leg::Agent, result, now);
         assert_eq!((t.to, t.action.as_str()), (State::Rescheduled, "reoffer"));
         assert_eq!(t.due_at, Some(now + Duration::seconds(10)));
         assert!(!t.reset_attempts && !t.failover && !t.wait);
     }
     r.expires_at = Some(now + Duration::seconds(5));
-    let t = after_leg(&r, queue, Leg::Agent, AttemptResult::Rejected, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Agent,
+        AttemptResult::Rejected,
+        now,
+    );
     assert_eq!(t.to, State::Expired);
 }
 
@@ -472,20 +480,48 @@ fn used_up_attempts_fail_over_once_then_fail() {
     let mut r = due(1, "support", now);
     r.state = State::Dialing;
     r.customer_attempts = 1;
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::Busy, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::Busy,
+        now,
+    );
     assert_eq!(
         (t.action.as_str(), t.due_at),
         ("retry", Some(now + Duration::minutes(5)))
     );
     r.customer_attempts = 2;
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::NoAnswer, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::NoAnswer,
+        now,
+    );
     assert_eq!((t.to, t.action.as_str()), (State::Rescheduled, "failover"));
     assert_eq!(t.queue.as_deref(), Some("overflow"));
     assert!(t.reset_attempts && t.failover);
     r.counts.failovers = 1;
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::NoAnswer, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::NoAnswer,
+        now,
+    );
     assert_eq!((t.to, t.action.as_str()), (State::Failed, "fail"));
-    let t = after_leg(&r, queue, Leg::Customer, AttemptResult::Answered, now);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::Answered,
+        now,
+    );
     assert_eq!((t.to, t.action.as_str()), (State::Completed, "complete"));
 }
 
@@ -568,4 +604,53 @@ fn only_a_callback_moved_for_its_transcript_counts_as_waiting_for_it() {
     r.due_at = Some(now + Duration::seconds(3));
     r.state = State::Scheduled;
     assert!(!waits_for_transcript(&r, limit, now));
+}
+
+#[test]
+fn a_queues_legal_hours_bind_in_the_customers_zone_and_move_a_retry() {
+    // Legal hours: a queue's `legal-hours` 09:00-20:00 read in the customer's zone (Los
+    // Angeles here, the queue in New York): at 22:00 New York (19:00 in LA) it is offered;
+    // at 23:30 New York (20:30 in LA) it waits until 09:00 in LA; a retry whose delay ends
+    // past 20:00 in LA is due at 09:00 LA the next morning; one that cannot happen before
+    // the window ends expires.
+    let cfg = Config::from_xml(&CONF.replace(
+        r#"<param name="retry-delays" value="5m"/>"#,
+        r#"<param name="retry-delays" value="45m"/><param name="legal-hours" value="mon-sun 09:00-20:00"/>"#,
+    ))
+    .unwrap();
+    let queue = cfg.queue(Some("support")).unwrap();
+    let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+    let mut r = due(1, "support", at(24, 3, 0));
+    r.time_zone = "America/Los_Angeles".into();
+    assert!(hold(&r, queue, &cfg.legal, false, at(24, 3, 0)).is_none());
+    let t = hold(&r, queue, &cfg.legal, false, at(24, 4, 30)).unwrap();
+    assert_eq!((t.to, t.wait), (State::Rescheduled, true));
+    // 09:00 in Los Angeles (PST) is 17:00 UTC.
+    assert_eq!(t.due_at, Some(at(24, 17, 0)));
+    assert!(t.detail.unwrap().contains("legal calling hours"));
+    r.state = State::Dialing;
+    r.customer_attempts = 1;
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::NoAnswer,
+        at(24, 3, 30),
+    );
+    assert_eq!(
+        (t.action.as_str(), t.due_at),
+        ("retry", Some(at(24, 17, 0)))
+    );
+    assert!(t.detail.unwrap().contains("moved from"));
+    r.window.until = Some(at(24, 12, 0));
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::NoAnswer,
+        at(24, 3, 30),
+    );
+    assert_eq!(t.to, State::Expired);
 }

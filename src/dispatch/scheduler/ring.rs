@@ -189,6 +189,9 @@ impl Dispatcher {
         if let Some(u) = r.origin_uuid.as_ref().filter(|u| is_call_uuid(u)) {
             variables.push(("callback_origin_uuid".to_string(), u.clone()));
         }
+        // The IVR data that is a plain token rides on the leg from its start (a phone's
+        // display, the CDR); the agent-leg application sets all of it once answered.
+        variables.extend(crate::host::data_variables(&r.ivr_data));
         LegRequest {
             callback_id: r.id,
             leg: Leg::Agent,

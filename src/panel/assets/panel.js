@@ -242,7 +242,9 @@ async function loadDetail(id, fresh) {
   $('detail').hidden = false;
   $('d-id').textContent = c.id;
   $('d-state').textContent = c.state;
-  $('d-number').textContent = c.number;
+  // The type someone gave, and the line type the numbering plan knows.
+  const kinds = [c.number_type, c.line_type && ('line ' + c.line_type)].filter(Boolean);
+  $('d-number').textContent = c.number + (kinds.length ? ' (' + kinds.join(', ') + ')' : '');
   $('d-zone').textContent = c.time_zone;
   $('d-due-customer').textContent = fmt(c.due_at, c.time_zone);
   $('d-due-agent').textContent = fmt(c.due_at, AGENT_ZONE) + ' (' + AGENT_ZONE + ')';
@@ -274,6 +276,7 @@ async function loadDetail(id, fresh) {
   $('cancel').hidden = !(me.may.cancel && (c.pending || ['offering', 'previewing', 'dialing'].includes(c.state)));
   $('reschedule-form').hidden = !(me.may.reschedule && c.pending);
   $('assign-form').hidden = !(me.may.reassign && c.pending);
+  $('window-form').hidden = !(me.may.reschedule && c.pending);
   const wrap = c.wrap_up;
   // After the call: while it is live its own result would overwrite the agent's.
   $('wrapup-form').hidden = !(wrap && wrap.ended);
@@ -289,6 +292,8 @@ async function loadDetail(id, fresh) {
       $('r-date').value = p.year + '-' + p.month + '-' + p.day;
       $('r-time').value = p.hour + ':' + p.minute;
     }
+    $('cw-from').value = localInput(c.window.from, c.time_zone);
+    $('cw-until').value = localInput(c.window.until, c.time_zone);
     $('a-agent').value = c.agent || '';
     $('a-queue').value = c.queue;
     slots();
@@ -301,6 +306,17 @@ async function loadDetail(id, fresh) {
       + (e.actor ? ' by ' + e.actor : '') + (e.detail ? ' (' + e.detail + ')' : '');
     ev.appendChild(li);
   }
+}
+
+// An instant as a datetime-local field's value in a zone (YYYY-MM-DDTHH:MM), '' for none.
+function localInput(iso, zone) {
+  if (!iso) return '';
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(new Date(iso));
+  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+  return p.year + '-' + p.month + '-' + p.day + 'T' + p.hour + ':' + p.minute;
 }
 
 // 24-hour HH:MM of an instant in a zone (what <input type=time> takes).
@@ -390,6 +406,13 @@ function wire() {
       date: $('r-date').value, time: $('r-time').value, time_zone: $('r-zone').value,
     })).then(() => slots());
   });
+  $('window-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const id = window.panel.selected;
+    act('Callback ' + id + ': window saved.', () => api('POST', '/panel/api/callbacks/' + id + '/window', {
+      from: $('cw-from').value, until: $('cw-until').value,
+    }));
+  });
   $('assign-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = window.panel.selected;
@@ -417,12 +440,15 @@ function wire() {
     ev.preventDefault();
     const r = await act('Callback scheduled.', () => api('POST', '/panel/api/callbacks', {
       number: $('new-number').value,
+      number_type: $('new-number-type').value,
       queue: $('new-queue').value || null,
       date: $('new-date').value,
       time: $('new-time').value,
       time_zone: $('new-zone').value || null,
       agent: $('new-route').value || null,
       remark: $('new-remark').value || null,
+      window_from: $('new-window-from').value,
+      window_until: $('new-window-until').value,
     }));
     if (r) {
       say('Callback ' + r.callback.id + ' scheduled.');

@@ -213,6 +213,10 @@ DROP INDEX callbacks_updated;
 CREATE INDEX callbacks_updated ON callbacks (updated_at)
     WHERE state IN ('completed', 'failed', 'cancelled', 'expired');
 "#,
+    // 12: the number's type, as in SQLite's step.
+    r#"
+ALTER TABLE callbacks ADD COLUMN number_type TEXT;
+"#,
 ];
 
 /// The table holding the version (one row); not part of the SQLite schema.

@@ -27,9 +27,9 @@ pub(crate) struct PgTx<'a, 't> {
 pub(crate) const INSERT_CALLBACK: &str = "INSERT INTO callbacks (kind, number, time_zone, queue, \
      source, state, due_at, customer_attempts, created_at, updated_at, desired_at, window_from, \
      window_until, expires_at, agent, remark, ivr_data, origin_uuid, idempotency_key, \
-     recording_path, recording_ms, recording_rate, tags) \
+     recording_path, recording_ms, recording_rate, tags, number_type) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19, $20, $21) RETURNING id";
+     $18, $19, $20, $21, $22) RETURNING id";
 
 /// Inserts one callback through `stmt`, a prepared [`INSERT_CALLBACK`].
 pub(crate) fn insert_callback(
@@ -41,7 +41,8 @@ pub(crate) fn insert_callback(
     let ivr = map_json(&d.ivr_data, "ivr_data")?;
     let tags = map_json(&d.tags, "tags")?;
     let rec = d.recording.as_ref();
-    let params: [&(dyn ToSql + Sync); 21] = [
+    let number_type = d.number_type.map(|t| t.as_str());
+    let params: [&(dyn ToSql + Sync); 22] = [
         &d.kind.as_str(),
         &d.number,
         &d.time_zone,
@@ -63,6 +64,7 @@ pub(crate) fn insert_callback(
         &rec.map(|r| i64::from(r.duration_ms)),
         &rec.map(|r| i64::from(r.sample_rate)),
         &tags,
+        &number_type,
     ];
     c.query_one(stmt, &params)
         .map(|r| r.get(0))
@@ -314,6 +316,7 @@ impl Tx for PgTx<'_, '_> {
                     "UPDATE callbacks SET state = $2, due_at = $3, queue = $4, \
                      customer_attempts = $5, lease_owner = $6, lease_expires = $7, \
                      updated_at = $8, number = $9, agent = $10, waits = $12, failovers = $13, \
+                     window_from = $14, window_until = $15, number_type = $16, \
                      priority = CASE WHEN $11 AND priority < {FIRST_BOOST} \
                                 THEN priority + {FIRST_BOOST} ELSE priority END \
                      WHERE id = $1 RETURNING {CALLBACK_COLUMNS}"
@@ -332,6 +335,9 @@ impl Tx for PgTx<'_, '_> {
                     &p.first,
                     &i64::from(p.waits),
                     &i64::from(p.failovers),
+                    &p.window_from,
+                    &p.window_until,
+                    &p.number_type,
                 ],
             )
             .map_err(pg_err("applying a transition"))?;

@@ -273,6 +273,11 @@ pub(crate) struct Planned<'a> {
     pub queue: &'a str,
     pub number: &'a str,
     pub agent: Option<&'a str>,
+    /// The number's type, as its `as_str()`.
+    pub number_type: Option<&'static str>,
+    /// The customer's window, epoch seconds.
+    pub window_from: Option<i64>,
+    pub window_until: Option<i64>,
     pub attempts: u32,
     /// The dispatcher's counters after this transition.
     pub waits: u32,
@@ -340,6 +345,12 @@ pub(crate) fn plan<'a>(
             Some(a) => a.as_deref(),
             None => row.agent.as_deref(),
         },
+        number_type: change
+            .number_type
+            .unwrap_or(row.number_type)
+            .map(|t| t.as_str()),
+        window_from: change.window.unwrap_or(row.window).from.map(secs),
+        window_until: change.window.unwrap_or(row.window).until.map(secs),
         attempts: if change.reset_attempts {
             0
         } else {

@@ -22,7 +22,7 @@ macro_rules! callback_columns {
          created_at, updated_at, desired_at, window_from, window_until, expires_at, agent, \
          remark, ivr_data, origin_uuid, idempotency_key, recording_path, recording_ms, \
          recording_rate, transcript_text, transcript_language, tags, lease_owner, lease_expires, \
-         priority, waits, failovers, first_claimed_at"
+         priority, waits, failovers, first_claimed_at, number_type"
     };
 }
 pub(crate) use callback_columns;
@@ -39,7 +39,7 @@ pub(crate) use attempt_columns;
 pub(crate) const CALLBACK_COLUMNS: &str = callback_columns!();
 
 /// How many columns [`CALLBACK_COLUMNS`] names: a query returning more reads them after.
-pub(crate) const CALLBACK_COLUMN_COUNT: usize = 32;
+pub(crate) const CALLBACK_COLUMN_COUNT: usize = 33;
 
 pub(crate) const ATTEMPT_COLUMNS: &str = attempt_columns!();
 
@@ -214,6 +214,7 @@ pub(crate) fn callback<C: Columns>(r: &C) -> Result<CallbackRequest, C::Error> {
         id: int(r, 0, "id")?,
         kind: enum_col(r, 1, "kind")?,
         number: text(r, 2, "number")?,
+        number_type: opt_enum(r, 32, "number_type")?,
         time_zone: text(r, 3, "time_zone")?,
         queue: text(r, 4, "queue")?,
         source: enum_col(r, 5, "source")?,

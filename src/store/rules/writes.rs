@@ -131,6 +131,15 @@ pub(crate) fn create(
         }
     }
     let id = tx.insert_callback(draft, now)?;
+    // What the IVR (or the client) gathered, in the trace from the first row.
+    let data = (!draft.ivr_data.is_empty()).then(|| {
+        let pairs: Vec<String> = draft
+            .ivr_data
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("IVR data: {}", pairs.join(", "))
+    });
     tx.insert_event(&NewEvent {
         callback_id: id,
         at: now,
@@ -138,7 +147,7 @@ pub(crate) fn create(
         from: None,
         to: draft.state,
         actor: options.actor.as_deref(),
-        detail: None,
+        detail: data.as_deref(),
     })?;
     if let (Some(_), Some(hash)) = (&draft.idempotency_key, &options.request_hash) {
         tx.set_request_hash(id, hash)?;

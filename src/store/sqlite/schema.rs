@@ -266,6 +266,11 @@ CREATE INDEX callbacks_updated ON callbacks (updated_at)
     WHERE (state = 'completed' OR state = 'failed' OR state = 'cancelled'
                         OR state = 'expired');
 "#,
+    // 12: the number's type (issue 24: mobile, home, work, other) as the caller, client or
+    // agent gave it; NULL when nobody said (every row before this step).
+    r#"
+ALTER TABLE callbacks ADD COLUMN number_type TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -190,6 +190,7 @@ fn a_migrated_database_matches_a_new_one_and_keeps_its_pending_rows() {
         time_zone: "Europe/Berlin".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: "sales".into(),
         agent: None,
         remark: None,

@@ -20,9 +20,9 @@ pub(crate) struct SqliteTx<'a>(pub &'a Connection);
 pub(crate) const INSERT_CALLBACK: &str = "INSERT INTO callbacks (kind, number, time_zone, queue, \
      source, state, due_at, customer_attempts, created_at, updated_at, desired_at, window_from, \
      window_until, expires_at, agent, remark, ivr_data, origin_uuid, idempotency_key, \
-     recording_path, recording_ms, recording_rate, tags) \
+     recording_path, recording_ms, recording_rate, tags, number_type) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-     ?18, ?19, ?20, ?21)";
+     ?18, ?19, ?20, ?21, ?22)";
 
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (callback_id, at, action, from_state, \
      to_state, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -58,6 +58,7 @@ pub(crate) fn insert_callback(
         d.recording.as_ref().map(|r| r.duration_ms),
         d.recording.as_ref().map(|r| r.sample_rate),
         tags,
+        d.number_type.map(|t| t.as_str()),
     ])
     .map_err(|e| match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::ConstraintViolation) if d.idempotency_key.is_some() => invalid(
@@ -247,6 +248,7 @@ impl Tx for SqliteTx<'_> {
                 "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
                  updated_at = ?8, number = ?9, agent = ?10, waits = ?12, failovers = ?13, \
+                 window_from = ?14, window_until = ?15, number_type = ?16, \
                  priority = CASE WHEN ?11 AND priority < 1073741824 \
                             THEN priority + 1073741824 ELSE priority END \
                  WHERE id = ?1 RETURNING ",
@@ -267,7 +269,10 @@ impl Tx for SqliteTx<'_> {
                         p.agent,
                         p.first,
                         p.waits,
-                        p.failovers
+                        p.failovers,
+                        p.window_from,
+                        p.window_until,
+                        p.number_type
                     ],
                     read_callback,
                 )

@@ -236,6 +236,7 @@ fn draft(i: usize, due: DateTime<Utc>) -> Draft {
         time_zone: "America/New_York".into(),
         desired_at: Some(due),
         window: Window::default(),
+        number_type: None,
         queue: "support".into(),
         agent: None,
         remark: None,

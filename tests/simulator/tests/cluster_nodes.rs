@@ -248,6 +248,7 @@ fn store_requests(url: &str, n: usize) -> Result<Vec<i64>, String> {
             time_zone: "America/New_York".into(),
             desired_at: None,
             window: Window::default(),
+            number_type: None,
             queue: "support".into(),
             agent: None,
             remark: None,

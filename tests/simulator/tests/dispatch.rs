@@ -655,6 +655,7 @@ fn crashed_mid_dispatch(
             time_zone: "America/New_York".into(),
             desired_at: None,
             window: Window::default(),
+            number_type: None,
             queue: "support".into(),
             agent: None,
             remark: None,

@@ -88,6 +88,7 @@ fn store_request_due(
         time_zone: "America/New_York".into(),
         desired_at: None,
         window: Window::default(),
+        number_type: None,
         queue: "support".into(),
         agent: None,
         remark: None,
