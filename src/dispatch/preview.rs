@@ -11,7 +11,10 @@
 //!    The callback is marked connected the moment the host sees the customer answer.
 //! 3. **Outcome**: classified from the hangup cause; the retry policy decides what follows.
 //! 4. **After the call** (optional): the agent keys a disposition (1..n of `dispositions`,
-//!    0 = do not call again).
+//!    0 = do not call again), or 8 = call again later: the minutes until the next call,
+//!    then the customer's new number if they gave one (pound keeps it). The callback is
+//!    then rescheduled, not completed (its routing as the queue's `rescheduled-callbacks`
+//!    says).
 
 use super::agents::Released;
 use super::outcome;
@@ -19,7 +22,7 @@ use super::scheduler::{Dispatcher, Offer};
 use crate::host::{LegOutcome, LegRequest, Target};
 use crate::ivr::{Answer, Ask, Prompt};
 use crate::model::{classify_hangup, AttemptResult, CallbackRequest, CallbackType, Leg, State};
-use crate::service::Error;
+use crate::service::{Amendment, Error, Requested};
 use crate::store::{AttemptEnd, NewAttempt, Transition};
 use chrono::{DateTime, Utc};
 
@@ -59,7 +62,10 @@ pub const AGENT_PROMPTS: &[(&str, &str)] = &[
     ("do-not-call", "This number will not be called again."),
     ("not-dialled", "This callback cannot be dialled now. It has been moved on."),
     ("customer-not-reached", "The customer did not answer. The callback will be tried again."),
-    ("disposition", "Please key the result of the call."),
+    ("disposition", "Please key the result of the call. To call the customer again later, press 8."),
+    ("later-minutes", "Key the minutes until the next call, then press pound."),
+    ("later-number", "Key the customer's new number, then press pound. To keep the number, press pound."),
+    ("not-moved", "The callback could not be moved. It is marked completed."),
     ("thanks", "Thank you."),
     ("no-callback", "There is no callback for you on this call."),
 ];
@@ -400,14 +406,23 @@ impl Leg2<'_> {
             // The after-call menu while the agent leg is still open: the agent stays
             // busy for every node until it ends (a crash meanwhile completes the callback
             // by recovery). Its failure is said, and the callback completes anyway.
-            if let Err(e) = self.after_call(attempt.id, &r.number) {
-                tracing::error!(
-                    callback_id = r.id,
-                    "callback {}: after-call menu: {e}",
-                    r.id
-                );
-            }
+            let later = match self.after_call(attempt.id, &r.number) {
+                Ok(later) => later,
+                Err(e) => {
+                    tracing::error!(
+                        callback_id = r.id,
+                        "callback {}: after-call menu: {e}",
+                        r.id
+                    );
+                    None
+                }
+            };
             self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+            if let Some(later) = later {
+                if self.call_again(&c, &later)? {
+                    return Ok(PreviewEnd::Dialled(result));
+                }
+            }
             outcome::apply(
                 self.svc(),
                 &c,
@@ -433,18 +448,53 @@ impl Leg2<'_> {
         Ok(PreviewEnd::Dialled(result))
     }
 
-    /// The optional after-call menu: a disposition key, or 0 for do-not-call.
-    fn after_call(&mut self, attempt_id: i64, number: &str) -> Result<(), Error> {
+    /// The agent's "call again later" after the call: the connected callback is moved
+    /// (the queue's routing rule applied) instead of completed. `false` when the service
+    /// refused the time or number (or the store failed): said to the agent, and the
+    /// callback completes as if nothing was keyed.
+    fn call_again(&mut self, c: &CallbackRequest, later: &Later) -> Result<bool, Error> {
+        let node = self.node();
+        let agent = self.offer.agent.id.clone();
+        let a = Amendment {
+            when: Some(Requested::After(later.after)),
+            number: later.number.as_deref(),
+            routing: None,
+            agent: Some(&agent),
+            owner: Some(&node),
+        };
+        match self.svc().amend_with(c.id, &a, &agent) {
+            Ok(_) => {
+                self.line.play(&[prompt("rescheduled")]);
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    callback_id = c.id,
+                    "callback {}: agent {agent} asked to call again later: {e}",
+                    c.id
+                );
+                self.line.play(&[prompt("not-moved")]);
+                Ok(false)
+            }
+        }
+    }
+
+    /// The optional after-call menu: a disposition key, 0 for do-not-call, or 8 for
+    /// "call again later" (what it returns).
+    fn after_call(&mut self, attempt_id: i64, number: &str) -> Result<Option<Later>, Error> {
         let disp: &Dispatcher = self.d;
         let d = &disp.service().config().dispatch;
         if !d.after_call_menu || !self.line.alive() {
-            return Ok(());
+            return Ok(None);
         }
         let codes = d.dispositions.clone();
         let ask = Ask::key(10_000);
         let Answer::Digits(k) = self.line.ask(&[prompt("disposition")], &ask) else {
-            return Ok(());
+            return Ok(None);
         };
+        if k == "8" {
+            return Ok(self.ask_later());
+        }
         let n: usize = k.parse().unwrap_or(usize::MAX);
         if n == 0 {
             let reason = format!("agent {} after the call", self.offer.agent.id);
@@ -460,6 +510,42 @@ impl Leg2<'_> {
                 .set_disposition(attempt_id, None, Some(code), None)?;
         }
         self.line.play(&[prompt("thanks")]);
-        Ok(())
+        Ok(None)
     }
+
+    /// After key 8: the minutes until the next call (1 to 4 digits, pound-ended), then
+    /// an optional new number (pound alone keeps it). Nothing keyed: no reschedule.
+    fn ask_later(&mut self) -> Option<Later> {
+        let minutes = Ask {
+            min: 1,
+            max: 4,
+            timeout_ms: 10_000,
+            terminators: "#",
+        };
+        let Answer::Digits(m) = self.line.ask(&[prompt("later-minutes")], &minutes) else {
+            return None;
+        };
+        let m: i64 = m.parse().ok().filter(|m| *m > 0)?;
+        let number = Ask {
+            min: 1,
+            max: 15,
+            timeout_ms: 10_000,
+            terminators: "#",
+        };
+        let number = match self.line.ask(&[prompt("later-number")], &number) {
+            Answer::Digits(n) => Some(n),
+            _ => None,
+        };
+        Some(Later {
+            after: chrono::Duration::minutes(m),
+            number,
+        })
+    }
+}
+
+/// The agent's "call again later" keyed after the call.
+struct Later {
+    after: chrono::Duration,
+    /// Digits the agent keyed (validated by the service as any new number).
+    number: Option<String>,
 }

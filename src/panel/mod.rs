@@ -124,6 +124,7 @@ pub fn router(
             post(actions::reschedule),
         )
         .route("/panel/api/callbacks/{id}/cancel", post(actions::cancel))
+        .route("/panel/api/callbacks/{id}/done", post(actions::done))
         .route("/panel/api/callbacks/{id}/assign", post(actions::assign))
         .route("/panel/api/callbacks/{id}/wrap-up", post(actions::wrap_up))
         .route("/panel/api/availability", get(views::availability))

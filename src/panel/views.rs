@@ -104,7 +104,16 @@ pub(super) async fn me(
             .queues
             .values()
             .filter(|q| v.sees_queue(q.name()))
-            .map(|q| json!({"name": q.name(), "time_zone": q.zone().name()}))
+            .map(|q| {
+                json!({
+                    "name": q.name(),
+                    "time_zone": q.zone().name(),
+                    // The reschedule form offers personal / campaign only when the queue
+                    // lets the agent choose.
+                    "rescheduled_callbacks": q.dial.reschedule_routing
+                        .map_or("agent-choice", crate::config::Routing::as_str),
+                })
+            })
             .collect();
         let agents: Vec<&str> = cfg.agents.iter().map(|a| a.id.as_str()).collect();
         Ok(Json(json!({

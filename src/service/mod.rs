@@ -35,6 +35,7 @@ mod amend;
 mod error;
 mod input;
 
+pub use amend::Amendment;
 pub use error::Error;
 pub use input::{check_idempotency_key, NewRequest, WrapUp, MAX_IDEMPOTENCY_KEY};
 use input::{

@@ -272,7 +272,21 @@ async function loadDetail(id, fresh) {
   }
   $('call-now').hidden = !(c.pending && me.agent);
   $('cancel').hidden = !(me.may.cancel && (c.pending || ['offering', 'previewing', 'dialing'].includes(c.state)));
-  $('reschedule-form').hidden = !(me.may.reschedule && c.pending);
+  // After the call the agent may move a completed callback again (a chosen time, maybe a
+  // new number); a waiting one can also be closed as done without a call.
+  const waiting = ['requested', 'scheduled', 'rescheduled'].includes(c.state);
+  $('done').hidden = !(me.may.reschedule && waiting);
+  $('reschedule-form').hidden = !(me.may.reschedule && (c.pending || c.state === 'completed'));
+  $('r-title').textContent = c.state === 'completed' ? 'Call again (after the call)' : 'Reschedule';
+  // The queue decides whether the agent chooses personal or campaign.
+  const q = me.queues.find((x) => x.name === c.queue);
+  const rule = q ? q.rescheduled_callbacks : 'agent-choice';
+  $('r-routing-box').hidden = rule !== 'agent-choice';
+  $('r-routing').querySelector('option[value="personal"]').disabled = !me.agent;
+  $('r-routing-rule').hidden = rule === 'agent-choice';
+  $('r-routing-rule').textContent = rule === 'personal'
+    ? 'Queue ' + c.queue + ': a rescheduled callback becomes personal to you.'
+    : 'Queue ' + c.queue + ': a rescheduled callback goes to the team (campaign).';
   $('assign-form').hidden = !(me.may.reassign && c.pending);
   const wrap = c.wrap_up;
   // After the call: while it is live its own result would overwrite the agent's.
@@ -280,6 +294,8 @@ async function loadDetail(id, fresh) {
   $('w-done').hidden = !(wrap && wrap.done);
   if (fresh) {
     $('r-zone').value = c.time_zone;
+    $('r-number').value = '';
+    $('r-routing').value = '';
     if (c.due_at) {
       const parts = new Intl.DateTimeFormat('en-CA', {
         timeZone: c.time_zone, year: 'numeric', month: '2-digit', day: '2-digit',
@@ -381,14 +397,32 @@ function wire() {
     if (!confirm('Cancel callback ' + id + '?')) return;
     act('Callback ' + id + ' cancelled.', () => api('POST', '/panel/api/callbacks/' + id + '/cancel'));
   });
+  $('done').addEventListener('click', () => {
+    const id = window.panel.selected;
+    act('Callback ' + id + ': done without a call.', () => api('POST', '/panel/api/callbacks/' + id + '/done', {}))
+      .then((r) => { if (r) loadDetail(id, false); });
+  });
   $('r-date').addEventListener('change', slots);
   $('r-zone').addEventListener('change', slots);
+  $('r-type').addEventListener('change', () => {
+    const t = $('r-type').value;
+    $('r-delay-box').hidden = t !== 'delayed';
+    $('r-at-box').hidden = t !== 'scheduled';
+    $('slots').hidden = t !== 'scheduled';
+  });
   $('reschedule-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = window.panel.selected;
-    act('Callback ' + id + ' rescheduled.', () => api('POST', '/panel/api/callbacks/' + id + '/reschedule', {
-      date: $('r-date').value, time: $('r-time').value, time_zone: $('r-zone').value,
-    })).then(() => slots());
+    const type = $('r-type').value;
+    const body = { type };
+    if (type === 'scheduled') {
+      Object.assign(body, { date: $('r-date').value, time: $('r-time').value, time_zone: $('r-zone').value });
+    }
+    if (type === 'delayed') body.delay_minutes = Number($('r-delay').value);
+    if ($('r-number').value.trim()) body.number = $('r-number').value.trim();
+    if (!$('r-routing-box').hidden && $('r-routing').value) body.routing = $('r-routing').value;
+    act('Callback ' + id + ' rescheduled.', () => api('POST', '/panel/api/callbacks/' + id + '/reschedule', body))
+      .then((r) => { if (r) loadDetail(id, false); slots(); });
   });
   $('assign-form').addEventListener('submit', (ev) => {
     ev.preventDefault();

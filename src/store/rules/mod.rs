@@ -12,7 +12,7 @@ pub(crate) mod rows;
 pub(crate) mod writes;
 
 use super::{PanelLists, StoreError, Transition};
-use crate::model::{AttemptResult, CallbackId, CallbackRequest, Draft, State};
+use crate::model::{AttemptResult, CallbackId, CallbackRequest, CallbackType, Draft, State};
 use crate::transcribe::{Job, Retry};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -275,6 +275,7 @@ pub(crate) struct Planned<'a> {
     pub failovers: u32,
     /// Raise the priority by [`super::FIRST_BOOST`] (the panel's Call Now), once.
     pub first: bool,
+    pub kind: CallbackType,
 }
 
 /// Checks `change` against `row` (expected state, lifecycle, lease, due time) and says
@@ -351,6 +352,7 @@ pub(crate) fn plan<'a>(
             .failovers
             .saturating_add(u32::from(change.failover)),
         first: change.first,
+        kind: change.kind.unwrap_or(row.kind),
     })
 }
 

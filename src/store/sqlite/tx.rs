@@ -247,7 +247,7 @@ impl Tx for SqliteTx<'_> {
                 "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
                  updated_at = ?8, number = ?9, agent = ?10, waits = ?12, failovers = ?13, \
-                 priority = CASE WHEN ?11 AND priority < 1073741824 \
+                 kind = ?14, priority = CASE WHEN ?11 AND priority < 1073741824 \
                             THEN priority + 1073741824 ELSE priority END \
                  WHERE id = ?1 RETURNING ",
                 callback_columns!()
@@ -267,7 +267,8 @@ impl Tx for SqliteTx<'_> {
                         p.agent,
                         p.first,
                         p.waits,
-                        p.failovers
+                        p.failovers,
+                        p.kind.as_str()
                     ],
                     read_callback,
                 )
@@ -424,7 +425,7 @@ impl Tx for SqliteTx<'_> {
                         OR EXISTS (SELECT 1 FROM transcriptions t \
                                    WHERE t.callback_id = callbacks.id AND t.wav_path <> '')) \
                    AND (id = ?1 OR (?2 IS NOT NULL AND updated_at < ?2 AND \
-                        state IN ('completed', 'cancelled', 'expired', 'failed')))",
+                        state IN ('completed', 'cancelled', 'expired', 'failed', 'done')))",
             )
             .and_then(|mut s| {
                 s.query_map(params![only, before], |r| {
