@@ -19,6 +19,7 @@
 use super::agents::Released;
 use super::outcome;
 use super::scheduler::{Dispatcher, Offer};
+use crate::config::Routing;
 use crate::host::{LegOutcome, LegRequest, Target};
 use crate::ivr::{Answer, Ask, Prompt};
 use crate::model::{classify_hangup, AttemptResult, CallbackRequest, CallbackType, Leg, State};
@@ -203,8 +204,24 @@ impl Leg2<'_> {
                     let mut t = Transition::new(State::Rescheduled, "reschedule");
                     let at = self.now() + cfg.dispatch.reschedule_delay;
                     t.due_at = Some(at);
+                    // The queue's `rescheduled-callbacks` rule (the phone offers no
+                    // choice): personal to this agent, or back to the team.
+                    let routing = cfg
+                        .queue(Some(&r.queue))
+                        .and_then(|q| q.dial.reschedule_routing);
+                    let to = match routing {
+                        Some(Routing::Personal) => {
+                            t.agent = Some(Some(self.offer.agent.id.clone()));
+                            format!(", personal to agent {}", self.offer.agent.id)
+                        }
+                        Some(Routing::Campaign) => {
+                            t.agent = Some(None);
+                            format!(", any agent of queue {}", r.queue)
+                        }
+                        None => String::new(),
+                    };
                     t.detail = Some(format!(
-                        "by the agent during the preview, to {}",
+                        "by the agent during the preview, to {}{to}",
                         at.to_rfc3339()
                     ));
                     self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;

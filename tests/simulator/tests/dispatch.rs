@@ -1313,3 +1313,82 @@ fn done_without_a_call_is_its_own_outcome_at_every_door() {
         "{report}"
     );
 }
+
+#[test]
+fn a_queue_makes_the_phones_reschedules_personal_or_campaign() {
+    // With `rescheduled-callbacks=personal` the agent's key 3 in the preview makes the
+    // callback personal to that agent; with `campaign` a personal callback goes back to
+    // any agent of the queue.
+    for (rule, want) in [("personal", Some("1001")), ("campaign", None)] {
+        let conf = conf_with(
+            "<param name=\"failover-queue\" value=\"overflow\"/>",
+            &format!(
+                "<param name=\"failover-queue\" value=\"overflow\"/>\
+                 <param name=\"rescheduled-callbacks\" value=\"{rule}\"/>"
+            ),
+        );
+        let sim = sim();
+        let _m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
+        sim.api("callback agent 1002 away");
+        agent_answers(&sim, "1001", &["3"]);
+        // Campaign: start from a callback personal to 1001, to see it let go.
+        let args = if want.is_some() {
+            "type=immediate"
+        } else {
+            "type=immediate agent=1001"
+        };
+        let id = capture(&sim, args);
+        let t = wait_state(&sim, id, "rescheduled");
+        assert_eq!(
+            t["request"]["agent"].as_str(),
+            want,
+            "{rule}: {}",
+            t["request"]
+        );
+        let detail = t["events"].as_array().unwrap().last().unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let says = if want.is_some() {
+            "personal to agent 1001"
+        } else {
+            "any agent of queue support"
+        };
+        assert!(detail.contains(says), "{rule}: {detail}");
+    }
+}
+
+#[test]
+fn fs_clis_reschedule_sets_the_type_the_time_implies() {
+    // `callback reschedule` with now, +N and a clock time makes the callback immediate,
+    // delayed and scheduled (said in the reply); an agent-preview callback keeps its type;
+    // a bad time is refused naming the usage and changes nothing.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1001 away");
+    sim.api("callback agent 1002 away");
+    let id = capture(&sim, "type=delayed delay=2h");
+    for (when, kind) in [
+        ("+45m", "delayed"),
+        ("tomorrow 09:30", "scheduled"),
+        ("now", "immediate"),
+    ] {
+        let r = sim.api(&format!("callback reschedule {id} {when}"));
+        assert!(
+            r.starts_with(&format!("+OK callback {id} rescheduled"))
+                && r.contains(&format!("type {kind}")),
+            "{when}: {r}"
+        );
+        assert_eq!(show(&sim, id)["request"]["kind"], kind, "{when}");
+    }
+    let before = show(&sim, id)["request"].clone();
+    let r = sim.api(&format!("callback reschedule {id} next blue moon"));
+    assert!(
+        r.starts_with("-ERR") && r.contains("callback reschedule <id> <when>"),
+        "{r}"
+    );
+    assert_eq!(show(&sim, id)["request"], before);
+    let preview = capture(&sim, "type=agent-preview delay=1h");
+    let r = sim.api(&format!("callback reschedule {preview} +2h"));
+    assert!(r.contains("type agent-preview"), "{r}");
+}

@@ -963,3 +963,245 @@ fn the_panels_schedule_reschedule_and_call_now_hold_the_caps() {
     assert_eq!(show(&sim, id)["request"]["due_at"], due);
     let _ = std::fs::remove_file(conf);
 }
+
+/// Waits (up to 10 s of real time) until callback `id` is in `want`.
+fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = show(sim, id);
+        if t["request"]["state"] == want {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{id} never reached {want}: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The panel configuration with `support` given `rescheduled-callbacks=<rule>`.
+fn load_with_rule(rule: &str) -> Loaded {
+    let text = std::fs::read_to_string(repo_root().join(CONF)).unwrap();
+    let from = r#"<param name="slot-capacity" value="2"/>"#;
+    assert!(text.contains(from));
+    let text = text.replace(
+        from,
+        &format!(r#"{from}<param name="rescheduled-callbacks" value="{rule}"/>"#),
+    );
+    let path = std::env::temp_dir().join(format!("panel-{rule}-{}.conf.xml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let m = load_with_config(&path).unwrap_or_else(|e| panic!("load failed: {e}"));
+    let _ = std::fs::remove_file(&path);
+    m
+}
+
+#[test]
+fn the_panels_reschedule_sets_the_type_moves_a_finished_call_and_marks_done() {
+    // The reschedule form's type: immediate (due now), delayed by N minutes, scheduled at
+    // a date and time, each stored as the callback's type; a bad type or a delay without
+    // minutes is 400 naming the field and moves nothing. After the call the agent moves
+    // the completed callback to later with the customer's new number; Done closes a
+    // waiting one as `done`, not cancelled; neither reopens a cancelled one.
+    let sim = sim();
+    let _m = load();
+    let base = http_base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    let id = capture(&sim, "type=delayed delay=2h queue=support");
+    let move_it = |body: &str| alice.post(&format!("/panel/api/callbacks/{id}/reschedule"), body);
+
+    let r = move_it(r#"{"type":"immediate"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["type"], "immediate");
+    assert_eq!(r.json()["callback"]["due_at"], "2026-11-23T14:00:00Z");
+    let r = move_it(r#"{"type":"delayed","delay_minutes":30}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["type"], "delayed");
+    assert_eq!(r.json()["callback"]["due_at"], "2026-11-23T14:30:00Z");
+    let r = move_it(r#"{"type":"scheduled","date":"2026-11-24","time":"11:00"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["type"], "scheduled");
+    assert_eq!(r.json()["callback"]["due_at"], "2026-11-24T16:00:00Z");
+    let before = show(&sim, id)["request"].clone();
+    for (body, field) in [
+        (r#"{"type":"soon"}"#, "type"),
+        (r#"{"type":"delayed"}"#, "delay_minutes"),
+        (r#"{"type":"delayed","delay_minutes":0}"#, "delay_minutes"),
+        (r#"{"type":"scheduled"}"#, "date"),
+    ] {
+        let r = move_it(body);
+        assert_eq!(
+            (r.status, r.json()["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert_eq!(show(&sim, id)["request"], before);
+    // The trace names the type change.
+    let t = show(&sim, id);
+    assert!(
+        t["events"].as_array().unwrap().iter().any(|e| e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("type immediate"))),
+        "{t}"
+    );
+
+    // Done: not cancelled, and final.
+    let r = alice.post(&format!("/panel/api/callbacks/{id}/done"), "{}");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["state"], "done");
+    let r = move_it(r#"{"type":"immediate"}"#);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (409, "invalid-state"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(show(&sim, id)["request"]["state"], "done");
+
+    // A call that happened: alice takes it (key 1), the customer answers.
+    sim.endpoint("user/1001", Endpoint::Answer(2));
+    sim.script("user/1001", vec![Act::Press("1".into())]);
+    sim.endpoint("sofia/gateway/pstn/+12125550142", Endpoint::Answer(3));
+    let call = capture(&sim, "type=immediate queue=support");
+    let r = alice.post("/panel/api/me/state", r#"{"ready":true}"#);
+    assert_eq!(r.status, 200);
+    wait_state(&sim, call, "completed");
+    // Only the agent's own moves: a number that is not one is refused, nothing moves.
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{call}/reschedule"),
+        r#"{"type":"delayed","delay_minutes":60,"number":"12"}"#,
+    );
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(show(&sim, call)["request"]["state"], "completed");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{call}/reschedule"),
+        r#"{"type":"delayed","delay_minutes":60,"number":"(212) 555-0177"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let c = &r.json()["callback"];
+    assert_eq!(c["state"], "rescheduled");
+    assert_eq!(c["number"], "+12125550177");
+    assert_eq!(c["type"], "delayed");
+    let t = show(&sim, call);
+    let e = t["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(e["from"], "completed");
+    assert_eq!(e["actor"], "panel:alice");
+    assert!(
+        e["detail"].as_str().unwrap().contains("after the call"),
+        "{e}"
+    );
+
+    // A cancelled callback stays cancelled.
+    let gone = capture(&sim, "type=delayed delay=3h queue=support");
+    assert!(sim
+        .api(&format!("callback cancel {gone}"))
+        .starts_with("+OK"));
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{gone}/reschedule"),
+        r#"{"type":"immediate"}"#,
+    );
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    let r = alice.post(&format!("/panel/api/callbacks/{gone}/done"), "{}");
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(show(&sim, gone)["request"]["state"], "cancelled");
+}
+
+#[test]
+fn a_queues_rule_makes_the_panels_reschedules_personal_or_campaign() {
+    // agent-choice (the default): the agent picks personal or campaign; personal needs an
+    // agent login. A queue forcing personal makes every agent's reschedule personal and
+    // refuses campaign naming the rule; one forcing campaign lets a personal callback go
+    // to the team. /panel/api/me says the rule, for the form.
+    let sim = sim();
+    let m = load();
+    let base = http_base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    let sam = Client::login(&base, "sam", "sam-panel-pw1");
+    let me = alice.get("/panel/api/me").json();
+    assert_eq!(
+        me["queues"][0]["rescheduled_callbacks"], "agent-choice",
+        "{me}"
+    );
+    let id = capture(&sim, "type=delayed delay=2h queue=support");
+    let path = format!("/panel/api/callbacks/{id}/reschedule");
+    let r = alice.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":45,"routing":"personal"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["agent"], "1001");
+    let r = alice.post(&path, r#"{"type":"delayed","delay_minutes":50}"#);
+    assert_eq!(r.json()["callback"]["agent"], "1001", "no choice keeps it");
+    let r = alice.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":55,"routing":"campaign"}"#,
+    );
+    assert_eq!(r.json()["callback"]["agent"], Value::Null);
+    let r = sam.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":60,"routing":"personal"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("routing"))
+    );
+    let r = alice.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":60,"routing":"mine"}"#,
+    );
+    assert_eq!(r.status, 400);
+    drop(m);
+    drop(sim);
+
+    for rule in ["personal", "campaign"] {
+        let sim = self::sim();
+        let _m = load_with_rule(rule);
+        let base = http_base(&sim);
+        let alice = Client::login(&base, "alice", "alice-panel-pw");
+        let me = alice.get("/panel/api/me").json();
+        let support = me["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "support")
+            .unwrap()
+            .clone();
+        assert_eq!(support["rescheduled_callbacks"], rule);
+        let args = if rule == "campaign" {
+            "type=delayed delay=2h queue=support agent=1001"
+        } else {
+            "type=delayed delay=2h queue=support"
+        };
+        let id = capture(&sim, args);
+        let path = format!("/panel/api/callbacks/{id}/reschedule");
+        let other = if rule == "personal" {
+            "campaign"
+        } else {
+            "personal"
+        };
+        let r = alice.post(
+            &path,
+            &format!(r#"{{"type":"delayed","delay_minutes":45,"routing":"{other}"}}"#),
+        );
+        assert_eq!(
+            (r.status, r.json()["error"]["field"].as_str()),
+            (400, Some("routing")),
+            "{rule}"
+        );
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("a {rule} callback")),
+            "{}",
+            r.json()
+        );
+        let r = alice.post(&path, r#"{"type":"delayed","delay_minutes":45}"#);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let want = if rule == "personal" {
+            Value::from("1001")
+        } else {
+            Value::Null
+        };
+        assert_eq!(r.json()["callback"]["agent"], want, "{rule}");
+    }
+}
