@@ -84,6 +84,11 @@ pub trait Host: Send + Sync {
     /// Hangs up a call by uuid.
     fn hangup(&self, uuid: &str, cause: &str) -> Result<(), HostError>;
 
+    /// Queues `keys` (digits) on a call as keys its caller pressed: the agent's Accept or
+    /// Reject given in the panel reaches the preview on the agent's call the way the
+    /// phone's own keys do.
+    fn press(&self, uuid: &str, keys: &str) -> Result<(), HostError>;
+
     /// Publishes a notification of a transition.
     fn emit(&self, note: &Notification);
 }
@@ -113,6 +118,12 @@ impl Host for Detached {
     fn hangup(&self, uuid: &str, _cause: &str) -> Result<(), HostError> {
         Err(HostError(format!(
             "no telephony host attached: cannot hang up {uuid}"
+        )))
+    }
+
+    fn press(&self, uuid: &str, _keys: &str) -> Result<(), HostError> {
+        Err(HostError(format!(
+            "no telephony host attached: cannot press keys on {uuid}"
         )))
     }
 

@@ -116,6 +116,8 @@ pub fn run(
         return Ok(PreviewEnd::NotOffered);
     };
     let agent = offer.agent.id.clone();
+    // From here the panel's Accept / Reject is pressed on this call (see `decide`).
+    d.preview_started(id, &agent, line.uuid());
     let mut leg = Leg2 {
         d,
         line,
@@ -129,6 +131,7 @@ pub fn run(
         Ok(_) => Released::Handled,
         Err(_) => Released::Withdrawn,
     };
+    d.offer_ended(id);
     d.release_agent(&agent, how, now);
     d.let_go(id);
     end
@@ -196,8 +199,25 @@ impl Leg2<'_> {
             prompts.push(Prompt::File(rec.path.clone()));
         }
         prompts.push(prompt("menu"));
+        // Decided in the panel while the phone rang: acted on without the menu.
+        let agent = self.offer.agent.id.clone();
+        let mut decided = d
+            .take_decision(id, &agent)
+            .map(|k| Answer::Digits(k.key().to_string()));
         loop {
-            match self.line.ask(&prompts, &ask) {
+            let answer = match decided.take() {
+                Some(a) => a,
+                None => {
+                    let heard = self.line.ask(&prompts, &ask);
+                    // The panel's decision (pressed on this call as its key) wins over
+                    // whatever else the call heard meanwhile.
+                    match d.take_decision(id, &agent) {
+                        Some(k) => Answer::Digits(k.key().to_string()),
+                        None => heard,
+                    }
+                }
+            };
+            match answer {
                 Answer::Digits(k) if k == "1" => return self.dial(r),
                 Answer::Digits(k) if k == "2" => continue,
                 Answer::Digits(k) if k == "3" => {

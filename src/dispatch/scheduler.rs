@@ -28,7 +28,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
+mod decision;
 mod ring;
+
+pub use decision::{Decision, DecisionError, Delivered};
 
 /// How long after the agent answered the agent-leg application must have started.
 const APP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -79,6 +82,10 @@ pub struct Dispatcher {
     node_id: String,
     agents: Agents,
     offers: Mutex<BTreeMap<CallbackId, Offer>>,
+    /// Previews playing on this node: the agent and the agent's call uuid.
+    previews: Mutex<BTreeMap<CallbackId, (String, String)>>,
+    /// Decisions an agent gave in the panel, until the preview takes them.
+    decisions: Mutex<BTreeMap<CallbackId, (String, decision::Decision)>>,
     /// Callbacks this node holds a lease on, with the last renewal.
     held: Mutex<BTreeMap<CallbackId, DateTime<Utc>>>,
     ringing: AtomicUsize,
@@ -103,6 +110,8 @@ impl Dispatcher {
             node_id,
             agents,
             offers: Mutex::new(BTreeMap::new()),
+            previews: Mutex::new(BTreeMap::new()),
+            decisions: Mutex::new(BTreeMap::new()),
             held: Mutex::new(BTreeMap::new()),
             ringing: AtomicUsize::new(0),
             ringing_burst: RwLock::new(()),

@@ -10,6 +10,7 @@ use crate::access::Disclosure;
 use crate::api::ApiError;
 use crate::config::Routing;
 use crate::dispatch::agents::{AgentError, AgentState};
+use crate::dispatch::{Decision, DecisionError};
 use crate::model::{AttemptResult, CallbackRequest, Source};
 use crate::schedule::parse_zone;
 use crate::service::{Amendment, NewRequest, Requested, WrapUp};
@@ -406,6 +407,73 @@ pub(super) async fn reschedule(
         };
         let r = p.service.amend_with(r.id, &a, &v.actor())?;
         Ok(reply(&r))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferDecision {
+    /// `accept` (dial the customer now) or `reject` (back to the queue).
+    decision: String,
+}
+
+/// Accept or Reject for the callback offered to the user's agent, while the phone rings
+/// or the preview plays: the dispatcher takes it as the phone's key 1 or 9.
+pub(super) async fn decide(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        let r = visible(&p, &v, &id)?;
+        let d: OfferDecision = body(&bytes)?;
+        let decision = match d.decision.trim() {
+            "accept" => Decision::Accept,
+            "reject" => Decision::Reject,
+            other => {
+                return Err(ApiError::bad(
+                    "invalid",
+                    "decision",
+                    format!("'{other}' must be accept or reject"),
+                ))
+            }
+        };
+        let agent = v.user.agent.clone().ok_or_else(|| {
+            ApiError::bad(
+                "invalid",
+                "agent",
+                "your login is not an agent (no agent in <staff>)",
+            )
+        })?;
+        let delivered = p
+            .dispatcher()?
+            .decide(r.id, &agent, decision)
+            .map_err(|e| match e {
+                DecisionError::NotOffered { .. } => {
+                    ApiError::new(StatusCode::CONFLICT, "not-offered", e.to_string())
+                }
+                DecisionError::Host { .. } => {
+                    tracing::error!("panel: {e}");
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "host", e.to_string())
+                }
+            })?;
+        tracing::info!(
+            callback_id = r.id,
+            "panel: agent {agent} ({}) chose {} for callback {} ({})",
+            v.user.name,
+            decision.as_str(),
+            r.id,
+            delivered.as_str()
+        );
+        Ok(Json(json!({
+            "callback": r.id,
+            "decision": decision.as_str(),
+            "delivered": delivered.as_str(),
+        }))
+        .into_response())
     })
     .await
 }

@@ -154,9 +154,26 @@ pub(super) async fn list(
         recent.truncate(RECENT);
         // Exact, counted in SQL: the lists are capped, the badge is not.
         let pending = l.pending_count;
+        // The callback offered to the user's agent right now (the phone ringing or the
+        // preview playing): the page shows it with Accept / Reject.
+        let offered = match (&v.user.agent, &p.dispatcher) {
+            (Some(me), Some(d)) => d
+                .agents()
+                .list()
+                .into_iter()
+                .find(|a| &a.id == me)
+                .and_then(|a| a.callback),
+            _ => None,
+        };
+        let offer = offered.and_then(|id| {
+            open.iter()
+                .find(|r| r.id == id && matches!(r.state, State::Offering | State::Previewing))
+                .map(view)
+        });
         Ok(Json(json!({
             "now": now,
             "pending": pending,
+            "offer": offer,
             "callbacks": open.iter().map(view).collect::<Vec<_>>(),
             "recent": recent.iter().map(view).collect::<Vec<_>>(),
         }))

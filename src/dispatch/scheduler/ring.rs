@@ -262,6 +262,8 @@ impl Dispatcher {
         if !self.withdraw(r.id, attempt_id) {
             return;
         }
+        // A decision the agent gave in the panel while it rang goes with the offer.
+        self.offer_ended(r.id);
         // Whatever kept the agent from taking it (no answer, busy, not registered, no
         // route, a refused dial string) counts toward setting the agent away, so an agent
         // that cannot be reached does not take every callback in turn.

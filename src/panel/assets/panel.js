@@ -76,6 +76,7 @@ async function start() {
 }
 
 function showLogin() {
+  $('offer').hidden = true;
   $('login').hidden = false;
   $('panel').hidden = true;
   $('who').hidden = true;
@@ -89,6 +90,7 @@ function showPanel() {
   $('user').textContent = me.user + ' (' + me.role + ')';
   $('operator-link').hidden = !me.may.operator;
   showAgent(me.agent);
+  $('autoplay').checked = autoplayOn();
   const q = $('new-queue');
   q.textContent = '';
   for (const x of me.queues) option(q, x.name, x.name);
@@ -139,6 +141,7 @@ async function refresh() {
     if (e.status === 401) return showLogin();
     return say(e.message, true);
   }
+  showOffer(data.offer);
   window.panel.pending = data.pending;
   window.panel.now = data.now;
   window.panel.refreshed += 1;
@@ -174,6 +177,47 @@ async function refresh() {
     rb.appendChild(tr);
   }
   if (window.panel.selected) loadDetail(window.panel.selected, false);
+}
+
+// Auto-play of an offer's recording: a per-user setting of this browser, off by default.
+function autoplayKey() {
+  return 'callback-panel:autoplay:' + (window.panel.me ? window.panel.me.user : '');
+}
+function autoplayOn() {
+  try {
+    return localStorage.getItem(autoplayKey()) === 'on';
+  } catch (e) {
+    return false;
+  }
+}
+
+// The callback offered to the user's agent (ringing, or its preview playing): shown with
+// Accept / Reject, opened in the detail, its recording played when auto-play is on.
+let lastOffer = null;
+async function showOffer(o) {
+  $('offer').hidden = !o;
+  window.panel.offer = o ? o.id : null;
+  if (!o) {
+    lastOffer = null;
+    return;
+  }
+  $('o-id').textContent = o.id;
+  $('o-state').textContent = o.state === 'offering' ? 'your phone is ringing' : 'the preview is playing';
+  $('o-number').textContent = o.number;
+  $('o-queue').textContent = 'queue ' + o.queue;
+  $('o-type').textContent = '(' + o.type + ')';
+  $('o-transcript').textContent = o.transcript || '';
+  if (lastOffer === o.id) return;
+  lastOffer = o.id;
+  await select(o.id);
+  if (autoplayOn() && o.recording) {
+    try {
+      await $('audio').play();
+      window.panel.autoplayed = o.id;
+    } catch (e) {
+      say('The recording could not be played: ' + e.message, true);
+    }
+  }
 }
 
 // A burst of changes (a busy dispatcher) costs one reload in flight and one after it, and
@@ -386,6 +430,22 @@ function wire() {
     $(btn).addEventListener('click', async () => {
       const r = await act(ready ? 'You are ready.' : 'You are away.', () => api('POST', '/panel/api/me/state', { ready }));
       if (r) showAgent({ id: r.agent, state: r.state });
+    });
+  }
+  $('autoplay').addEventListener('change', () => {
+    try {
+      localStorage.setItem(autoplayKey(), $('autoplay').checked ? 'on' : 'off');
+    } catch (e) {
+      say('This browser does not keep settings: ' + e.message, true);
+    }
+  });
+  for (const [btn, decision] of [['o-accept', 'accept'], ['o-reject', 'reject']]) {
+    $(btn).addEventListener('click', () => {
+      const id = window.panel.offer;
+      if (!id) return;
+      act(decision === 'accept' ? 'Callback ' + id + ': accepted, calling the customer.'
+        : 'Callback ' + id + ': rejected, back to the queue.',
+      () => api('POST', '/panel/api/callbacks/' + id + '/offer', { decision }));
     });
   }
   $('call-now').addEventListener('click', () => {
