@@ -40,6 +40,9 @@ pub struct LegRequest {
     /// What the calling side (an answered agent bridging to this leg) hears while it rings:
     /// the queue's configured ringback. `None` for legs originated from no call.
     pub ringback: Option<String>,
+    /// The leg's call uuid, chosen by the engine so it can hang the leg up while it still
+    /// rings (an agent's Reject in the panel); `None`: the host picks one.
+    pub uuid: Option<String>,
 }
 
 /// How an originate ended.

@@ -375,6 +375,7 @@ impl Leg2<'_> {
             variables,
             application: None,
             ringback: Some(queue.dial.ringback.clone()),
+            uuid: None,
         };
         let started = self.now();
         // Connected is written the moment the customer answers: a node that dies during

@@ -95,7 +95,14 @@ pub fn event_headers(note: &Notification) -> Vec<(&'static str, String)> {
 
 impl<S: Switch> Host for FsHost<S> {
     fn originate(&self, leg: &LegRequest) -> Result<LegOutcome, HostError> {
-        let uuid = self.new_uuid();
+        // The engine's uuid when it chose one (to hang the leg up while it rings).
+        let uuid = match &leg.uuid {
+            Some(u) => {
+                dial::check_uuid(u).map_err(|e| HostError(e.to_string()))?;
+                u.clone()
+            }
+            None => self.new_uuid(),
+        };
         let args = dial::originate_args(leg, &uuid).map_err(|e| HostError(e.to_string()))?;
         let reply = self
             .switch
@@ -220,6 +227,7 @@ mod tests {
             variables: vec![],
             application: None,
             ringback: None,
+            uuid: None,
         }
     }
 

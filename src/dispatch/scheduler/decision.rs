@@ -3,9 +3,10 @@
 //! The phone's keys reach the preview as DTMF on the agent's call; the panel's decision
 //! takes the same way in: while the preview plays, the dispatcher has the host queue the
 //! matching key (`1` accept, `9` reject) on that call, which the preview reads like a key
-//! the agent pressed. While the phone still rings there is no call to press keys on: the
-//! decision is kept, and the preview acts on it as soon as the agent answers (accept:
-//! the customer is dialled without the menu; reject: passed on at once). Only the agent
+//! the agent pressed. While the phone still rings there is no call to press keys on: a
+//! Reject hangs the ringing leg up (`CALL_REJECTED`, the phone's own decline), an Accept
+//! is kept and the preview acts on it as soon as the agent answers (the customer is
+//! dialled without the menu). Only the agent
 //! the callback is offered to may decide, and only for that offer; nothing from the
 //! browser travels beyond a yes or no.
 
@@ -46,6 +47,8 @@ pub enum Delivered {
     Pressed,
     /// Kept until the ringing phone is answered.
     WhenAnswered,
+    /// The ringing phone was hung up (a Reject before the agent answered).
+    RingingStopped,
 }
 
 impl Delivered {
@@ -53,6 +56,7 @@ impl Delivered {
         match self {
             Delivered::Pressed => "pressed",
             Delivered::WhenAnswered => "when-answered",
+            Delivered::RingingStopped => "ringing-stopped",
         }
     }
 }
@@ -102,12 +106,24 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&id)
-            .is_some_and(|o| o.agent.id == agent);
-        if !ringing {
+            .filter(|o| o.agent.id == agent)
+            .map(|o| o.uuid.clone());
+        let Some(uuid) = ringing else {
             return Err(not_offered());
-        }
+        };
         self.keep_decision(id, agent, decision);
-        Ok(Delivered::WhenAnswered)
+        match (decision, uuid) {
+            // The ring thread sees the originate fail with this cause and gives the
+            // callback back as for any agent who declines (no customer attempt used).
+            (Decision::Reject, Some(uuid)) => {
+                self.svc
+                    .host()
+                    .hangup(&uuid, "CALL_REJECTED")
+                    .map_err(|e| DecisionError::Host { id, why: e.0 })?;
+                Ok(Delivered::RingingStopped)
+            }
+            _ => Ok(Delivered::WhenAnswered),
+        }
     }
 
     fn keep_decision(&self, id: CallbackId, agent: &str, decision: Decision) {

@@ -114,6 +114,7 @@ impl Dispatcher {
                     agent: agent.clone(),
                     attempt_id,
                     rung_at: now,
+                    uuid: leg.uuid.clone(),
                 },
             );
         self.ringing.fetch_add(1, Ordering::SeqCst);
@@ -202,6 +203,7 @@ impl Dispatcher {
             variables,
             application: Some(("callback_agent".into(), r.id.to_string())),
             ringback: None,
+            uuid: Some(super::call_uuid()),
         }
     }
 

@@ -28,6 +28,10 @@ pub enum Endpoint {
     /// Answers after this many seconds but runs no application on the call (as when the
     /// application is missing or the leg is transferred away).
     AnswerOnly(u32),
+    /// Rings for up to this many milliseconds of real time (a person looking at the
+    /// phone), then answers as `Answer(0)`. While it rings the leg exists under its
+    /// `origination_uuid`, and `uuid_kill` of it ends the originate with the kill's cause.
+    Rings(u64),
 }
 
 /// One line the module logged.

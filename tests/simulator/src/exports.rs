@@ -602,8 +602,38 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
         .unwrap_or(60);
     let behaviour = state().endpoints.get(&target).copied();
     let fail = |cause: &str| (SWITCH_STATUS_FALSE, format!("-ERR {cause}\n"));
+    let behaviour = match behaviour {
+        Some(Endpoint::Rings(ms)) => {
+            // The ringing leg is a channel already: `uuid_kill` finds it (mod_commands.c
+            // 2852-2877 at v1.10.12) and hangs it up with the cause given, and the
+            // originate then fails with the peer channel's cause (src/switch_ivr_originate.c
+            // 3936-3946), which the originate API replies as `-ERR <cause>`
+            // (mod_commands.c:5139).
+            let uuid = get("origination_uuid").unwrap_or_else(core::new_uuid);
+            let ringing = SimSession::new(&uuid);
+            ringing.set("uuid", &uuid);
+            ringing.set("destination_number", &target);
+            state().add_leg(uuid.clone(), ringing.clone());
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            loop {
+                let killed = lock(&ringing.hangup_cause).clone();
+                if let Some(cause) = killed {
+                    state().sessions.remove(&uuid);
+                    return fail(&cause);
+                }
+                if std::time::Instant::now() >= until {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Some(Endpoint::Answer(0))
+        }
+        other => other,
+    };
     match behaviour {
         None => fail("NO_ROUTE_DESTINATION"),
+        // Answered above (`Answer(0)`) or failed there.
+        Some(Endpoint::Rings(_)) => fail("NORMAL_TEMPORARY_FAILURE"),
         Some(Endpoint::Busy) => fail("USER_BUSY"),
         Some(Endpoint::Reject) => fail("CALL_REJECTED"),
         Some(Endpoint::WrongNumber) => fail("UNALLOCATED_NUMBER"),

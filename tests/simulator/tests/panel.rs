@@ -1416,3 +1416,78 @@ fn the_panels_accept_and_reject_reach_the_preview_on_the_agents_phone() {
         .collect();
     assert!(pressed.last().unwrap().ends_with(" 9"), "{pressed:?}");
 }
+
+#[test]
+fn the_panels_decision_while_the_phone_rings() {
+    // Agent 1001's phone rings (real time): alice's Accept in the panel is kept and, as
+    // soon as she answers, the customer is dialled without the preview menu; her Reject on
+    // the next offer hangs the ringing leg up (uuid_kill ... CALL_REJECTED) and the
+    // callback goes back to the queue, no customer attempt used.
+    let sim = sim();
+    let _m = load();
+    let base = http_base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    sim.endpoint("user/1001", Endpoint::Rings(2_000));
+    sim.endpoint(
+        &format!("sofia/gateway/pstn/{CUSTOMER}"),
+        Endpoint::Answer(2),
+    );
+    let id = capture(&sim, "type=immediate queue=support");
+    assert_eq!(
+        alice
+            .post("/panel/api/me/state", r#"{"ready":true}"#)
+            .status,
+        200
+    );
+    wait_offer(&alice, id, "offering");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{id}/offer"),
+        r#"{"decision":"accept"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["delivered"], "when-answered");
+    let t = wait_state(&sim, id, "completed");
+    let agent_call = sim
+        .sessions()
+        .into_iter()
+        .find(|s| s.var("destination_number").as_deref() == Some("user/1001"))
+        .expect("the agent's call");
+    let apps = agent_call.apps.lock().unwrap().clone();
+    assert!(
+        !apps.iter().any(|(a, _)| a == "play_and_get_digits"),
+        "the menu was not needed: {apps:?}"
+    );
+    assert!(apps.iter().any(|(a, _)| a == "bridge"), "{apps:?}");
+    assert_eq!(t["attempts"][1]["leg"], "customer");
+
+    // Reject while it rings: the ringing leg is hung up.
+    sim.endpoint("user/1001", Endpoint::Rings(30_000));
+    let next = capture(&sim, "type=immediate queue=support");
+    wait_offer(&alice, next, "offering");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{next}/offer"),
+        r#"{"decision":"reject"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["delivered"], "ringing-stopped");
+    alice.post("/panel/api/me/state", r#"{"ready":false}"#);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = show(&sim, next);
+        if !t["attempts"][0]["ended_at"].is_null() {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the ringing never ended: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(t["attempts"][0]["hangup_cause"], "CALL_REJECTED");
+    assert_eq!(t["attempts"][0]["result"], "rejected");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    let kills: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("uuid_kill "))
+        .collect();
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert!(kills[0].ends_with(" CALL_REJECTED"), "{kills:?}");
+}
