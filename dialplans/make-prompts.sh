@@ -73,7 +73,10 @@ agent-rescheduled|The callback is moved to later.
 agent-do-not-call|This number will not be called again.
 agent-not-dialled|This callback cannot be dialled now. It has been moved on.
 agent-customer-not-reached|The customer did not answer. The callback will be tried again.
-agent-disposition|Please key the result of the call.
+agent-disposition|Please key the result of the call. To call the customer again later, press 8.
+agent-later-minutes|Key the minutes until the next call, then press pound.
+agent-later-number|Key the customer's new number, then press pound. To keep the number, press pound.
+agent-not-moved|The callback could not be moved. It is marked completed.
 agent-thanks|Thank you.
 agent-no-callback|There is no callback for you on this call.
 custom-menu|To be called back in 15 minutes, press 1. To be called back in one hour, press 2.

@@ -101,7 +101,8 @@ impl Entry {
         let deadline = promised + grace;
         match self.first_dial() {
             Some(a) => Some(a.started_at <= deadline),
-            None if self.request.state == State::Cancelled => None,
+            // Withdrawn, or settled without a call (done): nothing was owed any more.
+            None if matches!(self.request.state, State::Cancelled | State::Done) => None,
             None if now > deadline => Some(false),
             None => None,
         }
@@ -174,7 +175,7 @@ mod tests {
     fn a_promise_is_kept_when_the_first_dial_comes_within_the_grace() {
         // Promised 10:00 with 15 minutes' grace: a first dial at 10:14 keeps it, at 10:16
         // breaks it (a later on-time retry does not mend it); none yet at 10:10 is
-        // undecided, none at 10:30 is broken, and a cancelled one is not counted.
+        // undecided, none at 10:30 is broken, and a cancelled or done one is not counted.
         let grace = Duration::minutes(15);
         let kept = entry(Some(at(10, 0)), State::Completed, &[14, 40]);
         assert_eq!(kept.promise_kept(grace, at(12, 0)), Some(true));
@@ -185,6 +186,8 @@ mod tests {
         assert_eq!(waiting.promise_kept(grace, at(10, 30)), Some(false));
         let withdrawn = entry(Some(at(10, 0)), State::Cancelled, &[]);
         assert_eq!(withdrawn.promise_kept(grace, at(12, 0)), None);
+        let settled = entry(Some(at(10, 0)), State::Done, &[]);
+        assert_eq!(settled.promise_kept(grace, at(12, 0)), None);
         // Without a chosen time, the promise is the current due time until first claimed.
         let asap = entry(None, State::Completed, &[5]);
         assert_eq!(asap.promised_at(), Some(at(10, 0)));

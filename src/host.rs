@@ -40,6 +40,9 @@ pub struct LegRequest {
     /// What the calling side (an answered agent bridging to this leg) hears while it rings:
     /// the queue's configured ringback. `None` for legs originated from no call.
     pub ringback: Option<String>,
+    /// The leg's call uuid, chosen by the engine so it can hang the leg up while it still
+    /// rings (an agent's Reject in the panel); `None`: the host picks one.
+    pub uuid: Option<String>,
 }
 
 /// The longest value a leg variable may carry.
@@ -107,6 +110,11 @@ pub trait Host: Send + Sync {
     /// Hangs up a call by uuid.
     fn hangup(&self, uuid: &str, cause: &str) -> Result<(), HostError>;
 
+    /// Queues `keys` (digits) on a call as keys its caller pressed: the agent's Accept or
+    /// Reject given in the panel reaches the preview on the agent's call the way the
+    /// phone's own keys do.
+    fn press(&self, uuid: &str, keys: &str) -> Result<(), HostError>;
+
     /// Publishes a notification of a transition.
     fn emit(&self, note: &Notification);
 }
@@ -136,6 +144,12 @@ impl Host for Detached {
     fn hangup(&self, uuid: &str, _cause: &str) -> Result<(), HostError> {
         Err(HostError(format!(
             "no telephony host attached: cannot hang up {uuid}"
+        )))
+    }
+
+    fn press(&self, uuid: &str, _keys: &str) -> Result<(), HostError> {
+        Err(HostError(format!(
+            "no telephony host attached: cannot press keys on {uuid}"
         )))
     }
 

@@ -250,7 +250,11 @@ pub fn charts(
     };
     let starts: Vec<DateTime<Utc>> = due.iter().map(|h| h.start).collect();
     for e in entries {
-        if e.request.state == crate::model::State::Cancelled {
+        // Withdrawn or settled without a call: no work for an agent in any hour.
+        if matches!(
+            e.request.state,
+            crate::model::State::Cancelled | crate::model::State::Done
+        ) {
             continue;
         }
         // Waiting ones by their due time (where they stand now), the rest by their promise.

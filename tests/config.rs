@@ -887,3 +887,35 @@ fn a_queue_waits_for_transcripts_a_few_seconds_unless_told_otherwise() {
         assert!(e.contains("queues/q/transcript-wait"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_queue_says_where_its_rescheduled_callbacks_go() {
+    // `rescheduled-callbacks`: the sample lets the agent choose; personal and campaign are
+    // read; anything else is refused naming the queue's key and the three values.
+    let c = Config::load_file(&root().join("plugins/mod_callback/conf/callback.conf.xml")).unwrap();
+    assert_eq!(c.queue(None).unwrap().dial.reschedule_routing, None);
+    let xml = |v: &str| {
+        format!(
+            r#"<configuration name="callback.conf"><settings><param name="default-region" value="US"/><param name="default-queue" value="sales"/></settings>
+  <queues><queue name="sales"><param name="rescheduled-callbacks" value="{v}"/></queue></queues>
+</configuration>"#
+        )
+    };
+    for (v, want) in [
+        ("personal", Some(callback_core::config::Routing::Personal)),
+        ("campaign", Some(callback_core::config::Routing::Campaign)),
+        ("agent-choice", None),
+    ] {
+        let c = Config::from_xml(&xml(v)).unwrap();
+        assert_eq!(
+            c.queue(Some("sales")).unwrap().dial.reschedule_routing,
+            want
+        );
+    }
+    let err = Config::from_xml(&xml("mine")).unwrap_err().to_string();
+    assert!(
+        err.contains("queues/sales/rescheduled-callbacks")
+            && err.contains("must be personal, campaign or agent-choice"),
+        "{err}"
+    );
+}

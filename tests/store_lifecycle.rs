@@ -532,3 +532,74 @@ fn two_connections_claiming_at_once_never_share_a_callback() {
         assert_eq!(sa.len() + sb.len(), 400);
     });
 }
+
+#[test]
+fn a_reschedule_writes_the_new_type_and_done_and_a_completed_callbacks_move_are_kept() {
+    // A transition with a type stores it (read back from the row); a waiting callback can
+    // end `done` and stays there; a completed one can be moved to `rescheduled` (the
+    // agent's after the call), a cancelled one cannot.
+    on_each(|b| {
+        let store = &*b.store;
+        let (r, _) = store
+            .create(
+                &draft("+493012345601", "sales", 60),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        assert_eq!(r.kind, callback_core::model::CallbackType::Immediate);
+        let mut m = move_to(State::Rescheduled, None);
+        m.due_at = Some(t(3600));
+        m.kind = Some(callback_core::model::CallbackType::Scheduled);
+        let r = store.transition(r.id, &m, t(1)).unwrap();
+        assert_eq!(r.kind, callback_core::model::CallbackType::Scheduled);
+        assert_eq!(
+            store.get(r.id).unwrap().kind,
+            callback_core::model::CallbackType::Scheduled
+        );
+        let done = store
+            .transition(r.id, &move_to(State::Done, None), t(2))
+            .unwrap();
+        assert_eq!(store.get(done.id).unwrap().state, State::Done);
+        let err = store
+            .transition(r.id, &move_to(State::Cancelled, None), t(3))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Transition(_)), "{err}");
+
+        let (c, _) = store
+            .create(
+                &draft("+493012345602", "sales", 60),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        // Straight to completed through the lifecycle.
+        for s in [
+            State::Due,
+            State::Offering,
+            State::Previewing,
+            State::Dialing,
+            State::Connected,
+            State::Completed,
+        ] {
+            store.transition(c.id, &move_to(s, None), t(4)).unwrap();
+        }
+        let mut again = move_to(State::Rescheduled, None);
+        again.due_at = Some(t(7200));
+        let c = store.transition(c.id, &again, t(5)).unwrap();
+        assert_eq!((c.state, c.due_at), (State::Rescheduled, Some(t(7200))));
+        let (x, _) = store
+            .create(
+                &draft("+493012345603", "sales", 60),
+                &CreateOptions::default(),
+                t(0),
+            )
+            .unwrap();
+        store
+            .transition(x.id, &move_to(State::Cancelled, None), t(6))
+            .unwrap();
+        let mut back = move_to(State::Rescheduled, None);
+        back.due_at = Some(t(7200));
+        assert!(store.transition(x.id, &back, t(7)).is_err());
+    });
+}

@@ -559,6 +559,39 @@ fn cancel_now(
     Ok(Json(View::of(&r)))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoneBody {
+    note: Option<String>,
+}
+
+/// Done without a call (staff only: a customer who needs no call cancels).
+pub(super) async fn done(
+    AxState(api): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<View>, ApiError> {
+    blocking(move || {
+        let id = parse_id(&id)?;
+        let caller = api.admit(&peer, &headers, Need::Staff)?;
+        let bytes = body_bytes(bytes)?;
+        // The body is optional: an empty one is no note.
+        let b: DoneBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+            DoneBody::default()
+        } else {
+            json_only(&headers)?;
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::json(&e))?
+        };
+        let r = api
+            .service
+            .mark_done(id, b.note.as_deref(), &caller.actor())?;
+        Ok(Json(View::of(&r)))
+    })
+    .await
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AmendBody {

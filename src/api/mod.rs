@@ -91,6 +91,7 @@ pub fn router(service: Arc<CallbackService>, dispatcher: Option<Arc<Dispatcher>>
             "/v1/callbacks/{id}/recording",
             post(callbacks::recording).layer(DefaultBodyLimit::max(cfg.max_recording_bytes)),
         )
+        .route("/v1/callbacks/{id}/done", post(callbacks::done))
         .route("/v1/availability", get(callbacks::availability))
         .route("/v1/widget", get(widget::settings))
         .route("/v1/number", get(widget::check_number))

@@ -20,14 +20,17 @@ use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
 /// The usage line of every sub-command.
-pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>] | report [format=csv|json] [from=… to=… queue=… type=… source=… agent=… outcome=…] | reload";
+pub const USAGE: &str = "callback [json] help | list [<queue>] [<state>] | show <id> | cancel <id> | done <id> [<note>] | reschedule <id> <when> | now <id> | stats | agents | agent <id> ready|away | dnc add|remove <number> | dnc list | disposition <attempt id> <code> [<note>] | result <attempt id> <result> | purge [<id>] | report [format=csv|json] [from=… to=… queue=… type=… source=… agent=… outcome=…] | reload";
 
 pub const HELP: &str = "\
 callback help                      this text
 callback list [<queue>] [<state>]  callbacks, optionally of one queue and/or state
 callback show <id>                 one callback with its whole trace and attempts
 callback cancel <id>               withdraw a callback
-callback reschedule <id> <when>    move it: +15m, +2h, tomorrow 09:30, 2026-11-22 14:00 (the callback's zone)
+callback done <id> [<note>]        close a waiting callback without a call (settled otherwise; not a cancel)
+callback reschedule <id> <when>    move it (also a completed one, after the call): now (immediate), +15m
+                                   (delayed), tomorrow 09:30, 2026-11-22 14:00 (scheduled, the callback's
+                                   zone); the time sets the type
 callback window <id> <from> to <until>
                                    the customer's window (the callback's zone): never dialled
                                    outside it; `-` leaves an end open, `window <id> clear` both
@@ -65,6 +68,8 @@ pub enum Command {
     },
     Show(CallbackId),
     Cancel(CallbackId),
+    /// Done without a call, with an optional note.
+    Done(CallbackId, Option<String>),
     Reschedule(CallbackId, String),
     /// The customer's window: the words after the id (`<from> to <until>`, or `clear`).
     Window(CallbackId, String),
@@ -174,6 +179,16 @@ pub fn parse(line: &str) -> Result<Invocation, Usage> {
         })?,
         "cancel" => simple("callback cancel <id>", &mut |i| {
             (arg(id), end).map(|(n, _)| Command::Cancel(n)).parse(i)
+        })?,
+        "done" => simple("callback done <id> [<note>]", &mut |i| {
+            (
+                arg(id),
+                opt(arg(verify(rest, |s: &str| !s.trim().is_empty()))),
+            )
+                .map(|(n, note): (CallbackId, Option<&str>)| {
+                    Command::Done(n, note.map(|t| t.trim().to_string()))
+                })
+                .parse(i)
         })?,
         "now" => simple("callback now <id>", &mut |i| {
             (arg(id), end).map(|(n, _)| Command::Now(n)).parse(i)
@@ -339,6 +354,11 @@ mod tests {
         assert_eq!(cmd("show 12"), Command::Show(12));
         assert_eq!(cmd("cancel 3"), Command::Cancel(3));
         assert_eq!(cmd("now 3"), Command::Now(3));
+        assert_eq!(cmd("done 3"), Command::Done(3, None));
+        assert_eq!(
+            cmd("done 3 paid online"),
+            Command::Done(3, Some("paid online".into()))
+        );
         assert_eq!(
             cmd("reschedule 3 +15m"),
             Command::Reschedule(3, "+15m".into())
@@ -386,6 +406,8 @@ mod tests {
             ("show 99999999999999999999999", "callback show <id>"),
             ("cancel", "callback cancel <id>"),
             ("now -1", "callback now <id>"),
+            ("done", "callback done <id> [<note>]"),
+            ("done x", "callback done <id> [<note>]"),
             ("reschedule 4", "callback reschedule <id> <when>"),
             ("reschedule x +1h", "callback reschedule <id> <when>"),
             ("window 4", "callback window <id> <from> to <until>"),

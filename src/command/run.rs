@@ -16,6 +16,8 @@ pub enum Reply {
     List(Vec<CallbackRequest>),
     Show(Box<Trace>),
     Cancelled(CallbackRequest),
+    /// Closed by `done` without a call.
+    Done(CallbackRequest),
     /// Moved by `now` or `reschedule`: its state and due time.
     Moved(CallbackRequest),
     /// Its customer's window set: the window and its due time.
@@ -153,6 +155,7 @@ pub fn run(
         Command::Show(id) => Ok(Reply::Show(Box::new(svc.trace(id)?))),
         Command::Cancel(id) => Ok(Reply::Cancelled(svc.cancel(id, actor)?)),
         Command::Now(id) => Ok(Reply::Moved(svc.call_now(id, actor)?)),
+        Command::Done(id, note) => Ok(Reply::Done(svc.mark_done(id, note.as_deref(), actor)?)),
         Command::Reschedule(id, text) => {
             // The time is read in the callback's own zone, as its customer would say it.
             let r = svc.get(id)?;

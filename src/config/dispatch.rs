@@ -37,6 +37,26 @@ pub enum PreviewTimeout {
     Requeue,
 }
 
+/// Where a callback an agent reschedules goes (seed 000: an administrator may make every
+/// rescheduled callback personal, or campaign).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    /// To the agent who rescheduled it.
+    Personal,
+    /// To any agent of the queue.
+    Campaign,
+}
+
+impl Routing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Routing::Personal => "personal",
+            Routing::Campaign => "campaign",
+        }
+    }
+}
+
 /// Module-wide dispatch settings.
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -78,6 +98,9 @@ pub struct QueueDial {
     /// waits for the transcript before an agent is rung (so its tags can route it);
     /// zero: never waits.
     pub transcript_wait: Duration,
+    /// `rescheduled-callbacks`: every callback an agent reschedules becomes personal or
+    /// campaign; `None` (`agent-choice`, the default) lets the agent choose.
+    pub reschedule_routing: Option<Routing>,
 }
 
 /// The agent's ringback when a queue names none: the North American ring cadence, the
@@ -139,6 +162,7 @@ pub(super) const QUEUE_DIAL_KEYS: &[&str] = &[
     "strategy",
     "ringback",
     "transcript-wait",
+    "rescheduled-callbacks",
 ];
 
 pub(super) const AGENT_KEYS: &[&str] = &["dial", "queues", "state"];
@@ -291,6 +315,17 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
             "must be at most 10m, such as 5s (0 never waits for a transcript)",
         ));
     }
+    let reschedule_routing = match q.text("rescheduled-callbacks", "agent-choice").as_str() {
+        "personal" => Some(Routing::Personal),
+        "campaign" => Some(Routing::Campaign),
+        "agent-choice" => None,
+        other => {
+            return Err(q.err(
+                "rescheduled-callbacks",
+                format!("'{other}' must be personal, campaign or agent-choice"),
+            ))
+        }
+    };
     Ok(QueueDial {
         gateway,
         caller_id_number: cid_number,
@@ -299,6 +334,7 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         strategy,
         ringback,
         transcript_wait,
+        reschedule_routing,
     })
 }
 

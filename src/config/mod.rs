@@ -22,7 +22,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 pub use dispatch::{
     endpoint_problem, ringback_variable, AgentConfig, DispatchConfig, PreviewTimeout, QueueDial,
-    DEFAULT_RINGBACK,
+    Routing, DEFAULT_RINGBACK,
 };
 pub use notice::{Channel, Notice, NoticeConfig, Smtp, PLACEHOLDERS};
 use raw::{Param, RawConfig};

@@ -18,4 +18,4 @@ pub mod scheduler;
 
 pub use agents::{AgentState, AgentView, Agents, Pool, Released, Strategy};
 pub use preview::{AgentLine, PreviewEnd};
-pub use scheduler::{Dispatcher, Offer};
+pub use scheduler::{Decision, DecisionError, Delivered, Dispatcher, Offer};

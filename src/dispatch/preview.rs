@@ -11,15 +11,19 @@
 //!    The callback is marked connected the moment the host sees the customer answer.
 //! 3. **Outcome**: classified from the hangup cause; the retry policy decides what follows.
 //! 4. **After the call** (optional): the agent keys a disposition (1..n of `dispositions`,
-//!    0 = do not call again).
+//!    0 = do not call again), or 8 = call again later: the minutes until the next call,
+//!    then the customer's new number if they gave one (pound keeps it). The callback is
+//!    then rescheduled, not completed (its routing as the queue's `rescheduled-callbacks`
+//!    says).
 
 use super::agents::Released;
 use super::outcome;
 use super::scheduler::{Dispatcher, Offer};
+use crate::config::Routing;
 use crate::host::{LegOutcome, LegRequest, Target};
 use crate::ivr::{Answer, Ask, Prompt};
 use crate::model::{classify_hangup, AttemptResult, CallbackRequest, CallbackType, Leg, State};
-use crate::service::Error;
+use crate::service::{Amendment, Error, Requested};
 use crate::store::{AttemptEnd, NewAttempt, Transition};
 use chrono::{DateTime, Utc};
 
@@ -63,7 +67,10 @@ pub const AGENT_PROMPTS: &[(&str, &str)] = &[
     ("do-not-call", "This number will not be called again."),
     ("not-dialled", "This callback cannot be dialled now. It has been moved on."),
     ("customer-not-reached", "The customer did not answer. The callback will be tried again."),
-    ("disposition", "Please key the result of the call."),
+    ("disposition", "Please key the result of the call. To call the customer again later, press 8."),
+    ("later-minutes", "Key the minutes until the next call, then press pound."),
+    ("later-number", "Key the customer's new number, then press pound. To keep the number, press pound."),
+    ("not-moved", "The callback could not be moved. It is marked completed."),
     ("thanks", "Thank you."),
     ("no-callback", "There is no callback for you on this call."),
 ];
@@ -113,6 +120,8 @@ pub fn run(
         return Ok(PreviewEnd::NotOffered);
     };
     let agent = offer.agent.id.clone();
+    // From here the panel's Accept / Reject is pressed on this call (see `decide`).
+    d.preview_started(id, &agent, line.uuid());
     let mut leg = Leg2 {
         d,
         line,
@@ -126,6 +135,7 @@ pub fn run(
         Ok(_) => Released::Handled,
         Err(_) => Released::Withdrawn,
     };
+    d.offer_ended(id);
     d.release_agent(&agent, how, now);
     d.let_go(id);
     end
@@ -194,16 +204,49 @@ impl Leg2<'_> {
             prompts.push(Prompt::File(rec.path.clone()));
         }
         prompts.push(prompt("menu"));
+        // Decided in the panel while the phone rang: acted on without the menu.
+        let agent = self.offer.agent.id.clone();
+        let mut decided = d
+            .take_decision(id, &agent)
+            .map(|k| Answer::Digits(k.key().to_string()));
         loop {
-            match self.line.ask(&prompts, &ask) {
+            let answer = match decided.take() {
+                Some(a) => a,
+                None => {
+                    let heard = self.line.ask(&prompts, &ask);
+                    // The panel's decision (pressed on this call as its key) wins over
+                    // whatever else the call heard meanwhile.
+                    match d.take_decision(id, &agent) {
+                        Some(k) => Answer::Digits(k.key().to_string()),
+                        None => heard,
+                    }
+                }
+            };
+            match answer {
                 Answer::Digits(k) if k == "1" => return self.dial(r),
                 Answer::Digits(k) if k == "2" => continue,
                 Answer::Digits(k) if k == "3" => {
                     let mut t = Transition::new(State::Rescheduled, "reschedule");
                     let at = self.now() + cfg.dispatch.reschedule_delay;
                     t.due_at = Some(at);
+                    // The queue's `rescheduled-callbacks` rule (the phone offers no
+                    // choice): personal to this agent, or back to the team.
+                    let routing = cfg
+                        .queue(Some(&r.queue))
+                        .and_then(|q| q.dial.reschedule_routing);
+                    let to = match routing {
+                        Some(Routing::Personal) => {
+                            t.agent = Some(Some(self.offer.agent.id.clone()));
+                            format!(", personal to agent {}", self.offer.agent.id)
+                        }
+                        Some(Routing::Campaign) => {
+                            t.agent = Some(None);
+                            format!(", any agent of queue {}", r.queue)
+                        }
+                        None => String::new(),
+                    };
                     t.detail = Some(format!(
-                        "by the agent during the preview, to {}",
+                        "by the agent during the preview, to {}{to}",
                         at.to_rfc3339()
                     ));
                     self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
@@ -337,6 +380,7 @@ impl Leg2<'_> {
             variables,
             application: None,
             ringback: Some(queue.dial.ringback.clone()),
+            uuid: None,
         };
         let started = self.now();
         // Connected is written the moment the customer answers: a node that dies during
@@ -405,14 +449,23 @@ impl Leg2<'_> {
             // The after-call menu while the agent leg is still open: the agent stays
             // busy for every node until it ends (a crash meanwhile completes the callback
             // by recovery). Its failure is said, and the callback completes anyway.
-            if let Err(e) = self.after_call(attempt.id, &r.number) {
-                tracing::error!(
-                    callback_id = r.id,
-                    "callback {}: after-call menu: {e}",
-                    r.id
-                );
-            }
+            let later = match self.after_call(attempt.id, &r.number) {
+                Ok(later) => later,
+                Err(e) => {
+                    tracing::error!(
+                        callback_id = r.id,
+                        "callback {}: after-call menu: {e}",
+                        r.id
+                    );
+                    None
+                }
+            };
             self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
+            if let Some(later) = later {
+                if self.call_again(&c, &later)? {
+                    return Ok(PreviewEnd::Dialled(result));
+                }
+            }
             outcome::apply(
                 self.svc(),
                 &c,
@@ -438,18 +491,54 @@ impl Leg2<'_> {
         Ok(PreviewEnd::Dialled(result))
     }
 
-    /// The optional after-call menu: a disposition key, or 0 for do-not-call.
-    fn after_call(&mut self, attempt_id: i64, number: &str) -> Result<(), Error> {
+    /// The agent's "call again later" after the call: the connected callback is moved
+    /// (the queue's routing rule applied) instead of completed. `false` when the service
+    /// refused the time or number (or the store failed): said to the agent, and the
+    /// callback completes as if nothing was keyed.
+    fn call_again(&mut self, c: &CallbackRequest, later: &Later) -> Result<bool, Error> {
+        let node = self.node();
+        let agent = self.offer.agent.id.clone();
+        let a = Amendment {
+            when: Some(Requested::After(later.after)),
+            number: later.number.as_deref(),
+            number_type: None,
+            routing: None,
+            agent: Some(&agent),
+            owner: Some(&node),
+        };
+        match self.svc().amend_with(c.id, &a, &agent) {
+            Ok(_) => {
+                self.line.play(&[prompt("rescheduled")]);
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    callback_id = c.id,
+                    "callback {}: agent {agent} asked to call again later: {e}",
+                    c.id
+                );
+                self.line.play(&[prompt("not-moved")]);
+                Ok(false)
+            }
+        }
+    }
+
+    /// The optional after-call menu: a disposition key, 0 for do-not-call, or 8 for
+    /// "call again later" (what it returns).
+    fn after_call(&mut self, attempt_id: i64, number: &str) -> Result<Option<Later>, Error> {
         let disp: &Dispatcher = self.d;
         let d = &disp.service().config().dispatch;
         if !d.after_call_menu || !self.line.alive() {
-            return Ok(());
+            return Ok(None);
         }
         let codes = d.dispositions.clone();
         let ask = Ask::key(10_000);
         let Answer::Digits(k) = self.line.ask(&[prompt("disposition")], &ask) else {
-            return Ok(());
+            return Ok(None);
         };
+        if k == "8" {
+            return Ok(self.ask_later());
+        }
         let n: usize = k.parse().unwrap_or(usize::MAX);
         if n == 0 {
             let reason = format!("agent {} after the call", self.offer.agent.id);
@@ -465,6 +554,42 @@ impl Leg2<'_> {
                 .set_disposition(attempt_id, None, Some(code), None)?;
         }
         self.line.play(&[prompt("thanks")]);
-        Ok(())
+        Ok(None)
     }
+
+    /// After key 8: the minutes until the next call (1 to 4 digits, pound-ended), then
+    /// an optional new number (pound alone keeps it). Nothing keyed: no reschedule.
+    fn ask_later(&mut self) -> Option<Later> {
+        let minutes = Ask {
+            min: 1,
+            max: 4,
+            timeout_ms: 10_000,
+            terminators: "#",
+        };
+        let Answer::Digits(m) = self.line.ask(&[prompt("later-minutes")], &minutes) else {
+            return None;
+        };
+        let m: i64 = m.parse().ok().filter(|m| *m > 0)?;
+        let number = Ask {
+            min: 1,
+            max: 15,
+            timeout_ms: 10_000,
+            terminators: "#",
+        };
+        let number = match self.line.ask(&[prompt("later-number")], &number) {
+            Answer::Digits(n) => Some(n),
+            _ => None,
+        };
+        Some(Later {
+            after: chrono::Duration::minutes(m),
+            number,
+        })
+    }
+}
+
+/// The agent's "call again later" keyed after the call.
+struct Later {
+    after: chrono::Duration,
+    /// Digits the agent keyed (validated by the service as any new number).
+    number: Option<String>,
 }

@@ -28,7 +28,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
+mod decision;
 mod ring;
+
+pub use decision::{Decision, DecisionError, Delivered};
 
 /// How long after the agent answered the agent-leg application must have started.
 const APP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -44,6 +47,30 @@ pub(crate) fn is_call_uuid(u: &str) -> bool {
     !u.is_empty() && u.len() <= 64 && u.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
+/// A fresh call uuid (version 4, random), for a leg the engine may need to hang up while
+/// it rings. The clock and a counter stand in if the system has no randomness to give.
+pub(crate) fn call_uuid() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let t = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
+        b[..8].copy_from_slice(&t.to_le_bytes());
+        b[8..].copy_from_slice(&n.to_le_bytes());
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// A callback offered to an agent: what the agent-leg application needs.
 #[derive(Debug, Clone)]
 pub struct Offer {
@@ -52,6 +79,8 @@ pub struct Offer {
     /// The agent leg's attempt row.
     pub attempt_id: i64,
     pub rung_at: DateTime<Utc>,
+    /// The agent leg's call uuid while it rings (to hang it up on a Reject in the panel).
+    pub uuid: Option<String>,
 }
 
 /// A due callback with its agent picked, to be written and rung with the turn's others.
@@ -79,6 +108,10 @@ pub struct Dispatcher {
     node_id: String,
     agents: Agents,
     offers: Mutex<BTreeMap<CallbackId, Offer>>,
+    /// Previews playing on this node: the agent and the agent's call uuid.
+    previews: Mutex<BTreeMap<CallbackId, (String, String)>>,
+    /// Decisions an agent gave in the panel, until the preview takes them.
+    decisions: Mutex<BTreeMap<CallbackId, (String, decision::Decision)>>,
     /// Callbacks this node holds a lease on, with the last renewal.
     held: Mutex<BTreeMap<CallbackId, DateTime<Utc>>>,
     ringing: AtomicUsize,
@@ -103,6 +136,8 @@ impl Dispatcher {
             node_id,
             agents,
             offers: Mutex::new(BTreeMap::new()),
+            previews: Mutex::new(BTreeMap::new()),
+            decisions: Mutex::new(BTreeMap::new()),
             held: Mutex::new(BTreeMap::new()),
             ringing: AtomicUsize::new(0),
             ringing_burst: RwLock::new(()),

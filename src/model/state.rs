@@ -5,6 +5,8 @@
 //! requested → scheduled → due → offering → previewing → dialing → connected → completed
 //!                 ↑  ↘ rescheduled ↗ (retry, agent "later", person moved it)
 //! side exits from any live state: cancelled, expired, failed
+//! a waiting callback an agent settles without a call: done
+//! a completed one the agent moves again after the call: completed → rescheduled
 //! ```
 
 use super::kind::named_enum;
@@ -36,6 +38,9 @@ named_enum!(
         Expired => "expired",
         /// Given up: attempts used up, do-not-call, or a number that cannot be dialled.
         Failed => "failed",
+        /// Marked done by an agent without a call (the matter was settled otherwise): the
+        /// seeds' "Done", an outcome of its own, not a withdrawal (cancelled).
+        Done => "done",
     }
 );
 
@@ -68,7 +73,7 @@ impl State {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            State::Completed | State::Cancelled | State::Expired | State::Failed
+            State::Completed | State::Cancelled | State::Expired | State::Failed | State::Done
         )
     }
 
@@ -89,6 +94,11 @@ impl State {
             (Previewing, Dialing | Due | Rescheduled) => true,
             (Dialing, Connected | Rescheduled | Due) => true,
             (Connected, Completed | Rescheduled) => true,
+            // Settled by an agent while it waits: done without a call.
+            (Requested | Scheduled | Rescheduled, Done) => true,
+            // The agent talked to the customer and agreed another call (after the call,
+            // from the panel or fs_cli): the finished attempt is moved, not a new request.
+            (Completed, Rescheduled) => true,
             _ => false,
         }
     }
@@ -129,11 +139,21 @@ mod tests {
 
     #[test]
     fn terminal_states_are_final() {
-        // No state leaves completed, cancelled, expired or failed.
+        // No state leaves cancelled, expired, failed or done; completed only to rescheduled
+        // (the agent's reschedule after the call).
         for from in State::ALL.iter().filter(|s| s.is_terminal()) {
             for to in State::ALL {
-                assert!(!from.can_go_to(*to), "{from} -> {to}");
+                let after_call = (*from, *to) == (State::Completed, State::Rescheduled);
+                assert_eq!(from.can_go_to(*to), after_call, "{from} -> {to}");
             }
+        }
+    }
+
+    #[test]
+    fn done_is_reached_only_from_waiting() {
+        // Done is an agent settling a waiting callback: not from a call in progress.
+        for from in State::ALL {
+            assert_eq!(from.can_go_to(State::Done), from.is_pending(), "{from}");
         }
     }
 

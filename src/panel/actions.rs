@@ -8,10 +8,12 @@ use super::session::{check_password, set_cookie};
 use super::{blocking, body, check_change_header, parse_id, views, Panel, St};
 use crate::access::Disclosure;
 use crate::api::ApiError;
+use crate::config::Routing;
 use crate::dispatch::agents::{AgentError, AgentState};
+use crate::dispatch::{Decision, DecisionError};
 use crate::model::{AttemptResult, CallbackRequest, Source, Window};
 use crate::schedule::parse_zone;
-use crate::service::{NewRequest, Requested, WrapUp};
+use crate::service::{Amendment, NewRequest, Requested, WrapUp};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -375,34 +377,47 @@ pub(super) async fn schedule(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Reschedule {
+    /// `immediate`, `delayed` (by `delay_minutes`) or `scheduled` (at `date` and `time`,
+    /// the default): the new type, as the time implies it.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
     date: String,
+    #[serde(default)]
     time: String,
     time_zone: Option<String>,
+    delay_minutes: Option<u32>,
+    /// A new number the customer gave (after the call).
+    number: Option<String>,
+    /// The agent's choice where the queue lets them choose (`personal` or `campaign`).
+    routing: Option<Routing>,
 }
 
-/// A new date and time in the customer's zone (the callback's own when not given).
-pub(super) async fn reschedule(
-    axum::extract::State(p): St,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    blocking(move || {
-        let v = p.changer(&headers)?;
-        v.require(Action::Reschedule)?;
-        let r = visible(&p, &v, &id)?;
-        let s: Reschedule = body(&bytes)?;
-        let local = local_time(&s.date, &s.time)?
-            .ok_or_else(|| ApiError::bad("invalid", "date", "give a date and a time"))?;
-        let zone_name = s
-            .time_zone
-            .as_deref()
-            .map(str::trim)
-            .filter(|z| !z.is_empty())
-            .unwrap_or(&r.time_zone);
-        let when = if zone_name == r.time_zone {
-            Requested::Local(local)
-        } else {
+/// The time a reschedule form asks for: now, after a delay, or a date and time in the
+/// customer's zone (the callback's own when not given).
+fn requested_time(s: &Reschedule, r: &CallbackRequest) -> Result<Requested, ApiError> {
+    match s.kind.as_deref().map(str::trim).unwrap_or("scheduled") {
+        "immediate" => Ok(Requested::Now),
+        "delayed" => match s.delay_minutes {
+            Some(m) if m > 0 => Ok(Requested::After(chrono::Duration::minutes(i64::from(m)))),
+            _ => Err(ApiError::bad(
+                "invalid",
+                "delay_minutes",
+                "a delayed callback needs the minutes to wait (1 or more)",
+            )),
+        },
+        "scheduled" => {
+            let local = local_time(&s.date, &s.time)?
+                .ok_or_else(|| ApiError::bad("invalid", "date", "give a date and a time"))?;
+            let zone_name = s
+                .time_zone
+                .as_deref()
+                .map(str::trim)
+                .filter(|z| !z.is_empty())
+                .unwrap_or(&r.time_zone);
+            if zone_name == r.time_zone {
+                return Ok(Requested::Local(local));
+            }
             // Another zone than the callback's: the instant it names, checked by the same
             // rules (hours, slots) as any time.
             let zone = parse_zone(zone_name)
@@ -414,9 +429,132 @@ pub(super) async fn reschedule(
                     format!("{local} does not exist once in {zone_name} (a clock change)"),
                 )
             })?;
-            Requested::At(at.with_timezone(&Utc))
+            Ok(Requested::At(at.with_timezone(&Utc)))
+        }
+        other => Err(ApiError::bad(
+            "invalid",
+            "type",
+            format!("'{other}' must be immediate, delayed or scheduled"),
+        )),
+    }
+}
+
+/// A new time (and type), for a waiting callback or, after the call, a completed one;
+/// with a new number and the routing the queue allows.
+pub(super) async fn reschedule(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        v.require(Action::Reschedule)?;
+        let r = visible(&p, &v, &id)?;
+        let s: Reschedule = body(&bytes)?;
+        let when = requested_time(&s, &r)?;
+        let number = s.number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let a = Amendment {
+            when: Some(when),
+            number,
+            number_type: None,
+            routing: s.routing,
+            agent: v.user.agent.as_deref(),
+            owner: None,
         };
-        let r = p.service.reschedule(r.id, when, &v.actor())?;
+        let r = p.service.amend_with(r.id, &a, &v.actor())?;
+        Ok(reply(&r))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferDecision {
+    /// `accept` (dial the customer now) or `reject` (back to the queue).
+    decision: String,
+}
+
+/// Accept or Reject for the callback offered to the user's agent, while the phone rings
+/// or the preview plays: the dispatcher takes it as the phone's key 1 or 9.
+pub(super) async fn decide(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        let r = visible(&p, &v, &id)?;
+        let d: OfferDecision = body(&bytes)?;
+        let decision = match d.decision.trim() {
+            "accept" => Decision::Accept,
+            "reject" => Decision::Reject,
+            other => {
+                return Err(ApiError::bad(
+                    "invalid",
+                    "decision",
+                    format!("'{other}' must be accept or reject"),
+                ))
+            }
+        };
+        let agent = v.user.agent.clone().ok_or_else(|| {
+            ApiError::bad(
+                "invalid",
+                "agent",
+                "your login is not an agent (no agent in <staff>)",
+            )
+        })?;
+        let delivered = p
+            .dispatcher()?
+            .decide(r.id, &agent, decision)
+            .map_err(|e| match e {
+                DecisionError::NotOffered { .. } => {
+                    ApiError::new(StatusCode::CONFLICT, "not-offered", e.to_string())
+                }
+                DecisionError::Host { .. } => {
+                    tracing::error!("panel: {e}");
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "host", e.to_string())
+                }
+            })?;
+        tracing::info!(
+            callback_id = r.id,
+            "panel: agent {agent} ({}) chose {} for callback {} ({})",
+            v.user.name,
+            decision.as_str(),
+            r.id,
+            delivered.as_str()
+        );
+        Ok(Json(json!({
+            "callback": r.id,
+            "decision": decision.as_str(),
+            "delivered": delivered.as_str(),
+        }))
+        .into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Done {
+    note: Option<String>,
+}
+
+/// Done without a call: the matter was settled otherwise (an agent's work on their
+/// callbacks, so the reschedule right, not cancel's).
+pub(super) async fn done(
+    axum::extract::State(p): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let v = p.changer(&headers)?;
+        v.require(Action::Reschedule)?;
+        let r = visible(&p, &v, &id)?;
+        let d: Done = body(&bytes)?;
+        let r = p.service.mark_done(r.id, d.note.as_deref(), &v.actor())?;
         Ok(reply(&r))
     })
     .await

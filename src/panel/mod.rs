@@ -126,6 +126,8 @@ pub fn router(
         )
         .route("/panel/api/callbacks/{id}/window", post(actions::window))
         .route("/panel/api/callbacks/{id}/cancel", post(actions::cancel))
+        .route("/panel/api/callbacks/{id}/done", post(actions::done))
+        .route("/panel/api/callbacks/{id}/offer", post(actions::decide))
         .route("/panel/api/callbacks/{id}/assign", post(actions::assign))
         .route("/panel/api/callbacks/{id}/wrap-up", post(actions::wrap_up))
         .route("/panel/api/availability", get(views::availability))

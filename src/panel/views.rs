@@ -106,7 +106,16 @@ pub(super) async fn me(
             .queues
             .values()
             .filter(|q| v.sees_queue(q.name()))
-            .map(|q| json!({"name": q.name(), "time_zone": q.zone().name()}))
+            .map(|q| {
+                json!({
+                    "name": q.name(),
+                    "time_zone": q.zone().name(),
+                    // The reschedule form offers personal / campaign only when the queue
+                    // lets the agent choose.
+                    "rescheduled_callbacks": q.dial.reschedule_routing
+                        .map_or("agent-choice", crate::config::Routing::as_str),
+                })
+            })
             .collect();
         let agents: Vec<&str> = cfg.agents.iter().map(|a| a.id.as_str()).collect();
         Ok(Json(json!({
@@ -147,9 +156,26 @@ pub(super) async fn list(
         recent.truncate(RECENT);
         // Exact, counted in SQL: the lists are capped, the badge is not.
         let pending = l.pending_count;
+        // The callback offered to the user's agent right now (the phone ringing or the
+        // preview playing): the page shows it with Accept / Reject.
+        let offered = match (&v.user.agent, &p.dispatcher) {
+            (Some(me), Some(d)) => d
+                .agents()
+                .list()
+                .into_iter()
+                .find(|a| &a.id == me)
+                .and_then(|a| a.callback),
+            _ => None,
+        };
+        let offer = offered.and_then(|id| {
+            open.iter()
+                .find(|r| r.id == id && matches!(r.state, State::Offering | State::Previewing))
+                .map(view)
+        });
         Ok(Json(json!({
             "now": now,
             "pending": pending,
+            "offer": offer,
             "callbacks": open.iter().map(view).collect::<Vec<_>>(),
             "recent": recent.iter().map(view).collect::<Vec<_>>(),
         }))

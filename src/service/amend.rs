@@ -3,6 +3,28 @@
 //! schedule rules).
 
 use super::*;
+use crate::config::Routing;
+
+/// A change to a callback through [`CallbackService::amend_with`]: a new time (whose
+/// implied type becomes the callback's: now is immediate, a delay delayed, a clock time
+/// scheduled), a new number, and where it goes when an agent reschedules it.
+#[derive(Debug, Clone, Default)]
+pub struct Amendment<'a> {
+    pub when: Option<Requested>,
+    pub number: Option<&'a str>,
+    /// The new number's type (mobile, home, work, other); with no new number, the current
+    /// number's. A new number without one has none.
+    pub number_type: Option<NumberType>,
+    /// The agent's choice, personal or campaign; `None` keeps its routing (unless the
+    /// queue's `rescheduled-callbacks` forces one).
+    pub routing: Option<Routing>,
+    /// The agent rescheduling it (the one a personal callback goes to); `None`: not an
+    /// agent (an admin's fs_cli, a client of the API), whose change keeps the routing.
+    pub agent: Option<&'a str>,
+    /// The dispatcher's node when it reschedules under its lease (the agent's key after the
+    /// call); `None`: a person, refused while a dispatcher holds the callback.
+    pub owner: Option<&'a str>,
+}
 
 impl CallbackService {
     /// Moves a pending callback to a new time, checked by the same rules as a new request.
@@ -24,7 +46,15 @@ impl CallbackService {
         number: Option<&str>,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
-        self.amend_typed(id, when, number, None, actor)
+        self.amend_with(
+            id,
+            &Amendment {
+                when,
+                number,
+                ..Amendment::default()
+            },
+            actor,
+        )
     }
 
     /// [`CallbackService::amend`] with the number's type: a new number takes the type
@@ -38,8 +68,64 @@ impl CallbackService {
         number_type: Option<NumberType>,
         actor: &str,
     ) -> Result<CallbackRequest, Error> {
+        self.amend_with(
+            id,
+            &Amendment {
+                when,
+                number,
+                number_type,
+                ..Amendment::default()
+            },
+            actor,
+        )
+    }
+
+    /// Where a callback an agent reschedules goes: the queue's `rescheduled-callbacks`
+    /// when it forces one (an agent's other choice is refused, naming the rule), else
+    /// the agent's choice. `Some(None)`: the queue; `None`: unchanged.
+    fn routing_after(
+        queue: &QueueConfig,
+        a: &Amendment<'_>,
+    ) -> Result<Option<Option<String>>, Error> {
+        let forced = queue.dial.reschedule_routing;
+        if let (Some(f), Some(c)) = (forced, a.routing) {
+            if f != c {
+                return Err(Error::invalid(
+                    "routing",
+                    format!(
+                        "queue '{}' makes every rescheduled callback a {} callback: {} is not \
+                         allowed",
+                        queue.name(),
+                        f.as_str(),
+                        c.as_str()
+                    ),
+                ));
+            }
+        }
+        match (forced.or(a.routing), a.agent) {
+            (Some(Routing::Campaign), _) => Ok(Some(None)),
+            (Some(Routing::Personal), Some(agent)) => Ok(Some(Some(agent.to_string()))),
+            // Forced personal, but no agent reschedules it (an admin): kept as it is.
+            (Some(Routing::Personal), None) if forced.is_some() => Ok(None),
+            (Some(Routing::Personal), None) => Err(Error::invalid(
+                "routing",
+                "a personal callback needs an agent: this login is not one",
+            )),
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// Changes a callback (see [`Amendment`]): one that waits, or one completed that the
+    /// agent moves after the call (the customer asked to be called again). One transition.
+    pub fn amend_with(
+        &self,
+        id: CallbackId,
+        a: &Amendment<'_>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
         let cfg = self.config();
         let now = self.clock.now();
+        let (when, number, number_type) = (a.when.as_ref(), a.number, a.number_type);
         if when.is_none() && number.is_none() && number_type.is_none() {
             return Err(Error::invalid(
                 "when",
@@ -49,7 +135,22 @@ impl CallbackService {
         let current = self.store.get(id)?;
         let queue = Self::queue_config(&cfg, Some(&current.queue))?;
         let zone = self.zone_or(Some(&current.time_zone), queue.zone())?;
-        let kind = when.as_ref().map(Requested::implied_type);
+        // An agent-preview callback keeps its type: it says how it is delivered (the
+        // agent accepts first), not when.
+        let kind = when.map(|w| match current.kind {
+            CallbackType::AgentPreview => CallbackType::AgentPreview,
+            _ => w.implied_type(),
+        });
+        let routing = Self::routing_after(queue, a)?;
+        if let Some(Some(agent)) = &routing {
+            self.check_agent_serves(agent, &current.queue)?;
+        }
+        if current.state == State::Completed && when.is_none() {
+            return Err(Error::invalid(
+                "when",
+                format!("callback {id} is completed: give the time of the next call"),
+            ));
+        }
         let _one_at_a_time = self
             .caps_lock
             .lock()
@@ -59,7 +160,7 @@ impl CallbackService {
                 number: number.unwrap_or(&current.number),
                 normalized: false,
                 callback: Some(&current),
-                timing: when.as_ref().zip(kind).map(|(when, kind)| Timing {
+                timing: when.zip(kind).map(|(when, kind)| Timing {
                     kind,
                     when,
                     window: &current.window,
@@ -73,7 +174,11 @@ impl CallbackService {
         let mut t = Transition::new(self.pending_state_after(current.state), "reschedule");
         t.expect = Some(current.state);
         t.actor = Some(actor.to_string());
+        t.owner = a.owner.map(str::to_string);
         let mut details = Vec::new();
+        if current.state == State::Completed || current.state == State::Connected {
+            details.push("after the call".to_string());
+        }
         if let Some(plan) = checked.plan {
             t.due_at = Some(plan.due_at);
             details.push(format!(
@@ -84,6 +189,10 @@ impl CallbackService {
             t.action = "amend".into();
         }
         let new_number = number.is_some();
+        if let Some(k) = kind.filter(|k| *k != current.kind) {
+            t.kind = Some(k);
+            details.push(format!("type {k}"));
+        }
         let number = number.map(|_| checked.number);
         if let Some(n) = &number {
             details.push(format!("number {n}"));
@@ -94,6 +203,13 @@ impl CallbackService {
         t.number = number;
         if new_number || number_type.is_some() {
             t.number_type = Some(number_type);
+        }
+        if let Some(agent) = routing {
+            details.push(match &agent {
+                Some(a) => format!("personal to agent {a}"),
+                None => format!("any agent of queue {}", current.queue),
+            });
+            t.agent = Some(agent);
         }
         t.detail = Some(details.join(", "));
         let r = self.store.transition(id, &t, now)?;
@@ -134,6 +250,32 @@ impl CallbackService {
         Ok(r)
     }
 
+    /// Closes a waiting callback without calling: the agent settled the matter otherwise
+    /// (the seeds' "Done"). Its own outcome, `done`, never counted as a cancel.
+    pub fn mark_done(
+        &self,
+        id: CallbackId,
+        note: Option<&str>,
+        actor: &str,
+    ) -> Result<CallbackRequest, Error> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(n) = note {
+            check_text("note", n, self.config().settings.max_remark_chars)?;
+        }
+        let current = self.store.get(id)?;
+        waiting(&current, "mark it done without a call")?;
+        let mut t = Transition::new(State::Done, "done");
+        t.expect = Some(current.state);
+        t.actor = Some(actor.to_string());
+        t.detail = Some(match note {
+            Some(n) => format!("done without a call: {n}"),
+            None => "done without a call".to_string(),
+        });
+        let r = self.store.transition(id, &t, self.clock.now())?;
+        self.notify("done", &r);
+        Ok(r)
+    }
+
     /// The caps every change that sets a number or a time passes, whichever door it came
     /// through (REST create and PATCH, the panel's schedule, reschedule and Call Now, fs_cli
     /// `reschedule` and `now`, `callback_capture`, the IVR): the number policy (a valid
@@ -149,7 +291,10 @@ impl CallbackService {
         } else {
             cfg.numbers.normalize(c.number)?
         };
-        let adds = c.callback.is_none_or(|r| r.number != number);
+        // A finished callback moved again (after the call) is one more open for its number.
+        let adds = c
+            .callback
+            .is_none_or(|r| r.number != number || r.state.is_terminal());
         if adds {
             self.check_callable(&number)?;
             self.check_pending(&number, c)?;

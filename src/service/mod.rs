@@ -36,6 +36,7 @@ pub use amend::{check_window, window_text};
 mod error;
 mod input;
 
+pub use amend::Amendment;
 pub use error::Error;
 pub use input::{check_idempotency_key, NewRequest, WrapUp, MAX_IDEMPOTENCY_KEY};
 use input::{

@@ -47,7 +47,7 @@ pub mod prelude {
     pub use crate::transcribe::JobQueue;
 }
 
-use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, Leg, State};
+use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, CallbackType, Leg, State};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -119,6 +119,8 @@ pub struct Transition {
     pub wait: bool,
     /// A failover to another queue: adds one to the callback's failovers.
     pub failover: bool,
+    /// A new request type (a reschedule that changes it: now, after a delay, at a time).
+    pub kind: Option<CallbackType>,
 }
 
 /// What [`Transition::first`] adds to a callback's priority until it is claimed: above any
@@ -144,6 +146,7 @@ impl Transition {
             first: false,
             wait: false,
             failover: false,
+            kind: None,
         }
     }
 }

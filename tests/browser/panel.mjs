@@ -2,9 +2,14 @@
 // download): node panel.mjs <base-url> <user> <password> <artifact-dir> <callback-id>
 //
 // Logs in, opens the captured callback (its transcript, its recording's duration and a
-// seek), sets the agent ready, clicks Call Now and waits for the call to finish (live
-// updates), marks it done with a disposition, schedules a new callback through the form
-// and waits for the badge to go up by one without a reload, then writes a screenshot.
+// seek), sets the agent ready, clicks Call Now, sees the offer while the preview plays on
+// the agent's phone (auto-play off: the recording stays paused), accepts it in the panel
+// and waits for the call to finish (live updates), marks it done with a disposition,
+// schedules a new callback through the form and waits for the badge to go up by one
+// without a reload, then writes a screenshot. Then: Done (no call needed) on a waiting
+// callback; auto-play on, Call Now on a second recorded callback, whose recording plays
+// as soon as it is offered, and Reject; the finished call moved to later with a new
+// number (the after-call form).
 // Prints one JSON object of what it saw; the Rust test (tests/simulator/tests/panel.rs)
 // asserts on it. With a supervisor's login it then opens the operator view (queues, agents)
 // and writes its screenshot too. Exits non-zero (with {"error": ...}) when a step fails.
@@ -13,7 +18,7 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const [base, user, password, artifacts, callbackId, supervisor, supervisorPassword] = process.argv.slice(2);
+const [base, user, password, artifacts, callbackId, supervisor, supervisorPassword, secondId, spareId] = process.argv.slice(2);
 if (!base || !user || !password || !artifacts || !callbackId) {
   console.error('usage: node panel.mjs <base-url> <user> <password> <artifact-dir> <callback-id>');
   process.exit(2);
@@ -95,6 +100,19 @@ try {
   await page.click('#call-now');
   await page.waitForFunction(() => /calling you now|:/.test(document.getElementById('msg').textContent));
   out.call_now_message = await page.textContent('#msg');
+  // The offer while the preview plays on the phone (nothing is keyed there).
+  await page.waitForFunction((id) => window.panel.offer === Number(id)
+    && document.getElementById('o-state').textContent === 'the preview is playing'
+    && document.getElementById('d-id').textContent === id, callbackId, { timeout: 60_000 });
+  out.offer_number = await page.textContent('#o-number');
+  out.autoplay_default = await page.isChecked('#autoplay');
+  out.offer_audio_paused = await page.$eval('#audio', (a) => a.paused);
+  out.offer_autoplayed = await page.evaluate(() => window.panel.autoplayed ?? null);
+  await page.click('#o-accept');
+  await page.waitForFunction(() => /accepted/.test(document.getElementById('msg').textContent)
+    || document.getElementById('msg').className === 'bad');
+  out.accept_message = await page.textContent('#msg');
+  step('offer accepted in the panel');
   // The dispatcher rings the agent, who accepts; the customer answers and the call ends:
   // the live updates move the callback to the finished list.
   await page.waitForSelector(`#recent tr.cb[data-id="${callbackId}"].state-completed`, { timeout: 60_000 });
@@ -168,6 +186,59 @@ try {
   await page.screenshot({ path: shot, fullPage: true });
   out.screenshot = shot;
   step('screenshot');
+
+  if (spareId) {
+    // Done without a call: a waiting callback closed from its detail.
+    await page.click(`#callbacks tr.cb[data-id="${spareId}"]`);
+    await page.waitForFunction((id) => document.getElementById('d-id').textContent === id
+      && !document.getElementById('done').hidden, spareId);
+    await page.click('#done');
+    await page.waitForFunction(() => /done without a call/.test(document.getElementById('msg').textContent)
+      || document.getElementById('msg').className === 'bad');
+    out.done_message = await page.textContent('#msg');
+    step('done without a call');
+  }
+
+  if (secondId) {
+    // Auto-play on (kept for this user); the next offer plays its recording at once.
+    await page.check('#autoplay');
+    out.autoplay_stored = await page.evaluate(
+      () => localStorage.getItem('callback-panel:autoplay:' + window.panel.me.user),
+    );
+    await page.click(`#callbacks tr.cb[data-id="${secondId}"]`);
+    await page.waitForFunction((id) => document.getElementById('d-id').textContent === id, secondId);
+    await page.click('#call-now');
+    await page.waitForFunction((id) => window.panel.autoplayed === Number(id), secondId, { timeout: 60_000 });
+    out.autoplayed = await page.evaluate(() => window.panel.autoplayed);
+    out.autoplay_offer_state = await page.textContent('#o-state');
+    // It plays: the position moves on its own.
+    await page.waitForFunction(() => {
+      const a = document.getElementById('audio');
+      return !a.paused && a.currentTime > 0.2;
+    });
+    out.autoplay_audio_for = await page.$eval('#audio', (a) => a.dataset.for);
+    await page.click('#o-reject');
+    await page.waitForFunction(() => /rejected/.test(document.getElementById('msg').textContent)
+      || document.getElementById('msg').className === 'bad');
+    out.reject_message = await page.textContent('#msg');
+    await page.click('#away');
+    await page.waitForFunction(() => document.getElementById('agent-state').textContent === 'away');
+    step('auto-played and rejected');
+
+    // After the call: the finished callback moved to later, with the customer's new number.
+    await page.click(`#recent tr.cb[data-id="${callbackId}"]`);
+    await page.waitForFunction((id) => document.getElementById('d-id').textContent === id
+      && !document.getElementById('reschedule-form').hidden, callbackId);
+    out.call_again_title = await page.textContent('#r-title');
+    await page.selectOption('#r-type', 'delayed');
+    await page.fill('#r-delay', '45');
+    await page.fill('#r-number', '+1 212 555 0177');
+    await page.click('#r-submit');
+    await page.waitForFunction(() => /rescheduled/.test(document.getElementById('msg').textContent)
+      || document.getElementById('msg').className === 'bad');
+    out.call_again_message = await page.textContent('#msg');
+    step('called again after the call');
+  }
 
   if (supervisor) {
     await page.click('#logout');

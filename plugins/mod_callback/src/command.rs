@@ -182,7 +182,7 @@ fn words(json: bool, reply: &Reply) -> String {
             Reply::Help => ok_json(json!({ "usage": USAGE, "help": HELP })),
             Reply::List(list) => ok_json(json!({ "callbacks": list })),
             Reply::Show(t) => ok_json(json!({ "trace": t })),
-            Reply::Cancelled(r) | Reply::Moved(r) | Reply::Window(r) => {
+            Reply::Cancelled(r) | Reply::Moved(r) | Reply::Window(r) | Reply::Done(r) => {
                 ok_json(json!({ "callback": r }))
             }
             Reply::Stats(s) => ok_json(json!({ "stats": s })),
@@ -224,11 +224,13 @@ fn words(json: bool, reply: &Reply) -> String {
         }
         Reply::Show(t) => show(t),
         Reply::Cancelled(r) => format!("+OK callback {} {}\n", r.id, r.state),
+        Reply::Done(r) => format!("+OK callback {} {} (without a call)\n", r.id, r.state),
         Reply::Moved(r) => format!(
-            "+OK callback {} {}, due {}\n",
+            "+OK callback {} {}, due {}, type {}\n",
             r.id,
             r.state,
-            when(r.due_at)
+            when(r.due_at),
+            r.kind
         ),
         Reply::Window(r) => format!(
             "+OK callback {} {}, window {} .. {}, due {}\n",

@@ -222,6 +222,7 @@ mod tests {
             variables: vec![("callback_type".into(), "delayed".into())],
             application: Some(("callback_agent".into(), "42".into())),
             ringback: Some("%(2000,4000,440,480)".into()),
+            uuid: None,
         }
     }
 

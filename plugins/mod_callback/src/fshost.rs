@@ -95,7 +95,14 @@ pub fn event_headers(note: &Notification) -> Vec<(&'static str, String)> {
 
 impl<S: Switch> Host for FsHost<S> {
     fn originate(&self, leg: &LegRequest) -> Result<LegOutcome, HostError> {
-        let uuid = self.new_uuid();
+        // The engine's uuid when it chose one (to hang the leg up while it rings).
+        let uuid = match &leg.uuid {
+            Some(u) => {
+                dial::check_uuid(u).map_err(|e| HostError(e.to_string()))?;
+                u.clone()
+            }
+            None => self.new_uuid(),
+        };
         let args = dial::originate_args(leg, &uuid).map_err(|e| HostError(e.to_string()))?;
         let reply = self
             .switch
@@ -136,6 +143,26 @@ impl<S: Switch> Host for FsHost<S> {
             .switch
             .api("uuid_kill", &format!("{uuid} {cause}"))
             .ok_or_else(|| HostError("uuid_kill could not be run".into()))?;
+        if reply.trim_start().starts_with("+OK") {
+            Ok(())
+        } else {
+            Err(HostError(reply.trim().to_string()))
+        }
+    }
+
+    fn press(&self, uuid: &str, keys: &str) -> Result<(), HostError> {
+        dial::check_uuid(uuid).map_err(|e| HostError(e.to_string()))?;
+        // Digits the core chose (1 accept, 9 reject), never text from a browser.
+        if keys.is_empty() || !keys.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(HostError(format!("'{keys}' are not keys to press")));
+        }
+        // mod_commands.c:6396-6437 (v1.10.12): `uuid_recv_dtmf <uuid> <digits>` queues the
+        // digits on the channel as received DTMF (switch_channel_queue_dtmf_string), which
+        // the play_and_get_digits running on the call reads as the caller's keys.
+        let reply = self
+            .switch
+            .api("uuid_recv_dtmf", &format!("{uuid} {keys}"))
+            .ok_or_else(|| HostError("uuid_recv_dtmf could not be run".into()))?;
         if reply.trim_start().starts_with("+OK") {
             Ok(())
         } else {
@@ -200,7 +227,43 @@ mod tests {
             variables: vec![],
             application: None,
             ringback: None,
+            uuid: None,
         }
+    }
+
+    #[test]
+    fn a_key_is_pressed_with_uuid_recv_dtmf_and_nothing_else_passes() {
+        // The panel's decision becomes `uuid_recv_dtmf <uuid> <digit>`; a uuid or keys that
+        // are not what they claim never reach the switch; FreeSWITCH's -ERR is an error.
+        let fake = Fake {
+            reply: "+OK 11111111-2222-4333-8444-555555555555 received DTMF 1.\n".into(),
+            ..Default::default()
+        };
+        let host = FsHost::new(&fake);
+        host.press("11111111-2222-4333-8444-555555555555", "1")
+            .unwrap();
+        assert!(host.press("1111 &hangup", "1").is_err());
+        assert!(host
+            .press("11111111-2222-4333-8444-555555555555", "1 &x")
+            .is_err());
+        assert!(host
+            .press("11111111-2222-4333-8444-555555555555", "")
+            .is_err());
+        assert_eq!(
+            *fake.calls.lock().unwrap(),
+            [(
+                "uuid_recv_dtmf".to_string(),
+                "11111111-2222-4333-8444-555555555555 1".to_string()
+            )]
+        );
+        let gone = Fake {
+            reply: "-ERR Cannot locate session!\n".into(),
+            ..Default::default()
+        };
+        let err = FsHost::new(&gone)
+            .press("11111111-2222-4333-8444-555555555555", "9")
+            .unwrap_err();
+        assert!(err.0.contains("Cannot locate session"), "{err}");
     }
 
     #[test]

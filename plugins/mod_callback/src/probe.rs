@@ -50,6 +50,7 @@ pub fn run(host: &dyn Host, line: &str) -> Option<String> {
                 application: (leg == Leg::Agent)
                     .then(|| ("callback_agent".to_string(), callback_id.to_string())),
                 ringback: None,
+                uuid: None,
             };
             match host.originate(&req) {
                 Ok(o) if o.answered => format!("+OK answered {}\n", o.uuid.unwrap_or_default()),

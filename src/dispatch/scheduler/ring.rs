@@ -114,6 +114,7 @@ impl Dispatcher {
                     agent: agent.clone(),
                     attempt_id,
                     rung_at: now,
+                    uuid: leg.uuid.clone(),
                 },
             );
         self.ringing.fetch_add(1, Ordering::SeqCst);
@@ -205,6 +206,7 @@ impl Dispatcher {
             variables,
             application: Some(("callback_agent".into(), r.id.to_string())),
             ringback: None,
+            uuid: Some(super::call_uuid()),
         }
     }
 
@@ -265,6 +267,8 @@ impl Dispatcher {
         if !self.withdraw(r.id, attempt_id) {
             return;
         }
+        // A decision the agent gave in the panel while it rang goes with the offer.
+        self.offer_ended(r.id);
         // Whatever kept the agent from taking it (no answer, busy, not registered, no
         // route, a refused dial string) counts toward setting the agent away, so an agent
         // that cannot be reached does not take every callback in turn.

@@ -76,6 +76,7 @@ async function start() {
 }
 
 function showLogin() {
+  $('offer').hidden = true;
   $('login').hidden = false;
   $('panel').hidden = true;
   $('who').hidden = true;
@@ -89,6 +90,7 @@ function showPanel() {
   $('user').textContent = me.user + ' (' + me.role + ')';
   $('operator-link').hidden = !me.may.operator;
   showAgent(me.agent);
+  $('autoplay').checked = autoplayOn();
   const q = $('new-queue');
   q.textContent = '';
   for (const x of me.queues) option(q, x.name, x.name);
@@ -139,6 +141,7 @@ async function refresh() {
     if (e.status === 401) return showLogin();
     return say(e.message, true);
   }
+  showOffer(data.offer);
   window.panel.pending = data.pending;
   window.panel.now = data.now;
   window.panel.refreshed += 1;
@@ -174,6 +177,47 @@ async function refresh() {
     rb.appendChild(tr);
   }
   if (window.panel.selected) loadDetail(window.panel.selected, false);
+}
+
+// Auto-play of an offer's recording: a per-user setting of this browser, off by default.
+function autoplayKey() {
+  return 'callback-panel:autoplay:' + (window.panel.me ? window.panel.me.user : '');
+}
+function autoplayOn() {
+  try {
+    return localStorage.getItem(autoplayKey()) === 'on';
+  } catch (e) {
+    return false;
+  }
+}
+
+// The callback offered to the user's agent (ringing, or its preview playing): shown with
+// Accept / Reject, opened in the detail, its recording played when auto-play is on.
+let lastOffer = null;
+async function showOffer(o) {
+  $('offer').hidden = !o;
+  window.panel.offer = o ? o.id : null;
+  if (!o) {
+    lastOffer = null;
+    return;
+  }
+  $('o-id').textContent = o.id;
+  $('o-state').textContent = o.state === 'offering' ? 'your phone is ringing' : 'the preview is playing';
+  $('o-number').textContent = o.number;
+  $('o-queue').textContent = 'queue ' + o.queue;
+  $('o-type').textContent = '(' + o.type + ')';
+  $('o-transcript').textContent = o.transcript || '';
+  if (lastOffer === o.id) return;
+  lastOffer = o.id;
+  await select(o.id);
+  if (autoplayOn() && o.recording) {
+    try {
+      await $('audio').play();
+      window.panel.autoplayed = o.id;
+    } catch (e) {
+      say('The recording could not be played: ' + e.message, true);
+    }
+  }
 }
 
 // A burst of changes (a busy dispatcher) costs one reload in flight and one after it, and
@@ -274,7 +318,21 @@ async function loadDetail(id, fresh) {
   }
   $('call-now').hidden = !(c.pending && me.agent);
   $('cancel').hidden = !(me.may.cancel && (c.pending || ['offering', 'previewing', 'dialing'].includes(c.state)));
-  $('reschedule-form').hidden = !(me.may.reschedule && c.pending);
+  // After the call the agent may move a completed callback again (a chosen time, maybe a
+  // new number); a waiting one can also be closed as done without a call.
+  const waiting = ['requested', 'scheduled', 'rescheduled'].includes(c.state);
+  $('done').hidden = !(me.may.reschedule && waiting);
+  $('reschedule-form').hidden = !(me.may.reschedule && (c.pending || c.state === 'completed'));
+  $('r-title').textContent = c.state === 'completed' ? 'Call again (after the call)' : 'Reschedule';
+  // The queue decides whether the agent chooses personal or campaign.
+  const q = me.queues.find((x) => x.name === c.queue);
+  const rule = q ? q.rescheduled_callbacks : 'agent-choice';
+  $('r-routing-box').hidden = rule !== 'agent-choice';
+  $('r-routing').querySelector('option[value="personal"]').disabled = !me.agent;
+  $('r-routing-rule').hidden = rule === 'agent-choice';
+  $('r-routing-rule').textContent = rule === 'personal'
+    ? 'Queue ' + c.queue + ': a rescheduled callback becomes personal to you.'
+    : 'Queue ' + c.queue + ': a rescheduled callback goes to the team (campaign).';
   $('assign-form').hidden = !(me.may.reassign && c.pending);
   $('window-form').hidden = !(me.may.reschedule && c.pending);
   const wrap = c.wrap_up;
@@ -283,6 +341,8 @@ async function loadDetail(id, fresh) {
   $('w-done').hidden = !(wrap && wrap.done);
   if (fresh) {
     $('r-zone').value = c.time_zone;
+    $('r-number').value = '';
+    $('r-routing').value = '';
     if (c.due_at) {
       const parts = new Intl.DateTimeFormat('en-CA', {
         timeZone: c.time_zone, year: 'numeric', month: '2-digit', day: '2-digit',
@@ -388,6 +448,22 @@ function wire() {
       if (r) showAgent({ id: r.agent, state: r.state });
     });
   }
+  $('autoplay').addEventListener('change', () => {
+    try {
+      localStorage.setItem(autoplayKey(), $('autoplay').checked ? 'on' : 'off');
+    } catch (e) {
+      say('This browser does not keep settings: ' + e.message, true);
+    }
+  });
+  for (const [btn, decision] of [['o-accept', 'accept'], ['o-reject', 'reject']]) {
+    $(btn).addEventListener('click', () => {
+      const id = window.panel.offer;
+      if (!id) return;
+      act(decision === 'accept' ? 'Callback ' + id + ': accepted, calling the customer.'
+        : 'Callback ' + id + ': rejected, back to the queue.',
+      () => api('POST', '/panel/api/callbacks/' + id + '/offer', { decision }));
+    });
+  }
   $('call-now').addEventListener('click', () => {
     const id = window.panel.selected;
     act('Callback ' + id + ': calling you now.', () => api('POST', '/panel/api/callbacks/' + id + '/call-now'));
@@ -397,14 +473,32 @@ function wire() {
     if (!confirm('Cancel callback ' + id + '?')) return;
     act('Callback ' + id + ' cancelled.', () => api('POST', '/panel/api/callbacks/' + id + '/cancel'));
   });
+  $('done').addEventListener('click', () => {
+    const id = window.panel.selected;
+    act('Callback ' + id + ': done without a call.', () => api('POST', '/panel/api/callbacks/' + id + '/done', {}))
+      .then((r) => { if (r) loadDetail(id, false); });
+  });
   $('r-date').addEventListener('change', slots);
   $('r-zone').addEventListener('change', slots);
+  $('r-type').addEventListener('change', () => {
+    const t = $('r-type').value;
+    $('r-delay-box').hidden = t !== 'delayed';
+    $('r-at-box').hidden = t !== 'scheduled';
+    $('slots').hidden = t !== 'scheduled';
+  });
   $('reschedule-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = window.panel.selected;
-    act('Callback ' + id + ' rescheduled.', () => api('POST', '/panel/api/callbacks/' + id + '/reschedule', {
-      date: $('r-date').value, time: $('r-time').value, time_zone: $('r-zone').value,
-    })).then(() => slots());
+    const type = $('r-type').value;
+    const body = { type };
+    if (type === 'scheduled') {
+      Object.assign(body, { date: $('r-date').value, time: $('r-time').value, time_zone: $('r-zone').value });
+    }
+    if (type === 'delayed') body.delay_minutes = Number($('r-delay').value);
+    if ($('r-number').value.trim()) body.number = $('r-number').value.trim();
+    if (!$('r-routing-box').hidden && $('r-routing').value) body.routing = $('r-routing').value;
+    act('Callback ' + id + ' rescheduled.', () => api('POST', '/panel/api/callbacks/' + id + '/reschedule', body))
+      .then((r) => { if (r) loadDetail(id, false); slots(); });
   });
   $('window-form').addEventListener('submit', (ev) => {
     ev.preventDefault();

@@ -211,7 +211,7 @@ CREATE INDEX panel_sessions_expiry ON panel_sessions (expires_at);
     r#"
 DROP INDEX callbacks_updated;
 CREATE INDEX callbacks_updated ON callbacks (updated_at)
-    WHERE state IN ('completed', 'failed', 'cancelled', 'expired');
+    WHERE state IN ('completed', 'failed', 'cancelled', 'expired', 'done');
 "#,
     // 12: the number's type, as in SQLite's step.
     r#"

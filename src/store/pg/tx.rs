@@ -316,7 +316,7 @@ impl Tx for PgTx<'_, '_> {
                     "UPDATE callbacks SET state = $2, due_at = $3, queue = $4, \
                      customer_attempts = $5, lease_owner = $6, lease_expires = $7, \
                      updated_at = $8, number = $9, agent = $10, waits = $12, failovers = $13, \
-                     window_from = $14, window_until = $15, number_type = $16, \
+                     window_from = $14, window_until = $15, number_type = $16, kind = $17, \
                      priority = CASE WHEN $11 AND priority < {FIRST_BOOST} \
                                 THEN priority + {FIRST_BOOST} ELSE priority END \
                      WHERE id = $1 RETURNING {CALLBACK_COLUMNS}"
@@ -338,6 +338,7 @@ impl Tx for PgTx<'_, '_> {
                     &p.window_from,
                     &p.window_until,
                     &p.number_type,
+                    &p.kind.as_str(),
                 ],
             )
             .map_err(pg_err("applying a transition"))?;
@@ -484,7 +485,7 @@ impl Tx for PgTx<'_, '_> {
                         OR EXISTS (SELECT 1 FROM transcriptions t \
                                    WHERE t.callback_id = callbacks.id AND t.wav_path <> '')) \
                    AND (id = $1 OR ($2::bigint IS NOT NULL AND updated_at < $2 AND \
-                        state IN ('completed', 'cancelled', 'expired', 'failed'))) \
+                        state IN ('completed', 'cancelled', 'expired', 'failed', 'done'))) \
                  ORDER BY id FOR UPDATE",
                 &[&only, &before],
             )

@@ -16,7 +16,7 @@ pub(crate) mod sessions;
 pub(crate) mod writes;
 
 use super::{PanelLists, StoreError, Transition};
-use crate::model::{AttemptResult, CallbackId, CallbackRequest, Draft, State};
+use crate::model::{AttemptResult, CallbackId, CallbackRequest, CallbackType, Draft, State};
 use crate::transcribe::{Job, Retry};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -284,6 +284,7 @@ pub(crate) struct Planned<'a> {
     pub failovers: u32,
     /// Raise the priority by [`super::FIRST_BOOST`] (the panel's Call Now), once.
     pub first: bool,
+    pub kind: CallbackType,
 }
 
 /// Checks `change` against `row` (expected state, lifecycle, lease, due time) and says
@@ -366,6 +367,7 @@ pub(crate) fn plan<'a>(
             .failovers
             .saturating_add(u32::from(change.failover)),
         first: change.first,
+        kind: change.kind.unwrap_or(row.kind),
     })
 }
 

@@ -59,7 +59,7 @@ pub(crate) const PANEL_REQUESTED: &str = "state = 'requested'";
 /// The finished states, for the panel's recent list (through `callbacks_updated`).
 pub(crate) const FINISHED: &str =
     "(state = 'completed' OR state = 'failed' OR state = 'cancelled' \
-                        OR state = 'expired')";
+                        OR state = 'expired' OR state = 'done')";
 /// The panel's scope: ?1 every callback, or the queues of the JSON array ?2, or personal to
 /// the agent ?3.
 pub(crate) const PANEL_SCOPE: &str =

@@ -264,7 +264,7 @@ CREATE INDEX panel_sessions_expiry ON panel_sessions (expires_at);
 DROP INDEX callbacks_updated;
 CREATE INDEX callbacks_updated ON callbacks (updated_at)
     WHERE (state = 'completed' OR state = 'failed' OR state = 'cancelled'
-                        OR state = 'expired');
+           OR state = 'expired' OR state = 'done');
 "#,
     // 12: the number's type (issue 24: mobile, home, work, other) as the caller, client or
     // agent gave it; NULL when nobody said (every row before this step).

@@ -248,7 +248,7 @@ impl Tx for SqliteTx<'_> {
                 "UPDATE callbacks SET state = ?2, due_at = ?3, queue = ?4, \
                  customer_attempts = ?5, lease_owner = ?6, lease_expires = ?7, \
                  updated_at = ?8, number = ?9, agent = ?10, waits = ?12, failovers = ?13, \
-                 window_from = ?14, window_until = ?15, number_type = ?16, \
+                 window_from = ?14, window_until = ?15, number_type = ?16, kind = ?17, \
                  priority = CASE WHEN ?11 AND priority < 1073741824 \
                             THEN priority + 1073741824 ELSE priority END \
                  WHERE id = ?1 RETURNING ",
@@ -272,7 +272,8 @@ impl Tx for SqliteTx<'_> {
                         p.failovers,
                         p.window_from,
                         p.window_until,
-                        p.number_type
+                        p.number_type,
+                        p.kind.as_str()
                     ],
                     read_callback,
                 )
@@ -429,7 +430,7 @@ impl Tx for SqliteTx<'_> {
                         OR EXISTS (SELECT 1 FROM transcriptions t \
                                    WHERE t.callback_id = callbacks.id AND t.wav_path <> '')) \
                    AND (id = ?1 OR (?2 IS NOT NULL AND updated_at < ?2 AND \
-                        state IN ('completed', 'cancelled', 'expired', 'failed')))",
+                        state IN ('completed', 'cancelled', 'expired', 'failed', 'done')))",
             )
             .and_then(|mut s| {
                 s.query_map(params![only, before], |r| {

@@ -28,6 +28,10 @@ pub enum Endpoint {
     /// Answers after this many seconds but runs no application on the call (as when the
     /// application is missing or the leg is transferred away).
     AnswerOnly(u32),
+    /// Rings for up to this many milliseconds of real time (a person looking at the
+    /// phone), then answers as `Answer(0)`. While it rings the leg exists under its
+    /// `origination_uuid`, and `uuid_kill` of it ends the originate with the kill's cause.
+    Rings(u64),
 }
 
 /// One line the module logged.
@@ -78,6 +82,10 @@ pub enum Act {
     Speak(std::path::PathBuf),
     /// Hangs up at the next prompt, or right after speaking at the next `record`.
     Hangup,
+    /// Presses nothing at the next `play_and_get_digits` but listens, for up to this many
+    /// milliseconds of real time, for keys queued on the call (`uuid_recv_dtmf`, the
+    /// panel's Accept / Reject); none by then: it times out.
+    Listen(u64),
 }
 
 /// A simulated call.
@@ -97,6 +105,9 @@ pub struct SimSession {
     /// When (real time) the last `record` on the call ended: the capture benchmark measures
     /// from here to the application's return.
     pub recorded_at: Mutex<Option<std::time::Instant>>,
+    /// DTMF queued on the call as received (`uuid_recv_dtmf`), read by the next
+    /// `play_and_get_digits` before anything the script says.
+    pub received_dtmf: Mutex<String>,
 }
 
 impl SimSession {
@@ -110,6 +121,7 @@ impl SimSession {
             answered: AtomicBool::new(false),
             hangup_cause: Mutex::new(None),
             recorded_at: Mutex::new(None),
+            received_dtmf: Mutex::new(String::new()),
         })
     }
 

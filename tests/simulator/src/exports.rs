@@ -398,12 +398,35 @@ fn play_and_get_digits(s: &SimSession, args: &[&str]) -> bool {
         if !s.ready() {
             return true;
         }
-        let act = {
-            let mut acts = lock(&s.acts);
-            match acts.front() {
-                Some(Act::Press(_) | Act::Silent | Act::Hangup) => acts.pop_front(),
-                _ => None,
+        // Keys queued on the channel come first: the prompt breaks on a queued digit and
+        // the digit collector dequeues them (src/switch_ivr_play_say.c:1691-1697 and
+        // src/switch_ivr.c:1453-1470 at v1.10.12).
+        let act = match received(s) {
+            Some(keys) => Some(Act::Press(keys)),
+            None => {
+                let mut acts = lock(&s.acts);
+                match acts.front() {
+                    Some(Act::Press(_) | Act::Silent | Act::Hangup | Act::Listen(_)) => {
+                        acts.pop_front()
+                    }
+                    _ => None,
+                }
             }
+        };
+        let act = match act {
+            Some(Act::Listen(ms)) => {
+                let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+                loop {
+                    if let Some(keys) = received(s) {
+                        break Some(Act::Press(keys));
+                    }
+                    if std::time::Instant::now() >= until || !s.ready() {
+                        break None;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+            other => other,
         };
         match act {
             Some(Act::Hangup) => {
@@ -431,6 +454,36 @@ fn play_and_get_digits(s: &SimSession, args: &[&str]) -> bool {
         lock(&s.apps).push(("playback".into(), args[6].to_string()));
     }
     true
+}
+
+/// The DTMF queued on a call as received, taken (`None`: none).
+fn received(s: &SimSession) -> Option<String> {
+    let mut q = lock(&s.received_dtmf);
+    (!q.is_empty()).then(|| std::mem::take(&mut *q))
+}
+
+/// `uuid_recv_dtmf <uuid> <digits>` (mod_commands.c:6396-6437 at v1.10.12): the digits are
+/// queued on the channel as if its caller pressed them; an unknown uuid is `-ERR Cannot
+/// locate session!`, missing arguments the usage.
+fn uuid_recv_dtmf(arg: &str) -> (SwitchStatus, String) {
+    let mut it = arg.split_whitespace();
+    let (Some(uuid), Some(digits)) = (it.next(), it.next()) else {
+        return (SWITCH_STATUS_SUCCESS, "-USAGE: <uuid> <dtmf_data>\n".into());
+    };
+    let found = state().sessions.get(uuid).cloned();
+    match found {
+        Some(s) => {
+            lock(&s.received_dtmf).push_str(digits);
+            (
+                SWITCH_STATUS_SUCCESS,
+                format!("+OK {uuid} received DTMF {digits}.\n"),
+            )
+        }
+        None => (
+            SWITCH_STATUS_SUCCESS,
+            "-ERR Cannot locate session!\n".into(),
+        ),
+    }
 }
 
 /// Runs an application on a call: one the module registered, or a simulated one.
@@ -549,8 +602,38 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
         .unwrap_or(60);
     let behaviour = state().endpoints.get(&target).copied();
     let fail = |cause: &str| (SWITCH_STATUS_FALSE, format!("-ERR {cause}\n"));
+    let behaviour = match behaviour {
+        Some(Endpoint::Rings(ms)) => {
+            // The ringing leg is a channel already: `uuid_kill` finds it (mod_commands.c
+            // 2852-2877 at v1.10.12) and hangs it up with the cause given, and the
+            // originate then fails with the peer channel's cause (src/switch_ivr_originate.c
+            // 3936-3946), which the originate API replies as `-ERR <cause>`
+            // (mod_commands.c:5139).
+            let uuid = get("origination_uuid").unwrap_or_else(core::new_uuid);
+            let ringing = SimSession::new(&uuid);
+            ringing.set("uuid", &uuid);
+            ringing.set("destination_number", &target);
+            state().add_leg(uuid.clone(), ringing.clone());
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            loop {
+                let killed = lock(&ringing.hangup_cause).clone();
+                if let Some(cause) = killed {
+                    state().sessions.remove(&uuid);
+                    return fail(&cause);
+                }
+                if std::time::Instant::now() >= until {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Some(Endpoint::Answer(0))
+        }
+        other => other,
+    };
     match behaviour {
         None => fail("NO_ROUTE_DESTINATION"),
+        // Answered above (`Answer(0)`) or failed there.
+        Some(Endpoint::Rings(_)) => fail("NORMAL_TEMPORARY_FAILURE"),
         Some(Endpoint::Busy) => fail("USER_BUSY"),
         Some(Endpoint::Reject) => fail("CALL_REJECTED"),
         Some(Endpoint::WrongNumber) => fail("UNALLOCATED_NUMBER"),
@@ -657,6 +740,7 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
     match cmd {
         "originate" => originate(arg, None),
         "uuid_kill" => uuid_kill(arg),
+        "uuid_recv_dtmf" => uuid_recv_dtmf(arg),
         // mod_commands.c:6550-6560: the value, or nothing for an unknown name.
         "global_getvar" => (
             SWITCH_STATUS_SUCCESS,

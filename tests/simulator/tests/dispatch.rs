@@ -1105,3 +1105,300 @@ fn the_agent_hears_the_queues_ringback_while_the_customer_rings() {
         Some("%(400,200,400,450);%(400,2000,400,450)")
     );
 }
+
+#[test]
+fn the_agent_reschedules_after_the_call_with_a_new_number() {
+    // After the call the agent keys 8, 90 minutes and the number the customer gave: the
+    // connected callback is rescheduled (not completed) as a delayed one on that number,
+    // and at its time the customer is dialled on the new number.
+    let sim = sim();
+    let _m = load(CONF);
+    // 1001 alone, so the second call goes to the same agent's scripted phone.
+    sim.api("callback agent 1002 away");
+    let start = sim.now();
+    agent_answers(&sim, "1001", &["1", "8", "90#", "2125550177#"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    let r = &t["request"];
+    assert_eq!(r["number"], "+12125550177");
+    assert_eq!(r["kind"], "delayed");
+    let due: chrono::DateTime<Utc> = r["due_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        due >= start + Duration::minutes(90) && due < start + Duration::minutes(91),
+        "due {due}, the call began {start}"
+    );
+    let moved = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["action"] == "reschedule")
+        .unwrap_or_else(|| panic!("no reschedule event: {t}"));
+    assert_eq!(moved["from"], "connected");
+    assert_eq!(moved["actor"], "1001");
+    let detail = moved["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("after the call") && detail.contains("number +12125550177"),
+        "{detail}"
+    );
+    // Both legs of the first call are closed: the agent is free again.
+    assert!(t["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| !a["ended_at"].is_null()));
+    let agent_call = sim
+        .sessions()
+        .into_iter()
+        .find(|s| s.var("destination_number").as_deref() == Some("user/1001"))
+        .unwrap();
+    let played: Vec<String> = agent_call
+        .apps
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, arg)| arg.clone())
+        .collect();
+    assert!(
+        played.iter().any(|a| a.contains("agent-rescheduled.wav")),
+        "{played:?}"
+    );
+
+    // At its time it goes out again, to the new number.
+    let new_dial = "sofia/gateway/pstn/+12125550177";
+    agent_answers(&sim, "1001", &["1", "1"]);
+    sim.endpoint(new_dial, Endpoint::Answer(4));
+    sim.advance(Duration::minutes(91));
+    let t = wait_state(&sim, id, "completed");
+    // One bridge to each number (the sessions are not listed in call order).
+    let b = bridges(&sim);
+    assert_eq!(b.len(), 2, "{b:?}");
+    for dial in [CUSTOMER_DIAL, new_dial] {
+        assert_eq!(
+            b.iter()
+                .filter(|x| x.ends_with(&format!("}}{dial}")))
+                .count(),
+            1,
+            "{dial}: {b:?}"
+        );
+    }
+    assert_eq!(t["request"]["customer_attempts"], 2);
+}
+
+#[test]
+fn a_number_the_agent_keys_after_the_call_that_is_not_valid_moves_nothing() {
+    // After the call 8, 30 minutes and a number too short to be one: the agent hears that
+    // the callback could not be moved, and it completes on its old number as if nothing
+    // was keyed.
+    let sim = sim();
+    let _m = load(CONF);
+    agent_answers(&sim, "1001", &["1", "8", "30#", "12#"]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(4));
+    let id = capture(&sim, "type=immediate");
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["request"]["number"], CUSTOMER);
+    assert!(!actions(&t).contains(&"reschedule".to_string()), "{t}");
+    assert!(sim
+        .logs()
+        .iter()
+        .any(|l| l.text.contains("asked to call again later") && l.text.contains("number")));
+}
+
+/// The dispatch configuration with the REST API on and a staff and a metrics key.
+fn load_with_api(sim: &Sim) -> (Loaded, String) {
+    let text = std::fs::read_to_string(repo_root().join(CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="http-listen" value=""/>"#,
+            r#"<param name="http-listen" value="127.0.0.1:0"/>"#,
+        )
+        .replace(
+            "</configuration>",
+            r#"<api-keys>
+                 <key name="crm"><param name="secret" value="staff-secret-0123456789ab"/>
+                   <param name="scope" value="staff"/></key>
+                 <key name="web"><param name="secret" value="create-secret-0123456789"/>
+                   <param name="scope" value="create"/></key>
+               </api-keys></configuration>"#,
+        );
+    let conf = std::env::temp_dir().join(format!("done-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    let m = load_with_config(&conf).unwrap();
+    let _ = std::fs::remove_file(&conf);
+    let line = sim
+        .logs()
+        .into_iter()
+        .find(|l| l.text.contains("REST API listening on"))
+        .unwrap_or_else(|| panic!("{:#?}", sim.logs()));
+    let base = format!("http://{}", line.text.rsplit(' ').next().unwrap().trim());
+    (m, base)
+}
+
+#[test]
+fn done_without_a_call_is_its_own_outcome_at_every_door() {
+    // A waiting callback marked done (fs_cli with a note, and the REST API) ends in state
+    // `done`, not `cancelled`: the trace, the list, /metrics and the report count it apart
+    // from a cancel; a done or running callback cannot be marked done, and a create key may
+    // not mark one.
+    let sim = sim();
+    let (_m, base) = load_with_api(&sim);
+    let a = capture(&sim, "type=delayed delay=2h");
+    let b = capture(&sim, "type=delayed delay=2h");
+    let c = capture(&sim, "type=delayed delay=2h");
+    let r = sim.api(&format!("callback done {a} paid online meanwhile"));
+    assert_eq!(r, format!("+OK callback {a} done (without a call)\n"));
+    let t = show(&sim, a);
+    assert_eq!(t["request"]["state"], "done");
+    let e = t["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(e["action"], "done");
+    assert_eq!(e["actor"], "fs_cli");
+    assert_eq!(e["detail"], "done without a call: paid online meanwhile");
+
+    // The REST API: a create key is refused, a staff key marks it.
+    let url = format!("{base}/v1/callbacks/{b}/done");
+    match ureq::post(&url)
+        .set("Authorization", "Bearer create-secret-0123456789")
+        .call()
+    {
+        Err(ureq::Error::Status(403, _)) => {}
+        other => panic!(
+            "a create key marked it done: {:?}",
+            other.map(|r| r.status())
+        ),
+    }
+    assert_eq!(state(&sim, b), "scheduled");
+    let v: Value = ureq::post(&url)
+        .set("Authorization", "Bearer staff-secret-0123456789ab")
+        .send_json(serde_json::json!({"note": "customer emailed"}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(v["state"], "done", "{v}");
+    // Twice: refused, naming the state, and nothing changes.
+    match ureq::post(&url)
+        .set("Authorization", "Bearer staff-secret-0123456789ab")
+        .call()
+    {
+        Err(ureq::Error::Status(409, r)) => {
+            let body = r.into_string().unwrap();
+            assert!(body.contains("is done, not waiting"), "{body}");
+        }
+        other => panic!("done twice: {:?}", other.map(|r| r.status())),
+    }
+    let r = sim.api(&format!("callback done {b}"));
+    assert!(r.starts_with("-ERR") && r.contains("not waiting"), "{r}");
+    assert!(sim.api(&format!("callback cancel {c}")).starts_with("+OK"));
+
+    // Listed, counted and reported apart from the cancel.
+    let listed = sim.api("callback list done");
+    assert!(listed.starts_with("+OK 2 callback(s)"), "{listed}");
+    let metrics = ureq::get(&format!("{base}/metrics"))
+        .set("Authorization", "Bearer staff-secret-0123456789ab")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains(r#"callback_requests{queue="support",state="done"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"callback_requests{queue="support",state="cancelled"} 1"#),
+        "{metrics}"
+    );
+    let report = sim.api("callback report from=2026-11-22 to=2026-11-24");
+    let states: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("callback,"))
+        .filter_map(|l| l.split(',').find(|f| ["done", "cancelled"].contains(f)))
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "done").count(),
+        2,
+        "{report}"
+    );
+    assert_eq!(
+        states.iter().filter(|s| **s == "cancelled").count(),
+        1,
+        "{report}"
+    );
+}
+
+#[test]
+fn a_queue_makes_the_phones_reschedules_personal_or_campaign() {
+    // With `rescheduled-callbacks=personal` the agent's key 3 in the preview makes the
+    // callback personal to that agent; with `campaign` a personal callback goes back to
+    // any agent of the queue.
+    for (rule, want) in [("personal", Some("1001")), ("campaign", None)] {
+        let conf = conf_with(
+            "<param name=\"failover-queue\" value=\"overflow\"/>",
+            &format!(
+                "<param name=\"failover-queue\" value=\"overflow\"/>\
+                 <param name=\"rescheduled-callbacks\" value=\"{rule}\"/>"
+            ),
+        );
+        let sim = sim();
+        let _m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
+        sim.api("callback agent 1002 away");
+        agent_answers(&sim, "1001", &["3"]);
+        // Campaign: start from a callback personal to 1001, to see it let go.
+        let args = if want.is_some() {
+            "type=immediate"
+        } else {
+            "type=immediate agent=1001"
+        };
+        let id = capture(&sim, args);
+        let t = wait_state(&sim, id, "rescheduled");
+        assert_eq!(
+            t["request"]["agent"].as_str(),
+            want,
+            "{rule}: {}",
+            t["request"]
+        );
+        let detail = t["events"].as_array().unwrap().last().unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let says = if want.is_some() {
+            "personal to agent 1001"
+        } else {
+            "any agent of queue support"
+        };
+        assert!(detail.contains(says), "{rule}: {detail}");
+    }
+}
+
+#[test]
+fn fs_clis_reschedule_sets_the_type_the_time_implies() {
+    // `callback reschedule` with now, +N and a clock time makes the callback immediate,
+    // delayed and scheduled (said in the reply); an agent-preview callback keeps its type;
+    // a bad time is refused naming the usage and changes nothing.
+    let sim = sim();
+    let _m = load(CONF);
+    sim.api("callback agent 1001 away");
+    sim.api("callback agent 1002 away");
+    let id = capture(&sim, "type=delayed delay=2h");
+    for (when, kind) in [
+        ("+45m", "delayed"),
+        ("tomorrow 09:30", "scheduled"),
+        ("now", "immediate"),
+    ] {
+        let r = sim.api(&format!("callback reschedule {id} {when}"));
+        assert!(
+            r.starts_with(&format!("+OK callback {id} rescheduled"))
+                && r.contains(&format!("type {kind}")),
+            "{when}: {r}"
+        );
+        assert_eq!(show(&sim, id)["request"]["kind"], kind, "{when}");
+    }
+    let before = show(&sim, id)["request"].clone();
+    let r = sim.api(&format!("callback reschedule {id} next blue moon"));
+    assert!(
+        r.starts_with("-ERR") && r.contains("callback reschedule <id> <when>"),
+        "{r}"
+    );
+    assert_eq!(show(&sim, id)["request"], before);
+    let preview = capture(&sim, "type=agent-preview delay=1h");
+    let r = sim.api(&format!("callback reschedule {preview} +2h"));
+    assert!(r.contains("type agent-preview"), "{r}");
+}

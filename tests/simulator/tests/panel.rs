@@ -372,8 +372,12 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     // Chromium against the panel of the loaded module: the captured callback with its
     // transcript, its audio's duration equal to the recording's, the badge equal to the
     // pending count; Call Now rings agent 1001 for it (the simulator sees the originate),
+    // the offer shows while the preview plays and Accept in the panel dials the customer,
     // the call completes and Mark Done stores the disposition; the schedule form creates a
-    // callback `callback list` shows and the badge goes up by one without a reload.
+    // callback `callback list` shows and the badge goes up by one without a reload; Done
+    // closes a waiting one as done; with auto-play on, a second offer's recording plays as
+    // soon as it is offered, and Reject gives it back; the finished call is moved to later
+    // with the customer's new number.
     let script = repo_root().join("tests/browser/panel.mjs");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !need("panel browser test", "the whisper model", model().is_file())
@@ -396,14 +400,20 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     let sim = sim();
     let _m = load();
     let base = http_base(&sim);
-    // Agent 1001 accepts the preview (key 1); the customer answers after 2 s.
+    // Agent 1001's phone plays the preview and nobody keys anything there: the decisions
+    // come from the panel (Accept for the first call, Reject for the second); the customer
+    // answers after 2 s.
     sim.endpoint("user/1001", Endpoint::Answer(2));
-    sim.script("user/1001", vec![Act::Press("1".into())]);
+    sim.script("user/1001", vec![Act::Listen(60_000)]);
+    sim.script("user/1001", vec![Act::Listen(60_000)]);
     sim.endpoint(
         &format!("sofia/gateway/pstn/{CUSTOMER}"),
         Endpoint::Answer(2),
     );
     let id = ivr_capture(&sim, CUSTOMER, "refund.wav");
+    // A second recorded callback (auto-play, Reject) and a plain one (Done).
+    let second = ivr_capture(&sim, "+12125550143", "delivery.wav");
+    let spare = capture(&sim, "type=delayed delay=3h queue=support");
     // Tuesday's 12:00 slot (capacity 2) is full: greyed out in the grid.
     let full: Vec<i64> = (0..2)
         .map(|_| capture(&sim, "type=scheduled when=2026-11-24T12:00 queue=support"))
@@ -428,7 +438,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
             ["requested", "scheduled", "rescheduled", "due"].contains(&c["state"].as_str().unwrap())
         })
         .count();
-    assert_eq!(pending, 3);
+    assert_eq!(pending, 5);
 
     let dir = artifacts();
     let out = std::process::Command::new("node")
@@ -437,6 +447,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         .arg(&dir)
         .arg(id.to_string())
         .args(["sam", "sam-panel-pw1"])
+        .args([second.to_string(), spare.to_string()])
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node runs");
@@ -501,9 +512,73 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         "{}",
         rung[0]
     );
+    // The offer was shown while the preview played; auto-play is off by default, so the
+    // recording did not play; Accept was pressed on the agent's call as key 1.
+    assert_eq!(seen["offer_number"], CUSTOMER);
+    assert_eq!(seen["autoplay_default"], false);
+    assert_eq!(seen["offer_audio_paused"], true);
+    assert_eq!(seen["offer_autoplayed"], Value::Null);
+    assert_eq!(
+        seen["accept_message"],
+        format!("Callback {id}: accepted, calling the customer.")
+    );
+    let pressed: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("uuid_recv_dtmf "))
+        .collect();
+    assert_eq!(pressed.len(), 2, "{pressed:?}");
+    assert!(
+        pressed[0].ends_with(" 1") && pressed[1].ends_with(" 9"),
+        "{pressed:?}"
+    );
     let t = show(&sim, id);
-    assert_eq!(t["request"]["state"], "completed");
+    assert!(
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "complete"),
+        "{t}"
+    );
     assert_eq!(t["request"]["agent"], "1001");
+    // Then moved again after the call: 45 minutes later, on the number the customer gave.
+    assert_eq!(seen["call_again_title"], "Call again (after the call)");
+    assert_eq!(
+        seen["call_again_message"],
+        format!("Callback {id} rescheduled.")
+    );
+    assert_eq!(t["request"]["state"], "rescheduled");
+    assert_eq!(t["request"]["number"], "+12125550177");
+    assert_eq!(t["request"]["kind"], "delayed");
+    let last = t["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["from"].as_str(), last["actor"].as_str()),
+        (Some("completed"), Some("panel:alice")),
+        "{last}"
+    );
+
+    // Done without a call: its own state.
+    assert_eq!(
+        seen["done_message"],
+        format!("Callback {spare}: done without a call.")
+    );
+    assert_eq!(show(&sim, spare)["request"]["state"], "done");
+
+    // Auto-play on: the second offer's recording played as soon as it was offered (the
+    // preview was still playing on the phone); Reject gave it back, no customer attempt.
+    assert_eq!(seen["autoplay_stored"], "on");
+    assert_eq!(seen["autoplayed"].as_i64(), Some(second));
+    assert_eq!(seen["autoplay_offer_state"], "the preview is playing");
+    assert_eq!(seen["autoplay_audio_for"], second.to_string());
+    assert_eq!(
+        seen["reject_message"],
+        format!("Callback {second}: rejected, back to the queue.")
+    );
+    let t2 = show(&sim, second);
+    assert_eq!(t2["attempts"][0]["result"], "rejected", "{t2}");
+    assert_eq!(t2["attempts"][0]["hangup_cause"], "AGENT_REJECTED");
+    assert_eq!(t2["request"]["customer_attempts"], 0);
     let now_event = t["events"]
         .as_array()
         .unwrap()
@@ -576,7 +651,7 @@ fn an_agent_works_a_callback_in_a_real_browser() {
     println!("panel screenshot: {}", shot.display());
 
     // The supervisor's operator view: the support queue's counts and results of today,
-    // agent 1001 ready.
+    // agent 1001 away.
     let queues: Vec<&str> = seen["operator_queues"]
         .as_array()
         .unwrap()
@@ -585,14 +660,17 @@ fn an_agent_works_a_callback_in_a_real_browser() {
         .collect();
     assert_eq!(queues.len(), 1, "sam's team only: {queues:?}");
     assert!(queues[0].starts_with("support"), "{queues:?}");
-    assert!(queues[0].contains("completed=1"), "{queues:?}");
-    assert!(queues[0].contains("rescheduled=1"), "{queues:?}");
+    // The scheduled one, the finished call moved again and the rejected one wait again;
+    // the one done without a call is counted apart.
+    assert!(queues[0].contains("rescheduled=3"), "{queues:?}");
+    assert!(queues[0].contains("done=1"), "{queues:?}");
     assert!(queues[0].contains(", scheduled=2"), "{queues:?}");
     assert!(queues[0].contains("answered=1"), "{queues:?}");
     let agents = seen["operator_agents"].as_array().unwrap();
     assert_eq!(agents.len(), 1, "{agents:?}");
+    // Set away by the browser after the Reject.
     assert!(
-        agents[0].as_str().unwrap().starts_with("1001\tready"),
+        agents[0].as_str().unwrap().starts_with("1001\taway"),
         "{agents:?}"
     );
     println!(
@@ -962,4 +1040,454 @@ fn the_panels_schedule_reschedule_and_call_now_hold_the_caps() {
     assert_eq!(show(&sim, id)["request"]["state"], "scheduled");
     assert_eq!(show(&sim, id)["request"]["due_at"], due);
     let _ = std::fs::remove_file(conf);
+}
+
+/// Waits (up to 10 s of real time) until callback `id` is in `want`.
+fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = show(sim, id);
+        if t["request"]["state"] == want {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{id} never reached {want}: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The panel configuration with `support` given `rescheduled-callbacks=<rule>`.
+fn load_with_rule(rule: &str) -> Loaded {
+    let text = std::fs::read_to_string(repo_root().join(CONF)).unwrap();
+    let from = r#"<param name="slot-capacity" value="2"/>"#;
+    assert!(text.contains(from));
+    let text = text.replace(
+        from,
+        &format!(r#"{from}<param name="rescheduled-callbacks" value="{rule}"/>"#),
+    );
+    let path = std::env::temp_dir().join(format!("panel-{rule}-{}.conf.xml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let m = load_with_config(&path).unwrap_or_else(|e| panic!("load failed: {e}"));
+    let _ = std::fs::remove_file(&path);
+    m
+}
+
+#[test]
+fn the_panels_reschedule_sets_the_type_moves_a_finished_call_and_marks_done() {
+    // The reschedule form's type: immediate (due now), delayed by N minutes, scheduled at
+    // a date and time, each stored as the callback's type; a bad type or a delay without
+    // minutes is 400 naming the field and moves nothing. After the call the agent moves
+    // the completed callback to later with the customer's new number; Done closes a
+    // waiting one as `done`, not cancelled; neither reopens a cancelled one.
+    let sim = sim();
+    let _m = load();
+    let base = http_base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    let id = capture(&sim, "type=delayed delay=2h queue=support");
+    let move_it = |body: &str| alice.post(&format!("/panel/api/callbacks/{id}/reschedule"), body);
+
+    let r = move_it(r#"{"type":"immediate"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["type"], "immediate");
+    assert_eq!(r.json()["callback"]["due_at"], "2026-11-23T14:00:00Z");
+    let r = move_it(r#"{"type":"delayed","delay_minutes":30}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["type"], "delayed");
+    assert_eq!(r.json()["callback"]["due_at"], "2026-11-23T14:30:00Z");
+    let r = move_it(r#"{"type":"scheduled","date":"2026-11-24","time":"11:00"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["type"], "scheduled");
+    assert_eq!(r.json()["callback"]["due_at"], "2026-11-24T16:00:00Z");
+    let before = show(&sim, id)["request"].clone();
+    for (body, field) in [
+        (r#"{"type":"soon"}"#, "type"),
+        (r#"{"type":"delayed"}"#, "delay_minutes"),
+        (r#"{"type":"delayed","delay_minutes":0}"#, "delay_minutes"),
+        (r#"{"type":"scheduled"}"#, "date"),
+    ] {
+        let r = move_it(body);
+        assert_eq!(
+            (r.status, r.json()["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert_eq!(show(&sim, id)["request"], before);
+    // The trace names the type change.
+    let t = show(&sim, id);
+    assert!(
+        t["events"].as_array().unwrap().iter().any(|e| e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("type immediate"))),
+        "{t}"
+    );
+
+    // Done: not cancelled, and final.
+    let r = alice.post(&format!("/panel/api/callbacks/{id}/done"), "{}");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["state"], "done");
+    let r = move_it(r#"{"type":"immediate"}"#);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (409, "invalid-state"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(show(&sim, id)["request"]["state"], "done");
+
+    // A call that happened: alice takes it (key 1), the customer answers.
+    sim.endpoint("user/1001", Endpoint::Answer(2));
+    sim.script("user/1001", vec![Act::Press("1".into())]);
+    sim.endpoint("sofia/gateway/pstn/+12125550142", Endpoint::Answer(3));
+    let call = capture(&sim, "type=immediate queue=support");
+    let r = alice.post("/panel/api/me/state", r#"{"ready":true}"#);
+    assert_eq!(r.status, 200);
+    wait_state(&sim, call, "completed");
+    // Only the agent's own moves: a number that is not one is refused, nothing moves.
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{call}/reschedule"),
+        r#"{"type":"delayed","delay_minutes":60,"number":"12"}"#,
+    );
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(show(&sim, call)["request"]["state"], "completed");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{call}/reschedule"),
+        r#"{"type":"delayed","delay_minutes":60,"number":"(212) 555-0177"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let c = &r.json()["callback"];
+    assert_eq!(c["state"], "rescheduled");
+    assert_eq!(c["number"], "+12125550177");
+    assert_eq!(c["type"], "delayed");
+    let t = show(&sim, call);
+    let e = t["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(e["from"], "completed");
+    assert_eq!(e["actor"], "panel:alice");
+    assert!(
+        e["detail"].as_str().unwrap().contains("after the call"),
+        "{e}"
+    );
+
+    // A cancelled callback stays cancelled.
+    let gone = capture(&sim, "type=delayed delay=3h queue=support");
+    assert!(sim
+        .api(&format!("callback cancel {gone}"))
+        .starts_with("+OK"));
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{gone}/reschedule"),
+        r#"{"type":"immediate"}"#,
+    );
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    let r = alice.post(&format!("/panel/api/callbacks/{gone}/done"), "{}");
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(show(&sim, gone)["request"]["state"], "cancelled");
+}
+
+#[test]
+fn a_queues_rule_makes_the_panels_reschedules_personal_or_campaign() {
+    // agent-choice (the default): the agent picks personal or campaign; personal needs an
+    // agent login. A queue forcing personal makes every agent's reschedule personal and
+    // refuses campaign naming the rule; one forcing campaign lets a personal callback go
+    // to the team. /panel/api/me says the rule, for the form.
+    let sim = sim();
+    let m = load();
+    let base = http_base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    let sam = Client::login(&base, "sam", "sam-panel-pw1");
+    let me = alice.get("/panel/api/me").json();
+    assert_eq!(
+        me["queues"][0]["rescheduled_callbacks"], "agent-choice",
+        "{me}"
+    );
+    let id = capture(&sim, "type=delayed delay=2h queue=support");
+    let path = format!("/panel/api/callbacks/{id}/reschedule");
+    let r = alice.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":45,"routing":"personal"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["callback"]["agent"], "1001");
+    let r = alice.post(&path, r#"{"type":"delayed","delay_minutes":50}"#);
+    assert_eq!(r.json()["callback"]["agent"], "1001", "no choice keeps it");
+    let r = alice.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":55,"routing":"campaign"}"#,
+    );
+    assert_eq!(r.json()["callback"]["agent"], Value::Null);
+    let r = sam.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":60,"routing":"personal"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("routing"))
+    );
+    let r = alice.post(
+        &path,
+        r#"{"type":"delayed","delay_minutes":60,"routing":"mine"}"#,
+    );
+    assert_eq!(r.status, 400);
+    drop(m);
+    drop(sim);
+
+    for rule in ["personal", "campaign"] {
+        let sim = self::sim();
+        let _m = load_with_rule(rule);
+        let base = http_base(&sim);
+        let alice = Client::login(&base, "alice", "alice-panel-pw");
+        let me = alice.get("/panel/api/me").json();
+        let support = me["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "support")
+            .unwrap()
+            .clone();
+        assert_eq!(support["rescheduled_callbacks"], rule);
+        let args = if rule == "campaign" {
+            "type=delayed delay=2h queue=support agent=1001"
+        } else {
+            "type=delayed delay=2h queue=support"
+        };
+        let id = capture(&sim, args);
+        let path = format!("/panel/api/callbacks/{id}/reschedule");
+        let other = if rule == "personal" {
+            "campaign"
+        } else {
+            "personal"
+        };
+        let r = alice.post(
+            &path,
+            &format!(r#"{{"type":"delayed","delay_minutes":45,"routing":"{other}"}}"#),
+        );
+        assert_eq!(
+            (r.status, r.json()["error"]["field"].as_str()),
+            (400, Some("routing")),
+            "{rule}"
+        );
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("a {rule} callback")),
+            "{}",
+            r.json()
+        );
+        let r = alice.post(&path, r#"{"type":"delayed","delay_minutes":45}"#);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let want = if rule == "personal" {
+            Value::from("1001")
+        } else {
+            Value::Null
+        };
+        assert_eq!(r.json()["callback"]["agent"], want, "{rule}");
+    }
+}
+
+/// Polls the user's list until callback `id` is offered to them in `state` (bounded).
+fn wait_offer(c: &Client, id: i64, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = c.get("/panel/api/callbacks").json();
+        if l["offer"]["id"] == id && l["offer"]["state"] == state {
+            return l["offer"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} never offered ({state}): {l}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_panels_accept_and_reject_reach_the_preview_on_the_agents_phone() {
+    // While the preview plays on agent 1001's phone (nothing keyed there), the panel shows
+    // the offer to alice; her Accept is pressed on that call as key 1 (uuid_recv_dtmf) and
+    // the customer is dialled; her Reject on the next offer is key 9: back to the queue,
+    // no customer attempt used. Nobody else can decide it, a bad decision is 400, and a
+    // callback not offered is 409.
+    let sim = sim();
+    let _m = load();
+    let base = http_base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    let sam = Client::login(&base, "sam", "sam-panel-pw1");
+    let customer = format!("sofia/gateway/pstn/{CUSTOMER}");
+    sim.endpoint("user/1001", Endpoint::Answer(2));
+    sim.endpoint(&customer, Endpoint::Answer(2));
+    sim.script("user/1001", vec![Act::Listen(15_000)]);
+    let waiting = capture(&sim, "type=delayed delay=3h queue=support");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{waiting}/offer"),
+        r#"{"decision":"accept"}"#,
+    );
+    assert_eq!((r.status, r.code().as_str()), (409, "not-offered"));
+    assert_eq!(show(&sim, waiting)["request"]["state"], "scheduled");
+
+    let id = capture(&sim, "type=immediate queue=support");
+    assert_eq!(
+        alice
+            .post("/panel/api/me/state", r#"{"ready":true}"#)
+            .status,
+        200
+    );
+    let offer = wait_offer(&alice, id, "previewing");
+    assert_eq!(offer["number"], CUSTOMER);
+    let path = format!("/panel/api/callbacks/{id}/offer");
+    let r = sam.post(&path, r#"{"decision":"accept"}"#);
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("agent"))
+    );
+    let r = alice.post(&path, r#"{"decision":"later"}"#);
+    assert_eq!(
+        (r.status, r.json()["error"]["field"].as_str()),
+        (400, Some("decision"))
+    );
+    assert_eq!(show(&sim, id)["request"]["state"], "previewing");
+    let r = alice.post(&path, r#"{"decision":"accept"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["delivered"], "pressed");
+    let t = wait_state(&sim, id, "completed");
+    let acts: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        acts,
+        [
+            "created",
+            "claim",
+            "offer",
+            "preview",
+            "dial",
+            "connected",
+            "complete"
+        ]
+    );
+    let agent_uuid = sim
+        .sessions()
+        .into_iter()
+        .find(|s| s.var("destination_number").as_deref() == Some("user/1001"))
+        .expect("the agent's call")
+        .uuid();
+    let pressed: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("uuid_recv_dtmf "))
+        .collect();
+    assert_eq!(pressed.len(), 1, "{pressed:?}");
+    assert!(pressed[0].ends_with(" 1"), "{pressed:?}");
+    assert_eq!(pressed[0], format!("uuid_recv_dtmf {agent_uuid} 1"));
+
+    // Reject: key 9 on the call, the callback goes back without a customer attempt.
+    sim.script("user/1001", vec![Act::Listen(15_000)]);
+    let next = capture(&sim, "type=immediate queue=support");
+    wait_offer(&alice, next, "previewing");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{next}/offer"),
+        r#"{"decision":"reject"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Away at once, so it is not offered to her again meanwhile.
+    alice.post("/panel/api/me/state", r#"{"ready":false}"#);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = show(&sim, next);
+        if t["attempts"][0]["result"] == "rejected" {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "never rejected: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(t["attempts"][0]["hangup_cause"], "AGENT_REJECTED");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    assert!(!t["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["leg"] == "customer"));
+    let pressed: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("uuid_recv_dtmf "))
+        .collect();
+    assert!(pressed.last().unwrap().ends_with(" 9"), "{pressed:?}");
+}
+
+#[test]
+fn the_panels_decision_while_the_phone_rings() {
+    // Agent 1001's phone rings (real time): alice's Accept in the panel is kept and, as
+    // soon as she answers, the customer is dialled without the preview menu; her Reject on
+    // the next offer hangs the ringing leg up (uuid_kill ... CALL_REJECTED) and the
+    // callback goes back to the queue, no customer attempt used.
+    let sim = sim();
+    let _m = load();
+    let base = http_base(&sim);
+    let alice = Client::login(&base, "alice", "alice-panel-pw");
+    sim.endpoint("user/1001", Endpoint::Rings(2_000));
+    sim.endpoint(
+        &format!("sofia/gateway/pstn/{CUSTOMER}"),
+        Endpoint::Answer(2),
+    );
+    let id = capture(&sim, "type=immediate queue=support");
+    assert_eq!(
+        alice
+            .post("/panel/api/me/state", r#"{"ready":true}"#)
+            .status,
+        200
+    );
+    wait_offer(&alice, id, "offering");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{id}/offer"),
+        r#"{"decision":"accept"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["delivered"], "when-answered");
+    let t = wait_state(&sim, id, "completed");
+    let agent_call = sim
+        .sessions()
+        .into_iter()
+        .find(|s| s.var("destination_number").as_deref() == Some("user/1001"))
+        .expect("the agent's call");
+    let apps = agent_call.apps.lock().unwrap().clone();
+    assert!(
+        !apps.iter().any(|(a, _)| a == "play_and_get_digits"),
+        "the menu was not needed: {apps:?}"
+    );
+    assert!(apps.iter().any(|(a, _)| a == "bridge"), "{apps:?}");
+    assert_eq!(t["attempts"][1]["leg"], "customer");
+
+    // Reject while it rings: the ringing leg is hung up.
+    sim.endpoint("user/1001", Endpoint::Rings(30_000));
+    let next = capture(&sim, "type=immediate queue=support");
+    wait_offer(&alice, next, "offering");
+    let r = alice.post(
+        &format!("/panel/api/callbacks/{next}/offer"),
+        r#"{"decision":"reject"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["delivered"], "ringing-stopped");
+    alice.post("/panel/api/me/state", r#"{"ready":false}"#);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = show(&sim, next);
+        if !t["attempts"][0]["ended_at"].is_null() {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the ringing never ended: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(t["attempts"][0]["hangup_cause"], "CALL_REJECTED");
+    assert_eq!(t["attempts"][0]["result"], "rejected");
+    assert_eq!(t["request"]["customer_attempts"], 0);
+    let kills: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("uuid_kill "))
+        .collect();
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert!(kills[0].ends_with(" CALL_REJECTED"), "{kills:?}");
 }
