@@ -22,6 +22,8 @@
 //!   scheduler loop that carries them out, the agent leg's preview, the customer leg and
 //!   what follows each outcome.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
+//! - [`centre`]: contact-centre agents (a queue's `agents-from`): the centre's agent and
+//!   tier tables read, and who of them may take a callback now.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601), read into
 //!   the one [`when::Requested`], whose `implied_type` is the type a time implies.
@@ -58,6 +60,7 @@ pub mod access;
 pub mod api;
 pub mod background;
 pub mod capture;
+pub mod centre;
 pub mod clock;
 pub mod command;
 pub mod config;

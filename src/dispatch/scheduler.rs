@@ -19,6 +19,7 @@ use super::agents::{Agents, Released};
 use super::outcome;
 use super::plan::{self, Action, Claimed, Snapshot, LOOKAHEAD};
 use crate::config::{AgentConfig, Config};
+use crate::host::{CentreMark, CentreTable};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::service::{CallbackService, Error};
 use crate::store::{AttemptEnd, Outage, StoreError, Transition};
@@ -91,6 +92,21 @@ pub struct Dispatcher {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Seconds from due time to claim, for `/metrics`.
     lateness: Option<prometheus::Histogram>,
+    /// Why the contact centre's agents could not be read last turn (logged once).
+    centre_failing: Mutex<Option<String>>,
+}
+
+/// Each queue with `agents-from`, with the contact centre's queue it names.
+fn centre_links(cfg: &Config) -> Vec<(String, String)> {
+    cfg.queues
+        .values()
+        .filter_map(|q| {
+            q.dial
+                .agents_from
+                .as_ref()
+                .map(|c| (q.name().to_string(), c.clone()))
+        })
+        .collect()
 }
 
 impl Dispatcher {
@@ -110,6 +126,7 @@ impl Dispatcher {
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             lateness: crate::metrics::lateness_histogram(),
+            centre_failing: Mutex::new(None),
         })
     }
 
@@ -288,6 +305,12 @@ impl Dispatcher {
     /// Ends an agent's busy spell here; an agent that declined too often in a row is set
     /// away for every node.
     pub(crate) fn release_agent(&self, id: &str, how: Released, now: DateTime<Utc>) {
+        // The contact centre was told the agent was on a callback: it is free again.
+        if self.agents.unclaim(id) {
+            if let Err(e) = self.svc.host().centre_mark(id, CentreMark::Free) {
+                tracing::warn!("contact-centre agent {id} not set free again: {e}");
+            }
+        }
         if self.agents.release(id, how, now) {
             tracing::warn!("agent {id} set away after declining in a row");
             self.store_away(id, now);
@@ -374,6 +397,14 @@ impl Dispatcher {
         let now = self.svc.now();
         let lease = cfg.settings.lease;
         self.renew(now, lease);
+        // The contact centre's agents first, so the board below applies to them too.
+        let links = centre_links(&cfg);
+        if !links.is_empty() {
+            self.sync_centre(&links, now);
+        } else if !self.agents.is_empty() {
+            // A reload took the last agents-from away: the centre's agents go.
+            self.agents.sync_centre(Some(&[]), now);
+        }
         // A node without agents (capture only) has nothing to bring in or offer.
         if !self.agents.is_empty() {
             self.agents.sync(&self.svc.store().agent_board(now)?, now);
@@ -454,6 +485,49 @@ impl Dispatcher {
         match failed {
             Some(e) => Err(e.into()),
             None => Ok(plan.wake_at),
+        }
+    }
+
+    /// Reads the contact centre's agents and tiers and brings them into the pool. A centre
+    /// that cannot be read keeps its agents from callbacks this turn (logged when that
+    /// starts and when it ends, not every turn).
+    fn sync_centre(&self, links: &[(String, String)], now: DateTime<Utc>) {
+        let host = self.svc.host();
+        let read = host
+            .centre_table(CentreTable::Agents)
+            .map_err(|e| e.to_string())
+            .and_then(|a| crate::centre::agents(&a).map_err(|e| e.to_string()))
+            .and_then(|a| {
+                host.centre_table(CentreTable::Tiers)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| crate::centre::tiers(&t).map_err(|e| e.to_string()))
+                    .map(|t| (a, t))
+            });
+        let mut failing = self
+            .centre_failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match read {
+            Ok((agents, tiers)) => {
+                if failing.take().is_some() {
+                    tracing::info!("the contact centre's agents are read again");
+                }
+                let (members, problems) =
+                    crate::centre::members(&agents, &tiers, links, now.timestamp());
+                for p in problems {
+                    tracing::debug!("{p}: not offered callbacks");
+                }
+                self.agents.sync_centre(Some(&members), now);
+            }
+            Err(e) => {
+                if failing.as_deref() != Some(e.as_str()) {
+                    tracing::warn!(
+                        "contact-centre agents not read ({e}): none of them is offered a callback until they are"
+                    );
+                    *failing = Some(e);
+                }
+                self.agents.sync_centre(None, now);
+            }
         }
     }
 

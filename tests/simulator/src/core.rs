@@ -183,6 +183,8 @@ pub struct State {
     /// Originated calls in order of creation (bounded mode only): the oldest are forgotten
     /// as FreeSWITCH destroys a session once it is over.
     pub legs: VecDeque<String>,
+    /// mod_callcenter's agents and tiers (`callcenter_config`).
+    pub callcenter: crate::callcenter::Callcenter,
 }
 
 /// Drops the oldest entries of `v` once it holds twice `keep` (amortised: one drain per
@@ -268,6 +270,7 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     errors_logged: 0,
     keep: None,
     legs: VecDeque::new(),
+    callcenter: crate::callcenter::Callcenter::new(),
 });
 
 /// Where this process's stock FreeSWITCH directories are made (on first use); removed when
@@ -589,6 +592,17 @@ impl Sim {
             Some(s) => crate::exports::execute_app(&s, app, arg),
             None => false,
         }
+    }
+
+    /// Every state mod_callcenter agent `name` was set to, in order (by the module or by
+    /// a test's `callcenter_config`).
+    pub fn callcenter_states(&self, name: &str) -> Vec<String> {
+        state()
+            .callcenter
+            .state_changes
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Runs an API command line as fs_cli would (`callback list`), returning its output.

@@ -657,6 +657,11 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
     match cmd {
         "originate" => originate(arg, None),
         "uuid_kill" => uuid_kill(arg),
+        "callcenter_config" => {
+            let now = core::now().timestamp();
+            let reply = state().callcenter.api(arg, now);
+            (SWITCH_STATUS_SUCCESS, reply)
+        }
         // mod_commands.c:6550-6560: the value, or nothing for an unknown name.
         "global_getvar" => (
             SWITCH_STATUS_SUCCESS,

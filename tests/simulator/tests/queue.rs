@@ -1,0 +1,221 @@
+//! Callbacks inside FreeSWITCH's contact centre (issue #19), in the loaded mod_callback.so:
+//! a queue takes its agents from mod_callcenter (`agents-from`), whose `callcenter_config`
+//! the simulator answers as mod_callcenter 1.10.12 does (src/callcenter.rs); an agent busy
+//! there, or on a busy phone, is neither offered a callback nor counted as declining; a
+//! callback's agent shows busy in mod_callcenter while it rings and talks.
+//! Configuration: fixtures/config/queue.conf.xml.
+
+use callback_simulator::loader::Loaded;
+use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::{Act, Endpoint, Sim};
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::Value;
+
+const CONF: &str = "fixtures/config/queue.conf.xml";
+const CUSTOMER: &str = "+12125550142";
+const CUSTOMER_DIAL: &str = "sofia/gateway/pstn/+12125550142";
+
+fn sim() -> Sim {
+    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
+}
+
+fn load() -> Loaded {
+    load_with_config(&repo_root().join(CONF)).unwrap_or_else(|e| panic!("load failed: {e}"))
+}
+
+fn capture(sim: &Sim, args: &str) -> i64 {
+    let call = sim.new_call(CUSTOMER);
+    sim.execute(&call, "callback_capture", args);
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    sim.var(&call, "callback_id").unwrap().parse().unwrap()
+}
+
+fn show(sim: &Sim, id: i64) -> Value {
+    let reply: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["trace"].clone()
+}
+
+/// Waits (up to 10 s of real time) until callback `id` is in `want`.
+fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = show(sim, id);
+        if t["request"]["state"] == want {
+            Sim::settle();
+            return show(sim, id);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback {id} never reached {want}: {}",
+            serde_json::to_string_pretty(&t).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn agent(sim: &Sim, id: &str) -> Value {
+    let agents: Value = serde_json::from_str(&sim.api("callback json agents")).unwrap();
+    agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no agent {id} in {agents}"))
+}
+
+fn originates_to(sim: &Sim, dial: &str) -> usize {
+    sim.commands()
+        .iter()
+        .filter(|c| c.starts_with("originate ") && c.contains(dial))
+        .count()
+}
+
+/// A mod_callcenter agent as an admin adds one with `callcenter_config`, in `sales@default`.
+fn cc_agent(sim: &Sim, name: &str, contact: &str, state: &str) {
+    for cmd in [
+        format!("callcenter_config agent add {name} callback"),
+        format!("callcenter_config agent set contact {name} {contact}"),
+        format!("callcenter_config agent set status {name} Available"),
+        format!("callcenter_config agent set state {name} '{state}'"),
+        format!("callcenter_config tier add sales@default {name} 1 1"),
+    ] {
+        assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
+    }
+}
+
+fn answers_and_accepts(sim: &Sim, dial: &str) {
+    sim.endpoint(dial, Endpoint::Answer(2));
+    sim.script(dial, vec![Act::Press("1".into())]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+}
+
+#[test]
+fn a_callcenter_agent_on_a_live_call_is_never_offered_a_callback_nor_set_away() {
+    // While mod_callcenter has the agent on a queue call (as it sets the state when it
+    // bridges a member, mod_callcenter.c:2042) the callback waits and the agent is neither
+    // rung nor counted as declining; once the centre has it waiting again, the agent takes
+    // the callback and the centre shows it busy until it ends.
+    let sim = sim();
+    let _m = load();
+    cc_agent(&sim, "3001@default", "user/3001@default", "In a queue call");
+    answers_and_accepts(&sim, "user/3001@default");
+    let id = capture(&sim, "type=immediate queue=sales");
+    for _ in 0..6 {
+        sim.advance(Duration::seconds(20));
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    assert_eq!(originates_to(&sim, "user/3001@default"), 0);
+    // It waits for an agent: no leg was ever started for it.
+    assert_eq!(show(&sim, id)["attempts"], serde_json::json!([]));
+    let a = agent(&sim, "3001@default");
+    assert_eq!(a["state"], "busy", "{a}");
+    assert_eq!(a["centre_busy"], "on a queue call", "{a}");
+    assert_eq!(a["declined_in_row"], 0, "{a}");
+    // The queue call ends: mod_callcenter sets the agent Waiting (mod_callcenter.c:2231).
+    sim.api("callcenter_config agent set state 3001@default Waiting");
+    sim.advance(Duration::seconds(1));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "3001@default");
+    assert_eq!(originates_to(&sim, "user/3001@default"), 1);
+    assert_eq!(
+        sim.callcenter_states("3001@default"),
+        [
+            "In a queue call",
+            "Waiting",
+            "Receiving",
+            "In a queue call",
+            "Waiting"
+        ]
+    );
+    assert_ne!(agent(&sim, "3001@default")["state"], "away");
+}
+
+#[test]
+fn an_agent_defined_only_in_callcenter_takes_a_callback() {
+    // No <agents> entry names the agent: mod_callcenter's agent list and tiers make it a
+    // sales agent, rung at its contact without the centre's own [leg_timeout=...] block.
+    let sim = sim();
+    let _m = load();
+    cc_agent(
+        &sim,
+        "3002@default",
+        "[leg_timeout=10]user/3002@default",
+        "Waiting",
+    );
+    answers_and_accepts(&sim, "user/3002@default");
+    let id = capture(&sim, "type=immediate queue=sales");
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "3002@default");
+    assert_eq!(t["attempts"][1]["leg"], "customer");
+    let rung: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("originate "))
+        .collect();
+    assert_eq!(rung.len(), 1, "{rung:?}");
+    assert!(rung[0].contains("}user/3002@default "), "{rung:?}");
+    assert!(!rung[0].contains("leg_timeout=10"), "{rung:?}");
+    assert_eq!(
+        sim.callcenter_states("3002@default"),
+        ["Waiting", "Receiving", "In a queue call", "Waiting"]
+    );
+}
+
+#[test]
+fn an_agent_on_a_break_in_callcenter_is_not_offered() {
+    // Status On Break keeps a waiting agent from callbacks as it does from queue calls.
+    let sim = sim();
+    let _m = load();
+    cc_agent(&sim, "3003@default", "user/3003@default", "Waiting");
+    sim.api("callcenter_config agent set status 3003@default 'On Break'");
+    answers_and_accepts(&sim, "user/3003@default");
+    let id = capture(&sim, "type=immediate queue=sales");
+    for _ in 0..3 {
+        sim.advance(Duration::seconds(20));
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    assert_eq!(originates_to(&sim, "user/3003@default"), 0);
+    assert_eq!(
+        agent(&sim, "3003@default")["centre_busy"],
+        "on break in the contact centre"
+    );
+    sim.api("callcenter_config agent set status 3003@default Available");
+    sim.advance(Duration::seconds(1));
+    wait_state(&sim, id, "completed");
+}
+
+#[test]
+fn a_phone_busy_on_another_call_is_not_a_decline() {
+    // The agent's phone answers USER_BUSY (a personal call, do-not-disturb) to every offer:
+    // each is recorded and the callback offered again, but the agent is never counted as
+    // declining and never set away (three declines would).
+    let sim = sim();
+    let _m = load();
+    sim.endpoint("user/1001", Endpoint::Busy);
+    let id = capture(&sim, "type=immediate queue=support");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let busy = show(&sim, id)["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["hangup_cause"] == "USER_BUSY")
+            .count();
+        if busy >= 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));
+        sim.advance(Duration::seconds(11));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let a = agent(&sim, "1001");
+    assert_eq!(a["declined_in_row"], 0, "{a}");
+    assert_ne!(a["state"], "away", "{a}");
+}
