@@ -38,6 +38,8 @@
 //!   a clock it starts the store, the workers, the dispatcher and the API, and stops them
 //!   in order. The module, the demo, the benches and the tests start one.
 //! - [`metrics`]: the Prometheus figures.
+//! - [`handover`]: a caller leaving a contact-centre queue by its exit key becomes a
+//!   callback that keeps the queue, the join time, the caller's name and listed variables.
 //! - [`estimate`]: a waiting callback's place in its queue and estimated wait.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits;
 //!   the embeddable callback widget and the customer's manage page.
@@ -66,6 +68,7 @@ pub mod command;
 pub mod config;
 pub mod dispatch;
 pub mod estimate;
+pub mod handover;
 pub mod history;
 pub mod host;
 pub mod insight;

@@ -58,11 +58,24 @@ pub struct Tier {
     pub position: i64,
 }
 
+/// A row of the `members` table (:186-203): a caller waiting in (or gone from) a queue.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub queue: String,
+    pub session_uuid: String,
+    pub cid_number: String,
+    pub joined_epoch: i64,
+    pub abandoned_epoch: i64,
+    /// `Waiting`, `Abandoned`, ... (MEMBER_STATE_CHART, :149-157).
+    pub state: String,
+}
+
 /// The centre's tables, and every state an agent was set to (for tests).
 #[derive(Debug, Default)]
 pub struct Callcenter {
     pub agents: Vec<Agent>,
     pub tiers: Vec<Tier>,
+    pub members: Vec<Member>,
     pub state_changes: BTreeMap<String, Vec<String>>,
 }
 
@@ -150,6 +163,7 @@ impl Callcenter {
         Self {
             agents: Vec::new(),
             tiers: Vec::new(),
+            members: Vec::new(),
             state_changes: BTreeMap::new(),
         }
     }
@@ -388,6 +402,82 @@ impl Callcenter {
             .collect();
         table(&["queue", "agent", "state", "level", "position"], &rows)
     }
+}
+
+/// The `callcenter <queue>` application for a caller (`callcenter_function`, :2985-3322):
+/// the caller joins as a member, `cc_queue_joined_epoch` and `cc_queue` are set (:3082-3083),
+/// and the caller waits (the session's `sim_queue_wait_secs`, default 60, of virtual time:
+/// the simulator runs no agent for members). Keys the caller presses meanwhile (their next
+/// `Press` acts) end the wait only when one is in `cc_exit_keys` (`moh_on_dtmf`,
+/// :2962-2981): then `cc_exit_key` is set (:3216-3219). Leaving without an agent sets the
+/// member `Abandoned` with its time (:3265-3267), `cc_queue_canceled_epoch`, `cc_cause=cancel`
+/// and `cc_cancel_reason` (:3290-3292): `EXIT_WITH_KEY`, or here `TIMEOUT` when the wait
+/// ran out (as the queue's max-wait-time ends it). A hang-up ends it with `BREAK_OUT`.
+pub fn member_waits(s: &crate::core::SimSession, queue: &str) -> bool {
+    use crate::core::{self, lock, state, Act};
+    let queue = queue
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let joined = core::now().timestamp();
+    s.set("cc_side", "member");
+    s.set("cc_queue_joined_epoch", &joined.to_string());
+    s.set("cc_queue", &queue);
+    state().callcenter.members.push(Member {
+        queue: queue.clone(),
+        session_uuid: s.uuid(),
+        cid_number: s.var("caller_id_number").unwrap_or_default(),
+        joined_epoch: joined,
+        abandoned_epoch: 0,
+        state: "Waiting".into(),
+    });
+    let wait: i64 = s
+        .var("sim_queue_wait_secs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let exit_keys = s.var("cc_exit_keys").unwrap_or_default();
+    core::advance(chrono::Duration::seconds(wait));
+    let mut reason = "TIMEOUT";
+    loop {
+        let act = {
+            let mut acts = lock(&s.acts);
+            match acts.front() {
+                Some(Act::Press(_) | Act::Hangup) => acts.pop_front(),
+                _ => None,
+            }
+        };
+        match act {
+            Some(Act::Press(keys)) => {
+                if let Some(k) = keys.chars().find(|k| exit_keys.contains(*k)) {
+                    s.set("cc_exit_key", &k.to_string());
+                    reason = "EXIT_WITH_KEY";
+                    break;
+                }
+            }
+            Some(_) => {
+                s.hang_up();
+                reason = "BREAK_OUT";
+                break;
+            }
+            None => break,
+        }
+    }
+    let now = core::now().timestamp();
+    if let Some(m) = state()
+        .callcenter
+        .members
+        .iter_mut()
+        .rev()
+        .find(|m| m.session_uuid == s.uuid())
+    {
+        m.state = "Abandoned".into();
+        m.abandoned_epoch = now;
+    }
+    s.set("cc_queue_canceled_epoch", &now.to_string());
+    s.set("cc_cause", "cancel");
+    s.set("cc_cancel_reason", reason);
+    true
 }
 
 #[cfg(test)]

@@ -466,6 +466,7 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
             true
         }
         "record" => record(s, &args),
+        "callcenter" => crate::callcenter::member_waits(s, arg),
         "play_and_get_digits" => play_and_get_digits(s, &args),
         "bridge" => {
             // From an answered call FreeSWITCH plays the caller `transfer_ringback`, else

@@ -219,3 +219,86 @@ fn a_phone_busy_on_another_call_is_not_a_decline() {
     assert_eq!(a["declined_in_row"], 0, "{a}");
     assert_ne!(a["state"], "away", "{a}");
 }
+
+#[test]
+fn an_in_queue_caller_presses_the_exit_key_and_gets_a_callback_with_the_original_join_time() {
+    // The caller waits in sales@default (dialplans/callback_queue.xml: cc_exit_keys=*),
+    // presses 5 (no exit key, ignored) and then *, and callback_queue_exit stores an
+    // immediate sales callback that keeps the join time mod_callcenter set, the centre's
+    // queue, the caller's name and the listed variable only; a centre agent then takes it.
+    let sim = sim();
+    let _m = load();
+    let joined = sim.now().timestamp();
+    cc_agent(&sim, "3004@default", "user/3004@default", "In a queue call");
+    answers_and_accepts(&sim, "user/3004@default");
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("caller_id_name", "Ann Lee");
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "90");
+    s.set("account_id", "77812");
+    s.set("pin", "4321");
+    sim.press(&call, "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    assert_eq!(
+        sim.var(&call, "cc_cancel_reason").as_deref(),
+        Some("EXIT_WITH_KEY")
+    );
+    assert!(sim.execute(&call, "callback_queue_exit", "vars=account_id"));
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["queue"], "sales");
+    assert_eq!(r["kind"], "immediate");
+    assert_eq!(r["number"], CUSTOMER);
+    assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
+    assert_eq!(r["ivr_data"]["centre_queue"], "sales@default");
+    assert_eq!(r["ivr_data"]["caller_name"], "Ann Lee");
+    assert_eq!(r["ivr_data"]["var.account_id"], "77812");
+    assert!(r["ivr_data"].get("var.pin").is_none(), "{r}");
+    assert_eq!(r["origin_uuid"], call);
+    // The centre frees its agent; the callback goes out to it.
+    sim.api("callcenter_config agent set state 3004@default Waiting");
+    sim.advance(Duration::seconds(1));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "3004@default");
+}
+
+#[test]
+fn a_caller_who_left_the_queue_without_the_exit_key_gets_no_callback() {
+    // The wait ran out (cc_cancel_reason=TIMEOUT): callback_queue_exit says so and stores
+    // nothing; a call that never waited in a queue is refused as such.
+    let sim = sim();
+    let _m = load();
+    let call = sim.new_call(CUSTOMER);
+    sim.session(&call).unwrap().set("cc_exit_keys", "*");
+    sim.press(&call, "5");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    assert_eq!(
+        sim.var(&call, "cc_cancel_reason").as_deref(),
+        Some("TIMEOUT")
+    );
+    sim.execute(&call, "callback_queue_exit", "");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+    assert!(sim
+        .var(&call, "callback_error")
+        .unwrap()
+        .contains("did not leave the queue with its exit key"));
+    let other = sim.new_call(CUSTOMER);
+    sim.session(&other)
+        .unwrap()
+        .set("cc_cancel_reason", "EXIT_WITH_KEY");
+    sim.execute(&other, "callback_queue_exit", "");
+    assert!(sim
+        .var(&other, "callback_error")
+        .unwrap()
+        .contains("no contact-centre queue"));
+    let list: Value = serde_json::from_str(&sim.api("callback json list")).unwrap();
+    assert_eq!(list["callbacks"], serde_json::json!([]), "{list}");
+}
