@@ -234,6 +234,61 @@ pub fn tiers(text_: &str) -> Result<Vec<CentreTier>, CentreError> {
         .collect()
 }
 
+/// An agent this module keeps from the centre's own queue calls for a while (its ready
+/// time set ahead), so a callback at the front of the line gets the agent the centre
+/// frees next instead of a caller who joined later: `until` is the ready time set, `before`
+/// the centre's own, put back when the hold ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    pub until: i64,
+    pub before: i64,
+}
+
+/// A caller in one of the centre's queues (a row of its member list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CentreMember {
+    pub queue: String,
+    pub joined_epoch: i64,
+    pub base_score: i64,
+    pub skill_score: i64,
+    /// `Waiting`, `Trying` (being offered to an agent), `Answered`, `Abandoned`.
+    pub state: String,
+}
+
+/// The centre's member list of a queue.
+pub fn queue_members(text_: &str) -> Result<Vec<CentreMember>, CentreError> {
+    const T: &str = "member";
+    parse_table(T, text_)?
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            Ok(CentreMember {
+                queue: text(T, r, "queue")?.to_string(),
+                joined_epoch: number(T, n, r, "joined_epoch")?,
+                base_score: number(T, n, r, "base_score")?,
+                skill_score: number(T, n, r, "skill_score")?,
+                state: text(T, r, "state")?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// How many live callers of the queue are ahead of a caller who joined it at
+/// `joined_epoch`. The centre serves its callers by score, the seconds waited plus their
+/// base and skill scores, highest first; the caller who left for a callback keeps the
+/// score of the time waited since joining. A caller still waiting (or being offered to an
+/// agent) is ahead when its score is higher: `joined - base - skill < joined_epoch`; on a
+/// tie the callback goes first.
+pub fn ahead(members: &[CentreMember], joined_epoch: i64) -> usize {
+    members
+        .iter()
+        .filter(|m| {
+            matches!(m.state.to_ascii_lowercase().as_str(), "waiting" | "trying")
+                && m.joined_epoch - m.base_score - m.skill_score < joined_epoch
+        })
+        .count()
+}
+
 impl CentreAgent {
     /// Why the centre would not ring this agent now; `None`: it would.
     pub fn busy(&self, now_epoch: i64) -> Option<String> {
@@ -295,16 +350,22 @@ pub struct Member {
 /// The centre's agents that serve a linked queue: `links` pairs a queue of this module
 /// with the centre's queue it takes agents from. A tier counts when it is ready or
 /// no-answer, as the centre's own pick has it. An agent whose contact cannot be rung is
-/// left out and named in the second list with why.
+/// left out and named in the second list with why. `holds` are the agents this module
+/// holds for a callback (see [`Hold`]): their ready time is this module's, not the centre's.
 pub fn members(
     agents: &[CentreAgent],
     tiers: &[CentreTier],
     links: &[(String, String)],
+    holds: &BTreeMap<String, Hold>,
     now_epoch: i64,
 ) -> (Vec<Member>, Vec<String>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for a in agents {
+        let mut a = a.clone();
+        if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
+            a.ready_time = h.before;
+        }
         let queues: Vec<String> = links
             .iter()
             .filter(|(_, centre_q)| {
@@ -415,6 +476,7 @@ support@default|1001@default|Standby|1|1\n\
             &agents(AGENTS).unwrap(),
             &tiers(TIERS).unwrap(),
             &links,
+            &BTreeMap::new(),
             1000,
         );
         let ids: Vec<&str> = m.iter().map(|x| x.config.id.as_str()).collect();
@@ -426,6 +488,24 @@ support@default|1001@default|Standby|1|1\n\
         assert_eq!(m[2].busy.as_deref(), Some("on break in the contact centre"));
         assert_eq!(problems.len(), 1);
         assert!(problems[0].starts_with("contact-centre agent 1004@default: contact"));
+    }
+
+    #[test]
+    fn live_callers_with_a_higher_score_are_ahead_of_a_callback() {
+        // Waiting or trying members who joined earlier (or carry a base score worth the
+        // difference) are ahead; later ones, answered and abandoned ones are not.
+        let text = "queue|instance_id|uuid|session_uuid|cid_number|cid_name|system_epoch|joined_epoch|rejoined_epoch|bridge_epoch|abandoned_epoch|base_score|skill_score|serving_agent|serving_system|state|score\n\
+sales@default|single_box|u1|s1|+1|A|0|100|0|0|0|0|0|||Waiting|90\n\
+sales@default|single_box|u2|s2|+1|B|0|120|0|0|0|30|0|||Trying|100\n\
+sales@default|single_box|u3|s3|+1|C|0|130|0|0|0|0|0|||Waiting|60\n\
+sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
++OK\n";
+        let m = queue_members(text).unwrap();
+        assert_eq!(m.len(), 4);
+        assert_eq!(ahead(&m, 110), 2);
+        assert_eq!(ahead(&m, 100), 1);
+        assert_eq!(ahead(&m, 90), 0, "a tie goes to the callback");
+        assert_eq!(ahead(&m, 200), 3);
     }
 
     #[test]

@@ -76,12 +76,14 @@ pub struct Notification {
 }
 
 /// A table of the PBX's contact centre ([`crate::centre`] reads them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CentreTable {
     /// Every agent with its contact, status and state.
     Agents,
     /// Every agent's place (tier) in each of the centre's queues.
     Tiers,
+    /// The callers of one of the centre's queues (a name checked by the configuration).
+    Members(String),
 }
 
 /// What the dispatcher tells the contact centre about one of its agents, so the centre's
@@ -95,6 +97,10 @@ pub enum CentreMark {
     OnCall,
     /// Done: waiting for calls again.
     Free,
+    /// Not to be offered the centre's own calls before this epoch second (its ready time):
+    /// held for a callback at the front of the line; a hold ends by setting the centre's
+    /// own ready time back.
+    ReadyAt(i64),
 }
 
 /// What the engine asks of the telephony server.

@@ -223,7 +223,11 @@ impl Agents {
     }
 
     /// Brings in the contact centre's agents (see [`Pool::sync_centre`]).
-    pub fn sync_centre(&self, members: Option<&[crate::centre::Member]>, now: DateTime<Utc>) {
+    pub fn sync_centre(
+        &self,
+        members: Option<&[crate::centre::Member]>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
         self.lock().sync_centre(members, now)
     }
 
@@ -462,8 +466,14 @@ impl Pool {
     /// lists keeps its configuration and takes the centre's busy; one only the centre
     /// lists is added with the centre's contact and queues, and dropped when the centre
     /// no longer lists it (kept while on a callback, offered nothing more). An agent the
-    /// centre frees counts as idle from `now`.
-    pub fn sync_centre(&mut self, members: Option<&[crate::centre::Member]>, now: DateTime<Utc>) {
+    /// centre frees counts as idle from `now`. Returns the agents the centre freed (and
+    /// new ones free from the start), whose waiting callbacks may be pulled forward.
+    pub fn sync_centre(
+        &mut self,
+        members: Option<&[crate::centre::Member]>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        let mut freed = Vec::new();
         for slot in self.slots.iter_mut() {
             let was = slot.outside.is_some();
             match members {
@@ -491,10 +501,11 @@ impl Pool {
             }
             if was && slot.outside.is_none() {
                 slot.idle_since = now;
+                freed.push(slot.cfg.id.clone());
             }
         }
         let Some(ms) = members else {
-            return;
+            return freed;
         };
         self.slots
             .retain(|s| !(s.from_centre && !s.in_centre && s.callback.is_none()));
@@ -504,9 +515,13 @@ impl Pool {
                 slot.from_centre = true;
                 slot.in_centre = true;
                 slot.outside = m.busy.clone();
+                if slot.outside.is_none() {
+                    freed.push(slot.cfg.id.clone());
+                }
                 self.slots.push(slot);
             }
         }
+        freed
     }
 
     pub fn config(&self, id: &str) -> Option<AgentConfig> {

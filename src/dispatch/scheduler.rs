@@ -94,7 +94,15 @@ pub struct Dispatcher {
     lateness: Option<prometheus::Histogram>,
     /// Why the contact centre's agents could not be read last turn (logged once).
     centre_failing: Mutex<Option<String>>,
+    /// Contact-centre agents held for callbacks at the front of their line.
+    holds: Mutex<BTreeMap<String, crate::centre::Hold>>,
 }
+
+/// How far ahead a hold sets an agent's ready time: renewed every turn (at least every
+/// [`HOLD_TURN`]), so a hold this module stops renewing (a crash) lapses by itself.
+const HOLD_SECS: i64 = 10;
+/// How often the dispatcher looks while it holds agents (for the one the centre frees).
+const HOLD_TURN: Duration = Duration::seconds(1);
 
 /// Each queue with `agents-from`, with the contact centre's queue it names.
 fn centre_links(cfg: &Config) -> Vec<(String, String)> {
@@ -127,6 +135,7 @@ impl Dispatcher {
             threads: Mutex::new(Vec::new()),
             lateness: crate::metrics::lateness_histogram(),
             centre_failing: Mutex::new(None),
+            holds: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -388,6 +397,7 @@ impl Dispatcher {
         while self.ringing.load(Ordering::SeqCst) > 0 {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+        self.end_holds();
     }
 
     /// One pass: renew leases, claim what is due (one per ready agent), plan what to do
@@ -399,8 +409,11 @@ impl Dispatcher {
         self.renew(now, lease);
         // The contact centre's agents first, so the board below applies to them too.
         let links = centre_links(&cfg);
+        let mut holding_agents = false;
         if !links.is_empty() {
-            self.sync_centre(&links, now);
+            if let Some((agents, tiers)) = self.sync_centre(&links, now) {
+                holding_agents = self.keep_places(&links, &agents, &tiers, now);
+            }
         } else if !self.agents.is_empty() {
             // A reload took the last agents-from away: the centre's agents go.
             self.agents.sync_centre(Some(&[]), now);
@@ -420,6 +433,9 @@ impl Dispatcher {
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
         let mut claimed = Vec::new();
+        // The contact centre's callers by queue, read once a turn for the callbacks taken
+        // from its queues.
+        let mut members = BTreeMap::new();
         if limit > 0 {
             for r in self
                 .svc
@@ -438,6 +454,7 @@ impl Dispatcher {
                         running_here,
                         do_not_call: false,
                         transcript_pending: false,
+                        ahead: 0,
                     });
                     continue;
                 }
@@ -454,11 +471,13 @@ impl Dispatcher {
                         continue;
                     }
                 };
+                let ahead = self.ahead_in_centre(&r, &mut members);
                 claimed.push(Claimed {
                     request: r,
                     running_here,
                     do_not_call,
                     transcript_pending,
+                    ahead,
                 });
             }
         }
@@ -484,14 +503,70 @@ impl Dispatcher {
         self.execute(plan.actions, now);
         match failed {
             Some(e) => Err(e.into()),
+            // Holding agents: look again soon for the one the centre frees.
+            None if holding_agents => Ok(Some(
+                plan.wake_at
+                    .map_or(now + HOLD_TURN, |w| w.min(now + HOLD_TURN)),
+            )),
             None => Ok(plan.wake_at),
         }
+    }
+
+    /// How many live callers of the contact-centre queue callback `r` was taken from are
+    /// ahead of its caller's place (`crate::centre::ahead`); 0 for a callback from no such
+    /// queue, or when the centre's member list cannot be read (logged: the callback is
+    /// then served as any other rather than held without end).
+    fn ahead_in_centre(
+        &self,
+        r: &CallbackRequest,
+        cache: &mut BTreeMap<String, Option<Vec<crate::centre::CentreMember>>>,
+    ) -> usize {
+        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+        let (Some(queue), Some(joined)) = (
+            r.ivr_data.get(CENTRE_QUEUE_KEY),
+            r.ivr_data
+                .get(JOINED_KEY)
+                .and_then(|j| j.parse::<i64>().ok()),
+        ) else {
+            return 0;
+        };
+        if r.state != State::Due {
+            return 0;
+        }
+        let members = cache.entry(queue.clone()).or_insert_with(|| {
+            let read = self
+                .svc
+                .host()
+                .centre_table(CentreTable::Members(queue.clone()))
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
+            match read {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(
+                        callback_id = r.id,
+                        "the callers of {queue} not read ({e}): the callback does not wait for them"
+                    );
+                    None
+                }
+            }
+        });
+        members
+            .as_deref()
+            .map_or(0, |m| crate::centre::ahead(m, joined))
     }
 
     /// Reads the contact centre's agents and tiers and brings them into the pool. A centre
     /// that cannot be read keeps its agents from callbacks this turn (logged when that
     /// starts and when it ends, not every turn).
-    fn sync_centre(&self, links: &[(String, String)], now: DateTime<Utc>) {
+    fn sync_centre(
+        &self,
+        links: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Option<(
+        Vec<crate::centre::CentreAgent>,
+        Vec<crate::centre::CentreTier>,
+    )> {
         let host = self.svc.host();
         let read = host
             .centre_table(CentreTable::Agents)
@@ -512,12 +587,26 @@ impl Dispatcher {
                 if failing.take().is_some() {
                     tracing::info!("the contact centre's agents are read again");
                 }
+                let holds = self
+                    .holds
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
                 let (members, problems) =
-                    crate::centre::members(&agents, &tiers, links, now.timestamp());
+                    crate::centre::members(&agents, &tiers, links, &holds, now.timestamp());
                 for p in problems {
                     tracing::debug!("{p}: not offered callbacks");
                 }
-                self.agents.sync_centre(Some(&members), now);
+                // An agent the centre freed pulls its waiting callbacks forward, as one set
+                // ready does.
+                for id in self.agents.sync_centre(Some(&members), now) {
+                    if let Err(e) = self.pull_forward(&id, now) {
+                        tracing::warn!(
+                            "agent {id} free: waiting callbacks not pulled forward: {e}"
+                        );
+                    }
+                }
+                Some((agents, tiers))
             }
             Err(e) => {
                 if failing.as_deref() != Some(e.as_str()) {
@@ -527,6 +616,115 @@ impl Dispatcher {
                     *failing = Some(e);
                 }
                 self.agents.sync_centre(None, now);
+                None
+            }
+        }
+    }
+
+    /// Keeps the place of a callback taken from a contact-centre queue once no live caller
+    /// of that queue is ahead of it: the queue's agents are held (their ready time set a
+    /// few seconds ahead, renewed each turn) so the centre does not give the next agent it
+    /// frees to a caller who joined later; the dispatcher takes that agent for the callback
+    /// and the holds end once no callback of the queue waits at the front. Returns whether
+    /// any agent is held.
+    fn keep_places(
+        &self,
+        links: &[(String, String)],
+        agents: &[crate::centre::CentreAgent],
+        tiers: &[crate::centre::CentreTier],
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut wanted = std::collections::BTreeSet::new();
+        for (ours, centre_q) in links {
+            let Some(joined) = self.front_of(ours, centre_q, now) else {
+                continue;
+            };
+            let members = self
+                .svc
+                .host()
+                .centre_table(CentreTable::Members(centre_q.clone()))
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
+            match members {
+                Ok(m) if crate::centre::ahead(&m, joined) == 0 => {
+                    wanted.extend(
+                        tiers
+                            .iter()
+                            .filter(|t| &t.queue == centre_q)
+                            .map(|t| t.agent.clone()),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
+            }
+        }
+        let host = self.svc.host();
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        holds.retain(|agent, h| {
+            if wanted.contains(agent) {
+                return true;
+            }
+            if let Err(e) = host.centre_mark(agent, CentreMark::ReadyAt(h.before)) {
+                tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
+            }
+            false
+        });
+        let until = now.timestamp() + HOLD_SECS;
+        for agent in wanted {
+            let before = match holds.get(&agent) {
+                Some(h) => h.before,
+                None => agents
+                    .iter()
+                    .find(|a| a.name == agent)
+                    .map_or(0, |a| a.ready_time),
+            };
+            match host.centre_mark(&agent, CentreMark::ReadyAt(until)) {
+                Ok(()) => {
+                    holds.insert(agent, crate::centre::Hold { until, before });
+                }
+                Err(e) => tracing::warn!("contact-centre agent {agent} not held: {e}"),
+            }
+        }
+        !holds.is_empty()
+    }
+
+    /// The join time of the earliest-joined callback of `queue` taken from the centre's
+    /// `centre_q` that is due and not yet offered (one waiting for callers ahead of it is
+    /// due again within [`plan::PLACE_POLL`]).
+    fn front_of(&self, queue: &str, centre_q: &str, now: DateTime<Utc>) -> Option<i64> {
+        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+        let mut front: Option<i64> = None;
+        for state in [State::Scheduled, State::Rescheduled, State::Due] {
+            let list = self.svc.store().list(&crate::store::ListFilter {
+                queue: Some(queue.to_string()),
+                state: Some(state),
+                limit: Some(500),
+                ..Default::default()
+            });
+            let Ok(list) = list else {
+                continue;
+            };
+            for r in list {
+                if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
+                    || r.due_at.is_none_or(|d| d > now + plan::PLACE_POLL)
+                {
+                    continue;
+                }
+                if let Some(j) = r.ivr_data.get(JOINED_KEY).and_then(|j| j.parse().ok()) {
+                    front = Some(front.map_or(j, |f: i64| f.min(j)));
+                }
+            }
+        }
+        front
+    }
+
+    /// Ends every hold (the module stops): the agents' own ready times back.
+    fn end_holds(&self) {
+        let host = self.svc.host();
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        for (agent, h) in std::mem::take(&mut *holds) {
+            if let Err(e) = host.centre_mark(&agent, CentreMark::ReadyAt(h.before)) {
+                tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
             }
         }
     }

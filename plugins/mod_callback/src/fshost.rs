@@ -151,11 +151,17 @@ impl<S: Switch> Host for FsHost<S> {
     /// :3822-3830 at v1.10.12).
     fn centre_table(&self, table: CentreTable) -> Result<String, HostError> {
         let arg = match table {
-            CentreTable::Agents => "agent list",
-            CentreTable::Tiers => "tier list",
+            CentreTable::Agents => "agent list".to_string(),
+            CentreTable::Tiers => "tier list".to_string(),
+            // `queue list members <queue>`: every member with its score, highest first
+            // (mod_callcenter.c:3936-3941).
+            CentreTable::Members(q) => {
+                dial::check_agent(&q).map_err(|e| HostError(e.to_string()))?;
+                format!("queue list members {q}")
+            }
         };
         self.switch
-            .api("callcenter_config", arg)
+            .api("callcenter_config", &arg)
             .ok_or_else(|| HostError("callcenter_config could not be run".into()))
     }
 
@@ -171,6 +177,10 @@ impl<S: Switch> Host for FsHost<S> {
             CentreMark::Claim => format!("agent set state_if_waiting {agent} Receiving"),
             CentreMark::OnCall => format!("agent set state {agent} 'In a queue call'"),
             CentreMark::Free => format!("agent set state {agent} Waiting"),
+            // mod_callcenter offers a queue call only to an agent whose ready_time has
+            // passed (mod_callcenter.c:2335-2337); `agent set ready_time` sets it
+            // (:1097-1102).
+            CentreMark::ReadyAt(epoch) => format!("agent set ready_time {agent} {epoch}"),
         };
         let reply = self
             .switch

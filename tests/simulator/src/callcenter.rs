@@ -62,10 +62,14 @@ pub struct Tier {
 #[derive(Debug, Clone)]
 pub struct Member {
     pub queue: String,
+    pub uuid: String,
     pub session_uuid: String,
     pub cid_number: String,
     pub joined_epoch: i64,
     pub abandoned_epoch: i64,
+    /// `cc_base_score` of the caller's channel (:3072-3074).
+    pub base_score: i64,
+    pub serving_agent: String,
     /// `Waiting`, `Abandoned`, ... (MEMBER_STATE_CHART, :149-157).
     pub state: String,
 }
@@ -197,6 +201,13 @@ impl Callcenter {
             ("agent", "get") => self.agent_get(args),
             ("agent", "list") => self.agent_list(args),
             ("tier", "add") => self.tier_add(args),
+            ("queue", "list")
+                if args
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case("members")) =>
+            {
+                self.member_list(args.get(1).map(String::as_str), now_epoch)
+            }
             ("tier", "list") => self.tier_list(),
             _ => {
                 format!("-ERR the simulator does not model callcenter_config {section} {action}\n")
@@ -384,6 +395,135 @@ impl Callcenter {
         "+OK\n".into()
     }
 
+    /// A live caller joining `queue` now, as the `callcenter` application adds one (the
+    /// member row of :3137-3150), for tests whose callers wait while others act.
+    pub fn join(&mut self, queue: &str, uuid: &str, number: &str, now_epoch: i64) {
+        self.members.push(Member {
+            queue: queue.to_string(),
+            uuid: uuid.to_string(),
+            session_uuid: uuid.to_string(),
+            cid_number: number.to_string(),
+            joined_epoch: now_epoch,
+            abandoned_epoch: 0,
+            base_score: 0,
+            serving_agent: String::new(),
+            state: "Waiting".into(),
+        });
+    }
+
+    /// `queue list members [queue]` (:3936-3941, printed at :3950-3955): every member
+    /// with its score, `(now - joined_epoch) + base_score + skill_score`, highest first.
+    fn member_list(&self, queue: Option<&str>, now_epoch: i64) -> String {
+        let score = |m: &Member| now_epoch - m.joined_epoch + m.base_score;
+        let mut ms: Vec<&Member> = self
+            .members
+            .iter()
+            .filter(|m| queue.is_none_or(|q| m.queue == q))
+            .collect();
+        ms.sort_by_key(|m| std::cmp::Reverse(score(m)));
+        let rows: Vec<Vec<String>> = ms
+            .iter()
+            .map(|m| {
+                vec![
+                    m.queue.clone(),
+                    "single_box".into(),
+                    m.uuid.clone(),
+                    m.session_uuid.clone(),
+                    m.cid_number.clone(),
+                    String::new(),
+                    m.joined_epoch.to_string(),
+                    m.joined_epoch.to_string(),
+                    "0".into(),
+                    "0".into(),
+                    m.abandoned_epoch.to_string(),
+                    m.base_score.to_string(),
+                    "0".into(),
+                    m.serving_agent.clone(),
+                    String::new(),
+                    m.state.clone(),
+                    score(m).to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "queue",
+                "instance_id",
+                "uuid",
+                "session_uuid",
+                "cid_number",
+                "cid_name",
+                "system_epoch",
+                "joined_epoch",
+                "rejoined_epoch",
+                "bridge_epoch",
+                "abandoned_epoch",
+                "base_score",
+                "skill_score",
+                "serving_agent",
+                "serving_system",
+                "state",
+                "score",
+            ],
+            &rows,
+        )
+    }
+
+    /// One pass of the centre's agent dispatch thread (:2779-2790): the waiting members in
+    /// score order, each given the first agent of its queue's tiers (by level, position)
+    /// that `agents_callback` would contact (:2325-2345: tier Ready or No Answer, state
+    /// Waiting, status Available or on demand, past wrap-up and ready_time). The agent
+    /// goes `In a queue call` (:2042) and the member `Answered`; ringing is not modelled.
+    /// Returns the (member uuid, agent) pairs served.
+    pub fn dispatch(&mut self, now_epoch: i64) -> Vec<(String, String)> {
+        let score = |m: &Member| now_epoch - m.joined_epoch + m.base_score;
+        let mut order: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].state == "Waiting")
+            .collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(score(&self.members[i])));
+        let mut served = Vec::new();
+        for i in order {
+            let queue = self.members[i].queue.clone();
+            let mut tiers: Vec<&Tier> = self
+                .tiers
+                .iter()
+                .filter(|t| {
+                    t.queue == queue
+                        && (t.state.eq_ignore_ascii_case("Ready")
+                            || t.state.eq_ignore_ascii_case("No Answer"))
+                })
+                .collect();
+            tiers.sort_by_key(|t| (t.level, t.position));
+            let num = |a: &Agent, k: &str| {
+                a.numbers
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map_or(0, |(_, v)| *v)
+            };
+            let pick = tiers.iter().find_map(|t| {
+                self.agents
+                    .iter()
+                    .find(|a| {
+                        a.name == t.agent
+                            && a.state.eq_ignore_ascii_case("Waiting")
+                            && (a.status.eq_ignore_ascii_case("Available")
+                                || a.status.eq_ignore_ascii_case("Available (On Demand)"))
+                            && num(a, "last_bridge_end") < now_epoch - num(a, "wrap_up_time")
+                            && num(a, "ready_time") <= now_epoch
+                    })
+                    .map(|a| a.name.clone())
+            });
+            if let Some(agent) = pick {
+                self.set_state(&agent, "In a queue call");
+                let m = &mut self.members[i];
+                m.state = "Answered".into();
+                m.serving_agent = agent.clone();
+                served.push((m.uuid.clone(), agent));
+            }
+        }
+        served
+    }
+
     /// `tier list` (:3822-3830): `SELECT * FROM tiers ORDER BY level, position`.
     fn tier_list(&self) -> String {
         let mut tiers: Vec<&Tier> = self.tiers.iter().collect();
@@ -424,12 +564,20 @@ pub fn member_waits(s: &crate::core::SimSession, queue: &str) -> bool {
     s.set("cc_side", "member");
     s.set("cc_queue_joined_epoch", &joined.to_string());
     s.set("cc_queue", &queue);
+    // Made before the state is locked: new_uuid locks it too.
+    let uuid = core::new_uuid();
     state().callcenter.members.push(Member {
         queue: queue.clone(),
+        uuid,
         session_uuid: s.uuid(),
         cid_number: s.var("caller_id_number").unwrap_or_default(),
         joined_epoch: joined,
         abandoned_epoch: 0,
+        base_score: s
+            .var("cc_base_score")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        serving_agent: String::new(),
         state: "Waiting".into(),
     });
     let wait: i64 = s

@@ -594,6 +594,20 @@ impl Sim {
         }
     }
 
+    /// A live caller with uuid `uuid` joining mod_callcenter queue `queue` now (waiting in
+    /// the `callcenter` application while the test goes on).
+    pub fn callcenter_caller(&self, queue: &str, uuid: &str, number: &str) {
+        let now = now().timestamp();
+        state().callcenter.join(queue, uuid, number, now);
+    }
+
+    /// One pass of mod_callcenter's member dispatch (see `Callcenter::dispatch`): the
+    /// (member uuid, agent) pairs it served.
+    pub fn callcenter_dispatch(&self) -> Vec<(String, String)> {
+        let now = now().timestamp();
+        state().callcenter.dispatch(now)
+    }
+
     /// Every state mod_callcenter agent `name` was set to, in order (by the module or by
     /// a test's `callcenter_config`).
     pub fn callcenter_states(&self, name: &str) -> Vec<String> {

@@ -302,3 +302,86 @@ fn a_caller_who_left_the_queue_without_the_exit_key_gets_no_callback() {
     let list: Value = serde_json::from_str(&sim.api("callback json list")).unwrap();
     assert_eq!(list["callbacks"], serde_json::json!([]), "{list}");
 }
+
+/// mod_callcenter's ready_time of `agent`.
+fn ready_time(sim: &Sim, agent: &str) -> i64 {
+    let out = sim.api(&format!("callcenter_config agent list {agent}"));
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('|').collect();
+    let row: Vec<&str> = lines.next().unwrap().split('|').collect();
+    let at = header.iter().position(|h| *h == "ready_time").unwrap();
+    row[at].parse().unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_order() {
+    // Live caller 1 joins, then the caller who leaves for a callback, then live callers 2
+    // and 3; one agent. Each time the agent is free mod_callcenter's dispatch looks first
+    // (it polls every 100 ms): caller 1 is served before the callback (which waits for
+    // it though its agent is free), then the callback (the module holds the agent from
+    // mod_callcenter once no live caller is ahead), then callers 2 and 3.
+    let sim = sim();
+    let _m = load();
+    let agent = "3006@default";
+    cc_agent(&sim, agent, "user/3006@default", "In a queue call");
+    answers_and_accepts(&sim, "user/3006@default");
+    sim.callcenter_caller("sales@default", "live-1", "+12125550161");
+    sim.advance(Duration::seconds(10));
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    sim.execute(&call, "callback_queue_exit", "");
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    sim.advance(Duration::seconds(5));
+    sim.callcenter_caller("sales@default", "live-2", "+12125550162");
+    sim.advance(Duration::seconds(10));
+    sim.callcenter_caller("sales@default", "live-3", "+12125550163");
+    let free = || {
+        assert_eq!(
+            sim.api(&format!(
+                "callcenter_config agent set state {agent} Waiting"
+            )),
+            "+OK\n"
+        )
+    };
+    let mut order: Vec<String> = Vec::new();
+    // Caller 1's turn: the dispatcher sees the agent free too, but the callback waits.
+    free();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    order.extend(sim.callcenter_dispatch().into_iter().map(|(m, _)| m));
+    assert_eq!(order, ["live-1"]);
+    // The callback is at the front now: the module holds the agent while caller 1 talks.
+    wait_for("the agent held for the callback", || {
+        ready_time(&sim, agent) > sim.now().timestamp()
+    });
+    free();
+    assert_eq!(sim.callcenter_dispatch(), []);
+    sim.advance(Duration::seconds(2));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], agent);
+    order.push("callback".into());
+    // The hold ends with the callback, and mod_callcenter serves callers 2 and 3.
+    wait_for("the hold ended", || ready_time(&sim, agent) == 0);
+    order.extend(sim.callcenter_dispatch().into_iter().map(|(m, _)| m));
+    free();
+    order.extend(sim.callcenter_dispatch().into_iter().map(|(m, _)| m));
+    assert_eq!(order, ["live-1", "callback", "live-2", "live-3"]);
+    let trace: Vec<String> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert!(trace.contains(&"place-wait".to_string()), "{trace:?}");
+}
