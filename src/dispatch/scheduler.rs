@@ -101,7 +101,8 @@ pub struct Dispatcher {
 /// How far ahead a hold sets an agent's ready time: renewed every turn (at least every
 /// [`HOLD_TURN`]), so a hold this module stops renewing (a crash) lapses by itself.
 const HOLD_SECS: i64 = 10;
-/// How often the dispatcher looks while it holds agents (for the one the centre frees).
+/// How often the dispatcher looks at the contact centre (which tells nothing when it frees
+/// an agent), and so for the agent it frees while some are held.
 const HOLD_TURN: Duration = Duration::seconds(1);
 
 /// Each queue with `agents-from`, with the contact centre's queue it names.
@@ -503,8 +504,9 @@ impl Dispatcher {
         self.execute(plan.actions, now);
         match failed {
             Some(e) => Err(e.into()),
-            // Holding agents: look again soon for the one the centre frees.
-            None if holding_agents => Ok(Some(
+            // The contact centre tells nothing when it frees an agent: with agents from it
+            // (and while holding some), look again every second.
+            None if holding_agents || !links.is_empty() => Ok(Some(
                 plan.wake_at
                     .map_or(now + HOLD_TURN, |w| w.min(now + HOLD_TURN)),
             )),
@@ -621,12 +623,13 @@ impl Dispatcher {
         }
     }
 
-    /// Keeps the place of a callback taken from a contact-centre queue once no live caller
-    /// of that queue is ahead of it: the queue's agents are held (their ready time set a
-    /// few seconds ahead, renewed each turn) so the centre does not give the next agent it
-    /// frees to a caller who joined later; the dispatcher takes that agent for the callback
-    /// and the holds end once no callback of the queue waits at the front. Returns whether
-    /// any agent is held.
+    /// Keeps the place of callbacks taken from a contact-centre queue: for each callback
+    /// with fewer live callers ahead of it than the queue has agents, one of the queue's
+    /// agents is held (its ready time set a few seconds ahead, renewed each turn), the
+    /// last the centre would pick, so the centre gives the agents it frees first to the
+    /// live callers ahead and not the held ones to callers who joined later; the
+    /// dispatcher takes a held agent for the callback once nobody is ahead, and a hold
+    /// ends when no callback needs it. Returns whether any agent is held.
     fn keep_places(
         &self,
         links: &[(String, String)],
@@ -636,9 +639,10 @@ impl Dispatcher {
     ) -> bool {
         let mut wanted = std::collections::BTreeSet::new();
         for (ours, centre_q) in links {
-            let Some(joined) = self.front_of(ours, centre_q, now) else {
+            let joins = self.waiting_joins(ours, centre_q);
+            if joins.is_empty() {
                 continue;
-            };
+            }
             let members = self
                 .svc
                 .host()
@@ -646,15 +650,20 @@ impl Dispatcher {
                 .map_err(|e| e.to_string())
                 .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
             match members {
-                Ok(m) if crate::centre::ahead(&m, joined) == 0 => {
-                    wanted.extend(
-                        tiers
-                            .iter()
-                            .filter(|t| &t.queue == centre_q)
-                            .map(|t| t.agent.clone()),
-                    );
+                Ok(m) => {
+                    // A callback with fewer live callers ahead than the queue has agents
+                    // is due an agent of the next ones freed: hold one for each, the last
+                    // the centre would pick (by tier level and position), so its first
+                    // ones go to the live callers ahead.
+                    let mut queue_tiers: Vec<&crate::centre::CentreTier> =
+                        tiers.iter().filter(|t| &t.queue == centre_q).collect();
+                    queue_tiers.sort_by_key(|t| std::cmp::Reverse((t.level, t.position)));
+                    let due = joins
+                        .iter()
+                        .filter(|j| crate::centre::ahead(&m, **j) < queue_tiers.len())
+                        .count();
+                    wanted.extend(queue_tiers.iter().take(due).map(|t| t.agent.clone()));
                 }
-                Ok(_) => {}
                 Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
             }
         }
@@ -688,12 +697,11 @@ impl Dispatcher {
         !holds.is_empty()
     }
 
-    /// The join time of the earliest-joined callback of `queue` taken from the centre's
-    /// `centre_q` that is due and not yet offered (one waiting for callers ahead of it is
-    /// due again within [`plan::PLACE_POLL`]).
-    fn front_of(&self, queue: &str, centre_q: &str, now: DateTime<Utc>) -> Option<i64> {
+    /// The join times of the immediate callbacks of `queue` taken from the centre's
+    /// `centre_q` that wait for an agent (not yet offered).
+    fn waiting_joins(&self, queue: &str, centre_q: &str) -> Vec<i64> {
         use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
-        let mut front: Option<i64> = None;
+        let mut joins = Vec::new();
         for state in [State::Scheduled, State::Rescheduled, State::Due] {
             let list = self.svc.store().list(&crate::store::ListFilter {
                 queue: Some(queue.to_string()),
@@ -705,17 +713,19 @@ impl Dispatcher {
                 continue;
             };
             for r in list {
+                // Immediate (as a hand-over makes them): waiting for an agent, whatever its
+                // backed-off due time says.
                 if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
-                    || r.due_at.is_none_or(|d| d > now + plan::PLACE_POLL)
+                    || r.kind != crate::model::CallbackType::Immediate
                 {
                     continue;
                 }
                 if let Some(j) = r.ivr_data.get(JOINED_KEY).and_then(|j| j.parse().ok()) {
-                    front = Some(front.map_or(j, |f: i64| f.min(j)));
+                    joins.push(j);
                 }
             }
         }
-        front
+        joins
     }
 
     /// Ends every hold (the module stops): the agents' own ready times back.
