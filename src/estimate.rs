@@ -44,10 +44,9 @@ impl Estimate {
             .filter(|a| a.serves(queue))
             .count()
             .max(1);
-        let secs = (per as u64 * place as u64).div_ceil(agents as u64);
         Ok(Self {
             place,
-            wait: Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000)),
+            wait: wait_at(place, Duration::seconds(per), agents),
             from_history: history.is_some(),
         })
     }
@@ -62,6 +61,14 @@ impl Estimate {
         let m = (self.wait.num_seconds().max(0) as u64).div_ceil(60).max(1);
         u32::try_from(m).unwrap_or(u32::MAX)
     }
+}
+
+/// The rule itself: `place` times the handling time `per` call, shared by `agents`
+/// (at least one); the queue bench measures its error against the wait that happened.
+pub fn wait_at(place: usize, per: Duration, agents: usize) -> Duration {
+    let per = per.num_seconds().max(1) as u64;
+    let secs = (per * place as u64).div_ceil(agents.max(1) as u64);
+    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
 }
 
 /// 1 + the waiting callbacks of `r`'s queue due before it (then by id).

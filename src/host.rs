@@ -101,6 +101,34 @@ pub struct Notification {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A table of the PBX's contact centre ([`crate::centre`] reads them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CentreTable {
+    /// Every agent with its contact, status and state.
+    Agents,
+    /// Every agent's place (tier) in each of the centre's queues.
+    Tiers,
+    /// The callers of one of the centre's queues (a name checked by the configuration).
+    Members(String),
+}
+
+/// What the dispatcher tells the contact centre about one of its agents, so the centre's
+/// own queues do not ring an agent a callback holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CentreMark {
+    /// Ringing for a callback: only if the agent is still waiting for a call there (the
+    /// centre takes it in one step, against its own queues); refused otherwise.
+    Claim,
+    /// On a callback (the agent answered).
+    OnCall,
+    /// Done: waiting for calls again.
+    Free,
+    /// Not to be offered the centre's own calls before this epoch second (its ready time):
+    /// held for a callback at the front of the line; a hold ends by setting the centre's
+    /// own ready time back.
+    ReadyAt(i64),
+}
+
 /// What the engine asks of the telephony server.
 pub trait Host: Send + Sync {
     /// Originates a leg; blocks until it is answered or fails. Never call it on a call's
@@ -117,6 +145,22 @@ pub trait Host: Send + Sync {
 
     /// Publishes a notification of a transition.
     fn emit(&self, note: &Notification);
+
+    /// One of the contact centre's tables, as the centre prints it. A host without a
+    /// contact centre refuses.
+    fn centre_table(&self, table: CentreTable) -> Result<String, HostError> {
+        Err(HostError(format!(
+            "no contact centre on this host (asked for its {table:?} table)"
+        )))
+    }
+
+    /// Marks a contact-centre agent; `Err` when the centre refused (for [`CentreMark::Claim`]:
+    /// the agent is no longer waiting there).
+    fn centre_mark(&self, agent: &str, mark: CentreMark) -> Result<(), HostError> {
+        Err(HostError(format!(
+            "no contact centre on this host (to mark {agent} {mark:?})"
+        )))
+    }
 }
 
 /// A host with no telephony attached (tools, demos, tests of capture): originates fail,

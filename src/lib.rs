@@ -22,6 +22,8 @@
 //!   scheduler loop that carries them out, the agent leg's preview, the customer leg and
 //!   what follows each outcome.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
+//! - [`centre`]: contact-centre agents (a queue's `agents-from`): the centre's agent and
+//!   tier tables read, and who of them may take a callback now.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601), read into
 //!   the one [`when::Requested`], whose `implied_type` is the type a time implies.
@@ -36,6 +38,8 @@
 //!   a clock it starts the store, the workers, the dispatcher and the API, and stops them
 //!   in order. The module, the demo, the benches and the tests start one.
 //! - [`metrics`]: the Prometheus figures.
+//! - [`handover`]: a caller leaving a contact-centre queue by its exit key becomes a
+//!   callback that keeps the queue, the join time, the caller's name and listed variables.
 //! - [`estimate`]: a waiting callback's place in its queue and estimated wait.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits;
 //!   the embeddable callback widget and the customer's manage page.
@@ -58,11 +62,13 @@ pub mod access;
 pub mod api;
 pub mod background;
 pub mod capture;
+pub mod centre;
 pub mod clock;
 pub mod command;
 pub mod config;
 pub mod dispatch;
 pub mod estimate;
+pub mod handover;
 pub mod history;
 pub mod host;
 pub mod insight;

@@ -919,3 +919,34 @@ fn a_queue_says_where_its_rescheduled_callbacks_go() {
         "{err}"
     );
 }
+
+#[test]
+fn a_queue_takes_agents_from_a_callcenter_queue_named_in_agents_from() {
+    // agents-from="callcenter:<queue>" names mod_callcenter's queue; anything else (another
+    // source, no queue, characters a command line would read) is refused naming the key.
+    let queue = |from: Option<&str>| {
+        let p = from
+            .map(|f| format!(r#"<param name="agents-from" value="{f}"/>"#))
+            .unwrap_or_default();
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><queues><queue name="q">{p}</queue></queues>
+               <settings><param name="default-queue" value="q"/></settings></configuration>"#
+        ))
+    };
+    let from = |c: Config| c.queues["q"].dial.agents_from.clone();
+    assert_eq!(from(queue(None).unwrap()), None);
+    assert_eq!(
+        from(queue(Some("callcenter:sales@default")).unwrap()).as_deref(),
+        Some("sales@default")
+    );
+    for bad in [
+        "sales@default",
+        "fifo:sales",
+        "callcenter:",
+        "callcenter:sales default",
+        "callcenter:sales;rm",
+    ] {
+        let e = queue(Some(bad)).unwrap_err().to_string();
+        assert!(e.contains("queues/q/agents-from"), "{bad}: {e}");
+    }
+}

@@ -101,6 +101,33 @@ pub struct QueueDial {
     /// `rescheduled-callbacks`: every callback an agent reschedules becomes personal or
     /// campaign; `None` (`agent-choice`, the default) lets the agent choose.
     pub reschedule_routing: Option<Routing>,
+    /// `agents-from="callcenter:<queue>"`: the contact centre's queue whose agents (by
+    /// their tiers) also take this queue's callbacks, besides the `<agents>` that list it.
+    pub agents_from: Option<String>,
+}
+
+/// The one source of agents besides `<agents>`: the PBX's contact centre, by queue.
+const AGENTS_FROM_PREFIX: &str = "callcenter:";
+
+/// The centre's queue named by `agents-from`, or why the value is not one.
+fn agents_from(v: &str) -> Result<String, String> {
+    let Some(queue) = v.trim().strip_prefix(AGENTS_FROM_PREFIX) else {
+        return Err(format!(
+            "'{v}' must be {AGENTS_FROM_PREFIX}<queue>, e.g. {AGENTS_FROM_PREFIX}sales@default"
+        ));
+    };
+    let ok = !queue.is_empty()
+        && queue.len() <= 128
+        && queue
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+    if ok {
+        Ok(queue.to_string())
+    } else {
+        Err(format!(
+            "'{queue}' must be a contact-centre queue name of 1-128 letters, digits, '-', '_', '.' or '@'"
+        ))
+    }
 }
 
 /// The agent's ringback when a queue names none: the North American ring cadence, the
@@ -163,6 +190,7 @@ pub(super) const QUEUE_DIAL_KEYS: &[&str] = &[
     "ringback",
     "transcript-wait",
     "rescheduled-callbacks",
+    "agents-from",
 ];
 
 pub(super) const AGENT_KEYS: &[&str] = &["dial", "queues", "state"];
@@ -335,6 +363,10 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         ringback,
         transcript_wait,
         reschedule_routing,
+        agents_from: match q.get("agents-from").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => Some(agents_from(v).map_err(|why| q.err("agents-from", why))?),
+        },
     })
 }
 

@@ -5,6 +5,11 @@
 //! anywhere, and the agents another node has an agent leg open for (busy there). The
 //! store's unique open agent leg per agent settles two nodes picking the same agent at the
 //! same instant.
+//!
+//! Agents come from `<agents>` and, for queues with `agents-from`, from the PBX's contact
+//! centre ([`Pool::sync_centre`], each turn): a centre agent is offered a callback only
+//! when the centre would ring it a queue call, and while it rings and talks the centre
+//! shows it busy (the dispatcher marks it; `claimed` here says to mark it free again).
 
 use crate::config::AgentConfig;
 use crate::store::AgentBoard;
@@ -50,6 +55,10 @@ pub struct AgentView {
     pub callback: Option<i64>,
     pub idle_since: DateTime<Utc>,
     pub declined_in_row: u32,
+    /// Why the contact centre keeps this agent from callbacks now (on a queue call, on
+    /// break, ...), for a centre agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub centre_busy: Option<String>,
 }
 
 #[derive(Debug)]
@@ -64,6 +73,14 @@ struct Slot {
     last_offer: u64,
     /// The callback another node has this agent on (an open agent leg), if any.
     elsewhere: Option<i64>,
+    /// Made from the contact centre's agents (not in `<agents>`).
+    from_centre: bool,
+    /// The contact centre listed this agent at the last sync.
+    in_centre: bool,
+    /// Why the contact centre keeps the agent from callbacks now.
+    outside: Option<String>,
+    /// The centre was told this agent is on a callback (to be told it is free again).
+    claimed: bool,
 }
 
 impl Slot {
@@ -81,12 +98,16 @@ impl Slot {
             declined_in_row: 0,
             last_offer: 0,
             elsewhere: None,
+            from_centre: false,
+            in_centre: false,
+            outside: None,
+            claimed: false,
         }
     }
 
-    /// Ready and not busy on any node.
+    /// Ready, not busy on any node, and not kept by the contact centre.
     fn free(&self) -> bool {
-        self.state == AgentState::Ready && self.elsewhere.is_none()
+        self.state == AgentState::Ready && self.elsewhere.is_none() && self.outside.is_none()
     }
 }
 
@@ -201,6 +222,35 @@ impl Agents {
         self.lock().config(id)
     }
 
+    /// Brings in the contact centre's agents (see [`Pool::sync_centre`]).
+    pub fn sync_centre(
+        &self,
+        members: Option<&[crate::centre::Member]>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        self.lock().sync_centre(members, now)
+    }
+
+    /// Whether the contact centre knows this agent (its state is to be marked there).
+    pub fn in_centre(&self, id: &str) -> bool {
+        self.lock().slot(id).is_some_and(|s| s.in_centre)
+    }
+
+    /// Records that the centre was told this agent is on a callback.
+    pub fn set_claimed(&self, id: &str) {
+        if let Some(s) = self.lock().slot_mut(id) {
+            s.claimed = true;
+        }
+    }
+
+    /// Whether the centre was told this agent is on a callback; clears it (the caller
+    /// tells the centre the agent is free).
+    pub fn unclaim(&self, id: &str) -> bool {
+        self.lock()
+            .slot_mut(id)
+            .is_some_and(|s| std::mem::take(&mut s.claimed))
+    }
+
     pub fn list(&self) -> Vec<AgentView> {
         self.lock().list()
     }
@@ -233,8 +283,11 @@ impl Pool {
             .retain_mut(|slot| match agents.iter().find(|a| a.id == slot.cfg.id) {
                 Some(a) => {
                     slot.cfg = a.clone();
+                    slot.from_centre = false;
                     true
                 }
+                // The contact centre's agents come and go with its tables, not this list.
+                None if slot.from_centre => true,
                 None => {
                     removed.push(slot.cfg.id.clone());
                     slot.cfg.queues.clear();
@@ -399,6 +452,78 @@ impl Pool {
         }
     }
 
+    fn slot(&self, id: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.cfg.id == id)
+    }
+
+    fn slot_mut(&mut self, id: &str) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|s| s.cfg.id == id)
+    }
+
+    /// Brings in the contact centre's agents of the linked queues: `None` when the centre
+    /// could not be read (then none of its agents is offered anything: better a callback
+    /// waits than rings someone on a queue call). An agent of `<agents>` the centre also
+    /// lists keeps its configuration and takes the centre's busy; one only the centre
+    /// lists is added with the centre's contact and queues, and dropped when the centre
+    /// no longer lists it (kept while on a callback, offered nothing more). An agent the
+    /// centre frees counts as idle from `now`. Returns the agents the centre freed (and
+    /// new ones free from the start), whose waiting callbacks may be pulled forward.
+    pub fn sync_centre(
+        &mut self,
+        members: Option<&[crate::centre::Member]>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        let mut freed = Vec::new();
+        for slot in self.slots.iter_mut() {
+            let was = slot.outside.is_some();
+            match members {
+                None => {
+                    if slot.in_centre {
+                        slot.outside = Some("the contact centre could not be read".into());
+                    }
+                }
+                Some(ms) => match ms.iter().find(|m| m.config.id == slot.cfg.id) {
+                    Some(m) => {
+                        slot.in_centre = true;
+                        slot.outside = m.busy.clone();
+                        if slot.from_centre {
+                            slot.cfg = m.config.clone();
+                        }
+                    }
+                    None => {
+                        slot.in_centre = false;
+                        slot.outside = None;
+                        if slot.from_centre {
+                            slot.cfg.queues.clear();
+                        }
+                    }
+                },
+            }
+            if was && slot.outside.is_none() {
+                slot.idle_since = now;
+                freed.push(slot.cfg.id.clone());
+            }
+        }
+        let Some(ms) = members else {
+            return freed;
+        };
+        self.slots
+            .retain(|s| !(s.from_centre && !s.in_centre && s.callback.is_none()));
+        for m in ms {
+            if self.slot(&m.config.id).is_none() {
+                let mut slot = Slot::new(&m.config, now);
+                slot.from_centre = true;
+                slot.in_centre = true;
+                slot.outside = m.busy.clone();
+                if slot.outside.is_none() {
+                    freed.push(slot.cfg.id.clone());
+                }
+                self.slots.push(slot);
+            }
+        }
+        freed
+    }
+
     pub fn config(&self, id: &str) -> Option<AgentConfig> {
         self.slots
             .iter()
@@ -411,7 +536,7 @@ impl Pool {
             .iter()
             .map(|s| AgentView {
                 id: s.cfg.id.clone(),
-                state: if s.elsewhere.is_some() {
+                state: if s.elsewhere.is_some() || s.outside.is_some() {
                     AgentState::Busy
                 } else {
                     s.state
@@ -420,6 +545,7 @@ impl Pool {
                 callback: s.callback.or(s.elsewhere),
                 idle_since: s.idle_since,
                 declined_in_row: s.declined_in_row,
+                centre_busy: s.outside.clone(),
             })
             .collect()
     }
@@ -582,6 +708,49 @@ mod tests {
         assert!(!a.release("1002", Released::Handled, later));
         assert_eq!(a.list()[1].state, AgentState::Ready);
         assert!(a.check("1001").is_ok());
+    }
+
+    #[test]
+    fn contact_centre_agents_are_offered_only_when_the_centre_has_them_free() {
+        // A centre agent on a queue call is not offered; once waiting it is; one the
+        // centre drops goes (kept while on a callback); an unreadable centre offers none
+        // of its agents; a reload of <agents> keeps the centre's.
+        use crate::centre::Member;
+        let a = Agents::new(&[agent("1001", &["support"])], 3, t0());
+        let member = |id: &str, busy: Option<&str>| Member {
+            config: AgentConfig {
+                id: id.into(),
+                dial: format!("user/{id}"),
+                queues: vec!["sales".into()],
+                start_ready: true,
+            },
+            busy: busy.map(str::to_string),
+        };
+        a.sync_centre(
+            Some(&[member("2001@default", Some("on a queue call"))]),
+            t0(),
+        );
+        assert!(a.take(1, "sales", None, Strategy::LongestIdle).is_none());
+        assert_eq!(a.list()[1].state, AgentState::Busy);
+        assert!(a.in_centre("2001@default"));
+        a.sync_centre(Some(&[member("2001@default", None)]), t0());
+        assert_eq!(a.ready_for("sales"), 1);
+        a.reconfigure(&[agent("1001", &["support"])], 3, t0());
+        let got = a.take(2, "sales", None, Strategy::LongestIdle).unwrap();
+        assert_eq!(got.id, "2001@default");
+        a.sync_centre(Some(&[]), t0());
+        assert_eq!(a.list().len(), 2, "kept while on its callback");
+        a.release("2001@default", Released::Handled, t0());
+        a.sync_centre(Some(&[]), t0());
+        assert_eq!(a.list().len(), 1);
+        a.sync_centre(Some(&[member("2001@default", None)]), t0());
+        a.sync_centre(None, t0());
+        assert_eq!(a.ready_for("sales"), 0);
+        assert_eq!(
+            a.ready_for("support"),
+            1,
+            "a listed agent the centre does not know"
+        );
     }
 
     #[test]

@@ -46,7 +46,17 @@ pub struct Claimed {
     /// Its recording is still being transcribed (read for due callbacks whose queue waits
     /// for transcripts, while transcription runs).
     pub transcript_pending: bool,
+    /// Live callers of the contact-centre queue it was taken from who are ahead of its
+    /// caller's place there (0 when it came from no such queue).
+    pub ahead: usize,
 }
+
+/// How often a callback behind live callers looks again (the centre itself looks for
+/// agents for its callers every 100 ms).
+pub const PLACE_POLL: Duration = Duration::seconds(2);
+
+/// The trace action of a callback waiting for the live callers ahead of it.
+pub const PLACE_WAIT: &str = "place-wait";
 
 /// What one turn knows.
 #[derive(Debug)]
@@ -209,6 +219,21 @@ fn offer(cfg: &Config, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) -> Act
         return Action::Move {
             request: r.clone(),
             change,
+            at,
+        };
+    }
+    // Its caller's place in the contact centre's queue: after the live callers who were
+    // ahead of it there, before those who joined later.
+    if c.ahead > 0 {
+        let mut t = Transition::new(State::Rescheduled, PLACE_WAIT);
+        t.due_at = Some(at + PLACE_POLL);
+        t.detail = Some(format!(
+            "{} caller(s) who joined the queue before this caller still wait there",
+            c.ahead
+        ));
+        return Action::Move {
+            request: r.clone(),
+            change: t,
             at,
         };
     }

@@ -19,6 +19,7 @@ use super::agents::{Agents, Released};
 use super::outcome;
 use super::plan::{self, Action, Claimed, Snapshot, LOOKAHEAD};
 use crate::config::{AgentConfig, Config};
+use crate::host::{CentreMark, CentreTable};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::service::{CallbackService, Error};
 use crate::store::{AttemptEnd, Outage, StoreError, Transition};
@@ -124,6 +125,30 @@ pub struct Dispatcher {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Seconds from due time to claim, for `/metrics`.
     lateness: Option<prometheus::Histogram>,
+    /// Why the contact centre's agents could not be read last turn (logged once).
+    centre_failing: Mutex<Option<String>>,
+    /// Contact-centre agents held for callbacks at the front of their line.
+    holds: Mutex<BTreeMap<String, crate::centre::Hold>>,
+}
+
+/// How far ahead a hold sets an agent's ready time: renewed every turn (at least every
+/// [`HOLD_TURN`]), so a hold this module stops renewing (a crash) lapses by itself.
+const HOLD_SECS: i64 = 10;
+/// How often the dispatcher looks at the contact centre (which tells nothing when it frees
+/// an agent), and so for the agent it frees while some are held.
+const HOLD_TURN: Duration = Duration::seconds(1);
+
+/// Each queue with `agents-from`, with the contact centre's queue it names.
+fn centre_links(cfg: &Config) -> Vec<(String, String)> {
+    cfg.queues
+        .values()
+        .filter_map(|q| {
+            q.dial
+                .agents_from
+                .as_ref()
+                .map(|c| (q.name().to_string(), c.clone()))
+        })
+        .collect()
 }
 
 impl Dispatcher {
@@ -145,6 +170,8 @@ impl Dispatcher {
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             lateness: crate::metrics::lateness_histogram(),
+            centre_failing: Mutex::new(None),
+            holds: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -323,6 +350,12 @@ impl Dispatcher {
     /// Ends an agent's busy spell here; an agent that declined too often in a row is set
     /// away for every node.
     pub(crate) fn release_agent(&self, id: &str, how: Released, now: DateTime<Utc>) {
+        // The contact centre was told the agent was on a callback: it is free again.
+        if self.agents.unclaim(id) {
+            if let Err(e) = self.svc.host().centre_mark(id, CentreMark::Free) {
+                tracing::warn!("contact-centre agent {id} not set free again: {e}");
+            }
+        }
         if self.agents.release(id, how, now) {
             tracing::warn!("agent {id} set away after declining in a row");
             self.store_away(id, now);
@@ -400,6 +433,7 @@ impl Dispatcher {
         while self.ringing.load(Ordering::SeqCst) > 0 {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+        self.end_holds();
     }
 
     /// One pass: renew leases, claim what is due (one per ready agent), plan what to do
@@ -409,6 +443,17 @@ impl Dispatcher {
         let now = self.svc.now();
         let lease = cfg.settings.lease;
         self.renew(now, lease);
+        // The contact centre's agents first, so the board below applies to them too.
+        let links = centre_links(&cfg);
+        let mut holding_agents = false;
+        if !links.is_empty() {
+            if let Some((agents, tiers)) = self.sync_centre(&links, now) {
+                holding_agents = self.keep_places(&links, &agents, &tiers, now);
+            }
+        } else if !self.agents.is_empty() {
+            // A reload took the last agents-from away: the centre's agents go.
+            self.agents.sync_centre(Some(&[]), now);
+        }
         // A node without agents (capture only) has nothing to bring in or offer.
         if !self.agents.is_empty() {
             self.agents.sync(&self.svc.store().agent_board(now)?, now);
@@ -424,6 +469,9 @@ impl Dispatcher {
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
         let mut claimed = Vec::new();
+        // The contact centre's callers by queue, read once a turn for the callbacks taken
+        // from its queues.
+        let mut members = BTreeMap::new();
         if limit > 0 {
             for r in self
                 .svc
@@ -442,6 +490,7 @@ impl Dispatcher {
                         running_here,
                         do_not_call: false,
                         transcript_pending: false,
+                        ahead: 0,
                     });
                     continue;
                 }
@@ -458,11 +507,13 @@ impl Dispatcher {
                         continue;
                     }
                 };
+                let ahead = self.ahead_in_centre(&r, &mut members);
                 claimed.push(Claimed {
                     request: r,
                     running_here,
                     do_not_call,
                     transcript_pending,
+                    ahead,
                 });
             }
         }
@@ -488,7 +539,238 @@ impl Dispatcher {
         self.execute(plan.actions, now);
         match failed {
             Some(e) => Err(e.into()),
+            // The contact centre tells nothing when it frees an agent: with agents from it
+            // (and while holding some), look again every second.
+            None if holding_agents || !links.is_empty() => Ok(Some(
+                plan.wake_at
+                    .map_or(now + HOLD_TURN, |w| w.min(now + HOLD_TURN)),
+            )),
             None => Ok(plan.wake_at),
+        }
+    }
+
+    /// How many live callers of the contact-centre queue callback `r` was taken from are
+    /// ahead of its caller's place (`crate::centre::ahead`); 0 for a callback from no such
+    /// queue, or when the centre's member list cannot be read (logged: the callback is
+    /// then served as any other rather than held without end).
+    fn ahead_in_centre(
+        &self,
+        r: &CallbackRequest,
+        cache: &mut BTreeMap<String, Option<Vec<crate::centre::CentreMember>>>,
+    ) -> usize {
+        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+        let (Some(queue), Some(joined)) = (
+            r.ivr_data.get(CENTRE_QUEUE_KEY),
+            r.ivr_data
+                .get(JOINED_KEY)
+                .and_then(|j| j.parse::<i64>().ok()),
+        ) else {
+            return 0;
+        };
+        if r.state != State::Due {
+            return 0;
+        }
+        let members = cache.entry(queue.clone()).or_insert_with(|| {
+            let read = self
+                .svc
+                .host()
+                .centre_table(CentreTable::Members(queue.clone()))
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
+            match read {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(
+                        callback_id = r.id,
+                        "the callers of {queue} not read ({e}): the callback does not wait for them"
+                    );
+                    None
+                }
+            }
+        });
+        members
+            .as_deref()
+            .map_or(0, |m| crate::centre::ahead(m, joined))
+    }
+
+    /// Reads the contact centre's agents and tiers and brings them into the pool. A centre
+    /// that cannot be read keeps its agents from callbacks this turn (logged when that
+    /// starts and when it ends, not every turn).
+    fn sync_centre(
+        &self,
+        links: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Option<(
+        Vec<crate::centre::CentreAgent>,
+        Vec<crate::centre::CentreTier>,
+    )> {
+        let host = self.svc.host();
+        let read = host
+            .centre_table(CentreTable::Agents)
+            .map_err(|e| e.to_string())
+            .and_then(|a| crate::centre::agents(&a).map_err(|e| e.to_string()))
+            .and_then(|a| {
+                host.centre_table(CentreTable::Tiers)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| crate::centre::tiers(&t).map_err(|e| e.to_string()))
+                    .map(|t| (a, t))
+            });
+        let mut failing = self
+            .centre_failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match read {
+            Ok((agents, tiers)) => {
+                if failing.take().is_some() {
+                    tracing::info!("the contact centre's agents are read again");
+                }
+                let holds = self
+                    .holds
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let (members, problems) =
+                    crate::centre::members(&agents, &tiers, links, &holds, now.timestamp());
+                for p in problems {
+                    tracing::debug!("{p}: not offered callbacks");
+                }
+                // An agent the centre freed pulls its waiting callbacks forward, as one set
+                // ready does.
+                for id in self.agents.sync_centre(Some(&members), now) {
+                    if let Err(e) = self.pull_forward(&id, now) {
+                        tracing::warn!(
+                            "agent {id} free: waiting callbacks not pulled forward: {e}"
+                        );
+                    }
+                }
+                Some((agents, tiers))
+            }
+            Err(e) => {
+                if failing.as_deref() != Some(e.as_str()) {
+                    tracing::warn!(
+                        "contact-centre agents not read ({e}): none of them is offered a callback until they are"
+                    );
+                    *failing = Some(e);
+                }
+                self.agents.sync_centre(None, now);
+                None
+            }
+        }
+    }
+
+    /// Keeps the place of callbacks taken from a contact-centre queue: for each callback
+    /// with fewer live callers ahead of it than the queue has agents, one of the queue's
+    /// agents is held (its ready time set a few seconds ahead, renewed each turn), the
+    /// last the centre would pick, so the centre gives the agents it frees first to the
+    /// live callers ahead and not the held ones to callers who joined later; the
+    /// dispatcher takes a held agent for the callback once nobody is ahead, and a hold
+    /// ends when no callback needs it. Returns whether any agent is held.
+    fn keep_places(
+        &self,
+        links: &[(String, String)],
+        agents: &[crate::centre::CentreAgent],
+        tiers: &[crate::centre::CentreTier],
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut wanted = std::collections::BTreeSet::new();
+        for (ours, centre_q) in links {
+            let joins = self.waiting_joins(ours, centre_q);
+            if joins.is_empty() {
+                continue;
+            }
+            let members = self
+                .svc
+                .host()
+                .centre_table(CentreTable::Members(centre_q.clone()))
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
+            match members {
+                Ok(m) => {
+                    // A callback with fewer live callers ahead than the queue has agents
+                    // is due an agent of the next ones freed: hold one for each, the last
+                    // the centre would pick (by tier level and position), so its first
+                    // ones go to the live callers ahead.
+                    let mut queue_tiers: Vec<&crate::centre::CentreTier> =
+                        tiers.iter().filter(|t| &t.queue == centre_q).collect();
+                    queue_tiers.sort_by_key(|t| std::cmp::Reverse((t.level, t.position)));
+                    let due = joins
+                        .iter()
+                        .filter(|j| crate::centre::ahead(&m, **j) < queue_tiers.len())
+                        .count();
+                    wanted.extend(queue_tiers.iter().take(due).map(|t| t.agent.clone()));
+                }
+                Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
+            }
+        }
+        let host = self.svc.host();
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        holds.retain(|agent, h| {
+            if wanted.contains(agent) {
+                return true;
+            }
+            if let Err(e) = host.centre_mark(agent, CentreMark::ReadyAt(h.before)) {
+                tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
+            }
+            false
+        });
+        let until = now.timestamp() + HOLD_SECS;
+        for agent in wanted {
+            let before = match holds.get(&agent) {
+                Some(h) => h.before,
+                None => agents
+                    .iter()
+                    .find(|a| a.name == agent)
+                    .map_or(0, |a| a.ready_time),
+            };
+            match host.centre_mark(&agent, CentreMark::ReadyAt(until)) {
+                Ok(()) => {
+                    holds.insert(agent, crate::centre::Hold { until, before });
+                }
+                Err(e) => tracing::warn!("contact-centre agent {agent} not held: {e}"),
+            }
+        }
+        !holds.is_empty()
+    }
+
+    /// The join times of the immediate callbacks of `queue` taken from the centre's
+    /// `centre_q` that wait for an agent (not yet offered).
+    fn waiting_joins(&self, queue: &str, centre_q: &str) -> Vec<i64> {
+        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+        let mut joins = Vec::new();
+        for state in [State::Scheduled, State::Rescheduled, State::Due] {
+            let list = self.svc.store().list(&crate::store::ListFilter {
+                queue: Some(queue.to_string()),
+                state: Some(state),
+                limit: Some(500),
+                ..Default::default()
+            });
+            let Ok(list) = list else {
+                continue;
+            };
+            for r in list {
+                // Immediate (as a hand-over makes them): waiting for an agent, whatever its
+                // backed-off due time says.
+                if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
+                    || r.kind != crate::model::CallbackType::Immediate
+                {
+                    continue;
+                }
+                if let Some(j) = r.ivr_data.get(JOINED_KEY).and_then(|j| j.parse().ok()) {
+                    joins.push(j);
+                }
+            }
+        }
+        joins
+    }
+
+    /// Ends every hold (the module stops): the agents' own ready times back.
+    fn end_holds(&self) {
+        let host = self.svc.host();
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        for (agent, h) in std::mem::take(&mut *holds) {
+            if let Err(e) = host.centre_mark(&agent, CentreMark::ReadyAt(h.before)) {
+                tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
+            }
         }
     }
 

@@ -54,6 +54,12 @@ fn endpoint(field: &str, value: &str) -> Result<(), DialError> {
     }
 }
 
+/// An agent's name (configured, or mod_callcenter's `1001@default`): a short token, so
+/// it can be one word of a command line.
+pub fn check_agent(id: &str) -> Result<(), DialError> {
+    check("agent id", id, 64, token_byte, "must be a short token")
+}
+
 /// A call uuid: hex digits and dashes.
 pub fn check_uuid(uuid: &str) -> Result<(), DialError> {
     check(
@@ -83,7 +89,7 @@ pub fn check_cause(cause: &str) -> Result<(), DialError> {
 pub fn target(t: &Target) -> Result<String, DialError> {
     match t {
         Target::Agent { id, dial } => {
-            check("agent id", id, 64, token_byte, "must be a short token")?;
+            check_agent(id)?;
             endpoint("agent dial template", dial)?;
             Ok(dial.clone())
         }

@@ -1,9 +1,11 @@
 //! [`FsHost`]: the core's [`Host`] over FreeSWITCH string commands — `originate` and
 //! `uuid_kill` through `switch_api_execute`, notifications as CUSTOM `callback::info`
-//! events. The commands are built by [`crate::dial`], which refuses anything unsafe first.
+//! events, mod_callcenter's agents through `callcenter_config`. The commands are built by [`crate::dial`], which refuses anything unsafe first.
 
 use crate::dial;
-use callback_core::host::{Host, HostError, LegOutcome, LegRequest, Notification};
+use callback_core::host::{
+    CentreMark, CentreTable, Host, HostError, LegOutcome, LegRequest, Notification,
+};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -170,6 +172,54 @@ impl<S: Switch> Host for FsHost<S> {
         }
     }
 
+    /// `callcenter_config agent list` / `tier list`: mod_callcenter prints the whole table,
+    /// a header of column names, `|`-separated rows and `+OK`
+    /// (src/mod/applications/mod_callcenter/mod_callcenter.c:3456-3480, :3689-3704 and
+    /// :3822-3830 at v1.10.12).
+    fn centre_table(&self, table: CentreTable) -> Result<String, HostError> {
+        let arg = match table {
+            CentreTable::Agents => "agent list".to_string(),
+            CentreTable::Tiers => "tier list".to_string(),
+            // `queue list members <queue>`: every member with its score, highest first
+            // (mod_callcenter.c:3936-3941).
+            CentreTable::Members(q) => {
+                dial::check_agent(&q).map_err(|e| HostError(e.to_string()))?;
+                format!("queue list members {q}")
+            }
+        };
+        self.switch
+            .api("callcenter_config", &arg)
+            .ok_or_else(|| HostError("callcenter_config could not be run".into()))
+    }
+
+    /// mod_callcenter's own states: `state_if_waiting` changes the state only of an agent
+    /// still `Waiting` and `Available` (or on demand), in one SQL update, and answers
+    /// `-ERR Agent not found!` otherwise (mod_callcenter.c:1147-1170): the same step the
+    /// centre takes to reserve an agent for its own queue call (:2358-2367). A value with
+    /// spaces is quoted, as `switch_separate_string` reads single quotes
+    /// (src/switch_utils.c:2687-2730, :2796-2853).
+    fn centre_mark(&self, agent: &str, mark: CentreMark) -> Result<(), HostError> {
+        dial::check_agent(agent).map_err(|e| HostError(e.to_string()))?;
+        let arg = match mark {
+            CentreMark::Claim => format!("agent set state_if_waiting {agent} Receiving"),
+            CentreMark::OnCall => format!("agent set state {agent} 'In a queue call'"),
+            CentreMark::Free => format!("agent set state {agent} Waiting"),
+            // mod_callcenter offers a queue call only to an agent whose ready_time has
+            // passed (mod_callcenter.c:2335-2337); `agent set ready_time` sets it
+            // (:1097-1102).
+            CentreMark::ReadyAt(epoch) => format!("agent set ready_time {agent} {epoch}"),
+        };
+        let reply = self
+            .switch
+            .api("callcenter_config", &arg)
+            .ok_or_else(|| HostError("callcenter_config could not be run".into()))?;
+        if reply.trim_start().starts_with("+OK") {
+            Ok(())
+        } else {
+            Err(HostError(reply.trim().to_string()))
+        }
+    }
+
     fn emit(&self, note: &Notification) {
         if !self.switch.fire(&event_headers(note)) {
             tracing::warn!(
@@ -304,6 +354,55 @@ mod tests {
         assert!(host.hangup("abc def", "NORMAL_CLEARING").is_err());
         assert!(host.hangup("abcdef", "NORMAL_CLEARING,x").is_err());
         assert!(fake.calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn callcenter_agents_are_read_and_marked_with_callcenter_config() {
+        // The tables come from `callcenter_config agent list` / `tier list`; a claim is
+        // state_if_waiting, a state with spaces is quoted, a refusal is an error, and an
+        // agent name that is not a token never reaches a command line.
+        let fake = Fake {
+            reply: "-ERR Agent not found!\n".into(),
+            ..Default::default()
+        };
+        let host = FsHost::new(&fake);
+        host.centre_table(CentreTable::Agents).unwrap();
+        host.centre_table(CentreTable::Tiers).unwrap();
+        assert!(host.centre_mark("1001@default", CentreMark::Claim).is_err());
+        let ok = Fake {
+            reply: "+OK\n".into(),
+            ..Default::default()
+        };
+        let host_ok = FsHost::new(&ok);
+        host_ok
+            .centre_mark("1001@default", CentreMark::OnCall)
+            .unwrap();
+        host_ok
+            .centre_mark("1001@default", CentreMark::Free)
+            .unwrap();
+        assert!(host_ok.centre_mark("1001 x", CentreMark::Free).is_err());
+        assert!(host_ok.centre_mark("a'b", CentreMark::Free).is_err());
+        let calls = |f: &Fake| f.calls.lock().unwrap().clone();
+        let args: Vec<String> = calls(&fake)
+            .into_iter()
+            .map(|(c, a)| format!("{c} {a}"))
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "callcenter_config agent list",
+                "callcenter_config tier list",
+                "callcenter_config agent set state_if_waiting 1001@default Receiving"
+            ]
+        );
+        let args: Vec<String> = calls(&ok).into_iter().map(|(_, a)| a).collect();
+        assert_eq!(
+            args,
+            [
+                "agent set state 1001@default 'In a queue call'",
+                "agent set state 1001@default Waiting"
+            ]
+        );
     }
 
     #[test]

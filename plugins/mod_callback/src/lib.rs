@@ -15,6 +15,8 @@
 //! - [`fshost`]: `FsHost`, the core's `Host` over FreeSWITCH string commands and events.
 //! - [`logging`]: the core's `tracing` output into FreeSWITCH's log.
 //! - `probe` (debug builds only): hidden sub-commands that drive `FsHost` for the simulator.
+//! - [`queue`]: the `callback_queue_exit` application: a caller who left a mod_callcenter
+//!   queue by its exit key, handed over to the core.
 //! - [`vars`]: channel variables as the applications see them.
 #![deny(unsafe_code)]
 
@@ -29,4 +31,5 @@ pub mod logging;
 pub mod module;
 #[cfg(debug_assertions)]
 pub mod probe;
+pub mod queue;
 pub mod vars;

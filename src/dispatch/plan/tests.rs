@@ -98,6 +98,7 @@ fn claimed(request: CallbackRequest) -> Claimed {
         running_here: false,
         do_not_call: false,
         transcript_pending: false,
+        ahead: 0,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::config::AgentConfig;
 use crate::dispatch::agents::Released;
 use crate::dispatch::outcome;
 use crate::dispatch::plan::LOOKAHEAD;
-use crate::host::{LegRequest, Target};
+use crate::host::{CentreMark, LegOutcome, LegRequest, Target};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::service::Error;
 use crate::store::{AttemptEnd, NewAttempt, StoreError, Transition};
@@ -14,7 +14,29 @@ use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
+/// A phone busy on another call; also the cause recorded when the contact centre refused
+/// to hand over an agent it had just given a queue call (the agent leg was never rung).
+const BUSY_IN_CENTRE: &str = "USER_BUSY";
+
 impl Dispatcher {
+    /// Tells the contact centre the agent is ringing for a callback, if it is still
+    /// waiting there; false when the centre refused (the agent took a queue call).
+    fn claim_in_centre(&self, r: &CallbackRequest, agent: &str) -> bool {
+        match self.svc.host().centre_mark(agent, CentreMark::Claim) {
+            Ok(()) => {
+                self.agents.set_claimed(agent);
+                true
+            }
+            Err(e) => {
+                tracing::info!(
+                    callback_id = r.id,
+                    "contact-centre agent {agent} is no longer waiting there ({e}): not rung"
+                );
+                false
+            }
+        }
+    }
+
     /// Writes the turn's offers (each `offering` and its agent leg) in one transaction,
     /// then rings each agent: a burst of callbacks due at the same second reaches the
     /// agents after one commit, not two per callback before it.
@@ -214,7 +236,27 @@ impl Dispatcher {
     /// over on the agent's call. Not answered: the leg is recorded and the callback is
     /// offered again (no customer attempt used).
     fn ring(&self, r: CallbackRequest, agent: AgentConfig, attempt_id: i64, leg: LegRequest) {
-        let outcome = self.svc.host().originate(&leg);
+        let centre = self.agents.in_centre(&agent.id);
+        let outcome = if centre && !self.claim_in_centre(&r, &agent.id) {
+            // The centre gave the agent a queue call since the turn read its tables: busy,
+            // not rung, not a decline.
+            Ok(LegOutcome {
+                uuid: None,
+                answered: false,
+                cause: Some(BUSY_IN_CENTRE.into()),
+            })
+        } else {
+            self.svc.host().originate(&leg)
+        };
+        if centre && outcome.as_ref().is_ok_and(|o| o.answered) {
+            if let Err(e) = self.svc.host().centre_mark(&agent.id, CentreMark::OnCall) {
+                tracing::warn!(
+                    callback_id = r.id,
+                    "contact-centre agent {} not shown on the callback there: {e}",
+                    agent.id
+                );
+            }
+        }
         drop(
             self.ringing_burst
                 .read()
@@ -269,10 +311,18 @@ impl Dispatcher {
         }
         // A decision the agent gave in the panel while it rang goes with the offer.
         self.offer_ended(r.id);
-        // Whatever kept the agent from taking it (no answer, busy, not registered, no
-        // route, a refused dial string) counts toward setting the agent away, so an agent
-        // that cannot be reached does not take every callback in turn.
-        let declined = cause != "AGENT_APP_NOT_STARTED";
+        // What the agent chose not to take (no answer, a reject, no route, a refused dial
+        // string) counts toward setting the agent away, so an agent that cannot be reached
+        // does not take every callback in turn. A phone busy on another call, in
+        // do-not-disturb or not registered is no decline: the agent did nothing.
+        let declined = !matches!(
+            cause.as_str(),
+            "AGENT_APP_NOT_STARTED"
+                | BUSY_IN_CENTRE
+                | "USER_NOT_REGISTERED"
+                | "SUBSCRIBER_ABSENT"
+                | "DO_NOT_DISTURB"
+        );
         let end = AttemptEnd {
             answered_at: None,
             hangup_cause: cause.clone(),
@@ -287,8 +337,12 @@ impl Dispatcher {
             Released::Withdrawn
         };
         self.release_agent(&agent.id, how, now);
-        // The host says the agent's phone is not registered: no use offering it more.
-        if cause == "USER_NOT_REGISTERED" && self.agents.set_state(&agent.id, false, now).is_ok() {
+        // The host says the agent's phone is not registered: no use offering it more (a
+        // contact-centre agent's availability is the centre's to say).
+        if cause == "USER_NOT_REGISTERED"
+            && !centre
+            && self.agents.set_state(&agent.id, false, now).is_ok()
+        {
             self.store_away(&agent.id, now);
             tracing::warn!(
                 "agent {} set away: the phone ({}) is not registered",

@@ -195,6 +195,8 @@ pub struct State {
     /// Originated calls in order of creation (bounded mode only): the oldest are forgotten
     /// as FreeSWITCH destroys a session once it is over.
     pub legs: VecDeque<String>,
+    /// mod_callcenter's agents and tiers (`callcenter_config`).
+    pub callcenter: crate::callcenter::Callcenter,
 }
 
 /// Drops the oldest entries of `v` once it holds twice `keep` (amortised: one drain per
@@ -280,6 +282,7 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     errors_logged: 0,
     keep: None,
     legs: VecDeque::new(),
+    callcenter: crate::callcenter::Callcenter::new(),
 });
 
 /// Where this process's stock FreeSWITCH directories are made (on first use); removed when
@@ -601,6 +604,31 @@ impl Sim {
             Some(s) => crate::exports::execute_app(&s, app, arg),
             None => false,
         }
+    }
+
+    /// A live caller with uuid `uuid` joining mod_callcenter queue `queue` now (waiting in
+    /// the `callcenter` application while the test goes on).
+    pub fn callcenter_caller(&self, queue: &str, uuid: &str, number: &str) {
+        let now = now().timestamp();
+        state().callcenter.join(queue, uuid, number, now);
+    }
+
+    /// One pass of mod_callcenter's member dispatch (see `Callcenter::dispatch`): the
+    /// (member uuid, agent) pairs it served.
+    pub fn callcenter_dispatch(&self) -> Vec<(String, String)> {
+        let now = now().timestamp();
+        state().callcenter.dispatch(now)
+    }
+
+    /// Every state mod_callcenter agent `name` was set to, in order (by the module or by
+    /// a test's `callcenter_config`).
+    pub fn callcenter_states(&self, name: &str) -> Vec<String> {
+        state()
+            .callcenter
+            .state_changes
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Runs an API command line as fs_cli would (`callback list`), returning its output.

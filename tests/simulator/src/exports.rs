@@ -519,6 +519,7 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
             true
         }
         "record" => record(s, &args),
+        "callcenter" => crate::callcenter::member_waits(s, arg),
         "play_and_get_digits" => play_and_get_digits(s, &args),
         "bridge" => {
             // From an answered call FreeSWITCH plays the caller `transfer_ringback`, else
@@ -741,6 +742,11 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
         "originate" => originate(arg, None),
         "uuid_kill" => uuid_kill(arg),
         "uuid_recv_dtmf" => uuid_recv_dtmf(arg),
+        "callcenter_config" => {
+            let now = core::now().timestamp();
+            let reply = state().callcenter.api(arg, now);
+            (SWITCH_STATUS_SUCCESS, reply)
+        }
         // mod_commands.c:6550-6560: the value, or nothing for an unknown name.
         "global_getvar" => (
             SWITCH_STATUS_SUCCESS,

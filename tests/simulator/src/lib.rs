@@ -6,6 +6,7 @@
 //!   events and log lines, and a virtual clock.
 //! - [`exports`]: the `switch_*` C functions mod_callback.so binds, exported from the
 //!   executable (`-rdynamic`); the only unsafe code of this crate.
+//! - [`callcenter`]: mod_callcenter's `callcenter_config` (agents, tiers, their replies).
 //! - [`loader`]: loads the `.so` the way FreeSWITCH does (dlopen RTLD_NOW|RTLD_LOCAL, the
 //!   table symbol, the API-version check, `load`, the runtime thread, `shutdown`).
 //! - [`load`]: the load run (IVR callers, HTTP creates and dispatching at once on the real
@@ -17,6 +18,7 @@
 //! channel (only answered / hung up), dialplan XML, memory pools (nothing is freed until the
 //! session ends), `bgapi`, and the event system beyond capturing fired events.
 
+pub mod callcenter;
 pub mod campaign;
 pub mod core;
 pub mod exports;

@@ -58,13 +58,21 @@ fn exports_only_the_module_table() {
 
 #[test]
 fn loads_registers_and_unloads() {
-    // Load registers the three applications, the API and the event subclass; unload undoes it.
+    // Load registers the four applications, the API and the event subclass; unload undoes it.
     let (sim, m) = start();
     assert_eq!(m.name, "mod_callback");
     assert!(!m.permanent);
     let mut apps = m.applications.clone();
     apps.sort();
-    assert_eq!(apps, ["callback_agent", "callback_capture", "callback_ivr"]);
+    assert_eq!(
+        apps,
+        [
+            "callback_agent",
+            "callback_capture",
+            "callback_ivr",
+            "callback_queue_exit"
+        ]
+    );
     assert_eq!(m.api_commands, ["callback"]);
     assert_eq!(
         sim.subclasses().get("callback::info").map(String::as_str),

@@ -9,7 +9,7 @@ use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
 use crate::logging::Origin;
 use crate::vars::ChannelVars;
-use crate::{agent, capture, command, ivr, logging, module};
+use crate::{agent, capture, command, ivr, logging, module, queue};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
@@ -67,6 +67,12 @@ const APPS: &[App] = &[
         function: app_ivr,
         short: c"The turnkey callback IVR: type, number, time, recording, read-back",
         syntax: c"[profile]",
+    },
+    App {
+        name: c"callback_queue_exit",
+        function: app_queue_exit,
+        short: c"After callcenter: a caller who left the queue with its exit key gets a callback",
+        syntax: c"[queue=<queue>] [vars=<var,var>]",
     },
     App {
         name: c"callback_agent",
@@ -232,6 +238,16 @@ unsafe extern "C" fn app_ivr(session: *mut CoreSession, data: *const c_char) {
         run_app("callback_ivr", session, data, |s, d| {
             let m = module::current();
             ivr::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
+        })
+    }
+}
+
+unsafe extern "C" fn app_queue_exit(session: *mut CoreSession, data: *const c_char) {
+    // SAFETY: called by the core with a live session and its argument string.
+    unsafe {
+        run_app("callback_queue_exit", session, data, |s, d| {
+            let m = module::current();
+            queue::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
         })
     }
 }

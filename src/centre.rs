@@ -1,0 +1,528 @@
+//! Contact-centre agents: a queue may take its agents from the contact centre the PBX
+//! already runs (`agents-from`), so an agent is defined once. The centre keeps each
+//! agent's status (available, on break, logged out), state (waiting, ringing, on a queue
+//! call), its contact and its tiers (the queues it serves); the host hands over two tables
+//! (agents, tiers) as the centre prints them, `|`-separated with a header line and a
+//! closing `+OK`, and this module reads them and decides who may take a callback now.
+//!
+//! The rule is the centre's own, so a callback never rings someone the centre would not
+//! ring a queue call to: status available (or available on demand), state waiting, past
+//! its wrap-up and ready time, not on an outside call, and a tier in the queue that is
+//! ready (or no-answer). Anyone else is busy for callbacks too, and that is no decline.
+
+use crate::config::{endpoint_problem, AgentConfig};
+use nom::bytes::complete::{tag, take_till};
+use nom::character::complete::line_ending;
+use nom::multi::separated_list1;
+use nom::sequence::terminated;
+use nom::{IResult, Parser};
+use std::collections::BTreeMap;
+
+/// Why a centre's table could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CentreError {
+    #[error("the contact centre refused the {table} list: {reply}")]
+    Refused { table: &'static str, reply: String },
+    #[error("the contact centre's {table} list is not a table: {why}")]
+    Malformed { table: &'static str, why: String },
+    #[error("the contact centre's {table} list has no column '{column}'")]
+    MissingColumn {
+        table: &'static str,
+        column: &'static str,
+    },
+    #[error("the contact centre's {table} list, row {row}: {column} '{value}' is not a number")]
+    NotANumber {
+        table: &'static str,
+        row: usize,
+        column: &'static str,
+        value: String,
+    },
+}
+
+/// An agent's status in the centre (what the agent chose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CentreStatus {
+    LoggedOut,
+    Available,
+    AvailableOnDemand,
+    OnBreak,
+    Unknown,
+}
+
+impl CentreStatus {
+    /// Read as the centre compares them: without regard to case.
+    pub fn parse(s: &str) -> Self {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "logged out" => Self::LoggedOut,
+            "available" => Self::Available,
+            "available (on demand)" => Self::AvailableOnDemand,
+            "on break" => Self::OnBreak,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// An agent's state in the centre (what the agent is doing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CentreState {
+    Waiting,
+    Receiving,
+    InQueueCall,
+    Idle,
+    Reserved,
+    Unknown,
+}
+
+impl CentreState {
+    pub fn parse(s: &str) -> Self {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "waiting" => Self::Waiting,
+            "receiving" => Self::Receiving,
+            "in a queue call" => Self::InQueueCall,
+            "idle" => Self::Idle,
+            "reserved" => Self::Reserved,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// One row of the centre's agent table (the columns used here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CentreAgent {
+    pub name: String,
+    pub contact: String,
+    pub status: CentreStatus,
+    pub state: CentreState,
+    /// Epoch seconds: not before then (set after a reject, busy or no answer).
+    pub ready_time: i64,
+    pub last_bridge_end: i64,
+    pub wrap_up_time: i64,
+    /// Calls the agent is on outside the centre's queues (the centre's call tracking).
+    pub external_calls: i64,
+}
+
+/// One row of the centre's tier table: an agent in a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CentreTier {
+    pub queue: String,
+    pub agent: String,
+    pub state: String,
+    pub level: i64,
+    pub position: i64,
+}
+
+type Row = BTreeMap<String, String>;
+
+fn cells(i: &str) -> IResult<&str, Vec<&str>> {
+    separated_list1(tag("|"), take_till(|c| c == '|' || c == '\n' || c == '\r')).parse(i)
+}
+
+fn lines(i: &str) -> IResult<&str, Vec<Vec<&str>>> {
+    nom::multi::many0(terminated(
+        nom::combinator::verify(cells, |c: &Vec<&str>| c != &[""] && c != &["+OK"]),
+        line_ending,
+    ))
+    .parse(i)
+}
+
+/// A table as the centre prints one: a header line of column names and a line per row,
+/// `|`-separated, then `+OK` (no header at all when there are no rows). A reply starting
+/// `-ERR` is a refusal.
+pub fn parse_table(table: &'static str, text: &str) -> Result<Vec<Row>, CentreError> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("-ERR") || trimmed.starts_with("-USAGE") {
+        return Err(CentreError::Refused {
+            table,
+            reply: trimmed.lines().next().unwrap_or_default().to_string(),
+        });
+    }
+    let malformed = |why: String| CentreError::Malformed { table, why };
+    let (rest, rows) = lines(trimmed).map_err(|e| malformed(e.to_string()))?;
+    if rest.trim() != "+OK" {
+        return Err(malformed(format!(
+            "it does not end with +OK (found '{}')",
+            rest.lines().next().unwrap_or_default()
+        )));
+    }
+    let Some((header, body)) = rows.split_first() else {
+        return Ok(Vec::new());
+    };
+    body.iter()
+        .enumerate()
+        .map(|(n, r)| {
+            if r.len() != header.len() {
+                return Err(malformed(format!(
+                    "row {} has {} cells for {} columns",
+                    n + 1,
+                    r.len(),
+                    header.len()
+                )));
+            }
+            Ok(header
+                .iter()
+                .zip(r)
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect())
+        })
+        .collect()
+}
+
+fn text<'a>(
+    table: &'static str,
+    row: &'a Row,
+    column: &'static str,
+) -> Result<&'a str, CentreError> {
+    row.get(column)
+        .map(String::as_str)
+        .ok_or(CentreError::MissingColumn { table, column })
+}
+
+fn number(
+    table: &'static str,
+    n: usize,
+    row: &Row,
+    column: &'static str,
+) -> Result<i64, CentreError> {
+    let v = text(table, row, column)?;
+    if v.is_empty() {
+        return Ok(0);
+    }
+    v.trim().parse().map_err(|_| CentreError::NotANumber {
+        table,
+        row: n + 1,
+        column,
+        value: v.to_string(),
+    })
+}
+
+/// The centre's agent table.
+pub fn agents(text_: &str) -> Result<Vec<CentreAgent>, CentreError> {
+    const T: &str = "agent";
+    parse_table(T, text_)?
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            Ok(CentreAgent {
+                name: text(T, r, "name")?.to_string(),
+                contact: text(T, r, "contact")?.to_string(),
+                status: CentreStatus::parse(text(T, r, "status")?),
+                state: CentreState::parse(text(T, r, "state")?),
+                ready_time: number(T, n, r, "ready_time")?,
+                last_bridge_end: number(T, n, r, "last_bridge_end")?,
+                wrap_up_time: number(T, n, r, "wrap_up_time")?,
+                external_calls: number(T, n, r, "external_calls_count")?,
+            })
+        })
+        .collect()
+}
+
+/// The centre's tier table.
+pub fn tiers(text_: &str) -> Result<Vec<CentreTier>, CentreError> {
+    const T: &str = "tier";
+    parse_table(T, text_)?
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            Ok(CentreTier {
+                queue: text(T, r, "queue")?.to_string(),
+                agent: text(T, r, "agent")?.to_string(),
+                state: text(T, r, "state")?.to_string(),
+                level: number(T, n, r, "level")?,
+                position: number(T, n, r, "position")?,
+            })
+        })
+        .collect()
+}
+
+/// An agent this module keeps from the centre's own queue calls for a while (its ready
+/// time set ahead), so a callback at the front of the line gets the agent the centre
+/// frees next instead of a caller who joined later: `until` is the ready time set, `before`
+/// the centre's own, put back when the hold ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    pub until: i64,
+    pub before: i64,
+}
+
+/// A caller in one of the centre's queues (a row of its member list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CentreMember {
+    pub queue: String,
+    pub joined_epoch: i64,
+    pub base_score: i64,
+    pub skill_score: i64,
+    /// `Waiting`, `Trying` (being offered to an agent), `Answered`, `Abandoned`.
+    pub state: String,
+}
+
+/// The centre's member list of a queue.
+pub fn queue_members(text_: &str) -> Result<Vec<CentreMember>, CentreError> {
+    const T: &str = "member";
+    parse_table(T, text_)?
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            Ok(CentreMember {
+                queue: text(T, r, "queue")?.to_string(),
+                joined_epoch: number(T, n, r, "joined_epoch")?,
+                base_score: number(T, n, r, "base_score")?,
+                skill_score: number(T, n, r, "skill_score")?,
+                state: text(T, r, "state")?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// How many live callers of the queue are ahead of a caller who joined it at
+/// `joined_epoch`. The centre serves its callers by score, the seconds waited plus their
+/// base and skill scores, highest first; the caller who left for a callback keeps the
+/// score of the time waited since joining. A caller still waiting (or being offered to an
+/// agent) is ahead when its score is higher: `joined - base - skill < joined_epoch`; on a
+/// tie the callback goes first.
+pub fn ahead(members: &[CentreMember], joined_epoch: i64) -> usize {
+    members
+        .iter()
+        .filter(|m| {
+            matches!(m.state.to_ascii_lowercase().as_str(), "waiting" | "trying")
+                && m.joined_epoch - m.base_score - m.skill_score < joined_epoch
+        })
+        .count()
+}
+
+impl CentreAgent {
+    /// Why the centre would not ring this agent now; `None`: it would.
+    pub fn busy(&self, now_epoch: i64) -> Option<String> {
+        match self.status {
+            CentreStatus::Available | CentreStatus::AvailableOnDemand => {}
+            CentreStatus::OnBreak => return Some("on break in the contact centre".into()),
+            CentreStatus::LoggedOut => return Some("logged out of the contact centre".into()),
+            CentreStatus::Unknown => return Some("its contact-centre status is unknown".into()),
+        }
+        if self.state != CentreState::Waiting {
+            return Some(
+                match self.state {
+                    CentreState::Receiving | CentreState::Reserved => "being offered a queue call",
+                    CentreState::InQueueCall => "on a queue call",
+                    _ => "not waiting for a call in the contact centre",
+                }
+                .into(),
+            );
+        }
+        if self.external_calls > 0 {
+            return Some("on a call outside the queues".into());
+        }
+        if self.last_bridge_end >= now_epoch - self.wrap_up_time {
+            return Some("wrapping up its last call".into());
+        }
+        if self.ready_time > now_epoch {
+            return Some("not ready again yet (after a reject, busy or no answer)".into());
+        }
+        None
+    }
+
+    /// The endpoint to ring: the contact without the leading `{...}` / `[...]` variable
+    /// blocks the centre puts on its own originate (this module's leg sets its own ring
+    /// time), checked like a configured dial string; `Err` says why it cannot be rung.
+    pub fn endpoint(&self) -> Result<String, String> {
+        let mut c = self.contact.trim();
+        while let Some(close) = match c.chars().next() {
+            Some('{') => c.find('}'),
+            Some('[') => c.find(']'),
+            _ => None,
+        } {
+            c = c[close + 1..].trim_start();
+        }
+        match endpoint_problem(c) {
+            None => Ok(c.to_string()),
+            Some(why) => Err(format!("contact '{}' {why}", self.contact)),
+        }
+    }
+}
+
+/// A contact-centre agent as the dispatcher takes it: its configuration (the queues of
+/// this module it serves, by the links given) and why it may not take a callback now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub config: AgentConfig,
+    pub busy: Option<String>,
+}
+
+/// The centre's agents that serve a linked queue: `links` pairs a queue of this module
+/// with the centre's queue it takes agents from. A tier counts when it is ready or
+/// no-answer, as the centre's own pick has it. An agent whose contact cannot be rung is
+/// left out and named in the second list with why. `holds` are the agents this module
+/// holds for a callback (see [`Hold`]): their ready time is this module's, not the centre's.
+pub fn members(
+    agents: &[CentreAgent],
+    tiers: &[CentreTier],
+    links: &[(String, String)],
+    holds: &BTreeMap<String, Hold>,
+    now_epoch: i64,
+) -> (Vec<Member>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for a in agents {
+        let mut a = a.clone();
+        if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
+            a.ready_time = h.before;
+        }
+        let queues: Vec<String> = links
+            .iter()
+            .filter(|(_, centre_q)| {
+                tiers.iter().any(|t| {
+                    t.agent == a.name
+                        && &t.queue == centre_q
+                        && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
+                })
+            })
+            .map(|(ours, _)| ours.clone())
+            .collect();
+        if queues.is_empty() {
+            continue;
+        }
+        match a.endpoint() {
+            Ok(dial) => out.push(Member {
+                config: AgentConfig {
+                    id: a.name.clone(),
+                    dial,
+                    queues,
+                    start_ready: true,
+                },
+                busy: a.busy(now_epoch),
+            }),
+            Err(why) => problems.push(format!("contact-centre agent {}: {why}", a.name)),
+        }
+    }
+    (out, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The columns and the closing line as the centre prints `agent list` (its agents table).
+    const AGENTS: &str = "name|instance_id|uuid|type|contact|status|state|max_no_answer|wrap_up_time|reject_delay_time|busy_delay_time|no_answer_delay_time|last_bridge_start|last_bridge_end|last_offered_call|last_status_change|no_answer_count|calls_answered|talk_time|ready_time|external_calls_count\n\
+1001@default|single_box||callback|[leg_timeout=10]user/1001@default|Available|Waiting|3|10|10|60|0|0|0|0|0|0|0|0|0|0\n\
+1002@default|single_box||callback|user/1002@default|Available|In a queue call|3|10|10|60|0|0|0|0|0|0|0|0|0|0\n\
+1003@default|single_box||callback|user/1003@default|On Break|Waiting|3|10|10|60|0|0|0|0|0|0|0|0|0|0\n\
+1004@default|single_box||callback|${system(rm)}|Available|Waiting|3|10|10|60|0|0|0|0|0|0|0|0|0|0\n\
++OK\n";
+    const TIERS: &str = "queue|agent|state|level|position\n\
+sales@default|1001@default|Ready|1|1\n\
+sales@default|1002@default|Ready|1|2\n\
+sales@default|1003@default|Ready|1|3\n\
+sales@default|1004@default|Ready|1|4\n\
+support@default|1001@default|Standby|1|1\n\
++OK\n";
+
+    #[test]
+    fn the_centres_tables_are_read_with_their_header() {
+        // The agent and tier tables become rows by column name; an empty table is +OK alone.
+        let a = agents(AGENTS).unwrap();
+        assert_eq!(a.len(), 4);
+        assert_eq!(a[0].name, "1001@default");
+        assert_eq!(a[0].status, CentreStatus::Available);
+        assert_eq!(a[1].state, CentreState::InQueueCall);
+        assert_eq!(a[0].wrap_up_time, 10);
+        let t = tiers(TIERS).unwrap();
+        assert_eq!(
+            (t[4].queue.as_str(), t[4].state.as_str()),
+            ("support@default", "Standby")
+        );
+        assert!(agents("+OK\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refusal_or_a_broken_table_is_an_error_naming_it() {
+        // -ERR, a missing +OK, a short row and a missing column each say what is wrong.
+        assert!(matches!(
+            agents("-ERR Invalid!\n"),
+            Err(CentreError::Refused { table: "agent", .. })
+        ));
+        assert!(matches!(
+            agents("name|status\n1001|Available\n"),
+            Err(CentreError::Malformed { .. })
+        ));
+        assert!(matches!(
+            tiers("queue|agent|state|level|position\nsales|1001|Ready|1\n+OK\n"),
+            Err(CentreError::Malformed { .. })
+        ));
+        assert_eq!(
+            tiers("queue|agent|state|level\nsales|1001|Ready|1\n+OK\n"),
+            Err(CentreError::MissingColumn {
+                table: "tier",
+                column: "position"
+            })
+        );
+        assert!(matches!(
+            tiers("queue|agent|state|level|position\nsales|1001|Ready|x|1\n+OK\n"),
+            Err(CentreError::NotANumber {
+                column: "level",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn only_agents_the_centre_would_ring_are_free() {
+        // Waiting and available: free, its contact without the centre's variables; on a
+        // queue call or on break: busy with the reason; a contact that is not an endpoint
+        // is left out; a standby tier does not make a member of that queue.
+        let links = vec![
+            ("sales".to_string(), "sales@default".to_string()),
+            ("support".to_string(), "support@default".to_string()),
+        ];
+        let (m, problems) = members(
+            &agents(AGENTS).unwrap(),
+            &tiers(TIERS).unwrap(),
+            &links,
+            &BTreeMap::new(),
+            1000,
+        );
+        let ids: Vec<&str> = m.iter().map(|x| x.config.id.as_str()).collect();
+        assert_eq!(ids, ["1001@default", "1002@default", "1003@default"]);
+        assert_eq!(m[0].config.dial, "user/1001@default");
+        assert_eq!(m[0].config.queues, ["sales"]);
+        assert_eq!(m[0].busy, None);
+        assert_eq!(m[1].busy.as_deref(), Some("on a queue call"));
+        assert_eq!(m[2].busy.as_deref(), Some("on break in the contact centre"));
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("contact-centre agent 1004@default: contact"));
+    }
+
+    #[test]
+    fn live_callers_with_a_higher_score_are_ahead_of_a_callback() {
+        // Waiting or trying members who joined earlier (or carry a base score worth the
+        // difference) are ahead; later ones, answered and abandoned ones are not.
+        let text = "queue|instance_id|uuid|session_uuid|cid_number|cid_name|system_epoch|joined_epoch|rejoined_epoch|bridge_epoch|abandoned_epoch|base_score|skill_score|serving_agent|serving_system|state|score\n\
+sales@default|single_box|u1|s1|+1|A|0|100|0|0|0|0|0|||Waiting|90\n\
+sales@default|single_box|u2|s2|+1|B|0|120|0|0|0|30|0|||Trying|100\n\
+sales@default|single_box|u3|s3|+1|C|0|130|0|0|0|0|0|||Waiting|60\n\
+sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
++OK\n";
+        let m = queue_members(text).unwrap();
+        assert_eq!(m.len(), 4);
+        assert_eq!(ahead(&m, 110), 2);
+        assert_eq!(ahead(&m, 100), 1);
+        assert_eq!(ahead(&m, 90), 0, "a tie goes to the callback");
+        assert_eq!(ahead(&m, 200), 3);
+    }
+
+    #[test]
+    fn wrap_up_ready_time_and_outside_calls_keep_an_agent_busy() {
+        // The centre's other conditions: wrap-up after the last call, a ready time ahead,
+        // a tracked outside call.
+        let mut a = agents(AGENTS).unwrap().remove(0);
+        a.last_bridge_end = 995;
+        assert!(a.busy(1000).is_some());
+        assert!(a.busy(1006).is_none());
+        a.ready_time = 2000;
+        assert!(a.busy(1006).is_some());
+        a.ready_time = 0;
+        a.external_calls = 1;
+        assert_eq!(
+            a.busy(1006).as_deref(),
+            Some("on a call outside the queues")
+        );
+    }
+}

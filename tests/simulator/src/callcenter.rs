@@ -1,0 +1,665 @@
+//! mod_callcenter's `callcenter_config` API as FreeSWITCH 1.10.12 defines it
+//! (src/mod/applications/mod_callcenter/mod_callcenter.c, cited by line below): its
+//! `agents` and `tiers` tables, the commands that read and change them and their exact
+//! replies. Modelled: `agent add|set|get|list`, `tier add|list`. Every queue counts as
+//! loaded (the simulator reads no `callcenter.conf`), and the centre's own dispatching
+//! (members, ringing agents) is not run: a test plays it by setting an agent's state, as
+//! mod_callcenter does when it bridges a member to an agent (:2042).
+
+use std::collections::BTreeMap;
+
+/// A row of the `agents` table, its columns in the order of `CREATE TABLE agents`
+/// (:209-243).
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub name: String,
+    pub instance_id: String,
+    pub uuid: String,
+    pub kind: String,
+    pub contact: String,
+    pub status: String,
+    pub state: String,
+    pub numbers: [(&'static str, i64); 14],
+}
+
+const AGENT_NUMBERS: [&str; 14] = [
+    "max_no_answer",
+    "wrap_up_time",
+    "reject_delay_time",
+    "busy_delay_time",
+    "no_answer_delay_time",
+    "last_bridge_start",
+    "last_bridge_end",
+    "last_offered_call",
+    "last_status_change",
+    "no_answer_count",
+    "calls_answered",
+    "talk_time",
+    "ready_time",
+    "external_calls_count",
+];
+
+impl Agent {
+    fn number_mut(&mut self, key: &str) -> Option<&mut i64> {
+        self.numbers
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A row of the `tiers` table (:245-260).
+#[derive(Debug, Clone)]
+pub struct Tier {
+    pub queue: String,
+    pub agent: String,
+    pub state: String,
+    pub level: i64,
+    pub position: i64,
+}
+
+/// A row of the `members` table (:186-203): a caller waiting in (or gone from) a queue.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub queue: String,
+    pub uuid: String,
+    pub session_uuid: String,
+    pub cid_number: String,
+    pub joined_epoch: i64,
+    pub abandoned_epoch: i64,
+    /// `cc_base_score` of the caller's channel (:3072-3074).
+    pub base_score: i64,
+    pub serving_agent: String,
+    /// `Waiting`, `Abandoned`, ... (MEMBER_STATE_CHART, :149-157).
+    pub state: String,
+}
+
+/// The centre's tables, and every state an agent was set to (for tests).
+#[derive(Debug, Default)]
+pub struct Callcenter {
+    pub agents: Vec<Agent>,
+    pub tiers: Vec<Tier>,
+    pub members: Vec<Member>,
+    pub state_changes: BTreeMap<String, Vec<String>>,
+}
+
+/// `AGENT_STATUS_CHART` (:111-118), compared without case (`cc_agent_str2status`, :347-360).
+const STATUSES: [&str; 4] = [
+    "Logged Out",
+    "Available",
+    "Available (On Demand)",
+    "On Break",
+];
+/// `AGENT_STATE_CHART` (:130-138), compared without case (`cc_agent_str2state`, :376-388).
+const STATES: [&str; 5] = [
+    "Waiting",
+    "Receiving",
+    "In a queue call",
+    "Idle",
+    "Reserved",
+];
+
+fn known(chart: &[&str], v: &str) -> bool {
+    chart.iter().any(|c| c.eq_ignore_ascii_case(v))
+}
+
+/// `switch_separate_string(buf, ' ', argv, 8)` (src/switch_utils.c:2796-2853): words split
+/// on blanks, single quotes group a value with spaces and are removed, at most 8 words
+/// (the last keeps the rest of the line).
+fn words(line: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if out.len() == 7 && !started && c != ' ' {
+            // The eighth word is the rest of the line, its quotes removed.
+            let rest: String = std::iter::once(c).chain(chars).collect();
+            out.push(rest.replace('\'', "").trim_end().to_string());
+            return out;
+        }
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    out.push(std::mem::take(&mut cur));
+                    started = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        out.push(cur);
+    }
+    out
+}
+
+/// `list_result_callback` (:3456-3480): on the first row the column names joined by `|`,
+/// then each row joined by `|`; the command then writes `+OK\n` (:3703, :3829). A NULL
+/// column prints as nothing (`switch_console_stream_write` formats with
+/// `switch_vmprintf`, src/switch_console.c:163, whose `%s` of NULL is "",
+/// src/switch_mprintf.c:670-671).
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    if !rows.is_empty() {
+        out.push_str(&header.join("|"));
+        out.push('\n');
+        for r in rows {
+            out.push_str(&r.join("|"));
+            out.push('\n');
+        }
+    }
+    out.push_str("+OK\n");
+    out
+}
+
+impl Callcenter {
+    /// Empty tables, as mod_callcenter starts without agents in its configuration.
+    pub const fn new() -> Self {
+        Self {
+            agents: Vec::new(),
+            tiers: Vec::new(),
+            members: Vec::new(),
+            state_changes: BTreeMap::new(),
+        }
+    }
+
+    fn agent_mut(&mut self, name: &str) -> Option<&mut Agent> {
+        self.agents.iter_mut().find(|a| a.name == name)
+    }
+
+    fn set_state(&mut self, name: &str, state: &str) {
+        if let Some(a) = self.agent_mut(name) {
+            a.state = state.to_string();
+        }
+        self.state_changes
+            .entry(name.to_string())
+            .or_default()
+            .push(state.to_string());
+    }
+
+    /// One `callcenter_config` command line; the reply as the API writes it
+    /// (`cc_config_api_function`, :3540-4016).
+    pub fn api(&mut self, line: &str, now_epoch: i64) -> String {
+        let argv = words(line);
+        if argv.len() < 2 {
+            return "-ERR Invalid!\n".into();
+        }
+        let args = &argv[2..];
+        let (section, action) = (argv[0].to_ascii_lowercase(), argv[1].to_ascii_lowercase());
+        match (section.as_str(), action.as_str()) {
+            ("agent", "add") => self.agent_add(args),
+            ("agent", "set") => self.agent_set(args, now_epoch),
+            ("agent", "get") => self.agent_get(args),
+            ("agent", "list") => self.agent_list(args),
+            ("tier", "add") => self.tier_add(args),
+            ("queue", "list")
+                if args
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case("members")) =>
+            {
+                self.member_list(args.get(1).map(String::as_str), now_epoch)
+            }
+            ("tier", "list") => self.tier_list(),
+            _ => {
+                format!("-ERR the simulator does not model callcenter_config {section} {action}\n")
+            }
+        }
+    }
+
+    /// `agent add <name> <type>` (:3571-3594, `cc_agent_add` :890-928): a new agent is
+    /// `Logged Out` and `Waiting`.
+    fn agent_add(&mut self, args: &[String]) -> String {
+        if args.len() < 2 {
+            return "-ERR Invalid!\n".into();
+        }
+        let (name, kind) = (&args[0], &args[1]);
+        if !kind.eq_ignore_ascii_case("Callback") && !kind.eq_ignore_ascii_case("uuid-standby") {
+            return "-ERR Agent type invalid!\n".into();
+        }
+        if self.agents.iter().any(|a| &a.name == name) {
+            return "-ERR Agent already exist!\n".into();
+        }
+        self.agents.push(Agent {
+            name: name.clone(),
+            instance_id: "single_box".into(),
+            uuid: String::new(),
+            kind: kind.clone(),
+            contact: String::new(),
+            status: "Logged Out".into(),
+            state: "Waiting".into(),
+            numbers: AGENT_NUMBERS.map(|k| (k, 0)),
+        });
+        "+OK\n".into()
+    }
+
+    /// `agent set <key> <agent> <value>` (:3628-3661, `cc_agent_update` :997-1184).
+    fn agent_set(&mut self, args: &[String], now_epoch: i64) -> String {
+        if args.len() < 3 {
+            return "-ERR Invalid!\n".into();
+        }
+        let (key, name, value) = (args[0].to_ascii_lowercase(), &args[1], &args[2]);
+        if !self.agents.iter().any(|a| &a.name == name) {
+            return "-ERR Agent not found!\n".into();
+        }
+        match key.as_str() {
+            "status" => {
+                if !known(&STATUSES, value) {
+                    return "-ERR Invalid Agent Status!\n".into();
+                }
+                if let Some(a) = self.agent_mut(name) {
+                    a.status = value.clone();
+                    if let Some(v) = a.number_mut("last_status_change") {
+                        *v = now_epoch;
+                    }
+                }
+            }
+            "state" => {
+                if !known(&STATES, value) {
+                    return "-ERR Invalid Agent State!\n".into();
+                }
+                self.set_state(name, value);
+                if value.eq_ignore_ascii_case("Receiving") {
+                    if let Some(v) = self
+                        .agent_mut(name)
+                        .and_then(|a| a.number_mut("last_offered_call"))
+                    {
+                        *v = now_epoch;
+                    }
+                }
+            }
+            // Only an agent Waiting and Available (or on demand), in one UPDATE; else the
+            // same reply as an unknown agent (:1147-1170).
+            "state_if_waiting" => {
+                if !known(&STATES, value) {
+                    return "-ERR Invalid Agent State!\n".into();
+                }
+                let waiting = self.agents.iter().any(|a| {
+                    &a.name == name
+                        && a.state.eq_ignore_ascii_case("Waiting")
+                        && (a.status.eq_ignore_ascii_case("Available")
+                            || a.status.eq_ignore_ascii_case("Available (On Demand)"))
+                });
+                if !waiting {
+                    return "-ERR Agent not found!\n".into();
+                }
+                self.set_state(name, value);
+            }
+            "contact" => {
+                if let Some(a) = self.agent_mut(name) {
+                    a.contact = value.clone();
+                }
+            }
+            k => {
+                let n = value.trim().parse::<i64>().unwrap_or(0);
+                match self.agent_mut(name).and_then(|a| a.number_mut(k)) {
+                    Some(v) => *v = n,
+                    None => return "-ERR Invalid Agent Update KEY!\n".into(),
+                }
+            }
+        }
+        "+OK\n".into()
+    }
+
+    /// `agent get status|state|uuid <agent>` (:3663-3688, `cc_agent_get` :945-995): the
+    /// value alone, no newline.
+    fn agent_get(&self, args: &[String]) -> String {
+        if args.len() < 2 {
+            return "-ERR Invalid!\n".into();
+        }
+        let Some(a) = self.agents.iter().find(|a| a.name == args[1]) else {
+            return "-ERR Agent not found!\n".into();
+        };
+        match args[0].to_ascii_lowercase().as_str() {
+            "status" => a.status.clone(),
+            "state" => a.state.clone(),
+            "uuid" => a.uuid.clone(),
+            _ => "-ERR Invalid Agent Update KEY!\n".into(),
+        }
+    }
+
+    /// `agent list [name]` (:3690-3704): `SELECT * FROM agents`, in the order the rows
+    /// were added.
+    fn agent_list(&self, args: &[String]) -> String {
+        if args.len() > 1 {
+            return "-ERR Invalid!\n".into();
+        }
+        let mut header = vec![
+            "name",
+            "instance_id",
+            "uuid",
+            "type",
+            "contact",
+            "status",
+            "state",
+        ];
+        header.extend(AGENT_NUMBERS);
+        let rows: Vec<Vec<String>> = self
+            .agents
+            .iter()
+            .filter(|a| args.first().is_none_or(|n| &a.name == n))
+            .map(|a| {
+                let mut r = vec![
+                    a.name.clone(),
+                    a.instance_id.clone(),
+                    a.uuid.clone(),
+                    a.kind.clone(),
+                    a.contact.clone(),
+                    a.status.clone(),
+                    a.state.clone(),
+                ];
+                r.extend(a.numbers.iter().map(|(_, v)| v.to_string()));
+                r
+            })
+            .collect();
+        table(&header, &rows)
+    }
+
+    /// `tier add <queue> <agent> [level] [position]` (:3707-3745, `cc_tier_add`
+    /// :1186-1236): a new tier is `Ready`, level and position 1 unless given.
+    fn tier_add(&mut self, args: &[String]) -> String {
+        if args.len() < 2 {
+            return "-ERR Invalid!\n".into();
+        }
+        let (queue, agent) = (&args[0], &args[1]);
+        let num = |i: usize| {
+            args.get(i)
+                .filter(|v| !v.is_empty())
+                .map_or(1, |v| v.trim().parse::<i64>().unwrap_or(0))
+        };
+        if !self.agents.iter().any(|a| &a.name == agent) {
+            return "-ERR Agent not found!\n".into();
+        }
+        if self
+            .tiers
+            .iter()
+            .any(|t| &t.agent == agent && &t.queue == queue)
+        {
+            return "-ERR Tier already exist!\n".into();
+        }
+        self.tiers.push(Tier {
+            queue: queue.clone(),
+            agent: agent.clone(),
+            state: "Ready".into(),
+            level: num(2),
+            position: num(3),
+        });
+        "+OK\n".into()
+    }
+
+    /// A live caller joining `queue` now, as the `callcenter` application adds one (the
+    /// member row of :3137-3150), for tests whose callers wait while others act.
+    pub fn join(&mut self, queue: &str, uuid: &str, number: &str, now_epoch: i64) {
+        self.members.push(Member {
+            queue: queue.to_string(),
+            uuid: uuid.to_string(),
+            session_uuid: uuid.to_string(),
+            cid_number: number.to_string(),
+            joined_epoch: now_epoch,
+            abandoned_epoch: 0,
+            base_score: 0,
+            serving_agent: String::new(),
+            state: "Waiting".into(),
+        });
+    }
+
+    /// `queue list members [queue]` (:3936-3941, printed at :3950-3955): every member
+    /// with its score, `(now - joined_epoch) + base_score + skill_score`, highest first.
+    fn member_list(&self, queue: Option<&str>, now_epoch: i64) -> String {
+        let score = |m: &Member| now_epoch - m.joined_epoch + m.base_score;
+        let mut ms: Vec<&Member> = self
+            .members
+            .iter()
+            .filter(|m| queue.is_none_or(|q| m.queue == q))
+            .collect();
+        ms.sort_by_key(|m| std::cmp::Reverse(score(m)));
+        let rows: Vec<Vec<String>> = ms
+            .iter()
+            .map(|m| {
+                vec![
+                    m.queue.clone(),
+                    "single_box".into(),
+                    m.uuid.clone(),
+                    m.session_uuid.clone(),
+                    m.cid_number.clone(),
+                    String::new(),
+                    m.joined_epoch.to_string(),
+                    m.joined_epoch.to_string(),
+                    "0".into(),
+                    "0".into(),
+                    m.abandoned_epoch.to_string(),
+                    m.base_score.to_string(),
+                    "0".into(),
+                    m.serving_agent.clone(),
+                    String::new(),
+                    m.state.clone(),
+                    score(m).to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "queue",
+                "instance_id",
+                "uuid",
+                "session_uuid",
+                "cid_number",
+                "cid_name",
+                "system_epoch",
+                "joined_epoch",
+                "rejoined_epoch",
+                "bridge_epoch",
+                "abandoned_epoch",
+                "base_score",
+                "skill_score",
+                "serving_agent",
+                "serving_system",
+                "state",
+                "score",
+            ],
+            &rows,
+        )
+    }
+
+    /// One pass of the centre's agent dispatch thread (:2779-2790): the waiting members in
+    /// score order, each given the first agent of its queue's tiers (by level, position)
+    /// that `agents_callback` would contact (:2325-2345: tier Ready or No Answer, state
+    /// Waiting, status Available or on demand, past wrap-up and ready_time). The agent
+    /// goes `In a queue call` (:2042) and the member `Answered`; ringing is not modelled.
+    /// Returns the (member uuid, agent) pairs served.
+    pub fn dispatch(&mut self, now_epoch: i64) -> Vec<(String, String)> {
+        let score = |m: &Member| now_epoch - m.joined_epoch + m.base_score;
+        let mut order: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].state == "Waiting")
+            .collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(score(&self.members[i])));
+        let mut served = Vec::new();
+        for i in order {
+            let queue = self.members[i].queue.clone();
+            let mut tiers: Vec<&Tier> = self
+                .tiers
+                .iter()
+                .filter(|t| {
+                    t.queue == queue
+                        && (t.state.eq_ignore_ascii_case("Ready")
+                            || t.state.eq_ignore_ascii_case("No Answer"))
+                })
+                .collect();
+            tiers.sort_by_key(|t| (t.level, t.position));
+            let num = |a: &Agent, k: &str| {
+                a.numbers
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map_or(0, |(_, v)| *v)
+            };
+            let pick = tiers.iter().find_map(|t| {
+                self.agents
+                    .iter()
+                    .find(|a| {
+                        a.name == t.agent
+                            && a.state.eq_ignore_ascii_case("Waiting")
+                            && (a.status.eq_ignore_ascii_case("Available")
+                                || a.status.eq_ignore_ascii_case("Available (On Demand)"))
+                            && num(a, "last_bridge_end") < now_epoch - num(a, "wrap_up_time")
+                            && num(a, "ready_time") <= now_epoch
+                    })
+                    .map(|a| a.name.clone())
+            });
+            if let Some(agent) = pick {
+                self.set_state(&agent, "In a queue call");
+                let m = &mut self.members[i];
+                m.state = "Answered".into();
+                m.serving_agent = agent.clone();
+                served.push((m.uuid.clone(), agent));
+            }
+        }
+        served
+    }
+
+    /// `tier list` (:3822-3830): `SELECT * FROM tiers ORDER BY level, position`.
+    fn tier_list(&self) -> String {
+        let mut tiers: Vec<&Tier> = self.tiers.iter().collect();
+        tiers.sort_by_key(|t| (t.level, t.position));
+        let rows: Vec<Vec<String>> = tiers
+            .iter()
+            .map(|t| {
+                vec![
+                    t.queue.clone(),
+                    t.agent.clone(),
+                    t.state.clone(),
+                    t.level.to_string(),
+                    t.position.to_string(),
+                ]
+            })
+            .collect();
+        table(&["queue", "agent", "state", "level", "position"], &rows)
+    }
+}
+
+/// The `callcenter <queue>` application for a caller (`callcenter_function`, :2985-3322):
+/// the caller joins as a member, `cc_queue_joined_epoch` and `cc_queue` are set (:3082-3083),
+/// and the caller waits (the session's `sim_queue_wait_secs`, default 60, of virtual time:
+/// the simulator runs no agent for members). Keys the caller presses meanwhile (their next
+/// `Press` acts) end the wait only when one is in `cc_exit_keys` (`moh_on_dtmf`,
+/// :2962-2981): then `cc_exit_key` is set (:3216-3219). Leaving without an agent sets the
+/// member `Abandoned` with its time (:3265-3267), `cc_queue_canceled_epoch`, `cc_cause=cancel`
+/// and `cc_cancel_reason` (:3290-3292): `EXIT_WITH_KEY`, or here `TIMEOUT` when the wait
+/// ran out (as the queue's max-wait-time ends it). A hang-up ends it with `BREAK_OUT`.
+pub fn member_waits(s: &crate::core::SimSession, queue: &str) -> bool {
+    use crate::core::{self, lock, state, Act};
+    let queue = queue
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let joined = core::now().timestamp();
+    s.set("cc_side", "member");
+    s.set("cc_queue_joined_epoch", &joined.to_string());
+    s.set("cc_queue", &queue);
+    // Made before the state is locked: new_uuid locks it too.
+    let uuid = core::new_uuid();
+    state().callcenter.members.push(Member {
+        queue: queue.clone(),
+        uuid,
+        session_uuid: s.uuid(),
+        cid_number: s.var("caller_id_number").unwrap_or_default(),
+        joined_epoch: joined,
+        abandoned_epoch: 0,
+        base_score: s
+            .var("cc_base_score")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        serving_agent: String::new(),
+        state: "Waiting".into(),
+    });
+    let wait: i64 = s
+        .var("sim_queue_wait_secs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let exit_keys = s.var("cc_exit_keys").unwrap_or_default();
+    core::advance(chrono::Duration::seconds(wait));
+    let mut reason = "TIMEOUT";
+    loop {
+        let act = {
+            let mut acts = lock(&s.acts);
+            match acts.front() {
+                Some(Act::Press(_) | Act::Hangup) => acts.pop_front(),
+                _ => None,
+            }
+        };
+        match act {
+            Some(Act::Press(keys)) => {
+                if let Some(k) = keys.chars().find(|k| exit_keys.contains(*k)) {
+                    s.set("cc_exit_key", &k.to_string());
+                    reason = "EXIT_WITH_KEY";
+                    break;
+                }
+            }
+            Some(_) => {
+                s.hang_up();
+                reason = "BREAK_OUT";
+                break;
+            }
+            None => break,
+        }
+    }
+    let now = core::now().timestamp();
+    if let Some(m) = state()
+        .callcenter
+        .members
+        .iter_mut()
+        .rev()
+        .find(|m| m.session_uuid == s.uuid())
+    {
+        m.state = "Abandoned".into();
+        m.abandoned_epoch = now;
+    }
+    s.set("cc_queue_canceled_epoch", &now.to_string());
+    s.set("cc_cause", "cancel");
+    s.set("cc_cancel_reason", reason);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_one_word() {
+        // 'In a queue call' is one argument, its quotes removed, as switch_separate_string does.
+        assert_eq!(
+            words("agent set state 1001@default 'In a queue call'"),
+            ["agent", "set", "state", "1001@default", "In a queue call"]
+        );
+    }
+
+    #[test]
+    fn state_if_waiting_takes_only_a_waiting_available_agent() {
+        // The reserve step refuses an agent on a queue call or logged out, like the SQL.
+        let mut cc = Callcenter::default();
+        assert_eq!(cc.api("agent add 1001@default callback", 0), "+OK\n");
+        assert_eq!(
+            cc.api("agent set state_if_waiting 1001@default Receiving", 0),
+            "-ERR Agent not found!\n"
+        );
+        cc.api("agent set status 1001@default Available", 0);
+        assert_eq!(
+            cc.api("agent set state_if_waiting 1001@default Receiving", 0),
+            "+OK\n"
+        );
+        assert_eq!(cc.api("agent get state 1001@default", 0), "Receiving");
+        assert_eq!(
+            cc.api("agent set state_if_waiting 1001@default Receiving", 0),
+            "-ERR Agent not found!\n"
+        );
+        assert_eq!(cc.api("tier list", 0), "+OK\n");
+    }
+}

@@ -1,0 +1,387 @@
+//! Callbacks inside FreeSWITCH's contact centre (issue #19), in the loaded mod_callback.so:
+//! a queue takes its agents from mod_callcenter (`agents-from`), whose `callcenter_config`
+//! the simulator answers as mod_callcenter 1.10.12 does (src/callcenter.rs); an agent busy
+//! there, or on a busy phone, is neither offered a callback nor counted as declining; a
+//! callback's agent shows busy in mod_callcenter while it rings and talks.
+//! Configuration: fixtures/config/queue.conf.xml.
+
+use callback_simulator::loader::Loaded;
+use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::{Act, Endpoint, Sim};
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::Value;
+
+const CONF: &str = "fixtures/config/queue.conf.xml";
+const CUSTOMER: &str = "+12125550142";
+const CUSTOMER_DIAL: &str = "sofia/gateway/pstn/+12125550142";
+
+fn sim() -> Sim {
+    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
+}
+
+fn load() -> Loaded {
+    load_with_config(&repo_root().join(CONF)).unwrap_or_else(|e| panic!("load failed: {e}"))
+}
+
+fn capture(sim: &Sim, args: &str) -> i64 {
+    let call = sim.new_call(CUSTOMER);
+    sim.execute(&call, "callback_capture", args);
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    sim.var(&call, "callback_id").unwrap().parse().unwrap()
+}
+
+fn show(sim: &Sim, id: i64) -> Value {
+    let reply: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["trace"].clone()
+}
+
+/// Waits (up to 10 s of real time) until callback `id` is in `want`.
+fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = show(sim, id);
+        if t["request"]["state"] == want {
+            Sim::settle();
+            return show(sim, id);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback {id} never reached {want}: {}",
+            serde_json::to_string_pretty(&t).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn agent(sim: &Sim, id: &str) -> Value {
+    let agents: Value = serde_json::from_str(&sim.api("callback json agents")).unwrap();
+    agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no agent {id} in {agents}"))
+}
+
+fn originates_to(sim: &Sim, dial: &str) -> usize {
+    sim.commands()
+        .iter()
+        .filter(|c| c.starts_with("originate ") && c.contains(dial))
+        .count()
+}
+
+/// A mod_callcenter agent as an admin adds one with `callcenter_config`, in `sales@default`.
+fn cc_agent(sim: &Sim, name: &str, contact: &str, state: &str) {
+    for cmd in [
+        format!("callcenter_config agent add {name} callback"),
+        format!("callcenter_config agent set contact {name} {contact}"),
+        format!("callcenter_config agent set status {name} Available"),
+        format!("callcenter_config agent set state {name} '{state}'"),
+        format!("callcenter_config tier add sales@default {name} 1 1"),
+    ] {
+        assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
+    }
+}
+
+fn answers_and_accepts(sim: &Sim, dial: &str) {
+    sim.endpoint(dial, Endpoint::Answer(2));
+    sim.script(dial, vec![Act::Press("1".into())]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+}
+
+#[test]
+fn a_callcenter_agent_on_a_live_call_is_never_offered_a_callback_nor_set_away() {
+    // While mod_callcenter has the agent on a queue call (as it sets the state when it
+    // bridges a member, mod_callcenter.c:2042) the callback waits and the agent is neither
+    // rung nor counted as declining; once the centre has it waiting again, the agent takes
+    // the callback and the centre shows it busy until it ends.
+    let sim = sim();
+    let _m = load();
+    cc_agent(&sim, "3001@default", "user/3001@default", "In a queue call");
+    answers_and_accepts(&sim, "user/3001@default");
+    let id = capture(&sim, "type=immediate queue=sales");
+    for _ in 0..6 {
+        sim.advance(Duration::seconds(20));
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    assert_eq!(originates_to(&sim, "user/3001@default"), 0);
+    // It waits for an agent: no leg was ever started for it.
+    assert_eq!(show(&sim, id)["attempts"], serde_json::json!([]));
+    let a = agent(&sim, "3001@default");
+    assert_eq!(a["state"], "busy", "{a}");
+    assert_eq!(a["centre_busy"], "on a queue call", "{a}");
+    assert_eq!(a["declined_in_row"], 0, "{a}");
+    // The queue call ends: mod_callcenter sets the agent Waiting (mod_callcenter.c:2231).
+    sim.api("callcenter_config agent set state 3001@default Waiting");
+    sim.advance(Duration::seconds(1));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "3001@default");
+    assert_eq!(originates_to(&sim, "user/3001@default"), 1);
+    assert_eq!(
+        sim.callcenter_states("3001@default"),
+        [
+            "In a queue call",
+            "Waiting",
+            "Receiving",
+            "In a queue call",
+            "Waiting"
+        ]
+    );
+    assert_ne!(agent(&sim, "3001@default")["state"], "away");
+}
+
+#[test]
+fn an_agent_defined_only_in_callcenter_takes_a_callback() {
+    // No <agents> entry names the agent: mod_callcenter's agent list and tiers make it a
+    // sales agent, rung at its contact without the centre's own [leg_timeout=...] block.
+    let sim = sim();
+    let _m = load();
+    cc_agent(
+        &sim,
+        "3002@default",
+        "[leg_timeout=10]user/3002@default",
+        "Waiting",
+    );
+    answers_and_accepts(&sim, "user/3002@default");
+    let id = capture(&sim, "type=immediate queue=sales");
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "3002@default");
+    assert_eq!(t["attempts"][1]["leg"], "customer");
+    let rung: Vec<String> = sim
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("originate "))
+        .collect();
+    assert_eq!(rung.len(), 1, "{rung:?}");
+    assert!(rung[0].contains("}user/3002@default "), "{rung:?}");
+    assert!(!rung[0].contains("leg_timeout=10"), "{rung:?}");
+    assert_eq!(
+        sim.callcenter_states("3002@default"),
+        ["Waiting", "Receiving", "In a queue call", "Waiting"]
+    );
+}
+
+#[test]
+fn an_agent_on_a_break_in_callcenter_is_not_offered() {
+    // Status On Break keeps a waiting agent from callbacks as it does from queue calls.
+    let sim = sim();
+    let _m = load();
+    cc_agent(&sim, "3003@default", "user/3003@default", "Waiting");
+    sim.api("callcenter_config agent set status 3003@default 'On Break'");
+    answers_and_accepts(&sim, "user/3003@default");
+    let id = capture(&sim, "type=immediate queue=sales");
+    for _ in 0..3 {
+        sim.advance(Duration::seconds(20));
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    assert_eq!(originates_to(&sim, "user/3003@default"), 0);
+    assert_eq!(
+        agent(&sim, "3003@default")["centre_busy"],
+        "on break in the contact centre"
+    );
+    sim.api("callcenter_config agent set status 3003@default Available");
+    sim.advance(Duration::seconds(1));
+    wait_state(&sim, id, "completed");
+}
+
+#[test]
+fn a_phone_busy_on_another_call_is_not_a_decline() {
+    // The agent's phone answers USER_BUSY (a personal call, do-not-disturb) to every offer:
+    // each is recorded and the callback offered again, but the agent is never counted as
+    // declining and never set away (three declines would).
+    let sim = sim();
+    let _m = load();
+    sim.endpoint("user/1001", Endpoint::Busy);
+    let id = capture(&sim, "type=immediate queue=support");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let busy = show(&sim, id)["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["hangup_cause"] == "USER_BUSY")
+            .count();
+        if busy >= 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));
+        sim.advance(Duration::seconds(11));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let a = agent(&sim, "1001");
+    assert_eq!(a["declined_in_row"], 0, "{a}");
+    assert_ne!(a["state"], "away", "{a}");
+}
+
+#[test]
+fn an_in_queue_caller_presses_the_exit_key_and_gets_a_callback_with_the_original_join_time() {
+    // The caller waits in sales@default (dialplans/callback_queue.xml: cc_exit_keys=*),
+    // presses 5 (no exit key, ignored) and then *, and callback_queue_exit stores an
+    // immediate sales callback that keeps the join time mod_callcenter set, the centre's
+    // queue, the caller's name and the listed variable only; a centre agent then takes it.
+    let sim = sim();
+    let _m = load();
+    let joined = sim.now().timestamp();
+    cc_agent(&sim, "3004@default", "user/3004@default", "In a queue call");
+    answers_and_accepts(&sim, "user/3004@default");
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("caller_id_name", "Ann Lee");
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "90");
+    s.set("account_id", "77812");
+    s.set("pin", "4321");
+    sim.press(&call, "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    assert_eq!(
+        sim.var(&call, "cc_cancel_reason").as_deref(),
+        Some("EXIT_WITH_KEY")
+    );
+    assert!(sim.execute(&call, "callback_queue_exit", "vars=account_id"));
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["queue"], "sales");
+    assert_eq!(r["kind"], "immediate");
+    assert_eq!(r["number"], CUSTOMER);
+    assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
+    assert_eq!(r["ivr_data"]["centre_queue"], "sales@default");
+    assert_eq!(r["ivr_data"]["caller_name"], "Ann Lee");
+    assert_eq!(r["ivr_data"]["var.account_id"], "77812");
+    assert!(r["ivr_data"].get("var.pin").is_none(), "{r}");
+    assert_eq!(r["origin_uuid"], call);
+    // The centre frees its agent; the callback goes out to it.
+    sim.api("callcenter_config agent set state 3004@default Waiting");
+    sim.advance(Duration::seconds(1));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "3004@default");
+}
+
+#[test]
+fn a_caller_who_left_the_queue_without_the_exit_key_gets_no_callback() {
+    // The wait ran out (cc_cancel_reason=TIMEOUT): callback_queue_exit says so and stores
+    // nothing; a call that never waited in a queue is refused as such.
+    let sim = sim();
+    let _m = load();
+    let call = sim.new_call(CUSTOMER);
+    sim.session(&call).unwrap().set("cc_exit_keys", "*");
+    sim.press(&call, "5");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    assert_eq!(
+        sim.var(&call, "cc_cancel_reason").as_deref(),
+        Some("TIMEOUT")
+    );
+    sim.execute(&call, "callback_queue_exit", "");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+    assert!(sim
+        .var(&call, "callback_error")
+        .unwrap()
+        .contains("did not leave the queue with its exit key"));
+    let other = sim.new_call(CUSTOMER);
+    sim.session(&other)
+        .unwrap()
+        .set("cc_cancel_reason", "EXIT_WITH_KEY");
+    sim.execute(&other, "callback_queue_exit", "");
+    assert!(sim
+        .var(&other, "callback_error")
+        .unwrap()
+        .contains("no contact-centre queue"));
+    let list: Value = serde_json::from_str(&sim.api("callback json list")).unwrap();
+    assert_eq!(list["callbacks"], serde_json::json!([]), "{list}");
+}
+
+/// mod_callcenter's ready_time of `agent`.
+fn ready_time(sim: &Sim, agent: &str) -> i64 {
+    let out = sim.api(&format!("callcenter_config agent list {agent}"));
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('|').collect();
+    let row: Vec<&str> = lines.next().unwrap().split('|').collect();
+    let at = header.iter().position(|h| *h == "ready_time").unwrap();
+    row[at].parse().unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_order() {
+    // Live caller 1 joins, then the caller who leaves for a callback, then live callers 2
+    // and 3; one agent. Each time the agent is free mod_callcenter's dispatch looks first
+    // (it polls every 100 ms): caller 1 is served before the callback (which waits for
+    // it though its agent is free), then the callback (the module holds the agent from
+    // mod_callcenter once no live caller is ahead), then callers 2 and 3.
+    let sim = sim();
+    let _m = load();
+    let agent = "3006@default";
+    cc_agent(&sim, agent, "user/3006@default", "In a queue call");
+    answers_and_accepts(&sim, "user/3006@default");
+    sim.callcenter_caller("sales@default", "live-1", "+12125550161");
+    sim.advance(Duration::seconds(10));
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    sim.execute(&call, "callback_queue_exit", "");
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    sim.advance(Duration::seconds(5));
+    sim.callcenter_caller("sales@default", "live-2", "+12125550162");
+    sim.advance(Duration::seconds(10));
+    sim.callcenter_caller("sales@default", "live-3", "+12125550163");
+    let free = || {
+        assert_eq!(
+            sim.api(&format!(
+                "callcenter_config agent set state {agent} Waiting"
+            )),
+            "+OK\n"
+        )
+    };
+    let mut order: Vec<String> = Vec::new();
+    // Caller 1's turn: the dispatcher sees the agent free too, but the callback waits.
+    free();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    order.extend(sim.callcenter_dispatch().into_iter().map(|(m, _)| m));
+    assert_eq!(order, ["live-1"]);
+    // The callback is at the front now: the module holds the agent while caller 1 talks.
+    wait_for("the agent held for the callback", || {
+        ready_time(&sim, agent) > sim.now().timestamp()
+    });
+    free();
+    assert_eq!(sim.callcenter_dispatch(), []);
+    sim.advance(Duration::seconds(2));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], agent);
+    order.push("callback".into());
+    // The hold ends with the callback, and mod_callcenter serves callers 2 and 3.
+    wait_for("the hold ended", || ready_time(&sim, agent) == 0);
+    order.extend(sim.callcenter_dispatch().into_iter().map(|(m, _)| m));
+    free();
+    order.extend(sim.callcenter_dispatch().into_iter().map(|(m, _)| m));
+    assert_eq!(order, ["live-1", "callback", "live-2", "live-3"]);
+    let trace: Vec<String> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert!(trace.contains(&"place-wait".to_string()), "{trace:?}");
+}
