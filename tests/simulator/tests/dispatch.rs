@@ -1378,6 +1378,15 @@ fn fs_clis_reschedule_sets_the_type_the_time_implies() {
     sim.api("callback agent 1001 away");
     sim.api("callback agent 1002 away");
     let id = capture(&sim, "type=delayed delay=2h");
+    // The bad time first, while the callback waits two hours: once made immediate, the
+    // dispatcher may claim it at any moment.
+    let before = show(&sim, id)["request"].clone();
+    let r = sim.api(&format!("callback reschedule {id} next blue moon"));
+    assert!(
+        r.starts_with("-ERR") && r.contains("callback reschedule <id> <when>"),
+        "{r}"
+    );
+    assert_eq!(show(&sim, id)["request"], before);
     for (when, kind) in [
         ("+45m", "delayed"),
         ("tomorrow 09:30", "scheduled"),
@@ -1391,13 +1400,6 @@ fn fs_clis_reschedule_sets_the_type_the_time_implies() {
         );
         assert_eq!(show(&sim, id)["request"]["kind"], kind, "{when}");
     }
-    let before = show(&sim, id)["request"].clone();
-    let r = sim.api(&format!("callback reschedule {id} next blue moon"));
-    assert!(
-        r.starts_with("-ERR") && r.contains("callback reschedule <id> <when>"),
-        "{r}"
-    );
-    assert_eq!(show(&sim, id)["request"], before);
     let preview = capture(&sim, "type=agent-preview delay=1h");
     let r = sim.api(&format!("callback reschedule {preview} +2h"));
     assert!(r.contains("type agent-preview"), "{r}");
