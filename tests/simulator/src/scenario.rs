@@ -427,3 +427,44 @@ pub fn http_base(sim: &crate::Sim) -> String {
         line.text.rsplit(' ').next().unwrap_or("").trim()
     )
 }
+
+/// `callback_capture` with `args` on a new call from `caller`; the new callback's id (the
+/// capture must succeed).
+pub fn capture(sim: &Sim, caller: &str, args: &str) -> i64 {
+    let call = sim.new_call(caller);
+    sim.execute(&call, "callback_capture", args);
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    sim.var(&call, "callback_id").unwrap().parse().unwrap()
+}
+
+/// `callback json show <id>`: the callback's request, trace and attempts.
+pub fn show(sim: &Sim, id: i64) -> serde_json::Value {
+    let reply: serde_json::Value =
+        serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["trace"].clone()
+}
+
+/// Waits (up to 10 s of real time) until callback `id` is in `want`, lets the module's
+/// threads settle, and reads it again.
+pub fn wait_state(sim: &Sim, id: i64, want: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = show(sim, id);
+        if t["request"]["state"] == want {
+            Sim::settle();
+            return show(sim, id);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback {id} never reached {want}: {}",
+            serde_json::to_string_pretty(&t).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

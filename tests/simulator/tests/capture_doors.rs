@@ -7,7 +7,7 @@
 //! `support` in New York, always open, agents 1001 and 1002.
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::scenario::{load_with_config, repo_root, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
@@ -64,36 +64,12 @@ fn capture(sim: &Sim, args: &str) -> i64 {
     sim.var(&call, "callback_id").unwrap().parse().unwrap()
 }
 
-fn show(sim: &Sim, id: i64) -> Value {
-    let reply: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
-    assert_eq!(reply["ok"], true, "{reply}");
-    reply["trace"].clone()
-}
-
 fn time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str().map(|s| s.parse().unwrap())
 }
 
 fn utc(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
-}
-
-/// Waits (up to 10 s of real time) until callback `id` is in `want`.
-fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let t = show(sim, id);
-        if t["request"]["state"] == want {
-            Sim::settle();
-            return show(sim, id);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "callback {id} never reached {want}: {}",
-            serde_json::to_string_pretty(&t).unwrap()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
 }
 
 fn last_event(t: &Value) -> Value {

@@ -15,7 +15,9 @@
 //! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{artifacts, http_base, load_with_config, need, repo_root};
+use callback_simulator::scenario::{
+    self, artifacts, http_base, load_with_config, need, repo_root, show,
+};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
@@ -53,21 +55,7 @@ fn ivr_capture(sim: &Sim, number: &str, wav: &str) -> i64 {
 }
 
 fn capture(sim: &Sim, args: &str) -> i64 {
-    let call = sim.new_call(CUSTOMER);
-    sim.execute(&call, "callback_capture", args);
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    sim.var(&call, "callback_id").unwrap().parse().unwrap()
-}
-
-fn show(sim: &Sim, id: i64) -> Value {
-    let reply: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
-    assert_eq!(reply["ok"], true, "{reply}");
-    reply["trace"].clone()
+    scenario::capture(sim, CUSTOMER, args)
 }
 
 /// One HTTP reply.

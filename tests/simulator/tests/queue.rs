@@ -6,7 +6,7 @@
 //! Configuration: fixtures/config/queue.conf.xml.
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{load_with_config, repo_root};
+use callback_simulator::scenario::{self, load_with_config, repo_root, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
@@ -24,39 +24,7 @@ fn load() -> Loaded {
 }
 
 fn capture(sim: &Sim, args: &str) -> i64 {
-    let call = sim.new_call(CUSTOMER);
-    sim.execute(&call, "callback_capture", args);
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    sim.var(&call, "callback_id").unwrap().parse().unwrap()
-}
-
-fn show(sim: &Sim, id: i64) -> Value {
-    let reply: Value = serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
-    assert_eq!(reply["ok"], true, "{reply}");
-    reply["trace"].clone()
-}
-
-/// Waits (up to 10 s of real time) until callback `id` is in `want`.
-fn wait_state(sim: &Sim, id: i64, want: &str) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let t = show(sim, id);
-        if t["request"]["state"] == want {
-            Sim::settle();
-            return show(sim, id);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "callback {id} never reached {want}: {}",
-            serde_json::to_string_pretty(&t).unwrap()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    scenario::capture(sim, CUSTOMER, args)
 }
 
 fn agent(sim: &Sim, id: &str) -> Value {
