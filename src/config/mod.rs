@@ -77,8 +77,10 @@ pub struct Settings {
     /// The certificate authority (PEM) the PostgreSQL server's certificate must chain to
     /// (`db-ca-file`): connections to `db-url` use TLS, verified against it only.
     pub db_ca_file: Option<PathBuf>,
-    /// SQLite's page cache ceiling, KiB (`db-cache-mb`): it fills as the file grows, so the
-    /// module's resident size grows with the database up to this much.
+    /// SQLite's page cache ceiling, KiB (`db-cache-mb`, default 16): it fills as the file
+    /// grows, so the module's resident size grows with the database up to this much. Not
+    /// larger by default: a commit after a b-tree page swap scans the whole cache (see
+    /// `store::sqlite`'s `CACHE_KIB`).
     pub db_cache_kib: i64,
     /// Where callers' recordings are written (server-made names only).
     pub recordings_dir: PathBuf,
@@ -493,7 +495,7 @@ impl Config {
                 }
                 Some(p) => Some(PathBuf::from(p)),
             },
-            db_cache_kib: s.number("db-cache-mb", 128i64, 1..=65_536)? * 1024,
+            db_cache_kib: s.number("db-cache-mb", 16i64, 1..=65_536)? * 1024,
             recordings_dir: {
                 let fallback = dirs.recordings.join("callback");
                 let dir = s.text("recordings-dir", &fallback.to_string_lossy());

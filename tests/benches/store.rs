@@ -1,6 +1,8 @@
 //! Store benchmark: bulk insert of 1,000,000 realistic requests, claims at 1M pending, bytes
 //! per request on disk, and the same inserts through the `sqlite3` command-line tool as a
 //! yardstick. Prints one `name: value unit` line per measure on stdout; progress on stderr.
+//! `STORE_BENCH_N` (1,000,000) and `STORE_BENCH_CLAIMS` (21) change the sizes, e.g. for a
+//! profile of the claims.
 
 use callback_core::model::{CallbackType, Draft, Source, State, Window};
 use callback_core::store::prelude::*;
@@ -21,7 +23,13 @@ fn total() -> usize {
         .unwrap_or(1_000_000)
 }
 const BATCH: usize = 10_000;
-const CLAIMS: usize = 21;
+/// Claims timed; `STORE_BENCH_CLAIMS` overrides it (more claims make a profile of them).
+fn claims() -> usize {
+    std::env::var("STORE_BENCH_CLAIMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(21)
+}
 const CLAIM_LIMIT: usize = 100;
 const SQLITE3: &str = "/usr/bin/sqlite3";
 
@@ -231,8 +239,8 @@ fn run() -> Result<(), String> {
 
     // Claims at 1M pending: everything is due, take the next 100 each time.
     let later = base() + Duration::days(31);
-    let mut times = Vec::with_capacity(CLAIMS);
-    for _ in 0..CLAIMS {
+    let mut times = Vec::with_capacity(claims());
+    for _ in 0..claims() {
         let started = Instant::now();
         let got = store
             .claim_due("bench", later, Duration::seconds(60), CLAIM_LIMIT)

@@ -25,7 +25,7 @@ impl Lifecycle for SqliteStore {
     ) -> Result<Vec<CallbackId>, StoreError> {
         drafts.iter().try_for_each(validate)?;
         let now_s = secs(now);
-        self.write("storing a batch of callbacks", |tx| {
+        self.bulk("storing a batch of callbacks", |tx| {
             let mut ids = Vec::with_capacity(drafts.len());
             let mut insert = tx
                 .prepare_cached(INSERT_CALLBACK)

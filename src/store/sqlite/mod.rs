@@ -36,10 +36,21 @@ pub(crate) use tx::SqliteTx;
 /// before giving up with "database is locked".
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Page cache per connection, in KiB (negative = KiB for SQLite). The default 2 MiB makes
-/// inserts into the 1M-row indexes (due time, number, key) thrash: the bench went from 26k
-/// to 34k inserts/s going from 32 to 128 MiB. It is a ceiling, filled only as the file grows.
-const CACHE_KIB: i64 = 128 * 1024;
+/// Page cache per connection, in KiB (negative = KiB for SQLite), for the live path: creates,
+/// claims, transitions, reads. Small on purpose. After a transaction in which a b-tree
+/// balance swapped two pages' numbers (it parks one at the locking page's number, page
+/// 262145 with 4 KiB pages: `balance_nonroot` in sqlite3.c), the commit truncates the page
+/// cache by scanning every one of its hash buckets (`pcache1TruncateUnsafe`'s general
+/// case), and almost every claim swaps pages as it empties the due-time index. The scan
+/// grows with the pages cached: at 1M requests a claim of 100 spent 8.9 ms of CPU with a
+/// 128 MiB cache and 5.4 ms with 16 MiB (`cargo bench --bench store`).
+const CACHE_KIB: i64 = 16 * 1024;
+
+/// The page cache while a batch is stored ([`SqliteStore::bulk`]): a batch of thousands
+/// of rows lands at random places in the number and due-time indexes, dirtying most of
+/// their pages, and with the live path's cache those would be spilled and read again (the
+/// bench's inserts took 15% more CPU at 16 MiB than at 128 MiB).
+const BULK_CACHE_KIB: i64 = 128 * 1024;
 
 /// The states a dispatcher may claim when due, as the WHERE of the partial index
 /// `callbacks_claimable`. Queries repeat it word for word, or SQLite will not use the index.
@@ -115,7 +126,7 @@ impl SqliteStore {
     /// locked, cannot be opened) does not refuse the store: it is returned beside it, and
     /// every use tries to open the database again until the fault is gone. Other errors (a
     /// newer schema, no WAL) still refuse. `cache_kib`: the page cache ceiling (`None`: the
-    /// default, 128 MiB).
+    /// default, 16 MiB).
     pub fn open_or_later(
         path: impl AsRef<Path>,
         cache_kib: Option<i64>,
@@ -190,6 +201,27 @@ impl SqliteStore {
         f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.write(doing, |tx| f(&mut SqliteTx(tx)))
+    }
+
+    /// Runs a batch write with the page cache raised to [`BULK_CACHE_KIB`] (or the
+    /// configured ceiling, if larger), and set back once it is committed or refused.
+    pub(crate) fn bulk<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let set = |kib: i64| {
+            self.with_conn(|c| {
+                c.pragma_update(None, "cache_size", -kib)
+                    .map_err(backend("sizing the page cache"))
+            })
+        };
+        set(self.cache_kib.max(BULK_CACHE_KIB))?;
+        let out = self.write(doing, f);
+        let back = set(self.cache_kib);
+        let out = out?;
+        back?;
+        Ok(out)
     }
 
     pub(crate) fn read<T>(
