@@ -1,10 +1,11 @@
 //! [`FsHost`]: the core's [`Host`] over FreeSWITCH string commands — `originate` and
 //! `uuid_kill` through `switch_api_execute`, notifications as CUSTOM `callback::info`
-//! events, mod_callcenter's agents through `callcenter_config`. The commands are built by [`crate::dial`], which refuses anything unsafe first.
+//! events, mod_callcenter's agents through `callcenter_config`, mod_fifo's callers through
+//! `fifo list`. The commands are built by [`crate::dial`], which refuses anything unsafe first.
 
 use crate::dial;
 use callback_core::host::{
-    CentreMark, CentreTable, Host, HostError, LegOutcome, LegRequest, Notification,
+    CentreMark, CentreTable, Host, HostError, LegOutcome, LegRequest, LineCaller, Notification,
 };
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,6 +191,18 @@ impl<S: Switch> Host for FsHost<S> {
         self.switch
             .api("callcenter_config", &arg)
             .ok_or_else(|| HostError("callcenter_config could not be run".into()))
+    }
+
+    /// `fifo list <fifo>`: mod_fifo's XML report of the fifo, its waiting callers with
+    /// their join time and slot (src/mod/applications/mod_fifo/mod_fifo.c:4222-4247 and
+    /// :3986-4068 at v1.10.12), read by [`crate::fifo::callers`].
+    fn line_callers(&self, line: &str) -> Result<Vec<LineCaller>, HostError> {
+        crate::fifo::check_name(line).map_err(HostError)?;
+        let reply = self
+            .switch
+            .api("fifo", &format!("list {line}"))
+            .ok_or_else(|| HostError("fifo could not be run".into()))?;
+        crate::fifo::callers(&reply).map_err(|e| HostError(e.to_string()))
     }
 
     /// mod_callcenter's own states: `state_if_waiting` changes the state only of an agent
