@@ -206,3 +206,45 @@ fn a_callback_from_a_fifo_waits_for_the_older_live_callers_and_not_for_later_one
     assert!(list.contains("uuid=\"early-low\""), "{list}");
     assert_eq!(sim.fifo_pop("support").as_deref(), Some("live-2"));
 }
+
+#[test]
+fn the_shipped_fifo_dialplan_turns_the_exit_key_into_a_callback() {
+    // dialplans/callback_fifo.xml's actions run in order on a caller who presses * while
+    // waiting (`set` as FreeSWITCH's set app; the log and the closing prompt skipped):
+    // the module stores the support callback and the caller is told OK.
+    let sim = sim();
+    let _m = load();
+    let xml = std::fs::read_to_string(repo_root().join("dialplans/callback_fifo.xml")).unwrap();
+    let action =
+        regex::Regex::new(r#"<action application="([a-z_]+)"(?: data="([^"]*)")?/>"#).unwrap();
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("sim_queue_wait_secs", "30");
+    s.set("account_id", "5150");
+    sim.press(&call, "*");
+    let mut ran = Vec::new();
+    for c in action.captures_iter(&xml) {
+        let (app, data) = (&c[1], c.get(2).map_or("", |d| d.as_str()));
+        match app {
+            "set" => {
+                let (k, v) = data.split_once('=').unwrap();
+                s.set(k, v);
+            }
+            "log" | "playback" | "hangup" => continue,
+            _ => assert!(sim.execute(&call, app, data), "{app} {data}"),
+        }
+        ran.push(app.to_string());
+    }
+    assert_eq!(ran, ["answer", "set", "set", "fifo", "callback_fifo_exit"]);
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["queue"], "support");
+    assert_eq!(r["ivr_data"]["line_queue"], "support");
+    assert_eq!(r["ivr_data"]["var.account_id"], "5150");
+}
