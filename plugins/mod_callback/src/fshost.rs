@@ -370,6 +370,31 @@ mod tests {
     }
 
     #[test]
+    fn fifo_callers_are_read_with_fifo_list() {
+        // `fifo list <fifo>` is asked and its callers read; a refusal is an error, and a
+        // fifo name that is not a token never reaches a command line.
+        let fake = Fake {
+            reply: "<fifo_report>\n  <fifo name=\"support\">\n    <callers>\n      <caller uuid=\"a\" timestamp=\"2026-11-23 14:00:00\" slot=\"1\"></caller>\n    </callers>\n  </fifo>\n</fifo_report>\n\n".into(),
+            ..Default::default()
+        };
+        let host = FsHost::new(&fake);
+        let callers = host.line_callers("support").unwrap();
+        assert_eq!(callers.len(), 1);
+        assert_eq!((callers[0].uuid.as_str(), callers[0].slot), ("a", 1));
+        assert!(host.line_callers("support ${x}").is_err());
+        assert!(host.line_callers("a,b").is_err());
+        assert_eq!(
+            *fake.calls.lock().unwrap(),
+            [("fifo".to_string(), "list support".to_string())]
+        );
+        let refused = Fake {
+            reply: "-ERR fifo Command not found!\n".into(),
+            ..Default::default()
+        };
+        assert!(FsHost::new(&refused).line_callers("support").is_err());
+    }
+
+    #[test]
     fn callcenter_agents_are_read_and_marked_with_callcenter_config() {
         // The tables come from `callcenter_config agent list` / `tier list`; a claim is
         // state_if_waiting, a state with spaces is quoted, a refusal is an error, and an
