@@ -152,7 +152,7 @@ pub enum FifoListError {
 
 /// The callers waiting in a fifo, from the reply to `fifo list <fifo>`:
 /// `<fifo_report><fifo ...><callers><caller uuid=".." timestamp=".." slot=".."/>...`.
-/// An unknown fifo lists no `<fifo>` (:4238-4243): no callers.
+/// An unknown fifo lists no `<fifo>` (:4236-4243): no callers.
 pub fn callers(reply: &str) -> Result<Vec<LineCaller>, FifoListError> {
     let text = reply.trim();
     if !text.starts_with("<fifo_report") {

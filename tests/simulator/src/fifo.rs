@@ -191,7 +191,7 @@ impl Fifo {
         Some(c.uuid)
     }
 
-    /// The `fifo` API (`fifo_api_function`, :4171-4318): `list [<fifo>]` and `count
+    /// The `fifo` API (`fifo_api_function`, :4171-4314): `list [<fifo>]` and `count
     /// [<fifo>]`; anything else modelled as mod_fifo's usage error.
     pub fn api(&self, arg: &str) -> String {
         let argv: Vec<&str> = arg.split(' ').filter(|w| !w.is_empty()).take(5).collect();
@@ -292,7 +292,7 @@ fn list_node(name: &str, node: &Node) -> String {
 }
 
 /// The `fifo` application for a caller, `fifo <name>[!<importance>] in [announce] [music]
-/// [noans|early]` (`fifo_function`, :2557-2900). The caller is pushed into its slot and
+/// [noans|early]` (`fifo_function`, :2555-2894). The caller is pushed into its slot and
 /// waits; what the test scripted for the call ends the wait after `sim_queue_wait_secs`
 /// (default 60) of the simulator's clock: a key of `fifo_caller_exit_key` (others are
 /// ignored, `moh_on_dtmf` :468-489), a hangup, or — with nothing scripted — the orbit's
