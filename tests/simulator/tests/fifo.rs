@@ -258,3 +258,49 @@ fn the_shipped_fifo_dialplan_turns_the_exit_key_into_a_callback() {
     assert_eq!(r["ivr_data"]["line_queue"], "support");
     assert_eq!(r["ivr_data"]["var.account_id"], "5150");
 }
+
+/// Set in the child process of the time-zone test.
+const TZ_CHILD: &str = "FIFO_TEST_TZ_CHILD";
+
+#[test]
+fn a_fifo_join_time_written_in_new_york_time_is_kept_as_the_same_instant() {
+    // mod_fifo writes the join time in the switch's local time: with the process in New
+    // York (a child process started with TZ set, as a FreeSWITCH started there), the
+    // channel says 09:00 for 14:00 UTC and the callback keeps 14:00 UTC.
+    const NAME: &str = "a_fifo_join_time_written_in_new_york_time_is_kept_as_the_same_instant";
+    if std::env::var_os(TZ_CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(TZ_CHILD, "1")
+            // A POSIX rule, so no tzdata is needed: New York, five hours behind UTC in November.
+            .env("TZ", "EST5EDT,M3.2.0,M11.1.0")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+        return;
+    }
+    let sim = sim();
+    let _m = load();
+    let joined = sim.now().timestamp();
+    let call = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 30);
+    assert_eq!(
+        sim.var(&call, "fifo_push_timestamp").as_deref(),
+        Some("2026-11-23 09:00:00")
+    );
+    sim.execute(&call, "callback_fifo_exit", "support");
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
+}
