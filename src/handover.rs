@@ -1,14 +1,18 @@
-//! A caller leaving a contact-centre queue for a callback: what the queue knew becomes the
-//! request. The caller waited in the centre's queue, pressed its exit key, and the
-//! dialplan hands the call over; the callback is immediate, for the caller's number, in
-//! the queue of this module linked to the centre's (`agents-from`, or named), and it keeps
-//! the centre's queue, the instant the caller joined it, the caller's name and the channel
-//! variables the admin lists, in the request's IVR data:
+//! A caller leaving a contact-centre queue (or a holding line, [`crate::line`]) for a
+//! callback: what the queue knew becomes the request. The caller waited in the queue,
+//! pressed its exit key, and the dialplan hands the call over; the callback is immediate,
+//! for the caller's number, in the queue of this module linked to the centre's
+//! (`agents-from`; for a holding line the queue of the same name), or the one named, and it
+//! keeps the queue left, the instant the caller joined it, the caller's name and the
+//! channel variables the admin lists, in the request's IVR data:
 //!
 //! ```text
 //! queue_joined_epoch=1795442400  centre_queue=sales@default  caller_name=Ann Lee
 //! var.account_id=77812
 //! ```
+//!
+//! From a holding line `line_queue=<line>` and `line_slot=<slot>` (its priority slot)
+//! stand for `centre_queue`, so the dispatcher keeps the place against that line's callers.
 
 use crate::access::{Disclosure, Principal, Reach};
 use crate::ivr::Stored;
@@ -19,6 +23,11 @@ use crate::service::{CallbackService, NewRequest, Requested};
 pub const JOINED_KEY: &str = "queue_joined_epoch";
 /// The IVR-data key of the centre's queue the caller left.
 pub const CENTRE_QUEUE_KEY: &str = "centre_queue";
+
+/// The IVR-data key of the holding line the caller left.
+pub const LINE_KEY: &str = "line_queue";
+/// The IVR-data key of the caller's priority slot in that line.
+pub const LINE_SLOT_KEY: &str = "line_slot";
 
 /// How many channel variables an admin may list.
 const MAX_VARS: usize = 10;
@@ -34,6 +43,8 @@ pub enum HandoverError {
     NoCentreQueue,
     #[error("no queue takes its agents from the contact-centre queue '{0}': name one with queue=")]
     NoLinkedQueue(String),
+    #[error("no queue is named like the holding line '{0}': name one with queue=")]
+    NoQueueNamedLike(String),
     #[error("unknown queue (not in callback.conf.xml)")]
     UnknownQueue,
     #[error("the time the caller joined the queue is not an epoch time: '{0}'")]
@@ -104,10 +115,21 @@ impl HandoverArgs {
     }
 }
 
+/// Which kind of queue the caller left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueueKind {
+    /// A contact-centre queue (agents, tiers, scores), linked to a queue by `agents-from`.
+    #[default]
+    Centre,
+    /// A holding line ([`crate::line`]); the caller waited in this priority slot.
+    Line { slot: u32 },
+}
+
 /// What the call says of the queue the caller left, as the host reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueLeave {
-    /// The centre's queue (`sales@default`).
+    pub kind: QueueKind,
+    /// The queue left: the centre's (`sales@default`) or the holding line's name.
     pub centre_queue: Option<String>,
     /// The instant the caller joined it, epoch seconds as the centre wrote it.
     pub joined_epoch: Option<String>,
@@ -142,12 +164,20 @@ pub fn request(
             }
             q.clone()
         }
-        None => cfg
-            .queues
-            .values()
-            .find(|q| q.dial.agents_from.as_deref() == Some(centre))
-            .map(|q| q.name().to_string())
-            .ok_or_else(|| HandoverError::NoLinkedQueue(centre.to_string()))?,
+        None => match leave.kind {
+            QueueKind::Centre => cfg
+                .queues
+                .values()
+                .find(|q| q.dial.agents_from.as_deref() == Some(centre))
+                .map(|q| q.name().to_string())
+                .ok_or_else(|| HandoverError::NoLinkedQueue(centre.to_string()))?,
+            QueueKind::Line { .. } => {
+                if !cfg.queues.contains_key(centre) {
+                    return Err(HandoverError::NoQueueNamedLike(centre.to_string()));
+                }
+                centre.to_string()
+            }
+        },
     };
     let joined = leave.joined_epoch.as_deref().unwrap_or_default().trim();
     let joined_at = joined
@@ -166,8 +196,16 @@ pub fn request(
     req.actor = Some("dialplan".into());
     req.ivr_data
         .insert(JOINED_KEY.into(), joined_at.timestamp().to_string());
-    req.ivr_data
-        .insert(CENTRE_QUEUE_KEY.into(), centre.to_string());
+    match leave.kind {
+        QueueKind::Centre => {
+            req.ivr_data
+                .insert(CENTRE_QUEUE_KEY.into(), centre.to_string());
+        }
+        QueueKind::Line { slot } => {
+            req.ivr_data.insert(LINE_KEY.into(), centre.to_string());
+            req.ivr_data.insert(LINE_SLOT_KEY.into(), slot.to_string());
+        }
+    }
     if let Some(name) = leave.caller_name.as_ref().filter(|n| !n.is_empty()) {
         req.ivr_data.insert("caller_name".into(), name.clone());
     }

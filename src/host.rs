@@ -112,6 +112,18 @@ pub enum CentreTable {
     Members(String),
 }
 
+/// A caller waiting in one of the PBX's holding lines (a plain line that parks callers and
+/// hands them out by priority slot, then in the order they came; [`crate::line`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineCaller {
+    /// The caller's call.
+    pub uuid: String,
+    /// Its priority slot: the line serves slot 0 first, then 1, ...
+    pub slot: u32,
+    /// The instant it joined the line, epoch seconds.
+    pub joined_epoch: i64,
+}
+
 /// What the dispatcher tells the contact centre about one of its agents, so the centre's
 /// own queues do not ring an agent a callback holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +163,14 @@ pub trait Host: Send + Sync {
     fn centre_table(&self, table: CentreTable) -> Result<String, HostError> {
         Err(HostError(format!(
             "no contact centre on this host (asked for its {table:?} table)"
+        )))
+    }
+
+    /// The callers waiting in holding line `line` now, as the host lists them. A host
+    /// without holding lines refuses.
+    fn line_callers(&self, line: &str) -> Result<Vec<LineCaller>, HostError> {
+        Err(HostError(format!(
+            "no holding lines on this host (asked for the callers of {line})"
         )))
     }
 

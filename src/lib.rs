@@ -24,6 +24,8 @@
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`centre`]: contact-centre agents (a queue's `agents-from`): the centre's agent and
 //!   tier tables read, and who of them may take a callback now.
+//! - [`line`]: holding lines (callers parked by priority slot, then arrival): how many
+//!   live callers are ahead of a place in one.
 //! - [`clock`]: where time comes from (the system, or a host's virtual clock in tests).
 //! - [`when`]: time expressions people type (`+15m`, `tomorrow 09:30`, ISO 8601), read into
 //!   the one [`when::Requested`], whose `implied_type` is the type a time implies.
@@ -38,8 +40,9 @@
 //!   a clock it starts the store, the workers, the dispatcher and the API, and stops them
 //!   in order. The module, the demo, the benches and the tests start one.
 //! - [`metrics`]: the Prometheus figures.
-//! - [`handover`]: a caller leaving a contact-centre queue by its exit key becomes a
-//!   callback that keeps the queue, the join time, the caller's name and listed variables.
+//! - [`handover`]: a caller leaving a contact-centre queue or a holding line by its exit
+//!   key becomes a callback that keeps the queue, the join time, the caller's name and
+//!   listed variables.
 //! - [`estimate`]: a waiting callback's place in its queue and estimated wait.
 //! - [`api`]: the REST API (axum) over the service: keys, customer tokens, rate limits;
 //!   the embeddable callback widget and the customer's manage page.
@@ -73,6 +76,7 @@ pub mod history;
 pub mod host;
 pub mod insight;
 pub mod ivr;
+pub mod line;
 pub mod metrics;
 pub mod model;
 pub mod node;

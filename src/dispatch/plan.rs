@@ -46,8 +46,8 @@ pub struct Claimed {
     /// Its recording is still being transcribed (read for due callbacks whose queue waits
     /// for transcripts, while transcription runs).
     pub transcript_pending: bool,
-    /// Live callers of the contact-centre queue it was taken from who are ahead of its
-    /// caller's place there (0 when it came from no such queue).
+    /// Live callers of the contact-centre queue (or holding line) it was taken from who
+    /// are ahead of its caller's place there (0 when it came from no such queue).
     pub ahead: usize,
 }
 

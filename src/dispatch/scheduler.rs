@@ -472,6 +472,8 @@ impl Dispatcher {
         // The contact centre's callers by queue, read once a turn for the callbacks taken
         // from its queues.
         let mut members = BTreeMap::new();
+        // Likewise the callers of the holding lines callbacks were taken from.
+        let mut lines = BTreeMap::new();
         if limit > 0 {
             for r in self
                 .svc
@@ -507,7 +509,8 @@ impl Dispatcher {
                         continue;
                     }
                 };
-                let ahead = self.ahead_in_centre(&r, &mut members);
+                let ahead =
+                    self.ahead_in_centre(&r, &mut members) + self.ahead_in_line(&r, &mut lines);
                 claimed.push(Claimed {
                     request: r,
                     running_here,
@@ -591,6 +594,44 @@ impl Dispatcher {
         members
             .as_deref()
             .map_or(0, |m| crate::centre::ahead(m, joined))
+    }
+
+    /// How many live callers of the holding line callback `r` was taken from would be
+    /// served before its caller (`crate::line::ahead`); 0 for a callback from no line, or
+    /// when the line's callers cannot be read (logged: the callback is then served as any
+    /// other rather than held without end).
+    fn ahead_in_line(
+        &self,
+        r: &CallbackRequest,
+        cache: &mut BTreeMap<String, Option<Vec<crate::host::LineCaller>>>,
+    ) -> usize {
+        use crate::handover::{JOINED_KEY, LINE_KEY, LINE_SLOT_KEY};
+        let number = |k: &str| r.ivr_data.get(k).and_then(|v| v.parse::<i64>().ok());
+        let (Some(line), Some(joined), Some(slot)) = (
+            r.ivr_data.get(LINE_KEY),
+            number(JOINED_KEY),
+            number(LINE_SLOT_KEY),
+        ) else {
+            return 0;
+        };
+        if r.state != State::Due {
+            return 0;
+        }
+        let callers = cache.entry(line.clone()).or_insert_with(|| {
+            match self.svc.host().line_callers(line) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(
+                        callback_id = r.id,
+                        "the callers of line {line} not read ({e}): the callback does not wait for them"
+                    );
+                    None
+                }
+            }
+        });
+        callers.as_deref().map_or(0, |c| {
+            crate::line::ahead(c, u32::try_from(slot).unwrap_or(u32::MAX), joined)
+        })
     }
 
     /// Reads the contact centre's agents and tiers and brings them into the pool. A centre

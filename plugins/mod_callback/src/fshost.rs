@@ -1,10 +1,11 @@
 //! [`FsHost`]: the core's [`Host`] over FreeSWITCH string commands — `originate` and
 //! `uuid_kill` through `switch_api_execute`, notifications as CUSTOM `callback::info`
-//! events, mod_callcenter's agents through `callcenter_config`. The commands are built by [`crate::dial`], which refuses anything unsafe first.
+//! events, mod_callcenter's agents through `callcenter_config`, mod_fifo's callers through
+//! `fifo list`. The commands are built by [`crate::dial`], which refuses anything unsafe first.
 
 use crate::dial;
 use callback_core::host::{
-    CentreMark, CentreTable, Host, HostError, LegOutcome, LegRequest, Notification,
+    CentreMark, CentreTable, Host, HostError, LegOutcome, LegRequest, LineCaller, Notification,
 };
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -192,6 +193,18 @@ impl<S: Switch> Host for FsHost<S> {
             .ok_or_else(|| HostError("callcenter_config could not be run".into()))
     }
 
+    /// `fifo list <fifo>`: mod_fifo's XML report of the fifo, its waiting callers with
+    /// their join time and slot (src/mod/applications/mod_fifo/mod_fifo.c:4222-4247 and
+    /// :3986-4068 at v1.10.12), read by [`crate::fifo::callers`].
+    fn line_callers(&self, line: &str) -> Result<Vec<LineCaller>, HostError> {
+        crate::fifo::check_name(line).map_err(HostError)?;
+        let reply = self
+            .switch
+            .api("fifo", &format!("list {line}"))
+            .ok_or_else(|| HostError("fifo could not be run".into()))?;
+        crate::fifo::callers(&reply).map_err(|e| HostError(e.to_string()))
+    }
+
     /// mod_callcenter's own states: `state_if_waiting` changes the state only of an agent
     /// still `Waiting` and `Available` (or on demand), in one SQL update, and answers
     /// `-ERR Agent not found!` otherwise (mod_callcenter.c:1147-1170): the same step the
@@ -354,6 +367,31 @@ mod tests {
         assert!(host.hangup("abc def", "NORMAL_CLEARING").is_err());
         assert!(host.hangup("abcdef", "NORMAL_CLEARING,x").is_err());
         assert!(fake.calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn fifo_callers_are_read_with_fifo_list() {
+        // `fifo list <fifo>` is asked and its callers read; a refusal is an error, and a
+        // fifo name that is not a token never reaches a command line.
+        let fake = Fake {
+            reply: "<fifo_report>\n  <fifo name=\"support\">\n    <callers>\n      <caller uuid=\"a\" timestamp=\"2026-11-23 14:00:00\" slot=\"1\"></caller>\n    </callers>\n  </fifo>\n</fifo_report>\n\n".into(),
+            ..Default::default()
+        };
+        let host = FsHost::new(&fake);
+        let callers = host.line_callers("support").unwrap();
+        assert_eq!(callers.len(), 1);
+        assert_eq!((callers[0].uuid.as_str(), callers[0].slot), ("a", 1));
+        assert!(host.line_callers("support ${x}").is_err());
+        assert!(host.line_callers("a,b").is_err());
+        assert_eq!(
+            *fake.calls.lock().unwrap(),
+            [("fifo".to_string(), "list support".to_string())]
+        );
+        let refused = Fake {
+            reply: "-ERR fifo Command not found!\n".into(),
+            ..Default::default()
+        };
+        assert!(FsHost::new(&refused).line_callers("support").is_err());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   the reply (`+OK`/`-ERR` text or JSON).
 //! - [`ivr`]: the `callback_ivr` application: the core's IVR dialogue over stock apps.
 //! - [`dial`]: command lines for legs, built only from checked pieces.
+//! - [`fifo`]: mod_fifo: the `callback_fifo_exit` application (a caller who left a fifo by
+//!   its exit key, handed over to the core) and the callers `fifo list` shows.
 //! - [`fshost`]: `FsHost`, the core's `Host` over FreeSWITCH string commands and events.
 //! - [`logging`]: the core's `tracing` output into FreeSWITCH's log.
 //! - `probe` (debug builds only): hidden sub-commands that drive `FsHost` for the simulator.
@@ -25,6 +27,7 @@ pub mod capture;
 pub mod command;
 pub mod dial;
 pub mod ffi;
+pub mod fifo;
 pub mod fshost;
 pub mod ivr;
 pub mod logging;

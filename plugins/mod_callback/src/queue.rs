@@ -11,7 +11,7 @@
 
 use crate::capture::{set_error, set_stored};
 use crate::vars::ChannelVars;
-use callback_core::handover::{hand_over, parse_args, HandoverError, QueueLeave};
+use callback_core::handover::{hand_over, parse_args, HandoverError, QueueKind, QueueLeave};
 use callback_core::service::CallbackService;
 
 /// mod_callcenter's name of the cancel reason after an exit key (mod_callcenter.c:177).
@@ -20,6 +20,7 @@ const EXIT_WITH_KEY: &str = "EXIT_WITH_KEY";
 /// What the call says of the queue it left.
 pub fn leave(chan: &dyn ChannelVars, vars: &[String]) -> QueueLeave {
     QueueLeave {
+        kind: QueueKind::Centre,
         centre_queue: chan.var("cc_queue"),
         joined_epoch: chan.var("cc_queue_joined_epoch"),
         by_exit_key: chan.var("cc_cancel_reason").as_deref() == Some(EXIT_WITH_KEY),
@@ -39,6 +40,15 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
         return set_error(chan, "mod_callback is not running");
     };
     let outcome = parse_args(data).and_then(|args| hand_over(svc, &leave(chan, &args.vars), &args));
+    report(chan, "callback_queue_exit", outcome);
+}
+
+/// Sets a hand-over's result variables (as `callback_capture` does) and logs a refusal.
+pub(crate) fn report(
+    chan: &dyn ChannelVars,
+    app: &str,
+    outcome: Result<callback_core::ivr::Stored, HandoverError>,
+) {
     match outcome {
         Ok(stored) => {
             chan.set_var("callback_result", Some("OK"));
@@ -46,11 +56,11 @@ pub fn run(svc: Option<&CallbackService>, chan: &dyn ChannelVars, data: &str) {
             chan.set_var("callback_error", None);
         }
         Err(HandoverError::Service(e)) if e.is_store_unavailable() => {
-            tracing::error!("callback_queue_exit: the request was not stored: {e}");
+            tracing::error!("{app}: the request was not stored: {e}");
             set_error(chan, &e.to_string());
         }
         Err(e) => {
-            tracing::info!("callback_queue_exit refused: {e}");
+            tracing::info!("{app} refused: {e}");
             set_error(chan, &e.to_string());
         }
     }

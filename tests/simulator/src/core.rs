@@ -197,6 +197,8 @@ pub struct State {
     pub legs: VecDeque<String>,
     /// mod_callcenter's agents and tiers (`callcenter_config`).
     pub callcenter: crate::callcenter::Callcenter,
+    /// mod_fifo's fifos and their callers (the `fifo` application and API).
+    pub fifo: crate::fifo::Fifo,
 }
 
 /// Drops the oldest entries of `v` once it holds twice `keep` (amortised: one drain per
@@ -283,6 +285,7 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     keep: None,
     legs: VecDeque::new(),
     callcenter: crate::callcenter::Callcenter::new(),
+    fifo: crate::fifo::Fifo::new(),
 });
 
 /// Where this process's stock FreeSWITCH directories are made (on first use); removed when
@@ -618,6 +621,32 @@ impl Sim {
     pub fn callcenter_dispatch(&self) -> Vec<(String, String)> {
         let now = now().timestamp();
         state().callcenter.dispatch(now)
+    }
+
+    /// A live caller with uuid `uuid` and number `number` joining mod_fifo fifo `fifo` now,
+    /// in priority slot `slot` (waiting in `fifo <fifo> in` while the test goes on).
+    pub fn fifo_caller(&self, fifo: &str, slot: usize, uuid: &str, number: &str) {
+        let stamp = crate::fifo::local_stamp(now());
+        state().fifo.push(
+            fifo,
+            0,
+            slot,
+            crate::fifo::Caller {
+                uuid: uuid.to_string(),
+                caller_id_name: None,
+                caller_id_number: Some(number.to_string()),
+                status: "WAITING".into(),
+                timestamp: stamp,
+                position: 0,
+                session: None,
+            },
+        );
+    }
+
+    /// A consumer of mod_fifo fifo `fifo` (`fifo <fifo> out`) takes its next caller: its
+    /// uuid, or `None` when nobody waits.
+    pub fn fifo_pop(&self, fifo: &str) -> Option<String> {
+        state().fifo.pop(fifo)
     }
 
     /// Every state mod_callcenter agent `name` was set to, in order (by the module or by

@@ -520,6 +520,7 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
         }
         "record" => record(s, &args),
         "callcenter" => crate::callcenter::member_waits(s, arg),
+        "fifo" => crate::fifo::caller_waits(s, arg),
         "play_and_get_digits" => play_and_get_digits(s, &args),
         "bridge" => {
             // From an answered call FreeSWITCH plays the caller `transfer_ringback`, else
@@ -745,6 +746,10 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
         "callcenter_config" => {
             let now = core::now().timestamp();
             let reply = state().callcenter.api(arg, now);
+            (SWITCH_STATUS_SUCCESS, reply)
+        }
+        "fifo" => {
+            let reply = state().fifo.api(arg);
             (SWITCH_STATUS_SUCCESS, reply)
         }
         // mod_commands.c:6550-6560: the value, or nothing for an unknown name.

@@ -7,6 +7,8 @@
 //! - [`exports`]: the `switch_*` C functions mod_callback.so binds, exported from the
 //!   executable (`-rdynamic`); the only unsafe code of this crate.
 //! - [`callcenter`]: mod_callcenter's `callcenter_config` (agents, tiers, their replies).
+//! - [`fifo`]: mod_fifo: the `fifo` application for a caller (its exit key, what it sets)
+//!   and the `fifo list` report.
 //! - [`loader`]: loads the `.so` the way FreeSWITCH does (dlopen RTLD_NOW|RTLD_LOCAL, the
 //!   table symbol, the API-version check, `load`, the runtime thread, `shutdown`).
 //! - [`load`]: the load run (IVR callers, HTTP creates and dispatching at once on the real
@@ -22,6 +24,7 @@ pub mod callcenter;
 pub mod campaign;
 pub mod core;
 pub mod exports;
+pub mod fifo;
 pub mod load;
 pub mod loader;
 pub mod scenario;

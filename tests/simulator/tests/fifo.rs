@@ -1,0 +1,306 @@
+//! Callbacks from mod_fifo's holding lines (issue #19), in the loaded mod_callback.so: a
+//! caller waiting in `fifo <name> in` leaves by `fifo_caller_exit_key` and
+//! `callback_fifo_exit` stores its callback with the time it joined; the callback keeps
+//! its place behind the fifo's older live callers, read with `fifo list` as mod_fifo 1.10.12
+//! prints it (the simulator's src/fifo.rs). Configuration: fixtures/config/queue.conf.xml
+//! (queue support, agent 1001 at user/1001).
+
+use callback_simulator::loader::Loaded;
+use callback_simulator::scenario::{load_with_config, repo_root, show, wait_state};
+use callback_simulator::{Act, Endpoint, Sim};
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::Value;
+
+const CONF: &str = "fixtures/config/queue.conf.xml";
+const CUSTOMER: &str = "+12125550142";
+const CUSTOMER_DIAL: &str = "sofia/gateway/pstn/+12125550142";
+const AGENT_DIAL: &str = "user/1001";
+
+fn sim() -> Sim {
+    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
+}
+
+fn load() -> Loaded {
+    load_with_config(&repo_root().join(CONF)).unwrap_or_else(|e| panic!("load failed: {e}"))
+}
+
+fn agent_answers_and_accepts(sim: &Sim) {
+    sim.endpoint(AGENT_DIAL, Endpoint::Answer(2));
+    sim.script(AGENT_DIAL, vec![Act::Press("1".into())]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+}
+
+fn agent_rung(sim: &Sim) -> usize {
+    sim.commands()
+        .iter()
+        .filter(|c| c.starts_with("originate ") && c.contains(AGENT_DIAL))
+        .count()
+}
+
+fn callbacks(sim: &Sim) -> Value {
+    let list: Value = serde_json::from_str(&sim.api("callback json list")).unwrap();
+    list["callbacks"].clone()
+}
+
+/// A caller of `number` in fifo `fifo` who presses `keys` after `wait_secs`; returns the
+/// call's uuid once `fifo` has returned.
+fn fifo_caller_leaves(sim: &Sim, fifo: &str, number: &str, keys: &str, wait_secs: i64) -> String {
+    let call = sim.new_call(number);
+    let s = sim.session(&call).unwrap();
+    s.set("fifo_caller_exit_key", "*");
+    s.set("sim_queue_wait_secs", &wait_secs.to_string());
+    sim.press(&call, keys);
+    assert!(sim.execute(&call, "fifo", &format!("{fifo} in")));
+    call
+}
+
+#[test]
+fn a_fifo_caller_presses_the_exit_key_and_gets_a_callback_with_the_original_join_time() {
+    // The caller waits in fifo support (slot 2) for 90 s, presses 5 (no exit key, ignored)
+    // and then *; callback_fifo_exit stores an immediate support callback keeping the time
+    // the caller joined (mod_fifo's fifo_push_timestamp), the fifo, the slot, the caller's
+    // name and the listed variable only; the queue's agent then takes it.
+    let sim = sim();
+    let _m = load();
+    let joined = sim.now().timestamp();
+    agent_answers_and_accepts(&sim);
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("caller_id_name", "Ann Lee");
+    s.set("fifo_caller_exit_key", "*#");
+    s.set("fifo_priority", "2");
+    s.set("sim_queue_wait_secs", "90");
+    s.set("account_id", "77812");
+    s.set("pin", "4321");
+    sim.press(&call, "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "fifo", "support in"));
+    assert_eq!(sim.var(&call, "fifo_status").as_deref(), Some("ABORTED"));
+    assert_eq!(sim.var(&call, "fifo_caller_exit_key").as_deref(), Some("*"));
+    assert_eq!(sim.now().timestamp(), joined + 90);
+    assert!(sim.execute(&call, "callback_fifo_exit", "support vars=account_id"));
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["queue"], "support");
+    assert_eq!(r["kind"], "immediate");
+    assert_eq!(r["number"], CUSTOMER);
+    assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
+    assert_eq!(r["ivr_data"]["line_queue"], "support");
+    assert_eq!(r["ivr_data"]["line_slot"], "2");
+    assert_eq!(r["ivr_data"]["caller_name"], "Ann Lee");
+    assert_eq!(r["ivr_data"]["var.account_id"], "77812");
+    assert!(r["ivr_data"].get("var.pin").is_none(), "{r}");
+    assert!(r["ivr_data"].get("centre_queue").is_none(), "{r}");
+    assert_eq!(r["origin_uuid"], call);
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "1001");
+}
+
+#[test]
+fn a_fifo_caller_who_left_without_the_exit_key_gets_no_callback() {
+    // The orbit's timeout ended the wait (fifo_status=TIMEOUT): refused, nothing stored;
+    // so are a call that never waited in a fifo, a fifo no queue is named like, and
+    // arguments without the fifo's name or with a name that is no token.
+    let sim = sim();
+    let _m = load();
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("fifo_caller_exit_key", "*");
+    s.set("fifo_orbit_exten", "_continue_:30");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "fifo", "support in"));
+    assert_eq!(sim.var(&call, "fifo_status").as_deref(), Some("TIMEOUT"));
+    sim.execute(&call, "callback_fifo_exit", "support");
+    assert_eq!(sim.var(&call, "callback_result").as_deref(), Some("ERR"));
+    assert!(sim
+        .var(&call, "callback_error")
+        .unwrap()
+        .contains("did not leave the queue with its exit key"));
+
+    let never = sim.new_call(CUSTOMER);
+    sim.execute(&never, "callback_fifo_exit", "support");
+    assert!(sim
+        .var(&never, "callback_error")
+        .unwrap()
+        .contains("did not leave the queue with its exit key"));
+
+    let billing = fifo_caller_leaves(&sim, "billing", CUSTOMER, "*", 5);
+    assert_eq!(sim.var(&billing, "fifo_status").as_deref(), Some("ABORTED"));
+    sim.execute(&billing, "callback_fifo_exit", "billing");
+    assert!(sim
+        .var(&billing, "callback_error")
+        .unwrap()
+        .contains("no queue is named like the holding line 'billing'"));
+    for (args, says) in [
+        ("queue=support", "the fifo's name comes first"),
+        ("", "the fifo's name comes first"),
+        ("sup'port", "a fifo name is"),
+        ("billing queue=nosuch", "unknown queue"),
+    ] {
+        sim.execute(&billing, "callback_fifo_exit", args);
+        let err = sim.var(&billing, "callback_error").unwrap_or_default();
+        assert!(err.contains(says), "{args}: {err}");
+    }
+    assert_eq!(callbacks(&sim), serde_json::json!([]));
+}
+
+#[test]
+fn a_callback_from_a_fifo_waits_for_the_older_live_callers_and_not_for_later_ones() {
+    // Live caller 1 joins fifo support (slot 0), then one of slot 1, then the caller who
+    // leaves for a callback, then live caller 2. Agent 1001 is free all along, but the
+    // callback is not offered while caller 1 waits (the module reads `fifo list support`);
+    // once a consumer has taken caller 1, it goes out though the slot-1 caller (served
+    // after slot 0 whatever its time) and caller 2 (joined later) still wait.
+    let sim = sim();
+    let _m = load();
+    agent_answers_and_accepts(&sim);
+    sim.fifo_caller("support", 0, "live-1", "+12125550161");
+    sim.advance(Duration::seconds(5));
+    sim.fifo_caller("support", 1, "early-low", "+12125550160");
+    sim.advance(Duration::seconds(5));
+    let call = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 5);
+    sim.execute(&call, "callback_fifo_exit", "support");
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    sim.advance(Duration::seconds(3));
+    sim.fifo_caller("support", 0, "live-2", "+12125550162");
+    // The dispatcher looks (in its own threads) until the trace shows it waiting for its
+    // place, then a few more turns.
+    let actions = |t: &Value| -> Vec<String> {
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !actions(&show(&sim, id)).contains(&"place-wait".to_string()) {
+        assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));
+        assert_eq!(agent_rung(&sim), 0, "offered before caller 1");
+        sim.advance(Duration::seconds(1));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for _ in 0..3 {
+        sim.advance(Duration::seconds(3));
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    assert_eq!(agent_rung(&sim), 0, "offered before caller 1");
+    let t = show(&sim, id);
+    assert_eq!(t["attempts"], serde_json::json!([]));
+    assert!(
+        sim.commands().iter().any(|c| c == "fifo list support"),
+        "{:?}",
+        sim.commands()
+    );
+    // A consumer takes caller 1 (the first of slot 0).
+    assert_eq!(sim.fifo_pop("support").as_deref(), Some("live-1"));
+    sim.advance(Duration::seconds(3));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], "1001");
+    assert_eq!(agent_rung(&sim), 1);
+    // The later callers were never taken: they still wait, in mod_fifo's order.
+    let list = sim.api("fifo list support");
+    assert!(list.contains("uuid=\"live-2\""), "{list}");
+    assert!(list.contains("uuid=\"early-low\""), "{list}");
+    assert_eq!(sim.fifo_pop("support").as_deref(), Some("live-2"));
+}
+
+#[test]
+fn the_shipped_fifo_dialplan_turns_the_exit_key_into_a_callback() {
+    // dialplans/callback_fifo.xml's actions run in order on a caller who presses * while
+    // waiting (`set` as FreeSWITCH's set app; the log and the closing prompt skipped):
+    // the module stores the support callback and the caller is told OK.
+    let sim = sim();
+    let _m = load();
+    let xml = std::fs::read_to_string(repo_root().join("dialplans/callback_fifo.xml")).unwrap();
+    let action =
+        regex::Regex::new(r#"<action application="([a-z_]+)"(?: data="([^"]*)")?/>"#).unwrap();
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("sim_queue_wait_secs", "30");
+    s.set("account_id", "5150");
+    sim.press(&call, "*");
+    let mut ran = Vec::new();
+    for c in action.captures_iter(&xml) {
+        let (app, data) = (&c[1], c.get(2).map_or("", |d| d.as_str()));
+        match app {
+            "set" => {
+                let (k, v) = data.split_once('=').unwrap();
+                s.set(k, v);
+            }
+            "log" | "playback" | "hangup" => continue,
+            _ => assert!(sim.execute(&call, app, data), "{app} {data}"),
+        }
+        ran.push(app.to_string());
+    }
+    assert_eq!(ran, ["answer", "set", "set", "fifo", "callback_fifo_exit"]);
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["queue"], "support");
+    assert_eq!(r["ivr_data"]["line_queue"], "support");
+    assert_eq!(r["ivr_data"]["var.account_id"], "5150");
+}
+
+/// Set in the child process of the time-zone test.
+const TZ_CHILD: &str = "FIFO_TEST_TZ_CHILD";
+
+#[test]
+fn a_fifo_join_time_written_in_new_york_time_is_kept_as_the_same_instant() {
+    // mod_fifo writes the join time in the switch's local time: with the process in New
+    // York (a child process started with TZ set, as a FreeSWITCH started there), the
+    // channel says 09:00 for 14:00 UTC and the callback keeps 14:00 UTC.
+    const NAME: &str = "a_fifo_join_time_written_in_new_york_time_is_kept_as_the_same_instant";
+    if std::env::var_os(TZ_CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(TZ_CHILD, "1")
+            // A POSIX rule, so no tzdata is needed: New York, five hours behind UTC in November.
+            .env("TZ", "EST5EDT,M3.2.0,M11.1.0")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+        return;
+    }
+    let sim = sim();
+    let _m = load();
+    let joined = sim.now().timestamp();
+    let call = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 30);
+    assert_eq!(
+        sim.var(&call, "fifo_push_timestamp").as_deref(),
+        Some("2026-11-23 09:00:00")
+    );
+    sim.execute(&call, "callback_fifo_exit", "support");
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
+}
