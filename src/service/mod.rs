@@ -218,6 +218,12 @@ impl CallbackService {
         let _ = self.waker.set(f);
     }
 
+    /// The whisper engine, when transcription is configured (the customer leg's phrase
+    /// check uses it; it loads the model on first use).
+    pub fn transcription_engine(&self) -> Option<Arc<Engine>> {
+        self.transcription.engine.clone()
+    }
+
     /// Connects the transcription engine and workers (the module does, when configured).
     pub fn with_transcription(mut self, link: TranscriptionLink) -> Self {
         self.transcription = link;
