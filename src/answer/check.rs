@@ -5,8 +5,10 @@
 //! 2. Otherwise, with `machine-detection` on, the module's own judgement: the first
 //!    seconds are recorded (the recording stops early when the line goes quiet: a person
 //!    who said "hello?" and waits), the cadence [`super::detector`] judges them, and when
-//!    that is unsure and a whisper model is loaded, the transcript's phrases decide. The
-//!    model runs only then, so a clear cadence never waits for it.
+//!    that does not say machine and a whisper model is loaded, the transcript's phrases
+//!    may still (a short "Leave a message." has a person's cadence). The model runs on
+//!    another thread while the greeting plays; without a greeting the agent's connection
+//!    waits for it (seconds: tiny.en took 6 s on a 2 s clip on 2 busy cores).
 //! 3. A machine leads to the queue's `on-machine`: the agent as before, a hang-up, or the
 //!    configured message after the beep, then a hang-up.
 //! 4. A person (or an unsure line, which is treated as one: hanging up on a person is the
@@ -61,8 +63,59 @@ pub fn run(
     engine: Option<&Engine>,
     scratch: &Path,
 ) -> (Verdict, String) {
-    let machine = machine_by(cfg, line, engine, scratch);
+    let heard = listen(cfg, line, scratch);
+    let verdict = std::thread::scope(|scope| {
+        // The phrases are read on another thread while the greeting plays: the model's
+        // time is then spent while the customer listens, not added to it.
+        let phrases = match (&heard, engine) {
+            (Heard::NoMachine { recorded: true }, Some(e)) => Some(scope.spawn(move || {
+                e.transcribe_file(scratch)
+                    .ok()
+                    .and_then(|t| machine_phrase(&t.text))
+            })),
+            _ => None,
+        };
+        let greeted = match &heard {
+            Heard::Machine(_) => Greeted::Skipped,
+            Heard::NoMachine { .. } => greet(cfg, line),
+        };
+        let said = phrases.and_then(|p| p.join().ok().flatten());
+        decide(cfg, line, heard, said, greeted, scratch)
+    });
     let _ = std::fs::remove_file(scratch);
+    verdict
+}
+
+/// What the first seconds told.
+enum Heard {
+    Machine(String),
+    /// Not a machine by the server's detector or the cadence; `recorded`: the first
+    /// seconds are in the scratch file for the phrases.
+    NoMachine {
+        recorded: bool,
+    },
+}
+
+/// How the greeting went.
+enum Greeted {
+    Skipped,
+    /// None configured, or played without a key to ask.
+    Played,
+    Pressed(char),
+    /// The customer hung up meanwhile.
+    HungUp,
+    /// Nothing, or another key, within the time.
+    NoKey(&'static str, char),
+}
+
+fn decide(
+    cfg: &QueueAnswer,
+    line: &mut dyn CustomerLine,
+    heard: Heard,
+    said: Option<&'static str>,
+    greeted: Greeted,
+    scratch: &Path,
+) -> (Verdict, String) {
     if !line.alive() {
         // Gone already: the bridge fails on its own and the hang-up classifies it.
         return (
@@ -70,77 +123,90 @@ pub fn run(
             "the customer hung up during the check".into(),
         );
     }
+    let machine = match heard {
+        Heard::Machine(why) => Some(why),
+        Heard::NoMachine { .. } => said.map(|p| format!("the greeting said \"{p}\"")),
+    };
     if let Some(why) = machine {
-        match cfg.on_machine {
-            OnMachine::Agent => {
-                return (Verdict::Human, format!("{why}; handed to the agent"));
-            }
-            OnMachine::Retry => {
-                line.hang_up();
-                return (Verdict::Machine, why);
-            }
-            OnMachine::Message => {
-                let Some(message) = cfg.message.clone() else {
-                    line.hang_up();
-                    return (Verdict::Machine, format!("{why}; no message configured"));
-                };
-                wait_for_beep(line, scratch);
-                let _ = std::fs::remove_file(scratch);
-                let played = line.play(&[Prompt::File(message)]);
-                line.hang_up();
-                return if played {
-                    (Verdict::MessageLeft, format!("{why}; message left"))
-                } else {
-                    (
-                        Verdict::Machine,
-                        format!("{why}; hung up before the message"),
-                    )
-                };
-            }
-        }
+        return on_machine(cfg, line, why, scratch);
     }
-    let Some(greeting) = cfg.greeting.clone() else {
-        return (Verdict::Human, "a person answered".into());
-    };
-    let Some(key) = cfg.greeting_key else {
-        line.play(&[Prompt::File(greeting)]);
-        return (Verdict::Human, "a person answered; greeted".into());
-    };
-    let ask = Ask::key(cfg.greeting_key_secs.saturating_mul(1000));
-    match line.ask(&[Prompt::File(greeting)], &ask) {
-        Answer::Digits(k) if k.chars().eq(std::iter::once(key)) => {
-            (Verdict::Human, format!("the customer pressed {key}"))
-        }
-        Answer::HungUp => (
-            Verdict::Human,
-            "the customer hung up during the greeting".into(),
-        ),
-        other => {
+    match greeted {
+        Greeted::NoKey(what, key) => {
             line.hang_up();
-            let what = match other {
-                Answer::Digits(_) => "another key",
-                _ => "no key",
-            };
             (
                 Verdict::NoKey,
                 format!("{what} after the greeting (expected {key})"),
             )
         }
+        Greeted::Pressed(key) => (Verdict::Human, format!("the customer pressed {key}")),
+        Greeted::HungUp => (
+            Verdict::Human,
+            "the customer hung up during the greeting".into(),
+        ),
+        Greeted::Played => (Verdict::Human, "a person answered; greeted".into()),
+        Greeted::Skipped => (Verdict::Human, "a person answered".into()),
     }
 }
 
-/// Why the leg is a machine, or `None` (a person, or unsure).
-fn machine_by(
+/// The queue's `on-machine` for a machine found for `why`.
+fn on_machine(
     cfg: &QueueAnswer,
     line: &mut dyn CustomerLine,
-    engine: Option<&Engine>,
+    why: String,
     scratch: &Path,
-) -> Option<String> {
+) -> (Verdict, String) {
+    match cfg.on_machine {
+        OnMachine::Agent => (Verdict::Human, format!("{why}; handed to the agent")),
+        OnMachine::Retry => {
+            line.hang_up();
+            (Verdict::Machine, why)
+        }
+        OnMachine::Message => {
+            let Some(message) = cfg.message.clone() else {
+                line.hang_up();
+                return (Verdict::Machine, format!("{why}; no message configured"));
+            };
+            wait_for_beep(line, scratch);
+            let played = line.play(&[Prompt::File(message)]);
+            line.hang_up();
+            if played {
+                (Verdict::MessageLeft, format!("{why}; message left"))
+            } else {
+                (
+                    Verdict::Machine,
+                    format!("{why}; hung up before the message"),
+                )
+            }
+        }
+    }
+}
+
+/// The greeting, and its key when one is configured.
+fn greet(cfg: &QueueAnswer, line: &mut dyn CustomerLine) -> Greeted {
+    let Some(greeting) = cfg.greeting.clone() else {
+        return Greeted::Skipped;
+    };
+    let Some(key) = cfg.greeting_key else {
+        line.play(&[Prompt::File(greeting)]);
+        return Greeted::Played;
+    };
+    let ask = Ask::key(cfg.greeting_key_secs.saturating_mul(1000));
+    match line.ask(&[Prompt::File(greeting)], &ask) {
+        Answer::Digits(k) if k.chars().eq(std::iter::once(key)) => Greeted::Pressed(key),
+        Answer::HungUp => Greeted::HungUp,
+        Answer::Digits(_) => Greeted::NoKey("another key", key),
+        Answer::Nothing => Greeted::NoKey("no key", key),
+    }
+}
+
+/// The server's detector, then (with `machine-detection`) the cadence of the first seconds.
+fn listen(cfg: &QueueAnswer, line: &mut dyn CustomerLine, scratch: &Path) -> Heard {
+    let server = || Heard::Machine("the telephony server's detector said machine".into());
     if line.host_detection().says_machine() {
-        return Some("the telephony server's detector said machine".into());
+        return server();
     }
     if !cfg.detect {
-        return None;
+        return Heard::NoMachine { recorded: false };
     }
     // One second of quiet ends the recording: a person who answered waits by then.
     line.record(
@@ -153,21 +219,23 @@ fn machine_by(
     );
     // The server's detector listened meanwhile: its word first.
     if line.host_detection().says_machine() {
-        return Some("the telephony server's detector said machine".into());
+        return server();
     }
-    let samples = read_pcm(scratch)?;
+    let Some(samples) = read_pcm(scratch) else {
+        return Heard::NoMachine { recorded: false };
+    };
     let cadence = Cadence {
         window_ms: cfg.listen_secs.saturating_mul(1000),
         ..Cadence::default()
     };
     let d = judge(&samples, &cadence);
     match d.judgement {
-        Judgement::Machine => Some(format!("a greeting ran on ({} ms heard)", d.after_ms)),
-        Judgement::Human => None,
-        Judgement::Unsure => {
-            let text = engine?.transcribe_file(scratch).ok()?.text;
-            machine_phrase(&text).map(|p| format!("the greeting said \"{p}\""))
+        Judgement::Machine => {
+            Heard::Machine(format!("a greeting ran on ({} ms heard)", d.after_ms))
         }
+        // A short greeting ("Leave a message.") has a person's cadence: the phrases
+        // may still tell.
+        Judgement::Human | Judgement::Unsure => Heard::NoMachine { recorded: true },
     }
 }
 

@@ -4,37 +4,49 @@
 
 use crate::transcribe::words::normalize_words as normalize;
 
-/// Phrases (normalised words, in order) that only a recorded greeting says.
+/// Phrases that only a recorded greeting says, as normalised words; `*` stands for up to
+/// two words of any kind, so "leave a message", "leave your message" and a transcript's
+/// slip such as "leave my message" are all one phrase.
 const MACHINE_PHRASES: &[&str] = &[
-    "leave a message",
-    "leave your message",
-    "leave me a message",
-    "leave us a message",
+    "leave * message",
     "leave your name",
-    "record your message",
+    "record * message",
     "after the tone",
     "after the beep",
     "at the tone",
     "not available",
-    "cannot take your call",
-    "can't take your call",
-    "cannot come to the phone",
-    "can't come to the phone",
+    "take your call",
+    "come to the phone",
     "voicemail",
     "voice mail",
     "mailbox",
     "messaging system",
     "you have reached",
-    "you've reached",
+    "youve reached",
 ];
+
+/// Up to this many words stand for a `*`.
+const GAP: usize = 2;
+
+/// Whether `phrase` (words and `*`) occurs in `words` starting at `at`.
+fn matches_at(words: &[String], at: usize, phrase: &[&str]) -> bool {
+    let Some((first, rest)) = phrase.split_first() else {
+        return true;
+    };
+    if *first == "*" {
+        return (0..=GAP)
+            .any(|skip| at + skip <= words.len() && matches_at(words, at + skip, rest));
+    }
+    words.get(at).is_some_and(|w| w == first) && matches_at(words, at + 1, rest)
+}
 
 /// The phrase of [`MACHINE_PHRASES`] the transcript says, if any.
 pub fn machine_phrase(transcript: &str) -> Option<&'static str> {
-    let said = format!(" {} ", normalize(transcript).join(" "));
-    MACHINE_PHRASES
-        .iter()
-        .copied()
-        .find(|p| said.contains(&format!(" {} ", normalize(p).join(" "))))
+    let words = normalize(transcript);
+    MACHINE_PHRASES.iter().copied().find(|p| {
+        let phrase: Vec<&str> = p.split(' ').collect();
+        (0..words.len()).any(|at| matches_at(&words, at, &phrase))
+    })
 }
 
 #[cfg(test)]
@@ -43,10 +55,19 @@ mod tests {
 
     #[test]
     fn greetings_say_machine_phrases_and_hellos_do_not() {
-        // A machine's wording is found whatever its case and punctuation; a person's is not.
+        // A machine's wording is found whatever its case and punctuation, with a word or
+        // two of slack; a person's is not.
         assert_eq!(
             machine_phrase("Hi, you've reached John. Please leave a message after the tone."),
-            Some("leave a message")
+            Some("leave * message")
+        );
+        assert_eq!(
+            machine_phrase("Please leave my message."),
+            Some("leave * message")
+        );
+        assert_eq!(
+            machine_phrase("Leave it, I will get the door. Hello?"),
+            None
         );
         assert_eq!(
             machine_phrase("The person you are calling is NOT AVAILABLE."),
