@@ -176,3 +176,120 @@ pub(super) fn build_queue_answer(q: &Params<'_>) -> Result<QueueAnswer, ConfigEr
         greeting_key_secs: q.number("greeting-key-seconds", 5u32, 1..=30)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn queue(keys: &str) -> Result<QueueAnswer, String> {
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><queues><queue name="q">{keys}</queue></queues>
+               <settings><param name="default-queue" value="q"/></settings></configuration>"#
+        ))
+        .map(|c| c.queues["q"].answer.clone())
+        .map_err(|e| e.to_string())
+    }
+
+    fn p(k: &str, v: &str) -> String {
+        format!(r#"<param name="{k}" value="{v}"/>"#)
+    }
+
+    #[test]
+    fn a_queue_without_answer_keys_checks_nothing() {
+        // The default is today's behaviour: no check on answer, a machine goes to the agent.
+        let a = queue("").unwrap();
+        assert_eq!(a, QueueAnswer::default());
+        assert!(!a.checks());
+    }
+
+    #[test]
+    fn the_answer_keys_load() {
+        // Detection with a message and retry, a greeting with its key: read as written.
+        let keys = [
+            p("machine-detection", "on"),
+            p("machine-listen-seconds", "5"),
+            p("on-machine", "message"),
+            p("machine-counts-attempt", "false"),
+            p("machine-message", "callback/acme-message.wav"),
+            p("after-message", "retry"),
+            p("customer-greeting", "callback/acme-greeting.wav"),
+            p("greeting-key", "#"),
+            p("greeting-key-seconds", "8"),
+        ]
+        .concat();
+        let a = queue(&keys).unwrap();
+        assert!(a.detect && a.checks());
+        assert_eq!(a.listen_secs, 5);
+        assert_eq!(a.on_machine, OnMachine::Message);
+        assert!(!a.machine_counts);
+        assert_eq!(a.message.as_deref(), Some("callback/acme-message.wav"));
+        assert_eq!(a.after_message, AfterMessage::Retry);
+        assert_eq!(a.greeting.as_deref(), Some("callback/acme-greeting.wav"));
+        assert_eq!(a.greeting_key, Some('#'));
+        assert_eq!(a.greeting_key_secs, 8);
+        // A greeting alone is a check too.
+        assert!(queue(&p("customer-greeting", "hello.wav"))
+            .unwrap()
+            .checks());
+    }
+
+    #[test]
+    fn bad_answer_keys_are_refused_naming_the_key() {
+        // Each bad value or combination names its key and says why.
+        let cases = [
+            (
+                p("on-machine", "ignore"),
+                "on-machine",
+                "must be agent, retry or message",
+            ),
+            (
+                p("after-message", "later"),
+                "after-message",
+                "must be retry or complete",
+            ),
+            (
+                p("machine-detection", "on"),
+                "machine-detection",
+                "no effect with on-machine=agent",
+            ),
+            (
+                p("on-machine", "message"),
+                "machine-message",
+                "is needed with on-machine=message",
+            ),
+            (
+                p("customer-greeting", "${system(rm)}.wav"),
+                "customer-greeting",
+                "must be a sound file path",
+            ),
+            (
+                p("machine-message", "../../etc/passwd"),
+                "machine-message",
+                "no '..'",
+            ),
+            (
+                [p("customer-greeting", "g.wav"), p("greeting-key", "12")].concat(),
+                "greeting-key",
+                "must be one key",
+            ),
+            (
+                p("greeting-key", "1"),
+                "greeting-key",
+                "needs customer-greeting",
+            ),
+            (
+                p("machine-listen-seconds", "30"),
+                "machine-listen-seconds",
+                "out of range",
+            ),
+        ];
+        for (keys, key, why) in cases {
+            let e = queue(&keys).unwrap_err();
+            assert!(
+                e.contains(&format!("queues/q/{key}")) && e.contains(why),
+                "{keys}: {e}"
+            );
+        }
+    }
+}
