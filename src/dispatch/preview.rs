@@ -495,7 +495,7 @@ impl Leg2<'_> {
             )?;
         } else {
             self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
-            outcome::apply(
+            let moved = outcome::apply(
                 self.svc(),
                 &current,
                 Leg::Customer,
@@ -504,7 +504,12 @@ impl Leg2<'_> {
                 Some(&self.offer.agent.id),
                 now,
             )?;
-            self.line.play(&[prompt("customer-not-reached")]);
+            // A message left on a machine can complete the callback: nothing is tried again.
+            if moved.state == State::Completed {
+                self.line.play(&[prompt("thanks")]);
+            } else {
+                self.line.play(&[prompt("customer-not-reached")]);
+            }
         }
         Ok(PreviewEnd::Dialled(result))
     }

@@ -177,6 +177,24 @@ fn the_detector_hears_a_machine_greeting_and_leaves_the_message() {
         at("playback callback/acme-message.wav") < at("hangup"),
         "{apps:?}"
     );
+    // The agent is not told the callback will be tried again: it is done.
+    let agent_heard: Vec<String> = sim
+        .sessions()
+        .iter()
+        .filter(|s| s.var("destination_number").as_deref() == Some("user/1001"))
+        .flat_map(|s| s.apps.lock().unwrap().clone())
+        .map(|(_, arg)| arg)
+        .collect();
+    assert!(
+        agent_heard.iter().any(|a| a == "callback/agent-thanks.wav"),
+        "{agent_heard:?}"
+    );
+    assert!(
+        !agent_heard
+            .iter()
+            .any(|a| a.contains("customer-not-reached")),
+        "{agent_heard:?}"
+    );
 }
 
 #[test]
