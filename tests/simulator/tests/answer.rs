@@ -300,3 +300,33 @@ fn the_greeting_without_a_key_ends_the_leg_as_no_key_and_retries() {
     assert!(!actions(&t).contains(&"connected".to_string()), "{t}");
     assert_eq!(t["request"]["customer_attempts"], 1, "{t}");
 }
+
+#[test]
+fn an_avmd_beep_leaves_the_message_at_once_and_the_callback_is_retried() {
+    // mod_avmd heard the voicemail beep (avmd_detect=TRUE): a machine, and the beep has
+    // played, so the message is left without waiting for the greeting to end; with
+    // after-message=retry the callback is called again, the attempt counted.
+    let sim = sim();
+    let _m = load(&[
+        ("on-machine", "message"),
+        ("machine-message", "callback/acme-message.wav"),
+        ("after-message", "retry"),
+    ]);
+    agent_dials(&sim);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    sim.answer_vars(CUSTOMER_DIAL, &[("avmd_detect", "TRUE")]);
+    let id = scenario::capture(&sim, CUSTOMER, "type=immediate");
+    let t = wait_state(&sim, id, "rescheduled");
+    assert_eq!(customer_leg(&t)["result"], "message-left", "{t}");
+    assert_eq!(t["request"]["customer_attempts"], 1, "{t}");
+    assert_eq!(retry_pause(&t, "retry"), 300, "{t}");
+    let apps: Vec<String> = customer_apps(&sim)
+        .into_iter()
+        .map(|(a, arg)| format!("{a} {arg}"))
+        .collect();
+    assert!(!apps.iter().any(|a| a.starts_with("record ")), "{apps:?}");
+    assert!(
+        apps.iter().any(|a| a == "playback callback/acme-message.wav"),
+        "{apps:?}"
+    );
+}
