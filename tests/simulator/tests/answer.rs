@@ -326,7 +326,8 @@ fn an_avmd_beep_leaves_the_message_at_once_and_the_callback_is_retried() {
         .collect();
     assert!(!apps.iter().any(|a| a.starts_with("record ")), "{apps:?}");
     assert!(
-        apps.iter().any(|a| a == "playback callback/acme-message.wav"),
+        apps.iter()
+            .any(|a| a == "playback callback/acme-message.wav"),
         "{apps:?}"
     );
 }
