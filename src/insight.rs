@@ -140,7 +140,9 @@ pub fn outcome_group(r: AttemptResult) -> &'static str {
         AttemptResult::Answered => "answered",
         AttemptResult::NoAnswer => "no-answer",
         AttemptResult::Busy => "busy",
-        AttemptResult::Machine => "machine",
+        AttemptResult::Machine | AttemptResult::MessageLeft => "machine",
+        // Nobody confirmed being there: as good as unanswered.
+        AttemptResult::NoKey => "no-answer",
         AttemptResult::Rejected | AttemptResult::WrongNumber | AttemptResult::Error => "failed",
     }
 }

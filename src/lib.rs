@@ -21,6 +21,9 @@
 //! - [`dispatch`]: at the due time: agents, the decisions without I/O (`plan`), the
 //!   scheduler loop that carries them out, the agent leg's preview, the customer leg and
 //!   what follows each outcome.
+//! - [`answer`]: the customer leg on answer: answering-machine detection (the server's
+//!   own, the cadence of the first seconds, a machine's phrases) and the queue's greeting
+//!   with its confirmation key, judged before the agent is connected.
 //! - [`host`]: the [`host::Host`] trait, all the engine asks of the telephony server.
 //! - [`centre`]: contact-centre agents (a queue's `agents-from`): the centre's agent and
 //!   tier tables read, and who of them may take a callback now.
@@ -62,6 +65,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod answer;
 pub mod api;
 pub mod background;
 pub mod capture;

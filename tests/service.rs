@@ -477,6 +477,66 @@ fn after_call_work_waits_for_the_call_to_end() {
 }
 
 #[test]
+fn a_machine_keyed_in_the_after_call_work_retries_the_completed_callback() {
+    // The panel's wrap-up with result machine on the call that completed the callback:
+    // the retry policy acts (rescheduled after the queue's first delay), not only a label.
+    let w = world_with(monday_10am(), &with_agents());
+    let (r, _) = w.service.request(numbered(1)).unwrap();
+    let now = w.clock.now();
+    w.store
+        .claim_due("node-a", now, Duration::seconds(60), 1)
+        .unwrap();
+    let step = |from: State, to: State| {
+        let mut t = Transition::new(to, to.as_str());
+        t.expect = Some(from);
+        t.owner = Some("node-a".into());
+        w.store.transition(r.id, &t, now).unwrap();
+    };
+    step(State::Due, State::Offering);
+    step(State::Offering, State::Previewing);
+    step(State::Previewing, State::Dialing);
+    let a = w
+        .store
+        .start_attempt(
+            &NewAttempt {
+                callback_id: r.id,
+                leg: Leg::Customer,
+                agent: Some("1001".into()),
+                call_uuid: None,
+            },
+            "node-a",
+            now,
+        )
+        .unwrap();
+    w.store
+        .finish_attempt(
+            a.id,
+            &AttemptEnd {
+                answered_at: Some(now),
+                hangup_cause: "NORMAL_CLEARING".into(),
+                result: AttemptResult::Answered,
+            },
+            now,
+        )
+        .unwrap();
+    step(State::Dialing, State::Connected);
+    step(State::Connected, State::Completed);
+    let wrap = WrapUp {
+        result: Some(AttemptResult::Machine),
+        disposition: None,
+        note: None,
+        do_not_call: false,
+    };
+    w.service.wrap_up(r.id, &wrap, "panel:alice").unwrap();
+    let moved = w.store.get(r.id).unwrap();
+    assert_eq!(moved.state, State::Rescheduled);
+    assert!(
+        moved.due_at.unwrap() >= now + Duration::minutes(5),
+        "{moved:?}"
+    );
+}
+
+#[test]
 fn a_number_on_the_do_not_call_list_is_refused_at_booking_and_on_amend() {
     // Booking a listed number fails with do-not-call on the number field and stores
     // nothing; moving a callback to a listed number fails and leaves it as it was.

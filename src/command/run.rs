@@ -219,6 +219,8 @@ pub fn run(
                 .store()
                 .set_disposition(attempt, Some(result), None, None)
                 .map_err(ServiceError::from)?;
+            // A machine or a wrong number drives the retry policy, not only the label.
+            svc.after_result(&attempt, actor)?;
             Ok(Reply::Corrected { attempt, result })
         }
         Command::Report(words) => {

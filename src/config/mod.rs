@@ -3,6 +3,7 @@
 //! Keys are kebab-case, as in FreeSWITCH's own autoload_configs. Unknown keys are refused:
 //! a typo silently ignored is a callback that never happens.
 
+mod answer;
 mod api;
 mod dispatch;
 mod ivr;
@@ -17,6 +18,7 @@ use crate::retry::{RetryDelay, RetryPolicy};
 use crate::schedule::{parse_zone, BusinessHours, HoursError, LegalHours, QueueRules, SlotPolicy};
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
 use crate::when::parse_duration;
+pub use answer::{AfterMessage, OnMachine, QueueAnswer};
 pub use api::{calling_code, ApiConfig, ApiKey, Scope, WebhookTarget, WidgetConfig};
 use chrono::Duration;
 use chrono_tz::Tz;
@@ -165,6 +167,8 @@ pub struct QueueConfig {
     /// `legal-hours`: when its customers may be called, read in each customer's own zone
     /// (as well as their country's `<legal-hours>`).
     pub legal_hours: Option<BusinessHours>,
+    /// The customer leg on answer: machine detection and its policy, the greeting.
+    pub answer: QueueAnswer,
 }
 
 impl QueueConfig {
@@ -530,6 +534,7 @@ impl Config {
         let queue_keys: Vec<&str> = QUEUE_KEYS
             .iter()
             .chain(dispatch::QUEUE_DIAL_KEYS)
+            .chain(answer::QUEUE_ANSWER_KEYS)
             .copied()
             .collect();
         let mut agent_params = Vec::new();
@@ -900,6 +905,7 @@ impl Config {
         Ok(QueueConfig {
             legal_hours: legal_week(q, "legal-hours")?,
             dial: dispatch::build_queue_dial(q)?,
+            answer: answer::build_queue_answer(q)?,
             rules: QueueRules {
                 name: name.to_string(),
                 hours,

@@ -10,7 +10,7 @@
 
 use super::agents::Pool;
 use crate::config::AgentConfig;
-use crate::config::{Config, QueueConfig};
+use crate::config::{AfterMessage, Config, QueueConfig};
 use crate::model::{AttemptResult, CallbackId, CallbackRequest, Leg, State};
 use crate::retry::Next;
 use crate::schedule::{next_open_in_all, BusinessHours, LegalHours};
@@ -433,14 +433,45 @@ pub fn after_leg(
     result: AttemptResult,
     now: DateTime<Utc>,
 ) -> Transition {
+    // The queue's answer policy first: a message left completes the callback when the
+    // queue says so, and a machine that does not count gives its attempt back.
+    let machine = leg == Leg::Customer
+        && matches!(result, AttemptResult::Machine | AttemptResult::MessageLeft);
+    if machine
+        && result == AttemptResult::MessageLeft
+        && queue.answer.after_message == AfterMessage::Complete
+    {
+        let mut t = Transition::new(State::Completed, "complete");
+        t.detail = Some("a message was left on the customer's answering machine".into());
+        return t;
+    }
+    let refund = machine && !queue.answer.machine_counts;
+    let attempts = if refund {
+        r.customer_attempts.saturating_sub(1)
+    } else {
+        r.customer_attempts
+    };
     let next = queue.retry.next(
         leg,
         result,
-        r.customer_attempts,
+        attempts,
         r.expires_at,
         r.counts.failovers > 0,
         now,
     );
+    let mut t = after_leg_next(r, queue, legal, result, next);
+    t.refund_attempt = refund && t.to == State::Rescheduled && t.queue.is_none();
+    t
+}
+
+/// The transition for the retry policy's decision `next`.
+fn after_leg_next(
+    r: &CallbackRequest,
+    queue: &QueueConfig,
+    legal: &LegalHours,
+    result: AttemptResult,
+    next: Next,
+) -> Transition {
     match next {
         Next::Done => Transition::new(State::Completed, "complete"),
         Next::Reoffer { at } => {

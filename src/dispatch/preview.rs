@@ -42,6 +42,12 @@ pub trait AgentLine {
     /// variables (keys of `a-z`, `0-9`, `_`), through the host's checked setter: free text
     /// travels only so, never in a command line.
     fn set_data(&mut self, _data: &std::collections::BTreeMap<String, String>) {}
+    /// What the check on the customer's answered leg found, when it ended the leg before
+    /// the agent was connected (a machine, no key after the greeting); read after
+    /// [`AgentLine::bridge`].
+    fn answer_verdict(&self) -> Option<crate::answer::Verdict> {
+        None
+    }
 }
 
 /// How the agent leg ended, for the application's result variables.
@@ -367,6 +373,11 @@ impl Leg2<'_> {
         if let Some(u) = &r.origin_uuid {
             variables.push(("callback_origin_uuid".to_string(), u.clone()));
         }
+        // The check on answer hands its verdict to the agent's call by this uuid.
+        let check = queue.answer.checks();
+        if let Some(u) = self.line.uuid().filter(|_| check) {
+            variables.push(("callback_agent_uuid".to_string(), u));
+        }
         let leg = LegRequest {
             callback_id: r.id,
             leg: Leg::Customer,
@@ -378,7 +389,8 @@ impl Leg2<'_> {
             caller_id_name: queue.dial.caller_id_name.clone(),
             caller_id_number: queue.dial.caller_id_number.clone(),
             variables,
-            application: None,
+            // Run on the customer's leg once it answers, before the agent is connected.
+            application: check.then(|| ("callback_answer".to_string(), r.id.to_string())),
             ringback: Some(queue.dial.ringback.clone()),
             uuid: None,
         };
@@ -411,8 +423,14 @@ impl Leg2<'_> {
             .cause
             .clone()
             .unwrap_or_else(|| "NORMAL_CLEARING".into());
+        // The check on answer ended the leg: its verdict is the result, whatever cause
+        // the hang-up gave.
+        let verdict = self.line.answer_verdict();
+        let checked = verdict.and_then(|v| v.result()).filter(|_| !out.answered);
         let result = if out.answered {
             AttemptResult::Answered
+        } else if let Some(r) = checked {
+            r
         } else {
             match classify_hangup(&cause, None) {
                 AttemptResult::Answered => AttemptResult::Error,
@@ -477,7 +495,7 @@ impl Leg2<'_> {
             )?;
         } else {
             self.end_agent_leg(AttemptResult::Answered, "NORMAL_CLEARING")?;
-            outcome::apply(
+            let moved = outcome::apply(
                 self.svc(),
                 &current,
                 Leg::Customer,
@@ -486,7 +504,12 @@ impl Leg2<'_> {
                 Some(&self.offer.agent.id),
                 now,
             )?;
-            self.line.play(&[prompt("customer-not-reached")]);
+            // A message left on a machine can complete the callback: nothing is tried again.
+            if moved.state == State::Completed {
+                self.line.play(&[prompt("thanks")]);
+            } else {
+                self.line.play(&[prompt("customer-not-reached")]);
+            }
         }
         Ok(PreviewEnd::Dialled(result))
     }

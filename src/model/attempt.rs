@@ -23,6 +23,10 @@ named_enum!(
         Rejected => "rejected",
         WrongNumber => "wrong-number",
         Machine => "machine",
+        // A message was left on the customer's answering machine.
+        MessageLeft => "message-left",
+        // The customer heard the queue's greeting and pressed no key (or the wrong one).
+        NoKey => "no-key",
         Error => "error",
     }
 );

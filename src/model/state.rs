@@ -81,6 +81,9 @@ impl State {
     pub fn can_go_to(self, to: State) -> bool {
         use State::*;
         match (self, to) {
+            // The agent's correction after the call (a machine, a wrong number): the
+            // policy may retry, fail or expire a completed callback.
+            (Completed, Failed | Expired) => true,
             // Side exits: any live callback can be cancelled, expire or fail.
             (from, Cancelled | Expired | Failed) => !from.is_terminal(),
             (Requested, Scheduled) => true,
@@ -93,6 +96,8 @@ impl State {
             (Offering, Dialing) => true,
             (Previewing, Dialing | Due | Rescheduled) => true,
             (Dialing, Connected | Rescheduled | Due) => true,
+            // A message left on the customer's machine completes it when the queue says so.
+            (Dialing, Completed) => true,
             (Connected, Completed | Rescheduled) => true,
             // Settled by an agent while it waits: done without a call.
             (Requested | Scheduled | Rescheduled, Done) => true,
@@ -140,10 +145,12 @@ mod tests {
     #[test]
     fn terminal_states_are_final() {
         // No state leaves cancelled, expired, failed or done; completed only to rescheduled
-        // (the agent's reschedule after the call).
+        // (the agent's reschedule after the call), failed or expired (the agent's
+        // correction: a machine or a wrong number, as the retry policy decides).
         for from in State::ALL.iter().filter(|s| s.is_terminal()) {
             for to in State::ALL {
-                let after_call = (*from, *to) == (State::Completed, State::Rescheduled);
+                let after_call = *from == State::Completed
+                    && matches!(to, State::Rescheduled | State::Failed | State::Expired);
                 assert_eq!(from.can_go_to(*to), after_call, "{from} -> {to}");
             }
         }

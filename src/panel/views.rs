@@ -135,7 +135,7 @@ pub(super) async fn me(
             "agents": agents,
             "default_queue": cfg.settings.default_queue,
             "dispositions": cfg.dispatch.dispositions,
-            "results": ["answered", "no-answer", "busy", "rejected", "wrong-number", "machine", "error"],
+            "results": ["answered", "no-answer", "busy", "rejected", "wrong-number", "machine", "message-left", "no-key", "error"],
         }))
         .into_response())
     })

@@ -218,6 +218,12 @@ impl CallbackService {
         let _ = self.waker.set(f);
     }
 
+    /// The whisper engine, when transcription is configured (the customer leg's phrase
+    /// check uses it; it loads the model on first use).
+    pub fn transcription_engine(&self) -> Option<Arc<Engine>> {
+        self.transcription.engine.clone()
+    }
+
     /// Connects the transcription engine and workers (the module does, when configured).
     pub fn with_transcription(mut self, link: TranscriptionLink) -> Self {
         self.transcription = link;
@@ -706,7 +712,52 @@ impl CallbackService {
             "callback {id}: after-call work by {actor}: {}",
             w.disposition.as_deref().unwrap_or("-")
         );
+        self.after_result(&a, actor)?;
         Ok(a)
+    }
+
+    /// The retry policy on an agent's corrected result: a customer call the agent says
+    /// reached a machine (or a wrong number, or left a message) is handled as if the
+    /// call had ended so, as long as the callback completed with that call (its latest
+    /// customer attempt); otherwise the result stays a label. Returns the callback as
+    /// moved, or `None` when nothing moved.
+    pub fn after_result(
+        &self,
+        attempt: &Attempt,
+        actor: &str,
+    ) -> Result<Option<CallbackRequest>, Error> {
+        use crate::model::AttemptResult as R;
+        let Some(result) = attempt.result else {
+            return Ok(None);
+        };
+        if attempt.leg != Leg::Customer
+            || !matches!(result, R::Machine | R::MessageLeft | R::WrongNumber)
+        {
+            return Ok(None);
+        }
+        let r = self.store.get(attempt.callback_id)?;
+        if r.state != State::Completed || r.customer_attempts != attempt.attempt_no {
+            return Ok(None);
+        }
+        let cfg = self.config();
+        let queue = cfg
+            .queue(Some(&r.queue))
+            .ok_or_else(|| Error::UnknownQueue(r.queue.clone()))?;
+        let now = self.clock.now();
+        let mut t =
+            crate::dispatch::plan::after_leg(&r, queue, &cfg.legal, Leg::Customer, result, now);
+        if t.to == State::Completed {
+            return Ok(None);
+        }
+        t.expect = Some(State::Completed);
+        t.actor = Some(actor.to_string());
+        t.detail = Some(format!(
+            "{} (the agent's result after the call)",
+            t.detail.unwrap_or_default()
+        ));
+        let stored = self.store.transition(r.id, &t, now)?;
+        self.notify(&t.action, &stored);
+        Ok(Some(stored))
     }
 
     /// `requested` becomes `scheduled` when it gets a time; anything else pending or

@@ -102,6 +102,9 @@ pub struct Transition {
     pub queue: Option<String>,
     /// Reset the customer-attempt count (after a failover).
     pub reset_attempts: bool,
+    /// Give back the customer attempt just made (a machine answered, and the queue says a
+    /// machine does not count).
+    pub refund_attempt: bool,
     /// A new customer number (E.164, already validated by the service).
     pub number: Option<String>,
     /// A new personal agent (`Some(None)`: back to any agent of the queue).
@@ -139,6 +142,7 @@ impl Transition {
             due_at: None,
             queue: None,
             reset_attempts: false,
+            refund_attempt: false,
             number: None,
             agent: None,
             window: None,

@@ -10,6 +10,7 @@ use crate::dial;
 use crate::ffi::switch;
 use crate::fshost::fresh_uuid;
 use crate::ivr::{CallControl, FsCaller};
+use callback_core::answer::Verdict;
 use callback_core::dispatch::{preview, AgentLine, Dispatcher, PreviewEnd};
 use callback_core::host::{LegOutcome, LegRequest};
 use callback_core::ivr::{Answer, Ask, Caller, Prompt};
@@ -58,6 +59,10 @@ impl AgentLine for FsAgentLine<'_> {
         }
     }
 
+    fn answer_verdict(&self) -> Option<Verdict> {
+        verdict(self.call)
+    }
+
     fn bridge(&mut self, leg: &LegRequest, on_answer: &(dyn Fn() + Sync)) -> LegOutcome {
         let uuid = fresh_uuid();
         let args = match dial::bridge_args(leg, &uuid) {
@@ -82,6 +87,48 @@ impl AgentLine for FsAgentLine<'_> {
         // Old values would read as this bridge's outcome.
         self.call.set_var("originate_disposition", None);
         self.call.set_var("bridge_hangup_cause", None);
+        self.call.set_var(crate::answer::VERDICT_VAR, None);
+        // The check on answer (`callback_answer <id>`) runs on the customer's leg through
+        // the originate's group confirm: `exec` runs the named application on the answered
+        // leg before it wins (src/switch_ivr_originate.c:204-233 at v1.10.12); the agent
+        // call's group_confirm_* variables are copied into the originate's (:2373-2386), and
+        // `group_confirm_timeout` gives the leg that long after answer (:789-806) instead of
+        // what is left of the no-answer timeout.
+        let confirm = match &leg.application {
+            Some((app, arg)) => match dial::check_app(app, arg) {
+                Ok(()) => Some(format!("{app} {arg}")),
+                Err(e) => {
+                    tracing::error!(callback_id = leg.callback_id, "not dialling: {e}");
+                    return LegOutcome {
+                        uuid: None,
+                        answered: false,
+                        cause: Some("INVALID_NUMBER_FORMAT".into()),
+                    };
+                }
+            },
+            None => None,
+        };
+        let confirm_vars: [(&str, Option<String>); 3] = [
+            (
+                "group_confirm_key",
+                confirm.as_ref().map(|_| "exec".to_string()),
+            ),
+            ("group_confirm_file", confirm.clone()),
+            (
+                "group_confirm_timeout",
+                confirm.as_ref().map(|_| CONFIRM_SECS.to_string()),
+            ),
+        ];
+        for (name, value) in &confirm_vars {
+            self.call.set_var(name, value.as_deref());
+        }
+        // With a check, the customer counts as reached when the check lets the leg win
+        // (`group_dial_status=winner`, :228-233), not when it answers.
+        let (watch_var, watch_value) = if confirm.is_some() {
+            ("group_dial_status", "winner")
+        } else {
+            ("endpoint_disposition", "ANSWER")
+        };
         // While the bridge runs on this thread, a watcher asks the switch whether the
         // customer leg (known by the uuid we gave it) has answered: FreeSWITCH marks an
         // answered channel `endpoint_disposition=ANSWER`.
@@ -90,8 +137,8 @@ impl AgentLine for FsAgentLine<'_> {
             scope.spawn(|| {
                 while !done.load(std::sync::atomic::Ordering::SeqCst) {
                     let answered =
-                        switch::api_execute("uuid_getvar", &format!("{uuid} endpoint_disposition"))
-                            .is_some_and(|(_, out)| out.trim() == "ANSWER");
+                        switch::api_execute("uuid_getvar", &format!("{uuid} {watch_var}"))
+                            .is_some_and(|(_, out)| out.trim() == watch_value);
                     if answered {
                         on_answer();
                         return;
@@ -102,6 +149,12 @@ impl AgentLine for FsAgentLine<'_> {
             self.call.execute("bridge", &args);
             done.store(true, std::sync::atomic::Ordering::SeqCst);
         });
+        // A later bridge from this call must not run the check again.
+        if confirm.is_some() {
+            for (name, _) in &confirm_vars {
+                self.call.set_var(name, None);
+            }
+        }
         let disposition = self.call.var("originate_disposition");
         let answered = matches!(disposition.as_deref(), Some("SUCCESS" | "ANSWER"));
         let cause = if answered {
@@ -117,6 +170,16 @@ impl AgentLine for FsAgentLine<'_> {
             cause,
         }
     }
+}
+
+/// How long the customer's leg may take after answer for the check (listening, the
+/// greeting and its key, a message left on a machine) before the originate gives up on it.
+const CONFIRM_SECS: u32 = 60;
+
+/// The verdict the check on answer handed to this call, if any.
+fn verdict(call: &dyn CallControl) -> Option<Verdict> {
+    call.var(crate::answer::VERDICT_VAR)
+        .and_then(|v| Verdict::parse(&v))
 }
 
 /// The value to set for a configured ringback: as configured, or, for `${name}`, the global

@@ -82,6 +82,28 @@ pub fn check_cause(cause: &str) -> Result<(), DialError> {
     )
 }
 
+/// An application and its argument for a command line: a name of letters, digits and
+/// `_`, and digits (a callback id) or nothing.
+pub fn check_app(name: &str, arg: &str) -> Result<(), DialError> {
+    check(
+        "application",
+        name,
+        64,
+        name_byte,
+        "must be letters, digits and _",
+    )?;
+    if !arg.is_empty() {
+        check(
+            "application argument",
+            arg,
+            20,
+            |b| b.is_ascii_digit(),
+            "must be digits",
+        )?;
+    }
+    Ok(())
+}
+
 /// The dial target of a leg, from a configured template and validated digits.
 ///
 /// Customer gateways: `{e164}` in the template is replaced by the number with its `+`,
@@ -179,22 +201,7 @@ pub fn originate_args(leg: &LegRequest, uuid: &str) -> Result<String, DialError>
     let target = target(&leg.target)?;
     let app = match &leg.application {
         Some((name, arg)) => {
-            check(
-                "application",
-                name,
-                64,
-                name_byte,
-                "must be letters, digits and _",
-            )?;
-            if !arg.is_empty() {
-                check(
-                    "application argument",
-                    arg,
-                    20,
-                    |b| b.is_ascii_digit(),
-                    "must be digits",
-                )?;
-            }
+            check_app(name, arg)?;
             format!("&{name}({arg})")
         }
         None => "&park()".to_string(),

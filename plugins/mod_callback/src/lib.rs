@@ -6,6 +6,8 @@
 //! - [`module`]: the module's life: the configuration read through FreeSWITCH, the core's
 //!   `Node` started with an `FsHost`, the runtime turn, stop.
 //! - [`agent`]: the `callback_agent` application: the agent leg's preview and customer leg.
+//! - [`answer`]: the `callback_answer` application: the check on the customer's answered
+//!   leg (a machine? the greeting and its key), run by the bridge's group confirm.
 //! - [`capture`]: the `callback_capture` application: the call's variables in, the core's
 //!   capture, the result variables out.
 //! - [`command`]: the fs_cli `callback` command: the core parses and runs it, this words
@@ -23,6 +25,7 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod answer;
 pub mod capture;
 pub mod command;
 pub mod dial;

@@ -655,3 +655,101 @@ fn a_queues_legal_hours_bind_in_the_customers_zone_and_move_a_retry() {
     );
     assert_eq!(t.to, State::Expired);
 }
+
+/// The test configuration with `keys` added to the support queue.
+fn config_with_support(keys: &str) -> Config {
+    let text = CONF.replacen(
+        "<param name=\"reoffer-delay\" value=\"10s\"/>\n</queue>",
+        &format!("<param name=\"reoffer-delay\" value=\"10s\"/>\n{keys}</queue>"),
+        1,
+    );
+    assert_ne!(text, CONF, "the support queue's end moved");
+    Config::from_xml(&text).expect("the test configuration")
+}
+
+#[test]
+fn a_machine_that_does_not_count_is_retried_with_its_attempt_given_back() {
+    // machine-counts-attempt=false: the last customer attempt reached a machine, yet the
+    // callback is retried (not failed over) and the attempt is given back; a busy line
+    // still counts, and a machine counts when the queue says nothing.
+    let cfg = config_with_support(
+        "<param name=\"on-machine\" value=\"retry\"/><param name=\"machine-counts-attempt\" value=\"false\"/>\n",
+    );
+    let now = clock().now();
+    let queue = cfg.queue(Some("support")).unwrap();
+    let mut r = due(1, "support", now);
+    r.state = State::Dialing;
+    r.customer_attempts = 2;
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::Machine,
+        now,
+    );
+    assert_eq!((t.to, t.action.as_str()), (State::Rescheduled, "retry"));
+    assert!(t.refund_attempt);
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::Busy,
+        now,
+    );
+    assert_eq!(t.action, "failover");
+    assert!(!t.refund_attempt);
+    let plain = config();
+    let t = after_leg(
+        &r,
+        plain.queue(Some("support")).unwrap(),
+        &plain.legal,
+        Leg::Customer,
+        AttemptResult::Machine,
+        now,
+    );
+    assert_eq!(t.action, "failover");
+    assert!(!t.refund_attempt);
+}
+
+#[test]
+fn a_message_left_completes_or_retries_as_the_queue_says() {
+    // after-message=complete (the default) completes the callback; retry calls again.
+    let now = clock().now();
+    let mut r = due(1, "support", now);
+    r.state = State::Dialing;
+    r.customer_attempts = 1;
+    let message = "<param name=\"on-machine\" value=\"message\"/><param name=\"machine-message\" value=\"m.wav\"/>\n";
+    let cfg = config_with_support(message);
+    let queue = cfg.queue(Some("support")).unwrap();
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::MessageLeft,
+        now,
+    );
+    assert_eq!((t.to, t.action.as_str()), (State::Completed, "complete"));
+    let cfg = config_with_support(&format!(
+        "{message}<param name=\"after-message\" value=\"retry\"/>\n"
+    ));
+    let queue = cfg.queue(Some("support")).unwrap();
+    let t = after_leg(
+        &r,
+        queue,
+        &cfg.legal,
+        Leg::Customer,
+        AttemptResult::MessageLeft,
+        now,
+    );
+    assert_eq!(
+        (t.to, t.action.as_str(), t.due_at),
+        (
+            State::Rescheduled,
+            "retry",
+            Some(now + Duration::minutes(5))
+        )
+    );
+}

@@ -354,6 +354,8 @@ pub(crate) fn plan<'a>(
         window_until: change.window.unwrap_or(row.window).until.map(secs),
         attempts: if change.reset_attempts {
             0
+        } else if change.refund_attempt {
+            row.customer_attempts.saturating_sub(1)
         } else {
             row.customer_attempts
         },

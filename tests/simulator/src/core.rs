@@ -199,6 +199,10 @@ pub struct State {
     pub callcenter: crate::callcenter::Callcenter,
     /// mod_fifo's fifos and their callers (the `fifo` application and API).
     pub fifo: crate::fifo::Fifo,
+    /// Per endpoint, channel variables the next answered call gets on answer: what a
+    /// detector the admin starts with `execute_on_answer` sets (an AMD module's
+    /// `amd_result` / `amd_cause`, mod_avmd's `avmd_detect`). One set per answered call.
+    pub answer_vars: BTreeMap<String, VecDeque<Vec<(String, String)>>>,
 }
 
 /// Drops the oldest entries of `v` once it holds twice `keep` (amortised: one drain per
@@ -286,6 +290,7 @@ pub(crate) static STATE: Mutex<State> = Mutex::new(State {
     legs: VecDeque::new(),
     callcenter: crate::callcenter::Callcenter::new(),
     fifo: crate::fifo::Fifo::new(),
+    answer_vars: BTreeMap::new(),
 });
 
 /// Where this process's stock FreeSWITCH directories are made (on first use); removed when
@@ -556,6 +561,20 @@ impl Sim {
             .entry(target.to_string())
             .or_default()
             .push_back(acts);
+    }
+
+    /// What a detector on `target`'s next answered call sets on it at answer (e.g.
+    /// `amd_result=MACHINE`, `avmd_detect=TRUE`): the admin's `execute_on_answer` AMD.
+    pub fn answer_vars(&self, target: &str, vars: &[(&str, &str)]) {
+        state()
+            .answer_vars
+            .entry(target.to_string())
+            .or_default()
+            .push_back(
+                vars.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
     }
 
     /// A new inbound call from `number`; returns its uuid.

@@ -549,7 +549,24 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
                 .var("call_timeout")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(60u32);
-            let (status, out) = originate(&format!("{} &park()", arg.trim()), Some(timeout));
+            // The caller's group_confirm_* variables join the originate's own
+            // (src/switch_ivr_originate.c:2373-2386 at v1.10.12). Only `exec` is modelled;
+            // a key to press would be a test of something we do not use.
+            let confirm = match s.var("group_confirm_key").as_deref() {
+                None | Some("") => None,
+                Some("exec") => s.var("group_confirm_file").filter(|f| !f.is_empty()),
+                Some(other) => {
+                    state().log_violations.push(format!(
+                        "bridge with group_confirm_key={other}: not modelled by the simulator"
+                    ));
+                    None
+                }
+            };
+            let (status, out) = originate_confirmed(
+                &format!("{} &park()", arg.trim()),
+                Some(timeout),
+                confirm.as_deref(),
+            );
             if status == SWITCH_STATUS_SUCCESS {
                 let talk = state().talk_ms;
                 std::thread::sleep(std::time::Duration::from_millis(talk));
@@ -583,6 +600,48 @@ pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
 
 /// `originate {vars}target &app(arg)`: rings a scripted endpoint on the virtual clock.
 fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) {
+    originate_confirmed(arg, default_timeout, None)
+}
+
+/// The group confirm with `group_confirm_key=exec` on an answered leg, as
+/// `collect_thread_run` does it (src/switch_ivr_originate.c:186-233 at v1.10.12): the
+/// application named by the file (`<app> <data>`, split at the first space) runs on the
+/// answered leg on a thread of its own (launched at :292-301, while the originate keeps
+/// waiting); an unknown application hangs the leg up with DESTINATION_OUT_OF_ORDER
+/// (:215-219). When the application returns with the leg still up it is the winner
+/// (`group_dial_status=winner`, :228-233) and the originate succeeds with it; a leg the
+/// application hung up is counted as a hang-up (:762-770), and the originate fails with
+/// that leg's cause (:3936-3946).
+fn confirm_exec(s: &Arc<SimSession>, line: &str) -> Result<(), String> {
+    let (app, data) = line.split_once(' ').unwrap_or((line, ""));
+    let known = state().apps.contains_key(app);
+    if !known {
+        log_sim(format!("Invalid Application {app}"));
+        *lock(&s.hangup_cause) = Some("DESTINATION_OUT_OF_ORDER".into());
+        return Err("DESTINATION_OUT_OF_ORDER".into());
+    }
+    let (leg, app, data) = (s.clone(), app.to_string(), data.to_string());
+    let collect = std::thread::spawn(move || {
+        execute_app(&leg, &app, &data);
+    });
+    if collect.join().is_err() {
+        *lock(&s.hangup_cause) = Some("DESTINATION_OUT_OF_ORDER".into());
+    }
+    match lock(&s.hangup_cause).clone() {
+        None => {
+            s.set("group_dial_status", "winner");
+            Ok(())
+        }
+        Some(cause) => Err(cause),
+    }
+}
+
+/// [`originate`], with the group confirm's `exec` line when the caller set one.
+fn originate_confirmed(
+    arg: &str,
+    default_timeout: Option<u32>,
+    confirm: Option<&str>,
+) -> (SwitchStatus, String) {
     let arg = arg.trim();
     let (vars, rest) = match arg.strip_prefix('{').and_then(|r| r.split_once('}')) {
         Some((v, rest)) => (v, rest),
@@ -681,7 +740,19 @@ fn originate(arg: &str, default_timeout: Option<u32>) -> (SwitchStatus, String) 
             if let Some(acts) = script {
                 lock(&s.acts).extend(acts);
             }
+            let detected = state()
+                .answer_vars
+                .get_mut(&target)
+                .and_then(VecDeque::pop_front);
+            for (k, v) in detected.unwrap_or_default() {
+                s.set(&k, &v);
+            }
             state().add_leg(uuid.clone(), s.clone());
+            if let Some(line) = confirm {
+                if let Err(cause) = confirm_exec(&s, line) {
+                    return fail(&cause);
+                }
+            }
             // `&app(arg)` runs on the new call's own thread, as in FreeSWITCH.
             if let Some((name, a)) = app
                 .strip_prefix('&')
@@ -707,6 +778,33 @@ fn callback_id(arg: &str) -> Option<i64> {
     vars.split(',')
         .find_map(|kv| kv.strip_prefix("callback_id="))
         .and_then(|v| v.parse().ok())
+}
+
+/// `uuid_setvar <uuid> <var> [value]` (mod_commands.c:6123-6166 at v1.10.12): sets (or,
+/// without a value, unsets) the variable on the call; `+OK`, or `-ERR No such channel!`.
+fn uuid_setvar(arg: &str) -> (SwitchStatus, String) {
+    let mut it = arg.splitn(3, ' ');
+    let (Some(uuid), Some(name)) = (it.next(), it.next()) else {
+        return (
+            SWITCH_STATUS_SUCCESS,
+            "-USAGE: <uuid> <var> [value]\n".into(),
+        );
+    };
+    let value = it.next();
+    let found = state().sessions.get(uuid).cloned();
+    match found {
+        Some(s) if !name.is_empty() => {
+            match value {
+                Some(v) => s.set(name, v),
+                None => {
+                    lock(&s.vars).remove(name);
+                }
+            }
+            (SWITCH_STATUS_SUCCESS, "+OK\n".into())
+        }
+        Some(_) => (SWITCH_STATUS_SUCCESS, "-ERR No variable specified\n".into()),
+        None => (SWITCH_STATUS_SUCCESS, "-ERR No such channel!\n".into()),
+    }
 }
 
 fn uuid_kill(arg: &str) -> (SwitchStatus, String) {
@@ -742,6 +840,7 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
     match cmd {
         "originate" => originate(arg, None),
         "uuid_kill" => uuid_kill(arg),
+        "uuid_setvar" => uuid_setvar(arg),
         "uuid_recv_dtmf" => uuid_recv_dtmf(arg),
         "callcenter_config" => {
             let now = core::now().timestamp();

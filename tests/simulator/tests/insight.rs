@@ -576,6 +576,8 @@ fn the_operator_charts_add_up_over_a_simulated_day() {
     // Outcomes: every finished customer leg of today, in the group of its result.
     let group = |r: &str| match r {
         "answered" | "no-answer" | "busy" | "machine" => r.to_string(),
+        "message-left" => "machine".to_string(),
+        "no-key" => "no-answer".to_string(),
         _ => "failed".to_string(),
     };
     let mut want: std::collections::BTreeMap<String, u64> = Default::default();

@@ -58,7 +58,7 @@ fn exports_only_the_module_table() {
 
 #[test]
 fn loads_registers_and_unloads() {
-    // Load registers the five applications, the API and the event subclass; unload undoes it.
+    // Load registers the six applications, the API and the event subclass; unload undoes it.
     let (sim, m) = start();
     assert_eq!(m.name, "mod_callback");
     assert!(!m.permanent);
@@ -68,6 +68,7 @@ fn loads_registers_and_unloads() {
         apps,
         [
             "callback_agent",
+            "callback_answer",
             "callback_capture",
             "callback_fifo_exit",
             "callback_ivr",

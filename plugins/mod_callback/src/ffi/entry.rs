@@ -9,7 +9,7 @@ use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
 use crate::logging::Origin;
 use crate::vars::ChannelVars;
-use crate::{agent, capture, command, fifo, ivr, logging, module, queue};
+use crate::{agent, answer, capture, command, fifo, ivr, logging, module, queue};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
@@ -84,6 +84,12 @@ const APPS: &[App] = &[
         name: c"callback_agent",
         function: app_agent,
         short: c"The agent leg of a callback: preview, then the customer",
+        syntax: c"<callback id>",
+    },
+    App {
+        name: c"callback_answer",
+        function: app_answer,
+        short: c"The customer leg on answer: machine detection, greeting and key (group confirm exec)",
         syntax: c"<callback id>",
     },
 ];
@@ -274,6 +280,16 @@ unsafe extern "C" fn app_agent(session: *mut CoreSession, data: *const c_char) {
         run_app("callback_agent", session, data, |s, d| {
             let m = module::current();
             agent::run(m.as_ref().map(|m| m.node().dispatcher().as_ref()), s, d)
+        })
+    }
+}
+
+unsafe extern "C" fn app_answer(session: *mut CoreSession, data: *const c_char) {
+    // SAFETY: called by the core with a live session and its argument string.
+    unsafe {
+        run_app("callback_answer", session, data, |s, d| {
+            let m = module::current();
+            answer::run(m.as_ref().map(|m| m.node().dispatcher().as_ref()), s, d)
         })
     }
 }
