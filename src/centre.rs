@@ -95,10 +95,16 @@ pub struct CentreAgent {
     pub state: CentreState,
     /// Epoch seconds: not before then (set after a reject, busy or no answer).
     pub ready_time: i64,
+    pub last_bridge_start: i64,
     pub last_bridge_end: i64,
     pub wrap_up_time: i64,
     /// Calls the agent is on outside the centre's queues (the centre's call tracking).
     pub external_calls: i64,
+    /// Queue calls the agent answered and the seconds it talked on them: the centre adds
+    /// one call at each bridge and the bridge's length when it ends (mod_callcenter.c
+    /// :2034 and :2087 at v1.10.12), so together they are its handling time per call.
+    pub calls_answered: i64,
+    pub talk_time: i64,
 }
 
 /// One row of the centre's tier table: an agent in a queue.
@@ -208,9 +214,12 @@ pub fn agents(text_: &str) -> Result<Vec<CentreAgent>, CentreError> {
                 status: CentreStatus::parse(text(T, r, "status")?),
                 state: CentreState::parse(text(T, r, "state")?),
                 ready_time: number(T, n, r, "ready_time")?,
+                last_bridge_start: number(T, n, r, "last_bridge_start")?,
                 last_bridge_end: number(T, n, r, "last_bridge_end")?,
                 wrap_up_time: number(T, n, r, "wrap_up_time")?,
                 external_calls: number(T, n, r, "external_calls_count")?,
+                calls_answered: number(T, n, r, "calls_answered")?,
+                talk_time: number(T, n, r, "talk_time")?,
             })
         })
         .collect()
@@ -248,6 +257,8 @@ pub struct Hold {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CentreMember {
     pub queue: String,
+    /// The caller's own call (the channel the `callcenter` application runs on).
+    pub session_uuid: String,
     pub joined_epoch: i64,
     pub base_score: i64,
     pub skill_score: i64,
@@ -264,6 +275,7 @@ pub fn queue_members(text_: &str) -> Result<Vec<CentreMember>, CentreError> {
         .map(|(n, r)| {
             Ok(CentreMember {
                 queue: text(T, r, "queue")?.to_string(),
+                session_uuid: text(T, r, "session_uuid")?.to_string(),
                 joined_epoch: number(T, n, r, "joined_epoch")?,
                 base_score: number(T, n, r, "base_score")?,
                 skill_score: number(T, n, r, "skill_score")?,
@@ -282,11 +294,79 @@ pub fn queue_members(text_: &str) -> Result<Vec<CentreMember>, CentreError> {
 pub fn ahead(members: &[CentreMember], joined_epoch: i64) -> usize {
     members
         .iter()
-        .filter(|m| {
-            matches!(m.state.to_ascii_lowercase().as_str(), "waiting" | "trying")
-                && m.joined_epoch - m.base_score - m.skill_score < joined_epoch
-        })
+        .filter(|m| m.waiting() && m.joined_epoch - m.base_score - m.skill_score < joined_epoch)
         .count()
+}
+
+impl CentreMember {
+    /// Still in line: waiting, or being offered to an agent.
+    pub fn waiting(&self) -> bool {
+        matches!(
+            self.state.to_ascii_lowercase().as_str(),
+            "waiting" | "trying"
+        )
+    }
+}
+
+/// Who serves one of the centre's queues, for the estimated wait: the agents able to take
+/// its calls (available or on demand, with a ready or no-answer tier in it), how many of
+/// them the centre would ring now, and their handling so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Staffing {
+    pub able: usize,
+    pub free: usize,
+    /// Queue calls ended and seconds talked on them, summed over the able agents.
+    pub calls: i64,
+    pub talk_secs: i64,
+    /// The able agents' wrap-up time, summed (the centre rings nobody during it).
+    pub wrap_up_secs: i64,
+}
+
+impl Staffing {
+    /// The centre's handling time per call (talk plus wrap-up); `None` before any call.
+    pub fn handling_secs(&self) -> Option<i64> {
+        if self.calls <= 0 || self.able == 0 {
+            return None;
+        }
+        let wrap = self.wrap_up_secs / self.able as i64;
+        Some(self.talk_secs / self.calls + wrap)
+    }
+}
+
+/// The staffing of the centre's queue `centre_q` from its agent and tier tables.
+pub fn staffing(
+    agents: &[CentreAgent],
+    tiers: &[CentreTier],
+    centre_q: &str,
+    now_epoch: i64,
+) -> Staffing {
+    let mut s = Staffing::default();
+    for a in agents {
+        let tiered = tiers.iter().any(|t| {
+            t.agent == a.name
+                && t.queue == centre_q
+                && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
+        });
+        if !tiered
+            || !matches!(
+                a.status,
+                CentreStatus::Available | CentreStatus::AvailableOnDemand
+            )
+        {
+            continue;
+        }
+        s.able += 1;
+        if a.busy(now_epoch).is_none() {
+            s.free += 1;
+        }
+        // A queue call still going is counted at its bridge but has no talk time yet.
+        let in_call =
+            a.state == CentreState::InQueueCall && a.last_bridge_start > a.last_bridge_end;
+        s.calls += (a.calls_answered - i64::from(in_call)).max(0);
+        s.talk_secs += a.talk_time.max(0);
+        s.wrap_up_secs += a.wrap_up_time.max(0);
+    }
+    s
 }
 
 impl CentreAgent {
@@ -506,6 +586,27 @@ sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
         assert_eq!(ahead(&m, 100), 1);
         assert_eq!(ahead(&m, 90), 0, "a tie goes to the callback");
         assert_eq!(ahead(&m, 200), 3);
+    }
+
+    #[test]
+    fn staffing_counts_the_queues_able_agents_and_their_handling() {
+        // Available agents with a ready tier count (one of them free); on break does not;
+        // the handling time is talk per call plus the mean wrap-up; none before a call.
+        let mut a = agents(AGENTS).unwrap();
+        a[0].calls_answered = 4;
+        a[0].talk_time = 400;
+        // 1002 is on its 7th call: counted at the bridge, no talk time yet.
+        a[1].calls_answered = 7;
+        a[1].last_bridge_start = 990;
+        a[1].talk_time = 800;
+        let t = tiers(TIERS).unwrap();
+        let s = staffing(&a, &t, "sales@default", 1000);
+        // 1001 (free), 1002 (on a call), 1004 (free: its contact is no concern here).
+        assert_eq!((s.able, s.free), (3, 2));
+        assert_eq!((s.calls, s.talk_secs), (10, 1200));
+        assert_eq!(s.handling_secs(), Some(120 + 10));
+        assert_eq!(staffing(&a, &t, "support@default", 1000).able, 0);
+        assert_eq!(Staffing::default().handling_secs(), None);
     }
 
     #[test]

@@ -38,6 +38,7 @@
 //!   a clock it starts the store, the workers, the dispatcher and the API, and stops them
 //!   in order. The module, the demo, the benches and the tests start one.
 //! - [`metrics`]: the Prometheus figures.
+//! - [`offer`]: the in-queue offer of a callback to a caller whose estimated wait is long.
 //! - [`handover`]: a caller leaving a contact-centre queue by its exit key becomes a
 //!   callback that keeps the queue, the join time, the caller's name and listed variables.
 //! - [`estimate`]: a waiting callback's place in its queue and estimated wait.
@@ -78,6 +79,7 @@ pub mod model;
 pub mod node;
 pub mod notice;
 pub mod number;
+pub mod offer;
 pub mod panel;
 pub mod recording;
 pub mod report;

@@ -154,8 +154,13 @@ impl<S: Switch> Host for FsHost<S> {
 
     fn press(&self, uuid: &str, keys: &str) -> Result<(), HostError> {
         dial::check_uuid(uuid).map_err(|e| HostError(e.to_string()))?;
-        // Digits the core chose (1 accept, 9 reject), never text from a browser.
-        if keys.is_empty() || !keys.bytes().all(|b| b.is_ascii_digit()) {
+        // Keys the core chose (1 accept, 9 reject, a queue's exit key), never text from a
+        // browser.
+        if keys.is_empty()
+            || !keys
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+        {
             return Err(HostError(format!("'{keys}' are not keys to press")));
         }
         // mod_commands.c:6396-6437 (v1.10.12): `uuid_recv_dtmf <uuid> <digits>` queues the
@@ -190,6 +195,28 @@ impl<S: Switch> Host for FsHost<S> {
         self.switch
             .api("callcenter_config", &arg)
             .ok_or_else(|| HostError("callcenter_config could not be run".into()))
+    }
+
+    /// `uuid_broadcast <uuid> callback_queue_offer::<minutes> aleg`: mod_commands.c
+    /// (:3878-3925 at v1.10.12) queues the application on the call as a private execute
+    /// event (src/switch_ivr_async.c:5727-5750), and mod_callcenter's wait, which plays the
+    /// queue's music (mod_callcenter.c:3210), runs it as the music plays
+    /// (src/switch_ivr_play_say.c:1684). The uuid is the centre's and the minutes are ours:
+    /// the uuid is checked, nothing else reaches the command.
+    fn offer_callback(&self, uuid: &str, wait_minutes: u32) -> Result<(), HostError> {
+        dial::check_uuid(uuid).map_err(|e| HostError(e.to_string()))?;
+        let reply = self
+            .switch
+            .api(
+                "uuid_broadcast",
+                &format!("{uuid} callback_queue_offer::{wait_minutes} aleg"),
+            )
+            .ok_or_else(|| HostError("uuid_broadcast could not be run".into()))?;
+        if reply.trim_start().starts_with("+OK") {
+            Ok(())
+        } else {
+            Err(HostError(reply.trim().to_string()))
+        }
     }
 
     /// mod_callcenter's own states: `state_if_waiting` changes the state only of an agent

@@ -9,7 +9,7 @@ use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
 use crate::logging::Origin;
 use crate::vars::ChannelVars;
-use crate::{agent, capture, command, ivr, logging, module, queue};
+use crate::{agent, capture, command, ivr, logging, module, offer, queue};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
@@ -73,6 +73,12 @@ const APPS: &[App] = &[
         function: app_queue_exit,
         short: c"After callcenter: a caller who left the queue with its exit key gets a callback",
         syntax: c"[queue=<queue>] [vars=<var,var>]",
+    },
+    App {
+        name: c"callback_queue_offer",
+        function: app_queue_offer,
+        short: c"In a callcenter queue's wait: the offer of a callback, its key ends the wait",
+        syntax: c"<estimated wait in minutes>",
     },
     App {
         name: c"callback_agent",
@@ -248,6 +254,16 @@ unsafe extern "C" fn app_queue_exit(session: *mut CoreSession, data: *const c_ch
         run_app("callback_queue_exit", session, data, |s, d| {
             let m = module::current();
             queue::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
+        })
+    }
+}
+
+unsafe extern "C" fn app_queue_offer(session: *mut CoreSession, data: *const c_char) {
+    // SAFETY: called by the core with a live session and its argument string.
+    unsafe {
+        run_app("callback_queue_offer", session, data, |s, d| {
+            let m = module::current();
+            offer::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
         })
     }
 }
