@@ -271,16 +271,10 @@ fn joined(r: &CallbackRequest) -> Option<i64> {
     r.ivr_data.get(JOINED_KEY)?.parse().ok()
 }
 
-/// The callbacks of `queue` waiting for an agent (those the dispatcher holds a moment to
-/// decide on, due, as well).
+/// The callbacks of `queue` waiting for an agent.
 fn waiting_callbacks(svc: &CallbackService, queue: &str) -> Result<Vec<CallbackRequest>, Error> {
     let mut out = Vec::new();
-    for state in [
-        State::Requested,
-        State::Scheduled,
-        State::Rescheduled,
-        State::Due,
-    ] {
+    for state in [State::Requested, State::Scheduled, State::Rescheduled] {
         out.extend(svc.list(&ListFilter {
             queue: Some(queue.to_string()),
             state: Some(state),

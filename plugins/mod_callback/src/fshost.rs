@@ -344,6 +344,41 @@ mod tests {
     }
 
     #[test]
+    fn the_in_queue_offer_is_broadcast_on_the_waiting_call_only() {
+        // `uuid_broadcast <uuid> callback_queue_offer::<minutes> aleg`; a uuid that is not
+        // one never reaches the switch; FreeSWITCH's -ERR is an error. An exit key such as
+        // * may be pressed on a call, text may not.
+        let fake = Fake {
+            reply: "+OK Message sent\n".into(),
+            ..Default::default()
+        };
+        let host = FsHost::new(&fake);
+        host.offer_callback("11111111-2222-4333-8444-555555555555", 8)
+            .unwrap();
+        assert!(host.offer_callback("1111 &hangup", 8).is_err());
+        host.press("11111111-2222-4333-8444-555555555555", "*")
+            .unwrap();
+        assert!(host
+            .press("11111111-2222-4333-8444-555555555555", "*x")
+            .is_err());
+        assert_eq!(
+            fake.calls.lock().unwrap()[0],
+            (
+                "uuid_broadcast".to_string(),
+                "11111111-2222-4333-8444-555555555555 callback_queue_offer::8 aleg".to_string()
+            )
+        );
+        let gone = Fake {
+            reply: "-ERR invalid uuid\n".into(),
+            ..Default::default()
+        };
+        let err = FsHost::new(&gone)
+            .offer_callback("11111111-2222-4333-8444-555555555555", 8)
+            .unwrap_err();
+        assert!(err.0.contains("invalid uuid"), "{err}");
+    }
+
+    #[test]
     fn originate_replies_become_outcomes() {
         // +OK is an answered leg with its uuid; -ERR carries FreeSWITCH's hangup cause.
         let fake = Fake {

@@ -376,7 +376,11 @@ fn load_with_offer(sim: &Sim) -> (Loaded, String) {
                    <param name="scope" value="metrics"/></key>
                  <key name="web"><param name="secret" value="create-secret-0123456789"/>
                    <param name="scope" value="create"/></key>
-               </api-keys></configuration>"#,
+               </api-keys>
+               <ivr-profiles><profile name="sales-wait">
+                 <param name="queue" value="sales"/><param name="offer" value="immediate"/>
+                 <param name="tell-wait" value="true"/>
+               </profile></ivr-profiles></configuration>"#,
         );
     assert!(text.contains("offer-after-wait"));
     let conf = std::env::temp_dir().join(format!("queue-offer-{}.conf.xml", std::process::id()));
@@ -501,7 +505,7 @@ fn the_ewt_offer_fires_past_its_threshold_and_not_before() {
 fn the_estimate_counts_the_centres_line_over_rest_and_its_error_is_a_metric() {
     // With two live callers waiting and a callback taken from the queue, the availability
     // answer places a new request 4th (2 live + 1 callback ahead), about 600 s with two
-    // agents at 300 s a call. When the callback is first offered to an agent, the wait it
+    // agents at 300 s a call, and the IVR's tell-wait says so before the menu. When the callback is first offered to an agent, the wait it
     // had less its estimate is observed in callback_estimate_error_seconds.
     let sim = sim();
     let (_m, addr) = load_with_offer(&sim);
@@ -528,6 +532,10 @@ fn the_estimate_counts_the_centres_line_over_rest_and_its_error_is_a_metric() {
         show(&sim, id)["request"]["ivr_data"]["estimated_wait_seconds"],
         "450"
     );
+    // The dispatcher has looked at it: it waits for l1 and l2 (not in its hands a moment).
+    wait_for("the callback waits for its place", || {
+        show(&sim, id)["request"]["state"] == "rescheduled"
+    });
     let day: Value = ureq::get(&format!(
         "http://{addr}/v1/availability?queue=sales&date=2026-11-23"
     ))
@@ -540,6 +548,30 @@ fn the_estimate_counts_the_centres_line_over_rest_and_its_error_is_a_metric() {
         day["estimate"],
         serde_json::json!({"place": 4, "live_ahead": 2, "seconds": 600}),
         "{day}"
+    );
+
+    // The IVR with tell-wait says the same before the caller chooses (who hangs up then).
+    let ivr_call = sim.new_call("+12125550150");
+    sim.act(&ivr_call, Act::Hangup);
+    sim.execute(&ivr_call, "callback_ivr", "sales-wait");
+    let apps = sim.session(&ivr_call).unwrap().apps.lock().unwrap().clone();
+    let said: Vec<String> = apps
+        .iter()
+        .filter(|(a, _)| a == "playback" || a == "say")
+        .map(|(_, arg)| arg.clone())
+        .take(6)
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "callback/position.wav",
+            "en NUMBER pronounced 4",
+            "callback/in-line.wav",
+            "callback/wait-about.wav",
+            "en NUMBER pronounced 10",
+            "callback/minutes.wav"
+        ],
+        "{apps:?}"
     );
 
     // The centre's calls end: l1 and l2 take the agents; then one is free again and the
