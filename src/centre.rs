@@ -333,6 +333,74 @@ impl Staffing {
     }
 }
 
+/// The agents of the centre's queue `centre_q` to hold for callbacks: the queue's line
+/// (its waiting callers by score and the callbacks taken from it by their callers' join
+/// times, `callback_joins`; a tie goes to the callback) is matched, place by place, with
+/// its agents in the order they are likely to be free (free now, then wrapping up, then on
+/// a queue call by its start, then any other), and the agents matched with a callback are
+/// held: so the agents freed first go to the live callers ahead, the next to the callback,
+/// and none of those to a caller who joined after it, whichever call ends first. `holds`
+/// are this module's (their ready time is theirs, not the centre's).
+pub fn agents_to_hold(
+    agents: &[CentreAgent],
+    tiers: &[CentreTier],
+    centre_q: &str,
+    members: &[CentreMember],
+    callback_joins: &[i64],
+    holds: &BTreeMap<String, Hold>,
+    now_epoch: i64,
+) -> Vec<String> {
+    let mut line: Vec<(i64, bool)> = members
+        .iter()
+        .filter(|m| m.waiting())
+        .map(|m| (m.joined_epoch - m.base_score - m.skill_score, false))
+        .chain(callback_joins.iter().map(|j| (*j, true)))
+        .collect();
+    line.sort_by_key(|(at, callback)| (*at, !*callback));
+    let mut able: Vec<(u8, i64, i64, String)> = agents
+        .iter()
+        .filter(|a| {
+            tiers.iter().any(|t| {
+                t.agent == a.name
+                    && t.queue == centre_q
+                    && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
+            }) && matches!(
+                a.status,
+                CentreStatus::Available | CentreStatus::AvailableOnDemand
+            )
+        })
+        .map(|a| {
+            let mut a = a.clone();
+            if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
+                a.ready_time = h.before;
+            }
+            let tier = tiers
+                .iter()
+                .find(|t| t.agent == a.name && t.queue == centre_q)
+                .map_or((0, 0), |t| (t.level, t.position));
+            let (rank, at) = if a.busy(now_epoch).is_none() {
+                (0, 0)
+            } else if a.state == CentreState::Waiting && a.external_calls == 0 {
+                // Wrapping up, or not ready again yet: free at the later of the two.
+                (1, (a.last_bridge_end + a.wrap_up_time).max(a.ready_time))
+            } else if a.state == CentreState::InQueueCall && a.last_bridge_start > a.last_bridge_end
+            {
+                (2, a.last_bridge_start)
+            } else {
+                (3, 0)
+            };
+            // Among equals, the centre's own pick: tier level, then position.
+            (rank, at, tier.0 * 1_000_000 + tier.1, a.name)
+        })
+        .collect();
+    able.sort();
+    line.iter()
+        .zip(able)
+        .filter(|((_, callback), _)| *callback)
+        .map(|(_, (_, _, _, name))| name)
+        .collect()
+}
+
 /// The staffing of the centre's queue `centre_q` from its agent and tier tables.
 pub fn staffing(
     agents: &[CentreAgent],
@@ -607,6 +675,40 @@ sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
         assert_eq!(s.handling_secs(), Some(120 + 10));
         assert_eq!(staffing(&a, &t, "support@default", 1000).able, 0);
         assert_eq!(Staffing::default().handling_secs(), None);
+    }
+
+    #[test]
+    fn the_agents_held_for_a_callback_are_those_its_place_would_get() {
+        // Line: a live caller (joined 100), the callback (110), a live caller (120). Of the
+        // agents, 1001 is free, 1002 on a call since 900, 1003 on a call since 950: 1001
+        // goes to the first caller, 1002 (freed next) is held for the callback, 1003 left
+        // to the caller behind. With no live caller ahead the first agent free is held.
+        let mut a = agents(AGENTS).unwrap();
+        a.truncate(3);
+        a[1].last_bridge_start = 900;
+        a[2].status = CentreStatus::Available;
+        a[2].state = CentreState::InQueueCall;
+        a[2].last_bridge_start = 950;
+        let t = tiers(TIERS).unwrap();
+        let member = |joined: i64| CentreMember {
+            queue: "sales@default".into(),
+            session_uuid: format!("s{joined}"),
+            joined_epoch: joined,
+            base_score: 0,
+            skill_score: 0,
+            state: "Waiting".into(),
+        };
+        let m = [member(100), member(120)];
+        let none = BTreeMap::new();
+        let hold = |joins: &[i64]| agents_to_hold(&a, &t, "sales@default", &m, joins, &none, 1000);
+        assert_eq!(hold(&[110]), ["1002@default"]);
+        assert_eq!(hold(&[90]), ["1001@default"]);
+        assert_eq!(
+            hold(&[90, 130]),
+            ["1001@default"],
+            "a fourth place has no agent"
+        );
+        assert!(hold(&[]).is_empty());
     }
 
     #[test]

@@ -725,18 +725,23 @@ impl Dispatcher {
                 .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
             match members {
                 Ok(m) => {
-                    // A callback with fewer live callers ahead than the queue has agents
-                    // is due an agent of the next ones freed: hold one for each, the last
-                    // the centre would pick (by tier level and position), so its first
-                    // ones go to the live callers ahead.
-                    let mut queue_tiers: Vec<&crate::centre::CentreTier> =
-                        tiers.iter().filter(|t| &t.queue == centre_q).collect();
-                    queue_tiers.sort_by_key(|t| std::cmp::Reverse((t.level, t.position)));
-                    let due = joins
-                        .iter()
-                        .filter(|j| crate::centre::ahead(&m, **j) < queue_tiers.len())
-                        .count();
-                    wanted.extend(queue_tiers.iter().take(due).map(|t| t.agent.clone()));
+                    // The agent each callback's place would get, by the order the agents
+                    // are likely to be freed, is held: the agents freed before it go to
+                    // the live callers ahead, none of it to a caller who joined later.
+                    let holds = self
+                        .holds
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    wanted.extend(crate::centre::agents_to_hold(
+                        agents,
+                        tiers,
+                        centre_q,
+                        &m,
+                        &joins,
+                        &holds,
+                        now.timestamp(),
+                    ));
                 }
                 Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
             }
