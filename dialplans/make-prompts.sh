@@ -61,6 +61,9 @@ booked|Thank you. We will call you back
 asap|as soon as an agent is free.
 wait-about|The wait is about
 minutes|minutes.
+position|You are number
+in-line|in line.
+queue-offer|To be called back instead, keeping your place in line, press 1.
 today|today
 tomorrow|tomorrow
 on|on

@@ -95,10 +95,16 @@ pub struct CentreAgent {
     pub state: CentreState,
     /// Epoch seconds: not before then (set after a reject, busy or no answer).
     pub ready_time: i64,
+    pub last_bridge_start: i64,
     pub last_bridge_end: i64,
     pub wrap_up_time: i64,
     /// Calls the agent is on outside the centre's queues (the centre's call tracking).
     pub external_calls: i64,
+    /// Queue calls the agent answered and the seconds it talked on them: the centre adds
+    /// one call at each bridge and the bridge's length when it ends (mod_callcenter.c
+    /// :2034 and :2087 at v1.10.12), so together they are its handling time per call.
+    pub calls_answered: i64,
+    pub talk_time: i64,
 }
 
 /// One row of the centre's tier table: an agent in a queue.
@@ -208,9 +214,12 @@ pub fn agents(text_: &str) -> Result<Vec<CentreAgent>, CentreError> {
                 status: CentreStatus::parse(text(T, r, "status")?),
                 state: CentreState::parse(text(T, r, "state")?),
                 ready_time: number(T, n, r, "ready_time")?,
+                last_bridge_start: number(T, n, r, "last_bridge_start")?,
                 last_bridge_end: number(T, n, r, "last_bridge_end")?,
                 wrap_up_time: number(T, n, r, "wrap_up_time")?,
                 external_calls: number(T, n, r, "external_calls_count")?,
+                calls_answered: number(T, n, r, "calls_answered")?,
+                talk_time: number(T, n, r, "talk_time")?,
             })
         })
         .collect()
@@ -248,6 +257,8 @@ pub struct Hold {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CentreMember {
     pub queue: String,
+    /// The caller's own call (the channel the `callcenter` application runs on).
+    pub session_uuid: String,
     pub joined_epoch: i64,
     pub base_score: i64,
     pub skill_score: i64,
@@ -264,6 +275,7 @@ pub fn queue_members(text_: &str) -> Result<Vec<CentreMember>, CentreError> {
         .map(|(n, r)| {
             Ok(CentreMember {
                 queue: text(T, r, "queue")?.to_string(),
+                session_uuid: text(T, r, "session_uuid")?.to_string(),
                 joined_epoch: number(T, n, r, "joined_epoch")?,
                 base_score: number(T, n, r, "base_score")?,
                 skill_score: number(T, n, r, "skill_score")?,
@@ -282,11 +294,147 @@ pub fn queue_members(text_: &str) -> Result<Vec<CentreMember>, CentreError> {
 pub fn ahead(members: &[CentreMember], joined_epoch: i64) -> usize {
     members
         .iter()
-        .filter(|m| {
-            matches!(m.state.to_ascii_lowercase().as_str(), "waiting" | "trying")
-                && m.joined_epoch - m.base_score - m.skill_score < joined_epoch
-        })
+        .filter(|m| m.waiting() && m.joined_epoch - m.base_score - m.skill_score < joined_epoch)
         .count()
+}
+
+impl CentreMember {
+    /// Still in line: waiting, or being offered to an agent.
+    pub fn waiting(&self) -> bool {
+        matches!(
+            self.state.to_ascii_lowercase().as_str(),
+            "waiting" | "trying"
+        )
+    }
+}
+
+/// Who serves one of the centre's queues, for the estimated wait: the agents able to take
+/// its calls (available or on demand, with a ready or no-answer tier in it), how many of
+/// them the centre would ring now, and their handling so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Staffing {
+    pub able: usize,
+    pub free: usize,
+    /// Queue calls ended and seconds talked on them, summed over the able agents.
+    pub calls: i64,
+    pub talk_secs: i64,
+    /// The able agents' wrap-up time, summed (the centre rings nobody during it).
+    pub wrap_up_secs: i64,
+}
+
+impl Staffing {
+    /// The centre's handling time per call (talk plus wrap-up); `None` before any call.
+    pub fn handling_secs(&self) -> Option<i64> {
+        if self.calls <= 0 || self.able == 0 {
+            return None;
+        }
+        let wrap = self.wrap_up_secs / self.able as i64;
+        Some(self.talk_secs / self.calls + wrap)
+    }
+}
+
+/// The agents of the centre's queue `centre_q` to hold for callbacks: the queue's line
+/// (its waiting callers by score and the callbacks taken from it by their callers' join
+/// times, `callback_joins`; a tie goes to the callback) is matched, place by place, with
+/// its agents in the order they are likely to be free (free now, then wrapping up, then on
+/// a queue call by its start, then any other), and the agents matched with a callback are
+/// held: so the agents freed first go to the live callers ahead, the next to the callback,
+/// and none of those to a caller who joined after it, whichever call ends first. `holds`
+/// are this module's (their ready time is theirs, not the centre's).
+pub fn agents_to_hold(
+    agents: &[CentreAgent],
+    tiers: &[CentreTier],
+    centre_q: &str,
+    members: &[CentreMember],
+    callback_joins: &[i64],
+    holds: &BTreeMap<String, Hold>,
+    now_epoch: i64,
+) -> Vec<String> {
+    let mut line: Vec<(i64, bool)> = members
+        .iter()
+        .filter(|m| m.waiting())
+        .map(|m| (m.joined_epoch - m.base_score - m.skill_score, false))
+        .chain(callback_joins.iter().map(|j| (*j, true)))
+        .collect();
+    line.sort_by_key(|(at, callback)| (*at, !*callback));
+    let mut able: Vec<(u8, i64, i64, String)> = agents
+        .iter()
+        .filter(|a| {
+            tiers.iter().any(|t| {
+                t.agent == a.name
+                    && t.queue == centre_q
+                    && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
+            }) && matches!(
+                a.status,
+                CentreStatus::Available | CentreStatus::AvailableOnDemand
+            )
+        })
+        .map(|a| {
+            let mut a = a.clone();
+            if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
+                a.ready_time = h.before;
+            }
+            let tier = tiers
+                .iter()
+                .find(|t| t.agent == a.name && t.queue == centre_q)
+                .map_or((0, 0), |t| (t.level, t.position));
+            let (rank, at) = if a.busy(now_epoch).is_none() {
+                (0, 0)
+            } else if a.state == CentreState::Waiting && a.external_calls == 0 {
+                // Wrapping up, or not ready again yet: free at the later of the two.
+                (1, (a.last_bridge_end + a.wrap_up_time).max(a.ready_time))
+            } else if a.state == CentreState::InQueueCall && a.last_bridge_start > a.last_bridge_end
+            {
+                (2, a.last_bridge_start)
+            } else {
+                (3, 0)
+            };
+            // Among equals, the centre's own pick: tier level, then position.
+            (rank, at, tier.0 * 1_000_000 + tier.1, a.name)
+        })
+        .collect();
+    able.sort();
+    line.iter()
+        .zip(able)
+        .filter(|((_, callback), _)| *callback)
+        .map(|(_, (_, _, _, name))| name)
+        .collect()
+}
+
+/// The staffing of the centre's queue `centre_q` from its agent and tier tables.
+pub fn staffing(
+    agents: &[CentreAgent],
+    tiers: &[CentreTier],
+    centre_q: &str,
+    now_epoch: i64,
+) -> Staffing {
+    let mut s = Staffing::default();
+    for a in agents {
+        let tiered = tiers.iter().any(|t| {
+            t.agent == a.name
+                && t.queue == centre_q
+                && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
+        });
+        if !tiered
+            || !matches!(
+                a.status,
+                CentreStatus::Available | CentreStatus::AvailableOnDemand
+            )
+        {
+            continue;
+        }
+        s.able += 1;
+        if a.busy(now_epoch).is_none() {
+            s.free += 1;
+        }
+        // A queue call still going is counted at its bridge but has no talk time yet.
+        let in_call =
+            a.state == CentreState::InQueueCall && a.last_bridge_start > a.last_bridge_end;
+        s.calls += (a.calls_answered - i64::from(in_call)).max(0);
+        s.talk_secs += a.talk_time.max(0);
+        s.wrap_up_secs += a.wrap_up_time.max(0);
+    }
+    s
 }
 
 impl CentreAgent {
@@ -506,6 +654,61 @@ sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
         assert_eq!(ahead(&m, 100), 1);
         assert_eq!(ahead(&m, 90), 0, "a tie goes to the callback");
         assert_eq!(ahead(&m, 200), 3);
+    }
+
+    #[test]
+    fn staffing_counts_the_queues_able_agents_and_their_handling() {
+        // Available agents with a ready tier count (one of them free); on break does not;
+        // the handling time is talk per call plus the mean wrap-up; none before a call.
+        let mut a = agents(AGENTS).unwrap();
+        a[0].calls_answered = 4;
+        a[0].talk_time = 400;
+        // 1002 is on its 7th call: counted at the bridge, no talk time yet.
+        a[1].calls_answered = 7;
+        a[1].last_bridge_start = 990;
+        a[1].talk_time = 800;
+        let t = tiers(TIERS).unwrap();
+        let s = staffing(&a, &t, "sales@default", 1000);
+        // 1001 (free), 1002 (on a call), 1004 (free: its contact is no concern here).
+        assert_eq!((s.able, s.free), (3, 2));
+        assert_eq!((s.calls, s.talk_secs), (10, 1200));
+        assert_eq!(s.handling_secs(), Some(120 + 10));
+        assert_eq!(staffing(&a, &t, "support@default", 1000).able, 0);
+        assert_eq!(Staffing::default().handling_secs(), None);
+    }
+
+    #[test]
+    fn the_agents_held_for_a_callback_are_those_its_place_would_get() {
+        // Line: a live caller (joined 100), the callback (110), a live caller (120). Of the
+        // agents, 1001 is free, 1002 on a call since 900, 1003 on a call since 950: 1001
+        // goes to the first caller, 1002 (freed next) is held for the callback, 1003 left
+        // to the caller behind. With no live caller ahead the first agent free is held.
+        let mut a = agents(AGENTS).unwrap();
+        a.truncate(3);
+        a[1].last_bridge_start = 900;
+        a[2].status = CentreStatus::Available;
+        a[2].state = CentreState::InQueueCall;
+        a[2].last_bridge_start = 950;
+        let t = tiers(TIERS).unwrap();
+        let member = |joined: i64| CentreMember {
+            queue: "sales@default".into(),
+            session_uuid: format!("s{joined}"),
+            joined_epoch: joined,
+            base_score: 0,
+            skill_score: 0,
+            state: "Waiting".into(),
+        };
+        let m = [member(100), member(120)];
+        let none = BTreeMap::new();
+        let hold = |joins: &[i64]| agents_to_hold(&a, &t, "sales@default", &m, joins, &none, 1000);
+        assert_eq!(hold(&[110]), ["1002@default"]);
+        assert_eq!(hold(&[90]), ["1001@default"]);
+        assert_eq!(
+            hold(&[90, 130]),
+            ["1001@default"],
+            "a fourth place has no agent"
+        );
+        assert!(hold(&[]).is_empty());
     }
 
     #[test]

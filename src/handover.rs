@@ -214,6 +214,7 @@ pub fn request(
             req.ivr_data.insert(format!("var.{k}"), v.clone());
         }
     }
+    crate::estimate::Estimate::keep(svc, &mut req, joined_at.timestamp());
     Ok(req)
 }
 

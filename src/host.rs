@@ -174,6 +174,15 @@ pub trait Host: Send + Sync {
         )))
     }
 
+    /// Offers a caller waiting in a contact-centre queue (its call `uuid`) a callback, once,
+    /// telling the estimated wait in whole minutes; a key the caller presses to take it
+    /// ends the wait as the queue's exit key does. `Err` when the call is gone.
+    fn offer_callback(&self, uuid: &str, wait_minutes: u32) -> Result<(), HostError> {
+        Err(HostError(format!(
+            "no contact centre on this host (to offer call {uuid} a callback at {wait_minutes} min)"
+        )))
+    }
+
     /// Marks a contact-centre agent; `Err` when the centre refused (for [`CentreMark::Claim`]:
     /// the agent is no longer waiting there).
     fn centre_mark(&self, agent: &str, mark: CentreMark) -> Result<(), HostError> {

@@ -43,6 +43,7 @@
 //!   a clock it starts the store, the workers, the dispatcher and the API, and stops them
 //!   in order. The module, the demo, the benches and the tests start one.
 //! - [`metrics`]: the Prometheus figures.
+//! - [`offer`]: the in-queue offer of a callback to a caller whose estimated wait is long.
 //! - [`handover`]: a caller leaving a contact-centre queue or a holding line by its exit
 //!   key becomes a callback that keeps the queue, the join time, the caller's name and
 //!   listed variables.
@@ -86,6 +87,7 @@ pub mod model;
 pub mod node;
 pub mod notice;
 pub mod number;
+pub mod offer;
 pub mod panel;
 pub mod recording;
 pub mod report;

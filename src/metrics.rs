@@ -24,6 +24,12 @@ const LATENESS_BOUNDS: &[f64] = &[
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
+/// Bounds of the estimate error histogram, in seconds (the wait that happened less the
+/// one told: below zero, called back sooner than told).
+const ESTIMATE_ERROR_BOUNDS: &[f64] = &[
+    -1800.0, -900.0, -300.0, -120.0, -60.0, -30.0, 0.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0,
+];
+
 /// Bounds of the transcription time histogram, in milliseconds.
 const TRANSCRIPTION_BOUNDS_MS: &[u64] = &[250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
 
@@ -52,6 +58,18 @@ pub fn lateness_histogram() -> Option<prometheus::Histogram> {
         "Seconds from a callback's due time to this node's dispatcher taking it",
     )
     .buckets(LATENESS_BOUNDS.to_vec());
+    prometheus::Histogram::with_opts(opts).ok()
+}
+
+/// A new estimate error histogram: for each callback that was told an estimated wait when
+/// it was made, the seconds from then to its first offer to an agent, less the estimate.
+/// `None` only if the crate refused the fixed name and bounds, which a test rules out.
+pub fn estimate_error_histogram() -> Option<prometheus::Histogram> {
+    let opts = HistogramOpts::new(
+        "callback_estimate_error_seconds",
+        "Seconds a callback waited for its first offer to an agent less the wait it was told",
+    )
+    .buckets(ESTIMATE_ERROR_BOUNDS.to_vec());
     prometheus::Histogram::with_opts(opts).ok()
 }
 
@@ -271,6 +289,9 @@ pub fn render(
                 .collect(),
         ));
         if let Some(h) = d.lateness() {
+            families.extend(prometheus::core::Collector::collect(h));
+        }
+        if let Some(h) = d.estimate_error() {
             families.extend(prometheus::core::Collector::collect(h));
         }
     }

@@ -1223,3 +1223,32 @@ fn smaller_refusals_name_the_problem() {
     assert!(!text(&r).contains("see the log"), "{}", r.body);
     assert_eq!(w.recordings(), 0);
 }
+
+#[test]
+fn availability_has_no_wait_estimate_without_handling_history() {
+    // A queue that has handled no callback (and has no contact centre) gives no figure to
+    // promise: estimate is null, and estimate_reason says why; the slots are there.
+    let w = World::start("");
+    w.post(WEB, json!({"number": "+4930111111"}));
+    let day = w.call(
+        "GET",
+        "/v1/availability?queue=sales&date=2026-11-24",
+        Some(WEB),
+        None,
+    );
+    assert_eq!(day.status, 200, "{}", day.body);
+    assert!(day.body["slots"].as_array().is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        day.body["estimate"],
+        serde_json::Value::Null,
+        "{}",
+        day.body
+    );
+    assert!(
+        day.body["estimate_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no handling history")),
+        "{}",
+        day.body
+    );
+}

@@ -950,3 +950,35 @@ fn a_queue_takes_agents_from_a_callcenter_queue_named_in_agents_from() {
         assert!(e.contains("queues/q/agents-from"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn the_in_queue_offer_needs_agents_from_and_a_threshold_from_30s_to_4h() {
+    // offer-after-wait is a duration with agents-from; off (or absent) offers nothing; too
+    // short, too long, not a duration or without agents-from is refused naming the key.
+    let queue = |params: &str| {
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><queues><queue name="q">{params}</queue></queues>
+               <settings><param name="default-queue" value="q"/></settings></configuration>"#
+        ))
+    };
+    let from = r#"<param name="agents-from" value="callcenter:sales@default"/>"#;
+    let offer = |v: &str| format!(r#"{from}<param name="offer-after-wait" value="{v}"/>"#);
+    let after = |c: Config| c.queues["q"].dial.offer_after_wait;
+    assert_eq!(after(queue(from).unwrap()), None);
+    assert_eq!(after(queue(&offer("off")).unwrap()), None);
+    assert_eq!(
+        after(queue(&offer("5m")).unwrap()),
+        Some(chrono::Duration::minutes(5))
+    );
+    for bad in ["10s", "5h", "soon"] {
+        let e = queue(&offer(bad)).unwrap_err().to_string();
+        assert!(e.contains("queues/q/offer-after-wait"), "{bad}: {e}");
+    }
+    let e = queue(r#"<param name="offer-after-wait" value="5m"/>"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("queues/q/offer-after-wait") && e.contains("agents-from"),
+        "{e}"
+    );
+}

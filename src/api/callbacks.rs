@@ -793,5 +793,27 @@ fn availability_now(
     let grid = api
         .service
         .availability(q.queue.as_deref(), date, q.time_zone.as_deref())?;
-    Ok(Json(grid).into_response())
+    let queue = api
+        .service
+        .config()
+        .queue(q.queue.as_deref())
+        .map(|c| c.name().to_string())
+        .unwrap_or_default();
+    let mut body = json!({"date": grid.date, "zone": grid.zone, "slots": grid.slots});
+    // What "as soon as possible" would mean now, beside the day's slots: a figure only from
+    // handling that happened (a guess would be taken for a promise).
+    let e = crate::estimate::Estimate::next(&api.service, &queue)?;
+    if e.from_history {
+        body["estimate"] = json!({
+            "place": e.place,
+            "live_ahead": e.live_ahead,
+            "seconds": e.seconds(),
+        });
+    } else {
+        body["estimate"] = serde_json::Value::Null;
+        body["estimate_reason"] = json!(
+            "no handling history yet: neither this queue nor its contact centre has handled a call"
+        );
+    }
+    Ok(Json(body).into_response())
 }

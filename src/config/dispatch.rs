@@ -104,6 +104,10 @@ pub struct QueueDial {
     /// `agents-from="callcenter:<queue>"`: the contact centre's queue whose agents (by
     /// their tiers) also take this queue's callbacks, besides the `<agents>` that list it.
     pub agents_from: Option<String>,
+    /// `offer-after-wait`: with `agents-from`, a caller waiting in the centre's queue whose
+    /// estimated wait passes this is offered a callback once (`callback_queue_offer`,
+    /// broadcast on the call); `None` (the default) offers none.
+    pub offer_after_wait: Option<Duration>,
 }
 
 /// The one source of agents besides `<agents>`: the PBX's contact centre, by queue.
@@ -191,6 +195,7 @@ pub(super) const QUEUE_DIAL_KEYS: &[&str] = &[
     "transcript-wait",
     "rescheduled-callbacks",
     "agents-from",
+    "offer-after-wait",
 ];
 
 pub(super) const AGENT_KEYS: &[&str] = &["dial", "queues", "state"];
@@ -354,6 +359,29 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
             ))
         }
     };
+    let agents_from = match q.get("agents-from").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) => Some(agents_from(v).map_err(|why| q.err("agents-from", why))?),
+    };
+    let offer_after_wait = match q.get("offer-after-wait").map(str::trim) {
+        None | Some("" | "0" | "off" | "no") => None,
+        Some(_) => {
+            let d = q.duration("offer-after-wait", "0s")?;
+            if agents_from.is_none() {
+                return Err(q.err(
+                    "offer-after-wait",
+                    "needs agents-from: the offer is made to callers waiting in the contact centre's queue",
+                ));
+            }
+            if d < Duration::seconds(30) || d > Duration::hours(4) {
+                return Err(q.err(
+                    "offer-after-wait",
+                    "must be from 30s to 4h, such as 5m (off: no offer)",
+                ));
+            }
+            Some(d)
+        }
+    };
     Ok(QueueDial {
         gateway,
         caller_id_number: cid_number,
@@ -363,10 +391,8 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         ringback,
         transcript_wait,
         reschedule_routing,
-        agents_from: match q.get("agents-from").filter(|v| !v.trim().is_empty()) {
-            None => None,
-            Some(v) => Some(agents_from(v).map_err(|why| q.err("agents-from", why))?),
-        },
+        agents_from,
+        offer_after_wait,
     })
 }
 

@@ -30,6 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 mod decision;
+mod offer;
 mod ring;
 
 pub use decision::{Decision, DecisionError, Delivered};
@@ -125,6 +126,12 @@ pub struct Dispatcher {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Seconds from due time to claim, for `/metrics`.
     lateness: Option<prometheus::Histogram>,
+    /// The wait that happened less the one told, for `/metrics`; and the callbacks
+    /// measured (their first offer only).
+    estimate_error: Option<prometheus::Histogram>,
+    measured: Mutex<std::collections::BTreeSet<CallbackId>>,
+    /// Calls waiting in the contact centre's queues that were offered a callback.
+    offered: Mutex<std::collections::BTreeSet<String>>,
     /// Why the contact centre's agents could not be read last turn (logged once).
     centre_failing: Mutex<Option<String>>,
     /// Contact-centre agents held for callbacks at the front of their line.
@@ -170,6 +177,9 @@ impl Dispatcher {
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             lateness: crate::metrics::lateness_histogram(),
+            estimate_error: crate::metrics::estimate_error_histogram(),
+            measured: Mutex::new(std::collections::BTreeSet::new()),
+            offered: Mutex::new(std::collections::BTreeSet::new()),
             centre_failing: Mutex::new(None),
             holds: Mutex::new(BTreeMap::new()),
         })
@@ -186,6 +196,34 @@ impl Dispatcher {
     /// How late this node has taken due callbacks since it started (`/metrics`).
     pub fn lateness(&self) -> Option<&prometheus::Histogram> {
         self.lateness.as_ref()
+    }
+
+    /// How far the waits estimated when callbacks were made were from what happened
+    /// (`/metrics`).
+    pub fn estimate_error(&self) -> Option<&prometheus::Histogram> {
+        self.estimate_error.as_ref()
+    }
+
+    /// A callback given an estimated wait when it was made is offered to an agent: the
+    /// first time, the wait that happened (from its making to now) less the estimate.
+    fn measure_estimate(&self, r: &CallbackRequest, now: DateTime<Utc>) {
+        let (Some(h), Some(estimated)) = (
+            &self.estimate_error,
+            r.ivr_data
+                .get(crate::estimate::ESTIMATE_KEY)
+                .and_then(|t| t.parse::<i64>().ok()),
+        ) else {
+            return;
+        };
+        let mut measured = self.measured.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded: a node that has measured this many starts over (a re-offer of an older
+        // one may then count twice, which moves no bucket much).
+        if measured.len() >= 100_000 {
+            measured.clear();
+        }
+        if measured.insert(r.id) {
+            h.observe(((now - r.created_at).num_seconds() - estimated) as f64);
+        }
     }
 
     fn node(&self) -> &str {
@@ -450,6 +488,7 @@ impl Dispatcher {
             if let Some((agents, tiers)) = self.sync_centre(&links, now) {
                 holding_agents = self.keep_places(&links, &agents, &tiers, now);
             }
+            self.offer_in_queues(&cfg);
         } else if !self.agents.is_empty() {
             // A reload took the last agents-from away: the centre's agents go.
             self.agents.sync_centre(Some(&[]), now);
@@ -727,18 +766,23 @@ impl Dispatcher {
                 .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
             match members {
                 Ok(m) => {
-                    // A callback with fewer live callers ahead than the queue has agents
-                    // is due an agent of the next ones freed: hold one for each, the last
-                    // the centre would pick (by tier level and position), so its first
-                    // ones go to the live callers ahead.
-                    let mut queue_tiers: Vec<&crate::centre::CentreTier> =
-                        tiers.iter().filter(|t| &t.queue == centre_q).collect();
-                    queue_tiers.sort_by_key(|t| std::cmp::Reverse((t.level, t.position)));
-                    let due = joins
-                        .iter()
-                        .filter(|j| crate::centre::ahead(&m, **j) < queue_tiers.len())
-                        .count();
-                    wanted.extend(queue_tiers.iter().take(due).map(|t| t.agent.clone()));
+                    // The agent each callback's place would get, by the order the agents
+                    // are likely to be freed, is held: the agents freed before it go to
+                    // the live callers ahead, none of it to a caller who joined later.
+                    let holds = self
+                        .holds
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    wanted.extend(crate::centre::agents_to_hold(
+                        agents,
+                        tiers,
+                        centre_q,
+                        &m,
+                        &joins,
+                        &holds,
+                        now.timestamp(),
+                    ));
                 }
                 Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
             }

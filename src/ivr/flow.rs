@@ -116,6 +116,9 @@ impl Dialogue<'_> {
         if !self.caller.alive() {
             return Err(Stop::HungUp);
         }
+        if self.p.tell_wait && !self.play(&self.wait_prompts()) {
+            return Err(Stop::HungUp);
+        }
         self.kind = self.choose_type()?;
         let number = self.confirm_number()?;
         // A number on the do-not-call list is refused now, before the caller records a
@@ -642,6 +645,32 @@ impl Dialogue<'_> {
             Disclosure::Full => Stored::Own(Box::new(r)),
             Disclosure::Withheld => Stored::Joined,
         })
+    }
+
+    /// "You are number 4 in line. The wait is about 10 minutes.": where a callback asked
+    /// for now would stand in the profile's queue, before the caller chooses. Nothing
+    /// without handling history (a guess would sound like a promise) or when the estimate
+    /// cannot be made (logged).
+    fn wait_prompts(&self) -> Vec<Prompt> {
+        let cfg = self.svc.config();
+        let Some(queue) = cfg.queue(self.p.queue.as_deref()) else {
+            return Vec::new();
+        };
+        match crate::estimate::Estimate::next(self.svc, queue.name()) {
+            Ok(e) if e.from_history => vec![
+                self.p.prompt("position"),
+                Prompt::Number(u32::try_from(e.place).unwrap_or(u32::MAX)),
+                self.p.prompt("in-line"),
+                self.p.prompt("wait-about"),
+                Prompt::Number(e.minutes()),
+                self.p.prompt("minutes"),
+            ],
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!("callback_ivr: no wait estimate for {}: {e}", queue.name());
+                Vec::new()
+            }
+        }
     }
 
     /// "We will call you back today at 3:15 PM. Goodbye." An immediate (or agent-preview)

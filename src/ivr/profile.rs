@@ -37,6 +37,9 @@ pub const PROMPTS: &[(&str, &str)] = &[
     ("asap", "as soon as an agent is free."),
     ("wait-about", "The wait is about"),
     ("minutes", "minutes."),
+    ("position", "You are number"),
+    ("in-line", "in line."),
+    ("queue-offer", "To be called back instead, keeping your place in line, press 1."),
     ("today", "today"),
     ("tomorrow", "tomorrow"),
     ("on", "on"),
@@ -75,6 +78,10 @@ pub struct IvrProfile {
     /// Ask the hours the caller may be called between ("between 9 and 17"), for an
     /// immediate or delayed callback; they become the customer's window.
     pub ask_window: bool,
+    /// Before the menu, tell the caller their place in the queue's line and the expected
+    /// wait ("You are number 4 in line. The wait is about 10 minutes."), from the queue's
+    /// (and its contact centre's) recent handling only.
+    pub tell_wait: bool,
     /// A caller who hangs up after the number is known and something was recorded still
     /// gets a callback (tagged `confirmed=no`).
     pub keep_unconfirmed: bool,
@@ -111,6 +118,7 @@ impl IvrProfile {
             review: true,
             consent: false,
             ask_window: false,
+            tell_wait: false,
             keep_unconfirmed: true,
             schedule_days: 7,
             country_zones: BTreeMap::new(),

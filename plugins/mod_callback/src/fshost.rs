@@ -155,8 +155,13 @@ impl<S: Switch> Host for FsHost<S> {
 
     fn press(&self, uuid: &str, keys: &str) -> Result<(), HostError> {
         dial::check_uuid(uuid).map_err(|e| HostError(e.to_string()))?;
-        // Digits the core chose (1 accept, 9 reject), never text from a browser.
-        if keys.is_empty() || !keys.bytes().all(|b| b.is_ascii_digit()) {
+        // Keys the core chose (1 accept, 9 reject, a queue's exit key), never text from a
+        // browser.
+        if keys.is_empty()
+            || !keys
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+        {
             return Err(HostError(format!("'{keys}' are not keys to press")));
         }
         // mod_commands.c:6396-6437 (v1.10.12): `uuid_recv_dtmf <uuid> <digits>` queues the
@@ -203,6 +208,28 @@ impl<S: Switch> Host for FsHost<S> {
             .api("fifo", &format!("list {line}"))
             .ok_or_else(|| HostError("fifo could not be run".into()))?;
         crate::fifo::callers(&reply).map_err(|e| HostError(e.to_string()))
+    }
+
+    /// `uuid_broadcast <uuid> callback_queue_offer::<minutes> aleg`: mod_commands.c
+    /// (:3878-3925 at v1.10.12) queues the application on the call as a private execute
+    /// event (src/switch_ivr_async.c:5727-5750), and mod_callcenter's wait, which plays the
+    /// queue's music (mod_callcenter.c:3210), runs it as the music plays
+    /// (src/switch_ivr_play_say.c:1684). The uuid is the centre's and the minutes are ours:
+    /// the uuid is checked, nothing else reaches the command.
+    fn offer_callback(&self, uuid: &str, wait_minutes: u32) -> Result<(), HostError> {
+        dial::check_uuid(uuid).map_err(|e| HostError(e.to_string()))?;
+        let reply = self
+            .switch
+            .api(
+                "uuid_broadcast",
+                &format!("{uuid} callback_queue_offer::{wait_minutes} aleg"),
+            )
+            .ok_or_else(|| HostError("uuid_broadcast could not be run".into()))?;
+        if reply.trim_start().starts_with("+OK") {
+            Ok(())
+        } else {
+            Err(HostError(reply.trim().to_string()))
+        }
     }
 
     /// mod_callcenter's own states: `state_if_waiting` changes the state only of an agent
@@ -327,6 +354,41 @@ mod tests {
             .press("11111111-2222-4333-8444-555555555555", "9")
             .unwrap_err();
         assert!(err.0.contains("Cannot locate session"), "{err}");
+    }
+
+    #[test]
+    fn the_in_queue_offer_is_broadcast_on_the_waiting_call_only() {
+        // `uuid_broadcast <uuid> callback_queue_offer::<minutes> aleg`; a uuid that is not
+        // one never reaches the switch; FreeSWITCH's -ERR is an error. An exit key such as
+        // * may be pressed on a call, text may not.
+        let fake = Fake {
+            reply: "+OK Message sent\n".into(),
+            ..Default::default()
+        };
+        let host = FsHost::new(&fake);
+        host.offer_callback("11111111-2222-4333-8444-555555555555", 8)
+            .unwrap();
+        assert!(host.offer_callback("1111 &hangup", 8).is_err());
+        host.press("11111111-2222-4333-8444-555555555555", "*")
+            .unwrap();
+        assert!(host
+            .press("11111111-2222-4333-8444-555555555555", "*x")
+            .is_err());
+        assert_eq!(
+            fake.calls.lock().unwrap()[0],
+            (
+                "uuid_broadcast".to_string(),
+                "11111111-2222-4333-8444-555555555555 callback_queue_offer::8 aleg".to_string()
+            )
+        );
+        let gone = Fake {
+            reply: "-ERR invalid uuid\n".into(),
+            ..Default::default()
+        };
+        let err = FsHost::new(&gone)
+            .offer_callback("11111111-2222-4333-8444-555555555555", 8)
+            .unwrap_err();
+        assert!(err.0.contains("invalid uuid"), "{err}");
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //! - [`fshost`]: `FsHost`, the core's `Host` over FreeSWITCH string commands and events.
 //! - [`logging`]: the core's `tracing` output into FreeSWITCH's log.
 //! - `probe` (debug builds only): hidden sub-commands that drive `FsHost` for the simulator.
+//! - [`offer`]: the `callback_queue_offer` application: the in-queue offer of a callback,
+//!   broadcast on a waiting caller's call.
 //! - [`queue`]: the `callback_queue_exit` application: a caller who left a mod_callcenter
 //!   queue by its exit key, handed over to the core.
 //! - [`vars`]: channel variables as the applications see them.
@@ -35,6 +37,7 @@ pub mod fshost;
 pub mod ivr;
 pub mod logging;
 pub mod module;
+pub mod offer;
 #[cfg(debug_assertions)]
 pub mod probe;
 pub mod queue;

@@ -81,6 +81,7 @@ impl Dispatcher {
             }
             match w {
                 Ok((stored, attempt)) => {
+                    self.measure_estimate(&stored, now);
                     self.svc.notify(&p.change.action, &stored);
                     self.ring_offer(stored, p.agent, attempt.id, now);
                 }

@@ -1,32 +1,33 @@
 //! `cargo bench --bench queue` (issue #19): callbacks keeping their callers' place in a
-//! mod_callcenter queue, with the loaded mod_callback.so (the debug build, as the tests
-//! use) in the simulator on its virtual clock.
+//! mod_callcenter queue, and the estimated wait told against the wait that happened, with
+//! the loaded mod_callback.so in the simulator on its virtual clock.
 //!
 //! One queue (`sales@default`, linked by `agents-from`), 20 agents defined only in
-//! mod_callcenter, 250 callers joining one a second: every fifth leaves by the exit key
-//! for a callback (50), the others wait live (200). All agents start on other queue calls;
-//! then in rounds of 30 virtual seconds (a call's handling time) each agent's live call
-//! ends, mod_callcenter's member dispatch runs first (it polls every 100 ms, the module
-//! about every second), then the module takes what it holds or finds free for callbacks,
-//! then mod_callcenter again. The order in which callers got an agent is recorded.
+//! mod_callcenter, 250 callers joining two a second: every fifth leaves by the exit key
+//! for a callback (50), the others wait live (200). A queue call lasts 30 virtual seconds
+//! from its bridge (the centre counts it and its talk time, as mod_callcenter does; a
+//! callback's ends within its second in the simulator), so the line grows while callers
+//! join (2 a second against 20 per 30 s) and then drains.
+//! Each virtual second: the calls due end, a caller joins, mod_callcenter's member
+//! dispatch runs (it polls every 100 ms), and the module gets 300 ms of real time (it
+//! looks at the centre about every second).
 //!
-//! - `order_inversions`: pairs of a callback and a live caller who got an agent at
-//!   different instants against their join order (the live caller joined later but was
-//!   served first, or joined earlier and was served later). Goal 0.
-//! - `ewt_abs_error_s_p50`: for each callback, the estimate its caller would have been
-//!   told when leaving the queue (`callback_core::estimate::wait_at`: its place among the
-//!   callers still waiting, times the handling time, over the agents) against the wait
-//!   until an agent took it, in virtual seconds.
-//! - `callbacks_served`, `live_served`: what the run got through (250 in all).
+//! - `order_inversions`: pairs of a callback and a live caller whose agents were freed at
+//!   different instants against their join order. A caller is served by the agent freed
+//!   at that instant: mod_callcenter gives it to a live caller within the second; the
+//!   module takes an agent it holds for a callback at its next look (a second or so
+//!   later), so the freeing instant, not the instant of the module's look, says when the
+//!   callback got its agent. Goal 0.
+//! - `ewt_abs_error_s_p50`: for each callback the module estimated a wait for when it was
+//!   taken from the queue (`estimated_wait_seconds`, the centre's line and handling), the
+//!   absolute difference to the wait until its first offer to an agent, in virtual seconds.
+//! - `callbacks_estimated`, `callbacks_served`, `live_served`: what the run got through.
 //!
-//! It runs in real time where the module does (about 6 s a round, some 20 rounds):
-//! virtual time moves in 6-second steps with a real second between them, as the module
-//! renews its holds on agents about every second. `QUEUE_BENCH_DIAG=1` prints the order
-//! served on stderr.
+//! `QUEUE_BENCH_DIAG=1` prints the order served on stderr.
 
 use callback_simulator::scenario::{load_with_config, repo_root};
 use callback_simulator::{Act, Endpoint, Sim};
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -34,6 +35,35 @@ const AGENTS: usize = 20;
 const CALLERS: usize = 250;
 const EVERY: usize = 5;
 const HANDLING_SECS: i64 = 30;
+/// Callers joining each second: the line grows to most of them before it drains.
+const PER_SECOND: usize = 2;
+/// Real time the module gets per virtual second.
+const PACE_MS: u64 = 300;
+
+fn epoch(v: &Value) -> Option<i64> {
+    DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// The centre's agents' states, by name.
+fn states(sim: &Sim) -> BTreeMap<String, String> {
+    let out = sim.api("callcenter_config agent list");
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('|').collect();
+    let (Some(n), Some(s)) = (
+        header.iter().position(|h| *h == "name"),
+        header.iter().position(|h| *h == "state"),
+    ) else {
+        return BTreeMap::new();
+    };
+    lines
+        .filter_map(|l| {
+            let row: Vec<&str> = l.split('|').collect();
+            Some((row.get(n)?.to_string(), row.get(s)?.to_string()))
+        })
+        .collect()
+}
 
 fn main() {
     let sim = Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap());
@@ -46,7 +76,7 @@ fn main() {
             format!("callcenter_config agent add {name} callback"),
             format!("callcenter_config agent set contact {name} user/{name}"),
             format!("callcenter_config agent set status {name} Available"),
-            format!("callcenter_config agent set state {name} 'In a queue call'"),
+            format!("callcenter_config agent set state {name} Waiting"),
             format!(
                 "callcenter_config tier add sales@default {name} 1 {}",
                 i + 1
@@ -60,87 +90,123 @@ fn main() {
             sim.script(&dial, vec![Act::Press("1".into())]);
         }
     }
-    // Who joined when, and (for callbacks) the estimate told on leaving.
     let mut joined: BTreeMap<String, i64> = BTreeMap::new();
-    let mut callbacks: BTreeMap<i64, (String, i64, i64)> = BTreeMap::new();
-    for i in 0..CALLERS {
-        // 212-555-0100..0199 are the numbers set aside for examples.
-        let number = format!("+1212555{:04}", 100 + i / EVERY);
-        if i % EVERY == 2 {
-            sim.endpoint(&format!("sofia/gateway/pstn/{number}"), Endpoint::Answer(1));
-            let call = sim.new_call(&number);
-            let s = sim.session(&call).unwrap();
-            s.set("cc_exit_keys", "*");
-            s.set("sim_queue_wait_secs", "1");
-            sim.press(&call, "*");
-            let at = sim.now().timestamp();
-            sim.execute(&call, "callcenter", "sales@default");
-            sim.execute(&call, "callback_queue_exit", "");
-            let id: i64 = sim
-                .var(&call, "callback_id")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{:?}", sim.var(&call, "callback_error")));
-            let name = format!("callback-{id}");
-            joined.insert(name.clone(), at);
-            // Its place: every caller still waiting (all of them, no agent is free yet).
-            let place = i + 1;
-            let ewt =
-                callback_core::estimate::wait_at(place, Duration::seconds(HANDLING_SECS), AGENTS);
-            callbacks.insert(id, (name, sim.now().timestamp(), ewt.num_seconds()));
-        } else {
-            let name = format!("live-{i}");
-            sim.callcenter_caller("sales@default", &name, &number);
-            joined.insert(name, sim.now().timestamp());
-            sim.advance(Duration::seconds(1));
-        }
-    }
+    let mut callbacks: BTreeMap<i64, String> = BTreeMap::new();
+    // Who was served, by the agent freed at which instant.
     let mut served: Vec<(String, i64)> = Vec::new();
-    let mut on_live: Vec<String> = (0..AGENTS).map(agent).collect();
-    let mut seen_callbacks: Vec<i64> = Vec::new();
-    let mut rounds = 0;
-    while served.len() < CALLERS && rounds < 200 {
-        rounds += 1;
-        // The handling time passes as it would: the module renews its holds about every
-        // second of it (they would lapse after 10 s without), so the clock moves in steps
-        // the module sees.
-        for _ in 0..HANDLING_SECS / 6 {
-            sim.advance(Duration::seconds(6));
-            std::thread::sleep(std::time::Duration::from_millis(1100));
-        }
-        for a in on_live.drain(..) {
-            sim.api(&format!("callcenter_config agent set state {a} Waiting"));
-        }
+    // Live calls in progress: agent -> bridged at.
+    let mut on_live: BTreeMap<String, i64> = BTreeMap::new();
+    let mut freed_at: BTreeMap<String, i64> = BTreeMap::new();
+    let mut was: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen_callbacks: BTreeMap<i64, ()> = BTreeMap::new();
+    let mut errors: Vec<i64> = Vec::new();
+    let diag = std::env::var_os("QUEUE_BENCH_DIAG").is_some();
+    let mut next = 0;
+    let mut ticks = 0;
+    while served.len() < CALLERS && ticks < 1200 {
+        ticks += 1;
         let now = sim.now().timestamp();
-        let take = |sim: &Sim, served: &mut Vec<(String, i64)>, on_live: &mut Vec<String>| {
-            for (m, a) in sim.callcenter_dispatch() {
-                served.push((m, now));
-                on_live.push(a);
+        // The centre's calls that have lasted their handling time end.
+        let ending: Vec<String> = on_live
+            .iter()
+            .filter(|(_, at)| now - **at >= HANDLING_SECS)
+            .map(|(a, _)| a.clone())
+            .collect();
+        for a in ending {
+            on_live.remove(&a);
+            sim.callcenter_call_ends(&a);
+        }
+        // When each agent became free (after a live call or a callback).
+        for (a, s) in states(&sim) {
+            if s == "Waiting" && was.get(&a).is_some_and(|w| w != "Waiting") {
+                freed_at.insert(a.clone(), now);
             }
-        };
-        take(&sim, &mut served, &mut on_live);
-        // The module's turn(s): it looks about every second while it holds agents.
-        std::thread::sleep(std::time::Duration::from_millis(3000));
-        Sim::settle();
-        for (&id, (name, _, _)) in &callbacks {
-            if seen_callbacks.contains(&id) {
+            was.insert(a, s);
+        }
+        for _ in 0..PER_SECOND {
+            if next >= CALLERS {
+                break;
+            }
+            let i = next;
+            next += 1;
+            // 212-555-0100..0199 are the numbers set aside for examples.
+            let number = format!("+1212555{:04}", 100 + i / EVERY);
+            if i % EVERY == 2 {
+                sim.endpoint(&format!("sofia/gateway/pstn/{number}"), Endpoint::Answer(1));
+                let call = sim.new_call(&number);
+                let s = sim.session(&call).unwrap();
+                s.set("cc_exit_keys", "*");
+                // The exit key at once: the second in line is the bench's own tick.
+                s.set("sim_queue_wait_secs", "0");
+                sim.press(&call, "*");
+                sim.execute(&call, "callcenter", "sales@default");
+                sim.execute(&call, "callback_queue_exit", "");
+                let id: i64 = sim
+                    .var(&call, "callback_id")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{:?}", sim.var(&call, "callback_error")));
+                let name = format!("callback-{id}");
+                joined.insert(name.clone(), now);
+                callbacks.insert(id, name);
+            } else {
+                let name = format!("live-{i}");
+                sim.callcenter_caller("sales@default", &name, &number);
+                joined.insert(name, now);
+            }
+        }
+        let at = sim.now().timestamp();
+        for (m, a) in sim.callcenter_dispatch() {
+            if diag {
+                eprintln!("{at} {m} <- {a} (freed {:?})", freed_at.get(&a));
+            }
+            served.push((m, freed_at.get(&a).copied().unwrap_or(at)));
+            on_live.insert(a, at);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(PACE_MS));
+        for (&id, name) in &callbacks {
+            if seen_callbacks.contains_key(&id) {
                 continue;
             }
             let show: Value =
                 serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
-            if show["trace"]["attempts"]
+            let t = &show["trace"];
+            let Some(first) = t["attempts"]
                 .as_array()
-                .is_some_and(|a| a.iter().any(|x| x["leg"] == "agent"))
-            {
-                seen_callbacks.push(id);
-                served.push((name.clone(), now));
+                .and_then(|a| a.iter().find(|x| x["leg"] == "agent"))
+            else {
+                continue;
+            };
+            seen_callbacks.insert(id, ());
+            let agent = first["agent"].as_str().unwrap_or_default();
+            let started = epoch(&first["started_at"]).unwrap_or(at);
+            if diag {
+                eprintln!(
+                    "{started} {name} <- {agent} (freed {:?})",
+                    freed_at.get(agent)
+                );
+            }
+            served.push((
+                name.clone(),
+                freed_at.get(agent).copied().unwrap_or(started),
+            ));
+            // A callback's call ends within the second in the simulator (no virtual time
+            // passes while it rings and talks): its agent is free again from then, before
+            // this bench's next look at the states could see it busy.
+            let free_again = freed_at.entry(agent.to_string()).or_insert(started);
+            *free_again = (*free_again).max(started);
+            let estimate = t["request"]["ivr_data"]["estimated_wait_seconds"]
+                .as_str()
+                .and_then(|e| e.parse::<i64>().ok());
+            if let (Some(e), Some(made)) = (estimate, epoch(&t["request"]["created_at"])) {
+                errors.push(((started - made) - e).abs());
+                if diag {
+                    eprintln!("{name}: estimated {e} s, waited {} s", started - made);
+                }
             }
         }
-        take(&sim, &mut served, &mut on_live);
-        // Agents held for callbacks that got one are let go within the module's next turn.
-        std::thread::sleep(std::time::Duration::from_millis(1200));
-        take(&sim, &mut served, &mut on_live);
+        sim.advance(Duration::seconds(1));
     }
-    if std::env::var_os("QUEUE_BENCH_DIAG").is_some() {
+    if diag {
         for (n, at) in &served {
             eprintln!("{at} {n} joined {}", joined[n]);
         }
@@ -148,26 +214,22 @@ fn main() {
     let mut inversions = 0;
     for (i, (a, at_a)) in served.iter().enumerate() {
         for (b, at_b) in &served[i + 1..] {
-            // a got an agent before b (an earlier freeing of agents; those of the same
-            // instant are simultaneous): an inversion when b joined before a, one of them
-            // a callback and the other live.
-            if at_a < at_b
-                && a.starts_with("callback") != b.starts_with("callback")
-                && joined[b] < joined[a]
+            // Served by agents freed at different instants against their join order, one
+            // of them a callback and the other live.
+            let (first, later) = if at_a < at_b {
+                (a, b)
+            } else if at_b < at_a {
+                (b, a)
+            } else {
+                continue;
+            };
+            if first.starts_with("callback") != later.starts_with("callback")
+                && joined[later] < joined[first]
             {
                 inversions += 1;
             }
         }
     }
-    let mut errors: Vec<i64> = callbacks
-        .iter()
-        .filter_map(|(_, (name, left, ewt))| {
-            served
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, at)| ((at - left) - ewt).abs())
-        })
-        .collect();
     errors.sort_unstable();
     let p50 = errors.get(errors.len() / 2).copied().unwrap_or(-1);
     let cb = served
@@ -176,6 +238,11 @@ fn main() {
         .count();
     println!("order_inversions: {inversions} pairs");
     println!("ewt_abs_error_s_p50: {p50} s");
+    println!(
+        "callbacks_estimated: {} of {}",
+        errors.len(),
+        callbacks.len()
+    );
     println!("callbacks_served: {cb} of {}", callbacks.len());
     println!(
         "live_served: {} of {}",

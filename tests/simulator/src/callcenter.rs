@@ -514,6 +514,15 @@ impl Callcenter {
                     .map(|a| a.name.clone())
             });
             if let Some(agent) = pick {
+                // The bridge counts a call and starts its talk time (:2034-2036).
+                if let Some(a) = self.agent_mut(&agent) {
+                    if let Some(v) = a.number_mut("last_bridge_start") {
+                        *v = now_epoch;
+                    }
+                    if let Some(v) = a.number_mut("calls_answered") {
+                        *v += 1;
+                    }
+                }
                 self.set_state(&agent, "In a queue call");
                 let m = &mut self.members[i];
                 m.state = "Answered".into();
@@ -522,6 +531,22 @@ impl Callcenter {
             }
         }
         served
+    }
+
+    /// A queue call of `agent` ends (the member or the agent hung up): the centre adds the
+    /// bridge's length to the agent's talk time and sets its last bridge end (:2086-2090),
+    /// then the agent is Waiting again (:2228-2232; Idle for on-demand, not modelled).
+    pub fn call_ends(&mut self, agent: &str, now_epoch: i64) {
+        if let Some(a) = self.agent_mut(agent) {
+            let start = a.number_mut("last_bridge_start").map_or(now_epoch, |v| *v);
+            if let Some(v) = a.number_mut("last_bridge_end") {
+                *v = now_epoch;
+            }
+            if let Some(v) = a.number_mut("talk_time") {
+                *v += now_epoch - start;
+            }
+        }
+        self.set_state(agent, "Waiting");
     }
 
     /// `tier list` (:3822-3830): `SELECT * FROM tiers ORDER BY level, position`.
@@ -585,9 +610,48 @@ pub fn member_waits(s: &crate::core::SimSession, queue: &str) -> bool {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
     let exit_keys = s.var("cc_exit_keys").unwrap_or_default();
-    core::advance(chrono::Duration::seconds(wait));
+    // While the caller waits, mod_callcenter plays the queue's music with `moh_on_dtmf` as
+    // the input callback (:3190-3219). The playback runs the applications others broadcast
+    // on the call (`uuid_broadcast`: a private execute event, switch_ivr_async.c:5727-5750)
+    // as it goes (switch_ivr_parse_all_events, src/switch_ivr_play_say.c:1684), and it
+    // dequeues keys queued on the call (:1691-1697), so a queued exit key ends the wait as
+    // a pressed one does. `sim_queue_pace_ms` (real milliseconds a waited second takes, 0
+    // by default: the wait passes at once) lets the module act during the wait.
+    let pace: u64 = s
+        .var("sim_queue_pace_ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut reason = "TIMEOUT";
+    let mut left = wait;
+    while left > 0 {
+        let step = if pace > 0 { 1 } else { left };
+        core::advance(chrono::Duration::seconds(step));
+        left -= step;
+        if pace > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(pace));
+        }
+        let broadcasts: Vec<(String, String)> = lock(&s.broadcasts).drain(..).collect();
+        // Looked up apart: the application runs with no lock of the simulator held.
+        let me = state().sessions.get(&s.uuid()).cloned();
+        if let Some(me) = me {
+            for (app, arg) in broadcasts {
+                crate::exports::execute_app(&me, &app, &arg);
+            }
+        }
+        let queued = std::mem::take(&mut *lock(&s.received_dtmf));
+        if let Some(k) = queued.chars().find(|k| exit_keys.contains(*k)) {
+            s.set("cc_exit_key", &k.to_string());
+            left = 0;
+            reason = "EXIT_WITH_KEY";
+        }
+        if !s.ready() {
+            break;
+        }
+    }
     loop {
+        if reason != "TIMEOUT" {
+            break;
+        }
         let act = {
             let mut acts = lock(&s.acts);
             match acts.front() {

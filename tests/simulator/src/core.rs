@@ -108,6 +108,9 @@ pub struct SimSession {
     /// DTMF queued on the call as received (`uuid_recv_dtmf`), read by the next
     /// `play_and_get_digits` before anything the script says.
     pub received_dtmf: Mutex<String>,
+    /// Applications broadcast on the call (`uuid_broadcast`), until a waiting application
+    /// runs them: (application, argument).
+    pub broadcasts: Mutex<Vec<(String, String)>>,
 }
 
 impl SimSession {
@@ -122,6 +125,7 @@ impl SimSession {
             hangup_cause: Mutex::new(None),
             recorded_at: Mutex::new(None),
             received_dtmf: Mutex::new(String::new()),
+            broadcasts: Mutex::new(Vec::new()),
         })
     }
 
@@ -666,6 +670,12 @@ impl Sim {
     /// uuid, or `None` when nobody waits.
     pub fn fifo_pop(&self, fifo: &str) -> Option<String> {
         state().fifo.pop(fifo)
+    }
+
+    /// A queue call of mod_callcenter agent `name` ends now (see `Callcenter::call_ends`).
+    pub fn callcenter_call_ends(&self, name: &str) {
+        let now = now().timestamp();
+        state().callcenter.call_ends(name, now);
     }
 
     /// Every state mod_callcenter agent `name` was set to, in order (by the module or by

@@ -486,6 +486,39 @@ fn uuid_recv_dtmf(arg: &str) -> (SwitchStatus, String) {
     }
 }
 
+/// `uuid_broadcast <uuid> <app>::<arg> [aleg]` (mod_commands.c:3878-3925 at v1.10.12):
+/// the argument is split at spaces into at most four words; `app::arg` names an
+/// application (a bare path is `playback`'s, switch_ivr_async.c:5673-5678). With `aleg`
+/// the application is queued on the call as a private execute event (:5727-5750), which
+/// the application the call runs then executes as it plays (see `member_waits`).
+fn uuid_broadcast(arg: &str) -> (SwitchStatus, String) {
+    let argv: Vec<&str> = arg.splitn(4, ' ').collect();
+    if arg.trim().is_empty() || argv.len() < 2 {
+        return (
+            SWITCH_STATUS_SUCCESS,
+            "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n".into(),
+        );
+    }
+    let (app, app_arg) = match argv[1].split_once("::") {
+        Some((a, rest)) => (a.to_string(), rest.to_string()),
+        None => ("playback".to_string(), argv[1].to_string()),
+    };
+    let found = state().sessions.get(argv[0]).cloned();
+    match found {
+        Some(s) => {
+            // Without a leg word the a-leg is among the flags set (:3913).
+            let aleg = argv
+                .get(2)
+                .is_none_or(|w| w.contains("aleg") || w.contains("both"));
+            if aleg {
+                lock(&s.broadcasts).push((app, app_arg));
+            }
+            (SWITCH_STATUS_SUCCESS, "+OK Message sent\n".into())
+        }
+        None => (SWITCH_STATUS_SUCCESS, "-ERR invalid uuid\n".into()),
+    }
+}
+
 /// Runs an application on a call: one the module registered, or a simulated one.
 pub(crate) fn execute_app(s: &Arc<SimSession>, app: &str, arg: &str) -> bool {
     lock(&s.apps).push((app.to_string(), arg.to_string()));
@@ -842,6 +875,7 @@ pub(crate) fn api_execute(cmd: &str, arg: &str) -> (SwitchStatus, String) {
         "uuid_kill" => uuid_kill(arg),
         "uuid_setvar" => uuid_setvar(arg),
         "uuid_recv_dtmf" => uuid_recv_dtmf(arg),
+        "uuid_broadcast" => uuid_broadcast(arg),
         "callcenter_config" => {
             let now = core::now().timestamp();
             let reply = state().callcenter.api(arg, now);

@@ -58,7 +58,7 @@ fn exports_only_the_module_table() {
 
 #[test]
 fn loads_registers_and_unloads() {
-    // Load registers the six applications, the API and the event subclass; unload undoes it.
+    // Load registers the seven applications, the API and the event subclass; unload undoes it.
     let (sim, m) = start();
     assert_eq!(m.name, "mod_callback");
     assert!(!m.permanent);
@@ -72,7 +72,8 @@ fn loads_registers_and_unloads() {
             "callback_capture",
             "callback_fifo_exit",
             "callback_ivr",
-            "callback_queue_exit"
+            "callback_queue_exit",
+            "callback_queue_offer"
         ]
     );
     assert_eq!(m.api_commands, ["callback"]);

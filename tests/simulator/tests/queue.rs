@@ -353,3 +353,269 @@ fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_or
         .collect();
     assert!(trace.contains(&"place-wait".to_string()), "{trace:?}");
 }
+
+/// The queue tests' configuration with the in-queue offer on (`offer-after-wait` 5m for
+/// sales) and the REST API on 127.0.0.1 with a metrics key and a create key; the module
+/// loaded with it, and the API's address.
+fn load_with_offer(sim: &Sim) -> (Loaded, String) {
+    let text = std::fs::read_to_string(repo_root().join(CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="agents-from" value="callcenter:sales@default"/>"#,
+            r#"<param name="agents-from" value="callcenter:sales@default"/>
+      <param name="offer-after-wait" value="5m"/>"#,
+        )
+        .replace(
+            r#"<param name="http-listen" value=""/>"#,
+            r#"<param name="http-listen" value="127.0.0.1:0"/>"#,
+        )
+        .replace(
+            "</configuration>",
+            r#"<api-keys>
+                 <key name="prom"><param name="secret" value="metrics-secret-0123456789"/>
+                   <param name="scope" value="metrics"/></key>
+                 <key name="web"><param name="secret" value="create-secret-0123456789"/>
+                   <param name="scope" value="create"/></key>
+               </api-keys>
+               <ivr-profiles><profile name="sales-wait">
+                 <param name="queue" value="sales"/><param name="offer" value="immediate"/>
+                 <param name="tell-wait" value="true"/>
+               </profile></ivr-profiles></configuration>"#,
+        );
+    assert!(text.contains("offer-after-wait"));
+    let conf = std::env::temp_dir().join(format!("queue-offer-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    let m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
+    let _ = std::fs::remove_file(&conf);
+    let line = sim
+        .logs()
+        .into_iter()
+        .find(|l| l.text.contains("REST API listening on"))
+        .unwrap_or_else(|| panic!("{:#?}", sim.logs()));
+    let addr = line.text.rsplit(' ').next().unwrap().trim().to_string();
+    (m, addr)
+}
+
+/// Two mod_callcenter agents of sales@default who have each handled a 300 s queue call and
+/// are now on another one (the centre's talk time and calls answered say 300 s a call).
+fn agents_with_history(sim: &Sim) -> [&'static str; 2] {
+    let agents = ["5001@default", "5002@default"];
+    for a in agents {
+        cc_agent(sim, a, &format!("user/{a}"), "Waiting");
+    }
+    for (i, who) in ["h1", "h2"].iter().enumerate() {
+        sim.callcenter_caller("sales@default", who, &format!("+1212555010{i}"));
+    }
+    assert_eq!(sim.callcenter_dispatch().len(), 2);
+    sim.advance(Duration::seconds(300));
+    for a in agents {
+        sim.callcenter_call_ends(a);
+    }
+    // Past the second the calls ended in (mod_callcenter: last_bridge_end < now - wrap-up).
+    sim.advance(Duration::seconds(1));
+    for (i, who) in ["h3", "h4"].iter().enumerate() {
+        sim.callcenter_caller("sales@default", who, &format!("+1212555011{i}"));
+    }
+    assert_eq!(sim.callcenter_dispatch().len(), 2);
+    agents
+}
+
+/// A caller who waits 8 s in sales@default with exit key *, each waited second taking
+/// 500 ms (the module looks about every second), pressing `keys` at the next prompt.
+fn waits_in_queue(sim: &Sim, number: &str, keys: Option<&str>) -> String {
+    let call = sim.new_call(number);
+    let s = sim.session(&call).unwrap();
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "8");
+    s.set("sim_queue_pace_ms", "500");
+    if let Some(k) = keys {
+        sim.press(&call, k);
+    }
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    call
+}
+
+fn offers_played(sim: &Sim, call: &str) -> usize {
+    sim.session(call)
+        .unwrap()
+        .apps
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(app, _)| app == "callback_queue_offer")
+        .count()
+}
+
+#[test]
+fn the_ewt_offer_fires_past_its_threshold_and_not_before() {
+    // Threshold 5 minutes, two agents on calls, 300 s a call. Caller A has one live caller
+    // ahead: place 2, about 300 s, not past the threshold: no offer. Caller B has two
+    // ahead: place 3, about 450 s: offered once (about 8 minutes), B presses nothing and
+    // keeps waiting. Caller C, also past it, presses 1: the offer queues the exit key,
+    // mod_callcenter ends the wait as for the key, and callback_queue_exit makes the
+    // callback with its estimate kept.
+    let sim = sim();
+    let (_m, _) = load_with_offer(&sim);
+    agents_with_history(&sim);
+    sim.callcenter_caller("sales@default", "l1", "+12125550120");
+    // Joined a second before the next (a tie goes to the later caller's callback).
+    sim.advance(Duration::seconds(1));
+    let a = waits_in_queue(&sim, "+12125550131", None);
+    assert_eq!(offers_played(&sim, &a), 0, "{:?}", sim.commands());
+    assert_eq!(sim.var(&a, "cc_cancel_reason").as_deref(), Some("TIMEOUT"));
+    assert_eq!(sim.var(&a, "callback_offer"), None);
+
+    sim.callcenter_caller("sales@default", "l2", "+12125550121");
+    // Joined a second before the next (a tie goes to the later caller's callback).
+    sim.advance(Duration::seconds(1));
+    let b = waits_in_queue(&sim, "+12125550132", None);
+    assert_eq!(offers_played(&sim, &b), 1, "{:?}", sim.commands());
+    let broadcast = format!("uuid_broadcast {b} callback_queue_offer::8 aleg");
+    assert_eq!(
+        sim.commands().iter().filter(|c| **c == broadcast).count(),
+        1,
+        "{:?}",
+        sim.commands()
+    );
+    assert_eq!(sim.var(&b, "callback_offer").as_deref(), Some("played"));
+    assert_eq!(sim.var(&b, "cc_cancel_reason").as_deref(), Some("TIMEOUT"));
+
+    let c = waits_in_queue(&sim, "+12125550133", Some("1"));
+    assert_eq!(offers_played(&sim, &c), 1);
+    assert_eq!(sim.var(&c, "callback_offer").as_deref(), Some("taken"));
+    assert_eq!(
+        sim.var(&c, "cc_cancel_reason").as_deref(),
+        Some("EXIT_WITH_KEY")
+    );
+    assert_eq!(sim.var(&c, "cc_exit_key").as_deref(), Some("*"));
+    assert!(sim.execute(&c, "callback_queue_exit", ""));
+    assert_eq!(
+        sim.var(&c, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&c, "callback_error")
+    );
+    let id: i64 = sim.var(&c, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    // l1 and l2 ahead: place 3, 3 x 300 s over 2 agents.
+    assert_eq!(r["ivr_data"]["estimated_wait_seconds"], "450", "{r}");
+}
+
+#[test]
+fn the_estimate_counts_the_centres_line_over_rest_and_its_error_is_a_metric() {
+    // With two live callers waiting and a callback taken from the queue, the availability
+    // answer places a new request 4th (2 live + 1 callback ahead), about 600 s with two
+    // agents at 300 s a call, and the IVR's tell-wait says so before the menu. When the callback is first offered to an agent, the wait it
+    // had less its estimate is observed in callback_estimate_error_seconds.
+    let sim = sim();
+    let (_m, addr) = load_with_offer(&sim);
+    let agents = agents_with_history(&sim);
+    sim.callcenter_caller("sales@default", "l1", "+12125550120");
+    // Joined a second before the next (a tie goes to the later caller's callback).
+    sim.advance(Duration::seconds(1));
+    sim.callcenter_caller("sales@default", "l2", "+12125550121");
+    // Joined a second before the next (a tie goes to the later caller's callback).
+    sim.advance(Duration::seconds(1));
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    assert!(sim.execute(&call, "callback_queue_exit", ""));
+    let id: i64 = sim
+        .var(&call, "callback_id")
+        .unwrap_or_else(|| panic!("{:?}", sim.var(&call, "callback_error")))
+        .parse()
+        .unwrap();
+    assert_eq!(
+        show(&sim, id)["request"]["ivr_data"]["estimated_wait_seconds"],
+        "450"
+    );
+    // The dispatcher has looked at it: it waits for l1 and l2 (not in its hands a moment).
+    wait_for("the callback waits for its place", || {
+        show(&sim, id)["request"]["state"] == "rescheduled"
+    });
+    let day: Value = ureq::get(&format!(
+        "http://{addr}/v1/availability?queue=sales&date=2026-11-23"
+    ))
+    .set("Authorization", "Bearer create-secret-0123456789")
+    .call()
+    .unwrap()
+    .into_json()
+    .unwrap();
+    assert_eq!(
+        day["estimate"],
+        serde_json::json!({"place": 4, "live_ahead": 2, "seconds": 600}),
+        "{day}"
+    );
+
+    // The IVR with tell-wait says the same before the caller chooses (who hangs up then).
+    let ivr_call = sim.new_call("+12125550150");
+    sim.act(&ivr_call, Act::Hangup);
+    sim.execute(&ivr_call, "callback_ivr", "sales-wait");
+    let apps = sim.session(&ivr_call).unwrap().apps.lock().unwrap().clone();
+    let said: Vec<String> = apps
+        .iter()
+        .filter(|(a, _)| a == "playback" || a == "say")
+        .map(|(_, arg)| arg.clone())
+        .take(6)
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "callback/position.wav",
+            "en NUMBER pronounced 4",
+            "callback/in-line.wav",
+            "callback/wait-about.wav",
+            "en NUMBER pronounced 10",
+            "callback/minutes.wav"
+        ],
+        "{apps:?}"
+    );
+
+    // The centre's calls end: l1 and l2 take the agents; then one is free again and the
+    // callback, first in line, gets it.
+    answers_and_accepts(&sim, "user/5001@default");
+    for a in agents {
+        sim.callcenter_call_ends(a);
+    }
+    sim.advance(Duration::seconds(1));
+    assert_eq!(sim.callcenter_dispatch().len(), 2);
+    sim.advance(Duration::seconds(120));
+    sim.callcenter_call_ends(agents[0]);
+    sim.advance(Duration::seconds(1));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], agents[0]);
+    let body = ureq::get(&format!("http://{addr}/metrics"))
+        .set("Authorization", "Bearer metrics-secret-0123456789")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} not in\n{body}"))
+    };
+    assert_eq!(value("callback_estimate_error_seconds_count"), 1.0);
+    // Offered 122 s after it was made (the calls' end, 1 s, 120 s, 1 s), told 450 s.
+    let waited = {
+        let created =
+            chrono::DateTime::parse_from_rfc3339(t["request"]["created_at"].as_str().unwrap())
+                .unwrap();
+        let started =
+            chrono::DateTime::parse_from_rfc3339(t["attempts"][0]["started_at"].as_str().unwrap())
+                .unwrap();
+        (started - created).num_seconds()
+    };
+    assert_eq!(
+        value("callback_estimate_error_seconds_sum"),
+        (waited - 450) as f64,
+        "{t}"
+    );
+    assert_eq!(
+        value(r#"callback_estimate_error_seconds_bucket{le="-300"}"#),
+        1.0
+    );
+}

@@ -9,7 +9,7 @@ use super::types::*;
 use crate::fshost::{Switch, EVENT_SUBCLASS};
 use crate::logging::Origin;
 use crate::vars::ChannelVars;
-use crate::{agent, answer, capture, command, fifo, ivr, logging, module, queue};
+use crate::{agent, answer, capture, command, fifo, ivr, logging, module, offer, queue};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
@@ -79,6 +79,12 @@ const APPS: &[App] = &[
         function: app_fifo_exit,
         short: c"After fifo <name> in: a caller who left the fifo with its exit key gets a callback",
         syntax: c"<fifo> [queue=<queue>] [vars=<var,var>]",
+    },
+    App {
+        name: c"callback_queue_offer",
+        function: app_queue_offer,
+        short: c"In a callcenter queue's wait: the offer of a callback, its key ends the wait",
+        syntax: c"<estimated wait in minutes>",
     },
     App {
         name: c"callback_agent",
@@ -270,6 +276,16 @@ unsafe extern "C" fn app_fifo_exit(session: *mut CoreSession, data: *const c_cha
         run_app("callback_fifo_exit", session, data, |s, d| {
             let m = module::current();
             fifo::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
+        })
+    }
+}
+
+unsafe extern "C" fn app_queue_offer(session: *mut CoreSession, data: *const c_char) {
+    // SAFETY: called by the core with a live session and its argument string.
+    unsafe {
+        run_app("callback_queue_offer", session, data, |s, d| {
+            let m = module::current();
+            offer::run(m.as_ref().map(|m| m.node().service().as_ref()), s, d)
         })
     }
 }
