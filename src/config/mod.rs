@@ -8,16 +8,16 @@ mod api;
 mod dispatch;
 mod ivr;
 mod notice;
+mod params;
+mod queue;
 pub mod raw;
 mod reload;
 mod staff;
 
 use crate::ivr::IvrProfile;
 use crate::number::NumberPolicy;
-use crate::retry::{RetryDelay, RetryPolicy};
-use crate::schedule::{parse_zone, BusinessHours, HoursError, LegalHours, QueueRules, SlotPolicy};
+use crate::schedule::LegalHours;
 use crate::transcribe::{AudioLimits, EngineConfig, TagRule, TagRules, WorkerConfig};
-use crate::when::parse_duration;
 pub use answer::{AfterMessage, OnMachine, QueueAnswer};
 pub use api::{calling_code, ApiConfig, ApiKey, Scope, WebhookTarget, WidgetConfig};
 use chrono::Duration;
@@ -27,7 +27,10 @@ pub use dispatch::{
     Routing, DEFAULT_RINGBACK,
 };
 pub use notice::{Channel, Notice, NoticeConfig, Smtp, PLACEHOLDERS};
-use raw::{Param, RawConfig};
+use params::{check_token, language, legal_week, list, Params};
+pub use queue::QueueConfig;
+use queue::QUEUE_KEYS;
+use raw::RawConfig;
 pub use staff::{Role, StaffConfig, StaffUser, Visibility};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -157,30 +160,6 @@ impl std::fmt::Display for DbUrl {
     }
 }
 
-/// One queue (`<queues><queue name="...">`).
-#[derive(Debug, Clone)]
-pub struct QueueConfig {
-    pub rules: QueueRules,
-    pub retry: RetryPolicy,
-    /// How its customers are dialled and its agents picked.
-    pub dial: QueueDial,
-    /// `legal-hours`: when its customers may be called, read in each customer's own zone
-    /// (as well as their country's `<legal-hours>`).
-    pub legal_hours: Option<BusinessHours>,
-    /// The customer leg on answer: machine detection and its policy, the greeting.
-    pub answer: QueueAnswer,
-}
-
-impl QueueConfig {
-    pub fn name(&self) -> &str {
-        &self.rules.name
-    }
-
-    pub fn zone(&self) -> Tz {
-        self.rules.hours.zone()
-    }
-}
-
 /// Transcription of recordings (`whisper-*`, `transcribe-*` settings and `<tags>`).
 #[derive(Debug, Clone)]
 pub struct TranscribeConfig {
@@ -251,164 +230,8 @@ const SETTINGS_KEYS: &[&str] = &[
 
 const TAG_KEYS: &[&str] = &["words", "regex", "queue", "priority"];
 
-const QUEUE_KEYS: &[&str] = &[
-    "time-zone",
-    "hours",
-    "closed-dates",
-    "slot-minutes",
-    "slot-capacity",
-    "horizon-days",
-    "retry-delays",
-    "max-attempts",
-    "failover-queue",
-    "ttl",
-    "reoffer-delay",
-    "whisper-language",
-    "legal-hours",
-];
-
 /// Keys of `<legal-hours><country name="US">`.
 const LEGAL_KEYS: &[&str] = &["hours"];
-
-/// Looks up params by name, refusing unknown and repeated keys.
-struct Params<'a> {
-    at: String,
-    map: BTreeMap<&'a str, &'a Param>,
-}
-
-impl<'a> Params<'a> {
-    fn new(at: &str, params: &'a [Param], known: &[&str]) -> Result<Self, ConfigError> {
-        let mut map = BTreeMap::new();
-        for p in params {
-            if !known.contains(&p.name.as_str()) {
-                return Err(ConfigError::new(
-                    format!("{at}/{} (line {})", p.name, p.line),
-                    format!("unknown key (known keys: {})", known.join(", ")),
-                ));
-            }
-            if map.insert(p.name.as_str(), p).is_some() {
-                return Err(ConfigError::new(
-                    format!("{at}/{} (line {})", p.name, p.line),
-                    "the key is given twice",
-                ));
-            }
-        }
-        Ok(Self {
-            at: at.to_string(),
-            map,
-        })
-    }
-
-    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
-        let line = self
-            .map
-            .get(key)
-            .map(|p| format!(" (line {})", p.line))
-            .unwrap_or_default();
-        ConfigError::new(format!("{}/{key}{line}", self.at), message)
-    }
-
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.map.get(key).map(|p| p.value.as_str())
-    }
-
-    fn text(&self, key: &str, default: &str) -> String {
-        self.get(key).unwrap_or(default).to_string()
-    }
-
-    fn number<T>(
-        &self,
-        key: &str,
-        default: T,
-        range: std::ops::RangeInclusive<T>,
-    ) -> Result<T, ConfigError>
-    where
-        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-    {
-        let Some(v) = self.get(key) else {
-            return Ok(default);
-        };
-        let n: T = v
-            .parse()
-            .map_err(|_| self.err(key, format!("'{v}' is not a whole number")))?;
-        if !range.contains(&n) {
-            return Err(self.err(
-                key,
-                format!("{n} is out of range ({} to {})", range.start(), range.end()),
-            ));
-        }
-        Ok(n)
-    }
-
-    fn flag(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
-            None => Ok(default),
-            Some("true" | "yes" | "on" | "1") => Ok(true),
-            Some("false" | "no" | "off" | "0") => Ok(false),
-            Some(v) => Err(self.err(key, format!("'{v}' is not true or false"))),
-        }
-    }
-
-    fn duration(&self, key: &str, default: &str) -> Result<Duration, ConfigError> {
-        let v = self.get(key).unwrap_or(default);
-        parse_duration(v).map_err(|e| self.err(key, e.to_string()))
-    }
-
-    fn zone(&self, key: &str, default: Tz) -> Result<Tz, ConfigError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => parse_zone(v).map_err(|e| self.err(key, e.to_string())),
-        }
-    }
-}
-
-/// A `whisper-language` value: a language code such as `en`, or `auto`.
-fn language(p: &Params<'_>, value: &str) -> Result<String, ConfigError> {
-    let ok = value == "auto"
-        || (matches!(value.len(), 2 | 3) && value.bytes().all(|b| b.is_ascii_lowercase()));
-    if !ok {
-        return Err(p.err(
-            "whisper-language",
-            format!("'{value}' is not a language code such as en, de, or auto"),
-        ));
-    }
-    Ok(value.to_string())
-}
-
-/// A name usable as a queue or node id: it travels in logs, events and channel variables.
-fn check_token(p: &Params<'_>, key: &str, value: &str) -> Result<(), ConfigError> {
-    let ok = !value.is_empty()
-        && value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(p.err(
-            key,
-            format!("'{value}' must be 1-64 letters, digits, '-', '_' or '.'"),
-        ))
-    }
-}
-
-/// A `legal-hours` week (queue) or `hours` (country): the business-hours grammar without
-/// closed dates, read later in each customer's zone.
-fn legal_week(p: &Params<'_>, key: &str) -> Result<Option<BusinessHours>, ConfigError> {
-    match p.get(key).map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => BusinessHours::parse(Tz::UTC, v, "")
-            .map(Some)
-            .map_err(|e| p.err(key, e.to_string())),
-    }
-}
-
-fn list(v: &str) -> Vec<&str> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
-}
 
 impl Config {
     /// Reads and validates a `callback.conf.xml` file.
@@ -651,7 +474,7 @@ impl Config {
             }
             queues.insert(
                 section.name.clone(),
-                Self::build_queue(&q, &section.name, &settings, horizon_days)?,
+                queue::build_queue(&q, &section.name, &settings, horizon_days)?,
             );
         }
         if queues.is_empty() {
@@ -659,7 +482,7 @@ impl Config {
             let q = Params::new("queues/default", &[], &queue_keys)?;
             queues.insert(
                 default_queue.clone(),
-                Self::build_queue(&q, &default_queue, &settings, horizon_days)?,
+                queue::build_queue(&q, &default_queue, &settings, horizon_days)?,
             );
         }
         if !queues.contains_key(&default_queue) {
@@ -845,74 +668,6 @@ impl Config {
         Ok(match t.get("priority") {
             Some(_) => rule.with_priority(t.number("priority", 0i32, -1000..=1000)?),
             None => rule,
-        })
-    }
-
-    fn build_queue(
-        q: &Params<'_>,
-        name: &str,
-        settings: &Settings,
-        horizon_days: u32,
-    ) -> Result<QueueConfig, ConfigError> {
-        let zone = q.zone("time-zone", settings.default_time_zone)?;
-        let hours = BusinessHours::parse(
-            zone,
-            q.get("hours").unwrap_or("always"),
-            q.get("closed-dates").unwrap_or(""),
-        )
-        .map_err(|e| {
-            let key = match e {
-                HoursError::ClosedDates(_) => "closed-dates",
-                HoursError::Hours(_) => "hours",
-            };
-            q.err(key, e.to_string())
-        })?;
-        let slots = SlotPolicy {
-            minutes: q.number("slot-minutes", 30u32, 5..=1440)?,
-            capacity: q.number("slot-capacity", 10u32, 1..=100_000)?,
-        };
-        let horizon = Duration::days(i64::from(q.number(
-            "horizon-days",
-            horizon_days,
-            1..=365,
-        )?));
-        let delays = list(q.get("retry-delays").unwrap_or("5m,15m,60m"))
-            .into_iter()
-            .map(parse_duration)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| q.err("retry-delays", e.to_string()))?;
-        if delays.is_empty() {
-            return Err(q.err("retry-delays", "give at least one delay, e.g. 5m,15m,60m"));
-        }
-        let ttl = match q.get("ttl") {
-            Some("none" | "never") => None,
-            _ => Some(q.duration("ttl", "7d")?),
-        };
-        let retry = RetryPolicy {
-            delay: if delays.len() == 1 {
-                RetryDelay::Fixed(delays[0])
-            } else {
-                RetryDelay::Steps(delays)
-            },
-            max_attempts: q.number("max-attempts", 3u32, 1..=50)?,
-            failover_queue: q
-                .get("failover-queue")
-                .filter(|f| !f.is_empty())
-                .map(str::to_string),
-            ttl,
-            reoffer_delay: q.duration("reoffer-delay", "10s")?,
-        };
-        Ok(QueueConfig {
-            legal_hours: legal_week(q, "legal-hours")?,
-            dial: dispatch::build_queue_dial(q)?,
-            answer: answer::build_queue_answer(q)?,
-            rules: QueueRules {
-                name: name.to_string(),
-                hours,
-                slots,
-                horizon,
-            },
-            retry,
         })
     }
 
