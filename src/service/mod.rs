@@ -1,6 +1,8 @@
 //! The facade every front end calls: dialplan applications, the fs_cli `callback` command,
 //! the HTTP API. It validates input (numbers, zones, times, keys), applies the schedule
 //! rules, writes to the store first, and then notifies the host of the transition.
+//! About 800 lines: the facade's lifecycle doors are kept together so each can be read
+//! beside the others (the rest is split out below).
 //!
 //! - this file: the service, new requests, recordings, traces, cancel, wrap-up, purge;
 //! - `input.rs`: what a front end hands in, and its bounds;

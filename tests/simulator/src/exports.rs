@@ -2,6 +2,10 @@
 //! module resolves them at dlopen, as it would against libfreeswitch. Necessarily `unsafe`:
 //! they receive raw pointers from C.
 //!
+//! Over 800 lines on purpose: this file is the one place that lists every switch symbol the
+//! module links against (a missing one fails the module's dlopen), each a thin
+//! `extern "C"` shim over `core.rs`.
+//!
 //! Variadic functions (`switch_log_printf`, `switch_console_stream_write`) cannot be defined
 //! in stable Rust. The module always calls them with the literal `"%s"` and one `char *`,
 //! and on the System V x86_64 and AAPCS64 (Linux) ABIs a variadic call passes its arguments

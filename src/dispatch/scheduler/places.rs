@@ -1,0 +1,283 @@
+//! Keeping a callback's place among the live callers of the queue it was taken from: how
+//! many wait ahead of it in the contact centre (mod_callcenter's members by score) or the
+//! holding line (mod_fifo's callers by slot and join time), the centre's agents kept in
+//! step with the module's (claimed, on a call, free), and the agents held for a callback at
+//! the front of the line. The loop in `scheduler.rs` asks; the rules are
+//! [`crate::centre`] and [`crate::line`].
+
+use super::{Dispatcher, HOLD_SECS};
+use crate::host::{CentreMark, CentreTable};
+use crate::model::{CallbackRequest, State};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::PoisonError;
+
+impl Dispatcher {
+    /// How many live callers of the contact-centre queue callback `r` was taken from are
+    /// ahead of its caller's place (`crate::centre::ahead`); 0 for a callback from no such
+    /// queue, or when the centre's member list cannot be read (logged: the callback is
+    /// then served as any other rather than held without end).
+    pub(super) fn ahead_in_centre(
+        &self,
+        r: &CallbackRequest,
+        cache: &mut BTreeMap<String, Option<Vec<crate::centre::CentreMember>>>,
+    ) -> usize {
+        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+        let (Some(queue), Some(joined)) = (
+            r.ivr_data.get(CENTRE_QUEUE_KEY),
+            r.ivr_data
+                .get(JOINED_KEY)
+                .and_then(|j| j.parse::<i64>().ok()),
+        ) else {
+            return 0;
+        };
+        if r.state != State::Due {
+            return 0;
+        }
+        let members = cache.entry(queue.clone()).or_insert_with(|| {
+            let read = self
+                .svc
+                .host()
+                .centre_table(CentreTable::Members(queue.clone()))
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
+            match read {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(
+                        callback_id = r.id,
+                        "the callers of {queue} not read ({e}): the callback does not wait for them"
+                    );
+                    None
+                }
+            }
+        });
+        members
+            .as_deref()
+            .map_or(0, |m| crate::centre::ahead(m, joined))
+    }
+
+    /// How many live callers of the holding line callback `r` was taken from would be
+    /// served before its caller (`crate::line::ahead`); 0 for a callback from no line, or
+    /// when the line's callers cannot be read (logged: the callback is then served as any
+    /// other rather than held without end).
+    pub(super) fn ahead_in_line(
+        &self,
+        r: &CallbackRequest,
+        cache: &mut BTreeMap<String, Option<Vec<crate::host::LineCaller>>>,
+    ) -> usize {
+        use crate::handover::{JOINED_KEY, LINE_KEY, LINE_SLOT_KEY};
+        let number = |k: &str| r.ivr_data.get(k).and_then(|v| v.parse::<i64>().ok());
+        let (Some(line), Some(joined), Some(slot)) = (
+            r.ivr_data.get(LINE_KEY),
+            number(JOINED_KEY),
+            number(LINE_SLOT_KEY),
+        ) else {
+            return 0;
+        };
+        if r.state != State::Due {
+            return 0;
+        }
+        let callers = cache.entry(line.clone()).or_insert_with(|| {
+            match self.svc.host().line_callers(line) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(
+                        callback_id = r.id,
+                        "the callers of line {line} not read ({e}): the callback does not wait for them"
+                    );
+                    None
+                }
+            }
+        });
+        callers.as_deref().map_or(0, |c| {
+            crate::line::ahead(c, u32::try_from(slot).unwrap_or(u32::MAX), joined)
+        })
+    }
+
+    /// Reads the contact centre's agents and tiers and brings them into the pool. A centre
+    /// that cannot be read keeps its agents from callbacks this turn (logged when that
+    /// starts and when it ends, not every turn).
+    pub(super) fn sync_centre(
+        &self,
+        links: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Option<(
+        Vec<crate::centre::CentreAgent>,
+        Vec<crate::centre::CentreTier>,
+    )> {
+        let host = self.svc.host();
+        let read = host
+            .centre_table(CentreTable::Agents)
+            .map_err(|e| e.to_string())
+            .and_then(|a| crate::centre::agents(&a).map_err(|e| e.to_string()))
+            .and_then(|a| {
+                host.centre_table(CentreTable::Tiers)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| crate::centre::tiers(&t).map_err(|e| e.to_string()))
+                    .map(|t| (a, t))
+            });
+        let mut failing = self
+            .centre_failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match read {
+            Ok((agents, tiers)) => {
+                if failing.take().is_some() {
+                    tracing::info!("the contact centre's agents are read again");
+                }
+                let holds = self
+                    .holds
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let (members, problems) =
+                    crate::centre::members(&agents, &tiers, links, &holds, now.timestamp());
+                for p in problems {
+                    tracing::debug!("{p}: not offered callbacks");
+                }
+                // An agent the centre freed pulls its waiting callbacks forward, as one set
+                // ready does.
+                for id in self.agents.sync_centre(Some(&members), now) {
+                    if let Err(e) = self.pull_forward(&id, now) {
+                        tracing::warn!(
+                            "agent {id} free: waiting callbacks not pulled forward: {e}"
+                        );
+                    }
+                }
+                Some((agents, tiers))
+            }
+            Err(e) => {
+                if failing.as_deref() != Some(e.as_str()) {
+                    tracing::warn!(
+                        "contact-centre agents not read ({e}): none of them is offered a callback until they are"
+                    );
+                    *failing = Some(e);
+                }
+                self.agents.sync_centre(None, now);
+                None
+            }
+        }
+    }
+
+    /// Keeps the place of callbacks taken from a contact-centre queue: for each callback
+    /// with fewer live callers ahead of it than the queue has agents, one of the queue's
+    /// agents is held (its ready time set a few seconds ahead, renewed each turn), the
+    /// last the centre would pick, so the centre gives the agents it frees first to the
+    /// live callers ahead and not the held ones to callers who joined later; the
+    /// dispatcher takes a held agent for the callback once nobody is ahead, and a hold
+    /// ends when no callback needs it. Returns whether any agent is held.
+    pub(super) fn keep_places(
+        &self,
+        links: &[(String, String)],
+        agents: &[crate::centre::CentreAgent],
+        tiers: &[crate::centre::CentreTier],
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut wanted = std::collections::BTreeSet::new();
+        for (ours, centre_q) in links {
+            let joins = self.waiting_joins(ours, centre_q);
+            if joins.is_empty() {
+                continue;
+            }
+            let members = self
+                .svc
+                .host()
+                .centre_table(CentreTable::Members(centre_q.clone()))
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
+            match members {
+                Ok(m) => {
+                    // The agent each callback's place would get, by the order the agents
+                    // are likely to be freed, is held: the agents freed before it go to
+                    // the live callers ahead, none of it to a caller who joined later.
+                    let holds = self
+                        .holds
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    wanted.extend(crate::centre::agents_to_hold(
+                        agents,
+                        tiers,
+                        centre_q,
+                        &m,
+                        &joins,
+                        &holds,
+                        now.timestamp(),
+                    ));
+                }
+                Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
+            }
+        }
+        let host = self.svc.host();
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        holds.retain(|agent, h| {
+            if wanted.contains(agent) {
+                return true;
+            }
+            if let Err(e) = host.centre_mark(agent, CentreMark::ReadyAt(h.before)) {
+                tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
+            }
+            false
+        });
+        let until = now.timestamp() + HOLD_SECS;
+        for agent in wanted {
+            let before = match holds.get(&agent) {
+                Some(h) => h.before,
+                None => agents
+                    .iter()
+                    .find(|a| a.name == agent)
+                    .map_or(0, |a| a.ready_time),
+            };
+            match host.centre_mark(&agent, CentreMark::ReadyAt(until)) {
+                Ok(()) => {
+                    holds.insert(agent, crate::centre::Hold { until, before });
+                }
+                Err(e) => tracing::warn!("contact-centre agent {agent} not held: {e}"),
+            }
+        }
+        !holds.is_empty()
+    }
+
+    /// The join times of the immediate callbacks of `queue` taken from the centre's
+    /// `centre_q` that wait for an agent (not yet offered).
+    pub(super) fn waiting_joins(&self, queue: &str, centre_q: &str) -> Vec<i64> {
+        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+        let mut joins = Vec::new();
+        for state in [State::Scheduled, State::Rescheduled, State::Due] {
+            let list = self.svc.store().list(&crate::store::ListFilter {
+                queue: Some(queue.to_string()),
+                state: Some(state),
+                limit: Some(500),
+                ..Default::default()
+            });
+            let Ok(list) = list else {
+                continue;
+            };
+            for r in list {
+                // Immediate (as a hand-over makes them): waiting for an agent, whatever its
+                // backed-off due time says.
+                if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
+                    || r.kind != crate::model::CallbackType::Immediate
+                {
+                    continue;
+                }
+                if let Some(j) = r.ivr_data.get(JOINED_KEY).and_then(|j| j.parse().ok()) {
+                    joins.push(j);
+                }
+            }
+        }
+        joins
+    }
+
+    /// Ends every hold (the module stops): the agents' own ready times back.
+    pub(super) fn end_holds(&self) {
+        let host = self.svc.host();
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        for (agent, h) in std::mem::take(&mut *holds) {
+            if let Err(e) = host.centre_mark(&agent, CentreMark::ReadyAt(h.before)) {
+                tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
+            }
+        }
+    }
+}
