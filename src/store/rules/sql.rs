@@ -1,0 +1,79 @@
+//! Statements both backends run as the same text. They use PostgreSQL's `$N` parameters,
+//! which SQLite also accepts but binds by order of first appearance, not by the number:
+//! so in each statement here the `$N` first appear as `$1, $2, …` in order (the test below
+//! keeps it so), and each backend passes its values in that order.
+
+/// Removes the panel sessions expired by `$1` (epoch seconds).
+pub(crate) const SESSIONS_PURGE: &str = "DELETE FROM panel_sessions WHERE expires_at <= $1";
+
+/// Opens a panel session: digest, user, now, expiry.
+pub(crate) const SESSION_INSERT: &str =
+    "INSERT INTO panel_sessions (token_sha256, user_name, created_at, last_used, \
+     expires_at) VALUES ($1, $2, $3, $3, $4)";
+
+/// Removes the session `$1` if it expired by `$2`.
+pub(crate) const SESSION_EXPIRE: &str =
+    "DELETE FROM panel_sessions WHERE token_sha256 = $1 AND expires_at <= $2";
+
+/// Renews a session: now, new expiry, digest.
+pub(crate) const SESSION_RENEW: &str =
+    "UPDATE panel_sessions SET last_used = $1, expires_at = $2 WHERE token_sha256 = $3";
+
+/// Closes the session `$1`.
+pub(crate) const SESSION_CLOSE: &str = "DELETE FROM panel_sessions WHERE token_sha256 = $1";
+
+/// Records an agent ready or away: id, ready (0/1), since, node.
+pub(crate) const AGENT_READY: &str = "INSERT INTO agents (id, ready, since, node) \
+     VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (id) DO UPDATE SET ready = $2, since = $3, node = $4";
+
+/// Every statement above, for the test.
+#[cfg(test)]
+const ALL: &[&str] = &[
+    SESSIONS_PURGE,
+    SESSION_INSERT,
+    SESSION_EXPIRE,
+    SESSION_RENEW,
+    SESSION_CLOSE,
+    AGENT_READY,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    /// The `$N` numbers of `sql` in order of first appearance.
+    fn first_appearances(sql: &str) -> Vec<u32> {
+        let mut seen = Vec::new();
+        let mut rest = sql;
+        while let Some(at) = rest.find('$') {
+            rest = &rest[at + 1..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<u32>() {
+                if !seen.contains(&n) {
+                    seen.push(n);
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn shared_statements_number_their_parameters_in_order_of_first_appearance() {
+        // SQLite binds $N by first appearance: a statement out of order would bind wrong values.
+        for sql in ALL {
+            let seen = first_appearances(sql);
+            let expected: Vec<u32> = (1..=u32::try_from(seen.len()).unwrap()).collect();
+            assert_eq!(seen, expected, "parameters out of order in: {sql}");
+        }
+    }
+
+    #[test]
+    fn the_order_check_sees_a_statement_out_of_order() {
+        // The check above can fail: an UPDATE naming $2 before $1 is caught.
+        assert_eq!(
+            first_appearances("UPDATE t SET a = $2 WHERE b = $1"),
+            vec![2, 1]
+        );
+    }
+}
