@@ -27,6 +27,13 @@ pub(crate) const AGENT_READY: &str = "INSERT INTO agents (id, ready, since, node
      VALUES ($1, $2, $3, $4) \
      ON CONFLICT (id) DO UPDATE SET ready = $2, since = $3, node = $4";
 
+/// Stores a transcription job's failure: its next state, next try, error and now, for the
+/// job `$5` still running at attempt `$6` (whoever lost the lease changes nothing).
+pub(crate) const JOB_FAIL: &str =
+    "UPDATE transcriptions SET state = $1, next_try_at = $2, lease_until = NULL, \
+     error = $3, updated_at = $4 \
+     WHERE id = $5 AND state = 'running' AND attempts = $6";
+
 /// Every statement above, for the test.
 #[cfg(test)]
 const ALL: &[&str] = &[
@@ -36,6 +43,7 @@ const ALL: &[&str] = &[
     SESSION_RENEW,
     SESSION_CLOSE,
     AGENT_READY,
+    JOB_FAIL,
 ];
 
 #[cfg(test)]
