@@ -34,6 +34,22 @@ pub(crate) const JOB_FAIL: &str =
      error = $3, updated_at = $4 \
      WHERE id = $5 AND state = 'running' AND attempts = $6";
 
+/// Leases the webhook cursor `$3` to `$1` (none: released) until `$2`.
+pub(crate) const CURSOR_LEASE: &str =
+    "UPDATE webhook_cursors SET lease_owner = $1, lease_expires = $2 WHERE name = $3";
+
+/// Moves the webhook cursor `$5` past a delivered position (tx, id) at now, keeping its
+/// lease until `$4`; a delivery clears the failures.
+pub(crate) const CURSOR_MOVE: &str =
+    "UPDATE webhook_cursors SET last_tx = $1, last_event = $2, attempts = 0, \
+     next_try_at = 0, last_error = NULL, updated_at = $3, lease_expires = $4 \
+     WHERE name = $5";
+
+/// Counts a failed delivery of the webhook cursor `$4`: next try, error, now.
+pub(crate) const CURSOR_FAILURE: &str =
+    "UPDATE webhook_cursors SET attempts = attempts + 1, next_try_at = $1, \
+     last_error = $2, updated_at = $3 WHERE name = $4";
+
 /// Every statement above, for the test.
 #[cfg(test)]
 const ALL: &[&str] = &[
@@ -44,6 +60,9 @@ const ALL: &[&str] = &[
     SESSION_CLOSE,
     AGENT_READY,
     JOB_FAIL,
+    CURSOR_LEASE,
+    CURSOR_MOVE,
+    CURSOR_FAILURE,
 ];
 
 #[cfg(test)]
