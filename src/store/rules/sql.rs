@@ -50,6 +50,22 @@ pub(crate) const CURSOR_FAILURE: &str =
     "UPDATE webhook_cursors SET attempts = attempts + 1, next_try_at = $1, \
      last_error = $2, updated_at = $3 WHERE name = $4";
 
+/// Empties a purged callback `$2`'s transcriptions at now (`$1`): a job still to run fails
+/// as purged.
+pub(crate) const TRANSCRIPTS_PURGE: &str =
+    "UPDATE transcriptions SET wav_path = '', text = NULL, segments = NULL, \
+     language = NULL, lease_until = NULL, updated_at = $1, \
+     error = CASE WHEN state IN ('queued', 'running') THEN 'purged' ELSE error END, \
+     state = CASE WHEN state IN ('queued', 'running') THEN 'failed' ELSE state END \
+     WHERE callback_id = $2";
+
+/// Stores a transcript: text, segments, language, processing ms, now, for the job `$6`
+/// still running at attempt `$7`.
+pub(crate) const JOB_DONE: &str =
+    "UPDATE transcriptions SET state = 'done', lease_until = NULL, text = $1, \
+     segments = $2, language = $3, processing_ms = $4, updated_at = $5 \
+     WHERE id = $6 AND state = 'running' AND attempts = $7";
+
 /// Every statement above, for the test.
 #[cfg(test)]
 const ALL: &[&str] = &[
@@ -63,6 +79,8 @@ const ALL: &[&str] = &[
     CURSOR_LEASE,
     CURSOR_MOVE,
     CURSOR_FAILURE,
+    TRANSCRIPTS_PURGE,
+    JOB_DONE,
 ];
 
 #[cfg(test)]
