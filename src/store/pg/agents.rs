@@ -5,7 +5,7 @@ use super::rows::col as rows_col;
 use super::{pg_err, PgStore, PgTx};
 use crate::store::rules::rows;
 use crate::store::rules::writes::{self, Tx};
-use crate::store::rules::{mean_duration, secs, validate_agent};
+use crate::store::rules::{mean_duration, secs, sql, validate_agent};
 use crate::store::{AgentBoard, AgentRecord, AgentStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
@@ -23,8 +23,7 @@ impl AgentStore for PgStore {
         self.write("recording an agent's state", |tx| {
             let mut w = PgTx { c: tx, store: self };
             w.c.execute(
-                "INSERT INTO agents (id, ready, since, node) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET ready = $2, since = $3, node = $4",
+                sql::AGENT_READY,
                 &[&agent, &i64::from(ready), &secs(now), &node],
             )
             .map_err(pg_err("recording an agent's state"))?;

@@ -7,10 +7,10 @@ use super::tx::insert_job;
 use super::{pg_err, PgStore};
 use crate::model::CallbackId;
 use crate::store::rules::rows;
-use crate::store::rules::writes;
 use crate::store::rules::{
     after_failure, check_wav_path, claimed_job, held, lease_until, secs, JOB_ORDER,
 };
+use crate::store::rules::{sql, writes};
 use crate::store::{StoreError, TranscriptStore};
 use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
 use chrono::{DateTime, Duration, Utc};
@@ -89,10 +89,8 @@ impl JobQueue for PgStore {
             let (state, next) = after_failure(retry, t);
             let changed = tx
                 .execute(
-                    "UPDATE transcriptions SET state = $3, next_try_at = $4, lease_until = NULL, \
-                     error = $5, updated_at = $6 \
-                     WHERE id = $1 AND state = 'running' AND attempts = $2",
-                    &[&job.id, &attempts, &state, &next, &reason, &t],
+                    sql::JOB_FAIL,
+                    &[&state, &next, &reason, &t, &job.id, &attempts],
                 )
                 .map_err(pg_err("storing a transcription failure"))?;
             held(job, changed_count(changed))

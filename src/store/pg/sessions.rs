@@ -2,11 +2,11 @@
 //! are `rules::sessions`'.
 
 use super::{pg_err, PgStore};
-use crate::store::rules::secs;
 use crate::store::rules::sessions::{
     check_session_digest, renewed, session, session_expiry, session_use, SessionUse,
     SESSION_COLUMNS,
 };
+use crate::store::rules::{secs, sql};
 use crate::store::{PanelSession, SessionStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
@@ -21,18 +21,11 @@ impl SessionStore for PgStore {
         check_session_digest(digest)?;
         let expires = session_expiry(now, idle)?;
         self.write("opening a panel session", |tx| {
-            tx.execute(
-                "DELETE FROM panel_sessions WHERE expires_at <= $1",
-                &[&secs(now)],
-            )
-            .map_err(pg_err("removing expired panel sessions"))?;
-            tx.execute(
-                "INSERT INTO panel_sessions (token_sha256, user_name, created_at, last_used, \
-                 expires_at) VALUES ($1, $2, $3, $3, $4)",
-                &[&digest, &user, &secs(now), &expires],
-            )
-            .map(drop)
-            .map_err(pg_err("opening a panel session"))
+            tx.execute(sql::SESSIONS_PURGE, &[&secs(now)])
+                .map_err(pg_err("removing expired panel sessions"))?;
+            tx.execute(sql::SESSION_INSERT, &[&digest, &user, &secs(now), &expires])
+                .map(drop)
+                .map_err(pg_err("opening a panel session"))
         })
     }
 
@@ -60,20 +53,13 @@ impl SessionStore for PgStore {
             match session_use(&s, now, renew)? {
                 SessionUse::Live => Ok(Some(s)),
                 SessionUse::Expired => {
-                    c.execute(
-                        "DELETE FROM panel_sessions WHERE token_sha256 = $1 AND expires_at <= $2",
-                        &[&digest, &now_s],
-                    )
-                    .map_err(pg_err("removing an expired panel session"))?;
+                    c.execute(sql::SESSION_EXPIRE, &[&digest, &now_s])
+                        .map_err(pg_err("removing an expired panel session"))?;
                     Ok(None)
                 }
                 SessionUse::Renew { expires_at } => {
                     let changed = c
-                        .execute(
-                            "UPDATE panel_sessions SET last_used = $2, expires_at = $3 \
-                             WHERE token_sha256 = $1",
-                            &[&digest, &now_s, &expires_at],
-                        )
+                        .execute(sql::SESSION_RENEW, &[&now_s, &expires_at, &digest])
                         .map_err(pg_err("renewing a panel session"))?;
                     // A logout meanwhile (on any node) left nothing to renew: it is over.
                     Ok((changed > 0).then(|| renewed(s, now, expires_at)))
@@ -85,12 +71,9 @@ impl SessionStore for PgStore {
     fn session_close(&self, digest: &str) -> Result<bool, StoreError> {
         check_session_digest(digest)?;
         self.with(|c| {
-            c.execute(
-                "DELETE FROM panel_sessions WHERE token_sha256 = $1",
-                &[&digest],
-            )
-            .map(|n| n > 0)
-            .map_err(pg_err("closing a panel session"))
+            c.execute(sql::SESSION_CLOSE, &[&digest])
+                .map(|n| n > 0)
+                .map_err(pg_err("closing a panel session"))
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, R
 use crate::store::jobs::Tagging;
 use crate::store::rules::rows::{self, Columns, ATTEMPT_COLUMNS, CALLBACK_COLUMNS};
 use crate::store::rules::writes::Tx;
-use crate::store::rules::{invalid, map_json, secs, NewEvent, Planned};
+use crate::store::rules::{invalid, map_json, secs, sql, NewEvent, Planned};
 use crate::store::{AttemptEnd, NewAttempt, StoreError, FIRST_BOOST};
 use crate::transcribe::{Job, JobId, TranscriptResult};
 use postgres::error::SqlState;
@@ -521,15 +521,7 @@ impl Tx for PgTx<'_, '_> {
             .iter()
             .map(|r| rows::text(r, 0, "wav_path"))
             .collect::<Result<_, StoreError>>()?;
-        self.run(
-            doing,
-            "UPDATE transcriptions SET wav_path = '', text = NULL, segments = NULL, \
-             language = NULL, lease_until = NULL, updated_at = $2, \
-             error = CASE WHEN state IN ('queued', 'running') THEN 'purged' ELSE error END, \
-             state = CASE WHEN state IN ('queued', 'running') THEN 'failed' ELSE state END \
-             WHERE callback_id = $1",
-            &[&id, &now],
-        )?;
+        self.run(doing, sql::TRANSCRIPTS_PURGE, &[&now, &id])?;
         Ok(jobs)
     }
 
@@ -543,17 +535,15 @@ impl Tx for PgTx<'_, '_> {
         let ms = i64::try_from(result.processing_ms).unwrap_or(i64::MAX);
         self.run(
             "storing a transcript",
-            "UPDATE transcriptions SET state = 'done', lease_until = NULL, text = $3, \
-             segments = $4, language = $5, processing_ms = $6, updated_at = $7 \
-             WHERE id = $1 AND state = 'running' AND attempts = $2",
+            sql::JOB_DONE,
             &[
-                &job.id,
-                &i64::from(job.attempts),
                 &result.text,
                 &segments,
                 &result.language,
                 &ms,
                 &now,
+                &job.id,
+                &i64::from(job.attempts),
             ],
         )
     }

@@ -10,6 +10,7 @@ use super::{pg_err, PgStore, PgTx};
 use crate::store::rules::outbox::{
     self, cursor_row, CursorRow, CursorTx, CURSOR_COLUMNS, OUTBOX_COLUMNS,
 };
+use crate::store::rules::sql;
 use crate::store::{OutboxEvent, Position, StoreError};
 
 /// The oldest transaction still running: every event of an older transaction is
@@ -45,10 +46,7 @@ impl CursorTx for PgTx<'_, '_> {
 
     fn set_lease(&mut self, name: &str, owner: Option<&str>, until: i64) -> Result<(), StoreError> {
         self.c
-            .execute(
-                "UPDATE webhook_cursors SET lease_owner = $2, lease_expires = $3 WHERE name = $1",
-                &[&name, &owner, &until],
-            )
+            .execute(sql::CURSOR_LEASE, &[&owner, &until, &name])
             .map(drop)
             .map_err(pg_err("leasing a webhook cursor"))
     }
@@ -61,12 +59,7 @@ impl CursorTx for PgTx<'_, '_> {
         until: i64,
     ) -> Result<(), StoreError> {
         self.c
-            .execute(
-                "UPDATE webhook_cursors SET last_tx = $2, last_event = $3, attempts = 0, \
-                 next_try_at = 0, last_error = NULL, updated_at = $4, lease_expires = $5 \
-                 WHERE name = $1",
-                &[&name, &at.tx, &at.id, &now, &until],
-            )
+            .execute(sql::CURSOR_MOVE, &[&at.tx, &at.id, &now, &until, &name])
             .map(drop)
             .map_err(pg_err("recording a webhook delivery"))
     }
@@ -79,11 +72,7 @@ impl CursorTx for PgTx<'_, '_> {
         now: i64,
     ) -> Result<(), StoreError> {
         self.c
-            .execute(
-                "UPDATE webhook_cursors SET attempts = attempts + 1, next_try_at = $2, \
-                 last_error = $3, updated_at = $4 WHERE name = $1",
-                &[&name, &next_try, &error, &now],
-            )
+            .execute(sql::CURSOR_FAILURE, &[&next_try, &error, &now, &name])
             .map(drop)
             .map_err(pg_err("recording a webhook failure"))
     }

@@ -7,12 +7,14 @@
 //!   into the model, over any backend's row ([`rows::Columns`]);
 //! - [`outbox`]: the outbox cursors' leases and moves; [`sessions`]: the panel sessions'
 //!   expiry and renewal;
+//! - [`sql`]: the statements both backends run as the same text;
 //! - [`writes`]: every multi-step write (create, transition, attempts, after-call work,
 //!   purge, a transcript's tags) written once over a backend's transaction ([`writes::Tx`]).
 
 pub(crate) mod outbox;
 pub(crate) mod rows;
 pub(crate) mod sessions;
+pub(crate) mod sql;
 pub(crate) mod writes;
 
 use super::{PanelLists, StoreError, Transition};

@@ -3,7 +3,7 @@
 
 use super::{backend, SqliteStore};
 use crate::store::rules::rows::time;
-use crate::store::rules::{mean_duration, secs, validate_agent, writes};
+use crate::store::rules::{mean_duration, secs, sql, validate_agent, writes};
 use crate::store::{AgentBoard, AgentRecord, AgentStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
@@ -20,12 +20,9 @@ impl AgentStore for SqliteStore {
     ) -> Result<(), StoreError> {
         validate_agent(agent)?;
         self.write("recording an agent's state", |tx| {
-            tx.prepare_cached(
-                "INSERT INTO agents (id, ready, since, node) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (id) DO UPDATE SET ready = ?2, since = ?3, node = ?4",
-            )
-            .and_then(|mut s| s.execute(params![agent, i64::from(ready), secs(now), node]))
-            .map_err(backend("recording an agent's state"))?;
+            tx.prepare_cached(sql::AGENT_READY)
+                .and_then(|mut s| s.execute(params![agent, i64::from(ready), secs(now), node]))
+                .map_err(backend("recording an agent's state"))?;
             Ok(())
         })
     }

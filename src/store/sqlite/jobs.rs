@@ -4,6 +4,7 @@
 
 use super::{backend, SqliteStore, SqliteTx};
 use crate::model::CallbackId;
+use crate::store::rules::sql;
 use crate::store::rules::writes::{self, Tx};
 use crate::store::rules::{
     after_failure, check_wav_path, claimed_job, held, lease_until, secs, JOB_ORDER,
@@ -108,10 +109,8 @@ impl JobQueue for SqliteStore {
             let (state, next) = after_failure(retry, t);
             let changed = tx
                 .execute(
-                    "UPDATE transcriptions SET state = ?3, next_try_at = ?4, lease_until = NULL, \
-                     error = ?5, updated_at = ?6 \
-                     WHERE id = ?1 AND state = 'running' AND attempts = ?2",
-                    params![job.id, job.attempts, state, next, reason, t],
+                    sql::JOB_FAIL,
+                    params![state, next, reason, t, job.id, job.attempts],
                 )
                 .map_err(backend("storing a transcription failure"))?;
             held(job, changed)

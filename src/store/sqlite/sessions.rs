@@ -1,11 +1,11 @@
 //! The panel's sessions on SQLite ([`SessionStore`]); the rules are `rules::sessions`'.
 
 use super::{backend, SqliteStore};
-use crate::store::rules::secs;
 use crate::store::rules::sessions::{
     check_session_digest, renewed, session, session_expiry, session_use, SessionUse,
     SESSION_COLUMNS,
 };
+use crate::store::rules::{secs, sql};
 use crate::store::{PanelSession, SessionStore, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -21,14 +21,10 @@ impl SessionStore for SqliteStore {
         check_session_digest(digest)?;
         let expires = session_expiry(now, idle)?;
         self.write("opening a panel session", |tx| {
+            tx.execute(sql::SESSIONS_PURGE, [secs(now)])
+                .map_err(backend("removing expired panel sessions"))?;
             tx.execute(
-                "DELETE FROM panel_sessions WHERE expires_at <= ?1",
-                [secs(now)],
-            )
-            .map_err(backend("removing expired panel sessions"))?;
-            tx.execute(
-                "INSERT INTO panel_sessions (token_sha256, user_name, created_at, last_used, \
-                 expires_at) VALUES (?1, ?2, ?3, ?3, ?4)",
+                sql::SESSION_INSERT,
                 params![digest, user, secs(now), expires],
             )
             .map(drop)
@@ -58,22 +54,15 @@ impl SessionStore for SqliteStore {
             SessionUse::Live => Ok(Some(s)),
             SessionUse::Expired => {
                 self.write("removing an expired panel session", |tx| {
-                    tx.execute(
-                        "DELETE FROM panel_sessions WHERE token_sha256 = ?1 AND expires_at <= ?2",
-                        params![digest, secs(now)],
-                    )
-                    .map_err(backend("removing an expired panel session"))
+                    tx.execute(sql::SESSION_EXPIRE, params![digest, secs(now)])
+                        .map_err(backend("removing an expired panel session"))
                 })?;
                 Ok(None)
             }
             SessionUse::Renew { expires_at } => {
                 let changed = self.write("renewing a panel session", |tx| {
-                    tx.execute(
-                        "UPDATE panel_sessions SET last_used = ?2, expires_at = ?3 \
-                         WHERE token_sha256 = ?1",
-                        params![digest, secs(now), expires_at],
-                    )
-                    .map_err(backend("renewing a panel session"))
+                    tx.execute(sql::SESSION_RENEW, params![secs(now), expires_at, digest])
+                        .map_err(backend("renewing a panel session"))
                 })?;
                 // A logout meanwhile (on any node) left nothing to renew: it is over.
                 Ok((changed > 0).then(|| renewed(s, now, expires_at)))
@@ -84,12 +73,9 @@ impl SessionStore for SqliteStore {
     fn session_close(&self, digest: &str) -> Result<bool, StoreError> {
         check_session_digest(digest)?;
         self.write("closing a panel session", |tx| {
-            tx.execute(
-                "DELETE FROM panel_sessions WHERE token_sha256 = ?1",
-                [digest],
-            )
-            .map(|n| n > 0)
-            .map_err(backend("closing a panel session"))
+            tx.execute(sql::SESSION_CLOSE, [digest])
+                .map(|n| n > 0)
+                .map_err(backend("closing a panel session"))
         })
     }
 }

@@ -9,7 +9,7 @@ use crate::model::{
 use crate::store::jobs::Tagging;
 use crate::store::rules::rows::{attempt_columns, callback_columns};
 use crate::store::rules::writes::Tx;
-use crate::store::rules::{invalid, map_json, secs, NewEvent, Planned};
+use crate::store::rules::{invalid, map_json, secs, sql, NewEvent, Planned};
 use crate::store::{AttemptEnd, NewAttempt, StoreError};
 use crate::transcribe::{Job, JobId, TranscriptResult};
 use rusqlite::{params, Connection, OptionalExtension, Statement};
@@ -458,16 +458,7 @@ impl Tx for SqliteTx<'_> {
             )
             .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
             .map_err(backend(doing))?;
-        run(
-            self.0,
-            doing,
-            "UPDATE transcriptions SET wav_path = '', text = NULL, segments = NULL, \
-             language = NULL, lease_until = NULL, updated_at = ?2, \
-             error = CASE WHEN state IN ('queued', 'running') THEN 'purged' ELSE error END, \
-             state = CASE WHEN state IN ('queued', 'running') THEN 'failed' ELSE state END \
-             WHERE callback_id = ?1",
-            params![id, now],
-        )?;
+        run(self.0, doing, sql::TRANSCRIPTS_PURGE, params![now, id])?;
         Ok(jobs)
     }
 
@@ -482,17 +473,15 @@ impl Tx for SqliteTx<'_> {
         run(
             self.0,
             "storing a transcript",
-            "UPDATE transcriptions SET state = 'done', lease_until = NULL, text = ?3, \
-             segments = ?4, language = ?5, processing_ms = ?6, updated_at = ?7 \
-             WHERE id = ?1 AND state = 'running' AND attempts = ?2",
+            sql::JOB_DONE,
             params![
-                job.id,
-                job.attempts,
                 result.text,
                 segments,
                 result.language,
                 ms,
-                now
+                now,
+                job.id,
+                job.attempts
             ],
         )
     }

@@ -6,6 +6,7 @@ use super::{backend, SqliteStore, SqliteTx};
 use crate::store::rules::outbox::{
     self, cursor_row, CursorRow, CursorTx, CURSOR_COLUMNS, OUTBOX_COLUMNS,
 };
+use crate::store::rules::sql;
 use crate::store::{OutboxEvent, Position, StoreError};
 use rusqlite::{params, OptionalExtension};
 
@@ -34,10 +35,7 @@ impl CursorTx for SqliteTx<'_> {
 
     fn set_lease(&mut self, name: &str, owner: Option<&str>, until: i64) -> Result<(), StoreError> {
         self.0
-            .execute(
-                "UPDATE webhook_cursors SET lease_owner = ?2, lease_expires = ?3 WHERE name = ?1",
-                params![name, owner, until],
-            )
+            .execute(sql::CURSOR_LEASE, params![owner, until, name])
             .map(drop)
             .map_err(backend("leasing a webhook cursor"))
     }
@@ -50,12 +48,7 @@ impl CursorTx for SqliteTx<'_> {
         until: i64,
     ) -> Result<(), StoreError> {
         self.0
-            .execute(
-                "UPDATE webhook_cursors SET last_tx = ?2, last_event = ?3, attempts = 0, \
-                 next_try_at = 0, last_error = NULL, updated_at = ?4, lease_expires = ?5 \
-                 WHERE name = ?1",
-                params![name, at.tx, at.id, now, until],
-            )
+            .execute(sql::CURSOR_MOVE, params![at.tx, at.id, now, until, name])
             .map(drop)
             .map_err(backend("recording a webhook delivery"))
     }
@@ -68,11 +61,7 @@ impl CursorTx for SqliteTx<'_> {
         now: i64,
     ) -> Result<(), StoreError> {
         self.0
-            .execute(
-                "UPDATE webhook_cursors SET attempts = attempts + 1, next_try_at = ?2, \
-                 last_error = ?3, updated_at = ?4 WHERE name = ?1",
-                params![name, next_try, error, now],
-            )
+            .execute(sql::CURSOR_FAILURE, params![next_try, error, now, name])
             .map(drop)
             .map_err(backend("recording a webhook failure"))
     }
