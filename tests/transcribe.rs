@@ -192,6 +192,33 @@ fn billing_words_come_through_on_a_fixed_subset_of_telephone_clips() {
 }
 
 #[test]
+fn a_product_name_heard_as_two_words_is_stored_as_configured() {
+    // whisper writes the sample's product HomeShield as "home shield" on this telephone
+    // clip; the transcript the engine returns (and the worker stores) says "HomeShield".
+    let _turn = model_turn();
+    let Some(engine) = sample_engine() else {
+        return;
+    };
+    let wav = speech::speech_dir("eval").join("e09.wav");
+    let audio = load_wav(&wav, &engine.config().limits).unwrap();
+    let heard: String = engine
+        .decode(&audio.samples, None)
+        .unwrap()
+        .segments
+        .iter()
+        .map(|s| s.text.clone())
+        .collect();
+    assert!(heard.to_lowercase().contains("home shield"), "{heard:?}");
+    let got = engine.transcribe_file(&wav).unwrap();
+    assert!(got.text.contains("HomeShield"), "{:?}", got.text);
+    assert!(
+        !got.text.to_lowercase().contains("home shield"),
+        "{:?}",
+        got.text
+    );
+}
+
+#[test]
 fn transcript_tags_cancel_request_and_routes_it() {
     // The cancellation fixture, transcribed for real, is tagged intent=cancel and routed to
     // retention; the billing rule and the urgency rule do not fire.

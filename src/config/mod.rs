@@ -235,6 +235,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "whisper-prompt",
     "whisper-vocabulary",
     "whisper-temperature-fallback",
+    "whisper-prompt-check",
     "whisper-no-speech-threshold",
     "transcribe-workers",
     "transcribe-max-seconds",
@@ -794,6 +795,7 @@ impl Config {
                 defaults.temperature_fallback,
             )?,
             initial_prompt: prompt.map(str::to_string),
+            compare_unprompted: s.flag("whisper-prompt-check", defaults.compare_unprompted)?,
             vocabulary,
             no_speech_threshold,
             limits: AudioLimits {
@@ -801,6 +803,7 @@ impl Config {
                 truncate_long: s.flag("transcribe-truncate-long", false)?,
                 ..AudioLimits::default()
             },
+            ..defaults
         };
         let wd = WorkerConfig::default();
         let base = s.duration("transcribe-retry-delay", "30s")?;

@@ -14,6 +14,8 @@
 //!   notification to the host.
 //! - [`words`]: a transcript's words normalised for tag matching (numbers, currency,
 //!   spelling variants).
+//! - [`spelling`]: one-word vocabulary entries (product names) written in the transcript
+//!   as configured (`fiber max` -> `FiberMax`).
 //! - [`wer`]: word error rate over those words, for tests and the bench.
 //!
 //! The SQLite implementation of the queue lives with the store (`store/sqlite/jobs.rs`, and `store/pg/jobs.rs` for PostgreSQL).
@@ -44,6 +46,7 @@
 pub mod audio;
 pub mod engine;
 pub mod queue;
+pub mod spelling;
 pub mod tags;
 pub mod wer;
 pub mod words;
