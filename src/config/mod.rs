@@ -235,7 +235,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "whisper-prompt",
     "whisper-vocabulary",
     "whisper-temperature-fallback",
-    "whisper-prompt-check",
+    "whisper-second-view",
     "whisper-no-speech-threshold",
     "transcribe-workers",
     "transcribe-max-seconds",
@@ -795,7 +795,11 @@ impl Config {
                 defaults.temperature_fallback,
             )?,
             initial_prompt: prompt.map(str::to_string),
-            compare_unprompted: s.flag("whisper-prompt-check", defaults.compare_unprompted)?,
+            second_view_emphasis: if s.flag("whisper-second-view", true)? {
+                crate::transcribe::engine::SECOND_VIEW_EMPHASIS
+            } else {
+                0.0
+            },
             vocabulary,
             no_speech_threshold,
             limits: AudioLimits {

@@ -24,6 +24,7 @@
 //! empty = transcription off, callbacks unaffected), `whisper-language` (`en`, or `auto`;
 //! a queue's own `whisper-language` wins for its callbacks), `whisper-threads` (2),
 //! `whisper-beam-size` (0 = greedy), `whisper-temperature-fallback` (true),
+//! `whisper-second-view` (true: a pre-emphasised second decode, the surer one kept),
 //! `whisper-prompt`, `whisper-vocabulary` (product names; with the tag rules' words they
 //! make the decoder's prompt), `whisper-no-speech-threshold` (0.6),
 //! `transcribe-workers` (1), `transcribe-max-seconds` (120), `transcribe-truncate-long`
