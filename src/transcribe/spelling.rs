@@ -35,7 +35,11 @@ pub fn respell(text: &str, vocabulary: &[String]) -> String {
                 break;
             }
             joined.push_str(&text[words[j].0..words[j].1].to_lowercase());
-            if let Some((entry, _)) = entries.iter().find(|(_, lower)| *lower == joined) {
+            // One word matching an all-lowercase entry (`bill`) is an ordinary word in
+            // the caller's sentence, its case left as whisper wrote it.
+            if let Some((entry, _)) = entries.iter().find(|(entry, lower)| {
+                *lower == joined && (j > i || entry.chars().any(char::is_uppercase))
+            }) {
                 matched = Some((j, *entry));
             }
         }
