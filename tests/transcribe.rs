@@ -191,6 +191,87 @@ fn billing_words_come_through_on_a_fixed_subset_of_telephone_clips() {
     );
 }
 
+/// The sample engine with one decode (no second view), for what whisper writes itself.
+fn one_view(engine: &Engine) -> Engine {
+    Engine::new(EngineConfig {
+        second_view_emphasis: 0.0,
+        ..engine.config().clone()
+    })
+}
+
+#[test]
+fn a_product_name_heard_as_two_words_is_stored_as_configured() {
+    // whisper writes the sample's product HomeShield as "home shield" on this telephone
+    // clip; the transcript the engine returns (and the worker stores) says "HomeShield".
+    let _turn = model_turn();
+    let Some(engine) = sample_engine() else {
+        return;
+    };
+    let engine = one_view(engine);
+    let wav = speech::speech_dir("eval").join("e09.wav");
+    let audio = load_wav(&wav, &engine.config().limits).unwrap();
+    let heard: String = engine
+        .decode(&audio.samples, None)
+        .unwrap()
+        .segments
+        .iter()
+        .map(|s| s.text.clone())
+        .collect();
+    assert!(heard.to_lowercase().contains("home shield"), "{heard:?}");
+    let got = engine.transcribe_file(&wav).unwrap();
+    assert!(got.text.contains("HomeShield"), "{:?}", got.text);
+    assert!(
+        !got.text.to_lowercase().contains("home shield"),
+        "{:?}",
+        got.text
+    );
+}
+
+#[test]
+fn the_second_view_keeps_the_decode_whisper_is_surer_of() {
+    // On this clip the pre-emphasised view decodes with a higher mean log-probability
+    // than the audio as recorded, and with other words: the engine returns its text.
+    let _turn = model_turn();
+    let Some(engine) = sample_engine() else {
+        return;
+    };
+    assert!(engine.config().second_view_emphasis > 0.0);
+    let single = one_view(engine);
+    let wav = speech::speech_dir("eval").join("e09.wav");
+    let samples = load_wav(&wav, &engine.config().limits).unwrap().samples;
+    let prompt = engine.config().prompt();
+    let plain = single
+        .decode_with(&samples, None, prompt.as_deref())
+        .unwrap();
+    let mut emphasised = samples.clone();
+    audio::pre_emphasise(&mut emphasised, engine.config().second_view_emphasis);
+    let other = single
+        .decode_with(&emphasised, None, prompt.as_deref())
+        .unwrap();
+    let text = |d: &callback_core::transcribe::Decoded| {
+        d.segments
+            .iter()
+            .map(|s| s.text.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        other.mean_logprob > plain.mean_logprob,
+        "{other:?} {plain:?}"
+    );
+    assert_ne!(text(&other), text(&plain));
+    let got = engine.decode(&samples, None).unwrap();
+    assert_eq!(text(&got), text(&other));
+    let wer_plain = callback_core::transcribe::wer::wer(
+        &std::fs::read_to_string(wav.with_extension("txt")).unwrap(),
+        &text(&plain).join(" "),
+    );
+    let wer_got = callback_core::transcribe::wer::wer(
+        &std::fs::read_to_string(wav.with_extension("txt")).unwrap(),
+        &engine.transcribe_file(&wav).unwrap().text,
+    );
+    assert!(wer_got < wer_plain, "{wer_got} against {wer_plain}");
+}
+
 #[test]
 fn transcript_tags_cancel_request_and_routes_it() {
     // The cancellation fixture, transcribed for real, is tagged intent=cancel and routed to

@@ -59,13 +59,16 @@ fn defaults_and_settings_of_the_decoder() {
     assert!(c.transcribe.engine.temperature_fallback);
     assert!((c.transcribe.engine.no_speech_threshold - 0.6).abs() < 1e-6);
     assert!(c.transcribe.queue_languages.is_empty());
+    assert!(c.transcribe.engine.second_view_emphasis > 0.0);
     let c = Config::from_xml(&conf(
-        r#"<param name="whisper-temperature-fallback" value="false"/>
+        r#"<param name="whisper-second-view" value="false"/>
+           <param name="whisper-temperature-fallback" value="false"/>
            <param name="whisper-no-speech-threshold" value="0.8"/>"#,
         r#"<param name="whisper-language" value="de"/>"#,
     ))
     .unwrap();
     assert!(!c.transcribe.engine.temperature_fallback);
+    assert_eq!(c.transcribe.engine.second_view_emphasis, 0.0);
     assert!((c.transcribe.engine.no_speech_threshold - 0.8).abs() < 1e-6);
     assert_eq!(
         c.transcribe
@@ -100,6 +103,11 @@ fn bad_transcription_values_are_refused_naming_the_key() {
             r#"<param name="whisper-temperature-fallback" value="maybe"/>"#,
             "",
             "whisper-temperature-fallback",
+        ),
+        (
+            r#"<param name="whisper-second-view" value="twice"/>"#,
+            "",
+            "whisper-second-view",
         ),
     ] {
         let e = Config::from_xml(&conf(settings, queue))

@@ -220,6 +220,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "whisper-prompt",
     "whisper-vocabulary",
     "whisper-temperature-fallback",
+    "whisper-second-view",
     "whisper-no-speech-threshold",
     "transcribe-workers",
     "transcribe-max-seconds",
@@ -624,6 +625,11 @@ impl Config {
                 defaults.temperature_fallback,
             )?,
             initial_prompt: prompt.map(str::to_string),
+            second_view_emphasis: if s.flag("whisper-second-view", true)? {
+                crate::transcribe::engine::SECOND_VIEW_EMPHASIS
+            } else {
+                0.0
+            },
             vocabulary,
             no_speech_threshold,
             limits: AudioLimits {
@@ -631,6 +637,7 @@ impl Config {
                 truncate_long: s.flag("transcribe-truncate-long", false)?,
                 ..AudioLimits::default()
             },
+            ..defaults
         };
         let wd = WorkerConfig::default();
         let base = s.duration("transcribe-retry-delay", "30s")?;

@@ -14,6 +14,8 @@
 //!   notification to the host.
 //! - [`words`]: a transcript's words normalised for tag matching (numbers, currency,
 //!   spelling variants).
+//! - [`spelling`]: one-word vocabulary entries (product names) written in the transcript
+//!   as configured (`fiber max` -> `FiberMax`).
 //! - [`wer`]: word error rate over those words, for tests and the bench.
 //!
 //! The SQLite implementation of the queue lives with the store (`store/sqlite/jobs.rs`, and `store/pg/jobs.rs` for PostgreSQL).
@@ -22,6 +24,7 @@
 //! empty = transcription off, callbacks unaffected), `whisper-language` (`en`, or `auto`;
 //! a queue's own `whisper-language` wins for its callbacks), `whisper-threads` (2),
 //! `whisper-beam-size` (0 = greedy), `whisper-temperature-fallback` (true),
+//! `whisper-second-view` (true: a pre-emphasised second decode, the surer one kept),
 //! `whisper-prompt`, `whisper-vocabulary` (product names; with the tag rules' words they
 //! make the decoder's prompt), `whisper-no-speech-threshold` (0.6),
 //! `transcribe-workers` (1), `transcribe-max-seconds` (120), `transcribe-truncate-long`
@@ -44,6 +47,7 @@
 pub mod audio;
 pub mod engine;
 pub mod queue;
+pub mod spelling;
 pub mod tags;
 pub mod wer;
 pub mod words;
