@@ -42,6 +42,9 @@ pub struct Estimate {
     pub from_history: bool,
 }
 
+/// The longest wait told in minutes (16 hours and more are told as this).
+pub const MAX_MINUTES: u32 = 999;
+
 /// The line a place is in: how many serve it and how many of them are free now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {
@@ -53,9 +56,13 @@ pub struct Line {
 /// The rule itself: `place` times the handling time `per` call, shared by `agents` (at
 /// least one); the queue bench measures its error against the wait that happened.
 pub fn wait_at(place: usize, per: Duration, agents: usize) -> Duration {
+    // Saturating: `per` comes from the contact centre's figures, and `Duration::seconds`
+    // panics past i64::MAX / 1000.
     let per = per.num_seconds().max(1) as u64;
-    let secs = (per * place as u64).div_ceil(agents.max(1) as u64);
-    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+    let secs = per
+        .saturating_mul(place as u64)
+        .div_ceil(agents.max(1) as u64);
+    Duration::seconds(i64::try_from(secs).map_or(i64::MAX / 1000, |s| s.min(i64::MAX / 1000)))
 }
 
 /// The rule with the agents free now: the first `free` places go at once, the others wait
@@ -259,9 +266,11 @@ impl Estimate {
     }
 
     /// The wait in whole minutes as a caller hears it: at least one.
+    /// The wait in whole minutes, at least 1 and at most [`MAX_MINUTES`] (what a prompt
+    /// says and the in-queue offer's application takes).
     pub fn minutes(&self) -> u32 {
         let m = (self.wait.num_seconds().max(0) as u64).div_ceil(60).max(1);
-        u32::try_from(m).unwrap_or(u32::MAX)
+        u32::try_from(m).map_or(MAX_MINUTES, |m| m.min(MAX_MINUTES))
     }
 }
 
@@ -301,6 +310,22 @@ fn place(svc: &CallbackService, r: &CallbackRequest) -> Result<usize, Error> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_wait_from_huge_centre_figures_saturates_and_is_told_in_at_most_999_minutes() {
+        // Handling times read from the contact centre can be anything: the rule neither
+        // panics nor overflows, and the minutes stay what the offer's application takes.
+        let w = wait_at(usize::MAX, Duration::seconds(i64::MAX / 1000), 1);
+        assert_eq!(w, Duration::seconds(i64::MAX / 1000));
+        let e = Estimate {
+            place: 3,
+            live_ahead: 0,
+            wait: Duration::hours(40),
+            from_history: true,
+        };
+        assert_eq!(e.minutes(), MAX_MINUTES);
+        assert!(crate::offer::parse_minutes(&e.minutes().to_string()).is_ok());
+    }
     use super::*;
 
     #[test]

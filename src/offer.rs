@@ -45,7 +45,7 @@ pub fn prompts(profile: &IvrProfile, wait_minutes: u32) -> Vec<Prompt> {
 /// The minutes `callback_queue_offer` was given: 1 to 999.
 pub fn parse_minutes(data: &str) -> Result<u32, String> {
     match data.trim().parse::<u32>() {
-        Ok(m) if (1..=999).contains(&m) => Ok(m),
+        Ok(m) if (1..=crate::estimate::MAX_MINUTES).contains(&m) => Ok(m),
         _ => Err(format!(
             "'{}' is not a wait in minutes (1 to 999)",
             data.trim()

@@ -43,6 +43,8 @@ struct ClipLine {
     clip: PathBuf,
     played: Vec<String>,
     up: bool,
+    /// The verdict handed over as the leg was ended.
+    handed: Option<Verdict>,
 }
 
 impl Caller for ClipLine {
@@ -76,7 +78,12 @@ impl CustomerLine for ClipLine {
     fn host_detection(&self) -> HostDetection {
         HostDetection::default()
     }
-    fn hang_up(&mut self) {
+    fn hang_up(&mut self, verdict: Verdict) {
+        assert!(
+            self.up,
+            "the verdict is handed over while the leg is still up"
+        );
+        self.handed = Some(verdict);
         self.up = false;
     }
 }
@@ -91,6 +98,7 @@ fn check(name: &str, engine: &Engine) -> (Verdict, ClipLine) {
         clip: clip(name),
         played: Vec::new(),
         up: true,
+        handed: None,
     };
     let scratch =
         std::env::temp_dir().join(format!("answer-phrases-{}-{name}.wav", std::process::id()));
@@ -114,6 +122,11 @@ fn a_short_greeting_is_a_machine_by_its_words() {
     let (verdict, line) = check("short-machine", &engine);
     assert_eq!(verdict, Verdict::Machine);
     assert!(!line.up);
+    assert_eq!(
+        line.handed,
+        Some(Verdict::Machine),
+        "handed over before the leg ended"
+    );
 }
 
 #[test]
@@ -124,4 +137,5 @@ fn a_short_hello_stays_a_person() {
     let (verdict, line) = check("short-human", &engine);
     assert_eq!(verdict, Verdict::Human);
     assert!(line.up);
+    assert_eq!(line.handed, None);
 }

@@ -45,8 +45,10 @@ impl HostDetection {
 /// The answered customer leg, as the check sees it. Blocking, on that leg's thread.
 pub trait CustomerLine: Caller {
     fn host_detection(&self) -> HostDetection;
-    /// Ends the leg (the agent is then not connected).
-    fn hang_up(&mut self);
+    /// Hands `verdict` to the agent's side, then ends the leg (the agent is then not
+    /// connected). In that order: the agent's bridge returns as soon as the leg is gone,
+    /// and reads the verdict then, while the thread running the check may still be going.
+    fn hang_up(&mut self, verdict: Verdict);
 }
 
 /// The recording level below which audio is silence, as the IVR's recordings use.
@@ -132,7 +134,7 @@ fn decide(
     }
     match greeted {
         Greeted::NoKey(what, key) => {
-            line.hang_up();
+            line.hang_up(Verdict::NoKey);
             (
                 Verdict::NoKey,
                 format!("{what} after the greeting (expected {key})"),
@@ -158,17 +160,21 @@ fn on_machine(
     match cfg.on_machine {
         OnMachine::Agent => (Verdict::Human, format!("{why}; handed to the agent")),
         OnMachine::Retry => {
-            line.hang_up();
+            line.hang_up(Verdict::Machine);
             (Verdict::Machine, why)
         }
         OnMachine::Message => {
             let Some(message) = cfg.message.clone() else {
-                line.hang_up();
+                line.hang_up(Verdict::Machine);
                 return (Verdict::Machine, format!("{why}; no message configured"));
             };
             wait_for_beep(line, scratch);
             let played = line.play(&[Prompt::File(message)]);
-            line.hang_up();
+            line.hang_up(if played {
+                Verdict::MessageLeft
+            } else {
+                Verdict::Machine
+            });
             if played {
                 (Verdict::MessageLeft, format!("{why}; message left"))
             } else {

@@ -14,7 +14,12 @@ const MACHINE_PHRASES: &[&str] = &[
     "after the tone",
     "after the beep",
     "at the tone",
-    "not available",
+    // Not "not available" alone: a person on a shared line says "he's not available".
+    "not available to",
+    "i am not available",
+    "im not available",
+    "person you * calling",
+    "person youre calling",
     "take your call",
     "come to the phone",
     "voicemail",
@@ -71,7 +76,15 @@ mod tests {
         );
         assert_eq!(
             machine_phrase("The person you are calling is NOT AVAILABLE."),
-            Some("not available")
+            Some("person you * calling")
+        );
+        assert_eq!(
+            machine_phrase("Hi, I'm not available right now."),
+            Some("im not available")
+        );
+        assert_eq!(
+            machine_phrase("He's not available, can I take a message?"),
+            None
         );
         assert_eq!(machine_phrase("Hello? Who is this?"), None);
         assert_eq!(machine_phrase("Hello, Sarah speaking."), None);

@@ -28,6 +28,9 @@ pub const VERDICT_VAR: &str = "callback_answer";
 struct FsCustomerLine<'a> {
     call: &'a dyn CallControl,
     caller: FsCaller<'a>,
+    id: i64,
+    /// The agent's call (checked as a uuid), which receives the verdict.
+    agent_uuid: String,
 }
 
 impl Caller for FsCustomerLine<'_> {
@@ -72,7 +75,20 @@ impl CustomerLine for FsCustomerLine<'_> {
         }
     }
 
-    fn hang_up(&mut self) {
+    /// The verdict first (`uuid_setvar` on the agent's call), then the hangup: the agent's
+    /// bridge returns once this leg is gone, while this thread (the originate's detached
+    /// collect thread, src/switch_ivr_originate.c:292-301) may still be running.
+    fn hang_up(&mut self, verdict: Verdict) {
+        let arg = format!("{} {VERDICT_VAR} {}", self.agent_uuid, verdict.as_str());
+        let taken = switch::api_execute("uuid_setvar", &arg)
+            .is_some_and(|(_, out)| out.trim_start().starts_with("+OK"));
+        if !taken {
+            tracing::error!(
+                callback_id = self.id,
+                "callback {}: the agent's call did not take the verdict",
+                self.id
+            );
+        }
         self.call.execute("hangup", "NORMAL_CLEARING");
     }
 }
@@ -112,7 +128,9 @@ pub fn run(dispatcher: Option<&Dispatcher>, call: &dyn CallControl, data: &str) 
         .map(|p| p.language)
         .unwrap_or_else(|| "en".into());
     let leg = call.uuid().unwrap_or_default();
-    let scratch = std::env::temp_dir().join(format!(
+    // In the module's own recordings directory, not the shared temp directory, where
+    // another local user could have planted a link at a guessable name.
+    let scratch = cfg.settings.recordings_dir.join(format!(
         "callback-answer-{id}-{}.wav",
         leg.chars()
             .filter(|c| c.is_ascii_hexdigit() || *c == '-')
@@ -121,6 +139,8 @@ pub fn run(dispatcher: Option<&Dispatcher>, call: &dyn CallControl, data: &str) 
     let mut line = FsCustomerLine {
         call,
         caller: FsCaller::new(call, &language),
+        id,
+        agent_uuid,
     };
     let engine = svc.transcription_engine();
     let (verdict, why) = answer::run(&queue.answer, &mut line, engine.as_deref(), &scratch);
@@ -129,15 +149,4 @@ pub fn run(dispatcher: Option<&Dispatcher>, call: &dyn CallControl, data: &str) 
         "callback {id}: on answer, {}: {why}",
         verdict.as_str()
     );
-    if verdict != Verdict::Human {
-        let arg = format!("{agent_uuid} {VERDICT_VAR} {}", verdict.as_str());
-        let taken = switch::api_execute("uuid_setvar", &arg)
-            .is_some_and(|(_, out)| out.trim_start().starts_with("+OK"));
-        if !taken {
-            tracing::error!(
-                callback_id = id,
-                "callback {id}: the agent's call did not take the verdict"
-            );
-        }
-    }
 }

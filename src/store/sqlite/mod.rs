@@ -218,10 +218,11 @@ impl SqliteStore {
         };
         set(self.cache_kib.max(BULK_CACHE_KIB))?;
         let out = self.write(doing, f);
-        let back = set(self.cache_kib);
-        let out = out?;
-        back?;
-        Ok(out)
+        // A batch stored is reported stored: a cache left large costs memory, not data.
+        if let Err(e) = set(self.cache_kib) {
+            tracing::warn!("the page cache was not set back after {doing}: {e}");
+        }
+        out
     }
 
     pub(crate) fn read<T>(

@@ -661,8 +661,20 @@ fn confirm_exec(s: &Arc<SimSession>, line: &str) -> Result<(), String> {
     let collect = std::thread::spawn(move || {
         execute_app(&leg, &app, &data);
     });
-    if collect.join().is_err() {
-        *lock(&s.hangup_cause) = Some("DESTINATION_OUT_OF_ORDER".into());
+    // The collect thread is detached (:292-301): the originate does not wait for it to
+    // end, only for the leg to win or to be hung up, whichever comes first; an
+    // application still running after its leg hung up goes on on its own.
+    loop {
+        if collect.is_finished() {
+            if collect.join().is_err() {
+                *lock(&s.hangup_cause) = Some("DESTINATION_OUT_OF_ORDER".into());
+            }
+            break;
+        }
+        if lock(&s.hangup_cause).is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     match lock(&s.hangup_cause).clone() {
         None => {
