@@ -67,14 +67,7 @@ impl AgentLine for FsAgentLine<'_> {
         let uuid = fresh_uuid();
         let args = match dial::bridge_args(leg, &uuid) {
             Ok(a) => a,
-            Err(e) => {
-                tracing::error!(callback_id = leg.callback_id, "not dialling: {e}");
-                return LegOutcome {
-                    uuid: None,
-                    answered: false,
-                    cause: Some("INVALID_NUMBER_FORMAT".into()),
-                };
-            }
+            Err(e) => return not_dialled(leg, &e),
         };
         // The agent's call is answered, so while the customer rings FreeSWITCH plays it
         // `transfer_ringback`, else `ringback` (src/switch_ivr_originate.c:2440-2448), and
@@ -97,14 +90,7 @@ impl AgentLine for FsAgentLine<'_> {
         let confirm = match &leg.application {
             Some((app, arg)) => match dial::check_app(app, arg) {
                 Ok(()) => Some(format!("{app} {arg}")),
-                Err(e) => {
-                    tracing::error!(callback_id = leg.callback_id, "not dialling: {e}");
-                    return LegOutcome {
-                        uuid: None,
-                        answered: false,
-                        cause: Some("INVALID_NUMBER_FORMAT".into()),
-                    };
-                }
+                Err(e) => return not_dialled(leg, &e),
             },
             None => None,
         };
@@ -169,6 +155,17 @@ impl AgentLine for FsAgentLine<'_> {
             answered,
             cause,
         }
+    }
+}
+
+/// A customer leg refused before dialling (a piece of its dial string failed its check):
+/// logged, and ended as an invalid number.
+fn not_dialled(leg: &LegRequest, e: &dial::DialError) -> LegOutcome {
+    tracing::error!(callback_id = leg.callback_id, "not dialling: {e}");
+    LegOutcome {
+        uuid: None,
+        answered: false,
+        cause: Some("INVALID_NUMBER_FORMAT".into()),
     }
 }
 

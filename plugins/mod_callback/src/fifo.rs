@@ -106,10 +106,7 @@ pub fn leave(chan: &dyn ChannelVars, fifo: &str, vars: &[String]) -> QueueLeave 
         caller_number: chan.var("caller_id_number"),
         caller_name: chan.var("caller_id_name"),
         uuid: chan.uuid(),
-        vars: vars
-            .iter()
-            .filter_map(|v| chan.var(v).map(|value| (v.clone(), value)))
-            .collect(),
+        vars: crate::queue::listed_vars(chan, vars),
     }
 }
 

@@ -27,11 +27,15 @@ pub fn leave(chan: &dyn ChannelVars, vars: &[String]) -> QueueLeave {
         caller_number: chan.var("caller_id_number"),
         caller_name: chan.var("caller_id_name"),
         uuid: chan.uuid(),
-        vars: vars
-            .iter()
-            .filter_map(|v| chan.var(v).map(|value| (v.clone(), value)))
-            .collect(),
+        vars: listed_vars(chan, vars),
     }
+}
+
+/// The channel variables the dialplan listed (`vars=`) that the call has, by name.
+pub fn listed_vars(chan: &dyn ChannelVars, vars: &[String]) -> Vec<(String, String)> {
+    vars.iter()
+        .filter_map(|v| chan.var(v).map(|value| (v.clone(), value)))
+        .collect()
 }
 
 /// Runs `callback_queue_exit` on a call.
