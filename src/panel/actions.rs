@@ -131,13 +131,7 @@ pub(super) async fn set_state(
     blocking(move || {
         let v = p.changer(&headers)?;
         let s: StateChange = body(&bytes)?;
-        let agent = v.user.agent.clone().ok_or_else(|| {
-            ApiError::bad(
-                "invalid",
-                "agent",
-                "your login is not an agent (no agent in <staff>)",
-            )
-        })?;
+        let agent = v.own_agent()?;
         p.dispatcher()?
             .set_agent(&agent, s.ready)
             .map_err(agent_error)?;
@@ -159,13 +153,7 @@ pub(super) async fn call_now(
     blocking(move || {
         let v = p.changer(&headers)?;
         let r = visible(&p, &v, &id)?;
-        let agent = v.user.agent.clone().ok_or_else(|| {
-            ApiError::bad(
-                "invalid",
-                "agent",
-                "your login is not an agent (no agent in <staff>)",
-            )
-        })?;
+        let agent = v.own_agent()?;
         // Taking over a callback personal to someone else is a reassignment.
         if r.agent.as_ref().is_some_and(|a| *a != agent) {
             v.require(Action::Reassign)?;
@@ -310,12 +298,7 @@ pub(super) async fn schedule(
             .clone()
             .filter(|q| !q.trim().is_empty())
             .unwrap_or_else(|| cfg.settings.default_queue.clone());
-        if !v.sees_queue(&queue) {
-            return Err(
-                ApiError::forbidden(format!("queue '{queue}' is not one of your teams"))
-                    .on("queue"),
-            );
-        }
+        v.require_queue(&queue)?;
         let agent = s.agent.clone().filter(|a| !a.trim().is_empty());
         if let Some(a) = &agent {
             if Some(a) != v.user.agent.as_ref() {
@@ -498,13 +481,7 @@ pub(super) async fn decide(
                 ))
             }
         };
-        let agent = v.user.agent.clone().ok_or_else(|| {
-            ApiError::bad(
-                "invalid",
-                "agent",
-                "your login is not an agent (no agent in <staff>)",
-            )
-        })?;
+        let agent = v.own_agent()?;
         let delivered = p
             .dispatcher()?
             .decide(r.id, &agent, decision)
@@ -629,12 +606,7 @@ pub(super) async fn assign(
         let agent = a.agent.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let queue = a.queue.as_deref().map(str::trim).filter(|s| !s.is_empty());
         if let Some(q) = queue {
-            if !v.sees_queue(q) {
-                return Err(
-                    ApiError::forbidden(format!("queue '{q}' is not one of your teams"))
-                        .on("queue"),
-                );
-            }
+            v.require_queue(q)?;
         }
         if let Some(a) = agent {
             p.service.check_agent_serves(a, queue.unwrap_or(&r.queue))?;

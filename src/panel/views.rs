@@ -241,12 +241,7 @@ pub(super) async fn availability(
             .queue
             .clone()
             .unwrap_or_else(|| p.service.config().settings.default_queue.clone());
-        if !v.sees_queue(&queue) {
-            return Err(
-                ApiError::forbidden(format!("queue '{queue}' is not one of your teams"))
-                    .on("queue"),
-            );
-        }
+        v.require_queue(&queue)?;
         let date = NaiveDate::parse_from_str(q.date.trim(), "%Y-%m-%d").map_err(|_| {
             ApiError::bad(
                 "invalid",
