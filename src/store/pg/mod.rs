@@ -26,15 +26,13 @@
 //! Times are whole UTC epoch seconds in `BIGINT`s, exactly as in SQLite (lease expiries
 //! rounded up).
 
-mod agents;
 mod dnc;
-mod jobs;
+mod exec;
 mod lifecycle;
 mod listen;
 mod reads;
 mod rows;
 mod schema;
-mod sessions;
 mod tls;
 mod tx;
 mod webhooks;
@@ -296,6 +294,11 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     .map_err(&err)?;
     tx.commit().map_err(&err)
 }
+
+// The doors written once over `rules::exec` (this backend's statements are in `exec`).
+crate::store::rules::sessions::session_store!(PgStore);
+crate::store::rules::agents::agent_store!(PgStore);
+crate::store::rules::queue::job_queue!(PgStore);
 
 #[cfg(test)]
 mod tests {

@@ -13,15 +13,14 @@
 //! second; lease expiries are rounded *up*, so the store never thinks a lease ended before
 //! its holder does.
 
-mod agents;
 mod checkpoint;
 mod dnc;
+mod exec;
 mod jobs;
 mod lifecycle;
 mod reads;
 mod rows;
 mod schema;
-mod sessions;
 mod tx;
 mod webhooks;
 
@@ -377,6 +376,11 @@ pub(crate) fn classify(doing: &'static str, e: rusqlite::Error) -> StoreError {
         None => StoreError::Backend(format!("{doing}: {e}")),
     }
 }
+
+// The doors written once over `rules::exec` (this backend's statements are in `exec`).
+crate::store::rules::sessions::session_store!(SqliteStore);
+crate::store::rules::agents::agent_store!(SqliteStore);
+crate::store::rules::queue::job_queue!(SqliteStore);
 
 #[cfg(test)]
 mod tests;

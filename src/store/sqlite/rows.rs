@@ -5,7 +5,7 @@ use super::backend;
 use crate::model::{Attempt, CallbackId, CallbackRequest};
 use crate::store::rules::invalid;
 use crate::store::rules::rows::{self, attempt_columns, callback_columns, BadColumn, Columns};
-use crate::store::{Event, StoreError};
+use crate::store::StoreError;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -36,10 +36,6 @@ pub(crate) fn read_callback(row: &Row<'_>) -> rusqlite::Result<CallbackRequest> 
 
 pub(crate) fn read_attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
     rows::attempt(row)
-}
-
-pub(crate) fn read_event(row: &Row<'_>) -> rusqlite::Result<Event> {
-    rows::event(row)
 }
 
 pub(crate) fn load(conn: &Connection, id: CallbackId) -> Result<CallbackRequest, StoreError> {
