@@ -3,9 +3,10 @@
 //! PostgreSQL writes its own way (row locks, casts, positions in transaction order).
 
 use super::rows::col;
-use super::{pg_err, PgStore, PgTx};
+use super::{pg_err, PgStore, PgTx, ACTIVE, CLAIMABLE, PENDING};
 use crate::store::rules::exec::{Backend, Cells, Dialect, Exec, Param};
 use crate::store::rules::outbox::CURSOR_COLUMNS;
+use crate::store::rules::rows::{ATTEMPT_COLUMNS, CALLBACK_COLUMNS};
 use crate::store::rules::JOB_ORDER;
 use crate::store::StoreError;
 use postgres::types::{IsNull, ToSql, Type};
@@ -40,6 +41,30 @@ static DIALECT: LazyLock<Dialect> = LazyLock::new(|| Dialect {
     ),
     // Locked: a claim or a move is one step against another node's.
     cursor_read: format!("SELECT {CURSOR_COLUMNS} FROM webhook_cursors WHERE name = $1 FOR UPDATE"),
+    // Locked: a change follows.
+    callback_for_update: format!(
+        "SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE id = $1 FOR UPDATE"
+    ),
+    attempt_for_update: format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1 FOR UPDATE"),
+    pending_of_number: format!(
+        "SELECT id FROM callbacks WHERE number = $1 AND queue = $2 \
+         AND {PENDING} ORDER BY id LIMIT 1"
+    ),
+    slot_count: format!(
+        "SELECT (SELECT count(*) FROM callbacks WHERE {CLAIMABLE} \
+                 AND due_at >= $2 AND due_at < $3 AND queue = $1) \
+              + (SELECT count(*) FROM callbacks WHERE {ACTIVE} \
+                 AND due_at >= $2 AND due_at < $3 AND queue = $1)"
+    ),
+    // In id order, locked: two purges (or a purge and a turn) lock in the same order.
+    purgeable: "SELECT id, state, recording_path FROM callbacks \
+         WHERE (recording_path IS NOT NULL OR transcript_text IS NOT NULL \
+                OR EXISTS (SELECT 1 FROM transcriptions t \
+                           WHERE t.callback_id = callbacks.id AND t.wav_path <> '')) \
+           AND (id = $1 OR ($2::bigint IS NOT NULL AND updated_at < $2 AND \
+                state IN ('completed', 'cancelled', 'expired', 'failed', 'done'))) \
+         ORDER BY id FOR UPDATE"
+        .into(),
     // One another worker is claiming right now is skipped.
     job_claimable: format!(
         "SELECT t.id FROM transcriptions t LEFT JOIN callbacks c ON c.id = t.callback_id \

@@ -3,12 +3,15 @@
 //! picked `FOR UPDATE SKIP LOCKED`, so two nodes claiming at once take different callbacks
 //! and never wait on each other.
 
+use super::exec::PgConn;
 use super::rows::{col, exists, load_with, prefixed};
-use super::tx::{count_slot, insert_callback, insert_events, INSERT_CALLBACK};
+use super::tx::{insert_callback, insert_events, INSERT_CALLBACK};
 use super::{pg_err, PgStore, PgTx, ACTIVE, CLAIMABLE};
 use crate::model::{CallbackId, CallbackRequest, Draft, State};
+use crate::store::rules::exec::Exec;
 use crate::store::rules::rows::{self, Columns, CALLBACK_COLUMN_COUNT};
-use crate::store::rules::writes::{self, Tx};
+use crate::store::rules::tx::count_slot;
+use crate::store::rules::writes;
 use crate::store::rules::{
     ceil_secs, check_claim, claim_detail, lease_until, next_wakeup, parse_state, reclaim_detail,
     secs, validate, validate_transition, NewEvent,
@@ -240,7 +243,7 @@ impl Lifecycle for PgStore {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
-        self.with(|c| count_slot(c, queue, ceil_secs(start), ceil_secs(end)))
+        self.with(|c| count_slot(&mut PgConn(c), queue, ceil_secs(start), ceil_secs(end)))
     }
 
     fn start_offers(

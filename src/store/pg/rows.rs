@@ -2,9 +2,8 @@
 //! that several doors use.
 
 use super::pg_err;
-use crate::model::{Attempt, CallbackId, CallbackRequest};
-use crate::store::rules::invalid;
-use crate::store::rules::rows::{self, Columns, ATTEMPT_COLUMNS, CALLBACK_COLUMNS};
+use crate::model::{CallbackId, CallbackRequest};
+use crate::store::rules::rows::{self, Columns, CALLBACK_COLUMNS};
 use crate::store::StoreError;
 use postgres::{GenericClient, Row};
 
@@ -52,21 +51,6 @@ pub(crate) fn exists(c: &mut impl GenericClient, id: CallbackId) -> Result<(), S
         .query_opt("SELECT 1 FROM callbacks WHERE id = $1", &[&id])
         .map_err(pg_err("looking up a callback"))?;
     found.map(drop).ok_or(StoreError::NotFound(id))
-}
-
-/// An attempt, locked for the rest of the transaction (a change follows).
-pub(crate) fn load_attempt(
-    c: &mut impl GenericClient,
-    attempt_id: i64,
-) -> Result<Attempt, StoreError> {
-    let row = c
-        .query_opt(
-            &format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1 FOR UPDATE"),
-            &[&attempt_id],
-        )
-        .map_err(pg_err("reading an attempt"))?
-        .ok_or_else(|| invalid("attempt_id", format!("there is no attempt {attempt_id}")))?;
-    rows::attempt(&row)
 }
 
 /// The callback columns prefixed by a table alias (`c.id, c.kind, ...`).

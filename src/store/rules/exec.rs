@@ -213,4 +213,16 @@ pub(crate) struct Dialect {
     pub cursor_read: String,
     /// The transcription job to claim at `$1` (id), locked where the backend locks rows.
     pub job_claimable: String,
+    /// The callback `$1` ([`super::rows::CALLBACK_COLUMNS`]), locked for the transaction
+    /// where the backend locks rows: a change follows.
+    pub callback_for_update: String,
+    /// The attempt `$1` ([`super::rows::ATTEMPT_COLUMNS`]), locked likewise.
+    pub attempt_for_update: String,
+    /// The oldest waiting callback (id) of the number `$1` in the queue `$2`.
+    pub pending_of_number: String,
+    /// Live callbacks (a count) of the queue `$1` due in `[$2, $3)`.
+    pub slot_count: String,
+    /// `id, state, recording_path` of the callbacks a purge forgets: the id `$1`, or those
+    /// finished before `$2`, that still hold a recording or what was said (locked likewise).
+    pub purgeable: String,
 }

@@ -12,6 +12,7 @@
 //!   the doors written once over it live with their rules (the sessions in [`sessions`],
 //!   the outbox in [`outbox`], ...);
 //! - [`sql`]: the statements both backends run as the same text;
+//! - [`tx`]: the single statements those writes are made of ([`tx::Tx`]), over [`exec`];
 //! - [`writes`]: every multi-step write (create, transition, attempts, after-call work,
 //!   purge, a transcript's tags) written once over a backend's transaction ([`writes::Tx`]).
 
@@ -23,6 +24,7 @@ pub(crate) mod reads;
 pub(crate) mod rows;
 pub(crate) mod sessions;
 pub(crate) mod sql;
+pub(crate) mod tx;
 pub(crate) mod writes;
 
 use super::{PanelLists, StoreError, Transition};

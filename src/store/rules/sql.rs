@@ -138,25 +138,26 @@ const ALL: &[&str] = &[
     RESULTS_SINCE,
 ];
 
+/// The `$N` numbers of `sql` in order of first appearance.
 #[cfg(test)]
-mod tests {
-    use super::ALL;
-
-    /// The `$N` numbers of `sql` in order of first appearance.
-    fn first_appearances(sql: &str) -> Vec<u32> {
-        let mut seen = Vec::new();
-        let mut rest = sql;
-        while let Some(at) = rest.find('$') {
-            rest = &rest[at + 1..];
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            if let Ok(n) = digits.parse::<u32>() {
-                if !seen.contains(&n) {
-                    seen.push(n);
-                }
+pub(crate) fn first_appearances(sql: &str) -> Vec<u32> {
+    let mut seen = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse::<u32>() {
+            if !seen.contains(&n) {
+                seen.push(n);
             }
         }
-        seen
     }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{first_appearances, ALL};
 
     #[test]
     fn shared_statements_number_their_parameters_in_order_of_first_appearance() {

@@ -1,8 +1,12 @@
 //! SQLite's side of `rules::exec`: statements through the connection's statement cache,
 //! parameters bound as SQLite values, and the statements SQLite writes its own way.
 
-use super::{backend, SqliteStore, SqliteTx};
+use super::{
+    backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE, PENDING, PENDING_KEY, PENDING_KEY_OF_1,
+};
 use crate::store::rules::exec::{Backend, Cells, Dialect, Exec, Param};
+use crate::store::rules::rows::attempt_columns;
+use crate::store::rules::tx::CALLBACK_BY_ID;
 use crate::store::rules::JOB_ORDER;
 use crate::store::StoreError;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -34,6 +38,34 @@ static DIALECT: LazyLock<Dialect> = LazyLock::new(|| Dialect {
         "SELECT {} FROM webhook_cursors WHERE name = $1",
         crate::store::rules::outbox::CURSOR_COLUMNS
     ),
+    // One writer at a time: nothing to lock.
+    callback_for_update: CALLBACK_BY_ID.into(),
+    attempt_for_update: concat!(
+        "SELECT ",
+        attempt_columns!(),
+        " FROM attempts WHERE id = $1"
+    )
+    .into(),
+    // Through `callbacks_pending_number` (its key word for word).
+    pending_of_number: format!(
+        "SELECT id FROM callbacks WHERE {PENDING_KEY} = {PENDING_KEY_OF_1} \
+         AND number = ?1 AND queue = ?2 AND {PENDING} ORDER BY id LIMIT 1"
+    ),
+    // Waiting ones through the claim index, plus the few held under a lease (requested ones
+    // have no due time, so never count).
+    slot_count: format!(
+        "SELECT (SELECT count(*) FROM callbacks WHERE {CLAIMABLE} \
+                 AND due_at >= ?2 AND due_at < ?3 AND queue = ?1) \
+              + (SELECT count(*) FROM callbacks WHERE {ACTIVE} \
+                 AND due_at >= ?2 AND due_at < ?3 AND queue = ?1)"
+    ),
+    purgeable: "SELECT id, state, recording_path FROM callbacks \
+         WHERE (recording_path IS NOT NULL OR transcript_text IS NOT NULL \
+                OR EXISTS (SELECT 1 FROM transcriptions t \
+                           WHERE t.callback_id = callbacks.id AND t.wav_path <> '')) \
+           AND (id = ?1 OR (?2 IS NOT NULL AND updated_at < ?2 AND \
+                state IN ('completed', 'cancelled', 'expired', 'failed', 'done')))"
+        .into(),
     job_claimable: format!(
         "SELECT t.id FROM transcriptions t LEFT JOIN callbacks c ON c.id = t.callback_id \
          WHERE (t.state = 'queued' AND t.next_try_at <= $1) \

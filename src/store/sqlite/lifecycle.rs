@@ -3,10 +3,11 @@
 //! runs best as reads through its partial indexes followed by one cached `UPDATE` a row.
 
 use super::rows::{exists, load, read_callback};
-use super::tx::{count_slot, insert_callback, insert_event_with, INSERT_CALLBACK, INSERT_EVENT};
+use super::tx::{insert_callback, insert_event_with, INSERT_CALLBACK, INSERT_EVENT};
 use super::{backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE};
 use crate::model::{CallbackId, CallbackRequest, Draft, State};
 use crate::store::rules::rows::callback_columns;
+use crate::store::rules::tx::count_slot;
 use crate::store::rules::{
     ceil_secs, check_claim, claim_detail, lease_until, next_wakeup, parse_state, reclaim_detail,
     secs, validate, validate_transition, writes, NewEvent,
@@ -228,7 +229,7 @@ impl Lifecycle for SqliteStore {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
-        self.read(|c| count_slot(c, queue, ceil_secs(start), ceil_secs(end)))
+        self.read(|c| count_slot(&mut SqliteTx(c), queue, ceil_secs(start), ceil_secs(end)))
     }
 
     fn start_offers(

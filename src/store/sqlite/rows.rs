@@ -3,8 +3,7 @@
 
 use super::backend;
 use crate::model::{Attempt, CallbackId, CallbackRequest};
-use crate::store::rules::invalid;
-use crate::store::rules::rows::{self, attempt_columns, callback_columns, BadColumn, Columns};
+use crate::store::rules::rows::{self, callback_columns, BadColumn, Columns};
 use crate::store::StoreError;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -59,15 +58,4 @@ pub(crate) fn exists(conn: &Connection, id: CallbackId) -> Result<(), StoreError
     } else {
         Err(StoreError::NotFound(id))
     }
-}
-
-pub(crate) fn load_attempt(conn: &Connection, attempt_id: i64) -> Result<Attempt, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        attempt_columns!(),
-        " FROM attempts WHERE id = ?1"
-    ))
-    .and_then(|mut s| s.query_row([attempt_id], read_attempt).optional())
-    .map_err(backend("reading an attempt"))?
-    .ok_or_else(|| invalid("attempt_id", format!("there is no attempt {attempt_id}")))
 }
