@@ -65,6 +65,14 @@ static DIALECT: LazyLock<Dialect> = LazyLock::new(|| Dialect {
                 state IN ('completed', 'cancelled', 'expired', 'failed', 'done'))) \
          ORDER BY id FOR UPDATE"
         .into(),
+    renew_lease: format!(
+        "UPDATE callbacks SET lease_expires = $3 WHERE id = $1 \
+         AND lease_owner = $2 AND lease_expires > $4 AND {ACTIVE}"
+    ),
+    next_wakeup: format!(
+        "SELECT (SELECT min(due_at) FROM callbacks WHERE {CLAIMABLE}), \
+                (SELECT min(lease_expires) FROM callbacks WHERE {ACTIVE})"
+    ),
     // One another worker is claiming right now is skipped.
     job_claimable: format!(
         "SELECT t.id FROM transcriptions t LEFT JOIN callbacks c ON c.id = t.callback_id \

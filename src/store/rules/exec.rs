@@ -211,6 +211,10 @@ pub(crate) struct Dialect {
     /// The webhook cursor `$1` ([`super::outbox::CURSOR_COLUMNS`]), locked for the
     /// transaction where the backend locks rows.
     pub cursor_read: String,
+    /// Extends the lease of the callback `$1` held by `$2` to `$3`, if it is live at `$4`.
+    pub renew_lease: String,
+    /// The first due time of a waiting callback and the first lease expiry of an active one.
+    pub next_wakeup: String,
     /// The transcription job to claim at `$1` (id), locked where the backend locks rows.
     pub job_claimable: String,
     /// The callback `$1` ([`super::rows::CALLBACK_COLUMNS`]), locked for the transaction

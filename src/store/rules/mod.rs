@@ -18,6 +18,7 @@
 
 pub(crate) mod agents;
 pub(crate) mod exec;
+pub(crate) mod lifecycle;
 pub(crate) mod outbox;
 pub(crate) mod queue;
 pub(crate) mod reads;

@@ -66,6 +66,14 @@ static DIALECT: LazyLock<Dialect> = LazyLock::new(|| Dialect {
            AND (id = ?1 OR (?2 IS NOT NULL AND updated_at < ?2 AND \
                 state IN ('completed', 'cancelled', 'expired', 'failed', 'done')))"
         .into(),
+    renew_lease: format!(
+        "UPDATE callbacks SET lease_expires = ?3 WHERE id = ?1 AND lease_owner = ?2 \
+         AND lease_expires > ?4 AND {ACTIVE}"
+    ),
+    next_wakeup: format!(
+        "SELECT (SELECT min(due_at) FROM callbacks WHERE {CLAIMABLE}), \
+                (SELECT min(lease_expires) FROM callbacks WHERE {ACTIVE})"
+    ),
     job_claimable: format!(
         "SELECT t.id FROM transcriptions t LEFT JOIN callbacks c ON c.id = t.callback_id \
          WHERE (t.state = 'queued' AND t.next_try_at <= $1) \

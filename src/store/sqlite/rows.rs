@@ -1,12 +1,9 @@
-//! rusqlite rows for the shared decoders (`store::rules::rows`), and the reads of one row
-//! that several doors use.
+//! rusqlite rows for the shared decoders (`store::rules::rows`).
 
-use super::backend;
-use crate::model::{Attempt, CallbackId, CallbackRequest};
-use crate::store::rules::rows::{self, callback_columns, BadColumn, Columns};
-use crate::store::StoreError;
+use crate::model::{Attempt, CallbackRequest};
+use crate::store::rules::rows::{self, BadColumn, Columns};
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::Row;
 
 /// A value the model cannot represent stays a conversion failure of its column, so the
 /// error reads like any other of the statement that read it.
@@ -35,27 +32,4 @@ pub(crate) fn read_callback(row: &Row<'_>) -> rusqlite::Result<CallbackRequest> 
 
 pub(crate) fn read_attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
     rows::attempt(row)
-}
-
-pub(crate) fn load(conn: &Connection, id: CallbackId) -> Result<CallbackRequest, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        callback_columns!(),
-        " FROM callbacks WHERE id = ?1"
-    ))
-    .and_then(|mut s| s.query_row([id], read_callback).optional())
-    .map_err(backend("reading a callback"))?
-    .ok_or(StoreError::NotFound(id))
-}
-
-pub(crate) fn exists(conn: &Connection, id: CallbackId) -> Result<(), StoreError> {
-    let found = conn
-        .prepare_cached("SELECT 1 FROM callbacks WHERE id = ?1")
-        .and_then(|mut s| s.exists([id]))
-        .map_err(backend("looking up a callback"))?;
-    if found {
-        Ok(())
-    } else {
-        Err(StoreError::NotFound(id))
-    }
 }
