@@ -10,7 +10,7 @@ use crate::store::rules::rows::{ATTEMPT_COLUMNS, CALLBACK_COLUMNS};
 use crate::store::rules::JOB_ORDER;
 use crate::store::StoreError;
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, GenericClient, Row};
+use postgres::{Client, Row};
 use std::error::Error;
 use std::sync::LazyLock;
 
@@ -131,95 +131,66 @@ impl Cells for Row {
     }
 }
 
-fn execute(
-    c: &mut impl GenericClient,
-    doing: &'static str,
-    sql: &str,
-    params: &[Param<'_>],
-) -> Result<usize, StoreError> {
-    let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-    c.execute(sql, &params)
-        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-        .map_err(pg_err(doing))
-}
+/// [`Exec`] on a connection or a transaction of it: `$c` names the client in `self`.
+macro_rules! pg_exec {
+    ($ty:ty, $c:ident, $($notify:tt)*) => {
+        impl Exec for $ty {
+            fn dialect(&self) -> &'static Dialect {
+                &DIALECT
+            }
 
-fn each_row(
-    c: &mut impl GenericClient,
-    doing: &'static str,
-    sql: &str,
-    params: &[Param<'_>],
-    each: &mut dyn FnMut(&dyn Cells) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-    for row in c.query(sql, &params).map_err(pg_err(doing))? {
-        each(&row)?;
-    }
-    Ok(())
+            fn execute(
+                &mut self,
+                doing: &'static str,
+                sql: &str,
+                params: &[Param<'_>],
+            ) -> Result<usize, StoreError> {
+                let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                self.$c
+                    .execute(sql, &params)
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                    .map_err(pg_err(doing))
+            }
+
+            fn each_row(
+                &mut self,
+                doing: &'static str,
+                sql: &str,
+                params: &[Param<'_>],
+                each: &mut dyn FnMut(&dyn Cells) -> Result<(), StoreError>,
+            ) -> Result<(), StoreError> {
+                let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                for row in self.$c.query(sql, &params).map_err(pg_err(doing))? {
+                    each(&row)?;
+                }
+                Ok(())
+            }
+
+            $($notify)*
+        }
+    };
 }
 
 /// The connection outside a transaction: each statement commits on its own.
-pub(crate) struct PgConn<'a>(pub &'a mut Client);
-
-impl Exec for PgConn<'_> {
-    fn dialect(&self) -> &'static Dialect {
-        &DIALECT
-    }
-
-    fn execute(
-        &mut self,
-        doing: &'static str,
-        sql: &str,
-        params: &[Param<'_>],
-    ) -> Result<usize, StoreError> {
-        execute(self.0, doing, sql, params)
-    }
-
-    fn each_row(
-        &mut self,
-        doing: &'static str,
-        sql: &str,
-        params: &[Param<'_>],
-        each: &mut dyn FnMut(&dyn Cells) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        each_row(self.0, doing, sql, params, each)
-    }
+pub(crate) struct PgConn<'a> {
+    c: &'a mut Client,
 }
 
-impl Exec for PgTx<'_, '_> {
-    fn dialect(&self) -> &'static Dialect {
-        &DIALECT
-    }
-
-    fn execute(
-        &mut self,
-        doing: &'static str,
-        sql: &str,
-        params: &[Param<'_>],
-    ) -> Result<usize, StoreError> {
-        execute(self.c, doing, sql, params)
-    }
-
-    fn each_row(
-        &mut self,
-        doing: &'static str,
-        sql: &str,
-        params: &[Param<'_>],
-        each: &mut dyn FnMut(&dyn Cells) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        each_row(self.c, doing, sql, params, each)
-    }
-
+pg_exec!(PgConn<'_>, c,);
+pg_exec!(
+    PgTx<'_, '_>,
+    c,
     fn notify(&mut self) -> Result<(), StoreError> {
         self.store.notify(self.c)
     }
-}
+);
 
 impl Backend for PgStore {
     fn reading<T>(
         &self,
         f: impl FnOnce(&mut dyn Exec) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with(|c| f(&mut PgConn(c)))
+        self.with(|c| f(&mut PgConn { c }))
     }
 
     fn writing<T>(

@@ -61,12 +61,7 @@ impl PgStore {
         owner: &str,
         bounds: ClaimBounds,
     ) -> Result<Vec<CallbackRequest>, StoreError> {
-        let ClaimBounds {
-            now_s,
-            horizon_s,
-            until,
-            limit,
-        } = bounds;
+        let (now_s, horizon_s, until, limit) = bounds.parts();
         let cols = prefixed("c");
         self.write("claiming due callbacks", |tx| {
             let err = pg_err("claiming due callbacks");

@@ -26,6 +26,13 @@ pub(crate) struct ClaimBounds {
     pub limit: i64,
 }
 
+impl ClaimBounds {
+    /// `(now_s, horizon_s, until, limit)`.
+    pub(crate) fn parts(self) -> (i64, i64, i64, i64) {
+        (self.now_s, self.horizon_s, self.until, self.limit)
+    }
+}
+
 /// See [`ClaimBounds`].
 pub(crate) fn claim_bounds(
     owner: &str,

@@ -58,12 +58,7 @@ impl SqliteStore {
         owner: &str,
         bounds: ClaimBounds,
     ) -> Result<Vec<CallbackRequest>, StoreError> {
-        let ClaimBounds {
-            now_s,
-            horizon_s,
-            until,
-            limit,
-        } = bounds;
+        let (now_s, horizon_s, until, limit) = bounds.parts();
         self.write("claiming due callbacks", |tx| {
             let err = backend("claiming due callbacks");
             // Expired leases first: those callbacks fell due before anything still waiting.
