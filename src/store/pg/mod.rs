@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: one database shared by several nodes (issue 10). This folder
-//! holds only its connection and SQL, one file per door as for SQLite ([`lifecycle`],
-//! [`agents`], [`dnc`], [`reads`], [`jobs`]), the statements of the shared writes ([`tx`]),
-//! the row adapter ([`rows`]) and the other nodes' notifications ([`listen`]).
+//! holds only its connection and SQL, as for SQLite: the executor and dialect texts
+//! ([`exec`]), what it does its own way per door ([`lifecycle`], [`reads`], [`tx`],
+//! [`webhooks`], [`dnc`]), the row adapter ([`rows`]), the schema and the other nodes'
+//! notifications ([`listen`]).
 //!
 //! Driver: the `postgres` crate, the synchronous client of the rust-postgres project (it
 //! drives tokio-postgres on a private runtime). [`Store`] is synchronous, like SQLite's
