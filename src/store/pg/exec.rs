@@ -90,12 +90,8 @@ impl ToSql for Param<'_> {
         ty: &Type,
         out: &mut bytes::BytesMut,
     ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        match *self {
-            Param::Null => Ok(IsNull::Yes),
-            Param::Int(v) => v.to_sql(ty, out),
-            Param::Bool(b) => b.to_sql(ty, out),
-            Param::Text(s) => s.to_sql(ty, out),
-        }
+        // Checked per value either way: `accepts` takes every type.
+        self.to_sql_checked(ty, out)
     }
 
     fn accepts(_: &Type) -> bool {
