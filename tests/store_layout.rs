@@ -92,3 +92,37 @@ fn no_store_file_is_longer_than_800_lines_without_saying_why() {
         .collect();
     assert!(long.is_empty(), "too long without a reason: {long:#?}");
 }
+
+#[test]
+fn every_door_is_written_once_in_the_rules_not_in_a_backend() {
+    // Issue #18: a backend folder holds its executor and its own SQL; the doors (their
+    // trait impls and the statements of the shared writes) are written once in rules/ and
+    // stamped for each backend, so no backend implements one by hand.
+    let store = store_dir();
+    let doors = [
+        "impl SessionStore for",
+        "impl AgentStore for",
+        "impl Reads for",
+        "impl JobQueue for",
+        "impl Lifecycle for",
+        "impl CursorTx for",
+        "fn set_request_hash(",
+        "fn set_disposition(",
+        "fn session_get(",
+        "fn agent_board(",
+        "fn claim_next(",
+        "fn next_wakeup(",
+    ];
+    for backend in ["sqlite", "pg"] {
+        let found = uses(&store.join(backend), &doors);
+        assert!(
+            found.is_empty(),
+            "{backend}/ implements a door by hand: {found:#?}"
+        );
+    }
+    // ... and each backend does implement the executor the doors run on.
+    for backend in ["sqlite", "pg"] {
+        let exec = uses(&store.join(backend), &["impl Backend for", "Exec for"]);
+        assert!(exec.len() >= 2, "{backend}/ has no executor: {exec:#?}");
+    }
+}

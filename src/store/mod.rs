@@ -9,8 +9,9 @@
 //!   them all, with the panel's logins ([`SessionStore`]). The job queues have theirs:
 //!   [`TranscriptStore`] ([`jobs`]) and the outbox's cursors ([`WebhookLog`]).
 //! - [`rules`]: everything both backends decide the same way (validation, lease arithmetic,
-//!   the transition plan, decoding rows, the steps of every multi-statement write), so a
-//!   backend folder holds only its connection and its SQL, one file per door.
+//!   the transition plan, decoding rows, the steps of every multi-statement write) and the
+//!   doors themselves, written once over a statement executor each backend implements once
+//!   (`rules::exec`), so a backend folder holds only its connection and its SQL.
 //! - [`error`]: [`StoreError`], the database [`Fault`]s an admin acts on, [`Outage`].
 //!
 //! Claims: [`Lifecycle::claim_due`] moves due pending callbacks to `due` under a lease

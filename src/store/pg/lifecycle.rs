@@ -1,31 +1,29 @@
-//! The lifecycle door on PostgreSQL: creates, transitions, claims and legs. The steps of
-//! each write are `store::rules::writes`; what is here is the SQL of the claims: rows are
-//! picked `FOR UPDATE SKIP LOCKED`, so two nodes claiming at once take different callbacks
-//! and never wait on each other.
+//! The lifecycle on PostgreSQL: the door and the steps of each write are `store::rules`'
+//! (`lifecycle`, `writes`); what is here is what PostgreSQL does its own way: a batch in
+//! one statement per table, the SQL of the claims (rows are picked `FOR UPDATE SKIP
+//! LOCKED`, so two nodes claiming at once take different callbacks and never wait on each
+//! other), and a turn's offers locked in id order.
 
-use super::rows::{col, exists, load_with, prefixed};
-use super::tx::{count_slot, insert_callback, insert_events, INSERT_CALLBACK};
+use super::rows::{col, prefixed};
+use super::tx::{insert_callback, insert_events, INSERT_CALLBACK};
 use super::{pg_err, PgStore, PgTx, ACTIVE, CLAIMABLE};
 use crate::model::{CallbackId, CallbackRequest, Draft, State};
-use crate::store::rules::rows::{self, Columns, CALLBACK_COLUMN_COUNT};
-use crate::store::rules::writes::{self, Tx};
-use crate::store::rules::{
-    ceil_secs, check_claim, claim_detail, lease_until, next_wakeup, parse_state, reclaim_detail,
-    secs, validate, validate_transition, NewEvent,
-};
-use crate::store::{Lifecycle, NewAttempt, Offered, StoreError, Transition, FIRST_BOOST};
-use chrono::{DateTime, Duration, Utc};
+use crate::store::rules::exec::Exec;
+use crate::store::rules::lifecycle::ClaimBounds;
+use crate::store::rules::rows::{self, CALLBACK_COLUMN_COUNT};
+use crate::store::rules::writes;
+use crate::store::rules::{claim_detail, parse_state, reclaim_detail, NewEvent};
+use crate::store::{NewAttempt, Offered, StoreError, Transition, FIRST_BOOST};
 
-impl Lifecycle for PgStore {
-    writes::lifecycle_writes!();
+crate::store::rules::lifecycle::lifecycle_door!(PgStore);
 
-    fn create_batch(
+impl PgStore {
+    /// Stores a checked batch ([`Lifecycle::create_batch`]).
+    pub(crate) fn store_batch(
         &self,
         drafts: &[Draft],
-        now: DateTime<Utc>,
+        now_s: i64,
     ) -> Result<Vec<CallbackId>, StoreError> {
-        drafts.iter().try_for_each(validate)?;
-        let now_s = secs(now);
         self.write("storing a batch of callbacks", |tx| {
             let stmt = tx
                 .prepare(INSERT_CALLBACK)
@@ -57,25 +55,13 @@ impl Lifecycle for PgStore {
         })
     }
 
-    fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError> {
-        self.with(|c| load_with(c, id, false))
-    }
-
-    fn claim_due_ahead(
+    /// Claims due callbacks within checked bounds ([`Lifecycle::claim_due_ahead`]).
+    pub(crate) fn claim(
         &self,
         owner: &str,
-        now: DateTime<Utc>,
-        ahead: Duration,
-        lease: Duration,
-        limit: usize,
+        bounds: ClaimBounds,
     ) -> Result<Vec<CallbackRequest>, StoreError> {
-        if !check_claim(owner, ahead, limit)? {
-            return Ok(Vec::new());
-        }
-        let now_s = secs(now);
-        let horizon_s = secs(now + ahead);
-        let until = lease_until(now, lease)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (now_s, horizon_s, until, limit) = bounds.parts();
         let cols = prefixed("c");
         self.write("claiming due callbacks", |tx| {
             let err = pg_err("claiming due callbacks");
@@ -188,71 +174,13 @@ impl Lifecycle for PgStore {
         })
     }
 
-    fn renew_lease(
-        &self,
-        id: CallbackId,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<(), StoreError> {
-        let now_s = secs(now);
-        let until = lease_until(now, lease)?;
-        self.write("renewing a lease", |tx| {
-            let n = tx
-                .execute(
-                    &format!(
-                        "UPDATE callbacks SET lease_expires = $3 WHERE id = $1 \
-                         AND lease_owner = $2 AND lease_expires > $4 AND {ACTIVE}"
-                    ),
-                    &[&id, &owner, &until, &now_s],
-                )
-                .map_err(pg_err("renewing a lease"))?;
-            if n == 1 {
-                return Ok(());
-            }
-            exists(tx, id)?;
-            Err(StoreError::LeaseLost {
-                id,
-                owner: owner.to_string(),
-            })
-        })
-    }
-
-    fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let (due, lease) = self.with(|c| {
-            let r = c
-                .query_one(
-                    &format!(
-                        "SELECT (SELECT min(due_at) FROM callbacks WHERE {CLAIMABLE}), \
-                                (SELECT min(lease_expires) FROM callbacks WHERE {ACTIVE})"
-                    ),
-                    &[],
-                )
-                .map_err(pg_err("finding the next wake-up"))?;
-            Ok((r.int(0, "due_at")?, r.int(1, "lease_expires")?))
-        })?;
-        next_wakeup(due, lease)
-    }
-
-    fn count_due_between(
-        &self,
-        queue: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
-        self.with(|c| count_slot(c, queue, ceil_secs(start), ceil_secs(end)))
-    }
-
-    fn start_offers(
+    /// A turn's checked offers ([`Lifecycle::start_offers`]).
+    pub(crate) fn offer(
         &self,
         offers: &[(CallbackId, Transition, NewAttempt)],
         owner: &str,
-        now: DateTime<Utc>,
+        now_s: i64,
     ) -> Result<Vec<Offered>, StoreError> {
-        for (_, t, _) in offers {
-            validate_transition(t)?;
-        }
-        let now_s = secs(now);
         self.write("starting offers", |tx| {
             let err = pg_err("starting offers");
             // Lock the turn's callbacks up front in id order, so two writers locking several

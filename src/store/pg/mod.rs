@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: one database shared by several nodes (issue 10). This folder
-//! holds only its connection and SQL, one file per door as for SQLite ([`lifecycle`],
-//! [`agents`], [`dnc`], [`reads`], [`jobs`]), the statements of the shared writes ([`tx`]),
-//! the row adapter ([`rows`]) and the other nodes' notifications ([`listen`]).
+//! holds only its connection and SQL, as for SQLite: the executor and dialect texts
+//! ([`exec`]), what it does its own way per door ([`lifecycle`], [`reads`], [`tx`],
+//! [`webhooks`], [`dnc`]), the row adapter ([`rows`]), the schema and the other nodes'
+//! notifications ([`listen`]).
 //!
 //! Driver: the `postgres` crate, the synchronous client of the rust-postgres project (it
 //! drives tokio-postgres on a private runtime). [`Store`] is synchronous, like SQLite's
@@ -26,15 +27,13 @@
 //! Times are whole UTC epoch seconds in `BIGINT`s, exactly as in SQLite (lease expiries
 //! rounded up).
 
-mod agents;
 mod dnc;
-mod jobs;
+mod exec;
 mod lifecycle;
 mod listen;
 mod reads;
 mod rows;
 mod schema;
-mod sessions;
 mod tls;
 mod tx;
 mod webhooks;
@@ -296,6 +295,11 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     .map_err(&err)?;
     tx.commit().map_err(&err)
 }
+
+// The doors written once over `rules::exec` (this backend's statements are in `exec`).
+crate::store::rules::sessions::session_store!(PgStore);
+crate::store::rules::agents::agent_store!(PgStore);
+crate::store::rules::queue::job_queue!(PgStore);
 
 #[cfg(test)]
 mod tests {

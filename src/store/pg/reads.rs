@@ -1,147 +1,40 @@
-//! The reads door on PostgreSQL: lists, traces, counts, the panel's lists and `/metrics`
-//! totals.
+//! The reads on PostgreSQL that are its own: the texts of its reads, the panel's lists
+//! (the scope's queues an array) and the transcription-time histogram (a filtered count
+//! per bound over an array of them). The reads door itself is `rules::reads`'.
 
-use super::rows::{col, exists};
+use super::rows::col;
 use super::{pg_err, PgStore, ACTIVE, CLAIMABLE, PENDING};
-use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, State};
-use crate::store::rules::rows::Columns;
-use crate::store::rules::rows::{
-    self, enum_col, job, job_row, ATTEMPT_COLUMNS, CALLBACK_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS,
-};
-use crate::store::rules::{panel_lists, result_counts, secs};
-use crate::store::{
-    Event, Figures, Histogram, ListFilter, PanelLists, PanelScope, Reads, Stats, StoreError,
-    TranscriptionJob,
-};
+use crate::model::CallbackRequest;
+use crate::store::rules::rows::{self, CALLBACK_COLUMNS};
+use crate::store::rules::{panel_lists, secs};
+use crate::store::{Histogram, PanelLists, PanelScope, StoreError};
 use chrono::{DateTime, Utc};
 
-impl Reads for PgStore {
-    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
-        self.with(|c| {
-            c.query(
-                &format!(
-                    "SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE number = $1 AND {PENDING} \
-                     UNION ALL SELECT {CALLBACK_COLUMNS} FROM callbacks \
-                     WHERE number = $1 AND {ACTIVE} ORDER BY id"
-                ),
-                &[&number],
-            )
-            .map_err(pg_err("listing a number's open callbacks"))?
-            .iter()
-            .map(rows::callback)
-            .collect()
-        })
-    }
+/// [`crate::store::Reads::open_for_number`]'s text.
+pub(super) fn open_for_number_sql() -> String {
+    format!(
+        "SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE number = $1 AND {PENDING} \
+         UNION ALL SELECT {CALLBACK_COLUMNS} FROM callbacks \
+         WHERE number = $1 AND {ACTIVE} ORDER BY id"
+    )
+}
 
-    fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError> {
-        let limit: Option<i64> = filter.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
-        self.with(|c| {
-            c.query(
-                &format!(
-                    "SELECT {CALLBACK_COLUMNS} FROM callbacks \
-                     WHERE ($1::text IS NULL OR queue = $1) \
-                     AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR number = $3) \
-                     AND ($5::bigint IS NULL OR updated_at >= $5) ORDER BY id LIMIT $4"
-                ),
-                &[
-                    &filter.queue,
-                    &filter.state.map(State::as_str),
-                    &filter.number,
-                    &limit,
-                    &filter.updated_since.map(secs),
-                ],
-            )
-            .map_err(pg_err("listing callbacks"))?
-            .iter()
-            .map(rows::callback)
-            .collect()
-        })
-    }
+/// [`crate::store::Reads::list`]'s text: a NULL limit is none.
+pub(super) fn list_sql() -> String {
+    format!(
+        "SELECT {CALLBACK_COLUMNS} FROM callbacks \
+         WHERE ($1::text IS NULL OR queue = $1) \
+         AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR number = $3) \
+         AND ($5::bigint IS NULL OR updated_at >= $5) ORDER BY id LIMIT $4"
+    )
+}
 
-    fn events(&self, id: CallbackId) -> Result<Vec<Event>, StoreError> {
-        self.with(|c| {
-            exists(c, id)?;
-            c.query(
-                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE callback_id = $1 ORDER BY id"),
-                &[&id],
-            )
-            .map_err(pg_err("reading the trace"))?
-            .iter()
-            .map(rows::event)
-            .collect()
-        })
-    }
-
-    fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError> {
-        self.with(|c| {
-            exists(c, id)?;
-            c.query(
-                &format!(
-                    "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE callback_id = $1 ORDER BY id"
-                ),
-                &[&id],
-            )
-            .map_err(pg_err("reading attempts"))?
-            .iter()
-            .map(rows::attempt)
-            .collect()
-        })
-    }
-
-    fn stats(&self) -> Result<Stats, StoreError> {
-        self.with(|c| {
-            let mut by_queue_state = c
-                .query(
-                    "SELECT queue, state, count(*) FROM callbacks GROUP BY queue, state",
-                    &[],
-                )
-                .map_err(pg_err("counting callbacks"))?
-                .iter()
-                .map(|r| {
-                    let n: i64 = col(r, 2, "count")?;
-                    Ok((
-                        col::<String>(r, 0, "queue")?,
-                        enum_col::<_, State>(r, 1, "state")?,
-                        u64::try_from(n).unwrap_or(0),
-                    ))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            by_queue_state.sort();
-            Ok(Stats { by_queue_state })
-        })
-    }
-
-    fn figures(&self, bounds_ms: &[u64]) -> Result<Figures, StoreError> {
+impl PgStore {
+    /// The finished transcriptions' processing times per bound, in one pass: a filtered
+    /// count per bound.
+    pub(crate) fn transcription_ms(&self, bounds_ms: &[u64]) -> Result<Histogram, StoreError> {
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         self.with(|c| {
-            let attempts = c
-                .query(
-                    "SELECT c.queue, a.leg, a.result, count(*) FROM attempts a \
-                     JOIN callbacks c ON c.id = a.callback_id \
-                     WHERE a.result IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                    &[],
-                )
-                .map_err(pg_err("counting attempt results"))?
-                .iter()
-                .map(|r| {
-                    Ok((
-                        col(r, 0, "queue")?,
-                        col(r, 1, "leg")?,
-                        col(r, 2, "result")?,
-                        count(col(r, 3, "count")?),
-                    ))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let transcription_jobs = c
-                .query(
-                    "SELECT state, count(*) FROM transcriptions GROUP BY state ORDER BY state",
-                    &[],
-                )
-                .map_err(pg_err("counting transcription jobs"))?
-                .iter()
-                .map(|r| Ok((col(r, 0, "state")?, count(col(r, 1, "count")?))))
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            // One pass over the finished jobs: a filtered count per bound.
             let bounds: Vec<i64> = bounds_ms
                 .iter()
                 .map(|b| i64::try_from(*b).unwrap_or(i64::MAX))
@@ -163,23 +56,11 @@ impl Reads for PgStore {
                 sum: col(&r, 1, "processing_ms")?,
                 cumulative: cumulative.into_iter().map(count).collect(),
             };
-            Ok(Figures {
-                attempts,
-                transcription_jobs,
-                transcription_ms,
-            })
+            Ok(transcription_ms)
         })
     }
 
-    fn last_event_id(&self) -> Result<i64, StoreError> {
-        self.with(|c| {
-            c.query_one("SELECT COALESCE(MAX(id), 0)::bigint FROM events", &[])
-                .map_err(pg_err("reading the last event"))
-                .and_then(|r| col(&r, 0, "id"))
-        })
-    }
-
-    fn panel_lists(
+    pub(crate) fn read_panel_lists(
         &self,
         scope: &PanelScope,
         finished_since: DateTime<Utc>,
@@ -218,39 +99,6 @@ impl Reads for PgStore {
             Ok(panel_lists(pending, waiting, leased, recent, pending_count, limit))
         })
     }
-
-    fn results_since(
-        &self,
-        queue: &str,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
-        let rows = self.with(|c| {
-            c.query(
-                "SELECT a.result, count(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
-                 WHERE c.queue = $1 AND a.leg = 'customer' AND a.ended_at >= $2 \
-                 GROUP BY a.result ORDER BY a.result",
-                &[&queue, &secs(since)],
-            )
-            .map_err(pg_err("counting call results"))?
-            .iter()
-            .map(|r| Ok((r.text(0, "result")?, rows::int(r, 1, "count")?)))
-            .collect::<Result<Vec<_>, StoreError>>()
-        })?;
-        Ok(result_counts(rows))
-    }
-
-    fn transcription(&self, id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {
-        self.with(|c| {
-            c.query_opt(
-                &format!(
-                    "SELECT {JOB_COLUMNS} FROM transcriptions WHERE callback_id = $1 \
-                     ORDER BY id DESC LIMIT 1"
-                ),
-                &[&id],
-            )
-            .map_err(pg_err("reading a transcription"))?
-            .map(|r| job_row(&r).and_then(job))
-            .transpose()
-        })
-    }
 }
+
+crate::store::rules::reads::reads_door!(PgStore);

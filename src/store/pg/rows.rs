@@ -1,12 +1,8 @@
-//! PostgreSQL rows for the shared decoders (`store::rules::rows`), and the reads of one row
-//! that several doors use.
+//! PostgreSQL rows for the shared decoders (`store::rules::rows`).
 
-use super::pg_err;
-use crate::model::{Attempt, CallbackId, CallbackRequest};
-use crate::store::rules::invalid;
-use crate::store::rules::rows::{self, Columns, ATTEMPT_COLUMNS, CALLBACK_COLUMNS};
+use crate::store::rules::rows::{Columns, CALLBACK_COLUMNS};
 use crate::store::StoreError;
-use postgres::{GenericClient, Row};
+use postgres::Row;
 
 /// A value as the driver reads it, or what column it could not read.
 pub(crate) fn col<'a, T: postgres::types::FromSql<'a>>(
@@ -28,45 +24,6 @@ impl Columns for Row {
     fn text(&self, idx: usize, column: &'static str) -> Result<Option<String>, StoreError> {
         col(self, idx, column)
     }
-}
-
-/// A callback, locked for the rest of the transaction when `lock` (a change follows).
-pub(crate) fn load_with(
-    c: &mut impl GenericClient,
-    id: CallbackId,
-    lock: bool,
-) -> Result<CallbackRequest, StoreError> {
-    let sql = format!(
-        "SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    let row = c
-        .query_opt(&sql, &[&id])
-        .map_err(pg_err("reading a callback"))?
-        .ok_or(StoreError::NotFound(id))?;
-    rows::callback(&row)
-}
-
-pub(crate) fn exists(c: &mut impl GenericClient, id: CallbackId) -> Result<(), StoreError> {
-    let found = c
-        .query_opt("SELECT 1 FROM callbacks WHERE id = $1", &[&id])
-        .map_err(pg_err("looking up a callback"))?;
-    found.map(drop).ok_or(StoreError::NotFound(id))
-}
-
-/// An attempt, locked for the rest of the transaction (a change follows).
-pub(crate) fn load_attempt(
-    c: &mut impl GenericClient,
-    attempt_id: i64,
-) -> Result<Attempt, StoreError> {
-    let row = c
-        .query_opt(
-            &format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1 FOR UPDATE"),
-            &[&attempt_id],
-        )
-        .map_err(pg_err("reading an attempt"))?
-        .ok_or_else(|| invalid("attempt_id", format!("there is no attempt {attempt_id}")))?;
-    rows::attempt(&row)
 }
 
 /// The callback columns prefixed by a table alias (`c.id, c.kind, ...`).

@@ -7,14 +7,25 @@
 //!   into the model, over any backend's row ([`rows::Columns`]);
 //! - [`outbox`]: the outbox cursors' leases and moves; [`sessions`]: the panel sessions'
 //!   expiry and renewal;
+//! - [`exec`]: the statement executor both backends implement once ([`exec::Exec`],
+//!   [`exec::Backend`]) and the texts their dialects write differently ([`exec::Dialect`]);
+//!   the doors written once over it live with their rules (the sessions in [`sessions`],
+//!   the outbox in [`outbox`], ...);
 //! - [`sql`]: the statements both backends run as the same text;
+//! - [`tx`]: the single statements those writes are made of ([`tx::Tx`]), over [`exec`];
 //! - [`writes`]: every multi-step write (create, transition, attempts, after-call work,
 //!   purge, a transcript's tags) written once over a backend's transaction ([`writes::Tx`]).
 
+pub(crate) mod agents;
+pub(crate) mod exec;
+pub(crate) mod lifecycle;
 pub(crate) mod outbox;
+pub(crate) mod queue;
+pub(crate) mod reads;
 pub(crate) mod rows;
 pub(crate) mod sessions;
 pub(crate) mod sql;
+pub(crate) mod tx;
 pub(crate) mod writes;
 
 use super::{PanelLists, StoreError, Transition};
@@ -147,6 +158,18 @@ pub(crate) fn map_json(
     serde_json::to_string(map)
         .map(Some)
         .map_err(|e| invalid(field, e.to_string()))
+}
+
+/// Refuses an id no callback has.
+pub(crate) fn exists(x: &mut dyn exec::Exec, id: CallbackId) -> Result<(), StoreError> {
+    use exec::Query;
+    x.row(
+        "looking up a callback",
+        sql::CALLBACK_EXISTS,
+        &exec::params![id],
+        |_| Ok(()),
+    )?
+    .ok_or(StoreError::NotFound(id))
 }
 
 // ---- time and leases -------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 //! The outbox's decisions, the same on both backends: who may take a cursor's lease,
 //! where a cursor moves, the rows it is read from, and its writes over a backend's
-//! statements ([`CursorTx`]). The design is explained in `store/webhooks.rs`.
+//! statements ([`Cursors`]). The design is explained in `store/webhooks.rs`.
 
+use super::exec::{params, Exec, Query};
 use super::rows::{self, int, time, Columns};
-use super::secs;
+use super::{secs, sql};
 use crate::store::{OutboxEvent, Position, StoreError, WebhookCursor};
 use chrono::{DateTime, Duration, Utc};
 
@@ -13,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 pub(crate) const OUTBOX_COLUMNS: &str = "e.id, e.callback_id, e.at, e.action, e.from_state, \
      e.to_state, e.actor, e.detail, c.queue";
 
-pub(crate) fn outbox_event<C: Columns>(r: &C) -> Result<OutboxEvent, C::Error> {
+pub(crate) fn outbox_event<C: Columns + ?Sized>(r: &C) -> Result<OutboxEvent, C::Error> {
     let event = rows::event(r)?;
     let position = Position {
         tx: int(r, 9, "tx")?,
@@ -37,7 +38,7 @@ pub(crate) struct CursorRow {
     pub expires: i64,
 }
 
-pub(crate) fn cursor_row<C: Columns>(r: &C) -> Result<CursorRow, C::Error> {
+pub(crate) fn cursor_row<C: Columns + ?Sized>(r: &C) -> Result<CursorRow, C::Error> {
     Ok(CursorRow {
         cursor: WebhookCursor {
             last: Position {
@@ -87,14 +88,40 @@ pub(crate) fn error_text(error: &str) -> String {
     error.chars().take(500).collect()
 }
 
-/// The statements of one backend's transaction that the cursors' writes are made of.
-pub(crate) trait CursorTx {
+/// The cursors' statements, over a backend's transaction: the texts its dialect writes its
+/// own way ([`super::exec::Dialect`]: where a cursor starts, whether it is locked) and the
+/// shared ones ([`super::sql`]).
+struct Cursors<'x>(&'x mut dyn Exec);
+
+impl Cursors<'_> {
     /// Makes the cursor `name` if missing, at the newest settled position.
-    fn make_cursor(&mut self, name: &str, now: i64) -> Result<(), StoreError>;
+    fn make_cursor(&mut self, name: &str, now: i64) -> Result<(), StoreError> {
+        let sql = &self.0.dialect().cursor_make;
+        self.0
+            .execute("starting a webhook cursor", sql, &params![name, now])
+            .map(drop)
+    }
+
     /// The cursor `name`, locked for the rest of the transaction (PostgreSQL's rows).
-    fn cursor(&mut self, name: &str) -> Result<Option<CursorRow>, StoreError>;
+    fn cursor(&mut self, name: &str) -> Result<Option<CursorRow>, StoreError> {
+        let sql = &self.0.dialect().cursor_read;
+        self.0
+            .row("reading a webhook cursor", sql, &params![name], |r| {
+                cursor_row(r)
+            })
+    }
+
     /// Sets (or, with `None`, clears) the lease.
-    fn set_lease(&mut self, name: &str, owner: Option<&str>, until: i64) -> Result<(), StoreError>;
+    fn set_lease(&mut self, name: &str, owner: Option<&str>, until: i64) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                "leasing a webhook cursor",
+                sql::CURSOR_LEASE,
+                &params![owner, until, name],
+            )
+            .map(drop)
+    }
+
     /// Moves the cursor to `at`, clears its retry state and extends the lease to `until`.
     fn move_cursor(
         &mut self,
@@ -102,7 +129,16 @@ pub(crate) trait CursorTx {
         at: Position,
         now: i64,
         until: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                "recording a webhook delivery",
+                sql::CURSOR_MOVE,
+                &params![at.tx, at.id, now, until, name],
+            )
+            .map(drop)
+    }
+
     /// Counts a failed try: the next at `next_try`.
     fn count_failure(
         &mut self,
@@ -110,47 +146,56 @@ pub(crate) trait CursorTx {
         error: &str,
         next_try: i64,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                "recording a webhook failure",
+                sql::CURSOR_FAILURE,
+                &params![next_try, error, now, name],
+            )
+            .map(drop)
+    }
 }
 
 /// The cursor `name`, made if missing.
 pub(crate) fn cursor(
-    tx: &mut impl CursorTx,
+    x: &mut dyn Exec,
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<CursorRow, StoreError> {
-    tx.make_cursor(name, secs(now))?;
-    tx.cursor(name)?
+    Cursors(x).make_cursor(name, secs(now))?;
+    Cursors(x)
+        .cursor(name)?
         .ok_or_else(|| StoreError::Backend(format!("webhook cursor '{name}' vanished")))
 }
 
 /// [`crate::store::WebhookLog::claim_webhook`] over a backend's transaction.
 pub(crate) fn claim(
-    tx: &mut impl CursorTx,
+    x: &mut dyn Exec,
     name: &str,
     owner: &str,
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Option<WebhookCursor>, StoreError> {
     let until = super::lease_until(now, lease)?;
-    let row = cursor(tx, name, now)?;
+    let row = cursor(x, name, now)?;
     if !may_claim(&row, owner, secs(now)) {
         return Ok(None);
     }
     if renewal_due(&row, owner, secs(now), until) {
-        tx.set_lease(name, Some(owner), until)?;
+        Cursors(x).set_lease(name, Some(owner), until)?;
     }
     Ok(Some(row.cursor))
 }
 
 /// The cursor `name` when `owner` holds it.
-fn held(tx: &mut impl CursorTx, name: &str, owner: &str) -> Result<Option<CursorRow>, StoreError> {
-    Ok(tx.cursor(name)?.filter(|r| holds(r, owner)))
+fn held(x: &mut dyn Exec, name: &str, owner: &str) -> Result<Option<CursorRow>, StoreError> {
+    Ok(Cursors(x).cursor(name)?.filter(|r| holds(r, owner)))
 }
 
 /// [`crate::store::WebhookLog::webhook_delivered`] over a backend's transaction.
 pub(crate) fn delivered(
-    tx: &mut impl CursorTx,
+    x: &mut dyn Exec,
     name: &str,
     owner: &str,
     to: Position,
@@ -158,39 +203,39 @@ pub(crate) fn delivered(
     lease: Duration,
 ) -> Result<bool, StoreError> {
     let until = super::lease_until(now, lease)?;
-    let Some(row) = held(tx, name, owner)? else {
+    let Some(row) = held(x, name, owner)? else {
         return Ok(false);
     };
-    tx.move_cursor(name, advanced(row.cursor.last, to), secs(now), until)?;
+    Cursors(x).move_cursor(name, advanced(row.cursor.last, to), secs(now), until)?;
     Ok(true)
 }
 
 /// [`crate::store::WebhookLog::webhook_failed`] over a backend's transaction.
 pub(crate) fn failed(
-    tx: &mut impl CursorTx,
+    x: &mut dyn Exec,
     name: &str,
     owner: &str,
     error: &str,
     next_try_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    if held(tx, name, owner)?.is_none() {
+    if held(x, name, owner)?.is_none() {
         return Ok(false);
     }
-    tx.count_failure(name, &error_text(error), secs(next_try_at), secs(now))?;
+    Cursors(x).count_failure(name, &error_text(error), secs(next_try_at), secs(now))?;
     Ok(true)
 }
 
 /// [`crate::store::WebhookLog::release_webhook`] over a backend's transaction.
-pub(crate) fn release(tx: &mut impl CursorTx, name: &str, owner: &str) -> Result<(), StoreError> {
-    if held(tx, name, owner)?.is_some() {
-        tx.set_lease(name, None, 0)?;
+pub(crate) fn release(x: &mut dyn Exec, name: &str, owner: &str) -> Result<(), StoreError> {
+    if held(x, name, owner)?.is_some() {
+        Cursors(x).set_lease(name, None, 0)?;
     }
     Ok(())
 }
 
 /// The [`crate::store::WebhookLog`] of a backend, the same for both: each door is one
-/// transaction of the shared writes above over the backend's [`CursorTx`] (its `in_tx`),
+/// transaction of the shared writes above over the backend's statements ([`super::exec::Backend`]),
 /// and the outbox read is the backend's own `read_outbox` (the dialects differ there).
 macro_rules! webhook_log {
     ($store:ty) => {
@@ -200,9 +245,11 @@ macro_rules! webhook_log {
                 name: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::store::WebhookCursor, $crate::store::StoreError> {
-                self.in_tx("reading a webhook cursor", |tx| {
-                    Ok($crate::store::rules::outbox::cursor(tx, name, now)?.cursor)
-                })
+                $crate::store::rules::exec::Backend::writing(
+                    self,
+                    "reading a webhook cursor",
+                    |tx| Ok($crate::store::rules::outbox::cursor(tx, name, now)?.cursor),
+                )
             }
 
             fn claim_webhook(
@@ -212,9 +259,11 @@ macro_rules! webhook_log {
                 now: chrono::DateTime<chrono::Utc>,
                 lease: chrono::Duration,
             ) -> Result<Option<$crate::store::WebhookCursor>, $crate::store::StoreError> {
-                self.in_tx("claiming a webhook cursor", |tx| {
-                    $crate::store::rules::outbox::claim(tx, name, owner, now, lease)
-                })
+                $crate::store::rules::exec::Backend::writing(
+                    self,
+                    "claiming a webhook cursor",
+                    |tx| $crate::store::rules::outbox::claim(tx, name, owner, now, lease),
+                )
             }
 
             fn events_after(
@@ -233,9 +282,11 @@ macro_rules! webhook_log {
                 now: chrono::DateTime<chrono::Utc>,
                 lease: chrono::Duration,
             ) -> Result<bool, $crate::store::StoreError> {
-                self.in_tx("recording a webhook delivery", |tx| {
-                    $crate::store::rules::outbox::delivered(tx, name, owner, to, now, lease)
-                })
+                $crate::store::rules::exec::Backend::writing(
+                    self,
+                    "recording a webhook delivery",
+                    |tx| $crate::store::rules::outbox::delivered(tx, name, owner, to, now, lease),
+                )
             }
 
             fn webhook_failed(
@@ -246,9 +297,20 @@ macro_rules! webhook_log {
                 next_try_at: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, $crate::store::StoreError> {
-                self.in_tx("recording a webhook failure", |tx| {
-                    $crate::store::rules::outbox::failed(tx, name, owner, error, next_try_at, now)
-                })
+                $crate::store::rules::exec::Backend::writing(
+                    self,
+                    "recording a webhook failure",
+                    |tx| {
+                        $crate::store::rules::outbox::failed(
+                            tx,
+                            name,
+                            owner,
+                            error,
+                            next_try_at,
+                            now,
+                        )
+                    },
+                )
             }
 
             fn release_webhook(
@@ -256,9 +318,11 @@ macro_rules! webhook_log {
                 name: &str,
                 owner: &str,
             ) -> Result<(), $crate::store::StoreError> {
-                self.in_tx("releasing a webhook cursor", |tx| {
-                    $crate::store::rules::outbox::release(tx, name, owner)
-                })
+                $crate::store::rules::exec::Backend::writing(
+                    self,
+                    "releasing a webhook cursor",
+                    |tx| $crate::store::rules::outbox::release(tx, name, owner),
+                )
             }
         }
     };

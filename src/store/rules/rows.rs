@@ -88,11 +88,15 @@ fn null<E: From<BadColumn>>(idx: usize, column: &'static str, integer: bool) -> 
     bad(idx, column, "is NULL".into(), integer)
 }
 
-pub(crate) fn int<C: Columns>(r: &C, idx: usize, column: &'static str) -> Result<i64, C::Error> {
+pub(crate) fn int<C: Columns + ?Sized>(
+    r: &C,
+    idx: usize,
+    column: &'static str,
+) -> Result<i64, C::Error> {
     r.int(idx, column)?.ok_or_else(|| null(idx, column, true))
 }
 
-pub(crate) fn text<C: Columns>(
+pub(crate) fn text<C: Columns + ?Sized>(
     r: &C,
     idx: usize,
     column: &'static str,
@@ -115,7 +119,7 @@ fn to_time<E: From<BadColumn>>(
     })
 }
 
-pub(crate) fn time<C: Columns>(
+pub(crate) fn time<C: Columns + ?Sized>(
     r: &C,
     idx: usize,
     column: &'static str,
@@ -123,7 +127,7 @@ pub(crate) fn time<C: Columns>(
     to_time(idx, column, int(r, idx, column)?)
 }
 
-fn opt_time<C: Columns>(
+fn opt_time<C: Columns + ?Sized>(
     r: &C,
     idx: usize,
     column: &'static str,
@@ -137,17 +141,17 @@ fn u32_of<E: From<BadColumn>>(idx: usize, column: &'static str, v: i64) -> Resul
     u32::try_from(v).map_err(|_| bad(idx, column, format!("{v} is out of range"), true))
 }
 
-fn u32_col<C: Columns>(r: &C, idx: usize, column: &'static str) -> Result<u32, C::Error> {
+fn u32_col<C: Columns + ?Sized>(r: &C, idx: usize, column: &'static str) -> Result<u32, C::Error> {
     u32_of(idx, column, int(r, idx, column)?)
 }
 
 /// A count that may be NULL (a recording's length or rate not known): 0.
-fn opt_u32<C: Columns>(r: &C, idx: usize, column: &'static str) -> Result<u32, C::Error> {
+fn opt_u32<C: Columns + ?Sized>(r: &C, idx: usize, column: &'static str) -> Result<u32, C::Error> {
     r.int(idx, column)?
         .map_or(Ok(0), |v| u32_of(idx, column, v))
 }
 
-pub(crate) fn enum_col<C: Columns, T>(
+pub(crate) fn enum_col<C: Columns + ?Sized, T>(
     r: &C,
     idx: usize,
     column: &'static str,
@@ -161,7 +165,11 @@ where
         .map_err(|e: T::Err| bad(idx, column, e.to_string(), false))
 }
 
-fn opt_enum<C: Columns, T>(r: &C, idx: usize, column: &'static str) -> Result<Option<T>, C::Error>
+fn opt_enum<C: Columns + ?Sized, T>(
+    r: &C,
+    idx: usize,
+    column: &'static str,
+) -> Result<Option<T>, C::Error>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -174,7 +182,7 @@ where
         .transpose()
 }
 
-fn map_col<C: Columns>(
+fn map_col<C: Columns + ?Sized>(
     r: &C,
     idx: usize,
     column: &'static str,
@@ -193,7 +201,7 @@ fn map_col<C: Columns>(
 }
 
 /// A row of [`CALLBACK_COLUMNS`].
-pub(crate) fn callback<C: Columns>(r: &C) -> Result<CallbackRequest, C::Error> {
+pub(crate) fn callback<C: Columns + ?Sized>(r: &C) -> Result<CallbackRequest, C::Error> {
     let recording = match r.text(20, "recording_path")? {
         None => None,
         Some(path) => Some(Recording {
@@ -250,7 +258,7 @@ pub(crate) fn callback<C: Columns>(r: &C) -> Result<CallbackRequest, C::Error> {
 }
 
 /// A row of [`ATTEMPT_COLUMNS`].
-pub(crate) fn attempt<C: Columns>(r: &C) -> Result<Attempt, C::Error> {
+pub(crate) fn attempt<C: Columns + ?Sized>(r: &C) -> Result<Attempt, C::Error> {
     Ok(Attempt {
         id: int(r, 0, "id")?,
         callback_id: int(r, 1, "callback_id")?,
@@ -269,7 +277,7 @@ pub(crate) fn attempt<C: Columns>(r: &C) -> Result<Attempt, C::Error> {
 }
 
 /// A row of [`EVENT_COLUMNS`].
-pub(crate) fn event<C: Columns>(r: &C) -> Result<Event, C::Error> {
+pub(crate) fn event<C: Columns + ?Sized>(r: &C) -> Result<Event, C::Error> {
     Ok(Event {
         id: int(r, 0, "id")?,
         callback_id: int(r, 1, "callback_id")?,
@@ -298,7 +306,7 @@ pub(crate) struct JobRow {
 }
 
 /// The values of a row of [`JOB_COLUMNS`], read as they are.
-pub(crate) fn job_row<C: Columns>(r: &C) -> Result<JobRow, C::Error> {
+pub(crate) fn job_row<C: Columns + ?Sized>(r: &C) -> Result<JobRow, C::Error> {
     Ok(JobRow {
         id: int(r, 0, "id")?,
         callback_id: int(r, 1, "callback_id")?,

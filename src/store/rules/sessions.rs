@@ -1,8 +1,10 @@
-//! The panel sessions' decisions, the same on both backends: what a session is kept as,
-//! when it expires, and when a use is worth writing down.
+//! The panel sessions, the same on both backends: what a session is kept as, when it
+//! expires, when a use is worth writing down, and the [`crate::store::SessionStore`] door
+//! itself over a backend's statements ([`session_store`]).
 
+use super::exec::{params, Backend, Query};
 use super::rows::{self, time, Columns};
-use super::secs;
+use super::{secs, sql};
 use crate::store::{PanelSession, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
@@ -36,7 +38,7 @@ pub(crate) fn session_renewal_due(last_used: i64, now_s: i64) -> bool {
 /// The columns of `panel_sessions` [`session`] decodes, in its order.
 pub(crate) const SESSION_COLUMNS: &str = "user_name, created_at, last_used, expires_at";
 
-pub(crate) fn session<C: Columns>(r: &C) -> Result<PanelSession, C::Error> {
+pub(crate) fn session<C: Columns + ?Sized>(r: &C) -> Result<PanelSession, C::Error> {
     Ok(PanelSession {
         user: rows::text(r, 0, "user_name")?,
         created_at: time(r, 1, "created_at")?,
@@ -80,6 +82,116 @@ pub(crate) fn renewed(mut s: PanelSession, now: DateTime<Utc>, expires_at: i64) 
     s.expires_at = whole(expires_at);
     s
 }
+
+/// [`crate::store::SessionStore::session_open`]: expired sessions go as a new one comes.
+pub(crate) fn open(
+    b: &impl Backend,
+    digest: &str,
+    user: &str,
+    now: DateTime<Utc>,
+    idle: Duration,
+) -> Result<(), StoreError> {
+    check_session_digest(digest)?;
+    let expires = session_expiry(now, idle)?;
+    b.writing("opening a panel session", |x| {
+        x.execute(
+            "removing expired panel sessions",
+            sql::SESSIONS_PURGE,
+            &params![secs(now)],
+        )?;
+        x.execute(
+            "opening a panel session",
+            sql::SESSION_INSERT,
+            &params![digest, user, secs(now), expires],
+        )
+        .map(drop)
+    })
+}
+
+/// [`crate::store::SessionStore::session_get`].
+pub(crate) fn get(
+    b: &impl Backend,
+    digest: &str,
+    now: DateTime<Utc>,
+    renew: Option<Duration>,
+) -> Result<Option<PanelSession>, StoreError> {
+    check_session_digest(digest)?;
+    // Read first: most uses write nothing, and a read takes no write lock.
+    let found = b.reading(|x| {
+        x.row(
+            "reading a panel session",
+            &format!("SELECT {SESSION_COLUMNS} FROM panel_sessions WHERE token_sha256 = $1"),
+            &params![digest],
+            |r| session(r),
+        )
+    })?;
+    let Some(s) = found else {
+        return Ok(None);
+    };
+    match session_use(&s, now, renew)? {
+        SessionUse::Live => Ok(Some(s)),
+        SessionUse::Expired => {
+            let doing = "removing an expired panel session";
+            b.writing(doing, |x| {
+                x.execute(doing, sql::SESSION_EXPIRE, &params![digest, secs(now)])
+            })?;
+            Ok(None)
+        }
+        SessionUse::Renew { expires_at } => {
+            let doing = "renewing a panel session";
+            let changed = b.writing(doing, |x| {
+                x.execute(
+                    doing,
+                    sql::SESSION_RENEW,
+                    &params![secs(now), expires_at, digest],
+                )
+            })?;
+            // A logout meanwhile (on any node) left nothing to renew: it is over.
+            Ok((changed > 0).then(|| renewed(s, now, expires_at)))
+        }
+    }
+}
+
+/// [`crate::store::SessionStore::session_close`]: whether there was such a session.
+pub(crate) fn close(b: &impl Backend, digest: &str) -> Result<bool, StoreError> {
+    check_session_digest(digest)?;
+    let doing = "closing a panel session";
+    b.writing(doing, |x| {
+        x.execute(doing, sql::SESSION_CLOSE, &params![digest])
+            .map(|n| n > 0)
+    })
+}
+
+/// The [`crate::store::SessionStore`] of a backend: the functions above.
+macro_rules! session_store {
+    ($store:ty) => {
+        impl $crate::store::SessionStore for $store {
+            fn session_open(
+                &self,
+                digest: &str,
+                user: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                idle: chrono::Duration,
+            ) -> Result<(), $crate::store::StoreError> {
+                $crate::store::rules::sessions::open(self, digest, user, now, idle)
+            }
+
+            fn session_get(
+                &self,
+                digest: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                renew: Option<chrono::Duration>,
+            ) -> Result<Option<$crate::store::PanelSession>, $crate::store::StoreError> {
+                $crate::store::rules::sessions::get(self, digest, now, renew)
+            }
+
+            fn session_close(&self, digest: &str) -> Result<bool, $crate::store::StoreError> {
+                $crate::store::rules::sessions::close(self, digest)
+            }
+        }
+    };
+}
+pub(crate) use session_store;
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,20 @@ pub(crate) const AGENT_READY: &str = "INSERT INTO agents (id, ready, since, node
      VALUES ($1, $2, $3, $4) \
      ON CONFLICT (id) DO UPDATE SET ready = $2, since = $3, node = $4";
 
+/// Every agent's ready state: id, ready (0/1), since, node.
+pub(crate) const AGENTS: &str = "SELECT id, ready, since, node FROM agents ORDER BY id";
+
+/// Queues a transcription: callback, file, now; its id.
+pub(crate) const JOB_INSERT: &str =
+    "INSERT INTO transcriptions (callback_id, wav_path, state, next_try_at, \
+     created_at, updated_at) VALUES ($1, $2, 'queued', $3, $3, $3) RETURNING id";
+
+/// Claims the job `$3` until `$1` at now `$2`: one attempt more, the claim's token.
+pub(crate) const JOB_CLAIM: &str =
+    "UPDATE transcriptions SET state = 'running', attempts = attempts + 1, \
+     lease_until = $1, updated_at = $2 WHERE id = $3 \
+     RETURNING callback_id, wav_path, attempts";
+
 /// Stores a transcription job's failure: its next state, next try, error and now, for the
 /// job `$5` still running at attempt `$6` (whoever lost the lease changes nothing).
 pub(crate) const JOB_FAIL: &str =
@@ -66,6 +80,37 @@ pub(crate) const JOB_DONE: &str =
      segments = $2, language = $3, processing_ms = $4, updated_at = $5 \
      WHERE id = $6 AND state = 'running' AND attempts = $7";
 
+/// Whether the callback `$1` exists.
+pub(crate) const CALLBACK_EXISTS: &str = "SELECT 1 FROM callbacks WHERE id = $1";
+
+/// The legs of the callback `$1`, oldest first.
+pub(crate) const ATTEMPTS_OF: &str = concat!(
+    "SELECT ",
+    super::rows::attempt_columns!(),
+    " FROM attempts WHERE callback_id = $1 ORDER BY id"
+);
+
+/// Callbacks counted by queue and state.
+pub(crate) const STATS: &str = "SELECT queue, state, count(*) FROM callbacks GROUP BY queue, state";
+
+/// Finished attempts counted by queue, leg and result.
+pub(crate) const ATTEMPT_RESULTS: &str = "SELECT c.queue, a.leg, a.result, count(*) \
+     FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
+     WHERE a.result IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+
+/// Transcription jobs counted by state.
+pub(crate) const JOB_STATES: &str =
+    "SELECT state, count(*) FROM transcriptions GROUP BY state ORDER BY state";
+
+/// The newest trace row's id, 0 without any.
+pub(crate) const LAST_EVENT: &str = "SELECT COALESCE(MAX(id), 0) FROM events";
+
+/// Customer calls of the queue `$1` ended at or after `$2`, counted by result.
+pub(crate) const RESULTS_SINCE: &str = "SELECT a.result, count(*) FROM attempts a \
+     JOIN callbacks c ON c.id = a.callback_id \
+     WHERE c.queue = $1 AND a.leg = 'customer' AND a.ended_at >= $2 \
+     GROUP BY a.result ORDER BY a.result";
+
 /// Every statement above, for the test.
 #[cfg(test)]
 const ALL: &[&str] = &[
@@ -75,33 +120,44 @@ const ALL: &[&str] = &[
     SESSION_RENEW,
     SESSION_CLOSE,
     AGENT_READY,
+    AGENTS,
+    JOB_INSERT,
+    JOB_CLAIM,
     JOB_FAIL,
     CURSOR_LEASE,
     CURSOR_MOVE,
     CURSOR_FAILURE,
     TRANSCRIPTS_PURGE,
     JOB_DONE,
+    CALLBACK_EXISTS,
+    ATTEMPTS_OF,
+    STATS,
+    ATTEMPT_RESULTS,
+    JOB_STATES,
+    LAST_EVENT,
+    RESULTS_SINCE,
 ];
+
+/// The `$N` numbers of `sql` in order of first appearance.
+#[cfg(test)]
+pub(crate) fn first_appearances(sql: &str) -> Vec<u32> {
+    let mut seen = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse::<u32>() {
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+    }
+    seen
+}
 
 #[cfg(test)]
 mod tests {
-    use super::ALL;
-
-    /// The `$N` numbers of `sql` in order of first appearance.
-    fn first_appearances(sql: &str) -> Vec<u32> {
-        let mut seen = Vec::new();
-        let mut rest = sql;
-        while let Some(at) = rest.find('$') {
-            rest = &rest[at + 1..];
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            if let Ok(n) = digits.parse::<u32>() {
-                if !seen.contains(&n) {
-                    seen.push(n);
-                }
-            }
-        }
-        seen
-    }
+    use super::{first_appearances, ALL};
 
     #[test]
     fn shared_statements_number_their_parameters_in_order_of_first_appearance() {

@@ -4,107 +4,15 @@
 //! between backends (SQLite's single writer, PostgreSQL's row and advisory locks, its
 //! notifications to the other nodes) stays behind the statements.
 
-use super::{holds, merged_remark, plan, same_request, NewEvent, Planned};
+use super::{holds, merged_remark, plan, same_request, NewEvent};
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, TransitionError,
 };
-use crate::store::jobs::{tagging, Tagging, Transcribed};
+use crate::store::jobs::{tagging, Transcribed};
 use crate::store::{AttemptEnd, CreateOptions, CreateOutcome, NewAttempt, StoreError, Transition};
-use crate::transcribe::{Job, JobId, TagOutcome, TranscriptResult};
+use crate::transcribe::{Job, TagOutcome, TranscriptResult};
 
-/// The statements of one backend's transaction that the shared writes are made of.
-pub(crate) trait Tx {
-    /// A callback as it is now.
-    fn load(&mut self, id: CallbackId) -> Result<CallbackRequest, StoreError>;
-    /// A callback that a change follows (PostgreSQL locks its row for the transaction).
-    fn load_for_update(&mut self, id: CallbackId) -> Result<CallbackRequest, StoreError>;
-    /// The callback an idempotency key made, and the digest of its request.
-    fn find_by_key(
-        &mut self,
-        key: &str,
-    ) -> Result<Option<(CallbackId, Option<String>)>, StoreError>;
-    /// The oldest waiting callback of `number` in `queue`, to merge a repeated request into.
-    fn find_pending(&mut self, number: &str, queue: &str)
-        -> Result<Option<CallbackId>, StoreError>;
-    /// Live callbacks of `queue` due in `[start, end)` (epoch seconds), for a create that
-    /// must not overfill a slot.
-    fn slot_used(&mut self, queue: &str, start: i64, end: i64) -> Result<u32, StoreError>;
-    fn insert_callback(&mut self, draft: &Draft, now: i64) -> Result<CallbackId, StoreError>;
-    fn set_request_hash(&mut self, id: CallbackId, hash: &str) -> Result<(), StoreError>;
-    fn set_remark(&mut self, id: CallbackId, remark: &str, now: i64) -> Result<(), StoreError>;
-    /// Whether the callback already has a transcription job of this file.
-    fn has_job(&mut self, id: CallbackId, wav_path: &str) -> Result<bool, StoreError>;
-    fn set_recording(
-        &mut self,
-        id: CallbackId,
-        rec: &Recording,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    fn insert_job(&mut self, id: CallbackId, wav_path: &str, now: i64)
-        -> Result<JobId, StoreError>;
-    fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<(), StoreError>;
-    /// Writes a planned transition; the callback as it is then.
-    fn update(
-        &mut self,
-        id: CallbackId,
-        planned: &Planned<'_>,
-        now: i64,
-    ) -> Result<CallbackRequest, StoreError>;
-    /// Ends the callback's agent legs still open (`CALLBACK_ENDED`, result `error`).
-    fn close_agent_legs(&mut self, id: CallbackId, now: i64) -> Result<(), StoreError>;
-    fn set_customer_attempts(&mut self, id: CallbackId, n: u32, now: i64)
-        -> Result<(), StoreError>;
-    /// A new leg row; an agent with an open leg already is [`StoreError::AgentBusy`].
-    fn insert_attempt(
-        &mut self,
-        attempt: &NewAttempt,
-        attempt_no: u32,
-        now: i64,
-    ) -> Result<Attempt, StoreError>;
-    /// An attempt that a change follows; an unknown id is an invalid `attempt_id`.
-    fn load_attempt(&mut self, attempt_id: i64) -> Result<Attempt, StoreError>;
-    fn end_attempt(
-        &mut self,
-        attempt_id: i64,
-        end: &AttemptEnd,
-        now: i64,
-    ) -> Result<Attempt, StoreError>;
-    /// Sets what is given (`None` keeps what is there).
-    fn set_disposition(
-        &mut self,
-        attempt_id: i64,
-        result: Option<AttemptResult>,
-        disposition: Option<&str>,
-        note: Option<&str>,
-    ) -> Result<Attempt, StoreError>;
-    /// A number onto the do-not-call list: adding twice keeps the first date (when the
-    /// customer first asked); a new reason replaces the old one.
-    fn add_dnc(&mut self, number: &str, reason: Option<&str>, now: i64) -> Result<(), StoreError>;
-    /// `(id, state, recording)` of the callbacks a purge forgets: `only`, or those finished
-    /// before `before` (epoch seconds), that still hold a recording or what was said.
-    fn purgeable(
-        &mut self,
-        only: Option<CallbackId>,
-        before: Option<i64>,
-    ) -> Result<Vec<(CallbackId, String, Option<String>)>, StoreError>;
-    /// Forgets a callback's recording and transcript and its jobs' words and files (a job
-    /// still waiting is failed); returns the jobs' files.
-    fn forget(&mut self, id: CallbackId, now: i64) -> Result<Vec<String>, StoreError>;
-    /// Marks a running job done with its transcript, if this claim still holds it; how
-    /// many rows changed (0: the claim was taken over).
-    fn job_done(
-        &mut self,
-        job: &Job,
-        result: &TranscriptResult,
-        segments: &str,
-        now: i64,
-    ) -> Result<usize, StoreError>;
-    /// The transcript, tags, queue and priority a transcript gives its callback.
-    fn set_transcript(&mut self, id: CallbackId, t: &Tagging, now: i64) -> Result<(), StoreError>;
-    /// Tells the other nodes, when this transaction commits, that there is work to look at
-    /// (nothing on a backend without other nodes).
-    fn notify(&mut self) -> Result<(), StoreError>;
-}
+pub(crate) use super::tx::Tx;
 
 /// See [`crate::store::Lifecycle::create`].
 pub(crate) fn create(

@@ -1,18 +1,12 @@
-//! The transcription job queue and the retention of recordings on SQLite: [`JobQueue`]
-//! over the `transcriptions` table (a claim is one `BEGIN IMMEDIATE` transaction), the
-//! [`TranscriptStore`] the workers use, and the purge ([`crate::store::Retention`]).
+//! The transcription queue on SQLite: the job queue is `rules::queue`'s (a claim is one
+//! `BEGIN IMMEDIATE` transaction here, so nothing is locked); what is here is the callers'
+//! shortcuts and the tests of the queue on a real file.
 
-use super::{backend, SqliteStore, SqliteTx};
+use super::SqliteStore;
 use crate::model::CallbackId;
-use crate::store::rules::sql;
-use crate::store::rules::writes::{self, Tx};
-use crate::store::rules::{
-    after_failure, check_wav_path, claimed_job, held, lease_until, secs, JOB_ORDER,
-};
 use crate::store::{Reads, StoreError, Transcribed, TranscriptStore, TranscriptionJob};
-use crate::transcribe::{Job, JobId, JobQueue, Retry, TagRules, TranscriptResult};
-use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension};
+use crate::transcribe::{Job, TagRules, TranscriptResult};
+use chrono::{DateTime, Utc};
 
 impl SqliteStore {
     /// The latest transcription job of a callback ([`Reads::transcription`], callable
@@ -36,93 +30,13 @@ impl SqliteStore {
     }
 }
 
-writes::job_writes!(SqliteStore);
-
-impl JobQueue for SqliteStore {
-    fn enqueue(
-        &self,
-        callback_id: CallbackId,
-        wav_path: &str,
-        now: DateTime<Utc>,
-    ) -> Result<JobId, StoreError> {
-        check_wav_path(wav_path)?;
-        self.write("queueing a transcription", |tx| {
-            SqliteTx(tx).insert_job(callback_id, wav_path, secs(now))
-        })
-    }
-
-    fn claim_next(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>, StoreError> {
-        let until = lease_until(now, lease)?;
-        self.write("claiming a transcription", |tx| {
-            let err = backend("claiming a transcription");
-            let t = secs(now);
-            // A queued job whose time has come, or a running one whose worker let the lease
-            // lapse (crashed or stopped mid-job); the callback due first goes first.
-            let id: Option<i64> = tx
-                .query_row(
-                    &format!(
-                        "SELECT t.id FROM transcriptions t LEFT JOIN callbacks c \
-                         ON c.id = t.callback_id \
-                         WHERE (t.state = 'queued' AND t.next_try_at <= ?1) \
-                            OR (t.state = 'running' AND t.lease_until <= ?1) \
-                         ORDER BY {JOB_ORDER} LIMIT 1"
-                    ),
-                    [t],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(&err)?;
-            let Some(id) = id else { return Ok(None) };
-            let (callback_id, wav_path, attempts): (i64, String, i64) = tx
-                .query_row(
-                    "UPDATE transcriptions SET state = 'running', attempts = attempts + 1, \
-                     lease_until = ?2, updated_at = ?3 WHERE id = ?1 \
-                     RETURNING callback_id, wav_path, attempts",
-                    params![id, until, t],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .map_err(&err)?;
-            let job = claimed_job(id, callback_id, wav_path, attempts, until, now);
-            Ok(Some(job))
-        })
-    }
-
-    fn complete(
-        &self,
-        job: &Job,
-        result: &TranscriptResult,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        // Without rules: the transcript lands on the request, with its event, and no tags.
-        TranscriptStore::complete_tagged(self, job, result, &TagRules::default(), now).map(drop)
-    }
-
-    fn fail(
-        &self,
-        job: &Job,
-        reason: &str,
-        retry: Retry,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write("storing a transcription failure", |tx| {
-            let t = secs(now);
-            let (state, next) = after_failure(retry, t);
-            let changed = tx
-                .execute(
-                    sql::JOB_FAIL,
-                    params![state, next, reason, t, job.id, job.attempts],
-                )
-                .map_err(backend("storing a transcription failure"))?;
-            held(job, changed)
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::JobState;
     use crate::transcribe::Segment;
+    use crate::transcribe::{JobQueue, Retry};
+    use chrono::Duration;
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {

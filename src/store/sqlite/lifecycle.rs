@@ -1,30 +1,28 @@
-//! The lifecycle door on SQLite: creates, transitions, claims and legs. The steps of each
-//! write are `store::rules::writes`; what is here is the SQL of the claims, which SQLite
-//! runs best as reads through its partial indexes followed by one cached `UPDATE` a row.
+//! The lifecycle on SQLite: the door and the steps of each write are `store::rules`'
+//! (`lifecycle`, `writes`); what is here is what SQLite does its own way: a batch through
+//! prepared statements, the SQL of the claims, which SQLite runs best as reads through its
+//! partial indexes followed by one cached `UPDATE` a row, and a turn's offers in
+//! savepoints.
 
-use super::rows::{exists, load, read_callback};
-use super::tx::{count_slot, insert_callback, insert_event_with, INSERT_CALLBACK, INSERT_EVENT};
+use super::rows::read_callback;
+use super::tx::{insert_callback, insert_event_with, INSERT_CALLBACK, INSERT_EVENT};
 use super::{backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE};
 use crate::model::{CallbackId, CallbackRequest, Draft, State};
+use crate::store::rules::lifecycle::ClaimBounds;
 use crate::store::rules::rows::callback_columns;
-use crate::store::rules::{
-    ceil_secs, check_claim, claim_detail, lease_until, next_wakeup, parse_state, reclaim_detail,
-    secs, validate, validate_transition, writes, NewEvent,
-};
-use crate::store::{Lifecycle, NewAttempt, Offered, StoreError, Transition};
-use chrono::{DateTime, Duration, Utc};
+use crate::store::rules::{claim_detail, parse_state, reclaim_detail, writes, NewEvent};
+use crate::store::{NewAttempt, Offered, StoreError, Transition};
 use rusqlite::params;
 
-impl Lifecycle for SqliteStore {
-    writes::lifecycle_writes!();
+crate::store::rules::lifecycle::lifecycle_door!(SqliteStore);
 
-    fn create_batch(
+impl SqliteStore {
+    /// Stores a checked batch ([`Lifecycle::create_batch`]).
+    pub(crate) fn store_batch(
         &self,
         drafts: &[Draft],
-        now: DateTime<Utc>,
+        now_s: i64,
     ) -> Result<Vec<CallbackId>, StoreError> {
-        drafts.iter().try_for_each(validate)?;
-        let now_s = secs(now);
         self.bulk("storing a batch of callbacks", |tx| {
             let mut ids = Vec::with_capacity(drafts.len());
             let mut insert = tx
@@ -54,25 +52,13 @@ impl Lifecycle for SqliteStore {
         })
     }
 
-    fn get(&self, id: CallbackId) -> Result<CallbackRequest, StoreError> {
-        self.read(|c| load(c, id))
-    }
-
-    fn claim_due_ahead(
+    /// Claims due callbacks within checked bounds ([`Lifecycle::claim_due_ahead`]).
+    pub(crate) fn claim(
         &self,
         owner: &str,
-        now: DateTime<Utc>,
-        ahead: Duration,
-        lease: Duration,
-        limit: usize,
+        bounds: ClaimBounds,
     ) -> Result<Vec<CallbackRequest>, StoreError> {
-        if !check_claim(owner, ahead, limit)? {
-            return Ok(Vec::new());
-        }
-        let now_s = secs(now);
-        let horizon_s = secs(now + ahead);
-        let until = lease_until(now, lease)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (now_s, horizon_s, until, limit) = bounds.parts();
         self.write("claiming due callbacks", |tx| {
             let err = backend("claiming due callbacks");
             // Expired leases first: those callbacks fell due before anything still waiting.
@@ -182,65 +168,13 @@ impl Lifecycle for SqliteStore {
         })
     }
 
-    fn renew_lease(
-        &self,
-        id: CallbackId,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<(), StoreError> {
-        let now_s = secs(now);
-        let until = lease_until(now, lease)?;
-        self.write("renewing a lease", |tx| {
-            let n = tx
-                .prepare_cached(&format!(
-                    "UPDATE callbacks SET lease_expires = ?3 WHERE id = ?1 AND lease_owner = ?2 \
-                     AND lease_expires > ?4 AND {ACTIVE}"
-                ))
-                .and_then(|mut s| s.execute(params![id, owner, until, now_s]))
-                .map_err(backend("renewing a lease"))?;
-            if n == 1 {
-                return Ok(());
-            }
-            exists(tx, id)?;
-            Err(StoreError::LeaseLost {
-                id,
-                owner: owner.to_string(),
-            })
-        })
-    }
-
-    fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let (due, lease) = self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT (SELECT min(due_at) FROM callbacks WHERE {CLAIMABLE}), \
-                        (SELECT min(lease_expires) FROM callbacks WHERE {ACTIVE})"
-            ))
-            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
-            .map_err(backend("finding the next wake-up"))
-        })?;
-        next_wakeup(due, lease)
-    }
-
-    fn count_due_between(
-        &self,
-        queue: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
-        self.read(|c| count_slot(c, queue, ceil_secs(start), ceil_secs(end)))
-    }
-
-    fn start_offers(
+    /// A turn's checked offers ([`Lifecycle::start_offers`]).
+    pub(crate) fn offer(
         &self,
         offers: &[(CallbackId, Transition, NewAttempt)],
         owner: &str,
-        now: DateTime<Utc>,
+        now_s: i64,
     ) -> Result<Vec<Offered>, StoreError> {
-        for (_, t, _) in offers {
-            validate_transition(t)?;
-        }
-        let now_s = secs(now);
         self.write("starting offers", |tx| {
             let err = backend("starting offers");
             // Cached statements: a burst runs these three times per offer.

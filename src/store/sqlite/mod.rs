@@ -1,8 +1,10 @@
 //! The SQLite backend (rusqlite, bundled): WAL, `PRAGMA user_version` migrations. This
-//! folder holds only its connection and SQL: one file per door of the store
-//! ([`lifecycle`], [`agents`], [`dnc`], [`reads`], [`jobs`], [`webhooks`]), the statements
-//! the shared writes are made of ([`tx`]) and the row adapter ([`rows`]); the rules are
-//! `store::rules`, the same for PostgreSQL.
+//! folder holds only its connection and SQL: the executor the doors of `store::rules` run
+//! on, with the statement texts SQLite writes its own way ([`exec`]), what it does its own
+//! way per door ([`lifecycle`]: a batch, a claim, a turn's offers; [`reads`]: the panel's
+//! lists, the histogram; [`tx`]: storing a callback, a trace row, a leg; [`webhooks`]: the
+//! outbox read; [`dnc`]), the row adapter ([`rows`]) and the schema; the rules and the doors
+//! are `store::rules`, the same for PostgreSQL.
 //!
 //! One connection behind a mutex: SQLite has one writer at a time anyway, and every write
 //! here is a short `BEGIN IMMEDIATE` transaction, so a second connection would only queue.
@@ -13,15 +15,14 @@
 //! second; lease expiries are rounded *up*, so the store never thinks a lease ended before
 //! its holder does.
 
-mod agents;
 mod checkpoint;
 mod dnc;
+mod exec;
 mod jobs;
 mod lifecycle;
 mod reads;
 mod rows;
 mod schema;
-mod sessions;
 mod tx;
 mod webhooks;
 
@@ -377,6 +378,11 @@ pub(crate) fn classify(doing: &'static str, e: rusqlite::Error) -> StoreError {
         None => StoreError::Backend(format!("{doing}: {e}")),
     }
 }
+
+// The doors written once over `rules::exec` (this backend's statements are in `exec`).
+crate::store::rules::sessions::session_store!(SqliteStore);
+crate::store::rules::agents::agent_store!(SqliteStore);
+crate::store::rules::queue::job_queue!(SqliteStore);
 
 #[cfg(test)]
 mod tests;

@@ -1,23 +1,19 @@
-//! The reads door on SQLite: lists, traces, counts, the panel's lists and `/metrics`
-//! totals, each through an index (the partial indexes' WHEREs repeated word for word).
+//! The reads on SQLite that are its own: the texts of the reads it runs through its
+//! partial indexes (their WHEREs repeated word for word), the panel's lists and the
+//! transcription-time histogram. The reads door itself is `rules::reads`'.
 
-use super::rows::{exists, read_attempt, read_callback, read_event};
+use super::rows::read_callback;
 use super::{
     backend, SqliteStore, ACTIVE, CLAIMABLE, FINISHED, PANEL_REQUESTED, PANEL_SCOPE, PENDING,
     PENDING_KEY, PENDING_KEY_OF_1,
 };
-use crate::model::{Attempt, AttemptResult, CallbackId, CallbackRequest, State};
-use crate::store::rules::rows::{
-    attempt_columns, callback_columns, enum_col, job, job_row, EVENT_COLUMNS, JOB_COLUMNS,
-};
-use crate::store::rules::{invalid, panel_lists, result_counts, secs};
-use crate::store::{
-    Event, Figures, Histogram, ListFilter, PanelLists, PanelScope, Reads, Stats, StoreError,
-    TranscriptionJob,
-};
+use crate::model::CallbackRequest;
+use crate::store::rules::rows::callback_columns;
+use crate::store::rules::{invalid, panel_lists, secs};
+use crate::store::{Histogram, PanelLists, PanelScope, StoreError};
 use chrono::{DateTime, Utc};
+use rusqlite::params;
 use rusqlite::types::Value;
-use rusqlite::{params, OptionalExtension};
 
 /// A number's open callbacks: the waiting ones through `callbacks_pending_number`, those
 /// being dispatched through `callbacks_active_number` (each WHERE word for word its index's).
@@ -30,132 +26,24 @@ pub(super) fn open_for_number_sql() -> String {
     )
 }
 
+/// [`crate::store::Reads::list`]'s text: a NULL limit is none.
+pub(super) const LIST: &str = concat!(
+    "SELECT ",
+    callback_columns!(),
+    " FROM callbacks WHERE (?1 IS NULL OR queue = ?1) \
+     AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR number = ?3) \
+     AND (?5 IS NULL OR updated_at >= ?5) ORDER BY id LIMIT coalesce(?4, -1)"
+);
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-impl Reads for SqliteStore {
-    fn open_for_number(&self, number: &str) -> Result<Vec<CallbackRequest>, StoreError> {
+impl SqliteStore {
+    /// The finished transcriptions' processing times per bound, in one pass: a
+    /// `total(processing_ms <= ?)` per bound.
+    pub(crate) fn transcription_ms(&self, bounds_ms: &[u64]) -> Result<Histogram, StoreError> {
         self.read(|c| {
-            let mut stmt = c
-                .prepare_cached(&open_for_number_sql())
-                .map_err(backend("listing a number's open callbacks"))?;
-            let mut rows = stmt
-                .query_map([number], read_callback)
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(backend("listing a number's open callbacks"))?;
-            rows.sort_by_key(|r| r.id);
-            Ok(rows)
-        })
-    }
-
-    fn list(&self, filter: &ListFilter) -> Result<Vec<CallbackRequest>, StoreError> {
-        let limit = filter
-            .limit
-            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    callback_columns!(),
-                    " FROM callbacks WHERE (?1 IS NULL OR queue = ?1) \
-                     AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR number = ?3) \
-                     AND (?5 IS NULL OR updated_at >= ?5) ORDER BY id LIMIT ?4"
-                ))
-                .map_err(backend("listing callbacks"))?;
-            let rows = stmt
-                .query_map(
-                    params![
-                        filter.queue,
-                        filter.state.map(State::as_str),
-                        filter.number,
-                        limit,
-                        filter.updated_since.map(secs)
-                    ],
-                    read_callback,
-                )
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(backend("listing callbacks"))?;
-            Ok(rows)
-        })
-    }
-
-    fn events(&self, id: CallbackId) -> Result<Vec<Event>, StoreError> {
-        self.read(|c| {
-            exists(c, id)?;
-            c.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE callback_id = ?1 ORDER BY id"
-            ))
-            .and_then(|mut s| {
-                s.query_map([id], read_event)?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(backend("reading the trace"))
-        })
-    }
-
-    fn attempts(&self, id: CallbackId) -> Result<Vec<Attempt>, StoreError> {
-        self.read(|c| {
-            exists(c, id)?;
-            c.prepare_cached(concat!(
-                "SELECT ",
-                attempt_columns!(),
-                " FROM attempts WHERE callback_id = ?1 ORDER BY id"
-            ))
-            .and_then(|mut s| s.query_map([id], read_attempt)?.collect())
-            .map_err(backend("reading attempts"))
-        })
-    }
-
-    fn stats(&self) -> Result<Stats, StoreError> {
-        self.read(|c| {
-            let mut by_queue_state: Vec<(String, State, u64)> = c
-                .prepare_cached(
-                    "SELECT queue, state, count(*) FROM callbacks GROUP BY queue, state",
-                )
-                .and_then(|mut s| {
-                    s.query_map([], |r| {
-                        let n: i64 = r.get(2)?;
-                        Ok((
-                            r.get(0)?,
-                            enum_col(r, 1, "state")?,
-                            u64::try_from(n).unwrap_or(0),
-                        ))
-                    })?
-                    .collect()
-                })
-                .map_err(backend("counting callbacks"))?;
-            // Lifecycle order within a queue reads better than alphabetical.
-            by_queue_state.sort();
-            Ok(Stats { by_queue_state })
-        })
-    }
-
-    fn figures(&self, bounds_ms: &[u64]) -> Result<Figures, StoreError> {
-        self.read(|c| {
-            let attempts = c
-                .prepare_cached(
-                    "SELECT c.queue, a.leg, a.result, count(*) FROM attempts a \
-                     JOIN callbacks c ON c.id = a.callback_id \
-                     WHERE a.result IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                )
-                .and_then(|mut s| {
-                    s.query_map([], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, count(r.get(3)?)))
-                    })?
-                    .collect()
-                })
-                .map_err(backend("counting attempt results"))?;
-            let transcription_jobs = c
-                .prepare_cached(
-                    "SELECT state, count(*) FROM transcriptions GROUP BY state ORDER BY state",
-                )
-                .and_then(|mut s| {
-                    s.query_map([], |r| Ok((r.get(0)?, count(r.get(1)?))))?
-                        .collect()
-                })
-                .map_err(backend("counting transcription jobs"))?;
-            // One pass over the finished jobs: a `sum(processing_ms <= ?)` per bound.
             let mut sql = String::from("SELECT count(*), total(processing_ms)");
             for i in 0..bounds_ms.len() {
                 sql.push_str(&format!(", total(processing_ms <= ?{})", i + 1));
@@ -182,22 +70,11 @@ impl Reads for SqliteStore {
                     })
                 })
                 .map_err(backend("measuring transcription times"))?;
-            Ok(Figures {
-                attempts,
-                transcription_jobs,
-                transcription_ms,
-            })
+            Ok(transcription_ms)
         })
     }
 
-    fn last_event_id(&self) -> Result<i64, StoreError> {
-        self.read(|c| {
-            c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
-                .map_err(backend("reading the last event"))
-        })
-    }
-
-    fn panel_lists(
+    pub(crate) fn read_panel_lists(
         &self,
         scope: &PanelScope,
         finished_since: DateTime<Utc>,
@@ -242,37 +119,6 @@ impl Reads for SqliteStore {
             Ok(panel_lists(pending, waiting, leased, recent, pending_count, limit))
         })
     }
-
-    fn results_since(
-        &self,
-        queue: &str,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(Option<AttemptResult>, u64)>, StoreError> {
-        let rows: Vec<(Option<String>, i64)> = self.read(|c| {
-            c.prepare_cached(
-                "SELECT a.result, COUNT(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
-                 WHERE c.queue = ?1 AND a.leg = 'customer' AND a.ended_at >= ?2 \
-                 GROUP BY a.result ORDER BY a.result",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![queue, secs(since)], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect()
-            })
-            .map_err(backend("counting call results"))
-        })?;
-        Ok(result_counts(rows))
-    }
-
-    fn transcription(&self, id: CallbackId) -> Result<Option<TranscriptionJob>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM transcriptions WHERE callback_id = ?1 \
-                 ORDER BY id DESC LIMIT 1"
-            ))
-            .and_then(|mut s| s.query_row([id], |r| job_row(r)).optional())
-            .map_err(backend("reading a transcription"))?
-            .map(job)
-            .transpose()
-        })
-    }
 }
+
+crate::store::rules::reads::reads_door!(SqliteStore);

@@ -1,13 +1,9 @@
-//! rusqlite rows for the shared decoders (`store::rules::rows`), and the reads of one row
-//! that several doors use.
+//! rusqlite rows for the shared decoders (`store::rules::rows`).
 
-use super::backend;
-use crate::model::{Attempt, CallbackId, CallbackRequest};
-use crate::store::rules::invalid;
-use crate::store::rules::rows::{self, attempt_columns, callback_columns, BadColumn, Columns};
-use crate::store::{Event, StoreError};
+use crate::model::{Attempt, CallbackRequest};
+use crate::store::rules::rows::{self, BadColumn, Columns};
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::Row;
 
 /// A value the model cannot represent stays a conversion failure of its column, so the
 /// error reads like any other of the statement that read it.
@@ -36,42 +32,4 @@ pub(crate) fn read_callback(row: &Row<'_>) -> rusqlite::Result<CallbackRequest> 
 
 pub(crate) fn read_attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
     rows::attempt(row)
-}
-
-pub(crate) fn read_event(row: &Row<'_>) -> rusqlite::Result<Event> {
-    rows::event(row)
-}
-
-pub(crate) fn load(conn: &Connection, id: CallbackId) -> Result<CallbackRequest, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        callback_columns!(),
-        " FROM callbacks WHERE id = ?1"
-    ))
-    .and_then(|mut s| s.query_row([id], read_callback).optional())
-    .map_err(backend("reading a callback"))?
-    .ok_or(StoreError::NotFound(id))
-}
-
-pub(crate) fn exists(conn: &Connection, id: CallbackId) -> Result<(), StoreError> {
-    let found = conn
-        .prepare_cached("SELECT 1 FROM callbacks WHERE id = ?1")
-        .and_then(|mut s| s.exists([id]))
-        .map_err(backend("looking up a callback"))?;
-    if found {
-        Ok(())
-    } else {
-        Err(StoreError::NotFound(id))
-    }
-}
-
-pub(crate) fn load_attempt(conn: &Connection, attempt_id: i64) -> Result<Attempt, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        attempt_columns!(),
-        " FROM attempts WHERE id = ?1"
-    ))
-    .and_then(|mut s| s.query_row([attempt_id], read_attempt).optional())
-    .map_err(backend("reading an attempt"))?
-    .ok_or_else(|| invalid("attempt_id", format!("there is no attempt {attempt_id}")))
 }
