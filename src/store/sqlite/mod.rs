@@ -61,10 +61,16 @@ pub(crate) const CLAIMABLE: &str = "state IN ('scheduled', 'rescheduled')";
 /// update of a callback (a fifth of the insert time in the store bench).
 pub(crate) const ACTIVE: &str = "(state = 'due' OR state = 'offering' OR state = 'previewing' \
                       OR state = 'dialing' OR state = 'connected')";
-/// The states waiting for their time (the WHERE of `callbacks_pending_number`); an OR chain
-/// like [`ACTIVE`].
+/// The states waiting for their time (a merge looks for one of these); an OR chain like
+/// [`ACTIVE`].
 pub(crate) const PENDING: &str =
     "(state = 'requested' OR state = 'scheduled' OR state = 'rescheduled')";
+/// Every open state, [`PENDING`] then [`ACTIVE`]: the WHERE of `callbacks_open_number`,
+/// word for word (schema step 13), so a query that repeats it may use that index.
+pub(crate) const OPEN: &str =
+    "(state = 'requested' OR state = 'scheduled' OR state = 'rescheduled' \
+      OR state = 'due' OR state = 'offering' OR state = 'previewing' \
+      OR state = 'dialing' OR state = 'connected')";
 /// The WHERE of `callbacks_requested` (waiting for a due time).
 pub(crate) const PANEL_REQUESTED: &str = "state = 'requested'";
 /// The finished states, for the panel's recent list (through `callbacks_updated`).
@@ -75,11 +81,11 @@ pub(crate) const FINISHED: &str =
 /// the agent ?3.
 pub(crate) const PANEL_SCOPE: &str =
     "(?1 OR queue IN (SELECT value FROM json_each(?2)) OR agent = ?3)";
-/// The key of `callbacks_pending_number` (word for word, or SQLite will not use it): the
+/// The key of `callbacks_open_number` (word for word, or SQLite will not use it): the
 /// E.164 number as an integer, half the bytes of the text in an index entry.
-pub(crate) const PENDING_KEY: &str = "CAST(substr(number, 2) AS INTEGER)";
+pub(crate) const NUMBER_KEY: &str = "CAST(substr(number, 2) AS INTEGER)";
 /// The same key computed from parameter 1.
-pub(crate) const PENDING_KEY_OF_1: &str = "CAST(substr(?1, 2) AS INTEGER)";
+pub(crate) const NUMBER_KEY_OF_1: &str = "CAST(substr(?1, 2) AS INTEGER)";
 
 /// The embedded store.
 pub struct SqliteStore {

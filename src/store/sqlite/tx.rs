@@ -2,7 +2,7 @@
 //! SQLite's SQL. One writer at a time (`BEGIN IMMEDIATE`), so nothing here locks rows.
 
 use super::rows::{load, load_attempt, read_attempt, read_callback};
-use super::{backend, classify, ACTIVE, CLAIMABLE, PENDING, PENDING_KEY, PENDING_KEY_OF_1};
+use super::{backend, classify, ACTIVE, CLAIMABLE, NUMBER_KEY, NUMBER_KEY_OF_1, OPEN, PENDING};
 use crate::model::{
     Attempt, AttemptResult, CallbackId, CallbackRequest, Draft, Leg, Recording, State,
 };
@@ -149,10 +149,12 @@ impl Tx for SqliteTx<'_> {
         number: &str,
         queue: &str,
     ) -> Result<Option<CallbackId>, StoreError> {
+        // `OPEN` word for word so the number's index is used; `PENDING` then keeps the
+        // waiting ones among the few rows of that number.
         self.0
             .prepare_cached(&format!(
-                "SELECT id FROM callbacks WHERE {PENDING_KEY} = {PENDING_KEY_OF_1} \
-                 AND number = ?1 AND queue = ?2 AND {PENDING} ORDER BY id LIMIT 1"
+                "SELECT id FROM callbacks WHERE {NUMBER_KEY} = {NUMBER_KEY_OF_1} \
+                 AND number = ?1 AND queue = ?2 AND {OPEN} AND {PENDING} ORDER BY id LIMIT 1"
             ))
             .and_then(|mut s| s.query_row([number, queue], |r| r.get(0)).optional())
             .map_err(backend("looking for a pending callback to merge into"))
