@@ -16,6 +16,7 @@
 mod agents;
 mod checkpoint;
 mod dnc;
+mod group;
 mod jobs;
 mod lifecycle;
 mod reads;
@@ -96,6 +97,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The page cache ceiling of each connection, KiB.
     cache_kib: i64,
+    /// Shared writes committed together ([`SqliteStore::in_tx`]).
+    group: group::Group,
     /// Folds the WAL back into the file off the writer's path. After `conn`, so it is
     /// dropped (and its connection closed) last.
     checkpointer: checkpoint::Checkpointer,
@@ -124,6 +127,7 @@ impl SqliteStore {
             conn: Mutex::new(Some(conn)),
             path: path.to_path_buf(),
             cache_kib: CACHE_KIB,
+            group: group::Group::default(),
             checkpointer,
         })
     }
@@ -149,6 +153,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             cache_kib,
+            group: group::Group::default(),
             checkpointer,
         };
         Ok((store, fault))
@@ -161,14 +166,25 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the connection, opening it first if a fault closed it; after a fault
-    /// that leaves the connection unusable, closes it so the next use starts afresh.
+    /// that leaves the connection unusable, closes it so the next use starts afresh. A
+    /// group of shared writes left open for more members ([`group`]) is committed first.
     fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut guard = self.lock();
+        self.end_group(&mut guard);
+        self.on_conn(&mut guard, f)
+    }
+
+    /// Runs `f` on the locked connection, as [`Self::with_conn`] says.
+    fn on_conn<T>(
+        &self,
+        guard: &mut MutexGuard<'_, Option<Connection>>,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if guard.is_none() {
-            *guard = Some(connect(&self.path, self.cache_kib, &self.checkpointer)?);
+            **guard = Some(connect(&self.path, self.cache_kib, &self.checkpointer)?);
         }
         let Some(conn) = guard.as_mut() else {
             return Err(StoreError::Backend("no connection".into()));
@@ -176,7 +192,43 @@ impl SqliteStore {
         let out = f(conn);
         if let Err(StoreError::Unavailable { fault, .. }) = &out {
             if fault.needs_reconnect() {
-                *guard = None;
+                **guard = None;
+            }
+        }
+        out
+    }
+
+    /// Commits the group of shared writes left open, if any, and tells its members.
+    fn end_group(&self, guard: &mut MutexGuard<'_, Option<Connection>>) {
+        if self.group.open().is_none() {
+            return;
+        }
+        let outcome = self.commit_group(guard);
+        self.group.settle(outcome.as_ref().err(), false);
+    }
+
+    /// COMMIT of the open group; after a failed one, a ROLLBACK so the connection is out
+    /// of the transaction whatever SQLite left (its answer is not needed: the members are
+    /// told the commit's error either way).
+    fn commit_group(
+        &self,
+        guard: &mut MutexGuard<'_, Option<Connection>>,
+    ) -> Result<(), StoreError> {
+        let doing = "committing a group of writes";
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Backend("no connection".into()));
+        };
+        let out = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(backend(doing));
+        if out.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if let Err(StoreError::Unavailable { fault, .. }) = &out {
+            if fault.needs_reconnect() {
+                **guard = None;
             }
         }
         out
@@ -200,13 +252,60 @@ impl SqliteStore {
         })
     }
 
-    /// Runs a shared write (`store::rules::writes`) in one transaction, as [`Self::write`].
+    /// Runs a shared write (`store::rules::writes`) in a transaction it may share with
+    /// other shared writes arriving meanwhile ([`group`]), in a savepoint of its own; it
+    /// returns once that transaction is committed (or rolled back).
     pub(crate) fn in_tx<T>(
         &self,
         doing: &'static str,
         f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.write(doing, |tx| f(&mut SqliteTx(tx)))
+        self.group.coming();
+        let mut guard = self.lock();
+        self.group.arrived();
+        let out = self.on_conn(&mut guard, |conn| {
+            if self.group.open().is_none() {
+                conn.prepare_cached("BEGIN IMMEDIATE")
+                    .and_then(|mut s| s.execute([]))
+                    .map_err(backend(doing))?;
+                self.group.begun();
+            }
+            self.group.join();
+            Ok(member(conn, doing, f))
+        });
+        let out = match out {
+            Ok(out) => out,
+            // Not begun: nothing is open, nobody waits for this caller.
+            Err(e) => return Err(e),
+        };
+        let committed = match out {
+            // The savepoint could not be released or rolled back: the transaction is in
+            // an unknown state, so it goes, with every member's write.
+            Err(Member::Broken(e)) => {
+                if let Some(conn) = guard.as_mut() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                self.group.settle(Some(&e), true);
+                return Err(e);
+            }
+            Err(Member::Refused(e)) => Err(e),
+            Ok(v) => Ok(v),
+        };
+        let settled = match self.group.next() {
+            group::Next::Commit => {
+                let outcome = self.commit_group(&mut guard);
+                self.group.settle(outcome.as_ref().err(), true);
+                outcome
+            }
+            group::Next::Wait(n) => {
+                drop(guard);
+                self.group.wait(n)
+            }
+        };
+        // A write refused by its own checks was rolled back to its savepoint: its error
+        // stands whatever the commit did. A stored one stands only if committed.
+        let value = committed?;
+        settled.map(|()| value)
     }
 
     /// Runs a batch write with the page cache raised to [`BULK_CACHE_KIB`] (or the
@@ -236,6 +335,58 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.with_conn(|conn| f(conn))
+    }
+}
+
+/// How a shared write ended inside a group's transaction, when not stored.
+enum Member {
+    /// Its own checks or statements refused it; rolled back to its savepoint.
+    Refused(StoreError),
+    /// Its savepoint could not be taken, released or rolled back.
+    Broken(StoreError),
+}
+
+/// Runs one member's write `f` in a savepoint of the group's transaction: released when
+/// `f` stored it, rolled back to when `f` refused it (or panicked), so the other members'
+/// writes stay as they were.
+fn member<T>(
+    conn: &Connection,
+    doing: &'static str,
+    f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
+) -> Result<T, Member> {
+    /// Rolls the savepoint back if `f` unwinds, so the group's commit does not store half
+    /// of a write.
+    struct Undo<'c> {
+        conn: &'c Connection,
+        armed: bool,
+    }
+    impl Drop for Undo<'_> {
+        fn drop(&mut self) {
+            if self.armed {
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO member; RELEASE member");
+            }
+        }
+    }
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(backend(doing))
+    };
+    run("SAVEPOINT member").map_err(Member::Broken)?;
+    let mut undo = Undo { conn, armed: true };
+    let out = f(&mut SqliteTx(conn));
+    undo.armed = false;
+    match out {
+        Ok(v) => run("RELEASE member").map(|()| v).map_err(Member::Broken),
+        Err(e) => {
+            run("ROLLBACK TO member")
+                .and_then(|()| run("RELEASE member"))
+                .map_err(Member::Broken)?;
+            Err(Member::Refused(e))
+        }
     }
 }
 

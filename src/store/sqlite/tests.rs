@@ -5,7 +5,7 @@ use super::reads::open_for_number_sql;
 use super::*;
 use crate::model::{Draft, State, Window};
 use crate::store::rules::rows::callback_columns;
-use crate::store::{CreateOptions, CreateOutcome, Lifecycle};
+use crate::store::{CreateOptions, CreateOutcome, Lifecycle, Reads};
 use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 
@@ -295,4 +295,120 @@ fn the_wal_is_folded_back_by_the_stores_own_thread_and_removed_on_drop() {
     );
     drop(store);
     assert!(!dir.path().join("cb.db-wal").exists(), "WAL left behind");
+}
+
+fn web_draft(number: &str, at: i64) -> Draft {
+    let due = Utc.timestamp_opt(at, 0).unwrap();
+    Draft {
+        kind: crate::model::CallbackType::Immediate,
+        number: number.into(),
+        time_zone: "Europe/Berlin".into(),
+        desired_at: None,
+        window: Window::default(),
+        number_type: None,
+        queue: "sales".into(),
+        agent: None,
+        remark: Some(format!("from {number}")),
+        ivr_data: BTreeMap::new(),
+        source: crate::model::Source::Web,
+        origin_uuid: None,
+        idempotency_key: None,
+        recording: None,
+        tags: BTreeMap::new(),
+        state: State::Scheduled,
+        due_at: Some(due),
+        expires_at: None,
+    }
+}
+
+/// Starts `n` creates on their own threads while the test holds the connection, and lets
+/// them go once all of them wait for it: they arrive together, as concurrent requests do.
+fn creates_at_once(
+    store: &std::sync::Arc<SqliteStore>,
+    options: Vec<CreateOptions>,
+) -> Vec<Result<(crate::model::CallbackRequest, CreateOutcome), StoreError>> {
+    let held = store.lock();
+    let n = options.len();
+    let threads: Vec<_> = options
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let now = Utc.timestamp_opt(100, 0).unwrap();
+                store.create(&web_draft(&format!("+4930123456{i:02}"), 100), &o, now)
+            })
+        })
+        .collect();
+    while store.group.waiting() < n {
+        std::thread::yield_now();
+    }
+    drop(held);
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn creates_arriving_together_share_one_commit() {
+    // Twelve creates waiting for the connection at once are stored by one transaction,
+    // each answered with its own callback, and all are there after a reopen.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cb.db");
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    let out = creates_at_once(&store, vec![CreateOptions::default(); 12]);
+    assert_eq!(store.group.begun_so_far(), 1);
+    let mut ids = Vec::new();
+    for r in out {
+        let (row, outcome) = r.unwrap();
+        assert_eq!(outcome, CreateOutcome::Created);
+        assert_eq!(row.remark, Some(format!("from {}", row.number)));
+        ids.push(row.id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=12).collect::<Vec<_>>());
+    drop(store);
+    let again = SqliteStore::open(&path).unwrap();
+    for id in ids {
+        assert_eq!(again.get(id).unwrap().id, id);
+    }
+}
+
+#[test]
+fn a_refused_create_in_a_group_leaves_the_others_stored() {
+    // One create of a group is refused (its slot is full): it gets its error and stored
+    // nothing, the others of the same transaction are stored, trace and all.
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("cb.db")).unwrap());
+    let mut options = vec![CreateOptions::default(); 6];
+    let start = Utc.timestamp_opt(0, 0).unwrap();
+    options[3].slot = Some((start, start + Duration::hours(1), 0));
+    let out = creates_at_once(&store, options);
+    assert_eq!(store.group.begun_so_far(), 1);
+    for (i, r) in out.iter().enumerate() {
+        match (i, r) {
+            (3, Err(StoreError::SlotFull { capacity: 0, .. })) => {}
+            (3, other) => panic!("the full slot's create: {other:?}"),
+            (_, Ok((row, CreateOutcome::Created))) => {
+                assert_eq!(row.number, format!("+4930123456{i:02}"));
+                let trace = store.events(row.id).unwrap();
+                assert_eq!(trace.len(), 1, "{trace:?}");
+            }
+            (_, other) => panic!("create {i}: {other:?}"),
+        }
+    }
+    let conn = Connection::open(dir.path().join("cb.db")).unwrap();
+    let (rows, events): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM callbacks), (SELECT count(*) FROM events)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, events), (5, 5));
+    assert!(!conn
+        .query_row(
+            "SELECT 1 FROM callbacks WHERE number = '+493012345603'",
+            [],
+            |_| Ok(())
+        )
+        .is_ok());
 }
