@@ -4,8 +4,10 @@
 //! the shared writes are made of ([`tx`]) and the row adapter ([`rows`]); the rules are
 //! `store::rules`, the same for PostgreSQL.
 //!
-//! One connection behind a mutex: SQLite has one writer at a time anyway, and every write
-//! here is a short `BEGIN IMMEDIATE` transaction, so a second connection would only queue.
+//! One writing connection behind a mutex: SQLite has one writer at a time anyway, and every
+//! write here is a short `BEGIN IMMEDIATE` transaction (shared writes arriving together share
+//! one, [`group`]), so a second writer would only queue. Reads have a connection of their
+//! own, which in WAL neither waits for the writer nor holds it up.
 //! Several processes (or several stores) may open the same file; `BEGIN IMMEDIATE` plus the
 //! busy timeout serialises them, and each check-then-write runs inside one transaction.
 //!
@@ -99,6 +101,11 @@ pub struct SqliteStore {
     cache_kib: i64,
     /// Shared writes committed together ([`SqliteStore::in_tx`]).
     group: group::Group,
+    /// The reads' own connection, opened at the first read: in WAL a reader neither waits
+    /// for the writer nor stops it, and a read on the writer's connection would commit a
+    /// group of writes left open for more members (every create reads the do-not-call
+    /// list first, so groups ended after one or two members).
+    reader: Mutex<Option<Connection>>,
     /// Folds the WAL back into the file off the writer's path. After `conn`, so it is
     /// dropped (and its connection closed) last.
     checkpointer: checkpoint::Checkpointer,
@@ -128,6 +135,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             cache_kib: CACHE_KIB,
             group: group::Group::default(),
+            reader: Mutex::new(None),
             checkpointer,
         })
     }
@@ -154,6 +162,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             cache_kib,
             group: group::Group::default(),
+            reader: Mutex::new(None),
             checkpointer,
         };
         Ok((store, fault))
@@ -330,11 +339,14 @@ impl SqliteStore {
         out
     }
 
+    /// Runs the read `f` on the reads' connection (committed data only, as any read
+    /// after a write returned sees it: writes return once committed).
     pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_conn(|conn| f(conn))
+        let mut guard = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        self.on_conn(&mut guard, |conn| f(conn))
     }
 }
 

@@ -412,3 +412,34 @@ fn a_refused_create_in_a_group_leaves_the_others_stored() {
         )
         .is_ok());
 }
+
+#[test]
+fn a_read_does_not_wait_for_the_writers_connection() {
+    // While the writing connection is held (a write, or a group of writes left open),
+    // reads go on through their own connection and see what was committed.
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("cb.db")).unwrap());
+    let now = Utc.timestamp_opt(100, 0).unwrap();
+    let (row, _) = store
+        .create(
+            &web_draft("+493012345678", 100),
+            &CreateOptions::default(),
+            now,
+        )
+        .unwrap();
+    let held = store.lock();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(store.get(row.id).map(|r| r.number));
+        })
+    };
+    // A bound so a regression fails instead of hanging the suite; not a timing assertion.
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the read waited for the writer's connection");
+    assert_eq!(got.unwrap(), "+493012345678");
+    drop(held);
+    reader.join().unwrap();
+}
