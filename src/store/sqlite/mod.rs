@@ -282,11 +282,8 @@ impl SqliteStore {
             self.group.join();
             Ok(member(conn, doing, f))
         });
-        let out = match out {
-            Ok(out) => out,
-            // Not begun: nothing is open, nobody waits for this caller.
-            Err(e) => return Err(e),
-        };
+        // Not begun: nothing is open, nobody waits for this caller.
+        let out = out?;
         let committed = match out {
             // The savepoint could not be released or rolled back: the transaction is in
             // an unknown state, so it goes, with every member's write.

@@ -7,6 +7,7 @@ use crate::model::{Draft, State, Window};
 use crate::store::rules::rows::callback_columns;
 use crate::store::{CreateOptions, CreateOutcome, Lifecycle, Reads};
 use chrono::{Duration, TimeZone, Utc};
+use rusqlite::OptionalExtension;
 use std::collections::BTreeMap;
 
 fn plan(store: &SqliteStore, sql: &str) -> String {
@@ -404,13 +405,15 @@ fn a_refused_create_in_a_group_leaves_the_others_stored() {
         )
         .unwrap();
     assert_eq!((rows, events), (5, 5));
-    assert!(!conn
+    let refused: Option<i64> = conn
         .query_row(
-            "SELECT 1 FROM callbacks WHERE number = '+493012345603'",
+            "SELECT id FROM callbacks WHERE number = '+493012345603'",
             [],
-            |_| Ok(())
+            |r| r.get(0),
         )
-        .is_ok());
+        .optional()
+        .unwrap();
+    assert_eq!(refused, None);
 }
 
 #[test]
