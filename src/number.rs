@@ -2,8 +2,38 @@
 //! refused with a reason. Only the output of [`NumberPolicy::normalize`] may ever reach a
 //! dial string.
 
+use crate::model::LineType;
 use phonenumber::country;
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+/// The line types of numbers normalised lately, for [`line_type`]: a create's reply
+/// names its number's line type just after [`NumberPolicy::normalize`] ran the numbering
+/// plan's patterns on it, and those patterns were an eighth of a create's time in the
+/// HTTP bench's profile. Bounded: emptied when full.
+static LINE_TYPES: LazyLock<Mutex<HashMap<String, Option<LineType>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// How many numbers [`LINE_TYPES`] holds at most.
+const LINE_TYPES_KEPT: usize = 4096;
+
+fn remember_line_type(e164: &str, line: Option<LineType>) {
+    let mut kept = LINE_TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= LINE_TYPES_KEPT {
+        kept.clear();
+    }
+    kept.insert(e164.to_string(), line);
+}
+
+fn line_of(kind: phonenumber::Type) -> Option<LineType> {
+    use phonenumber::Type;
+    match kind {
+        Type::Mobile => Some(LineType::Mobile),
+        Type::FixedLine => Some(LineType::Fixed),
+        Type::FixedLineOrMobile => Some(LineType::FixedOrMobile),
+        _ => None,
+    }
+}
 
 /// Why a number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,7 +125,17 @@ impl NumberPolicy {
                 number: raw.to_string(),
                 reason: e.to_string(),
             })?;
-        if !phonenumber::is_valid(&parsed) {
+        // The number's type is what validity is decided by (`is_valid` is "the type is
+        // known"), so one pass over the plan's patterns gives both. Not for a national
+        // number with leading zeros (Italy's): `number_type` matches it without them and
+        // `is_valid` with them, so that one is asked `is_valid` as before.
+        let kind = (parsed.national().zeros() == 0)
+            .then(|| parsed.number_type(&phonenumber::metadata::DATABASE));
+        let valid = match kind {
+            Some(k) => k != phonenumber::Type::Unknown,
+            None => phonenumber::is_valid(&parsed),
+        };
+        if !valid {
             return Err(NumberError::Invalid {
                 number: raw.to_string(),
             });
@@ -117,6 +157,9 @@ impl NumberPolicy {
                 number: e164.clone(),
                 prefix: prefix.clone(),
             });
+        }
+        if let Some(k) = kind {
+            remember_line_type(&e164, line_of(k));
         }
         Ok(e164)
     }
@@ -161,16 +204,17 @@ pub fn region_of(e164: &str) -> Option<String> {
 
 /// The line type the numbering plan gives E.164 `number` (mobile, fixed, or either where
 /// the plan does not tell them apart, as in the US), when the phone-number library knows.
-pub fn line_type(number: &str) -> Option<crate::model::LineType> {
-    use crate::model::LineType;
-    use phonenumber::Type;
-    let parsed = phonenumber::parse(None, number).ok()?;
-    match parsed.number_type(&phonenumber::metadata::DATABASE) {
-        Type::Mobile => Some(LineType::Mobile),
-        Type::FixedLine => Some(LineType::Fixed),
-        Type::FixedLineOrMobile => Some(LineType::FixedOrMobile),
-        _ => None,
+pub fn line_type(number: &str) -> Option<LineType> {
+    let kept = LINE_TYPES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(number)
+        .copied();
+    if let Some(line) = kept {
+        return line;
     }
+    let parsed = phonenumber::parse(None, number).ok()?;
+    line_of(parsed.number_type(&phonenumber::metadata::DATABASE))
 }
 
 /// True when `s` is already an E.164 string as [`NumberPolicy::normalize`] produces them.
@@ -274,5 +318,30 @@ mod line_tests {
         assert_eq!(line_type("+442079460000"), Some(LineType::Fixed));
         assert_eq!(line_type("+12125550142"), Some(LineType::FixedOrMobile));
         assert_eq!(line_type("not a number"), None);
+    }
+
+    #[test]
+    fn a_normalised_number_keeps_its_line_type_and_validity() {
+        // Normalising finds the line type on the way (so the reply does not run the plan
+        // again), with the same verdicts as before: valid numbers of each kind, an
+        // Italian fixed line with its leading zero, and invalid numbers refused.
+        use super::{NumberError, NumberPolicy, LINE_TYPES};
+        let gb = NumberPolicy::new(Some("GB"), &[]).unwrap();
+        assert_eq!(gb.normalize("07400 123456").unwrap(), "+447400123456");
+        assert_eq!(gb.normalize("020 7946 0000").unwrap(), "+442079460000");
+        let kept = LINE_TYPES.lock().unwrap().clone();
+        assert_eq!(kept.get("+447400123456"), Some(&Some(LineType::Mobile)));
+        assert_eq!(kept.get("+442079460000"), Some(&Some(LineType::Fixed)));
+        assert_eq!(line_type("+447400123456"), Some(LineType::Mobile));
+        let it = NumberPolicy::new(Some("IT"), &[]).unwrap();
+        assert_eq!(it.normalize("06 6982 1234").unwrap(), "+390669821234");
+        assert!(matches!(
+            gb.normalize("+44 20 1234"),
+            Err(NumberError::Invalid { .. })
+        ));
+        assert!(matches!(
+            gb.normalize("+1 212 155 0142"),
+            Err(NumberError::Invalid { .. })
+        ));
     }
 }

@@ -347,13 +347,25 @@ fn the_dispatch_counters_are_kept_on_the_row_and_backfilled_from_the_trace() {
              DROP TABLE panel_sessions; \
              ALTER TABLE callbacks DROP COLUMN number_type;",
         );
+        if let Raw::Sqlite(_) = &b.raw {
+            // SQLite's step 13 (one number index), undone as a file at step 8 had it.
+            b.raw.execute(
+                "DROP INDEX callbacks_open_number; \
+                 CREATE INDEX callbacks_pending_number ON callbacks \
+                     (CAST(substr(number, 2) AS INTEGER)) \
+                     WHERE (state = 'requested' OR state = 'scheduled' OR state = 'rescheduled'); \
+                 CREATE INDEX callbacks_active_number ON callbacks (number) \
+                     WHERE (state = 'due' OR state = 'offering' OR state = 'previewing' \
+                            OR state = 'dialing' OR state = 'connected');",
+            );
+        }
         b.raw.execute(match &b.raw {
             Raw::Sqlite(_) => "PRAGMA user_version = 8",
             Raw::Pg(_) => "UPDATE callback_schema SET version = 8",
         });
         let migrated = b.open_again().unwrap();
         assert_eq!(migrated.get(a.id).unwrap().counts, want);
-        assert_eq!(schema_version(&b.raw), LATEST_SCHEMA);
+        assert_eq!(schema_version(&b.raw), latest_schema(&b.raw));
     });
 }
 

@@ -151,10 +151,13 @@ impl CallbackService {
                 format!("callback {id} is completed: give the time of the next call"),
             ));
         }
-        let _one_at_a_time = self
-            .caps_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The lock of the number the callback will have, as the cap counts it (a number
+        // that is not one is refused by the check below).
+        let target = match number {
+            Some(n) => cfg.numbers.normalize(n).unwrap_or_else(|_| n.to_string()),
+            None => current.number.clone(),
+        };
+        let _one_at_a_time = self.caps_lock(&target);
         let checked = self.check_caps(
             &Change {
                 number: number.unwrap_or(&current.number),

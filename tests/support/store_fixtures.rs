@@ -110,8 +110,13 @@ pub fn offer_to(
 /// queue; 3 priority; 4 cheaper callback indexes; 5 webhook cursors; 6 the panel's indexes;
 /// 7 agents shared by nodes; 8 request digests; 9 dispatch counters; 10 the outbox
 /// position and panel sessions; 11 the time-last-changed index for finished callbacks only;
-/// 12 the number's type.
-pub const LATEST_SCHEMA: i64 = 12;
+/// 12 the number's type; on SQLite only, 13 one index of a number's open callbacks.
+pub fn latest_schema(raw: &Raw) -> i64 {
+    match raw {
+        Raw::Sqlite(_) => 13,
+        Raw::Pg(_) => 12,
+    }
+}
 
 pub fn schema_version(raw: &Raw) -> i64 {
     match raw {

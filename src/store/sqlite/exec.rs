@@ -2,7 +2,8 @@
 //! parameters bound as SQLite values, and the statements SQLite writes its own way.
 
 use super::{
-    backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE, PENDING, PENDING_KEY, PENDING_KEY_OF_1,
+    backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE, NUMBER_KEY, NUMBER_KEY_OF_1, OPEN,
+    PENDING,
 };
 use crate::store::rules::exec::{Backend, Cells, Dialect, Exec, Param};
 use crate::store::rules::rows::attempt_columns;
@@ -46,10 +47,11 @@ static DIALECT: LazyLock<Dialect> = LazyLock::new(|| Dialect {
         " FROM attempts WHERE id = $1"
     )
     .into(),
-    // Through `callbacks_pending_number` (its key word for word).
+    // Through `callbacks_open_number`: `OPEN` word for word so the number's index is used;
+    // `PENDING` then keeps the waiting ones among the few rows of that number.
     pending_of_number: format!(
-        "SELECT id FROM callbacks WHERE {PENDING_KEY} = {PENDING_KEY_OF_1} \
-         AND number = ?1 AND queue = ?2 AND {PENDING} ORDER BY id LIMIT 1"
+        "SELECT id FROM callbacks WHERE {NUMBER_KEY} = {NUMBER_KEY_OF_1} \
+         AND number = ?1 AND queue = ?2 AND {OPEN} AND {PENDING} ORDER BY id LIMIT 1"
     ),
     // Waiting ones through the claim index, plus the few held under a lease (requested ones
     // have no due time, so never count).

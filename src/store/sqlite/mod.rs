@@ -6,8 +6,10 @@
 //! outbox read; [`dnc`]), the row adapter ([`rows`]) and the schema; the rules and the doors
 //! are `store::rules`, the same for PostgreSQL.
 //!
-//! One connection behind a mutex: SQLite has one writer at a time anyway, and every write
-//! here is a short `BEGIN IMMEDIATE` transaction, so a second connection would only queue.
+//! One writing connection behind a mutex: SQLite has one writer at a time anyway, and every
+//! write here is a short `BEGIN IMMEDIATE` transaction (shared writes arriving together share
+//! one, [`group`]), so a second writer would only queue. Reads have a connection of their
+//! own, which in WAL neither waits for the writer nor holds it up.
 //! Several processes (or several stores) may open the same file; `BEGIN IMMEDIATE` plus the
 //! busy timeout serialises them, and each check-then-write runs inside one transaction.
 //!
@@ -18,6 +20,7 @@
 mod checkpoint;
 mod dnc;
 mod exec;
+mod group;
 mod jobs;
 mod lifecycle;
 mod reads;
@@ -62,10 +65,16 @@ pub(crate) const CLAIMABLE: &str = "state IN ('scheduled', 'rescheduled')";
 /// update of a callback (a fifth of the insert time in the store bench).
 pub(crate) const ACTIVE: &str = "(state = 'due' OR state = 'offering' OR state = 'previewing' \
                       OR state = 'dialing' OR state = 'connected')";
-/// The states waiting for their time (the WHERE of `callbacks_pending_number`); an OR chain
-/// like [`ACTIVE`].
+/// The states waiting for their time (a merge looks for one of these); an OR chain like
+/// [`ACTIVE`].
 pub(crate) const PENDING: &str =
     "(state = 'requested' OR state = 'scheduled' OR state = 'rescheduled')";
+/// Every open state, [`PENDING`] then [`ACTIVE`]: the WHERE of `callbacks_open_number`,
+/// word for word (schema step 13), so a query that repeats it may use that index.
+pub(crate) const OPEN: &str =
+    "(state = 'requested' OR state = 'scheduled' OR state = 'rescheduled' \
+      OR state = 'due' OR state = 'offering' OR state = 'previewing' \
+      OR state = 'dialing' OR state = 'connected')";
 /// The WHERE of `callbacks_requested` (waiting for a due time).
 pub(crate) const PANEL_REQUESTED: &str = "state = 'requested'";
 /// The finished states, for the panel's recent list (through `callbacks_updated`).
@@ -76,11 +85,11 @@ pub(crate) const FINISHED: &str =
 /// the agent ?3.
 pub(crate) const PANEL_SCOPE: &str =
     "(?1 OR queue IN (SELECT value FROM json_each(?2)) OR agent = ?3)";
-/// The key of `callbacks_pending_number` (word for word, or SQLite will not use it): the
+/// The key of `callbacks_open_number` (word for word, or SQLite will not use it): the
 /// E.164 number as an integer, half the bytes of the text in an index entry.
-pub(crate) const PENDING_KEY: &str = "CAST(substr(number, 2) AS INTEGER)";
+pub(crate) const NUMBER_KEY: &str = "CAST(substr(number, 2) AS INTEGER)";
 /// The same key computed from parameter 1.
-pub(crate) const PENDING_KEY_OF_1: &str = "CAST(substr(?1, 2) AS INTEGER)";
+pub(crate) const NUMBER_KEY_OF_1: &str = "CAST(substr(?1, 2) AS INTEGER)";
 
 /// The embedded store.
 pub struct SqliteStore {
@@ -91,6 +100,13 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The page cache ceiling of each connection, KiB.
     cache_kib: i64,
+    /// Shared writes committed together ([`SqliteStore::in_tx`]).
+    group: group::Group,
+    /// The reads' own connection, opened at the first read: in WAL a reader neither waits
+    /// for the writer nor stops it, and a read on the writer's connection would commit a
+    /// group of writes left open for more members (every create reads the do-not-call
+    /// list first, so groups ended after one or two members).
+    reader: Mutex<Option<Connection>>,
     /// Folds the WAL back into the file off the writer's path. After `conn`, so it is
     /// dropped (and its connection closed) last.
     checkpointer: checkpoint::Checkpointer,
@@ -119,6 +135,8 @@ impl SqliteStore {
             conn: Mutex::new(Some(conn)),
             path: path.to_path_buf(),
             cache_kib: CACHE_KIB,
+            group: group::Group::default(),
+            reader: Mutex::new(None),
             checkpointer,
         })
     }
@@ -144,6 +162,8 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             cache_kib,
+            group: group::Group::default(),
+            reader: Mutex::new(None),
             checkpointer,
         };
         Ok((store, fault))
@@ -156,14 +176,25 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the connection, opening it first if a fault closed it; after a fault
-    /// that leaves the connection unusable, closes it so the next use starts afresh.
+    /// that leaves the connection unusable, closes it so the next use starts afresh. A
+    /// group of shared writes left open for more members ([`group`]) is committed first.
     fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut guard = self.lock();
+        self.end_group(&mut guard);
+        self.on_conn(&mut guard, f)
+    }
+
+    /// Runs `f` on the locked connection, as [`Self::with_conn`] says.
+    fn on_conn<T>(
+        &self,
+        guard: &mut MutexGuard<'_, Option<Connection>>,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if guard.is_none() {
-            *guard = Some(connect(&self.path, self.cache_kib, &self.checkpointer)?);
+            **guard = Some(connect(&self.path, self.cache_kib, &self.checkpointer)?);
         }
         let Some(conn) = guard.as_mut() else {
             return Err(StoreError::Backend("no connection".into()));
@@ -171,7 +202,43 @@ impl SqliteStore {
         let out = f(conn);
         if let Err(StoreError::Unavailable { fault, .. }) = &out {
             if fault.needs_reconnect() {
-                *guard = None;
+                **guard = None;
+            }
+        }
+        out
+    }
+
+    /// Commits the group of shared writes left open, if any, and tells its members.
+    fn end_group(&self, guard: &mut MutexGuard<'_, Option<Connection>>) {
+        if self.group.open().is_none() {
+            return;
+        }
+        let outcome = self.commit_group(guard);
+        self.group.settle(outcome.as_ref().err(), false);
+    }
+
+    /// COMMIT of the open group; after a failed one, a ROLLBACK so the connection is out
+    /// of the transaction whatever SQLite left (its answer is not needed: the members are
+    /// told the commit's error either way).
+    fn commit_group(
+        &self,
+        guard: &mut MutexGuard<'_, Option<Connection>>,
+    ) -> Result<(), StoreError> {
+        let doing = "committing a group of writes";
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Backend("no connection".into()));
+        };
+        let out = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(backend(doing));
+        if out.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if let Err(StoreError::Unavailable { fault, .. }) = &out {
+            if fault.needs_reconnect() {
+                **guard = None;
             }
         }
         out
@@ -195,13 +262,57 @@ impl SqliteStore {
         })
     }
 
-    /// Runs a shared write (`store::rules::writes`) in one transaction, as [`Self::write`].
+    /// Runs a shared write (`store::rules::writes`) in a transaction it may share with
+    /// other shared writes arriving meanwhile ([`group`]), in a savepoint of its own; it
+    /// returns once that transaction is committed (or rolled back).
     pub(crate) fn in_tx<T>(
         &self,
         doing: &'static str,
         f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.write(doing, |tx| f(&mut SqliteTx(tx)))
+        self.group.coming();
+        let mut guard = self.lock();
+        self.group.arrived();
+        let out = self.on_conn(&mut guard, |conn| {
+            if self.group.open().is_none() {
+                conn.prepare_cached("BEGIN IMMEDIATE")
+                    .and_then(|mut s| s.execute([]))
+                    .map_err(backend(doing))?;
+                self.group.begun();
+            }
+            self.group.join();
+            Ok(member(conn, doing, f))
+        });
+        // Not begun: nothing is open, nobody waits for this caller.
+        let out = out?;
+        let committed = match out {
+            // The savepoint could not be released or rolled back: the transaction is in
+            // an unknown state, so it goes, with every member's write.
+            Err(Member::Broken(e)) => {
+                if let Some(conn) = guard.as_mut() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                self.group.settle(Some(&e), true);
+                return Err(e);
+            }
+            Err(Member::Refused(e)) => Err(e),
+            Ok(v) => Ok(v),
+        };
+        let settled = match self.group.next() {
+            group::Next::Commit => {
+                let outcome = self.commit_group(&mut guard);
+                self.group.settle(outcome.as_ref().err(), true);
+                outcome
+            }
+            group::Next::Wait(n) => {
+                drop(guard);
+                self.group.wait(n)
+            }
+        };
+        // A write refused by its own checks was rolled back to its savepoint: its error
+        // stands whatever the commit did. A stored one stands only if committed.
+        let value = committed?;
+        settled.map(|()| value)
     }
 
     /// Runs a batch write with the page cache raised to [`BULK_CACHE_KIB`] (or the
@@ -226,11 +337,66 @@ impl SqliteStore {
         out
     }
 
+    /// Runs the read `f` on the reads' connection (committed data only, as any read
+    /// after a write returned sees it: writes return once committed).
     pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_conn(|conn| f(conn))
+        let mut guard = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        self.on_conn(&mut guard, |conn| f(conn))
+    }
+}
+
+/// How a shared write ended inside a group's transaction, when not stored.
+enum Member {
+    /// Its own checks or statements refused it; rolled back to its savepoint.
+    Refused(StoreError),
+    /// Its savepoint could not be taken, released or rolled back.
+    Broken(StoreError),
+}
+
+/// Runs one member's write `f` in a savepoint of the group's transaction: released when
+/// `f` stored it, rolled back to when `f` refused it (or panicked), so the other members'
+/// writes stay as they were.
+fn member<T>(
+    conn: &Connection,
+    doing: &'static str,
+    f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
+) -> Result<T, Member> {
+    /// Rolls the savepoint back if `f` unwinds, so the group's commit does not store half
+    /// of a write.
+    struct Undo<'c> {
+        conn: &'c Connection,
+        armed: bool,
+    }
+    impl Drop for Undo<'_> {
+        fn drop(&mut self) {
+            if self.armed {
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO member; RELEASE member");
+            }
+        }
+    }
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(backend(doing))
+    };
+    run("SAVEPOINT member").map_err(Member::Broken)?;
+    let mut undo = Undo { conn, armed: true };
+    let out = f(&mut SqliteTx(conn));
+    undo.armed = false;
+    match out {
+        Ok(v) => run("RELEASE member").map(|()| v).map_err(Member::Broken),
+        Err(e) => {
+            run("ROLLBACK TO member")
+                .and_then(|()| run("RELEASE member"))
+                .map_err(Member::Broken)?;
+            Err(Member::Refused(e))
+        }
     }
 }
 

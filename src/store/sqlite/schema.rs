@@ -276,6 +276,21 @@ CREATE INDEX callbacks_updated ON callbacks (updated_at)
     r#"
 ALTER TABLE callbacks ADD COLUMN number_type TEXT;
 "#,
+    // 13: one index of a number's open callbacks instead of two (issue 18, the claim
+    // figure). A claim moves a row from waiting to due: it left `callbacks_pending_number`
+    // and entered `callbacks_active_number`, two random pages of 1M-entry indexes written
+    // per row claimed. Keyed and filtered on every open state, the row's entry stays where
+    // it is (SQLite rewrites it in the same leaf page). Its readers (the merge into a
+    // pending request, the per-number cap) add their own state test on the few rows of the
+    // number. SQLite only: a PostgreSQL update writes a new index entry either way.
+    r#"
+DROP INDEX callbacks_pending_number;
+DROP INDEX callbacks_active_number;
+CREATE INDEX callbacks_open_number ON callbacks (CAST(substr(number, 2) AS INTEGER))
+    WHERE (state = 'requested' OR state = 'scheduled' OR state = 'rescheduled'
+           OR state = 'due' OR state = 'offering' OR state = 'previewing'
+           OR state = 'dialing' OR state = 'connected');
+"#,
 ];
 
 /// The schema version this build writes.
