@@ -10,8 +10,9 @@
 //! Otherwise the queue's configured agents and its own callbacks' recent handling count.
 
 use crate::centre::{self, CentreMember, Staffing};
-use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY, LINE_KEY, LINE_SLOT_KEY};
 use crate::host::CentreTable;
+use crate::host::LineCaller;
 use crate::model::{CallbackRequest, State};
 use crate::service::{CallbackService, Error};
 use crate::store::ListFilter;
@@ -217,6 +218,42 @@ impl Estimate {
             .collect())
     }
 
+    /// The estimates of the live callers waiting in the holding line `callers` (a fifo's,
+    /// read by the host) that feeds `queue`, with each caller: the callers of a lower
+    /// slot or earlier in the same slot, and the queue's callbacks whose callers would
+    /// have been served before it there (their own slot and join time; a callback made
+    /// otherwise by when it was made), are ahead; the queue's agents and its own recent
+    /// handling time make the wait (a fifo tells neither).
+    pub fn for_line_callers(
+        svc: &CallbackService,
+        queue: &str,
+        callers: &[LineCaller],
+    ) -> Result<Vec<(LineCaller, Estimate)>, Error> {
+        let ctx = Context::read(svc, queue)?;
+        let callbacks: Vec<(Option<u32>, i64)> = waiting_callbacks(svc, queue)?
+            .iter()
+            .map(|c| match (c.ivr_data.get(LINE_KEY), line_place(c)) {
+                (Some(_), Some((slot, joined))) => (Some(slot), joined),
+                _ => (None, c.created_at.timestamp()),
+            })
+            .collect();
+        Ok(callers
+            .iter()
+            .map(|c| {
+                let live = crate::line::ahead(callers, c.slot, c.joined_epoch);
+                // A tie in slot and second goes to the callback, as the dispatcher keeps it.
+                let cbs = callbacks
+                    .iter()
+                    .filter(|(slot, joined)| match slot {
+                        Some(s) => *s < c.slot || (*s == c.slot && *joined <= c.joined_epoch),
+                        None => *joined < c.joined_epoch,
+                    })
+                    .count();
+                (c.clone(), ctx.estimate(cbs + 1, live))
+            })
+            .collect())
+    }
+
     /// Keeps in a callback taken from the centre's queue (`req`, of a queue, its caller
     /// joined at `joined_epoch`) the wait estimated for it now, when handling history made
     /// one: the dispatcher measures it against the wait that happens. No figure is no
@@ -298,6 +335,12 @@ fn places_in_line(members: &[CentreMember], callback_joins: &[i64]) -> Vec<(usiz
             )
         })
         .collect()
+}
+
+/// The slot and join time of a callback taken from a holding line.
+fn line_place(r: &CallbackRequest) -> Option<(u32, i64)> {
+    let slot = r.ivr_data.get(LINE_SLOT_KEY)?.parse().ok()?;
+    Some((slot, r.ivr_data.get(JOINED_KEY)?.parse().ok()?))
 }
 
 /// When a callback taken from the centre's queue joined it.

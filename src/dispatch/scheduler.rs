@@ -489,10 +489,18 @@ impl Dispatcher {
             if let Some((agents, tiers)) = self.sync_centre(&links, now) {
                 places = self.keep_places(&links, &agents, &tiers, now);
             }
-            self.offer_in_queues(&cfg);
         } else if !self.agents.is_empty() {
             // A reload took the last agents-from away: the centre's agents go.
             self.agents.sync_centre(Some(&[]), now);
+        }
+        // Fifos tell nothing when a caller joins either: with an offer on a fifo's line,
+        // look every second too.
+        let watching_lines = cfg
+            .queues
+            .values()
+            .any(|q| q.dial.line_from.is_some() && q.dial.offer_after_wait.is_some());
+        if !links.is_empty() || watching_lines {
+            self.offer_in_queues(&cfg);
         }
         // A node without agents (capture only) has nothing to bring in or offer.
         if !self.agents.is_empty() {
@@ -593,7 +601,7 @@ impl Dispatcher {
             Some(e) => Err(e.into()),
             // The contact centre tells nothing when it frees an agent: with agents from it
             // (and while holding some), look again every second.
-            None if places.holding || !links.is_empty() => Ok(Some(
+            None if places.holding || !links.is_empty() || watching_lines => Ok(Some(
                 plan.wake_at
                     .map_or(now + HOLD_TURN, |w| w.min(now + HOLD_TURN)),
             )),
