@@ -294,11 +294,20 @@ pub fn queue_members(text_: &str) -> Result<Vec<CentreMember>, CentreError> {
 pub fn ahead(members: &[CentreMember], joined_epoch: i64) -> usize {
     members
         .iter()
-        .filter(|m| m.waiting() && m.joined_epoch - m.base_score - m.skill_score < joined_epoch)
+        .filter(|m| m.waiting() && m.line_key() < joined_epoch)
         .count()
 }
 
 impl CentreMember {
+    /// Where the centre's score puts the caller in line, as a join instant: the time it
+    /// joined less its base and skill scores (lower is further ahead). Saturating: the
+    /// figures are the host's text.
+    pub fn line_key(&self) -> i64 {
+        self.joined_epoch
+            .saturating_sub(self.base_score)
+            .saturating_sub(self.skill_score)
+    }
+
     /// Still in line: waiting, or being offered to an agent.
     pub fn waiting(&self) -> bool {
         matches!(
@@ -340,7 +349,8 @@ impl Staffing {
 /// a queue call by its start, then any other), and the agents matched with a callback are
 /// held: so the agents freed first go to the live callers ahead, the next to the callback,
 /// and none of those to a caller who joined after it, whichever call ends first. `holds`
-/// are this module's (their ready time is theirs, not the centre's).
+/// are this module's (their ready time is theirs, not the centre's). Each held agent comes
+/// with the join time of the callback it is held for, in line order.
 pub fn agents_to_hold(
     agents: &[CentreAgent],
     tiers: &[CentreTier],
@@ -349,11 +359,11 @@ pub fn agents_to_hold(
     callback_joins: &[i64],
     holds: &BTreeMap<String, Hold>,
     now_epoch: i64,
-) -> Vec<String> {
+) -> Vec<(i64, String)> {
     let mut line: Vec<(i64, bool)> = members
         .iter()
         .filter(|m| m.waiting())
-        .map(|m| (m.joined_epoch - m.base_score - m.skill_score, false))
+        .map(|m| (m.line_key(), false))
         .chain(callback_joins.iter().map(|j| (*j, true)))
         .collect();
     line.sort_by_key(|(at, callback)| (*at, !*callback));
@@ -397,7 +407,7 @@ pub fn agents_to_hold(
     line.iter()
         .zip(able)
         .filter(|((_, callback), _)| *callback)
-        .map(|(_, (_, _, _, name))| name)
+        .map(|((joined, _), (_, _, _, name))| (*joined, name))
         .collect()
 }
 
@@ -700,7 +710,12 @@ sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
         };
         let m = [member(100), member(120)];
         let none = BTreeMap::new();
-        let hold = |joins: &[i64]| agents_to_hold(&a, &t, "sales@default", &m, joins, &none, 1000);
+        let hold = |joins: &[i64]| -> Vec<String> {
+            agents_to_hold(&a, &t, "sales@default", &m, joins, &none, 1000)
+                .into_iter()
+                .map(|(_, agent)| agent)
+                .collect()
+        };
         assert_eq!(hold(&[110]), ["1002@default"]);
         assert_eq!(hold(&[90]), ["1001@default"]);
         assert_eq!(
@@ -709,6 +724,11 @@ sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
             "a fourth place has no agent"
         );
         assert!(hold(&[]).is_empty());
+        assert_eq!(
+            agents_to_hold(&a, &t, "sales@default", &m, &[130, 110], &none, 1000),
+            [(110, "1002@default".to_string())],
+            "each agent with the callback it is held for"
+        );
     }
 
     #[test]

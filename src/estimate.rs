@@ -10,8 +10,9 @@
 //! Otherwise the queue's configured agents and its own callbacks' recent handling count.
 
 use crate::centre::{self, CentreMember, Staffing};
-use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY, LINE_KEY, LINE_SLOT_KEY};
 use crate::host::CentreTable;
+use crate::host::LineCaller;
 use crate::model::{CallbackRequest, State};
 use crate::service::{CallbackService, Error};
 use crate::store::ListFilter;
@@ -209,21 +210,46 @@ impl Estimate {
             .iter()
             .map(|c| joined(c).unwrap_or(c.created_at.timestamp()))
             .collect();
-        Ok(centre
-            .members
+        let waiting: Vec<&CentreMember> = centre.members.iter().filter(|m| m.waiting()).collect();
+        Ok(waiting
             .iter()
-            .filter(|m| m.waiting())
-            .map(|m| {
-                // Its place by the centre's score: the others with a higher one.
-                let others: Vec<CentreMember> = centre
-                    .members
+            .zip(places_in_line(&centre.members, &callbacks))
+            .map(|(m, (live, cbs))| ((*m).clone(), ctx.estimate(cbs + 1, live)))
+            .collect())
+    }
+
+    /// The estimates of the live callers waiting in the holding line `callers` (a fifo's,
+    /// read by the host) that feeds `queue`, with each caller: the callers of a lower
+    /// slot or earlier in the same slot, and the queue's callbacks whose callers would
+    /// have been served before it there (their own slot and join time; a callback made
+    /// otherwise by when it was made), are ahead; the queue's agents and its own recent
+    /// handling time make the wait (a fifo tells neither).
+    pub fn for_line_callers(
+        svc: &CallbackService,
+        queue: &str,
+        callers: &[LineCaller],
+    ) -> Result<Vec<(LineCaller, Estimate)>, Error> {
+        let ctx = Context::read(svc, queue)?;
+        let callbacks: Vec<(Option<u32>, i64)> = waiting_callbacks(svc, queue)?
+            .iter()
+            .map(|c| match (c.ivr_data.get(LINE_KEY), line_place(c)) {
+                (Some(_), Some((slot, joined))) => (Some(slot), joined),
+                _ => (None, c.created_at.timestamp()),
+            })
+            .collect();
+        Ok(callers
+            .iter()
+            .map(|c| {
+                let live = crate::line::ahead(callers, c.slot, c.joined_epoch);
+                // A tie in slot and second goes to the callback, as the dispatcher keeps it.
+                let cbs = callbacks
                     .iter()
-                    .filter(|o| o.session_uuid != m.session_uuid)
-                    .cloned()
-                    .collect();
-                let live = centre::ahead(&others, m.joined_epoch - m.base_score - m.skill_score);
-                let cbs = callbacks.iter().filter(|j| **j < m.joined_epoch).count();
-                (m.clone(), ctx.estimate(cbs + 1, live))
+                    .filter(|(slot, joined)| match slot {
+                        Some(s) => *s < c.slot || (*s == c.slot && *joined <= c.joined_epoch),
+                        None => *joined < c.joined_epoch,
+                    })
+                    .count();
+                (c.clone(), ctx.estimate(cbs + 1, live))
             })
             .collect())
     }
@@ -272,6 +298,49 @@ impl Estimate {
         let m = (self.wait.num_seconds().max(0) as u64).div_ceil(60).max(1);
         u32::try_from(m).map_or(MAX_MINUTES, |m| m.min(MAX_MINUTES))
     }
+}
+
+/// For each waiting member of the centre's queue, in the list's order: how many other
+/// callers are ahead of it by the centre's score (`centre::ahead` over the list without
+/// its own call's rows) and how many of the callbacks (their callers' join times,
+/// `callback_joins`) joined before it. The lists are sorted once and each caller looks its
+/// place up, so a dispatcher turn over a long line costs n log n, not n² (with a copy of
+/// the list per caller).
+fn places_in_line(members: &[CentreMember], callback_joins: &[i64]) -> Vec<(usize, usize)> {
+    let waiting = || members.iter().filter(|m| m.waiting());
+    let mut keys: Vec<i64> = waiting().map(CentreMember::line_key).collect();
+    keys.sort_unstable();
+    // A call's own rows are not ahead of it (a call is in a queue's list once, but the
+    // centre's list is the host's text).
+    let mut by_call: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    for m in waiting() {
+        by_call
+            .entry(m.session_uuid.as_str())
+            .or_default()
+            .push(m.line_key());
+    }
+    for v in by_call.values_mut() {
+        v.sort_unstable();
+    }
+    let mut joins = callback_joins.to_vec();
+    joins.sort_unstable();
+    waiting()
+        .map(|m| {
+            let key = m.line_key();
+            let below = |v: &[i64]| v.partition_point(|k| *k < key);
+            let own = by_call.get(m.session_uuid.as_str()).map_or(0, |v| below(v));
+            (
+                below(&keys) - own,
+                joins.partition_point(|j| *j < m.joined_epoch),
+            )
+        })
+        .collect()
+}
+
+/// The slot and join time of a callback taken from a holding line.
+fn line_place(r: &CallbackRequest) -> Option<(u32, i64)> {
+    let slot = r.ivr_data.get(LINE_SLOT_KEY)?.parse().ok()?;
+    Some((slot, r.ivr_data.get(JOINED_KEY)?.parse().ok()?))
 }
 
 /// When a callback taken from the centre's queue joined it.
@@ -361,6 +430,48 @@ mod tests {
             Duration::seconds(90),
             "no agent counts as one"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn each_callers_place_is_the_per_caller_rule_computed_once(
+            rows in proptest::collection::vec(
+                (0u8..6, 0i64..40, -5i64..5, 0i64..3, proptest::bool::weighted(0.8)),
+                0..40,
+            ),
+            joins in proptest::collection::vec(0i64..40, 0..10),
+        ) {
+            // Any centre list (calls listed twice, base scores, callers no longer
+            // waiting) and any callbacks: the places looked up in the sorted lists are
+            // what the rule gives each caller against a copy of the others.
+            let members: Vec<CentreMember> = rows
+                .iter()
+                .map(|(call, joined, base, skill, waiting)| CentreMember {
+                    queue: "sales@default".into(),
+                    session_uuid: format!("call-{call}"),
+                    joined_epoch: *joined,
+                    base_score: *base,
+                    skill_score: *skill,
+                    state: if *waiting { "Waiting" } else { "Answered" }.into(),
+                })
+                .collect();
+            let rule: Vec<(usize, usize)> = members
+                .iter()
+                .filter(|m| m.waiting())
+                .map(|m| {
+                    let others: Vec<CentreMember> = members
+                        .iter()
+                        .filter(|o| o.session_uuid != m.session_uuid)
+                        .cloned()
+                        .collect();
+                    (
+                        centre::ahead(&others, m.joined_epoch - m.base_score - m.skill_score),
+                        joins.iter().filter(|j| **j < m.joined_epoch).count(),
+                    )
+                })
+                .collect();
+            proptest::prop_assert_eq!(places_in_line(&members, &joins), rule);
+        }
     }
 
     #[test]

@@ -982,3 +982,42 @@ fn the_in_queue_offer_needs_agents_from_and_a_threshold_from_30s_to_4h() {
         "{e}"
     );
 }
+
+#[test]
+fn the_fifo_offer_needs_line_from_naming_a_fifo_and_not_agents_from_too() {
+    // line-from="fifo:<name>" lets offer-after-wait watch a fifo's callers; a value that
+    // is no fifo name, or one beside agents-from, is refused naming the key.
+    let queue = |params: &str| {
+        Config::from_xml(&format!(
+            r#"<configuration name="callback.conf"><queues><queue name="q">{params}</queue></queues>
+               <settings><param name="default-queue" value="q"/></settings></configuration>"#
+        ))
+    };
+    let line = |v: &str| format!(r#"<param name="line-from" value="{v}"/>"#);
+    let offer = r#"<param name="offer-after-wait" value="5m"/>"#;
+    let c = queue(&format!("{}{offer}", line("fifo:support"))).unwrap();
+    assert_eq!(c.queues["q"].dial.line_from.as_deref(), Some("support"));
+    assert_eq!(
+        c.queues["q"].dial.offer_after_wait,
+        Some(chrono::Duration::minutes(5))
+    );
+    for bad in [
+        "support",
+        "fifo:",
+        "fifo:a b",
+        "fifo:${x}",
+        "callcenter:support",
+    ] {
+        let e = queue(&line(bad)).unwrap_err().to_string();
+        assert!(e.contains("queues/q/line-from"), "{bad}: {e}");
+    }
+    let both = format!(
+        r#"{}<param name="agents-from" value="callcenter:sales@default"/>"#,
+        line("fifo:support")
+    );
+    let e = queue(&both).unwrap_err().to_string();
+    assert!(
+        e.contains("queues/q/line-from") && e.contains("not both"),
+        "{e}"
+    );
+}

@@ -104,14 +104,43 @@ pub struct QueueDial {
     /// `agents-from="callcenter:<queue>"`: the contact centre's queue whose agents (by
     /// their tiers) also take this queue's callbacks, besides the `<agents>` that list it.
     pub agents_from: Option<String>,
-    /// `offer-after-wait`: with `agents-from`, a caller waiting in the centre's queue whose
-    /// estimated wait passes this is offered a callback once (`callback_queue_offer`,
-    /// broadcast on the call); `None` (the default) offers none.
+    /// `offer-after-wait`: with `agents-from` (or `line-from`), a caller waiting in the
+    /// centre's queue (or the holding line) whose estimated wait passes this is offered a
+    /// callback once (`callback_queue_offer`, broadcast on the call); `None` (the
+    /// default) offers none.
     pub offer_after_wait: Option<Duration>,
+    /// `line-from="fifo:<fifo>"`: the holding line (a mod_fifo fifo) whose waiting callers
+    /// this queue's in-queue offer watches; its callbacks keep their place there.
+    pub line_from: Option<String>,
 }
 
 /// The one source of agents besides `<agents>`: the PBX's contact centre, by queue.
 const AGENTS_FROM_PREFIX: &str = "callcenter:";
+
+/// The holding lines a queue's in-queue offer may watch: the PBX's fifos, by name.
+const LINE_FROM_PREFIX: &str = "fifo:";
+
+/// The fifo named by `line-from`, or why the value is not one: a name of up to 64 letters,
+/// digits and `_ - . @` (what the fifo hand-over and `fifo list` accept).
+fn line_from(v: &str) -> Result<String, String> {
+    let Some(fifo) = v.trim().strip_prefix(LINE_FROM_PREFIX) else {
+        return Err(format!(
+            "'{v}' must be {LINE_FROM_PREFIX}<fifo>, e.g. {LINE_FROM_PREFIX}support"
+        ));
+    };
+    let ok = !fifo.is_empty()
+        && fifo.len() <= 64
+        && fifo
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+    if ok {
+        Ok(fifo.to_string())
+    } else {
+        Err(format!(
+            "'{fifo}' must be a fifo name of 1-64 letters, digits, '-', '_', '.' or '@'"
+        ))
+    }
+}
 
 /// The centre's queue named by `agents-from`, or why the value is not one.
 fn agents_from(v: &str) -> Result<String, String> {
@@ -196,6 +225,7 @@ pub(super) const QUEUE_DIAL_KEYS: &[&str] = &[
     "rescheduled-callbacks",
     "agents-from",
     "offer-after-wait",
+    "line-from",
 ];
 
 pub(super) const AGENT_KEYS: &[&str] = &["dial", "queues", "state"];
@@ -363,14 +393,24 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         None => None,
         Some(v) => Some(agents_from(v).map_err(|why| q.err("agents-from", why))?),
     };
+    let line_from = match q.get("line-from").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) => Some(line_from(v).map_err(|why| q.err("line-from", why))?),
+    };
+    if agents_from.is_some() && line_from.is_some() {
+        return Err(q.err(
+            "line-from",
+            "a queue watches either the contact centre's queue (agents-from) or a fifo, not both",
+        ));
+    }
     let offer_after_wait = match q.get("offer-after-wait").map(str::trim) {
         None | Some("" | "0" | "off" | "no") => None,
         Some(_) => {
             let d = q.duration("offer-after-wait", "0s")?;
-            if agents_from.is_none() {
+            if agents_from.is_none() && line_from.is_none() {
                 return Err(q.err(
                     "offer-after-wait",
-                    "needs agents-from: the offer is made to callers waiting in the contact centre's queue",
+                    "needs agents-from or line-from: the offer is made to callers waiting in the contact centre's queue or the fifo",
                 ));
             }
             if d < Duration::seconds(30) || d > Duration::hours(4) {
@@ -393,6 +433,7 @@ pub(super) fn build_queue_dial(q: &Params<'_>) -> Result<QueueDial, ConfigError>
         reschedule_routing,
         agents_from,
         offer_after_wait,
+        line_from,
     })
 }
 

@@ -357,11 +357,30 @@ impl Pool {
         personal: Option<&str>,
         strategy: Strategy,
     ) -> Option<AgentConfig> {
+        self.take_except(
+            callback,
+            queue,
+            personal,
+            strategy,
+            &std::collections::BTreeSet::new(),
+        )
+    }
+
+    /// [`Pool::take`], leaving out of a queue's pick the agents in `reserved` (contact-
+    /// centre agents held for other callbacks' places).
+    pub fn take_except(
+        &mut self,
+        callback: i64,
+        queue: &str,
+        personal: Option<&str>,
+        strategy: Strategy,
+        reserved: &std::collections::BTreeSet<String>,
+    ) -> Option<AgentConfig> {
         let candidates = self.slots.iter_mut().filter(|s| {
             s.free()
                 && match personal {
                     Some(p) => s.cfg.id == p,
-                    None => s.cfg.serves(queue),
+                    None => s.cfg.serves(queue) && !reserved.contains(&s.cfg.id),
                 }
         });
         let chosen = match strategy {
@@ -373,6 +392,23 @@ impl Pool {
         chosen.state = AgentState::Busy;
         chosen.callback = Some(callback);
         Some(chosen.cfg.clone())
+    }
+
+    /// Takes agent `id` for a callback of `queue` if it is ready and serves the queue (the
+    /// contact-centre agent held for the callback's place), marking it busy as [`take`]
+    /// does; `None` leaves the pool as it was.
+    ///
+    /// [`take`]: Pool::take
+    pub fn take_held(&mut self, callback: i64, queue: &str, id: &str) -> Option<AgentConfig> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.cfg.id == id && s.free() && s.cfg.serves(queue))?;
+        self.seq += 1;
+        slot.last_offer = self.seq;
+        slot.state = AgentState::Busy;
+        slot.callback = Some(callback);
+        Some(slot.cfg.clone())
     }
 
     /// Ends an agent's busy spell. Returns true when this decline set the agent away.

@@ -49,6 +49,11 @@ pub struct Claimed {
     /// Live callers of the contact-centre queue (or holding line) it was taken from who
     /// are ahead of its caller's place there (0 when it came from no such queue).
     pub ahead: usize,
+    /// The contact-centre agent held for its caller's place (the one that place gets in
+    /// line): taken before any other ready agent, so the agent freed for the callback
+    /// does not idle held while another one, which the centre is about to give a live
+    /// caller, is raced for.
+    pub held_agent: Option<String>,
 }
 
 /// How often a callback behind live callers looks again (the centre itself looks for
@@ -72,6 +77,9 @@ pub struct Snapshot<'a> {
     /// Whether this turn could claim (an agent free, room to ring). When it could not,
     /// what is due waits for a nudge (an agent released or set ready), not for a timer.
     pub claiming: bool,
+    /// Contact-centre agents held for callbacks' places this turn: each goes to the
+    /// callback it is held for ([`Claimed::held_agent`]), never to another one's pick.
+    pub reserved: std::collections::BTreeSet<String>,
 }
 
 /// One step for the loop to carry out.
@@ -165,7 +173,7 @@ pub fn turn(s: &Snapshot<'_>, agents: &mut Pool) -> Plan {
         }
         let at = judged_at(r, now);
         let action = match r.state {
-            State::Due => offer(s.config, c, agents, at),
+            State::Due => offer(s.config, c, agents, at, &s.reserved),
             State::Offering | State::Previewing | State::Dialing | State::Connected => {
                 Action::Recover {
                     request: r.clone(),
@@ -194,7 +202,13 @@ pub fn turn(s: &Snapshot<'_>, agents: &mut Pool) -> Plan {
 
 /// A due callback: moved on (expired, do-not-call, waiting), failed (no such queue), or
 /// offered to an agent picked from `agents`.
-fn offer(cfg: &Config, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) -> Action {
+fn offer(
+    cfg: &Config,
+    c: &Claimed,
+    agents: &mut Pool,
+    at: DateTime<Utc>,
+    reserved: &std::collections::BTreeSet<String>,
+) -> Action {
     let r = &c.request;
     let Some(queue) = cfg.queue(Some(&r.queue)) else {
         let mut t = Transition::new(State::Failed, "fail");
@@ -246,7 +260,13 @@ fn offer(cfg: &Config, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) -> Act
         }
         (a, _) => a,
     };
-    match agents.take(r.id, &r.queue, personal, queue.dial.strategy) {
+    let held = match (personal, c.held_agent.as_deref()) {
+        (None, Some(h)) => agents.take_held(r.id, &r.queue, h),
+        _ => None,
+    };
+    let picked = held
+        .or_else(|| agents.take_except(r.id, &r.queue, personal, queue.dial.strategy, reserved));
+    match picked {
         Some(agent) => {
             let mut t = Transition::new(State::Offering, "offer");
             t.actor = Some(agent.id.clone());

@@ -484,15 +484,23 @@ impl Dispatcher {
         self.renew(now, lease);
         // The contact centre's agents first, so the board below applies to them too.
         let links = centre_links(&cfg);
-        let mut holding_agents = false;
+        let mut places = places::HeldPlaces::default();
         if !links.is_empty() {
             if let Some((agents, tiers)) = self.sync_centre(&links, now) {
-                holding_agents = self.keep_places(&links, &agents, &tiers, now);
+                places = self.keep_places(&links, &agents, &tiers, now);
             }
-            self.offer_in_queues(&cfg);
         } else if !self.agents.is_empty() {
             // A reload took the last agents-from away: the centre's agents go.
             self.agents.sync_centre(Some(&[]), now);
+        }
+        // Fifos tell nothing when a caller joins either: with an offer on a fifo's line,
+        // look every second too.
+        let watching_lines = cfg
+            .queues
+            .values()
+            .any(|q| q.dial.line_from.is_some() && q.dial.offer_after_wait.is_some());
+        if !links.is_empty() || watching_lines {
+            self.offer_in_queues(&cfg);
         }
         // A node without agents (capture only) has nothing to bring in or offer.
         if !self.agents.is_empty() {
@@ -508,6 +516,7 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
+        let reserved = places.agents();
         let mut claimed = Vec::new();
         // The contact centre's callers by queue, read once a turn for the callbacks taken
         // from its queues.
@@ -533,6 +542,7 @@ impl Dispatcher {
                         do_not_call: false,
                         transcript_pending: false,
                         ahead: 0,
+                        held_agent: None,
                     });
                     continue;
                 }
@@ -551,12 +561,18 @@ impl Dispatcher {
                 };
                 let ahead =
                     self.ahead_in_centre(&r, &mut members) + self.ahead_in_line(&r, &mut lines);
+                let held_agent = if ahead == 0 && r.state == State::Due {
+                    places.agent_for(&r)
+                } else {
+                    None
+                };
                 claimed.push(Claimed {
                     request: r,
                     running_here,
                     do_not_call,
                     transcript_pending,
                     ahead,
+                    held_agent,
                 });
             }
         }
@@ -577,6 +593,7 @@ impl Dispatcher {
             upcoming,
             holding,
             claiming: limit > 0,
+            reserved,
         };
         let plan = self.agents.with(|pool| plan::turn(&snapshot, pool));
         self.execute(plan.actions, now);
@@ -584,7 +601,7 @@ impl Dispatcher {
             Some(e) => Err(e.into()),
             // The contact centre tells nothing when it frees an agent: with agents from it
             // (and while holding some), look again every second.
-            None if holding_agents || !links.is_empty() => Ok(Some(
+            None if places.holding || !links.is_empty() || watching_lines => Ok(Some(
                 plan.wake_at
                     .map_or(now + HOLD_TURN, |w| w.min(now + HOLD_TURN)),
             )),

@@ -1,5 +1,5 @@
 //! `callback_queue_offer <minutes>`: the in-queue offer of a callback, played on a caller's
-//! call while it waits in a mod_callcenter queue. The dispatcher broadcasts it on the call
+//! call while it waits in a mod_callcenter queue (or a mod_fifo fifo: see [`exit_key`]). The dispatcher broadcasts it on the call
 //! (`uuid_broadcast`, see `FsHost::offer_callback`) once the caller's estimated wait passes
 //! the queue's `offer-after-wait`; mod_callcenter's wait runs it as the queue's music plays
 //! (src/mod/applications/mod_callcenter/mod_callcenter.c:3210 at v1.10.12, the playback
@@ -18,11 +18,20 @@ use callback_core::ivr::{Answer, Ask, Caller};
 use callback_core::offer::{parse_minutes, prompts, KEY_TIMEOUT_MS, TAKE_KEY};
 use callback_core::service::CallbackService;
 
-/// The exit key the offer presses for the caller: the first of `cc_exit_keys` that is a
-/// key at all.
+/// The exit key the offer presses for the caller: the first key of the wait it is in.
+/// mod_fifo marks a caller in its line `fifo_status=WAITING` (mod_fifo.c:2772 at v1.10.12)
+/// and ends the wait on a key of `fifo_caller_exit_key` (`moh_on_dtmf`, :468-489, then
+/// :2825-2828); mod_callcenter on one of `cc_exit_keys`.
 pub fn exit_key(call: &dyn CallControl) -> Option<char> {
-    call.var("cc_exit_keys")?
-        .chars()
+    let in_fifo = call
+        .var("fifo_status")
+        .is_some_and(|s| s.eq_ignore_ascii_case("WAITING"));
+    let keys = if in_fifo {
+        call.var("fifo_caller_exit_key")?
+    } else {
+        call.var("cc_exit_keys")?
+    };
+    keys.chars()
         .find(|c| c.is_ascii_digit() || matches!(c, '*' | '#'))
 }
 
@@ -41,7 +50,7 @@ pub fn run(svc: Option<&CallbackService>, call: &dyn CallControl, data: &str) {
     };
     let Some(key) = exit_key(call) else {
         tracing::warn!(
-            "callback_queue_offer: the call has no cc_exit_keys, so taking the offer could not end its wait: not offered"
+            "callback_queue_offer: the call has no exit key (cc_exit_keys, or fifo_caller_exit_key in a fifo), so taking the offer could not end its wait: not offered"
         );
         return;
     };

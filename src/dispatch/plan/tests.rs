@@ -99,6 +99,7 @@ fn claimed(request: CallbackRequest) -> Claimed {
         do_not_call: false,
         transcript_pending: false,
         ahead: 0,
+        held_agent: None,
     }
 }
 
@@ -110,6 +111,7 @@ fn snapshot(cfg: &Config, now: DateTime<Utc>, claimed: Vec<Claimed>) -> Snapshot
         upcoming: None,
         holding: false,
         claiming: true,
+        reserved: Default::default(),
     }
 }
 
@@ -156,6 +158,53 @@ fn a_due_callback_is_offered_to_the_agent_idle_longest_and_the_lease_is_renewed(
     assert_eq!(offered(only(&plan)), "1002");
     assert_eq!(agents.ready_for("support"), 1);
     assert_eq!(plan.wake_at, Some(now + Duration::seconds(10)));
+}
+
+#[test]
+fn a_callback_at_the_front_of_its_line_takes_the_agent_held_for_its_place() {
+    // 1002 has been idle longest, but 1001 is the contact-centre agent held for this
+    // callback's place: the callback takes 1001 (1002, not held, is the centre's to give
+    // a live caller, and racing the centre for it would leave 1001 idle and held). A
+    // held agent not ready, or not serving the queue, leaves the usual pick.
+    let cfg = config();
+    let now = clock().now();
+    let mut agents = pool(&cfg, now - Duration::minutes(10));
+    agents.set_state("1001", false, now).unwrap();
+    agents.set_state("1001", true, now).unwrap();
+    let front = |held: &str| Claimed {
+        held_agent: Some(held.to_string()),
+        ..claimed(due(1, "support", now))
+    };
+    let plan = turn(&snapshot(&cfg, now, vec![front("1001")]), &mut agents);
+    assert_eq!(offered(only(&plan)), "1001");
+    assert_eq!(agents.ready_for("support"), 1, "1002 is still ready");
+
+    let mut agents = pool(&cfg, now - Duration::minutes(10));
+    agents.set_state("1001", false, now).unwrap();
+    let plan = turn(&snapshot(&cfg, now, vec![front("1001")]), &mut agents);
+    assert_eq!(offered(only(&plan)), "1002", "1001 is away");
+    let mut agents = pool(&cfg, now - Duration::minutes(10));
+    let plan = turn(&snapshot(&cfg, now, vec![front("2001")]), &mut agents);
+    assert_ne!(offered(only(&plan)), "2001", "2001 serves overflow only");
+}
+
+#[test]
+fn an_agent_held_for_another_callbacks_place_is_not_taken_by_this_one() {
+    // 1001 is held for the place of another callback (not claimable this turn): a callback
+    // whose own held agent is not ready takes 1002, never 1001; with 1002 away it waits.
+    let cfg = config();
+    let now = clock().now();
+    let mut agents = pool(&cfg, now - Duration::minutes(10));
+    agents.set_state("1002", false, now).unwrap();
+    agents.set_state("1002", true, now).unwrap();
+    let mut s = snapshot(&cfg, now, vec![claimed(due(1, "support", now))]);
+    s.reserved = ["1001".to_string()].into();
+    assert_eq!(offered(only(&turn(&s, &mut agents))), "1002");
+
+    let mut agents = pool(&cfg, now - Duration::minutes(10));
+    agents.set_state("1002", false, now).unwrap();
+    assert_eq!(moved(only(&turn(&s, &mut agents))).action, "wait");
+    assert_eq!(agents.ready_for("support"), 1, "1001 is still ready, held");
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! The in-queue offer's part of a turn: for each queue with `agents-from` and
-//! `offer-after-wait`, the centre's waiting callers whose estimated wait passes the
-//! threshold are offered a callback on their call, once ([`crate::offer`]).
+//! The in-queue offer's part of a turn: for each queue with `offer-after-wait` and
+//! `agents-from` (or `line-from`), the centre's (or the fifo's) waiting callers whose
+//! estimated wait passes the threshold are offered a callback on their call, once
+//! ([`crate::offer`]).
 
 use super::Dispatcher;
 use crate::config::Config;
@@ -16,16 +17,28 @@ impl Dispatcher {
         let mut seen = BTreeSet::new();
         let mut all_read = true;
         for q in cfg.queues.values() {
-            let (Some(_), Some(threshold)) = (&q.dial.agents_from, q.dial.offer_after_wait) else {
+            let Some(threshold) = q.dial.offer_after_wait else {
                 continue;
             };
-            let callers: Vec<(String, Estimate)> = match Estimate::for_callers(&self.svc, q.name())
-            {
-                Ok(c) => c
-                    .into_iter()
-                    .filter(|(m, _)| !m.session_uuid.is_empty())
-                    .map(|(m, e)| (m.session_uuid, e))
-                    .collect(),
+            let estimated: Result<Vec<(String, Estimate)>, String> =
+                match (&q.dial.agents_from, &q.dial.line_from) {
+                    (Some(_), _) => Estimate::for_callers(&self.svc, q.name())
+                        .map(|c| c.into_iter().map(|(m, e)| (m.session_uuid, e)).collect())
+                        .map_err(|e| e.to_string()),
+                    (None, Some(fifo)) => self
+                        .svc
+                        .host()
+                        .line_callers(fifo)
+                        .map_err(|e| format!("fifo {fifo} not read: {e}"))
+                        .and_then(|callers| {
+                            Estimate::for_line_callers(&self.svc, q.name(), &callers)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map(|c| c.into_iter().map(|(c, e)| (c.uuid, e)).collect()),
+                    (None, None) => continue,
+                };
+            let callers: Vec<(String, Estimate)> = match estimated {
+                Ok(c) => c.into_iter().filter(|(call, _)| !call.is_empty()).collect(),
                 Err(e) => {
                     all_read = false;
                     tracing::debug!("queue {}: waiting callers not estimated: {e}", q.name());

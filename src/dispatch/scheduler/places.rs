@@ -12,6 +12,36 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
+/// The contact-centre agents held this turn: by the centre's queue, each with the join
+/// time of the callback its place is kept for, in line order.
+#[derive(Debug, Default)]
+pub(super) struct HeldPlaces {
+    pub(super) holding: bool,
+    by_queue: BTreeMap<String, Vec<(i64, String)>>,
+}
+
+impl HeldPlaces {
+    /// Every agent held for a callback's place.
+    pub(super) fn agents(&self) -> std::collections::BTreeSet<String> {
+        self.by_queue
+            .values()
+            .flatten()
+            .map(|(_, agent)| agent.clone())
+            .collect()
+    }
+
+    /// The agent held for due callback `r`'s place (once: a second callback whose caller
+    /// joined in the same second gets the next one).
+    pub(super) fn agent_for(&mut self, r: &CallbackRequest) -> Option<String> {
+        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+        let queue = r.ivr_data.get(CENTRE_QUEUE_KEY)?;
+        let joined: i64 = r.ivr_data.get(JOINED_KEY)?.parse().ok()?;
+        let held = self.by_queue.get_mut(queue)?;
+        let at = held.iter().position(|(j, _)| *j == joined)?;
+        Some(held.remove(at).1)
+    }
+}
+
 impl Dispatcher {
     /// How many live callers of the contact-centre queue callback `r` was taken from are
     /// ahead of its caller's place (`crate::centre::ahead`); 0 for a callback from no such
@@ -162,19 +192,22 @@ impl Dispatcher {
 
     /// Keeps the place of callbacks taken from a contact-centre queue: for each callback
     /// with fewer live callers ahead of it than the queue has agents, one of the queue's
-    /// agents is held (its ready time set a few seconds ahead, renewed each turn), the
-    /// last the centre would pick, so the centre gives the agents it frees first to the
-    /// live callers ahead and not the held ones to callers who joined later; the
-    /// dispatcher takes a held agent for the callback once nobody is ahead, and a hold
-    /// ends when no callback needs it. Returns whether any agent is held.
+    /// agents is held (its ready time set a few seconds ahead, renewed each turn), the one
+    /// its place would get ([`crate::centre::agents_to_hold`]), so the centre gives the
+    /// agents it frees first to the live callers ahead and not the held ones to callers
+    /// who joined later; once nobody is ahead the dispatcher takes for the callback the
+    /// agent held for it (not any free one, which the centre may be giving a live caller
+    /// at that moment), and a hold ends when no callback needs it. Returns the agents
+    /// held, each with the callback it is held for.
     pub(super) fn keep_places(
         &self,
         links: &[(String, String)],
         agents: &[crate::centre::CentreAgent],
         tiers: &[crate::centre::CentreTier],
         now: DateTime<Utc>,
-    ) -> bool {
+    ) -> HeldPlaces {
         let mut wanted = std::collections::BTreeSet::new();
+        let mut places = HeldPlaces::default();
         for (ours, centre_q) in links {
             let joins = self.waiting_joins(ours, centre_q);
             if joins.is_empty() {
@@ -196,7 +229,7 @@ impl Dispatcher {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .clone();
-                    wanted.extend(crate::centre::agents_to_hold(
+                    let held = crate::centre::agents_to_hold(
                         agents,
                         tiers,
                         centre_q,
@@ -204,7 +237,13 @@ impl Dispatcher {
                         &joins,
                         &holds,
                         now.timestamp(),
-                    ));
+                    );
+                    wanted.extend(held.iter().map(|(_, agent)| agent.clone()));
+                    places
+                        .by_queue
+                        .entry(centre_q.clone())
+                        .or_default()
+                        .extend(held);
                 }
                 Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
             }
@@ -221,6 +260,7 @@ impl Dispatcher {
             false
         });
         let until = now.timestamp() + HOLD_SECS;
+        let mut not_held = std::collections::BTreeSet::new();
         for agent in wanted {
             let before = match holds.get(&agent) {
                 Some(h) => h.before,
@@ -233,10 +273,19 @@ impl Dispatcher {
                 Ok(()) => {
                     holds.insert(agent, crate::centre::Hold { until, before });
                 }
-                Err(e) => tracing::warn!("contact-centre agent {agent} not held: {e}"),
+                Err(e) => {
+                    tracing::warn!("contact-centre agent {agent} not held: {e}");
+                    not_held.insert(agent);
+                }
             }
         }
-        !holds.is_empty()
+        // An agent the centre was not told to hold may be given a live caller: no
+        // callback counts on it.
+        for held in places.by_queue.values_mut() {
+            held.retain(|(_, agent)| !not_held.contains(agent));
+        }
+        places.holding = !holds.is_empty();
+        places
     }
 
     /// The join times of the immediate callbacks of `queue` taken from the centre's

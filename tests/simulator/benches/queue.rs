@@ -17,10 +17,14 @@
 //!   at that instant: mod_callcenter gives it to a live caller within the second; the
 //!   module takes an agent it holds for a callback at its next look (a second or so
 //!   later), so the freeing instant, not the instant of the module's look, says when the
-//!   callback got its agent. Goal 0.
+//!   callback got its agent. An agent is freed when its live call ends (this bench ends
+//!   it) or when its callback's agent leg ends (the module's trace says when, on the
+//!   simulator's clock): a callback ends between this bench's looks at the agents, so
+//!   the next look would date it a second late. An agent idle when its caller joined
+//!   serves it from the join. Goal 0.
 //! - `ewt_abs_error_s_p50`: for each callback the module estimated a wait for when it was
 //!   taken from the queue (`estimated_wait_seconds`, the centre's line and handling), the
-//!   absolute difference to the wait until its first offer to an agent, in virtual seconds.
+//!   absolute difference to the wait until the agent who took it was rung, in virtual seconds.
 //! - `callbacks_estimated`, `callbacks_served`, `live_served`: what the run got through.
 //!
 //! `QUEUE_BENCH_DIAG=1` prints the order served on stderr.
@@ -44,25 +48,6 @@ fn epoch(v: &Value) -> Option<i64> {
     DateTime::parse_from_rfc3339(v.as_str()?)
         .ok()
         .map(|t| t.timestamp())
-}
-
-/// The centre's agents' states, by name.
-fn states(sim: &Sim) -> BTreeMap<String, String> {
-    let out = sim.api("callcenter_config agent list");
-    let mut lines = out.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split('|').collect();
-    let (Some(n), Some(s)) = (
-        header.iter().position(|h| *h == "name"),
-        header.iter().position(|h| *h == "state"),
-    ) else {
-        return BTreeMap::new();
-    };
-    lines
-        .filter_map(|l| {
-            let row: Vec<&str> = l.split('|').collect();
-            Some((row.get(n)?.to_string(), row.get(s)?.to_string()))
-        })
-        .collect()
 }
 
 fn main() {
@@ -92,12 +77,15 @@ fn main() {
     }
     let mut joined: BTreeMap<String, i64> = BTreeMap::new();
     let mut callbacks: BTreeMap<i64, String> = BTreeMap::new();
-    // Who was served, by the agent freed at which instant.
-    let mut served: Vec<(String, i64)> = Vec::new();
+    // Who was served, by which agent, given out at which instant.
+    let mut served: Vec<(String, String, i64)> = Vec::new();
     // Live calls in progress: agent -> bridged at.
     let mut on_live: BTreeMap<String, i64> = BTreeMap::new();
-    let mut freed_at: BTreeMap<String, i64> = BTreeMap::new();
-    let mut was: BTreeMap<String, String> = BTreeMap::new();
+    // The instants each agent was freed: the start, and each live call's end (callbacks'
+    // ends are read from their traces at the end).
+    let start = sim.now().timestamp();
+    let mut freed: BTreeMap<String, Vec<i64>> =
+        (0..AGENTS).map(|i| (agent(i), vec![start])).collect();
     let mut seen_callbacks: BTreeMap<i64, ()> = BTreeMap::new();
     let mut errors: Vec<i64> = Vec::new();
     let diag = std::env::var_os("QUEUE_BENCH_DIAG").is_some();
@@ -115,13 +103,7 @@ fn main() {
         for a in ending {
             on_live.remove(&a);
             sim.callcenter_call_ends(&a);
-        }
-        // When each agent became free (after a live call or a callback).
-        for (a, s) in states(&sim) {
-            if s == "Waiting" && was.get(&a).is_some_and(|w| w != "Waiting") {
-                freed_at.insert(a.clone(), now);
-            }
-            was.insert(a, s);
+            freed.entry(a).or_default().push(now);
         }
         for _ in 0..PER_SECOND {
             if next >= CALLERS {
@@ -157,9 +139,9 @@ fn main() {
         let at = sim.now().timestamp();
         for (m, a) in sim.callcenter_dispatch() {
             if diag {
-                eprintln!("{at} {m} <- {a} (freed {:?})", freed_at.get(&a));
+                eprintln!("{at} {m} <- {a}");
             }
-            served.push((m, freed_at.get(&a).copied().unwrap_or(at)));
+            served.push((m, a.clone(), at));
             on_live.insert(a, at);
         }
         std::thread::sleep(std::time::Duration::from_millis(PACE_MS));
@@ -170,30 +152,21 @@ fn main() {
             let show: Value =
                 serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
             let t = &show["trace"];
-            let Some(first) = t["attempts"]
-                .as_array()
-                .and_then(|a| a.iter().find(|x| x["leg"] == "agent"))
-            else {
+            let Some(first) = t["attempts"].as_array().and_then(|a| {
+                // The agent who took it: an offer the centre beat the module to (the
+                // agent was given a live caller first) served no one.
+                a.iter()
+                    .find(|x| x["leg"] == "agent" && x["result"] == "answered")
+            }) else {
                 continue;
             };
             seen_callbacks.insert(id, ());
             let agent = first["agent"].as_str().unwrap_or_default();
             let started = epoch(&first["started_at"]).unwrap_or(at);
             if diag {
-                eprintln!(
-                    "{started} {name} <- {agent} (freed {:?})",
-                    freed_at.get(agent)
-                );
+                eprintln!("{started} {name} <- {agent}");
             }
-            served.push((
-                name.clone(),
-                freed_at.get(agent).copied().unwrap_or(started),
-            ));
-            // A callback's call ends within the second in the simulator (no virtual time
-            // passes while it rings and talks): its agent is free again from then, before
-            // this bench's next look at the states could see it busy.
-            let free_again = freed_at.entry(agent.to_string()).or_insert(started);
-            *free_again = (*free_again).max(started);
+            served.push((name.clone(), agent.to_string(), started));
             let estimate = t["request"]["ivr_data"]["estimated_wait_seconds"]
                 .as_str()
                 .and_then(|e| e.parse::<i64>().ok());
@@ -206,6 +179,32 @@ fn main() {
         }
         sim.advance(Duration::seconds(1));
     }
+    // Each callback's agent legs free their agents when they end (within the second they
+    // began in the simulator, whatever the agent did).
+    for id in callbacks.keys() {
+        let show: Value =
+            serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
+        for leg in show["trace"]["attempts"].as_array().into_iter().flatten() {
+            if let (Some(a), Some(end)) = (leg["agent"].as_str(), epoch(&leg["ended_at"])) {
+                if leg["leg"] == "agent" {
+                    freed.entry(a.to_string()).or_default().push(end);
+                }
+            }
+        }
+    }
+    // A caller was served at the instant the agent it was given was freed last before
+    // that, or at its own join when the agent was already free (idle) then.
+    let served: Vec<(String, i64)> = served
+        .into_iter()
+        .map(|(n, a, at)| {
+            let freed_at = freed
+                .get(&a)
+                .and_then(|f| f.iter().filter(|e| **e <= at).max().copied())
+                .unwrap_or(at);
+            let at = freed_at.max(joined[&n]);
+            (n, at)
+        })
+        .collect();
     if diag {
         for (n, at) in &served {
             eprintln!("{at} {n} joined {}", joined[n]);

@@ -304,3 +304,136 @@ fn a_fifo_join_time_written_in_new_york_time_is_kept_as_the_same_instant() {
     let r = show(&sim, id)["request"].clone();
     assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
 }
+
+/// The fifo tests' configuration with the in-queue offer on for fifo support
+/// (`line-from`, `offer-after-wait` 5m); the module loaded with it.
+fn load_with_fifo_offer() -> Loaded {
+    let text = std::fs::read_to_string(repo_root().join(CONF))
+        .unwrap()
+        .replace(
+            r#"<param name="caller-id-number" value="+12125550100"/>
+      <param name="reoffer-delay" value="10s"/>
+    </queue>
+    <queue name="sales">"#,
+            r#"<param name="caller-id-number" value="+12125550100"/>
+      <param name="reoffer-delay" value="10s"/>
+      <param name="line-from" value="fifo:support"/>
+      <param name="offer-after-wait" value="5m"/>
+    </queue>
+    <queue name="sales">"#,
+        );
+    assert!(text.contains("fifo:support"));
+    let conf = std::env::temp_dir().join(format!("fifo-offer-{}.conf.xml", std::process::id()));
+    std::fs::write(&conf, text).unwrap();
+    let m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
+    let _ = std::fs::remove_file(&conf);
+    m
+}
+
+/// A caller who waits 8 s in fifo support with exit key *, each waited second taking
+/// 500 ms (the module looks about every second), pressing `keys` at the next prompt.
+fn waits_in_fifo(sim: &Sim, number: &str, keys: Option<&str>) -> String {
+    let call = sim.new_call(number);
+    let s = sim.session(&call).unwrap();
+    s.set("fifo_caller_exit_key", "*");
+    s.set("sim_queue_wait_secs", "8");
+    s.set("sim_queue_pace_ms", "500");
+    if let Some(k) = keys {
+        sim.press(&call, k);
+    }
+    assert!(sim.execute(&call, "fifo", "support in"));
+    call
+}
+
+fn offers_played(sim: &Sim, call: &str) -> usize {
+    sim.session(call)
+        .unwrap()
+        .apps
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(app, _)| app == "callback_queue_offer")
+        .count()
+}
+
+#[test]
+fn the_ewt_offer_in_a_fifo_fires_past_its_threshold_and_not_before() {
+    // Threshold 5 minutes, one agent, and the queue's own handling time H (one callback
+    // handled, its agent leg 70 s and more). Caller A has one live caller ahead: place 2,
+    // 2H, within the threshold: no offer. Caller B has four ahead: place 5, 5H, past it:
+    // offered once while it waits (uuid_broadcast during mod_fifo's hold music), presses
+    // nothing and keeps waiting. Caller C, also past it, presses 1: the offer queues the
+    // fifo's exit key, mod_fifo ends the wait as for the key (ABORTED, the key in
+    // fifo_caller_exit_key), and callback_fifo_exit makes the callback with the time C
+    // joined.
+    let sim = sim();
+    let _m = load_with_fifo_offer();
+    // Within the agent's ring time (20 s) and the customer's (60 s).
+    sim.endpoint(AGENT_DIAL, Endpoint::Answer(15));
+    sim.script(AGENT_DIAL, vec![Act::Press("1".into())]);
+    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(55));
+    let seed = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 5);
+    sim.execute(&seed, "callback_fifo_exit", "support");
+    let seed_id: i64 = sim.var(&seed, "callback_id").unwrap().parse().unwrap();
+    let t = wait_state(&sim, seed_id, "completed");
+    let leg = &t["attempts"][0];
+    let secs = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(leg[k].as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    let handling = secs("ended_at") - secs("started_at");
+    assert!(
+        (61..=150).contains(&handling),
+        "the premise: 2H within 5 min, 5H past it ({handling} s)"
+    );
+
+    sim.fifo_caller("support", 0, "l1", "+12125550120");
+    sim.advance(Duration::seconds(1));
+    let a = waits_in_fifo(&sim, "+12125550131", None);
+    assert_eq!(offers_played(&sim, &a), 0, "{:?}", sim.commands());
+    assert_eq!(sim.var(&a, "callback_offer"), None);
+    assert!(
+        !sim.commands()
+            .iter()
+            .any(|c| c.contains(&format!("uuid_broadcast {a}"))),
+        "{:?}",
+        sim.commands()
+    );
+
+    sim.fifo_caller("support", 0, "l2", "+12125550121");
+    sim.fifo_caller("support", 0, "l3", "+12125550122");
+    sim.fifo_caller("support", 0, "l4", "+12125550123");
+    sim.advance(Duration::seconds(1));
+    let b = waits_in_fifo(&sim, "+12125550132", None);
+    assert_eq!(offers_played(&sim, &b), 1, "{:?}", sim.commands());
+    let broadcasts = sim
+        .commands()
+        .iter()
+        .filter(|c| c.starts_with(&format!("uuid_broadcast {b} callback_queue_offer::")))
+        .count();
+    assert_eq!(broadcasts, 1, "{:?}", sim.commands());
+    assert_eq!(sim.var(&b, "callback_offer").as_deref(), Some("played"));
+    assert_ne!(sim.var(&b, "fifo_status").as_deref(), Some("WAITING"));
+    assert!(sim.var(&b, "callback_id").is_none());
+
+    sim.advance(Duration::seconds(1));
+    let joined = sim.now().timestamp();
+    let c = waits_in_fifo(&sim, "+12125550133", Some("1"));
+    assert_eq!(offers_played(&sim, &c), 1, "{:?}", sim.commands());
+    assert_eq!(sim.var(&c, "callback_offer").as_deref(), Some("taken"));
+    assert_eq!(sim.var(&c, "fifo_status").as_deref(), Some("ABORTED"));
+    assert_eq!(sim.var(&c, "fifo_caller_exit_key").as_deref(), Some("*"));
+    assert!(sim.execute(&c, "callback_fifo_exit", "support"));
+    assert_eq!(
+        sim.var(&c, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&c, "callback_error")
+    );
+    let id: i64 = sim.var(&c, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(r["queue"], "support");
+    assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
+    assert_eq!(r["ivr_data"]["line_queue"], "support");
+}
