@@ -60,8 +60,10 @@ fn defaults_and_settings_of_the_decoder() {
     assert!((c.transcribe.engine.no_speech_threshold - 0.6).abs() < 1e-6);
     assert!(c.transcribe.queue_languages.is_empty());
     assert!(c.transcribe.engine.second_view_emphasis > 0.0);
+    assert!(c.transcribe.engine.telephone_band);
     let c = Config::from_xml(&conf(
         r#"<param name="whisper-second-view" value="false"/>
+           <param name="whisper-telephone-band" value="false"/>
            <param name="whisper-temperature-fallback" value="false"/>
            <param name="whisper-no-speech-threshold" value="0.8"/>"#,
         r#"<param name="whisper-language" value="de"/>"#,
@@ -69,6 +71,7 @@ fn defaults_and_settings_of_the_decoder() {
     .unwrap();
     assert!(!c.transcribe.engine.temperature_fallback);
     assert_eq!(c.transcribe.engine.second_view_emphasis, 0.0);
+    assert!(!c.transcribe.engine.telephone_band);
     assert!((c.transcribe.engine.no_speech_threshold - 0.8).abs() < 1e-6);
     assert_eq!(
         c.transcribe
@@ -108,6 +111,11 @@ fn bad_transcription_values_are_refused_naming_the_key() {
             r#"<param name="whisper-second-view" value="twice"/>"#,
             "",
             "whisper-second-view",
+        ),
+        (
+            r#"<param name="whisper-telephone-band" value="3"/>"#,
+            "",
+            "whisper-telephone-band",
         ),
     ] {
         let e = Config::from_xml(&conf(settings, queue))

@@ -221,6 +221,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "whisper-vocabulary",
     "whisper-temperature-fallback",
     "whisper-second-view",
+    "whisper-telephone-band",
     "whisper-no-speech-threshold",
     "transcribe-workers",
     "transcribe-max-seconds",
@@ -630,6 +631,7 @@ impl Config {
             } else {
                 0.0
             },
+            telephone_band: s.flag("whisper-telephone-band", true)?,
             vocabulary,
             no_speech_threshold,
             limits: AudioLimits {

@@ -390,6 +390,22 @@ pub fn pre_emphasise(samples: &mut [f32], a: f32) {
     }
 }
 
+/// Keeps `low_hz` to `high_hz` of `samples` (at `rate`) in place: a second-order
+/// Butterworth high-pass, then low-pass. A band outside `(0, rate / 2)` is left alone.
+pub fn band_limit(samples: &mut [f32], rate: u32, low_hz: f32, high_hz: f32) {
+    use biquad::{Biquad, Coefficients, DirectForm1, ToHertz, Type, Q_BUTTERWORTH_F32};
+    let fs = (rate as f32).hz();
+    for (kind, f0) in [(Type::HighPass, low_hz), (Type::LowPass, high_hz)] {
+        // `from_params` refuses a cut-off at or past Nyquist; nothing to filter then.
+        let Ok(coeffs) = Coefficients::<f32>::from_params(kind, fs, f0.hz(), Q_BUTTERWORTH_F32)
+        else {
+            continue;
+        };
+        let mut filter = DirectForm1::<f32>::new(coeffs);
+        samples.iter_mut().for_each(|s| *s = filter.run(*s));
+    }
+}
+
 /// Scales so the RMS is `target` (no-op for 0 or silence), clipping at full scale.
 pub fn normalize_rms(samples: &mut [f32], target: f32) {
     if target <= 0.0 || samples.is_empty() {

@@ -25,6 +25,8 @@
 //! a queue's own `whisper-language` wins for its callbacks), `whisper-threads` (2),
 //! `whisper-beam-size` (0 = greedy), `whisper-temperature-fallback` (true),
 //! `whisper-second-view` (true: a pre-emphasised second decode, the surer one kept),
+//! `whisper-telephone-band` (true: the first view is the telephone band, not the audio
+//! as recorded; `transcribe::views`),
 //! `whisper-prompt`, `whisper-vocabulary` (product names; with the tag rules' words they
 //! make the decoder's prompt), `whisper-no-speech-threshold` (0.6),
 //! `transcribe-workers` (1), `transcribe-max-seconds` (120), `transcribe-truncate-long`
@@ -49,6 +51,7 @@ pub mod engine;
 pub mod queue;
 pub mod spelling;
 pub mod tags;
+pub mod views;
 pub mod wer;
 pub mod words;
 pub mod worker;

@@ -30,7 +30,12 @@
 //!   `speech_judged_no_speech`: speech clips wrongly given it.
 //!
 //! `TRANSCRIBE_WER_ONLY=1` skips the speed figures. `-- --experiments` compares pipeline
-//! options by WER on the same clips (`WER_VARIANTS=a,b` picks some).
+//! options by WER on the same clips (`WER_VARIANTS=a,b` picks some). `-- --views` decodes
+//! each clip once per view (as recorded, pre-emphasised, telephone band, beam search...)
+//! and writes each decode's errors, log-probabilities and text to `WER_DUMP`, so judges
+//! between views are compared without decoding again (`WER_HALF`, `WER_FROM`/`WER_TO`
+//! and `WER_THREADS` split the work between processes); `WER_RESCORE=FILE` scores the
+//! texts of an older dump the same way.
 //!
 //! Needs the model (`../shared/models/ggml-tiny.en.bin` or `$CALLBACK_WHISPER_MODEL`).
 
@@ -39,6 +44,7 @@ use callback_core::config::Config;
 use callback_core::store::{JobState, SqliteStore};
 use callback_core::transcribe::audio;
 use callback_core::transcribe::spelling::respell;
+use callback_core::transcribe::views::View;
 use callback_core::transcribe::wer::WerTally;
 use callback_core::transcribe::{Engine, EngineConfig, JobQueue, WorkerConfig, Workers};
 use std::path::{Path, PathBuf};
@@ -185,6 +191,14 @@ fn main() {
         wer_experiments(&model);
         return;
     }
+    if let Some(file) = std::env::var_os("WER_RESCORE") {
+        rescore(Path::new(&file));
+        return;
+    }
+    if std::env::args().any(|a| a == "--views") {
+        wer_views(&model);
+        return;
+    }
     let cfg = pipeline_config(&model);
     let engine = Engine::new(cfg.clone());
     engine.ensure_loaded().unwrap();
@@ -317,7 +331,7 @@ fn speed(engine: &Engine, ctx: &WhisperContext, cfg: &EngineConfig) {
 /// `heldout` or `all` for the others), so settings are chosen without the held-out half.
 /// `WER_VARIANTS=a,b` picks presets; `WER_TRY="name:key=value,...;..."` adds variants
 /// (keys: beam, bestof, fallback, vocab=none, prompt=TEXT, extra=WORD|WORD, nst, preemph, pad,
-/// stretch, margin, rms, peak, compare). `WER_DUMP=FILE` writes each clip's text and mean
+/// stretch, margin, rms, peak, compare, band, second). `WER_DUMP=FILE` writes each clip's text and mean
 /// log-probability, tab-separated, for a closer look.
 fn wer_experiments(model: &Path) {
     let base = pipeline_config(model);
@@ -363,6 +377,8 @@ fn wer_experiments(model: &Path) {
                 "extra" => c.vocabulary.extend(v.split('|').map(str::to_string)),
                 "nst" => c.suppress_non_speech = v == "1",
                 "compare" => c.compare_unprompted = v == "1",
+                "band" => c.telephone_band = v == "1",
+                "second" => c.second_view_emphasis = f(),
                 "preemph" => c.limits.pre_emphasis = f(),
                 "pad" => c.limits.pad_ms = f() as u32,
                 "stretch" => c.limits.stretch = f(),
@@ -434,6 +450,137 @@ fn wer_experiments(model: &Path) {
             "wer_{name}: {:.3} ratio ({:.0} s)",
             tally.wer(),
             t.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// `cargo bench --bench transcribe -- --views`: each clip of the whole set decoded once
+/// per view (`WER_VIEWS=plain,emph90,...`), one line per decode to `WER_DUMP` (view, clip,
+/// index, errors, words, mean log-prob, no-speech probability, ms, token log-probs, text),
+/// so judges between views can be compared offline without decoding again.
+fn wer_views(model: &Path) {
+    use std::io::Write;
+    let base = pipeline_config(model);
+    let threads = std::env::var("WER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(THREADS);
+    let single = EngineConfig {
+        second_view_emphasis: 0.0,
+        telephone_band: false,
+        threads,
+        ..base.clone()
+    };
+    let greedy = Engine::new(single.clone());
+    let beam = |n: u16| {
+        Engine::new(EngineConfig {
+            beam_size: n,
+            ..single.clone()
+        })
+    };
+    let beam2 = beam(2);
+    let beam3 = beam(3);
+    let nofb = Engine::new(EngineConfig {
+        temperature_fallback: false,
+        ..single.clone()
+    });
+    let prompt = single.prompt();
+    let views =
+        std::env::var("WER_VIEWS").unwrap_or_else(|_| "plain,emph90,band,rms,emph97,beam3".into());
+    let mut dump = std::fs::File::create(
+        std::env::var_os("WER_DUMP").unwrap_or_else(|| "/tmp/wer_views.tsv".into()),
+    )
+    .unwrap();
+    let first: usize = std::env::var("WER_FROM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let half = std::env::var("WER_HALF").unwrap_or_else(|_| "all".into());
+    let last: usize = std::env::var("WER_TO")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
+    for (i, (wav, expected)) in clip_set().into_iter().enumerate().skip(first) {
+        if i >= last {
+            break;
+        }
+        if (half == "tune" && i % 2 == 1) || (half == "heldout" && i % 2 == 0) {
+            continue;
+        }
+        let clip = wav
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let Ok(a) = audio::load_wav(&wav, &single.limits) else {
+            continue;
+        };
+        for view in views.split(',') {
+            let mut s = a.samples.clone();
+            let mut engine = &greedy;
+            let (v, rest) = view.split_once('+').unwrap_or((view, ""));
+            match v {
+                "plain" => {}
+                "emph90" => audio::pre_emphasise(&mut s, 0.9),
+                "emph97" => audio::pre_emphasise(&mut s, 0.97),
+                "emph70" => audio::pre_emphasise(&mut s, 0.7),
+                "band" => s = View::TelephoneBand.render(&s, audio::WHISPER_RATE),
+                "rms" => audio::normalize_rms(&mut s, 0.1),
+                "beam2" => engine = &beam2,
+                "beam3" => engine = &beam3,
+                "nofb" => engine = &nofb,
+                _ => panic!("unknown view {v}"),
+            }
+            match rest {
+                "" => {}
+                "emph90" => audio::pre_emphasise(&mut s, 0.9),
+                "beam3" => engine = &beam3,
+                _ => panic!("unknown view {view}"),
+            }
+            let t = Instant::now();
+            let d = engine.decode_with(&s, None, prompt.as_deref()).unwrap();
+            let ms = t.elapsed().as_millis();
+            let text = respell(&d.text(), &single.vocabulary);
+            let mut tally = WerTally::default();
+            tally.add(&expected, &text);
+            let lps: Vec<String> = d.token_logprobs.iter().map(|p| format!("{p:.4}")).collect();
+            writeln!(
+                dump,
+                "{view}\t{clip}\t{i}\t{}\t{}\t{:.4}\t{:.4}\t{ms}\t{}\t{}",
+                tally.errors,
+                tally.words,
+                d.mean_logprob,
+                d.no_speech_probability,
+                lps.join(","),
+                text.replace(['\t', '\n'], " ")
+            )
+            .unwrap();
+            dump.flush().unwrap();
+        }
+        eprintln!("views: {clip} done");
+    }
+}
+
+/// `WER_RESCORE=FILE`: lines `view<TAB>clip<TAB>mean log-prob<TAB>text` of an earlier
+/// `WER_DUMP` rescored as `--views` writes them (the text respelled as the engine stores it).
+fn rescore(file: &Path) {
+    let set = clip_set();
+    for line in std::fs::read_to_string(file).unwrap().lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (view, clip, lp, text) = (f[0], f[1], f[2], f[3]);
+        let Some(i) = set
+            .iter()
+            .position(|(w, _)| w.file_stem().is_some_and(|s| s.to_string_lossy() == clip))
+        else {
+            continue;
+        };
+        let cfg = pipeline_config(&model_path());
+        let text = respell(text, &cfg.vocabulary);
+        let mut tally = WerTally::default();
+        tally.add(&set[i].1, &text);
+        println!(
+            "{view}\t{clip}\t{i}\t{}\t{}\t{lp}\t0\t0\t\t{text}",
+            tally.errors, tally.words
         );
     }
 }
