@@ -2,8 +2,7 @@
 //! parameters bound as SQLite values, and the statements SQLite writes its own way.
 
 use super::{
-    backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE, NUMBER_KEY, NUMBER_KEY_OF_1, OPEN,
-    PENDING,
+    backend, SqliteStore, SqliteTx, ACTIVE, CLAIMABLE, NUMBER_KEY, NUMBER_KEY_OF_1, OPEN, PENDING,
 };
 use crate::store::rules::exec::{Backend, Cells, Dialect, Exec, Param};
 use crate::store::rules::rows::attempt_columns;
