@@ -611,42 +611,11 @@ pub fn member_waits(s: &crate::core::SimSession, queue: &str) -> bool {
         .unwrap_or(60);
     let exit_keys = s.var("cc_exit_keys").unwrap_or_default();
     // While the caller waits, mod_callcenter plays the queue's music with `moh_on_dtmf` as
-    // the input callback (:3190-3219). The playback runs the applications others broadcast
-    // on the call (`uuid_broadcast`: a private execute event, switch_ivr_async.c:5727-5750)
-    // as it goes (switch_ivr_parse_all_events, src/switch_ivr_play_say.c:1684), and it
-    // dequeues keys queued on the call (:1691-1697), so a queued exit key ends the wait as
-    // a pressed one does. `sim_queue_pace_ms` (real milliseconds a waited second takes, 0
-    // by default: the wait passes at once) lets the module act during the wait.
-    let pace: u64 = s
-        .var("sim_queue_pace_ms")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    // the input callback (:3190-3219); broadcasts and queued keys as in [`crate::hold`].
     let mut reason = "TIMEOUT";
-    let mut left = wait;
-    while left > 0 {
-        let step = if pace > 0 { 1 } else { left };
-        core::advance(chrono::Duration::seconds(step));
-        left -= step;
-        if pace > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(pace));
-        }
-        let broadcasts: Vec<(String, String)> = lock(&s.broadcasts).drain(..).collect();
-        // Looked up apart: the application runs with no lock of the simulator held.
-        let me = state().sessions.get(&s.uuid()).cloned();
-        if let Some(me) = me {
-            for (app, arg) in broadcasts {
-                crate::exports::execute_app(&me, &app, &arg);
-            }
-        }
-        let queued = std::mem::take(&mut *lock(&s.received_dtmf));
-        if let Some(k) = queued.chars().find(|k| exit_keys.contains(*k)) {
-            s.set("cc_exit_key", &k.to_string());
-            left = 0;
-            reason = "EXIT_WITH_KEY";
-        }
-        if !s.ready() {
-            break;
-        }
+    if let Some(k) = crate::hold::wait_on_hold(s, wait, &exit_keys) {
+        s.set("cc_exit_key", &k.to_string());
+        reason = "EXIT_WITH_KEY";
     }
     loop {
         if reason != "TIMEOUT" {

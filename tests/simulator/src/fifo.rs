@@ -372,42 +372,11 @@ pub fn caller_waits(s: &std::sync::Arc<crate::core::SimSession>, arg: &str) -> b
         _ => {
             // While the caller waits, mod_fifo plays the hold music with `moh_on_dtmf` as
             // the input callback (:2789-2830; without music, `collect_digits_callback`,
-            // :2817). The playback runs the applications others broadcast on the call
-            // (`uuid_broadcast`: a private execute event, src/switch_ivr_async.c:5727-5750)
-            // as it goes (src/switch_ivr_play_say.c:1684; src/switch_ivr.c:1273 without
-            // music) and dequeues keys queued on the call (switch_ivr_play_say.c:1691-1697;
-            // switch_ivr.c:1281), so a queued exit key ends the wait as a pressed one does
-            // (:475-480, :2825-2828). Not modelled: the private events mod_fifo flushes each
-            // time its music restarts (:2812), which endless `local_stream` music avoids.
-            // `sim_queue_pace_ms` (real milliseconds a waited second takes, 0 by default:
-            // the wait passes at once) lets the module act during the wait.
-            let pace: u64 = s
-                .var("sim_queue_pace_ms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let mut left = wait;
-            let mut by_key = None;
-            while left > 0 && by_key.is_none() {
-                let step = if pace > 0 { 1 } else { left };
-                core::advance(chrono::Duration::seconds(step));
-                left -= step;
-                if pace > 0 {
-                    std::thread::sleep(std::time::Duration::from_millis(pace));
-                }
-                let broadcasts: Vec<(String, String)> = lock(&s.broadcasts).drain(..).collect();
-                // Looked up apart: the application runs with no lock of the simulator held.
-                let me = state().sessions.get(&s.uuid()).cloned();
-                if let Some(me) = me {
-                    for (app, arg) in broadcasts {
-                        crate::exports::execute_app(&me, &app, &arg);
-                    }
-                }
-                let queued = std::mem::take(&mut *lock(&s.received_dtmf));
-                by_key = queued.chars().find(|k| exit_keys.contains(*k));
-                if !s.ready() {
-                    break;
-                }
-            }
+            // :2817); broadcasts and queued keys as in [`crate::hold`], a queued exit key
+            // ending the wait as a pressed one does (:475-480, :2825-2828). Not modelled:
+            // the private events mod_fifo flushes each time its music restarts (:2812),
+            // which endless `local_stream` music avoids.
+            let by_key = crate::hold::wait_on_hold(s, wait, &exit_keys);
             if let Some(k) = by_key {
                 s.set("fifo_caller_exit_key", &k.to_string());
             }

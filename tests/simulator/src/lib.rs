@@ -25,6 +25,7 @@ pub mod campaign;
 pub mod core;
 pub mod exports;
 pub mod fifo;
+pub mod hold;
 pub mod load;
 pub mod loader;
 pub mod scenario;
