@@ -11,6 +11,8 @@
 //! the rollback that dropped it), and a member whose own write failed is rolled back to its
 //! savepoint, leaving the others' writes as they were. A commit that fails fails every
 //! member of its group, which then stored nothing.
+//! A member whose write panics is rolled back to its savepoint the same way and commits
+//! (or hands on) the group before its panic goes on, so the members before it are answered.
 //!
 //! How a group forms, with no thread of its own: a writer counts itself in [`Group::waiting`]
 //! before it takes the connection's lock. The member holding the lock leaves the

@@ -285,17 +285,28 @@ impl SqliteStore {
         });
         // Not begun: nothing is open, nobody waits for this caller.
         let out = out?;
+        // A member that panicked goes on unwinding once its group is settled, as any other
+        // member: the members waiting on the transaction it joined are told its outcome.
+        let mut panicked = None;
         let committed = match out {
             // The savepoint could not be released or rolled back: the transaction is in
             // an unknown state, so it goes, with every member's write.
-            Err(Member::Broken(e)) => {
+            Err(Member::Broken(e, panic)) => {
                 if let Some(conn) = guard.as_mut() {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
                 self.group.settle(Some(&e), true);
+                drop(guard);
+                if let Some(p) = panic {
+                    std::panic::resume_unwind(p);
+                }
                 return Err(e);
             }
             Err(Member::Refused(e)) => Err(e),
+            Err(Member::Panicked(p)) => {
+                panicked = Some(p);
+                Err(StoreError::Backend(format!("{doing}: the write panicked")))
+            }
             Ok(v) => Ok(v),
         };
         let settled = match self.group.next() {
@@ -309,6 +320,9 @@ impl SqliteStore {
                 self.group.wait(n)
             }
         };
+        if let Some(p) = panicked {
+            std::panic::resume_unwind(p);
+        }
         // A write refused by its own checks was rolled back to its savepoint: its error
         // stands whatever the commit did. A stored one stands only if committed.
         let value = committed?;
@@ -352,8 +366,11 @@ impl SqliteStore {
 enum Member {
     /// Its own checks or statements refused it; rolled back to its savepoint.
     Refused(StoreError),
-    /// Its savepoint could not be taken, released or rolled back.
-    Broken(StoreError),
+    /// Its savepoint could not be taken, released or rolled back (with the panic of `f`,
+    /// when that is how it ended).
+    Broken(StoreError, Option<Box<dyn std::any::Any + Send>>),
+    /// `f` panicked; rolled back to its savepoint.
+    Panicked(Box<dyn std::any::Any + Send>),
 }
 
 /// Runs one member's write `f` in a savepoint of the group's transaction: released when
@@ -364,39 +381,31 @@ fn member<T>(
     doing: &'static str,
     f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
 ) -> Result<T, Member> {
-    /// Rolls the savepoint back if `f` unwinds, so the group's commit does not store half
-    /// of a write.
-    struct Undo<'c> {
-        conn: &'c Connection,
-        armed: bool,
-    }
-    impl Drop for Undo<'_> {
-        fn drop(&mut self) {
-            if self.armed {
-                let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO member; RELEASE member");
-            }
-        }
-    }
     let run = |sql: &str| {
         conn.prepare_cached(sql)
             .and_then(|mut s| s.execute([]))
             .map(drop)
             .map_err(backend(doing))
     };
-    run("SAVEPOINT member").map_err(Member::Broken)?;
-    let mut undo = Undo { conn, armed: true };
-    let out = f(&mut SqliteTx(conn));
-    undo.armed = false;
+    run("SAVEPOINT member").map_err(|e| Member::Broken(e, None))?;
+    let undo = || run("ROLLBACK TO member").and_then(|()| run("RELEASE member"));
+    // Caught so the group is settled before the panic goes on: the members before this one
+    // wait for their commit, which this member would otherwise never make or hand on.
+    // Unwind-safe in effect: the savepoint is rolled back, so the connection holds
+    // nothing of `f`, and `f` and what it borrowed are not used again.
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut SqliteTx(conn))));
     match out {
-        Ok(v) => run("RELEASE member").map(|()| v).map_err(Member::Broken),
-        Err(e) => {
-            run("ROLLBACK TO member")
-                .and_then(|()| run("RELEASE member"))
-                .map_err(Member::Broken)?;
+        Ok(Ok(v)) => run("RELEASE member")
+            .map(|()| v)
+            .map_err(|e| Member::Broken(e, None)),
+        Ok(Err(e)) => {
+            undo().map_err(|e| Member::Broken(e, None))?;
             Err(Member::Refused(e))
         }
+        Err(panic) => match undo() {
+            Ok(()) => Err(Member::Panicked(panic)),
+            Err(e) => Err(Member::Broken(e, Some(panic))),
+        },
     }
 }
 

@@ -417,6 +417,58 @@ fn a_refused_create_in_a_group_leaves_the_others_stored() {
 }
 
 #[test]
+fn a_member_that_panics_still_lets_the_group_it_joined_commit() {
+    // Write A is done and waits for the commit of its group because B was on its way; B
+    // joins and panics in its write: A is still answered (stored, and there after the
+    // panic), B's half-write is not, and B's caller sees its panic.
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("cb.db")).unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let a = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let out = store.in_tx("a", |t| {
+                // B counts itself while A holds the connection, so A leaves the group
+                // open for it.
+                let b = {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        store.in_tx("b", |t| -> Result<(), StoreError> {
+                            t.0.execute("INSERT INTO do_not_call VALUES ('+2', 'b', 0)", [])
+                                .unwrap();
+                            panic!("a bug in B's write");
+                        })
+                    })
+                };
+                while store.group.waiting() == 0 {
+                    std::thread::yield_now();
+                }
+                t.0.execute("INSERT INTO do_not_call VALUES ('+1', 'a', 0)", [])
+                    .map_err(backend("a"))?;
+                Ok(b)
+            });
+            let _ = tx.send(out);
+        })
+    };
+    // A bound so a regression fails instead of hanging the suite; not a timing assertion.
+    let answered = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("A was never answered: the group B joined was left open");
+    let b = answered.unwrap_or_else(|e| panic!("A: {e:?}"));
+    assert!(b.join().is_err(), "B's panic reaches its caller");
+    a.join().unwrap();
+    let conn = Connection::open(dir.path().join("cb.db")).unwrap();
+    let numbers: Vec<String> = conn
+        .prepare("SELECT number FROM do_not_call ORDER BY number")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(numbers, ["+1"]);
+}
+
+#[test]
 fn a_read_does_not_wait_for_the_writers_connection() {
     // While the writing connection is held (a write, or a group of writes left open),
     // reads go on through their own connection and see what was committed.
