@@ -1,0 +1,225 @@
+//! The agents' pool: one offer per agent, picks, reloads, other nodes' states, the contact
+//! centre's agents and declines, each with a fixed list of agents.
+
+use super::*;
+use chrono::{Duration, TimeZone};
+
+fn agent(id: &str, queues: &[&str]) -> AgentConfig {
+    AgentConfig {
+        id: id.into(),
+        dial: format!("user/{id}"),
+        queues: queues.iter().map(|q| q.to_string()).collect(),
+        start_ready: true,
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap()
+}
+
+#[test]
+fn one_offer_per_agent_and_longest_idle_first() {
+    // The agent idle longest gets the offer; a busy agent gets no second one.
+    let a = Agents::new(
+        &[agent("1001", &["support"]), agent("1002", &["support"])],
+        3,
+        t0(),
+    );
+    a.set_state("1001", false, t0()).unwrap();
+    a.set_state("1001", true, t0() + Duration::minutes(5))
+        .unwrap();
+    let first = a.take(1, "support", None, Strategy::LongestIdle).unwrap();
+    assert_eq!(first.id, "1002");
+    let second = a.take(2, "support", None, Strategy::LongestIdle).unwrap();
+    assert_eq!(second.id, "1001");
+    assert!(a.take(3, "support", None, Strategy::LongestIdle).is_none());
+    assert_eq!(
+        a.set_state("1001", false, t0()),
+        Err(AgentError::Busy("1001".into(), 2))
+    );
+}
+
+#[test]
+fn a_reload_keeps_states_and_calls_adds_and_removes_agents() {
+    // A reloaded list keeps a configured agent's state and its call with its new queues,
+    // adds a new agent as configured, drops an idle removed one at once and keeps a
+    // removed one on a callback with no queues until the next reload.
+    let a = Agents::new(
+        &[
+            agent("1001", &["support"]),
+            agent("1002", &["support"]),
+            agent("1003", &["support"]),
+        ],
+        3,
+        t0(),
+    );
+    a.set_state("1001", false, t0()).unwrap();
+    let busy = a
+        .take(7, "support", Some("1003"), Strategy::LongestIdle)
+        .unwrap();
+    assert_eq!(busy.id, "1003");
+    let mut new_1004 = agent("1004", &["sales"]);
+    new_1004.start_ready = false;
+    let (added, removed) = a.reconfigure(
+        &[agent("1001", &["sales"]), new_1004],
+        0,
+        t0() + Duration::minutes(1),
+    );
+    assert_eq!(added, ["1004"]);
+    assert_eq!(removed, ["1002", "1003"]);
+    let list = a.list();
+    let ids: Vec<&str> = list.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(ids, ["1001", "1003", "1004"]);
+    assert_eq!(list[0].queues, ["sales"]);
+    assert_eq!(list[0].state, AgentState::Away);
+    assert_eq!(list[1].callback, Some(7));
+    assert!(list[1].queues.is_empty());
+    assert_eq!(list[2].state, AgentState::Away);
+    // Nobody is offered a support callback any more; 1003 stays while on its call.
+    assert!(a.take(8, "support", None, Strategy::LongestIdle).is_none());
+    let (_, removed) = a.reconfigure(&[agent("1001", &["sales"])], 3, t0());
+    assert_eq!(removed, ["1003", "1004"]);
+}
+
+#[test]
+fn personal_and_queue_membership_are_respected() {
+    // A personal callback goes to its agent only; a queue callback to members only.
+    let a = Agents::new(
+        &[agent("1001", &["sales"]), agent("1002", &["support"])],
+        3,
+        t0(),
+    );
+    assert!(a
+        .take(1, "support", Some("1001"), Strategy::LongestIdle)
+        .is_some());
+    assert!(a.take(2, "sales", None, Strategy::LongestIdle).is_none());
+    assert_eq!(
+        a.take(3, "support", None, Strategy::RoundRobin).unwrap().id,
+        "1002"
+    );
+}
+
+#[test]
+fn the_board_brings_in_other_nodes_states_and_offers() {
+    // Away set on another node stops offers here; an agent busy on another node is
+    // not offered and shows busy with that callback; once freed there it is offered
+    // again, idle from then. An agent busy here keeps its state whatever the board says.
+    use crate::store::{AgentBoard, AgentRecord};
+    let a = Agents::new(
+        &[agent("1001", &["support"]), agent("1002", &["support"])],
+        3,
+        t0(),
+    );
+    let rec = |id: &str, ready: bool| AgentRecord {
+        id: id.into(),
+        ready,
+        since: t0(),
+        node: "node-b".into(),
+    };
+    a.sync(
+        &AgentBoard {
+            states: vec![rec("1001", false)],
+            busy: vec![("1002".into(), 77)],
+        },
+        t0(),
+    );
+    assert_eq!(a.ready(), 0);
+    assert!(a.take(1, "support", None, Strategy::LongestIdle).is_none());
+    let v = a.list();
+    assert_eq!((v[0].state, v[0].callback), (AgentState::Away, None));
+    assert_eq!((v[1].state, v[1].callback), (AgentState::Busy, Some(77)));
+    assert_eq!(
+        a.set_state("1002", false, t0()),
+        Err(AgentError::Busy("1002".into(), 77))
+    );
+    assert_eq!(a.check("1002"), Err(AgentError::Busy("1002".into(), 77)));
+    let later = t0() + Duration::minutes(1);
+    a.sync(
+        &AgentBoard {
+            states: vec![rec("1001", false)],
+            busy: vec![],
+        },
+        later,
+    );
+    let taken = a.take(2, "support", None, Strategy::LongestIdle).unwrap();
+    assert_eq!(taken.id, "1002");
+    assert_eq!(a.list()[1].idle_since, later);
+    // Busy here: the board's "away" and "busy elsewhere" wait until it is released.
+    a.sync(
+        &AgentBoard {
+            states: vec![rec("1002", false)],
+            busy: vec![("1002".into(), 2)],
+        },
+        later,
+    );
+    assert_eq!(a.list()[1].state, AgentState::Busy);
+    assert!(!a.release("1002", Released::Handled, later));
+    assert_eq!(a.list()[1].state, AgentState::Ready);
+    assert!(a.check("1001").is_ok());
+}
+
+#[test]
+fn contact_centre_agents_are_offered_only_when_the_centre_has_them_free() {
+    // A centre agent on a queue call is not offered; once waiting it is; one the
+    // centre drops goes (kept while on a callback); an unreadable centre offers none
+    // of its agents; a reload of <agents> keeps the centre's.
+    use crate::centre::Member;
+    let a = Agents::new(&[agent("1001", &["support"])], 3, t0());
+    let member = |id: &str, busy: Option<&str>| Member {
+        config: AgentConfig {
+            id: id.into(),
+            dial: format!("user/{id}"),
+            queues: vec!["sales".into()],
+            start_ready: true,
+        },
+        busy: busy.map(str::to_string),
+    };
+    a.sync_centre(
+        Some(&[member("2001@default", Some("on a queue call"))]),
+        t0(),
+    );
+    assert!(a.take(1, "sales", None, Strategy::LongestIdle).is_none());
+    assert_eq!(a.list()[1].state, AgentState::Busy);
+    assert!(a.in_centre("2001@default"));
+    a.sync_centre(Some(&[member("2001@default", None)]), t0());
+    assert_eq!(a.ready_for("sales"), 1);
+    a.reconfigure(&[agent("1001", &["support"])], 3, t0());
+    let got = a.take(2, "sales", None, Strategy::LongestIdle).unwrap();
+    assert_eq!(got.id, "2001@default");
+    a.sync_centre(Some(&[]), t0());
+    assert_eq!(a.list().len(), 2, "kept while on its callback");
+    a.release("2001@default", Released::Handled, t0());
+    a.sync_centre(Some(&[]), t0());
+    assert_eq!(a.list().len(), 1);
+    a.sync_centre(Some(&[member("2001@default", None)]), t0());
+    a.sync_centre(None, t0());
+    assert_eq!(a.ready_for("sales"), 0);
+    assert_eq!(
+        a.ready_for("support"),
+        1,
+        "a listed agent the centre does not know"
+    );
+}
+
+#[test]
+fn declines_in_a_row_set_an_agent_away() {
+    // Three declines in a row: away; a handled callback in between resets the count.
+    let a = Agents::new(&[agent("1001", &["support"])], 3, t0());
+    for (n, how) in [Released::Declined, Released::Declined, Released::Handled]
+        .into_iter()
+        .enumerate()
+    {
+        a.take(n as i64, "support", None, Strategy::LongestIdle)
+            .unwrap();
+        assert!(!a.release("1001", how, t0()));
+    }
+    for n in 0..2 {
+        a.take(10 + n, "support", None, Strategy::LongestIdle)
+            .unwrap();
+        assert!(!a.release("1001", Released::Declined, t0()));
+    }
+    a.take(20, "support", None, Strategy::LongestIdle).unwrap();
+    assert!(a.release("1001", Released::Declined, t0()));
+    assert_eq!(a.list()[0].state, AgentState::Away);
+    assert_eq!(a.ready(), 0);
+}
