@@ -221,48 +221,70 @@ impl Estimate {
     /// The estimates of the live callers waiting in the holding line `callers` (a fifo's,
     /// read by the host) that feeds `queue`, with each caller: the callers of a lower
     /// slot or earlier in the same slot, and the queue's callbacks whose callers would
-    /// have been served before it there (their own slot and join time; a callback made
-    /// otherwise by when it was made), are ahead; the queue's agents and its own recent
-    /// handling time make the wait (a fifo tells neither).
+    /// have been served before it there ([`callbacks_ahead_in_line`]), are ahead; the
+    /// queue's agents and its own recent handling time make the wait (a fifo tells
+    /// neither).
     pub fn for_line_callers(
         svc: &CallbackService,
         queue: &str,
         callers: &[LineCaller],
     ) -> Result<Vec<(LineCaller, Estimate)>, Error> {
         let ctx = Context::read(svc, queue)?;
-        let callbacks: Vec<(Option<u32>, i64)> = waiting_callbacks(svc, queue)?
-            .iter()
-            .map(|c| match (c.ivr_data.get(LINE_KEY), line_place(c)) {
-                (Some(_), Some((slot, joined))) => (Some(slot), joined),
-                _ => (None, c.created_at.timestamp()),
-            })
-            .collect();
+        let callbacks = line_callbacks(svc, queue)?;
         Ok(callers
             .iter()
             .map(|c| {
                 let live = crate::line::ahead(callers, c.slot, c.joined_epoch);
-                // A tie in slot and second goes to the callback, as the dispatcher keeps it.
-                let cbs = callbacks
-                    .iter()
-                    .filter(|(slot, joined)| match slot {
-                        Some(s) => *s < c.slot || (*s == c.slot && *joined <= c.joined_epoch),
-                        None => *joined < c.joined_epoch,
-                    })
-                    .count();
+                let cbs = callbacks_ahead_in_line(&callbacks, c.slot, c.joined_epoch);
                 (c.clone(), ctx.estimate(cbs + 1, live))
             })
             .collect())
     }
 
-    /// Keeps in a callback taken from the centre's queue (`req`, of a queue, its caller
-    /// joined at `joined_epoch`) the wait estimated for it now, when handling history made
-    /// one: the dispatcher measures it against the wait that happens. No figure is no
+    /// The estimate for a caller who waited in priority slot `slot` of a holding line since
+    /// `joined_epoch` and has just left it for a callback of `queue`: by the rule of
+    /// [`Estimate::for_line_callers`], `callers` being the line's callers still waiting
+    /// (the one leaving is no longer among them).
+    pub fn for_line_place(
+        svc: &CallbackService,
+        queue: &str,
+        callers: &[LineCaller],
+        slot: u32,
+        joined_epoch: i64,
+    ) -> Result<Self, Error> {
+        let ctx = Context::read(svc, queue)?;
+        let cbs = callbacks_ahead_in_line(&line_callbacks(svc, queue)?, slot, joined_epoch);
+        Ok(ctx.estimate(cbs + 1, crate::line::ahead(callers, slot, joined_epoch)))
+    }
+
+    /// Keeps in a callback taken from a queue (`req`, of a queue, its caller joined the
+    /// queue it `left` at `joined_epoch`) the wait estimated for it now, when handling
+    /// history made one: the dispatcher measures it against the wait that happens. For a
+    /// contact centre's queue its live callers ahead come from the centre; for a holding
+    /// line from the line's callers still waiting, read from the host now (no figure when
+    /// they cannot be read: a place without them would be a guess). No figure is no
     /// refusal: the callback is stored all the same.
-    pub fn keep(svc: &CallbackService, req: &mut crate::service::NewRequest, joined_epoch: i64) {
+    pub fn keep(
+        svc: &CallbackService,
+        req: &mut crate::service::NewRequest,
+        left: Left<'_>,
+        joined_epoch: i64,
+    ) {
         let Some(queue) = req.queue.clone() else {
             return;
         };
-        match Self::for_caller(svc, &queue, joined_epoch) {
+        let estimate = match left {
+            Left::Centre => Self::for_caller(svc, &queue, joined_epoch).map_err(|e| e.to_string()),
+            Left::Line { line, slot } => svc
+                .host()
+                .line_callers(line)
+                .map_err(|e| format!("the holding line {line} not read: {e}"))
+                .and_then(|callers| {
+                    Self::for_line_place(svc, &queue, &callers, slot, joined_epoch)
+                        .map_err(|e| e.to_string())
+                }),
+        };
+        match estimate {
             Ok(e) if e.from_history => {
                 req.ivr_data
                     .insert(ESTIMATE_KEY.into(), e.seconds().to_string());
@@ -335,6 +357,46 @@ fn places_in_line(members: &[CentreMember], callback_joins: &[i64]) -> Vec<(usiz
             )
         })
         .collect()
+}
+
+/// The queue a caller left for a callback, for its estimate ([`Estimate::keep`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Left<'a> {
+    /// The contact centre's queue linked to the callback's queue (`agents-from`).
+    Centre,
+    /// The holding line `line` (a fifo), where the caller waited in priority slot `slot`.
+    Line { line: &'a str, slot: u32 },
+}
+
+/// The waiting callbacks of `queue` as a holding line places them: a callback taken from
+/// a line by its slot and its caller's join time there, any other by when it was made
+/// (no slot).
+fn line_callbacks(svc: &CallbackService, queue: &str) -> Result<Vec<(Option<u32>, i64)>, Error> {
+    Ok(waiting_callbacks(svc, queue)?
+        .iter()
+        .map(|c| match (c.ivr_data.get(LINE_KEY), line_place(c)) {
+            (Some(_), Some((slot, joined))) => (Some(slot), joined),
+            _ => (None, c.created_at.timestamp()),
+        })
+        .collect())
+}
+
+/// How many of `callbacks` ([`line_callbacks`]) would be served before a caller of the
+/// line in `slot` since `joined_epoch`: those of a lower slot, or of the same slot whose
+/// callers joined no later (a tie in slot and second goes to the callback, as the
+/// dispatcher keeps it); one made otherwise if it was made before the caller joined.
+fn callbacks_ahead_in_line(
+    callbacks: &[(Option<u32>, i64)],
+    slot: u32,
+    joined_epoch: i64,
+) -> usize {
+    callbacks
+        .iter()
+        .filter(|(s, joined)| match s {
+            Some(s) => *s < slot || (*s == slot && *joined <= joined_epoch),
+            None => *joined < joined_epoch,
+        })
+        .count()
 }
 
 /// The slot and join time of a callback taken from a holding line.

@@ -15,6 +15,7 @@
 //! stand for `centre_queue`, so the dispatcher keeps the place against that line's callers.
 
 use crate::access::{Disclosure, Principal, Reach};
+use crate::estimate::Left;
 use crate::ivr::Stored;
 use crate::model::{CallbackType, Source};
 use crate::service::{CallbackService, NewRequest, Requested};
@@ -214,7 +215,11 @@ pub fn request(
             req.ivr_data.insert(format!("var.{k}"), v.clone());
         }
     }
-    crate::estimate::Estimate::keep(svc, &mut req, joined_at.timestamp());
+    let left = match leave.kind {
+        QueueKind::Centre => Left::Centre,
+        QueueKind::Line { slot } => Left::Line { line: centre, slot },
+    };
+    crate::estimate::Estimate::keep(svc, &mut req, left, joined_at.timestamp());
     Ok(req)
 }
 

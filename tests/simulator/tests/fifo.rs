@@ -437,3 +437,47 @@ fn the_ewt_offer_in_a_fifo_fires_past_its_threshold_and_not_before() {
     assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
     assert_eq!(r["ivr_data"]["line_queue"], "support");
 }
+
+#[test]
+fn a_fifo_hand_over_keeps_the_wait_estimated_at_the_callers_place_in_the_fifo() {
+    // With the queue's own handling time H (one callback handled) and one agent: a caller
+    // of slot 0 leaves fifo support while two older slot-0 callers still wait there (a
+    // slot-1 caller, older still, is served after it): its callback keeps place 3, 3 x H,
+    // as estimated_wait_seconds (what the estimate-error metric is measured against).
+    let sim = sim();
+    let _m = load();
+    agent_answers_and_accepts(&sim);
+    let seed = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 5);
+    sim.execute(&seed, "callback_fifo_exit", "support");
+    let seed_id: i64 = sim.var(&seed, "callback_id").unwrap().parse().unwrap();
+    let t = wait_state(&sim, seed_id, "completed");
+    let leg = &t["attempts"][0];
+    let secs = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(leg[k].as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    let handling = secs("ended_at") - secs("started_at");
+    assert!(handling > 0, "{t}");
+
+    sim.fifo_caller("support", 1, "low", "+12125550160");
+    sim.advance(Duration::seconds(1));
+    sim.fifo_caller("support", 0, "live-1", "+12125550161");
+    sim.fifo_caller("support", 0, "live-2", "+12125550162");
+    sim.advance(Duration::seconds(1));
+    let call = fifo_caller_leaves(&sim, "support", "+12125550143", "*", 30);
+    sim.execute(&call, "callback_fifo_exit", "support");
+    assert_eq!(
+        sim.var(&call, "callback_result").as_deref(),
+        Some("OK"),
+        "{:?}",
+        sim.var(&call, "callback_error")
+    );
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let r = show(&sim, id)["request"].clone();
+    assert_eq!(
+        r["ivr_data"]["estimated_wait_seconds"],
+        (3 * handling).to_string(),
+        "{r}"
+    );
+}
