@@ -14,6 +14,8 @@
 //! - [`load`]: the load run (IVR callers, HTTP creates and dispatching at once on the real
 //!   clock, resident memory sampled), for the load bench and its short test.
 //! - [`campaign`]: what the self-spawning tests (crash campaign, cluster) share.
+//! - [`queue_centre`]: what the queue tests (mod_callcenter's and mod_fifo's) share: the
+//!   module loaded with their configuration, a caller on hold in either application.
 //! - [`scenario`]: scripted scenarios (`fixtures/scenarios/*.scn`) on the virtual clock.
 //!
 //! What it does not model: media (audio is never read), the state machine of a real
@@ -28,6 +30,7 @@ pub mod fifo;
 pub mod hold;
 pub mod load;
 pub mod loader;
+pub mod queue_centre;
 pub mod scenario;
 pub mod xmlconf;
 

@@ -6,28 +6,19 @@
 //! (queue support, agent 1001 at user/1001).
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{load_with_config, repo_root, show, wait_state};
+use callback_simulator::queue_centre::{
+    answers_and_accepts, handed_over, load, load_edited, offers_played, sim, waits_on_hold, Hold,
+    CUSTOMER, CUSTOMER_DIAL,
+};
+use callback_simulator::scenario::{repo_root, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
-const CONF: &str = "fixtures/config/queue.conf.xml";
-const CUSTOMER: &str = "+12125550142";
-const CUSTOMER_DIAL: &str = "sofia/gateway/pstn/+12125550142";
 const AGENT_DIAL: &str = "user/1001";
 
-fn sim() -> Sim {
-    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
-}
-
-fn load() -> Loaded {
-    load_with_config(&repo_root().join(CONF)).unwrap_or_else(|e| panic!("load failed: {e}"))
-}
-
 fn agent_answers_and_accepts(sim: &Sim) {
-    sim.endpoint(AGENT_DIAL, Endpoint::Answer(2));
-    sim.script(AGENT_DIAL, vec![Act::Press("1".into())]);
-    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
+    answers_and_accepts(sim, AGENT_DIAL);
 }
 
 fn agent_rung(sim: &Sim) -> usize {
@@ -79,13 +70,7 @@ fn a_fifo_caller_presses_the_exit_key_and_gets_a_callback_with_the_original_join
     assert_eq!(sim.var(&call, "fifo_caller_exit_key").as_deref(), Some("*"));
     assert_eq!(sim.now().timestamp(), joined + 90);
     assert!(sim.execute(&call, "callback_fifo_exit", "support vars=account_id"));
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &call);
     let r = show(&sim, id)["request"].clone();
     assert_eq!(r["queue"], "support");
     assert_eq!(r["kind"], "immediate");
@@ -166,13 +151,7 @@ fn a_callback_from_a_fifo_waits_for_the_older_live_callers_and_not_for_later_one
     sim.advance(Duration::seconds(5));
     let call = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 5);
     sim.execute(&call, "callback_fifo_exit", "support");
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &call);
     sim.advance(Duration::seconds(3));
     sim.fifo_caller("support", 0, "live-2", "+12125550162");
     // The dispatcher looks (in its own threads) until the trace shows it waiting for its
@@ -246,13 +225,7 @@ fn the_shipped_fifo_dialplan_turns_the_exit_key_into_a_callback() {
         ran.push(app.to_string());
     }
     assert_eq!(ran, ["answer", "set", "set", "fifo", "callback_fifo_exit"]);
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &call);
     let r = show(&sim, id)["request"].clone();
     assert_eq!(r["queue"], "support");
     assert_eq!(r["ivr_data"]["line_queue"], "support");
@@ -294,13 +267,7 @@ fn a_fifo_join_time_written_in_new_york_time_is_kept_as_the_same_instant() {
         Some("2026-11-23 09:00:00")
     );
     sim.execute(&call, "callback_fifo_exit", "support");
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &call);
     let r = show(&sim, id)["request"].clone();
     assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
 }
@@ -308,9 +275,9 @@ fn a_fifo_join_time_written_in_new_york_time_is_kept_as_the_same_instant() {
 /// The fifo tests' configuration with the in-queue offer on for fifo support
 /// (`line-from`, `offer-after-wait` 5m); the module loaded with it.
 fn load_with_fifo_offer() -> Loaded {
-    let text = std::fs::read_to_string(repo_root().join(CONF))
-        .unwrap()
-        .replace(
+    load_edited(
+        "fifo-offer",
+        &[(
             r#"<param name="caller-id-number" value="+12125550100"/>
       <param name="reoffer-delay" value="10s"/>
     </queue>
@@ -321,39 +288,29 @@ fn load_with_fifo_offer() -> Loaded {
       <param name="offer-after-wait" value="5m"/>
     </queue>
     <queue name="sales">"#,
-        );
-    assert!(text.contains("fifo:support"));
-    let conf = std::env::temp_dir().join(format!("fifo-offer-{}.conf.xml", std::process::id()));
-    std::fs::write(&conf, text).unwrap();
-    let m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
-    let _ = std::fs::remove_file(&conf);
-    m
+        )],
+    )
 }
 
-/// A caller who waits 8 s in fifo support with exit key *, each waited second taking
-/// 500 ms (the module looks about every second), pressing `keys` at the next prompt.
+/// A caller who waits 8 s in fifo support ([`waits_on_hold`]).
 fn waits_in_fifo(sim: &Sim, number: &str, keys: Option<&str>) -> String {
-    let call = sim.new_call(number);
-    let s = sim.session(&call).unwrap();
-    s.set("fifo_caller_exit_key", "*");
-    s.set("sim_queue_wait_secs", "8");
-    s.set("sim_queue_pace_ms", "500");
-    if let Some(k) = keys {
-        sim.press(&call, k);
-    }
-    assert!(sim.execute(&call, "fifo", "support in"));
-    call
+    waits_on_hold(sim, Hold::Fifo("support"), number, keys)
 }
 
-fn offers_played(sim: &Sim, call: &str) -> usize {
-    sim.session(call)
-        .unwrap()
-        .apps
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(app, _)| app == "callback_queue_offer")
-        .count()
+/// A caller of fifo support leaves for a callback, which agent 1001 takes (as the test set
+/// the endpoints): the queue's handling time, in seconds (that callback's agent leg).
+fn one_callback_handled(sim: &Sim) -> i64 {
+    let seed = fifo_caller_leaves(sim, "support", CUSTOMER, "*", 5);
+    sim.execute(&seed, "callback_fifo_exit", "support");
+    let seed_id: i64 = sim.var(&seed, "callback_id").unwrap().parse().unwrap();
+    let t = wait_state(sim, seed_id, "completed");
+    let leg = &t["attempts"][0];
+    let secs = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(leg[k].as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    secs("ended_at") - secs("started_at")
 }
 
 #[test]
@@ -372,17 +329,7 @@ fn the_ewt_offer_in_a_fifo_fires_past_its_threshold_and_not_before() {
     sim.endpoint(AGENT_DIAL, Endpoint::Answer(15));
     sim.script(AGENT_DIAL, vec![Act::Press("1".into())]);
     sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(55));
-    let seed = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 5);
-    sim.execute(&seed, "callback_fifo_exit", "support");
-    let seed_id: i64 = sim.var(&seed, "callback_id").unwrap().parse().unwrap();
-    let t = wait_state(&sim, seed_id, "completed");
-    let leg = &t["attempts"][0];
-    let secs = |k: &str| {
-        chrono::DateTime::parse_from_rfc3339(leg[k].as_str().unwrap())
-            .unwrap()
-            .timestamp()
-    };
-    let handling = secs("ended_at") - secs("started_at");
+    let handling = one_callback_handled(&sim);
     assert!(
         (61..=150).contains(&handling),
         "the premise: 2H within 5 min, 5H past it ({handling} s)"
@@ -425,13 +372,7 @@ fn the_ewt_offer_in_a_fifo_fires_past_its_threshold_and_not_before() {
     assert_eq!(sim.var(&c, "fifo_status").as_deref(), Some("ABORTED"));
     assert_eq!(sim.var(&c, "fifo_caller_exit_key").as_deref(), Some("*"));
     assert!(sim.execute(&c, "callback_fifo_exit", "support"));
-    assert_eq!(
-        sim.var(&c, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&c, "callback_error")
-    );
-    let id: i64 = sim.var(&c, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &c);
     let r = show(&sim, id)["request"].clone();
     assert_eq!(r["queue"], "support");
     assert_eq!(r["ivr_data"]["queue_joined_epoch"], joined.to_string());
@@ -447,18 +388,8 @@ fn a_fifo_hand_over_keeps_the_wait_estimated_at_the_callers_place_in_the_fifo() 
     let sim = sim();
     let _m = load();
     agent_answers_and_accepts(&sim);
-    let seed = fifo_caller_leaves(&sim, "support", CUSTOMER, "*", 5);
-    sim.execute(&seed, "callback_fifo_exit", "support");
-    let seed_id: i64 = sim.var(&seed, "callback_id").unwrap().parse().unwrap();
-    let t = wait_state(&sim, seed_id, "completed");
-    let leg = &t["attempts"][0];
-    let secs = |k: &str| {
-        chrono::DateTime::parse_from_rfc3339(leg[k].as_str().unwrap())
-            .unwrap()
-            .timestamp()
-    };
-    let handling = secs("ended_at") - secs("started_at");
-    assert!(handling > 0, "{t}");
+    let handling = one_callback_handled(&sim);
+    assert!(handling > 0, "{handling}");
 
     sim.fifo_caller("support", 1, "low", "+12125550160");
     sim.advance(Duration::seconds(1));
@@ -467,13 +398,7 @@ fn a_fifo_hand_over_keeps_the_wait_estimated_at_the_callers_place_in_the_fifo() 
     sim.advance(Duration::seconds(1));
     let call = fifo_caller_leaves(&sim, "support", "+12125550143", "*", 30);
     sim.execute(&call, "callback_fifo_exit", "support");
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &call);
     let r = show(&sim, id)["request"].clone();
     assert_eq!(
         r["ivr_data"]["estimated_wait_seconds"],

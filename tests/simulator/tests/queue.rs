@@ -6,22 +6,14 @@
 //! Configuration: fixtures/config/queue.conf.xml.
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{self, load_with_config, repo_root, show, wait_state};
+use callback_simulator::queue_centre::{
+    answers_and_accepts, handed_over, load, load_edited, offers_played, sim, waits_on_hold, Hold,
+    CUSTOMER,
+};
+use callback_simulator::scenario::{self, http_base, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::Value;
-
-const CONF: &str = "fixtures/config/queue.conf.xml";
-const CUSTOMER: &str = "+12125550142";
-const CUSTOMER_DIAL: &str = "sofia/gateway/pstn/+12125550142";
-
-fn sim() -> Sim {
-    Sim::new(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap())
-}
-
-fn load() -> Loaded {
-    load_with_config(&repo_root().join(CONF)).unwrap_or_else(|e| panic!("load failed: {e}"))
-}
 
 fn capture(sim: &Sim, args: &str) -> i64 {
     scenario::capture(sim, CUSTOMER, args)
@@ -56,12 +48,6 @@ fn cc_agent(sim: &Sim, name: &str, contact: &str, state: &str) {
     ] {
         assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
     }
-}
-
-fn answers_and_accepts(sim: &Sim, dial: &str) {
-    sim.endpoint(dial, Endpoint::Answer(2));
-    sim.script(dial, vec![Act::Press("1".into())]);
-    sim.endpoint(CUSTOMER_DIAL, Endpoint::Answer(3));
 }
 
 #[test]
@@ -214,13 +200,7 @@ fn an_in_queue_caller_presses_the_exit_key_and_gets_a_callback_with_the_original
         Some("EXIT_WITH_KEY")
     );
     assert!(sim.execute(&call, "callback_queue_exit", "vars=account_id"));
-    assert_eq!(
-        sim.var(&call, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&call, "callback_error")
-    );
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &call);
     let r = show(&sim, id)["request"].clone();
     assert_eq!(r["queue"], "sales");
     assert_eq!(r["kind"], "immediate");
@@ -358,20 +338,21 @@ fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_or
 /// sales) and the REST API on 127.0.0.1 with a metrics key and a create key; the module
 /// loaded with it, and the API's address.
 fn load_with_offer(sim: &Sim) -> (Loaded, String) {
-    let text = std::fs::read_to_string(repo_root().join(CONF))
-        .unwrap()
-        .replace(
-            r#"<param name="agents-from" value="callcenter:sales@default"/>"#,
-            r#"<param name="agents-from" value="callcenter:sales@default"/>
+    let m = load_edited(
+        "queue-offer",
+        &[
+            (
+                r#"<param name="agents-from" value="callcenter:sales@default"/>"#,
+                r#"<param name="agents-from" value="callcenter:sales@default"/>
       <param name="offer-after-wait" value="5m"/>"#,
-        )
-        .replace(
-            r#"<param name="http-listen" value=""/>"#,
-            r#"<param name="http-listen" value="127.0.0.1:0"/>"#,
-        )
-        .replace(
-            "</configuration>",
-            r#"<api-keys>
+            ),
+            (
+                r#"<param name="http-listen" value=""/>"#,
+                r#"<param name="http-listen" value="127.0.0.1:0"/>"#,
+            ),
+            (
+                "</configuration>",
+                r#"<api-keys>
                  <key name="prom"><param name="secret" value="metrics-secret-0123456789"/>
                    <param name="scope" value="metrics"/></key>
                  <key name="web"><param name="secret" value="create-secret-0123456789"/>
@@ -381,18 +362,13 @@ fn load_with_offer(sim: &Sim) -> (Loaded, String) {
                  <param name="queue" value="sales"/><param name="offer" value="immediate"/>
                  <param name="tell-wait" value="true"/>
                </profile></ivr-profiles></configuration>"#,
-        );
-    assert!(text.contains("offer-after-wait"));
-    let conf = std::env::temp_dir().join(format!("queue-offer-{}.conf.xml", std::process::id()));
-    std::fs::write(&conf, text).unwrap();
-    let m = load_with_config(&conf).unwrap_or_else(|e| panic!("load failed: {e}"));
-    let _ = std::fs::remove_file(&conf);
-    let line = sim
-        .logs()
-        .into_iter()
-        .find(|l| l.text.contains("REST API listening on"))
-        .unwrap_or_else(|| panic!("{:#?}", sim.logs()));
-    let addr = line.text.rsplit(' ').next().unwrap().trim().to_string();
+            ),
+        ],
+    );
+    let addr = http_base(sim)
+        .strip_prefix("http://")
+        .unwrap_or_default()
+        .to_string();
     (m, addr)
 }
 
@@ -420,30 +396,9 @@ fn agents_with_history(sim: &Sim) -> [&'static str; 2] {
     agents
 }
 
-/// A caller who waits 8 s in sales@default with exit key *, each waited second taking
-/// 500 ms (the module looks about every second), pressing `keys` at the next prompt.
+/// A caller who waits 8 s in sales@default ([`waits_on_hold`]).
 fn waits_in_queue(sim: &Sim, number: &str, keys: Option<&str>) -> String {
-    let call = sim.new_call(number);
-    let s = sim.session(&call).unwrap();
-    s.set("cc_exit_keys", "*");
-    s.set("sim_queue_wait_secs", "8");
-    s.set("sim_queue_pace_ms", "500");
-    if let Some(k) = keys {
-        sim.press(&call, k);
-    }
-    assert!(sim.execute(&call, "callcenter", "sales@default"));
-    call
-}
-
-fn offers_played(sim: &Sim, call: &str) -> usize {
-    sim.session(call)
-        .unwrap()
-        .apps
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(app, _)| app == "callback_queue_offer")
-        .count()
+    waits_on_hold(sim, Hold::Callcenter("sales@default"), number, keys)
 }
 
 #[test]
@@ -489,13 +444,7 @@ fn the_ewt_offer_fires_past_its_threshold_and_not_before() {
     );
     assert_eq!(sim.var(&c, "cc_exit_key").as_deref(), Some("*"));
     assert!(sim.execute(&c, "callback_queue_exit", ""));
-    assert_eq!(
-        sim.var(&c, "callback_result").as_deref(),
-        Some("OK"),
-        "{:?}",
-        sim.var(&c, "callback_error")
-    );
-    let id: i64 = sim.var(&c, "callback_id").unwrap().parse().unwrap();
+    let id = handed_over(&sim, &c);
     let r = show(&sim, id)["request"].clone();
     // l1 and l2 ahead: place 3, 3 x 300 s over 2 agents.
     assert_eq!(r["ivr_data"]["estimated_wait_seconds"], "450", "{r}");
