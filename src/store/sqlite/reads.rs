@@ -93,7 +93,10 @@ impl SqliteStore {
                         read_callback,
                     )
                 } else {
-                    stmt.query_map(params![scope.all, queues, scope.agent, limit], read_callback)
+                    stmt.query_map(
+                        params![scope.all, queues, scope.agent, limit],
+                        read_callback,
+                    )
                 };
                 found
                     .and_then(|r| r.collect::<Result<Vec<_>, _>>())
@@ -102,26 +105,66 @@ impl SqliteStore {
             let count = |sql: &str| -> Result<u64, StoreError> {
                 c.prepare_cached(sql)
                     .and_then(|mut s| {
-                        s.query_row(params![scope.all, queues, scope.agent], |r| r.get::<_, i64>(0))
+                        s.query_row(params![scope.all, queues, scope.agent], |r| {
+                            r.get::<_, i64>(0)
+                        })
                     })
                     .map(|n| u64::try_from(n).unwrap_or(0))
                     .map_err(&err)
             };
-            // The requested list and counts name their index: `state = 'requested'` (or
-            // 'due') also implies the WHERE of `callbacks_open_number`, and with no
-            // statistics the planner chose to count through that one, every open callback
-            // (schema step 13).
-            let pending = rows(&format!("SELECT {} FROM callbacks INDEXED BY callbacks_requested WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE} ORDER BY created_at, id LIMIT ?4", callback_columns!()), false)?;
-            let waiting = rows(&format!("SELECT {} FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4", callback_columns!()), false)?;
-            let leased = rows(&format!("SELECT {} FROM callbacks WHERE {ACTIVE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4", callback_columns!()), false)?;
-            let recent = rows(&format!("SELECT {} FROM callbacks WHERE updated_at >= ?5 AND {FINISHED} AND {PANEL_SCOPE} ORDER BY updated_at DESC, id DESC LIMIT ?4", callback_columns!()), true)?;
-            let pending_count = count(&format!("SELECT count(*) FROM callbacks INDEXED BY callbacks_requested WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE}"))?
-                + count(&format!("SELECT count(*) FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE}"))?
-                + count(&format!("SELECT count(*) FROM callbacks INDEXED BY callbacks_leases WHERE {ACTIVE} AND state = 'due' AND {PANEL_SCOPE}"))?;
+            let sql = panel_sql();
+            let pending = rows(&sql.pending, false)?;
+            let waiting = rows(&sql.waiting, false)?;
+            let leased = rows(&sql.leased, false)?;
+            let recent = rows(&sql.recent, true)?;
+            let [requested, claimable, due] = &sql.counts;
+            let pending_count = count(requested)? + count(claimable)? + count(due)?;
             let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            Ok(panel_lists(pending, waiting, leased, recent, pending_count, limit))
+            Ok(panel_lists(
+                pending,
+                waiting,
+                leased,
+                recent,
+                pending_count,
+                limit,
+            ))
         })
     }
 }
 
 crate::store::rules::reads::reads_door!(SqliteStore);
+
+/// The statements of [`SqliteStore::read_panel_lists`], one text for the store and for the
+/// test of the indexes they use: ?1-?3 the scope ([`PANEL_SCOPE`]), ?4 a list's limit, ?5
+/// the recent list's earliest finish.
+pub(super) struct PanelSql {
+    /// Requested (waiting for a due time), oldest first.
+    pub pending: String,
+    /// Claimable, by due time.
+    pub waiting: String,
+    /// In an agent's or customer's hands, by due time.
+    pub leased: String,
+    /// Finished since ?5, newest first.
+    pub recent: String,
+    /// The counts of the requested, the claimable and the due.
+    pub counts: [String; 3],
+}
+
+/// The panel's statements. The requested list and counts name their index: `state =
+/// 'requested'` (or 'due') also implies the WHERE of `callbacks_open_number`, and with no
+/// statistics the planner chose to count through that one, every open callback (schema
+/// step 13).
+pub(super) fn panel_sql() -> PanelSql {
+    let cols = callback_columns!();
+    PanelSql {
+        pending: format!("SELECT {cols} FROM callbacks INDEXED BY callbacks_requested WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE} ORDER BY created_at, id LIMIT ?4"),
+        waiting: format!("SELECT {cols} FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4"),
+        leased: format!("SELECT {cols} FROM callbacks WHERE {ACTIVE} AND {PANEL_SCOPE} ORDER BY due_at, id LIMIT ?4"),
+        recent: format!("SELECT {cols} FROM callbacks WHERE updated_at >= ?5 AND {FINISHED} AND {PANEL_SCOPE} ORDER BY updated_at DESC, id DESC LIMIT ?4"),
+        counts: [
+            format!("SELECT count(*) FROM callbacks INDEXED BY callbacks_requested WHERE {PANEL_REQUESTED} AND {PANEL_SCOPE}"),
+            format!("SELECT count(*) FROM callbacks WHERE {CLAIMABLE} AND {PANEL_SCOPE}"),
+            format!("SELECT count(*) FROM callbacks INDEXED BY callbacks_leases WHERE {ACTIVE} AND state = 'due' AND {PANEL_SCOPE}"),
+        ],
+    }
+}

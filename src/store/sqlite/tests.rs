@@ -1,10 +1,9 @@
 //! The SQLite backend's own checks: its queries use their indexes, migrations match a
 //! fresh schema.
 
-use super::reads::open_for_number_sql;
+use super::reads::{open_for_number_sql, panel_sql};
 use super::*;
 use crate::model::{Draft, State, Window};
-use crate::store::rules::rows::callback_columns;
 use crate::store::{CreateOptions, CreateOutcome, Lifecycle, Reads};
 use chrono::{Duration, TimeZone, Utc};
 use rusqlite::OptionalExtension;
@@ -132,42 +131,27 @@ fn a_claim_keeps_its_rows_in_the_one_number_index() {
 
 #[test]
 fn panel_reads_use_their_indexes() {
+    // The panel's statements, the very texts the store runs, each use their index and
+    // never scan the callbacks; the recent list comes newest first without a sort.
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("cb.db")).unwrap();
-    let scope = PANEL_SCOPE
-        .replace("?1", "0")
-        .replace("?2", "'[\"q\"]'")
-        .replace("?3", "'a'");
-    let cols = callback_columns!();
+    let bind = |sql: &str| {
+        sql.replace("?1", "0")
+            .replace("?2", "'[\"q\"]'")
+            .replace("?3", "'a'")
+            .replace("?4", "5")
+            .replace("?5", "1")
+    };
+    let sql = panel_sql();
+    let [requested, claimable, due] = &sql.counts;
     for (sql, index) in [
-        (
-            format!("SELECT {cols} FROM callbacks WHERE {CLAIMABLE} AND {scope} ORDER BY due_at, id LIMIT 5"),
-            "callbacks_claimable",
-        ),
-        (
-            format!("SELECT count(*) FROM callbacks WHERE {CLAIMABLE} AND {scope}"),
-            "callbacks_claimable",
-        ),
-        (
-            format!("SELECT {cols} FROM callbacks INDEXED BY callbacks_requested WHERE {PANEL_REQUESTED} AND {scope} ORDER BY created_at, id LIMIT 5"),
-            "callbacks_requested",
-        ),
-        (
-            format!("SELECT count(*) FROM callbacks INDEXED BY callbacks_requested WHERE {PANEL_REQUESTED} AND {scope}"),
-            "callbacks_requested",
-        ),
-        (
-            format!("SELECT {cols} FROM callbacks WHERE {ACTIVE} AND {scope} ORDER BY due_at, id LIMIT 5"),
-            "callbacks_leases",
-        ),
-        (
-            format!("SELECT count(*) FROM callbacks INDEXED BY callbacks_leases WHERE {ACTIVE} AND state = 'due' AND {scope}"),
-            "callbacks_leases",
-        ),
-        (
-            format!("SELECT {cols} FROM callbacks WHERE updated_at >= 1 AND {FINISHED} AND {scope} ORDER BY updated_at DESC, id DESC LIMIT 5"),
-            "callbacks_updated",
-        ),
+        (bind(&sql.waiting), "callbacks_claimable"),
+        (bind(claimable), "callbacks_claimable"),
+        (bind(&sql.pending), "callbacks_requested"),
+        (bind(requested), "callbacks_requested"),
+        (bind(&sql.leased), "callbacks_leases"),
+        (bind(due), "callbacks_leases"),
+        (bind(&sql.recent), "callbacks_updated"),
         (
             "SELECT a.result, COUNT(*) FROM attempts a JOIN callbacks c ON c.id = a.callback_id \
              WHERE c.queue = 'q' AND a.leg = 'customer' AND a.ended_at >= 1 \
@@ -178,14 +162,14 @@ fn panel_reads_use_their_indexes() {
     ] {
         let p = plan(&store, &sql);
         assert!(p.contains(index), "{sql}: {p}");
-        assert!(!p.contains("SCAN callbacks |") && !p.ends_with("SCAN callbacks"), "{sql}: {p}");
+        assert!(
+            !p.contains("SCAN callbacks |") && !p.ends_with("SCAN callbacks"),
+            "{sql}: {p}"
+        );
         assert!(!p.contains("SCAN a"), "{sql}: {p}");
     }
     // Newest first straight from the index, without sorting the day's rows.
-    let recent = plan(
-        &store,
-        &format!("SELECT id FROM callbacks WHERE updated_at >= 1 AND {FINISHED} AND {scope} ORDER BY updated_at DESC, id DESC LIMIT 5"),
-    );
+    let recent = plan(&store, &bind(&sql.recent));
     assert!(!recent.contains("TEMP B-TREE"), "{recent}");
 }
 
