@@ -612,6 +612,8 @@ pub fn member_waits(s: &crate::core::SimSession, queue: &str) -> bool {
     let exit_keys = s.var("cc_exit_keys").unwrap_or_default();
     // While the caller waits, mod_callcenter plays the queue's music with `moh_on_dtmf` as
     // the input callback (:3190-3219); broadcasts and queued keys as in [`crate::hold`].
+    // Not modelled: the private events mod_callcenter flushes before each play of its
+    // music (:3207), which endless `local_stream` music avoids.
     let mut reason = "TIMEOUT";
     if let Some(k) = crate::hold::wait_on_hold(s, wait, &exit_keys) {
         s.set("cc_exit_key", &k.to_string());
