@@ -291,16 +291,11 @@ impl SqliteStore {
         let committed = match out {
             // The savepoint could not be released or rolled back: the transaction is in
             // an unknown state, so it goes, with every member's write.
-            Err(Member::Broken(e, panic)) => {
-                if let Some(conn) = guard.as_mut() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-                self.group.settle(Some(&e), true);
-                drop(guard);
-                if let Some(p) = panic {
-                    std::panic::resume_unwind(p);
-                }
-                return Err(e);
+            Err(Member::Broken(e, panic)) => return self.abandon_group(guard, e, panic),
+            // A fault after which the connection is not to be trusted (I/O, read-only):
+            // neither is the group's transaction on it.
+            Err(Member::Refused(e)) if needs_reconnect(&e) => {
+                return self.abandon_group(guard, e, None)
             }
             Err(Member::Refused(e)) => Err(e),
             Err(Member::Panicked(p)) => {
@@ -327,6 +322,30 @@ impl SqliteStore {
         // stands whatever the commit did. A stored one stands only if committed.
         let value = committed?;
         settled.map(|()| value)
+    }
+
+    /// Rolls the open group's transaction back after its member (the caller) left it in
+    /// doubt: every member is told `e`, and a connection that `e` leaves unusable is closed
+    /// so the next use opens a fresh one, as [`Self::on_conn`] does after any other write.
+    /// The member's panic, if that is how it ended, goes on from here.
+    fn abandon_group<T>(
+        &self,
+        mut guard: MutexGuard<'_, Option<Connection>>,
+        e: StoreError,
+        panic: Option<Box<dyn std::any::Any + Send>>,
+    ) -> Result<T, StoreError> {
+        if let Some(conn) = guard.as_mut() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if needs_reconnect(&e) {
+            *guard = None;
+        }
+        self.group.settle(Some(&e), true);
+        drop(guard);
+        if let Some(p) = panic {
+            std::panic::resume_unwind(p);
+        }
+        Err(e)
     }
 
     /// Runs a batch write with the page cache raised to [`BULK_CACHE_KIB`] (or the
@@ -360,6 +379,11 @@ impl SqliteStore {
         let mut guard = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
         self.on_conn(&mut guard, |conn| f(conn))
     }
+}
+
+/// Whether `e` is a fault after which the connection is closed and opened afresh.
+fn needs_reconnect(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable { fault, .. } if fault.needs_reconnect())
 }
 
 /// How a shared write ended inside a group's transaction, when not stored.

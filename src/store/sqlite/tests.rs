@@ -453,6 +453,48 @@ fn a_member_that_panics_still_lets_the_group_it_joined_commit() {
 }
 
 #[test]
+fn a_shared_write_refused_for_a_fault_that_needs_a_fresh_connection_gets_one() {
+    // A shared write fails with a fault after which its connection is not to be trusted
+    // (read-only: the connection set `query_only` stands in for a file system gone
+    // read-only under it): it is refused, and the next write runs on a fresh connection
+    // and is stored.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("cb.db")).unwrap();
+    let insert = |t: &mut SqliteTx<'_>, number: &str| {
+        t.0.execute(
+            "INSERT INTO do_not_call VALUES (?1, 'test', 0)",
+            rusqlite::params![number],
+        )
+        .map(drop)
+        .map_err(backend("adding a number"))
+    };
+    let refused = store.in_tx("a", |t| {
+        t.0.execute_batch("PRAGMA query_only = 1").unwrap();
+        insert(t, "+1")
+    });
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Unavailable {
+                fault: Fault::ReadOnly,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    store.in_tx("b", |t| insert(t, "+2")).unwrap();
+    let conn = Connection::open(dir.path().join("cb.db")).unwrap();
+    let numbers: Vec<String> = conn
+        .prepare("SELECT number FROM do_not_call")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(numbers, ["+2"]);
+}
+
+#[test]
 fn a_read_does_not_wait_for_the_writers_connection() {
     // While the writing connection is held (a write, or a group of writes left open),
     // reads go on through their own connection and see what was committed.
