@@ -10,7 +10,8 @@
 //! Durability is unchanged: no member returns before the commit that holds its write (or
 //! the rollback that dropped it), and a member whose own write failed is rolled back to its
 //! savepoint, leaving the others' writes as they were. A commit that fails fails every
-//! member of its group, which then stored nothing.
+//! member of its group, which then stored nothing; so does a member's fault after which
+//! the connection is closed (I/O, read-only): the group is rolled back with it.
 //! A member whose write panics is rolled back to its savepoint the same way and commits
 //! (or hands on) the group before its panic goes on, so the members before it are answered.
 //!
