@@ -7,7 +7,9 @@
 //! part of the line: the live callers ahead (by the centre's own score, `centre::ahead`)
 //! count with the callbacks ahead, its agents able to take calls (and those free now) serve
 //! the place, and its handling so far (talk and wrap-up per call) is the handling time.
-//! Otherwise the queue's configured agents and its own callbacks' recent handling count.
+//! Otherwise the queue's configured agents and its own callbacks' recent handling count;
+//! for a caller of a holding line (a fifo) the line's callers ahead (by slot, then join
+//! time, `line::ahead`) count with the callbacks ahead, at that handling time.
 
 use crate::centre::{self, CentreMember, Staffing};
 use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY, LINE_KEY, LINE_SLOT_KEY};
