@@ -33,7 +33,7 @@ mod lifecycle;
 mod listen;
 mod reads;
 mod rows;
-mod schema;
+pub(crate) mod schema;
 mod tls;
 mod tx;
 mod webhooks;

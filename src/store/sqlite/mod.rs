@@ -25,7 +25,7 @@ mod jobs;
 mod lifecycle;
 mod reads;
 mod rows;
-mod schema;
+pub(crate) mod schema;
 mod tx;
 mod webhooks;
 
