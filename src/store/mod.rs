@@ -38,22 +38,13 @@ pub use sqlite::SqliteStore;
 pub use traits::{AgentStore, DoNotCallList, Lifecycle, Reads, Retention, Store};
 pub use webhooks::{OutboxEvent, Position, WebhookCursor, WebhookLog};
 
-/// The database engines the store runs on, for [`migration_steps`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
+pub use rules::ddl::Engine;
 
 /// The schema's migration steps, oldest first, as `engine` runs them: step `i` brings a
 /// database from version `i` to `i + 1`. For the schema tests (`tests/store_schema.rs`),
 /// which build a database at any version.
 pub fn migration_steps(engine: Engine) -> Vec<String> {
-    let steps: &[&str] = match engine {
-        Engine::Sqlite => sqlite::schema::MIGRATIONS,
-        Engine::Postgres => pg::schema::MIGRATIONS,
-    };
-    steps.iter().map(|s| (*s).to_string()).collect()
+    rules::schema::steps(engine)
 }
 
 /// Every door of the store, for a caller that holds a concrete backend
