@@ -106,6 +106,8 @@ fn every_door_is_written_once_in_the_rules_not_in_a_backend() {
         "impl JobQueue for",
         "impl Lifecycle for",
         "impl CursorTx for",
+        // A row's cells are read by the driver's typed getter alike (`rules::exec::cells_by!`).
+        "impl Cells for",
         "fn set_request_hash(",
         "fn set_disposition(",
         "fn session_get(",
