@@ -288,14 +288,21 @@ impl SqliteStore {
         let committed = match out {
             // The savepoint could not be released or rolled back: the transaction is in
             // an unknown state, so it goes, with every member's write.
-            Err(Member::Broken(e)) => {
+            Err(Member::Broken(e, panic)) => {
                 if let Some(conn) = guard.as_mut() {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
                 self.group.settle(Some(&e), true);
+                if let Some(p) = panic {
+                    drop(guard);
+                    std::panic::resume_unwind(p);
+                }
                 return Err(e);
             }
-            Err(Member::Refused(e)) => Err(e),
+            Err(Member::Refused(e)) => Err(Outcome::Refused(e)),
+            // Its savepoint is rolled back; the group goes on as for a refused write, and
+            // the panic goes on once the group is settled (below).
+            Err(Member::Panicked(p)) => Err(Outcome::Panicked(p)),
             Ok(v) => Ok(v),
         };
         let settled = match self.group.next() {
@@ -311,7 +318,11 @@ impl SqliteStore {
         };
         // A write refused by its own checks was rolled back to its savepoint: its error
         // stands whatever the commit did. A stored one stands only if committed.
-        let value = committed?;
+        let value = match committed {
+            Ok(v) => v,
+            Err(Outcome::Refused(e)) => return Err(e),
+            Err(Outcome::Panicked(p)) => std::panic::resume_unwind(p),
+        };
         settled.map(|()| value)
     }
 
@@ -352,51 +363,51 @@ impl SqliteStore {
 enum Member {
     /// Its own checks or statements refused it; rolled back to its savepoint.
     Refused(StoreError),
-    /// Its savepoint could not be taken, released or rolled back.
-    Broken(StoreError),
+    /// It panicked (a bug); rolled back to its savepoint, the panic to go on.
+    Panicked(Box<dyn std::any::Any + Send>),
+    /// Its savepoint could not be taken, released or rolled back (and the panic to go
+    /// on, if it panicked).
+    Broken(StoreError, Option<Box<dyn std::any::Any + Send>>),
+}
+
+/// What a member that stored nothing answers once its group is settled.
+enum Outcome {
+    Refused(StoreError),
+    Panicked(Box<dyn std::any::Any + Send>),
 }
 
 /// Runs one member's write `f` in a savepoint of the group's transaction: released when
-/// `f` stored it, rolled back to when `f` refused it (or panicked), so the other members'
-/// writes stay as they were.
+/// `f` stored it, rolled back to when `f` refused it or panicked, so the other members'
+/// writes stay as they were. A panic is caught here, not left to unwind past the group:
+/// the members waiting for this transaction are waiting for whoever holds the connection
+/// to settle it, and an unwinding member would leave it open until the next write came.
 fn member<T>(
     conn: &Connection,
     doing: &'static str,
     f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
 ) -> Result<T, Member> {
-    /// Rolls the savepoint back if `f` unwinds, so the group's commit does not store half
-    /// of a write.
-    struct Undo<'c> {
-        conn: &'c Connection,
-        armed: bool,
-    }
-    impl Drop for Undo<'_> {
-        fn drop(&mut self) {
-            if self.armed {
-                let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO member; RELEASE member");
-            }
-        }
-    }
     let run = |sql: &str| {
         conn.prepare_cached(sql)
             .and_then(|mut s| s.execute([]))
             .map(drop)
             .map_err(backend(doing))
     };
-    run("SAVEPOINT member").map_err(Member::Broken)?;
-    let mut undo = Undo { conn, armed: true };
-    let out = f(&mut SqliteTx(conn));
-    undo.armed = false;
+    let broken = |e| Member::Broken(e, None);
+    run("SAVEPOINT member").map_err(broken)?;
+    // Unwind safe: on a panic, all `f` changed is undone with its savepoint below, and what
+    // it captured goes with the panic, which resumes once the group is settled.
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut SqliteTx(conn))));
+    let undo = || run("ROLLBACK TO member").and_then(|()| run("RELEASE member"));
     match out {
-        Ok(v) => run("RELEASE member").map(|()| v).map_err(Member::Broken),
-        Err(e) => {
-            run("ROLLBACK TO member")
-                .and_then(|()| run("RELEASE member"))
-                .map_err(Member::Broken)?;
+        Ok(Ok(v)) => run("RELEASE member").map(|()| v).map_err(broken),
+        Ok(Err(e)) => {
+            undo().map_err(broken)?;
             Err(Member::Refused(e))
         }
+        Err(panic) => match undo() {
+            Ok(()) => Err(Member::Panicked(panic)),
+            Err(e) => Err(Member::Broken(e, Some(panic))),
+        },
     }
 }
 

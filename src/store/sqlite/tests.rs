@@ -446,3 +446,64 @@ fn a_read_does_not_wait_for_the_writers_connection() {
     drop(held);
     reader.join().unwrap();
 }
+
+#[test]
+fn a_write_that_panics_in_a_group_settles_it_for_the_member_waiting() {
+    // A write that panics after joining a group left open for it: the member waiting for
+    // that group's commit is answered (its write stored), the panicking write stored
+    // nothing, and its panic still reaches its caller.
+    use crate::store::rules::exec::{params, Exec};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cb.db");
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    let insert = "INSERT INTO do_not_call (number, reason, added_at) VALUES ($1, NULL, 0)";
+    let (inside_tx, inside) = std::sync::mpsc::channel();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let first = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let out = store.in_tx("first write", |tx| {
+                let _ = inside_tx.send(());
+                // Hold the connection until the second write is on its way to it, so
+                // this one leaves the transaction open for it and waits.
+                while store.group.waiting() < 1 {
+                    std::thread::yield_now();
+                }
+                tx.execute("first write", insert, &params!["+493011111111"])
+            });
+            let _ = done_tx.send(out);
+        })
+    };
+    inside.recv().unwrap();
+    let second = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.in_tx("second write", |tx| -> Result<(), StoreError> {
+                tx.execute("second write", insert, &params!["+493022222222"])?;
+                panic!("a bug in the second write");
+            })
+        })
+    };
+    // A bound so a regression fails instead of hanging the suite; not a timing assertion.
+    let out = done
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the first write was never answered: its group was left open");
+    assert_eq!(out.unwrap(), 1);
+    let panic = second
+        .join()
+        .expect_err("the second write's panic was lost");
+    assert_eq!(
+        panic.downcast_ref::<&str>(),
+        Some(&"a bug in the second write")
+    );
+    first.join().unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let numbers: Vec<String> = conn
+        .prepare("SELECT number FROM do_not_call ORDER BY number")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(numbers, vec!["+493011111111".to_string()]);
+}
