@@ -36,6 +36,16 @@ const fn plain(name: &'static str, table: &'static str, keys: &'static str) -> I
     })
 }
 
+/// An index of the rows `filter` (one text on both engines) keeps.
+const fn filtered(
+    name: &'static str,
+    table: &'static str,
+    keys: &'static str,
+    filter: &'static str,
+) -> Item {
+    partial(name, table, keys, false, Filter::Sql(filter))
+}
+
 /// An index of the rows `filter` keeps.
 const fn partial(
     name: &'static str,
@@ -226,20 +236,8 @@ const STEPS: &[Step] = &[
             check: None,
             rowid: true,
         }),
-        partial(
-            "transcriptions_due",
-            "transcriptions",
-            "next_try_at",
-            false,
-            Filter::Sql("state = 'queued'"),
-        ),
-        partial(
-            "transcriptions_leases",
-            "transcriptions",
-            "lease_until",
-            false,
-            Filter::Sql("state = 'running'"),
-        ),
+        filtered("transcriptions_due", "transcriptions", "next_try_at", "state = 'queued'"),
+        filtered("transcriptions_leases", "transcriptions", "lease_until", "state = 'running'"),
         plain("transcriptions_callback", "transcriptions", "callback_id"),
     ],
     // 3: priority from transcript tags (issue 5). 0 is normal; a tag rule may raise it. Claims
@@ -310,13 +308,7 @@ const STEPS: &[Step] = &[
     // time the call ended.
     &[
         plain("callbacks_updated", "callbacks", "updated_at"),
-        partial(
-            "callbacks_requested",
-            "callbacks",
-            "created_at",
-            false,
-            Filter::Sql("state = 'requested'"),
-        ),
+        filtered("callbacks_requested", "callbacks", "created_at", "state = 'requested'"),
         plain("attempts_ended", "attempts", "ended_at"),
     ],
     // 7: agents shared by several nodes (issue 10). An agent is offered one callback at a
