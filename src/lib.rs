@@ -13,8 +13,9 @@
 //! - [`store`]: the durable [`store::Store`], split into doors by who uses them (lifecycle
 //!   and lease-based claims, agents, do-not-call, reads for reports and the panel,
 //!   retention); `store::rules` decides for both backends and holds the doors, written once
-//!   over a statement executor each backend implements once (`rules::exec`); the backends
-//!   sit side by side and hold only their SQL: SQLite (WAL, migrations) and PostgreSQL for
+//!   over a statement executor each backend implements once (`rules::exec`), and the
+//!   schema's migration steps, one list rendered in each dialect (`rules::schema`); the
+//!   backends sit side by side and hold only their SQL: SQLite (WAL) and PostgreSQL for
 //!   several nodes.
 //! - [`transcribe`]: whisper transcription of recordings on bounded worker threads fed by a
 //!   durable job queue; audio conversion, tag rules (`intent=billing`), WER.

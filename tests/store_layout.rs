@@ -106,6 +106,8 @@ fn every_door_is_written_once_in_the_rules_not_in_a_backend() {
         "impl JobQueue for",
         "impl Lifecycle for",
         "impl CursorTx for",
+        // A row's cells are read by the driver's typed getter alike (`rules::exec::cells_by!`).
+        "impl Cells for",
         "fn set_request_hash(",
         "fn set_disposition(",
         "fn session_get(",
@@ -125,4 +127,34 @@ fn every_door_is_written_once_in_the_rules_not_in_a_backend() {
         let exec = uses(&store.join(backend), &["impl Backend for", "Exec for"]);
         assert!(exec.len() >= 2, "{backend}/ has no executor: {exec:#?}");
     }
+}
+
+#[test]
+fn the_migration_steps_are_written_once_in_the_rules() {
+    // Issue #18: the schema's steps are one list in rules/ rendered per dialect; a backend
+    // folder runs them and writes no table or index of its own.
+    let store = store_dir();
+    let ddl = [
+        "CREATE TABLE",
+        "CREATE INDEX",
+        "CREATE UNIQUE INDEX",
+        "ADD COLUMN",
+    ];
+    for backend in ["sqlite", "pg"] {
+        // The runner's own version table (PostgreSQL's user_version) is created where
+        // missing, not by a step.
+        let found: Vec<String> = sources(&store.join(backend))
+            .iter()
+            .flat_map(|(path, text)| {
+                code(text)
+                    .filter(|(_, l)| ddl.iter().any(|w| l.contains(w)))
+                    .filter(|(_, l)| !l.contains("CREATE TABLE IF NOT EXISTS"))
+                    .map(|(n, l)| format!("{}:{n}: {}", path.display(), l.trim()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(found.is_empty(), "{backend}/ writes schema: {found:#?}");
+    }
+    let steps = uses(&store.join("rules"), &["CREATE TABLE", "ADD COLUMN"]);
+    assert!(!steps.is_empty(), "rules/ holds no schema step");
 }

@@ -38,6 +38,15 @@ pub use sqlite::SqliteStore;
 pub use traits::{AgentStore, DoNotCallList, Lifecycle, Reads, Retention, Store};
 pub use webhooks::{OutboxEvent, Position, WebhookCursor, WebhookLog};
 
+pub use rules::ddl::Engine;
+
+/// The schema's migration steps, oldest first, as `engine` runs them: step `i` brings a
+/// database from version `i` to `i + 1`. For the schema tests (`tests/store_schema.rs`),
+/// which build a database at any version.
+pub fn migration_steps(engine: Engine) -> Vec<String> {
+    rules::schema::steps(engine)
+}
+
 /// Every door of the store, for a caller that holds a concrete backend
 /// (`use callback_core::store::prelude::*`); `dyn Store` needs none of them.
 pub mod prelude {

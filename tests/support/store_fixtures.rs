@@ -105,19 +105,17 @@ pub fn offer_to(
         .unwrap()
 }
 
-/// The schema version a backend's database says it has.
-/// The schema version this build writes (both backends): 1 callbacks; 2 the transcription
-/// queue; 3 priority; 4 cheaper callback indexes; 5 webhook cursors; 6 the panel's indexes;
-/// 7 agents shared by nodes; 8 request digests; 9 dispatch counters; 10 the outbox
-/// position and panel sessions; 11 the time-last-changed index for finished callbacks only;
-/// 12 the number's type; on SQLite only, 13 one index of a number's open callbacks.
-pub fn latest_schema(raw: &Raw) -> i64 {
-    match raw {
-        Raw::Sqlite(_) => 13,
-        Raw::Pg(_) => 12,
-    }
+/// The schema version this build writes (both backends, one scale): 1 callbacks; 2 the
+/// transcription queue; 3 priority; 4 cheaper callback indexes (SQLite's own); 5 webhook
+/// cursors; 6 the panel's indexes; 7 agents shared by nodes; 8 request digests; 9 dispatch
+/// counters; 10 the outbox position and panel sessions; 11 the time-last-changed index for
+/// finished callbacks only; 12 the number's type; 13 one index of a number's open
+/// callbacks (SQLite's own; nothing changes on PostgreSQL).
+pub fn latest_schema(_raw: &Raw) -> i64 {
+    13
 }
 
+/// The schema version a backend's database says it has.
 pub fn schema_version(raw: &Raw) -> i64 {
     match raw {
         Raw::Sqlite(path) => rusqlite::Connection::open(path)

@@ -113,19 +113,7 @@ impl ToSql for Param<'_> {
     }
 }
 
-impl Cells for Row {
-    fn int(&self, idx: usize, column: &'static str) -> Result<Option<i64>, StoreError> {
-        col(self, idx, column)
-    }
-
-    fn text(&self, idx: usize, column: &'static str) -> Result<Option<String>, StoreError> {
-        col(self, idx, column)
-    }
-
-    fn real(&self, idx: usize, column: &'static str) -> Result<Option<f64>, StoreError> {
-        col(self, idx, column)
-    }
-}
+crate::store::rules::exec::cells_by!(Row, col);
 
 /// [`Exec`] on a connection or a transaction of it: `$c` names the client in `self`.
 macro_rules! pg_exec {

@@ -1,8 +1,8 @@
 //! The PostgreSQL backend: one database shared by several nodes (issue 10). This folder
 //! holds only its connection and SQL, as for SQLite: the executor and dialect texts
 //! ([`exec`]), what it does its own way per door ([`lifecycle`], [`reads`], [`tx`],
-//! [`webhooks`], [`dnc`]), the row adapter ([`rows`]), the schema and the other nodes'
-//! notifications ([`listen`]).
+//! [`webhooks`], [`dnc`]), the row adapter ([`rows`]), the migration runner (the steps are
+//! `store::rules::schema`) and the other nodes' notifications ([`listen`]).
 //!
 //! Driver: the `postgres` crate, the synchronous client of the rust-postgres project (it
 //! drives tokio-postgres on a private runtime). [`Store`] is synchronous, like SQLite's
@@ -33,13 +33,12 @@ mod lifecycle;
 mod listen;
 mod reads;
 mod rows;
-mod schema;
 mod tls;
 mod tx;
 mod webhooks;
 
 use super::StoreError;
-use crate::store::rules::invalid;
+use crate::store::rules::{ddl::Engine, invalid, schema};
 use listen::listen_loop;
 use postgres::{Client, Transaction};
 use std::path::Path;
@@ -243,27 +242,28 @@ impl PgStore {
     }
 }
 
+/// The table holding the schema version (one row): SQLite's `user_version`.
+const VERSION_TABLE: &str = "callback_schema";
+
+/// The advisory lock key taken (per transaction) while migrating, so nodes starting at the
+/// same moment migrate one after the other: "mod_callback schema" as a number.
+const MIGRATION_LOCK: i64 = 0x6d63_6273_6368_656d;
+
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let err = pg_err("migrating the schema");
     let mut tx = client.transaction().map_err(&err)?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[&schema::MIGRATION_LOCK],
-    )
-    .map_err(&err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(&err)?;
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {} (version BIGINT NOT NULL)",
-        schema::VERSION_TABLE
+        VERSION_TABLE
     ))
     .map_err(&err)?;
     let found: Option<i64> = tx
-        .query_opt(
-            &format!("SELECT max(version) FROM {}", schema::VERSION_TABLE),
-            &[],
-        )
+        .query_opt(&format!("SELECT max(version) FROM {}", VERSION_TABLE), &[])
         .map_err(&err)?
         .and_then(|r| r.get(0));
-    let known = schema::MIGRATIONS.len();
+    let known = schema::latest();
     let applied = match found {
         None => 0,
         Some(v) => match usize::try_from(v) {
@@ -279,17 +279,14 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     if applied == known {
         return tx.commit().map_err(&err);
     }
-    for step in &schema::MIGRATIONS[applied..] {
+    for step in &schema::steps(Engine::Postgres)[applied..] {
         tx.batch_execute(step).map_err(&err)?;
     }
-    tx.execute(&format!("DELETE FROM {}", schema::VERSION_TABLE), &[])
+    tx.execute(&format!("DELETE FROM {}", VERSION_TABLE), &[])
         .map_err(&err)?;
     let v = i64::try_from(known).unwrap_or(i64::MAX);
     tx.execute(
-        &format!(
-            "INSERT INTO {} (version) VALUES ($1)",
-            schema::VERSION_TABLE
-        ),
+        &format!("INSERT INTO {} (version) VALUES ($1)", VERSION_TABLE),
         &[&v],
     )
     .map_err(&err)?;

@@ -79,6 +79,41 @@ pub(crate) trait Cells {
     fn real(&self, idx: usize, column: &'static str) -> Result<Option<f64>, StoreError>;
 }
 
+/// `impl Cells for $row` by the driver's typed getter `$get(row, idx, column)`, generic in
+/// the value's type (`-> Result<Option<T>, StoreError>`, naming the column in its error):
+/// every cell is read the same way, at `i64`, `String` or `f64`, so only the getter is the
+/// backend's own.
+macro_rules! cells_by {
+    ($row:ty, $get:path) => {
+        impl $crate::store::rules::exec::Cells for $row {
+            fn int(
+                &self,
+                idx: usize,
+                column: &'static str,
+            ) -> Result<Option<i64>, $crate::store::StoreError> {
+                $get(self, idx, column)
+            }
+
+            fn text(
+                &self,
+                idx: usize,
+                column: &'static str,
+            ) -> Result<Option<String>, $crate::store::StoreError> {
+                $get(self, idx, column)
+            }
+
+            fn real(
+                &self,
+                idx: usize,
+                column: &'static str,
+            ) -> Result<Option<f64>, $crate::store::StoreError> {
+                $get(self, idx, column)
+            }
+        }
+    };
+}
+pub(crate) use cells_by;
+
 /// So the shared decoders (`rules::rows`) read a row of either backend.
 impl Columns for dyn Cells + '_ {
     type Error = StoreError;

@@ -13,16 +13,20 @@
 //!   the outbox in [`outbox`], ...);
 //! - [`sql`]: the statements both backends run as the same text;
 //! - [`tx`]: the single statements those writes are made of ([`tx::Tx`]), over [`exec`];
+//! - [`schema`]: the migration steps, written once in the words of [`ddl`], which renders
+//!   them in each engine's dialect;
 //! - [`writes`]: every multi-step write (create, transition, attempts, after-call work,
 //!   purge, a transcript's tags) written once over a backend's transaction ([`writes::Tx`]).
 
 pub(crate) mod agents;
+pub(crate) mod ddl;
 pub(crate) mod exec;
 pub(crate) mod lifecycle;
 pub(crate) mod outbox;
 pub(crate) mod queue;
 pub(crate) mod reads;
 pub(crate) mod rows;
+pub(crate) mod schema;
 pub(crate) mod sessions;
 pub(crate) mod sql;
 pub(crate) mod tx;

@@ -104,19 +104,7 @@ fn column<T: rusqlite::types::FromSql>(
         .map_err(|e| StoreError::Backend(format!("column {column}: {e}")))
 }
 
-impl Cells for Row<'_> {
-    fn int(&self, idx: usize, name: &'static str) -> Result<Option<i64>, StoreError> {
-        column(self, idx, name)
-    }
-
-    fn text(&self, idx: usize, name: &'static str) -> Result<Option<String>, StoreError> {
-        column(self, idx, name)
-    }
-
-    fn real(&self, idx: usize, name: &'static str) -> Result<Option<f64>, StoreError> {
-        column(self, idx, name)
-    }
-}
+crate::store::rules::exec::cells_by!(Row<'_>, column);
 
 impl Exec for SqliteTx<'_> {
     fn dialect(&self) -> &'static Dialect {

@@ -15,6 +15,15 @@
 //! A member whose write panics is rolled back to its savepoint the same way and commits
 //! (or hands on) the group before its panic goes on, so the members before it are answered.
 //!
+//! Members wait for their commit without a time bound, on purpose. Until the COMMIT
+//! returns its outcome is unknown, so an answer given earlier could call a write failed
+//! that is then stored (a client retries, a caller is told sorry and is called back
+//! anyway), or stored before it is. And a commit does end: SQLite's busy timeout bounds
+//! its lock waits, a disk fault ends it with an error every member gets. What could leave a
+//! group open with nobody to commit it was a member that panicked inside its write and
+//! unwound past the group; it now settles the group like a refused member first
+//! (`super::member`), and its panic goes on after.
+//!
 //! How a group forms, with no thread of its own: a writer counts itself in [`Group::waiting`]
 //! before it takes the connection's lock. The member holding the lock leaves the
 //! transaction open when someone is counted (they will take the lock next) and waits for

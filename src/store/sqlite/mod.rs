@@ -3,8 +3,8 @@
 //! on, with the statement texts SQLite writes its own way ([`exec`]), what it does its own
 //! way per door ([`lifecycle`]: a batch, a claim, a turn's offers; [`reads`]: the panel's
 //! lists, the histogram; [`tx`]: storing a callback, a trace row, a leg; [`webhooks`]: the
-//! outbox read; [`dnc`]), the row adapter ([`rows`]) and the schema; the rules and the doors
-//! are `store::rules`, the same for PostgreSQL.
+//! outbox read; [`dnc`]), the row adapter ([`rows`]) and the migration runner; the rules, the doors
+//! and the schema's steps are `store::rules`, the same for PostgreSQL.
 //!
 //! One writing connection behind a mutex: SQLite has one writer at a time anyway, and every
 //! write here is a short `BEGIN IMMEDIATE` transaction (shared writes arriving together share
@@ -25,10 +25,10 @@ mod jobs;
 mod lifecycle;
 mod reads;
 mod rows;
-mod schema;
 mod tx;
 mod webhooks;
 
+use super::rules::{ddl::Engine, schema};
 use super::{Fault, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -398,8 +398,10 @@ enum Member {
 }
 
 /// Runs one member's write `f` in a savepoint of the group's transaction: released when
-/// `f` stored it, rolled back to when `f` refused it (or panicked), so the other members'
-/// writes stay as they were.
+/// `f` stored it, rolled back to when `f` refused it or panicked, so the other members'
+/// writes stay as they were. A panic is caught here, not left to unwind past the group:
+/// the members waiting for this transaction are waiting for whoever holds the connection
+/// to settle it, and an unwinding member would leave it open until the next write came.
 fn member<T>(
     conn: &Connection,
     doing: &'static str,
@@ -518,9 +520,9 @@ fn user_version(conn: &Connection) -> Result<i64, StoreError> {
 }
 
 fn refuse_newer(found: i64) -> Result<usize, StoreError> {
-    let known = schema::latest_version();
+    let known = schema::latest();
     match usize::try_from(found) {
-        Ok(v) if v <= schema::MIGRATIONS.len() => Ok(v),
+        Ok(v) if v <= known => Ok(v),
         _ => Err(StoreError::Backend(format!(
             "the database has schema version {found}, newer than this build knows ({known}); \
              refusing to open it (upgrade mod_callback, or point it at another file)"
@@ -531,7 +533,7 @@ fn refuse_newer(found: i64) -> Result<usize, StoreError> {
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     // Refuse early, before taking the write lock a newer build may be holding.
     let mut applied = refuse_newer(user_version(conn)?)?;
-    if applied == schema::MIGRATIONS.len() {
+    if applied == schema::latest() {
         return Ok(());
     }
     let err = backend("migrating the schema");
@@ -540,10 +542,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(&err)?;
     // Another process may have migrated while we waited for the lock.
     applied = refuse_newer(user_version(&tx)?)?;
-    for step in &schema::MIGRATIONS[applied..] {
+    for step in &schema::steps(Engine::Sqlite)[applied..] {
         tx.execute_batch(step).map_err(&err)?;
     }
-    tx.pragma_update(None, "user_version", i64::from(schema::latest_version()))
+    let latest = i64::try_from(schema::latest()).unwrap_or(i64::MAX);
+    tx.pragma_update(None, "user_version", latest)
         .map_err(&err)?;
     tx.commit().map_err(&err)
 }
