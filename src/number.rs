@@ -196,6 +196,12 @@ pub fn mask_numbers(text: &str) -> String {
     out
 }
 
+/// Decodes the phone-number library's numbering plan now, if not yet done (it is decoded
+/// on first use).
+pub fn load_plan() {
+    let _ = &*phonenumber::metadata::DATABASE;
+}
+
 /// The ISO 3166 region of an E.164 number (`DE` for +49...), when it has one.
 pub fn region_of(e164: &str) -> Option<String> {
     let parsed = phonenumber::parse(None, e164).ok()?;
