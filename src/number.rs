@@ -129,8 +129,7 @@ impl NumberPolicy {
         // known"), so one pass over the plan's patterns gives both. Not for a national
         // number with leading zeros (Italy's): `number_type` matches it without them and
         // `is_valid` with them, so that one is asked `is_valid` as before.
-        let kind = (parsed.national().zeros() == 0)
-            .then(|| parsed.number_type(&phonenumber::metadata::DATABASE));
+        let kind = (parsed.national().zeros() == 0).then(|| number_type(&parsed));
         let valid = match kind {
             Some(k) => k != phonenumber::Type::Unknown,
             None => phonenumber::is_valid(&parsed),
@@ -163,6 +162,90 @@ impl NumberPolicy {
         }
         Ok(e164)
     }
+}
+
+/// The number's type in the numbering plan, as `PhoneNumber::number_type` gives it, in
+/// one pass over the plan's patterns instead of two. The library finds the region of a
+/// country code several regions share (+1, +7, +44) by checking the number's type in each
+/// until one knows it (`validator::source_for`), then checks the type again in the region
+/// found; here the type found while looking is kept. Each check locks the library's regex
+/// cache and hashes the pattern's text: a US number's two passes were two thirds of its
+/// normalisation in the HTTP bench's profile. `number_types_match_the_librarys` holds it
+/// to the library's answer.
+fn number_type(parsed: &phonenumber::PhoneNumber) -> phonenumber::Type {
+    use phonenumber::Type;
+    let db = &*phonenumber::metadata::DATABASE;
+    let code = parsed.code().value();
+    let national = parsed.national().value().to_string();
+    let Some(regions) = db.region(&code) else {
+        return Type::Unknown;
+    };
+    if let [only] = regions[..] {
+        // One region (or the non-geographic "001" entries, by code): no search.
+        let meta = if only == "001" {
+            db.by_code(&code).and_then(|m| m.into_iter().next())
+        } else {
+            db.by_id(only)
+        };
+        return meta.map_or(Type::Unknown, |m| type_in(m, &national));
+    }
+    for region in regions {
+        let Some(meta) = db.by_id(region) else {
+            continue;
+        };
+        match meta.leading_digits() {
+            Some(leading) => {
+                if leading.find(&national).is_some_and(|m| m.start() == 0) {
+                    return type_in(meta, &national);
+                }
+            }
+            None => {
+                let kind = type_in(meta, &national);
+                if kind != Type::Unknown {
+                    return kind;
+                }
+            }
+        }
+    }
+    Type::Unknown
+}
+
+/// The type of national number `value` in region `meta`'s plan: the library's order of
+/// checks (its private `validator::number_type`), through its public descriptors.
+fn type_in(meta: &phonenumber::Metadata, value: &str) -> phonenumber::Type {
+    use phonenumber::metadata::Descriptor;
+    use phonenumber::Type;
+    let d = meta.descriptors();
+    let hit = |desc: Option<&Descriptor>| desc.is_some_and(|x| x.is_match(value));
+    if !d.general().is_match(value) {
+        return Type::Unknown;
+    }
+    let special = [
+        (d.premium_rate(), Type::PremiumRate),
+        (d.toll_free(), Type::TollFree),
+        (d.shared_cost(), Type::SharedCost),
+        (d.voip(), Type::Voip),
+        (d.personal_number(), Type::PersonalNumber),
+        (d.pager(), Type::Pager),
+        (d.uan(), Type::Uan),
+        (d.voicemail(), Type::Voicemail),
+    ];
+    if let Some((_, kind)) = special.into_iter().find(|(desc, _)| hit(*desc)) {
+        return kind;
+    }
+    if hit(d.fixed_line()) {
+        let same = d.fixed_line().map(|x| x.national_number().as_str())
+            == d.mobile().map(|x| x.national_number().as_str());
+        return if same || hit(d.mobile()) {
+            Type::FixedLineOrMobile
+        } else {
+            Type::FixedLine
+        };
+    }
+    if hit(d.mobile()) {
+        return Type::Mobile;
+    }
+    Type::Unknown
 }
 
 /// Log text with phone numbers masked to their last four digits (`+12125550142` →
@@ -254,6 +337,52 @@ mod mask_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn number_types_match_the_librarys() {
+        // Every example number of every region's plan, and each with its last digit
+        // changed or dropped (other types, unknown ones): the one-pass type is the
+        // library's own `number_type`.
+        let db = &*phonenumber::metadata::DATABASE;
+        let mut checked = 0;
+        for meta in db.iter() {
+            let d = meta.descriptors();
+            let examples = [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.voip(),
+                d.personal_number(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ];
+            for example in examples.iter().flatten().filter_map(|x| x.example()) {
+                let mut variants = vec![example.to_string()];
+                variants.extend((0..10).map(|n| format!("{}{n}", &example[..example.len() - 1])));
+                variants.push(example[..example.len() - 1].to_string());
+                for national in variants {
+                    let text = format!("+{}{national}", meta.country_code());
+                    let Ok(parsed) = phonenumber::parse(None, &text) else {
+                        continue;
+                    };
+                    if parsed.national().zeros() != 0 {
+                        continue;
+                    }
+                    assert_eq!(
+                        number_type(&parsed),
+                        parsed.number_type(db),
+                        "{text} ({})",
+                        meta.id()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "only {checked} numbers checked");
+    }
 
     fn policy() -> NumberPolicy {
         NumberPolicy::new(Some("de"), &["+49900", "1 900"]).unwrap()
