@@ -6,7 +6,7 @@ use crate::model::LineType;
 use phonenumber::country;
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 /// The line types of numbers normalised lately, for [`line_type`]: a create's reply
 /// names its number's line type just after [`NumberPolicy::normalize`] ran the numbering
@@ -211,41 +211,131 @@ fn number_type(parsed: &phonenumber::PhoneNumber) -> phonenumber::Type {
 }
 
 /// The type of national number `value` in region `meta`'s plan: the library's order of
-/// checks (its private `validator::number_type`), through its public descriptors.
-fn type_in(meta: &phonenumber::Metadata, value: &str) -> phonenumber::Type {
-    use phonenumber::metadata::Descriptor;
+/// checks (its private `validator::number_type`) over the region's patterns as compiled
+/// here ([`RegionTypes`]).
+fn type_in(meta: &'static phonenumber::Metadata, value: &str) -> phonenumber::Type {
     use phonenumber::Type;
-    let d = meta.descriptors();
-    let hit = |desc: Option<&Descriptor>| desc.is_some_and(|x| x.is_match(value));
-    if !d.general().is_match(value) {
+    let Some(types) = RegionTypes::of(meta) else {
+        return Type::Unknown;
+    };
+    if !types.general.is_match(value) {
         return Type::Unknown;
     }
-    let special = [
-        (d.premium_rate(), Type::PremiumRate),
-        (d.toll_free(), Type::TollFree),
-        (d.shared_cost(), Type::SharedCost),
-        (d.voip(), Type::Voip),
-        (d.personal_number(), Type::PersonalNumber),
-        (d.pager(), Type::Pager),
-        (d.uan(), Type::Uan),
-        (d.voicemail(), Type::Voicemail),
-    ];
-    if let Some((_, kind)) = special.into_iter().find(|(desc, _)| hit(*desc)) {
-        return kind;
+    if let Some((_, kind)) = types.special.iter().find(|(p, _)| p.is_match(value)) {
+        return *kind;
     }
-    if hit(d.fixed_line()) {
-        let same = d.fixed_line().map(|x| x.national_number().as_str())
-            == d.mobile().map(|x| x.national_number().as_str());
-        return if same || hit(d.mobile()) {
+    let hit = |p: &Option<Pattern>| p.as_ref().is_some_and(|p| p.is_match(value));
+    if hit(&types.fixed_line) {
+        return if types.same_fixed_and_mobile || hit(&types.mobile) {
             Type::FixedLineOrMobile
         } else {
             Type::FixedLine
         };
     }
-    if hit(d.mobile()) {
+    if hit(&types.mobile) {
         return Type::Mobile;
     }
     Type::Unknown
+}
+
+/// One of a region's type patterns, compiled as the library compiles it (whitespace in the
+/// pattern ignored) and matched as it matches it: a possible length, then a match that
+/// starts at the first digit (`Descriptor::is_match`).
+struct Pattern {
+    lengths: Vec<u16>,
+    national: regex::Regex,
+}
+
+impl Pattern {
+    /// `None` when the descriptor's pattern does not compile (never, for the library's own
+    /// plan: it checked them when it loaded).
+    fn of(d: &phonenumber::metadata::Descriptor) -> Option<Self> {
+        let national = regex::RegexBuilder::new(d.national_number().as_str())
+            .ignore_whitespace(true)
+            .build()
+            .ok()?;
+        Some(Self {
+            lengths: d.possible_length().to_vec(),
+            national,
+        })
+    }
+
+    fn is_match(&self, value: &str) -> bool {
+        let length_ok = self.lengths.is_empty()
+            || u16::try_from(value.len()).is_ok_and(|n| self.lengths.contains(&n));
+        length_ok && self.national.find(value).is_some_and(|m| m.start() == 0)
+    }
+}
+
+/// A region's type patterns, compiled once for this module. The library keeps its compiled
+/// patterns in one cache behind one lock, found by hashing each pattern's text (hundreds of
+/// characters for the US) on every check: with a dozen checks a number, that was most of
+/// a create's number check in the HTTP bench's profile, and the lock is taken by every
+/// request thread.
+struct RegionTypes {
+    general: Pattern,
+    /// Checked in this order; the first that matches is the type.
+    special: Vec<(Pattern, phonenumber::Type)>,
+    fixed_line: Option<Pattern>,
+    mobile: Option<Pattern>,
+    /// The plan gives fixed and mobile lines one pattern (the US): either, not knowing.
+    same_fixed_and_mobile: bool,
+}
+
+/// The regions' compiled patterns, by region id, compiled on a region's first number.
+static REGION_TYPES: LazyLock<std::sync::RwLock<HashMap<&'static str, Option<Arc<RegionTypes>>>>> =
+    LazyLock::new(Default::default);
+
+impl RegionTypes {
+    fn of(meta: &'static phonenumber::Metadata) -> Option<Arc<Self>> {
+        let id = meta.id();
+        if let Some(known) = REGION_TYPES
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return known.clone();
+        }
+        let compiled = Self::compile(meta).map(Arc::new);
+        REGION_TYPES
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, compiled.clone());
+        compiled
+    }
+
+    fn compile(meta: &phonenumber::Metadata) -> Option<Self> {
+        use phonenumber::Type;
+        let d = meta.descriptors();
+        // A descriptor the plan has must compile; one it lacks matches nothing.
+        let optional = |desc: Option<&phonenumber::metadata::Descriptor>| match desc {
+            None => Some(None),
+            Some(x) => Pattern::of(x).map(Some),
+        };
+        let mut special = Vec::new();
+        for (desc, kind) in [
+            (d.premium_rate(), Type::PremiumRate),
+            (d.toll_free(), Type::TollFree),
+            (d.shared_cost(), Type::SharedCost),
+            (d.voip(), Type::Voip),
+            (d.personal_number(), Type::PersonalNumber),
+            (d.pager(), Type::Pager),
+            (d.uan(), Type::Uan),
+            (d.voicemail(), Type::Voicemail),
+        ] {
+            if let Some(p) = optional(desc)? {
+                special.push((p, kind));
+            }
+        }
+        Some(Self {
+            general: Pattern::of(d.general())?,
+            special,
+            fixed_line: optional(d.fixed_line())?,
+            mobile: optional(d.mobile())?,
+            same_fixed_and_mobile: d.fixed_line().map(|x| x.national_number().as_str())
+                == d.mobile().map(|x| x.national_number().as_str()),
+        })
+    }
 }
 
 /// Log text with phone numbers masked to their last four digits (`+12125550142` →
