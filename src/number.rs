@@ -282,9 +282,11 @@ struct RegionTypes {
     same_fixed_and_mobile: bool,
 }
 
-/// The regions' compiled patterns, by region id, compiled on a region's first number.
-static REGION_TYPES: LazyLock<std::sync::RwLock<HashMap<&'static str, Option<Arc<RegionTypes>>>>> =
-    LazyLock::new(Default::default);
+/// Compiled patterns by region id (`None`: a region whose patterns did not compile).
+type Compiled = HashMap<&'static str, Option<Arc<RegionTypes>>>;
+
+/// The regions' compiled patterns, compiled on a region's first number.
+static REGION_TYPES: LazyLock<std::sync::RwLock<Compiled>> = LazyLock::new(Default::default);
 
 impl RegionTypes {
     fn of(meta: &'static phonenumber::Metadata) -> Option<Arc<Self>> {
