@@ -8,6 +8,10 @@
 //! Every step writes its transition first, then acts, then notifies. The agent legs (a
 //! turn's offers written together, each rung on an originate thread) are in `ring.rs`.
 //!
+//! About 900 lines: the loop, its wake-ups and the steps a turn carries out (renew, claim,
+//! execute, recover) read together; the agent legs, offers, places, decisions and the
+//! loop's signal are in the files below.
+//!
 //! Recovery of a callback whose lease lapsed in an active state (the node died):
 //! - `offering` / `previewing`: the customer was not dialled; the open agent leg is closed
 //!   as an error and the callback is offered again, without using a customer attempt;
@@ -33,6 +37,9 @@ mod decision;
 mod offer;
 mod places;
 mod ring;
+mod signal;
+
+use signal::Signal;
 
 pub use decision::{Decision, DecisionError, Delivered};
 
@@ -92,39 +99,6 @@ struct Pending {
     agent: AgentConfig,
     /// The transition to `offering`.
     change: Transition,
-}
-
-#[derive(Default)]
-struct Signal {
-    stop: bool,
-    nudges: u64,
-    /// The nudges the loop has taken: it runs a turn after taking them, so a nudge made
-    /// while `nudges != taken` is already covered by a turn that has not begun (and needs no
-    /// wake of its own).
-    taken: u64,
-    /// The host-clock instant the sleeping loop waits for (`None`: awake, or waiting for a
-    /// nudge only).
-    wake_at: Option<DateTime<Utc>>,
-    /// The last turn found no agent this node could ever ring: none configured, none from
-    /// the contact centre, no holding line watched. Such a node claims nothing, so a
-    /// changed callback gives its loop nothing to do (a reload that adds agents nudges).
-    agentless: bool,
-    /// Condvar signals sent to the loop, and turns it ran (tests read them).
-    wakes: u64,
-    turns: u64,
-}
-
-impl Signal {
-    /// Records a nudge; true when the loop must be signalled for it (no earlier nudge is
-    /// waiting for its turn).
-    fn nudge(&mut self) -> bool {
-        let first = self.nudges == self.taken;
-        self.nudges += 1;
-        if first {
-            self.wakes += 1;
-        }
-        first
-    }
 }
 
 /// The dispatcher of this node.
