@@ -6,7 +6,7 @@ use crate::model::LineType;
 use phonenumber::country;
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 /// The line types of numbers normalised lately, for [`line_type`]: a create's reply
 /// names its number's line type just after [`NumberPolicy::normalize`] ran the numbering
@@ -129,8 +129,7 @@ impl NumberPolicy {
         // known"), so one pass over the plan's patterns gives both. Not for a national
         // number with leading zeros (Italy's): `number_type` matches it without them and
         // `is_valid` with them, so that one is asked `is_valid` as before.
-        let kind = (parsed.national().zeros() == 0)
-            .then(|| parsed.number_type(&phonenumber::metadata::DATABASE));
+        let kind = (parsed.national().zeros() == 0).then(|| number_type(&parsed));
         let valid = match kind {
             Some(k) => k != phonenumber::Type::Unknown,
             None => phonenumber::is_valid(&parsed),
@@ -165,6 +164,182 @@ impl NumberPolicy {
     }
 }
 
+/// The number's type in the numbering plan, as `PhoneNumber::number_type` gives it, in
+/// one pass over the plan's patterns instead of two. The library finds the region of a
+/// country code several regions share (+1, +7, +44) by checking the number's type in each
+/// until one knows it (`validator::source_for`), then checks the type again in the region
+/// found; here the type found while looking is kept. Each check locks the library's regex
+/// cache and hashes the pattern's text: a US number's two passes were two thirds of its
+/// normalisation in the HTTP bench's profile. `number_types_match_the_librarys` holds it
+/// to the library's answer.
+fn number_type(parsed: &phonenumber::PhoneNumber) -> phonenumber::Type {
+    use phonenumber::Type;
+    let db = &*phonenumber::metadata::DATABASE;
+    let code = parsed.code().value();
+    let national = parsed.national().value().to_string();
+    let Some(regions) = db.region(&code) else {
+        return Type::Unknown;
+    };
+    if let [only] = regions[..] {
+        // One region (or the non-geographic "001" entries, by code): no search.
+        let meta = if only == "001" {
+            db.by_code(&code).and_then(|m| m.into_iter().next())
+        } else {
+            db.by_id(only)
+        };
+        return meta.map_or(Type::Unknown, |m| type_in(m, &national));
+    }
+    for region in regions {
+        let Some(meta) = db.by_id(region) else {
+            continue;
+        };
+        match meta.leading_digits() {
+            Some(leading) => {
+                if leading.find(&national).is_some_and(|m| m.start() == 0) {
+                    return type_in(meta, &national);
+                }
+            }
+            None => {
+                let kind = type_in(meta, &national);
+                if kind != Type::Unknown {
+                    return kind;
+                }
+            }
+        }
+    }
+    Type::Unknown
+}
+
+/// The type of national number `value` in region `meta`'s plan: the library's order of
+/// checks (its private `validator::number_type`) over the region's patterns as compiled
+/// here ([`RegionTypes`]).
+fn type_in(meta: &'static phonenumber::Metadata, value: &str) -> phonenumber::Type {
+    use phonenumber::Type;
+    let Some(types) = RegionTypes::of(meta) else {
+        return Type::Unknown;
+    };
+    if !types.general.is_match(value) {
+        return Type::Unknown;
+    }
+    if let Some((_, kind)) = types.special.iter().find(|(p, _)| p.is_match(value)) {
+        return *kind;
+    }
+    let hit = |p: &Option<Pattern>| p.as_ref().is_some_and(|p| p.is_match(value));
+    if hit(&types.fixed_line) {
+        return if types.same_fixed_and_mobile || hit(&types.mobile) {
+            Type::FixedLineOrMobile
+        } else {
+            Type::FixedLine
+        };
+    }
+    if hit(&types.mobile) {
+        return Type::Mobile;
+    }
+    Type::Unknown
+}
+
+/// One of a region's type patterns, compiled as the library compiles it (whitespace in the
+/// pattern ignored) and matched as it matches it: a possible length, then a match that
+/// starts at the first digit (`Descriptor::is_match`).
+struct Pattern {
+    lengths: Vec<u16>,
+    national: regex::Regex,
+}
+
+impl Pattern {
+    /// `None` when the descriptor's pattern does not compile (never, for the library's own
+    /// plan: it checked them when it loaded).
+    fn of(d: &phonenumber::metadata::Descriptor) -> Option<Self> {
+        let national = regex::RegexBuilder::new(d.national_number().as_str())
+            .ignore_whitespace(true)
+            .build()
+            .ok()?;
+        Some(Self {
+            lengths: d.possible_length().to_vec(),
+            national,
+        })
+    }
+
+    fn is_match(&self, value: &str) -> bool {
+        let length_ok = self.lengths.is_empty()
+            || u16::try_from(value.len()).is_ok_and(|n| self.lengths.contains(&n));
+        length_ok && self.national.find(value).is_some_and(|m| m.start() == 0)
+    }
+}
+
+/// A region's type patterns, compiled once for this module. The library keeps its compiled
+/// patterns in one cache behind one lock, found by hashing each pattern's text (hundreds of
+/// characters for the US) on every check: with a dozen checks a number, that was most of
+/// a create's number check in the HTTP bench's profile, and the lock is taken by every
+/// request thread.
+struct RegionTypes {
+    general: Pattern,
+    /// Checked in this order; the first that matches is the type.
+    special: Vec<(Pattern, phonenumber::Type)>,
+    fixed_line: Option<Pattern>,
+    mobile: Option<Pattern>,
+    /// The plan gives fixed and mobile lines one pattern (the US): either, not knowing.
+    same_fixed_and_mobile: bool,
+}
+
+/// Compiled patterns by region id (`None`: a region whose patterns did not compile).
+type Compiled = HashMap<&'static str, Option<Arc<RegionTypes>>>;
+
+/// The regions' compiled patterns, compiled on a region's first number.
+static REGION_TYPES: LazyLock<std::sync::RwLock<Compiled>> = LazyLock::new(Default::default);
+
+impl RegionTypes {
+    fn of(meta: &'static phonenumber::Metadata) -> Option<Arc<Self>> {
+        let id = meta.id();
+        if let Some(known) = REGION_TYPES
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return known.clone();
+        }
+        let compiled = Self::compile(meta).map(Arc::new);
+        REGION_TYPES
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, compiled.clone());
+        compiled
+    }
+
+    fn compile(meta: &phonenumber::Metadata) -> Option<Self> {
+        use phonenumber::Type;
+        let d = meta.descriptors();
+        // A descriptor the plan has must compile; one it lacks matches nothing.
+        let optional = |desc: Option<&phonenumber::metadata::Descriptor>| match desc {
+            None => Some(None),
+            Some(x) => Pattern::of(x).map(Some),
+        };
+        let mut special = Vec::new();
+        for (desc, kind) in [
+            (d.premium_rate(), Type::PremiumRate),
+            (d.toll_free(), Type::TollFree),
+            (d.shared_cost(), Type::SharedCost),
+            (d.voip(), Type::Voip),
+            (d.personal_number(), Type::PersonalNumber),
+            (d.pager(), Type::Pager),
+            (d.uan(), Type::Uan),
+            (d.voicemail(), Type::Voicemail),
+        ] {
+            if let Some(p) = optional(desc)? {
+                special.push((p, kind));
+            }
+        }
+        Some(Self {
+            general: Pattern::of(d.general())?,
+            special,
+            fixed_line: optional(d.fixed_line())?,
+            mobile: optional(d.mobile())?,
+            same_fixed_and_mobile: d.fixed_line().map(|x| x.national_number().as_str())
+                == d.mobile().map(|x| x.national_number().as_str()),
+        })
+    }
+}
+
 /// Log text with phone numbers masked to their last four digits (`+12125550142` →
 /// `…0142`): any run of seven or more digits, with its `+`. Logs are read by more people
 /// than the callback data is; the store keeps the whole number.
@@ -194,6 +369,12 @@ pub fn mask_numbers(text: &str) -> String {
         }
     }
     out
+}
+
+/// Decodes the phone-number library's numbering plan now, if not yet done (it is decoded
+/// on first use).
+pub fn load_plan() {
+    let _ = &*phonenumber::metadata::DATABASE;
 }
 
 /// The ISO 3166 region of an E.164 number (`DE` for +49...), when it has one.
@@ -248,6 +429,52 @@ mod mask_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn number_types_match_the_librarys() {
+        // Every example number of every region's plan, and each with its last digit
+        // changed or dropped (other types, unknown ones): the one-pass type is the
+        // library's own `number_type`.
+        let db = &*phonenumber::metadata::DATABASE;
+        let mut checked = 0;
+        for meta in db.iter() {
+            let d = meta.descriptors();
+            let examples = [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.voip(),
+                d.personal_number(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ];
+            for example in examples.iter().flatten().filter_map(|x| x.example()) {
+                let mut variants = vec![example.to_string()];
+                variants.extend((0..10).map(|n| format!("{}{n}", &example[..example.len() - 1])));
+                variants.push(example[..example.len() - 1].to_string());
+                for national in variants {
+                    let text = format!("+{}{national}", meta.country_code());
+                    let Ok(parsed) = phonenumber::parse(None, &text) else {
+                        continue;
+                    };
+                    if parsed.national().zeros() != 0 {
+                        continue;
+                    }
+                    assert_eq!(
+                        number_type(&parsed),
+                        parsed.number_type(db),
+                        "{text} ({})",
+                        meta.id()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "only {checked} numbers checked");
+    }
 
     fn policy() -> NumberPolicy {
         NumberPolicy::new(Some("de"), &["+49900", "1 900"]).unwrap()

@@ -11,11 +11,14 @@ use callback_core::capture::{capture, parse_args, Call, CaptureError};
 use callback_core::clock::ManualClock;
 use callback_core::command::{parse, CommandError, Reply};
 use callback_core::config::Config;
+use callback_core::dispatch::Dispatcher;
 use callback_core::host::Detached;
 use callback_core::ivr::Stored;
 use callback_core::model::CallbackType;
+use callback_core::model::Source;
 use callback_core::node::{Node, NodeError, Reader};
-use callback_core::store::ListFilter;
+use callback_core::service::{CallbackService, NewRequest, Requested};
+use callback_core::store::{ListFilter, SqliteStore};
 use chrono::{TimeZone, Utc};
 use std::path::Path;
 use std::sync::Arc;
@@ -391,5 +394,143 @@ fn a_node_on_postgresql_delivers_webhooks() {
         .recv_timeout(std::time::Duration::from_secs(20))
         .expect("no webhook arrived");
     assert_eq!(got, created.to_string());
+    node.stop();
+}
+
+/// A test node's configuration with `agents` inside `<agents>` (none: a capture-only node).
+fn conf_with_agents(dir: &Path, agents: &str) -> String {
+    conf(dir, NO_HTTP, "").replace(
+        r#"<agent name="1001"><param name="dial" value="user/1001"/><param name="queues" value="sales"/></agent>"#,
+        agents,
+    )
+}
+
+/// Waits (up to 10 s) until `done` holds; false if it never did.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    done()
+}
+
+fn immediate(number: &str) -> NewRequest {
+    NewRequest::new(CallbackType::Immediate, number, Requested::Now, Source::Api)
+}
+
+fn offered(service: &CallbackService, id: i64) -> bool {
+    service
+        .trace(id)
+        .unwrap()
+        .events
+        .iter()
+        .any(|e| e.action == "offer")
+}
+
+#[test]
+fn creates_on_a_node_without_agents_do_not_wake_its_dispatcher() {
+    // A capture-only node (no agent to ring) claims nothing: the callbacks it stores are
+    // all kept, and its dispatcher's loop is not signalled for any of them.
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_xml(&conf_with_agents(dir.path(), "")).unwrap();
+    let node = Node::start(config, Arc::new(Detached::default()), clock(), None).unwrap();
+    let d = node.dispatcher().clone();
+    assert!(eventually(|| d.wakes_and_turns().1 >= 1), "no first turn");
+    let (wakes, _) = d.wakes_and_turns();
+    for i in 0..20 {
+        node.service()
+            .request(immediate(&format!("030 12345{i:02}")))
+            .unwrap();
+    }
+    assert_eq!(d.wakes_and_turns().0, wakes, "the loop was signalled");
+    let stored = node.service().list(&ListFilter::default()).unwrap();
+    assert_eq!(stored.len(), 20);
+    node.stop();
+}
+
+#[test]
+fn a_burst_of_creates_before_the_dispatcher_looks_wakes_it_once_and_each_is_offered() {
+    // Three callbacks due now and three agents set ready before the loop has taken its
+    // first nudge: one signal for all of them, and each callback is still offered.
+    let dir = tempfile::tempdir().unwrap();
+    let agents: String = (1..=3)
+        .map(|i| {
+            format!(
+                r#"<agent name="100{i}"><param name="dial" value="user/100{i}"/><param name="queues" value="sales"/></agent>"#
+            )
+        })
+        .collect();
+    let config = Arc::new(Config::from_xml(&conf_with_agents(dir.path(), &agents)).unwrap());
+    let store = Arc::new(SqliteStore::open(dir.path().join("callback.db")).unwrap());
+    let service = Arc::new(CallbackService::new(
+        store,
+        config,
+        clock(),
+        Arc::new(Detached::default()),
+    ));
+    let d = Dispatcher::new(service.clone());
+    let weak = Arc::downgrade(&d);
+    service.set_waker(Box::new(move |r| {
+        if let Some(d) = weak.upgrade() {
+            d.changed(r);
+        }
+    }));
+    let ids: Vec<i64> = (1..=3)
+        .map(|i| {
+            service
+                .request(immediate(&format!("030 123456{i}")))
+                .unwrap()
+                .0
+                .id
+        })
+        .collect();
+    for i in 1..=3 {
+        d.set_agent(&format!("100{i}"), true).unwrap();
+    }
+    assert_eq!(d.wakes_and_turns(), (1, 0));
+    d.start().unwrap();
+    for id in &ids {
+        assert!(
+            eventually(|| offered(&service, *id)),
+            "callback {id} not offered"
+        );
+    }
+    d.stop();
+}
+
+#[test]
+fn a_callback_due_after_the_dispatchers_next_wake_does_not_wake_it_and_one_due_now_does() {
+    // The loop sleeps until a callback due in 30 minutes: one due in an hour leaves it
+    // asleep (its turn then reads it), one due now wakes it and is offered.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), NO_HTTP, None);
+    let (svc, d) = (node.service().clone(), node.dispatcher().clone());
+    d.set_agent("1001", true).unwrap();
+    let later = |minutes: i64, number: &str| {
+        let when = Requested::After(chrono::Duration::minutes(minutes));
+        svc.request(NewRequest::new(
+            CallbackType::Delayed,
+            number,
+            when,
+            Source::Api,
+        ))
+        .unwrap()
+        .0
+    };
+    let first = later(30, "030 1234561");
+    let due = first.due_at.unwrap();
+    assert!(
+        eventually(|| d.sleeping_until().is_some_and(|at| at < due)),
+        "the loop never slept until the first callback"
+    );
+    let (wakes, _) = d.wakes_and_turns();
+    later(60, "030 1234562");
+    assert_eq!(d.wakes_and_turns().0, wakes, "woken for a later callback");
+    let now = svc.request(immediate("030 1234563")).unwrap().0;
+    assert_eq!(d.wakes_and_turns().0, wakes + 1);
+    assert!(eventually(|| offered(&svc, now.id)), "not offered");
     node.stop();
 }

@@ -8,6 +8,10 @@
 //! Every step writes its transition first, then acts, then notifies. The agent legs (a
 //! turn's offers written together, each rung on an originate thread) are in `ring.rs`.
 //!
+//! About 900 lines: the loop, its wake-ups and the steps a turn carries out (renew, claim,
+//! execute, recover) read together; the agent legs, offers, places, decisions and the
+//! loop's signal are in the files below.
+//!
 //! Recovery of a callback whose lease lapsed in an active state (the node died):
 //! - `offering` / `previewing`: the customer was not dialled; the open agent leg is closed
 //!   as an error and the callback is offered again, without using a customer attempt;
@@ -33,6 +37,9 @@ mod decision;
 mod offer;
 mod places;
 mod ring;
+mod signal;
+
+use signal::Signal;
 
 pub use decision::{Decision, DecisionError, Delivered};
 
@@ -94,15 +101,6 @@ struct Pending {
     change: Transition,
 }
 
-#[derive(Default)]
-struct Signal {
-    stop: bool,
-    nudges: u64,
-    /// The host-clock instant the sleeping loop waits for (`None`: awake, or waiting for a
-    /// nudge only).
-    wake_at: Option<DateTime<Utc>>,
-}
-
 /// The dispatcher of this node.
 pub struct Dispatcher {
     svc: Arc<CallbackService>,
@@ -145,6 +143,14 @@ const HOLD_SECS: i64 = 10;
 /// How often the dispatcher looks at the contact centre (which tells nothing when it frees
 /// an agent), and so for the agent it frees while some are held.
 const HOLD_TURN: Duration = Duration::seconds(1);
+
+/// Whether a queue offers callbacks to the callers of a holding line (fifos tell nothing
+/// when a caller joins, so the loop looks every second).
+fn watching_lines(cfg: &Config) -> bool {
+    cfg.queues
+        .values()
+        .any(|q| q.dial.line_from.is_some() && q.dial.offer_after_wait.is_some())
+}
 
 /// Each queue with `agents-from`, with the contact centre's queue it names.
 fn centre_links(cfg: &Config) -> Vec<(String, String)> {
@@ -277,13 +283,60 @@ impl Dispatcher {
         }
     }
 
-    /// Wakes the loop now (a request was stored or changed, an agent became ready).
+    /// Wakes the loop now (an agent became ready or was released, a reload). Nudges that
+    /// come before the loop has taken an earlier one share that one's turn: only the first
+    /// signals the loop.
     pub fn nudge(&self) {
+        let first = self
+            .signal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .nudge();
+        if first {
+            self.wake.notify_all();
+        }
+    }
+
+    /// A callback was stored or changed (`r` as stored): wakes the loop unless a turn would
+    /// find nothing new in it. Not woken: a node with no agent to ring (it claims nothing;
+    /// the HTTP bench's node, a capture-only node), a loop already nudged that has not
+    /// begun that turn (it reads the store after this change was committed), and a
+    /// sleeping loop that wakes at or before the instant it would claim `r` (its turn then
+    /// reads `r` from the store, as the next due time or as due). A loop in the middle of a
+    /// turn is nudged: the turn may have read the store before this change.
+    pub fn changed(&self, r: &CallbackRequest) {
+        let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+        if g.agentless || g.nudges != g.taken {
+            return;
+        }
+        let claimable_at = r
+            .due_at
+            .filter(|_| r.state.is_pending())
+            .map(|due| due - LOOKAHEAD);
+        if let (Some(wake_at), Some(at)) = (g.wake_at, claimable_at) {
+            if wake_at <= at {
+                return;
+            }
+        }
+        let first = g.nudge();
+        drop(g);
+        if first {
+            self.wake.notify_all();
+        }
+    }
+
+    /// How many times the loop has been signalled, and how many turns it has run.
+    pub fn wakes_and_turns(&self) -> (u64, u64) {
+        let g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+        (g.wakes, g.turns)
+    }
+
+    /// The host-clock instant the loop sleeps until, while it sleeps with a deadline.
+    pub fn sleeping_until(&self) -> Option<DateTime<Utc>> {
         self.signal
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .nudges += 1;
-        self.wake.notify_all();
+            .wake_at
     }
 
     /// Wakes the loop if the host's clock has reached the instant it sleeps until. The loop
@@ -300,9 +353,10 @@ impl Dispatcher {
         let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
         if g.wake_at.is_some_and(|at| self.svc.now() >= at) {
             g.wake_at = None;
-            g.nudges += 1;
-            drop(g);
-            self.wake.notify_all();
+            if g.nudge() {
+                drop(g);
+                self.wake.notify_all();
+            }
         }
     }
 
@@ -423,11 +477,12 @@ impl Dispatcher {
     }
 
     fn run(self: Arc<Self>) {
-        let mut seen = 0;
         let mut outage = Outage::default();
         loop {
             let mut retry = None;
-            let next = match self.turn() {
+            let turn = self.turn();
+            let agentless = self.agentless();
+            let next = match turn {
                 Ok(next) => {
                     outage.ok("dispatcher");
                     next
@@ -450,29 +505,37 @@ impl Dispatcher {
                 None => plan::sleep(next, now),
             };
             let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+            g.turns += 1;
+            g.agentless = agentless;
             if g.stop {
                 break;
             }
-            if g.nudges != seen {
-                seen = g.nudges;
+            if g.nudges != g.taken {
+                g.taken = g.nudges;
                 continue;
             }
             g.wake_at = wake_at;
             let (mut g, _) = self
                 .wake
-                .wait_timeout_while(g, wait, |s| !s.stop && s.nudges == seen)
+                .wait_timeout_while(g, wait, |s| !s.stop && s.nudges == s.taken)
                 .unwrap_or_else(PoisonError::into_inner);
             g.wake_at = None;
             if g.stop {
                 break;
             }
-            seen = g.nudges;
+            g.taken = g.nudges;
         }
         // Wait for ringing agent legs (their originate threads) to come back.
         while self.ringing.load(Ordering::SeqCst) > 0 {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         self.end_holds();
+    }
+
+    /// Whether this node has no agent it could ever ring (see [`Signal::agentless`]).
+    fn agentless(&self) -> bool {
+        let cfg = self.svc.config();
+        self.agents.is_empty() && centre_links(&cfg).is_empty() && !watching_lines(&cfg)
     }
 
     /// One pass: renew leases, claim what is due (one per ready agent), plan what to do
@@ -495,10 +558,7 @@ impl Dispatcher {
         }
         // Fifos tell nothing when a caller joins either: with an offer on a fifo's line,
         // look every second too.
-        let watching_lines = cfg
-            .queues
-            .values()
-            .any(|q| q.dial.line_from.is_some() && q.dial.offer_after_wait.is_some());
+        let watching_lines = watching_lines(&cfg);
         if !links.is_empty() || watching_lines {
             self.offer_in_queues(&cfg);
         }

@@ -96,6 +96,9 @@ impl Node {
     ) -> Result<Self, NodeError> {
         store::check_db_dir(&config)?;
         let opened = store::open(&config)?;
+        // The numbering plan is decoded on its first use (tens of milliseconds): at start,
+        // not inside the first caller's capture or the first client's create.
+        crate::number::load_plan();
         // Callbacks work without recordings, so a recordings directory that cannot be made
         // is said once here (and the IVR goes on without recording), not a failed start.
         let rec_dir = &config.settings.recordings_dir;
@@ -128,9 +131,9 @@ impl Node {
         let dispatcher = Dispatcher::new(service.clone());
         let weak = Arc::downgrade(&dispatcher);
         let _ = stored_to.set(weak.clone());
-        service.set_waker(Box::new(move || {
+        service.set_waker(Box::new(move |changed| {
             if let Some(d) = weak.upgrade() {
-                d.nudge();
+                d.changed(changed);
             }
         }));
         if let Err(e) = dispatcher.start() {

@@ -99,6 +99,9 @@ fn waiting(r: &CallbackRequest, doing: &str) -> Result<(), Error> {
     }
 }
 
+/// What the service calls after every change, with the callback as stored.
+pub type Waker = Box<dyn Fn(&CallbackRequest) + Send + Sync>;
+
 /// The code of the per-number cap's refusal.
 pub const TOO_MANY_PENDING: &str = "too-many-pending";
 
@@ -195,8 +198,9 @@ pub struct CallbackService {
     clock: Arc<dyn Clock>,
     host: Arc<dyn Host>,
     transcription: TranscriptionLink,
-    /// Called after every change (the dispatcher's nudge), once connected.
-    waker: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Called after every change with the callback as stored (the dispatcher's nudge, which
+    /// it may coalesce), once connected.
+    waker: std::sync::OnceLock<Waker>,
     /// Held from the per-number cap's count to the write it allows, one lock per share of
     /// the numbers ([`CallbackService::caps_lock`]).
     caps_locks: Vec<std::sync::Mutex<()>>,
@@ -239,9 +243,10 @@ impl CallbackService {
         usize::try_from(h.finish() % self.caps_locks.len() as u64).unwrap_or(0)
     }
 
-    /// Connects a function called after every change (once; later calls are ignored):
-    /// the dispatcher wakes for a new or moved callback instead of at its next look.
-    pub fn set_waker(&self, f: Box<dyn Fn() + Send + Sync>) {
+    /// Connects a function called after every change with the callback as stored (once;
+    /// later calls are ignored): the dispatcher wakes for a new or moved callback instead
+    /// of at its next look, unless it would look in time anyway.
+    pub fn set_waker(&self, f: Waker) {
         let _ = self.waker.set(f);
     }
 
@@ -311,7 +316,7 @@ impl CallbackService {
             tags: BTreeMap::new(),
         });
         if let Some(wake) = self.waker.get() {
-            wake();
+            wake(r);
         }
     }
 

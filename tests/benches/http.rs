@@ -4,7 +4,11 @@
 //! a bare axum + rusqlite handler that parses the JSON and inserts one row in a WAL
 //! database with the store's pragmas: the limit of the stack the server is built on.
 //! Prints `create_per_s`, `create_p99_ms`, `create_per_s_bare`, `create_p99_ms_bare` and
-//! `create_ratio_vs_bare` (ours ÷ bare) as `name: value unit`; progress on stderr.
+//! `create_ratio_vs_bare` (ours ÷ bare) as `name: value unit`; progress on stderr. Then the
+//! servers' thread CPU time per create, `create_cpu_us` (the node's threads) and
+//! `create_cpu_us_bare` (the bare server's), and `create_cpu_ratio_vs_bare` (bare ÷ ours):
+//! on a machine others are using, throughput follows the share of the cores the run got,
+//! while the CPU a create costs holds (the load generator's threads are left out of both).
 //! `HTTP_BENCH_N` (default 20000) and `HTTP_BENCH_CLIENTS` (default 32) tune the run.
 
 use callback_core::clock::SystemClock;
@@ -59,7 +63,9 @@ fn main() {
     let addr = node.http_addr().expect("the API listens");
     let url = format!("http://{addr}/v1/callbacks");
     eprintln!("http bench: {total} creates, {clients} clients, {url}");
+    let before = cpu::of_threads("callback-");
     let ours = drive(&url, total, clients);
+    let ours_cpu = cpu::of_threads("callback-").since(&before);
     node.stop();
     println!("create_per_s: {:.0} req/s", ours.per_s);
     println!("create_p99_ms: {:.2} ms", ours.p99_ms);
@@ -67,11 +73,60 @@ fn main() {
     let bare_dir = tempfile::tempdir().expect("temp dir");
     let (bare_url, stop) = bare::start(&bare_dir.path().join("bare.db"));
     eprintln!("http bench: the same against the bare stack, {bare_url}");
+    let before = cpu::of_threads(bare::THREADS);
     let bare = drive(&bare_url, total, clients);
+    let bare_cpu = cpu::of_threads(bare::THREADS).since(&before);
     stop();
     println!("create_per_s_bare: {:.0} req/s", bare.per_s);
     println!("create_p99_ms_bare: {:.2} ms", bare.p99_ms);
     println!("create_ratio_vs_bare: {:.2} ratio", ours.per_s / bare.per_s);
+    let per_create = |ns: u64| ns as f64 / 1000.0 / total as f64;
+    println!("create_cpu_us: {:.1} us", per_create(ours_cpu));
+    println!("create_cpu_us_bare: {:.1} us", per_create(bare_cpu));
+    println!(
+        "create_cpu_ratio_vs_bare: {:.2} ratio",
+        bare_cpu as f64 / ours_cpu.max(1) as f64
+    );
+}
+
+/// The CPU time of this process's threads by name, from Linux's per-thread scheduler
+/// statistics (`/proc/self/task/<tid>/schedstat`: nanoseconds on a CPU).
+mod cpu {
+    use std::collections::BTreeMap;
+
+    /// CPU nanoseconds so far of each live thread whose name starts with a prefix.
+    pub struct Threads(BTreeMap<String, u64>);
+
+    pub fn of_threads(prefix: &str) -> Threads {
+        let mut seen = BTreeMap::new();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return Threads(seen);
+        };
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            let ns = std::fs::read_to_string(dir.join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            seen.insert(task.file_name().to_string_lossy().into_owned(), ns);
+        }
+        Threads(seen)
+    }
+
+    impl Threads {
+        /// The CPU time these threads used since `earlier` (threads started meanwhile count
+        /// whole; one that ended meanwhile is missed, and the runtimes keep theirs alive).
+        pub fn since(&self, earlier: &Threads) -> u64 {
+            self.0
+                .iter()
+                .map(|(tid, ns)| ns.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
+                .sum()
+        }
+    }
 }
 
 struct Run {
@@ -144,6 +199,9 @@ mod bare {
 
     type Db = Arc<Mutex<Connection>>;
 
+    /// The name of the bare server's threads (its CPU time is summed by it).
+    pub const THREADS: &str = "bare-http";
+
     async fn create(
         State(db): State<Db>,
         headers: HeaderMap,
@@ -189,6 +247,7 @@ mod bare {
         let db: Db = Arc::new(Mutex::new(conn));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .thread_name(THREADS)
             .build()
             .expect("runtime");
         let listener = rt
