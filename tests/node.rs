@@ -530,7 +530,12 @@ fn a_callback_due_after_the_dispatchers_next_wake_does_not_wake_it_and_one_due_n
     later(60, "030 1234562");
     assert_eq!(d.wakes_and_turns().0, wakes, "woken for a later callback");
     let now = svc.request(immediate("030 1234563")).unwrap().0;
-    assert_eq!(d.wakes_and_turns().0, wakes + 1);
+    // At least one wake: the loop, woken, may run its turn and nudge itself again (an
+    // offer that ends lets its lease go) before this line reads the count.
+    assert!(
+        d.wakes_and_turns().0 > wakes,
+        "not woken for a callback due now"
+    );
     assert!(eventually(|| offered(&svc, now.id)), "not offered");
     node.stop();
 }
