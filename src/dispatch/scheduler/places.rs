@@ -40,7 +40,7 @@ impl HeldPlaces {
     pub(super) fn keeps_place(&self, r: &CallbackRequest) -> bool {
         r.ivr_data
             .get(crate::handover::CENTRE_QUEUE_KEY)
-            .is_some_and(|q| self.read.contains(q))
+            .is_some_and(|q| self.read.contains(q) && place_in(r, q).is_some())
     }
 
     /// The agent held for due callback `r`'s place (once: a second callback whose caller
@@ -53,6 +53,19 @@ impl HeldPlaces {
         let at = held.iter().position(|(j, _)| *j == joined)?;
         Some(held.remove(at).1)
     }
+}
+
+/// The join time of callback `r`'s caller if it keeps a place in the centre's queue
+/// `centre_q`: taken from it, and immediate (as a hand-over makes them: waiting for an
+/// agent, whatever its backed-off due time says; one moved to a later time keeps none).
+fn place_in(r: &CallbackRequest, centre_q: &str) -> Option<i64> {
+    use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+    if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
+        || r.kind != crate::model::CallbackType::Immediate
+    {
+        return None;
+    }
+    r.ivr_data.get(JOINED_KEY)?.parse().ok()
 }
 
 impl Dispatcher {
@@ -317,7 +330,6 @@ impl Dispatcher {
     /// The join times of the immediate callbacks of `queue` taken from the centre's
     /// `centre_q` that wait for an agent (not yet offered).
     pub(super) fn waiting_joins(&self, queue: &str, centre_q: &str) -> Vec<i64> {
-        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
         let mut joins = Vec::new();
         for state in [State::Scheduled, State::Rescheduled, State::Due] {
             let list = self.svc.store().list(&crate::store::ListFilter {
@@ -329,18 +341,7 @@ impl Dispatcher {
             let Ok(list) = list else {
                 continue;
             };
-            for r in list {
-                // Immediate (as a hand-over makes them): waiting for an agent, whatever its
-                // backed-off due time says.
-                if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
-                    || r.kind != crate::model::CallbackType::Immediate
-                {
-                    continue;
-                }
-                if let Some(j) = r.ivr_data.get(JOINED_KEY).and_then(|j| j.parse().ok()) {
-                    joins.push(j);
-                }
-            }
+            joins.extend(list.iter().filter_map(|r| place_in(r, centre_q)));
         }
         joins
     }
@@ -378,5 +379,68 @@ impl Dispatcher {
                 tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CallbackType, DispatchCounts, Source, Window};
+    use chrono::TimeZone;
+
+    fn taken_from(centre_q: &str, kind: CallbackType) -> CallbackRequest {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap();
+        CallbackRequest {
+            id: 1,
+            kind,
+            number: "+12125550142".into(),
+            time_zone: "America/New_York".into(),
+            desired_at: None,
+            window: Window::default(),
+            number_type: None,
+            queue: "sales".into(),
+            agent: None,
+            remark: None,
+            ivr_data: [
+                (
+                    crate::handover::CENTRE_QUEUE_KEY.to_string(),
+                    centre_q.to_string(),
+                ),
+                (crate::handover::JOINED_KEY.to_string(), "1000".to_string()),
+            ]
+            .into(),
+            source: Source::Ivr,
+            origin_uuid: None,
+            idempotency_key: None,
+            recording: None,
+            transcript: None,
+            tags: Default::default(),
+            state: State::Due,
+            due_at: Some(now),
+            expires_at: None,
+            customer_attempts: 0,
+            created_at: now,
+            updated_at: now,
+            lease_owner: None,
+            lease_expires: None,
+            priority: 0,
+            counts: DispatchCounts::default(),
+        }
+    }
+
+    #[test]
+    fn only_an_immediate_callback_from_a_line_read_this_turn_keeps_its_place() {
+        // An immediate callback from sales@default keeps its place when that line was read
+        // (it then takes only the agent held for it); one moved to a later time (scheduled)
+        // is in no line and is held for by no agent, so it must not wait for one; neither
+        // does one whose centre's line could not be read.
+        let mut places = HeldPlaces::default();
+        places.read.insert("sales@default".into());
+        let immediate = taken_from("sales@default", CallbackType::Immediate);
+        assert!(places.keeps_place(&immediate));
+        assert_eq!(place_in(&immediate, "sales@default"), Some(1000));
+        let scheduled = taken_from("sales@default", CallbackType::Scheduled);
+        assert!(!places.keeps_place(&scheduled));
+        assert!(!places.keeps_place(&taken_from("support@default", CallbackType::Immediate)));
     }
 }
