@@ -342,73 +342,139 @@ impl Staffing {
     }
 }
 
-/// The agents of the centre's queue `centre_q` to hold for callbacks: the queue's line
-/// (its waiting callers by score and the callbacks taken from it by their callers' join
-/// times, `callback_joins`; a tie goes to the callback) is matched, place by place, with
-/// its agents in the order they are likely to be free (free now, then wrapping up, then on
-/// a queue call by its start, then any other), and the agents matched with a callback are
-/// held: so the agents freed first go to the live callers ahead, the next to the callback,
-/// and none of those to a caller who joined after it, whichever call ends first. `holds`
-/// are this module's (their ready time is theirs, not the centre's). Each held agent comes
-/// with the join time of the callback it is held for, in line order.
+/// The agents of one of the centre's queues this module holds for callbacks' places
+/// ([`agents_to_hold`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Places {
+    /// Free agents, each with the join time of the callback it goes to, in line order:
+    /// held, and taken by that callback.
+    pub for_callbacks: Vec<(i64, String)>,
+    /// Busy agents held in reserve: whichever of them is freed first is the module's to
+    /// give (to the callback at the front of the line, or back to the centre for a live
+    /// caller ahead of it) at its next look, not the centre's to give a caller who joined
+    /// after a waiting callback.
+    pub reserve: Vec<String>,
+}
+
+/// What this module did to the centre's agents that the centre's tables do not show as
+/// such: its holds (their ready time is this module's, not the centre's), the instants it
+/// freed agents from callbacks (the centre's last bridge end counts its own calls only), and
+/// the agents it has on a callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Ours<'a> {
+    pub holds: &'a BTreeMap<String, Hold>,
+    pub freed: &'a BTreeMap<String, i64>,
+    /// The agents offered or handling a callback now: busy, whatever the centre's table
+    /// shows while the claim is under way.
+    pub on_callback: &'a std::collections::BTreeSet<String>,
+}
+
+/// The agents of the centre's queue `centre_q` to hold for callbacks, so the centre never
+/// gives a caller who joined after a waiting callback an agent before it, whatever order
+/// the agents are freed in. The queue's line is its waiting callers by score and the
+/// callbacks taken from it by their callers' join times (`callback_joins`; a tie goes to
+/// the callback). Callers being offered an agent (`Trying`) already have one ringing.
+///
+/// - The agents free now (the centre would ring them but for this module's holds) go
+///   down the line in the order they were freed (the centre's last bridge end and
+///   wrap-up, or the instant this module freed one from a callback): one matched
+///   with a live caller is not held (a hold the module set on it ends, so the centre gives
+///   it to its highest-scored caller, who is ahead of every waiting callback), one matched
+///   with a callback is held for that callback.
+/// - Of the busy agents, when a callback is still left in line with `r` live callers
+///   ahead of it, the `r` likely to be freed first (wrapping up, then on a queue call by
+///   its start, then any other) are left to the centre, and the others are held in
+///   reserve: however the calls end, the centre can give at most `r` agents before the
+///   module looks again, and it gives them to its highest-scored callers, those ahead.
+///   A held agent freed first is matched at the next look, as a free agent.
 pub fn agents_to_hold(
     agents: &[CentreAgent],
     tiers: &[CentreTier],
     centre_q: &str,
     members: &[CentreMember],
     callback_joins: &[i64],
-    holds: &BTreeMap<String, Hold>,
+    ours: Ours<'_>,
     now_epoch: i64,
-) -> Vec<(i64, String)> {
+) -> Places {
+    let Ours {
+        holds,
+        freed,
+        on_callback,
+    } = ours;
     let mut line: Vec<(i64, bool)> = members
         .iter()
-        .filter(|m| m.waiting())
+        .filter(|m| m.state.eq_ignore_ascii_case("waiting"))
         .map(|m| (m.line_key(), false))
         .chain(callback_joins.iter().map(|j| (*j, true)))
         .collect();
     line.sort_by_key(|(at, callback)| (*at, !*callback));
-    let mut able: Vec<(u8, i64, i64, String)> = agents
-        .iter()
-        .filter(|a| {
-            tiers.iter().any(|t| {
-                t.agent == a.name
-                    && t.queue == centre_q
-                    && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
-            }) && matches!(
-                a.status,
-                CentreStatus::Available | CentreStatus::AvailableOnDemand
+    let mut free: Vec<(i64, i64, String)> = Vec::new();
+    let mut busy: Vec<(u8, i64, i64, String)> = Vec::new();
+    for a in agents.iter().filter(|a| {
+        tiers.iter().any(|t| {
+            t.agent == a.name
+                && t.queue == centre_q
+                && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
+        }) && matches!(
+            a.status,
+            CentreStatus::Available | CentreStatus::AvailableOnDemand
+        )
+    }) {
+        let mut a = a.clone();
+        if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
+            a.ready_time = h.before;
+        }
+        let tier = tiers
+            .iter()
+            .find(|t| t.agent == a.name && t.queue == centre_q)
+            .map_or((0, 0), |t| (t.level, t.position));
+        // Among equals, the centre's own pick: tier level, then position.
+        let tier = tier.0.saturating_mul(1_000_000).saturating_add(tier.1);
+        let ours = on_callback.contains(&a.name);
+        if !ours && a.busy(now_epoch).is_none() {
+            let freed_at = a
+                .last_bridge_end
+                .saturating_add(a.wrap_up_time)
+                .max(a.ready_time)
+                .max(freed.get(&a.name).copied().unwrap_or(0));
+            free.push((freed_at, tier, a.name));
+            continue;
+        }
+        let (rank, at) = if ours {
+            (3, 0)
+        } else if a.state == CentreState::Waiting && a.external_calls == 0 {
+            // Wrapping up, or not ready again yet: free at the later of the two.
+            (
+                1,
+                a.last_bridge_end
+                    .saturating_add(a.wrap_up_time)
+                    .max(a.ready_time),
             )
-        })
-        .map(|a| {
-            let mut a = a.clone();
-            if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
-                a.ready_time = h.before;
-            }
-            let tier = tiers
-                .iter()
-                .find(|t| t.agent == a.name && t.queue == centre_q)
-                .map_or((0, 0), |t| (t.level, t.position));
-            let (rank, at) = if a.busy(now_epoch).is_none() {
-                (0, 0)
-            } else if a.state == CentreState::Waiting && a.external_calls == 0 {
-                // Wrapping up, or not ready again yet: free at the later of the two.
-                (1, (a.last_bridge_end + a.wrap_up_time).max(a.ready_time))
-            } else if a.state == CentreState::InQueueCall && a.last_bridge_start > a.last_bridge_end
-            {
-                (2, a.last_bridge_start)
-            } else {
-                (3, 0)
-            };
-            // Among equals, the centre's own pick: tier level, then position.
-            (rank, at, tier.0 * 1_000_000 + tier.1, a.name)
-        })
-        .collect();
-    able.sort();
-    line.iter()
-        .zip(able)
-        .filter(|((_, callback), _)| *callback)
-        .map(|((joined, _), (_, _, _, name))| (*joined, name))
-        .collect()
+        } else if a.state == CentreState::InQueueCall && a.last_bridge_start > a.last_bridge_end {
+            (2, a.last_bridge_start)
+        } else {
+            (3, 0)
+        };
+        busy.push((rank, at, tier, a.name));
+    }
+    free.sort();
+    busy.sort();
+    let mut places = Places::default();
+    let mut next = 0;
+    for (_, _, name) in free {
+        let Some(&(joined, callback)) = line.get(next) else {
+            break;
+        };
+        next += 1;
+        if callback {
+            places.for_callbacks.push((joined, name));
+        }
+    }
+    let rest = line.get(next..).unwrap_or_default();
+    if let Some(ahead) = rest.iter().position(|(_, callback)| *callback) {
+        places.reserve = busy.into_iter().skip(ahead).map(|b| b.3).collect();
+    }
+    places
 }
 
 /// The staffing of the centre's queue `centre_q` from its agent and tier tables.
@@ -687,48 +753,159 @@ sales@default|single_box|u4|s4|+1|D|0|90|0|0|0|0|0|||Answered|100\n\
         assert_eq!(Staffing::default().handling_secs(), None);
     }
 
-    #[test]
-    fn the_agents_held_for_a_callback_are_those_its_place_would_get() {
-        // Line: a live caller (joined 100), the callback (110), a live caller (120). Of the
-        // agents, 1001 is free, 1002 on a call since 900, 1003 on a call since 950: 1001
-        // goes to the first caller, 1002 (freed next) is held for the callback, 1003 left
-        // to the caller behind. With no live caller ahead the first agent free is held.
+    /// The first three agents of [`AGENTS`]: 1001 free, 1002 on a queue call since 900,
+    /// 1003 on a queue call since 950; and a waiting member who joined at `joined`.
+    fn line_fixture() -> (Vec<CentreAgent>, Vec<CentreTier>) {
         let mut a = agents(AGENTS).unwrap();
         a.truncate(3);
         a[1].last_bridge_start = 900;
         a[2].status = CentreStatus::Available;
         a[2].state = CentreState::InQueueCall;
         a[2].last_bridge_start = 950;
-        let t = tiers(TIERS).unwrap();
-        let member = |joined: i64| CentreMember {
+        (a, tiers(TIERS).unwrap())
+    }
+
+    fn member(joined: i64) -> CentreMember {
+        CentreMember {
             queue: "sales@default".into(),
             session_uuid: format!("s{joined}"),
             joined_epoch: joined,
             base_score: 0,
             skill_score: 0,
             state: "Waiting".into(),
-        };
+        }
+    }
+
+    fn hold_for(
+        a: &[CentreAgent],
+        t: &[CentreTier],
+        m: &[CentreMember],
+        joins: &[i64],
+        holds: &BTreeMap<String, Hold>,
+        freed: &BTreeMap<String, i64>,
+    ) -> Places {
+        agents_to_hold(
+            a,
+            t,
+            "sales@default",
+            m,
+            joins,
+            Ours {
+                holds,
+                freed,
+                on_callback: &std::collections::BTreeSet::new(),
+            },
+            1000,
+        )
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_free_agent_goes_down_the_line_and_busy_ones_are_held_for_a_waiting_callback() {
+        // Line: a live caller (joined 100), the callback (110), a live caller (120). 1001
+        // is free: it goes to the first caller (not held). The callback is then first of
+        // those left: both busy agents are held in reserve, so whichever of them is freed
+        // first is the module's, not the centre's to give the caller behind. With the
+        // callback first, 1001 is held for it and nothing else is needed.
+        let (a, t) = line_fixture();
         let m = [member(100), member(120)];
-        let none = BTreeMap::new();
-        let hold = |joins: &[i64]| -> Vec<String> {
-            agents_to_hold(&a, &t, "sales@default", &m, joins, &none, 1000)
-                .into_iter()
-                .map(|(_, agent)| agent)
-                .collect()
-        };
-        assert_eq!(hold(&[110]), ["1002@default"]);
-        assert_eq!(hold(&[90]), ["1001@default"]);
+        let p = hold_for(&a, &t, &m, &[110], &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(p.for_callbacks, []);
+        assert_eq!(p.reserve, names(&["1002@default", "1003@default"]));
+        let p = hold_for(&a, &t, &m, &[90], &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(p.for_callbacks, [(90, "1001@default".to_string())]);
+        assert_eq!(p.reserve, Vec::<String>::new());
         assert_eq!(
-            hold(&[90, 130]),
-            ["1001@default"],
-            "a fourth place has no agent"
+            hold_for(&a, &t, &m, &[], &BTreeMap::new(), &BTreeMap::new()),
+            Places::default()
         );
-        assert!(hold(&[]).is_empty());
-        assert_eq!(
-            agents_to_hold(&a, &t, "sales@default", &m, &[130, 110], &none, 1000),
-            [(110, "1002@default".to_string())],
-            "each agent with the callback it is held for"
+    }
+
+    #[test]
+    fn only_the_busy_agents_beyond_the_live_callers_ahead_are_held() {
+        // Line: callers 100 and 105 (1001, free, goes to 100), the callback (110). One live
+        // caller is still ahead of it: the busy agent likely to be freed first (1002, on a
+        // call since 900) is left to the centre for that caller, 1003 is held. A callback
+        // behind two busy agents' worth of callers needs no hold yet.
+        let (a, t) = line_fixture();
+        let m = [member(100), member(105), member(120)];
+        let p = hold_for(&a, &t, &m, &[110], &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(p.reserve, names(&["1003@default"]));
+        let p = hold_for(&a, &t, &m, &[130], &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(p, Places::default());
+        // A member already being offered an agent (Trying) has one ringing: it takes none.
+        let mut trying = member(95);
+        trying.state = "Trying".into();
+        let m = [trying, member(120)];
+        let p = hold_for(&a, &t, &m, &[110], &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(p.for_callbacks, [(110, "1001@default".to_string())]);
+    }
+
+    #[test]
+    fn a_held_agent_freed_while_a_live_caller_is_ahead_is_let_go_to_the_centre() {
+        // 1001 was held (its ready time is the module's, 1010) and is free now, but a live
+        // caller (100) is ahead of the callback (110): 1001 is no longer held, so the
+        // centre gives it to that caller; the busy ones are held for the callback.
+        let (mut a, t) = line_fixture();
+        a[0].ready_time = 1010;
+        let holds = BTreeMap::from([(
+            "1001@default".to_string(),
+            Hold {
+                until: 1010,
+                before: 0,
+            },
+        )]);
+        let p = hold_for(&a, &t, &[member(100)], &[110], &holds, &BTreeMap::new());
+        assert_eq!(p.for_callbacks, []);
+        assert!(!p.reserve.contains(&"1001@default".to_string()), "{p:?}");
+        assert_eq!(p.reserve, names(&["1002@default", "1003@default"]));
+    }
+
+    #[test]
+    fn free_agents_go_down_the_line_in_the_order_they_were_freed() {
+        // 1001 and 1002 are both free: 1002 ended its queue call at 970 (10 s wrap-up), 1001 was freed
+        // from a callback by this module at 990 (the centre's own table says nothing of
+        // it). The live caller ahead (100) gets 1002, freed first; 1001 is held for the
+        // callback (110). Without the module's instant 1001 would seem freed first.
+        let (mut a, t) = line_fixture();
+        a[1].state = CentreState::Waiting;
+        a[1].last_bridge_end = 970;
+        let m = [member(100)];
+        let freed = BTreeMap::from([("1001@default".to_string(), 990)]);
+        let p = hold_for(&a, &t, &m, &[110], &BTreeMap::new(), &freed);
+        assert_eq!(p.for_callbacks, [(110, "1001@default".to_string())]);
+        let p = hold_for(&a, &t, &m, &[110], &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(p.for_callbacks, [(110, "1002@default".to_string())]);
+    }
+
+    #[test]
+    fn an_agent_the_module_has_on_a_callback_is_not_free_for_the_line() {
+        // The centre's table still shows 1001 waiting, but the module has just taken it
+        // for a callback (its claim is under way): it is no free agent for the live caller
+        // ahead (100), so nothing is let go to the centre for that caller in its name;
+        // 1001 counts as busy and the callback (110) keeps the busy agents held.
+        let (a, t) = line_fixture();
+        let on = std::collections::BTreeSet::from(["1001@default".to_string()]);
+        let p = agents_to_hold(
+            &a,
+            &t,
+            "sales@default",
+            &[member(100)],
+            &[110],
+            Ours {
+                holds: &BTreeMap::new(),
+                freed: &BTreeMap::new(),
+                on_callback: &on,
+            },
+            1000,
         );
+        assert_eq!(p.for_callbacks, []);
+        // One live caller ahead: the busy agent likely freed first (1002) is left to the
+        // centre; 1003 and 1001 (on the callback: freed last as far as is known) are held.
+        assert_eq!(p.reserve, names(&["1003@default", "1001@default"]));
     }
 
     #[test]

@@ -254,6 +254,17 @@ impl Agents {
     pub fn list(&self) -> Vec<AgentView> {
         self.lock().list()
     }
+
+    /// The agents offered or handling a callback now, on this node or another: the
+    /// contact centre's table may still show one waiting while its claim is under way.
+    pub fn on_callback(&self) -> std::collections::BTreeSet<String> {
+        self.lock()
+            .slots
+            .iter()
+            .filter(|s| s.callback.is_some() || s.elsewhere.is_some())
+            .map(|s| s.cfg.id.clone())
+            .collect()
+    }
 }
 
 impl Pool {

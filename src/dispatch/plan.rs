@@ -54,6 +54,10 @@ pub struct Claimed {
     /// does not idle held while another one, which the centre is about to give a live
     /// caller, is raced for.
     pub held_agent: Option<String>,
+    /// It keeps its caller's place in a contact centre's line read this turn: it takes no
+    /// centre agent but [`Claimed::held_agent`] (the others are the centre's to give the
+    /// live callers ahead, or held for other places).
+    pub keeps_place: bool,
 }
 
 /// How often a callback behind live callers looks again (the centre itself looks for
@@ -80,6 +84,8 @@ pub struct Snapshot<'a> {
     /// Contact-centre agents held for callbacks' places this turn: each goes to the
     /// callback it is held for ([`Claimed::held_agent`]), never to another one's pick.
     pub reserved: std::collections::BTreeSet<String>,
+    /// Every contact-centre agent this turn read.
+    pub centre: std::collections::BTreeSet<String>,
 }
 
 /// One step for the loop to carry out.
@@ -173,7 +179,7 @@ pub fn turn(s: &Snapshot<'_>, agents: &mut Pool) -> Plan {
         }
         let at = judged_at(r, now);
         let action = match r.state {
-            State::Due => offer(s.config, c, agents, at, &s.reserved),
+            State::Due => offer(s, c, agents, at),
             State::Offering | State::Previewing | State::Dialing | State::Connected => {
                 Action::Recover {
                     request: r.clone(),
@@ -202,13 +208,8 @@ pub fn turn(s: &Snapshot<'_>, agents: &mut Pool) -> Plan {
 
 /// A due callback: moved on (expired, do-not-call, waiting), failed (no such queue), or
 /// offered to an agent picked from `agents`.
-fn offer(
-    cfg: &Config,
-    c: &Claimed,
-    agents: &mut Pool,
-    at: DateTime<Utc>,
-    reserved: &std::collections::BTreeSet<String>,
-) -> Action {
+fn offer(s: &Snapshot<'_>, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) -> Action {
+    let cfg = s.config;
     let r = &c.request;
     let Some(queue) = cfg.queue(Some(&r.queue)) else {
         let mut t = Transition::new(State::Failed, "fail");
@@ -264,8 +265,16 @@ fn offer(
         (None, Some(h)) => agents.take_held(r.id, &r.queue, h),
         _ => None,
     };
+    // A callback keeping its place takes the centre agent held for it or none: any other
+    // free one is the centre's to give a live caller ahead (racing the centre for it
+    // would lose, and leave the held one idle), or held for another callback's place.
+    let keep_out = if c.keeps_place && personal.is_none() {
+        &s.centre
+    } else {
+        &s.reserved
+    };
     let picked = held
-        .or_else(|| agents.take_except(r.id, &r.queue, personal, queue.dial.strategy, reserved));
+        .or_else(|| agents.take_except(r.id, &r.queue, personal, queue.dial.strategy, keep_out));
     match picked {
         Some(agent) => {
             let mut t = Transition::new(State::Offering, "offer");

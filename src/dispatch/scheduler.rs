@@ -135,6 +135,9 @@ pub struct Dispatcher {
     centre_failing: Mutex<Option<String>>,
     /// Contact-centre agents held for callbacks at the front of their line.
     holds: Mutex<BTreeMap<String, crate::centre::Hold>>,
+    /// When this node last freed each contact-centre agent from a callback (epoch
+    /// seconds): the centre's own tables date only the end of its queue calls.
+    centre_freed: Mutex<BTreeMap<String, i64>>,
 }
 
 /// How far ahead a hold sets an agent's ready time: renewed every turn (at least every
@@ -189,6 +192,7 @@ impl Dispatcher {
             offered: Mutex::new(std::collections::BTreeSet::new()),
             centre_failing: Mutex::new(None),
             holds: Mutex::new(BTreeMap::new()),
+            centre_freed: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -445,9 +449,19 @@ impl Dispatcher {
     pub(crate) fn release_agent(&self, id: &str, how: Released, now: DateTime<Utc>) {
         // The contact centre was told the agent was on a callback: it is free again.
         if self.agents.unclaim(id) {
+            // While callbacks keep places, the agent is held before the centre sees it
+            // free, and the loop matches it with the line at once: freed early (a short
+            // callback), it would else go to the centre's highest-scored caller, who may
+            // have joined after a waiting callback, before the next look.
+            self.hold_on_release(id, now);
             if let Err(e) = self.svc.host().centre_mark(id, CentreMark::Free) {
                 tracing::warn!("contact-centre agent {id} not set free again: {e}");
             }
+            self.centre_freed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.to_string(), now.timestamp());
+            self.nudge();
         }
         if self.agents.release(id, how, now) {
             tracing::warn!("agent {id} set away after declining in a row");
@@ -548,9 +562,11 @@ impl Dispatcher {
         // The contact centre's agents first, so the board below applies to them too.
         let links = centre_links(&cfg);
         let mut places = places::HeldPlaces::default();
+        let mut centre = std::collections::BTreeSet::new();
         if !links.is_empty() {
             if let Some((agents, tiers)) = self.sync_centre(&links, now) {
                 places = self.keep_places(&links, &agents, &tiers, now);
+                centre = agents.into_iter().map(|a| a.name).collect();
             }
         } else if !self.agents.is_empty() {
             // A reload took the last agents-from away: the centre's agents go.
@@ -603,6 +619,7 @@ impl Dispatcher {
                         transcript_pending: false,
                         ahead: 0,
                         held_agent: None,
+                        keeps_place: false,
                     });
                     continue;
                 }
@@ -626,6 +643,7 @@ impl Dispatcher {
                 } else {
                     None
                 };
+                let keeps_place = places.keeps_place(&r);
                 claimed.push(Claimed {
                     request: r,
                     running_here,
@@ -633,6 +651,7 @@ impl Dispatcher {
                     transcript_pending,
                     ahead,
                     held_agent,
+                    keeps_place,
                 });
             }
         }
@@ -654,6 +673,7 @@ impl Dispatcher {
             holding,
             claiming: limit > 0,
             reserved,
+            centre,
         };
         let plan = self.agents.with(|pool| plan::turn(&snapshot, pool));
         self.execute(plan.actions, now);

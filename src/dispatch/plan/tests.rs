@@ -102,6 +102,7 @@ fn claimed(request: CallbackRequest) -> Claimed {
         transcript_pending: false,
         ahead: 0,
         held_agent: None,
+        keeps_place: false,
     }
 }
 
@@ -114,6 +115,7 @@ fn snapshot(cfg: &Config, now: DateTime<Utc>, claimed: Vec<Claimed>) -> Snapshot
         holding: false,
         claiming: true,
         reserved: Default::default(),
+        centre: Default::default(),
     }
 }
 
@@ -207,6 +209,36 @@ fn an_agent_held_for_another_callbacks_place_is_not_taken_by_this_one() {
     agents.set_state("1002", false, now).unwrap();
     assert_eq!(moved(only(&turn(&s, &mut agents))).action, "wait");
     assert_eq!(agents.ready_for("support"), 1, "1001 is still ready, held");
+}
+
+#[test]
+fn a_callback_keeping_its_place_takes_no_centre_agent_but_the_one_held_for_it() {
+    // 1001 and 1002 are contact-centre agents, both ready, neither held for this callback
+    // (1002 is free for the centre to give the live caller ahead): the callback keeping
+    // its place in the centre's line waits rather than race the centre for 1002; once
+    // 1002 is held for it, it takes 1002. A callback from no centre line takes 1002.
+    let cfg = config();
+    let now = clock().now();
+    let centre: std::collections::BTreeSet<String> =
+        ["1001".to_string(), "1002".to_string()].into();
+    let keeping = |held: Option<&str>| Claimed {
+        keeps_place: true,
+        held_agent: held.map(str::to_string),
+        ..claimed(due(1, "support", now))
+    };
+    let mut s = snapshot(&cfg, now, vec![keeping(None)]);
+    s.centre = centre.clone();
+    s.reserved = ["1001".to_string()].into();
+    let mut agents = pool(&cfg, now - Duration::minutes(10));
+    assert_eq!(moved(only(&turn(&s, &mut agents))).action, "wait");
+    assert_eq!(agents.ready_for("support"), 2, "both still ready");
+
+    s.claimed = vec![keeping(Some("1002"))];
+    assert_eq!(offered(only(&turn(&s, &mut agents))), "1002");
+
+    let mut agents = pool(&cfg, now - Duration::minutes(10));
+    s.claimed = vec![claimed(due(1, "support", now))];
+    assert_eq!(offered(only(&turn(&s, &mut agents))), "1002");
 }
 
 #[test]

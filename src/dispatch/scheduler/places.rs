@@ -12,22 +12,35 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
-/// The contact-centre agents held this turn: by the centre's queue, each with the join
-/// time of the callback its place is kept for, in line order.
+/// The contact-centre agents held this turn: by the centre's queue, each free one with the
+/// join time of the callback its place is kept for, in line order, and those held in
+/// reserve; and the centre's queues whose line was read this turn.
 #[derive(Debug, Default)]
 pub(super) struct HeldPlaces {
     pub(super) holding: bool,
     by_queue: BTreeMap<String, Vec<(i64, String)>>,
+    reserve: std::collections::BTreeSet<String>,
+    read: std::collections::BTreeSet<String>,
 }
 
 impl HeldPlaces {
-    /// Every agent held for a callback's place.
+    /// Every agent held for a callback's place or in reserve.
     pub(super) fn agents(&self) -> std::collections::BTreeSet<String> {
         self.by_queue
             .values()
             .flatten()
             .map(|(_, agent)| agent.clone())
+            .chain(self.reserve.iter().cloned())
             .collect()
+    }
+
+    /// Whether due callback `r` keeps a place in a centre's line read this turn: it takes
+    /// no centre agent but the one held for it (any other is the centre's to give a live
+    /// caller, or held for another place).
+    pub(super) fn keeps_place(&self, r: &CallbackRequest) -> bool {
+        r.ivr_data
+            .get(crate::handover::CENTRE_QUEUE_KEY)
+            .is_some_and(|q| self.read.contains(q) && place_in(r, q).is_some())
     }
 
     /// The agent held for due callback `r`'s place (once: a second callback whose caller
@@ -40,6 +53,19 @@ impl HeldPlaces {
         let at = held.iter().position(|(j, _)| *j == joined)?;
         Some(held.remove(at).1)
     }
+}
+
+/// The join time of callback `r`'s caller if it keeps a place in the centre's queue
+/// `centre_q`: taken from it, and immediate (as a hand-over makes them: waiting for an
+/// agent, whatever its backed-off due time says; one moved to a later time keeps none).
+fn place_in(r: &CallbackRequest, centre_q: &str) -> Option<i64> {
+    use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
+    if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
+        || r.kind != crate::model::CallbackType::Immediate
+    {
+        return None;
+    }
+    r.ivr_data.get(JOINED_KEY)?.parse().ok()
 }
 
 impl Dispatcher {
@@ -190,15 +216,14 @@ impl Dispatcher {
         }
     }
 
-    /// Keeps the place of callbacks taken from a contact-centre queue: for each callback
-    /// with fewer live callers ahead of it than the queue has agents, one of the queue's
-    /// agents is held (its ready time set a few seconds ahead, renewed each turn), the one
-    /// its place would get ([`crate::centre::agents_to_hold`]), so the centre gives the
-    /// agents it frees first to the live callers ahead and not the held ones to callers
-    /// who joined later; once nobody is ahead the dispatcher takes for the callback the
-    /// agent held for it (not any free one, which the centre may be giving a live caller
-    /// at that moment), and a hold ends when no callback needs it. Returns the agents
-    /// held, each with the callback it is held for.
+    /// Keeps the place of callbacks taken from a contact-centre queue: the queue's agents
+    /// are held ([`crate::centre::agents_to_hold`]: their ready time set a few seconds
+    /// ahead, renewed each turn) so the centre gives the agents it frees only to the live
+    /// callers ahead of a waiting callback; a free agent held for a callback is taken by
+    /// it once nobody is ahead (not any other free one, which the centre may be giving a
+    /// live caller at that moment), a held agent freed while a live caller is still ahead
+    /// is let go to the centre at once, and a hold ends when no callback needs it.
+    /// Returns the agents held, each free one with the callback it is held for.
     pub(super) fn keep_places(
         &self,
         links: &[(String, String)],
@@ -221,29 +246,42 @@ impl Dispatcher {
                 .and_then(|t| crate::centre::queue_members(&t).map_err(|e| e.to_string()));
             match members {
                 Ok(m) => {
-                    // The agent each callback's place would get, by the order the agents
-                    // are likely to be freed, is held: the agents freed before it go to
-                    // the live callers ahead, none of it to a caller who joined later.
+                    // The free agents go down the line in the order they were freed, and
+                    // enough busy ones are held that the centre cannot give a caller
+                    // behind a waiting callback an agent before the next look.
                     let holds = self
                         .holds
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .clone();
+                    let freed = self
+                        .centre_freed
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    let on_callback = self.agents.on_callback();
                     let held = crate::centre::agents_to_hold(
                         agents,
                         tiers,
                         centre_q,
                         &m,
                         &joins,
-                        &holds,
+                        crate::centre::Ours {
+                            holds: &holds,
+                            freed: &freed,
+                            on_callback: &on_callback,
+                        },
                         now.timestamp(),
                     );
-                    wanted.extend(held.iter().map(|(_, agent)| agent.clone()));
+                    wanted.extend(held.for_callbacks.iter().map(|(_, agent)| agent.clone()));
+                    wanted.extend(held.reserve.iter().cloned());
+                    places.read.insert(centre_q.clone());
+                    places.reserve.extend(held.reserve);
                     places
                         .by_queue
                         .entry(centre_q.clone())
                         .or_default()
-                        .extend(held);
+                        .extend(held.for_callbacks);
                 }
                 Err(e) => tracing::debug!("the callers of {centre_q} not read: {e}"),
             }
@@ -284,6 +322,7 @@ impl Dispatcher {
         for held in places.by_queue.values_mut() {
             held.retain(|(_, agent)| !not_held.contains(agent));
         }
+        places.reserve.retain(|agent| !not_held.contains(agent));
         places.holding = !holds.is_empty();
         places
     }
@@ -291,7 +330,6 @@ impl Dispatcher {
     /// The join times of the immediate callbacks of `queue` taken from the centre's
     /// `centre_q` that wait for an agent (not yet offered).
     pub(super) fn waiting_joins(&self, queue: &str, centre_q: &str) -> Vec<i64> {
-        use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
         let mut joins = Vec::new();
         for state in [State::Scheduled, State::Rescheduled, State::Due] {
             let list = self.svc.store().list(&crate::store::ListFilter {
@@ -303,20 +341,33 @@ impl Dispatcher {
             let Ok(list) = list else {
                 continue;
             };
-            for r in list {
-                // Immediate (as a hand-over makes them): waiting for an agent, whatever its
-                // backed-off due time says.
-                if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
-                    || r.kind != crate::model::CallbackType::Immediate
-                {
-                    continue;
-                }
-                if let Some(j) = r.ivr_data.get(JOINED_KEY).and_then(|j| j.parse().ok()) {
-                    joins.push(j);
-                }
-            }
+            joins.extend(list.iter().filter_map(|r| place_in(r, centre_q)));
         }
         joins
+    }
+
+    /// Holds contact-centre agent `id`, freed from a callback, when this node holds any
+    /// agent for a callback's place (a callback waits in a centre's line): the next turn
+    /// matches it with the line (and lets it go if a live caller is ahead). It was ready
+    /// when it was offered the callback, so its own ready time is now.
+    pub(super) fn hold_on_release(&self, id: &str, now: DateTime<Utc>) {
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        if holds.is_empty() || holds.contains_key(id) {
+            return;
+        }
+        let until = now.timestamp() + HOLD_SECS;
+        match self.svc.host().centre_mark(id, CentreMark::ReadyAt(until)) {
+            Ok(()) => {
+                holds.insert(
+                    id.to_string(),
+                    crate::centre::Hold {
+                        until,
+                        before: now.timestamp(),
+                    },
+                );
+            }
+            Err(e) => tracing::warn!("contact-centre agent {id} not held: {e}"),
+        }
     }
 
     /// Ends every hold (the module stops): the agents' own ready times back.
@@ -328,5 +379,68 @@ impl Dispatcher {
                 tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CallbackType, DispatchCounts, Source, Window};
+    use chrono::TimeZone;
+
+    fn taken_from(centre_q: &str, kind: CallbackType) -> CallbackRequest {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap();
+        CallbackRequest {
+            id: 1,
+            kind,
+            number: "+12125550142".into(),
+            time_zone: "America/New_York".into(),
+            desired_at: None,
+            window: Window::default(),
+            number_type: None,
+            queue: "sales".into(),
+            agent: None,
+            remark: None,
+            ivr_data: [
+                (
+                    crate::handover::CENTRE_QUEUE_KEY.to_string(),
+                    centre_q.to_string(),
+                ),
+                (crate::handover::JOINED_KEY.to_string(), "1000".to_string()),
+            ]
+            .into(),
+            source: Source::Ivr,
+            origin_uuid: None,
+            idempotency_key: None,
+            recording: None,
+            transcript: None,
+            tags: Default::default(),
+            state: State::Due,
+            due_at: Some(now),
+            expires_at: None,
+            customer_attempts: 0,
+            created_at: now,
+            updated_at: now,
+            lease_owner: None,
+            lease_expires: None,
+            priority: 0,
+            counts: DispatchCounts::default(),
+        }
+    }
+
+    #[test]
+    fn only_an_immediate_callback_from_a_line_read_this_turn_keeps_its_place() {
+        // An immediate callback from sales@default keeps its place when that line was read
+        // (it then takes only the agent held for it); one moved to a later time (scheduled)
+        // is in no line and is held for by no agent, so it must not wait for one; neither
+        // does one whose centre's line could not be read.
+        let mut places = HeldPlaces::default();
+        places.read.insert("sales@default".into());
+        let immediate = taken_from("sales@default", CallbackType::Immediate);
+        assert!(places.keeps_place(&immediate));
+        assert_eq!(place_in(&immediate, "sales@default"), Some(1000));
+        let scheduled = taken_from("sales@default", CallbackType::Scheduled);
+        assert!(!places.keeps_place(&scheduled));
+        assert!(!places.keeps_place(&taken_from("support@default", CallbackType::Immediate)));
     }
 }

@@ -99,6 +99,20 @@ impl Dispatcher {
         }
     }
 
+    /// A callback whose contact-centre agent the centre gave a queue call first: due again
+    /// at once (the loop is nudged), not counted as a wait.
+    fn centre_took(&self, r: &CallbackRequest, agent: &str, now: DateTime<Utc>) {
+        let mut t = Transition::new(State::Rescheduled, "centre-took");
+        t.due_at = Some(now);
+        t.detail = Some(format!(
+            "contact-centre agent {agent} was given a queue call before it could be rung"
+        ));
+        if let Err(e) = self.transition(r, t, now) {
+            tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
+        }
+        self.nudge();
+    }
+
     /// A claimed callback whose agent another node took at the same instant: due again a
     /// second later, and the agents read again so the next turn does not pick that one.
     fn agent_taken(&self, r: &CallbackRequest, agent: &str, now: DateTime<Utc>) {
@@ -238,7 +252,8 @@ impl Dispatcher {
     /// offered again (no customer attempt used).
     fn ring(&self, r: CallbackRequest, agent: AgentConfig, attempt_id: i64, leg: LegRequest) {
         let centre = self.agents.in_centre(&agent.id);
-        let outcome = if centre && !self.claim_in_centre(&r, &agent.id) {
+        let refused = centre && !self.claim_in_centre(&r, &agent.id);
+        let outcome = if refused {
             // The centre gave the agent a queue call since the turn read its tables: busy,
             // not rung, not a decline.
             Ok(LegOutcome {
@@ -368,7 +383,13 @@ impl Dispatcher {
         // Let go first: once the transition below makes it claimable again, a new
         // dispatch of it must not lose its lease renewal to this thread's late let-go.
         self.let_go(r.id);
-        if current.state == State::Offering {
+        if current.state == State::Offering && refused {
+            // The centre gave the agent a queue call between this turn's reading of its
+            // tables and the claim: nobody was rung, so the callback is looked at again at
+            // the next turn (with the agent held for it then), not after the re-offer delay
+            // while an agent is held idle for it.
+            self.centre_took(&current, &agent.id, now);
+        } else if current.state == State::Offering {
             if let Err(e) = outcome::apply(
                 &self.svc,
                 &current,

@@ -20,8 +20,20 @@
 //!   callback got its agent. An agent is freed when its live call ends (this bench ends
 //!   it) or when its callback's agent leg ends (the module's trace says when, on the
 //!   simulator's clock): a callback ends between this bench's looks at the agents, so
-//!   the next look would date it a second late. An agent idle when its caller joined
-//!   serves it from the join. Goal 0.
+//!   the next look would date it a second late; a leg the centre refused (`USER_BUSY`
+//!   unanswered: it gave the agent a queue call before the module's claim) never had the
+//!   agent, and frees no one. An agent idle when its caller joined
+//!   serves it from the join. When one pass of the centre's dispatch serves several live
+//!   callers, it pairs them with the free agents by its own agent order (tier position),
+//!   not by when each agent was freed: the pass's freed instants go to its callers in
+//!   line order, earliest first (else a caller first in line handed the agent freed last
+//!   in the pass would count as served after a callback behind it, though no caller
+//!   behind it was served before it). Goal 0.
+//!
+//!   The module's looks are paced in real time (its runtime function waits up to a
+//!   second, its loop sleeps what the host's clock says is left), so at 300 ms of real
+//!   time per virtual second it looks at the centre every two to three virtual seconds:
+//!   the place is kept by holds the centre obeys between looks, not by looking often.
 //! - `ewt_abs_error_s_p50`: for each callback the module estimated a wait for when it was
 //!   taken from the queue (`estimated_wait_seconds`, the centre's line and handling), the
 //!   absolute difference to the wait until the agent who took it was rung, in virtual seconds.
@@ -185,8 +197,11 @@ fn main() {
         let show: Value =
             serde_json::from_str(&sim.api(&format!("callback json show {id}"))).unwrap();
         for leg in show["trace"]["attempts"].as_array().into_iter().flatten() {
+            // A leg the centre refused (it gave the agent a queue call before the claim)
+            // never rang the agent: its end frees no one.
+            let refused = leg["hangup_cause"] == "USER_BUSY" && leg["answered_at"].is_null();
             if let (Some(a), Some(end)) = (leg["agent"].as_str(), epoch(&leg["ended_at"])) {
-                if leg["leg"] == "agent" {
+                if leg["leg"] == "agent" && !refused {
                     freed.entry(a.to_string()).or_default().push(end);
                 }
             }
@@ -194,13 +209,36 @@ fn main() {
     }
     // A caller was served at the instant the agent it was given was freed last before
     // that, or at its own join when the agent was already free (idle) then.
+    let mut freed_at: Vec<i64> = served
+        .iter()
+        .map(|(_, a, at)| {
+            freed
+                .get(a)
+                .and_then(|f| f.iter().filter(|e| **e <= *at).max().copied())
+                .unwrap_or(*at)
+        })
+        .collect();
+    // One pass of the centre's dispatch gives its live callers, highest score first, the
+    // agents free then, paired by its own agent order (tier position), not by when they
+    // were freed: the pass serves the instants its agents were freed, the earliest to the
+    // caller first in line.
+    let mut passes: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, (n, _, at)) in served.iter().enumerate() {
+        if n.starts_with("live") {
+            passes.entry(*at).or_default().push(i);
+        }
+    }
+    for pass in passes.values() {
+        let mut instants: Vec<i64> = pass.iter().map(|&i| freed_at[i]).collect();
+        instants.sort_unstable();
+        for (&i, t) in pass.iter().zip(instants) {
+            freed_at[i] = t;
+        }
+    }
     let served: Vec<(String, i64)> = served
         .into_iter()
-        .map(|(n, a, at)| {
-            let freed_at = freed
-                .get(&a)
-                .and_then(|f| f.iter().filter(|e| **e <= at).max().copied())
-                .unwrap_or(at);
+        .zip(freed_at)
+        .map(|((n, _, _), freed_at)| {
             let at = freed_at.max(joined[&n]);
             (n, at)
         })

@@ -334,6 +334,78 @@ fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_or
     assert!(trace.contains(&"place-wait".to_string()), "{trace:?}");
 }
 
+#[test]
+fn the_agent_freed_first_goes_to_the_callback_at_the_front_whichever_it_is() {
+    // Two agents on queue calls: 3101's began first (the one likely to be freed first),
+    // 3102's later. The callback is first in line, a live caller joined after it. 3102's
+    // call ends first: the module held both agents (not only the one its place was
+    // predicted to get), so mod_callcenter does not give 3102 to the later caller, and the
+    // callback takes 3102; the later caller gets 3101 when its call ends.
+    let sim = sim();
+    let _m = load();
+    let (first, second) = ("3101@default", "3102@default");
+    for (name, position) in [(first, 1), (second, 2)] {
+        for cmd in [
+            format!("callcenter_config agent add {name} callback"),
+            format!("callcenter_config agent set contact {name} user/{name}"),
+            format!("callcenter_config agent set status {name} Available"),
+            format!("callcenter_config agent set state {name} Waiting"),
+            format!("callcenter_config tier add sales@default {name} 1 {position}"),
+        ] {
+            assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
+        }
+        answers_and_accepts(&sim, &format!("user/{name}"));
+    }
+    // mod_callcenter bridges a caller to each agent, 3101 first.
+    sim.callcenter_caller("sales@default", "live-a", "+12125550171");
+    assert_eq!(
+        sim.callcenter_dispatch(),
+        [("live-a".to_string(), first.to_string())]
+    );
+    sim.advance(Duration::seconds(5));
+    sim.callcenter_caller("sales@default", "live-b", "+12125550172");
+    assert_eq!(
+        sim.callcenter_dispatch(),
+        [("live-b".to_string(), second.to_string())]
+    );
+    sim.advance(Duration::seconds(5));
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    sim.execute(&call, "callback_queue_exit", "");
+    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    sim.advance(Duration::seconds(2));
+    sim.callcenter_caller("sales@default", "live-c", "+12125550173");
+    wait_for("both busy agents held for the callback", || {
+        let now = sim.now().timestamp();
+        ready_time(&sim, first) > now && ready_time(&sim, second) > now
+    });
+    // 3102's call ends first (mod_callcenter.c:2086-2090, then Waiting at :2231).
+    sim.callcenter_call_ends(second);
+    sim.advance(Duration::seconds(1));
+    assert_eq!(
+        sim.callcenter_dispatch(),
+        [],
+        "live-c joined after the callback"
+    );
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], second);
+    // With the callback served, the holds end and 3101's end goes to live-c.
+    wait_for("the holds ended", || {
+        ready_time(&sim, first) <= sim.now().timestamp()
+    });
+    sim.callcenter_call_ends(first);
+    sim.advance(Duration::seconds(1));
+    let served = sim.callcenter_dispatch();
+    assert!(
+        served.contains(&("live-c".to_string(), first.to_string())),
+        "{served:?}"
+    );
+}
+
 /// The queue tests' configuration with the in-queue offer on (`offer-after-wait` 5m for
 /// sales) and the REST API on 127.0.0.1 with a metrics key and a create key; the module
 /// loaded with it, and the API's address.
