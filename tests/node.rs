@@ -539,3 +539,36 @@ fn a_callback_due_after_the_dispatchers_next_wake_does_not_wake_it_and_one_due_n
     assert!(eventually(|| offered(&svc, now.id)), "not offered");
     node.stop();
 }
+
+#[test]
+fn a_callback_due_now_wakes_a_loop_still_asleep_past_its_instant() {
+    // The host's clock steps past the instant the loop sleeps until (it sleeps on the
+    // machine's clock for what was left, 30 minutes): a callback due now wakes it and is
+    // offered, rather than waiting for the loop's own wake-up or the runtime's next look.
+    let dir = tempfile::tempdir().unwrap();
+    let clk = clock();
+    let config = Config::from_xml(&conf(dir.path(), NO_HTTP, "")).unwrap();
+    let node = Node::start(config, Arc::new(Detached::default()), clk.clone(), None).unwrap();
+    let (svc, d) = (node.service().clone(), node.dispatcher().clone());
+    d.set_agent("1001", true).unwrap();
+    let when = Requested::After(chrono::Duration::minutes(30));
+    let first = svc
+        .request(NewRequest::new(
+            CallbackType::Delayed,
+            "030 1234561",
+            when,
+            Source::Api,
+        ))
+        .unwrap()
+        .0;
+    let due = first.due_at.unwrap();
+    assert!(
+        eventually(|| d.sleeping_until().is_some_and(|at| at < due)),
+        "the loop never slept until the first callback"
+    );
+    // Past the loop's instant, with nobody calling `check_clock`.
+    clk.advance(chrono::Duration::minutes(31));
+    let now = svc.request(immediate("030 1234563")).unwrap().0;
+    assert!(eventually(|| offered(&svc, now.id)), "not offered");
+    node.stop();
+}

@@ -306,8 +306,13 @@ impl Dispatcher {
     /// the HTTP bench's node, a capture-only node), a loop already nudged that has not
     /// begun that turn (it reads the store after this change was committed), and a
     /// sleeping loop that wakes at or before the instant it would claim `r` (its turn then
-    /// reads `r` from the store, as the next due time or as due). A loop in the middle of a
-    /// turn is nudged: the turn may have read the store before this change.
+    /// reads `r` from the store, as the next due time or as due) and whose instant the
+    /// host's clock has not passed yet. A loop in the middle of a turn is nudged: the turn
+    /// may have read the store before this change. So is a loop still asleep past its
+    /// instant: the host's clock stepped beyond it (see [`Dispatcher::check_clock`]), and
+    /// the loop would otherwise lie asleep until the runtime thread's next look, up to a
+    /// second later, while a callback handed over from a queue waits for its agents to be
+    /// held.
     pub fn changed(&self, r: &CallbackRequest) {
         let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
         if g.agentless || g.nudges != g.taken {
@@ -318,7 +323,7 @@ impl Dispatcher {
             .filter(|_| r.state.is_pending())
             .map(|due| due - LOOKAHEAD);
         if let (Some(wake_at), Some(at)) = (g.wake_at, claimable_at) {
-            if wake_at <= at {
+            if wake_at <= at && wake_at > self.svc.now() {
                 return;
             }
         }
