@@ -282,19 +282,21 @@ struct RegionTypes {
     same_fixed_and_mobile: bool,
 }
 
-/// Compiled patterns by region id (`None`: a region whose patterns did not compile).
-type Compiled = HashMap<&'static str, Option<Arc<RegionTypes>>>;
+/// Compiled patterns by calling code and region id (`None`: a region whose patterns did
+/// not compile). The id alone does not do: the nine non-geographic codes (+800, +870,
+/// +882, ...) all have the id "001", each with its own plan.
+type Compiled = HashMap<(u16, &'static str), Option<Arc<RegionTypes>>>;
 
 /// The regions' compiled patterns, compiled on a region's first number.
 static REGION_TYPES: LazyLock<std::sync::RwLock<Compiled>> = LazyLock::new(Default::default);
 
 impl RegionTypes {
     fn of(meta: &'static phonenumber::Metadata) -> Option<Arc<Self>> {
-        let id = meta.id();
+        let id = (meta.country_code(), meta.id());
         if let Some(known) = REGION_TYPES
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
+            .get(&id)
         {
             return known.clone();
         }
@@ -434,10 +436,17 @@ mod tests {
     fn number_types_match_the_librarys() {
         // Every example number of every region's plan, and each with its last digit
         // changed or dropped (other types, unknown ones): the one-pass type is the
-        // library's own `number_type`.
+        // library's own `number_type`. The plans by calling code, so each of the
+        // non-geographic codes that share the region id "001" is checked with its own,
+        // in one process (the compiled patterns are kept by code and id).
         let db = &*phonenumber::metadata::DATABASE;
         let mut checked = 0;
-        for meta in db.iter() {
+        let plans = (1..=999u16).flat_map(|code| db.by_code(&code).unwrap_or_default());
+        let mut non_geographic = std::collections::BTreeSet::new();
+        for meta in plans {
+            if meta.id() == "001" {
+                non_geographic.insert(meta.country_code());
+            }
             let d = meta.descriptors();
             let examples = [
                 d.fixed_line(),
@@ -474,6 +483,10 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "only {checked} numbers checked");
+        assert!(
+            non_geographic.len() >= 9,
+            "non-geographic plans checked: {non_geographic:?}"
+        );
     }
 
     fn policy() -> NumberPolicy {
