@@ -142,7 +142,9 @@ impl Group {
         s.settled = n;
         if let Some(e) = failure {
             let waiting = members.saturating_sub(usize::from(by_member));
-            // A member that panicked never reads its group's error: forget old entries.
+            // Every waiting member reads its group's error once (one that panics settles
+            // its group first, `super::member`); old entries are forgotten all the same, a
+            // bound should a member ever not come back for its own.
             s.failed.retain(|(m, _, _)| m + 1024 > n);
             if waiting > 0 {
                 s.failed.push((n, copy(e), waiting));
