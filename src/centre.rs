@@ -253,6 +253,31 @@ pub struct Hold {
     pub before: i64,
 }
 
+impl Hold {
+    /// The hold of an agent renewed to `until`, from the hold it had and its ready time in
+    /// the centre's table now: the ready time it goes back to is the one before the hold
+    /// while the table still shows the hold, else the one the centre set since (a delay
+    /// after a call it could not get the agent to take, mod_callcenter.c:2191-2195); and
+    /// the hold never sets it earlier than that.
+    pub fn renewed(had: Option<&Hold>, table_ready: i64, until: i64) -> Hold {
+        let before = match had {
+            Some(h) if h.until == table_ready => h.before,
+            _ => table_ready,
+        };
+        Hold {
+            until: until.max(before),
+            before,
+        }
+    }
+
+    /// Whether ending this hold sets the agent's ready time back: only while the centre's
+    /// table still shows it (or no longer lists the agent); a ready time the centre set
+    /// since is its own and stays.
+    pub fn shown(&self, table_ready: Option<i64>) -> bool {
+        table_ready.is_none_or(|t| t == self.until)
+    }
+}
+
 /// A caller in one of the centre's queues (a row of its member list).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CentreMember {

@@ -301,3 +301,39 @@ fn wrap_up_ready_time_and_outside_calls_keep_an_agent_busy() {
         Some("on a call outside the queues")
     );
 }
+
+#[test]
+fn a_hold_keeps_the_ready_time_the_centre_set_since() {
+    // Held from 100 (the agent's own ready time) to 1010, renewed to 1020 while the
+    // table shows the hold: it still goes back to 100. The centre then delays the agent to
+    // 1500 itself (an offer it could not get the agent to take): the next renewal adopts
+    // 1500 as the agent's own and never writes an earlier time; ending a hold the table no
+    // longer shows writes nothing.
+    let first = Hold::renewed(None, 100, 1010);
+    assert_eq!(
+        first,
+        Hold {
+            until: 1010,
+            before: 100
+        }
+    );
+    let again = Hold::renewed(Some(&first), 1010, 1020);
+    assert_eq!(
+        again,
+        Hold {
+            until: 1020,
+            before: 100
+        }
+    );
+    assert!(again.shown(Some(1020)));
+    assert!(again.shown(None), "an agent the centre no longer lists");
+    assert!(!again.shown(Some(1500)), "the centre's own delay stays");
+    let delayed = Hold::renewed(Some(&again), 1500, 1030);
+    assert_eq!(
+        delayed,
+        Hold {
+            until: 1500,
+            before: 1500
+        }
+    );
+}

@@ -255,6 +255,19 @@ impl Agents {
         self.lock().list()
     }
 
+    /// The contact centre's agents a callback may go to: listed by the centre with an
+    /// entry this node can dial, and not set away here. Only these are held for a
+    /// callback's place: one held that no callback can take would idle held while the
+    /// callback it was held for waits for it.
+    pub fn centre_takeable(&self) -> std::collections::BTreeSet<String> {
+        self.lock()
+            .slots
+            .iter()
+            .filter(|s| s.in_centre && s.state != AgentState::Away)
+            .map(|s| s.cfg.id.clone())
+            .collect()
+    }
+
     /// The agents offered or handling a callback now, on this node or another: the
     /// contact centre's table may still show one waiting while its claim is under way.
     pub fn on_callback(&self) -> std::collections::BTreeSet<String> {

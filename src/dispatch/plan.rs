@@ -286,6 +286,22 @@ fn offer(s: &Snapshot<'_>, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) ->
                 change: t,
             }
         }
+        // A callback keeping its place holds its agents (the free one falling to it, the
+        // busy ones the callers behind would get): it looks again as often as a callback
+        // behind live callers, not backing off while its held agent idles for it.
+        None if c.keeps_place && personal.is_none() => {
+            let mut t = Transition::new(State::Rescheduled, PLACE_WAIT);
+            t.due_at = Some(at + PLACE_POLL);
+            t.detail = Some(format!(
+                "at the front of its place in line, no agent of queue {} free for it yet",
+                r.queue
+            ));
+            Action::Move {
+                request: r.clone(),
+                change: t,
+                at,
+            }
+        }
         None => {
             // Waiting again and again backs off (doubling, at most 5 minutes), so a queue
             // nobody staffs does not fill the trace; an agent getting ready pulls waiting

@@ -202,6 +202,37 @@ fn contact_centre_agents_are_offered_only_when_the_centre_has_them_free() {
 }
 
 #[test]
+fn only_centre_agents_a_callback_can_take_are_held_for_places() {
+    // The centre's agents the pool has (their entry dialled) and not set away here may be
+    // held for a callback's place, busy or not; one set away, an <agents> agent the centre
+    // does not list and one the centre does not list any more may not.
+    use crate::centre::Member;
+    let a = Agents::new(&[agent("1001", &["support"])], 3, t0());
+    let member = |id: &str, busy: Option<&str>| Member {
+        config: AgentConfig {
+            id: id.into(),
+            dial: format!("user/{id}"),
+            queues: vec!["sales".into()],
+            start_ready: true,
+        },
+        busy: busy.map(str::to_string),
+    };
+    a.sync_centre(
+        Some(&[
+            member("2001@default", None),
+            member("2002@default", Some("on a queue call")),
+            member("2003@default", None),
+        ]),
+        t0(),
+    );
+    a.set_state("2003@default", false, t0()).unwrap();
+    let names = |s: std::collections::BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
+    assert_eq!(names(a.centre_takeable()), ["2001@default", "2002@default"]);
+    a.sync_centre(Some(&[member("2002@default", None)]), t0());
+    assert_eq!(names(a.centre_takeable()), ["2002@default"]);
+}
+
+#[test]
 fn declines_in_a_row_set_an_agent_away() {
     // Three declines in a row: away; a handled callback in between resets the count.
     let a = Agents::new(&[agent("1001", &["support"])], 3, t0());

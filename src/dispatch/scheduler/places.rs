@@ -56,8 +56,8 @@ impl HeldPlaces {
 }
 
 /// The join time of callback `r`'s caller if it keeps a place in the centre's queue
-/// `centre_q`: taken from it, and immediate (as a hand-over makes them: waiting for an
-/// agent, whatever its backed-off due time says; one moved to a later time keeps none).
+/// `centre_q`: taken from it, and immediate (as a hand-over makes them; one moved to a
+/// later time by a reschedule is scheduled and keeps none).
 fn place_in(r: &CallbackRequest, centre_q: &str) -> Option<i64> {
     use crate::handover::{CENTRE_QUEUE_KEY, JOINED_KEY};
     if r.ivr_data.get(CENTRE_QUEUE_KEY).map(String::as_str) != Some(centre_q)
@@ -66,6 +66,21 @@ fn place_in(r: &CallbackRequest, centre_q: &str) -> Option<i64> {
         return None;
     }
     r.ivr_data.get(JOINED_KEY)?.parse().ok()
+}
+
+/// The join time of waiting callback `r`'s caller if agents are to be held for its place
+/// in the centre's queue `centre_q` at `now`: it keeps a place ([`place_in`]) and is due
+/// within a hold. One the dispatcher moved on for longer (to the customer's window or the
+/// legal hours, the queue's opening, its transcript, a re-offer delay after a decline)
+/// holds no agent meanwhile: it could not take one, and the centre's callers behind it
+/// would wait on it. It is back in its place in line once due again.
+fn held_for(r: &CallbackRequest, centre_q: &str, now: DateTime<Utc>) -> Option<i64> {
+    if r.due_at
+        .is_some_and(|due| due > now + chrono::Duration::seconds(HOLD_SECS))
+    {
+        return None;
+    }
+    place_in(r, centre_q)
 }
 
 impl Dispatcher {
@@ -233,8 +248,26 @@ impl Dispatcher {
     ) -> HeldPlaces {
         let mut wanted = std::collections::BTreeSet::new();
         let mut places = HeldPlaces::default();
+        // The holds this turn judges: one an agent freed from a callback gets meanwhile
+        // ([`Self::hold_on_release`]) is judged at the next turn, not ended unseen.
+        let judged: std::collections::BTreeSet<String> = self
+            .holds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        // Only agents a callback can take are walked with the line (one whose entry cannot
+        // be dialled, or set away here, is the centre's alone).
+        let takeable = self.agents.centre_takeable();
+        let walked: Vec<crate::centre::CentreAgent> = agents
+            .iter()
+            .filter(|a| takeable.contains(&a.name))
+            .cloned()
+            .collect();
+        let table_ready = |name: &str| agents.iter().find(|a| a.name == name).map(|a| a.ready_time);
         for (ours, centre_q) in links {
-            let joins = self.waiting_joins(ours, centre_q);
+            let joins = self.waiting_joins(ours, centre_q, now);
             if joins.is_empty() {
                 continue;
             }
@@ -261,7 +294,7 @@ impl Dispatcher {
                         .clone();
                     let on_callback = self.agents.on_callback();
                     let held = crate::centre::agents_to_hold(
-                        agents,
+                        &walked,
                         tiers,
                         centre_q,
                         &m,
@@ -289,8 +322,11 @@ impl Dispatcher {
         let host = self.svc.host();
         let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
         holds.retain(|agent, h| {
-            if wanted.contains(agent) {
+            if wanted.contains(agent) || !judged.contains(agent) {
                 return true;
+            }
+            if !h.shown(table_ready(agent)) {
+                return false;
             }
             if let Err(e) = host.centre_mark(agent, CentreMark::ReadyAt(h.before)) {
                 tracing::warn!("contact-centre agent {agent}: hold not ended: {e}");
@@ -300,16 +336,14 @@ impl Dispatcher {
         let until = now.timestamp() + HOLD_SECS;
         let mut not_held = std::collections::BTreeSet::new();
         for agent in wanted {
-            let before = match holds.get(&agent) {
-                Some(h) => h.before,
-                None => agents
-                    .iter()
-                    .find(|a| a.name == agent)
-                    .map_or(0, |a| a.ready_time),
-            };
-            match host.centre_mark(&agent, CentreMark::ReadyAt(until)) {
+            let hold = crate::centre::Hold::renewed(
+                holds.get(&agent),
+                table_ready(&agent).unwrap_or(0),
+                until,
+            );
+            match host.centre_mark(&agent, CentreMark::ReadyAt(hold.until)) {
                 Ok(()) => {
-                    holds.insert(agent, crate::centre::Hold { until, before });
+                    holds.insert(agent, hold);
                 }
                 Err(e) => {
                     tracing::warn!("contact-centre agent {agent} not held: {e}");
@@ -328,8 +362,14 @@ impl Dispatcher {
     }
 
     /// The join times of the immediate callbacks of `queue` taken from the centre's
-    /// `centre_q` that wait for an agent (not yet offered).
-    pub(super) fn waiting_joins(&self, queue: &str, centre_q: &str) -> Vec<i64> {
+    /// `centre_q` that wait for an agent (not yet offered) and are due within a hold
+    /// ([`held_for`]).
+    pub(super) fn waiting_joins(
+        &self,
+        queue: &str,
+        centre_q: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<i64> {
         let mut joins = Vec::new();
         for state in [State::Scheduled, State::Rescheduled, State::Due] {
             let list = self.svc.store().list(&crate::store::ListFilter {
@@ -341,7 +381,7 @@ impl Dispatcher {
             let Ok(list) = list else {
                 continue;
             };
-            joins.extend(list.iter().filter_map(|r| place_in(r, centre_q)));
+            joins.extend(list.iter().filter_map(|r| held_for(r, centre_q, now)));
         }
         joins
     }
@@ -442,5 +482,28 @@ mod tests {
         let scheduled = taken_from("sales@default", CallbackType::Scheduled);
         assert!(!places.keeps_place(&scheduled));
         assert!(!places.keeps_place(&taken_from("support@default", CallbackType::Immediate)));
+    }
+
+    #[test]
+    fn agents_are_held_only_for_a_place_due_within_a_hold() {
+        // A callback waiting in its place (due now, or looking again in 2 s) has agents
+        // held for it; one moved past a hold's length (to the customer's legal hours, a
+        // queue's opening) holds none until it is due again, nor does a scheduled one.
+        let mut r = taken_from("sales@default", CallbackType::Immediate);
+        let now = r.due_at.unwrap();
+        assert_eq!(held_for(&r, "sales@default", now), Some(1000));
+        r.due_at = Some(now + chrono::Duration::seconds(2));
+        assert_eq!(held_for(&r, "sales@default", now), Some(1000));
+        r.due_at = Some(now + chrono::Duration::seconds(HOLD_SECS));
+        assert_eq!(held_for(&r, "sales@default", now), Some(1000));
+        r.due_at = Some(now + chrono::Duration::hours(11));
+        assert_eq!(held_for(&r, "sales@default", now), None);
+        assert_eq!(
+            held_for(&r, "sales@default", now + chrono::Duration::hours(11)),
+            Some(1000),
+            "due again: back in its place"
+        );
+        let scheduled = taken_from("sales@default", CallbackType::Scheduled);
+        assert_eq!(held_for(&scheduled, "sales@default", now), None);
     }
 }
