@@ -138,6 +138,10 @@ pub struct Dispatcher {
     /// When this node last freed each contact-centre agent from a callback (epoch
     /// seconds): the centre's own tables date only the end of its queue calls.
     centre_freed: Mutex<BTreeMap<String, i64>>,
+    /// The contact-centre agent whose claim the centre last refused, by callback: a
+    /// refusal is retried at once once, a second one for the same agent in a row goes the
+    /// re-offer delay (a claim that can never succeed does not spin the loop).
+    centre_refused: Mutex<BTreeMap<CallbackId, String>>,
 }
 
 /// How far ahead a hold sets an agent's ready time: renewed every turn (at least every
@@ -193,6 +197,7 @@ impl Dispatcher {
             centre_failing: Mutex::new(None),
             holds: Mutex::new(BTreeMap::new()),
             centre_freed: Mutex::new(BTreeMap::new()),
+            centre_refused: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -247,7 +252,13 @@ impl Dispatcher {
         let changed =
             self.agents
                 .reconfigure(&cfg.agents, cfg.dispatch.declines_to_away, self.svc.now());
-        // A new agent, queue or hour may make waiting callbacks dispatchable now.
+        // A new agent, queue or hour may make waiting callbacks dispatchable now. Until
+        // the next turn says otherwise, the node may have agents to ring: a callback
+        // stored before that turn's end must wake it (see [`Dispatcher::changed`]).
+        self.signal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .agentless = false;
         self.nudge();
         changed
     }
@@ -459,13 +470,14 @@ impl Dispatcher {
             // callback), it would else go to the centre's highest-scored caller, who may
             // have joined after a waiting callback, before the next look.
             self.hold_on_release(id, now);
-            if let Err(e) = self.svc.host().centre_mark(id, CentreMark::Free) {
-                tracing::warn!("contact-centre agent {id} not set free again: {e}");
-            }
+            // Dated before the centre sees it free, so no turn orders it by an older end.
             self.centre_freed
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(id.to_string(), now.timestamp());
+            if let Err(e) = self.svc.host().centre_mark(id, CentreMark::Free) {
+                tracing::warn!("contact-centre agent {id} not set free again: {e}");
+            }
             self.nudge();
         }
         if self.agents.release(id, how, now) {
@@ -525,14 +537,17 @@ impl Dispatcher {
             };
             let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
             g.turns += 1;
-            g.agentless = agentless;
             if g.stop {
                 break;
             }
             if g.nudges != g.taken {
+                // Another turn follows at once; until it has run, a change wakes the loop
+                // (a reload may have brought agents since `agentless` was read).
+                g.agentless = false;
                 g.taken = g.nudges;
                 continue;
             }
+            g.agentless = agentless;
             g.wake_at = wake_at;
             let (mut g, _) = self
                 .wake

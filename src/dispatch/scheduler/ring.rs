@@ -25,6 +25,10 @@ impl Dispatcher {
         match self.svc.host().centre_mark(agent, CentreMark::Claim) {
             Ok(()) => {
                 self.agents.set_claimed(agent);
+                self.centre_refused
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&r.id);
                 true
             }
             Err(e) => {
@@ -97,6 +101,28 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// Whether the centre's refusal of `agent` for callback `id` is the first in a row for
+    /// that agent: the next turn reads the centre's tables again, so a real race does not
+    /// pick the same agent twice; a claim refused again (the centre does not know the
+    /// agent's name, its command fails) is an ordinary busy agent, offered again after
+    /// the re-offer delay.
+    fn first_refusal(&self, id: CallbackId, agent: &str) -> bool {
+        let mut refused = self
+            .centre_refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if refused.get(&id).is_some_and(|a| a == agent) {
+            refused.remove(&id);
+            return false;
+        }
+        // Bounded: entries of callbacks that went on elsewhere are dropped wholesale.
+        if refused.len() >= 10_000 {
+            refused.clear();
+        }
+        refused.insert(id, agent.to_string());
+        true
     }
 
     /// A callback whose contact-centre agent the centre gave a queue call first: due again
@@ -383,7 +409,7 @@ impl Dispatcher {
         // Let go first: once the transition below makes it claimable again, a new
         // dispatch of it must not lose its lease renewal to this thread's late let-go.
         self.let_go(r.id);
-        if current.state == State::Offering && refused {
+        if current.state == State::Offering && refused && self.first_refusal(r.id, &agent.id) {
             // The centre gave the agent a queue call between this turn's reading of its
             // tables and the claim: nobody was rung, so the callback is looked at again at
             // the next turn (with the agent held for it then), not after the re-offer delay
