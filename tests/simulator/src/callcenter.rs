@@ -81,6 +81,16 @@ pub struct Callcenter {
     pub tiers: Vec<Tier>,
     pub members: Vec<Member>,
     pub state_changes: BTreeMap<String, Vec<String>>,
+    /// The centre's dispatch passes as soon as `callcenter_config` sets an agent `Waiting`
+    /// (its thread looks every 100 ms, :2779-2790: it sees a freed agent before a module
+    /// that looks once a second); the pairs those passes served are in `served_on_free`.
+    pub pass_on_free: bool,
+    pub served_on_free: Vec<(String, String)>,
+    /// A waiting member the centre bridges to the agent named by the next
+    /// `state_if_waiting` (if it would ring that agent for the member), just before that
+    /// claim is looked at: its own dispatch took the agent between the claimer's reading
+    /// of the tables and its claim. Taken by that claim either way.
+    pub bridge_before_claim: Option<String>,
 }
 
 /// `AGENT_STATUS_CHART` (:111-118), compared without case (`cc_agent_str2status`, :347-360).
@@ -169,6 +179,9 @@ impl Callcenter {
             tiers: Vec::new(),
             members: Vec::new(),
             state_changes: BTreeMap::new(),
+            pass_on_free: false,
+            served_on_free: Vec::new(),
+            bridge_before_claim: None,
         }
     }
 
@@ -267,6 +280,10 @@ impl Callcenter {
                     return "-ERR Invalid Agent State!\n".into();
                 }
                 self.set_state(name, value);
+                if value.eq_ignore_ascii_case("Waiting") && self.pass_on_free {
+                    let served = self.dispatch(now_epoch);
+                    self.served_on_free.extend(served);
+                }
                 if value.eq_ignore_ascii_case("Receiving") {
                     if let Some(v) = self
                         .agent_mut(name)
@@ -281,6 +298,18 @@ impl Callcenter {
             "state_if_waiting" => {
                 if !known(&STATES, value) {
                     return "-ERR Invalid Agent State!\n".into();
+                }
+                // The centre's own dispatch may have taken the agent first, if it would
+                // ring it for that member.
+                if let Some(member) = self.bridge_before_claim.take() {
+                    let i = self.members.iter().position(|m| {
+                        m.uuid == member
+                            && m.state == "Waiting"
+                            && self.would_ring(name, &m.queue, now_epoch)
+                    });
+                    if let Some(i) = i {
+                        self.bridge(i, name, now_epoch);
+                    }
                 }
                 let waiting = self.agents.iter().any(|a| {
                     &a.name == name
@@ -484,53 +513,62 @@ impl Callcenter {
         let mut served = Vec::new();
         for i in order {
             let queue = self.members[i].queue.clone();
-            let mut tiers: Vec<&Tier> = self
-                .tiers
-                .iter()
-                .filter(|t| {
-                    t.queue == queue
-                        && (t.state.eq_ignore_ascii_case("Ready")
-                            || t.state.eq_ignore_ascii_case("No Answer"))
-                })
-                .collect();
+            let mut tiers: Vec<&Tier> = self.tiers.iter().filter(|t| t.queue == queue).collect();
             tiers.sort_by_key(|t| (t.level, t.position));
-            let num = |a: &Agent, k: &str| {
-                a.numbers
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map_or(0, |(_, v)| *v)
-            };
-            let pick = tiers.iter().find_map(|t| {
-                self.agents
-                    .iter()
-                    .find(|a| {
-                        a.name == t.agent
-                            && a.state.eq_ignore_ascii_case("Waiting")
-                            && (a.status.eq_ignore_ascii_case("Available")
-                                || a.status.eq_ignore_ascii_case("Available (On Demand)"))
-                            && num(a, "last_bridge_end") < now_epoch - num(a, "wrap_up_time")
-                            && num(a, "ready_time") <= now_epoch
-                    })
-                    .map(|a| a.name.clone())
-            });
+            let pick = tiers
+                .iter()
+                .find(|t| self.would_ring(&t.agent, &queue, now_epoch))
+                .map(|t| t.agent.clone());
             if let Some(agent) = pick {
-                // The bridge counts a call and starts its talk time (:2034-2036).
-                if let Some(a) = self.agent_mut(&agent) {
-                    if let Some(v) = a.number_mut("last_bridge_start") {
-                        *v = now_epoch;
-                    }
-                    if let Some(v) = a.number_mut("calls_answered") {
-                        *v += 1;
-                    }
-                }
-                self.set_state(&agent, "In a queue call");
-                let m = &mut self.members[i];
-                m.state = "Answered".into();
-                m.serving_agent = agent.clone();
-                served.push((m.uuid.clone(), agent));
+                self.bridge(i, &agent, now_epoch);
+                served.push((self.members[i].uuid.clone(), agent));
             }
         }
         served
+    }
+
+    /// Whether `agents_callback` would contact `agent` for a member of `queue` now
+    /// (:2325-2345): its tier in the queue Ready or No Answer, state Waiting, status
+    /// Available or on demand, past wrap-up and ready_time.
+    fn would_ring(&self, agent: &str, queue: &str, now_epoch: i64) -> bool {
+        let tiered = self.tiers.iter().any(|t| {
+            t.agent == agent
+                && t.queue == queue
+                && (t.state.eq_ignore_ascii_case("Ready")
+                    || t.state.eq_ignore_ascii_case("No Answer"))
+        });
+        let num = |a: &Agent, k: &str| {
+            a.numbers
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map_or(0, |(_, v)| *v)
+        };
+        tiered
+            && self.agents.iter().any(|a| {
+                a.name == agent
+                    && a.state.eq_ignore_ascii_case("Waiting")
+                    && (a.status.eq_ignore_ascii_case("Available")
+                        || a.status.eq_ignore_ascii_case("Available (On Demand)"))
+                    && num(a, "last_bridge_end") < now_epoch - num(a, "wrap_up_time")
+                    && num(a, "ready_time") <= now_epoch
+            })
+    }
+
+    /// Member `i` bridged to `agent`: the agent goes `In a queue call` (:2042), the bridge
+    /// counts a call and starts its talk time (:2034-2036), the member is `Answered`.
+    fn bridge(&mut self, i: usize, agent: &str, now_epoch: i64) {
+        if let Some(a) = self.agent_mut(agent) {
+            if let Some(v) = a.number_mut("last_bridge_start") {
+                *v = now_epoch;
+            }
+            if let Some(v) = a.number_mut("calls_answered") {
+                *v += 1;
+            }
+        }
+        self.set_state(agent, "In a queue call");
+        let m = &mut self.members[i];
+        m.state = "Answered".into();
+        m.serving_agent = agent.to_string();
     }
 
     /// A queue call of `agent` ends (the member or the agent hung up): the centre adds the
@@ -696,5 +734,35 @@ mod tests {
             "-ERR Agent not found!\n"
         );
         assert_eq!(cc.api("tier list", 0), "+OK\n");
+    }
+
+    #[test]
+    fn the_centre_takes_an_agent_before_a_claim_only_if_it_would_ring_it() {
+        // Held (its ready time ahead) the agent is not the centre's to give: the claim
+        // goes through. Free, it is given to the member first and the claim is refused.
+        let mut cc = Callcenter::default();
+        cc.api("agent add 1001@default callback", 0);
+        cc.api("agent set status 1001@default Available", 0);
+        cc.api("tier add q@default 1001@default", 0);
+        cc.join("q@default", "m1", "+12125550100", 0);
+        cc.api("agent set ready_time 1001@default 100", 10);
+        cc.bridge_before_claim = Some("m1".into());
+        assert_eq!(
+            cc.api("agent set state_if_waiting 1001@default Receiving", 10),
+            "+OK\n"
+        );
+        assert_eq!(cc.members[0].state, "Waiting");
+        cc.api("agent set state 1001@default Waiting", 10);
+        cc.api("agent set ready_time 1001@default 0", 10);
+        cc.bridge_before_claim = Some("m1".into());
+        assert_eq!(
+            cc.api("agent set state_if_waiting 1001@default Receiving", 10),
+            "-ERR Agent not found!\n"
+        );
+        assert_eq!(cc.members[0].serving_agent, "1001@default");
+        assert_eq!(
+            cc.api("agent get state 1001@default", 10),
+            "In a queue call"
+        );
     }
 }

@@ -672,6 +672,29 @@ impl Sim {
         state().fifo.pop(fifo)
     }
 
+    /// While `on`, mod_callcenter's dispatch passes (as [`Sim::callcenter_dispatch`]) as
+    /// soon as `callcenter_config` sets an agent `Waiting`: its thread looks every 100 ms,
+    /// so it sees an agent freed before a module that looks once a second does. The pairs
+    /// those passes served: [`Sim::callcenter_served_on_free`].
+    pub fn callcenter_pass_on_free(&self, on: bool) {
+        state().callcenter.pass_on_free = on;
+    }
+
+    /// The (member uuid, agent) pairs served by the passes [`Sim::callcenter_pass_on_free`]
+    /// ran, in order.
+    pub fn callcenter_served_on_free(&self) -> Vec<(String, String)> {
+        state().callcenter.served_on_free.clone()
+    }
+
+    /// mod_callcenter bridges waiting member `uuid` to the agent of the next
+    /// `agent set state_if_waiting` just before looking at that claim (if it would ring
+    /// that agent for the member), and so refuses the claim: its own dispatch took the
+    /// agent between the claimer's reading of the tables and its claim. One claim only,
+    /// whether or not the member was bridged.
+    pub fn callcenter_bridge_before_next_claim(&self, uuid: &str) {
+        state().callcenter.bridge_before_claim = Some(uuid.to_string());
+    }
+
     /// A queue call of mod_callcenter agent `name` ends now (see `Callcenter::call_ends`).
     pub fn callcenter_call_ends(&self, name: &str) {
         let now = now().timestamp();

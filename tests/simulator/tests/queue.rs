@@ -406,6 +406,191 @@ fn the_agent_freed_first_goes_to_the_callback_at_the_front_whichever_it_is() {
     );
 }
 
+#[test]
+fn an_agent_freed_from_a_callback_is_held_before_the_centre_sees_it_free() {
+    // Agent 3201 rings for a callback with no place in the line (captured, not handed
+    // over). In sales@default live-1 waits, then a callback handed over from the queue,
+    // then live-2. 3202 and 3203 come free: going down the line, 3202 falls to live-1 (the
+    // module leaves it to the centre) and 3203 to the callback (held for it, which waits
+    // for live-1 to be served); nothing is left for 3201, so it is not held, while 3203
+    // is. 3201's ringing ends (no answer) before the centre has served live-1: the module
+    // holds 3201 (its ready time ahead) before it sets it Waiting, so the centre's pass
+    // that sees it free (here at once, as mod_callcenter's every 100 ms would before the
+    // module's next look) gives live-1 3202 and live-2, who joined after the waiting
+    // callback, nothing; unheld, 3201 would go to live-1 and 3202 to live-2. The callback
+    // then takes 3203, and 3201 is let go, to live-2.
+    let sim = sim();
+    let _m = load();
+    let (freed, to_live, to_callback) = ("3201@default", "3202@default", "3203@default");
+    for (name, position, state) in [
+        (freed, 1, "Waiting"),
+        (to_live, 2, "'In a queue call'"),
+        (to_callback, 3, "'In a queue call'"),
+    ] {
+        for cmd in [
+            format!("callcenter_config agent add {name} callback"),
+            format!("callcenter_config agent set contact {name} user/{name}"),
+            format!("callcenter_config agent set status {name} Available"),
+            format!("callcenter_config agent set state {name} {state}"),
+            format!("callcenter_config tier add sales@default {name} 1 {position}"),
+        ] {
+            assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
+        }
+    }
+    sim.endpoint(&format!("user/{freed}"), Endpoint::Rings(30_000));
+    answers_and_accepts(&sim, &format!("user/{to_callback}"));
+    scenario::capture(&sim, "+12125550190", "type=immediate queue=sales");
+    let ringing = || {
+        sim.commands()
+            .into_iter()
+            .find(|c| c.starts_with("originate ") && c.contains(&format!("}}user/{freed} ")))
+    };
+    wait_for("3201 rung for the captured callback", || {
+        ringing().is_some()
+    });
+    sim.callcenter_caller("sales@default", "live-1", "+12125550191");
+    sim.advance(Duration::seconds(5));
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", "5");
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    sim.execute(&call, "callback_queue_exit", "");
+    let id = handed_over(&sim, &call);
+    sim.advance(Duration::seconds(1));
+    sim.callcenter_caller("sales@default", "live-2", "+12125550192");
+    // No agent is free: the two busy beyond the one left for live-1 are held.
+    wait_for("3202 and 3203 held", || {
+        let now = sim.now().timestamp();
+        ready_time(&sim, to_live) > now && ready_time(&sim, to_callback) > now
+    });
+    for name in [to_live, to_callback] {
+        let cmd = format!("callcenter_config agent set state {name} Waiting");
+        assert_eq!(sim.api(&cmd), "+OK\n");
+    }
+    wait_for(
+        "3202 left for live-1, 3203 held for the callback, 3201 not held",
+        || {
+            let now = sim.now().timestamp();
+            ready_time(&sim, to_live) <= now
+                && ready_time(&sim, to_callback) > now
+                && ready_time(&sim, freed) <= now
+        },
+    );
+    let before_release = sim.commands().len();
+    sim.callcenter_pass_on_free(true);
+    let leg = ringing().unwrap();
+    let uuid = leg
+        .split(['{', ',', '}'])
+        .find_map(|kv| kv.strip_prefix("origination_uuid="))
+        .unwrap()
+        .to_string();
+    assert_eq!(sim.api(&format!("uuid_kill {uuid} NO_ANSWER")), "+OK\n");
+    let set_free = format!("callcenter_config agent set state {freed} Waiting");
+    wait_for("3201 set free", || {
+        sim.commands()[before_release..].contains(&set_free)
+    });
+    sim.callcenter_pass_on_free(false);
+    let now = sim.now().timestamp();
+    assert_eq!(
+        sim.callcenter_served_on_free(),
+        [("live-1".to_string(), to_live.to_string())],
+        "live-2 joined after the waiting callback"
+    );
+    // What the centre was told about 3201 once it was freed: held, then free.
+    let told: Vec<String> = sim.commands()[before_release..]
+        .iter()
+        .filter(|c| c.starts_with("callcenter_config agent set ") && c.contains(freed))
+        .cloned()
+        .collect();
+    let held_at = told
+        .iter()
+        .position(|c| {
+            c.strip_prefix(&format!("callcenter_config agent set ready_time {freed} "))
+                .and_then(|t| t.parse::<i64>().ok())
+                .is_some_and(|t| t > now)
+        })
+        .unwrap_or_else(|| panic!("3201 never held: {told:?}"));
+    let free_at = told.iter().position(|c| *c == set_free).unwrap();
+    assert!(held_at < free_at, "{told:?}");
+    // live-1 is served: at its next look (within 2 s) the callback takes the agent held for
+    // it; then 3201 is let go, to live-2.
+    sim.advance(Duration::seconds(2));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], to_callback, "{t}");
+    wait_for("3201 let go", || {
+        ready_time(&sim, freed) <= sim.now().timestamp()
+    });
+    assert_eq!(
+        sim.callcenter_dispatch(),
+        [("live-2".to_string(), freed.to_string())]
+    );
+}
+
+/// The actions of callback trace `t`, in order.
+fn actions(t: &Value) -> Vec<String> {
+    t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_claim_the_centre_refused_is_offered_again_at_once_and_is_no_decline() {
+    // Two free agents and a live caller in sales@default; a callback that keeps no place
+    // in the line (captured, not handed over: nobody is held) may take either. Between the
+    // module's reading of the tables and its claim (`state_if_waiting`), mod_callcenter's
+    // own dispatch gives the agent the module picked to the live caller, so the claim is
+    // refused: nobody is rung, the callback is due again at once (`centre-took`, not after
+    // the queue's 10 s re-offer delay) and goes to the other agent without the clock
+    // moving, and the agent the centre took counts no decline.
+    let sim = sim();
+    let _m = load();
+    for a in ["3211@default", "3212@default"] {
+        cc_agent(&sim, a, &format!("user/{a}"), "Waiting");
+        answers_and_accepts(&sim, &format!("user/{a}"));
+    }
+    sim.callcenter_caller("sales@default", "live-1", "+12125550181");
+    sim.callcenter_bridge_before_next_claim("live-1");
+    let id = capture(&sim, "type=immediate queue=sales");
+    // The clock does not move until the second agent answers: only a callback due again
+    // at once reaches it.
+    wait_for(
+        "the callback offered again at once after the refused claim",
+        || show(&sim, id)["attempts"].as_array().unwrap().len() >= 2,
+    );
+    let t = wait_state(&sim, id, "completed");
+    let attempts = t["attempts"].as_array().unwrap();
+    let (taken, other) = (
+        attempts[0]["agent"].as_str().unwrap(),
+        attempts[1]["agent"].as_str().unwrap(),
+    );
+    assert_ne!(taken, other, "{t}");
+    assert_eq!(attempts[0]["hangup_cause"], "USER_BUSY", "{t}");
+    assert_eq!(attempts[0]["started_at"], attempts[1]["started_at"], "{t}");
+    // The centre has the live caller on the agent it took, which the module never rang
+    // nor set free.
+    assert_eq!(
+        sim.callcenter_states(taken),
+        ["Waiting", "In a queue call"],
+        "{t}"
+    );
+    assert_eq!(originates_to(&sim, &format!("user/{taken}")), 0);
+    assert_eq!(originates_to(&sim, &format!("user/{other}")), 1);
+    let a = agent(&sim, taken);
+    assert_eq!(a["declined_in_row"], 0, "{a}");
+    // Refused, then claimed and offered again in the same instant: no wait for an agent
+    // (nor a re-offer) in between.
+    assert_eq!(
+        actions(&t)[..6],
+        ["created", "claim", "offer", "centre-took", "claim", "offer"],
+        "{t}"
+    );
+}
+
 /// The queue tests' configuration with the in-queue offer on (`offer-after-wait` 5m for
 /// sales) and the REST API on 127.0.0.1 with a metrics key and a create key; the module
 /// loaded with it, and the API's address.
