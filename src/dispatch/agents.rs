@@ -243,6 +243,18 @@ impl Agents {
         }
     }
 
+    /// The contact centre's agents offered a callback here whose claim the centre has not
+    /// taken yet (the ring thread is about to send it): still waiting there, so a hold
+    /// on one must last until the claim, or the centre could give it a caller first.
+    pub fn claiming(&self) -> std::collections::BTreeSet<String> {
+        self.lock()
+            .slots
+            .iter()
+            .filter(|s| s.in_centre && s.callback.is_some() && !s.claimed)
+            .map(|s| s.cfg.id.clone())
+            .collect()
+    }
+
     /// Whether the centre was told this agent is on a callback; clears it (the caller
     /// tells the centre the agent is free).
     pub fn unclaim(&self, id: &str) -> bool {

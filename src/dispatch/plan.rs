@@ -287,10 +287,12 @@ fn offer(s: &Snapshot<'_>, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) ->
             }
         }
         // A callback keeping its place holds its agents (the free one falling to it, the
-        // busy ones the callers behind would get): it looks again as often as a callback
-        // behind live callers, not backing off while its held agent idles for it.
+        // busy ones the callers behind would get): it waits for an agent as any other (an
+        // agent freed pulls it forward), but looks again as often as a callback behind
+        // live callers, not backing off while an agent held for it idles.
         None if c.keeps_place && personal.is_none() => {
-            let mut t = Transition::new(State::Rescheduled, PLACE_WAIT);
+            let mut t = Transition::new(State::Rescheduled, "wait");
+            t.wait = true;
             t.due_at = Some(at + PLACE_POLL);
             t.detail = Some(format!(
                 "at the front of its place in line, no agent of queue {} free for it yet",

@@ -230,9 +230,9 @@ fn a_callback_keeping_its_place_takes_no_centre_agent_but_the_one_held_for_it() 
     s.centre = centre.clone();
     s.reserved = ["1001".to_string()].into();
     let mut agents = pool(&cfg, now - Duration::minutes(10));
-    // It looks again within the place poll, however often it has waited before (no
-    // back-off of minutes while an agent freed for it would idle held), and the wait is
-    // not counted as one for an agent.
+    // It waits for an agent (an agent freed pulls it forward), but looks again within the
+    // place poll however often it has waited before: no back-off of minutes while an
+    // agent freed for it would idle held.
     let mut waited = keeping(None);
     waited.request.counts.waits = 5;
     s.claimed = vec![waited];
@@ -240,7 +240,7 @@ fn a_callback_keeping_its_place_takes_no_centre_agent_but_the_one_held_for_it() 
     let t = moved(only(&plan));
     assert_eq!(
         (t.action.as_str(), t.due_at, t.wait),
-        (PLACE_WAIT, Some(now + PLACE_POLL), false)
+        ("wait", Some(now + PLACE_POLL), true)
     );
     assert_eq!(agents.ready_for("support"), 2, "both still ready");
 

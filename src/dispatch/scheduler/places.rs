@@ -320,9 +320,13 @@ impl Dispatcher {
             }
         }
         let host = self.svc.host();
+        // An agent offered its callback and not yet claimed in the centre stays held: its
+        // callback no longer waits in line, but until the claim the centre sees the agent
+        // waiting and could give it a caller behind that callback.
+        let claiming = self.agents.claiming();
         let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
         holds.retain(|agent, h| {
-            if wanted.contains(agent) || !judged.contains(agent) {
+            if wanted.contains(agent) || !judged.contains(agent) || claiming.contains(agent) {
                 return true;
             }
             if !h.shown(table_ready(agent)) {

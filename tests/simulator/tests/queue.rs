@@ -393,6 +393,20 @@ fn the_agent_freed_first_goes_to_the_callback_at_the_front_whichever_it_is() {
     );
     let t = wait_state(&sim, id, "completed");
     assert_eq!(t["attempts"][0]["agent"], second);
+    // 3102 stayed held from the offer until the centre took the claim: a hold ended in
+    // between (its ready time put back to 0) would let the centre give it to live-c.
+    let commands = sim.commands();
+    let claim = format!("callcenter_config agent set state_if_waiting {second} Receiving");
+    let claimed_at = commands
+        .iter()
+        .position(|c| *c == claim)
+        .expect("the claim of 3102");
+    let let_go = format!("callcenter_config agent set ready_time {second} 0");
+    assert!(
+        !commands[..claimed_at].contains(&let_go),
+        "3102's hold ended before its claim: {:#?}",
+        &commands[claimed_at.saturating_sub(8)..=claimed_at]
+    );
     // With the callback served, the holds end and 3101's end goes to live-c.
     wait_for("the holds ended", || {
         ready_time(&sim, first) <= sim.now().timestamp()
