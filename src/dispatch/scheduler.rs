@@ -255,10 +255,11 @@ impl Dispatcher {
         // A new agent, queue or hour may make waiting callbacks dispatchable now. Until
         // the next turn says otherwise, the node may have agents to ring: a callback
         // stored before that turn's end must wake it (see [`Dispatcher::changed`]).
-        self.signal
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .agentless = false;
+        {
+            let mut g = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+            g.agentless = false;
+            g.reloaded = true;
+        }
         self.nudge();
         changed
     }
@@ -540,14 +541,12 @@ impl Dispatcher {
             if g.stop {
                 break;
             }
+            // Read before a reload that came meanwhile, it would be the old configuration's.
+            g.agentless = agentless && !std::mem::take(&mut g.reloaded);
             if g.nudges != g.taken {
-                // Another turn follows at once; until it has run, a change wakes the loop
-                // (a reload may have brought agents since `agentless` was read).
-                g.agentless = false;
                 g.taken = g.nudges;
                 continue;
             }
-            g.agentless = agentless;
             g.wake_at = wake_at;
             let (mut g, _) = self
                 .wake

@@ -18,6 +18,9 @@ pub(super) struct Signal {
     /// the contact centre, no holding line watched. Such a node claims nothing, so a
     /// changed callback gives its loop nothing to do (a reload that adds agents nudges).
     pub(super) agentless: bool,
+    /// A reload came since the loop last read whether it is agentless: what it read may
+    /// be of the old configuration, so it counts as having agents until its next turn.
+    pub(super) reloaded: bool,
     /// Condvar signals sent to the loop, and turns it ran (tests read them).
     pub(super) wakes: u64,
     pub(super) turns: u64,
