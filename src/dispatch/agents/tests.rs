@@ -13,6 +13,20 @@ fn agent(id: &str, queues: &[&str]) -> AgentConfig {
     }
 }
 
+/// A contact-centre agent of queue sales as the centre lists it (`busy`: why it keeps the
+/// agent from callbacks now).
+fn member(id: &str, busy: Option<&str>) -> crate::centre::Member {
+    crate::centre::Member {
+        config: AgentConfig {
+            id: id.into(),
+            dial: format!("user/{id}"),
+            queues: vec!["sales".into()],
+            start_ready: true,
+        },
+        busy: busy.map(str::to_string),
+    }
+}
+
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap()
 }
@@ -163,17 +177,7 @@ fn contact_centre_agents_are_offered_only_when_the_centre_has_them_free() {
     // A centre agent on a queue call is not offered; once waiting it is; one the
     // centre drops goes (kept while on a callback); an unreadable centre offers none
     // of its agents; a reload of <agents> keeps the centre's.
-    use crate::centre::Member;
     let a = Agents::new(&[agent("1001", &["support"])], 3, t0());
-    let member = |id: &str, busy: Option<&str>| Member {
-        config: AgentConfig {
-            id: id.into(),
-            dial: format!("user/{id}"),
-            queues: vec!["sales".into()],
-            start_ready: true,
-        },
-        busy: busy.map(str::to_string),
-    };
     a.sync_centre(
         Some(&[member("2001@default", Some("on a queue call"))]),
         t0(),
@@ -206,17 +210,7 @@ fn only_centre_agents_a_callback_can_take_are_held_for_places() {
     // The centre's agents the pool has (their entry dialled) and not set away here may be
     // held for a callback's place, busy or not; one set away, an <agents> agent the centre
     // does not list and one the centre does not list any more may not.
-    use crate::centre::Member;
     let a = Agents::new(&[agent("1001", &["support"])], 3, t0());
-    let member = |id: &str, busy: Option<&str>| Member {
-        config: AgentConfig {
-            id: id.into(),
-            dial: format!("user/{id}"),
-            queues: vec!["sales".into()],
-            start_ready: true,
-        },
-        busy: busy.map(str::to_string),
-    };
     a.sync_centre(
         Some(&[
             member("2001@default", None),

@@ -39,15 +39,33 @@ fn originates_to(sim: &Sim, dial: &str) -> usize {
 
 /// A mod_callcenter agent as an admin adds one with `callcenter_config`, in `sales@default`.
 fn cc_agent(sim: &Sim, name: &str, contact: &str, state: &str) {
+    cc_agent_at(sim, name, contact, state, 1);
+}
+
+/// [`cc_agent`] at tier position `position` (the centre rings lower positions first).
+fn cc_agent_at(sim: &Sim, name: &str, contact: &str, state: &str, position: u32) {
     for cmd in [
         format!("callcenter_config agent add {name} callback"),
         format!("callcenter_config agent set contact {name} {contact}"),
         format!("callcenter_config agent set status {name} Available"),
         format!("callcenter_config agent set state {name} '{state}'"),
-        format!("callcenter_config tier add sales@default {name} 1 1"),
+        format!("callcenter_config tier add sales@default {name} 1 {position}"),
     ] {
         assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
     }
+}
+
+/// A caller who waits `waited` seconds in `sales@default` and leaves by the exit key for a
+/// callback (`callback_queue_exit`): the callback's id.
+fn exits_for_a_callback(sim: &Sim, waited: u32) -> i64 {
+    let call = sim.new_call(CUSTOMER);
+    let s = sim.session(&call).unwrap();
+    s.set("cc_exit_keys", "*");
+    s.set("sim_queue_wait_secs", &waited.to_string());
+    sim.press(&call, "*");
+    assert!(sim.execute(&call, "callcenter", "sales@default"));
+    sim.execute(&call, "callback_queue_exit", "");
+    handed_over(sim, &call)
 }
 
 #[test]
@@ -283,14 +301,7 @@ fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_or
     answers_and_accepts(&sim, "user/3006@default");
     sim.callcenter_caller("sales@default", "live-1", "+12125550161");
     sim.advance(Duration::seconds(10));
-    let call = sim.new_call(CUSTOMER);
-    let s = sim.session(&call).unwrap();
-    s.set("cc_exit_keys", "*");
-    s.set("sim_queue_wait_secs", "5");
-    sim.press(&call, "*");
-    assert!(sim.execute(&call, "callcenter", "sales@default"));
-    sim.execute(&call, "callback_queue_exit", "");
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = exits_for_a_callback(&sim, 5);
     sim.advance(Duration::seconds(5));
     sim.callcenter_caller("sales@default", "live-2", "+12125550162");
     sim.advance(Duration::seconds(10));
@@ -345,15 +356,7 @@ fn the_agent_freed_first_goes_to_the_callback_at_the_front_whichever_it_is() {
     let _m = load();
     let (first, second) = ("3101@default", "3102@default");
     for (name, position) in [(first, 1), (second, 2)] {
-        for cmd in [
-            format!("callcenter_config agent add {name} callback"),
-            format!("callcenter_config agent set contact {name} user/{name}"),
-            format!("callcenter_config agent set status {name} Available"),
-            format!("callcenter_config agent set state {name} Waiting"),
-            format!("callcenter_config tier add sales@default {name} 1 {position}"),
-        ] {
-            assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
-        }
+        cc_agent_at(&sim, name, &format!("user/{name}"), "Waiting", position);
         answers_and_accepts(&sim, &format!("user/{name}"));
     }
     // mod_callcenter bridges a caller to each agent, 3101 first.
@@ -369,14 +372,7 @@ fn the_agent_freed_first_goes_to_the_callback_at_the_front_whichever_it_is() {
         [("live-b".to_string(), second.to_string())]
     );
     sim.advance(Duration::seconds(5));
-    let call = sim.new_call(CUSTOMER);
-    let s = sim.session(&call).unwrap();
-    s.set("cc_exit_keys", "*");
-    s.set("sim_queue_wait_secs", "5");
-    sim.press(&call, "*");
-    assert!(sim.execute(&call, "callcenter", "sales@default"));
-    sim.execute(&call, "callback_queue_exit", "");
-    let id: i64 = sim.var(&call, "callback_id").unwrap().parse().unwrap();
+    let id = exits_for_a_callback(&sim, 5);
     sim.advance(Duration::seconds(2));
     sim.callcenter_caller("sales@default", "live-c", "+12125550173");
     wait_for("both busy agents held for the callback", || {
@@ -438,18 +434,10 @@ fn an_agent_freed_from_a_callback_is_held_before_the_centre_sees_it_free() {
     let (freed, to_live, to_callback) = ("3201@default", "3202@default", "3203@default");
     for (name, position, state) in [
         (freed, 1, "Waiting"),
-        (to_live, 2, "'In a queue call'"),
-        (to_callback, 3, "'In a queue call'"),
+        (to_live, 2, "In a queue call"),
+        (to_callback, 3, "In a queue call"),
     ] {
-        for cmd in [
-            format!("callcenter_config agent add {name} callback"),
-            format!("callcenter_config agent set contact {name} user/{name}"),
-            format!("callcenter_config agent set status {name} Available"),
-            format!("callcenter_config agent set state {name} {state}"),
-            format!("callcenter_config tier add sales@default {name} 1 {position}"),
-        ] {
-            assert_eq!(sim.api(&cmd), "+OK\n", "{cmd}");
-        }
+        cc_agent_at(&sim, name, &format!("user/{name}"), state, position);
     }
     sim.endpoint(&format!("user/{freed}"), Endpoint::Rings(30_000));
     answers_and_accepts(&sim, &format!("user/{to_callback}"));
@@ -464,14 +452,7 @@ fn an_agent_freed_from_a_callback_is_held_before_the_centre_sees_it_free() {
     });
     sim.callcenter_caller("sales@default", "live-1", "+12125550191");
     sim.advance(Duration::seconds(5));
-    let call = sim.new_call(CUSTOMER);
-    let s = sim.session(&call).unwrap();
-    s.set("cc_exit_keys", "*");
-    s.set("sim_queue_wait_secs", "5");
-    sim.press(&call, "*");
-    assert!(sim.execute(&call, "callcenter", "sales@default"));
-    sim.execute(&call, "callback_queue_exit", "");
-    let id = handed_over(&sim, &call);
+    let id = exits_for_a_callback(&sim, 5);
     sim.advance(Duration::seconds(1));
     sim.callcenter_caller("sales@default", "live-2", "+12125550192");
     // No agent is free: the two busy beyond the one left for live-1 are held.
@@ -736,18 +717,7 @@ fn the_estimate_counts_the_centres_line_over_rest_and_its_error_is_a_metric() {
     sim.callcenter_caller("sales@default", "l2", "+12125550121");
     // Joined a second before the next (a tie goes to the later caller's callback).
     sim.advance(Duration::seconds(1));
-    let call = sim.new_call(CUSTOMER);
-    let s = sim.session(&call).unwrap();
-    s.set("cc_exit_keys", "*");
-    s.set("sim_queue_wait_secs", "5");
-    sim.press(&call, "*");
-    assert!(sim.execute(&call, "callcenter", "sales@default"));
-    assert!(sim.execute(&call, "callback_queue_exit", ""));
-    let id: i64 = sim
-        .var(&call, "callback_id")
-        .unwrap_or_else(|| panic!("{:?}", sim.var(&call, "callback_error")))
-        .parse()
-        .unwrap();
+    let id = exits_for_a_callback(&sim, 5);
     assert_eq!(
         show(&sim, id)["request"]["ivr_data"]["estimated_wait_seconds"],
         "450"
