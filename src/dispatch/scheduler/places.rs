@@ -71,7 +71,7 @@ fn place_in(r: &CallbackRequest, centre_q: &str) -> Option<i64> {
 /// The join time of waiting callback `r`'s caller if agents are to be held for its place
 /// in the centre's queue `centre_q` at `now`: it keeps a place ([`place_in`]) and is due
 /// within a hold. One the dispatcher moved on for longer (to the customer's window or the
-/// legal hours, the queue's opening, its transcript, a re-offer delay after a decline)
+/// legal hours, the queue's opening, its transcript, a re-offer delay longer than a hold)
 /// holds no agent meanwhile: it could not take one, and the centre's callers behind it
 /// would wait on it. It is back in its place in line once due again.
 fn held_for(r: &CallbackRequest, centre_q: &str, now: DateTime<Utc>) -> Option<i64> {
