@@ -286,30 +286,19 @@ fn offer(s: &Snapshot<'_>, c: &Claimed, agents: &mut Pool, at: DateTime<Utc>) ->
                 change: t,
             }
         }
-        // A callback keeping its place holds its agents (the free one falling to it, the
-        // busy ones the callers behind would get): it waits for an agent as any other (an
-        // agent freed pulls it forward), but looks again as often as a callback behind
-        // live callers, not backing off while an agent held for it idles.
-        None if c.keeps_place && personal.is_none() => {
-            let mut t = Transition::new(State::Rescheduled, "wait");
-            t.wait = true;
-            t.due_at = Some(at + PLACE_POLL);
-            t.detail = Some(format!(
-                "at the front of its place in line, no agent of queue {} free for it yet",
-                r.queue
-            ));
-            Action::Move {
-                request: r.clone(),
-                change: t,
-                at,
-            }
-        }
         None => {
             // Waiting again and again backs off (doubling, at most 5 minutes), so a queue
             // nobody staffs does not fill the trace; an agent getting ready pulls waiting
-            // callbacks forward.
+            // callbacks forward. Not a callback keeping its place: it holds its agents
+            // (the free one falling to it, the busy ones the callers behind would get) and
+            // looks again as often as one behind live callers, not backing off while an
+            // agent held for it idles.
             let base = queue.retry.reoffer_delay.max(Duration::seconds(1));
-            let delay = (base * (1i32 << r.counts.waits.min(10))).min(MAX_WAIT.max(base));
+            let delay = if c.keeps_place && personal.is_none() {
+                PLACE_POLL
+            } else {
+                (base * (1i32 << r.counts.waits.min(10))).min(MAX_WAIT.max(base))
+            };
             let mut t = Transition::new(State::Rescheduled, "wait");
             t.wait = true;
             t.due_at = Some(at + delay);

@@ -450,6 +450,16 @@ pub fn show(sim: &Sim, id: i64) -> serde_json::Value {
     reply["trace"].clone()
 }
 
+/// The actions of callback trace `t` (as [`show`] reads it), in order.
+pub fn actions(t: &serde_json::Value) -> Vec<String> {
+    t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Waits (up to 10 s of real time) until callback `id` is in `want`, lets the module's
 /// threads settle, and reads it again.
 pub fn wait_state(sim: &Sim, id: i64, want: &str) -> serde_json::Value {

@@ -7,7 +7,7 @@
 //! customer's audio is a clip of fixtures/answer (made by its make-clips.sh).
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{self, load_with_config, repo_root, show, wait_state};
+use callback_simulator::scenario::{self, actions, load_with_config, repo_root, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
@@ -75,15 +75,6 @@ fn customer_leg(t: &Value) -> Value {
         .find(|a| a["leg"] == "customer")
         .cloned()
         .unwrap_or_else(|| panic!("no customer attempt: {t}"))
-}
-
-fn actions(t: &Value) -> Vec<String> {
-    t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Seconds from the event `action` (the last of them) to the callback's due time.

@@ -13,7 +13,7 @@
 //! within its time. Its tests share one configuration and one set of helpers.
 
 use callback_simulator::loader::Loaded;
-use callback_simulator::scenario::{self, load_with_config, repo_root, show, wait_state};
+use callback_simulator::scenario::{self, actions, load_with_config, repo_root, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
@@ -62,15 +62,6 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         assert!(std::time::Instant::now() < deadline, "never: {what}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-}
-
-fn actions(t: &Value) -> Vec<String> {
-    t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn attempts(t: &Value) -> Vec<(String, String, Option<String>)> {

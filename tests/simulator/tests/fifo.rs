@@ -10,7 +10,7 @@ use callback_simulator::queue_centre::{
     answers_and_accepts, handed_over, load, load_edited, offers_played, sim, waits_on_hold, Hold,
     CUSTOMER, CUSTOMER_DIAL,
 };
-use callback_simulator::scenario::{repo_root, show, wait_state};
+use callback_simulator::scenario::{actions, repo_root, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::Duration;
 use serde_json::Value;
@@ -156,14 +156,6 @@ fn a_callback_from_a_fifo_waits_for_the_older_live_callers_and_not_for_later_one
     sim.fifo_caller("support", 0, "live-2", "+12125550162");
     // The dispatcher looks (in its own threads) until the trace shows it waiting for its
     // place, then a few more turns.
-    let actions = |t: &Value| -> Vec<String> {
-        t["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap().to_string())
-            .collect()
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !actions(&show(&sim, id)).contains(&"place-wait".to_string()) {
         assert!(std::time::Instant::now() < deadline, "{}", show(&sim, id));

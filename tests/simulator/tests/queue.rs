@@ -10,7 +10,7 @@ use callback_simulator::queue_centre::{
     answers_and_accepts, handed_over, load, load_edited, offers_played, sim, waits_on_hold, Hold,
     CUSTOMER,
 };
-use callback_simulator::scenario::{self, http_base, show, wait_state};
+use callback_simulator::scenario::{self, actions, http_base, show, wait_state};
 use callback_simulator::{Act, Endpoint, Sim};
 use chrono::Duration;
 use serde_json::Value;
@@ -336,12 +336,7 @@ fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_or
     free();
     order.extend(sim.callcenter_dispatch().into_iter().map(|(m, _)| m));
     assert_eq!(order, ["live-1", "callback", "live-2", "live-3"]);
-    let trace: Vec<String> = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect();
+    let trace = actions(&t);
     assert!(trace.contains(&"place-wait".to_string()), "{trace:?}");
 }
 
@@ -521,16 +516,6 @@ fn an_agent_freed_from_a_callback_is_held_before_the_centre_sees_it_free() {
         sim.callcenter_dispatch(),
         [("live-2".to_string(), freed.to_string())]
     );
-}
-
-/// The actions of callback trace `t`, in order.
-fn actions(t: &Value) -> Vec<String> {
-    t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]
