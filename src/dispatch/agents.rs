@@ -81,6 +81,9 @@ struct Slot {
     outside: Option<String>,
     /// The centre was told this agent is on a callback (to be told it is free again).
     claimed: bool,
+    /// The pool's [`Pool::stores`] count when this node last stored the agent's ready or
+    /// away (0: never): a board read begun before that is older than this state.
+    stored: u64,
 }
 
 impl Slot {
@@ -102,6 +105,7 @@ impl Slot {
             in_centre: false,
             outside: None,
             claimed: false,
+            stored: 0,
         }
     }
 
@@ -124,6 +128,8 @@ pub struct Pool {
     slots: Vec<Slot>,
     /// Offers made so far, for round robin.
     seq: u64,
+    /// Ready/away states this node has stored so far (see [`Pool::sync`]).
+    stores: u64,
     /// Declines in a row that set an agent away (0: never).
     away_after: u32,
 }
@@ -213,9 +219,23 @@ impl Agents {
         self.lock().check(id)
     }
 
-    /// Brings in what the store says of every node (see [`Pool::sync`]).
-    pub fn sync(&self, board: &AgentBoard, now: DateTime<Utc>) {
-        self.lock().sync(board, now)
+    /// Brings in what the store says of every node, as `read` reads it (see
+    /// [`Pool::sync`]): a state this node stores while the board is read is kept.
+    pub fn sync<E>(
+        &self,
+        read: impl FnOnce() -> Result<AgentBoard, E>,
+        now: DateTime<Utc>,
+    ) -> Result<(), E> {
+        let before = self.lock().stores();
+        let board = read()?;
+        self.lock().sync(&board, before, now);
+        Ok(())
+    }
+
+    /// Says this node has stored agent `id`'s away or ready, set here before (see
+    /// [`Pool::stored`]).
+    pub fn stored(&self, id: &str) {
+        self.lock().stored(id)
     }
 
     pub fn config(&self, id: &str) -> Option<AgentConfig> {
@@ -298,6 +318,7 @@ impl Pool {
         Self {
             slots,
             seq: 0,
+            stores: 0,
             away_after,
         }
     }
@@ -368,6 +389,7 @@ impl Pool {
             slot.declined_in_row = 0;
         }
         slot.state = to;
+        self.stored(id);
         Ok(to)
     }
 
@@ -488,13 +510,32 @@ impl Pool {
         }
     }
 
-    /// Brings in what the store says of every node: each agent's ready/away as last set
-    /// (agents busy here keep their state until released), and which agents are busy on
-    /// another node. An agent freed elsewhere counts as idle from `now`.
-    pub fn sync(&mut self, board: &AgentBoard, now: DateTime<Utc>) {
+    /// How many ready/away states this node has stored: read before a board is read, it
+    /// tells [`Pool::sync`] which states are newer than the board.
+    pub fn stores(&self) -> u64 {
+        self.stores
+    }
+
+    /// Says this node has stored agent `id`'s ready or away as the pool has it (the
+    /// dispatcher calls it after the store's write: [`Pool::set_state`] does for a set).
+    pub fn stored(&mut self, id: &str) {
+        self.stores += 1;
+        let n = self.stores;
+        if let Some(slot) = self.slot_mut(id) {
+            slot.stored = n;
+        }
+    }
+
+    /// Brings in what the store says of every node, as read after this node had stored
+    /// `before` states ([`Pool::stores`]): each agent's ready/away as last set (agents busy
+    /// here keep their state until released, and an agent whose state this node stored
+    /// since keeps that: the board may have been read before it was written, and would
+    /// ring an agent just set away), and which agents are busy on another node. An agent
+    /// freed elsewhere counts as idle from `now`.
+    pub fn sync(&mut self, board: &AgentBoard, before: u64, now: DateTime<Utc>) {
         for slot in self.slots.iter_mut() {
             let here = slot.state == AgentState::Busy;
-            if !here {
+            if !here && slot.stored <= before {
                 if let Some(rec) = board.states.iter().find(|r| r.id == slot.cfg.id) {
                     let to = if rec.ready {
                         AgentState::Ready

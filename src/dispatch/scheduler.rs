@@ -488,7 +488,8 @@ impl Dispatcher {
     }
 
     /// Records an agent set away by the dispatcher (declines, an unregistered phone), so
-    /// no node offers it more until it is set ready again.
+    /// no node offers it more until it is set ready again. A board read before the write
+    /// then keeps it away here.
     fn store_away(&self, id: &str, now: DateTime<Utc>) {
         if let Err(e) = self
             .svc
@@ -497,6 +498,7 @@ impl Dispatcher {
         {
             tracing::error!("agent {id}: away not stored: {e}");
         }
+        self.agents.stored(id);
     }
 
     /// Stops renewing a callback's lease (its dispatch ended).
@@ -599,7 +601,8 @@ impl Dispatcher {
         }
         // A node without agents (capture only) has nothing to bring in or offer.
         if !self.agents.is_empty() {
-            self.agents.sync(&self.svc.store().agent_board(now)?, now);
+            self.agents
+                .sync(|| self.svc.store().agent_board(now), now)?;
         }
         let limit = plan::claim_limit(
             self.agents.ready(),

@@ -130,8 +130,9 @@ fn the_board_brings_in_other_nodes_states_and_offers() {
         since: t0(),
         node: "node-b".into(),
     };
-    a.sync(
-        &AgentBoard {
+    synced(
+        &a,
+        AgentBoard {
             states: vec![rec("1001", false)],
             busy: vec![("1002".into(), 77)],
         },
@@ -148,8 +149,9 @@ fn the_board_brings_in_other_nodes_states_and_offers() {
     );
     assert_eq!(a.check("1002"), Err(AgentError::Busy("1002".into(), 77)));
     let later = t0() + Duration::minutes(1);
-    a.sync(
-        &AgentBoard {
+    synced(
+        &a,
+        AgentBoard {
             states: vec![rec("1001", false)],
             busy: vec![],
         },
@@ -159,8 +161,9 @@ fn the_board_brings_in_other_nodes_states_and_offers() {
     assert_eq!(taken.id, "1002");
     assert_eq!(a.list()[1].idle_since, later);
     // Busy here: the board's "away" and "busy elsewhere" wait until it is released.
-    a.sync(
-        &AgentBoard {
+    synced(
+        &a,
+        AgentBoard {
             states: vec![rec("1002", false)],
             busy: vec![("1002".into(), 2)],
         },
@@ -247,4 +250,56 @@ fn declines_in_a_row_set_an_agent_away() {
     assert!(a.release("1001", Released::Declined, t0()));
     assert_eq!(a.list()[0].state, AgentState::Away);
     assert_eq!(a.ready(), 0);
+}
+
+/// Brings `board` into `a` as a turn does, read at once.
+fn synced(a: &Agents, board: crate::store::AgentBoard, now: chrono::DateTime<chrono::Utc>) {
+    a.sync(|| Ok::<_, std::convert::Infallible>(board), now)
+        .unwrap();
+}
+
+#[test]
+fn a_board_read_before_a_state_was_stored_does_not_undo_it() {
+    // A turn reads the board; meanwhile an agent is set away (stored, then set here) and
+    // another is set away by its declines (set here, then stored). The board the turn
+    // read still says both are ready: both stay away, and nobody is offered. A board
+    // read after that brings each in again.
+    use crate::store::{AgentBoard, AgentRecord};
+    let a = Agents::new(
+        &[agent("1001", &["support"]), agent("1002", &["support"])],
+        1,
+        t0(),
+    );
+    let rec = |id: &str, ready: bool| AgentRecord {
+        id: id.into(),
+        ready,
+        since: t0(),
+        node: "node-a".into(),
+    };
+    let stale = AgentBoard {
+        states: vec![rec("1001", true), rec("1002", true)],
+        busy: vec![],
+    };
+    let taken = a.take(1, "support", Some("1002"), Strategy::LongestIdle);
+    assert_eq!(taken.unwrap().id, "1002");
+    a.sync(
+        || {
+            a.set_state("1001", false, t0()).unwrap();
+            assert!(a.release("1002", Released::Declined, t0()));
+            a.stored("1002");
+            Ok::<_, std::convert::Infallible>(stale.clone())
+        },
+        t0(),
+    )
+    .unwrap();
+    let v = a.list();
+    assert_eq!(
+        (v[0].state, v[1].state),
+        (AgentState::Away, AgentState::Away)
+    );
+    assert_eq!(a.ready(), 0);
+    assert!(a.take(2, "support", None, Strategy::LongestIdle).is_none());
+    // Read after: the board is the truth again (set ready on another node).
+    synced(&a, stale, t0());
+    assert_eq!(a.ready(), 2);
 }

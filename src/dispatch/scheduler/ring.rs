@@ -152,9 +152,8 @@ impl Dispatcher {
             tracing::error!(callback_id = r.id, "callback {}: {e}", r.id);
         }
         self.let_go(r.id);
-        match self.svc.store().agent_board(now) {
-            Ok(board) => self.agents.sync(&board, now),
-            Err(e) => tracing::warn!("reading the agents: {e}"),
+        if let Err(e) = self.agents.sync(|| self.svc.store().agent_board(now), now) {
+            tracing::warn!("reading the agents: {e}");
         }
     }
 
