@@ -36,6 +36,7 @@ use std::thread::JoinHandle;
 mod decision;
 mod offer;
 mod places;
+mod refusals;
 mod ring;
 mod signal;
 
@@ -138,10 +139,8 @@ pub struct Dispatcher {
     /// When this node last freed each contact-centre agent from a callback (epoch
     /// seconds): the centre's own tables date only the end of its queue calls.
     centre_freed: Mutex<BTreeMap<String, i64>>,
-    /// The contact-centre agent whose claim the centre last refused, by callback: a
-    /// refusal is retried at once once, a second one for the same agent in a row goes the
-    /// re-offer delay (a claim that can never succeed does not spin the loop).
-    centre_refused: Mutex<BTreeMap<CallbackId, String>>,
+    /// The contact-centre agent whose claim the centre last refused, by callback.
+    centre_refused: Mutex<refusals::Refusals>,
 }
 
 /// How far ahead a hold sets an agent's ready time: renewed every turn (at least every
@@ -197,7 +196,7 @@ impl Dispatcher {
             centre_failing: Mutex::new(None),
             holds: Mutex::new(BTreeMap::new()),
             centre_freed: Mutex::new(BTreeMap::new()),
-            centre_refused: Mutex::new(BTreeMap::new()),
+            centre_refused: Mutex::new(refusals::Refusals::default()),
         })
     }
 

@@ -28,7 +28,7 @@ impl Dispatcher {
                 self.centre_refused
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&r.id);
+                    .claimed(r.id);
                 true
             }
             Err(e) => {
@@ -104,25 +104,13 @@ impl Dispatcher {
     }
 
     /// Whether the centre's refusal of `agent` for callback `id` is the first in a row for
-    /// that agent: the next turn reads the centre's tables again, so a real race does not
-    /// pick the same agent twice; a claim refused again (the centre does not know the
-    /// agent's name, its command fails) is an ordinary busy agent, offered again after
-    /// the re-offer delay.
+    /// that agent (see [`super::refusals::Refusals::first`]); a claim refused again is an
+    /// ordinary busy agent, offered again after the re-offer delay.
     fn first_refusal(&self, id: CallbackId, agent: &str) -> bool {
-        let mut refused = self
-            .centre_refused
+        self.centre_refused
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if refused.get(&id).is_some_and(|a| a == agent) {
-            refused.remove(&id);
-            return false;
-        }
-        // Bounded: entries of callbacks that went on elsewhere are dropped wholesale.
-        if refused.len() >= 10_000 {
-            refused.clear();
-        }
-        refused.insert(id, agent.to_string());
-        true
+            .unwrap_or_else(PoisonError::into_inner)
+            .first(id, agent)
     }
 
     /// A callback whose contact-centre agent the centre gave a queue call first: due again
