@@ -104,40 +104,18 @@ pub const ALREADY_PENDING: &str = "a callback for this number is already pending
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CallbackType, Source, State, Window};
     use chrono::{TimeZone, Utc};
-    use std::collections::BTreeMap;
 
     fn request(id: CallbackId, queue: &str, agent: Option<&str>) -> CallbackRequest {
         let t = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         CallbackRequest {
             id,
-            kind: CallbackType::Immediate,
             number: "+12125550123".into(),
             time_zone: "UTC".into(),
-            desired_at: None,
-            window: Window::default(),
-            number_type: None,
             queue: queue.into(),
             agent: agent.map(str::to_string),
             remark: Some("account 4711".into()),
-            ivr_data: BTreeMap::new(),
-            source: Source::Ivr,
-            origin_uuid: None,
-            idempotency_key: None,
-            recording: None,
-            transcript: None,
-            tags: BTreeMap::new(),
-            state: State::Scheduled,
-            due_at: Some(t),
-            expires_at: None,
-            customer_attempts: 0,
-            created_at: t,
-            updated_at: t,
-            lease_owner: None,
-            lease_expires: None,
-            priority: 0,
-            counts: Default::default(),
+            ..CallbackRequest::example(t)
         }
     }
 

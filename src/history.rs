@@ -112,7 +112,7 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AttemptResult, CallbackType, DispatchCounts, Source, Window};
+    use crate::model::{AttemptResult, CallbackType};
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -123,31 +123,11 @@ mod tests {
         let request = CallbackRequest {
             id: 1,
             kind: CallbackType::Scheduled,
-            number: "+12125550142".into(),
             time_zone: "UTC".into(),
             desired_at: desired,
-            window: Window::default(),
-            number_type: None,
-            queue: "support".into(),
-            agent: None,
-            remark: None,
-            ivr_data: Default::default(),
-            source: Source::Ivr,
-            origin_uuid: None,
-            idempotency_key: None,
-            recording: None,
-            transcript: None,
-            tags: Default::default(),
             state,
             due_at: Some(at(10, 0)),
-            expires_at: None,
-            customer_attempts: 0,
-            created_at: at(8, 0),
-            updated_at: at(8, 0),
-            lease_owner: None,
-            lease_expires: None,
-            priority: 0,
-            counts: DispatchCounts::default(),
+            ..CallbackRequest::example(at(8, 0))
         };
         let attempts = dials
             .iter()

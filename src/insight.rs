@@ -353,9 +353,7 @@ pub fn charts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        Attempt, CallbackRequest, CallbackType, DispatchCounts, Source, State, Window,
-    };
+    use crate::model::{Attempt, CallbackRequest, CallbackType, State};
 
     fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
@@ -366,31 +364,10 @@ mod tests {
             request: CallbackRequest {
                 id,
                 kind: CallbackType::Scheduled,
-                number: "+12125550142".into(),
-                time_zone: "America/New_York".into(),
                 desired_at: Some(due),
-                window: Window::default(),
-                number_type: None,
-                queue: "support".into(),
-                agent: None,
-                remark: None,
-                ivr_data: Default::default(),
-                source: Source::Ivr,
-                origin_uuid: None,
-                idempotency_key: None,
-                recording: None,
-                transcript: None,
-                tags: Default::default(),
                 state,
-                due_at: Some(due),
-                expires_at: None,
-                customer_attempts: 0,
                 created_at: due - Duration::hours(1),
-                updated_at: due,
-                lease_owner: None,
-                lease_expires: None,
-                priority: 0,
-                counts: DispatchCounts::default(),
+                ..CallbackRequest::example(due)
             },
             attempts: legs,
         }

@@ -135,6 +135,44 @@ pub struct CallbackRequest {
     pub counts: DispatchCounts,
 }
 
+#[cfg(test)]
+impl CallbackRequest {
+    /// The unit tests' callback: number 7, an immediate one for +1 212 555 0142 (New York)
+    /// of queue `support`, captured in the IVR at `at` and due then, scheduled, never
+    /// dialled. A test changes the fields it is about (`..CallbackRequest::example(at)`).
+    pub(crate) fn example(at: DateTime<Utc>) -> Self {
+        Self {
+            id: 7,
+            kind: CallbackType::Immediate,
+            number: "+12125550142".into(),
+            number_type: None,
+            time_zone: "America/New_York".into(),
+            desired_at: None,
+            window: Window::default(),
+            queue: "support".into(),
+            agent: None,
+            remark: None,
+            ivr_data: BTreeMap::new(),
+            source: Source::Ivr,
+            origin_uuid: None,
+            idempotency_key: None,
+            recording: None,
+            transcript: None,
+            tags: BTreeMap::new(),
+            state: State::Scheduled,
+            due_at: Some(at),
+            expires_at: None,
+            customer_attempts: 0,
+            created_at: at,
+            updated_at: at,
+            lease_owner: None,
+            lease_expires: None,
+            priority: 0,
+            counts: DispatchCounts::default(),
+        }
+    }
+}
+
 /// The dispatcher's counters of one callback, kept on its row by the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DispatchCounts {

@@ -65,42 +65,18 @@ pub fn render(template: &str, r: &CallbackRequest, link: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CallbackType, Source, State, Window};
+    use crate::model::{CallbackType, Source};
     use chrono::{TimeZone, Utc};
-    use std::collections::BTreeMap;
 
     #[test]
     fn a_template_is_filled_with_the_time_in_the_customers_zone() {
         // 15:00 UTC on 2026-11-24 is 10:00 in New York; an immediate one says "as soon as possible".
         let t = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
         let mut r = CallbackRequest {
-            id: 7,
             kind: CallbackType::Scheduled,
-            number: "+12125550142".into(),
-            time_zone: "America/New_York".into(),
             desired_at: Some(t),
-            window: Window::default(),
-            number_type: None,
-            queue: "support".into(),
-            agent: None,
-            remark: None,
-            ivr_data: BTreeMap::new(),
             source: Source::Web,
-            origin_uuid: None,
-            idempotency_key: None,
-            recording: None,
-            transcript: None,
-            tags: BTreeMap::new(),
-            state: State::Scheduled,
-            due_at: Some(t),
-            expires_at: None,
-            customer_attempts: 0,
-            created_at: t,
-            updated_at: t,
-            lease_owner: None,
-            lease_expires: None,
-            priority: 0,
-            counts: Default::default(),
+            ..CallbackRequest::example(t)
         };
         assert_eq!(
             render("#{id} {queue}: {when} {link}", &r, "L"),

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::clock::{Clock, ManualClock};
-use crate::model::{CallbackType, DispatchCounts, Source, Window};
+use crate::model::DispatchCounts;
 use chrono::TimeZone;
 
 /// Agents 1001 and 1002 take support, 2001 overflow; `office` opens weekdays 09-17 in
@@ -62,35 +62,15 @@ fn pool(cfg: &Config, now: DateTime<Utc>) -> Pool {
 fn due(id: CallbackId, queue: &str, now: DateTime<Utc>) -> CallbackRequest {
     CallbackRequest {
         id,
-        kind: CallbackType::Immediate,
-        number: "+12125550142".into(),
-        time_zone: "America/New_York".into(),
-        desired_at: None,
-        window: Window::default(),
-        number_type: None,
         queue: queue.into(),
-        agent: None,
-        remark: None,
-        ivr_data: Default::default(),
-        source: Source::Ivr,
-        origin_uuid: None,
-        idempotency_key: None,
-        recording: None,
-        transcript: None,
-        tags: Default::default(),
         state: State::Due,
-        due_at: Some(now),
-        expires_at: None,
-        customer_attempts: 0,
-        created_at: now,
-        updated_at: now,
         lease_owner: Some("node-a".into()),
         lease_expires: Some(now + Duration::seconds(30)),
-        priority: 0,
         counts: DispatchCounts {
             first_claimed_at: Some(now),
             ..Default::default()
         },
+        ..CallbackRequest::example(now)
     }
 }
 

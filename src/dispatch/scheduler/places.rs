@@ -429,7 +429,7 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CallbackType, DispatchCounts, Source, Window};
+    use crate::model::CallbackType;
     use chrono::TimeZone;
 
     fn taken_from(centre_q: &str, kind: CallbackType) -> CallbackRequest {
@@ -437,14 +437,7 @@ mod tests {
         CallbackRequest {
             id: 1,
             kind,
-            number: "+12125550142".into(),
-            time_zone: "America/New_York".into(),
-            desired_at: None,
-            window: Window::default(),
-            number_type: None,
             queue: "sales".into(),
-            agent: None,
-            remark: None,
             ivr_data: [
                 (
                     crate::handover::CENTRE_QUEUE_KEY.to_string(),
@@ -453,22 +446,8 @@ mod tests {
                 (crate::handover::JOINED_KEY.to_string(), "1000".to_string()),
             ]
             .into(),
-            source: Source::Ivr,
-            origin_uuid: None,
-            idempotency_key: None,
-            recording: None,
-            transcript: None,
-            tags: Default::default(),
             state: State::Due,
-            due_at: Some(now),
-            expires_at: None,
-            customer_attempts: 0,
-            created_at: now,
-            updated_at: now,
-            lease_owner: None,
-            lease_expires: None,
-            priority: 0,
-            counts: DispatchCounts::default(),
+            ..CallbackRequest::example(now)
         }
     }
 
