@@ -14,7 +14,10 @@ mod backends;
 mod dump;
 
 use backends::{pg_available, PgSchema};
-use callback_core::store::{migration_steps, Engine, PgStore, SqliteStore};
+use callback_core::model::{CallbackType, DispatchCounts, Draft, Source, State, Window};
+use callback_core::store::{
+    migration_steps, CreateOptions, CreateOutcome, Engine, PgStore, SqliteStore, Store, StoreError,
+};
 use std::path::{Path, PathBuf};
 
 fn fixture(engine: Engine) -> PathBuf {
@@ -108,9 +111,52 @@ impl Db {
 
     /// Opens the store on it (which migrates it to the latest version).
     fn open_store(&mut self) {
+        drop(self.store());
+    }
+
+    /// The store on it (migrated to the latest version).
+    fn store(&mut self) -> Box<dyn Store> {
         match self {
-            Db::Sqlite(dir, _) => drop(SqliteStore::open(Db::path(dir)).unwrap()),
-            Db::Pg(s, _) => drop(PgStore::open(&s.url).unwrap()),
+            Db::Sqlite(dir, _) => Box::new(SqliteStore::open(Db::path(dir)).unwrap()),
+            Db::Pg(s, _) => Box::new(PgStore::open(&s.url).unwrap()),
+        }
+    }
+
+    /// A database built by the released steps up to `version`, and saying so.
+    fn at(engine: Engine, version: usize) -> Db {
+        let mut db = Db::new(engine);
+        for step in &migration_steps(engine)[..version] {
+            db.apply(step);
+        }
+        db.set_version(version);
+        db
+    }
+
+    /// Runs SQL that both engines read alike (rows stored by an older build).
+    fn execute(&mut self, sql: &str) {
+        match self {
+            Db::Sqlite(_, c) => c.execute_batch(sql).unwrap(),
+            Db::Pg(_, c) => c.batch_execute(sql).unwrap(),
+        }
+    }
+
+    /// The rows of a query whose columns are all cast to text.
+    fn texts(&mut self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match self {
+            Db::Sqlite(_, c) => {
+                let mut q = c.prepare(sql).unwrap();
+                let n = q.column_count();
+                q.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            }
+            Db::Pg(_, c) => c
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                .collect(),
         }
     }
 }
@@ -183,6 +229,164 @@ fn a_database_left_at_any_step_migrates_to_the_latest_schema() {
             );
             assert_eq!(db.version(), steps.len(), "{engine:?} from version {k}");
         }
+    }
+}
+
+/// A callback row as the builds of steps 6 to 8 stored it (the columns of step 1).
+fn old_callback(id: i64, state: &str, number: &str, key: Option<&str>) -> String {
+    let key = key.map_or("NULL".to_string(), |k| format!("'{k}'"));
+    format!(
+        "INSERT INTO callbacks (id, kind, number, time_zone, queue, source, state, due_at, \
+             customer_attempts, created_at, updated_at, idempotency_key, ivr_data, tags) \
+         VALUES ({id}, 'immediate', '{number}', 'Europe/Berlin', 'sales', 'ivr', '{state}', \
+             1700000000, 0, 1700000000, 1700000000, {key}, '{{}}', '{{}}');"
+    )
+}
+
+#[test]
+fn open_agent_legs_stored_before_step_7_are_closed_by_it_and_the_rest_kept() {
+    // A database at step 6 holds what a crash or a cancel in the preview could leave: an
+    // agent with two legs open (an older one of a dispatch that ended), and an open leg of
+    // a callback no longer in a dispatch. Step 7 closes those as interrupted (its unique
+    // index of open agent legs could not be built over them) and keeps the open leg of
+    // each running dispatch; the store then reads every callback.
+    for engine in engines() {
+        let mut db = Db::at(engine, 6);
+        db.execute(&old_callback(101, "offering", "+493012345601", None));
+        db.execute(&old_callback(102, "scheduled", "+493012345602", None));
+        db.execute(&old_callback(103, "offering", "+493012345603", None));
+        db.execute(
+            "INSERT INTO attempts (id, callback_id, leg, attempt_no, agent, started_at) VALUES \
+               (1, 101, 'agent', 1, '1001', 1700000010), \
+               (2, 102, 'agent', 1, '1002', 1700000020), \
+               (3, 101, 'agent', 2, '1001', 1700000030), \
+               (4, 103, 'agent', 1, '1003', 1700000040);",
+        );
+        let store = db.store();
+        let legs = db.texts(
+            "SELECT CAST(id AS TEXT), CAST(ended_at AS TEXT), hangup_cause, result \
+             FROM attempts ORDER BY id",
+        );
+        let leg = |id: &str, ended: Option<&str>, cause: Option<&str>, result: Option<&str>| {
+            vec![
+                Some(id.to_string()),
+                ended.map(str::to_string),
+                cause.map(str::to_string),
+                result.map(str::to_string),
+            ]
+        };
+        assert_eq!(
+            legs,
+            [
+                leg("1", Some("1700000010"), Some("INTERRUPTED"), Some("error")),
+                leg("2", Some("1700000020"), Some("INTERRUPTED"), Some("error")),
+                leg("3", None, None, None),
+                leg("4", None, None, None),
+            ],
+            "{engine:?}"
+        );
+        for (id, state) in [(101, State::Offering), (102, State::Scheduled)] {
+            let r = store.get(id).unwrap();
+            assert_eq!((r.state, r.counts), (state, DispatchCounts::default()));
+            assert_eq!(
+                r.number_type, None,
+                "{engine:?}: no type stored before step 13"
+            );
+        }
+        assert_eq!(store.attempts(101).unwrap().len(), 2, "{engine:?}");
+    }
+}
+
+#[test]
+fn callbacks_stored_before_steps_8_and_9_keep_their_key_and_get_their_counters() {
+    // A database at step 8 holds a callback whose trace has claims, waits and a failover,
+    // and one created with an idempotency key before step 8 (no request digest). Step 9
+    // counts the dispatcher's columns from the trace; the old key is still honoured, for
+    // any request (nothing to compare it with), and the new create under it is no second
+    // callback.
+    for engine in engines() {
+        let mut db = Db::at(engine, 8);
+        db.execute(&old_callback(201, "rescheduled", "+493012345611", None));
+        db.execute(&old_callback(
+            202,
+            "scheduled",
+            "+493012345612",
+            Some("web-1"),
+        ));
+        db.execute(
+            "INSERT INTO events (callback_id, at, action, from_state, to_state) VALUES \
+               (201, 1700000000, 'created', NULL, 'scheduled'), \
+               (201, 1700000100, 'claim', 'scheduled', 'due'), \
+               (201, 1700000100, 'wait', 'due', 'rescheduled'), \
+               (201, 1700000200, 'claim', 'rescheduled', 'due'), \
+               (201, 1700000200, 'failover', 'due', 'rescheduled'), \
+               (201, 1700000300, 'claim', 'rescheduled', 'due'), \
+               (201, 1700000300, 'wait', 'due', 'rescheduled'), \
+               (201, 1700000400, 'claim', 'rescheduled', 'due'), \
+               (201, 1700000400, 'wait', 'due', 'rescheduled'), \
+               (202, 1700000000, 'created', NULL, 'scheduled');",
+        );
+        let store = db.store();
+        let r = store.get(201).unwrap();
+        let first = chrono::DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        assert_eq!(
+            r.counts,
+            DispatchCounts {
+                waits: 2,
+                failovers: 1,
+                first_claimed_at: Some(first),
+            },
+            "{engine:?}"
+        );
+        assert_eq!(store.get(202).unwrap().counts, DispatchCounts::default());
+        let mut again = Draft {
+            kind: CallbackType::Immediate,
+            number: "+493012345699".into(),
+            time_zone: "Europe/Berlin".into(),
+            desired_at: None,
+            window: Window::default(),
+            number_type: None,
+            queue: "sales".into(),
+            agent: None,
+            remark: None,
+            ivr_data: Default::default(),
+            source: Source::Web,
+            origin_uuid: None,
+            idempotency_key: Some("web-1".into()),
+            recording: None,
+            tags: Default::default(),
+            state: State::Scheduled,
+            due_at: Some(first),
+            expires_at: None,
+        };
+        let options = CreateOptions {
+            request_hash: Some("a digest the old row never had".into()),
+            ..Default::default()
+        };
+        let (got, outcome) = store.create(&again, &options, first).unwrap();
+        assert_eq!(
+            (got.id, outcome),
+            (202, CreateOutcome::Existing),
+            "{engine:?}"
+        );
+        // A new key after the migration is compared: the same key with another request
+        // is refused, the stored rows left as they were.
+        again.idempotency_key = Some("web-2".into());
+        let (new, outcome) = store.create(&again, &options, first).unwrap();
+        assert_eq!(outcome, CreateOutcome::Created, "{engine:?}");
+        again.number = "+493012345698".into();
+        let other = CreateOptions {
+            request_hash: Some("another request".into()),
+            ..Default::default()
+        };
+        assert!(
+            matches!(
+                store.create(&again, &other, first),
+                Err(StoreError::IdempotencyMismatch)
+            ),
+            "{engine:?}"
+        );
+        assert_eq!(store.get(new.id).unwrap().number, "+493012345699");
     }
 }
 
