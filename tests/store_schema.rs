@@ -12,9 +12,11 @@
 mod backends;
 #[path = "support/schema_dump.rs"]
 mod dump;
+#[path = "support/store_fixtures.rs"]
+mod fixtures;
 
 use backends::{pg_available, PgSchema};
-use callback_core::model::{CallbackType, DispatchCounts, Draft, Source, State, Window};
+use callback_core::model::{DispatchCounts, Source, State};
 use callback_core::store::{
     migration_steps, CreateOptions, CreateOutcome, Engine, PgStore, SqliteStore, Store, StoreError,
 };
@@ -339,26 +341,9 @@ fn callbacks_stored_before_steps_8_and_9_keep_their_key_and_get_their_counters()
             "{engine:?}"
         );
         assert_eq!(store.get(202).unwrap().counts, DispatchCounts::default());
-        let mut again = Draft {
-            kind: CallbackType::Immediate,
-            number: "+493012345699".into(),
-            time_zone: "Europe/Berlin".into(),
-            desired_at: None,
-            window: Window::default(),
-            number_type: None,
-            queue: "sales".into(),
-            agent: None,
-            remark: None,
-            ivr_data: Default::default(),
-            source: Source::Web,
-            origin_uuid: None,
-            idempotency_key: Some("web-1".into()),
-            recording: None,
-            tags: Default::default(),
-            state: State::Scheduled,
-            due_at: Some(first),
-            expires_at: None,
-        };
+        let mut again = fixtures::draft("+493012345699", "sales", 0);
+        again.source = Source::Web;
+        again.idempotency_key = Some("web-1".into());
         let options = CreateOptions {
             request_hash: Some("a digest the old row never had".into()),
             ..Default::default()

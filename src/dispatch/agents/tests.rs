@@ -118,18 +118,12 @@ fn the_board_brings_in_other_nodes_states_and_offers() {
     // Away set on another node stops offers here; an agent busy on another node is
     // not offered and shows busy with that callback; once freed there it is offered
     // again, idle from then. An agent busy here keeps its state whatever the board says.
-    use crate::store::{AgentBoard, AgentRecord};
+    use crate::store::AgentBoard;
     let a = Agents::new(
         &[agent("1001", &["support"]), agent("1002", &["support"])],
         3,
         t0(),
     );
-    let rec = |id: &str, ready: bool| AgentRecord {
-        id: id.into(),
-        ready,
-        since: t0(),
-        node: "node-b".into(),
-    };
     synced(
         &a,
         AgentBoard {
@@ -264,18 +258,12 @@ fn a_board_read_before_a_state_was_stored_does_not_undo_it() {
     // another is set away by its declines (set here, then stored). The board the turn
     // read still says both are ready: both stay away, and nobody is offered. A board
     // read after that brings each in again.
-    use crate::store::{AgentBoard, AgentRecord};
+    use crate::store::AgentBoard;
     let a = Agents::new(
         &[agent("1001", &["support"]), agent("1002", &["support"])],
         1,
         t0(),
     );
-    let rec = |id: &str, ready: bool| AgentRecord {
-        id: id.into(),
-        ready,
-        since: t0(),
-        node: "node-a".into(),
-    };
     let stale = AgentBoard {
         states: vec![rec("1001", true), rec("1002", true)],
         busy: vec![],
@@ -302,4 +290,14 @@ fn a_board_read_before_a_state_was_stored_does_not_undo_it() {
     // Read after: the board is the truth again (set ready on another node).
     synced(&a, stale, t0());
     assert_eq!(a.ready(), 2);
+}
+
+/// Agent `id`'s ready or away as set on another node at t0.
+fn rec(id: &str, ready: bool) -> crate::store::AgentRecord {
+    crate::store::AgentRecord {
+        id: id.into(),
+        ready,
+        since: t0(),
+        node: "node-b".into(),
+    }
 }
