@@ -117,6 +117,49 @@ pub struct CentreTier {
     pub position: i64,
 }
 
+impl CentreTier {
+    /// Whether `agent` (this tier's) staffs the tier's queue: its tier is `Ready` or `No
+    /// Answer` (the centre may ring it, see [`Self::rings`]), or the agent is on an offer or
+    /// a call the centre made, which sets its tier `Offering`, then `Active Inbound`, in the
+    /// queue of the call and its `Ready` tiers in other queues `Standby`, each back to
+    /// `Ready` (or `No Answer`) when the call ends (mod_callcenter.c:2041, :2218-2224,
+    /// :2447-2451). A `Standby` tier of an agent not on such a call is an admin's, who
+    /// took the agent out of that queue; `Unknown` is not staffed either.
+    pub fn staffed(&self, agent: &CentreAgent) -> bool {
+        let on_centre_call = matches!(
+            agent.state,
+            CentreState::Receiving | CentreState::InQueueCall
+        );
+        self.rings()
+            || match self.state.to_ascii_lowercase().as_str() {
+                "offering" | "active inbound" => true,
+                "standby" => on_centre_call,
+                _ => false,
+            }
+    }
+
+    /// Whether the centre would ring the agent for a caller of this queue, as far as the
+    /// tier goes: `Ready` or `No Answer` (`agents_callback`'s query, :2632-2661).
+    pub fn rings(&self) -> bool {
+        matches!(
+            self.state.to_ascii_lowercase().as_str(),
+            "ready" | "no answer"
+        )
+    }
+}
+
+/// The tier of `agent` in the centre's queue `centre_q`, if it staffs it
+/// ([`CentreTier::staffed`]).
+fn staffed_tier<'a>(
+    tiers: &'a [CentreTier],
+    agent: &CentreAgent,
+    centre_q: &str,
+) -> Option<&'a CentreTier> {
+    tiers
+        .iter()
+        .find(|t| t.agent == agent.name && t.queue == centre_q && t.staffed(agent))
+}
+
 type Row = BTreeMap<String, String>;
 
 fn cells(i: &str) -> IResult<&str, Vec<&str>> {
@@ -435,28 +478,23 @@ pub fn agents_to_hold(
     line.sort_by_key(|(at, callback)| (*at, !*callback));
     let mut free: Vec<(i64, i64, String)> = Vec::new();
     let mut busy: Vec<(u8, i64, i64, String)> = Vec::new();
-    for a in agents.iter().filter(|a| {
-        tiers.iter().any(|t| {
-            t.agent == a.name
-                && t.queue == centre_q
-                && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
-        }) && matches!(
+    for (a, t) in agents.iter().filter_map(|a| {
+        let t = staffed_tier(tiers, a, centre_q)?;
+        matches!(
             a.status,
             CentreStatus::Available | CentreStatus::AvailableOnDemand
         )
+        .then_some((a, t))
     }) {
         let mut a = a.clone();
         if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
             a.ready_time = h.before;
         }
-        let tier = tiers
-            .iter()
-            .find(|t| t.agent == a.name && t.queue == centre_q)
-            .map_or((0, 0), |t| (t.level, t.position));
+        let rings = t.rings();
         // Among equals, the centre's own pick: tier level, then position.
-        let tier = tier.0.saturating_mul(1_000_000).saturating_add(tier.1);
+        let tier = t.level.saturating_mul(1_000_000).saturating_add(t.position);
         let ours = on_callback.contains(&a.name);
-        if !ours && a.busy(now_epoch).is_none() {
+        if !ours && rings && a.busy(now_epoch).is_none() {
             let freed_at = a
                 .last_bridge_end
                 .saturating_add(a.wrap_up_time)
@@ -511,11 +549,7 @@ pub fn staffing(
 ) -> Staffing {
     let mut s = Staffing::default();
     for a in agents {
-        let tiered = tiers.iter().any(|t| {
-            t.agent == a.name
-                && t.queue == centre_q
-                && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
-        });
+        let tiered = staffed_tier(tiers, a, centre_q).is_some();
         if !tiered
             || !matches!(
                 a.status,
@@ -597,10 +631,11 @@ pub struct Member {
 }
 
 /// The centre's agents that serve a linked queue: `links` pairs a queue of this module
-/// with the centre's queue it takes agents from. A tier counts when it is ready or
-/// no-answer, as the centre's own pick has it. An agent whose contact cannot be rung is
-/// left out and named in the second list with why. `holds` are the agents this module
-/// holds for a callback (see [`Hold`]): their ready time is this module's, not the centre's.
+/// with the centre's queue it takes agents from. A tier counts when the agent staffs the
+/// queue ([`CentreTier::staffed`]: also while on one of the centre's calls). An agent
+/// whose contact cannot be rung is left out and named in the second list with why.
+/// `holds` are the agents this module holds for a callback (see [`Hold`]): their ready
+/// time is this module's, not the centre's.
 pub fn members(
     agents: &[CentreAgent],
     tiers: &[CentreTier],
@@ -617,13 +652,7 @@ pub fn members(
         }
         let queues: Vec<String> = links
             .iter()
-            .filter(|(_, centre_q)| {
-                tiers.iter().any(|t| {
-                    t.agent == a.name
-                        && &t.queue == centre_q
-                        && matches!(t.state.to_ascii_lowercase().as_str(), "ready" | "no answer")
-                })
-            })
+            .filter(|(_, centre_q)| staffed_tier(tiers, &a, centre_q).is_some())
             .map(|(ours, _)| ours.clone())
             .collect();
         if queues.is_empty() {

@@ -130,7 +130,8 @@ fn staffing_counts_the_queues_able_agents_and_their_handling() {
 }
 
 /// The first three agents of [`AGENTS`]: 1001 free, 1002 on a queue call since 900,
-/// 1003 on a queue call since 950; and a waiting member who joined at `joined`.
+/// 1003 on a queue call since 950, their tiers in sales as the centre sets them during
+/// its calls (`Active Inbound`, mod_callcenter.c:2041).
 fn line_fixture() -> (Vec<CentreAgent>, Vec<CentreTier>) {
     let mut a = agents(AGENTS).unwrap();
     a.truncate(3);
@@ -138,7 +139,60 @@ fn line_fixture() -> (Vec<CentreAgent>, Vec<CentreTier>) {
     a[2].status = CentreStatus::Available;
     a[2].state = CentreState::InQueueCall;
     a[2].last_bridge_start = 950;
-    (a, tiers(TIERS).unwrap())
+    let mut t = tiers(TIERS).unwrap();
+    for tier in t.iter_mut().filter(|t| t.agent != "1001@default") {
+        tier.state = "Active Inbound".into();
+    }
+    (a, t)
+}
+
+#[test]
+fn an_agent_on_the_centres_call_still_staffs_its_queues() {
+    // During the centre's offer and call the agent's tier in that queue is Offering, then
+    // Active Inbound, and its Ready tiers in other queues Standby (:2041, :2447-2451):
+    // the agent is still one of each queue's staff (busy), counted as able, a member for
+    // callbacks, and held in reserve for a waiting callback. A Standby tier of an agent
+    // not on such a call is an admin's: no member of that queue.
+    let (a, t) = line_fixture();
+    let s = staffing(&a, &t, "sales@default", 1000);
+    assert_eq!((s.able, s.free), (3, 1));
+    let mut t = t;
+    t.push(CentreTier {
+        queue: "support@default".into(),
+        agent: "1002@default".into(),
+        state: "Standby".into(),
+        level: 1,
+        position: 2,
+    });
+    let links = vec![
+        ("sales".to_string(), "sales@default".to_string()),
+        ("support".to_string(), "support@default".to_string()),
+    ];
+    let (m, _) = members(&a, &t, &links, &BTreeMap::new(), 1000);
+    let queues = |id: &str| {
+        m.iter()
+            .find(|x| x.config.id == id)
+            .map(|x| x.config.queues.clone())
+    };
+    assert_eq!(queues("1001@default").unwrap(), ["sales"]);
+    assert_eq!(queues("1002@default").unwrap(), ["sales", "support"]);
+    assert_eq!(staffing(&a, &t, "support@default", 1000).able, 1);
+    let mut offering = t[2].clone();
+    offering.state = "Offering".into();
+    let mut receiving = a[2].clone();
+    receiving.state = CentreState::Receiving;
+    assert!(offering.staffed(&receiving) && !offering.rings());
+    let p = hold_for(&a, &t, &[], &[110], &BTreeMap::new(), &BTreeMap::new());
+    assert_eq!(p.for_callbacks, [(110, "1001@default".to_string())]);
+    let p = hold_for(
+        &a,
+        &t,
+        &[member(100)],
+        &[110],
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    );
+    assert_eq!(p.reserve, names(&["1002@default", "1003@default"]));
 }
 
 fn member(joined: i64) -> CentreMember {
@@ -246,9 +300,11 @@ fn free_agents_go_down_the_line_in_the_order_they_were_freed() {
     // from a callback by this module at 990 (the centre's own table says nothing of
     // it). The live caller ahead (100) gets 1002, freed first; 1001 is held for the
     // callback (110). Without the module's instant 1001 would seem freed first.
-    let (mut a, t) = line_fixture();
+    let (mut a, mut t) = line_fixture();
     a[1].state = CentreState::Waiting;
     a[1].last_bridge_end = 970;
+    // Its call over, its tier is Ready again (:2218-2224).
+    t[1].state = "Ready".into();
     let m = [member(100)];
     let freed = BTreeMap::from([("1001@default".to_string(), 990)]);
     let p = hold_for(&a, &t, &m, &[110], &BTreeMap::new(), &freed);
