@@ -1,10 +1,11 @@
 //! mod_callcenter's `callcenter_config` API as FreeSWITCH 1.10.12 defines it
 //! (src/mod/applications/mod_callcenter/mod_callcenter.c, cited by line below): its
 //! `agents` and `tiers` tables, the commands that read and change them and their exact
-//! replies. Modelled: `agent add|set|get|list`, `tier add|list`. Every queue counts as
-//! loaded (the simulator reads no `callcenter.conf`), and the centre's own dispatching
-//! (members, ringing agents) is not run: a test plays it by setting an agent's state, as
-//! mod_callcenter does when it bridges a member to an agent (:2042).
+//! replies. Modelled: `agent add|set|get|list`, `tier add|list`, `queue list members`.
+//! Every queue counts as loaded (the simulator reads no `callcenter.conf`). The centre's
+//! own dispatch runs when a test says (`Callcenter::dispatch`, or `offer` with the agent's
+//! answer or no-answer to follow), with the member, agent and tier states it sets; a
+//! test may also set an agent's state itself, as `callcenter_config` does.
 
 use std::collections::BTreeMap;
 
@@ -501,10 +502,21 @@ impl Callcenter {
     /// One pass of the centre's agent dispatch thread (:2779-2790): the waiting members in
     /// score order, each given the first agent of its queue's tiers (by level, position)
     /// that `agents_callback` would contact (:2325-2345: tier Ready or No Answer, state
-    /// Waiting, status Available or on demand, past wrap-up and ready_time). The agent
-    /// goes `In a queue call` (:2042) and the member `Answered`; ringing is not modelled.
+    /// Waiting, status Available or on demand, past wrap-up and ready_time). Each agent
+    /// answers at once: it is offered the member and bridged to it ([`Self::bridge`]).
     /// Returns the (member uuid, agent) pairs served.
     pub fn dispatch(&mut self, now_epoch: i64) -> Vec<(String, String)> {
+        self.pass(now_epoch, false)
+    }
+
+    /// A pass as [`Self::dispatch`] whose agents ring ([`Self::ring`]) until a test says
+    /// they answered ([`Self::answered`]) or not ([`Self::no_answer`]). Returns the
+    /// (member uuid, agent) pairs offered.
+    pub fn offer(&mut self, now_epoch: i64) -> Vec<(String, String)> {
+        self.pass(now_epoch, true)
+    }
+
+    fn pass(&mut self, now_epoch: i64, ring: bool) -> Vec<(String, String)> {
         let score = |m: &Member| now_epoch - m.joined_epoch + m.base_score;
         let mut order: Vec<usize> = (0..self.members.len())
             .filter(|&i| self.members[i].state == "Waiting")
@@ -520,7 +532,11 @@ impl Callcenter {
                 .find(|t| self.would_ring(&t.agent, &queue, now_epoch))
                 .map(|t| t.agent.clone());
             if let Some(agent) = pick {
-                self.bridge(i, &agent, now_epoch);
+                if ring {
+                    self.ring(i, &agent, now_epoch);
+                } else {
+                    self.bridge(i, &agent, now_epoch);
+                }
                 served.push((self.members[i].uuid.clone(), agent));
             }
         }
@@ -554,26 +570,140 @@ impl Callcenter {
             })
     }
 
-    /// Member `i` bridged to `agent`: the agent goes `In a queue call` (:2042), the bridge
-    /// counts a call and starts its talk time (:2034-2036), the member is `Answered`.
-    fn bridge(&mut self, i: usize, agent: &str, now_epoch: i64) {
-        if let Some(a) = self.agent_mut(agent) {
-            if let Some(v) = a.number_mut("last_bridge_start") {
-                *v = now_epoch;
-            }
-            if let Some(v) = a.number_mut("calls_answered") {
-                *v += 1;
+    /// Waiting member `i` offered to `agent` (`agents_callback`): the member is `Trying`,
+    /// served by the agent (:2377-2381), the agent `Receiving` (:2445, which dates its
+    /// last offered call, :1056-1059), its tier in the member's queue `Offering` and its
+    /// `Ready` tiers in other queues `Standby` (:2447-2451).
+    fn ring(&mut self, i: usize, agent: &str, now_epoch: i64) {
+        let queue = self.members[i].queue.clone();
+        let m = &mut self.members[i];
+        m.state = "Trying".into();
+        m.serving_agent = agent.to_string();
+        self.set_state(agent, "Receiving");
+        if let Some(v) = self
+            .agent_mut(agent)
+            .and_then(|a| a.number_mut("last_offered_call"))
+        {
+            *v = now_epoch;
+        }
+        for t in self.tiers.iter_mut().filter(|t| t.agent == agent) {
+            if t.queue == queue {
+                t.state = "Offering".into();
+            } else if t.state == "Ready" {
+                t.state = "Standby".into();
             }
         }
+    }
+
+    /// Member `i` bridged to `agent`, as an offer the agent answered: offered first
+    /// ([`Self::ring`]), then the member is `Answered` (:2022-2026), the agent's leg counts
+    /// a call and starts its talk time and its no-answer count is reset (:2034-2036), its
+    /// tier in the queue is `Active Inbound` (:2041) and the agent `In a queue call`
+    /// (:2042).
+    fn bridge(&mut self, i: usize, agent: &str, now_epoch: i64) {
+        self.ring(i, agent, now_epoch);
+        let queue = self.members[i].queue.clone();
+        if let Some(a) = self.agent_mut(agent) {
+            for (k, v) in a.numbers.iter_mut() {
+                match *k {
+                    "last_bridge_start" => *v = now_epoch,
+                    "calls_answered" => *v += 1,
+                    "no_answer_count" => *v = 0,
+                    _ => {}
+                }
+            }
+        }
+        self.set_tier(agent, &queue, "Active Inbound");
         self.set_state(agent, "In a queue call");
+        self.members[i].state = "Answered".into();
+    }
+
+    /// The agent offered a member by [`Self::offer`] answers: bridged to it.
+    pub fn answered(&mut self, agent: &str, now_epoch: i64) {
+        if let Some(i) = self.offered_to(agent) {
+            self.bridge(i, agent, now_epoch);
+        }
+    }
+
+    /// The agent offered a member by [`Self::offer`] does not answer (the originate ends
+    /// with a cause other than busy, reject or not registered: :2126-2232). The member is
+    /// `Waiting` again, served by nobody (:2131-2135); the agent's no-answer count grows
+    /// (:2166) and reaching the queue's `max-no-answer` sets its status `On Break`, the
+    /// default `agent_no_answer_status` (:2172-2187, :777); its ready time is its
+    /// `no_answer_delay_time` from now when that is set (:2161, :2191-2195); its tier in the
+    /// queue is `No Answer` and its `Standby` ones `Ready` again (:2218-2224); the agent is
+    /// `Waiting` (:2231). The queue's `max-no-answer` is the agent's row here (the simulator
+    /// reads no queue configuration).
+    pub fn no_answer(&mut self, agent: &str, now_epoch: i64) {
+        let Some(i) = self.offered_to(agent) else {
+            return;
+        };
+        let queue = self.members[i].queue.clone();
         let m = &mut self.members[i];
-        m.state = "Answered".into();
-        m.serving_agent = agent.to_string();
+        m.state = "Waiting".into();
+        m.serving_agent = String::new();
+        if let Some(a) = self.agent_mut(agent) {
+            let num =
+                |a: &Agent, k: &str| a.numbers.iter().find(|(n, _)| *n == k).map_or(0, |p| p.1);
+            let (max, count, delay) = (
+                num(a, "max_no_answer"),
+                num(a, "no_answer_count"),
+                num(a, "no_answer_delay_time"),
+            );
+            if let Some(v) = a.number_mut("no_answer_count") {
+                *v = count + 1;
+            }
+            if max > 0 && count + 1 >= max {
+                a.status = "On Break".into();
+            }
+            if delay > 0 {
+                if let Some(v) = a.number_mut("ready_time") {
+                    *v = now_epoch + delay;
+                }
+            }
+        }
+        self.call_done(agent, &queue, "No Answer");
+        self.set_state(agent, "Waiting");
+    }
+
+    /// The member agent `agent` is being offered (`Trying`, served by it), if any.
+    fn offered_to(&self, agent: &str) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| m.state == "Trying" && m.serving_agent == agent)
+    }
+
+    /// `cc_tier_update("state", ...)` of one tier (:1274).
+    fn set_tier(&mut self, agent: &str, queue: &str, state: &str) {
+        if let Some(t) = self
+            .tiers
+            .iter_mut()
+            .find(|t| t.agent == agent && t.queue == queue)
+        {
+            t.state = state.to_string();
+        }
+    }
+
+    /// The tiers when an offer of a member of `queue` ends, bridged or not (:2218-2224):
+    /// the agent's tier in that queue goes to `state` from `Active Inbound`, `Standby` or
+    /// `Offering`, and its `Standby` tiers in other queues are `Ready` again.
+    fn call_done(&mut self, agent: &str, queue: &str, state: &str) {
+        for t in self.tiers.iter_mut().filter(|t| t.agent == agent) {
+            if t.queue == queue {
+                if matches!(t.state.as_str(), "Active Inbound" | "Standby" | "Offering") {
+                    t.state = state.to_string();
+                }
+            } else if t.state == "Standby" {
+                t.state = "Ready".into();
+            }
+        }
     }
 
     /// A queue call of `agent` ends (the member or the agent hung up): the centre adds the
-    /// bridge's length to the agent's talk time and sets its last bridge end (:2086-2090),
-    /// then the agent is Waiting again (:2228-2232; Idle for on-demand, not modelled).
+    /// bridge's length to the agent's talk time and sets its last bridge end (:2086-2090);
+    /// for a call the centre bridged, the member's row is deleted (:2093) and the agent's
+    /// tiers are `Ready` again (:2218-2224); then the agent is Waiting again (:2228-2232;
+    /// Idle for on-demand, not modelled).
     pub fn call_ends(&mut self, agent: &str, now_epoch: i64) {
         if let Some(a) = self.agent_mut(agent) {
             let start = a.number_mut("last_bridge_start").map_or(now_epoch, |v| *v);
@@ -583,6 +713,15 @@ impl Callcenter {
             if let Some(v) = a.number_mut("talk_time") {
                 *v += now_epoch - start;
             }
+        }
+        // The member's row goes with its call (:2093).
+        let served = self
+            .members
+            .iter()
+            .position(|m| m.state == "Answered" && m.serving_agent == agent);
+        if let Some(i) = served {
+            let queue = self.members.remove(i).queue;
+            self.call_done(agent, &queue, "Ready");
         }
         self.set_state(agent, "Waiting");
     }
@@ -734,6 +873,112 @@ mod tests {
             "-ERR Agent not found!\n"
         );
         assert_eq!(cc.api("tier list", 0), "+OK\n");
+    }
+
+    /// Agents 1001 and 1002 available in q@default (1001 also in r@default), a member.
+    fn centre() -> Callcenter {
+        let mut cc = Callcenter::default();
+        for a in ["1001@default", "1002@default"] {
+            cc.api(&format!("agent add {a} callback"), 0);
+            cc.api(&format!("agent set status {a} Available"), 0);
+            cc.api(&format!("tier add q@default {a}"), 0);
+        }
+        cc.api("tier add r@default 1001@default", 0);
+        cc.join("q@default", "m1", "+12125550100", 0);
+        cc
+    }
+
+    fn tier_states(cc: &Callcenter, agent: &str) -> Vec<(String, String)> {
+        cc.tiers
+            .iter()
+            .filter(|t| t.agent == agent)
+            .map(|t| (t.queue.clone(), t.state.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn an_offer_rings_then_a_bridge_or_a_no_answer_sets_the_states_the_centre_sets() {
+        // Offered: the member Trying, the agent Receiving, its tier Offering and its tier
+        // elsewhere Standby. Answered: Answered, In a queue call, Active Inbound; the call
+        // ending deletes the member and makes both tiers Ready. Not answered: the member
+        // Waiting again, the agent Waiting and asleep for its no-answer delay, its tier No
+        // Answer, and at max-no-answer On Break.
+        let mut cc = centre();
+        assert_eq!(
+            cc.offer(10),
+            [("m1".to_string(), "1001@default".to_string())]
+        );
+        assert_eq!(cc.members[0].state, "Trying");
+        assert_eq!(cc.api("agent get state 1001@default", 10), "Receiving");
+        let q = |s: &str| ("q@default".to_string(), s.to_string());
+        let r = |s: &str| ("r@default".to_string(), s.to_string());
+        assert_eq!(
+            tier_states(&cc, "1001@default"),
+            [q("Offering"), r("Standby")]
+        );
+        assert_eq!(
+            cc.offer(10),
+            [],
+            "1002 is not offered a member already Trying"
+        );
+        cc.answered("1001@default", 12);
+        assert_eq!(cc.members[0].state, "Answered");
+        assert_eq!(
+            cc.api("agent get state 1001@default", 12),
+            "In a queue call"
+        );
+        assert_eq!(
+            tier_states(&cc, "1001@default"),
+            [q("Active Inbound"), r("Standby")]
+        );
+        cc.call_ends("1001@default", 40);
+        assert!(cc.members.is_empty());
+        assert_eq!(tier_states(&cc, "1001@default"), [q("Ready"), r("Ready")]);
+        assert_eq!(cc.api("agent get state 1001@default", 40), "Waiting");
+
+        let mut cc = centre();
+        cc.api("agent set no_answer_delay_time 1001@default 30", 0);
+        cc.api("agent set max_no_answer 1001@default 2", 0);
+        cc.offer(10);
+        cc.no_answer("1001@default", 25);
+        assert_eq!(
+            (
+                cc.members[0].state.as_str(),
+                cc.members[0].serving_agent.as_str()
+            ),
+            ("Waiting", "")
+        );
+        assert_eq!(cc.api("agent get state 1001@default", 25), "Waiting");
+        assert_eq!(
+            tier_states(&cc, "1001@default"),
+            [q("No Answer"), r("Ready")]
+        );
+        let row = |cc: &Callcenter, k: &str| {
+            cc.agents[0]
+                .numbers
+                .iter()
+                .find(|(n, _)| *n == k)
+                .unwrap()
+                .1
+        };
+        assert_eq!(
+            (row(&cc, "ready_time"), row(&cc, "no_answer_count")),
+            (55, 1)
+        );
+        // Asleep, 1001 is passed over for 1002; awake again, it is offered and not answering
+        // a second time puts it on break.
+        assert_eq!(
+            cc.offer(30),
+            [("m1".to_string(), "1002@default".to_string())]
+        );
+        cc.no_answer("1002@default", 31);
+        assert_eq!(
+            cc.offer(60),
+            [("m1".to_string(), "1001@default".to_string())]
+        );
+        cc.no_answer("1001@default", 80);
+        assert_eq!(cc.api("agent get status 1001@default", 80), "On Break");
+        assert_eq!(row(&cc, "ready_time"), 110);
     }
 
     #[test]

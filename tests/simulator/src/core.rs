@@ -695,6 +695,27 @@ impl Sim {
         state().callcenter.bridge_before_claim = Some(uuid.to_string());
     }
 
+    /// One pass of mod_callcenter's member dispatch whose agents ring (see
+    /// `Callcenter::offer`): the (member uuid, agent) pairs offered, each to be answered
+    /// ([`Sim::callcenter_answered`]) or not ([`Sim::callcenter_no_answer`]).
+    pub fn callcenter_offer(&self) -> Vec<(String, String)> {
+        let now = now().timestamp();
+        state().callcenter.offer(now)
+    }
+
+    /// mod_callcenter agent `name` answers the queue call it is ringing for: bridged.
+    pub fn callcenter_answered(&self, name: &str) {
+        let now = now().timestamp();
+        state().callcenter.answered(name, now);
+    }
+
+    /// mod_callcenter agent `name` does not answer the queue call it is ringing for (see
+    /// `Callcenter::no_answer`).
+    pub fn callcenter_no_answer(&self, name: &str) {
+        let now = now().timestamp();
+        state().callcenter.no_answer(name, now);
+    }
+
     /// A queue call of mod_callcenter agent `name` ends now (see `Callcenter::call_ends`).
     pub fn callcenter_call_ends(&self, name: &str) {
         let now = now().timestamp();

@@ -306,13 +306,11 @@ fn three_live_callers_and_one_callback_from_the_same_queue_are_served_in_join_or
     sim.callcenter_caller("sales@default", "live-2", "+12125550162");
     sim.advance(Duration::seconds(10));
     sim.callcenter_caller("sales@default", "live-3", "+12125550163");
+    // The agent's queue call ends: its tier is Ready again and it is Waiting
+    // (mod_callcenter.c:2218-2232); the centre rings it from the next second (:2331).
     let free = || {
-        assert_eq!(
-            sim.api(&format!(
-                "callcenter_config agent set state {agent} Waiting"
-            )),
-            "+OK\n"
-        )
+        sim.callcenter_call_ends(agent);
+        sim.advance(Duration::seconds(1));
     };
     let mut order: Vec<String> = Vec::new();
     // Caller 1's turn: the dispatcher sees the agent free too, but the callback waits.
@@ -555,7 +553,7 @@ fn a_claim_the_centre_refused_is_offered_again_at_once_and_is_no_decline() {
     // nor set free.
     assert_eq!(
         sim.callcenter_states(taken),
-        ["Waiting", "In a queue call"],
+        ["Waiting", "Receiving", "In a queue call"],
         "{t}"
     );
     assert_eq!(originates_to(&sim, &format!("user/{taken}")), 0);
@@ -793,4 +791,92 @@ fn the_estimate_counts_the_centres_line_over_rest_and_its_error_is_a_metric() {
         value(r#"callback_estimate_error_seconds_bucket{le="-300"}"#),
         1.0
     );
+}
+
+#[test]
+fn a_caller_being_offered_an_agent_keeps_its_place_and_the_centres_no_answer_delay_is_kept() {
+    // 3402 talks to live-0; the centre offers live-1 to 3401, which rings (live-1 Trying,
+    // 3401 Receiving, its tier Offering). A caller who joined after live-1 leaves for a
+    // callback: live-1 is still ahead of it (the offer may fail), but already has an
+    // agent ringing, so the module holds both agents for the callback. 3401 does not
+    // answer: the centre puts live-1 back in line and 3401 to sleep for its no-answer
+    // delay (mod_callcenter.c:2126-2232), and the module neither wakes 3401 early nor
+    // takes 3402, which is freed next and goes to live-1. The callback gets 3401 when it
+    // wakes.
+    let sim = sim();
+    let _m = load();
+    let (ringing, talking) = ("3401@default", "3402@default");
+    cc_agent_at(&sim, talking, &format!("user/{talking}"), "Waiting", 1);
+    cc_agent_at(&sim, ringing, &format!("user/{ringing}"), "Waiting", 2);
+    for a in [ringing, talking] {
+        answers_and_accepts(&sim, &format!("user/{a}"));
+    }
+    let cmd = format!("callcenter_config agent set no_answer_delay_time {ringing} 30");
+    assert_eq!(sim.api(&cmd), "+OK\n");
+    sim.callcenter_caller("sales@default", "live-0", "+12125550190");
+    assert_eq!(
+        sim.callcenter_dispatch(),
+        [("live-0".to_string(), talking.to_string())]
+    );
+    sim.advance(Duration::seconds(5));
+    sim.callcenter_caller("sales@default", "live-1", "+12125550191");
+    assert_eq!(
+        sim.callcenter_offer(),
+        [("live-1".to_string(), ringing.to_string())]
+    );
+    sim.advance(Duration::seconds(5));
+    let id = exits_for_a_callback(&sim, 5);
+    wait_for("both agents held for the callback", || {
+        let now = sim.now().timestamp();
+        ready_time(&sim, ringing) > now && ready_time(&sim, talking) > now
+    });
+    let t = show(&sim, id);
+    assert_eq!(t["request"]["state"], "rescheduled", "{t}");
+    assert!(actions(&t).contains(&"place-wait".to_string()), "{t}");
+    // 3401 does not answer: asleep for 30 s from now, its own ready time.
+    sim.advance(Duration::seconds(3));
+    let asleep_until = sim.now().timestamp() + 30;
+    let sent_before = sim.commands().len();
+    sim.callcenter_no_answer(ringing);
+    assert_eq!(ready_time(&sim, ringing), asleep_until);
+    // The module's next looks (one a second) keep 3402 held: live-1 is ahead again, and
+    // 3401, asleep, is the agent likely free first, left to the centre.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(ready_time(&sim, ringing), asleep_until);
+    assert!(ready_time(&sim, talking) > sim.now().timestamp());
+    let woken: Vec<String> = sim.commands()[sent_before..]
+        .iter()
+        .filter(|c| {
+            c.starts_with(&format!(
+                "callcenter_config agent set ready_time {ringing} "
+            ))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        woken.iter().all(|c| c
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|v| v >= asleep_until)),
+        "the module set 3401's ready time before its no-answer delay ended: {woken:?}"
+    );
+    // 3402's call ends: the module lets it go to live-1, ahead of the callback.
+    sim.callcenter_call_ends(talking);
+    sim.advance(Duration::seconds(1));
+    wait_for("3402 let go to the centre", || {
+        ready_time(&sim, talking) <= sim.now().timestamp()
+    });
+    assert_eq!(
+        sim.callcenter_dispatch(),
+        [("live-1".to_string(), talking.to_string())]
+    );
+    assert_eq!(originates_to(&sim, &format!("user/{ringing}")), 0);
+    // 3401 wakes: the callback, first in line now, takes it.
+    sim.advance(Duration::seconds(30));
+    let t = wait_state(&sim, id, "completed");
+    assert_eq!(t["attempts"][0]["agent"], ringing, "{t}");
+    let started = t["attempts"][0]["started_at"].as_str().unwrap();
+    let started = chrono::DateTime::parse_from_rfc3339(started).unwrap();
+    assert!(started.timestamp() >= asleep_until, "{t}");
 }
