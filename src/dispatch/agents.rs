@@ -82,7 +82,8 @@ struct Slot {
     /// The centre was told this agent is on a callback (to be told it is free again).
     claimed: bool,
     /// The pool's [`Pool::stores`] count when this node last stored the agent's ready or
-    /// away (0: never): a board read begun before that is older than this state.
+    /// away (0: never; [`PENDING`]: set here, not stored yet): a board read begun before
+    /// that is older than this state.
     stored: u64,
 }
 
@@ -114,6 +115,10 @@ impl Slot {
         self.state == AgentState::Ready && self.elsewhere.is_none() && self.outside.is_none()
     }
 }
+
+/// [`Slot::stored`] of an agent whose ready or away was set here and is not stored yet:
+/// every board read is older than it until [`Pool::stored`].
+const PENDING: u64 = u64::MAX;
 
 /// The agents of this node, shared by the dispatcher's threads: a [`Pool`] behind a lock.
 #[derive(Debug)]
@@ -361,7 +366,8 @@ impl Pool {
         (added, removed)
     }
 
-    /// Sets an agent ready or away (busy is the dispatcher's to set).
+    /// Sets an agent ready or away (busy is the dispatcher's to set), pending until the
+    /// dispatcher says it is stored ([`Pool::stored`]).
     pub fn set_state(
         &mut self,
         id: &str,
@@ -389,7 +395,7 @@ impl Pool {
             slot.declined_in_row = 0;
         }
         slot.state = to;
-        self.stored(id);
+        slot.stored = PENDING;
         Ok(to)
     }
 
@@ -469,7 +475,8 @@ impl Pool {
         Some(slot.cfg.clone())
     }
 
-    /// Ends an agent's busy spell. Returns true when this decline set the agent away.
+    /// Ends an agent's busy spell. Returns true when this decline set the agent away
+    /// (pending until stored, as [`Pool::set_state`]).
     pub fn release(&mut self, id: &str, how: Released, now: DateTime<Utc>) -> bool {
         let away_after = self.away_after;
         let Some(slot) = self.slots.iter_mut().find(|s| s.cfg.id == id) else {
@@ -490,6 +497,9 @@ impl Pool {
             } else {
                 AgentState::Ready
             };
+        }
+        if away {
+            slot.stored = PENDING;
         }
         away
     }
@@ -516,8 +526,10 @@ impl Pool {
         self.stores
     }
 
-    /// Says this node has stored agent `id`'s ready or away as the pool has it (the
-    /// dispatcher calls it after the store's write: [`Pool::set_state`] does for a set).
+    /// Says this node has stored agent `id`'s ready or away as the pool has it: the
+    /// dispatcher calls it after the store's write of a state [`Pool::set_state`] set, or
+    /// [`Pool::release`] set away (until then the agent's state is pending, and no board
+    /// read undoes it).
     pub fn stored(&mut self, id: &str) {
         self.stores += 1;
         let n = self.stores;

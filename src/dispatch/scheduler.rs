@@ -391,6 +391,7 @@ impl Dispatcher {
             .set_agent_ready(id, ready, self.node(), now)
             .map_err(|e| super::agents::AgentError::NotStored(id.to_string(), e.to_string()))?;
         self.agents.set_state(id, ready, now)?;
+        self.agents.stored(id);
         tracing::info!("agent {id} is {}", if ready { "ready" } else { "away" });
         if ready {
             if let Err(e) = self.pull_forward(id, now) {

@@ -254,10 +254,11 @@ fn synced(a: &Agents, board: crate::store::AgentBoard, now: chrono::DateTime<chr
 
 #[test]
 fn a_board_read_before_a_state_was_stored_does_not_undo_it() {
-    // A turn reads the board; meanwhile an agent is set away (stored, then set here) and
-    // another is set away by its declines (set here, then stored). The board the turn
-    // read still says both are ready: both stay away, and nobody is offered. A board
-    // read after that brings each in again.
+    // A turn reads the board while 1001 is set away (stored, then set here) and 1002 is
+    // set away by its declines (set here, then stored); a second turn reads it after
+    // 1002 was set away here but before that was stored. The boards they read still say
+    // both are ready: both stay away, nobody is offered. A board read after the stores
+    // brings each in again.
     use crate::store::AgentBoard;
     let a = Agents::new(
         &[agent("1001", &["support"]), agent("1002", &["support"])],
@@ -268,25 +269,36 @@ fn a_board_read_before_a_state_was_stored_does_not_undo_it() {
         states: vec![rec("1001", true), rec("1002", true)],
         busy: vec![],
     };
+    let away = |a: &Agents| {
+        let v = a.list();
+        assert_eq!(
+            (v[0].state, v[1].state),
+            (AgentState::Away, AgentState::Away)
+        );
+        assert_eq!(a.ready(), 0);
+    };
     let taken = a.take(1, "support", Some("1002"), Strategy::LongestIdle);
     assert_eq!(taken.unwrap().id, "1002");
     a.sync(
         || {
             a.set_state("1001", false, t0()).unwrap();
+            a.stored("1001");
             assert!(a.release("1002", Released::Declined, t0()));
-            a.stored("1002");
             Ok::<_, std::convert::Infallible>(stale.clone())
         },
         t0(),
     )
     .unwrap();
-    let v = a.list();
-    assert_eq!(
-        (v[0].state, v[1].state),
-        (AgentState::Away, AgentState::Away)
-    );
-    assert_eq!(a.ready(), 0);
+    away(&a);
+    // 1001's away is in the store by now; 1002's is not.
+    let read = AgentBoard {
+        states: vec![rec("1001", false), rec("1002", true)],
+        busy: vec![],
+    };
+    synced(&a, read, t0());
+    away(&a);
     assert!(a.take(2, "support", None, Strategy::LongestIdle).is_none());
+    a.stored("1002");
     // Read after: the board is the truth again (set ready on another node).
     synced(&a, stale, t0());
     assert_eq!(a.ready(), 2);
