@@ -118,46 +118,45 @@ pub struct CentreTier {
 }
 
 impl CentreTier {
-    /// Whether `agent` (this tier's) staffs the tier's queue: its tier is `Ready` or `No
-    /// Answer` (the centre may ring it, see [`Self::rings`]), or the agent is on an offer or
-    /// a call the centre made, which sets its tier `Offering`, then `Active Inbound`, in the
-    /// queue of the call and its `Ready` tiers in other queues `Standby`, each back to
-    /// `Ready` (or `No Answer`) when the call ends (mod_callcenter.c:2041, :2218-2224,
-    /// :2447-2451). A `Standby` tier of an agent not on such a call is an admin's, who
-    /// took the agent out of that queue; `Unknown` is not staffed either.
-    pub fn staffed(&self, agent: &CentreAgent) -> bool {
-        let on_centre_call = matches!(
-            agent.state,
-            CentreState::Receiving | CentreState::InQueueCall
-        );
-        self.rings()
-            || match self.state.to_ascii_lowercase().as_str() {
-                "offering" | "active inbound" => true,
-                "standby" => on_centre_call,
-                _ => false,
-            }
-    }
-
     /// Whether the centre would ring the agent for a caller of this queue, as far as the
-    /// tier goes: `Ready` or `No Answer` (`agents_callback`'s query, :2632-2661).
+    /// tier goes: `Ready` or `No Answer` (`agents_callback`, mod_callcenter.c:2325-2327).
     pub fn rings(&self) -> bool {
         matches!(
             self.state.to_ascii_lowercase().as_str(),
             "ready" | "no answer"
         )
     }
+
+    /// Whether the tier is the one of a queue whose call the centre is offering the agent
+    /// or has bridged it to: `Offering` (:2447-2448), then `Active Inbound` (:2041).
+    fn on_centre_call(&self) -> bool {
+        matches!(
+            self.state.to_ascii_lowercase().as_str(),
+            "offering" | "active inbound"
+        )
+    }
 }
 
-/// The tier of `agent` in the centre's queue `centre_q`, if it staffs it
-/// ([`CentreTier::staffed`]).
+/// The tier of agent `agent` in the centre's queue `centre_q` if the agent staffs that
+/// queue: the tier rings ([`CentreTier::rings`]), or the agent is on an offer or a call the
+/// centre made, which sets its tier `Offering`, then `Active Inbound`, in the queue of the
+/// call and its `Ready` tiers in other queues `Standby`, each back to `Ready` (or `No
+/// Answer`) when the call ends (:2041, :2218-2224, :2447-2451). A `Standby` tier of an
+/// agent with no tier on such a call (on a callback of this module, or not on a call) is
+/// an admin's, who took the agent out of that queue; `Unknown` is not staffed either.
 fn staffed_tier<'a>(
     tiers: &'a [CentreTier],
-    agent: &CentreAgent,
+    agent: &str,
     centre_q: &str,
 ) -> Option<&'a CentreTier> {
-    tiers
-        .iter()
-        .find(|t| t.agent == agent.name && t.queue == centre_q && t.staffed(agent))
+    let on_call = tiers.iter().any(|t| t.agent == agent && t.on_centre_call());
+    tiers.iter().find(|t| {
+        t.agent == agent
+            && t.queue == centre_q
+            && (t.rings()
+                || t.on_centre_call()
+                || (on_call && t.state.eq_ignore_ascii_case("standby")))
+    })
 }
 
 type Row = BTreeMap<String, String>;
@@ -386,8 +385,9 @@ impl CentreMember {
 }
 
 /// Who serves one of the centre's queues, for the estimated wait: the agents able to take
-/// its calls (available or on demand, with a ready or no-answer tier in it), how many of
-/// them the centre would ring now, and their handling so far.
+/// its calls (available or on demand, staffing it: a ready or no-answer tier, or on one of
+/// the centre's own calls), how many of them the centre would ring now, and their handling
+/// so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Staffing {
     pub able: usize,
@@ -479,7 +479,7 @@ pub fn agents_to_hold(
     let mut free: Vec<(i64, i64, String)> = Vec::new();
     let mut busy: Vec<(u8, i64, i64, String)> = Vec::new();
     for (a, t) in agents.iter().filter_map(|a| {
-        let t = staffed_tier(tiers, a, centre_q)?;
+        let t = staffed_tier(tiers, &a.name, centre_q)?;
         matches!(
             a.status,
             CentreStatus::Available | CentreStatus::AvailableOnDemand
@@ -549,17 +549,17 @@ pub fn staffing(
 ) -> Staffing {
     let mut s = Staffing::default();
     for a in agents {
-        let tiered = staffed_tier(tiers, a, centre_q).is_some();
-        if !tiered
-            || !matches!(
-                a.status,
-                CentreStatus::Available | CentreStatus::AvailableOnDemand
-            )
-        {
+        let Some(tier) = staffed_tier(tiers, &a.name, centre_q) else {
+            continue;
+        };
+        if !matches!(
+            a.status,
+            CentreStatus::Available | CentreStatus::AvailableOnDemand
+        ) {
             continue;
         }
         s.able += 1;
-        if a.busy(now_epoch).is_none() {
+        if tier.rings() && a.busy(now_epoch).is_none() {
             s.free += 1;
         }
         // A queue call still going is counted at its bridge but has no talk time yet.
@@ -650,14 +650,22 @@ pub fn members(
         if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
             a.ready_time = h.before;
         }
-        let queues: Vec<String> = links
+        let staffed: Vec<(&String, &CentreTier)> = links
             .iter()
-            .filter(|(_, centre_q)| staffed_tier(tiers, &a, centre_q).is_some())
-            .map(|(ours, _)| ours.clone())
+            .filter_map(|(ours, centre_q)| Some((ours, staffed_tier(tiers, &a.name, centre_q)?)))
             .collect();
-        if queues.is_empty() {
+        if staffed.is_empty() {
             continue;
         }
+        let queues = staffed.iter().map(|(ours, _)| (*ours).clone()).collect();
+        // The tables are read one after the other: an agent the centre has just offered a
+        // call may read as waiting with its tier already offering.
+        let busy = a.busy(now_epoch).or_else(|| {
+            staffed
+                .iter()
+                .any(|(_, t)| !t.rings())
+                .then(|| "on one of the contact centre's own offers or calls".to_string())
+        });
         match a.endpoint() {
             Ok(dial) => out.push(Member {
                 config: AgentConfig {
@@ -666,7 +674,7 @@ pub fn members(
                     queues,
                     start_ready: true,
                 },
-                busy: a.busy(now_epoch),
+                busy,
             }),
             Err(why) => problems.push(format!("contact-centre agent {}: {why}", a.name)),
         }

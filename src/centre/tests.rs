@@ -152,7 +152,7 @@ fn an_agent_on_the_centres_call_still_staffs_its_queues() {
     // Active Inbound, and its Ready tiers in other queues Standby (:2041, :2447-2451):
     // the agent is still one of each queue's staff (busy), counted as able, a member for
     // callbacks, and held in reserve for a waiting callback. A Standby tier of an agent
-    // not on such a call is an admin's: no member of that queue.
+    // with no tier on such a call is an admin's: no member of that queue.
     let (a, t) = line_fixture();
     let s = staffing(&a, &t, "sales@default", 1000);
     assert_eq!((s.able, s.free), (3, 1));
@@ -177,11 +177,24 @@ fn an_agent_on_the_centres_call_still_staffs_its_queues() {
     assert_eq!(queues("1001@default").unwrap(), ["sales"]);
     assert_eq!(queues("1002@default").unwrap(), ["sales", "support"]);
     assert_eq!(staffing(&a, &t, "support@default", 1000).able, 1);
-    let mut offering = t[2].clone();
-    offering.state = "Offering".into();
-    let mut receiving = a[2].clone();
-    receiving.state = CentreState::Receiving;
-    assert!(offering.staffed(&receiving) && !offering.rings());
+    // 1001 on one of this module's callbacks (no tier on a centre call): its admin's
+    // Standby in support keeps it out of that queue.
+    let mut on_callback = a.clone();
+    on_callback[0].state = CentreState::InQueueCall;
+    let (m, _) = members(&on_callback, &t, &links, &BTreeMap::new(), 1000);
+    assert_eq!(m[0].config.queues, ["sales"]);
+    // Tables read while the centre offers 1001 a call: its state still Waiting, its tier
+    // already Offering. Staff, but busy, and not free for the estimate.
+    let mut offering = t.clone();
+    offering[0].state = "Offering".into();
+    let (m, _) = members(&a, &offering, &links, &BTreeMap::new(), 1000);
+    assert_eq!(m[0].config.queues, ["sales", "support"]);
+    assert_eq!(
+        m[0].busy.as_deref(),
+        Some("on one of the contact centre's own offers or calls")
+    );
+    let s = staffing(&a, &offering, "sales@default", 1000);
+    assert_eq!((s.able, s.free), (3, 0));
     let p = hold_for(&a, &t, &[], &[110], &BTreeMap::new(), &BTreeMap::new());
     assert_eq!(p.for_callbacks, [(110, "1001@default".to_string())]);
     let p = hold_for(
