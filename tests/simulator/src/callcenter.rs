@@ -92,6 +92,10 @@ pub struct Callcenter {
     /// claim is looked at: its own dispatch took the agent between the claimer's reading
     /// of the tables and its claim. Taken by that claim either way.
     pub bridge_before_claim: Option<String>,
+    /// An agent ringing for a member whose no-answer ([`Callcenter::no_answer`]) comes
+    /// just before the next read of the whole agents table: a reader then sees it, and
+    /// nothing it read before can be written back over it.
+    pub no_answer_before_read: Option<String>,
 }
 
 /// `AGENT_STATUS_CHART` (:111-118), compared without case (`cc_agent_str2status`, :347-360).
@@ -183,6 +187,7 @@ impl Callcenter {
             pass_on_free: false,
             served_on_free: Vec::new(),
             bridge_before_claim: None,
+            no_answer_before_read: None,
         }
     }
 
@@ -213,7 +218,14 @@ impl Callcenter {
             ("agent", "add") => self.agent_add(args),
             ("agent", "set") => self.agent_set(args, now_epoch),
             ("agent", "get") => self.agent_get(args),
-            ("agent", "list") => self.agent_list(args),
+            ("agent", "list") => {
+                if args.is_empty() {
+                    if let Some(agent) = self.no_answer_before_read.take() {
+                        self.no_answer(&agent, now_epoch);
+                    }
+                }
+                self.agent_list(args)
+            }
             ("tier", "add") => self.tier_add(args),
             ("queue", "list")
                 if args
@@ -628,12 +640,12 @@ impl Callcenter {
     /// The agent offered a member by [`Self::offer`] does not answer (the originate ends
     /// with a cause other than busy, reject or not registered: :2126-2232). The member is
     /// `Waiting` again, served by nobody (:2131-2135); the agent's no-answer count grows
-    /// (:2166) and reaching the queue's `max-no-answer` sets its status `On Break`, the
-    /// default `agent_no_answer_status` (:2172-2187, :777); its ready time is its
-    /// `no_answer_delay_time` from now when that is set (:2161, :2191-2195); its tier in the
-    /// queue is `No Answer` and its `Standby` ones `Ready` again (:2218-2224); the agent is
-    /// `Waiting` (:2231). The queue's `max-no-answer` is the agent's row here (the simulator
-    /// reads no queue configuration).
+    /// (:2166) and reaching its `max_no_answer` (an agent column, :229, read at :2421)
+    /// sets its status to the queue's `agent-no-answer-status`, `On Break` by default
+    /// (:2172-2187, :582; the simulator reads no queue configuration); its ready time is
+    /// its `no_answer_delay_time` from now when that is set (:2161, :2191-2195); its tier
+    /// in the queue is `No Answer` and its `Standby` ones `Ready` again (:2218-2224); the
+    /// agent is `Waiting` (:2231).
     pub fn no_answer(&mut self, agent: &str, now_epoch: i64) {
         let Some(i) = self.offered_to(agent) else {
             return;

@@ -716,6 +716,13 @@ impl Sim {
         state().callcenter.no_answer(name, now);
     }
 
+    /// mod_callcenter agent `name` does not answer the queue call it is ringing for just
+    /// before the module next reads the centre's agents (see
+    /// `Callcenter::no_answer_before_read`), at the virtual time of that read.
+    pub fn callcenter_no_answer_before_next_read(&self, name: &str) {
+        state().callcenter.no_answer_before_read = Some(name.to_string());
+    }
+
     /// A queue call of mod_callcenter agent `name` ends now (see `Callcenter::call_ends`).
     pub fn callcenter_call_ends(&self, name: &str) {
         let now = now().timestamp();

@@ -830,28 +830,48 @@ fn a_caller_being_offered_an_agent_keeps_its_place_and_the_centres_no_answer_del
         let now = sim.now().timestamp();
         ready_time(&sim, ringing) > now && ready_time(&sim, talking) > now
     });
+    // live-1, being offered 3401, is still ahead of the callback's caller.
+    wait_for("the callback waiting in its place", || {
+        actions(&show(&sim, id)).contains(&"place-wait".to_string())
+    });
     let t = show(&sim, id);
-    assert_eq!(t["request"]["state"], "rescheduled", "{t}");
-    assert!(actions(&t).contains(&"place-wait".to_string()), "{t}");
-    // 3401 does not answer: asleep for 30 s from now, its own ready time.
+    assert_eq!(t["attempts"].as_array().unwrap().len(), 0, "{t}");
+    // 3401 does not answer: asleep for 30 s from now, its own ready time. The no-answer
+    // comes just before the module's next read of the centre's agents, so no hold it
+    // renews from an earlier read is written over it (a race the module cannot close:
+    // `callcenter_config` has no conditional write).
     sim.advance(Duration::seconds(3));
     let asleep_until = sim.now().timestamp() + 30;
     let sent_before = sim.commands().len();
-    sim.callcenter_no_answer(ringing);
+    sim.callcenter_no_answer_before_next_read(ringing);
+    let full_reads = |from: usize| -> Vec<usize> {
+        sim.commands()
+            .iter()
+            .enumerate()
+            .skip(from)
+            .filter(|(_, c)| *c == "callcenter_config agent list")
+            .map(|(i, _)| i)
+            .collect()
+    };
+    // Two looks after it: the first read saw the no-answer, the second began after the
+    // first look's writes.
+    wait_for("two looks of the module after the no-answer", || {
+        full_reads(sent_before).len() >= 2
+    });
+    let seen_at = full_reads(sent_before)[0];
     assert_eq!(ready_time(&sim, ringing), asleep_until);
-    // The module's next looks (one a second) keep 3402 held: live-1 is ahead again, and
-    // 3401, asleep, is the agent likely free first, left to the centre.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert_eq!(ready_time(&sim, ringing), asleep_until);
+    // Those looks keep 3402 held (live-1 is ahead again, and 3401, asleep, is the agent
+    // likely free first, left to the centre), and 3401's ready time is never set earlier.
     assert!(ready_time(&sim, talking) > sim.now().timestamp());
-    let woken: Vec<String> = sim.commands()[sent_before..]
+    let set_ready = |agent: &str| format!("callcenter_config agent set ready_time {agent} ");
+    let after = sim.commands()[seen_at..].to_vec();
+    assert!(
+        after.iter().any(|c| c.starts_with(&set_ready(talking))),
+        "3402's hold was not renewed after the no-answer: {after:#?}"
+    );
+    let woken: Vec<&String> = after
         .iter()
-        .filter(|c| {
-            c.starts_with(&format!(
-                "callcenter_config agent set ready_time {ringing} "
-            ))
-        })
-        .cloned()
+        .filter(|c| c.starts_with(&set_ready(ringing)))
         .collect();
     assert!(
         woken.iter().all(|c| c
