@@ -490,11 +490,10 @@ pub fn agents_to_hold(
         if let Some(h) = holds.get(&a.name).filter(|h| h.until == a.ready_time) {
             a.ready_time = h.before;
         }
-        let rings = t.rings();
         // Among equals, the centre's own pick: tier level, then position.
         let tier = t.level.saturating_mul(1_000_000).saturating_add(t.position);
         let ours = on_callback.contains(&a.name);
-        if !ours && rings && a.busy(now_epoch).is_none() {
+        if !ours && a.busy_in(&[t], now_epoch).is_none() {
             let freed_at = a
                 .last_bridge_end
                 .saturating_add(a.wrap_up_time)
@@ -559,7 +558,7 @@ pub fn staffing(
             continue;
         }
         s.able += 1;
-        if tier.rings() && a.busy(now_epoch).is_none() {
+        if a.busy_in(&[tier], now_epoch).is_none() {
             s.free += 1;
         }
         // A queue call still going is counted at its bridge but has no talk time yet.
@@ -573,6 +572,20 @@ pub fn staffing(
 }
 
 impl CentreAgent {
+    /// Why the centre would not ring this agent now for a caller of the queues of `tiers`
+    /// (the agent's, each staffed: [`staffed_tier`]); `None`: it would. Besides
+    /// [`Self::busy`], a tier that does not ring: the tables are read one after the other,
+    /// so an agent the centre has just offered a call may read as waiting with its tier
+    /// already offering.
+    pub fn busy_in(&self, tiers: &[&CentreTier], now_epoch: i64) -> Option<String> {
+        self.busy(now_epoch).or_else(|| {
+            tiers
+                .iter()
+                .any(|t| !t.rings())
+                .then(|| "on one of the contact centre's own offers or calls".to_string())
+        })
+    }
+
     /// Why the centre would not ring this agent now; `None`: it would.
     pub fn busy(&self, now_epoch: i64) -> Option<String> {
         match self.status {
@@ -632,7 +645,7 @@ pub struct Member {
 
 /// The centre's agents that serve a linked queue: `links` pairs a queue of this module
 /// with the centre's queue it takes agents from. A tier counts when the agent staffs the
-/// queue ([`CentreTier::staffed`]: also while on one of the centre's calls). An agent
+/// queue ([`staffed_tier`]: also while on one of the centre's calls). An agent
 /// whose contact cannot be rung is left out and named in the second list with why.
 /// `holds` are the agents this module holds for a callback (see [`Hold`]): their ready
 /// time is this module's, not the centre's.
@@ -658,14 +671,8 @@ pub fn members(
             continue;
         }
         let queues = staffed.iter().map(|(ours, _)| (*ours).clone()).collect();
-        // The tables are read one after the other: an agent the centre has just offered a
-        // call may read as waiting with its tier already offering.
-        let busy = a.busy(now_epoch).or_else(|| {
-            staffed
-                .iter()
-                .any(|(_, t)| !t.rings())
-                .then(|| "on one of the contact centre's own offers or calls".to_string())
-        });
+        let tiers: Vec<&CentreTier> = staffed.iter().map(|(_, t)| *t).collect();
+        let busy = a.busy_in(&tiers, now_epoch);
         match a.endpoint() {
             Ok(dial) => out.push(Member {
                 config: AgentConfig {

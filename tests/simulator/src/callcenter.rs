@@ -41,6 +41,14 @@ const AGENT_NUMBERS: [&str; 14] = [
 ];
 
 impl Agent {
+    /// The agent's number column `key` (0 for a column it does not have).
+    fn number(&self, key: &str) -> i64 {
+        self.numbers
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(0, |(_, v)| *v)
+    }
+
     fn number_mut(&mut self, key: &str) -> Option<&mut i64> {
         self.numbers
             .iter_mut()
@@ -565,20 +573,14 @@ impl Callcenter {
                 && (t.state.eq_ignore_ascii_case("Ready")
                     || t.state.eq_ignore_ascii_case("No Answer"))
         });
-        let num = |a: &Agent, k: &str| {
-            a.numbers
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map_or(0, |(_, v)| *v)
-        };
         tiered
             && self.agents.iter().any(|a| {
                 a.name == agent
                     && a.state.eq_ignore_ascii_case("Waiting")
                     && (a.status.eq_ignore_ascii_case("Available")
                         || a.status.eq_ignore_ascii_case("Available (On Demand)"))
-                    && num(a, "last_bridge_end") < now_epoch - num(a, "wrap_up_time")
-                    && num(a, "ready_time") <= now_epoch
+                    && a.number("last_bridge_end") < now_epoch - a.number("wrap_up_time")
+                    && a.number("ready_time") <= now_epoch
             })
     }
 
@@ -655,12 +657,10 @@ impl Callcenter {
         m.state = "Waiting".into();
         m.serving_agent = String::new();
         if let Some(a) = self.agent_mut(agent) {
-            let num =
-                |a: &Agent, k: &str| a.numbers.iter().find(|(n, _)| *n == k).map_or(0, |p| p.1);
             let (max, count, delay) = (
-                num(a, "max_no_answer"),
-                num(a, "no_answer_count"),
-                num(a, "no_answer_delay_time"),
+                a.number("max_no_answer"),
+                a.number("no_answer_count"),
+                a.number("no_answer_delay_time"),
             );
             if let Some(v) = a.number_mut("no_answer_count") {
                 *v = count + 1;
@@ -965,14 +965,7 @@ mod tests {
             tier_states(&cc, "1001@default"),
             [q("No Answer"), r("Ready")]
         );
-        let row = |cc: &Callcenter, k: &str| {
-            cc.agents[0]
-                .numbers
-                .iter()
-                .find(|(n, _)| *n == k)
-                .unwrap()
-                .1
-        };
+        let row = |cc: &Callcenter, k: &str| cc.agents[0].number(k);
         assert_eq!(
             (row(&cc, "ready_time"), row(&cc, "no_answer_count")),
             (55, 1)
